@@ -1,0 +1,134 @@
+/* rpc.h - gRPC-style RPC over NNG req/rep: protobuf-c services served and called
+ * through the aml.v1.RpcRequest/RpcResponse envelope, methods found by name in the
+ * generated service descriptors. Workload: many short calls in flight at once,
+ * a few long ones (RunScore) answered later from another thread. */
+#ifndef AMLRISK_RPC_H
+#define AMLRISK_RPC_H
+
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+/* Local only by default; the port is the one `scripts/stack env` exports. */
+#define RPC_DEFAULT_URL "tcp://127.0.0.1:57100"
+
+typedef struct rpc_server rpc_server;
+typedef struct rpc_client rpc_client;
+
+/* Server options; a zero field (or a NULL opts) takes the default. */
+typedef struct rpc_server_opts {
+	int workers;       /* handler threads; default 4, at most 256 */
+	int contexts;      /* calls in flight (NNG rep contexts); default 128, at most 4096 */
+	int backlog;       /* calls waiting for a worker; default 64; beyond it a call
+	                    * is answered RESOURCE_EXHAUSTED at once */
+	size_t max_msg;    /* largest envelope in either direction; default 4 MiB */
+	const char *tls_cert_key_file; /* tls+tcp:// only: PEM with certificate and key */
+} rpc_server_opts;
+
+/* Client options; a zero field (or a NULL opts) takes the default. */
+typedef struct rpc_client_opts {
+	int timeout_ms;       /* deadline of a call given timeout_ms <= 0; default 5000 */
+	size_t max_msg;       /* largest envelope in either direction; default 4 MiB */
+	int reconnect_min_ms; /* first redial delay after a lost connection; default 10 */
+	int reconnect_max_ms; /* cap of the doubling redial delay; default 250 */
+	const char *caller;   /* sent as metadata "caller" with every call; NULL = none */
+	const char *tls_ca_file;     /* tls+tcp:// only: CA that signed the server */
+	const char *tls_server_name; /* tls+tcp:// only: name to verify; default URL host */
+} rpc_client_opts;
+
+/* ---- server ---------------------------------------------------------------
+ * Lifecycle: create -> add_service... -> start -> destroy. Each received call is
+ * decoded in NNG's callback, queued for a worker (or refused when the backlog is
+ * full), its payload unpacked with the method's input descriptor, and the
+ * implementation invoked through svc->invoke with closure data naming the call.
+ *
+ * Handler contract (protobuf-c closure style):
+ *  - answer exactly once, either closure(output, closure_data) or
+ *    rpc_call_fail(closure_data, ...), from the handler or later from any thread;
+ *  - closure borrows output: it is packed before closure returns, so a stack
+ *    message is fine and the handler frees its own output afterwards;
+ *  - closure(NULL, closure_data) answers INTERNAL;
+ *  - the library frees the unpacked input as soon as the handler returns: a
+ *    handler answering later copies what it needs first;
+ *  - after the answer, closure_data is dead (it is reused for the next call).
+ * A method slot left NULL in a generated service struct answers UNIMPLEMENTED.
+ * Handlers that block keep a worker: long work belongs on the caller's threads. */
+
+/* Creates a server on url (NULL = RPC_DEFAULT_URL; ipc://, tcp://, tls+tcp://)
+ * that does not yet listen. *out is written only on success; the caller destroys
+ * it with rpc_server_destroy(). Returns AMLRISK_OK, AMLRISK_EINVAL (bad url or
+ * option), AMLRISK_EUNIMPL (tls+tcp:// without TLS in NNG), AMLRISK_ENOMEM. */
+int rpc_server_create(rpc_server **out, const char *url, const rpc_server_opts *opts);
+
+/* Registers svc (e.g. an initialised Aml__V1__RiskService_Service's base) under
+ * its descriptor's full name. Borrows svc: it must outlive the server. Only
+ * before rpc_server_start() (else AMLRISK_ESTATE); at most 16 services
+ * (AMLRISK_EFULL), each name once (AMLRISK_EINVAL). */
+int rpc_server_add_service(rpc_server *srv, ProtobufCService *svc);
+
+/* Binds the address and starts serving. AMLRISK_EBUSY when the address is in
+ * use, AMLRISK_EIO and others from the transport, AMLRISK_ESTATE if started. */
+int rpc_server_start(rpc_server *srv);
+
+/* The TCP port bound by a started tcp:// or tls+tcp:// server (useful with port
+ * 0); 0 for ipc:// or before start. */
+int rpc_server_port(const rpc_server *srv);
+
+/* Stops taking calls, answers queued ones UNAVAILABLE, waits for every call
+ * already running to be answered (handlers answering later must still do so),
+ * then frees everything. NULL and never-started servers are fine. */
+void rpc_server_destroy(rpc_server *srv);
+
+/* Answers the call with the gRPC status that err (an amlrisk_err other than
+ * AMLRISK_OK) maps to in common/amlrisk_err.h and a printf-style message (cut
+ * at 511 bytes). This is the call's one answer. */
+void rpc_call_fail(void *closure_data, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Milliseconds left before the caller's deadline (0 once passed), or -1 when
+ * the caller sent none. Valid until the call is answered. */
+int rpc_call_time_left_ms(const void *closure_data);
+
+/* The value of the caller's metadata entry key, or NULL. The string belongs to
+ * the call and lives until it is answered. */
+const char *rpc_call_metadata(const void *closure_data, const char *key);
+
+/* ---- client ---------------------------------------------------------------
+ * One req socket with a dialer that redials by itself; each call opens its own
+ * NNG context, so any number of threads may call at once without a shared lock. */
+
+/* Creates a client of url (NULL = RPC_DEFAULT_URL). Does not wait for the
+ * server: calls made while it is away return UNAVAILABLE at their deadline.
+ * *out is written only on success; destroy with rpc_client_destroy(). Returns
+ * AMLRISK_OK, AMLRISK_EINVAL, AMLRISK_EUNIMPL (no TLS), AMLRISK_ENOMEM. */
+int rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *opts);
+
+/* Calls svc's method (its short name, e.g. "Health", sent as
+ * "aml.v1.RiskService/Health") with req, which must be of the method's input type
+ * and is only read. Waits at most timeout_ms (<= 0: the client's default); the
+ * server sees the remaining time as the call's deadline.
+ *
+ * Returns a gRPC status code (aml.v1.StatusCode, 0 = OK; amlrisk_err_from_grpc()
+ * gives the project error, amlrisk_grpc_name() its name). On OK, *resp is the
+ * unpacked output, owned by the caller, freed with
+ * protobuf_c_message_free_unpacked(*resp, NULL); otherwise *resp is untouched.
+ * msg (msglen bytes, may be NULL/0) gets "" on OK, else the server's message or
+ * a local one. Local outcomes: UNAVAILABLE (no server within the deadline, or
+ * the connection dropped mid-call), DEADLINE_EXCEEDED (sent, no answer in time),
+ * INVALID_ARGUMENT (bad arguments, unknown method, wrong request type),
+ * RESOURCE_EXHAUSTED (request over max_msg, no memory), INTERNAL (a reply that
+ * does not decode or carries another request id; id 0 is accepted on errors,
+ * the server's answer to an envelope it could not read), CANCELLED (client
+ * destroyed).
+ * Thread-safe; c must not be destroyed while calls are running. */
+int rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
+                    const ProtobufCMessage *req, ProtobufCMessage **resp, int timeout_ms,
+                    char *msg, size_t msglen);
+
+/* Closes the connection and frees c. NULL is fine. */
+void rpc_client_destroy(rpc_client *c);
+
+/* 1 when this NNG offers tls+tcp:// (checked at run time), else 0. */
+int rpc_tls_supported(void);
+
+#endif

@@ -1,0 +1,339 @@
+/* rpc_client.c - the RPC client: one req socket whose dialer redials by itself,
+ * one NNG context per call so calling threads never wait on each other. Built
+ * for the gateway's thread pool: thousands of small synchronous calls a second. */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aml/v1/rpc.pb-c.h"
+#include "amlrisk_err.h"
+#include "rpc.h"
+#include "rpc_impl.h"
+
+#include <nng/protocol/reqrep0/req.h>
+
+#define TIMEOUT_DEFAULT_MS 5000
+#define RECONNECT_MIN_DEFAULT_MS 10
+#define RECONNECT_MAX_DEFAULT_MS 250
+#define URL_MAX 256
+#define CALLER_MAX 128
+#define GRPC_MAX 16 /* UNAUTHENTICATED, the last gRPC code */
+
+struct rpc_client {
+	nng_socket sock;
+	bool sock_open;
+	nng_dialer dialer;
+	nng_tls_config *tls;
+	size_t max_msg;
+	int timeout_ms;
+	char url[URL_MAX];
+	atomic_uint_fast64_t next_id;
+	atomic_int pipes; /* connections up or being added, from pipe events */
+	char caller[CALLER_MAX];
+	Aml__V1__MetadataEntry caller_md;
+	Aml__V1__MetadataEntry *md[1];
+	size_t n_md;
+};
+
+/* Writes the message of a local failure into msg and returns err's gRPC code. */
+static int __attribute__((format(printf, 4, 5)))
+call_error(char *msg, size_t msglen, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg != NULL && msglen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(msg, msglen, fmt, ap);
+		va_end(ap);
+	}
+	return amlrisk_err_to_grpc(err);
+}
+
+static void
+pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	rpc_client *c = arg;
+
+	(void) p;
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		atomic_fetch_add(&c->pipes, 1);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		atomic_fetch_sub(&c->pipes, 1);
+	}
+}
+
+static int
+client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
+{
+	int rv, err;
+
+	if (o->timeout_ms < 0 || o->reconnect_min_ms < 0 || o->reconnect_max_ms < 0 ||
+	    strlen(url) >= sizeof(c->url) ||
+	    (o->caller != NULL && strlen(o->caller) >= sizeof(c->caller))) {
+		return AMLRISK_EINVAL;
+	}
+	memcpy(c->url, url, strlen(url) + 1);
+	c->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : TIMEOUT_DEFAULT_MS;
+	c->max_msg = o->max_msg != 0 ? o->max_msg : RPC_MAX_MSG_DEFAULT;
+	if (c->max_msg < RPC_MAX_MSG_MIN || c->max_msg > RPC_MAX_MSG_MAX) {
+		return AMLRISK_EINVAL;
+	}
+	if (o->caller != NULL) {
+		memcpy(c->caller, o->caller, strlen(o->caller) + 1);
+		aml__v1__metadata_entry__init(&c->caller_md);
+		c->caller_md.key = "caller";
+		c->caller_md.value = c->caller;
+		c->md[0] = &c->caller_md;
+		c->n_md = 1;
+	}
+	if (rpc_url_is_tls(url) &&
+	    (err = rpc_tls_config_make(&c->tls, url, NULL, o->tls_ca_file, o->tls_server_name)) != 0) {
+		return err;
+	}
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		return rpc_err_from_nng(rv);
+	}
+	c->sock_open = true;
+	/* never resend on our own: a request that may have run is not repeated, a
+	 * lost connection ends the call with UNAVAILABLE instead */
+	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg + RPC_MSG_SLACK)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, c)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c)) != 0) {
+		return rpc_err_from_nng(rv);
+	}
+	if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0) {
+		return rv == NNG_ENOTSUP ? AMLRISK_EINVAL : rpc_err_from_nng(rv);
+	}
+	if ((rv = nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMINT,
+	                            o->reconnect_min_ms ? o->reconnect_min_ms
+	                                                : RECONNECT_MIN_DEFAULT_MS)) != 0 ||
+	    (rv = nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMAXT,
+	                            o->reconnect_max_ms ? o->reconnect_max_ms
+	                                                : RECONNECT_MAX_DEFAULT_MS)) != 0) {
+		return rpc_err_from_nng(rv);
+	}
+	if (c->tls != NULL &&
+	    (rv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, c->tls)) != 0) {
+		return rpc_err_from_nng(rv);
+	}
+	/* non-blocking: the first dial may fail, the dialer keeps trying */
+	if ((rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		return rpc_err_from_nng(rv);
+	}
+	return AMLRISK_OK;
+}
+
+int
+rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *opts)
+{
+	static const rpc_client_opts defaults = { 0 };
+	rpc_client *c;
+	uint64_t seed;
+	int err;
+
+	if (out == NULL) {
+		return AMLRISK_EINVAL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		return AMLRISK_ENOMEM;
+	}
+	/* ids start at a random point so a restarted client does not repeat them */
+	seed = ((uint64_t) nng_random() << 32) | nng_random();
+	atomic_init(&c->next_id, seed);
+	atomic_init(&c->pipes, 0);
+	if ((err = client_setup(c, url != NULL ? url : RPC_DEFAULT_URL,
+	                        opts != NULL ? opts : &defaults)) != AMLRISK_OK) {
+		rpc_client_destroy(c);
+		return err;
+	}
+	*out = c;
+	return AMLRISK_OK;
+}
+
+void
+rpc_client_destroy(rpc_client *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	if (c->sock_open) {
+		nng_close(c->sock); /* the dialer goes with it */
+	}
+	if (c->tls != NULL) {
+		nng_tls_config_free(c->tls);
+	}
+	free(c);
+}
+
+/* Sends out (ownership taken) on ctx and waits for the reply (*in, owned by
+ * the caller on OK) until deadline. Returns a gRPC code, msg set on failure. */
+static int
+call_exchange(rpc_client *c, nng_ctx ctx, nng_aio *aio, nng_msg *out, nng_msg **in,
+              nng_time deadline, int timeout_ms, const char *method, char *msg, size_t msglen)
+{
+	nng_time now;
+	int rv;
+
+	nng_aio_set_msg(aio, out);
+	nng_aio_set_timeout(aio, timeout_ms);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		nng_msg_free(nng_aio_get_msg(aio)); /* a failed send leaves it with us */
+		nng_aio_set_msg(aio, NULL);
+		if (rv == NNG_ETIMEDOUT && atomic_load(&c->pipes) > 0) {
+			return call_error(msg, msglen, AMLRISK_ETIMEDOUT,
+			                  "%s: connected to %s but could not send within %d ms", method,
+			                  c->url, timeout_ms);
+		}
+		if (rv == NNG_ETIMEDOUT) {
+			return call_error(msg, msglen, AMLRISK_EUNAVAIL, "%s: no server at %s within %d ms",
+			                  method, c->url, timeout_ms);
+		}
+		return call_error(msg, msglen, rv == NNG_ECLOSED ? AMLRISK_ECANCELED : rpc_err_from_nng(rv),
+		                  "%s: send to %s: %s", method, c->url, nng_strerror(rv));
+	}
+	now = nng_clock();
+	nng_aio_set_timeout(aio, now < deadline ? (nng_duration) (deadline - now) : NNG_DURATION_ZERO);
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	switch ((rv = nng_aio_result(aio))) {
+	case 0:
+		*in = nng_aio_get_msg(aio);
+		nng_aio_set_msg(aio, NULL);
+		return 0;
+	case NNG_ETIMEDOUT:
+		return call_error(msg, msglen, AMLRISK_ETIMEDOUT, "%s: no answer from %s within %d ms",
+		                  method, c->url, timeout_ms);
+	case NNG_ECONNRESET:
+		return call_error(msg, msglen, AMLRISK_EUNAVAIL,
+		                  "%s: connection to %s lost during the call", method, c->url);
+	case NNG_ECLOSED:
+		return call_error(msg, msglen, AMLRISK_ECANCELED, "%s: client closed", method);
+	default:
+		return call_error(msg, msglen, rpc_err_from_nng(rv), "%s: receive from %s: %s", method,
+		                  c->url, nng_strerror(rv));
+	}
+}
+
+/* Decodes reply envelope in (borrowed) for request id; on OK unpacks the
+ * payload as m's output into *resp. Returns a gRPC code, msg set otherwise. */
+static int
+call_decode(nng_msg *in, uint64_t id, const ProtobufCMethodDescriptor *m, const char *method,
+            ProtobufCMessage **resp, char *msg, size_t msglen)
+{
+	Aml__V1__RpcResponse *r;
+	ProtobufCMessage *out;
+	int grpc;
+
+	r = (Aml__V1__RpcResponse *) protobuf_c_message_unpack(&aml__v1__rpc_response__descriptor,
+	                                                        NULL, nng_msg_len(in),
+	                                                        nng_msg_body(in));
+	if (r == NULL) {
+		return call_error(msg, msglen, AMLRISK_EINTERNAL, "%s: malformed reply envelope", method);
+	}
+	/* id 0 is a server that could not read our envelope (oversize, malformed):
+	 * NNG matched the reply to this call already, so its status stands */
+	if (r->request_id != id && (r->request_id != 0 || r->status == AML__V1__STATUS_CODE__OK)) {
+		grpc = call_error(msg, msglen, AMLRISK_EINTERNAL,
+		                  "%s: reply for request %llu, expected %llu", method,
+		                  (unsigned long long) r->request_id, (unsigned long long) id);
+	} else if (r->status != AML__V1__STATUS_CODE__OK) {
+		grpc = (r->status > 0 && r->status <= GRPC_MAX) ? (int) r->status
+		                                                : AML__V1__STATUS_CODE__UNKNOWN;
+		if (msg != NULL && msglen > 0) {
+			snprintf(msg, msglen, "%s", r->message[0] != '\0' ? r->message : amlrisk_grpc_name(grpc));
+		}
+	} else if ((out = protobuf_c_message_unpack(m->output, NULL, r->payload.len,
+	                                            r->payload.data)) == NULL) {
+		grpc = call_error(msg, msglen, AMLRISK_EINTERNAL, "%s: reply payload is not a valid %s",
+		                  method, m->output->name);
+	} else {
+		*resp = out;
+		grpc = AML__V1__STATUS_CODE__OK;
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return grpc;
+}
+
+int
+rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
+                const ProtobufCMessage *req, ProtobufCMessage **resp, int timeout_ms, char *msg,
+                size_t msglen)
+{
+	Aml__V1__RpcRequest env = AML__V1__RPC_REQUEST__INIT;
+	const ProtobufCMethodDescriptor *m;
+	uint8_t stack[RPC_STACK_PAYLOAD];
+	rpc_packed payload = { { 0, NULL }, NULL };
+	char full[RPC_METHOD_MAX];
+	nng_msg *out = NULL, *in = NULL;
+	nng_aio *aio = NULL;
+	nng_ctx ctx;
+	bool ctx_open = false;
+	nng_time deadline;
+	uint64_t id;
+	int grpc, err, rv, n;
+
+	if (msg != NULL && msglen > 0) {
+		msg[0] = '\0';
+	}
+	if (c == NULL || svc == NULL || method == NULL || req == NULL || resp == NULL) {
+		return call_error(msg, msglen, AMLRISK_EINVAL, "rpc_client_call: missing argument");
+	}
+	if ((m = protobuf_c_service_descriptor_get_method_by_name(svc, method)) == NULL) {
+		return call_error(msg, msglen, AMLRISK_EINVAL, "%s has no method %.64s", svc->name, method);
+	}
+	if (req->descriptor != m->input) {
+		return call_error(msg, msglen, AMLRISK_EINVAL, "%s/%s takes %s, not %s", svc->name,
+		                  m->name, m->input->name, req->descriptor->name);
+	}
+	n = snprintf(full, sizeof(full), "%s/%s", svc->name, m->name);
+	if (n < 0 || (size_t) n >= sizeof(full)) {
+		return call_error(msg, msglen, AMLRISK_EINVAL, "method name too long");
+	}
+	timeout_ms = timeout_ms > 0 ? timeout_ms : c->timeout_ms;
+	deadline = nng_clock() + (nng_time) timeout_ms;
+
+	if ((err = rpc_packed_make(&payload, req, stack, sizeof(stack), c->max_msg)) != 0) {
+		grpc = call_error(msg, msglen, err, "%s: request: %s", full, amlrisk_strerror(err));
+		goto out;
+	}
+	while ((id = atomic_fetch_add(&c->next_id, 1)) == 0) {
+		/* 0 is what a server answers when it could not read the id */
+	}
+	env.request_id = id;
+	env.method = full;
+	env.timeout_ms = (uint32_t) timeout_ms;
+	env.n_metadata = c->n_md;
+	env.metadata = c->md;
+	env.payload = payload.bin;
+	if ((err = rpc_msg_pack(&out, &env.base, c->max_msg)) != 0) {
+		grpc = call_error(msg, msglen, err, "%s: request of %zu bytes: %s", full,
+		                  protobuf_c_message_get_packed_size(&env.base), amlrisk_strerror(err));
+		goto out;
+	}
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+		grpc = call_error(msg, msglen, rpc_err_from_nng(rv), "%s: %s", full, nng_strerror(rv));
+		goto out;
+	}
+	ctx_open = true;
+	grpc = call_exchange(c, ctx, aio, out, &in, deadline, timeout_ms, full, msg, msglen);
+	out = NULL; /* the exchange took it */
+	if (grpc == AML__V1__STATUS_CODE__OK) {
+		grpc = call_decode(in, id, m, full, resp, msg, msglen);
+	}
+out:
+	if (ctx_open) {
+		nng_ctx_close(ctx);
+	}
+	nng_aio_free(aio);
+	nng_msg_free(in);
+	nng_msg_free(out);
+	rpc_packed_release(&payload);
+	return grpc;
+}

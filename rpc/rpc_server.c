@@ -1,0 +1,693 @@
+/* rpc_server.c - the RPC server: a fixed set of NNG rep contexts, each a small
+ * aio state machine, feeding a bounded backlog served by a fixed worker pool.
+ * Tuned for many short calls in flight; long ones are answered later by their owner. */
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aml/v1/rpc.pb-c.h"
+#include "amlrisk_err.h"
+#include "rpc.h"
+#include "rpc_impl.h"
+
+#include <nng/protocol/reqrep0/rep.h>
+
+#define MAX_SERVICES 16
+#define WORKERS_DEFAULT 4
+#define WORKERS_MAX 256
+#define CONTEXTS_DEFAULT 128
+#define CONTEXTS_MAX 4096
+#define BACKLOG_DEFAULT 64
+#define BACKLOG_MAX 65536
+#define SEND_TIMEOUT_MS 10000 /* a peer that stops reading loses its reply */
+#define BACKOFF_MS 10         /* pause after a failed receive (out of memory) */
+#define FAIL_MSG_MAX 512
+
+/* The lifecycle of one context; changed only under call->mtx. */
+typedef enum call_state {
+	CALL_IDLE,    /* not receiving: before start, or the server is closing */
+	CALL_RECV,    /* a receive is pending on the context */
+	CALL_BACKOFF, /* a receive failed; sleeping before the next */
+	CALL_BUSY,    /* a request is queued, running, or waiting to be answered */
+	CALL_SEND,    /* the reply is being sent */
+} call_state;
+
+/* One rep context and the call it is serving; the closure data handlers see. */
+typedef struct rpc_call {
+	rpc_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	pthread_mutex_t mtx;
+	call_state state;
+	/* the call being served, set while CALL_BUSY */
+	Aml__V1__RpcRequest *req; /* owned; freed when answered */
+	ProtobufCService *svc;
+	const ProtobufCMethodDescriptor *method;
+	unsigned method_index;
+	nng_time deadline; /* 0 = the caller sent none */
+	char fail_msg[FAIL_MSG_MAX];
+} rpc_call;
+
+struct rpc_server {
+	nng_socket sock;
+	bool sock_open;
+	nng_listener listener;
+	nng_tls_config *tls;
+	int n_workers_opt, backlog;
+	size_t max_msg;
+	ProtobufCService *services[MAX_SERVICES];
+	int n_services;
+	rpc_call *calls;
+	int n_calls; /* fully initialised entries of calls */
+	bool started;
+	int port;
+	atomic_bool closing;
+
+	pthread_mutex_t mtx; /* guards n_idle, for destroy's wait */
+	pthread_cond_t idle_cv;
+	int n_idle;
+
+	pthread_mutex_t q_mtx; /* the backlog: a ring of calls waiting for a worker */
+	pthread_cond_t q_cv;
+	rpc_call **queue;
+	int q_head, q_len;
+	bool q_stop;
+	pthread_t *workers;
+	int n_workers;
+};
+
+static void call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage *out);
+
+static void
+call_failv(rpc_call *call, int err, const char *fmt, va_list ap)
+{
+	vsnprintf(call->fail_msg, sizeof(call->fail_msg), fmt, ap);
+	call_reply(call, amlrisk_err_to_grpc(err), call->fail_msg, NULL);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+call_fail(rpc_call *call, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	call_failv(call, err, fmt, ap);
+	va_end(ap);
+}
+
+static void
+server_idle_add(rpc_server *srv)
+{
+	pthread_mutex_lock(&srv->mtx);
+	srv->n_idle++;
+	pthread_cond_broadcast(&srv->idle_cv);
+	pthread_mutex_unlock(&srv->mtx);
+}
+
+/* Moves a context whose exchange is over to next (CALL_RECV or CALL_BACKOFF)
+ * and starts that operation, or to CALL_IDLE when the server is closing. */
+static void
+call_arm(rpc_call *call, call_state next)
+{
+	rpc_server *srv = call->srv;
+	bool closing;
+
+	pthread_mutex_lock(&call->mtx);
+	closing = atomic_load(&srv->closing);
+	call->state = closing ? CALL_IDLE : next;
+	if (!closing) {
+		/* NNG runs the completion on its own threads, never inside these */
+		nng_aio_set_timeout(call->aio, NNG_DURATION_INFINITE);
+		if (next == CALL_RECV) {
+			nng_ctx_recv(call->ctx, call->aio);
+		} else {
+			nng_sleep_aio(BACKOFF_MS, call->aio);
+		}
+	}
+	pthread_mutex_unlock(&call->mtx);
+	if (closing) {
+		server_idle_add(srv);
+	}
+}
+
+static void
+call_set_state(rpc_call *call, call_state st)
+{
+	pthread_mutex_lock(&call->mtx);
+	call->state = st;
+	pthread_mutex_unlock(&call->mtx);
+}
+
+/* Answers call with status grpc and message (borrowed; may be the call's own
+ * fail_msg); out (borrowed, NULL unless OK) becomes the payload. Frees the
+ * request envelope; the context then sends and goes back to receiving. */
+static void
+call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage *out)
+{
+	rpc_server *srv = call->srv;
+	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
+	uint8_t stack[RPC_STACK_PAYLOAD];
+	rpc_packed payload = { { 0, NULL }, NULL };
+	nng_msg *msg = NULL;
+	char why[160];
+	int err;
+
+	resp.request_id = call->req != NULL ? call->req->request_id : 0;
+	if (out != NULL) {
+		if ((err = rpc_packed_make(&payload, out, stack, sizeof(stack), srv->max_msg)) != 0) {
+			snprintf(why, sizeof(why), "response %s: %s", out->descriptor->name,
+			         amlrisk_strerror(err));
+			grpc = amlrisk_err_to_grpc(err);
+			message = why;
+		} else {
+			resp.payload = payload.bin;
+		}
+	}
+	resp.status = (Aml__V1__StatusCode) grpc;
+	resp.message = (char *) (message != NULL ? message : "");
+	if ((err = rpc_msg_pack(&msg, &resp.base, srv->max_msg)) == AMLRISK_ETOOBIG) {
+		resp.payload.data = NULL;
+		resp.payload.len = 0;
+		resp.status = (Aml__V1__StatusCode) amlrisk_err_to_grpc(err);
+		resp.message = "response over the message size limit";
+		err = rpc_msg_pack(&msg, &resp.base, srv->max_msg);
+	}
+	rpc_packed_release(&payload);
+	if (call->req != NULL) {
+		protobuf_c_message_free_unpacked(&call->req->base, NULL);
+		call->req = NULL;
+	}
+	if (err != AMLRISK_OK) {
+		/* no memory even for the status: drop it, the caller's deadline ends it */
+		call_arm(call, CALL_RECV);
+		return;
+	}
+	call_set_state(call, CALL_SEND);
+	nng_aio_set_msg(call->aio, msg);
+	nng_aio_set_timeout(call->aio, SEND_TIMEOUT_MS);
+	nng_ctx_send(call->ctx, call->aio);
+}
+
+/* The closure handed to every handler: packs and sends out, or INTERNAL when
+ * the handler gave nothing or a message of the wrong type. */
+static void
+call_closure(const ProtobufCMessage *out, void *closure_data)
+{
+	rpc_call *call = closure_data;
+
+	if (out == NULL) {
+		call_fail(call, AMLRISK_EINTERNAL, "%s: handler answered without a result",
+		          call->method->name);
+	} else if (out->descriptor != call->method->output) {
+		call_fail(call, AMLRISK_EINTERNAL, "%s: handler answered %s, expected %s",
+		          call->method->name, out->descriptor->name, call->method->output->name);
+	} else {
+		call_reply(call, AMLRISK_OK, NULL, out);
+	}
+}
+
+void
+rpc_call_fail(void *closure_data, int err, const char *fmt, ...)
+{
+	rpc_call *call = closure_data;
+	va_list ap;
+
+	if (err == AMLRISK_OK) {
+		call_fail(call, AMLRISK_EINTERNAL, "%s: failed with no error code", call->method->name);
+		return;
+	}
+	va_start(ap, fmt);
+	call_failv(call, err, fmt, ap);
+	va_end(ap);
+}
+
+int
+rpc_call_time_left_ms(const void *closure_data)
+{
+	const rpc_call *call = closure_data;
+	nng_time now;
+
+	if (call->deadline == 0) {
+		return -1;
+	}
+	now = nng_clock();
+	if (now >= call->deadline) {
+		return 0;
+	}
+	return (call->deadline - now > INT_MAX) ? INT_MAX : (int) (call->deadline - now);
+}
+
+const char *
+rpc_call_metadata(const void *closure_data, const char *key)
+{
+	const rpc_call *call = closure_data;
+	size_t i;
+
+	for (i = 0; call->req != NULL && i < call->req->n_metadata; i++) {
+		if (strcmp(call->req->metadata[i]->key, key) == 0) {
+			return call->req->metadata[i]->value;
+		}
+	}
+	return NULL;
+}
+
+/* Finds the service and method named by "package.Service/Method"; answers the
+ * call itself (INVALID_ARGUMENT, UNIMPLEMENTED) and returns false when none. */
+static bool
+call_route(rpc_call *call)
+{
+	typedef void (*generic_handler)(void);
+	rpc_server *srv = call->srv;
+	const char *full = call->req->method;
+	const char *slash = strrchr(full, '/');
+	const ProtobufCServiceDescriptor *d = NULL;
+	const ProtobufCMethodDescriptor *m = NULL;
+	ProtobufCService *svc = NULL;
+	size_t n;
+	int i;
+
+	if (slash == NULL || slash == full || slash[1] == '\0' || strlen(full) >= RPC_METHOD_MAX) {
+		call_fail(call, AMLRISK_EINVAL, "method \"%.64s\" is not \"package.Service/Method\"",
+		          full);
+		return false;
+	}
+	n = (size_t) (slash - full);
+	for (i = 0; i < srv->n_services && svc == NULL; i++) {
+		d = srv->services[i]->descriptor;
+		if (strlen(d->name) == n && memcmp(d->name, full, n) == 0) {
+			svc = srv->services[i];
+		}
+	}
+	if (svc == NULL || (m = protobuf_c_service_descriptor_get_method_by_name(d, slash + 1)) == NULL) {
+		call_fail(call, AMLRISK_EUNIMPL, "unknown method %s", full);
+		return false;
+	}
+	call->svc = svc;
+	call->method = m;
+	call->method_index = (unsigned) (m - d->methods);
+	/* a generated service struct holds one handler pointer per method after its
+	 * base, which is how protobuf-c's own invoke finds them; NULL = not there */
+	if (svc->invoke == protobuf_c_service_invoke_internal &&
+	    ((const generic_handler *) (svc + 1))[call->method_index] == NULL) {
+		call_fail(call, AMLRISK_EUNIMPL, "method %s is not implemented", full);
+		return false;
+	}
+	return true;
+}
+
+static bool
+queue_push(rpc_server *srv, rpc_call *call)
+{
+	bool ok;
+
+	pthread_mutex_lock(&srv->q_mtx);
+	ok = srv->q_len < srv->backlog;
+	if (ok) {
+		srv->queue[(srv->q_head + srv->q_len) % srv->backlog] = call;
+		srv->q_len++;
+		pthread_cond_signal(&srv->q_cv);
+	}
+	pthread_mutex_unlock(&srv->q_mtx);
+	return ok;
+}
+
+/* A request arrived on call's context (takes ownership of msg): checks and
+ * routes it in NNG's callback, then queues it for a worker. */
+static void
+call_start(rpc_call *call, nng_msg *msg)
+{
+	rpc_server *srv = call->srv;
+	size_t len = nng_msg_len(msg);
+	Aml__V1__RpcRequest *req;
+
+	call_set_state(call, CALL_BUSY);
+	call->req = NULL;
+	call->method = NULL;
+	call->deadline = 0;
+	if (len > srv->max_msg) {
+		nng_msg_free(msg);
+		call_fail(call, AMLRISK_ETOOBIG, "request of %zu bytes over the %zu-byte limit", len,
+		          srv->max_msg);
+		return;
+	}
+	req = (Aml__V1__RpcRequest *) protobuf_c_message_unpack(&aml__v1__rpc_request__descriptor,
+	                                                         NULL, len, nng_msg_body(msg));
+	nng_msg_free(msg);
+	if (req == NULL) {
+		call_fail(call, AMLRISK_EPROTO, "malformed envelope: not an aml.v1.RpcRequest");
+		return;
+	}
+	call->req = req;
+	if (atomic_load(&srv->closing)) {
+		call_fail(call, AMLRISK_EUNAVAIL, "server shutting down");
+		return;
+	}
+	if (!call_route(call)) {
+		return;
+	}
+	if (req->timeout_ms != 0) {
+		call->deadline = nng_clock() + req->timeout_ms;
+	}
+	if (!queue_push(srv, call)) {
+		call_fail(call, AMLRISK_EFULL, "server busy: backlog of %d calls full", srv->backlog);
+	}
+}
+
+/* Runs a queued call on a worker: refuses it when late or shutting down,
+ * unpacks the payload, invokes the handler, frees the input afterwards. */
+static void
+call_run(rpc_call *call)
+{
+	ProtobufCService *svc = call->svc;
+	const ProtobufCMethodDescriptor *m = call->method;
+	unsigned index = call->method_index;
+	ProtobufCMessage *in;
+
+	if (atomic_load(&call->srv->closing)) {
+		call_fail(call, AMLRISK_EUNAVAIL, "server shutting down");
+		return;
+	}
+	if (call->deadline != 0 && nng_clock() >= call->deadline) {
+		call_fail(call, AMLRISK_ETIMEDOUT, "deadline of %u ms passed before %s ran",
+		          call->req->timeout_ms, m->name);
+		return;
+	}
+	in = protobuf_c_message_unpack(m->input, NULL, call->req->payload.len,
+	                               call->req->payload.data);
+	if (in == NULL) {
+		call_fail(call, AMLRISK_EPROTO, "payload is not a valid %s", m->input->name);
+		return;
+	}
+	/* the handler may answer (and the context move on) before invoke returns:
+	 * nothing of call is touched after this line */
+	svc->invoke(svc, index, in, call_closure, call);
+	protobuf_c_message_free_unpacked(in, NULL);
+}
+
+static void *
+worker_main(void *arg)
+{
+	rpc_server *srv = arg;
+	rpc_call *call;
+
+	for (;;) {
+		pthread_mutex_lock(&srv->q_mtx);
+		while (srv->q_len == 0 && !srv->q_stop) {
+			pthread_cond_wait(&srv->q_cv, &srv->q_mtx);
+		}
+		if (srv->q_len == 0) {
+			pthread_mutex_unlock(&srv->q_mtx);
+			return NULL;
+		}
+		call = srv->queue[srv->q_head];
+		srv->q_head = (srv->q_head + 1) % srv->backlog;
+		srv->q_len--;
+		pthread_mutex_unlock(&srv->q_mtx);
+		call_run(call);
+	}
+}
+
+/* The aio callback of a context: one step of its state machine. */
+static void
+call_cb(void *arg)
+{
+	rpc_call *call = arg;
+	int rv = nng_aio_result(call->aio);
+	call_state st;
+	nng_msg *msg;
+
+	pthread_mutex_lock(&call->mtx);
+	st = call->state;
+	pthread_mutex_unlock(&call->mtx);
+	switch (st) {
+	case CALL_RECV:
+		if (rv != 0) {
+			/* cancelled by destroy (goes idle), or a transient failure */
+			call_arm(call, CALL_BACKOFF);
+			return;
+		}
+		msg = nng_aio_get_msg(call->aio);
+		nng_aio_set_msg(call->aio, NULL);
+		call_start(call, msg);
+		return;
+	case CALL_BACKOFF:
+		call_arm(call, CALL_RECV);
+		return;
+	case CALL_SEND:
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(call->aio));
+			nng_aio_set_msg(call->aio, NULL);
+		}
+		call_arm(call, CALL_RECV);
+		return;
+	case CALL_IDLE:
+	case CALL_BUSY:
+		return; /* no operation is ever pending in these */
+	}
+}
+
+static int
+call_init(rpc_call *call, rpc_server *srv)
+{
+	int rv;
+
+	call->srv = srv;
+	call->state = CALL_IDLE;
+	if (pthread_mutex_init(&call->mtx, NULL) != 0) {
+		return AMLRISK_ENOMEM;
+	}
+	if ((rv = nng_aio_alloc(&call->aio, call_cb, call)) != 0) {
+		goto fail;
+	}
+	if ((rv = nng_ctx_open(&call->ctx, srv->sock)) != 0) {
+		nng_aio_free(call->aio);
+		goto fail;
+	}
+	return AMLRISK_OK;
+fail:
+	pthread_mutex_destroy(&call->mtx);
+	return rpc_err_from_nng(rv);
+}
+
+/* Picks opts' value or the default, rejecting out-of-range values. */
+static int
+opt_int(int v, int def, int max, int *out)
+{
+	if (v < 0 || v > max) {
+		return AMLRISK_EINVAL;
+	}
+	*out = v == 0 ? def : v;
+	return AMLRISK_OK;
+}
+
+static int
+server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
+{
+	int contexts, err, rv, i;
+
+	if ((err = opt_int(o->workers, WORKERS_DEFAULT, WORKERS_MAX, &srv->n_workers_opt)) != 0 ||
+	    (err = opt_int(o->contexts, CONTEXTS_DEFAULT, CONTEXTS_MAX, &contexts)) != 0 ||
+	    (err = opt_int(o->backlog, BACKLOG_DEFAULT, BACKLOG_MAX, &srv->backlog)) != 0) {
+		return err;
+	}
+	srv->max_msg = o->max_msg == 0 ? RPC_MAX_MSG_DEFAULT : o->max_msg;
+	if (srv->max_msg < RPC_MAX_MSG_MIN || srv->max_msg > RPC_MAX_MSG_MAX) {
+		return AMLRISK_EINVAL;
+	}
+	if ((srv->queue = calloc((size_t) srv->backlog, sizeof(*srv->queue))) == NULL ||
+	    (srv->calls = calloc((size_t) contexts, sizeof(*srv->calls))) == NULL ||
+	    (srv->workers = calloc((size_t) srv->n_workers_opt, sizeof(*srv->workers))) == NULL) {
+		return AMLRISK_ENOMEM;
+	}
+	if (rpc_url_is_tls(url)) {
+		if (o->tls_cert_key_file == NULL) {
+			return AMLRISK_EINVAL;
+		}
+		if ((err = rpc_tls_config_make(&srv->tls, url, o->tls_cert_key_file, NULL, NULL)) != 0) {
+			return err;
+		}
+	}
+	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
+		return rpc_err_from_nng(rv);
+	}
+	srv->sock_open = true;
+	if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, srv->max_msg + RPC_MSG_SLACK)) != 0) {
+		return rpc_err_from_nng(rv);
+	}
+	if ((rv = nng_listener_create(&srv->listener, srv->sock, url)) != 0) {
+		return rv == NNG_ENOTSUP ? AMLRISK_EINVAL : rpc_err_from_nng(rv);
+	}
+	if (srv->tls != NULL &&
+	    (rv = nng_listener_set_ptr(srv->listener, NNG_OPT_TLS_CONFIG, srv->tls)) != 0) {
+		return rpc_err_from_nng(rv);
+	}
+	for (i = 0; i < contexts; i++) {
+		if ((err = call_init(&srv->calls[i], srv)) != 0) {
+			return err;
+		}
+		srv->n_calls++;
+		srv->n_idle++; /* idle until started */
+	}
+	return AMLRISK_OK;
+}
+
+int
+rpc_server_create(rpc_server **out, const char *url, const rpc_server_opts *opts)
+{
+	static const rpc_server_opts defaults = { 0 };
+	rpc_server *srv;
+	int err;
+
+	if (out == NULL) {
+		return AMLRISK_EINVAL;
+	}
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		return AMLRISK_ENOMEM;
+	}
+	/* glibc's init with default attributes cannot fail */
+	pthread_mutex_init(&srv->mtx, NULL);
+	pthread_cond_init(&srv->idle_cv, NULL);
+	pthread_mutex_init(&srv->q_mtx, NULL);
+	pthread_cond_init(&srv->q_cv, NULL);
+	atomic_init(&srv->closing, false);
+	if ((err = server_setup(srv, url != NULL ? url : RPC_DEFAULT_URL,
+	                        opts != NULL ? opts : &defaults)) != AMLRISK_OK) {
+		rpc_server_destroy(srv);
+		return err;
+	}
+	*out = srv;
+	return AMLRISK_OK;
+}
+
+int
+rpc_server_add_service(rpc_server *srv, ProtobufCService *svc)
+{
+	int i;
+
+	if (srv == NULL || svc == NULL || svc->descriptor == NULL ||
+	    svc->descriptor->magic != PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC) {
+		return AMLRISK_EINVAL;
+	}
+	if (srv->started) {
+		return AMLRISK_ESTATE;
+	}
+	if (srv->n_services == MAX_SERVICES) {
+		return AMLRISK_EFULL;
+	}
+	for (i = 0; i < srv->n_services; i++) {
+		if (strcmp(srv->services[i]->descriptor->name, svc->descriptor->name) == 0) {
+			return AMLRISK_EINVAL;
+		}
+	}
+	srv->services[srv->n_services++] = svc;
+	return AMLRISK_OK;
+}
+
+static void
+workers_stop(rpc_server *srv)
+{
+	int i;
+
+	pthread_mutex_lock(&srv->q_mtx);
+	srv->q_stop = true;
+	pthread_cond_broadcast(&srv->q_cv);
+	pthread_mutex_unlock(&srv->q_mtx);
+	for (i = 0; i < srv->n_workers; i++) {
+		pthread_join(srv->workers[i], NULL);
+	}
+	srv->n_workers = 0;
+	srv->q_stop = false;
+}
+
+int
+rpc_server_start(rpc_server *srv)
+{
+	int rv, err, i;
+
+	if (srv == NULL) {
+		return AMLRISK_EINVAL;
+	}
+	if (srv->started) {
+		return AMLRISK_ESTATE;
+	}
+	for (i = 0; i < srv->n_workers_opt; i++) {
+		if (pthread_create(&srv->workers[i], NULL, worker_main, srv) != 0) {
+			err = AMLRISK_ENOMEM;
+			goto fail;
+		}
+		srv->n_workers++;
+	}
+	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
+		err = rpc_err_from_nng(rv);
+		goto fail;
+	}
+	srv->started = true;
+	if (nng_listener_get_int(srv->listener, NNG_OPT_TCP_BOUND_PORT, &srv->port) != 0) {
+		srv->port = 0;
+	}
+	pthread_mutex_lock(&srv->mtx);
+	srv->n_idle = 0;
+	pthread_mutex_unlock(&srv->mtx);
+	for (i = 0; i < srv->n_calls; i++) {
+		call_arm(&srv->calls[i], CALL_RECV);
+	}
+	return AMLRISK_OK;
+fail:
+	workers_stop(srv);
+	return err;
+}
+
+int
+rpc_server_port(const rpc_server *srv)
+{
+	return srv != NULL ? srv->port : 0;
+}
+
+void
+rpc_server_destroy(rpc_server *srv)
+{
+	rpc_call *call;
+	int i;
+
+	if (srv == NULL) {
+		return;
+	}
+	atomic_store(&srv->closing, true);
+	for (i = 0; i < srv->n_calls; i++) {
+		call = &srv->calls[i];
+		pthread_mutex_lock(&call->mtx);
+		if (call->state == CALL_RECV || call->state == CALL_BACKOFF) {
+			nng_aio_cancel(call->aio); /* its callback sees closing and goes idle */
+		}
+		pthread_mutex_unlock(&call->mtx);
+	}
+	pthread_mutex_lock(&srv->mtx);
+	while (srv->n_idle < srv->n_calls) {
+		pthread_cond_wait(&srv->idle_cv, &srv->mtx);
+	}
+	pthread_mutex_unlock(&srv->mtx);
+	workers_stop(srv);
+	if (srv->sock_open) {
+		nng_close(srv->sock); /* closes the listener and every context */
+	}
+	for (i = 0; i < srv->n_calls; i++) {
+		nng_aio_free(srv->calls[i].aio);
+		pthread_mutex_destroy(&srv->calls[i].mtx);
+	}
+	if (srv->tls != NULL) {
+		nng_tls_config_free(srv->tls);
+	}
+	free(srv->calls);
+	free(srv->queue);
+	free(srv->workers);
+	pthread_cond_destroy(&srv->q_cv);
+	pthread_mutex_destroy(&srv->q_mtx);
+	pthread_cond_destroy(&srv->idle_cv);
+	pthread_mutex_destroy(&srv->mtx);
+	free(srv);
+}
