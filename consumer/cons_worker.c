@@ -1,0 +1,797 @@
+/* cons_worker.c - the consumer loop: poll, decode, batch, and per batch write
+ * to PostgreSQL, confirm the dead letters, commit exactly the batch's offsets.
+ * Single-threaded: librdkafka callbacks (rebalance, delivery) run inside our
+ * poll calls. While a batch cannot be written, consumption is paused. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "amlrisk_err.h"
+#include "amlrisk_log.h"
+#include "cons.h"
+
+#define DLQ_TRUNCATE 65536 /* a dead letter the broker refuses whole is resent cut to this */
+#define DLQ_WAIT_MS 5000   /* per flush attempt: wait this long for dead-letter reports */
+#define COMMIT_RETRY_MS 1000
+
+typedef struct worker {
+	const cons_config *cfg; /* borrowed */
+	volatile sig_atomic_t *stop;
+	rd_kafka_t *rk;  /* the group consumer */
+	rd_kafka_t *dlq; /* the dead-letter producer */
+	cons_batch *batch;
+	cons_db *db;
+	int cooperative; /* incremental rebalance protocol */
+	int paused;      /* consumption paused while a batch waits to be written */
+	int giving_up;   /* shutdown deadline passed: drop, do not write */
+	int backoff_ms;
+	int64_t next_retry_ms;
+	/* offsets whose rows are stored but not yet committed to Kafka */
+	cons_part *pending;
+	int npending, pending_cap;
+	int64_t next_commit_ms;
+	/* the last error, written with the next batch */
+	char last_error[256];
+	int64_t last_error_us;
+	int error_unsaved;
+	int64_t started_us;
+	int64_t last_state_ms;
+	/* totals for the log */
+	int64_t total_rows, total_inserted, total_dead, batches;
+} worker;
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Remembers an error for ingestion_consumers.last_error (IngestionStatus). */
+static void
+record_error(worker *w, const char *what, const char *msg)
+{
+	int n = snprintf(w->last_error, sizeof(w->last_error), "%s: ", what);
+	if (n > 0 && (size_t)n < sizeof(w->last_error))
+		snprintf(w->last_error + n, sizeof(w->last_error) - (size_t)n, "%.*s",
+		         (int)(sizeof(w->last_error) - (size_t)n - 1), msg);
+	w->last_error_us = wall_us();
+	w->error_unsaved = 1;
+}
+
+/* ---- librdkafka callbacks ---- */
+
+static void
+on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	amlrisk_log(level <= 3 ? AMLRISK_LOG_ERROR : level <= 5 ? AMLRISK_LOG_WARN : level <= 6
+	                                                 ? AMLRISK_LOG_INFO
+	                                                 : AMLRISK_LOG_DEBUG,
+	            "consumer", "rdkafka.log", "fac=%s msg=\"%s\"", fac, buf);
+}
+
+static void
+on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	worker *w = opaque;
+	amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.error", "client=%s error=%s reason=\"%s\"",
+	            rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+	record_error(w, "kafka", reason);
+}
+
+static void
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	worker *w = opaque;
+	cons_dlq *d = cons_batch_dlq_find(w->batch, (uint64_t)(uintptr_t)m->_private);
+	if (d == NULL)
+		return; /* its batch was dropped in a rebalance */
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		d->status = CONS_DLQ_DELIVERED;
+		return;
+	}
+	d->status = CONS_DLQ_FAILED;
+	if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+		d->too_large = 1;
+	amlrisk_log(AMLRISK_LOG_WARN, "consumer", "dlq.delivery_failed",
+	            "partition=%" PRId32 " offset=%" PRId64 " error=%s", d->partition, d->offset,
+	            rd_kafka_err2name(m->err));
+	record_error(w, "dead-letter delivery", rd_kafka_err2str(m->err));
+}
+
+/* ---- dead letters ---- */
+
+/* Produces d to the dead-letter topic: original key and bytes, original
+ * headers plus dlq.reason, dlq.topic, dlq.partition, dlq.offset, dlq.consumer. */
+static int
+dlq_produce(worker *w, cons_dlq *d)
+{
+	char part[16], off[24], trunc[24];
+	rd_kafka_resp_err_t err;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		rd_kafka_headers_t *h =
+		    d->headers != NULL ? rd_kafka_headers_copy(d->headers) : rd_kafka_headers_new(6);
+		if (h == NULL)
+			return AMLRISK_ENOMEM;
+		size_t vlen = d->value_len;
+		snprintf(part, sizeof(part), "%" PRId32, d->partition);
+		snprintf(off, sizeof(off), "%" PRId64, d->offset);
+		rd_kafka_header_add(h, "dlq.reason", -1, d->reason, -1);
+		rd_kafka_header_add(h, "dlq.topic", -1, w->cfg->topic, -1);
+		rd_kafka_header_add(h, "dlq.partition", -1, part, -1);
+		rd_kafka_header_add(h, "dlq.offset", -1, off, -1);
+		rd_kafka_header_add(h, "dlq.consumer", -1, w->cfg->consumer_id, -1);
+		if (d->too_large && vlen > DLQ_TRUNCATE) {
+			snprintf(trunc, sizeof(trunc), "%zu", vlen);
+			rd_kafka_header_add(h, "dlq.truncated_from", -1, trunc, -1);
+			vlen = DLQ_TRUNCATE;
+		}
+		for (int spins = 0;; spins++) {
+			err = rd_kafka_producev(w->dlq, RD_KAFKA_V_TOPIC(w->cfg->dlq_topic),
+			                        RD_KAFKA_V_KEY(d->key, d->key_len),
+			                        RD_KAFKA_V_VALUE(d->value, vlen),
+			                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			                        RD_KAFKA_V_HEADERS(h),
+			                        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)d->id), RD_KAFKA_V_END);
+			if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || spins >= 100)
+				break;
+			rd_kafka_poll(w->dlq, 50);
+		}
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			d->status = CONS_DLQ_SENT;
+			return AMLRISK_OK;
+		}
+		rd_kafka_headers_destroy(h); /* not taken on failure */
+		if (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || d->too_large)
+			break;
+		d->too_large = 1;
+	}
+	d->status = CONS_DLQ_FAILED;
+	record_error(w, "dead-letter produce", rd_kafka_err2str(err));
+	return AMLRISK_EKAFKA;
+}
+
+/* Sends the batch's dead letters not yet in flight, then serves delivery
+ * reports until every one is delivered or timeout_ms passes. */
+static int
+dlq_settle(worker *w, int timeout_ms)
+{
+	int64_t end = mono_ms() + timeout_ms;
+	for (;;) {
+		int n, waiting = 0;
+		cons_dlq *d = cons_batch_dlqs(w->batch, &n);
+		for (int i = 0; i < n; i++) {
+			if (d[i].status == CONS_DLQ_NEW || d[i].status == CONS_DLQ_FAILED)
+				dlq_produce(w, &d[i]);
+			if (d[i].status != CONS_DLQ_DELIVERED)
+				waiting++;
+		}
+		if (waiting == 0)
+			return AMLRISK_OK;
+		if (mono_ms() >= end) {
+			record_error(w, "dead-letter delivery", "not confirmed in time");
+			return AMLRISK_ETIMEDOUT;
+		}
+		rd_kafka_poll(w->dlq, 50);
+	}
+}
+
+/* ---- Kafka offsets ---- */
+
+static int
+pending_add(worker *w, int32_t partition, int64_t next)
+{
+	for (int i = 0; i < w->npending; i++) {
+		if (w->pending[i].partition == partition) {
+			if (next > w->pending[i].next)
+				w->pending[i].next = next;
+			return AMLRISK_OK;
+		}
+	}
+	if (w->npending == w->pending_cap) {
+		int cap = w->pending_cap == 0 ? 16 : w->pending_cap * 2;
+		cons_part *p = realloc(w->pending, (size_t)cap * sizeof(*p));
+		if (p == NULL)
+			return AMLRISK_ENOMEM;
+		w->pending = p;
+		w->pending_cap = cap;
+	}
+	w->pending[w->npending++] = (cons_part){ .partition = partition, .next = next };
+	return AMLRISK_OK;
+}
+
+static void
+pending_forget(worker *w, const rd_kafka_topic_partition_list_t *parts)
+{
+	int kept = 0;
+	for (int i = 0; i < w->npending; i++) {
+		int gone = 0;
+		for (int j = 0; j < parts->cnt && !gone; j++)
+			gone = parts->elems[j].partition == w->pending[i].partition &&
+			       strcmp(parts->elems[j].topic, w->cfg->topic) == 0;
+		if (!gone)
+			w->pending[kept++] = w->pending[i];
+	}
+	w->npending = kept;
+}
+
+/* Commits the pending offsets (only), synchronously. On failure they stay
+ * pending and are retried; a later batch's commit carries them too. */
+static int
+commit_pending(worker *w)
+{
+	if (w->npending == 0)
+		return AMLRISK_OK;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(w->npending);
+	if (l == NULL)
+		return AMLRISK_ENOMEM;
+	for (int i = 0; i < w->npending; i++)
+		rd_kafka_topic_partition_list_add(l, w->cfg->topic, w->pending[i].partition)->offset =
+		    w->pending[i].next;
+	rd_kafka_resp_err_t err = rd_kafka_commit(w->rk, l, 0);
+	for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
+		err = l->elems[i].err;
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.commit_failed",
+		            "partitions=%d error=%s will=retry", w->npending, rd_kafka_err2name(err));
+		record_error(w, "offset commit", rd_kafka_err2str(err));
+		w->next_commit_ms = mono_ms() + COMMIT_RETRY_MS;
+		return AMLRISK_EKAFKA;
+	}
+	w->npending = 0;
+	return AMLRISK_OK;
+}
+
+/* ---- pause / resume ---- */
+
+static void
+set_paused(worker *w, int pause)
+{
+	if (w->paused == pause)
+		return;
+	rd_kafka_topic_partition_list_t *l = NULL;
+	if (rd_kafka_assignment(w->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l != NULL) {
+		if (pause)
+			rd_kafka_pause_partitions(w->rk, l);
+		else
+			rd_kafka_resume_partitions(w->rk, l);
+	}
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer", pause ? "consumption.paused" : "consumption.resumed",
+	            "partitions=%d", l != NULL ? l->cnt : 0);
+	if (l != NULL)
+		rd_kafka_topic_partition_list_destroy(l);
+	w->paused = pause;
+}
+
+/* Puts partition back to offset so a message we could not take is read again. */
+static void
+seek_back(worker *w, int32_t partition, int64_t offset)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	if (l == NULL)
+		return;
+	rd_kafka_topic_partition_list_add(l, w->cfg->topic, partition)->offset = offset;
+	rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, l, 5000);
+	if (e != NULL) {
+		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.seek_failed",
+		            "partition=%" PRId32 " offset=%" PRId64 " error=\"%s\"", partition, offset,
+		            rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ---- the batch ---- */
+
+static void
+fill_watermarks(worker *w, cons_part *p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int64_t lo, hi;
+		p[i].hwm = rd_kafka_get_watermark_offsets(w->rk, w->cfg->topic, p[i].partition, &lo,
+		                                          &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		                   hi >= 0
+		               ? hi
+		               : -1;
+	}
+}
+
+static cons_db_state
+db_state(worker *w)
+{
+	return (cons_db_state){ .consumer_id = w->cfg->consumer_id,
+		                .group = w->cfg->group,
+		                .topic = w->cfg->topic,
+		                .started_us = w->started_us,
+		                .last_error = w->error_unsaved ? w->last_error : NULL,
+		                .last_error_us = w->last_error_us };
+}
+
+/* Drives the batch to COMMITTED and back to FILLING: database transaction,
+ * dead letters confirmed, offsets committed. Returns AMLRISK_OK when the batch
+ * is done (or empty); otherwise the batch stays FLUSHING, keeping what was
+ * already achieved, and the caller retries. */
+static int
+flush(worker *w)
+{
+	cons_batch *b = w->batch;
+	int rv, nparts, rows = cons_batch_rows(b);
+	int64_t t0 = mono_ms(), inserted = 0;
+	char err[512];
+	if (cons_batch_state_get(b) == CONS_BATCH_FILLING) {
+		if (cons_batch_messages(b) == 0)
+			return AMLRISK_OK;
+		if ((rv = cons_batch_set_state(b, CONS_BATCH_FLUSHING)) != 0)
+			return rv;
+	}
+	cons_part *parts = cons_batch_parts(b, &nparts);
+	int dead = cons_batch_messages(b) - rows;
+	if (!cons_batch_stored(b)) {
+		cons_db_state st = db_state(w);
+		st.consumed = cons_batch_messages(b);
+		st.dead_lettered = dead;
+		fill_watermarks(w, parts, nparts);
+		if ((rv = cons_db_write(w->db, b, &st, &inserted, err, sizeof(err))) != 0) {
+			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "db.write_failed",
+			            "rows=%d error=\"%s\"", rows, err);
+			record_error(w, "database", err);
+			return rv;
+		}
+		if (st.last_error != NULL)
+			w->error_unsaved = 0;
+		cons_batch_set_stored(b);
+		w->total_rows += rows;
+		w->total_inserted += inserted;
+		w->total_dead += dead;
+	}
+	if ((rv = dlq_settle(w, DLQ_WAIT_MS)) != 0) {
+		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "dlq.unconfirmed", "dead=%d", dead);
+		return rv;
+	}
+	int64_t lag = 0;
+	for (int i = 0; i < nparts; i++) {
+		if ((rv = pending_add(w, parts[i].partition, parts[i].next)) != 0)
+			return rv;
+		if (parts[i].hwm >= parts[i].next)
+			lag += parts[i].hwm - parts[i].next;
+	}
+	commit_pending(w); /* a failure keeps them pending: retried, never lost */
+	if ((rv = cons_batch_set_state(b, CONS_BATCH_COMMITTED)) != 0)
+		return rv;
+	w->batches++;
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "batch.committed",
+	            "rows=%d inserted=%" PRId64 " duplicates=%" PRId64 " dead=%d partitions=%d "
+	            "ms=%" PRId64 " lag=%" PRId64 " uncommitted=%d",
+	            rows, inserted, (int64_t)rows - inserted, dead, nparts, mono_ms() - t0, lag,
+	            w->npending);
+	return cons_batch_set_state(b, CONS_BATCH_FILLING);
+}
+
+/* One flush attempt from the loop: on failure pause consumption and back off
+ * (doubling, capped); on success resume. */
+static int
+attempt(worker *w)
+{
+	int rv = flush(w);
+	if (rv == AMLRISK_OK) {
+		w->backoff_ms = 0;
+		set_paused(w, 0);
+		return rv;
+	}
+	w->backoff_ms = w->backoff_ms == 0 ? w->cfg->retry_min_ms : w->backoff_ms * 2;
+	if (w->backoff_ms > w->cfg->retry_max_ms)
+		w->backoff_ms = w->cfg->retry_max_ms;
+	w->next_retry_ms = mono_ms() + w->backoff_ms;
+	set_paused(w, 1);
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "batch.retry", "in_ms=%d messages=%d error=%s",
+	            w->backoff_ms, cons_batch_messages(w->batch), amlrisk_errname(rv));
+	return rv;
+}
+
+/* ---- rebalances ---- */
+
+static void
+log_parts(const char *event, const rd_kafka_topic_partition_list_t *parts, const char *extra)
+{
+	char buf[512];
+	size_t at = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < parts->cnt && at + 16 < sizeof(buf); i++)
+		at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%s%" PRId32, i ? "," : "",
+		                       parts->elems[i].partition);
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer", event, "partitions=%s %s", buf, extra);
+}
+
+static void
+on_revoke(worker *w, rd_kafka_topic_partition_list_t *parts)
+{
+	int lost = rd_kafka_assignment_lost(w->rk);
+	log_parts("rebalance.revoked", parts, lost ? "lost=1" : "lost=0");
+	/* write what we hold; if that fails, drop the revoked partitions' share
+	 * (its offsets are not committed, so the next owner reads it again) */
+	if (cons_batch_messages(w->batch) > 0 && (w->giving_up || flush(w) != AMLRISK_OK)) {
+		int32_t *ps = malloc((size_t)parts->cnt * sizeof(*ps) + 1);
+		if (ps != NULL) {
+			int n = 0;
+			for (int i = 0; i < parts->cnt; i++)
+				if (strcmp(parts->elems[i].topic, w->cfg->topic) == 0)
+					ps[n++] = parts->elems[i].partition;
+			int before = cons_batch_messages(w->batch);
+			cons_batch_drop_partitions(w->batch, ps, n);
+			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "batch.dropped_revoked",
+			            "messages=%d kept=%d", before - cons_batch_messages(w->batch),
+			            cons_batch_messages(w->batch));
+			free(ps);
+		}
+		if (cons_batch_messages(w->batch) == 0 &&
+		    cons_batch_state_get(w->batch) == CONS_BATCH_FLUSHING) {
+			/* nothing held any more: the loop resumes consumption */
+			cons_batch_set_state(w->batch, CONS_BATCH_FILLING);
+			w->backoff_ms = 0;
+		}
+	}
+	if (!lost && w->npending > 0)
+		commit_pending(w);
+	pending_forget(w, parts);
+}
+
+static void
+on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+             void *opaque)
+{
+	worker *w = opaque;
+	rd_kafka_error_t *e = NULL;
+	rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		log_parts("rebalance.assigned", parts, w->paused ? "paused=1" : "paused=0");
+		if (w->cooperative)
+			e = rd_kafka_incremental_assign(rk, parts);
+		else
+			re = rd_kafka_assign(rk, parts);
+		if (w->paused && cons_batch_state_get(w->batch) == CONS_BATCH_FLUSHING)
+			rd_kafka_pause_partitions(rk, parts);
+	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+		on_revoke(w, parts);
+		if (w->cooperative)
+			e = rd_kafka_incremental_unassign(rk, parts);
+		else
+			re = rd_kafka_assign(rk, NULL);
+	} else {
+		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "rebalance.error", "error=%s",
+		            rd_kafka_err2name(err));
+		re = rd_kafka_assign(rk, NULL);
+	}
+	if (e != NULL) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "rebalance.assign_failed", "error=\"%s\"",
+		            rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	} else if (re != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "rebalance.assign_failed", "error=%s",
+		            rd_kafka_err2name(re));
+	}
+	w->cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+}
+
+/* ---- messages ---- */
+
+/* Takes one polled message (ownership: destroys it). */
+static void
+handle_message(worker *w, rd_kafka_message_t *m)
+{
+	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "partition.eof",
+			            "partition=%" PRId32 " offset=%" PRId64 " batch=%d", m->partition,
+			            m->offset, cons_batch_messages(w->batch));
+		else {
+			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.consume_error", "error=%s msg=\"%s\"",
+			            rd_kafka_err2name(m->err), rd_kafka_message_errstr(m));
+			record_error(w, "kafka", rd_kafka_message_errstr(m));
+		}
+		rd_kafka_message_destroy(m);
+		return;
+	}
+	Aml__V1__Transaction *tx = NULL;
+	char why[160];
+	int bad = cons_codec_decode(m->payload, m->len, &tx, why, sizeof(why));
+	for (int tries = 0; tries < 2; tries++) {
+		int rv;
+		cons_dlq *d = NULL;
+		if (cons_batch_state_get(w->batch) != CONS_BATCH_FILLING)
+			rv = AMLRISK_ESTATE;
+		else if (bad == AMLRISK_OK)
+			rv = cons_batch_add_row(w->batch, m->partition, m->offset, tx);
+		else
+			rv = cons_batch_add_dlq(w->batch, m, why, &d);
+		if (rv == AMLRISK_OK) {
+			if (d != NULL) {
+				amlrisk_log(AMLRISK_LOG_WARN, "consumer", "message.dead_lettered",
+				            "partition=%" PRId32 " offset=%" PRId64 " bytes=%zu reason=\"%s\"",
+				            m->partition, m->offset, m->len, why);
+				dlq_produce(w, d); /* a failure is retried when the batch flushes */
+			}
+			goto done;
+		}
+		/* full (or a flush is pending): write the batch, then take it */
+		if (tries == 0 && rv == AMLRISK_EFULL && attempt(w) == AMLRISK_OK)
+			continue;
+		break;
+	}
+	/* could not take it: read it again once the batch is written */
+	seek_back(w, m->partition, m->offset);
+done:
+	if (tx != NULL)
+		aml__v1__transaction__free_unpacked(tx, NULL);
+	rd_kafka_message_destroy(m);
+}
+
+/* Idle: refresh high watermarks (lag) of the assigned partitions. */
+static void
+refresh_state(worker *w)
+{
+	rd_kafka_topic_partition_list_t *l = NULL;
+	char err[512];
+	if (rd_kafka_assignment(w->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || l == NULL)
+		return;
+	cons_part *p = calloc((size_t)l->cnt + 1, sizeof(*p));
+	if (p != NULL && l->cnt > 0) {
+		for (int i = 0; i < l->cnt; i++)
+			p[i].partition = l->elems[i].partition;
+		fill_watermarks(w, p, l->cnt);
+		cons_db_state st = db_state(w);
+		if (cons_db_refresh(w->db, &st, p, l->cnt, err, sizeof(err)) != 0)
+			amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "db.refresh_failed", "error=\"%s\"",
+			            err);
+	}
+	free(p);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ---- set-up ---- */
+
+static int
+conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
+{
+	char err[256];
+	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "config.kafka_invalid",
+		            "key=%s value=\"%s\" error=\"%s\"", k, v, err);
+		return AMLRISK_EINVAL;
+	}
+	return AMLRISK_OK;
+}
+
+static int
+make_consumer(worker *w)
+{
+	const cons_config *c = w->cfg;
+	char err[512], sto[16], hb[16];
+	int rv = AMLRISK_EINVAL;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *sub = NULL;
+	snprintf(sto, sizeof(sto), "%d", c->session_timeout_ms);
+	snprintf(hb, sizeof(hb), "%d", c->session_timeout_ms / 4);
+	if (conf == NULL)
+		return AMLRISK_ENOMEM;
+	if (conf_set(conf, "bootstrap.servers", c->bootstrap) != 0 ||
+	    conf_set(conf, "group.id", c->group) != 0 ||
+	    conf_set(conf, "client.id", "amlrisk-consumer") != 0 ||
+	    conf_set(conf, "enable.auto.commit", "false") != 0 ||
+	    conf_set(conf, "enable.auto.offset.store", "false") != 0 ||
+	    conf_set(conf, "auto.offset.reset", c->offset_reset) != 0 ||
+	    conf_set(conf, "session.timeout.ms", sto) != 0 ||
+	    conf_set(conf, "heartbeat.interval.ms", hb) != 0 ||
+	    conf_set(conf, "enable.partition.eof", "true") != 0 ||
+	    conf_set(conf, "queued.max.messages.kbytes", "32768") != 0)
+		goto fail;
+	for (int i = 0; i < c->n_kafka_opts; i++)
+		if (conf_set(conf, c->kafka_opts[i][0], c->kafka_opts[i][1]) != 0)
+			goto fail;
+	rd_kafka_conf_set_opaque(conf, w);
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	if ((w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))) == NULL) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.create_failed", "error=\"%s\"", err);
+		goto fail;
+	}
+	conf = NULL; /* owned by w->rk now */
+	rd_kafka_poll_set_consumer(w->rk);
+	if ((sub = rd_kafka_topic_partition_list_new(1)) == NULL) {
+		rv = AMLRISK_ENOMEM;
+		goto fail;
+	}
+	rd_kafka_topic_partition_list_add(sub, c->topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, sub);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.subscribe_failed", "error=%s",
+		            rd_kafka_err2name(e));
+		rv = AMLRISK_EKAFKA;
+		goto fail;
+	}
+	rv = AMLRISK_OK;
+fail:
+	if (conf != NULL)
+		rd_kafka_conf_destroy(conf);
+	if (sub != NULL)
+		rd_kafka_topic_partition_list_destroy(sub);
+	return rv;
+}
+
+static int
+make_producer(worker *w)
+{
+	const cons_config *c = w->cfg;
+	char err[512], max[24];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	if (conf == NULL)
+		return AMLRISK_ENOMEM;
+	snprintf(max, sizeof(max), "%u", CONS_MSG_MAX + 65536);
+	if (conf_set(conf, "bootstrap.servers", c->bootstrap) != 0 ||
+	    conf_set(conf, "client.id", "amlrisk-consumer-dlq") != 0 ||
+	    conf_set(conf, "enable.idempotence", "true") != 0 ||
+	    conf_set(conf, "acks", "all") != 0 || conf_set(conf, "linger.ms", "5") != 0 ||
+	    conf_set(conf, "message.max.bytes", max) != 0 ||
+	    conf_set(conf, "message.timeout.ms", "30000") != 0) {
+		rd_kafka_conf_destroy(conf);
+		return AMLRISK_EINVAL;
+	}
+	rd_kafka_conf_set_opaque(conf, w);
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	if ((w->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) == NULL) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.create_failed", "error=\"%s\"", err);
+		rd_kafka_conf_destroy(conf);
+		return AMLRISK_EKAFKA;
+	}
+	return AMLRISK_OK;
+}
+
+/* ---- the loop ---- */
+
+static int
+fatal_error(worker *w)
+{
+	char err[512];
+	rd_kafka_resp_err_t e;
+	if ((e = rd_kafka_fatal_error(w->dlq, err, sizeof(err))) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    (e = rd_kafka_fatal_error(w->rk, err, sizeof(err))) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.fatal", "error=%s reason=\"%s\"",
+		            rd_kafka_err2name(e), err);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+loop(worker *w)
+{
+	const cons_config *c = w->cfg;
+	while (!*w->stop) {
+		int64_t now = mono_ms();
+		rd_kafka_poll(w->dlq, 0);
+		/* paused only while a batch waits to be written (a rebalance may
+		 * have written or dropped it) */
+		if (w->paused && cons_batch_state_get(w->batch) == CONS_BATCH_FILLING)
+			set_paused(w, 0);
+		if (cons_batch_state_get(w->batch) == CONS_BATCH_FLUSHING) {
+			/* waiting to retry: keep serving the group (rebalances, liveness) */
+			if (now >= w->next_retry_ms) {
+				attempt(w);
+				continue;
+			}
+			int64_t wait = w->next_retry_ms - now;
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, wait > 100 ? 100 : (int)wait);
+			if (m != NULL)
+				handle_message(w, m);
+			continue;
+		}
+		int64_t started = cons_batch_started_ms(w->batch);
+		int64_t timeout = started == 0 ? 200 : started + c->batch_ms - now;
+		if (timeout > 200)
+			timeout = 200;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, timeout < 0 ? 0 : (int)timeout);
+		if (m != NULL)
+			handle_message(w, m);
+		now = mono_ms();
+		started = cons_batch_started_ms(w->batch);
+		if (cons_batch_state_get(w->batch) == CONS_BATCH_FILLING && started != 0 &&
+		    (cons_batch_full(w->batch) || now - started >= c->batch_ms))
+			attempt(w);
+		if (w->npending > 0 && now >= w->next_commit_ms)
+			commit_pending(w);
+		if (started == 0 && now - w->last_state_ms >= c->state_interval_ms) {
+			w->last_state_ms = now;
+			refresh_state(w);
+		}
+		if (m == NULL && fatal_error(w))
+			break;
+	}
+}
+
+/* After the stop signal: keep retrying the last batch until the deadline. */
+static int
+drain(worker *w)
+{
+	int64_t deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
+	for (;;) {
+		if (cons_batch_messages(w->batch) == 0 ||
+		    (mono_ms() >= w->next_retry_ms && attempt(w) == AMLRISK_OK))
+			break;
+		if (mono_ms() >= deadline) {
+			amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "shutdown.gave_up",
+			            "messages=%d reason=\"%s\"", cons_batch_messages(w->batch),
+			            w->last_error);
+			w->giving_up = 1;
+			return 1;
+		}
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 100);
+		if (m != NULL)
+			handle_message(w, m);
+	}
+	if (w->npending > 0 && commit_pending(w) != AMLRISK_OK) {
+		/* one more try: the coordinator may just have moved */
+		rd_kafka_poll(w->dlq, 500);
+		if (commit_pending(w) != AMLRISK_OK)
+			return 1;
+	}
+	return 0;
+}
+
+int
+cons_worker_run(const cons_config *cfg, volatile sig_atomic_t *stop)
+{
+	worker w;
+	int rv, status = 2;
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w.stop = stop;
+	w.started_us = wall_us();
+	if ((rv = cons_batch_create(&w.batch, cfg->batch_rows, cfg->batch_bytes)) != 0 ||
+	    (rv = cons_db_create(&w.db, cfg->database_url)) != 0 || (rv = make_producer(&w)) != 0 ||
+	    (rv = make_consumer(&w)) != 0) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "start.failed", "error=%s",
+		            amlrisk_errname(rv));
+		goto end;
+	}
+	w.cooperative = strcmp(rd_kafka_rebalance_protocol(w.rk), "COOPERATIVE") == 0;
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "started",
+	            "consumer_id=%s group=%s topic=%s dlq=%s batch_size=%d batch_ms=%d "
+	            "batch_bytes=%zu librdkafka=%s",
+	            cfg->consumer_id, cfg->group, cfg->topic, cfg->dlq_topic, cfg->batch_rows,
+	            cfg->batch_ms, cfg->batch_bytes, rd_kafka_version_str());
+	loop(&w);
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "shutdown.begin", "messages=%d",
+	            cons_batch_messages(w.batch));
+	status = fatal_error(&w) ? 1 : drain(&w);
+	rd_kafka_consumer_close(w.rk);
+	if (rd_kafka_flush(w.dlq, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		status = status == 0 ? 1 : status;
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "shutdown.done",
+	            "status=%d batches=%" PRId64 " rows=%" PRId64 " inserted=%" PRId64
+	            " dead=%" PRId64,
+	            status, w.batches, w.total_rows, w.total_inserted, w.total_dead);
+end:
+	if (w.rk != NULL)
+		rd_kafka_destroy(w.rk);
+	if (w.dlq != NULL)
+		rd_kafka_destroy(w.dlq);
+	cons_db_destroy(w.db);
+	cons_batch_destroy(w.batch);
+	free(w.pending);
+	return status;
+}

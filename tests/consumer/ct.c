@@ -1,0 +1,458 @@
+/* ct.c - the consumer tests' helpers: librdkafka for producing and reading
+ * back, libpq for the table, th_spawn for the service. Any failure fails the
+ * running test (cmocka), nothing is skipped. */
+#include "ct.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "th.h"
+
+void
+ct_tx_make(ct_tx *t, int i)
+{
+	static const char *assets[] = { "", "BTC", "USDT", "ETH" };
+	memset(t, 0, sizeof(*t));
+	Aml__V1__Transaction init = AML__V1__TRANSACTION__INIT;
+	t->tx = init;
+	snprintf(t->id, sizeof(t->id), "ct-%08d", i);
+	int s = (int)(((unsigned)i * 7919u) % 997u), r = (int)(((unsigned)i * 104729u + 13u) % 991u);
+	if (s % 50 == 0) /* a 200-byte wallet id */
+		snprintf(t->sender, sizeof(t->sender), "%0200d", s);
+	else if (s % 7 == 0) /* non-ASCII */
+		snprintf(t->sender, sizeof(t->sender), "w\xc3\xa4llet-\xe2\x82\xbf-%d", s);
+	else
+		snprintf(t->sender, sizeof(t->sender), "0x%040x", (unsigned)s * 2654435761u);
+	snprintf(t->receiver, sizeof(t->receiver), "0x%040x", (unsigned)r * 2654435761u);
+	if (i % 13 == 0)
+		snprintf(t->amount, sizeof(t->amount), "0");
+	else if (i % 17 == 0)
+		snprintf(t->amount, sizeof(t->amount), "12345678901234567890.123456789012345678");
+	else if (i % 5 == 0)
+		snprintf(t->amount, sizeof(t->amount), "%d", i);
+	else
+		snprintf(t->amount, sizeof(t->amount), "%d.%06d", i % 100000, (i * 31) % 1000000);
+	snprintf(t->asset, sizeof(t->asset), "%s", assets[i % 4]);
+	t->tx.tx_id = t->id;
+	t->tx.sender = t->sender;
+	t->tx.receiver = t->receiver;
+	t->tx.amount = t->amount;
+	t->tx.asset = t->asset;
+	t->tx.timestamp_us = INT64_C(1767225600000000) + (int64_t)i * 1000003;
+}
+
+void
+ct_txs_make(int first, int n, ct_tx **txs, Aml__V1__Transaction ***ptrs)
+{
+	ct_tx *t = malloc((size_t)n * sizeof(*t));
+	Aml__V1__Transaction **p = malloc((size_t)n * sizeof(*p));
+	assert_non_null(t);
+	assert_non_null(p);
+	for (int i = 0; i < n; i++) {
+		ct_tx_make(&t[i], first + i);
+		p[i] = &t[i].tx;
+	}
+	*txs = t;
+	*ptrs = p;
+}
+
+void
+ct_case_setup(ct_case *k, const char *name, int partitions)
+{
+	char prefix[96];
+	th_db_create(k->url, sizeof(k->url), 1);
+	snprintf(prefix, sizeof(prefix), "cons.%s", name);
+	th_topic_name(k->topic, sizeof(k->topic), prefix);
+	snprintf(prefix, sizeof(prefix), "cons.%s.g", name);
+	th_topic_name(k->group, sizeof(k->group), prefix);
+	th_topic_create(k->topic, partitions);
+	ct_log_path(k->log, sizeof(k->log), name);
+}
+
+void
+ct_case_done(ct_case *k)
+{
+	th_db_drop(k->url);
+}
+
+static int delivered_ok, delivered_err;
+
+static void
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	if (m->err)
+		delivered_err++;
+	else
+		delivered_ok++;
+}
+
+static void
+set(rd_kafka_conf_t *c, const char *k, const char *v)
+{
+	char err[256];
+	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK)
+		fail_msg("kafka conf %s=%s: %s", k, v, err);
+}
+
+rd_kafka_t *
+ct_producer(void)
+{
+	char err[256];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	set(c, "bootstrap.servers", th_env("KAFKA_BOOTSTRAP_SERVERS"));
+	set(c, "enable.idempotence", "true");
+	set(c, "acks", "all");
+	set(c, "linger.ms", "5");
+	set(c, "compression.type", "lz4");
+	set(c, "message.max.bytes", "8388608");
+	rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+	rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+	if (p == NULL)
+		fail_msg("producer: %s", err);
+	delivered_ok = delivered_err = 0;
+	return p;
+}
+
+void
+ct_produce(rd_kafka_t *p, const char *topic, int32_t partition, const void *key, size_t keylen,
+           const void *value, size_t len)
+{
+	rd_kafka_resp_err_t e;
+	while ((e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+	                              RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
+	                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+	       RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		rd_kafka_poll(p, 20);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		fail_msg("produce to %s: %s", topic, rd_kafka_err2str(e));
+	rd_kafka_poll(p, 0);
+}
+
+void
+ct_produce_tx(rd_kafka_t *p, const char *topic, const Aml__V1__Transaction *tx)
+{
+	uint8_t buf[4096];
+	size_t n = aml__v1__transaction__get_packed_size(tx);
+	assert_true(n <= sizeof(buf));
+	aml__v1__transaction__pack(tx, buf);
+	ct_produce(p, topic, RD_KAFKA_PARTITION_UA, tx->sender, strlen(tx->sender), buf, n);
+}
+
+void
+ct_producer_close(rd_kafka_t *p)
+{
+	assert_int_equal(rd_kafka_flush(p, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_int_equal(delivered_err, 0);
+	rd_kafka_destroy(p);
+}
+
+pid_t
+ct_consumer_start(const char *url, const char *topic, const char *group, const char *id,
+                  const char *const *extra, const char *log)
+{
+	char *argv[48];
+	int n = 0;
+	argv[n++] = "amlrisk-consumer";
+	argv[n++] = "--database-url";
+	argv[n++] = (char *)url;
+	argv[n++] = "--bootstrap-servers";
+	argv[n++] = (char *)th_env("KAFKA_BOOTSTRAP_SERVERS");
+	argv[n++] = "--topic";
+	argv[n++] = (char *)topic;
+	argv[n++] = "--group";
+	argv[n++] = (char *)group;
+	argv[n++] = "--consumer-id";
+	argv[n++] = (char *)id;
+	argv[n++] = "--session-timeout-ms";
+	argv[n++] = "6000";
+	for (int i = 0; extra != NULL && extra[i] != NULL && n < 46; i++)
+		argv[n++] = (char *)extra[i];
+	argv[n] = NULL;
+	static char *env[] = { "LOG_LEVEL=debug", NULL };
+	return th_spawn("amlrisk-consumer", argv, env, log);
+}
+
+int64_t
+ct_wait_rows(PGconn *c, int64_t want, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms, n = -1;
+	for (;;) {
+		n = th_db_int(c, "SELECT count(*) FROM transactions");
+		if (n == want || th_now_ms() >= end)
+			return n;
+		usleep(100000);
+	}
+}
+
+int
+ct_wait_log(const char *path, const char *needle, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms;
+	size_t cap = 1 << 20;
+	char *buf = malloc(cap + 1);
+	assert_non_null(buf);
+	int found = 0;
+	while (!found && th_now_ms() < end) {
+		FILE *f = fopen(path, "r");
+		if (f != NULL) {
+			/* scan in overlapping windows */
+			size_t keep = 0, n;
+			while (!found && (n = fread(buf + keep, 1, cap - keep, f)) > 0) {
+				buf[keep + n] = '\0';
+				found = strstr(buf, needle) != NULL;
+				size_t total = keep + n, tail = strlen(needle);
+				keep = tail < total ? tail : total;
+				memmove(buf, buf + total - keep, keep);
+			}
+			fclose(f);
+		}
+		if (!found)
+			usleep(50000);
+	}
+	free(buf);
+	return found;
+}
+
+void
+ct_log_path(char *out, size_t outlen, const char *name)
+{
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/consumer-tests", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		fail_msg("cannot create %s: %s", dir, strerror(errno));
+	snprintf(out, outlen, "%s/%s.%d.%lld.log", dir, name, (int)getpid(), (long long)th_now_ms());
+	unlink(out);
+}
+
+/* s as a canonical decimal (no leading zeros, no trailing fractional zeros) */
+static void
+canon(char *out, size_t cap, const char *s)
+{
+	while (*s == '0' && s[1] >= '0' && s[1] <= '9')
+		s++;
+	snprintf(out, cap, "%s", s);
+	char *dot = strchr(out, '.');
+	if (dot != NULL) {
+		char *e = out + strlen(out) - 1;
+		while (e > dot && *e == '0')
+			*e-- = '\0';
+		if (e == dot)
+			*e = '\0';
+	}
+}
+
+static int
+cmp_tx(const void *a, const void *b)
+{
+	return strcmp((*(Aml__V1__Transaction *const *)a)->tx_id,
+	              (*(Aml__V1__Transaction *const *)b)->tx_id);
+}
+
+void
+ct_assert_rows(PGconn *c, Aml__V1__Transaction *const *txs, size_t n)
+{
+	Aml__V1__Transaction **sorted = malloc((n + 1) * sizeof(*sorted));
+	assert_non_null(sorted);
+	memcpy(sorted, txs, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_tx);
+	PGresult *r = PQexec(c, "SELECT tx_id, sender, receiver, amount::text,"
+	                        " (extract(epoch FROM \"timestamp\") * 1000000)::bigint,"
+	                        " asset IS NULL, coalesce(asset, '') FROM transactions ORDER BY tx_id");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("select: %s", PQerrorMessage(c));
+	assert_int_equal((size_t)PQntuples(r), n);
+	for (size_t i = 0; i < n; i++) {
+		const Aml__V1__Transaction *t = sorted[i];
+		char want[64], got[64];
+		int row = (int)i;
+		if (strcmp(PQgetvalue(r, row, 0), t->tx_id) != 0)
+			fail_msg("row %zu: tx_id %s, want %s", i, PQgetvalue(r, row, 0), t->tx_id);
+		assert_string_equal(PQgetvalue(r, row, 1), t->sender);
+		assert_string_equal(PQgetvalue(r, row, 2), t->receiver);
+		canon(want, sizeof(want), t->amount);
+		canon(got, sizeof(got), PQgetvalue(r, row, 3));
+		if (strcmp(want, got) != 0)
+			fail_msg("%s: amount %s, want %s", t->tx_id, PQgetvalue(r, row, 3), t->amount);
+		if (strtoll(PQgetvalue(r, row, 4), NULL, 10) != t->timestamp_us)
+			fail_msg("%s: timestamp %s, want %" PRId64, t->tx_id, PQgetvalue(r, row, 4),
+			         t->timestamp_us);
+		const char *asset = t->asset != NULL ? t->asset : "";
+		assert_string_equal(PQgetvalue(r, row, 6), asset);
+		/* an unknown asset is stored as NULL, never as '' */
+		assert_string_equal(PQgetvalue(r, row, 5), asset[0] == '\0' ? "t" : "f");
+	}
+	PQclear(r);
+	free(sorted);
+}
+
+static rd_kafka_t *
+plain_consumer(const char *group)
+{
+	char err[256];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	set(c, "bootstrap.servers", th_env("KAFKA_BOOTSTRAP_SERVERS"));
+	set(c, "group.id", group);
+	set(c, "enable.auto.commit", "false");
+	set(c, "fetch.message.max.bytes", "10485760");
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+	if (rk == NULL)
+		fail_msg("consumer: %s", err);
+	return rk;
+}
+
+void
+ct_committed(const char *group, const char *topic, int n, int64_t *out)
+{
+	rd_kafka_t *rk = plain_consumer(group);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(l, topic, i);
+	rd_kafka_resp_err_t e = rd_kafka_committed(rk, l, 20000);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		fail_msg("committed: %s", rd_kafka_err2str(e));
+	for (int i = 0; i < n; i++)
+		out[i] = l->elems[i].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(rk);
+}
+
+void
+ct_high_watermarks(const char *topic, int n, int64_t *out)
+{
+	rd_kafka_t *rk = plain_consumer("ct-watermarks");
+	for (int i = 0; i < n; i++) {
+		int64_t lo, hi;
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 20000);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+			fail_msg("watermarks: %s", rd_kafka_err2str(e));
+		out[i] = hi;
+	}
+	rd_kafka_destroy(rk);
+}
+
+static void
+header_str(rd_kafka_headers_t *h, const char *name, char *out, size_t cap)
+{
+	const void *v;
+	size_t n;
+	out[0] = '\0';
+	if (h != NULL && rd_kafka_header_get_last(h, name, &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(out, cap, "%.*s", (int)n, (const char *)v);
+}
+
+size_t
+ct_read_topic(const char *topic, int n, size_t want, int timeout_ms, ct_msg **out)
+{
+	rd_kafka_t *rk = plain_consumer("ct-reader");
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(l);
+	size_t cnt = 0, cap = want + 16;
+	ct_msg *v = calloc(cap, sizeof(*v));
+	assert_non_null(v);
+	int64_t end = th_now_ms() + timeout_ms, quiet_until = 0;
+	while (th_now_ms() < end) {
+		if (cnt >= want && quiet_until == 0)
+			quiet_until = th_now_ms() + 2000;
+		if (quiet_until != 0 && th_now_ms() >= quiet_until)
+			break;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (m == NULL)
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			if (cnt == cap) {
+				cap *= 2;
+				v = realloc(v, cap * sizeof(*v));
+				assert_non_null(v);
+			}
+			ct_msg *c = &v[cnt++];
+			memset(c, 0, sizeof(*c));
+			c->value = malloc(m->len + 1);
+			assert_non_null(c->value);
+			memcpy(c->value, m->payload, m->len);
+			c->len = m->len;
+			if (m->key != NULL) {
+				c->key = malloc(m->key_len + 1);
+				assert_non_null(c->key);
+				memcpy(c->key, m->key, m->key_len);
+				c->key_len = m->key_len;
+			}
+			c->partition = m->partition;
+			c->offset = m->offset;
+			rd_kafka_headers_t *h = NULL;
+			char num[32];
+			rd_kafka_message_headers(m, &h);
+			header_str(h, "dlq.reason", c->reason, sizeof(c->reason));
+			header_str(h, "dlq.topic", c->src_topic, sizeof(c->src_topic));
+			header_str(h, "dlq.partition", num, sizeof(num));
+			c->src_partition = num[0] ? strtoll(num, NULL, 10) : -1;
+			header_str(h, "dlq.offset", num, sizeof(num));
+			c->src_offset = num[0] ? strtoll(num, NULL, 10) : -1;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	*out = v;
+	return cnt;
+}
+
+void
+ct_msgs_free(ct_msg *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].value);
+		free(m[i].key);
+	}
+	free(m);
+}
+
+/* Sum of ingestion_consumers.consumed, waited for until it reaches want. */
+int64_t
+ct_wait_consumed(PGconn *c, int64_t want, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms, n = -1;
+	for (;;) {
+		n = th_db_int(c, "SELECT coalesce(sum(consumed), 0) FROM ingestion_consumers");
+		if (n >= want || th_now_ms() >= end)
+			return n;
+		usleep(100000);
+	}
+}
+
+/* SIGTERM, then: exit 0, and every partition committed at its high watermark
+ * both in Kafka and in ingestion_offsets. */
+void
+ct_stop_committed(pid_t pid, PGconn *c, const char *group, const char *topic, int parts)
+{
+	int st = th_stop(pid, SIGTERM, 30000);
+	assert_true(st != -1 && WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	int64_t committed[16], hwm[16];
+	ct_committed(group, topic, parts, committed);
+	ct_high_watermarks(topic, parts, hwm);
+	for (int p = 0; p < parts; p++) {
+		char sql[256];
+		if (hwm[p] == 0)
+			continue;
+		assert_int_equal(committed[p], hwm[p]);
+		snprintf(sql, sizeof(sql),
+		         "SELECT committed_offset FROM ingestion_offsets WHERE partition = %d", p);
+		assert_int_equal(th_db_int(c, sql), hwm[p]);
+	}
+}
