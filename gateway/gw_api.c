@@ -1,0 +1,354 @@
+/* gw_api.c - RiskService endpoints: parse and bound the query, one RPC through
+ * the shared client with the request's deadline, status mapped by
+ * amlrisk_grpc_to_http(), answer encoded by gw_json. No scoring logic here. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aml/v1/risk_service.pb-c.h"
+#include "aml/v1/rpc.pb-c.h"
+#include "amlrisk_err.h"
+#include "gw_api.h"
+#include "gw_json.h"
+#include "gw_metrics.h"
+#include "gw_param.h"
+
+#define MSG_MAX 512
+#define WHY_MAX 160
+
+/* Bounds of the query parameters (documented in openapi.json). */
+#define TOP_N_MAX 1000
+#define TOP_N_DEFAULT 20
+#define RUNS_LIMIT_MAX 1000
+#define RUNS_LIMIT_DEFAULT 50
+#define HOPS_MAX 6
+#define HOPS_DEFAULT 2
+#define NODE_LIMIT_MAX 10000
+#define NODE_LIMIT_DEFAULT 100
+#define EDGE_LIMIT_MAX 50000
+#define EDGE_LIMIT_DEFAULT 600
+#define SOURCES_MAX 1000
+
+static const ProtobufCServiceDescriptor *const svc = &aml__v1__risk_service__descriptor;
+
+/* Calls method with req; returns the gRPC code. On a failure the message (the
+ * core's, or the client's for local outcomes) is in msg and the error is
+ * counted in the metrics. */
+static int
+call_raw(const gw_request *rq, const char *method, const ProtobufCMessage *req,
+         ProtobufCMessage **resp, int timeout_ms, char *msg, size_t msglen)
+{
+	const ProtobufCMethodDescriptor *md;
+	int code;
+
+	code = rpc_client_call(rq->app->rpc, svc, method, req, resp, timeout_ms, msg, msglen);
+	if (code != 0) {
+		md = protobuf_c_service_descriptor_get_method_by_name(svc, method);
+		gw_metrics_rpc_error(rq->app->metrics, md != NULL ? (int) (md - svc->methods) : -1,
+		                     code);
+	}
+	return code;
+}
+
+/* call_raw(), and on a failure the error reply: the HTTP status of the gRPC
+ * code and the core's message as detail. Returns 0 when *resp is set. */
+static int
+call(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMessage *req,
+     ProtobufCMessage **resp, int timeout_ms)
+{
+	char msg[MSG_MAX] = "";
+	int code = call_raw(rq, method, req, resp, timeout_ms, msg, sizeof(msg));
+
+	if (code == 0) {
+		return 0;
+	}
+	switch (code) {
+	case AML__V1__STATUS_CODE__UNAVAILABLE:
+		gw_reply_error(rep, amlrisk_grpc_to_http(code), "core unavailable: %s", msg);
+		break;
+	case AML__V1__STATUS_CODE__DEADLINE_EXCEEDED:
+		gw_reply_error(rep, amlrisk_grpc_to_http(code),
+		               "core did not answer within %d ms: %s", timeout_ms, msg);
+		break;
+	default:
+		gw_reply_error(rep, amlrisk_grpc_to_http(code), "%s",
+		               msg[0] != '\0' ? msg : amlrisk_grpc_name(code));
+	}
+	return -1;
+}
+
+/* Reads a bounded integer query parameter; on bad input sets the 422 reply and
+ * returns -1. */
+static int
+query_int(const gw_request *rq, gw_reply *rep, const char *name, int64_t min, int64_t max,
+          int64_t dflt, int64_t *out)
+{
+	char why[WHY_MAX];
+
+	if (gw_param_int(rq->query, name, min, max, dflt, out, why, sizeof(why)) != AMLRISK_OK) {
+		gw_reply_error(rep, 422, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The optional run_id query parameter (0 = latest completed run). */
+static int
+query_run_id(const gw_request *rq, gw_reply *rep, int64_t *out)
+{
+	return query_int(rq, rep, "run_id", 1, INT64_MAX, 0, out);
+}
+
+/* Encodes resp with enc into a 200 reply and frees resp. */
+#define REPLY_AND_FREE(rep, enc, resp)                                                     \
+	do {                                                                               \
+		gw_json_reply((rep), 200, enc(resp));                                      \
+		protobuf_c_message_free_unpacked(&(resp)->base, NULL);                     \
+	} while (0)
+
+/* Health is asked by /health and /ready: a Health RPC whose failure is an
+ * answer (503), not an error. Returns the response or NULL with msg set. */
+static Aml__V1__HealthResponse *
+health_get(const gw_request *rq, char *msg, size_t msglen)
+{
+	Aml__V1__HealthRequest req = AML__V1__HEALTH_REQUEST__INIT;
+	Aml__V1__HealthResponse *resp = NULL;
+	int code;
+
+	code = call_raw(rq, "Health", &req.base, (ProtobufCMessage **) &resp,
+	                rq->app->rpc_timeout_ms, msg, msglen);
+	if (code != 0) {
+		char tmp[MSG_MAX];
+
+		snprintf(tmp, sizeof(tmp), "core %s: %s", amlrisk_grpc_name(code), msg);
+		snprintf(msg, msglen, "%s", tmp);
+		return NULL;
+	}
+	return resp;
+}
+
+void
+gw_api_health(const gw_request *rq, gw_reply *rep)
+{
+	char msg[MSG_MAX] = "";
+	Aml__V1__HealthResponse *h = health_get(rq, msg, sizeof(msg));
+	int healthy = h != NULL && h->database_ok && strcmp(h->status, "ok") == 0;
+
+	gw_json_reply(rep, healthy ? 200 : 503, gw_json_health(h, healthy, msg));
+	if (h != NULL) {
+		protobuf_c_message_free_unpacked(&h->base, NULL);
+	}
+}
+
+void
+gw_api_ready(const gw_request *rq, gw_reply *rep)
+{
+	char msg[MSG_MAX] = "";
+	Aml__V1__HealthResponse *h = health_get(rq, msg, sizeof(msg));
+	int ready = 0;
+
+	if (h != NULL && !h->database_ok) {
+		snprintf(msg, sizeof(msg), "database not answering: %s", h->database_error);
+	} else if (h != NULL && (h->graph == NULL || !h->graph->loaded)) {
+		snprintf(msg, sizeof(msg), "no graph loaded (POST /reload-graph)");
+	} else if (h != NULL) {
+		ready = 1;
+	}
+	gw_json_reply(rep, ready ? 200 : 503, gw_json_ready(h, ready, msg));
+	if (h != NULL) {
+		protobuf_c_message_free_unpacked(&h->base, NULL);
+	}
+}
+
+void
+gw_api_reload_graph(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__ReloadGraphRequest req = AML__V1__RELOAD_GRAPH_REQUEST__INIT;
+	Aml__V1__ReloadGraphResponse *resp = NULL;
+
+	if (call(rq, rep, "ReloadGraph", &req.base, (ProtobufCMessage **) &resp,
+	         rq->app->long_timeout_ms) == 0) {
+		REPLY_AND_FREE(rep, gw_json_reload, resp);
+	}
+}
+
+/* The POST /run-score body: empty (defaults) or a JSON object of config
+ * overrides, passed on compact; the core validates the keys and values.
+ * Returns the text to send (malloc'd, "" allowed) or NULL with rep set. */
+static char *
+overrides_parse(const gw_request *rq, gw_reply *rep)
+{
+	json_error_t err;
+	json_t *obj;
+	char *text;
+	size_t i;
+
+	for (i = 0; i < rq->body_len && strchr(" \t\r\n", rq->body[i]) != NULL; i++) {
+	}
+	if (i == rq->body_len) {
+		text = strdup("");
+		goto out;
+	}
+	if ((obj = json_loadb(rq->body, rq->body_len, 0, &err)) == NULL) {
+		gw_reply_error(rep, 400, "body: invalid JSON at line %d column %d: %s", err.line,
+		               err.column, err.text);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		gw_reply_error(rep, 422, "body: expected a JSON object of config overrides");
+		return NULL;
+	}
+	text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(obj);
+out:
+	if (text == NULL) {
+		gw_reply_error(rep, 500, "out of memory");
+	}
+	return text;
+}
+
+void
+gw_api_run_score(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__RunScoreRequest req = AML__V1__RUN_SCORE_REQUEST__INIT;
+	Aml__V1__RunScoreResponse *resp = NULL;
+	char *overrides;
+
+	if ((overrides = overrides_parse(rq, rep)) == NULL) {
+		return;
+	}
+	req.config_overrides_json = overrides;
+	if (call(rq, rep, "RunScore", &req.base, (ProtobufCMessage **) &resp,
+	         rq->app->long_timeout_ms) == 0) {
+		REPLY_AND_FREE(rep, gw_json_run_score, resp);
+	}
+	free(overrides);
+}
+
+void
+gw_api_top_scores(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
+	Aml__V1__TopScoresResponse *resp = NULL;
+	char probe[2];
+	int64_t n;
+	const char *name = gw_param_get(rq->query, "n", probe, sizeof(probe)) != AMLRISK_ENOTFOUND
+	                           ? "n"
+	                           : "limit";
+
+	if (query_int(rq, rep, name, 1, TOP_N_MAX, TOP_N_DEFAULT, &n) != 0 ||
+	    query_run_id(rq, rep, &req.run_id) != 0) {
+		return;
+	}
+	req.n = (uint32_t) n;
+	if (call(rq, rep, "TopScores", &req.base, (ProtobufCMessage **) &resp,
+	         rq->app->rpc_timeout_ms) == 0) {
+		REPLY_AND_FREE(rep, gw_json_top, resp);
+	}
+}
+
+void
+gw_api_wallet_score(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__GetWalletScoreRequest req = AML__V1__GET_WALLET_SCORE_REQUEST__INIT;
+	Aml__V1__GetWalletScoreResponse *resp = NULL;
+
+	if (query_run_id(rq, rep, &req.run_id) != 0) {
+		return;
+	}
+	req.wallet = (char *) rq->param;
+	if (call(rq, rep, "GetWalletScore", &req.base, (ProtobufCMessage **) &resp,
+	         rq->app->rpc_timeout_ms) == 0) {
+		REPLY_AND_FREE(rep, gw_json_wallet, resp);
+	}
+}
+
+void
+gw_api_explain(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__ExplainWalletRequest req = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
+	Aml__V1__ExplainWalletResponse *resp = NULL;
+	int64_t max_sources;
+
+	if (query_int(rq, rep, "max_sources", 1, SOURCES_MAX, 0, &max_sources) != 0) {
+		return;
+	}
+	req.wallet = (char *) rq->param;
+	req.max_sources_per_hop = (uint32_t) max_sources;
+	if (call(rq, rep, "ExplainWallet", &req.base, (ProtobufCMessage **) &resp,
+	         rq->app->rpc_timeout_ms) == 0) {
+		REPLY_AND_FREE(rep, gw_json_explain, resp);
+	}
+}
+
+void
+gw_api_wallet_graph(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__WalletGraphRequest req = AML__V1__WALLET_GRAPH_REQUEST__INIT;
+	Aml__V1__WalletGraphResponse *resp = NULL;
+	int64_t hops, nodes, edges;
+
+	if (query_int(rq, rep, "hops", 1, HOPS_MAX, HOPS_DEFAULT, &hops) != 0 ||
+	    query_int(rq, rep, "node_limit", 1, NODE_LIMIT_MAX, NODE_LIMIT_DEFAULT, &nodes) != 0 ||
+	    query_int(rq, rep, "edge_limit", 1, EDGE_LIMIT_MAX, EDGE_LIMIT_DEFAULT, &edges) != 0) {
+		return;
+	}
+	req.wallet = (char *) rq->param;
+	req.hops = (uint32_t) hops;
+	req.node_limit = (uint32_t) nodes;
+	req.edge_limit = (uint32_t) edges;
+	if (call(rq, rep, "WalletGraph", &req.base, (ProtobufCMessage **) &resp,
+	         rq->app->rpc_timeout_ms) == 0) {
+		REPLY_AND_FREE(rep, gw_json_graph, resp);
+	}
+}
+
+void
+gw_api_list_runs(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__ListRunsRequest req = AML__V1__LIST_RUNS_REQUEST__INIT;
+	Aml__V1__ListRunsResponse *resp = NULL;
+	int64_t limit;
+
+	if (query_int(rq, rep, "limit", 1, RUNS_LIMIT_MAX, RUNS_LIMIT_DEFAULT, &limit) != 0 ||
+	    query_int(rq, rep, "before_id", 1, INT64_MAX, 0, &req.before_id) != 0) {
+		return;
+	}
+	req.limit = (uint32_t) limit;
+	if (call(rq, rep, "ListRuns", &req.base, (ProtobufCMessage **) &resp,
+	         rq->app->rpc_timeout_ms) == 0) {
+		REPLY_AND_FREE(rep, gw_json_runs, resp);
+	}
+}
+
+void
+gw_api_get_run(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__GetRunRequest req = AML__V1__GET_RUN_REQUEST__INIT;
+	Aml__V1__GetRunResponse *resp = NULL;
+
+	req.run_id = strtoll(rq->param, NULL, 10); /* validated by the server */
+	if (call(rq, rep, "GetRun", &req.base, (ProtobufCMessage **) &resp,
+	         rq->app->rpc_timeout_ms) == 0) {
+		if (resp->run == NULL) {
+			gw_reply_error(rep, 404, "run %s not found", rq->param);
+		} else {
+			gw_json_reply(rep, 200, gw_json_run_summary(resp->run));
+		}
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+}
+
+void
+gw_api_ingestion_status(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__IngestionStatusRequest req = AML__V1__INGESTION_STATUS_REQUEST__INIT;
+	Aml__V1__IngestionStatusResponse *resp = NULL;
+
+	if (call(rq, rep, "IngestionStatus", &req.base, (ProtobufCMessage **) &resp,
+	         rq->app->rpc_timeout_ms) == 0) {
+		REPLY_AND_FREE(rep, gw_json_ingestion, resp);
+	}
+}

@@ -1,0 +1,178 @@
+/* gw_config.c - flags, environment variables and defaults of amlrisk-gateway,
+ * described in one table so --help and the parser cannot disagree. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "amlrisk_err.h"
+#include "gw_config.h"
+#include "rpc.h"
+
+#ifndef GW_DOCS_DIR_DEFAULT
+#define GW_DOCS_DIR_DEFAULT "gateway/node_modules/swagger-ui-dist"
+#endif
+
+typedef enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG } opt_kind;
+
+/* One setting: its flag, its environment variable (or NULL), where it goes. */
+typedef struct opt {
+	const char *flag;
+	const char *env;
+	opt_kind kind;
+	size_t off; /* offset in gw_config */
+	int min, max;
+	const char *help;
+} opt;
+
+#define OFF(f) offsetof(gw_config, f)
+
+static const opt opts[] = {
+	{ "--listen", "HTTP_LISTEN", OPT_STR, OFF(listen), 0, 0,
+	  "HOST:PORT to listen on (numeric IPv4; default " GW_LISTEN_DEFAULT ")" },
+	{ "--rpc-url", "RPC_URL", OPT_STR, OFF(rpc_url), 0, 0,
+	  "the core's RPC address (default " RPC_DEFAULT_URL ")" },
+	{ "--token", "AML_API_TOKEN", OPT_STR, OFF(token), 0, 0,
+	  "when set, POST endpoints need 'Authorization: Bearer <token>'" },
+	{ "--docs-dir", "GATEWAY_DOCS_DIR", OPT_STR, OFF(docs_dir), 0, 0,
+	  "swagger-ui-dist folder served under /docs (default the one bootstrap installs)" },
+	{ "--threads", "GATEWAY_THREADS", OPT_INT, OFF(threads), 1, 1024,
+	  "HTTP worker threads (default 16)" },
+	{ "--rpc-timeout-ms", "GATEWAY_RPC_TIMEOUT_MS", OPT_INT, OFF(rpc_timeout_ms), 1,
+	  3600000, "deadline of a query RPC (default 5000)" },
+	{ "--long-timeout-ms", "GATEWAY_LONG_TIMEOUT_MS", OPT_INT, OFF(long_timeout_ms), 1,
+	  86400000, "deadline of /reload-graph and /run-score (default 600000)" },
+	{ "--max-connections", "GATEWAY_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1,
+	  100000, "open connections at most (default 1024)" },
+	{ "--per-ip-connections", "GATEWAY_PER_IP_CONNECTIONS", OPT_INT, OFF(per_ip_connections),
+	  1, 100000, "open connections per client address at most (default 256)" },
+	{ "--connection-timeout", "GATEWAY_CONNECTION_TIMEOUT_S", OPT_INT, OFF(conn_timeout_s), 1,
+	  3600, "seconds an idle or slow connection is kept (default 30)" },
+	{ "--list-routes", NULL, OPT_FLAG, OFF(list_routes), 0, 0,
+	  "print 'METHOD PATH' of every route and exit" },
+	{ "--help", NULL, OPT_FLAG, OFF(help), 0, 0, "print this text and exit" },
+};
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+void
+gw_config_usage(const char *prog)
+{
+	size_t i;
+
+	printf("usage: %s [options]\n"
+	       "The amlrisk REST gateway: the HTTP API over the core's RiskService RPC.\n\n"
+	       "options (each also read from the environment variable shown; a flag wins):\n",
+	       prog);
+	for (i = 0; i < N_OPTS; i++) {
+		printf("  %-24s %-30s %s\n", opts[i].flag, opts[i].env != NULL ? opts[i].env : "",
+		       opts[i].help);
+	}
+	printf("\nother environment: LOG_LEVEL (debug|info|warn|error; info logs one line "
+	       "per request)\nlimits: body %d bytes, URL %d bytes\n",
+	       GW_BODY_MAX, GW_URL_MAX);
+}
+
+/* Stores text as the value of o. */
+static int
+opt_set(gw_config *cfg, const opt *o, const char *text, char *err, size_t errlen)
+{
+	char *end;
+	long v;
+
+	if (o->kind == OPT_STR) {
+		*(const char **) ((char *) cfg + o->off) = text[0] != '\0' ? text : NULL;
+		return AMLRISK_OK;
+	}
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (text[0] == '\0' || *end != '\0' || errno != 0 || v < o->min || v > o->max) {
+		snprintf(err, errlen, "%s: expected an integer in [%d, %d], got '%s'", o->flag,
+		         o->min, o->max, text);
+		return AMLRISK_EINVAL;
+	}
+	*(int *) ((char *) cfg + o->off) = (int) v;
+	return AMLRISK_OK;
+}
+
+/* Splits "HOST:PORT" into cfg->host and cfg->port. */
+static int
+listen_split(gw_config *cfg, const char *text, char *err, size_t errlen)
+{
+	const char *colon = strrchr(text, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || (size_t) (colon - text) >= sizeof(cfg->host) || colon == text) {
+		snprintf(err, errlen, "listen address '%s': expected HOST:PORT", text);
+		return AMLRISK_EINVAL;
+	}
+	memcpy(cfg->host, text, (size_t) (colon - text));
+	cfg->host[colon - text] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
+		snprintf(err, errlen, "listen address '%s': bad port", text);
+		return AMLRISK_EINVAL;
+	}
+	cfg->port = (int) port;
+	return AMLRISK_OK;
+}
+
+int
+gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	size_t i;
+	int a, rv;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->rpc_url = RPC_DEFAULT_URL;
+	cfg->docs_dir = GW_DOCS_DIR_DEFAULT;
+	cfg->threads = 16;
+	cfg->rpc_timeout_ms = 5000;
+	cfg->long_timeout_ms = 600000;
+	cfg->max_connections = 1024;
+	cfg->per_ip_connections = 256;
+	cfg->conn_timeout_s = 30;
+	cfg->listen = GW_LISTEN_DEFAULT;
+	for (i = 0; i < N_OPTS; i++) {
+		const char *v = opts[i].env != NULL ? getenv(opts[i].env) : NULL;
+
+		if (v != NULL && (rv = opt_set(cfg, &opts[i], v, err, errlen)) != AMLRISK_OK) {
+			return rv;
+		}
+	}
+	for (a = 1; a < argc; a++) {
+		const char *arg = argv[a], *eq = strchr(arg, '=');
+		size_t flen = eq != NULL ? (size_t) (eq - arg) : strlen(arg);
+
+		for (i = 0; i < N_OPTS; i++) {
+			if (strlen(opts[i].flag) == flen && strncmp(arg, opts[i].flag, flen) == 0) {
+				break;
+			}
+		}
+		if (i == N_OPTS) {
+			snprintf(err, errlen, "unknown option '%s' (see --help)", arg);
+			return AMLRISK_EINVAL;
+		}
+		if (opts[i].kind == OPT_FLAG) {
+			*(int *) ((char *) cfg + opts[i].off) = 1;
+			continue;
+		}
+		if (eq == NULL && a + 1 >= argc) {
+			snprintf(err, errlen, "%s needs a value", opts[i].flag);
+			return AMLRISK_EINVAL;
+		}
+		if ((rv = opt_set(cfg, &opts[i], eq != NULL ? eq + 1 : argv[++a], err, errlen)) !=
+		    AMLRISK_OK) {
+			return rv;
+		}
+	}
+	if (cfg->rpc_url == NULL) {
+		cfg->rpc_url = RPC_DEFAULT_URL;
+	}
+	if (cfg->docs_dir == NULL) {
+		cfg->docs_dir = GW_DOCS_DIR_DEFAULT;
+	}
+	return listen_split(cfg, cfg->listen != NULL ? cfg->listen : GW_LISTEN_DEFAULT, err,
+	                    errlen);
+}

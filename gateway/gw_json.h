@@ -1,0 +1,41 @@
+/* gw_json.h - JSON encoding of each RiskService response, in the shapes of the
+ * original FastAPI platform (flat score rows, {"detail"} errors). Each encoder
+ * borrows its message and returns a new reference, or NULL when out of memory. */
+#ifndef GW_JSON_H
+#define GW_JSON_H
+
+#include <jansson.h>
+
+#include "aml/v1/risk_service.pb-c.h"
+#include "gw.h"
+
+/* Dumps obj (taking the reference; NULL means out of memory -> 500) as the
+ * reply body with status. */
+void gw_json_reply(gw_reply *rep, int status, json_t *obj);
+
+/* Unix microseconds as an RFC 3339 UTC string ("2026-11-25T14:21:03.123456Z");
+ * JSON null for 0 (never set). */
+json_t *gw_json_time(int64_t us);
+
+json_t *gw_json_graph_info(const Aml__V1__GraphInfo *g);
+json_t *gw_json_run_summary(const Aml__V1__RunSummary *r);
+/* A score row: wallet, risk_score, exposures, degrees, is_illicit, and with
+ * hops the per-hop counts; run_id added when > 0. */
+json_t *gw_json_wallet_score(const Aml__V1__WalletScore *s, int64_t run_id, int hops);
+
+/* GET /health from the core's answer, or with h NULL (core unreachable) the
+ * "down" document carrying detail. */
+json_t *gw_json_health(const Aml__V1__HealthResponse *h, int healthy, const char *detail);
+/* GET /ready: ready, graph_loaded, database_ok (h NULL: core unreachable), and
+ * detail when not ready. */
+json_t *gw_json_ready(const Aml__V1__HealthResponse *h, int ready, const char *detail);
+json_t *gw_json_reload(const Aml__V1__ReloadGraphResponse *r);
+json_t *gw_json_run_score(const Aml__V1__RunScoreResponse *r);
+json_t *gw_json_top(const Aml__V1__TopScoresResponse *r);
+json_t *gw_json_wallet(const Aml__V1__GetWalletScoreResponse *r);
+json_t *gw_json_explain(const Aml__V1__ExplainWalletResponse *r);
+json_t *gw_json_graph(const Aml__V1__WalletGraphResponse *r);
+json_t *gw_json_runs(const Aml__V1__ListRunsResponse *r);
+json_t *gw_json_ingestion(const Aml__V1__IngestionStatusResponse *r);
+
+#endif

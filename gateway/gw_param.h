@@ -1,0 +1,34 @@
+/* gw_param.h - request input parsing: percent-decoding, query string lookup,
+ * bounded integer parameters and the wallet id check. Pure functions over
+ * borrowed strings; every output buffer is bounded by its caller. */
+#ifndef GW_PARAM_H
+#define GW_PARAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Percent-decodes src (len bytes) into out (cap bytes, NUL-terminated), '+' as
+ * a space when plus_is_space (query strings). *outlen gets the decoded length.
+ * Returns AMLRISK_OK, AMLRISK_EINVAL for a bad escape ("%zz", "%4"), or
+ * AMLRISK_ETOOBIG when the result does not fit. */
+int gw_param_decode(const char *src, size_t len, int plus_is_space, char *out, size_t cap,
+                    size_t *outlen);
+
+/* Finds the last occurrence of parameter name in query ("a=1&b=2", raw) and
+ * decodes its value into out (cap bytes). Returns AMLRISK_OK, AMLRISK_ENOTFOUND
+ * when absent, or the errors of gw_param_decode(). */
+int gw_param_get(const char *query, const char *name, char *out, size_t cap);
+
+/* Reads the integer parameter name of query into *out: dflt when absent, else
+ * a decimal in [min, max]. Returns AMLRISK_OK or AMLRISK_EINVAL with a message
+ * naming the parameter in why (whylen bytes). */
+int gw_param_int(const char *query, const char *name, int64_t min, int64_t max, int64_t dflt,
+                 int64_t *out, char *why, size_t whylen);
+
+/* Decodes the path segment seg (len bytes) into out (cap bytes) and checks it as
+ * a wallet id: at most AMLRISK_WALLET_MAX bytes of UTF-8 without control
+ * characters (amlrisk_tx_check_id, what the consumer accepts). Returns
+ * AMLRISK_OK, or AMLRISK_EINVAL with the reason in why. */
+int gw_param_wallet(const char *seg, size_t len, char *out, size_t cap, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,449 @@
+/* gw_server.c - libmicrohttpd glue: one request context per request (created
+ * by the URI callback, which sees the raw request-target), the access handler's
+ * state machine (headers -> body -> answered), replies, the access log and the
+ * metrics. Pool threads block in their RPC; each request is bounded by its deadline. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "amlrisk_err.h"
+#include "amlrisk_log.h"
+#include "amlrisk_tx.h"
+#include "gw_auth.h"
+#include "gw_metrics.h"
+#include "gw_param.h"
+#include "gw_route.h"
+#include "gw_server.h"
+
+#define MEMORY_LIMIT (64 * 1024) /* per connection: request line, headers, read buffer */
+#define LISTEN_BACKLOG 1024
+#define LOG_PATH_MAX 200 /* bytes of the path quoted in the access log */
+#define PARAM_MAX (AMLRISK_WALLET_MAX + 1)
+#define ASSET_NAME_MAX 64
+#define WHY_MAX 160
+
+struct gw_server {
+	struct MHD_Daemon *mhd;
+	const gw_app *app;
+	const gw_config *cfg;
+	int port;
+};
+
+typedef enum rq_state {
+	RQ_HEADERS = 0, /* first call of the access handler */
+	RQ_BODY,        /* receiving the body */
+	RQ_ANSWERED,    /* a reply is queued; further body bytes are dropped */
+} rq_state;
+
+/* One request, from the URI callback to the completion callback. */
+typedef struct request {
+	int64_t t0_us;
+	rq_state state;
+	const gw_route *route; /* NULL until matched */
+	int status;            /* queued status; 0 none yet */
+	const char *method;    /* MHD's string, valid for the request */
+	char *uri;             /* raw request-target (owned), split in place into path
+	                        * and query; over the limit, only its start (for the log) */
+	int uri_too_long;
+	const char *query;
+	char *body; /* owned, at most GW_BODY_MAX bytes */
+	size_t body_len;
+	gw_match match;
+	char param[PARAM_MAX]; /* the decoded path parameter */
+} request;
+
+static const char ct_json[] = "application/json";
+static const char oom_body[] = "{\"detail\":\"out of memory\"}";
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* MHD's URI callback: the request's context, before MHD unescapes anything. */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	gw_server *s = cls;
+	request *r;
+	size_t len = strlen(uri);
+
+	(void) conn;
+	gw_metrics_begin(s->app->metrics);
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		return NULL;
+	}
+	r->t0_us = now_us();
+	r->uri_too_long = len > GW_URL_MAX;
+	if ((r->uri = strndup(uri, r->uri_too_long ? LOG_PATH_MAX : len)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Appends a printable, quoted-safe copy of path to the access log line. */
+static void
+log_path(char *out, size_t cap, const char *path)
+{
+	size_t i, n = 0;
+
+	for (i = 0; path[i] != '\0' && n + 5 < cap && i < LOG_PATH_MAX; i++) {
+		unsigned char c = (unsigned char) path[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+			n += (size_t) snprintf(out + n, cap - n, "%%%02X", c);
+		} else {
+			out[n++] = (char) c;
+		}
+	}
+	out[n] = '\0';
+}
+
+/* MHD's completion callback: one access-log line and the metrics, then free. */
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+	gw_server *s = cls;
+	request *r = *con_cls;
+	char path[LOG_PATH_MAX * 3 + 8];
+	double secs;
+
+	(void) conn;
+	if (r == NULL) {
+		gw_metrics_end(s->app->metrics, -1, 0, 0);
+		return;
+	}
+	secs = (double) (now_us() - r->t0_us) / 1e6;
+	log_path(path, sizeof(path), r->uri);
+	amlrisk_log(r->status != 0 && r->status < 500 ? AMLRISK_LOG_INFO : AMLRISK_LOG_WARN,
+	            "gateway", "http.request", "method=%s path=%s status=%d ms=%.3f%s",
+	            r->method != NULL ? r->method : "-", path, r->status, secs * 1e3,
+	            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " closed=early");
+	gw_metrics_end(s->app->metrics, gw_route_index(r->route), r->status, secs);
+	free(r->uri);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* Queues rep (its body handed to MHD) and records the status. */
+static enum MHD_Result
+reply_send(struct MHD_Connection *conn, request *r, gw_reply *rep)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(rep->len, rep->body,
+	                                       rep->is_static ? MHD_RESPMEM_PERSISTENT
+	                                                      : MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		gw_reply_clear(rep);
+		return MHD_NO;
+	}
+	rep->body = NULL; /* MHD owns it now */
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                            rep->ctype != NULL ? rep->ctype : ct_json) != MHD_YES ||
+	    (rep->cache != NULL &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, rep->cache) != MHD_YES) ||
+	    (rep->hdr_name != NULL &&
+	     MHD_add_response_header(resp, rep->hdr_name, rep->hdr_value) != MHD_YES)) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, (unsigned int) rep->status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES) {
+		r->status = rep->status;
+		r->state = RQ_ANSWERED;
+	}
+	return ret;
+}
+
+/* Decodes and checks the route's path parameter into r->param. */
+static int
+param_check(request *r, gw_reply *rep)
+{
+	const gw_match *m = &r->match;
+	char why[WHY_MAX], *end;
+	size_t n;
+	long long id;
+
+	switch (m->route->param) {
+	case GW_PARAM_NONE:
+		return 0;
+	case GW_PARAM_WALLET:
+		if (gw_param_wallet(m->seg, m->seg_len, r->param, sizeof(r->param), why,
+		                    sizeof(why)) != AMLRISK_OK) {
+			gw_reply_error(rep, 422, "%s", why);
+			return -1;
+		}
+		return 0;
+	case GW_PARAM_RUN_ID:
+		if (gw_param_decode(m->seg, m->seg_len, 0, r->param, sizeof(r->param), &n) !=
+		            AMLRISK_OK ||
+		    r->param[0] < '0' || r->param[0] > '9' ||
+		    (id = strtoll(r->param, &end, 10)) < 1 || *end != '\0') {
+			gw_reply_error(rep, 422, "run_id: must be an integer between 1 and %lld",
+			               (long long) INT64_MAX);
+			return -1;
+		}
+		return 0;
+	case GW_PARAM_ASSET:
+		if (gw_param_decode(m->seg, m->seg_len, 0, r->param, ASSET_NAME_MAX, &n) !=
+		    AMLRISK_OK) {
+			gw_reply_error(rep, 404, "no such asset");
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* The checks made once the headers are in: URL limit, route, body limit,
+ * token, path parameter. Returns 0 when the request may go on, else -1 with rep set. */
+static int
+request_check(gw_server *s, request *r, struct MHD_Connection *conn, gw_reply *rep)
+{
+	const char *clen, *q;
+	char *end;
+	unsigned long long n;
+
+	if (r->uri_too_long) {
+		gw_reply_error(rep, 414, "URL longer than %d bytes", GW_URL_MAX);
+		return -1;
+	}
+	q = strchr(r->uri, '?');
+	r->query = q != NULL ? q + 1 : "";
+	switch (gw_route_find(r->method, r->uri, q != NULL ? (size_t) (q - r->uri)
+	                                                   : strlen(r->uri), &r->match)) {
+	case GW_ROUTE_NOT_FOUND:
+		gw_reply_error(rep, 404, "Not Found");
+		return -1;
+	case GW_ROUTE_BAD_METHOD:
+		gw_reply_error(rep, 405, "Method Not Allowed");
+		rep->hdr_name = MHD_HTTP_HEADER_ALLOW;
+		rep->hdr_value = r->match.allow;
+		return -1;
+	case GW_ROUTE_FOUND:
+		break;
+	}
+	r->route = r->match.route;
+	clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (clen != NULL && ((n = strtoull(clen, &end, 10)) > GW_BODY_MAX || *end != '\0')) {
+		gw_reply_error(rep, 413, "body over %d bytes", GW_BODY_MAX);
+		return -1;
+	}
+	if (r->route->auth && s->cfg->token != NULL &&
+	    !gw_auth_check(s->cfg->token,
+	                   MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                               MHD_HTTP_HEADER_AUTHORIZATION))) {
+		gw_reply_error(rep, 401, "missing or wrong bearer token");
+		rep->hdr_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+		rep->hdr_value = "Bearer";
+		return -1;
+	}
+	return param_check(r, rep);
+}
+
+/* Appends a chunk of the body; -1 (and rep set to 413) over the limit. */
+static int
+body_append(request *r, const char *data, size_t len, gw_reply *rep)
+{
+	char *grown;
+
+	if (len > GW_BODY_MAX - r->body_len) {
+		gw_reply_error(rep, 413, "body over %d bytes", GW_BODY_MAX);
+		return -1;
+	}
+	if ((grown = realloc(r->body, r->body_len + len)) == NULL) {
+		gw_reply_error(rep, 503, "out of memory");
+		return -1;
+	}
+	memcpy(grown + r->body_len, data, len);
+	r->body = grown;
+	r->body_len += len;
+	return 0;
+}
+
+static void
+dispatch(gw_server *s, request *r, gw_reply *rep)
+{
+	gw_request rq = {
+		.app = s->app,
+		.param = r->route->param != GW_PARAM_NONE ? r->param : NULL,
+		.query = r->query,
+		.body = r->body,
+		.body_len = r->body_len,
+	};
+
+	r->route->handler(&rq, rep);
+}
+
+static int
+has_body(struct MHD_Connection *conn)
+{
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                   MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL ||
+	       MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	gw_server *s = cls;
+	request *r = *con_cls;
+	gw_reply rep = { 0 };
+
+	(void) url;
+	(void) version;
+	if (r == NULL) { /* the URI callback could not allocate */
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+		        sizeof(oom_body) - 1, (void *) oom_body, MHD_RESPMEM_PERSISTENT);
+		enum MHD_Result ret;
+
+		if (resp == NULL) {
+			return MHD_NO;
+		}
+		ret = MHD_queue_response(conn, 503, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+	switch (r->state) {
+	case RQ_HEADERS:
+		r->method = method;
+		r->state = RQ_BODY;
+		if (request_check(s, r, conn, &rep) != 0) {
+			return reply_send(conn, r, &rep);
+		}
+		if (has_body(conn)) {
+			return MHD_YES; /* the body comes in the next calls */
+		}
+		break;
+	case RQ_BODY:
+		if (*upload_size != 0) {
+			if (body_append(r, upload, *upload_size, &rep) != 0) {
+				/* answer now; if MHD cannot (mid-body), drop the connection */
+				return reply_send(conn, r, &rep);
+			}
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		break;
+	case RQ_ANSWERED:
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	dispatch(s, r, &rep);
+	return reply_send(conn, r, &rep);
+}
+
+/* MHD's own error messages, into our log format. */
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+	size_t n;
+
+	(void) cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
+		msg[--n] = '\0';
+	}
+	amlrisk_log(AMLRISK_LOG_WARN, "gateway", "mhd.error", "msg=\"%s\"", msg);
+}
+
+/* Resolves cfg's host (numeric or a name) to an IPv4 address. */
+static int
+address_make(const gw_config *cfg, struct sockaddr_in *sa, char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	int rv;
+
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rv = getaddrinfo(cfg->host, NULL, &hints, &res)) != 0 || res == NULL) {
+		snprintf(err, errlen, "listen host '%s': %s", cfg->host, gai_strerror(rv));
+		return AMLRISK_EINVAL;
+	}
+	memcpy(sa, res->ai_addr, sizeof(*sa));
+	sa->sin_port = htons((uint16_t) cfg->port);
+	freeaddrinfo(res);
+	return AMLRISK_OK;
+}
+
+int
+gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *err,
+                size_t errlen)
+{
+	gw_server *s;
+	struct sockaddr_in sa;
+	const union MHD_DaemonInfo *info;
+	int rv;
+
+	if ((rv = address_make(cfg, &sa, err, errlen)) != AMLRISK_OK) {
+		return rv;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		return AMLRISK_ENOMEM;
+	}
+	s->app = app;
+	s->cfg = cfg;
+	s->mhd = MHD_start_daemon(
+	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+	        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
+	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) cfg->threads,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg->max_connections,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) cfg->per_ip_connections,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg->conn_timeout_s,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) MEMORY_LIMIT,
+	        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) LISTEN_BACKLOG,
+	        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1, MHD_OPTION_URI_LOG_CALLBACK,
+	        on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+	if (s->mhd == NULL) {
+		snprintf(err, errlen, "libmicrohttpd could not start on %s:%d (address in use?)",
+		         cfg->host, cfg->port);
+		free(s);
+		return AMLRISK_EIO;
+	}
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info != NULL ? info->port : cfg->port;
+	*out = s;
+	return AMLRISK_OK;
+}
+
+int
+gw_server_port(const gw_server *s)
+{
+	return s->port;
+}
+
+void
+gw_server_stop(gw_server *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	if (s->mhd != NULL) {
+		MHD_stop_daemon(s->mhd);
+	}
+	free(s);
+}
