@@ -3,6 +3,7 @@
  * state machine (headers -> body -> answered), replies, the access log and the
  * metrics. Pool threads block in their RPC; each request is bounded by its deadline. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -197,7 +198,8 @@ param_check(request *r, gw_reply *rep)
 		if (gw_param_decode(m->seg, m->seg_len, 0, r->param, sizeof(r->param), &n) !=
 		            AMLRISK_OK ||
 		    r->param[0] < '0' || r->param[0] > '9' ||
-		    (id = strtoll(r->param, &end, 10)) < 1 || *end != '\0') {
+		    (errno = 0, id = strtoll(r->param, &end, 10)) < 1 || *end != '\0' ||
+		    errno != 0) {
 			gw_reply_error(rep, 422, "run_id: must be an integer between 1 and %lld",
 			               (long long) INT64_MAX);
 			return -1;

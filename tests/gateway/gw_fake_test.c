@@ -1,0 +1,760 @@
+/* gw_fake_test.c - amlrisk-gateway over real HTTP against a fake RiskService
+ * served here with the rpc library: every endpoint, and every error status
+ * forced through the wallet id (missing -> NOT_FOUND, slow -> deadline, ...),
+ * limits, auth, metrics, the access log, core down/up, clean SIGTERM. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "aml/v1/risk_service.pb-c.h"
+#include "amlrisk_err.h"
+#include "gwt.h"
+#include "rpc.h"
+#include "th.h"
+
+#define TOKEN "s3cret-token"
+#define DEADLINE_MS 1000
+
+static rpc_server *fake;
+static char fake_url[64];
+static int gw_port;
+static pid_t gw_pid;
+static char gw_log[256];
+static char last_overrides[1024];
+static atomic_int run_score_calls;
+
+/* ---- the fake RiskService ------------------------------------------------ */
+
+static Aml__V1__GraphInfo graph = AML__V1__GRAPH_INFO__INIT;
+
+static void
+fake_health(Aml__V1__RiskService_Service *svc, const Aml__V1__HealthRequest *in,
+            Aml__V1__HealthResponse_Closure closure, void *cd)
+{
+	Aml__V1__HealthResponse r = AML__V1__HEALTH_RESPONSE__INIT;
+
+	(void) svc;
+	(void) in;
+	r.status = "ok";
+	r.database_ok = 1;
+	r.graph = &graph;
+	r.version = "fake";
+	r.uptime_seconds = 1.5;
+	closure(&r, cd);
+}
+
+static void
+fake_reload_graph(Aml__V1__RiskService_Service *svc, const Aml__V1__ReloadGraphRequest *in,
+                  Aml__V1__ReloadGraphResponse_Closure closure, void *cd)
+{
+	Aml__V1__ReloadGraphResponse r = AML__V1__RELOAD_GRAPH_RESPONSE__INIT;
+
+	(void) svc;
+	(void) in;
+	r.graph = &graph;
+	r.elapsed_seconds = 0.25;
+	closure(&r, cd);
+}
+
+static void
+fake_run_score(Aml__V1__RiskService_Service *svc, const Aml__V1__RunScoreRequest *in,
+               Aml__V1__RunScoreResponse_Closure closure, void *cd)
+{
+	Aml__V1__RunScoreResponse r = AML__V1__RUN_SCORE_RESPONSE__INIT;
+	Aml__V1__RunSummary run = AML__V1__RUN_SUMMARY__INIT;
+
+	(void) svc;
+	atomic_fetch_add(&run_score_calls, 1);
+	snprintf(last_overrides, sizeof(last_overrides), "%s", in->config_overrides_json);
+	if (strstr(in->config_overrides_json, "bogus") != NULL) {
+		rpc_call_fail(cd, AMLRISK_EINVAL, "config: unknown key 'bogus'");
+		return;
+	}
+	run.run_id = 7;
+	run.status = "completed";
+	run.model = "hop_exposure/v1";
+	run.config_json = "{\"illicit_ratio\":0.05}";
+	run.tx_source = "{\"watermark\":6,\"transactions\":6}";
+	run.wallets = 5;
+	run.illicit = 1;
+	run.transactions = 6;
+	run.created_at_us = INT64_C(1764080463123456);
+	r.run = &run;
+	r.elapsed_seconds = 0.5;
+	closure(&r, cd);
+}
+
+static void
+fake_top_scores(Aml__V1__RiskService_Service *svc, const Aml__V1__TopScoresRequest *in,
+                Aml__V1__TopScoresResponse_Closure closure, void *cd)
+{
+	Aml__V1__TopScoresResponse r = AML__V1__TOP_SCORES_RESPONSE__INIT;
+	Aml__V1__WalletScore rows[5], *ptrs[5];
+	static const char *names[5] = { "A", "E", "B", "C", "D" };
+	size_t i;
+
+	(void) svc;
+	for (i = 0; i < 5 && i < in->n; i++) {
+		aml__v1__wallet_score__init(&rows[i]);
+		rows[i].wallet = (char *) names[i];
+		rows[i].risk_score = 1.0 / (double) (i + 1);
+		rows[i].exposures = 5 - i;
+		ptrs[i] = &rows[i];
+	}
+	r.run_id = in->run_id != 0 ? in->run_id : 7;
+	r.n_scores = i;
+	r.scores = ptrs;
+	closure(&r, cd);
+}
+
+/* The status a wallet id asks for; 0 = answer normally. */
+static int
+forced(const char *wallet, void *cd)
+{
+	if (strcmp(wallet, "missing") == 0) {
+		rpc_call_fail(cd, AMLRISK_ENOTFOUND, "wallet missing not found");
+	} else if (strcmp(wallet, "unavail") == 0) {
+		rpc_call_fail(cd, AMLRISK_EDB, "database down");
+	} else if (strcmp(wallet, "bad") == 0) {
+		rpc_call_fail(cd, AMLRISK_EINVAL, "wallet: rejected by the core");
+	} else if (strcmp(wallet, "conflict") == 0) {
+		rpc_call_fail(cd, AMLRISK_ESTATE, "no completed run");
+	} else if (strcmp(wallet, "internal") == 0) {
+		rpc_call_fail(cd, AMLRISK_EINTERNAL, "boom");
+	} else if (strcmp(wallet, "slow") == 0) {
+		int left = rpc_call_time_left_ms(cd);
+
+		usleep((useconds_t) ((left > 0 ? left : DEADLINE_MS) + 300) * 1000);
+		rpc_call_fail(cd, AMLRISK_EINTERNAL, "too late");
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+static void
+fake_get_wallet_score(Aml__V1__RiskService_Service *svc,
+                      const Aml__V1__GetWalletScoreRequest *in,
+                      Aml__V1__GetWalletScoreResponse_Closure closure, void *cd)
+{
+	Aml__V1__GetWalletScoreResponse r = AML__V1__GET_WALLET_SCORE_RESPONSE__INIT;
+	Aml__V1__WalletScore s = AML__V1__WALLET_SCORE__INIT;
+	Aml__V1__HopCount h[2] = { AML__V1__HOP_COUNT__INIT, AML__V1__HOP_COUNT__INIT };
+	Aml__V1__HopCount *hp[2] = { &h[0], &h[1] };
+
+	(void) svc;
+	if (forced(in->wallet, cd)) {
+		return;
+	}
+	s.wallet = in->wallet;
+	s.risk_score = 0.6363961030678927;
+	s.exposures = 1;
+	s.in_degree = 1;
+	s.out_degree = 1;
+	h[0].hop = 0;
+	h[0].weight = 1.0;
+	h[1].hop = 1;
+	h[1].weight = 0.6;
+	h[1].illicit_count = 1;
+	s.n_hops = 2;
+	s.hops = hp;
+	r.run_id = in->run_id != 0 ? in->run_id : 7;
+	r.score = &s;
+	closure(&r, cd);
+}
+
+static void
+fake_explain_wallet(Aml__V1__RiskService_Service *svc, const Aml__V1__ExplainWalletRequest *in,
+                    Aml__V1__ExplainWalletResponse_Closure closure, void *cd)
+{
+	Aml__V1__ExplainWalletResponse r = AML__V1__EXPLAIN_WALLET_RESPONSE__INIT;
+	Aml__V1__WalletScore s = AML__V1__WALLET_SCORE__INIT;
+	Aml__V1__ExplainHop hop = AML__V1__EXPLAIN_HOP__INIT, *hops[1] = { &hop };
+	Aml__V1__ExplainSource src = AML__V1__EXPLAIN_SOURCE__INIT, *srcs[1] = { &src };
+	char *path[2] = { in->wallet, "A" };
+
+	(void) svc;
+	if (forced(in->wallet, cd)) {
+		return;
+	}
+	s.wallet = in->wallet;
+	s.risk_score = 0.9;
+	src.wallet = "A";
+	src.direction = "any";
+	src.n_path = 2;
+	src.path = path;
+	hop.hop = 1;
+	hop.weight = 0.6;
+	hop.exact_count = 1;
+	hop.count = 1;
+	hop.contribution = 0.6;
+	hop.n_sources = 1;
+	hop.sources = srcs;
+	hop.truncated = in->max_sources_per_hop == 1;
+	r.run_id = 7;
+	r.score = &s;
+	r.config_json = "{\"hop_weights\":[1.0,0.6,0.3]}";
+	r.normaliser = 1.0;
+	r.n_hops = 1;
+	r.hops = hops;
+	closure(&r, cd);
+}
+
+static void
+fake_wallet_graph(Aml__V1__RiskService_Service *svc, const Aml__V1__WalletGraphRequest *in,
+                  Aml__V1__WalletGraphResponse_Closure closure, void *cd)
+{
+	Aml__V1__WalletGraphResponse r = AML__V1__WALLET_GRAPH_RESPONSE__INIT;
+	Aml__V1__GraphNode n[2] = { AML__V1__GRAPH_NODE__INIT, AML__V1__GRAPH_NODE__INIT };
+	Aml__V1__GraphNode *np[2] = { &n[0], &n[1] };
+	Aml__V1__GraphEdge e = AML__V1__GRAPH_EDGE__INIT, *ep[1] = { &e };
+
+	(void) svc;
+	if (forced(in->wallet, cd)) {
+		return;
+	}
+	n[0].wallet = in->wallet;
+	n[1].wallet = "A";
+	n[1].is_illicit = 1;
+	n[1].distance = in->hops; /* echoed so the test sees the parameter arrive */
+	e.sender = "A";
+	e.receiver = in->wallet;
+	e.tx_count = in->node_limit;
+	e.total_amount = (double) in->edge_limit;
+	r.center = in->wallet;
+	r.run_id = 7;
+	r.n_nodes = 2;
+	r.nodes = np;
+	r.n_edges = 1;
+	r.edges = ep;
+	closure(&r, cd);
+}
+
+static Aml__V1__RunSummary *
+summary_make(Aml__V1__RunSummary *run, int64_t id)
+{
+	aml__v1__run_summary__init(run);
+	run->run_id = id;
+	run->status = "completed";
+	run->model = "hop_exposure/v1";
+	run->config_json = "{}";
+	run->created_at_us = INT64_C(1764080463000000);
+	run->completed_at_us = INT64_C(1764080464000000);
+	return run;
+}
+
+static void
+fake_list_runs(Aml__V1__RiskService_Service *svc, const Aml__V1__ListRunsRequest *in,
+               Aml__V1__ListRunsResponse_Closure closure, void *cd)
+{
+	Aml__V1__ListRunsResponse r = AML__V1__LIST_RUNS_RESPONSE__INIT;
+	Aml__V1__RunSummary runs[2], *rp[2] = { summary_make(&runs[0], 7), summary_make(&runs[1], 6) };
+
+	(void) svc;
+	r.n_runs = in->limit < 2 ? in->limit : 2;
+	r.runs = rp;
+	r.next_before_id = in->limit < 2 ? 7 : 0;
+	closure(&r, cd);
+}
+
+static void
+fake_get_run(Aml__V1__RiskService_Service *svc, const Aml__V1__GetRunRequest *in,
+             Aml__V1__GetRunResponse_Closure closure, void *cd)
+{
+	Aml__V1__GetRunResponse r = AML__V1__GET_RUN_RESPONSE__INIT;
+	Aml__V1__RunSummary run;
+
+	(void) svc;
+	if (in->run_id == 404) {
+		rpc_call_fail(cd, AMLRISK_ENOTFOUND, "run 404 not found");
+		return;
+	}
+	r.run = summary_make(&run, in->run_id);
+	closure(&r, cd);
+}
+
+static void
+fake_ingestion_status(Aml__V1__RiskService_Service *svc,
+                      const Aml__V1__IngestionStatusRequest *in,
+                      Aml__V1__IngestionStatusResponse_Closure closure, void *cd)
+{
+	Aml__V1__IngestionStatusResponse r = AML__V1__INGESTION_STATUS_RESPONSE__INIT;
+	Aml__V1__PartitionState p = AML__V1__PARTITION_STATE__INIT, *pp[1] = { &p };
+
+	(void) svc;
+	(void) in;
+	p.topic = "transactions";
+	p.partition = 3;
+	p.committed_offset = 10;
+	p.high_watermark = 12;
+	p.lag = 2;
+	p.consumer_id = "c1";
+	r.consumed = 12;
+	r.inserted = 10;
+	r.duplicates = 2;
+	r.n_partitions = 1;
+	r.partitions = pp;
+	closure(&r, cd);
+}
+
+static Aml__V1__RiskService_Service fake_service = AML__V1__RISK_SERVICE__INIT(fake_);
+
+static void
+fake_start(void)
+{
+	assert_int_equal(rpc_server_create(&fake, fake_url, NULL), AMLRISK_OK);
+	assert_int_equal(rpc_server_add_service(fake, &fake_service.base), AMLRISK_OK);
+	assert_int_equal(rpc_server_start(fake), AMLRISK_OK);
+}
+
+static void
+fake_stop(void)
+{
+	rpc_server_destroy(fake);
+	fake = NULL;
+}
+
+/* ---- fixtures ------------------------------------------------------------- */
+
+static int
+setup(void **state)
+{
+	static char *env[] = { "AML_API_TOKEN=" TOKEN, "GATEWAY_RPC_TIMEOUT_MS=1000",
+		               "GATEWAY_LONG_TIMEOUT_MS=3000", "LOG_LEVEL=info", NULL };
+
+	(void) state;
+	graph.loaded = 1;
+	graph.wallets = 5;
+	graph.edges = 5;
+	graph.transactions = 6;
+	graph.watermark = 6;
+	graph.loaded_at_us = INT64_C(1764080463123456);
+	snprintf(fake_url, sizeof(fake_url), "tcp://127.0.0.1:%d", gwt_free_port());
+	fake_start();
+	snprintf(gw_log, sizeof(gw_log), "%s/gw_fake_test.%d.log", P_tmpdir, (int) getpid());
+	unlink(gw_log);
+	gw_port = gwt_free_port();
+	gw_pid = gwt_gateway_start(gw_port, fake_url, env, gw_log);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void) state;
+	if (gw_pid > 0) {
+		th_stop(gw_pid, SIGKILL, 5000);
+	}
+	fake_stop();
+	return 0;
+}
+
+/* GET target and assert an error status with a {"detail"} body. */
+static void
+get_error(const char *target, int status)
+{
+	gwt_resp r = gwt_http(gw_port, "GET", target, NULL, NULL, 0, 10000);
+
+	gwt_assert_error(&r, status);
+	gwt_resp_free(&r);
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void
+test_health_ready(void **state)
+{
+	json_t *j;
+
+	(void) state;
+	j = gwt_get_json(gw_port, "/health", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+	assert_string_equal(json_string_value(json_object_get(j, "database")), "ok");
+	assert_true(json_is_true(json_object_get(json_object_get(j, "graph"), "loaded")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "graph"), "wallets")), 5);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "graph"), "loaded_at")),
+	                    "2025-11-25T14:21:03.123456Z");
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/ready", 200);
+	assert_true(json_is_true(json_object_get(j, "ready")));
+	json_decref(j);
+}
+
+static void
+test_top_scores(void **state)
+{
+	json_t *j, *rows;
+
+	(void) state;
+	j = gwt_get_json(gw_port, "/scores/top?n=3", 200);
+	rows = json_object_get(j, "scores");
+	assert_int_equal(json_array_size(rows), 3);
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "wallet")), "A");
+	assert_true(json_is_real(json_object_get(json_array_get(rows, 1), "risk_score")));
+	assert_true(json_is_boolean(json_object_get(json_array_get(rows, 1), "is_illicit")));
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/top?limit=2&run_id=3", 200);
+	assert_int_equal(json_array_size(json_object_get(j, "scores")), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 3);
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/top", 200); /* default n=20: the fake has 5 */
+	assert_int_equal(json_array_size(json_object_get(j, "scores")), 5);
+	json_decref(j);
+	get_error("/scores/top?n=0", 422);
+	get_error("/scores/top?n=1001", 422);
+	get_error("/scores/top?n=abc", 422);
+	get_error("/scores/top?n=", 422);
+	get_error("/scores/top?n=5&run_id=-1", 422);
+	get_error("/scores/top?limit=99999999999999999999", 422);
+}
+
+static void
+test_wallet_score(void **state)
+{
+	json_t *j;
+	char big[400];
+
+	(void) state;
+	j = gwt_get_json(gw_port, "/scores/B", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "wallet")), "B");
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
+	assert_true(json_real_value(json_object_get(j, "risk_score")) == 0.6363961030678927);
+	assert_int_equal(json_array_size(json_object_get(j, "hops")), 2);
+	json_decref(j);
+	/* percent-decoded: '/', space and UTF-8 reach the core intact */
+	j = gwt_get_json(gw_port, "/scores/a%2Fb%20%C3%A9+?run_id=2", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "wallet")), "a/b \xc3\xa9+");
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 2);
+	json_decref(j);
+	get_error("/scores/missing", 404);
+	get_error("/scores/unavail", 503);
+	get_error("/scores/bad", 422);
+	get_error("/scores/conflict", 409);
+	get_error("/scores/internal", 500);
+	get_error("/scores/B?run_id=x", 422);
+	/* bad wallet ids never reach the core */
+	get_error("/scores/%00x", 422);
+	get_error("/scores/%FF", 422);
+	get_error("/scores/%C3", 422);
+	get_error("/scores/%zz", 422);
+	get_error("/scores/%4", 422);
+	get_error("/scores/a%09b", 422);
+	memset(big, 'w', sizeof(big));
+	snprintf(big, sizeof(big), "/scores/%0*d", 257, 0);
+	get_error(big, 422);
+	snprintf(big, sizeof(big), "/scores/%0*d", 256, 0);
+	j = gwt_get_json(gw_port, big, 200);
+	assert_int_equal(strlen(json_string_value(json_object_get(j, "wallet"))), 256);
+	json_decref(j);
+}
+
+static void
+test_deadline(void **state)
+{
+	gwt_resp r;
+
+	(void) state;
+	r = gwt_http(gw_port, "GET", "/scores/slow", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 504);
+	assert_true(r.ms >= DEADLINE_MS - 50 && r.ms < DEADLINE_MS + 1000);
+	gwt_resp_free(&r);
+}
+
+static void
+test_explain_graph(void **state)
+{
+	json_t *j, *hop;
+
+	(void) state;
+	j = gwt_get_json(gw_port, "/scores/explain/B?max_sources=1", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "wallet")), "B");
+	assert_true(json_is_object(json_object_get(j, "config")));
+	hop = json_array_get(json_object_get(j, "hops"), 0);
+	assert_true(json_is_true(json_object_get(hop, "truncated")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	                            json_array_get(json_object_get(hop, "sources"), 0), "path"), 1)),
+	                    "A");
+	json_decref(j);
+	get_error("/scores/explain/missing", 404);
+	get_error("/scores/explain/B?max_sources=0", 422);
+	j = gwt_get_json(gw_port, "/graph/wallet/B", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "center")), "B");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "nodes"), 1), "distance")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "edges"), 0), "tx_count")), 100);
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/graph/wallet/B?hops=3&node_limit=10&edge_limit=20", 200);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "nodes"), 1), "distance")), 3);
+	json_decref(j);
+	get_error("/graph/wallet/B?hops=0", 422);
+	get_error("/graph/wallet/B?hops=7", 422);
+	get_error("/graph/wallet/B?node_limit=0", 422);
+	get_error("/graph/wallet/B?edge_limit=50001", 422);
+	get_error("/graph/wallet/missing", 404);
+}
+
+static void
+test_runs_ingestion(void **state)
+{
+	json_t *j;
+
+	(void) state;
+	j = gwt_get_json(gw_port, "/runs", 200);
+	assert_int_equal(json_array_size(json_object_get(j, "runs")), 2);
+	assert_true(json_is_null(json_object_get(j, "next_before_id")));
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/runs?limit=1", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "next_before_id")), 7);
+	json_decref(j);
+	get_error("/runs?limit=0", 422);
+	j = gwt_get_json(gw_port, "/runs/5", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 5);
+	assert_string_equal(json_string_value(json_object_get(j, "completed_at")),
+	                    "2025-11-25T14:21:04.000000Z");
+	json_decref(j);
+	get_error("/runs/404", 404);
+	get_error("/runs/0", 422);
+	get_error("/runs/abc", 422);
+	get_error("/runs/99999999999999999999", 422);
+	j = gwt_get_json(gw_port, "/ingestion/status", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "duplicates")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "partitions"), 0), "lag")), 2);
+	assert_true(json_is_null(json_object_get(j, "last_error")));
+	json_decref(j);
+}
+
+static void
+test_post_endpoints(void **state)
+{
+	json_t *j;
+	char *big;
+	gwt_resp r;
+
+	(void) state;
+	j = gwt_post_json(gw_port, "/reload-graph", NULL, TOKEN, 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "edges")), 5);
+	assert_true(json_real_value(json_object_get(j, "elapsed_seconds")) == 0.25);
+	json_decref(j);
+	j = gwt_post_json(gw_port, "/run-score", NULL, TOKEN, 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
+	assert_int_equal(json_integer_value(json_object_get(j, "wallets_scored")), 5);
+	assert_int_equal(json_integer_value(json_object_get(j, "illicit_count")), 1);
+	assert_string_equal(last_overrides, "");
+	json_decref(j);
+	j = gwt_post_json(gw_port, "/run-score", " {\"illicit_ratio\": 0.1, \"count\": \"exact\"}\n",
+	                  TOKEN, 200);
+	assert_string_equal(last_overrides, "{\"illicit_ratio\":0.10000000000000001,\"count\":\"exact\"}");
+	json_decref(j);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n",
+	             "{\"bogus\": 1}", 12, 10000);
+	gwt_assert_error(&r, 422);
+	assert_non_null(strstr(r.body, "bogus"));
+	gwt_resp_free(&r);
+	int calls = atomic_load(&run_score_calls);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", "[1]", 3,
+	             10000);
+	gwt_assert_error(&r, 422);
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", "{bad", 4,
+	             10000);
+	gwt_assert_error(&r, 400);
+	gwt_resp_free(&r);
+	assert_int_equal(atomic_load(&run_score_calls), calls); /* never sent to the core */
+	big = calloc(1, 70000);
+	assert_non_null(big);
+	memset(big, ' ', 69999);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", big,
+	             69999, 10000);
+	gwt_assert_error(&r, 413);
+	gwt_resp_free(&r);
+	free(big);
+}
+
+static void
+test_auth(void **state)
+{
+	char buf[64];
+	gwt_resp r;
+
+	(void) state;
+	r = gwt_http(gw_port, "POST", "/reload-graph", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 401);
+	assert_string_equal(gwt_header(&r, "WWW-Authenticate", buf, sizeof(buf)), "Bearer");
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer s3cret-tokeN\r\n", "{}", 2,
+	             10000);
+	gwt_assert_error(&r, 401);
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer s3cret-token2\r\n", NULL,
+	             0, 10000);
+	gwt_assert_error(&r, 401);
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Basic s3cret-token\r\n", NULL, 0,
+	             10000);
+	gwt_assert_error(&r, 401);
+	gwt_resp_free(&r);
+	json_decref(gwt_get_json(gw_port, "/scores/B", 200)); /* GETs need no token */
+}
+
+static void
+test_methods_and_limits(void **state)
+{
+	char buf[64], *url;
+	gwt_resp r;
+
+	(void) state;
+	r = gwt_http(gw_port, "DELETE", "/health", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 405);
+	assert_string_equal(gwt_header(&r, "Allow", buf, sizeof(buf)), "GET");
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "GET", "/run-score", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 405);
+	assert_string_equal(gwt_header(&r, "Allow", buf, sizeof(buf)), "POST");
+	gwt_resp_free(&r);
+	get_error("/nope", 404);
+	get_error("/health/", 404);
+	get_error("/scores/", 404);
+	get_error("/docs/nothing.js", 404);
+	url = malloc(9000);
+	assert_non_null(url);
+	memcpy(url, "/scores/top?pad=", 16);
+	memset(url + 16, 'x', 9000 - 17);
+	url[8999] = '\0';
+	get_error(url, 414);
+	free(url);
+}
+
+static void
+test_static(void **state)
+{
+	char buf[128];
+	gwt_resp r;
+	json_t *j;
+
+	(void) state;
+	j = gwt_get_json(gw_port, "/openapi.json", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "openapi")), "3.1.0");
+	json_decref(j);
+	r = gwt_http(gw_port, "GET", "/docs", NULL, NULL, 0, 10000);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "/docs/swagger-ui-bundle.js"));
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "GET", "/docs/swagger-ui-bundle.js", NULL, NULL, 0, 10000);
+	assert_int_equal(r.status, 200);
+	assert_true(r.body_len > 100000);
+	assert_string_equal(gwt_header(&r, "Content-Type", buf, sizeof(buf)),
+	                    "text/javascript; charset=utf-8");
+	gwt_resp_free(&r);
+}
+
+static void
+test_metrics_and_log(void **state)
+{
+	gwt_resp r;
+	FILE *f;
+	char line[1024];
+	int seen = 0;
+
+	(void) state;
+	get_error("/scores/missing", 404);
+	r = gwt_http(gw_port, "GET", "/metrics", NULL, NULL, 0, 10000);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "amlrisk_gateway_requests_total{method=\"GET\",route=\"/scores/{wallet}\",status=\"404\"}"));
+	assert_non_null(strstr(r.body, "amlrisk_gateway_request_duration_seconds_bucket{method=\"GET\",route=\"/scores/{wallet}\",le=\"+Inf\"}"));
+	assert_non_null(strstr(r.body, "amlrisk_gateway_rpc_errors_total{method=\"GetWalletScore\",code=\"NOT_FOUND\"}"));
+	assert_non_null(strstr(r.body, "amlrisk_gateway_rpc_errors_total{method=\"GetWalletScore\",code=\"DEADLINE_EXCEEDED\"}"));
+	assert_non_null(strstr(r.body, "amlrisk_gateway_requests_in_flight 1\n"));
+	gwt_resp_free(&r);
+	f = fopen(gw_log, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		seen |= strstr(line, "http.request method=GET path=/scores/missing status=404 ms=") != NULL;
+	}
+	fclose(f);
+	assert_true(seen);
+}
+
+/* Core stopped: 503 within the deadline; core back: 200 with the same gateway. */
+static void
+test_core_down_and_back(void **state)
+{
+	gwt_resp r;
+	int64_t end;
+	int status = 0;
+
+	(void) state;
+	fake_stop();
+	r = gwt_http(gw_port, "GET", "/scores/B", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 503);
+	assert_true(r.ms < DEADLINE_MS + 1000);
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "GET", "/health", NULL, NULL, 0, 10000);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(r.body, "\"status\":\"down\""));
+	gwt_resp_free(&r);
+	fake_start();
+	end = th_now_ms() + 10000;
+	while (status != 200 && th_now_ms() < end) {
+		r = gwt_http(gw_port, "GET", "/scores/B", NULL, NULL, 0, 10000);
+		status = r.status;
+		gwt_resp_free(&r);
+	}
+	assert_int_equal(status, 200);
+}
+
+static void
+test_no_token_configured(void **state)
+{
+	char log[256];
+	int port = gwt_free_port();
+	pid_t pid;
+	json_t *j;
+
+	(void) state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.open.%d.log", P_tmpdir, (int) getpid());
+	pid = gwt_gateway_start(port, fake_url, NULL, log);
+	j = gwt_post_json(port, "/reload-graph", NULL, NULL, 200);
+	json_decref(j);
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	unlink(log);
+}
+
+static void
+test_sigterm(void **state)
+{
+	int st;
+
+	(void) state;
+	st = th_stop(gw_pid, SIGTERM, 10000);
+	gw_pid = 0;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	unlink(gw_log);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_health_ready),
+		cmocka_unit_test(test_top_scores),
+		cmocka_unit_test(test_wallet_score),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_explain_graph),
+		cmocka_unit_test(test_runs_ingestion),
+		cmocka_unit_test(test_post_endpoints),
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_methods_and_limits),
+		cmocka_unit_test(test_static),
+		cmocka_unit_test(test_metrics_and_log),
+		cmocka_unit_test(test_core_down_and_back),
+		cmocka_unit_test(test_no_token_configured),
+		cmocka_unit_test(test_sigterm),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

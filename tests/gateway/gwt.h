@@ -1,0 +1,53 @@
+/* gwt.h - the gateway tests' helpers: a tiny blocking HTTP/1.1 client over a
+ * socket (one request per connection), free ports, and starting
+ * build/bin/amlrisk-gateway until it answers. Every helper asserts with cmocka. */
+#ifndef GWT_H
+#define GWT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+typedef struct gwt_resp {
+	int status;    /* 0 when the connection closed without an answer */
+	char *head;    /* status line and headers, NUL-terminated */
+	char *body;    /* NUL-terminated (body_len bytes before the NUL) */
+	size_t body_len;
+	int64_t ms;    /* time to the full answer */
+} gwt_resp;
+
+/* A TCP port free on 127.0.0.1 right now. */
+int gwt_free_port(void);
+
+/* Sends method target to 127.0.0.1:port with extra header lines (each ending
+ * "\r\n", or NULL) and body (body_len bytes, Content-Length set when body is
+ * non-NULL), reads the answer until the server closes. Asserts the exchange
+ * finishes within timeout_ms. Caller frees with gwt_resp_free(). */
+gwt_resp gwt_http(int port, const char *method, const char *target, const char *headers,
+                  const char *body, size_t body_len, int timeout_ms);
+void gwt_resp_free(gwt_resp *r);
+
+/* GET target; asserts the status and, for JSON answers, returns the parsed body
+ * (caller json_decref()s; NULL when want_json is 0). */
+json_t *gwt_get_json(int port, const char *target, int want_status);
+/* The same for POST with a body (may be NULL) and an Authorization token (may be NULL). */
+json_t *gwt_post_json(int port, const char *target, const char *body, const char *token,
+                      int want_status);
+
+/* Asserts the answer is JSON {"detail": <string>} with status; returns nothing. */
+void gwt_assert_error(const gwt_resp *r, int status);
+
+/* The value of header name in r (case-insensitive), copied into buf; NULL if absent. */
+const char *gwt_header(const gwt_resp *r, const char *name, char *buf, size_t cap);
+
+/* Starts amlrisk-gateway on port talking to rpc_url, with extra environment
+ * entries (NULL-terminated, may be NULL), logging to logpath, and waits until
+ * GET /openapi.json answers 200. Returns the pid (stop with th_stop). */
+pid_t gwt_gateway_start(int port, const char *rpc_url, char *const env[], const char *logpath);
+
+#endif
