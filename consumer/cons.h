@@ -124,12 +124,14 @@ void cons_batch_destroy(cons_batch *b);
  * AMLRISK_EFULL when full, AMLRISK_ESTATE when not FILLING. */
 int cons_batch_add_row(cons_batch *b, int32_t partition, int64_t offset,
                        const Aml__V1__Transaction *tx);
-/* Appends a dead letter for message m (borrowed: value, key and headers are
- * copied) with reason. Returns AMLRISK_OK, AMLRISK_EFULL, AMLRISK_ENOMEM,
- * AMLRISK_ESTATE; on success *out (may be NULL) points at the entry, valid until
- * the batch next changes. */
-int cons_batch_add_dlq(cons_batch *b, const rd_kafka_message_t *m, const char *reason,
-                       cons_dlq **out);
+/* Appends a dead letter: the message at partition/offset with value (len
+ * bytes), key (key_len, may be NULL) and headers (may be NULL), all borrowed
+ * and copied, rejected for reason. Returns AMLRISK_OK, AMLRISK_EFULL,
+ * AMLRISK_ENOMEM, AMLRISK_ESTATE; on success *out (may be NULL) points at the
+ * entry, valid until the batch next changes. */
+int cons_batch_add_dlq(cons_batch *b, int32_t partition, int64_t offset, const void *value,
+                       size_t len, const void *key, size_t key_len,
+                       const rd_kafka_headers_t *headers, const char *reason, cons_dlq **out);
 /* True when the next message might not fit: time to flush. */
 int cons_batch_full(const cons_batch *b);
 

@@ -243,12 +243,13 @@ dup_bytes(const void *p, size_t n)
 }
 
 int
-cons_batch_add_dlq(cons_batch *b, const rd_kafka_message_t *m, const char *reason,
-                   cons_dlq **out)
+cons_batch_add_dlq(cons_batch *b, int32_t partition, int64_t offset, const void *value,
+                   size_t len, const void *key, size_t key_len,
+                   const rd_kafka_headers_t *headers, const char *reason, cons_dlq **out)
 {
 	if (b->state != CONS_BATCH_FILLING)
 		return AMLRISK_ESTATE;
-	size_t need = m->len + m->key_len + 256;
+	size_t need = len + key_len + 256;
 	int empty = b->nrows + b->ndlq == 0;
 	if (b->nrows + b->ndlq >= b->max_rows ||
 	    (!empty && b->len + b->dlq_bytes + need > b->max_bytes))
@@ -261,21 +262,19 @@ cons_batch_add_dlq(cons_batch *b, const rd_kafka_message_t *m, const char *reaso
 		b->dlq = nd;
 		b->dlq_cap = cap;
 	}
-	cons_dlq d = { .partition = m->partition, .offset = m->offset };
-	rd_kafka_headers_t *h = NULL;
-	d.value = dup_bytes(m->payload, m->len);
-	d.value_len = m->len;
-	if (m->key != NULL) {
-		d.key = dup_bytes(m->key, m->key_len);
-		d.key_len = m->key_len;
+	cons_dlq d = { .partition = partition, .offset = offset };
+	cons_part *pp;
+	if ((d.value = dup_bytes(value, len)) == NULL)
+		goto fail;
+	d.value_len = len;
+	if (key != NULL) {
+		if ((d.key = dup_bytes(key, key_len)) == NULL)
+			goto fail;
+		d.key_len = key_len;
 	}
-	if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h != NULL &&
-	    (d.headers = rd_kafka_headers_copy(h)) == NULL)
+	if (headers != NULL && (d.headers = rd_kafka_headers_copy(headers)) == NULL)
 		goto fail;
-	if (d.value == NULL || (m->key != NULL && d.key == NULL))
-		goto fail;
-	cons_part *pp = part_get(b, m->partition, m->offset);
-	if (pp == NULL)
+	if ((pp = part_get(b, partition, offset)) == NULL)
 		goto fail;
 	snprintf(d.reason, sizeof(d.reason), "%s", reason);
 	d.id = b->next_dlq_id++;
@@ -283,7 +282,7 @@ cons_batch_add_dlq(cons_batch *b, const rd_kafka_message_t *m, const char *reaso
 	b->dlq[b->ndlq++] = d;
 	b->dlq_bytes += need;
 	pp->dead++;
-	note(b, pp, m->offset);
+	note(b, pp, offset);
 	if (out != NULL)
 		*out = &b->dlq[b->ndlq - 1];
 	return AMLRISK_OK;

@@ -514,8 +514,13 @@ handle_message(worker *w, rd_kafka_message_t *m)
 			rv = AMLRISK_ESTATE;
 		else if (bad == AMLRISK_OK)
 			rv = cons_batch_add_row(w->batch, m->partition, m->offset, tx);
-		else
-			rv = cons_batch_add_dlq(w->batch, m, why, &d);
+		else {
+			rd_kafka_headers_t *h = NULL;
+			if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+				h = NULL;
+			rv = cons_batch_add_dlq(w->batch, m->partition, m->offset, m->payload, m->len,
+			                        m->key, m->key_len, h, why, &d);
+		}
 		if (rv == AMLRISK_OK) {
 			if (d != NULL) {
 				amlrisk_log(AMLRISK_LOG_WARN, "consumer", "message.dead_lettered",
