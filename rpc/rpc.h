@@ -17,21 +17,21 @@ typedef struct rpc_client rpc_client;
 
 /* Server options; a zero field (or a NULL opts) takes the default. */
 typedef struct rpc_server_opts {
-	int workers;       /* handler threads; default 4, at most 256 */
-	int contexts;      /* calls in flight (NNG rep contexts); default 128, at most 4096 */
-	int backlog;       /* calls waiting for a worker; default 64; beyond it a call
-	                    * is answered RESOURCE_EXHAUSTED at once */
-	size_t max_msg;    /* largest envelope in either direction; default 4 MiB */
+	int workers;    /* handler threads; default 4, at most 256 */
+	int contexts;   /* calls in flight (NNG rep contexts); default 128, at most 4096 */
+	int backlog;    /* calls waiting for a worker; default 64; beyond it a call
+	                 * is answered RESOURCE_EXHAUSTED at once */
+	size_t max_msg; /* largest envelope in either direction; default 4 MiB */
 	const char *tls_cert_key_file; /* tls+tcp:// only: PEM with certificate and key */
 } rpc_server_opts;
 
 /* Client options; a zero field (or a NULL opts) takes the default. */
 typedef struct rpc_client_opts {
-	int timeout_ms;       /* deadline of a call given timeout_ms <= 0; default 5000 */
-	size_t max_msg;       /* largest envelope in either direction; default 4 MiB */
-	int reconnect_min_ms; /* first redial delay after a lost connection; default 10 */
-	int reconnect_max_ms; /* cap of the doubling redial delay; default 250 */
-	const char *caller;   /* sent as metadata "caller" with every call; NULL = none */
+	int timeout_ms;              /* deadline of a call given timeout_ms <= 0; default 5000 */
+	size_t max_msg;              /* largest envelope in either direction; default 4 MiB */
+	int reconnect_min_ms;        /* first redial delay after a lost connection; default 10 */
+	int reconnect_max_ms;        /* cap of the doubling redial delay; default 250 */
+	const char *caller;          /* sent as metadata "caller" with every call; NULL = none */
 	const char *tls_ca_file;     /* tls+tcp:// only: CA that signed the server */
 	const char *tls_server_name; /* tls+tcp:// only: name to verify; default URL host */
 } rpc_client_opts;
@@ -83,7 +83,7 @@ void rpc_server_destroy(rpc_server *srv);
  * AMLRISK_OK) maps to in common/amlrisk_err.h and a printf-style message (cut
  * at 511 bytes). This is the call's one answer. */
 void rpc_call_fail(void *closure_data, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* Milliseconds left before the caller's deadline (0 once passed), or -1 when
  * the caller sent none. Valid until the call is answered. */
@@ -122,8 +122,8 @@ int rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *
  * destroyed).
  * Thread-safe; c must not be destroyed while calls are running. */
 int rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
-                    const ProtobufCMessage *req, ProtobufCMessage **resp, int timeout_ms,
-                    char *msg, size_t msglen);
+                    const ProtobufCMessage *req, ProtobufCMessage **resp, int timeout_ms, char *msg,
+                    size_t msglen);
 
 /* Closes the connection and frees c. NULL is fine. */
 void rpc_client_destroy(rpc_client *c);

@@ -16,12 +16,12 @@
 
 #include <nng/protocol/reqrep0/req.h>
 
-#define TIMEOUT_DEFAULT_MS 5000
+#define TIMEOUT_DEFAULT_MS       5000
 #define RECONNECT_MIN_DEFAULT_MS 10
 #define RECONNECT_MAX_DEFAULT_MS 250
-#define URL_MAX 256
-#define CALLER_MAX 128
-#define GRPC_MAX 16 /* UNAUTHENTICATED, the last gRPC code */
+#define URL_MAX                  256
+#define CALLER_MAX               128
+#define GRPC_MAX                 16 /* UNAUTHENTICATED, the last gRPC code */
 
 struct rpc_client {
 	nng_socket sock;
@@ -58,7 +58,7 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	rpc_client *c = arg;
 
-	(void) p;
+	(void)p;
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
 		atomic_fetch_add(&c->pipes, 1);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
@@ -69,6 +69,7 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 static int
 client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 {
+	size_t recv_max;
 	int rv, err;
 
 	if (o->timeout_ms < 0 || o->reconnect_min_ms < 0 || o->reconnect_max_ms < 0 ||
@@ -90,18 +91,19 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 		c->md[0] = &c->caller_md;
 		c->n_md = 1;
 	}
-	if (rpc_url_is_tls(url) &&
-	    (err = rpc_tls_config_make(&c->tls, url, NULL, o->tls_ca_file, o->tls_server_name)) != 0) {
+	if (rpc_url_is_tls(url) && (err = rpc_tls_config_make(&c->tls, url, NULL, o->tls_ca_file,
+	                                                      o->tls_server_name)) != 0) {
 		return err;
 	}
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		return rpc_err_from_nng(rv);
 	}
 	c->sock_open = true;
+	recv_max = c->max_msg + RPC_MSG_SLACK;
 	/* never resend on our own: a request that may have run is not repeated, a
 	 * lost connection ends the call with UNAVAILABLE instead */
 	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
-	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg + RPC_MSG_SLACK)) != 0 ||
+	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c)) != 0) {
 		return rpc_err_from_nng(rv);
@@ -131,7 +133,7 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 int
 rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *opts)
 {
-	static const rpc_client_opts defaults = { 0 };
+	static const rpc_client_opts defaults = {0};
 	rpc_client *c;
 	uint64_t seed;
 	int err;
@@ -143,7 +145,7 @@ rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *opts
 		return AMLRISK_ENOMEM;
 	}
 	/* ids start at a random point so a restarted client does not repeat them */
-	seed = ((uint64_t) nng_random() << 32) | nng_random();
+	seed = ((uint64_t)nng_random() << 32) | nng_random();
 	atomic_init(&c->next_id, seed);
 	atomic_init(&c->pipes, 0);
 	if ((err = client_setup(c, url != NULL ? url : RPC_DEFAULT_URL,
@@ -188,18 +190,21 @@ call_exchange(rpc_client *c, nng_ctx ctx, nng_aio *aio, nng_msg *out, nng_msg **
 		nng_aio_set_msg(aio, NULL);
 		if (rv == NNG_ETIMEDOUT && atomic_load(&c->pipes) > 0) {
 			return call_error(msg, msglen, AMLRISK_ETIMEDOUT,
-			                  "%s: connected to %s but could not send within %d ms", method,
-			                  c->url, timeout_ms);
-		}
-		if (rv == NNG_ETIMEDOUT) {
-			return call_error(msg, msglen, AMLRISK_EUNAVAIL, "%s: no server at %s within %d ms",
+			                  "%s: connected to %s but could not send within %d ms",
 			                  method, c->url, timeout_ms);
 		}
-		return call_error(msg, msglen, rv == NNG_ECLOSED ? AMLRISK_ECANCELED : rpc_err_from_nng(rv),
+		if (rv == NNG_ETIMEDOUT) {
+			return call_error(msg, msglen, AMLRISK_EUNAVAIL,
+			                  "%s: no server at %s within %d ms", method, c->url,
+			                  timeout_ms);
+		}
+		return call_error(msg, msglen,
+		                  rv == NNG_ECLOSED ? AMLRISK_ECANCELED : rpc_err_from_nng(rv),
 		                  "%s: send to %s: %s", method, c->url, nng_strerror(rv));
 	}
 	now = nng_clock();
-	nng_aio_set_timeout(aio, now < deadline ? (nng_duration) (deadline - now) : NNG_DURATION_ZERO);
+	nng_aio_set_timeout(aio,
+	                    now < deadline ? (nng_duration)(deadline - now) : NNG_DURATION_ZERO);
 	nng_ctx_recv(ctx, aio);
 	nng_aio_wait(aio);
 	switch ((rv = nng_aio_result(aio))) {
@@ -208,16 +213,16 @@ call_exchange(rpc_client *c, nng_ctx ctx, nng_aio *aio, nng_msg *out, nng_msg **
 		nng_aio_set_msg(aio, NULL);
 		return 0;
 	case NNG_ETIMEDOUT:
-		return call_error(msg, msglen, AMLRISK_ETIMEDOUT, "%s: no answer from %s within %d ms",
-		                  method, c->url, timeout_ms);
+		return call_error(msg, msglen, AMLRISK_ETIMEDOUT,
+		                  "%s: no answer from %s within %d ms", method, c->url, timeout_ms);
 	case NNG_ECONNRESET:
 		return call_error(msg, msglen, AMLRISK_EUNAVAIL,
 		                  "%s: connection to %s lost during the call", method, c->url);
 	case NNG_ECLOSED:
 		return call_error(msg, msglen, AMLRISK_ECANCELED, "%s: client closed", method);
 	default:
-		return call_error(msg, msglen, rpc_err_from_nng(rv), "%s: receive from %s: %s", method,
-		                  c->url, nng_strerror(rv));
+		return call_error(msg, msglen, rpc_err_from_nng(rv), "%s: receive from %s: %s",
+		                  method, c->url, nng_strerror(rv));
 	}
 }
 
@@ -231,28 +236,29 @@ call_decode(nng_msg *in, uint64_t id, const ProtobufCMethodDescriptor *m, const 
 	ProtobufCMessage *out;
 	int grpc;
 
-	r = (Aml__V1__RpcResponse *) protobuf_c_message_unpack(&aml__v1__rpc_response__descriptor,
-	                                                        NULL, nng_msg_len(in),
-	                                                        nng_msg_body(in));
+	r = (Aml__V1__RpcResponse *)protobuf_c_message_unpack(
+	        &aml__v1__rpc_response__descriptor, NULL, nng_msg_len(in), nng_msg_body(in));
 	if (r == NULL) {
-		return call_error(msg, msglen, AMLRISK_EINTERNAL, "%s: malformed reply envelope", method);
+		return call_error(msg, msglen, AMLRISK_EINTERNAL, "%s: malformed reply envelope",
+		                  method);
 	}
 	/* id 0 is a server that could not read our envelope (oversize, malformed):
 	 * NNG matched the reply to this call already, so its status stands */
 	if (r->request_id != id && (r->request_id != 0 || r->status == AML__V1__STATUS_CODE__OK)) {
 		grpc = call_error(msg, msglen, AMLRISK_EINTERNAL,
 		                  "%s: reply for request %llu, expected %llu", method,
-		                  (unsigned long long) r->request_id, (unsigned long long) id);
+		                  (unsigned long long)r->request_id, (unsigned long long)id);
 	} else if (r->status != AML__V1__STATUS_CODE__OK) {
-		grpc = (r->status > 0 && r->status <= GRPC_MAX) ? (int) r->status
+		grpc = (r->status > 0 && r->status <= GRPC_MAX) ? (int)r->status
 		                                                : AML__V1__STATUS_CODE__UNKNOWN;
 		if (msg != NULL && msglen > 0) {
-			snprintf(msg, msglen, "%s", r->message[0] != '\0' ? r->message : amlrisk_grpc_name(grpc));
+			snprintf(msg, msglen, "%s",
+			         r->message[0] != '\0' ? r->message : amlrisk_grpc_name(grpc));
 		}
 	} else if ((out = protobuf_c_message_unpack(m->output, NULL, r->payload.len,
 	                                            r->payload.data)) == NULL) {
-		grpc = call_error(msg, msglen, AMLRISK_EINTERNAL, "%s: reply payload is not a valid %s",
-		                  method, m->output->name);
+		grpc = call_error(msg, msglen, AMLRISK_EINTERNAL,
+		                  "%s: reply payload is not a valid %s", method, m->output->name);
 	} else {
 		*resp = out;
 		grpc = AML__V1__STATUS_CODE__OK;
@@ -269,7 +275,7 @@ rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char
 	Aml__V1__RpcRequest env = AML__V1__RPC_REQUEST__INIT;
 	const ProtobufCMethodDescriptor *m;
 	uint8_t stack[RPC_STACK_PAYLOAD];
-	rpc_packed payload = { { 0, NULL }, NULL };
+	rpc_packed payload = {{0, NULL}, NULL};
 	char full[RPC_METHOD_MAX];
 	nng_msg *out = NULL, *in = NULL;
 	nng_aio *aio = NULL;
@@ -286,18 +292,19 @@ rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char
 		return call_error(msg, msglen, AMLRISK_EINVAL, "rpc_client_call: missing argument");
 	}
 	if ((m = protobuf_c_service_descriptor_get_method_by_name(svc, method)) == NULL) {
-		return call_error(msg, msglen, AMLRISK_EINVAL, "%s has no method %.64s", svc->name, method);
+		return call_error(msg, msglen, AMLRISK_EINVAL, "%s has no method %.64s", svc->name,
+		                  method);
 	}
 	if (req->descriptor != m->input) {
 		return call_error(msg, msglen, AMLRISK_EINVAL, "%s/%s takes %s, not %s", svc->name,
 		                  m->name, m->input->name, req->descriptor->name);
 	}
 	n = snprintf(full, sizeof(full), "%s/%s", svc->name, m->name);
-	if (n < 0 || (size_t) n >= sizeof(full)) {
+	if (n < 0 || (size_t)n >= sizeof(full)) {
 		return call_error(msg, msglen, AMLRISK_EINVAL, "method name too long");
 	}
 	timeout_ms = timeout_ms > 0 ? timeout_ms : c->timeout_ms;
-	deadline = nng_clock() + (nng_time) timeout_ms;
+	deadline = nng_clock() + (nng_time)timeout_ms;
 
 	if ((err = rpc_packed_make(&payload, req, stack, sizeof(stack), c->max_msg)) != 0) {
 		grpc = call_error(msg, msglen, err, "%s: request: %s", full, amlrisk_strerror(err));
@@ -308,17 +315,20 @@ rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char
 	}
 	env.request_id = id;
 	env.method = full;
-	env.timeout_ms = (uint32_t) timeout_ms;
+	env.timeout_ms = (uint32_t)timeout_ms;
 	env.n_metadata = c->n_md;
 	env.metadata = c->md;
 	env.payload = payload.bin;
 	if ((err = rpc_msg_pack(&out, &env.base, c->max_msg)) != 0) {
 		grpc = call_error(msg, msglen, err, "%s: request of %zu bytes: %s", full,
-		                  protobuf_c_message_get_packed_size(&env.base), amlrisk_strerror(err));
+		                  protobuf_c_message_get_packed_size(&env.base),
+		                  amlrisk_strerror(err));
 		goto out;
 	}
-	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rv = nng_ctx_open(&ctx, c->sock)) != 0) {
-		grpc = call_error(msg, msglen, rpc_err_from_nng(rv), "%s: %s", full, nng_strerror(rv));
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 ||
+	    (rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+		grpc = call_error(msg, msglen, rpc_err_from_nng(rv), "%s: %s", full,
+		                  nng_strerror(rv));
 		goto out;
 	}
 	ctx_open = true;

@@ -80,7 +80,7 @@ url_host(const char *url, char *buf, size_t len)
 	} else {
 		end = strrchr(h, ':');
 	}
-	if (end == NULL || end == h || (n = (size_t) (end - h)) >= len) {
+	if (end == NULL || end == h || (n = (size_t)(end - h)) >= len) {
 		return AMLRISK_EINVAL;
 	}
 	memcpy(buf, h, n);
@@ -89,8 +89,8 @@ url_host(const char *url, char *buf, size_t len)
 }
 
 int
-rpc_tls_config_make(nng_tls_config **out, const char *url, const char *cert_key,
-                    const char *ca, const char *server_name)
+rpc_tls_config_make(nng_tls_config **out, const char *url, const char *cert_key, const char *ca,
+                    const char *server_name)
 {
 	nng_tls_config *cfg = NULL;
 	char host[256];
@@ -100,8 +100,8 @@ rpc_tls_config_make(nng_tls_config **out, const char *url, const char *cert_key,
 	if (!server && ca == NULL) {
 		return AMLRISK_EINVAL; /* a client without a CA could not verify */
 	}
-	if ((rv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER
-	                                            : NNG_TLS_MODE_CLIENT)) != 0) {
+	rv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT);
+	if (rv != 0) {
 		return rpc_err_from_nng(rv);
 	}
 	if (server) {
@@ -184,7 +184,7 @@ rpc_msg_pack(nng_msg **out, const ProtobufCMessage *env, size_t max)
 	if ((rv = nng_msg_alloc(&msg, n)) != 0) {
 		return rpc_err_from_nng(rv);
 	}
-	(void) protobuf_c_message_pack(env, nng_msg_body(msg));
+	(void)protobuf_c_message_pack(env, nng_msg_body(msg));
 	*out = msg;
 	return AMLRISK_OK;
 }

@@ -11,12 +11,12 @@
 #include <nng/supplemental/util/platform.h>
 #include <protobuf-c/protobuf-c.h>
 
-#define RPC_MAX_MSG_DEFAULT ((size_t) 4 << 20)
-#define RPC_MAX_MSG_MIN ((size_t) 1024)
-#define RPC_MAX_MSG_MAX ((size_t) 64 << 20)
+#define RPC_MAX_MSG_DEFAULT ((size_t)4 << 20)
+#define RPC_MAX_MSG_MIN     ((size_t)1024)
+#define RPC_MAX_MSG_MAX     ((size_t)64 << 20)
 /* NNG drops a connection whose message passes max_msg + this; between max_msg
  * and that the receiver still answers RESOURCE_EXHAUSTED. */
-#define RPC_MSG_SLACK ((size_t) 64 << 10)
+#define RPC_MSG_SLACK ((size_t)64 << 10)
 /* "package.Service/Method" */
 #define RPC_METHOD_MAX 256
 /* Payloads up to this size are packed on the stack. */
@@ -31,8 +31,8 @@ int rpc_url_is_tls(const char *url);
 /* Builds the TLS configuration of a listener (cert_key set, ca unused) or a
  * dialer (ca and server_name set; server_name NULL = url's host). *out is
  * written on success and freed by the caller with nng_tls_config_free(). */
-int rpc_tls_config_make(nng_tls_config **out, const char *url, const char *cert_key,
-                        const char *ca, const char *server_name);
+int rpc_tls_config_make(nng_tls_config **out, const char *url, const char *cert_key, const char *ca,
+                        const char *server_name);
 
 /* A message packed to bytes: data points at the caller's stack buffer when it
  * fitted, else at heap memory that rpc_packed_release() frees. */
@@ -43,8 +43,8 @@ typedef struct rpc_packed {
 
 /* Packs m into p, using stack (stack_len bytes) when it fits. Fails with
  * AMLRISK_ETOOBIG over max bytes, AMLRISK_ENOMEM. */
-int rpc_packed_make(rpc_packed *p, const ProtobufCMessage *m, uint8_t *stack,
-                    size_t stack_len, size_t max);
+int rpc_packed_make(rpc_packed *p, const ProtobufCMessage *m, uint8_t *stack, size_t stack_len,
+                    size_t max);
 void rpc_packed_release(rpc_packed *p);
 
 /* Packs envelope env into a new nng_msg; AMLRISK_ETOOBIG over max bytes. *out is

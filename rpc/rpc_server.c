@@ -17,16 +17,16 @@
 
 #include <nng/protocol/reqrep0/rep.h>
 
-#define MAX_SERVICES 16
-#define WORKERS_DEFAULT 4
-#define WORKERS_MAX 256
+#define MAX_SERVICES     16
+#define WORKERS_DEFAULT  4
+#define WORKERS_MAX      256
 #define CONTEXTS_DEFAULT 128
-#define CONTEXTS_MAX 4096
-#define BACKLOG_DEFAULT 64
-#define BACKLOG_MAX 65536
-#define SEND_TIMEOUT_MS 10000 /* a peer that stops reading loses its reply */
-#define BACKOFF_MS 10         /* pause after a failed receive (out of memory) */
-#define FAIL_MSG_MAX 512
+#define CONTEXTS_MAX     4096
+#define BACKLOG_DEFAULT  64
+#define BACKLOG_MAX      65536
+#define SEND_TIMEOUT_MS  10000 /* a peer that stops reading loses its reply */
+#define BACKOFF_MS       10    /* pause after a failed receive (out of memory) */
+#define FAIL_MSG_MAX     512
 
 /* The lifecycle of one context; changed only under call->mtx. */
 typedef enum call_state {
@@ -67,6 +67,7 @@ struct rpc_server {
 	bool started;
 	int port;
 	atomic_bool closing;
+	atomic_int in_send; /* threads inside nng_ctx_send(), see rpc_server_destroy */
 
 	pthread_mutex_t mtx; /* guards n_idle, for destroy's wait */
 	pthread_cond_t idle_cv;
@@ -152,14 +153,15 @@ call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage
 	rpc_server *srv = call->srv;
 	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
 	uint8_t stack[RPC_STACK_PAYLOAD];
-	rpc_packed payload = { { 0, NULL }, NULL };
+	rpc_packed payload = {{0, NULL}, NULL};
 	nng_msg *msg = NULL;
 	char why[160];
 	int err;
 
 	resp.request_id = call->req != NULL ? call->req->request_id : 0;
 	if (out != NULL) {
-		if ((err = rpc_packed_make(&payload, out, stack, sizeof(stack), srv->max_msg)) != 0) {
+		err = rpc_packed_make(&payload, out, stack, sizeof(stack), srv->max_msg);
+		if (err != AMLRISK_OK) {
 			snprintf(why, sizeof(why), "response %s: %s", out->descriptor->name,
 			         amlrisk_strerror(err));
 			grpc = amlrisk_err_to_grpc(err);
@@ -168,12 +170,12 @@ call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage
 			resp.payload = payload.bin;
 		}
 	}
-	resp.status = (Aml__V1__StatusCode) grpc;
-	resp.message = (char *) (message != NULL ? message : "");
+	resp.status = (Aml__V1__StatusCode)grpc;
+	resp.message = (char *)(message != NULL ? message : "");
 	if ((err = rpc_msg_pack(&msg, &resp.base, srv->max_msg)) == AMLRISK_ETOOBIG) {
 		resp.payload.data = NULL;
 		resp.payload.len = 0;
-		resp.status = (Aml__V1__StatusCode) amlrisk_err_to_grpc(err);
+		resp.status = (Aml__V1__StatusCode)amlrisk_err_to_grpc(err);
 		resp.message = "response over the message size limit";
 		err = rpc_msg_pack(&msg, &resp.base, srv->max_msg);
 	}
@@ -190,7 +192,9 @@ call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage
 	call_set_state(call, CALL_SEND);
 	nng_aio_set_msg(call->aio, msg);
 	nng_aio_set_timeout(call->aio, SEND_TIMEOUT_MS);
+	atomic_fetch_add(&srv->in_send, 1);
 	nng_ctx_send(call->ctx, call->aio);
+	atomic_fetch_sub(&srv->in_send, 1);
 }
 
 /* The closure handed to every handler: packs and sends out, or INTERNAL when
@@ -218,7 +222,8 @@ rpc_call_fail(void *closure_data, int err, const char *fmt, ...)
 	va_list ap;
 
 	if (err == AMLRISK_OK) {
-		call_fail(call, AMLRISK_EINTERNAL, "%s: failed with no error code", call->method->name);
+		call_fail(call, AMLRISK_EINTERNAL, "%s: failed with no error code",
+		          call->method->name);
 		return;
 	}
 	va_start(ap, fmt);
@@ -239,7 +244,7 @@ rpc_call_time_left_ms(const void *closure_data)
 	if (now >= call->deadline) {
 		return 0;
 	}
-	return (call->deadline - now > INT_MAX) ? INT_MAX : (int) (call->deadline - now);
+	return (call->deadline - now > INT_MAX) ? INT_MAX : (int)(call->deadline - now);
 }
 
 const char *
@@ -272,28 +277,29 @@ call_route(rpc_call *call)
 	int i;
 
 	if (slash == NULL || slash == full || slash[1] == '\0' || strlen(full) >= RPC_METHOD_MAX) {
-		call_fail(call, AMLRISK_EINVAL, "method \"%.64s\" is not \"package.Service/Method\"",
-		          full);
+		call_fail(call, AMLRISK_EINVAL,
+		          "method \"%.64s\" is not \"package.Service/Method\"", full);
 		return false;
 	}
-	n = (size_t) (slash - full);
+	n = (size_t)(slash - full);
 	for (i = 0; i < srv->n_services && svc == NULL; i++) {
 		d = srv->services[i]->descriptor;
 		if (strlen(d->name) == n && memcmp(d->name, full, n) == 0) {
 			svc = srv->services[i];
 		}
 	}
-	if (svc == NULL || (m = protobuf_c_service_descriptor_get_method_by_name(d, slash + 1)) == NULL) {
+	if (svc == NULL ||
+	    (m = protobuf_c_service_descriptor_get_method_by_name(d, slash + 1)) == NULL) {
 		call_fail(call, AMLRISK_EUNIMPL, "unknown method %s", full);
 		return false;
 	}
 	call->svc = svc;
 	call->method = m;
-	call->method_index = (unsigned) (m - d->methods);
+	call->method_index = (unsigned)(m - d->methods);
 	/* a generated service struct holds one handler pointer per method after its
 	 * base, which is how protobuf-c's own invoke finds them; NULL = not there */
 	if (svc->invoke == protobuf_c_service_invoke_internal &&
-	    ((const generic_handler *) (svc + 1))[call->method_index] == NULL) {
+	    ((const generic_handler *)(svc + 1))[call->method_index] == NULL) {
 		call_fail(call, AMLRISK_EUNIMPL, "method %s is not implemented", full);
 		return false;
 	}
@@ -331,12 +337,12 @@ call_start(rpc_call *call, nng_msg *msg)
 	call->deadline = 0;
 	if (len > srv->max_msg) {
 		nng_msg_free(msg);
-		call_fail(call, AMLRISK_ETOOBIG, "request of %zu bytes over the %zu-byte limit", len,
-		          srv->max_msg);
+		call_fail(call, AMLRISK_ETOOBIG, "request of %zu bytes over the %zu-byte limit",
+		          len, srv->max_msg);
 		return;
 	}
-	req = (Aml__V1__RpcRequest *) protobuf_c_message_unpack(&aml__v1__rpc_request__descriptor,
-	                                                         NULL, len, nng_msg_body(msg));
+	req = (Aml__V1__RpcRequest *)protobuf_c_message_unpack(&aml__v1__rpc_request__descriptor,
+	                                                       NULL, len, nng_msg_body(msg));
 	nng_msg_free(msg);
 	if (req == NULL) {
 		call_fail(call, AMLRISK_EPROTO, "malformed envelope: not an aml.v1.RpcRequest");
@@ -354,7 +360,8 @@ call_start(rpc_call *call, nng_msg *msg)
 		call->deadline = nng_clock() + req->timeout_ms;
 	}
 	if (!queue_push(srv, call)) {
-		call_fail(call, AMLRISK_EFULL, "server busy: backlog of %d calls full", srv->backlog);
+		call_fail(call, AMLRISK_EFULL, "server busy: backlog of %d calls full",
+		          srv->backlog);
 	}
 }
 
@@ -499,16 +506,17 @@ server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 	if (srv->max_msg < RPC_MAX_MSG_MIN || srv->max_msg > RPC_MAX_MSG_MAX) {
 		return AMLRISK_EINVAL;
 	}
-	if ((srv->queue = calloc((size_t) srv->backlog, sizeof(*srv->queue))) == NULL ||
-	    (srv->calls = calloc((size_t) contexts, sizeof(*srv->calls))) == NULL ||
-	    (srv->workers = calloc((size_t) srv->n_workers_opt, sizeof(*srv->workers))) == NULL) {
+	if ((srv->queue = calloc((size_t)srv->backlog, sizeof(*srv->queue))) == NULL ||
+	    (srv->calls = calloc((size_t)contexts, sizeof(*srv->calls))) == NULL ||
+	    (srv->workers = calloc((size_t)srv->n_workers_opt, sizeof(*srv->workers))) == NULL) {
 		return AMLRISK_ENOMEM;
 	}
 	if (rpc_url_is_tls(url)) {
 		if (o->tls_cert_key_file == NULL) {
 			return AMLRISK_EINVAL;
 		}
-		if ((err = rpc_tls_config_make(&srv->tls, url, o->tls_cert_key_file, NULL, NULL)) != 0) {
+		err = rpc_tls_config_make(&srv->tls, url, o->tls_cert_key_file, NULL, NULL);
+		if (err != AMLRISK_OK) {
 			return err;
 		}
 	}
@@ -516,7 +524,8 @@ server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 		return rpc_err_from_nng(rv);
 	}
 	srv->sock_open = true;
-	if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, srv->max_msg + RPC_MSG_SLACK)) != 0) {
+	if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ,
+	                              srv->max_msg + RPC_MSG_SLACK)) != 0) {
 		return rpc_err_from_nng(rv);
 	}
 	if ((rv = nng_listener_create(&srv->listener, srv->sock, url)) != 0) {
@@ -539,7 +548,7 @@ server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 int
 rpc_server_create(rpc_server **out, const char *url, const rpc_server_opts *opts)
 {
-	static const rpc_server_opts defaults = { 0 };
+	static const rpc_server_opts defaults = {0};
 	rpc_server *srv;
 	int err;
 
@@ -555,6 +564,7 @@ rpc_server_create(rpc_server **out, const char *url, const rpc_server_opts *opts
 	pthread_mutex_init(&srv->q_mtx, NULL);
 	pthread_cond_init(&srv->q_cv, NULL);
 	atomic_init(&srv->closing, false);
+	atomic_init(&srv->in_send, 0);
 	if ((err = server_setup(srv, url != NULL ? url : RPC_DEFAULT_URL,
 	                        opts != NULL ? opts : &defaults)) != AMLRISK_OK) {
 		rpc_server_destroy(srv);
@@ -671,6 +681,12 @@ rpc_server_destroy(rpc_server *srv)
 		pthread_cond_wait(&srv->idle_cv, &srv->mtx);
 	}
 	pthread_mutex_unlock(&srv->mtx);
+	/* the reply's completion can run before the thread that sent it is out of
+	 * nng_ctx_send(); NNG 1.5.2 tears a context down in whichever thread drops
+	 * its last reference, so closing the socket under such a thread crashes */
+	while (atomic_load(&srv->in_send) > 0) {
+		nng_msleep(1);
+	}
 	workers_stop(srv);
 	if (srv->sock_open) {
 		nng_close(srv->sock); /* closes the listener and every context */

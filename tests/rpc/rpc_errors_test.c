@@ -101,7 +101,7 @@ test_deadline_exceeded(void **state)
 	char msg[256];
 	int64_t t0, dt;
 
-	(void) state;
+	(void)state;
 	t0 = tsvc_now_ms();
 	assert_int_equal(tsvc_call(f->c, "Echo", "slow", 0, 800, 150, NULL, msg, sizeof(msg)),
 	                 S_DEADLINE);
@@ -115,16 +115,16 @@ test_deadline_exceeded(void **state)
 static void
 test_deadline_passed_in_backlog(void **state)
 {
-	rpc_server_opts so = { .workers = 1 };
+	rpc_server_opts so = {.workers = 1};
 	fixture *f = fixture_new("ipc", &so, 0);
-	bg_call slow = { .c = f->c, .sleep_ms = 600 };
+	bg_call slow = {.c = f->c, .sleep_ms = 600};
 	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
 	Aml__V1__RpcResponse *r;
 	uint8_t payload[64];
 	pthread_t th;
 	int started;
 
-	(void) state;
+	(void)state;
 	atomic_store(&tsvc_echo_running, 0);
 	assert_int_equal(pthread_create(&th, NULL, bg_main, &slow), 0);
 	wait_for(&tsvc_echo_running, 1);
@@ -152,7 +152,7 @@ test_unknown_method(void **state)
 	Aml__V1__RpcResponse *r;
 	char msg[256];
 
-	(void) state;
+	(void)state;
 	/* a service the server does not have */
 	assert_int_equal(rpc_client_call(f->c, &aml__v1__risk_service__descriptor, "Health",
 	                                 &hreq.base, &resp, 2000, msg, sizeof(msg)),
@@ -171,7 +171,8 @@ test_unknown_method(void **state)
 	assert_int_equal(tsvc_call(f->c, "Missing", "x", 0, 0, 2000, NULL, msg, sizeof(msg)),
 	                 S_UNIMPLEMENTED);
 	/* unknown to the descriptor: refused before sending */
-	assert_int_equal(tsvc_call(f->c, "Nope", "x", 0, 0, 2000, NULL, msg, sizeof(msg)), S_INVALID);
+	assert_int_equal(tsvc_call(f->c, "Nope", "x", 0, 0, 2000, NULL, msg, sizeof(msg)),
+	                 S_INVALID);
 	fixture_free(f);
 }
 
@@ -180,12 +181,12 @@ test_bad_arguments(void **state)
 {
 	Rpctest__V1__Other other = RPCTEST__V1__OTHER__INIT;
 	ProtobufCMessage *resp = NULL;
-	rpc_server_opts bad = { .workers = -1 };
+	rpc_server_opts bad = {.workers = -1};
 	rpc_server *srv = NULL;
 	rpc_client *c = NULL;
 	char msg[256];
 
-	(void) state;
+	(void)state;
 	assert_int_equal(rpc_server_create(&srv, NULL, &bad), AMLRISK_EINVAL);
 	assert_int_equal(rpc_server_create(&srv, "nope://x", NULL), AMLRISK_EINVAL);
 	assert_int_equal(rpc_server_create(&srv, "tls+tcp://127.0.0.1:0", NULL), AMLRISK_EINVAL);
@@ -207,8 +208,9 @@ test_bad_arguments(void **state)
 	                                 &other.base, &resp, 100, msg, sizeof(msg)),
 	                 S_INVALID);
 	assert_non_null(strstr(msg, "rpctest.v1.Other"));
-	assert_int_equal(rpc_client_call(c, NULL, "Echo", &other.base, &resp, 100, msg, sizeof(msg)),
-	                 S_INVALID);
+	assert_int_equal(
+	        rpc_client_call(c, NULL, "Echo", &other.base, &resp, 100, msg, sizeof(msg)),
+	        S_INVALID);
 	assert_null(resp);
 	rpc_client_destroy(c);
 }
@@ -218,11 +220,11 @@ test_bad_arguments(void **state)
 static void
 test_malformed_envelope(void **state)
 {
-	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x13, 0x37 };
+	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x13, 0x37};
 	fixture *f = fixture_new("ipc", NULL, 0);
 	Aml__V1__RpcResponse *r = NULL;
 
-	(void) state;
+	(void)state;
 	assert_int_equal(tsvc_raw(f->url, junk, sizeof(junk), 5000, &r), 0);
 	assert_non_null(r);
 	assert_int_equal(r->status, S_INVALID);
@@ -243,17 +245,17 @@ test_garbage_on_tcp_socket(void **state)
 {
 	static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n\x00\x01\x02\xff\xfe";
 	fixture *f = fixture_new("tcp", NULL, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	int fd, i;
 
-	(void) state;
-	sa.sin_port = htons((uint16_t) rpc_server_port(f->srv));
+	(void)state;
+	sa.sin_port = htons((uint16_t)rpc_server_port(f->srv));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	for (i = 0; i < 3; i++) {
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		assert_true(fd >= 0);
-		assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-		assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t) sizeof(junk));
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
 		nng_msleep(20);
 		close(fd);
 	}
@@ -263,11 +265,11 @@ test_garbage_on_tcp_socket(void **state)
 static void
 test_payload_does_not_decode(void **state)
 {
-	static const uint8_t bad[] = { 0x0a, 0x50, 'a', 'b' }; /* field 1, 80 bytes; 2 follow */
+	static const uint8_t bad[] = {0x0a, 0x50, 'a', 'b'}; /* field 1, 80 bytes; 2 follow */
 	fixture *f = fixture_new("ipc", NULL, 0);
 	Aml__V1__RpcResponse *r;
 
-	(void) state;
+	(void)state;
 	r = tsvc_raw_envelope(f->url, 9, ECHO, 0, bad, sizeof(bad));
 	assert_int_equal(r->status, S_INVALID);
 	assert_non_null(strstr(r->message, "rpctest.v1.EchoRequest"));
@@ -281,7 +283,7 @@ test_payload_does_not_decode(void **state)
 static void
 test_oversized_message(void **state)
 {
-	rpc_server_opts so = { .max_msg = 4096 };
+	rpc_server_opts so = {.max_msg = 4096};
 	fixture *f = fixture_new("tcp", &so, 0);
 	Aml__V1__RpcResponse *r = NULL;
 	rpc_client *small;
@@ -289,7 +291,7 @@ test_oversized_message(void **state)
 	size_t n = 4096 + (128 << 10);
 	char msg[256];
 
-	(void) state;
+	(void)state;
 	/* over the server's limit: answered RESOURCE_EXHAUSTED */
 	assert_int_equal(tsvc_call(f->c, "Echo", "big", 8000, 0, 2000, NULL, msg, sizeof(msg)),
 	                 S_EXHAUSTED);
@@ -315,15 +317,15 @@ test_oversized_message(void **state)
 static void
 test_backlog_full(void **state)
 {
-	rpc_server_opts so = { .workers = 1, .backlog = 2, .contexts = 16 };
+	rpc_server_opts so = {.workers = 1, .backlog = 2, .contexts = 16};
 	fixture *f = fixture_new("ipc", &so, 0);
-	bg_call bg[3] = { { .c = f->c, .sleep_ms = 800 }, { .c = f->c }, { .c = f->c } };
+	bg_call bg[3] = {{.c = f->c, .sleep_ms = 800}, {.c = f->c}, {.c = f->c}};
 	pthread_t th[3];
 	char msg[256];
 	int64_t t0;
 	int i;
 
-	(void) state;
+	(void)state;
 	atomic_store(&tsvc_echo_running, 0);
 	assert_int_equal(pthread_create(&th[0], NULL, bg_main, &bg[0]), 0);
 	wait_for(&tsvc_echo_running, 1); /* the only worker is busy */
@@ -332,8 +334,9 @@ test_backlog_full(void **state)
 	}
 	nng_msleep(150); /* both wait in the backlog */
 	t0 = tsvc_now_ms();
-	assert_int_equal(tsvc_call(f->c, "Echo", "one too many", 0, 0, 5000, NULL, msg, sizeof(msg)),
-	                 S_EXHAUSTED);
+	assert_int_equal(
+	        tsvc_call(f->c, "Echo", "one too many", 0, 0, 5000, NULL, msg, sizeof(msg)),
+	        S_EXHAUSTED);
 	assert_true(tsvc_now_ms() - t0 < 400);
 	assert_non_null(strstr(msg, "backlog"));
 	for (i = 0; i < 3; i++) {
@@ -348,15 +351,15 @@ test_backlog_full(void **state)
 static void
 test_destroy_with_calls_in_flight(void **state)
 {
-	rpc_server_opts so = { .workers = 1 };
+	rpc_server_opts so = {.workers = 1};
 	char url[128];
 	rpc_server *srv;
 	rpc_client *c;
-	bg_call bg[2] = { { .sleep_ms = 500 }, { .sleep_ms = 0 } };
+	bg_call bg[2] = {{.sleep_ms = 500}, {.sleep_ms = 0}};
 	pthread_t th[2];
 	int i;
 
-	(void) state;
+	(void)state;
 	tsvc_url(url, sizeof(url), "ipc");
 	srv = tsvc_server(url, &so);
 	c = tsvc_client(url, 0);
@@ -384,7 +387,7 @@ test_handler_failures(void **state)
 	fixture *f = fixture_new("ipc", NULL, 0);
 	char msg[256];
 
-	(void) state;
+	(void)state;
 	assert_int_equal(tsvc_call(f->c, "Fail", "w1", 0, 0, 2000, NULL, msg, sizeof(msg)),
 	                 S_NOT_FOUND);
 	assert_string_equal(msg, "wallet w1 not found");
@@ -402,17 +405,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_deadline_exceeded),
-		cmocka_unit_test(test_deadline_passed_in_backlog),
-		cmocka_unit_test(test_unknown_method),
-		cmocka_unit_test(test_bad_arguments),
-		cmocka_unit_test(test_malformed_envelope),
-		cmocka_unit_test(test_garbage_on_tcp_socket),
-		cmocka_unit_test(test_payload_does_not_decode),
-		cmocka_unit_test(test_oversized_message),
-		cmocka_unit_test(test_backlog_full),
-		cmocka_unit_test(test_destroy_with_calls_in_flight),
-		cmocka_unit_test(test_handler_failures),
+	        cmocka_unit_test(test_deadline_exceeded),
+	        cmocka_unit_test(test_deadline_passed_in_backlog),
+	        cmocka_unit_test(test_unknown_method),
+	        cmocka_unit_test(test_bad_arguments),
+	        cmocka_unit_test(test_malformed_envelope),
+	        cmocka_unit_test(test_garbage_on_tcp_socket),
+	        cmocka_unit_test(test_payload_does_not_decode),
+	        cmocka_unit_test(test_oversized_message),
+	        cmocka_unit_test(test_backlog_full),
+	        cmocka_unit_test(test_destroy_with_calls_in_flight),
+	        cmocka_unit_test(test_handler_failures),
 	};
 
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

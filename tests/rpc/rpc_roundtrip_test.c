@@ -45,24 +45,24 @@ roundtrip(const char *kind)
 static void
 test_roundtrip_ipc(void **state)
 {
-	(void) state;
+	(void)state;
 	roundtrip("ipc");
 }
 
 static void
 test_roundtrip_tcp(void **state)
 {
-	(void) state;
+	(void)state;
 	roundtrip("tcp");
 }
 
 static void
 test_roundtrip_tls(void **state)
 {
-	rpc_client_opts o = { 0 };
+	rpc_client_opts o = {0};
 	rpc_client *c = NULL;
 
-	(void) state;
+	(void)state;
 	if (!rpc_tls_supported()) {
 		print_message("NNG without TLS: tls+tcp:// not tested\n");
 		skip();
@@ -76,7 +76,7 @@ test_roundtrip_tls(void **state)
 /* ---- many threads ---- */
 
 #define THREADS 16
-#define CALLS 100
+#define CALLS   100
 
 typedef struct caller_arg {
 	rpc_client *c;
@@ -95,9 +95,9 @@ caller_main(void *p)
 	for (i = 0; i < CALLS; i++) {
 		snprintf(text, sizeof(text), "t%d-%d", a->id, i);
 		r = NULL;
-		if (tsvc_call(a->c, i % 2 ? "Echo" : "Later", text, (size_t) i, 0, 10000, &r, msg,
+		if (tsvc_call(a->c, i % 2 ? "Echo" : "Later", text, (size_t)i, 0, 10000, &r, msg,
 		              sizeof(msg)) == S_OK &&
-		    strcmp(r->text, text) == 0 && r->blob.len == (size_t) (i % 2 ? i : 0)) {
+		    strcmp(r->text, text) == 0 && r->blob.len == (size_t)(i % 2 ? i : 0)) {
 			a->ok++;
 		}
 		tsvc_free(r);
@@ -108,7 +108,7 @@ caller_main(void *p)
 static void
 test_many_threads(void **state)
 {
-	rpc_server_opts so = { .workers = 3, .contexts = 32 };
+	rpc_server_opts so = {.workers = 3, .contexts = 32};
 	caller_arg args[THREADS];
 	pthread_t th[THREADS];
 	char url[128];
@@ -116,12 +116,12 @@ test_many_threads(void **state)
 	rpc_client *c;
 	int i;
 
-	(void) state;
+	(void)state;
 	tsvc_url(url, sizeof(url), "ipc");
 	srv = tsvc_server(url, &so);
 	c = tsvc_client(url, 0);
 	for (i = 0; i < THREADS; i++) {
-		args[i] = (caller_arg) { c, i, 0 };
+		args[i] = (caller_arg){c, i, 0};
 		assert_int_equal(pthread_create(&th[i], NULL, caller_main, &args[i]), 0);
 	}
 	for (i = 0; i < THREADS; i++) {
@@ -166,8 +166,8 @@ bg_main(void *p)
 static void
 slow_vs_fast(const char *slow_method, int workers)
 {
-	rpc_server_opts so = { .workers = workers };
-	bg_call slow = { .method = slow_method, .sleep_ms = 1500, .timeout_ms = 10000 };
+	rpc_server_opts so = {.workers = workers};
+	bg_call slow = {.method = slow_method, .sleep_ms = 1500, .timeout_ms = 10000};
 	char url[128], msg[256];
 	rpc_server *srv;
 	pthread_t th;
@@ -181,8 +181,9 @@ slow_vs_fast(const char *slow_method, int workers)
 	nng_msleep(200); /* the slow call is running */
 	t0 = tsvc_now_ms();
 	for (i = 0; i < 20; i++) {
-		assert_int_equal(tsvc_call(slow.c, "Echo", "fast", 0, 0, 5000, NULL, msg, sizeof(msg)),
-		                 S_OK);
+		assert_int_equal(
+		        tsvc_call(slow.c, "Echo", "fast", 0, 0, 5000, NULL, msg, sizeof(msg)),
+		        S_OK);
 	}
 	fast_done = tsvc_now_ms();
 	assert_true(fast_done - t0 < 1000);
@@ -197,14 +198,14 @@ slow_vs_fast(const char *slow_method, int workers)
 static void
 test_slow_handler_does_not_block_fast(void **state)
 {
-	(void) state;
+	(void)state;
 	slow_vs_fast("Echo", 2);
 }
 
 static void
 test_later_answer_from_other_thread(void **state)
 {
-	(void) state;
+	(void)state;
 	/* one worker only: Later gives it back at once and answers from its thread */
 	slow_vs_fast("Later", 1);
 }
@@ -232,7 +233,9 @@ reconnect(const char *kind)
 	assert_int_equal(tsvc_call(c, "Echo", "gone", 0, 0, 300, NULL, msg, sizeof(msg)),
 	                 S_UNAVAILABLE);
 	assert_true(tsvc_now_ms() - t0 < 2000);
-	assert_non_null(strstr(msg, "no server"));
+	/* "no server at ...", or "connection lost" when the request went out on
+	 * the old connection before its end was noticed */
+	assert_true(strstr(msg, "no server") != NULL || strstr(msg, "lost") != NULL);
 
 	/* same URL (same port for tcp) again; the client redials by itself */
 	srv = tsvc_server(curl, NULL);
@@ -247,14 +250,14 @@ reconnect(const char *kind)
 static void
 test_reconnect_ipc(void **state)
 {
-	(void) state;
+	(void)state;
 	reconnect("ipc");
 }
 
 static void
 test_reconnect_tcp(void **state)
 {
-	(void) state;
+	(void)state;
 	reconnect("tcp");
 }
 
@@ -265,18 +268,20 @@ test_unavailable_without_server(void **state)
 	rpc_client *c;
 	int64_t t0, dt;
 
-	(void) state;
+	(void)state;
 	tsvc_url(url, sizeof(url), "ipc");
 	c = tsvc_client(url, 0);
 	t0 = tsvc_now_ms();
-	assert_int_equal(tsvc_call(c, "Echo", "x", 0, 0, 250, NULL, msg, sizeof(msg)), S_UNAVAILABLE);
+	assert_int_equal(tsvc_call(c, "Echo", "x", 0, 0, 250, NULL, msg, sizeof(msg)),
+	                 S_UNAVAILABLE);
 	dt = tsvc_now_ms() - t0;
 	assert_true(dt >= 200 && dt < 2000);
 	assert_non_null(strstr(msg, url));
 	rpc_client_destroy(c);
 	/* tcp to a port nobody listens on */
 	c = tsvc_client("tcp://127.0.0.1:9", 0);
-	assert_int_equal(tsvc_call(c, "Echo", "x", 0, 0, 250, NULL, msg, sizeof(msg)), S_UNAVAILABLE);
+	assert_int_equal(tsvc_call(c, "Echo", "x", 0, 0, 250, NULL, msg, sizeof(msg)),
+	                 S_UNAVAILABLE);
 	rpc_client_destroy(c);
 }
 
@@ -284,15 +289,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_ipc),
-		cmocka_unit_test(test_roundtrip_tcp),
-		cmocka_unit_test(test_roundtrip_tls),
-		cmocka_unit_test(test_many_threads),
-		cmocka_unit_test(test_slow_handler_does_not_block_fast),
-		cmocka_unit_test(test_later_answer_from_other_thread),
-		cmocka_unit_test(test_reconnect_ipc),
-		cmocka_unit_test(test_reconnect_tcp),
-		cmocka_unit_test(test_unavailable_without_server),
+	        cmocka_unit_test(test_roundtrip_ipc),
+	        cmocka_unit_test(test_roundtrip_tcp),
+	        cmocka_unit_test(test_roundtrip_tls),
+	        cmocka_unit_test(test_many_threads),
+	        cmocka_unit_test(test_slow_handler_does_not_block_fast),
+	        cmocka_unit_test(test_later_answer_from_other_thread),
+	        cmocka_unit_test(test_reconnect_ipc),
+	        cmocka_unit_test(test_reconnect_tcp),
+	        cmocka_unit_test(test_unavailable_without_server),
 	};
 
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@ tsvc_now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -37,7 +37,7 @@ svc_echo(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__EchoRequest *
 	Rpctest__V1__EchoResponse out = RPCTEST__V1__ECHO_RESPONSE__INIT;
 	const char *caller = rpc_call_metadata(cd, "caller");
 
-	(void) svc;
+	(void)svc;
 	atomic_fetch_add(&tsvc_echo_started, 1);
 	if (in->sleep_ms != 0) {
 		atomic_fetch_add(&tsvc_echo_running, 1);
@@ -47,7 +47,7 @@ svc_echo(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__EchoRequest *
 	out.text = in->text; /* borrowed: closure packs before returning */
 	out.blob = in->blob;
 	out.time_left_ms = rpc_call_time_left_ms(cd);
-	out.caller = (char *) (caller != NULL ? caller : "");
+	out.caller = (char *)(caller != NULL ? caller : "");
 	closure(&out, cd);
 }
 
@@ -86,7 +86,7 @@ svc_later(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__EchoRequest 
 	later_job *job;
 	int rv;
 
-	(void) svc;
+	(void)svc;
 	if ((job = calloc(1, sizeof(*job))) == NULL || (job->text = strdup(in->text)) == NULL) {
 		free(job);
 		rpc_call_fail(cd, AMLRISK_ENOMEM, "no memory for the job");
@@ -121,8 +121,8 @@ static void
 svc_fail(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__EchoRequest *in,
          Rpctest__V1__EchoResponse_Closure closure, void *cd)
 {
-	(void) svc;
-	(void) closure;
+	(void)svc;
+	(void)closure;
 	rpc_call_fail(cd, AMLRISK_ENOTFOUND, "wallet %s not found", in->text);
 }
 
@@ -130,8 +130,8 @@ static void
 svc_nothing(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__EchoRequest *in,
             Rpctest__V1__EchoResponse_Closure closure, void *cd)
 {
-	(void) svc;
-	(void) in;
+	(void)svc;
+	(void)in;
 	closure(NULL, cd);
 }
 
@@ -141,9 +141,9 @@ svc_wrong_type(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__EchoReq
 {
 	Rpctest__V1__Other other = RPCTEST__V1__OTHER__INIT;
 
-	(void) svc;
-	(void) in;
-	closure((const Rpctest__V1__EchoResponse *) (const void *) &other, cd);
+	(void)svc;
+	(void)in;
+	closure((const Rpctest__V1__EchoResponse *)(const void *)&other, cd);
 }
 
 static void
@@ -152,7 +152,7 @@ svc_strict(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__Other *in,
 {
 	Rpctest__V1__Other out = RPCTEST__V1__OTHER__INIT;
 
-	(void) svc;
+	(void)svc;
 	out.name = in->name;
 	closure(&out, cd);
 }
@@ -173,7 +173,7 @@ tsvc_url(char *buf, size_t len, const char *kind)
 	int n = atomic_fetch_add(&seq, 1);
 
 	if (strcmp(kind, "ipc") == 0) {
-		snprintf(buf, len, "ipc:///tmp/amlrisk-rpctest-%d-%d.sock", (int) getpid(), n);
+		snprintf(buf, len, "ipc:///tmp/amlrisk-rpctest-%d-%d.sock", (int)getpid(), n);
 	} else if (strcmp(kind, "tls") == 0) {
 		snprintf(buf, len, "tls+tcp://127.0.0.1:0");
 	} else {
@@ -189,14 +189,14 @@ tsvc_bound_url(char *buf, size_t len, const char *url, const rpc_server *srv)
 	if (strncmp(url, "ipc", 3) == 0 || strcmp(colon, ":0") != 0) {
 		snprintf(buf, len, "%s", url);
 	} else {
-		snprintf(buf, len, "%.*s:%d", (int) (colon - url), url, rpc_server_port(srv));
+		snprintf(buf, len, "%.*s:%d", (int)(colon - url), url, rpc_server_port(srv));
 	}
 }
 
 rpc_server *
 tsvc_server(const char *url, const rpc_server_opts *opts)
 {
-	rpc_server_opts o = { 0 };
+	rpc_server_opts o = {0};
 	rpc_server *srv = NULL;
 
 	if (opts != NULL) {
@@ -214,11 +214,11 @@ tsvc_server(const char *url, const rpc_server_opts *opts)
 rpc_client *
 tsvc_client(const char *url, int max_msg)
 {
-	rpc_client_opts o = { 0 };
+	rpc_client_opts o = {0};
 	rpc_client *c = NULL;
 
 	o.caller = "tester";
-	o.max_msg = (size_t) max_msg;
+	o.max_msg = (size_t)max_msg;
 	if (strncmp(url, "tls", 3) == 0) {
 		o.tls_ca_file = RPCTEST_TLS_DIR "/ca.pem";
 		o.tls_server_name = "localhost";
@@ -228,9 +228,8 @@ tsvc_client(const char *url, int max_msg)
 }
 
 int
-tsvc_call(rpc_client *c, const char *method, const char *text, size_t blob_len,
-          uint32_t sleep_ms, int timeout_ms, Rpctest__V1__EchoResponse **out, char *msg,
-          size_t msglen)
+tsvc_call(rpc_client *c, const char *method, const char *text, size_t blob_len, uint32_t sleep_ms,
+          int timeout_ms, Rpctest__V1__EchoResponse **out, char *msg, size_t msglen)
 {
 	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
@@ -242,7 +241,7 @@ tsvc_call(rpc_client *c, const char *method, const char *text, size_t blob_len,
 		assert_non_null(blob);
 		memset(blob, 'x', blob_len);
 	}
-	req.text = (char *) text;
+	req.text = (char *)text;
 	req.blob.data = blob;
 	req.blob.len = blob_len;
 	req.sleep_ms = sleep_ms;
@@ -253,7 +252,7 @@ tsvc_call(rpc_client *c, const char *method, const char *text, size_t blob_len,
 		assert_non_null(resp);
 		assert_ptr_equal(resp->descriptor, &rpctest__v1__echo_response__descriptor);
 		if (out != NULL) {
-			*out = (Rpctest__V1__EchoResponse *) resp;
+			*out = (Rpctest__V1__EchoResponse *)resp;
 		} else {
 			protobuf_c_message_free_unpacked(resp, NULL);
 		}
@@ -306,9 +305,9 @@ tsvc_raw_envelope(const char *url, uint64_t id, const char *method, uint32_t tim
 	size_t n;
 
 	req.request_id = id;
-	req.method = (char *) method;
+	req.method = (char *)method;
 	req.timeout_ms = timeout_ms;
-	req.payload.data = (uint8_t *) payload;
+	req.payload.data = (uint8_t *)payload;
 	req.payload.len = len;
 	n = aml__v1__rpc_request__get_packed_size(&req);
 	buf = malloc(n + 1);
