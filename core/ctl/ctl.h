@@ -1,0 +1,70 @@
+/* ctl.h - amlctl's pieces: the parsed command line, the commands (ctl_cmds.c)
+ * and the output helpers (ctl_out.c): aligned tables for people, JSON made
+ * from the protobuf descriptors for scripts. */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "rpc.h"
+
+#define CTL_ARGS_MAX 4
+#define CTL_CELLS_MAX 16
+
+/* The command line after parsing. */
+typedef struct ctl_args {
+	const char *url;
+	bool json;
+	int timeout_ms; /* 0 = the command's default */
+	const char *cmd;
+	const char *operand[CTL_ARGS_MAX];
+	int n_operands;
+	/* command options; NULL/0 = not given */
+	const char *n, *run, *limit, *before, *sources;
+	const char *hops, *node_limit, *edge_limit;
+	const char *hop_weights, *direction, *count, *illicit_ratio, *illicit_seed, *config_json;
+	bool no_degree_normalize, no_labels;
+	const char *database_url;
+} ctl_args;
+
+/* Runs a command; returns the exit status (0 ok, 1 error, 2 usage). */
+int ctl_run(const ctl_args *a);
+
+/* Calls method on the RiskService at a->url; prints the error and returns
+ * non-zero when the call fails (then *resp is untouched). */
+int ctl_call(const ctl_args *a, const char *method, const ProtobufCMessage *req,
+             ProtobufCMessage **resp, int default_timeout_ms);
+
+/* Prints the failure: "amlctl: CODE: message" on stderr and, with --json, an
+ * {"error":{...}} object on stdout. Returns 1. */
+int ctl_fail(const ctl_args *a, const char *code, const char *msg);
+int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- output ---- */
+
+/* m as a JSON object: proto field names, every field, int64 as integers. */
+json_t *ctl_json_from_msg(const ProtobufCMessage *m);
+/* Prints v (consumed) to stdout, indented, with a newline. */
+void ctl_json_print(json_t *v);
+
+/* A table: a header row, then rows of cells (copied), printed with columns
+ * padded to their widest cell. Numeric columns (header starting with '#' in
+ * ctl_table_create's spec, e.g. "#SCORE") are right-aligned. */
+typedef struct ctl_table ctl_table;
+ctl_table *ctl_table_create(int ncols, const char *const *headers);
+void ctl_table_row(ctl_table *t, ...); /* ncols const char * cells */
+void ctl_table_print(ctl_table *t);    /* prints (nothing without rows) and frees */
+
+/* "key  value" lines with the keys padded; value printf-style. */
+void ctl_kv(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Unix microseconds as "2026-01-02T03:04:05.678Z" ("-" for 0) into buf. */
+const char *ctl_time(char *buf, size_t len, int64_t us);
+/* A double as the shortest text that reads back the same. */
+const char *ctl_num(char *buf, size_t len, double v);
+
+#endif

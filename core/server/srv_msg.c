@@ -1,0 +1,84 @@
+/* srv_msg.c - builders of the few messages more than one handler answers with.
+ * Strings are copied, so the source may go away before the answer is packed. */
+#include "srv_msg.h"
+
+#include <string.h>
+
+static char *
+str(srv_arena *a, const char *s)
+{
+	return srv_arena_strdup(a, s != NULL ? s : "");
+}
+
+Aml__V1__WalletScore *
+srv_msg_wallet(srv_arena *a, const core_wallet_score *ws, const double *weights)
+{
+	Aml__V1__WalletScore *m = srv_arena_alloc(a, sizeof(*m));
+	Aml__V1__HopCount *hops = srv_arena_calloc(a, ws->hops + 1, sizeof(*hops));
+	Aml__V1__HopCount **ptrs = srv_arena_calloc(a, ws->hops + 1, sizeof(*ptrs));
+
+	if (m == NULL || hops == NULL || ptrs == NULL)
+		return NULL;
+	aml__v1__wallet_score__init(m);
+	if ((m->wallet = srv_arena_strndup(a, ws->wallet, ws->wallet_len)) == NULL)
+		return NULL;
+	m->risk_score = ws->risk_score;
+	m->exposures = ws->exposures;
+	m->in_degree = ws->in_degree;
+	m->out_degree = ws->out_degree;
+	m->is_illicit = ws->is_illicit;
+	for (unsigned k = 0; k <= ws->hops; k++) {
+		aml__v1__hop_count__init(&hops[k]);
+		hops[k].hop = k;
+		hops[k].weight = weights[k];
+		hops[k].illicit_count = ws->counts[k];
+		ptrs[k] = &hops[k];
+	}
+	m->n_hops = ws->hops + 1;
+	m->hops = ptrs;
+	return m;
+}
+
+Aml__V1__RunSummary *
+srv_msg_run(srv_arena *a, const srv_summary *s)
+{
+	Aml__V1__RunSummary *m = srv_arena_alloc(a, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	aml__v1__run_summary__init(m);
+	m->run_id = s->id;
+	m->status = str(a, srv_run_status_name(s->status));
+	m->created_at_us = s->created_us;
+	m->completed_at_us = s->completed_us;
+	m->model = str(a, s->model);
+	m->config_json = str(a, s->config_json);
+	m->tx_source = str(a, s->tx_source);
+	m->watermark = s->watermark;
+	m->transactions = s->transactions;
+	m->wallets = s->wallets;
+	m->illicit = s->illicit;
+	m->load_seconds = s->load_s;
+	m->score_seconds = s->score_s;
+	m->store_seconds = s->store_s;
+	m->error = str(a, s->error);
+	return srv_arena_failed(a) ? NULL : m;
+}
+
+Aml__V1__GraphInfo *
+srv_msg_graph(srv_arena *a, const srv_graph_info *g)
+{
+	Aml__V1__GraphInfo *m = srv_arena_alloc(a, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	aml__v1__graph_info__init(m);
+	m->loaded = g->loaded;
+	m->wallets = g->wallets;
+	m->edges = g->edges;
+	m->transactions = g->transactions;
+	m->watermark = g->watermark;
+	m->loaded_at_us = g->loaded_at_us;
+	m->load_seconds = g->load_s;
+	return m;
+}

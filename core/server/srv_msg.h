@@ -1,0 +1,19 @@
+/* srv_msg.h - the server's values as aml.v1 protobuf messages. Every message,
+ * array and string is allocated in the caller's response arena; the builders
+ * return NULL only when the arena is out of memory. */
+#ifndef SRV_MSG_H
+#define SRV_MSG_H
+
+#include "aml/v1/risk_service.pb-c.h"
+#include "core_engine.h"
+#include "srv_arena.h"
+#include "srv_run.h"
+#include "srv_state.h"
+
+/* ws's wallet and counts are copied; weights holds ws->hops + 1 entries. */
+Aml__V1__WalletScore *srv_msg_wallet(srv_arena *a, const core_wallet_score *ws,
+                                     const double *weights);
+Aml__V1__RunSummary *srv_msg_run(srv_arena *a, const srv_summary *s);
+Aml__V1__GraphInfo *srv_msg_graph(srv_arena *a, const srv_graph_info *g);
+
+#endif

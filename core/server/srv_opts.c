@@ -1,0 +1,202 @@
+/* srv_opts.c - environment and flag parsing for amlrisk-core. Every integer is
+ * parsed strictly (decimal, in range); a bad value stops start-up with a message
+ * naming the variable or flag. */
+#include "srv_opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_engine.h"
+#include "rpc.h"
+
+#ifndef AMLRISK_VERSION
+#define AMLRISK_VERSION "0.0.0"
+#endif
+
+#define LABELS_MAX_DEFAULT ((size_t)1000000)
+
+void
+srv_opts_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: amlrisk-core [options]\n"
+	        "\n"
+	        "The core scoring server: answers aml.v1.RiskService over NNG req/rep, keeps the\n"
+	        "wallet graph and the latest completed run in memory, stores runs in PostgreSQL.\n"
+	        "\n"
+	        "  --database-url URL     libpq conninfo/URI           env DATABASE_URL (libpq PG* defaults)\n"
+	        "  --listen URL           RPC address (ipc://, tcp://) env RPC_LISTEN (%s)\n"
+	        "  --illicit-seed N       default illicit_seed of runs env ILLICIT_SEED (42)\n"
+	        "  --workers N            RPC handler threads, 1..256  env RPC_WORKERS (4)\n"
+	        "  --contexts N           RPC calls in flight, 1..4096 env RPC_CONTEXTS (128)\n"
+	        "  --backlog N            calls waiting for a worker   env RPC_BACKLOG (64)\n"
+	        "  --max-msg BYTES        largest RPC message          env RPC_MAX_MSG (4194304)\n"
+	        "  --db-pool N            reader connections, 1..64    env DB_POOL (= workers, at most 64)\n"
+	        "  --score-threads N      build/score threads, 1..%d   env SCORE_THREADS (2)\n"
+	        "  --health-ms MS         database ping period         env HEALTH_MS (1000)\n"
+	        "  --statement-timeout-ms MS  readers' SQL timeout     env STATEMENT_TIMEOUT_MS (30000)\n"
+	        "  --labels-max N         wallet_labels one run uses   env LABELS_MAX (%zu)\n"
+	        "  --help, --version\n"
+	        "\n"
+	        "Other environment: LOG_LEVEL (debug|info|warn|error).\n"
+	        "At start-up the server marks interrupted ('running') runs failed, loads the\n"
+	        "latest completed run from PostgreSQL, then loads the graph in the background.\n"
+	        "SIGTERM/SIGINT: stops taking calls, cancels a run being stored, exits 0.\n",
+	        RPC_DEFAULT_URL, CORE_THREADS_MAX, LABELS_MAX_DEFAULT);
+}
+
+/* Strict decimal in [lo, hi]. */
+static int
+parse_num(const char *name, const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) {
+		fprintf(stderr, "amlrisk-core: %s: '%s' is not an integer in [%lld, %lld]\n", name, s,
+		        lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+typedef struct knob {
+	const char *env, *flag;
+	long long lo, hi;
+} knob;
+
+enum { K_WORKERS, K_CONTEXTS, K_BACKLOG, K_MAXMSG, K_POOL, K_THREADS, K_HEALTH, K_STMT, K_LABELS,
+       K_COUNT };
+
+static const knob KNOBS[K_COUNT] = {
+	[K_WORKERS] = { "RPC_WORKERS", "--workers", 1, 256 },
+	[K_CONTEXTS] = { "RPC_CONTEXTS", "--contexts", 1, 4096 },
+	[K_BACKLOG] = { "RPC_BACKLOG", "--backlog", 1, 65536 },
+	[K_MAXMSG] = { "RPC_MAX_MSG", "--max-msg", 1024, 64LL << 20 },
+	[K_POOL] = { "DB_POOL", "--db-pool", 1, 64 },
+	[K_THREADS] = { "SCORE_THREADS", "--score-threads", 1, CORE_THREADS_MAX },
+	[K_HEALTH] = { "HEALTH_MS", "--health-ms", 50, 60000 },
+	[K_STMT] = { "STATEMENT_TIMEOUT_MS", "--statement-timeout-ms", 100, 3600000 },
+	[K_LABELS] = { "LABELS_MAX", "--labels-max", 0, 100000000 },
+};
+
+static int
+set_knob(srv_opts *o, int k, const char *name, const char *s)
+{
+	long long v;
+
+	if (parse_num(name, s, KNOBS[k].lo, KNOBS[k].hi, &v) != 0)
+		return -1;
+	switch (k) {
+	case K_WORKERS: o->workers = (int)v; break;
+	case K_CONTEXTS: o->contexts = (int)v; break;
+	case K_BACKLOG: o->backlog = (int)v; break;
+	case K_MAXMSG: o->max_msg = (size_t)v; break;
+	case K_POOL: o->db_pool = (int)v; break;
+	case K_THREADS: o->score_threads = (unsigned)v; break;
+	case K_HEALTH: o->health_ms = (int)v; break;
+	case K_STMT: o->statement_timeout_ms = (int)v; break;
+	case K_LABELS: o->labels_max = (size_t)v; break;
+	}
+	return 0;
+}
+
+static int
+set_seed(srv_opts *o, const char *name, const char *s)
+{
+	if (core_config_seed_parse(s, &o->illicit_seed) != 0) {
+		fprintf(stderr, "amlrisk-core: %s: '%s' is not a decimal uint64\n", name, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+from_env(srv_opts *o)
+{
+	const char *v;
+
+	if ((v = getenv("DATABASE_URL")) != NULL)
+		o->database_url = v;
+	if ((v = getenv("RPC_LISTEN")) != NULL && *v != '\0')
+		o->listen = v;
+	if ((v = getenv("ILLICIT_SEED")) != NULL && *v != '\0' && set_seed(o, "ILLICIT_SEED", v) != 0)
+		return -1;
+	for (int k = 0; k < K_COUNT; k++) {
+		if ((v = getenv(KNOBS[k].env)) != NULL && *v != '\0' &&
+		    set_knob(o, k, KNOBS[k].env, v) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+srv_opts_parse(srv_opts *o, int argc, char **argv)
+{
+	enum { O_DB = 1000, O_LISTEN, O_SEED, O_HELP, O_VERSION, O_KNOB };
+	static const struct option longopts[] = {
+		{ "database-url", required_argument, NULL, O_DB },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "illicit-seed", required_argument, NULL, O_SEED },
+		{ "workers", required_argument, NULL, O_KNOB + K_WORKERS },
+		{ "contexts", required_argument, NULL, O_KNOB + K_CONTEXTS },
+		{ "backlog", required_argument, NULL, O_KNOB + K_BACKLOG },
+		{ "max-msg", required_argument, NULL, O_KNOB + K_MAXMSG },
+		{ "db-pool", required_argument, NULL, O_KNOB + K_POOL },
+		{ "score-threads", required_argument, NULL, O_KNOB + K_THREADS },
+		{ "health-ms", required_argument, NULL, O_KNOB + K_HEALTH },
+		{ "statement-timeout-ms", required_argument, NULL, O_KNOB + K_STMT },
+		{ "labels-max", required_argument, NULL, O_KNOB + K_LABELS },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->database_url = "";
+	o->listen = RPC_DEFAULT_URL;
+	o->illicit_seed = 42;
+	o->workers = 4;
+	o->contexts = 128;
+	o->backlog = 64;
+	o->max_msg = (size_t)4 << 20;
+	o->score_threads = 2;
+	o->health_ms = 1000;
+	o->statement_timeout_ms = 30000;
+	o->labels_max = LABELS_MAX_DEFAULT;
+	if (from_env(o) != 0)
+		return 2;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c >= O_KNOB && c < O_KNOB + K_COUNT) {
+			if (set_knob(o, c - O_KNOB, KNOBS[c - O_KNOB].flag, optarg) != 0)
+				return 2;
+			continue;
+		}
+		switch (c) {
+		case O_DB: o->database_url = optarg; break;
+		case O_LISTEN: o->listen = optarg; break;
+		case O_SEED:
+			if (set_seed(o, "--illicit-seed", optarg) != 0)
+				return 2;
+			break;
+		case O_HELP: srv_opts_usage(stdout); return 1;
+		case O_VERSION: printf("amlrisk-core %s\n", AMLRISK_VERSION); return 1;
+		default: srv_opts_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "amlrisk-core: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (o->db_pool == 0)
+		o->db_pool = o->workers < 64 ? o->workers : 64;
+	return 0;
+}

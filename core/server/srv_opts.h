@@ -1,0 +1,31 @@
+/* srv_opts.h - amlrisk-core's configuration: environment first, then flags over
+ * it, every knob bounded and listed in --help. Parsed once at start-up. */
+#ifndef SRV_OPTS_H
+#define SRV_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct srv_opts {
+	const char *database_url; /* libpq conninfo or URI; "" = libpq's PG* defaults */
+	const char *listen;       /* RPC URL */
+	uint64_t illicit_seed;    /* default seed of RunScore's config */
+	int workers;              /* RPC handler threads */
+	int contexts;             /* RPC calls in flight */
+	int backlog;              /* RPC calls waiting for a worker */
+	size_t max_msg;           /* RPC message bytes */
+	int db_pool;              /* reader connections (handlers); 0 = workers */
+	unsigned score_threads;   /* graph build and scoring threads */
+	int health_ms;            /* database ping period */
+	int statement_timeout_ms; /* readers' statement timeout */
+	size_t labels_max;        /* wallet_labels rows one run may use */
+} srv_opts;
+
+/* Fills o from the environment and argv (borrowed: strings point into them).
+ * Returns 0 to run, 1 when --help/--version was printed (exit 0), 2 on a usage
+ * error (printed to stderr). */
+int srv_opts_parse(srv_opts *o, int argc, char **argv);
+void srv_opts_usage(FILE *f);
+
+#endif

@@ -1,0 +1,485 @@
+/* srv_runs.c - stored runs out of PostgreSQL. Small reads are parameterised
+ * SELECTs in text form; the whole-run load is a binary COPY in the index's
+ * order, so the in-memory table needs no sort. */
+#include "srv_runs.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "amlrisk_err.h"
+#include "srv_db.h"
+
+#define SUMMARY_COLS                                                                          \
+	"id, status, (extract(epoch FROM created_at) * 1000000)::bigint,"                     \
+	" coalesce((extract(epoch FROM completed_at) * 1000000)::bigint, 0), model,"         \
+	" config_json::text, tx_source::text, watermark, transaction_count, wallet_count,"    \
+	" illicit_count, coalesce(load_ms, 0), coalesce(score_ms, 0), coalesce(store_ms, 0),"  \
+	" coalesce(error, '')"
+
+#define SCORE_COLS "wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit"
+
+static int64_t
+col_i64(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static double
+col_f64(const PGresult *r, int row, int col)
+{
+	return strtod(PQgetvalue(r, row, col), NULL);
+}
+
+/* The stored config (jsonb's rendering) in the canonical form RunScore
+ * answers with; as stored when it does not parse. */
+static const char *
+canonical_config(srv_arena *a, const char *stored)
+{
+	char buf[CORE_CONFIG_JSON_MAX], err[128];
+	core_config cfg;
+
+	if (core_config_parse(&cfg, stored, strlen(stored), err, sizeof(err)) != 0 ||
+	    core_config_to_json(&cfg, buf, sizeof(buf), NULL) != 0)
+		return srv_arena_strdup(a, stored);
+	return srv_arena_strdup(a, buf);
+}
+
+/* Fills out from row of r (SUMMARY_COLS), strings copied into a. */
+static int
+summary_row(const PGresult *r, int row, srv_arena *a, srv_summary *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = col_i64(r, row, 0);
+	if (srv_run_status_parse(PQgetvalue(r, row, 1), &out->status) != 0)
+		out->status = SRV_RUN_FAILED;
+	out->created_us = col_i64(r, row, 2);
+	out->completed_us = col_i64(r, row, 3);
+	out->model = srv_arena_strdup(a, PQgetvalue(r, row, 4));
+	out->config_json = canonical_config(a, PQgetvalue(r, row, 5));
+	out->tx_source = srv_arena_strdup(a, PQgetvalue(r, row, 6));
+	out->watermark = col_i64(r, row, 7);
+	out->transactions = (uint64_t)col_i64(r, row, 8);
+	out->wallets = (uint64_t)col_i64(r, row, 9);
+	out->illicit = (uint64_t)col_i64(r, row, 10);
+	out->load_s = col_f64(r, row, 11) / 1000.0;
+	out->score_s = col_f64(r, row, 12) / 1000.0;
+	out->store_s = col_f64(r, row, 13) / 1000.0;
+	out->error = srv_arena_strdup(a, PQgetvalue(r, row, 14));
+	out->labels_json = "";
+	return srv_arena_failed(a) ? AMLRISK_ENOMEM : AMLRISK_OK;
+}
+
+/* Runs a query returning at most one summary row. */
+static int
+summary_one(PGconn *c, const char *sql, int n, const char *const *p, srv_arena *a,
+            srv_summary *out, char *err, size_t errlen)
+{
+	PGresult *r = NULL;
+	int rv;
+
+	if ((rv = srv_db_exec(c, sql, n, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+		return rv;
+	if (PQntuples(r) == 0)
+		rv = AMLRISK_ENOTFOUND;
+	else
+		rv = summary_row(r, 0, a, out);
+	PQclear(r);
+	return rv;
+}
+
+int
+srv_runs_get(PGconn *c, int64_t id, srv_arena *a, srv_summary *out, char *err, size_t errlen)
+{
+	char v[24];
+	const char *p[1] = { v };
+	int rv;
+
+	snprintf(v, sizeof(v), "%lld", (long long)id);
+	rv = summary_one(c, "SELECT " SUMMARY_COLS " FROM scoring_runs WHERE id = $1", 1, p, a, out,
+	                 err, errlen);
+	if (rv == AMLRISK_ENOTFOUND)
+		snprintf(err, errlen, "run %lld not found", (long long)id);
+	return rv;
+}
+
+int
+srv_runs_latest(PGconn *c, srv_arena *a, srv_summary *out, char *err, size_t errlen)
+{
+	int rv = summary_one(c,
+	                     "SELECT " SUMMARY_COLS " FROM scoring_runs WHERE status = 'completed'"
+	                     " ORDER BY id DESC LIMIT 1",
+	                     0, NULL, a, out, err, errlen);
+
+	if (rv == AMLRISK_ENOTFOUND)
+		snprintf(err, errlen, "no completed run");
+	return rv;
+}
+
+int
+srv_runs_list(PGconn *c, int64_t before, uint32_t limit, srv_arena *a, srv_summary **out,
+              size_t *n, int64_t *next, char *err, size_t errlen)
+{
+	char v[2][24];
+	const char *p[2] = { v[0], v[1] };
+	PGresult *r = NULL;
+	srv_summary *s;
+	int rv, rows;
+
+	snprintf(v[0], sizeof(v[0]), "%lld", (long long)before);
+	snprintf(v[1], sizeof(v[1]), "%u", limit + 1); /* one more: is there a next page? */
+	if ((rv = srv_db_exec(c,
+	                      "SELECT " SUMMARY_COLS " FROM scoring_runs"
+	                      " WHERE $1::bigint <= 0 OR id < $1::bigint ORDER BY id DESC LIMIT $2",
+	                      2, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+		return rv;
+	rows = PQntuples(r);
+	*next = 0;
+	if ((uint32_t)rows > limit) {
+		rows = (int)limit;
+		*next = col_i64(r, rows - 1, 0);
+	}
+	if ((s = srv_arena_calloc(a, (size_t)rows + 1, sizeof(*s))) == NULL)
+		rv = AMLRISK_ENOMEM;
+	for (int i = 0; rv == AMLRISK_OK && i < rows; i++)
+		rv = summary_row(r, i, a, &s[i]);
+	PQclear(r);
+	if (rv != AMLRISK_OK) {
+		snprintf(err, errlen, "list runs: out of memory");
+		return rv;
+	}
+	*out = s;
+	*n = (size_t)rows;
+	return AMLRISK_OK;
+}
+
+int
+srv_runs_labels(PGconn *c, int64_t id, char **json, char *err, size_t errlen)
+{
+	char v[24];
+	const char *p[1] = { v };
+	PGresult *r = NULL;
+	int rv;
+
+	snprintf(v, sizeof(v), "%lld", (long long)id);
+	if ((rv = srv_db_exec(c, "SELECT labels::text FROM scoring_runs WHERE id = $1", 1, p,
+	                      PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+		return rv;
+	if (PQntuples(r) == 0) {
+		snprintf(err, errlen, "run %lld not found", (long long)id);
+		rv = AMLRISK_ENOTFOUND;
+	} else if ((*json = strdup(PQgetvalue(r, 0, 0))) == NULL) {
+		rv = AMLRISK_ENOMEM;
+	}
+	PQclear(r);
+	return rv;
+}
+
+/* ---- exposures_json ---------------------------------------------------- */
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* A JSON number at p into *v; NULL when there is none. */
+static const char *
+number(const char *p, const char *end, double *v)
+{
+	char tmp[48], *e;
+	size_t n = 0;
+
+	while (p + n < end && n < sizeof(tmp) - 1 && strchr("+-0123456789.eE", p[n]) != NULL &&
+	       p[n] != '\0')
+		n++;
+	if (n == 0 || n == sizeof(tmp) - 1)
+		return NULL;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	*v = strtod(tmp, &e);
+	return *e == '\0' && isfinite(*v) ? p + n : NULL;
+}
+
+int
+srv_exposures_parse(const char *json, size_t len, unsigned max, uint32_t *counts, double *weights,
+                    unsigned *n)
+{
+	const char *p = json, *end = json + len;
+	unsigned k = 0;
+
+	p = skip_ws(p, end);
+	if (p == end || *p++ != '[')
+		return AMLRISK_EPROTO;
+	p = skip_ws(p, end);
+	if (p < end && *p == ']') {
+		p++;
+		goto done;
+	}
+	for (;;) {
+		double hop = -1, weight = NAN, count = -1;
+		if (k == max || (p = skip_ws(p, end)) == end || *p++ != '{')
+			return AMLRISK_EPROTO;
+		for (;;) {
+			const char *key;
+			size_t klen;
+			double v;
+			p = skip_ws(p, end);
+			if (p == end || *p++ != '"')
+				return AMLRISK_EPROTO;
+			key = p;
+			while (p < end && *p != '"' && *p != '\\')
+				p++;
+			if (p == end || *p != '"')
+				return AMLRISK_EPROTO;
+			klen = (size_t)(p++ - key);
+			p = skip_ws(p, end);
+			if (p == end || *p++ != ':')
+				return AMLRISK_EPROTO;
+			if ((p = number(skip_ws(p, end), end, &v)) == NULL)
+				return AMLRISK_EPROTO;
+			if (klen == 3 && memcmp(key, "hop", 3) == 0)
+				hop = v;
+			else if (klen == 6 && memcmp(key, "weight", 6) == 0)
+				weight = v;
+			else if (klen == 13 && memcmp(key, "illicit_count", 13) == 0)
+				count = v;
+			p = skip_ws(p, end);
+			if (p < end && *p == ',') {
+				p++;
+				continue;
+			}
+			if (p == end || *p++ != '}')
+				return AMLRISK_EPROTO;
+			break;
+		}
+		if (hop != (double)k || isnan(weight) || count < 0 || count > UINT32_MAX ||
+		    count != floor(count))
+			return AMLRISK_EPROTO;
+		counts[k] = (uint32_t)count;
+		weights[k] = weight;
+		k++;
+		p = skip_ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p == end || *p++ != ']')
+			return AMLRISK_EPROTO;
+		break;
+	}
+done:
+	if (skip_ws(p, end) != end)
+		return AMLRISK_EPROTO;
+	*n = k;
+	return AMLRISK_OK;
+}
+
+/* ---- scores of stored runs --------------------------------------------- */
+
+/* The status of run id: AMLRISK_OK when completed, else ENOTFOUND/ESTATE. */
+static int
+run_completed(PGconn *c, int64_t id, char *err, size_t errlen)
+{
+	char v[24];
+	const char *p[1] = { v };
+	PGresult *r = NULL;
+	int rv;
+
+	snprintf(v, sizeof(v), "%lld", (long long)id);
+	if ((rv = srv_db_exec(c, "SELECT status FROM scoring_runs WHERE id = $1", 1, p,
+	                      PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+		return rv;
+	if (PQntuples(r) == 0) {
+		snprintf(err, errlen, "run %lld not found", (long long)id);
+		rv = AMLRISK_ENOTFOUND;
+	} else if (strcmp(PQgetvalue(r, 0, 0), "completed") != 0) {
+		snprintf(err, errlen, "run %lld is %s: it has no scores", (long long)id,
+		         PQgetvalue(r, 0, 0));
+		rv = AMLRISK_ESTATE;
+	}
+	PQclear(r);
+	return rv;
+}
+
+/* Row i of r (SCORE_COLS) into out, strings and counts in a. */
+static int
+score_row(const PGresult *r, int i, srv_arena *a, srv_score_row *out, char *err, size_t errlen)
+{
+	uint32_t *counts = srv_arena_calloc(a, CORE_HOPS_MAX + 1, sizeof(*counts));
+	const char *json = PQgetvalue(r, i, 3);
+	unsigned n;
+
+	memset(out, 0, sizeof(*out));
+	out->ws.wallet_len = (size_t)PQgetlength(r, i, 0);
+	out->ws.wallet = srv_arena_strndup(a, PQgetvalue(r, i, 0), out->ws.wallet_len);
+	if (counts == NULL || out->ws.wallet == NULL) {
+		snprintf(err, errlen, "scores: out of memory");
+		return AMLRISK_ENOMEM;
+	}
+	if (srv_exposures_parse(json, strlen(json), CORE_HOPS_MAX + 1, counts, out->weights, &n) !=
+	        0 ||
+	    n == 0) {
+		snprintf(err, errlen, "scores: wallet %s: malformed exposures_json", out->ws.wallet);
+		return AMLRISK_EPROTO;
+	}
+	out->ws.risk_score = col_f64(r, i, 1);
+	out->ws.exposures = (uint32_t)col_i64(r, i, 2);
+	out->ws.in_degree = (uint32_t)col_i64(r, i, 4);
+	out->ws.out_degree = (uint32_t)col_i64(r, i, 5);
+	out->ws.is_illicit = PQgetvalue(r, i, 6)[0] == 't';
+	out->ws.hops = n - 1;
+	out->ws.counts = counts;
+	return AMLRISK_OK;
+}
+
+int
+srv_runs_top(PGconn *c, int64_t id, uint32_t n, srv_arena *a, srv_score_row **rows,
+             size_t *count, char *err, size_t errlen)
+{
+	char v[2][24];
+	const char *p[2] = { v[0], v[1] };
+	PGresult *r = NULL;
+	srv_score_row *out;
+	int rv;
+
+	if ((rv = run_completed(c, id, err, errlen)) != 0)
+		return rv;
+	snprintf(v[0], sizeof(v[0]), "%lld", (long long)id);
+	snprintf(v[1], sizeof(v[1]), "%u", n);
+	if ((rv = srv_db_exec(c,
+	                      "SELECT " SCORE_COLS " FROM risk_scores WHERE run_id = $1"
+	                      " ORDER BY risk_score DESC, wallet LIMIT $2",
+	                      2, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+		return rv;
+	if ((out = srv_arena_calloc(a, (size_t)PQntuples(r) + 1, sizeof(*out))) == NULL) {
+		snprintf(err, errlen, "scores: out of memory");
+		rv = AMLRISK_ENOMEM;
+	}
+	for (int i = 0; rv == AMLRISK_OK && i < PQntuples(r); i++)
+		rv = score_row(r, i, a, &out[i], err, errlen);
+	if (rv == AMLRISK_OK) {
+		*rows = out;
+		*count = (size_t)PQntuples(r);
+	}
+	PQclear(r);
+	return rv;
+}
+
+int
+srv_runs_wallet(PGconn *c, int64_t id, const char *wallet, srv_arena *a, srv_score_row *row,
+                char *err, size_t errlen)
+{
+	char v[24];
+	const char *p[2] = { v, wallet };
+	PGresult *r = NULL;
+	int rv;
+
+	if ((rv = run_completed(c, id, err, errlen)) != 0)
+		return rv;
+	snprintf(v, sizeof(v), "%lld", (long long)id);
+	if ((rv = srv_db_exec(c,
+	                      "SELECT " SCORE_COLS " FROM risk_scores WHERE run_id = $1 AND wallet = $2",
+	                      2, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+		return rv;
+	if (PQntuples(r) == 0) {
+		snprintf(err, errlen, "wallet %.200s not in run %lld", wallet, (long long)id);
+		rv = AMLRISK_ENOTFOUND;
+	} else {
+		rv = score_row(r, 0, a, row, err, errlen);
+	}
+	PQclear(r);
+	return rv;
+}
+
+/* ---- the whole run into memory ----------------------------------------- */
+
+typedef struct load_sink {
+	srv_run *run;
+	unsigned width;
+	char *err;
+	size_t errlen;
+} load_sink;
+
+/* wallet text, risk_score float8, exposures int8, in int4, out int4,
+ * is_illicit bool, exposures_json json */
+static int
+load_row(void *arg, const srv_copy_field *f, int n)
+{
+	load_sink *s = arg;
+	uint32_t counts[CORE_HOPS_MAX + 1];
+	double weights[CORE_HOPS_MAX + 1];
+	unsigned hops;
+	int rv;
+
+	if (n != 7 || f[0].len <= 0 || f[1].len != 8 || f[2].len != 8 || f[3].len != 4 ||
+	    f[4].len != 4 || f[5].len != 1 || f[6].len < 0) {
+		snprintf(s->err, s->errlen, "latest run: unexpected risk_scores row shape");
+		return AMLRISK_EPROTO;
+	}
+	if (srv_exposures_parse(f[6].data, (size_t)f[6].len, CORE_HOPS_MAX + 1, counts, weights,
+	                        &hops) != 0 ||
+	    hops != s->width) {
+		snprintf(s->err, s->errlen, "latest run: malformed exposures_json");
+		return AMLRISK_EPROTO;
+	}
+	rv = srv_run_table_add(s->run, f[0].data, (size_t)f[0].len, srv_copy_f64(f[1].data),
+	                       (uint32_t)srv_copy_i64(f[2].data), (uint32_t)srv_copy_i32(f[3].data),
+	                       (uint32_t)srv_copy_i32(f[4].data), f[5].data[0] != 0, counts);
+	if (rv != AMLRISK_OK)
+		snprintf(s->err, s->errlen, "latest run: %s", amlrisk_strerror(rv));
+	return rv;
+}
+
+int
+srv_runs_load(PGconn *c, const srv_summary *sum, const atomic_bool *cancel, srv_run **out,
+              char *err, size_t errlen)
+{
+	static const char *COPY_SQL =
+	    "COPY (SELECT wallet, risk_score, exposures, in_degree, out_degree, is_illicit,"
+	    " exposures_json FROM risk_scores"
+	    " WHERE run_id = current_setting('amlrisk.run_id')::bigint"
+	    " ORDER BY risk_score DESC, wallet) TO STDOUT (FORMAT binary)";
+	core_config cfg;
+	load_sink s = { NULL, 0, err, errlen };
+	char v[24];
+	const char *p[1] = { v };
+	int rv;
+
+	err[0] = '\0';
+	if ((rv = core_config_parse(&cfg, sum->config_json, strlen(sum->config_json), err,
+	                            errlen)) != 0)
+		return rv;
+	if ((rv = srv_run_table_create(&s.run, sum, &cfg, sum->wallets)) != 0) {
+		snprintf(err, errlen, "latest run: out of memory");
+		return rv;
+	}
+	s.width = cfg.hops + 1;
+	snprintf(v, sizeof(v), "%lld", (long long)sum->id);
+	if ((rv = srv_db_exec(c, "BEGIN READ ONLY", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen)) ||
+	    (rv = srv_db_exec(c, "SELECT set_config('amlrisk.run_id', $1, true)", 1, p,
+	                      PGRES_TUPLES_OK, NULL, err, errlen)) ||
+	    (rv = srv_db_copy_out(c, COPY_SQL, load_row, &s, cancel, err, errlen)) ||
+	    (rv = srv_db_exec(c, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen)))
+		goto out;
+	if (srv_run_count(s.run) != sum->wallets) {
+		snprintf(err, errlen, "latest run %lld: %u rows stored, %llu expected",
+		         (long long)sum->id, srv_run_count(s.run), (unsigned long long)sum->wallets);
+		rv = AMLRISK_EPROTO;
+		goto out;
+	}
+	if ((rv = srv_run_table_finish(s.run)) != 0) {
+		snprintf(err, errlen, "latest run %lld: rows out of order or repeated",
+		         (long long)sum->id);
+		goto out;
+	}
+	*out = s.run;
+	s.run = NULL;
+out:
+	srv_db_rollback(c);
+	srv_run_unref(s.run);
+	return rv;
+}

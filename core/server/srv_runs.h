@@ -1,0 +1,56 @@
+/* srv_runs.h - reading stored runs back: summaries (GetRun, ListRuns, the
+ * latest completed run at start-up), the scores of older runs (TopScores and
+ * GetWalletScore with a run id, via the risk_scores_top index and the primary
+ * key) and the whole latest run as an in-memory table. Handler threads use it
+ * with pooled connections; start-up with the writer's. */
+#ifndef SRV_RUNS_H
+#define SRV_RUNS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "core_engine.h"
+#include "srv_arena.h"
+#include "srv_run.h"
+
+/* One stored wallet score; pointers borrow from the arena it was read into. */
+typedef struct srv_score_row {
+	core_wallet_score ws;
+	double weights[CORE_HOPS_MAX + 1]; /* w_0 .. w_K as stored with the counts */
+} srv_score_row;
+
+/* The run's summary (strings in a). AMLRISK_ENOTFOUND, AMLRISK_EDB. */
+int srv_runs_get(PGconn *c, int64_t id, srv_arena *a, srv_summary *out, char *err, size_t errlen);
+/* The newest completed run's summary, or AMLRISK_ENOTFOUND when none. */
+int srv_runs_latest(PGconn *c, srv_arena *a, srv_summary *out, char *err, size_t errlen);
+/* Up to limit runs with id < before (0 = from the newest), newest first: *out
+ * (in a) holds *n; *next is the cursor of the following page, 0 when none. */
+int srv_runs_list(PGconn *c, int64_t before, uint32_t limit, srv_arena *a, srv_summary **out,
+                  size_t *n, int64_t *next, char *err, size_t errlen);
+/* The labels JSON array stored with run id; *json malloc()ed. */
+int srv_runs_labels(PGconn *c, int64_t id, char **json, char *err, size_t errlen);
+
+/* The first n rows of run id in top order. AMLRISK_ENOTFOUND (no such run),
+ * AMLRISK_ESTATE (the run is not completed: no rows are visible), AMLRISK_EDB. */
+int srv_runs_top(PGconn *c, int64_t id, uint32_t n, srv_arena *a, srv_score_row **rows,
+                 size_t *count, char *err, size_t errlen);
+/* One wallet of run id. AMLRISK_ENOTFOUND naming the run or the wallet,
+ * AMLRISK_ESTATE, AMLRISK_EDB. */
+int srv_runs_wallet(PGconn *c, int64_t id, const char *wallet, srv_arena *a, srv_score_row *row,
+                    char *err, size_t errlen);
+
+/* Every row of completed run sum (read with binary COPY in top order) as a
+ * table-backed srv_run with summary sum. *out holds one reference. */
+int srv_runs_load(PGconn *c, const srv_summary *sum, const atomic_bool *cancel, srv_run **out,
+                  char *err, size_t errlen);
+
+/* Parses an exposures_json array of len bytes ([{"hop":k,"weight":w,
+ * "illicit_count":c}, ...], hops in order 0..) into counts and weights (max
+ * entries each); *n gets the entry count. 0 or AMLRISK_EPROTO. */
+int srv_exposures_parse(const char *json, size_t len, unsigned max, uint32_t *counts,
+                        double *weights, unsigned *n);
+
+#endif

@@ -1,0 +1,118 @@
+/* srv_state.c - the shared pointers and their one mutex. Every operation is a
+ * copy or a pointer swap; frees happen after the lock is dropped. */
+#include "srv_state.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "amlrisk_err.h"
+
+struct srv_state {
+	pthread_mutex_t mtx;
+	core_graph *graph; /* one reference */
+	srv_graph_info info;
+	srv_run *latest;   /* one reference */
+	bool latest_known;
+	bool db_ok;
+	char db_err[256];
+};
+
+int
+srv_state_create(srv_state **out)
+{
+	srv_state *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return AMLRISK_ENOMEM;
+	pthread_mutex_init(&s->mtx, NULL);
+	snprintf(s->db_err, sizeof(s->db_err), "not checked yet");
+	*out = s;
+	return AMLRISK_OK;
+}
+
+void
+srv_state_destroy(srv_state *s)
+{
+	if (s == NULL)
+		return;
+	core_graph_unref(s->graph);
+	srv_run_unref(s->latest);
+	pthread_mutex_destroy(&s->mtx);
+	free(s);
+}
+
+core_graph *
+srv_state_graph(srv_state *s, srv_graph_info *info)
+{
+	core_graph *g;
+
+	pthread_mutex_lock(&s->mtx);
+	g = s->graph != NULL ? core_graph_ref(s->graph) : NULL;
+	if (info != NULL)
+		*info = s->info;
+	pthread_mutex_unlock(&s->mtx);
+	return g;
+}
+
+void
+srv_state_set_graph(srv_state *s, core_graph *g, const srv_graph_info *info)
+{
+	core_graph *old;
+
+	pthread_mutex_lock(&s->mtx);
+	old = s->graph;
+	s->graph = g;
+	s->info = *info;
+	s->info.loaded = g != NULL;
+	pthread_mutex_unlock(&s->mtx);
+	core_graph_unref(old);
+}
+
+srv_run *
+srv_state_latest(srv_state *s, bool *known)
+{
+	srv_run *r;
+
+	pthread_mutex_lock(&s->mtx);
+	r = srv_run_ref(s->latest);
+	if (known != NULL)
+		*known = s->latest_known;
+	pthread_mutex_unlock(&s->mtx);
+	return r;
+}
+
+void
+srv_state_set_latest(srv_state *s, srv_run *r)
+{
+	srv_run *old;
+
+	pthread_mutex_lock(&s->mtx);
+	old = s->latest;
+	s->latest = r;
+	s->latest_known = true;
+	pthread_mutex_unlock(&s->mtx);
+	srv_run_unref(old);
+}
+
+void
+srv_state_set_db(srv_state *s, bool ok, const char *err)
+{
+	pthread_mutex_lock(&s->mtx);
+	s->db_ok = ok;
+	snprintf(s->db_err, sizeof(s->db_err), "%s", ok || err == NULL ? "" : err);
+	pthread_mutex_unlock(&s->mtx);
+}
+
+bool
+srv_state_db(srv_state *s, char *err, size_t errlen)
+{
+	bool ok;
+
+	pthread_mutex_lock(&s->mtx);
+	ok = s->db_ok;
+	if (errlen > 0)
+		snprintf(err, errlen, "%s", s->db_err);
+	pthread_mutex_unlock(&s->mtx);
+	return ok;
+}

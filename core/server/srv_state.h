@@ -1,0 +1,46 @@
+/* srv_state.h - what every handler reads and only the writer replaces: the
+ * current graph, the latest completed run, and the database health the monitor
+ * last saw. Swaps happen under a mutex held for a few instructions; readers
+ * leave with their own reference and never block the writer. */
+#ifndef SRV_STATE_H
+#define SRV_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core_engine.h"
+#include "srv_run.h"
+
+typedef struct srv_graph_info {
+	bool loaded;
+	uint64_t wallets, edges, transactions;
+	int64_t watermark;    /* max(seq) covered */
+	int64_t loaded_at_us; /* Unix microseconds */
+	double load_s;
+} srv_graph_info;
+
+typedef struct srv_state srv_state;
+
+int srv_state_create(srv_state **out);
+/* Drops the references held. NULL is a no-op. */
+void srv_state_destroy(srv_state *s);
+
+/* A new reference to the current graph (NULL when none) and its info (may be
+ * NULL). The caller core_graph_unref()s it. */
+core_graph *srv_state_graph(srv_state *s, srv_graph_info *info);
+/* Replaces the graph; takes ownership of the caller's reference to g. */
+void srv_state_set_graph(srv_state *s, core_graph *g, const srv_graph_info *info);
+
+/* A new reference to the latest completed run, or NULL. *known (may be NULL)
+ * is false until start-up has learnt from the database which run is latest. */
+srv_run *srv_state_latest(srv_state *s, bool *known);
+/* Replaces the latest run (NULL = none) and marks it known; takes ownership
+ * of the caller's reference. */
+void srv_state_set_latest(srv_state *s, srv_run *r);
+
+/* Database health as the monitor saw it last (err gets "" when fine). */
+void srv_state_set_db(srv_state *s, bool ok, const char *err);
+bool srv_state_db(srv_state *s, char *err, size_t errlen);
+
+#endif

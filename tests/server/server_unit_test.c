@@ -1,0 +1,295 @@
+/* server_unit_test.c - the core server's pure pieces without any service:
+ * binary COPY parsing, COPY text escaping, number formatting, exposures_json
+ * parsing, the in-memory run table and the response arena. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "amlrisk_err.h"
+#include "srv_arena.h"
+#include "srv_copy.h"
+#include "srv_run.h"
+#include "srv_runs.h"
+#include "srv_store.h"
+
+/* ---- binary COPY ---- */
+
+typedef struct rows_seen {
+	int rows;
+	char last[64];
+	int64_t last_i64;
+	double last_f64;
+	int nulls;
+} rows_seen;
+
+static int
+on_row(void *arg, const srv_copy_field *f, int n)
+{
+	rows_seen *s = arg;
+
+	s->rows++;
+	assert_int_equal(n, 3);
+	if (f[0].len < 0) {
+		s->nulls++;
+	} else {
+		memcpy(s->last, f[0].data, (size_t)f[0].len);
+		s->last[f[0].len] = '\0';
+	}
+	assert_int_equal(f[1].len, 8);
+	s->last_i64 = srv_copy_i64(f[1].data);
+	assert_int_equal(f[2].len, 8);
+	s->last_f64 = srv_copy_f64(f[2].data);
+	return 0;
+}
+
+static size_t
+put_be(unsigned char *p, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+	return (size_t)bytes;
+}
+
+/* One row (text, int8, float8) in binary COPY form at p. */
+static size_t
+row(unsigned char *p, const char *text, int64_t i, double d)
+{
+	size_t off = 0;
+	uint64_t bits;
+
+	memcpy(&bits, &d, 8);
+	off += put_be(p + off, 3, 2);
+	if (text == NULL) {
+		off += put_be(p + off, 0xffffffffu, 4);
+	} else {
+		off += put_be(p + off, strlen(text), 4);
+		memcpy(p + off, text, strlen(text));
+		off += strlen(text);
+	}
+	off += put_be(p + off, 8, 4);
+	off += put_be(p + off, (uint64_t)i, 8);
+	off += put_be(p + off, 8, 4);
+	off += put_be(p + off, bits, 8);
+	return off;
+}
+
+static void
+test_copy_binary(void **st)
+{
+	static const unsigned char HDR[19] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0 };
+	unsigned char buf[512];
+	size_t off = 0;
+	srv_copy_parser p;
+	rows_seen seen = { 0 };
+
+	(void)st;
+	memcpy(buf, HDR, sizeof(HDR)); /* flags and extension length zero */
+	off = sizeof(HDR);
+	off += row(buf + off, "wallet\tA", -5, 2.5);
+	srv_copy_parser_init(&p);
+	assert_int_equal(srv_copy_parse(&p, (char *)buf, off, on_row, &seen), AMLRISK_OK);
+	assert_int_equal(seen.rows, 1);
+	assert_string_equal(seen.last, "wallet\tA");
+	assert_int_equal(seen.last_i64, -5);
+	assert_true(seen.last_f64 == 2.5);
+	/* a chunk of two rows, one NULL */
+	off = row(buf, NULL, INT64_MAX, -0.125);
+	off += row(buf + off, "B", 7, 1e300);
+	assert_int_equal(srv_copy_parse(&p, (char *)buf, off, on_row, &seen), AMLRISK_OK);
+	assert_int_equal(seen.rows, 3);
+	assert_int_equal(seen.nulls, 1);
+	assert_string_equal(seen.last, "B");
+	assert_true(seen.last_f64 == 1e300);
+	/* a cut row */
+	off = row(buf, "C", 1, 1);
+	assert_int_equal(srv_copy_parse(&p, (char *)buf, off - 3, on_row, &seen), AMLRISK_EPROTO);
+	/* the trailer, then nothing more is allowed */
+	off = put_be(buf, 0xffff, 2);
+	assert_int_equal(srv_copy_parse(&p, (char *)buf, off, on_row, &seen), AMLRISK_OK);
+	assert_int_equal(srv_copy_parse(&p, (char *)buf, off, on_row, &seen), AMLRISK_EPROTO);
+	/* a bad signature */
+	srv_copy_parser_init(&p);
+	memcpy(buf, "PGCOPY\nXXXXXXXXXXXXXXXXX", 24);
+	assert_int_equal(srv_copy_parse(&p, (char *)buf, 24, on_row, &seen), AMLRISK_EPROTO);
+	/* too many fields */
+	srv_copy_parser_init(&p);
+	memcpy(buf, HDR, sizeof(HDR));
+	put_be(buf + sizeof(HDR), SRV_COPY_FIELDS_MAX + 1, 2);
+	assert_int_equal(srv_copy_parse(&p, (char *)buf, sizeof(HDR) + 2, on_row, &seen),
+	                 AMLRISK_EPROTO);
+}
+
+static void
+test_copy_text(void **st)
+{
+	srv_copybuf b;
+	char num[40];
+
+	(void)st;
+	srv_copybuf_init(&b);
+	srv_copybuf_add_text(&b, "a\\b\tc\nd\re", 9);
+	srv_copybuf_add(&b, "|", 1);
+	srv_copybuf_add_u64(&b, 0);
+	srv_copybuf_add(&b, "|", 1);
+	srv_copybuf_add_u64(&b, UINT64_MAX);
+	srv_copybuf_add(&b, "|", 1);
+	srv_copybuf_add_f64(&b, 0.1);
+	assert_false(b.failed);
+	assert_int_equal(b.len, strlen("a\\\\b\\tc\\nd\\re|0|18446744073709551615|0.10000000000000001"));
+	assert_memory_equal(b.data, "a\\\\b\\tc\\nd\\re|0|18446744073709551615|0.10000000000000001",
+	                    b.len);
+	srv_copybuf_free(&b);
+	/* shortest round-trip forms */
+	srv_fmt_double(num, sizeof(num), 0.6);
+	assert_string_equal(num, "0.6");
+	srv_fmt_double(num, sizeof(num), 1.0 / 3.0);
+	assert_true(strtod(num, NULL) == 1.0 / 3.0);
+	for (double v = 1e-300; v < 1e300; v *= 7.77) {
+		srv_fmt_double(num, sizeof(num), v);
+		assert_true(strtod(num, NULL) == v);
+	}
+}
+
+static void
+test_exposures_json(void **st)
+{
+	uint32_t counts[11];
+	double w[11];
+	unsigned n = 0;
+	core_config cfg;
+	char buf[512];
+	uint32_t c3[3] = { 1, 2, 4000000000u };
+
+	(void)st;
+	const char *ok = "[{\"hop\":0,\"weight\":1,\"illicit_count\":1},"
+	                 " { \"illicit_count\" : 3 , \"weight\" : 0.6, \"hop\" : 1 }]";
+	assert_int_equal(srv_exposures_parse(ok, strlen(ok), 11, counts, w, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(counts[0], 1);
+	assert_int_equal(counts[1], 3);
+	assert_true(w[1] == 0.6);
+	assert_int_equal(srv_exposures_parse("[]", 2, 11, counts, w, &n), 0);
+	assert_int_equal(n, 0);
+	const char *bad[] = {
+		"",
+		"[",
+		"[{\"hop\":1,\"weight\":1,\"illicit_count\":1}]",   /* hops out of order */
+		"[{\"hop\":0,\"weight\":1,\"illicit_count\":-1}]",  /* negative count */
+		"[{\"hop\":0,\"weight\":1,\"illicit_count\":1.5}]", /* fractional count */
+		"[{\"hop\":0,\"illicit_count\":1}]",                /* no weight */
+		"[{\"hop\":0,\"weight\":1,\"illicit_count\":1}] x", /* trailing bytes */
+		"[{\"hop\":0,\"weight\":\"1\",\"illicit_count\":1}]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(srv_exposures_parse(bad[i], strlen(bad[i]), 11, counts, w, &n),
+		                 AMLRISK_EPROTO);
+	/* more entries than max */
+	assert_int_equal(srv_exposures_parse(ok, strlen(ok), 1, counts, w, &n), AMLRISK_EPROTO);
+	/* what the store writes parses back */
+	core_config_defaults(&cfg);
+	assert_true(srv_store_exposures_json(buf, sizeof(buf), &cfg, c3) > 0);
+	assert_string_equal(buf, "[{\"hop\":0,\"weight\":1,\"illicit_count\":1},"
+	                         "{\"hop\":1,\"weight\":0.6,\"illicit_count\":2},"
+	                         "{\"hop\":2,\"weight\":0.3,\"illicit_count\":4000000000}]");
+	assert_int_equal(srv_exposures_parse(buf, strlen(buf), 11, counts, w, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(counts[2], 4000000000u);
+	assert_int_equal(srv_store_exposures_json(buf, 20, &cfg, c3), 0);
+}
+
+static void
+test_run_table(void **st)
+{
+	srv_summary sum = { .id = 7, .status = SRV_RUN_COMPLETED, .config_json = "{}" };
+	core_config cfg;
+	srv_run *r = NULL;
+	core_wallet_score ws;
+	uint32_t c[3] = { 1, 1, 1 };
+	char name[32];
+
+	(void)st;
+	core_config_defaults(&cfg);
+	assert_int_equal(srv_run_table_create(&r, &sum, &cfg, 2), 0);
+	assert_int_equal(srv_run_table_add(r, "A", 1, 2.0, 1, 1, 2, true, c), 0);
+	assert_int_equal(srv_run_table_add(r, "B", 1, 1.0, 1, 1, 1, false, c), 0);
+	assert_int_equal(srv_run_table_add(r, "C", 1, 1.0, 1, 2, 1, false, c), 0);
+	for (int i = 0; i < 5000; i++) { /* growth past the hint and the first string block */
+		snprintf(name, sizeof(name), "z%06d", i);
+		assert_int_equal(srv_run_table_add(r, name, strlen(name), 0.5, 0, 0, 0, false, c), 0);
+	}
+	assert_int_equal(srv_run_table_add(r, "", 0, 0.1, 0, 0, 0, false, c), AMLRISK_EINVAL);
+	assert_int_equal(srv_run_table_finish(r), 0);
+	assert_int_equal(srv_run_count(r), 5003);
+	assert_null(srv_run_result(r));
+	assert_int_equal(srv_run_summary(r)->id, 7);
+	assert_int_equal(srv_run_find(r, "C", 1, &ws), 0);
+	assert_int_equal(ws.in_degree, 2);
+	assert_true(ws.risk_score == 1.0);
+	assert_int_equal(ws.hops, 2);
+	assert_int_equal(srv_run_find(r, "z004999", 7, &ws), 0);
+	assert_int_equal(srv_run_find(r, "D", 1, &ws), AMLRISK_ENOTFOUND);
+	assert_int_equal(srv_run_find(r, "AB", 2, &ws), AMLRISK_ENOTFOUND);
+	srv_run_at(r, 0, &ws);
+	assert_memory_equal(ws.wallet, "A", 1);
+	assert_true(ws.is_illicit);
+	srv_run_at(r, 2, &ws);
+	assert_memory_equal(ws.wallet, "C", 1);
+	srv_run_unref(srv_run_ref(r));
+	srv_run_unref(r);
+	srv_run_unref(NULL);
+	/* rows out of top order are refused */
+	assert_int_equal(srv_run_table_create(&r, &sum, &cfg, 0), 0);
+	assert_int_equal(srv_run_table_add(r, "B", 1, 1.0, 1, 1, 1, false, c), 0);
+	assert_int_equal(srv_run_table_add(r, "A", 1, 1.0, 1, 1, 1, false, c), 0);
+	assert_int_equal(srv_run_table_finish(r), AMLRISK_EPROTO);
+	srv_run_unref(r);
+	/* a repeated wallet too */
+	assert_int_equal(srv_run_table_create(&r, &sum, &cfg, 0), 0);
+	assert_int_equal(srv_run_table_add(r, "A", 1, 2.0, 1, 1, 1, false, c), 0);
+	assert_int_equal(srv_run_table_add(r, "A", 1, 1.0, 1, 1, 1, false, c), 0);
+	assert_int_equal(srv_run_table_finish(r), AMLRISK_EPROTO);
+	srv_run_unref(r);
+}
+
+static void
+test_arena(void **st)
+{
+	srv_arena a;
+	char *p;
+
+	(void)st;
+	srv_arena_init(&a, 100000);
+	for (int i = 0; i < 1000; i++) {
+		p = srv_arena_alloc(&a, 24);
+		assert_non_null(p);
+		assert_int_equal(((uintptr_t)p) % sizeof(max_align_t) == 0 || ((uintptr_t)p) % 16 == 0, 1);
+	}
+	assert_non_null(srv_arena_alloc(&a, 20000)); /* a block of its own */
+	assert_string_equal(srv_arena_strdup(&a, "hello"), "hello");
+	assert_null(srv_arena_alloc(&a, 200000)); /* over the cap */
+	assert_true(srv_arena_failed(&a));
+	assert_null(srv_arena_alloc(&a, 1)); /* stays failed */
+	assert_null(srv_arena_calloc(&a, SIZE_MAX / 2, 4));
+	srv_arena_free(&a);
+	assert_false(srv_arena_failed(&a));
+	assert_non_null(srv_arena_alloc(&a, 1));
+	srv_arena_free(&a);
+	assert_true(srv_run_status_name(SRV_RUN_FAILED)[0] == 'f');
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_copy_binary),   cmocka_unit_test(test_copy_text),
+		cmocka_unit_test(test_exposures_json), cmocka_unit_test(test_run_table),
+		cmocka_unit_test(test_arena),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

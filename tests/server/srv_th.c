@@ -1,0 +1,367 @@
+/* srv_th.c - the core server test helpers: process control over th_spawn,
+ * RPC calls over one rpc_client per server, and COPY loaders for fixtures and
+ * generated transaction sets (200k rows in about a second). */
+#include "srv_th.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "th.h"
+
+#define READY_TIMEOUT_MS 60000
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { 0 };
+	socklen_t len = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(s >= 0);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(s);
+	return port;
+}
+
+void
+ts_core_init(ts_core *c, int tcp)
+{
+	rpc_client_opts o = { 0 };
+
+	memset(c, 0, sizeof(*c));
+	th_db_create(c->db_url, sizeof(c->db_url), 1);
+	snprintf(c->dir, sizeof(c->dir), "/tmp/amlsrv.XXXXXX");
+	assert_non_null(mkdtemp(c->dir));
+	snprintf(c->log, sizeof(c->log), "%s/core.log", c->dir);
+	if (tcp)
+		snprintf(c->rpc_url, sizeof(c->rpc_url), "tcp://127.0.0.1:%d", free_port());
+	else
+		snprintf(c->rpc_url, sizeof(c->rpc_url), "ipc://%s/core.ipc", c->dir);
+	o.timeout_ms = 10000;
+	o.caller = "server-test";
+	assert_int_equal(rpc_client_create(&c->client, c->rpc_url, &o), 0);
+}
+
+void
+ts_core_dump_log(const ts_core *c)
+{
+	char line[1024];
+	FILE *f = fopen(c->log, "r");
+
+	if (f == NULL)
+		return;
+	fprintf(stderr, "---- %s\n", c->log);
+	while (fgets(line, sizeof(line), f) != NULL)
+		fputs(line, stderr);
+	fclose(f);
+}
+
+void
+ts_core_start(ts_core *c, char *const env[])
+{
+	static char db[1100], listen[300];
+	char *full[16];
+	int n = 0;
+	int64_t end = th_now_ms() + READY_TIMEOUT_MS;
+
+	snprintf(db, sizeof(db), "DATABASE_URL=%s", c->db_url);
+	snprintf(listen, sizeof(listen), "RPC_LISTEN=%s", c->rpc_url);
+	full[n++] = db;
+	full[n++] = listen;
+	full[n++] = "HEALTH_MS=200";
+	for (int i = 0; env != NULL && env[i] != NULL && n < 15; i++)
+		full[n++] = env[i];
+	full[n] = NULL;
+	c->pid = th_spawn("amlrisk-core", NULL, full, c->log);
+	for (;;) {
+		Aml__V1__HealthRequest req = AML__V1__HEALTH_REQUEST__INIT;
+		Aml__V1__HealthResponse *r = NULL;
+		char msg[256];
+		int status, ready = 0;
+		if (ts_call(c, "Health", &req.base, (ProtobufCMessage **)&r, 1000, msg, sizeof(msg)) ==
+		    TS_OK) {
+			ready = r->graph != NULL && r->graph->loaded;
+			aml__v1__health_response__free_unpacked(r, NULL);
+		}
+		if (ready)
+			return;
+		if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
+			c->pid = 0;
+			ts_core_dump_log(c);
+			fail_msg("amlrisk-core exited during start-up (status %d)", status);
+		}
+		if (th_now_ms() > end) {
+			ts_core_dump_log(c);
+			fail_msg("amlrisk-core not ready within %d ms", READY_TIMEOUT_MS);
+		}
+		usleep(20000);
+	}
+}
+
+int
+ts_core_stop(ts_core *c, int sig)
+{
+	int st;
+
+	if (c->pid <= 0)
+		return -1;
+	st = th_stop(c->pid, sig, 30000);
+	c->pid = 0;
+	return st;
+}
+
+void
+ts_core_fini(ts_core *c)
+{
+	char path[256];
+
+	if (c->pid > 0) {
+		int st = ts_core_stop(c, SIGTERM);
+		if (!(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+			ts_core_dump_log(c);
+			fail_msg("amlrisk-core did not exit cleanly on SIGTERM (status %d)", st);
+		}
+	}
+	rpc_client_destroy(c->client);
+	c->client = NULL;
+	th_db_drop(c->db_url);
+	if (getenv("AMLRISK_KEEP_LOGS") == NULL) {
+		snprintf(path, sizeof(path), "%s/core.ipc", c->dir);
+		unlink(path);
+		unlink(c->log);
+		rmdir(c->dir);
+	}
+}
+
+int
+ts_call(ts_core *c, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+        int timeout_ms, char *msg, size_t msglen)
+{
+	return rpc_client_call(c->client, &aml__v1__risk_service__descriptor, method, req, resp,
+	                       timeout_ms, msg, msglen);
+}
+
+/* Calls method and fails the test unless OK. */
+static ProtobufCMessage *
+must(ts_core *c, const char *method, const ProtobufCMessage *req, int timeout_ms)
+{
+	ProtobufCMessage *r = NULL;
+	char msg[512];
+	int rc = ts_call(c, method, req, &r, timeout_ms, msg, sizeof(msg));
+
+	if (rc != TS_OK) {
+		ts_core_dump_log(c);
+		fail_msg("%s: status %d: %s", method, rc, msg);
+	}
+	return r;
+}
+
+Aml__V1__HealthResponse *
+ts_health(ts_core *c)
+{
+	Aml__V1__HealthRequest req = AML__V1__HEALTH_REQUEST__INIT;
+
+	return (Aml__V1__HealthResponse *)must(c, "Health", &req.base, 5000);
+}
+
+Aml__V1__RunScoreResponse *
+ts_score(ts_core *c, const char *overrides)
+{
+	Aml__V1__RunScoreRequest req = AML__V1__RUN_SCORE_REQUEST__INIT;
+
+	req.config_overrides_json = (char *)(overrides != NULL ? overrides : "");
+	return (Aml__V1__RunScoreResponse *)must(c, "RunScore", &req.base, 300000);
+}
+
+Aml__V1__ReloadGraphResponse *
+ts_reload(ts_core *c)
+{
+	Aml__V1__ReloadGraphRequest req = AML__V1__RELOAD_GRAPH_REQUEST__INIT;
+
+	return (Aml__V1__ReloadGraphResponse *)must(c, "ReloadGraph", &req.base, 300000);
+}
+
+Aml__V1__TopScoresResponse *
+ts_top(ts_core *c, uint32_t n, int64_t run_id)
+{
+	Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
+
+	req.n = n;
+	req.run_id = run_id;
+	return (Aml__V1__TopScoresResponse *)must(c, "TopScores", &req.base, 10000);
+}
+
+int
+ts_wallet(ts_core *c, const char *wallet, int64_t run_id, Aml__V1__GetWalletScoreResponse **out)
+{
+	Aml__V1__GetWalletScoreRequest req = AML__V1__GET_WALLET_SCORE_REQUEST__INIT;
+	char msg[256];
+
+	req.wallet = (char *)wallet;
+	req.run_id = run_id;
+	return ts_call(c, "GetWalletScore", &req.base, (ProtobufCMessage **)out, 10000, msg,
+	               sizeof(msg));
+}
+
+void
+ts_exec(PGconn *conn, const char *sql)
+{
+	PGresult *r = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+		PQclear(r);
+		fail_msg("%s: %s", sql, msg);
+	}
+	PQclear(r);
+}
+
+void
+ts_label(PGconn *conn, const char *wallet)
+{
+	const char *p[1] = { wallet };
+	PGresult *r = PQexecParams(conn, "INSERT INTO wallet_labels (wallet, label) VALUES ($1, 'illicit')",
+	                           1, NULL, p, NULL, NULL, 0);
+
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+}
+
+/* Appends s escaped for COPY text to buf at *off. */
+static void
+put_text(char *buf, size_t cap, size_t *off, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		assert_true(*off + 3 < cap);
+		switch (*s) {
+		case '\\': buf[(*off)++] = '\\'; buf[(*off)++] = '\\'; break;
+		case '\t': buf[(*off)++] = '\\'; buf[(*off)++] = 't'; break;
+		case '\n': buf[(*off)++] = '\\'; buf[(*off)++] = 'n'; break;
+		case '\r': buf[(*off)++] = '\\'; buf[(*off)++] = 'r'; break;
+		default: buf[(*off)++] = *s;
+		}
+	}
+}
+
+static void
+copy_begin(PGconn *conn)
+{
+	PGresult *r = PQexec(conn, "COPY transactions (tx_id, sender, receiver, amount, \"timestamp\","
+	                           " asset) FROM STDIN");
+
+	assert_int_equal(PQresultStatus(r), PGRES_COPY_IN);
+	PQclear(r);
+}
+
+static void
+copy_end(PGconn *conn)
+{
+	PGresult *r;
+
+	assert_int_equal(PQputCopyEnd(conn, NULL), 1);
+	r = PQgetResult(conn);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("COPY transactions: %s", PQerrorMessage(conn));
+	PQclear(r);
+	while ((r = PQgetResult(conn)) != NULL)
+		PQclear(r);
+}
+
+size_t
+ts_load_fixture(PGconn *conn, const char *name)
+{
+	Aml__V1__Transaction **txs;
+	size_t n = th_fixture_load(name, &txs);
+	char *buf = malloc(1 << 20);
+
+	assert_non_null(buf);
+	copy_begin(conn);
+	for (size_t i = 0; i < n; i++) {
+		const Aml__V1__Transaction *t = txs[i];
+		time_t s = (time_t)(t->timestamp_us / 1000000);
+		struct tm tm;
+		size_t off = 0;
+		gmtime_r(&s, &tm);
+		put_text(buf, 1 << 20, &off, t->tx_id);
+		buf[off++] = '\t';
+		put_text(buf, 1 << 20, &off, t->sender);
+		buf[off++] = '\t';
+		put_text(buf, 1 << 20, &off, t->receiver);
+		off += (size_t)snprintf(buf + off, 200, "\t%s\t%04d-%02d-%02d %02d:%02d:%02d.%06d+00\t",
+		                        t->amount, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		                        tm.tm_hour, tm.tm_min, tm.tm_sec,
+		                        (int)(t->timestamp_us % 1000000));
+		if (t->asset != NULL && *t->asset != '\0')
+			put_text(buf, 1 << 20, &off, t->asset);
+		else
+			off += (size_t)snprintf(buf + off, 8, "\\N");
+		buf[off++] = '\n';
+		assert_int_equal(PQputCopyData(conn, buf, (int)off), 1);
+	}
+	copy_end(conn);
+	free(buf);
+	th_fixture_free(txs, n);
+	return n;
+}
+
+static uint64_t
+next_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void
+ts_load_generated(PGconn *conn, const char *prefix, size_t n, unsigned wallets, uint64_t seed)
+{
+	size_t cap = 1 << 20, off = 0;
+	char *buf = malloc(cap);
+
+	assert_non_null(buf);
+	copy_begin(conn);
+	for (size_t i = 0; i < n; i++) {
+		unsigned s = (unsigned)(next_rand(&seed) % wallets);
+		unsigned r = (unsigned)(next_rand(&seed) % wallets);
+		off += (size_t)snprintf(buf + off, cap - off,
+		                        "%s-%zu\tw%u\tw%u\t%u.25\t2026-01-01 00:00:00+00\t\\N\n", prefix,
+		                        i, s, r, (unsigned)(next_rand(&seed) % 1000));
+		if (off > cap - 256) {
+			assert_int_equal(PQputCopyData(conn, buf, (int)off), 1);
+			off = 0;
+		}
+	}
+	if (off > 0)
+		assert_int_equal(PQputCopyData(conn, buf, (int)off), 1);
+	copy_end(conn);
+	free(buf);
+}
+
+int
+ts_close(double a, double b, double rel)
+{
+	double d = fabs(a - b), m = fmax(fabs(a), fabs(b));
+
+	return d <= rel * (m > 0 ? m : 1);
+}

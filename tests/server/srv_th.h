@@ -1,0 +1,76 @@
+/* srv_th.h - helpers of the core server tests: an amlrisk-core process on its
+ * own fresh database and RPC address, RPC calls into it, and transactions
+ * loaded into its database with COPY (fixtures or generated sets). */
+#ifndef SRV_TH_H
+#define SRV_TH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libpq-fe.h>
+
+#include "aml/v1/risk_service.pb-c.h"
+#include "rpc.h"
+
+/* gRPC codes used by the tests */
+enum {
+	TS_OK = 0,
+	TS_CANCELLED = 1,
+	TS_INVALID = 3,
+	TS_DEADLINE = 4,
+	TS_NOT_FOUND = 5,
+	TS_EXHAUSTED = 8,
+	TS_PRECONDITION = 9,
+	TS_ABORTED = 10,
+	TS_UNIMPLEMENTED = 12,
+	TS_UNAVAILABLE = 14,
+};
+
+typedef struct ts_core {
+	char db_url[1024];
+	char rpc_url[256];
+	char dir[128]; /* temp dir: ipc socket, logs */
+	char log[192];
+	pid_t pid;
+	rpc_client *client;
+} ts_core;
+
+/* A fresh migrated database and an address: ipc:// in a temp dir, or tcp://
+ * on a free loopback port when tcp is non-zero. Starts nothing. */
+void ts_core_init(ts_core *c, int tcp);
+/* Starts amlrisk-core (extra "K=V" env entries, may be NULL) and waits until
+ * Health answers with the graph loaded. */
+void ts_core_start(ts_core *c, char *const env[]);
+/* Sends sig and waits; returns the exit status (as waitpid) or -1. */
+int ts_core_stop(ts_core *c, int sig);
+/* Stops the server if running, drops the database, removes the temp dir. */
+void ts_core_fini(ts_core *c);
+/* Prints the server log (to help a failing test). */
+void ts_core_dump_log(const ts_core *c);
+
+/* A call on c's client (method short name); msg gets the server's message. */
+int ts_call(ts_core *c, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
+            int timeout_ms, char *msg, size_t msglen);
+/* Shorthands that fail the test unless the call is OK; the caller frees. */
+Aml__V1__HealthResponse *ts_health(ts_core *c);
+Aml__V1__RunScoreResponse *ts_score(ts_core *c, const char *overrides);
+Aml__V1__ReloadGraphResponse *ts_reload(ts_core *c);
+Aml__V1__TopScoresResponse *ts_top(ts_core *c, uint32_t n, int64_t run_id);
+/* GetWalletScore; returns the status, *out set on OK (caller frees). */
+int ts_wallet(ts_core *c, const char *wallet, int64_t run_id, Aml__V1__GetWalletScoreResponse **out);
+
+/* Loads tests/fixtures/<name> into transactions with COPY. Returns the count. */
+size_t ts_load_fixture(PGconn *conn, const char *name);
+/* COPYs n generated transactions (ids prefix-0.., wallets w0..w<wallets-1>,
+ * a deterministic stream from seed) into transactions. */
+void ts_load_generated(PGconn *conn, const char *prefix, size_t n, unsigned wallets, uint64_t seed);
+/* Labels wallet illicit in wallet_labels. */
+void ts_label(PGconn *conn, const char *wallet);
+/* Runs sql (no parameters), failing the test on error. */
+void ts_exec(PGconn *conn, const char *sql);
+
+/* Relative difference check of two doubles. */
+int ts_close(double a, double b, double rel);
+
+#endif
