@@ -4,6 +4,7 @@
  * GetWalletScore handlers itself, or calls a running server given --url. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,7 +32,8 @@
 #define CALL_TIMEOUT_MS 10000
 
 typedef struct opts {
-	const char *url; /* NULL: serve the fake RiskService in-process */
+	const char *url;   /* NULL: serve the fake RiskService in-process */
+	const char *serve; /* only serve the fake RiskService here until SIGINT/SIGTERM */
 	const char *methods[4];
 	int n_methods;
 	const char *sets[MAX_SETS];
@@ -317,64 +319,77 @@ cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Runs n callers against t: 0.3 s of warm-up, then seconds of measurement. */
+/* Starts n callers on t: 0.3 s of warm-up, then seconds of measurement; joins
+ * them. Returns the number started (n unless a thread could not be made). */
 static int
-measure(const target *t, int n, double seconds, result *out)
+callers_run(caller *cs, const target *t, int n, double seconds, uint64_t *elapsed_ns)
 {
-	caller *cs = calloc((size_t)n, sizeof(*cs));
-	uint64_t *all = NULL, t0, t1;
-	size_t total = 0, k = 0;
-	int i, rv = -1;
+	uint64_t t0;
+	int i, started = 0;
 
-	if (cs == NULL) {
-		return -1;
-	}
 	atomic_store(&phase, PHASE_WARM);
 	for (i = 0; i < n; i++) {
 		cs[i].t = t;
 		cs[i].cap = SAMPLES_MAX / (size_t)n;
 		if ((cs[i].lat = malloc(cs[i].cap * sizeof(uint64_t))) == NULL ||
 		    pthread_create(&cs[i].th, NULL, caller_main, &cs[i]) != 0) {
-			free(cs[i].lat);
-			atomic_store(&phase, PHASE_STOP);
-			n = i;
-			goto out;
+			break;
 		}
+		started++;
 	}
-	nng_msleep(300);
-	t0 = now_ns();
-	atomic_store(&phase, PHASE_MEASURE);
-	nng_msleep((nng_duration)(seconds * 1000));
+	if (started == n) {
+		nng_msleep(300);
+		t0 = now_ns();
+		atomic_store(&phase, PHASE_MEASURE);
+		nng_msleep((nng_duration)(seconds * 1000));
+		*elapsed_ns = now_ns() - t0;
+	}
 	atomic_store(&phase, PHASE_STOP);
-	t1 = now_ns();
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < started; i++) {
 		pthread_join(cs[i].th, NULL);
-		total += cs[i].n;
 	}
-	n = -n; /* joined */
-	if (total == 0 || (all = malloc(total * sizeof(uint64_t))) == NULL) {
+	return started;
+}
+
+/* Measures n callers against t into out: the median and p99 of every call's
+ * latency and the calls per second, over all callers. */
+static int
+measure(const target *t, int n, double seconds, result *out)
+{
+	caller *cs = calloc((size_t)n, sizeof(*cs));
+	uint64_t *all = NULL, elapsed = 0;
+	size_t total = 0;
+	int i, rv = -1;
+
+	if (cs == NULL) {
+		return -1;
+	}
+	if (callers_run(cs, t, n, seconds, &elapsed) != n) {
 		goto out;
 	}
 	memset(out, 0, sizeof(*out));
-	for (i = 0; i < -n; i++) {
-		memcpy(all + k, cs[i].lat, cs[i].n * sizeof(uint64_t));
-		k += cs[i].n;
+	for (i = 0; i < n; i++) {
+		total += cs[i].n;
 		out->errors += cs[i].errors;
 		if (cs[i].errors != 0) {
 			fprintf(stderr, "rpc_bench: %ld errors, first: %s\n", cs[i].errors,
 			        cs[i].first_error);
 		}
 	}
+	if (total == 0 || (all = malloc(total * sizeof(uint64_t))) == NULL) {
+		goto out;
+	}
+	for (i = 0, total = 0; i < n; i++) {
+		memcpy(all + total, cs[i].lat, cs[i].n * sizeof(uint64_t));
+		total += cs[i].n;
+	}
 	qsort(all, total, sizeof(uint64_t), cmp_u64);
 	out->median_us = (double)all[total / 2] / 1000.0;
 	out->p99_us = (double)all[(total * 99) / 100] / 1000.0;
-	out->calls_per_s = (double)total / ((double)(t1 - t0) / 1e9);
+	out->calls_per_s = (double)total / ((double)elapsed / 1e9);
 	rv = 0;
 out:
-	for (i = 0; i < (n < 0 ? -n : n); i++) {
-		if (n > 0) {
-			pthread_join(cs[i].th, NULL);
-		}
+	for (i = 0; i < n; i++) {
 		free(cs[i].lat);
 	}
 	free(all);
@@ -655,6 +670,33 @@ run_transport(const opts *o, const char *kind)
 	return rv;
 }
 
+/* Serves the fake RiskService on url until SIGINT or SIGTERM: a stand-in core
+ * for --url runs and for clients under development. */
+static int
+serve(const opts *o)
+{
+	rpc_server_opts so = {.workers = o->workers};
+	rpc_server *srv = NULL;
+	sigset_t set;
+	int rv, sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* before NNG starts its threads */
+	if ((rv = rpc_server_create(&srv, o->serve, &so)) != 0 ||
+	    (rv = rpc_server_add_service(srv, &fake_service.base)) != 0 ||
+	    (rv = rpc_server_start(srv)) != 0) {
+		fprintf(stderr, "rpc_bench: server on %s: %s\n", o->serve, amlrisk_strerror(rv));
+		rpc_server_destroy(srv);
+		return -1;
+	}
+	fprintf(stderr, "rpc_bench: serving the fake RiskService on %s\n", o->serve);
+	sigwait(&set, &sig);
+	rpc_server_destroy(srv);
+	return 0;
+}
+
 static int
 parse_list(const char *s, int *out, int max)
 {
@@ -684,6 +726,7 @@ usage(FILE *f)
 	        "  Prints one Markdown table row per method and caller count (latencies in us).\n"
 	        "  --url URL         call a running server (e.g. amlrisk-core) instead of the\n"
 	        "                    fake Health/GetWalletScore served in-process\n"
+	        "  --serve URL       only serve that fake RiskService on URL until SIGTERM\n"
 	        "  --method NAME     RiskService method; repeatable (default Health and\n"
 	        "                    GetWalletScore with a 197-byte wallet)\n"
 	        "  --set FIELD=VAL   set a scalar field of the request; repeatable\n"
@@ -714,6 +757,8 @@ main(int argc, char **argv)
 		i++;
 		if (strcmp(a, "--url") == 0) {
 			o.url = v;
+		} else if (strcmp(a, "--serve") == 0) {
+			o.serve = v;
 		} else if (strcmp(a, "--method") == 0 && o.n_methods < 4) {
 			o.methods[o.n_methods++] = v;
 		} else if (strcmp(a, "--set") == 0 && o.n_sets < MAX_SETS) {
@@ -745,6 +790,11 @@ main(int argc, char **argv)
 	if (o.seconds <= 0 || o.seconds > 600 || o.repeat < 1 || o.repeat > 31) {
 		usage(stderr);
 		return 2;
+	}
+	if (o.serve != NULL) {
+		rv = serve(&o);
+		nng_fini();
+		return rv == 0 ? 0 : 1;
 	}
 	if (o.n_methods == 0) {
 		o.methods[o.n_methods++] = "Health";
