@@ -185,6 +185,9 @@ int sim_pub_create(sim_pub **out, const sim_pub_opts *o, char *err, size_t errle
 int sim_pub_send(sim_pub *p, const Aml__V1__Transaction *tx, char *err, size_t errlen);
 /* Serves delivery reports without blocking. */
 void sim_pub_poll(sim_pub *p);
+/* Sends what is queued and waits up to ms for delivery reports. Returns how
+ * many sent messages still await theirs. */
+uint64_t sim_pub_wait(sim_pub *p, int ms);
 /* Waits up to timeout_ms for every queued message's delivery report; messages
  * still undelivered then count as failed. AMLRISK_OK when nothing failed. */
 int sim_pub_flush(sim_pub *p, int timeout_ms);

@@ -485,10 +485,13 @@ progress_init(progress *p, int quiet, const char *unit)
 	p->unit = unit;
 }
 
-/* Redraws the bar at most 5 times a second (always when final): frac in [0,1]
- * or negative when unknown. */
+/* Redraws the bar at most 5 times a second (always when final). done counts
+ * rows written or messages sent, of total (0 when unknown); frac is the share
+ * done in [0,1], negative when unknown; pub (may be NULL) adds the delivered
+ * count, and the rate is then of deliveries. */
 static void
-progress_show(progress *p, uint64_t done, uint64_t total, double frac, int final)
+progress_show(progress *p, uint64_t done, uint64_t total, double frac, const sim_pub *pub,
+              int final)
 {
 	if (!p->on)
 		return;
@@ -496,32 +499,45 @@ progress_show(progress *p, uint64_t done, uint64_t total, double frac, int final
 	if (!final && t - p->last < 0.2)
 		return;
 	p->last = t;
-	double rate = t > p->t0 ? (double)done / (t - p->t0) : 0;
-	char bar[31];
+	uint64_t delivered = done;
+	if (pub != NULL)
+		sim_pub_stats(pub, NULL, &delivered, NULL, NULL);
+	double rate = t > p->t0 ? (double)delivered / (t - p->t0) : 0;
+	char bar[31], of[32] = "";
 	int fill = frac < 0 ? 0 : (int)(frac * 30 + 0.5);
 	for (int i = 0; i < 30; i++)
 		bar[i] = i < fill ? '#' : '.';
 	bar[30] = '\0';
 	if (total > 0)
-		fprintf(stderr, "\r[%s] %5.1f%% %llu/%llu %s  %.0f/s ", bar, frac * 100,
-		        (unsigned long long)done, (unsigned long long)total, p->unit, rate);
+		snprintf(of, sizeof(of), "/%llu", (unsigned long long)total);
+	if (pub != NULL)
+		fprintf(stderr, "\r[%s] %5.1f%% %llu%s sent, %llu delivered, %.0f/s ", bar,
+		        frac < 0 ? 0 : frac * 100, (unsigned long long)done, of,
+		        (unsigned long long)delivered, rate);
 	else
-		fprintf(stderr, "\r[%s] %5.1f%% %llu %s  %.0f/s ", bar, frac < 0 ? 0 : frac * 100,
-		        (unsigned long long)done, p->unit, rate);
+		fprintf(stderr, "\r[%s] %5.1f%% %llu%s %s, %.0f/s ", bar, frac < 0 ? 0 : frac * 100,
+		        (unsigned long long)done, of, p->unit, rate);
 	if (final)
 		fputc('\n', stderr);
 }
 
 /* ---- modes ------------------------------------------------------------------- */
 
+/* Waits for the outstanding delivery reports (the bar moving meanwhile), logs
+ * the summary and returns the exit status: 1 if anything failed or was bad. */
 static int
-finish_publish(cli *c, sim_pub *p, double t0, int bad, const char *what)
+finish_publish(cli *c, sim_pub *p, progress *pr, uint64_t total, int bad)
 {
 	uint64_t sent, delivered, failed;
 	const char *first;
-	sim_pub_flush(p, c->pub.timeout_ms + 5000);
+	double deadline = now_s() + (c->pub.timeout_ms + 5000) / 1000.0;
+	sim_pub_stats(p, &sent, NULL, NULL, NULL);
+	while (sim_pub_wait(p, 200) > 0 && now_s() < deadline)
+		progress_show(pr, sent, total, total ? (double)sent / (double)total : 1, p, 0);
+	sim_pub_flush(p, 0);
+	progress_show(pr, sent, total, total ? (double)sent / (double)total : 1, p, 1);
 	sim_pub_stats(p, &sent, &delivered, &failed, &first);
-	double secs = now_s() - t0;
+	double secs = now_s() - pr->t0;
 	if (!c->quiet)
 		amlrisk_log(AMLRISK_LOG_INFO, "sim", "publish.done",
 		            "topic=%s sent=%llu delivered=%llu failed=%llu bad=%d seconds=%.3f "
@@ -533,8 +549,8 @@ finish_publish(cli *c, sim_pub *p, double t0, int bad, const char *what)
 		fprintf(stderr, "amlrisk-sim: %llu of %llu messages not delivered (first error: %s)\n",
 		        (unsigned long long)failed, (unsigned long long)sent, first ? first : "?");
 	if (stop_flag)
-		fprintf(stderr, "amlrisk-sim: interrupted after %llu %s\n", (unsigned long long)sent,
-		        what);
+		fprintf(stderr, "amlrisk-sim: interrupted after %llu messages\n",
+		        (unsigned long long)sent);
 	return failed > 0 || stop_flag || bad > 0 ? 1 : 0;
 }
 
@@ -550,7 +566,6 @@ run_publish_gen(cli *c, sim_gen *g)
 		fprintf(stderr, "amlrisk-sim: %s\n", err);
 		return rv == AMLRISK_EINVAL ? EXIT_USAGE : 1;
 	}
-	double t0 = now_s();
 	uint64_t total = sim_gen_total(g), n = 0;
 	progress_init(&pr, c->quiet, "messages");
 	while (!stop_flag && sim_gen_next(g, &tx) == AMLRISK_OK) {
@@ -560,10 +575,9 @@ run_publish_gen(cli *c, sim_gen *g)
 			break;
 		}
 		if ((++n & 1023) == 0)
-			progress_show(&pr, n, total, (double)n / (double)total, 0);
+			progress_show(&pr, n, total, (double)n / (double)total, p, 0);
 	}
-	progress_show(&pr, n, total, total ? (double)n / (double)total : 1, 1);
-	int status = finish_publish(c, p, t0, 0, "messages");
+	int status = finish_publish(c, p, &pr, total, 0);
 	if (rv != AMLRISK_OK && rv != AMLRISK_ECANCELED)
 		status = 1;
 	sim_pub_destroy(p);
@@ -602,7 +616,6 @@ run_publish_file(cli *c)
 		status = rv == AMLRISK_EINVAL ? EXIT_USAGE : 1;
 		goto done;
 	}
-	double t0 = now_s();
 	progress_init(&pr, c->quiet, "messages");
 	Aml__V1__Transaction *tx;
 	int fatal = 0;
@@ -643,13 +656,12 @@ run_publish_file(cli *c)
 		}
 		if ((++n & 1023) == 0)
 			progress_show(&pr, n, 0,
-			              size ? (double)sim_reader_bytes(r) / (double)size : -1, 0);
+			              size ? (double)sim_reader_bytes(r) / (double)size : -1, p, 0);
 	}
-	progress_show(&pr, n, 0, 1, 1);
 	if (bad > 0)
 		fprintf(stderr, "amlrisk-sim: %s: %d bad record%s skipped (not published)\n", name,
 		        bad, bad == 1 ? "" : "s");
-	status = finish_publish(c, p, t0, bad, "messages");
+	status = finish_publish(c, p, &pr, 0, bad);
 	if (fatal)
 		status = 1;
 done:
@@ -693,13 +705,13 @@ run_file(cli *c, sim_gen *g)
 			goto done;
 		}
 		if ((++n & 65535) == 0)
-			progress_show(&pr, n, total, (double)n / (double)total, 0);
+			progress_show(&pr, n, total, (double)n / (double)total, NULL, 0);
 	}
 	if ((rv = sim_writer_finish(w)) != AMLRISK_OK) {
 		fprintf(stderr, "amlrisk-sim: writing %s: %s\n", name, strerror(errno));
 		goto done;
 	}
-	progress_show(&pr, n, total, 1, 1);
+	progress_show(&pr, n, total, 1, NULL, 1);
 	status = 0;
 done:
 	sim_writer_destroy(w);

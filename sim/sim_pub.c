@@ -221,6 +221,13 @@ sim_pub_poll(sim_pub *p)
 	rd_kafka_poll(p->rk, 0);
 }
 
+uint64_t
+sim_pub_wait(sim_pub *p, int ms)
+{
+	rd_kafka_flush(p->rk, ms);
+	return p->sent - p->delivered - p->failed;
+}
+
 int
 sim_pub_flush(sim_pub *p, int timeout_ms)
 {
