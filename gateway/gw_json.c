@@ -1,6 +1,7 @@
 /* gw_json.c - one encoder per RiskService message, built with json_pack so each
  * answer is one allocation tree and one dump. Doubles keep 17 significant digits
  * (they round-trip exactly); timestamps become RFC 3339 UTC strings. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +21,7 @@ gw_json_reply(gw_reply *rep, int status, json_t *obj)
 
 	json_decref(obj);
 	if (body == NULL) {
-		gw_reply_error(rep, 500, "out of memory encoding the answer");
+		gw_reply_error(rep, 500, "could not encode the answer (out of memory or invalid UTF-8)");
 		return;
 	}
 	gw_reply_owned(rep, status, CT_JSON, body, strlen(body));
@@ -56,6 +57,14 @@ json_embedded(const char *text)
 		return v;
 	}
 	return json_string(text);
+}
+
+/* A double; JSON has no infinity or NaN, so those become null (a score can
+ * overflow when a run's hop weights are near DBL_MAX). */
+static json_t *
+json_num(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
 }
 
 /* An optional string: null when empty. */
@@ -98,11 +107,11 @@ gw_json_graph_info(const Aml__V1__GraphInfo *g)
 	if (g == NULL) {
 		g = &none;
 	}
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:o, s:f}", "loaded", g->loaded, "wallets",
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:o, s:o}", "loaded", g->loaded, "wallets",
 	                 (json_int_t) g->wallets, "edges", (json_int_t) g->edges, "transactions",
 	                 (json_int_t) g->transactions, "watermark", (json_int_t) g->watermark,
 	                 "loaded_at", gw_json_time(g->loaded_at_us), "load_seconds",
-	                 g->load_seconds);
+	                 json_num(g->load_seconds));
 }
 
 json_t *
@@ -111,16 +120,16 @@ gw_json_run_summary(const Aml__V1__RunSummary *r)
 	if (r == NULL) {
 		return json_null();
 	}
-	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:f, s:f, "
-	                 "s:f, s:o}",
+	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o, "
+	                 "s:o, s:o}",
 	                 "run_id", (json_int_t) r->run_id, "status", r->status, "model", r->model,
 	                 "created_at", gw_json_time(r->created_at_us), "completed_at",
 	                 gw_json_time(r->completed_at_us), "config",
 	                 json_embedded(r->config_json), "tx_source", json_embedded(r->tx_source),
 	                 "watermark", (json_int_t) r->watermark, "transactions",
 	                 (json_int_t) r->transactions, "wallets", (json_int_t) r->wallets,
-	                 "illicit", (json_int_t) r->illicit, "load_seconds", r->load_seconds,
-	                 "score_seconds", r->score_seconds, "store_seconds", r->store_seconds,
+	                 "illicit", (json_int_t) r->illicit, "load_seconds", json_num(r->load_seconds),
+	                 "score_seconds", json_num(r->score_seconds), "store_seconds", json_num(r->store_seconds),
 	                 "error", json_opt(r->error));
 }
 
@@ -135,7 +144,7 @@ enc_hop_count(const void *item)
 {
 	const Aml__V1__HopCount *h = item;
 
-	return json_pack("{s:I, s:f, s:I}", "hop", (json_int_t) h->hop, "weight", h->weight,
+	return json_pack("{s:I, s:o, s:I}", "hop", (json_int_t) h->hop, "weight", json_num(h->weight),
 	                 "illicit_count", (json_int_t) h->illicit_count);
 }
 
@@ -148,8 +157,8 @@ gw_json_wallet_score(const Aml__V1__WalletScore *s, int64_t run_id, int hops)
 	if (s == NULL) {
 		s = &none;
 	}
-	obj = json_pack("{s:s, s:f, s:I, s:I, s:I, s:b}", "wallet", s->wallet, "risk_score",
-	                s->risk_score, "exposures", (json_int_t) s->exposures, "in_degree",
+	obj = json_pack("{s:s, s:o, s:I, s:I, s:I, s:b}", "wallet", s->wallet, "risk_score",
+	                json_num(s->risk_score), "exposures", (json_int_t) s->exposures, "in_degree",
 	                (json_int_t) s->in_degree, "out_degree", (json_int_t) s->out_degree,
 	                "is_illicit", s->is_illicit);
 	if (obj != NULL && run_id > 0 &&
@@ -181,12 +190,12 @@ gw_json_health(const Aml__V1__HealthResponse *h, int healthy, const char *detail
 		                 "ok", "core", "unavailable", "database", "unknown", "graph",
 		                 "latest_run", "detail", detail);
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:f}", "status",
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "status",
 	                 healthy ? "ok" : "degraded", "gateway", "ok", "core", h->status,
 	                 "database", h->database_ok ? "ok" : "error", "database_error",
 	                 json_opt(h->database_error), "graph", gw_json_graph_info(h->graph),
 	                 "latest_run", gw_json_run_summary(h->latest_run), "core_version",
-	                 h->version, "core_uptime_seconds", h->uptime_seconds);
+	                 h->version, "core_uptime_seconds", json_num(h->uptime_seconds));
 }
 
 json_t *
@@ -210,7 +219,7 @@ gw_json_reload(const Aml__V1__ReloadGraphResponse *r)
 	json_t *obj = gw_json_graph_info(r->graph);
 
 	if (obj != NULL &&
-	    json_object_set_new(obj, "elapsed_seconds", json_real(r->elapsed_seconds)) != 0) {
+	    json_object_set_new(obj, "elapsed_seconds", json_num(r->elapsed_seconds)) != 0) {
 		json_decref(obj);
 		obj = NULL;
 	}
@@ -223,10 +232,10 @@ gw_json_run_score(const Aml__V1__RunScoreResponse *r)
 	static const Aml__V1__RunSummary none = AML__V1__RUN_SUMMARY__INIT;
 	const Aml__V1__RunSummary *s = r->run != NULL ? r->run : &none;
 
-	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:f, s:o}", "run_id", (json_int_t) s->run_id,
+	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:o, s:o}", "run_id", (json_int_t) s->run_id,
 	                 "status", s->status, "wallets_scored", (json_int_t) s->wallets,
 	                 "illicit_count", (json_int_t) s->illicit, "transactions",
-	                 (json_int_t) s->transactions, "elapsed_seconds", r->elapsed_seconds,
+	                 (json_int_t) s->transactions, "elapsed_seconds", json_num(r->elapsed_seconds),
 	                 "run", gw_json_run_summary(s));
 }
 
@@ -264,9 +273,9 @@ enc_explain_hop(const void *item)
 {
 	const Aml__V1__ExplainHop *h = item;
 
-	return json_pack("{s:I, s:f, s:I, s:I, s:f, s:b, s:o}", "hop", (json_int_t) h->hop,
-	                 "weight", h->weight, "exact_count", (json_int_t) h->exact_count, "count",
-	                 (json_int_t) h->count, "contribution", h->contribution, "truncated",
+	return json_pack("{s:I, s:o, s:I, s:I, s:o, s:b, s:o}", "hop", (json_int_t) h->hop,
+	                 "weight", json_num(h->weight), "exact_count", (json_int_t) h->exact_count, "count",
+	                 (json_int_t) h->count, "contribution", json_num(h->contribution), "truncated",
 	                 h->truncated, "sources",
 	                 json_list((void *const *) h->sources, h->n_sources, enc_source));
 }
@@ -276,7 +285,7 @@ gw_json_explain(const Aml__V1__ExplainWalletResponse *r)
 {
 	json_t *obj = gw_json_wallet_score(r->score, r->run_id, 0);
 	json_t *extra = json_pack(
-	        "{s:f, s:o, s:o}", "normaliser", r->normaliser, "config",
+	        "{s:o, s:o, s:o}", "normaliser", json_num(r->normaliser), "config",
 	        json_embedded(r->config_json), "hops",
 	        json_list((void *const *) r->hops, r->n_hops, enc_explain_hop));
 
@@ -293,8 +302,8 @@ enc_node(const void *item)
 {
 	const Aml__V1__GraphNode *n = item;
 
-	return json_pack("{s:s, s:f, s:b, s:I, s:I, s:I}", "wallet", n->wallet, "risk_score",
-	                 n->risk_score, "is_illicit", n->is_illicit, "in_degree",
+	return json_pack("{s:s, s:o, s:b, s:I, s:I, s:I}", "wallet", n->wallet, "risk_score",
+	                 json_num(n->risk_score), "is_illicit", n->is_illicit, "in_degree",
 	                 (json_int_t) n->in_degree, "out_degree", (json_int_t) n->out_degree,
 	                 "distance", (json_int_t) n->distance);
 }
@@ -304,8 +313,8 @@ enc_edge(const void *item)
 {
 	const Aml__V1__GraphEdge *e = item;
 
-	return json_pack("{s:s, s:s, s:I, s:f}", "sender", e->sender, "receiver", e->receiver,
-	                 "tx_count", (json_int_t) e->tx_count, "total_amount", e->total_amount);
+	return json_pack("{s:s, s:s, s:I, s:o}", "sender", e->sender, "receiver", e->receiver,
+	                 "tx_count", (json_int_t) e->tx_count, "total_amount", json_num(e->total_amount));
 }
 
 json_t *

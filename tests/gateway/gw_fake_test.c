@@ -2,6 +2,7 @@
  * served here with the rpc library: every endpoint, and every error status
  * forced through the wallet id (missing -> NOT_FOUND, slow -> deadline, ...),
  * limits, auth, metrics, the access log, core down/up, clean SIGTERM. */
+#include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -151,7 +152,7 @@ fake_get_wallet_score(Aml__V1__RiskService_Service *svc,
 		return;
 	}
 	s.wallet = in->wallet;
-	s.risk_score = 0.6363961030678927;
+	s.risk_score = strcmp(in->wallet, "inf") == 0 ? INFINITY : 0.6363961030678927;
 	s.exposures = 1;
 	s.in_degree = 1;
 	s.out_degree = 1;
@@ -335,8 +336,7 @@ setup(void **state)
 	graph.loaded_at_us = INT64_C(1764080463123456);
 	snprintf(fake_url, sizeof(fake_url), "tcp://127.0.0.1:%d", gwt_free_port());
 	fake_start();
-	snprintf(gw_log, sizeof(gw_log), "%s/gw_fake_test.%d.log", P_tmpdir, (int) getpid());
-	unlink(gw_log);
+	snprintf(gw_log, sizeof(gw_log), "%s/gw_fake_test.%d.log", gwt_log_dir(), (int) getpid());
 	gw_port = gwt_free_port();
 	gw_pid = gwt_gateway_start(gw_port, fake_url, env, gw_log);
 	return 0;
@@ -430,6 +430,10 @@ test_wallet_score(void **state)
 	j = gwt_get_json(gw_port, "/scores/a%2Fb%20%C3%A9+?run_id=2", 200);
 	assert_string_equal(json_string_value(json_object_get(j, "wallet")), "a/b \xc3\xa9+");
 	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 2);
+	json_decref(j);
+	/* JSON has no infinity: an overflowed score is null, not an encoding failure */
+	j = gwt_get_json(gw_port, "/scores/inf", 200);
+	assert_true(json_is_null(json_object_get(j, "risk_score")));
 	json_decref(j);
 	get_error("/scores/missing", 404);
 	get_error("/scores/unavail", 503);
@@ -715,12 +719,11 @@ test_no_token_configured(void **state)
 	json_t *j;
 
 	(void) state;
-	snprintf(log, sizeof(log), "%s/gw_fake_test.open.%d.log", P_tmpdir, (int) getpid());
+	snprintf(log, sizeof(log), "%s/gw_fake_test.open.%d.log", gwt_log_dir(), (int) getpid());
 	pid = gwt_gateway_start(port, fake_url, NULL, log);
 	j = gwt_post_json(port, "/reload-graph", NULL, NULL, 200);
 	json_decref(j);
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
-	unlink(log);
 }
 
 static void
@@ -733,7 +736,6 @@ test_sigterm(void **state)
 	gw_pid = 0;
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
-	unlink(gw_log);
 }
 
 int

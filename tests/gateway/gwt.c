@@ -18,6 +18,14 @@
 #define ANSWER_MAX (16 * 1024 * 1024)
 #define START_TIMEOUT_MS 10000
 
+const char *
+gwt_log_dir(void)
+{
+	const char *d = getenv("GW_TEST_LOGDIR");
+
+	return d != NULL && d[0] != '\0' ? d : "/tmp";
+}
+
 int
 gwt_free_port(void)
 {

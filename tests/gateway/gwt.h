@@ -21,6 +21,10 @@ typedef struct gwt_resp {
 	int64_t ms;    /* time to the full answer */
 } gwt_resp;
 
+/* Where tests write the logs of the processes they start: GW_TEST_LOGDIR
+ * (the build's tests/ folder under CTest) or /tmp. Kept for a failure's reading. */
+const char *gwt_log_dir(void);
+
 /* A TCP port free on 127.0.0.1 right now. */
 int gwt_free_port(void);
 

@@ -1,0 +1,358 @@
+/* gw_core_test.c - amlrisk-gateway over real HTTP against the real core
+ * (build/bin/amlrisk-core) and PostgreSQL: the spec's worked examples scored
+ * and read back through every endpoint, bad input rejected by the core as 422,
+ * schemathesis fuzzing from /openapi.json (no 500, no crash), core down/up. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gwt.h"
+#include "th.h"
+
+#define TOKEN "core-test-token"
+#define DEADLINE_MS 2000
+#define READY_MS 60000
+
+static char db_url[512], rpc_url[64], core_log[256], gw_log[256];
+static pid_t core_pid, gw_pid;
+static int gw_port;
+static int64_t first_run;
+
+static void
+db_load(void)
+{
+	PGconn *c = th_db_connect(db_url);
+	Aml__V1__Transaction **txs = NULL;
+	size_t n = th_fixture_load("spec-example.pb", &txs), i;
+	PGresult *res;
+
+	res = PQexec(c, "BEGIN; SELECT transactions_append_lock()");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	for (i = 0; i < n; i++) {
+		char ts[32];
+		const char *vals[5] = { txs[i]->tx_id, txs[i]->sender, txs[i]->receiver,
+			                txs[i]->amount, ts };
+
+		snprintf(ts, sizeof(ts), "%lld", (long long) txs[i]->timestamp_us);
+		res = PQexecParams(c,
+		                   "INSERT INTO transactions (tx_id, sender, receiver, amount, "
+		                   "\"timestamp\") VALUES ($1, $2, $3, $4::numeric, 'epoch'::timestamptz"
+		                   " + $5::bigint * interval '1 microsecond')",
+		                   5, NULL, vals, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fail_msg("insert: %s", PQerrorMessage(c));
+		}
+		PQclear(res);
+	}
+	/* S = {A}: the spec's worked example, through the labels (illicit_ratio 0) */
+	res = PQexec(c, "INSERT INTO wallet_labels (wallet, label) VALUES ('A', 'illicit'); COMMIT");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	th_fixture_free(txs, n);
+	PQfinish(c);
+}
+
+static void
+core_start(void)
+{
+	char env_db[600], env_rpc[96];
+	char *env[] = { env_db, env_rpc, NULL };
+	char *argv[] = { "amlrisk-core", NULL };
+
+	snprintf(env_db, sizeof(env_db), "DATABASE_URL=%s", db_url);
+	snprintf(env_rpc, sizeof(env_rpc), "RPC_LISTEN=%s", rpc_url);
+	core_pid = th_spawn("amlrisk-core", argv, env, core_log);
+}
+
+/* Polls target until it answers want (or fails the test after READY_MS). */
+static void
+wait_status(const char *target, int want)
+{
+	int64_t end = th_now_ms() + READY_MS;
+	int last = 0;
+
+	while (th_now_ms() < end) {
+		gwt_resp r = gwt_http(gw_port, "GET", target, NULL, NULL, 0, 30000);
+
+		last = r.status;
+		gwt_resp_free(&r);
+		if (last == want) {
+			return;
+		}
+		usleep(100000);
+	}
+	fail_msg("%s: still %d after %d ms (want %d); see %s and %s", target, last, READY_MS, want,
+	         core_log, gw_log);
+}
+
+static int
+setup(void **state)
+{
+	static char *env[] = { "AML_API_TOKEN=" TOKEN, "GATEWAY_RPC_TIMEOUT_MS=2000", NULL };
+
+	(void) state;
+	th_db_create(db_url, sizeof(db_url), 1);
+	db_load();
+	snprintf(rpc_url, sizeof(rpc_url), "tcp://127.0.0.1:%d", gwt_free_port());
+	snprintf(core_log, sizeof(core_log), "%s/gw_core_test.core.%d.log", gwt_log_dir(), (int) getpid());
+	snprintf(gw_log, sizeof(gw_log), "%s/gw_core_test.gw.%d.log", gwt_log_dir(), (int) getpid());
+	core_start();
+	gw_port = gwt_free_port();
+	gw_pid = gwt_gateway_start(gw_port, rpc_url, env, gw_log);
+	wait_status("/health", 200);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void) state;
+	if (gw_pid > 0) {
+		th_stop(gw_pid, SIGTERM, 10000);
+	}
+	if (core_pid > 0) {
+		th_stop(core_pid, SIGTERM, 30000);
+	}
+	th_db_drop(db_url);
+	return 0;
+}
+
+static double
+num(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	assert_true(json_is_number(v));
+	return json_number_value(v);
+}
+
+static void
+assert_close(double got, double want)
+{
+	if (fabs(got - want) > 1e-9 * fmax(1.0, fabs(want))) {
+		fail_msg("got %.17g, want %.17g", got, want);
+	}
+}
+
+/* GET /scores/{wallet}[?run_id=] and check its risk_score. */
+static void
+score_is(const char *wallet, int64_t run_id, double want)
+{
+	char target[128];
+	json_t *j;
+
+	if (run_id > 0) {
+		snprintf(target, sizeof(target), "/scores/%s?run_id=%lld", wallet, (long long) run_id);
+	} else {
+		snprintf(target, sizeof(target), "/scores/%s", wallet);
+	}
+	j = gwt_get_json(gw_port, target, 200);
+	assert_string_equal(json_string_value(json_object_get(j, "wallet")), wallet);
+	assert_close(num(j, "risk_score"), want);
+	json_decref(j);
+}
+
+/* POST /run-score with body; retried while the core answers 409 (its one
+ * writer slot frees just after the previous run's answer). */
+static json_t *
+run_score(const char *body, int want)
+{
+	int64_t end = th_now_ms() + 30000;
+
+	for (;;) {
+		size_t len = body != NULL ? strlen(body) : 0;
+		gwt_resp r = gwt_http(gw_port, "POST", "/run-score",
+		                      "Authorization: Bearer " TOKEN "\r\n", body, len, 120000);
+		json_t *j;
+
+		if (r.status == 409 && want != 409 && th_now_ms() < end) {
+			gwt_resp_free(&r);
+			usleep(50000);
+			continue;
+		}
+		if (r.status != want) {
+			fail_msg("/run-score %s: expected %d, got %d: %s", body, want, r.status, r.body);
+		}
+		j = json_loadb(r.body, r.body_len, 0, NULL);
+		assert_non_null(j);
+		gwt_resp_free(&r);
+		return j;
+	}
+}
+
+/* Asserts the 422 detail names key. */
+static void
+rejected(const char *body, const char *key)
+{
+	json_t *j = run_score(body, 422);
+
+	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), key));
+	json_decref(j);
+}
+
+static void
+test_reload_and_score(void **state)
+{
+	json_t *j;
+
+	(void) state;
+	j = gwt_post_json(gw_port, "/reload-graph", NULL, TOKEN, 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "wallets")), 5);
+	assert_int_equal(json_integer_value(json_object_get(j, "edges")), 5);
+	assert_int_equal(json_integer_value(json_object_get(j, "transactions")), 6);
+	json_decref(j);
+	json_decref(gwt_get_json(gw_port, "/ready", 200));
+	j = run_score("{\"illicit_ratio\": 0}", 200);
+	first_run = json_integer_value(json_object_get(j, "run_id"));
+	assert_true(first_run > 0);
+	assert_int_equal(json_integer_value(json_object_get(j, "wallets_scored")), 5);
+	assert_int_equal(json_integer_value(json_object_get(j, "illicit_count")), 1);
+	json_decref(j);
+}
+
+static void
+test_worked_example(void **state)
+{
+	static const char *order[5] = { "A", "E", "B", "C", "D" };
+	static const double want[5] = { 1.0969655114602888, 0.9, 0.6363961030678927,
+		                        0.5196152422706631, 0.3 };
+	json_t *j, *rows, *hops;
+	size_t i;
+
+	(void) state;
+	j = gwt_get_json(gw_port, "/scores/top?n=20", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), first_run);
+	rows = json_object_get(j, "scores");
+	assert_int_equal(json_array_size(rows), 5);
+	for (i = 0; i < 5; i++) {
+		json_t *row = json_array_get(rows, i);
+
+		assert_string_equal(json_string_value(json_object_get(row, "wallet")), order[i]);
+		assert_close(num(row, "risk_score"), want[i]);
+	}
+	assert_true(json_is_true(json_object_get(json_array_get(rows, 0), "is_illicit")));
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/top?limit=2", 200);
+	assert_int_equal(json_array_size(json_object_get(j, "scores")), 2);
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/C", 200);
+	assert_close(num(j, "risk_score"), 0.5196152422706631);
+	assert_int_equal(json_integer_value(json_object_get(j, "in_degree")), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "out_degree")), 1);
+	hops = json_object_get(j, "hops");
+	assert_int_equal(json_array_size(hops), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(hops, 2), "illicit_count")), 1);
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/explain/B", 200);
+	assert_close(num(j, "normaliser"), sqrt(2.0));
+	assert_true(json_array_size(json_object_get(j, "hops")) >= 1);
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/graph/wallet/A?hops=1", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "center")), "A");
+	assert_int_equal(json_array_size(json_object_get(j, "nodes")), 4); /* A, B, C, E */
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/nobody", 404);
+	json_decref(j);
+}
+
+static void
+test_other_config_and_runs(void **state)
+{
+	json_t *j;
+	char target[64];
+	gwt_resp r;
+
+	(void) state;
+	j = run_score("{\"illicit_ratio\": 0, \"direction\": \"in\", \"count\": \"exact\", "
+	              "\"hop_weights\": [0, 1, 0.5, 0.25]}",
+	              200);
+	json_decref(j);
+	score_is("B", 0, 1 / sqrt(2.0));
+	score_is("C", 0, 1 / sqrt(3.0));
+	score_is("D", 0, 0.5);
+	score_is("A", 0, 0);
+	score_is("E", 0, 0);
+	score_is("B", first_run, 0.6363961030678927); /* an older run, from PostgreSQL */
+	rejected("{\"bogus\": 1}", "bogus");
+	rejected("{\"illicit_ratio\": 2}", "illicit_ratio");
+	rejected("{\"direction\": \"sideways\"}", "direction");
+	j = gwt_get_json(gw_port, "/runs", 200);
+	assert_true(json_array_size(json_object_get(j, "runs")) >= 2);
+	json_decref(j);
+	snprintf(target, sizeof(target), "/runs/%lld", (long long) first_run);
+	j = gwt_get_json(gw_port, target, 200);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "completed");
+	assert_int_equal(json_integer_value(json_object_get(j, "wallets")), 5);
+	json_decref(j);
+	json_decref(gwt_get_json(gw_port, "/runs/987654321", 404));
+	json_decref(gwt_get_json(gw_port, "/ingestion/status", 200));
+	json_decref(gwt_get_json(gw_port, "/scores/top?n=0", 422));
+	json_decref(gwt_get_json(gw_port, "/scores/%FF", 422));
+	r = gwt_http(gw_port, "POST", "/run-score", NULL, "{}", 2, 10000);
+	gwt_assert_error(&r, 401);
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "PUT", "/runs", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 405);
+	gwt_resp_free(&r);
+}
+
+/* schemathesis: property-based requests from /openapi.json against the real
+ * core; any 5xx other than the documented 503/504, or a crash, fails. */
+static void
+test_schemathesis(void **state)
+{
+	char cmd[2048];
+	const char *src = th_env("AMLRISK_SOURCE_DIR");
+	int st;
+
+	(void) state;
+	snprintf(cmd, sizeof(cmd),
+	         "'%s/var/gw-venv/bin/schemathesis' run 'http://127.0.0.1:%d/openapi.json' "
+	         "--checks not_a_server_error --max-examples %s --seed 42 --workers 1 "
+	         "--request-timeout 30 -H 'Authorization: Bearer %s' --no-color >> '%s' 2>&1",
+	         src, gw_port, getenv("GW_FUZZ_EXAMPLES") ? getenv("GW_FUZZ_EXAMPLES") : "25",
+	         TOKEN, gw_log);
+	st = system(cmd);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fail_msg("schemathesis failed (status %d); its report is in %s", st, gw_log);
+	}
+	assert_int_equal(kill(gw_pid, 0), 0); /* the gateway is still up */
+	json_decref(gwt_get_json(gw_port, "/health", 200));
+}
+
+static void
+test_core_down_and_back(void **state)
+{
+	gwt_resp r;
+
+	(void) state;
+	assert_int_equal(th_stop(core_pid, SIGTERM, 30000) == -1, 0);
+	core_pid = 0;
+	r = gwt_http(gw_port, "GET", "/scores/A", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 503);
+	assert_true(r.ms < DEADLINE_MS + 1000);
+	gwt_resp_free(&r);
+	json_decref(gwt_get_json(gw_port, "/health", 503));
+	core_start();
+	wait_status("/scores/A", 200); /* the latest run comes back from PostgreSQL */
+	json_decref(gwt_get_json(gw_port, "/health", 200));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reload_and_score),
+		cmocka_unit_test(test_worked_example),
+		cmocka_unit_test(test_other_config_and_runs),
+		cmocka_unit_test(test_schemathesis),
+		cmocka_unit_test(test_core_down_and_back),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
