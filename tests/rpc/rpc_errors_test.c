@@ -57,8 +57,9 @@ fixture_free(fixture *f)
 {
 	char msg[256];
 
-	assert_int_equal(tsvc_call(f->c, "Echo", "still here", 0, 0, 2000, NULL, msg, sizeof(msg)),
-	                 S_OK);
+	assert_int_equal(
+	        tsvc_call(f->c, "Echo", "still here", 0, 0, TSVC_WAIT_MS, NULL, msg, sizeof(msg)),
+	        S_OK);
 	rpc_client_destroy(f->c);
 	rpc_server_destroy(f->srv);
 	tsvc_join_later();
@@ -77,7 +78,8 @@ bg_main(void *p)
 {
 	bg_call *b = p;
 
-	b->rc = tsvc_call(b->c, "Echo", "bg", 0, b->sleep_ms, 10000, NULL, b->msg, sizeof(b->msg));
+	b->rc = tsvc_call(b->c, "Echo", "bg", 0, b->sleep_ms, 2 * TSVC_WAIT_MS, NULL, b->msg,
+	                  sizeof(b->msg));
 	return NULL;
 }
 
@@ -103,10 +105,10 @@ test_deadline_exceeded(void **state)
 
 	(void)state;
 	t0 = tsvc_now_ms();
-	assert_int_equal(tsvc_call(f->c, "Echo", "slow", 0, 800, 150, NULL, msg, sizeof(msg)),
+	assert_int_equal(tsvc_call(f->c, "Echo", "slow", 0, 2500, 150, NULL, msg, sizeof(msg)),
 	                 S_DEADLINE);
 	dt = tsvc_now_ms() - t0;
-	assert_true(dt >= 140 && dt < 700);
+	assert_true(dt >= 140 && dt < 1500);
 	fixture_free(f);
 }
 
@@ -155,7 +157,7 @@ test_unknown_method(void **state)
 	(void)state;
 	/* a service the server does not have */
 	assert_int_equal(rpc_client_call(f->c, &aml__v1__risk_service__descriptor, "Health",
-	                                 &hreq.base, &resp, 2000, msg, sizeof(msg)),
+	                                 &hreq.base, &resp, TSVC_WAIT_MS, msg, sizeof(msg)),
 	                 S_UNIMPLEMENTED);
 	assert_null(resp);
 	assert_non_null(strstr(msg, "aml.v1.RiskService/Health"));
@@ -168,10 +170,11 @@ test_unknown_method(void **state)
 	assert_int_equal(r->status, S_INVALID);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* declared in the .proto, left NULL in the service struct */
-	assert_int_equal(tsvc_call(f->c, "Missing", "x", 0, 0, 2000, NULL, msg, sizeof(msg)),
-	                 S_UNIMPLEMENTED);
+	assert_int_equal(
+	        tsvc_call(f->c, "Missing", "x", 0, 0, TSVC_WAIT_MS, NULL, msg, sizeof(msg)),
+	        S_UNIMPLEMENTED);
 	/* unknown to the descriptor: refused before sending */
-	assert_int_equal(tsvc_call(f->c, "Nope", "x", 0, 0, 2000, NULL, msg, sizeof(msg)),
+	assert_int_equal(tsvc_call(f->c, "Nope", "x", 0, 0, TSVC_WAIT_MS, NULL, msg, sizeof(msg)),
 	                 S_INVALID);
 	fixture_free(f);
 }
@@ -293,15 +296,18 @@ test_oversized_message(void **state)
 
 	(void)state;
 	/* over the server's limit: answered RESOURCE_EXHAUSTED */
-	assert_int_equal(tsvc_call(f->c, "Echo", "big", 8000, 0, 2000, NULL, msg, sizeof(msg)),
-	                 S_EXHAUSTED);
+	assert_int_equal(
+	        tsvc_call(f->c, "Echo", "big", 8000, 0, TSVC_WAIT_MS, NULL, msg, sizeof(msg)),
+	        S_EXHAUSTED);
 	assert_non_null(strstr(msg, "limit"));
 	/* over the client's own limit: refused before sending */
 	small = tsvc_client(f->url, 4096);
-	assert_int_equal(tsvc_call(small, "Echo", "big", 8000, 0, 2000, NULL, msg, sizeof(msg)),
-	                 S_EXHAUSTED);
-	assert_int_equal(tsvc_call(small, "Echo", "fits", 3000, 0, 2000, NULL, msg, sizeof(msg)),
-	                 S_OK);
+	assert_int_equal(
+	        tsvc_call(small, "Echo", "big", 8000, 0, TSVC_WAIT_MS, NULL, msg, sizeof(msg)),
+	        S_EXHAUSTED);
+	assert_int_equal(
+	        tsvc_call(small, "Echo", "fits", 3000, 0, TSVC_WAIT_MS, NULL, msg, sizeof(msg)),
+	        S_OK);
 	rpc_client_destroy(small);
 	/* far over: NNG drops that connection; nothing comes back */
 	huge = calloc(1, n);
@@ -319,7 +325,7 @@ test_backlog_full(void **state)
 {
 	rpc_server_opts so = {.workers = 1, .backlog = 2, .contexts = 16};
 	fixture *f = fixture_new("ipc", &so, 0);
-	bg_call bg[3] = {{.c = f->c, .sleep_ms = 800}, {.c = f->c}, {.c = f->c}};
+	bg_call bg[3] = {{.c = f->c, .sleep_ms = 2000}, {.c = f->c}, {.c = f->c}};
 	pthread_t th[3];
 	char msg[256];
 	int64_t t0;
@@ -337,7 +343,7 @@ test_backlog_full(void **state)
 	assert_int_equal(
 	        tsvc_call(f->c, "Echo", "one too many", 0, 0, 5000, NULL, msg, sizeof(msg)),
 	        S_EXHAUSTED);
-	assert_true(tsvc_now_ms() - t0 < 400);
+	assert_true(tsvc_now_ms() - t0 < 1500);
 	assert_non_null(strstr(msg, "backlog"));
 	for (i = 0; i < 3; i++) {
 		pthread_join(th[i], NULL);
@@ -368,14 +374,17 @@ test_destroy_with_calls_in_flight(void **state)
 	assert_int_equal(pthread_create(&th[0], NULL, bg_main, &bg[0]), 0);
 	wait_for(&tsvc_echo_running, 1);
 	assert_int_equal(pthread_create(&th[1], NULL, bg_main, &bg[1]), 0);
-	nng_msleep(100);
+	nng_msleep(300);
 	rpc_server_destroy(srv);
 	for (i = 0; i < 2; i++) {
 		pthread_join(th[i], NULL);
 	}
 	assert_int_equal(bg[0].rc, S_OK);
 	assert_int_equal(bg[1].rc, S_UNAVAILABLE);
-	assert_non_null(strstr(bg[1].msg, "shutting down"));
+	/* "server shutting down" from the backlog, or, on a machine too slow to
+	 * queue it in time, the connection's end */
+	assert_true(strstr(bg[1].msg, "shutting down") != NULL ||
+	            strstr(bg[1].msg, "lost") != NULL || strstr(bg[1].msg, "no server") != NULL);
 	rpc_client_destroy(c);
 }
 
@@ -388,15 +397,17 @@ test_handler_failures(void **state)
 	char msg[256];
 
 	(void)state;
-	assert_int_equal(tsvc_call(f->c, "Fail", "w1", 0, 0, 2000, NULL, msg, sizeof(msg)),
+	assert_int_equal(tsvc_call(f->c, "Fail", "w1", 0, 0, TSVC_WAIT_MS, NULL, msg, sizeof(msg)),
 	                 S_NOT_FOUND);
 	assert_string_equal(msg, "wallet w1 not found");
 	assert_int_equal(amlrisk_err_from_grpc(S_NOT_FOUND), AMLRISK_ENOTFOUND);
-	assert_int_equal(tsvc_call(f->c, "Nothing", "x", 0, 0, 2000, NULL, msg, sizeof(msg)),
-	                 S_INTERNAL);
+	assert_int_equal(
+	        tsvc_call(f->c, "Nothing", "x", 0, 0, TSVC_WAIT_MS, NULL, msg, sizeof(msg)),
+	        S_INTERNAL);
 	assert_non_null(strstr(msg, "without a result"));
-	assert_int_equal(tsvc_call(f->c, "WrongType", "x", 0, 0, 2000, NULL, msg, sizeof(msg)),
-	                 S_INTERNAL);
+	assert_int_equal(
+	        tsvc_call(f->c, "WrongType", "x", 0, 0, TSVC_WAIT_MS, NULL, msg, sizeof(msg)),
+	        S_INTERNAL);
 	assert_non_null(strstr(msg, "rpctest.v1.Other"));
 	fixture_free(f);
 }

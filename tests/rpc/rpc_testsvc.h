@@ -16,6 +16,10 @@
 #include "rpc.h"
 #include "rpctest.pb-c.h"
 
+/* Deadline of calls that should succeed: generous, as valgrind and a loaded
+ * machine make a TLS handshake or a redial take seconds. */
+#define TSVC_WAIT_MS 10000
+
 /* What the handlers saw, for tests to check. */
 extern atomic_int tsvc_echo_started; /* Echo handlers entered */
 extern atomic_int tsvc_echo_running; /* Echo handlers inside their sleep */
