@@ -17,11 +17,14 @@ typedef struct rpc_client rpc_client;
 
 /* Server options; a zero field (or a NULL opts) takes the default. */
 typedef struct rpc_server_opts {
-	int workers;    /* handler threads; default 4, at most 256 */
-	int contexts;   /* calls in flight (NNG rep contexts); default 128, at most 4096 */
-	int backlog;    /* calls waiting for a worker; default 64; beyond it a call
-	                 * is answered RESOURCE_EXHAUSTED at once */
-	size_t max_msg; /* largest envelope in either direction; default 4 MiB */
+	int workers;                   /* handler threads; default 4, at most 256 */
+	int contexts;                  /* calls in flight, queued, running or answered later (NNG
+	                                * rep contexts); default 128, at most 4096; beyond it
+	                                * requests wait in NNG's pipes */
+	int backlog;                   /* calls waiting for a worker; default 64; beyond it a call
+	                                * is answered RESOURCE_EXHAUSTED at once (so keep contexts
+	                                * above workers + backlog) */
+	size_t max_msg;                /* largest envelope in either direction; default 4 MiB */
 	const char *tls_cert_key_file; /* tls+tcp:// only: PEM with certificate and key */
 } rpc_server_opts;
 
@@ -76,7 +79,8 @@ int rpc_server_port(const rpc_server *srv);
 
 /* Stops taking calls, answers queued ones UNAVAILABLE, waits for every call
  * already running to be answered (handlers answering later must still do so),
- * then frees everything. NULL and never-started servers are fine. */
+ * then frees everything. NULL and never-started servers are fine. Not from a
+ * handler; create, add_service, start and destroy belong to one thread. */
 void rpc_server_destroy(rpc_server *srv);
 
 /* Answers the call with the gRPC status that err (an amlrisk_err other than
