@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "amlrisk_err.h"
+#include "srv_time.h"
 
 #define POOL_MAX 64
 #define REDIAL_MS 250      /* a failed dial is answered from memory this long */
@@ -31,15 +32,6 @@ struct srv_db {
 	long long failed_at_ms; /* last failed dial, 0 = none */
 	char failed_msg[256];
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Copies msg into err on one line (libpq ends messages with newlines). */
 static void
@@ -137,13 +129,7 @@ srv_db_acquire(srv_db *db, PGconn **out, int wait_ms, char *err, size_t errlen)
 	slot *s = NULL;
 	int rv;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	srv_deadline(&until, wait_ms);
 	pthread_mutex_lock(&db->mtx);
 	for (;;) {
 		/* a connected free slot first, then any free slot */
@@ -163,7 +149,7 @@ srv_db_acquire(srv_db *db, PGconn **out, int wait_ms, char *err, size_t errlen)
 			return AMLRISK_EBUSY;
 		}
 	}
-	if (s->conn == NULL && db->failed_at_ms != 0 && now_ms() - db->failed_at_ms < REDIAL_MS) {
+	if (s->conn == NULL && db->failed_at_ms != 0 && srv_mono_ms() - db->failed_at_ms < REDIAL_MS) {
 		snprintf(err, errlen, "%s", db->failed_msg);
 		pthread_mutex_unlock(&db->mtx);
 		return AMLRISK_EDB;
@@ -179,7 +165,7 @@ srv_db_acquire(srv_db *db, PGconn **out, int wait_ms, char *err, size_t errlen)
 	if (rv != AMLRISK_OK) {
 		s->conn = NULL;
 		s->busy = false;
-		db->failed_at_ms = now_ms();
+		db->failed_at_ms = srv_mono_ms();
 		snprintf(db->failed_msg, sizeof(db->failed_msg), "%s", err);
 		pthread_cond_signal(&db->cv);
 	} else {

@@ -10,6 +10,7 @@
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
 #include "srv_db.h"
+#include "srv_time.h"
 
 struct srv_monitor {
 	const char *url;
@@ -47,13 +48,7 @@ monitor_main(void *arg)
 		else if (!ok && last != 0)
 			amlrisk_log(AMLRISK_LOG_WARN, "core", "db.down", "error=\"%s\"", err);
 		last = ok;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += m->period_ms / 1000;
-		ts.tv_nsec += (long)(m->period_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		srv_deadline(&ts, m->period_ms);
 		pthread_mutex_lock(&m->mtx);
 		if (!m->stop)
 			pthread_cond_timedwait(&m->cv, &m->mtx, &ts);

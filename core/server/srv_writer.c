@@ -51,12 +51,6 @@ struct srv_writer {
 	long long retry_at_ms;
 };
 
-static long long
-mono_ms(void)
-{
-	return (long long)(srv_mono_s() * 1000.0);
-}
-
 /* The writer's connection, redialled when lost. */
 static int
 conn_get(srv_writer *w, char *err, size_t errlen)
@@ -242,9 +236,20 @@ startup(srv_writer *w, char *err, size_t errlen)
 	return AMLRISK_OK;
 }
 
+/* Frees the job slot. Called right before a job is answered, so a caller that
+ * sends its next RunScore the moment it has the answer is not refused. */
 static void
-job_fail(const srv_job *job, int rv, const char *msg)
+job_release(srv_writer *w)
 {
+	pthread_mutex_lock(&w->mtx);
+	w->running_job = false;
+	pthread_mutex_unlock(&w->mtx);
+}
+
+static void
+job_fail(srv_writer *w, const srv_job *job, int rv, const char *msg)
+{
+	job_release(w);
 	rpc_call_fail(job->closure_data, rv, "%s", msg);
 }
 
@@ -260,15 +265,16 @@ job_reload(srv_writer *w, const srv_job *job)
 	int rv;
 
 	if ((rv = load_graph(w, -1, "reload", &g, &info, err, sizeof(err))) != 0) {
-		job_fail(job, rv, err);
+		job_fail(w, job, rv, err);
 		return;
 	}
 	srv_state_set_graph(w->state, g, &info);
 	srv_arena_init(&a, 0);
 	if ((resp.graph = srv_msg_graph(&a, &info)) == NULL) {
-		job_fail(job, AMLRISK_ENOMEM, "reload: out of memory building the answer");
+		job_fail(w, job, AMLRISK_ENOMEM, "reload: out of memory building the answer");
 	} else {
 		resp.elapsed_seconds = srv_mono_s() - t0;
+		job_release(w);
 		job->reload_done(&resp, job->closure_data);
 	}
 	srv_arena_free(&a);
@@ -376,15 +382,16 @@ job_score(srv_writer *w, const srv_job *job)
 		goto out;
 	}
 	resp.elapsed_seconds = srv_mono_s() - t0;
+	job_release(w);
 	job->score_done(&resp, job->closure_data);
 out:
 	if (rv != AMLRISK_OK) {
 		if (sum.id != 0 && strncmp(err, "run ", 4) != 0) {
 			char msg[ERR_MAX + 32];
 			snprintf(msg, sizeof(msg), "run %lld failed: %s", (long long)sum.id, err);
-			job_fail(job, rv, msg);
+			job_fail(w, job, rv, msg);
 		} else {
-			job_fail(job, rv, err);
+			job_fail(w, job, rv, err);
 		}
 	}
 	srv_arena_free(&a);
@@ -401,12 +408,12 @@ job_run(srv_writer *w, const srv_job *job, const char *startup_err)
 	char msg[ERR_MAX + 64];
 
 	if (atomic_load(&w->cancel)) {
-		job_fail(job, AMLRISK_ECANCELED, "the core server is shutting down");
+		job_fail(w, job, AMLRISK_ECANCELED, "the core server is shutting down");
 		return;
 	}
 	if (!w->recovered || !w->latest_done) {
 		snprintf(msg, sizeof(msg), "start-up is not complete: %s", startup_err);
-		job_fail(job, AMLRISK_EUNAVAIL, msg);
+		job_fail(w, job, AMLRISK_EUNAVAIL, msg);
 		return;
 	}
 	if (job->kind == SRV_JOB_RELOAD)
@@ -426,7 +433,7 @@ writer_main(void *arg)
 		bool have = false, stop;
 		pthread_mutex_lock(&w->mtx);
 		for (;;) {
-			bool due = atomic_load(&w->starting) && mono_ms() >= w->retry_at_ms;
+			bool due = atomic_load(&w->starting) && srv_mono_ms() >= w->retry_at_ms;
 			struct timespec ts;
 			long long wait;
 			if (w->stopping || w->has_job || due)
@@ -435,14 +442,8 @@ writer_main(void *arg)
 				pthread_cond_wait(&w->cv, &w->mtx);
 				continue;
 			}
-			wait = w->retry_at_ms - mono_ms();
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += wait / 1000;
-			ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			wait = w->retry_at_ms - srv_mono_ms();
+			srv_deadline(&ts, wait);
 			pthread_cond_timedwait(&w->cv, &w->mtx, &ts);
 		}
 		stop = w->stopping;
@@ -455,7 +456,7 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->mtx);
 		if (stop) {
 			if (have)
-				job_fail(&job, AMLRISK_ECANCELED, "the core server is shutting down");
+				job_fail(w, &job, AMLRISK_ECANCELED, "the core server is shutting down");
 			break;
 		}
 		snprintf(err, sizeof(err), "database not reached yet");
@@ -463,15 +464,12 @@ writer_main(void *arg)
 			w->retry_ms = w->retry_ms == 0 ? RETRY_MIN_MS
 			                               : (w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
 			                                                                 : w->retry_ms * 2);
-			w->retry_at_ms = mono_ms() + w->retry_ms;
+			w->retry_at_ms = srv_mono_ms() + w->retry_ms;
 			amlrisk_log(AMLRISK_LOG_WARN, "core", "startup.retry", "in_ms=%d error=\"%s\"",
 			            w->retry_ms, err);
 		}
 		if (have)
-			job_run(w, &job, err);
-		pthread_mutex_lock(&w->mtx);
-		w->running_job = false;
-		pthread_mutex_unlock(&w->mtx);
+			job_run(w, &job, err); /* answers, releasing the slot first */
 	}
 	PQfinish(w->conn);
 	w->conn = NULL;

@@ -220,6 +220,54 @@ ts_wallet(ts_core *c, const char *wallet, int64_t run_id, Aml__V1__GetWalletScor
 	               sizeof(msg));
 }
 
+static void *
+bg_main(void *arg)
+{
+	ts_bg *b = arg;
+	Aml__V1__RunScoreRequest req = AML__V1__RUN_SCORE_REQUEST__INIT;
+	Aml__V1__RunScoreResponse *r = NULL;
+
+	req.config_overrides_json = (char *)b->overrides;
+	b->rc = ts_call(b->c, "RunScore", &req.base, (ProtobufCMessage **)&r, 300000, b->msg,
+	                sizeof(b->msg));
+	if (r != NULL) {
+		b->run_id = r->run->run_id;
+		aml__v1__run_score_response__free_unpacked(r, NULL);
+	}
+	return NULL;
+}
+
+void
+ts_bg_score(ts_bg *b, ts_core *c, const char *overrides)
+{
+	memset(b, 0, sizeof(*b));
+	b->c = c;
+	b->overrides = overrides != NULL ? overrides : "";
+	assert_int_equal(pthread_create(&b->thread, NULL, bg_main, b), 0);
+}
+
+void
+ts_bg_join(ts_bg *b)
+{
+	pthread_join(b->thread, NULL);
+}
+
+int64_t
+ts_wait_storing(PGconn *conn, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms, copied = 0;
+
+	while (copied == 0 && th_now_ms() < end) {
+		if (th_db_int(conn, "SELECT count(*) FROM scoring_runs WHERE status = 'running'") > 0)
+			copied = th_db_int(conn, "SELECT coalesce(max(tuples_processed), 0)"
+			                         " FROM pg_stat_progress_copy"
+			                         " WHERE datname = current_database()");
+		if (copied == 0)
+			usleep(2000);
+	}
+	return copied;
+}
+
 void
 ts_exec(PGconn *conn, const char *sql)
 {

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include <libpq-fe.h>
@@ -59,6 +60,22 @@ Aml__V1__ReloadGraphResponse *ts_reload(ts_core *c);
 Aml__V1__TopScoresResponse *ts_top(ts_core *c, uint32_t n, int64_t run_id);
 /* GetWalletScore; returns the status, *out set on OK (caller frees). */
 int ts_wallet(ts_core *c, const char *wallet, int64_t run_id, Aml__V1__GetWalletScoreResponse **out);
+
+/* A RunScore made on a thread of its own (a long run while the test acts). */
+typedef struct ts_bg {
+	pthread_t thread;
+	ts_core *c;
+	const char *overrides; /* borrowed */
+	int rc;
+	int64_t run_id;
+	char msg[256];
+} ts_bg;
+
+void ts_bg_score(ts_bg *b, ts_core *c, const char *overrides);
+void ts_bg_join(ts_bg *b);
+/* Waits until a run's rows are being COPYed (a running run whose COPY has
+ * processed rows); returns the rows so far, 0 when it did not happen in time. */
+int64_t ts_wait_storing(PGconn *conn, int timeout_ms);
 
 /* Loads tests/fixtures/<name> into transactions with COPY. Returns the count. */
 size_t ts_load_fixture(PGconn *conn, const char *name);

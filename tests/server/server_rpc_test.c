@@ -1,0 +1,606 @@
+/* server_rpc_test.c - amlrisk-core over RPC against a real PostgreSQL: every
+ * RiskService method round trip, every error path (bad config, unknown wallet
+ * and run, out-of-bound arguments, RunScore during RunScore, garbage and
+ * unknown methods straight on the socket), reads answered correctly during a
+ * reload and a run, a client that reconnects after a restart, and a database
+ * that goes away and comes back. */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "aml/v1/rpc.pb-c.h"
+#include "srv_th.h"
+#include "th.h"
+
+#define CALL(c, m, req, resp) ts_call((c), (m), &(req).base, (ProtobufCMessage **)&(resp), 10000, msg, sizeof(msg))
+
+/* The spec's worked example with S = {A}, scored once. */
+static void
+start_spec(ts_core *c, int tcp, PGconn **conn)
+{
+	ts_core_init(c, tcp);
+	*conn = th_db_connect(c->db_url);
+	ts_load_fixture(*conn, "spec-example.pb");
+	ts_label(*conn, "A");
+	ts_core_start(c, NULL);
+}
+
+static void
+test_roundtrip(void **st)
+{
+	static const char *ORDER[] = { "A", "E", "B", "C", "D" };
+	static const double SCORES[] = { 1.0969655114602888, 0.9, 0.6363961030678927,
+		                         0.5196152422706631, 0.3 };
+	ts_core c;
+	PGconn *conn;
+	char msg[512];
+	Aml__V1__HealthResponse *h;
+	Aml__V1__ReloadGraphResponse *rl;
+	Aml__V1__RunScoreResponse *run;
+	Aml__V1__TopScoresResponse *top;
+	Aml__V1__GetWalletScoreResponse *w;
+	Aml__V1__GetRunRequest greq = AML__V1__GET_RUN_REQUEST__INIT;
+	Aml__V1__GetRunResponse *gr;
+	Aml__V1__ListRunsRequest lreq = AML__V1__LIST_RUNS_REQUEST__INIT;
+	Aml__V1__ListRunsResponse *lr;
+	Aml__V1__ExplainWalletRequest ereq = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
+	Aml__V1__ExplainWalletResponse *er;
+	Aml__V1__WalletGraphRequest wreq = AML__V1__WALLET_GRAPH_REQUEST__INIT;
+	Aml__V1__WalletGraphResponse *wr;
+	Aml__V1__IngestionStatusRequest ireq = AML__V1__INGESTION_STATUS_REQUEST__INIT;
+	Aml__V1__IngestionStatusResponse *ir;
+	double sum = 0;
+
+	(void)st;
+	start_spec(&c, 1, &conn);
+	h = ts_health(&c);
+	assert_string_equal(h->status, "ok");
+	assert_true(h->database_ok);
+	assert_true(h->graph->loaded);
+	assert_int_equal(h->graph->wallets, 5);
+	assert_int_equal(h->graph->edges, 5);
+	assert_int_equal(h->graph->transactions, 6);
+	assert_int_equal(h->graph->watermark, 6);
+	assert_null(h->latest_run);
+	assert_string_not_equal(h->version, "");
+	aml__v1__health_response__free_unpacked(h, NULL);
+	rl = ts_reload(&c);
+	assert_int_equal(rl->graph->wallets, 5);
+	assert_int_equal(rl->graph->watermark, 6);
+	assert_true(rl->graph->loaded_at_us > 0);
+	aml__v1__reload_graph_response__free_unpacked(rl, NULL);
+
+	run = ts_score(&c, "{\"illicit_ratio\":0}");
+	assert_int_equal(run->run->run_id, 1);
+	assert_string_equal(run->run->status, "completed");
+	assert_string_equal(run->run->model, "hop_exposure/v1");
+	assert_non_null(strstr(run->run->config_json, "\"illicit_ratio\":0"));
+	assert_non_null(strstr(run->run->tx_source, "\"watermark\": 6"));
+	assert_true(run->run->completed_at_us >= run->run->created_at_us);
+	aml__v1__run_score_response__free_unpacked(run, NULL);
+
+	top = ts_top(&c, 0, 0);
+	assert_int_equal(top->run_id, 1);
+	assert_int_equal(top->n_scores, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_string_equal(top->scores[i]->wallet, ORDER[i]);
+		assert_true(ts_close(top->scores[i]->risk_score, SCORES[i], 1e-9));
+		assert_int_equal(top->scores[i]->n_hops, 3);
+	}
+	aml__v1__top_scores_response__free_unpacked(top, NULL);
+	assert_int_equal(ts_wallet(&c, "C", 0, &w), TS_OK);
+	assert_int_equal(w->run_id, 1);
+	assert_int_equal(w->score->in_degree, 2);
+	assert_int_equal(w->score->out_degree, 1);
+	assert_false(w->score->is_illicit);
+	assert_int_equal(w->score->hops[0]->illicit_count, 0);
+	assert_int_equal(w->score->hops[1]->illicit_count, 1);
+	assert_int_equal(w->score->hops[2]->illicit_count, 1);
+	assert_true(w->score->hops[1]->weight == 0.6);
+	aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
+
+	/* two more runs; the first is then read back from PostgreSQL */
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":1}"), NULL);
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"use_labels\":false,"
+	                                                        "\"illicit_ratio\":0}"),
+	                                           NULL);
+	top = ts_top(&c, 2, 1);
+	assert_int_equal(top->run_id, 1);
+	assert_int_equal(top->n_scores, 2);
+	assert_string_equal(top->scores[0]->wallet, "A");
+	assert_string_equal(top->scores[1]->wallet, "E");
+	assert_true(ts_close(top->scores[0]->risk_score, SCORES[0], 1e-9));
+	assert_int_equal(top->scores[0]->hops[2]->illicit_count, 1);
+	aml__v1__top_scores_response__free_unpacked(top, NULL);
+	assert_int_equal(ts_wallet(&c, "B", 1, &w), TS_OK);
+	assert_true(ts_close(w->score->risk_score, SCORES[2], 1e-9));
+	aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
+	assert_int_equal(ts_wallet(&c, "B", 0, &w), TS_OK); /* latest: nothing illicit */
+	assert_int_equal(w->run_id, 3);
+	assert_true(w->score->risk_score == 0);
+	aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
+
+	greq.run_id = 2;
+	assert_int_equal(CALL(&c, "GetRun", greq, gr), TS_OK);
+	assert_int_equal(gr->run->run_id, 2);
+	assert_string_equal(gr->run->status, "completed");
+	assert_int_equal(gr->run->illicit, 5);
+	assert_non_null(strstr(gr->run->config_json, "\"illicit_ratio\":1"));
+	aml__v1__get_run_response__free_unpacked(gr, NULL);
+	lreq.limit = 2;
+	assert_int_equal(CALL(&c, "ListRuns", lreq, lr), TS_OK);
+	assert_int_equal(lr->n_runs, 2);
+	assert_int_equal(lr->runs[0]->run_id, 3);
+	assert_int_equal(lr->runs[1]->run_id, 2);
+	assert_int_equal(lr->next_before_id, 2);
+	lreq.before_id = lr->next_before_id;
+	aml__v1__list_runs_response__free_unpacked(lr, NULL);
+	assert_int_equal(CALL(&c, "ListRuns", lreq, lr), TS_OK);
+	assert_int_equal(lr->n_runs, 1);
+	assert_int_equal(lr->runs[0]->run_id, 1);
+	assert_int_equal(lr->next_before_id, 0);
+	aml__v1__list_runs_response__free_unpacked(lr, NULL);
+
+	/* explain and graph views on the latest run (run 3 has S empty: rescore run 1's config) */
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0}"), NULL);
+	ereq.wallet = "C";
+	assert_int_equal(CALL(&c, "ExplainWallet", ereq, er), TS_OK);
+	assert_int_equal(er->run_id, 4);
+	assert_true(ts_close(er->score->risk_score, SCORES[3], 1e-9));
+	assert_true(ts_close(er->normaliser, sqrt(3), 1e-12));
+	assert_int_equal(er->n_hops, 3);
+	assert_int_equal(er->hops[1]->exact_count, 1);
+	assert_int_equal(er->hops[1]->n_sources, 1);
+	assert_string_equal(er->hops[1]->sources[0]->wallet, "A");
+	assert_int_equal(er->hops[1]->sources[0]->n_path, 2);
+	assert_string_equal(er->hops[1]->sources[0]->path[0], "C");
+	assert_string_equal(er->hops[1]->sources[0]->path[1], "A");
+	for (size_t k = 0; k < er->n_hops; k++)
+		sum += er->hops[k]->contribution;
+	assert_true(ts_close(sum, er->score->risk_score, 1e-12));
+	aml__v1__explain_wallet_response__free_unpacked(er, NULL);
+	wreq.wallet = "C";
+	wreq.hops = 1;
+	assert_int_equal(CALL(&c, "WalletGraph", wreq, wr), TS_OK);
+	assert_string_equal(wr->center, "C");
+	assert_int_equal(wr->run_id, 4);
+	assert_int_equal(wr->n_nodes, 4); /* C and A, B, D */
+	assert_string_equal(wr->nodes[0]->wallet, "C");
+	assert_int_equal(wr->nodes[0]->distance, 0);
+	assert_true(ts_close(wr->nodes[0]->risk_score, SCORES[3], 1e-9));
+	assert_int_equal(wr->n_edges, 4); /* A->B, A->C, B->C, C->D */
+	assert_false(wr->truncated);
+	aml__v1__wallet_graph_response__free_unpacked(wr, NULL);
+
+	ts_exec(conn, "INSERT INTO ingestion_consumers (consumer_id, group_id, topic, consumed,"
+	              " inserted, duplicates, dead_lettered, last_error, last_error_at)"
+	              " VALUES ('c1', 'g', 'transactions', 10, 6, 3, 1, 'bad record', now())");
+	ts_exec(conn, "INSERT INTO ingestion_offsets (topic, partition, consumer_id,"
+	              " committed_offset, high_watermark) VALUES ('transactions', 0, 'c1', 10, 14),"
+	              " ('transactions', 1, 'c1', 5, NULL)");
+	assert_int_equal(CALL(&c, "IngestionStatus", ireq, ir), TS_OK);
+	assert_int_equal(ir->consumed, 10);
+	assert_int_equal(ir->inserted, 6);
+	assert_int_equal(ir->duplicates, 3);
+	assert_int_equal(ir->dead_lettered, 1);
+	assert_int_equal(ir->transactions_total, 6);
+	assert_int_equal(ir->max_sequence, 6);
+	assert_string_equal(ir->last_error, "bad record");
+	assert_int_equal(ir->n_partitions, 2);
+	assert_int_equal(ir->partitions[0]->lag, 4);
+	assert_int_equal(ir->partitions[1]->lag, -1);
+	aml__v1__ingestion_status_response__free_unpacked(ir, NULL);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
+/* Expects code and, when given, a message containing part. */
+static void
+expect(int rc, int code, const char *msg, const char *part)
+{
+	if (rc != code || (part != NULL && strstr(msg, part) == NULL))
+		fail_msg("got status %d \"%s\", expected %d with \"%s\"", rc, msg, code,
+		         part != NULL ? part : "");
+}
+
+/* Sends raw bytes on a req socket and decodes the envelope answered. */
+static Aml__V1__RpcResponse *
+raw_call(const char *url, const void *data, size_t len)
+{
+	nng_socket s;
+	void *buf = NULL;
+	size_t blen = 0;
+	Aml__V1__RpcResponse *r;
+
+	assert_int_equal(nng_req0_open(&s), 0);
+	assert_int_equal(nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
+	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
+	assert_int_equal(nng_send(s, (void *)data, len, 0), 0);
+	assert_int_equal(nng_recv(s, &buf, &blen, NNG_FLAG_ALLOC), 0);
+	r = aml__v1__rpc_response__unpack(NULL, blen, buf);
+	assert_non_null(r);
+	nng_free(buf, blen);
+	nng_close(s);
+	return r;
+}
+
+static Aml__V1__RpcResponse *
+raw_envelope(const char *url, const char *method, const void *payload, size_t plen)
+{
+	Aml__V1__RpcRequest req = AML__V1__RPC_REQUEST__INIT;
+	uint8_t buf[512];
+
+	req.request_id = 42;
+	req.method = (char *)method;
+	req.payload.data = (uint8_t *)payload;
+	req.payload.len = plen;
+	assert_true(aml__v1__rpc_request__get_packed_size(&req) < sizeof(buf));
+	return raw_call(url, buf, aml__v1__rpc_request__pack(&req, buf));
+}
+
+static void
+test_errors(void **st)
+{
+	ts_core c;
+	PGconn *conn;
+	char msg[512];
+	Aml__V1__RunScoreRequest sreq = AML__V1__RUN_SCORE_REQUEST__INIT;
+	Aml__V1__RunScoreResponse *sr = NULL;
+	Aml__V1__TopScoresRequest treq = AML__V1__TOP_SCORES_REQUEST__INIT;
+	Aml__V1__TopScoresResponse *tr = NULL;
+	Aml__V1__GetWalletScoreResponse *w = NULL;
+	Aml__V1__GetRunRequest greq = AML__V1__GET_RUN_REQUEST__INIT;
+	Aml__V1__GetRunResponse *gr = NULL;
+	Aml__V1__ListRunsRequest lreq = AML__V1__LIST_RUNS_REQUEST__INIT;
+	Aml__V1__ListRunsResponse *lr = NULL;
+	Aml__V1__ExplainWalletRequest ereq = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
+	Aml__V1__ExplainWalletResponse *er = NULL;
+	Aml__V1__WalletGraphRequest wreq = AML__V1__WALLET_GRAPH_REQUEST__INIT;
+	Aml__V1__WalletGraphResponse *wr = NULL;
+	Aml__V1__RpcResponse *raw;
+	static const uint8_t GARBAGE[] = { 0xff, 0xff, 0xff, 0x07, 'g', 'a', 'r', 'b', 0x00, 0x9c };
+
+	(void)st;
+	start_spec(&c, 0, &conn);
+	/* before any run */
+	expect(CALL(&c, "TopScores", treq, tr), TS_PRECONDITION, msg, "no completed run");
+	ereq.wallet = "A";
+	expect(CALL(&c, "ExplainWallet", ereq, er), TS_PRECONDITION, msg, "no completed run");
+	expect(ts_wallet(&c, "A", 0, &w), TS_PRECONDITION, "", NULL);
+	/* config errors name the key, and nothing is written */
+	sreq.config_overrides_json = "{\"bogus_key\": 1}";
+	expect(CALL(&c, "RunScore", sreq, sr), TS_INVALID, msg, "bogus_key");
+	sreq.config_overrides_json = "{\"illicit_ratio\": 2}";
+	expect(CALL(&c, "RunScore", sreq, sr), TS_INVALID, msg, "illicit_ratio");
+	sreq.config_overrides_json = "{\"hop_weights\": [1, -1]}";
+	expect(CALL(&c, "RunScore", sreq, sr), TS_INVALID, msg, "hop_weights");
+	sreq.config_overrides_json = "{\"direction\": \"sideways\"}";
+	expect(CALL(&c, "RunScore", sreq, sr), TS_INVALID, msg, "direction");
+	sreq.config_overrides_json = "not json";
+	expect(CALL(&c, "RunScore", sreq, sr), TS_INVALID, msg, NULL);
+	assert_int_equal(th_db_int(conn, "SELECT count(*) FROM scoring_runs"), 0);
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0}"), NULL);
+	/* reads */
+	expect(ts_wallet(&c, "nope", 0, &w), TS_NOT_FOUND, "", NULL);
+	expect(ts_wallet(&c, "", 0, &w), TS_INVALID, "", NULL);
+	expect(ts_wallet(&c, "A", 99, &w), TS_NOT_FOUND, "", NULL);
+	expect(ts_wallet(&c, "nope", 1, &w), TS_NOT_FOUND, "", NULL);
+	treq.n = 1001;
+	expect(CALL(&c, "TopScores", treq, tr), TS_INVALID, msg, "n: at most 1000");
+	treq.n = 1;
+	treq.run_id = 99;
+	expect(CALL(&c, "TopScores", treq, tr), TS_NOT_FOUND, msg, "run 99");
+	treq.run_id = -1;
+	expect(CALL(&c, "TopScores", treq, tr), TS_INVALID, msg, "run_id");
+	greq.run_id = 99;
+	expect(CALL(&c, "GetRun", greq, gr), TS_NOT_FOUND, msg, "run 99");
+	greq.run_id = 0;
+	expect(CALL(&c, "GetRun", greq, gr), TS_INVALID, msg, "run_id");
+	lreq.limit = 101;
+	expect(CALL(&c, "ListRuns", lreq, lr), TS_INVALID, msg, "limit");
+	ereq.wallet = "nope";
+	expect(CALL(&c, "ExplainWallet", ereq, er), TS_NOT_FOUND, msg, "nope");
+	ereq.wallet = "A";
+	ereq.max_sources_per_hop = 1000;
+	expect(CALL(&c, "ExplainWallet", ereq, er), TS_INVALID, msg, "max_sources_per_hop");
+	wreq.wallet = "A";
+	wreq.hops = 7;
+	expect(CALL(&c, "WalletGraph", wreq, wr), TS_INVALID, msg, "hops");
+	wreq.hops = 1;
+	wreq.node_limit = 1000000;
+	expect(CALL(&c, "WalletGraph", wreq, wr), TS_INVALID, msg, "node_limit");
+	wreq.node_limit = 0;
+	wreq.edge_limit = 1000000;
+	expect(CALL(&c, "WalletGraph", wreq, wr), TS_INVALID, msg, "edge_limit");
+	wreq.edge_limit = 0;
+	wreq.wallet = "nope";
+	expect(CALL(&c, "WalletGraph", wreq, wr), TS_NOT_FOUND, msg, "nope");
+	/* straight on the socket: garbage, an unknown method and service, a payload
+	 * that does not decode; the server answers each and goes on serving */
+	raw = raw_call(c.rpc_url, GARBAGE, sizeof(GARBAGE));
+	assert_int_equal(raw->status, TS_INVALID);
+	aml__v1__rpc_response__free_unpacked(raw, NULL);
+	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/Nope", NULL, 0);
+	assert_int_equal(raw->status, TS_UNIMPLEMENTED);
+	assert_int_equal(raw->request_id, 42);
+	aml__v1__rpc_response__free_unpacked(raw, NULL);
+	raw = raw_envelope(c.rpc_url, "aml.v1.NoService/Health", NULL, 0);
+	assert_int_equal(raw->status, TS_UNIMPLEMENTED);
+	aml__v1__rpc_response__free_unpacked(raw, NULL);
+	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/GetWalletScore", GARBAGE, sizeof(GARBAGE));
+	assert_int_equal(raw->status, TS_INVALID);
+	aml__v1__rpc_response__free_unpacked(raw, NULL);
+	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/Health", NULL, 0);
+	assert_int_equal(raw->status, TS_OK);
+	aml__v1__rpc_response__free_unpacked(raw, NULL);
+	aml__v1__health_response__free_unpacked(ts_health(&c), NULL);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
+/* ---- reads during writes --------------------------------------------- */
+
+#define OBS_MAX 200000
+
+typedef struct observer {
+	ts_core *c;
+	atomic_bool stop;
+	int64_t run[OBS_MAX];
+	double score[OBS_MAX];
+	size_t n;
+	int64_t max_ms;
+	int failures;
+	char failure[256];
+} observer;
+
+static void *
+observer_main(void *arg)
+{
+	observer *o = arg;
+
+	while (!atomic_load(&o->stop) && o->n < OBS_MAX) {
+		Aml__V1__GetWalletScoreResponse *w = NULL;
+		Aml__V1__HealthRequest hreq = AML__V1__HEALTH_REQUEST__INIT;
+		Aml__V1__HealthResponse *h = NULL;
+		char msg[256];
+		int64_t t0 = th_now_ms(), dt;
+		int rc = ts_wallet(o->c, "w1", 0, &w);
+		if (rc == TS_OK) {
+			o->run[o->n] = w->run_id;
+			o->score[o->n] = w->score->risk_score;
+			o->n++;
+			aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
+		} else if (o->failures++ == 0) {
+			snprintf(o->failure, sizeof(o->failure), "GetWalletScore: %d", rc);
+		}
+		rc = ts_call(o->c, "Health", &hreq.base, (ProtobufCMessage **)&h, 10000, msg, sizeof(msg));
+		if (rc == TS_OK)
+			aml__v1__health_response__free_unpacked(h, NULL);
+		else if (o->failures++ == 0)
+			snprintf(o->failure, sizeof(o->failure), "Health: %d %.200s", rc, msg);
+		dt = th_now_ms() - t0;
+		if (dt > o->max_ms)
+			o->max_ms = dt;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static double
+stored(PGconn *conn, int64_t run, const char *wallet)
+{
+	char ids[24];
+	const char *p[2] = { ids, wallet };
+	PGresult *r;
+	double v;
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)run);
+	r = PQexecParams(conn, "SELECT risk_score FROM risk_scores WHERE run_id = $1 AND wallet = $2",
+	                 2, NULL, p, NULL, NULL, 0);
+	assert_int_equal(PQntuples(r), 1);
+	v = strtod(PQgetvalue(r, 0, 0), NULL);
+	PQclear(r);
+	return v;
+}
+
+static void
+test_reads_during_writes(void **st)
+{
+	ts_core c;
+	PGconn *conn;
+	pthread_t ot;
+	observer *o = calloc(1, sizeof(*o));
+	ts_bg bg;
+	Aml__V1__RunScoreRequest sreq = AML__V1__RUN_SCORE_REQUEST__INIT;
+	Aml__V1__RunScoreResponse *sr = NULL;
+	Aml__V1__ReloadGraphRequest rreq = AML__V1__RELOAD_GRAPH_REQUEST__INIT;
+	Aml__V1__ReloadGraphResponse *rr = NULL;
+	char msg[512];
+	size_t before_reload, before_run;
+	int aborted = 0;
+	double s1, s2;
+
+	(void)st;
+	assert_non_null(o);
+	ts_core_init(&c, 0);
+	conn = th_db_connect(c.db_url);
+	ts_load_generated(conn, "g", 300000, 200000, 77);
+	ts_core_start(&c, NULL);
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, NULL), NULL);
+	o->c = &c;
+	assert_int_equal(pthread_create(&ot, NULL, observer_main, o), 0);
+	usleep(100000);
+	before_reload = o->n;
+	aml__v1__reload_graph_response__free_unpacked(ts_reload(&c), NULL);
+	before_run = o->n;
+	ts_bg_score(&bg, &c, "{\"illicit_ratio\":0.2}");
+	/* once run 2 is storing, a second RunScore and a ReloadGraph are refused */
+	assert_true(ts_wait_storing(conn, 120000) > 0);
+	sreq.config_overrides_json = "";
+	expect(CALL(&c, "RunScore", sreq, sr), TS_ABORTED, msg, "already running");
+	expect(CALL(&c, "ReloadGraph", rreq, rr), TS_ABORTED, msg, "already running");
+	aborted = 1;
+	ts_bg_join(&bg);
+	assert_int_equal(bg.rc, TS_OK);
+	assert_int_equal(bg.run_id, 2);
+	usleep(100000);
+	atomic_store(&o->stop, true);
+	pthread_join(ot, NULL);
+	if (o->failures != 0)
+		fail_msg("%d reads failed, first: %s", o->failures, o->failure);
+	/* answered throughout, never held up behind the writer, always right */
+	assert_true(before_reload > 0);
+	assert_true(before_run > before_reload);
+	assert_true(o->n > before_run);
+	assert_true(o->max_ms < 2000);
+	s1 = stored(conn, 1, "w1");
+	s2 = stored(conn, 2, "w1");
+	for (size_t i = 0; i < o->n; i++) {
+		assert_true(o->run[i] == 1 || o->run[i] == 2);
+		assert_true(o->score[i] == (o->run[i] == 1 ? s1 : s2));
+		assert_true(i == 0 || o->run[i] >= o->run[i - 1]);
+	}
+	assert_int_equal(o->run[o->n - 1], 2);
+	assert_true(aborted);
+	free(o);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
+static void
+test_client_reconnects(void **st)
+{
+	ts_core c;
+	PGconn *conn;
+	Aml__V1__HealthRequest req = AML__V1__HEALTH_REQUEST__INIT;
+	Aml__V1__HealthResponse *h = NULL;
+	char msg[256];
+	int st_stop, rc = -1;
+	int64_t end;
+
+	(void)st;
+	start_spec(&c, 1, &conn);
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0}"), NULL);
+	aml__v1__health_response__free_unpacked(ts_health(&c), NULL);
+	st_stop = ts_core_stop(&c, SIGTERM);
+	assert_true(WIFEXITED(st_stop) && WEXITSTATUS(st_stop) == 0);
+	rc = ts_call(&c, "Health", &req.base, (ProtobufCMessage **)&h, 300, msg, sizeof(msg));
+	assert_true(rc == TS_UNAVAILABLE || rc == TS_DEADLINE);
+	ts_core_start(&c, NULL);
+	/* the same client, no new connection made by the test */
+	end = th_now_ms() + 10000;
+	do {
+		rc = ts_call(&c, "Health", &req.base, (ProtobufCMessage **)&h, 1000, msg, sizeof(msg));
+	} while (rc != TS_OK && th_now_ms() < end);
+	assert_int_equal(rc, TS_OK);
+	assert_non_null(h->latest_run); /* run 1 came back from PostgreSQL */
+	assert_int_equal(h->latest_run->run_id, 1);
+	aml__v1__health_response__free_unpacked(h, NULL);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
+/* The database refuses connections, then comes back. */
+static void
+test_database_away(void **st)
+{
+	ts_core c;
+	PGconn *conn, *admin;
+	char sql[256], msg[512], db[64];
+	Aml__V1__ListRunsRequest lreq = AML__V1__LIST_RUNS_REQUEST__INIT;
+	Aml__V1__ListRunsResponse *lr = NULL;
+	Aml__V1__RunScoreRequest sreq = AML__V1__RUN_SCORE_REQUEST__INIT;
+	Aml__V1__RunScoreResponse *sr = NULL;
+	Aml__V1__GetWalletScoreResponse *w = NULL;
+	Aml__V1__HealthResponse *h;
+	int64_t end;
+	int rc;
+
+	(void)st;
+	start_spec(&c, 0, &conn);
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0}"), NULL);
+	admin = th_db_connect(th_env("DATABASE_URL"));
+	snprintf(db, sizeof(db), "%s", PQdb(conn));
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", db);
+	ts_exec(admin, sql);
+	snprintf(sql, sizeof(sql),
+	         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'"
+	         " AND pid <> pg_backend_pid()",
+	         db);
+	PQfinish(conn);
+	ts_exec(admin, sql);
+	expect(CALL(&c, "ListRuns", lreq, lr), TS_UNAVAILABLE, msg, "database");
+	sreq.config_overrides_json = "";
+	expect(CALL(&c, "RunScore", sreq, sr), TS_UNAVAILABLE, msg, "database");
+	/* memory still answers */
+	assert_int_equal(ts_wallet(&c, "A", 0, &w), TS_OK);
+	aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
+	end = th_now_ms() + 10000;
+	for (;;) {
+		h = ts_health(&c);
+		if (!h->database_ok || th_now_ms() > end)
+			break;
+		aml__v1__health_response__free_unpacked(h, NULL);
+		usleep(50000);
+	}
+	assert_false(h->database_ok);
+	assert_string_equal(h->status, "degraded");
+	assert_string_not_equal(h->database_error, "");
+	assert_int_equal(h->latest_run->run_id, 1);
+	aml__v1__health_response__free_unpacked(h, NULL);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", db);
+	ts_exec(admin, sql);
+	PQfinish(admin);
+	end = th_now_ms() + 10000;
+	do {
+		rc = CALL(&c, "ListRuns", lreq, lr);
+		if (rc != TS_OK)
+			usleep(50000);
+	} while (rc != TS_OK && th_now_ms() < end);
+	assert_int_equal(rc, TS_OK);
+	assert_int_equal(lr->n_runs, 1);
+	aml__v1__list_runs_response__free_unpacked(lr, NULL);
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0}"), NULL);
+	end = th_now_ms() + 10000;
+	for (;;) {
+		h = ts_health(&c);
+		if (h->database_ok || th_now_ms() > end)
+			break;
+		aml__v1__health_response__free_unpacked(h, NULL);
+		usleep(50000);
+	}
+	assert_true(h->database_ok);
+	assert_int_equal(h->latest_run->run_id, 2);
+	aml__v1__health_response__free_unpacked(h, NULL);
+	ts_core_fini(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_reads_during_writes),
+		cmocka_unit_test(test_client_reconnects),
+		cmocka_unit_test(test_database_away),
+	};
+	int rv = cmocka_run_group_tests(tests, NULL, NULL);
+
+	nng_fini();
+	return rv;
+}
