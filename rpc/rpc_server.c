@@ -211,7 +211,7 @@ call_closure(const ProtobufCMessage *out, void *closure_data)
 		call_fail(call, AMLRISK_EINTERNAL, "%s: handler answered %s, expected %s",
 		          call->method->name, out->descriptor->name, call->method->output->name);
 	} else {
-		call_reply(call, AMLRISK_OK, NULL, out);
+		call_reply(call, AML__V1__STATUS_CODE__OK, NULL, out);
 	}
 }
 
