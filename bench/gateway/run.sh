@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# bench/gateway/run.sh: wrk against amlrisk-gateway (GET /scores/{wallet} over
+# random wallets, GET /scores/top?n=20) with 1M scored wallets in the real core,
+# next to amlrisk-gw-baseline (a libmicrohttpd handler returning a fixed JSON
+# body of the same size) measured in the same run. Prints a markdown table.
+#   BUILD (build)  WALLETS (1000000)  DURATION (10 s)  REPEAT (3, median kept)
+#   CONNS (32)  WRK_THREADS (1)  GW_THREADS (8)  GW_LOG_LEVEL (warn)
+# Uses its own PostgreSQL (scripts/stack, private data dir and free ports).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+BIN=$ROOT/$BUILD/bin
+WALLETS=${WALLETS:-1000000}
+DURATION=${DURATION:-10}
+REPEAT=${REPEAT:-3}
+CONNS=${CONNS:-32}
+WRK_THREADS=${WRK_THREADS:-1}
+GW_THREADS=${GW_THREADS:-8}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+for b in amlrisk-gateway amlrisk-core amlrisk-migrate amlrisk-gw-baseline; do
+	[ -x "$BIN/$b" ] || { echo "run.sh: $BIN/$b missing (ninja -C $BUILD $b)" >&2; exit 1; }
+done
+command -v wrk >/dev/null || { echo "run.sh: wrk missing (scripts/bootstrap)" >&2; exit 1; }
+
+export AMLRISK_VAR=$ROOT/var/bench/gw-$$
+export AMLRISK_PG_PORT=$(free_port)
+RPC_PORT=$(free_port) GW_PORT=$(free_port) BASE_PORT=$(free_port)
+OUT=$ROOT/bench/out
+mkdir -p "$AMLRISK_VAR" "$OUT"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	scripts/stack stop-pg >/dev/null 2>&1 || true
+	rm -rf "$AMLRISK_VAR" /var/tmp/amlrisk-"$(echo "$AMLRISK_VAR" | sha256sum | cut -c1-12)"
+}
+trap cleanup EXIT
+scripts/stack start-pg
+eval "$(scripts/stack env)"
+export DATABASE_URL
+"$BIN/amlrisk-migrate" >/dev/null
+
+echo "run.sh: loading $((WALLETS * 2)) transactions over $WALLETS wallets" >&2
+# each wallet g pays two others chosen by fixed multipliers: every wallet
+# gets in- and out-edges, the graph is one large component
+psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" <<SQL
+BEGIN;
+SELECT transactions_append_lock();
+INSERT INTO transactions (tx_id, sender, receiver, amount, "timestamp")
+SELECT 't' || k || '_' || g,
+       'w' || lpad(g::text, 7, '0'),
+       'w' || lpad(((g::bigint * (CASE k WHEN 0 THEN 7919 ELSE 104729 END) + 13 + k) % $WALLETS)::text, 7, '0'),
+       1.5, timestamptz '2026-01-01' + g * interval '1 second'
+FROM generate_series(0, $WALLETS - 1) g, generate_series(0, 1) k;
+COMMIT;
+ANALYZE transactions;
+SQL
+
+RPC_LISTEN=tcp://127.0.0.1:$RPC_PORT "$BIN/amlrisk-core" >"$AMLRISK_VAR/core.log" 2>&1 &
+pids+=($!)
+LOG_LEVEL=${GW_LOG_LEVEL:-warn} "$BIN/amlrisk-gateway" --listen 127.0.0.1:$GW_PORT \
+	--rpc-url tcp://127.0.0.1:$RPC_PORT --threads "$GW_THREADS" \
+	--long-timeout-ms 3600000 >"$AMLRISK_VAR/gateway.log" 2>&1 &
+pids+=($!)
+GW=http://127.0.0.1:$GW_PORT
+for _ in $(seq 300); do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' $GW/health)" = 200 ] && break
+	sleep 0.2
+done
+echo "run.sh: reload-graph: $(curl -sf -X POST $GW/reload-graph)" >&2
+echo "run.sh: run-score: $(curl -sf -X POST $GW/run-score | cut -c1-200)" >&2
+
+# runs wrk REPEAT times; prints the median "rps p50_ms p99_ms"
+measure() {
+	local url=$1 script=${2:-} i
+	for ((i = 0; i < REPEAT; i++)); do
+		wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${script:+-s "$script"} "$url" |
+			awk '
+			function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+			/Requests\/sec/ { rps = $2 }
+			/^ +50%/ { p50 = ms($2) }
+			/^ +99%/ { p99 = ms($2) }
+			/Non-2xx/ { bad = $NF }
+			END { if (bad > 0) print "non-2xx: " bad > "/dev/stderr"; printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
+	done | sort -n | awk -v n="$REPEAT" 'NR == int((n + 1) / 2)'
+}
+# runs the baseline with a body of len bytes and measures it
+baseline() {
+	local len=$1 pid r
+	"$BIN/amlrisk-gw-baseline" "$BASE_PORT" "$len" "$GW_THREADS" &
+	pid=$!
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BASE_PORT/" && break; sleep 0.05; done
+	r=$(measure "http://127.0.0.1:$BASE_PORT/")
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	echo "$r"
+}
+row() { # name gateway-figures baseline-figures bytes
+	read -r g_rps g_p50 g_p99 <<<"$2"
+	read -r b_rps b_p50 b_p99 <<<"$3"
+	awk -v n="$1" -v len="$4" -v gr="$g_rps" -v g5="$g_p50" -v g9="$g_p99" -v br="$b_rps" \
+		-v b5="$b_p50" -v b9="$b_p99" \
+		'BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", n, len, gr, g5, g9, br, b5, b9, gr / br }'
+}
+
+wallet_bytes=$(curl -sf "$GW/scores/w0000001" | wc -c)
+top_bytes=$(curl -sf "$GW/scores/top?n=20" | wc -c)
+export WALLETS
+g_wallet=$(measure "$GW" "$ROOT/bench/gateway/scores.lua")
+b_wallet=$(baseline "$wallet_bytes")
+g_top=$(measure "$GW/scores/top?n=20")
+b_top=$(baseline "$top_bytes")
+
+{
+	echo "wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, median of $REPEAT; $WALLETS scored wallets; gateway --threads $GW_THREADS, LOG_LEVEL=${GW_LOG_LEVEL:-warn}; $(nproc) cores shared by wrk, gateway and core"
+	echo
+	echo "| endpoint | body bytes | gateway req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | ratio |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	row 'GET /scores/{wallet} (random)' "$g_wallet" "$b_wallet" "$wallet_bytes"
+	row 'GET /scores/top?n=20' "$g_top" "$b_top" "$top_bytes"
+} | tee "$OUT/gateway.md"
