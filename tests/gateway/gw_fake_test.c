@@ -726,6 +726,45 @@ test_no_token_configured(void **state)
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
 }
 
+/* The per-IP connection limit and the connection timeout against slow clients. */
+static void
+test_connection_limits(void **state)
+{
+	static char *env[] = { "GATEWAY_PER_IP_CONNECTIONS=2", "GATEWAY_CONNECTION_TIMEOUT_S=1",
+		               NULL };
+	char log[256], buf[64];
+	int port = gwt_free_port(), a, b, slow;
+	pid_t pid;
+	gwt_resp r;
+	int64_t t0;
+	ssize_t n;
+
+	(void) state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.limits.%d.log", gwt_log_dir(), (int) getpid());
+	pid = gwt_gateway_start(port, fake_url, env, log);
+	a = gwt_dial(port);
+	b = gwt_dial(port);
+	assert_true(a >= 0 && b >= 0);
+	usleep(200000);
+	r = gwt_http(port, "GET", "/health", NULL, NULL, 0, 5000);
+	assert_int_equal(r.status, 0); /* a third connection from 127.0.0.1 is closed unanswered */
+	gwt_resp_free(&r);
+	close(a);
+	close(b);
+	usleep(200000);
+	json_decref(gwt_get_json(port, "/health", 200));
+	/* a client that stops half-way through its headers is dropped after ~1 s */
+	slow = gwt_dial(port);
+	assert_true(slow >= 0);
+	assert_int_equal(write(slow, "GET /health HTTP/1.1\r\n", 22), 22);
+	t0 = th_now_ms();
+	n = read(slow, buf, sizeof(buf)); /* blocks until the server closes */
+	assert_true(n <= 0);
+	assert_true(th_now_ms() - t0 < 3500);
+	close(slow);
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+}
+
 static void
 test_sigterm(void **state)
 {
@@ -755,6 +794,7 @@ main(void)
 		cmocka_unit_test(test_metrics_and_log),
 		cmocka_unit_test(test_core_down_and_back),
 		cmocka_unit_test(test_no_token_configured),
+		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_sigterm),
 	};
 

@@ -43,9 +43,8 @@ gwt_free_port(void)
 	return port;
 }
 
-/* Connects to 127.0.0.1:port; -1 when refused. */
-static int
-dial(int port)
+int
+gwt_dial(int port)
 {
 	struct sockaddr_in sa = { 0 };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -90,7 +89,7 @@ gwt_http(int port, const char *method, const char *target, const char *headers,
 	int64_t t0 = th_now_ms();
 	int fd;
 
-	fd = dial(port);
+	fd = gwt_dial(port);
 	assert_true(fd >= 0);
 	reqlen = strlen(target) + (headers != NULL ? strlen(headers) : 0) + 256;
 	req = malloc(reqlen);
@@ -245,7 +244,7 @@ gwt_gateway_start(int port, const char *rpc_url, char *const env[], const char *
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 	pid = th_spawn("amlrisk-gateway", argv, env, logpath);
 	while (th_now_ms() < end) {
-		int fd = dial(port);
+		int fd = gwt_dial(port);
 
 		if (fd >= 0) {
 			gwt_resp r;

@@ -28,6 +28,9 @@ const char *gwt_log_dir(void);
 /* A TCP port free on 127.0.0.1 right now. */
 int gwt_free_port(void);
 
+/* A TCP connection to 127.0.0.1:port, or -1 when refused. */
+int gwt_dial(int port);
+
 /* Sends method target to 127.0.0.1:port with extra header lines (each ending
  * "\r\n", or NULL) and body (body_len bytes, Content-Length set when body is
  * non-NULL), reads the answer until the server closes. Asserts the exchange
