@@ -1,0 +1,440 @@
+/* bench_engine.c - benchmark of the scoring engine (not a test): generated
+ * heavy-tailed wallet graphs of 100k, 1M and 10M transactions (~10 per wallet),
+ * graph build and scoring times, peak memory, and a per-wallet BFS baseline. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "amlrisk_err.h"
+#include "core_engine.h"
+
+#define ID_LEN 42        /* "0x" + 40 hex digits, as Ethereum addresses */
+#define REPS_MAX 15
+#define SIZES_MAX 8
+
+/* The rows as the server meets them in a COPY stream: contiguous, the
+ * sender's and receiver's ids of row i at rows + i * 2 * ID_LEN. */
+typedef struct dataset {
+	uint32_t wallets;
+	size_t txs;
+	char *rows;          /* txs * 2 * ID_LEN */
+	double *amount;      /* txs */
+} dataset;
+
+typedef struct opts {
+	size_t sizes[SIZES_MAX];
+	int nsizes;
+	int reps;
+	unsigned threads;
+	double alpha;        /* wallet activity ~ rank^-alpha */
+	size_t baseline_max; /* per-wallet BFS only up to this many transactions */
+	unsigned baseline_sample;
+	uint64_t seed;
+} opts;
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+	*s += 0x9e3779b97f4a7c15ull;
+	return core_mix64(*s);
+}
+
+static double
+rng_unit(uint64_t *s)
+{
+	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* A rank in [0, n) drawn with P(r) ~ (r + 1)^-alpha (inverse of the
+ * continuous CDF). */
+static uint32_t
+rank_draw(uint64_t *s, uint32_t n, double alpha)
+{
+	double a1 = 1.0 - alpha, top = pow((double)n + 1.0, a1) - 1.0;
+	double r = pow(1.0 + rng_unit(s) * top, 1.0 / a1) - 1.0;
+	uint32_t v = (uint32_t)r;
+	return v < n ? v : n - 1;
+}
+
+/* Heavy-tailed: wallet activity follows a power law in its rank (alpha 0.6
+ * gives degree exponent ~2.7 and hubs of ~1% of all transactions); ranks map
+ * to wallets through a random permutation and rows come in random order. */
+static int
+dataset_make(dataset *d, size_t txs, double alpha, uint64_t seed)
+{
+	uint64_t s = seed;
+	int rv = AMLRISK_ENOMEM;
+	memset(d, 0, sizeof *d);
+	d->txs = txs;
+	d->wallets = (uint32_t)(txs / 10 > 2 ? txs / 10 : 2);
+	char *ids = malloc((size_t)d->wallets * (ID_LEN + 1));
+	uint32_t *perm = malloc((size_t)d->wallets * sizeof(uint32_t));
+	d->rows = malloc(txs * 2 * ID_LEN);
+	d->amount = malloc(txs * sizeof(double));
+	if (ids == NULL || perm == NULL || d->rows == NULL || d->amount == NULL)
+		goto out;
+	for (uint32_t i = 0; i < d->wallets; i++) {
+		uint64_t a = rng_next(&s), b = rng_next(&s);
+		snprintf(ids + (size_t)i * (ID_LEN + 1), ID_LEN + 1, "0x%016llx%016llx%08x",
+		         (unsigned long long)a, (unsigned long long)b, (unsigned)(i * 2654435761u));
+		perm[i] = i;
+	}
+	for (uint32_t i = d->wallets - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(rng_next(&s) % (i + 1));
+		uint32_t t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (size_t i = 0; i < txs; i++) {
+		uint32_t a = perm[rank_draw(&s, d->wallets, alpha)];
+		uint32_t b = perm[rank_draw(&s, d->wallets, alpha)];
+		memcpy(d->rows + i * 2 * ID_LEN, ids + (size_t)a * (ID_LEN + 1), ID_LEN);
+		memcpy(d->rows + i * 2 * ID_LEN + ID_LEN, ids + (size_t)b * (ID_LEN + 1), ID_LEN);
+		d->amount[i] = exp(rng_unit(&s) * 10.0) / 100.0;
+	}
+	rv = AMLRISK_OK;
+out:
+	free(ids);
+	free(perm);
+	return rv;
+}
+
+static void
+dataset_free(dataset *d)
+{
+	free(d->rows);
+	free(d->amount);
+}
+
+static int
+graph_build(core_graph **g, const dataset *d, unsigned threads)
+{
+	int rv;
+	core_graph_builder *b;
+	if ((rv = core_graph_builder_create(&b, 0)) != 0)
+		return rv;
+	for (size_t i = 0; i < d->txs; i++) {
+		const char *row = d->rows + i * 2 * ID_LEN;
+		if ((rv = core_graph_builder_add(b, row, ID_LEN, row + ID_LEN, ID_LEN, d->amount[i])) !=
+		    0) {
+			core_graph_builder_destroy(b);
+			return rv;
+		}
+	}
+	return core_graph_builder_finish(g, b, threads);
+}
+
+static long
+rss_kb(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* What one measured run reports back to the parent. */
+typedef struct run_report {
+	double build_s, score_s;
+	long engine_peak_kb;
+	uint64_t edges;
+	uint32_t wallets, illicit;
+	size_t graph_bytes;
+	int rv;
+} run_report;
+
+/* Builds and scores in a child process so that its peak RSS is its own. */
+static int
+run_measured(const dataset *d, const core_config *cfg, unsigned threads, run_report *rep)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return AMLRISK_EIO;
+	pid_t pid = fork();
+	if (pid < 0)
+		return AMLRISK_EIO;
+	if (pid == 0) {
+		run_report r = {0};
+		core_graph *g = NULL;
+		core_run_result *res = NULL;
+		char err[256];
+		close(fds[0]);
+		long base = rss_kb();
+		double t0 = now();
+		r.rv = graph_build(&g, d, threads);
+		double t1 = now();
+		if (r.rv == 0)
+			r.rv = core_score_run(&res, g, cfg, NULL, threads, err, sizeof err);
+		double t2 = now();
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		r.build_s = t1 - t0;
+		r.score_s = t2 - t1;
+		r.engine_peak_kb = ru.ru_maxrss - base;
+		if (r.rv == 0) {
+			core_graph_stats st;
+			core_graph_stats_get(g, &st);
+			r.edges = st.edges;
+			r.wallets = st.wallets;
+			r.graph_bytes = st.bytes;
+			r.illicit = core_run_result_illicit_count(res);
+		}
+		if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r)
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	ssize_t n = read(fds[0], rep, sizeof *rep);
+	close(fds[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	if (n != (ssize_t)sizeof *rep || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return AMLRISK_EINTERNAL;
+	return rep->rv;
+}
+
+/* ------------------------------------------------- per-wallet baseline --- */
+
+/* The original's method: one BFS per wallet to depth K, counting illicit
+ * wallets per distance. Returns the seconds for the wallets in sample (every
+ * wallet when sample is NULL) and checks their counts against res. */
+static double
+baseline_run(const core_run_result *res, const uint32_t *sample, uint32_t nsample,
+             uint32_t *mismatches)
+{
+	const core_graph *g = core_run_result_graph(res);
+	const core_config *c = core_run_result_config(res);
+	uint32_t n = core_graph_wallet_count(g);
+	uint8_t *dist = calloc(n, 1);
+	uint32_t *queue = malloc((size_t)n * sizeof(uint32_t));
+	double t0 = now();
+	*mismatches = 0;
+	for (uint32_t si = 0; si < nsample && dist != NULL && queue != NULL; si++) {
+		uint32_t v = sample[si], head = 0, tail = 0;
+		uint32_t x[CORE_HOPS_MAX + 1] = {0};
+		core_wallet_score ws;
+		queue[tail++] = v;
+		dist[v] = 1;
+		while (head < tail) {
+			uint32_t u = queue[head++];
+			unsigned du = dist[u] - 1u;
+			core_run_result_get(res, u, &ws);
+			x[du] += ws.is_illicit;
+			if (du == c->hops)
+				continue;
+			for (int side = 0; side < 2; side++) {
+				const uint32_t *nb;
+				size_t cnt;
+				if (side == 0 && c->direction != CORE_DIR_IN)
+					cnt = core_graph_out_edges(g, u, &nb, NULL, NULL);
+				else if (side == 1 && c->direction != CORE_DIR_OUT)
+					cnt = core_graph_in_edges(g, u, &nb);
+				else
+					continue;
+				for (size_t e = 0; e < cnt; e++) {
+					if (dist[nb[e]] == 0) {
+						dist[nb[e]] = (uint8_t)(du + 2);
+						queue[tail++] = nb[e];
+					}
+				}
+			}
+		}
+		for (uint32_t i = 0; i < tail; i++)
+			dist[queue[i]] = 0;
+		core_run_result_get(res, v, &ws);
+		uint32_t sum = 0;
+		for (unsigned k = 0; k <= c->hops; k++) {
+			sum += x[k];
+			if (ws.counts[k] != (c->count == CORE_COUNT_WITHIN ? sum : x[k]))
+				(*mismatches)++;
+		}
+	}
+	double t = now() - t0;
+	free(dist);
+	free(queue);
+	return t;
+}
+
+static int
+dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, dcmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void
+bench_config(const dataset *d, const char *label, const core_config *cfg, const opts *o)
+{
+	double build[REPS_MAX], score[REPS_MAX], total[REPS_MAX];
+	long peak = 0;
+	run_report rep = {0};
+	int reps = d->txs >= 5000000 && o->reps > 3 ? 3 : o->reps;
+	for (int i = 0; i < reps; i++) {
+		int rv = run_measured(d, cfg, o->threads, &rep);
+		if (rv != 0) {
+			fprintf(stderr, "bench: run failed: %s\n", amlrisk_strerror(rv));
+			exit(1);
+		}
+		build[i] = rep.build_s;
+		score[i] = rep.score_s;
+		total[i] = rep.build_s + rep.score_s;
+		if (rep.engine_peak_kb > peak)
+			peak = rep.engine_peak_kb;
+	}
+	double bm = median(build, reps), sm = median(score, reps), tm = median(total, reps);
+	printf("| %zu | %s | %u | %llu | %u | %.3f | %.3f | %.3f | %.0f | %.1f | %.1f |\n", d->txs,
+	       label, rep.wallets, (unsigned long long)rep.edges, rep.illicit, bm, sm, tm,
+	       (double)peak / 1024.0, (double)peak * 1024.0 / (double)(rep.edges ? rep.edges : 1),
+	       (double)rep.graph_bytes / (double)(rep.edges ? rep.edges : 1));
+	fflush(stdout);
+}
+
+static void
+bench_baseline(const dataset *d, const char *label, const core_config *cfg, const opts *o)
+{
+	core_graph *g = NULL;
+	core_run_result *res = NULL;
+	char err[256];
+	if (graph_build(&g, d, o->threads) != 0 ||
+	    core_score_run(&res, g, cfg, NULL, o->threads, err, sizeof err) != 0) {
+		fprintf(stderr, "bench: baseline setup failed\n");
+		exit(1);
+	}
+	uint32_t n = core_graph_wallet_count(g), ns = n;
+	uint32_t *sample = malloc((size_t)n * sizeof(uint32_t));
+	uint64_t s = o->seed ^ 0xb5;
+	for (uint32_t i = 0; i < n; i++)
+		sample[i] = i;
+	if (o->baseline_sample > 0 && o->baseline_sample < n) {
+		ns = o->baseline_sample;
+		for (uint32_t i = 0; i < ns; i++) { /* partial Fisher-Yates */
+			uint32_t j = i + (uint32_t)(rng_next(&s) % (n - i));
+			uint32_t t = sample[i];
+			sample[i] = sample[j];
+			sample[j] = t;
+		}
+	}
+	uint32_t bad;
+	double t = baseline_run(res, sample, ns, &bad);
+	double full = t * (double)n / (double)ns;
+	printf("| %zu | %s | %u of %u | %.3f | %.1f%s | %.2f | %u |\n", d->txs, label, ns, n, t,
+	       full, ns < n ? " (extrapolated)" : "", core_run_result_seconds(res), bad);
+	fflush(stdout);
+	free(sample);
+	core_run_result_unref(res);
+	core_graph_unref(g);
+}
+
+static void
+usage(void)
+{
+	fputs("usage: bench_engine [--tx N]... [--reps R] [--threads T] [--alpha A]\n"
+	      "                    [--baseline-max N] [--baseline-sample S] [--seed S]\n"
+	      "Builds and scores generated heavy-tailed graphs (wallets = N/10) with the\n"
+	      "defaults and with direction=in, 3 hops; prints markdown tables of medians.\n"
+	      "Defaults: --tx 100000 --tx 1000000 --tx 10000000 --reps 5 --threads 2\n"
+	      "--alpha 0.6 --baseline-max 1000000 --baseline-sample 2000 --seed 1\n",
+	      stderr);
+}
+
+int
+main(int argc, char **argv)
+{
+	opts o = {.reps = 5, .threads = 2, .alpha = 0.6, .baseline_max = 1000000,
+	          .baseline_sample = 2000, .seed = 1};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (v == NULL) {
+			usage();
+			return 2;
+		}
+		i++;
+		if (strcmp(a, "--tx") == 0 && o.nsizes < SIZES_MAX)
+			o.sizes[o.nsizes++] = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--reps") == 0)
+			o.reps = atoi(v);
+		else if (strcmp(a, "--threads") == 0)
+			o.threads = (unsigned)atoi(v);
+		else if (strcmp(a, "--alpha") == 0)
+			o.alpha = atof(v);
+		else if (strcmp(a, "--baseline-max") == 0)
+			o.baseline_max = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--baseline-sample") == 0)
+			o.baseline_sample = (unsigned)atoi(v);
+		else if (strcmp(a, "--seed") == 0)
+			o.seed = strtoull(v, NULL, 10);
+		else {
+			usage();
+			return 2;
+		}
+	}
+	if (o.nsizes == 0) {
+		o.sizes[0] = 100000;
+		o.sizes[1] = 1000000;
+		o.sizes[2] = 10000000;
+		o.nsizes = 3;
+	}
+	if (o.reps < 1 || o.reps > REPS_MAX || o.alpha <= 0 || o.alpha >= 1) {
+		usage();
+		return 2;
+	}
+	core_config def, in3;
+	core_config_defaults(&def);
+	in3 = def;
+	in3.direction = CORE_DIR_IN;
+	in3.hops = 3;
+	in3.hop_weights[3] = 0.1;
+
+	printf("engine: threads=%u alpha=%.2f reps=%d (median; 3 at >= 5M tx)\n\n", o.threads,
+	       o.alpha, o.reps);
+	printf("| tx | config | wallets | edges | illicit | build s | score s | total s | "
+	       "peak MiB | peak B/edge | graph B/edge |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int i = 0; i < o.nsizes; i++) {
+		dataset d;
+		if (dataset_make(&d, o.sizes[i], o.alpha, o.seed) != 0) {
+			fprintf(stderr, "bench: out of memory generating %zu tx\n", o.sizes[i]);
+			return 1;
+		}
+		bench_config(&d, "defaults", &def, &o);
+		bench_config(&d, "in, 3 hops", &in3, &o);
+		dataset_free(&d);
+	}
+	printf("\nper-wallet BFS baseline (one BFS per wallet, as the original):\n\n"
+	       "| tx | config | wallets timed | seconds | all wallets s | engine score s | "
+	       "count mismatches |\n|---|---|---|---|---|---|---|\n");
+	for (int i = 0; i < o.nsizes; i++) {
+		dataset d;
+		if (o.sizes[i] > o.baseline_max)
+			continue;
+		if (dataset_make(&d, o.sizes[i], o.alpha, o.seed) != 0)
+			return 1;
+		bench_baseline(&d, "defaults", &def, &o);
+		bench_baseline(&d, "in, 3 hops", &in3, &o);
+		dataset_free(&d);
+	}
+	return 0;
+}

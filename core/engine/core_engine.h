@@ -1,0 +1,305 @@
+/* core_engine.h - the scoring engine: the wallet graph (interned ids, CSR both
+ * ways), the hop_exposure/v1 model of shared/spec/scoring.md, explain and
+ * neighbourhood views. No I/O; built for 1M-10M transactions scored in seconds. */
+#ifndef CORE_ENGINE_H
+#define CORE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CORE_MODEL_NAME "hop_exposure/v1"
+#define CORE_HOPS_MAX 10                 /* K at most; hop_weights has 1..11 entries */
+#define CORE_WALLET_LEN_MAX 65536        /* bytes of one wallet id */
+#define CORE_WALLETS_MAX (UINT32_MAX - 1u) /* distinct wallets of one graph */
+#define CORE_CONFIG_JSON_MAX 1024        /* bytes core_config_to_json() may need */
+#define CORE_THREADS_MAX 64
+
+/* ---------------------------------------------------------------- graph --- */
+
+typedef struct core_graph core_graph;
+typedef struct core_graph_builder core_graph_builder;
+
+/* One transaction as the builder takes it. Strings are borrowed for the call
+ * only; they need not be NUL-terminated and are compared as raw bytes. */
+typedef struct core_tx {
+	const char *sender;
+	size_t sender_len;
+	const char *receiver;
+	size_t receiver_len;
+	double amount;
+	int64_t timestamp_us; /* 0 when unknown */
+	uint64_t seq;         /* ingest sequence number; 0 when unknown */
+} core_tx;
+
+typedef struct core_graph_stats {
+	uint32_t wallets;
+	uint64_t edges;       /* distinct directed edges u -> v, u != v */
+	uint64_t txs;         /* transactions added, self-transfers included */
+	uint64_t self_txs;
+	uint64_t max_seq;     /* highest seq added (the watermark); 0 if none given */
+	int64_t min_ts_us, max_ts_us; /* over the timestamps given; 0 if none */
+	size_t bytes;         /* heap bytes the graph holds */
+} core_graph_stats;
+
+/* Starts a builder; tx_hint (may be 0) presizes for that many transactions.
+ * Caller ends it with core_graph_builder_finish() or core_graph_builder_destroy(). */
+int core_graph_builder_create(core_graph_builder **out, size_t tx_hint);
+/* Adds one transaction. AMLRISK_EINVAL for an empty or over-long wallet id or a
+ * negative or non-finite amount (nothing is added). Rows are interned in
+ * batches, so AMLRISK_ENOMEM, or AMLRISK_ETOOBIG past CORE_WALLETS_MAX wallets
+ * or 2^32-1 transactions, may concern earlier rows; after one the builder only
+ * fails and the caller destroys it. */
+int core_graph_builder_add(core_graph_builder *b, const char *sender, size_t sender_len,
+                           const char *receiver, size_t receiver_len, double amount);
+/* The same with timestamp and sequence. Borrows tx. */
+int core_graph_builder_add_tx(core_graph_builder *b, const core_tx *tx);
+/* Number of transactions added so far. */
+uint64_t core_graph_builder_tx_count(const core_graph_builder *b);
+/* Builds the immutable graph. Always consumes b (also on error); on success
+ * *out holds one reference, dropped with core_graph_unref(). threads (0 = 2)
+ * bounds the worker threads used. */
+int core_graph_builder_finish(core_graph **out, core_graph_builder *b, unsigned threads);
+/* Frees an unfinished builder; NULL is a no-op. */
+void core_graph_builder_destroy(core_graph_builder *b);
+
+/* Reference counting (atomic): a reader takes a reference for as long as it
+ * reads; the last unref frees. core_graph_destroy() is core_graph_unref(), and
+ * like it a no-op for NULL. */
+core_graph *core_graph_ref(core_graph *g);
+void core_graph_unref(core_graph *g);
+void core_graph_destroy(core_graph *g);
+
+void core_graph_stats_get(const core_graph *g, core_graph_stats *out);
+uint32_t core_graph_wallet_count(const core_graph *g);
+/* The dense id of wallet (0 .. wallet_count-1), or AMLRISK_ENOTFOUND. */
+int core_graph_find(const core_graph *g, const char *wallet, size_t len, uint32_t *id);
+/* The bytes of wallet id (NUL-terminated for convenience; ids may hold NUL
+ * bytes, so use *len). Borrowed from g. */
+const char *core_graph_wallet(const core_graph *g, uint32_t id, size_t *len);
+uint32_t core_graph_in_degree(const core_graph *g, uint32_t id);
+uint32_t core_graph_out_degree(const core_graph *g, uint32_t id);
+/* The out-edges of id, sorted by receiver id: *dst[i] is the receiver, *txs[i]
+ * the number of transactions and *amount[i] their total. Any pointer may be
+ * NULL. Returns the count. Borrowed from g. */
+size_t core_graph_out_edges(const core_graph *g, uint32_t id, const uint32_t **dst,
+                            const uint32_t **txs, const double **amount);
+/* The senders of id's in-edges, sorted. Borrowed from g. */
+size_t core_graph_in_edges(const core_graph *g, uint32_t id, const uint32_t **src);
+
+/* --------------------------------------------------------------- labels --- */
+
+/* A set of wallets labelled illicit (wallet_labels), owned by the caller. */
+typedef struct core_labels core_labels;
+
+int core_labels_create(core_labels **out);
+/* Adds a wallet (copied); adding one twice is fine. AMLRISK_EINVAL for an empty
+ * or over-long id. */
+int core_labels_add(core_labels *l, const char *wallet, size_t len);
+size_t core_labels_count(const core_labels *l);
+bool core_labels_has(const core_labels *l, const char *wallet, size_t len);
+void core_labels_destroy(core_labels *l);
+
+/* --------------------------------------------------------------- config --- */
+
+typedef enum core_direction {
+	CORE_DIR_ANY = 0, /* every edge taken both ways */
+	CORE_DIR_IN,      /* illicit s -> ... -> v */
+	CORE_DIR_OUT,     /* v -> ... -> illicit s */
+	CORE_DIR_BOTH,    /* x_k(in) + x_k(out) for k >= 1 */
+} core_direction;
+
+typedef enum core_count {
+	CORE_COUNT_WITHIN = 0, /* c_k = x_0 + ... + x_k */
+	CORE_COUNT_EXACT,      /* c_k = x_k */
+} core_count;
+
+/* The run config: a plain value (copy it freely). The model is always
+ * CORE_MODEL_NAME. Fill it with core_config_defaults() or core_config_parse(). */
+typedef struct core_config {
+	double illicit_ratio;                 /* [0, 1] */
+	uint64_t illicit_seed;
+	bool use_labels;
+	unsigned hops;                        /* K: hop_weights[0..hops] are used */
+	double hop_weights[CORE_HOPS_MAX + 1]; /* finite, >= 0 */
+	core_direction direction;
+	core_count count;
+	bool degree_normalize;
+} core_config;
+
+/* Sets the illicit_seed that core_config_defaults() gives (42 until set; the
+ * service passes env ILLICIT_SEED here at start-up). Thread-safe. */
+void core_config_default_seed_set(uint64_t seed);
+uint64_t core_config_default_seed(void);
+/* The spec's defaults. */
+void core_config_defaults(core_config *out);
+/* AMLRISK_OK, or AMLRISK_EINVAL with "key: reason" in err (errlen bytes). */
+int core_config_validate(const core_config *c, char *err, size_t errlen);
+/* Defaults, then the keys of the JSON object json (len bytes) over them.
+ * AMLRISK_EINVAL naming the key for an unknown key, a wrong type or an
+ * out-of-range value, or saying where the JSON is malformed. *out is written
+ * only on success. */
+int core_config_parse(core_config *out, const char *json, size_t len, char *err,
+                      size_t errlen);
+/* The same over base instead of the defaults (base and out may alias). */
+int core_config_merge(core_config *out, const core_config *base, const char *json,
+                      size_t len, char *err, size_t errlen);
+/* Writes the canonical full JSON (every key, fixed order, numbers that parse
+ * back to the same values) into buf. Returns AMLRISK_OK and sets *outlen (may
+ * be NULL) to its length, or AMLRISK_ETOOBIG when buflen is too small
+ * (CORE_CONFIG_JSON_MAX always suffices). */
+int core_config_to_json(const core_config *c, char *buf, size_t buflen, size_t *outlen);
+/* Strict parsers for flags and environment values: decimal uint64 (no sign,
+ * no spaces), and the direction and count names. 0 or AMLRISK_EINVAL. */
+int core_config_seed_parse(const char *s, uint64_t *out);
+int core_direction_parse(const char *s, core_direction *out);
+int core_count_parse(const char *s, core_count *out);
+const char *core_direction_name(core_direction d);
+const char *core_count_name(core_count c);
+
+/* -------------------------------------------------------------- scoring --- */
+
+/* The result of one scoring run: every wallet of the graph. Immutable and
+ * reference counted like the graph; it holds a reference to its graph. */
+typedef struct core_run_result core_run_result;
+
+/* One wallet's result. Pointers are borrowed from the result. */
+typedef struct core_wallet_score {
+	uint32_t id;
+	const char *wallet;
+	size_t wallet_len;
+	double risk_score;     /* unrounded */
+	uint32_t exposures;    /* x_0 + ... + x_K */
+	uint32_t in_degree, out_degree;
+	bool is_illicit;
+	unsigned hops;         /* K */
+	const uint32_t *counts; /* c_0 .. c_K */
+} core_wallet_score;
+
+/* Scores every wallet of g with cfg; labels (may be NULL) are illicit too when
+ * cfg->use_labels. threads (0 = 2, at most CORE_THREADS_MAX) bounds the worker
+ * threads. Borrows cfg and labels; takes its own reference on g. On success
+ * *out holds one reference (core_run_result_unref()). AMLRISK_EINVAL with err
+ * for a bad config, AMLRISK_ENOMEM. */
+int core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
+                   const core_labels *labels, unsigned threads, char *err, size_t errlen);
+
+core_run_result *core_run_result_ref(core_run_result *r);
+/* Drops one reference; the last frees (and drops the graph reference). NULL is
+ * a no-op; core_run_result_destroy() is the same. */
+void core_run_result_unref(core_run_result *r);
+void core_run_result_destroy(core_run_result *r);
+
+/* Borrowed from r. */
+core_graph *core_run_result_graph(const core_run_result *r);
+const core_config *core_run_result_config(const core_run_result *r);
+uint32_t core_run_result_count(const core_run_result *r);
+uint32_t core_run_result_illicit_count(const core_run_result *r);
+/* Seconds the run took (traversal, scores, order). */
+double core_run_result_seconds(const core_run_result *r);
+/* Fills *out for wallet id (< count). */
+void core_run_result_get(const core_run_result *r, uint32_t id, core_wallet_score *out);
+/* By wallet id bytes: AMLRISK_OK or AMLRISK_ENOTFOUND. */
+int core_run_result_find(const core_run_result *r, const char *wallet, size_t len,
+                         core_wallet_score *out);
+/* Every id in "top N" order: risk_score descending, then wallet ascending
+ * bytewise. count entries, borrowed from r; top N is its first N. */
+const uint32_t *core_run_result_order(const core_run_result *r);
+/* The position of id in that order (0 = riskiest). */
+uint32_t core_run_result_rank(const core_run_result *r, uint32_t id);
+
+/* -------------------------------------------------------------- explain --- */
+
+typedef struct core_explain core_explain;
+
+typedef struct core_explain_params {
+	uint32_t sources_per_hop; /* illicit wallets listed per hop; 0 = 10 */
+	uint32_t sources_max;     /* over all hops; 0 = 100; at most 10000 */
+} core_explain_params;
+
+typedef struct core_explain_hop {
+	unsigned hop;
+	uint32_t exact;        /* x_k: illicit wallets at distance exactly k */
+	uint32_t exact_in;     /* for direction both: x_k(in) and x_k(out); */
+	uint32_t exact_out;    /*   otherwise 0 */
+	uint32_t count;        /* c_k */
+	double weight;         /* w_k */
+	double contribution;   /* w_k * c_k / normaliser; they sum to the score */
+	size_t first_source;   /* this hop's listed sources: sources[first .. */
+	size_t source_count;   /*   first + source_count) */
+} core_explain_hop;
+
+typedef struct core_explain_source {
+	uint32_t id;           /* the illicit wallet */
+	unsigned hop;          /* its distance */
+	core_direction direction; /* ANY, or for in/out/both: IN (it reaches the wallet) or OUT */
+	/* hop + 1 wallet ids, path[0] the explained wallet, path[hop] the source.
+	 * IN: edges path[i+1] -> path[i]; OUT: path[i] -> path[i+1]; ANY: either. */
+	const uint32_t *path;
+} core_explain_source;
+
+/* Explains wallet's score in r: recomputes its exact per-hop counts by a
+ * traversal from it and lists up to the capped number of contributing illicit
+ * wallets per hop (by wallet bytes ascending), each with one shortest path.
+ * Borrows r for the call; the explain holds its own reference on r's graph.
+ * AMLRISK_ENOTFOUND, AMLRISK_EINVAL, AMLRISK_ENOMEM. */
+int core_explain_build(core_explain **out, const core_run_result *r, const char *wallet,
+                       size_t len, const core_explain_params *params);
+void core_explain_destroy(core_explain *e);
+const core_graph *core_explain_graph(const core_explain *e);
+uint32_t core_explain_wallet(const core_explain *e);
+double core_explain_score(const core_explain *e);
+double core_explain_normaliser(const core_explain *e); /* the divisor (1 without normalising) */
+size_t core_explain_hops(const core_explain *e, const core_explain_hop **hops);
+size_t core_explain_sources(const core_explain *e, const core_explain_source **sources);
+/* True when a cap left contributing illicit wallets unlisted. */
+bool core_explain_truncated(const core_explain *e);
+
+/* --------------------------------------------------------- neighbourhood --- */
+
+#define CORE_NEIGH_HOPS_MAX 6
+#define CORE_NEIGH_NODES_MAX 100000
+#define CORE_NEIGH_EDGES_MAX 1000000
+
+typedef struct core_neigh core_neigh;
+
+typedef struct core_neigh_node {
+	uint32_t id;           /* graph wallet id */
+	unsigned distance;     /* undirected hops from the centre */
+	double risk_score;     /* 0 without a run */
+	bool is_illicit;       /* false without a run */
+	uint32_t in_degree, out_degree;
+} core_neigh_node;
+
+typedef struct core_neigh_edge {
+	uint32_t from, to;     /* indexes into the node array */
+	uint32_t tx_count;
+	double amount;
+} core_neigh_edge;
+
+/* The subgraph within hops (1..CORE_NEIGH_HOPS_MAX) undirected hops of wallet:
+ * at most node_limit nodes (1..CORE_NEIGH_NODES_MAX), keeping the closest, then
+ * illicit, then riskiest, then wallet ascending (node 0 is the centre), and at
+ * most edge_limit (0..CORE_NEIGH_EDGES_MAX) edges among them, those between the
+ * most relevant nodes first. r may be NULL (no scores); if given, its graph must
+ * be g. Holds its own reference on g. AMLRISK_ENOTFOUND, AMLRISK_EINVAL naming
+ * the bad parameter, AMLRISK_ENOMEM. */
+int core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r,
+                     const char *wallet, size_t len, unsigned hops, size_t node_limit,
+                     size_t edge_limit, char *err, size_t errlen);
+void core_neigh_destroy(core_neigh *n);
+const core_graph *core_neigh_graph(const core_neigh *n);
+size_t core_neigh_nodes(const core_neigh *n, const core_neigh_node **nodes);
+size_t core_neigh_edges(const core_neigh *n, const core_neigh_edge **edges);
+/* True when a limit dropped nodes or edges within the hops. */
+bool core_neigh_truncated(const core_neigh *n);
+
+/* ----------------------------------------------------------------- hash --- */
+
+/* The spec's seeding functions, exposed for tests and tools. */
+uint64_t core_fnv1a64(const void *bytes, size_t len);
+uint64_t core_mix64(uint64_t x);
+/* Whether wallet is seeded illicit under ratio and seed (labels aside). */
+bool core_seeded_illicit(const char *wallet, size_t len, double ratio, uint64_t seed);
+
+#endif

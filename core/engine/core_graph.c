@@ -1,0 +1,491 @@
+/* core_graph.c - the wallet graph: a builder fed one transaction at a time
+ * (1M-10M rows streamed from COPY), then two stable counting sorts into
+ * deduplicated CSR rows both ways. Immutable and reference counted once built. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "amlrisk_err.h"
+#include "core_impl.h"
+
+#define TX_MAX (UINT32_MAX - 1u) /* CSR offsets are 32-bit */
+#define STAGE_ROWS (CORE_INTERN_BATCH / 2)
+
+/* Rows are staged (their bytes copied) and interned STAGE_ROWS at a time, so
+ * the hash table's cache misses overlap instead of adding up. */
+struct core_graph_builder {
+	core_intern ids;
+	uint32_t *src, *dst;  /* one entry per transaction that is not a self-transfer */
+	double *amount;
+	size_t len, cap;
+	char *stage;          /* the staged rows' wallet bytes */
+	size_t stage_len, stage_cap;
+	size_t str_off[CORE_INTERN_BATCH], str_len[CORE_INTERN_BATCH];
+	double row_amount[STAGE_ROWS];
+	bool row_self[STAGE_ROWS];
+	size_t rows;
+	int failed;           /* sticky: an interning error of an earlier flush */
+	core_graph_stats stats;
+	bool have_ts;
+};
+
+double
+core_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int
+core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
+{
+	int rv;
+	core_graph_builder *b = calloc(1, sizeof *b);
+	if (b == NULL)
+		return AMLRISK_ENOMEM;
+	if (tx_hint > TX_MAX)
+		tx_hint = TX_MAX;
+	if ((rv = core_intern_init(&b->ids, tx_hint / 8 + 16)) != 0) {
+		free(b);
+		return rv;
+	}
+	b->cap = tx_hint > STAGE_ROWS ? tx_hint : STAGE_ROWS;
+	b->src = malloc(b->cap * sizeof(uint32_t));
+	b->dst = malloc(b->cap * sizeof(uint32_t));
+	b->amount = malloc(b->cap * sizeof(double));
+	b->stage_cap = 64 * 1024;
+	b->stage = malloc(b->stage_cap);
+	if (b->src == NULL || b->dst == NULL || b->amount == NULL || b->stage == NULL) {
+		core_graph_builder_destroy(b);
+		return AMLRISK_ENOMEM;
+	}
+	*out = b;
+	return AMLRISK_OK;
+}
+
+void
+core_graph_builder_destroy(core_graph_builder *b)
+{
+	if (b == NULL)
+		return;
+	core_intern_fini(&b->ids);
+	free(b->src);
+	free(b->dst);
+	free(b->amount);
+	free(b->stage);
+	free(b);
+}
+
+uint64_t
+core_graph_builder_tx_count(const core_graph_builder *b)
+{
+	return b->stats.txs;
+}
+
+/* Room for STAGE_ROWS more transactions. */
+static int
+builder_room(core_graph_builder *b)
+{
+	if (b->len + STAGE_ROWS <= b->cap)
+		return AMLRISK_OK;
+	size_t nc = b->cap * 2;
+	uint32_t *s = realloc(b->src, nc * sizeof(uint32_t));
+	if (s == NULL)
+		return AMLRISK_ENOMEM;
+	b->src = s;
+	uint32_t *d = realloc(b->dst, nc * sizeof(uint32_t));
+	if (d == NULL)
+		return AMLRISK_ENOMEM;
+	b->dst = d;
+	double *a = realloc(b->amount, nc * sizeof(double));
+	if (a == NULL)
+		return AMLRISK_ENOMEM;
+	b->amount = a;
+	b->cap = nc;
+	return AMLRISK_OK;
+}
+
+/* Interns the staged rows and appends their edges. */
+static int
+builder_flush(core_graph_builder *b)
+{
+	const char *ptr[CORE_INTERN_BATCH];
+	uint32_t id[CORE_INTERN_BATCH];
+	int rv;
+	if (b->rows == 0)
+		return AMLRISK_OK;
+	if ((rv = builder_room(b)) != 0)
+		return rv;
+	for (size_t i = 0; i < 2 * b->rows; i++)
+		ptr[i] = b->stage + b->str_off[i];
+	if ((rv = core_intern_put_many(&b->ids, ptr, b->str_len, 2 * b->rows, id)) != 0)
+		return rv;
+	for (size_t r = 0; r < b->rows; r++) {
+		if (b->row_self[r])
+			continue;
+		b->src[b->len] = id[2 * r];
+		b->dst[b->len] = id[2 * r + 1];
+		b->amount[b->len] = b->row_amount[r];
+		b->len++;
+	}
+	b->rows = 0;
+	b->stage_len = 0;
+	return AMLRISK_OK;
+}
+
+/* Copies string i of the stage. */
+static int
+stage_put(core_graph_builder *b, size_t i, const char *s, size_t len)
+{
+	if (b->stage_len + len > b->stage_cap) {
+		size_t nc = b->stage_cap * 2 + len;
+		char *ns = realloc(b->stage, nc);
+		if (ns == NULL)
+			return AMLRISK_ENOMEM;
+		b->stage = ns;
+		b->stage_cap = nc;
+	}
+	memcpy(b->stage + b->stage_len, s, len);
+	b->str_off[i] = b->stage_len;
+	b->str_len[i] = len;
+	b->stage_len += len;
+	return AMLRISK_OK;
+}
+
+int
+core_graph_builder_add_tx(core_graph_builder *b, const core_tx *tx)
+{
+	int rv;
+	if (!core_wallet_ok(tx->sender, tx->sender_len) ||
+	    !core_wallet_ok(tx->receiver, tx->receiver_len) || !isfinite(tx->amount) ||
+	    tx->amount < 0)
+		return AMLRISK_EINVAL;
+	if (b->failed != 0)
+		return b->failed;
+	if (b->stats.txs >= TX_MAX)
+		return AMLRISK_ETOOBIG;
+	if ((rv = stage_put(b, 2 * b->rows, tx->sender, tx->sender_len)) != 0 ||
+	    (rv = stage_put(b, 2 * b->rows + 1, tx->receiver, tx->receiver_len)) != 0)
+		return rv;
+	bool self = tx->sender_len == tx->receiver_len &&
+	            memcmp(tx->sender, tx->receiver, tx->sender_len) == 0;
+	b->row_amount[b->rows] = tx->amount;
+	b->row_self[b->rows] = self;
+	b->rows++;
+	b->stats.txs++;
+	b->stats.self_txs += self;
+	if (tx->seq > b->stats.max_seq)
+		b->stats.max_seq = tx->seq;
+	if (tx->timestamp_us != 0) {
+		if (!b->have_ts || tx->timestamp_us < b->stats.min_ts_us)
+			b->stats.min_ts_us = tx->timestamp_us;
+		if (!b->have_ts || tx->timestamp_us > b->stats.max_ts_us)
+			b->stats.max_ts_us = tx->timestamp_us;
+		b->have_ts = true;
+	}
+	if (b->rows == STAGE_ROWS && (rv = builder_flush(b)) != 0)
+		b->failed = rv;
+	return rv;
+}
+
+int
+core_graph_builder_add(core_graph_builder *b, const char *sender, size_t sender_len,
+                       const char *receiver, size_t receiver_len, double amount)
+{
+	core_tx tx = {sender, sender_len, receiver, receiver_len, amount, 0, 0};
+	return core_graph_builder_add_tx(b, &tx);
+}
+
+/* off[0..n] := exclusive prefix sums of the counts in off[1..n]. */
+static void
+prefix_sum(uint32_t *off, uint32_t n)
+{
+	off[0] = 0;
+	for (uint32_t i = 1; i <= n; i++)
+		off[i] += off[i - 1];
+}
+
+/* Builds the out rows from the builder's transaction arrays (freed here, as
+ * soon as they are read): a stable counting sort by receiver, then one by
+ * sender, so each sender's row comes out sorted by receiver; then parallel
+ * transactions are merged. */
+static int
+graph_build_out(core_graph *g, core_graph_builder *b)
+{
+	int rv = AMLRISK_ENOMEM;
+	uint32_t n = g->n;
+	size_t len = b->len;
+	uint32_t *by_dst_off = calloc((size_t)n + 1, sizeof(uint32_t));
+	uint32_t *pos = malloc(((size_t)n + 1) * sizeof(uint32_t));
+	uint32_t *t_src = malloc((len ? len : 1) * sizeof(uint32_t));
+	double *t_amt = malloc((len ? len : 1) * sizeof(double));
+	if (by_dst_off == NULL || pos == NULL || t_src == NULL || t_amt == NULL)
+		goto out;
+	g->out_off = calloc((size_t)n + 1, sizeof(uint32_t));
+	if (g->out_off == NULL)
+		goto out;
+
+	/* pass 1: by receiver */
+	for (size_t i = 0; i < len; i++) {
+		by_dst_off[b->dst[i] + 1]++;
+		g->out_off[b->src[i] + 1]++;
+	}
+	prefix_sum(by_dst_off, n);
+	prefix_sum(g->out_off, n);
+	memcpy(pos, by_dst_off, (size_t)n * sizeof(uint32_t));
+	for (size_t i = 0; i < len; i++) {
+		uint32_t p = pos[b->dst[i]]++;
+		t_src[p] = b->src[i];
+		t_amt[p] = b->amount[i];
+	}
+	free(b->src);
+	free(b->dst);
+	free(b->amount);
+	b->src = b->dst = NULL;
+	b->amount = NULL;
+
+	/* pass 2: by sender, stable, so rows are sorted by receiver */
+	g->out_dst = malloc((len ? len : 1) * sizeof(uint32_t));
+	g->edge_amount = malloc((len ? len : 1) * sizeof(double));
+	g->edge_txs = malloc((len ? len : 1) * sizeof(uint32_t));
+	if (g->out_dst == NULL || g->edge_amount == NULL || g->edge_txs == NULL)
+		goto out;
+	memcpy(pos, g->out_off, (size_t)n * sizeof(uint32_t));
+	for (uint32_t v = 0; v < n; v++) {
+		for (uint32_t i = by_dst_off[v]; i < by_dst_off[v + 1]; i++) {
+			uint32_t p = pos[t_src[i]]++;
+			g->out_dst[p] = v;
+			g->edge_amount[p] = t_amt[i];
+		}
+	}
+
+	/* merge parallel transactions in place */
+	uint32_t w = 0;
+	for (uint32_t u = 0; u < n; u++) {
+		uint32_t start = g->out_off[u], end = g->out_off[u + 1];
+		g->out_off[u] = w;
+		for (uint32_t i = start; i < end; i++) {
+			if (w > g->out_off[u] && g->out_dst[w - 1] == g->out_dst[i]) {
+				g->edge_txs[w - 1]++;
+				g->edge_amount[w - 1] += g->edge_amount[i];
+				continue;
+			}
+			g->out_dst[w] = g->out_dst[i];
+			g->edge_amount[w] = g->edge_amount[i];
+			g->edge_txs[w] = 1;
+			w++;
+		}
+	}
+	g->out_off[n] = w;
+	g->m = w;
+	rv = AMLRISK_OK;
+out:
+	free(by_dst_off);
+	free(pos);
+	free(t_src);
+	free(t_amt);
+	return rv;
+}
+
+/* Renumbers the wallets by activity, busiest first (stable): the traversals
+ * then find the hubs' state packed together and mostly in cache. */
+static int
+builder_relabel(core_graph_builder *b)
+{
+	uint32_t n = b->ids.count, maxc = 0;
+	int rv = AMLRISK_ENOMEM;
+	uint32_t *cnt = calloc((size_t)n + 1, sizeof(uint32_t));
+	uint32_t *perm = malloc(((size_t)n + 1) * sizeof(uint32_t));
+	uint32_t *bucket = NULL;
+	if (cnt == NULL || perm == NULL)
+		goto out;
+	for (size_t i = 0; i < b->len; i++) {
+		cnt[b->src[i]]++;
+		cnt[b->dst[i]]++;
+	}
+	for (uint32_t v = 0; v < n; v++)
+		if (cnt[v] > maxc)
+			maxc = cnt[v];
+	if ((bucket = calloc((size_t)maxc + 2, sizeof(uint32_t))) == NULL)
+		goto out;
+	for (uint32_t v = 0; v < n; v++)
+		bucket[maxc - cnt[v] + 1]++;
+	for (uint32_t c = 1; c <= maxc + 1; c++)
+		bucket[c] += bucket[c - 1];
+	for (uint32_t v = 0; v < n; v++)
+		perm[v] = bucket[maxc - cnt[v]]++;
+	for (size_t i = 0; i < b->len; i++) {
+		b->src[i] = perm[b->src[i]];
+		b->dst[i] = perm[b->dst[i]];
+	}
+	rv = core_intern_permute(&b->ids, perm);
+out:
+	free(cnt);
+	free(perm);
+	free(bucket);
+	return rv;
+}
+
+/* Shrinks the edge arrays to m entries (realloc to smaller cannot lose data). */
+static void
+graph_trim(core_graph *g)
+{
+	size_t m = g->m ? g->m : 1;
+	void *p;
+	if ((p = realloc(g->out_dst, m * sizeof(uint32_t))) != NULL)
+		g->out_dst = p;
+	if ((p = realloc(g->edge_txs, m * sizeof(uint32_t))) != NULL)
+		g->edge_txs = p;
+	if ((p = realloc(g->edge_amount, m * sizeof(double))) != NULL)
+		g->edge_amount = p;
+}
+
+/* The in rows: senders in ascending order, since rows are visited in order. */
+static int
+graph_build_in(core_graph *g)
+{
+	uint32_t n = g->n;
+	g->in_off = calloc((size_t)n + 1, sizeof(uint32_t));
+	g->in_src = malloc((g->m ? g->m : 1) * sizeof(uint32_t));
+	uint32_t *pos = malloc(((size_t)n + 1) * sizeof(uint32_t));
+	if (g->in_off == NULL || g->in_src == NULL || pos == NULL) {
+		free(pos);
+		return AMLRISK_ENOMEM;
+	}
+	for (uint64_t e = 0; e < g->m; e++)
+		g->in_off[g->out_dst[e] + 1]++;
+	prefix_sum(g->in_off, n);
+	memcpy(pos, g->in_off, (size_t)n * sizeof(uint32_t));
+	for (uint32_t u = 0; u < n; u++)
+		for (uint32_t e = g->out_off[u]; e < g->out_off[u + 1]; e++)
+			g->in_src[pos[g->out_dst[e]]++] = u;
+	free(pos);
+	return AMLRISK_OK;
+}
+
+int
+core_graph_builder_finish(core_graph **out, core_graph_builder *b, unsigned threads)
+{
+	int rv = b->failed;
+	(void)threads;
+	core_graph *g = NULL;
+	if (rv != 0 || (rv = builder_flush(b)) != 0 || (rv = builder_relabel(b)) != 0)
+		goto fail;
+	rv = AMLRISK_ENOMEM;
+	if ((g = calloc(1, sizeof *g)) == NULL)
+		goto fail;
+	atomic_init(&g->refs, 1);
+	g->n = b->ids.count;
+	g->stats = b->stats;
+	if ((rv = graph_build_out(g, b)) != 0)
+		goto fail;
+	graph_trim(g);
+	if ((rv = graph_build_in(g)) != 0)
+		goto fail;
+	g->ids = b->ids;
+	memset(&b->ids, 0, sizeof b->ids);
+	core_intern_shrink(&g->ids);
+	g->stats.wallets = g->n;
+	g->stats.edges = g->m;
+	g->stats.bytes = sizeof *g + core_intern_bytes(&g->ids) +
+	                 2 * ((size_t)g->n + 1) * sizeof(uint32_t) +
+	                 (size_t)g->m * (3 * sizeof(uint32_t) + sizeof(double));
+	core_graph_builder_destroy(b);
+	*out = g;
+	return AMLRISK_OK;
+fail:
+	core_graph_builder_destroy(b);
+	core_graph_destroy(g);
+	return rv;
+}
+
+core_graph *
+core_graph_ref(core_graph *g)
+{
+	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+	return g;
+}
+
+void
+core_graph_unref(core_graph *g)
+{
+	if (g == NULL || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	core_intern_fini(&g->ids);
+	free(g->out_off);
+	free(g->out_dst);
+	free(g->edge_txs);
+	free(g->edge_amount);
+	free(g->in_off);
+	free(g->in_src);
+	free(g);
+}
+
+void
+core_graph_destroy(core_graph *g)
+{
+	core_graph_unref(g);
+}
+
+void
+core_graph_stats_get(const core_graph *g, core_graph_stats *out)
+{
+	*out = g->stats;
+}
+
+uint32_t
+core_graph_wallet_count(const core_graph *g)
+{
+	return g->n;
+}
+
+int
+core_graph_find(const core_graph *g, const char *wallet, size_t len, uint32_t *id)
+{
+	if (wallet == NULL)
+		return AMLRISK_ENOTFOUND;
+	return core_intern_find(&g->ids, wallet, len, id);
+}
+
+const char *
+core_graph_wallet(const core_graph *g, uint32_t id, size_t *len)
+{
+	return core_intern_str(&g->ids, id, len);
+}
+
+uint32_t
+core_graph_in_degree(const core_graph *g, uint32_t id)
+{
+	return g->in_off[id + 1] - g->in_off[id];
+}
+
+uint32_t
+core_graph_out_degree(const core_graph *g, uint32_t id)
+{
+	return g->out_off[id + 1] - g->out_off[id];
+}
+
+size_t
+core_graph_out_edges(const core_graph *g, uint32_t id, const uint32_t **dst,
+                     const uint32_t **txs, const double **amount)
+{
+	uint32_t o = g->out_off[id];
+	if (dst != NULL)
+		*dst = g->out_dst + o;
+	if (txs != NULL)
+		*txs = g->edge_txs + o;
+	if (amount != NULL)
+		*amount = g->edge_amount + o;
+	return g->out_off[id + 1] - o;
+}
+
+size_t
+core_graph_in_edges(const core_graph *g, uint32_t id, const uint32_t **src)
+{
+	uint32_t o = g->in_off[id];
+	if (src != NULL)
+		*src = g->in_src + o;
+	return g->in_off[id + 1] - o;
+}

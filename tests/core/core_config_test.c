@@ -1,0 +1,304 @@
+/* core_config_test.c - the run config: defaults, every key, validation errors
+ * that name the key, malformed JSON, merging, uint64 seeds past 2^63, and the
+ * canonical JSON reading back to the same config. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "amlrisk_err.h"
+#include "core_engine.h"
+#include "core_test_util.h"
+
+static int
+parse(core_config *c, const char *json, char *err, size_t errlen)
+{
+	return core_config_parse(c, json, strlen(json), err, errlen);
+}
+
+static void
+assert_config_equal(const core_config *a, const core_config *b)
+{
+	assert_true(a->illicit_ratio == b->illicit_ratio);
+	assert_true(a->illicit_seed == b->illicit_seed);
+	assert_int_equal(a->use_labels, b->use_labels);
+	assert_int_equal(a->hops, b->hops);
+	for (unsigned k = 0; k <= a->hops; k++)
+		assert_true(a->hop_weights[k] == b->hop_weights[k]);
+	assert_int_equal(a->direction, b->direction);
+	assert_int_equal(a->count, b->count);
+	assert_int_equal(a->degree_normalize, b->degree_normalize);
+}
+
+static void
+test_defaults(void **state)
+{
+	(void)state;
+	core_config c, d;
+	char json[CORE_CONFIG_JSON_MAX], err[128];
+	size_t len;
+	core_config_defaults(&d);
+	assert_true(d.illicit_ratio == 0.05);
+	assert_true(d.illicit_seed == 42);
+	assert_true(d.use_labels);
+	assert_int_equal(d.hops, 2);
+	assert_true(d.hop_weights[0] == 1.0 && d.hop_weights[1] == 0.6 && d.hop_weights[2] == 0.3);
+	assert_int_equal(d.direction, CORE_DIR_ANY);
+	assert_int_equal(d.count, CORE_COUNT_WITHIN);
+	assert_true(d.degree_normalize);
+	assert_int_equal(core_config_validate(&d, err, sizeof err), AMLRISK_OK);
+	assert_int_equal(core_config_to_json(&d, json, sizeof json, &len), AMLRISK_OK);
+	assert_string_equal(json,
+	                    "{\"model\":\"hop_exposure/v1\",\"illicit_ratio\":0.05,\"illicit_seed\":42,"
+	                    "\"use_labels\":true,\"hop_weights\":[1.0,0.6,0.3],\"direction\":\"any\","
+	                    "\"count\":\"within\",\"degree_normalize\":true}");
+	assert_int_equal(len, strlen(json));
+	/* {} and whitespace give the defaults */
+	assert_int_equal(parse(&c, " { } ", err, sizeof err), AMLRISK_OK);
+	assert_config_equal(&c, &d);
+	/* too small a buffer */
+	assert_int_equal(core_config_to_json(&d, json, 20, NULL), AMLRISK_ETOOBIG);
+}
+
+static void
+test_default_seed(void **state)
+{
+	(void)state;
+	core_config c;
+	char err[128];
+	core_config_default_seed_set(777);
+	core_config_defaults(&c);
+	assert_true(c.illicit_seed == 777);
+	assert_int_equal(parse(&c, "{}", err, sizeof err), AMLRISK_OK);
+	assert_true(c.illicit_seed == 777);
+	assert_int_equal(parse(&c, "{\"illicit_seed\":5}", err, sizeof err), AMLRISK_OK);
+	assert_true(c.illicit_seed == 5);
+	core_config_default_seed_set(42);
+	assert_true(core_config_default_seed() == 42);
+}
+
+static void
+test_every_key(void **state)
+{
+	(void)state;
+	core_config c;
+	char err[128];
+	const char *j = "{\"model\":\"hop_exposure/v1\",\"illicit_ratio\":1,\"illicit_seed\":"
+	                "18446744073709551615,\"use_labels\":false,\"hop_weights\":[0,1e0,0.5,2.5E-1],"
+	                "\"direction\":\"both\",\"count\":\"exact\",\"degree_normalize\":false}";
+	assert_int_equal(parse(&c, j, err, sizeof err), AMLRISK_OK);
+	assert_true(c.illicit_ratio == 1.0);
+	assert_true(c.illicit_seed == UINT64_MAX);
+	assert_false(c.use_labels);
+	assert_int_equal(c.hops, 3);
+	assert_true(c.hop_weights[1] == 1.0 && c.hop_weights[3] == 0.25);
+	assert_int_equal(c.direction, CORE_DIR_BOTH);
+	assert_int_equal(c.count, CORE_COUNT_EXACT);
+	assert_false(c.degree_normalize);
+	/* escaped key names are still the key */
+	assert_int_equal(parse(&c, "{\"\\u0064irection\":\"in\"}", err, sizeof err), AMLRISK_OK);
+	assert_int_equal(c.direction, CORE_DIR_IN);
+	/* K = 0 and K = 10 */
+	assert_int_equal(parse(&c, "{\"hop_weights\":[2]}", err, sizeof err), AMLRISK_OK);
+	assert_int_equal(c.hops, 0);
+	assert_int_equal(parse(&c, "{\"hop_weights\":[1,1,1,1,1,1,1,1,1,1,1]}", err, sizeof err),
+	                 AMLRISK_OK);
+	assert_int_equal(c.hops, 10);
+}
+
+/* Each bad document gives EINVAL, leaves *out alone and names what is wrong. */
+static void
+test_errors_name_the_key(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+		{"{\"colour\":1}", "colour: unknown key"},
+		{"{\"hop_weight\":[1]}", "hop_weight: unknown key"},
+		{"{\"model\":\"hop_exposure/v2\"}", "model: unknown model"},
+		{"{\"model\":1}", "model: expected"},
+		{"{\"illicit_ratio\":1.5}", "illicit_ratio: must be in [0, 1]"},
+		{"{\"illicit_ratio\":-0.1}", "illicit_ratio"},
+		{"{\"illicit_ratio\":\"0.1\"}", "illicit_ratio: expected a number"},
+		{"{\"illicit_ratio\":1e999}", "illicit_ratio: 1e999 is out of range"},
+		{"{\"illicit_seed\":-1}", "illicit_seed: expected an integer"},
+		{"{\"illicit_seed\":1.5}", "illicit_seed: expected an integer"},
+		{"{\"illicit_seed\":18446744073709551616}", "illicit_seed: expected an integer"},
+		{"{\"illicit_seed\":\"42\"}", "illicit_seed: expected an integer"},
+		{"{\"use_labels\":1}", "use_labels: expected true or false"},
+		{"{\"use_labels\":null}", "use_labels: expected true or false"},
+		{"{\"hop_weights\":[]}", "hop_weights: expected"},
+		{"{\"hop_weights\":1}", "hop_weights: expected an array"},
+		{"{\"hop_weights\":[1,1,1,1,1,1,1,1,1,1,1,1]}", "hop_weights: more than 11"},
+		{"{\"hop_weights\":[1,-0.5]}", "hop_weights[1]: must be >= 0"},
+		{"{\"hop_weights\":[1,\"x\"]}", "hop_weights[1]: expected a number"},
+		{"{\"hop_weights\":[1,1e400]}", "hop_weights[1]: 1e400 is out of range"},
+		{"{\"direction\":\"up\"}", "direction: expected one of any, in, out, both, got \"up\""},
+		{"{\"direction\":[\"in\"]}", "direction: expected one of"},
+		{"{\"count\":\"all\"}", "count: expected one of within, exact"},
+		{"{\"degree_normalize\":\"yes\"}", "degree_normalize: expected true or false"},
+		{"{\"count\":\"exact\",\"count\":\"within\"}", "count: duplicate key"},
+		{"", "invalid JSON at byte 0"},
+		{"[]", "the config must be a JSON object"},
+		{"{\"count\":\"exact\",}", "invalid JSON"},
+		{"{\"count\":\"exact\"", "invalid JSON"},
+		{"{\"count\" \"exact\"}", "expected ':'"},
+		{"{\"count\":\"exact\"} x", "trailing characters"},
+		{"{\"illicit_ratio\":01}", "invalid JSON"},
+		{"{\"illicit_ratio\":.5}", "illicit_ratio: invalid JSON"},
+		{"{\"colour\":[1,}", "invalid JSON"},
+		{"{\"direction\":\"in\x01\"}", "direction: invalid JSON at byte 16: control"},
+		{"{\"direction\":\"\\x\"}", "bad escape"},
+		{"{\"direction\":\"\\ud800\"}", "unpaired surrogate"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		core_config c, before;
+		char err[256] = "";
+		memset(&c, 0xab, sizeof c);
+		before = c;
+		int rv = parse(&c, cases[i].json, err, sizeof err);
+		if (rv != AMLRISK_EINVAL || strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu %s: rv %d, err \"%s\", want \"%s\"", i, cases[i].json, rv, err,
+			         cases[i].want);
+		assert_memory_equal(&c, &before, sizeof c);
+	}
+	/* a NULL buffer or a tiny one is fine */
+	core_config c;
+	char tiny[4];
+	assert_int_equal(parse(&c, "{\"x\":1}", NULL, 0), AMLRISK_EINVAL);
+	assert_int_equal(parse(&c, "{\"x\":1}", tiny, sizeof tiny), AMLRISK_EINVAL);
+	assert_int_equal(strlen(tiny), 3);
+	/* the length is honoured: the text past len is not read */
+	assert_int_equal(core_config_parse(&c, "{}garbage", 2, NULL, 0), AMLRISK_OK);
+}
+
+static void
+test_validate(void **state)
+{
+	(void)state;
+	core_config c;
+	char err[128];
+	core_config_defaults(&c);
+	c.hop_weights[1] = -1;
+	assert_int_equal(core_config_validate(&c, err, sizeof err), AMLRISK_EINVAL);
+	assert_non_null(strstr(err, "hop_weights[1]"));
+	core_config_defaults(&c);
+	c.hop_weights[2] = 1.0 / 0.0;
+	assert_int_equal(core_config_validate(&c, err, sizeof err), AMLRISK_EINVAL);
+	core_config_defaults(&c);
+	c.hops = 11;
+	assert_int_equal(core_config_validate(&c, err, sizeof err), AMLRISK_EINVAL);
+	assert_non_null(strstr(err, "hop_weights"));
+	core_config_defaults(&c);
+	c.illicit_ratio = 0.0 / 0.0;
+	assert_int_equal(core_config_validate(&c, err, sizeof err), AMLRISK_EINVAL);
+	assert_non_null(strstr(err, "illicit_ratio"));
+	core_config_defaults(&c);
+	c.direction = (core_direction)7;
+	assert_int_equal(core_config_validate(&c, err, sizeof err), AMLRISK_EINVAL);
+	assert_non_null(strstr(err, "direction"));
+	assert_int_equal(core_config_to_json(&c, err, sizeof err, NULL), AMLRISK_EINVAL);
+}
+
+static void
+test_merge(void **state)
+{
+	(void)state;
+	core_config base, c;
+	char err[128];
+	assert_int_equal(parse(&base, "{\"direction\":\"out\",\"hop_weights\":[1,2]}", err, sizeof err),
+	                 AMLRISK_OK);
+	const char *over = "{\"count\":\"exact\"}";
+	assert_int_equal(core_config_merge(&c, &base, over, strlen(over), err, sizeof err),
+	                 AMLRISK_OK);
+	assert_int_equal(c.direction, CORE_DIR_OUT);
+	assert_int_equal(c.count, CORE_COUNT_EXACT);
+	assert_int_equal(c.hops, 1);
+	/* in place, and a failure leaves it as it was */
+	over = "{\"hop_weights\":[3]}";
+	assert_int_equal(core_config_merge(&base, &base, over, strlen(over), err, sizeof err),
+	                 AMLRISK_OK);
+	assert_int_equal(base.hops, 0);
+	assert_true(base.hop_weights[0] == 3 && base.hop_weights[1] == 0);
+	c = base;
+	over = "{\"direction\":\"in\",\"bogus\":true}";
+	assert_int_equal(core_config_merge(&base, &base, over, strlen(over), err, sizeof err),
+	                 AMLRISK_EINVAL);
+	assert_config_equal(&base, &c);
+}
+
+/* Random configs: the canonical JSON parses back to the same values. */
+static void
+test_round_trip(void **state)
+{
+	(void)state;
+	uint64_t rng = 3;
+	for (int i = 0; i < 2000; i++) {
+		core_config c, back;
+		char json[CORE_CONFIG_JSON_MAX], err[128];
+		size_t len;
+		core_config_defaults(&c);
+		c.illicit_ratio = (double)(tu_rand(&rng) >> 11) / 9007199254740992.0;
+		if (i % 7 == 0)
+			c.illicit_ratio = (double)(i % 3) / 2;
+		c.illicit_seed = tu_rand(&rng);
+		c.use_labels = tu_rand(&rng) & 1;
+		c.hops = (unsigned)(tu_rand(&rng) % (CORE_HOPS_MAX + 1));
+		for (unsigned k = 0; k <= c.hops; k++) {
+			uint64_t r = tu_rand(&rng);
+			c.hop_weights[k] = r % 4 == 0 ? (double)(r % 10) : (double)(r >> 11) * 1e-10;
+		}
+		c.direction = (core_direction)(tu_rand(&rng) % 4);
+		c.count = (core_count)(tu_rand(&rng) % 2);
+		c.degree_normalize = tu_rand(&rng) & 1;
+		assert_int_equal(core_config_to_json(&c, json, sizeof json, &len), AMLRISK_OK);
+		assert_true(len < CORE_CONFIG_JSON_MAX);
+		if (core_config_parse(&back, json, len, err, sizeof err) != AMLRISK_OK)
+			fail_msg("%s: %s", json, err);
+		assert_config_equal(&back, &c);
+	}
+}
+
+static void
+test_name_parsers(void **state)
+{
+	(void)state;
+	core_direction d;
+	core_count n;
+	uint64_t s;
+	assert_int_equal(core_direction_parse("both", &d), AMLRISK_OK);
+	assert_int_equal(d, CORE_DIR_BOTH);
+	assert_int_equal(core_direction_parse("BOTH", &d), AMLRISK_EINVAL);
+	assert_int_equal(core_count_parse("exact", &n), AMLRISK_OK);
+	assert_int_equal(core_count_parse("", &n), AMLRISK_EINVAL);
+	assert_string_equal(core_direction_name(CORE_DIR_OUT), "out");
+	assert_string_equal(core_count_name(CORE_COUNT_WITHIN), "within");
+	assert_int_equal(core_config_seed_parse("0", &s), AMLRISK_OK);
+	assert_int_equal(core_config_seed_parse("12345678901234567890", &s), AMLRISK_OK);
+	assert_true(s == 12345678901234567890ull);
+	assert_int_equal(core_config_seed_parse("18446744073709551616", &s), AMLRISK_EINVAL);
+	assert_int_equal(core_config_seed_parse("-1", &s), AMLRISK_EINVAL);
+	assert_int_equal(core_config_seed_parse(" 1", &s), AMLRISK_EINVAL);
+	assert_int_equal(core_config_seed_parse("", &s), AMLRISK_EINVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_default_seed),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_errors_name_the_key),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_name_parsers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,443 @@
+/* core_test_util.c - shared helpers of the engine's tests (see the header).
+ * Clarity over speed: inputs are at most a few thousand wallets. */
+#include "core_test_util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "amlrisk_err.h"
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	assert_non_null(p);
+	return p;
+}
+
+static char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+void
+tu_txs_add(tu_txs *t, const char *s, size_t slen, const char *r, size_t rlen, double amt)
+{
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->snd = realloc(t->snd, t->cap * sizeof *t->snd);
+		t->rcv = realloc(t->rcv, t->cap * sizeof *t->rcv);
+		t->slen = realloc(t->slen, t->cap * sizeof *t->slen);
+		t->rlen = realloc(t->rlen, t->cap * sizeof *t->rlen);
+		t->amount = realloc(t->amount, t->cap * sizeof *t->amount);
+		assert_true(t->snd && t->rcv && t->slen && t->rlen && t->amount);
+	}
+	t->snd[t->n] = xstrndup(s, slen);
+	t->rcv[t->n] = xstrndup(r, rlen);
+	t->slen[t->n] = slen;
+	t->rlen[t->n] = rlen;
+	t->amount[t->n] = amt;
+	t->n++;
+}
+
+void
+tu_txs_free(tu_txs *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->snd[i]);
+		free(t->rcv[i]);
+	}
+	free(t->snd);
+	free(t->rcv);
+	free(t->slen);
+	free(t->rlen);
+	free(t->amount);
+	memset(t, 0, sizeof *t);
+}
+
+core_graph *
+tu_graph(const tu_txs *t)
+{
+	core_graph_builder *b;
+	core_graph *g;
+	assert_int_equal(core_graph_builder_create(&b, t->n), AMLRISK_OK);
+	for (size_t i = 0; i < t->n; i++)
+		assert_int_equal(core_graph_builder_add(b, t->snd[i], t->slen[i], t->rcv[i],
+		                                        t->rlen[i], t->amount[i]),
+		                 AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
+	return g;
+}
+
+static uint32_t
+ref_id(const core_graph *g, const char *s, size_t len)
+{
+	uint32_t id;
+	if (core_graph_find(g, s, len, &id) != AMLRISK_OK)
+		fail_msg("wallet %.*s is not in the graph", (int)len, s);
+	return id;
+}
+
+uint32_t
+tu_id(const core_graph *g, const char *w)
+{
+	return ref_id(g, w, strlen(w));
+}
+
+core_graph *
+tu_graph_pairs(const char *const *pairs)
+{
+	tu_txs t = {0};
+	for (size_t i = 0; pairs[i] != NULL; i++) {
+		const char *gt = strchr(pairs[i], '>');
+		assert_non_null(gt);
+		tu_txs_add(&t, pairs[i], (size_t)(gt - pairs[i]), gt + 1, strlen(gt + 1), 1.0);
+	}
+	core_graph *g = tu_graph(&t);
+	tu_txs_free(&t);
+	return g;
+}
+
+uint64_t
+tu_rand(uint64_t *s)
+{
+	*s += 0x9e3779b97f4a7c15ull;
+	return core_mix64(*s);
+}
+
+void
+tu_txs_random(tu_txs *t, uint64_t *rng, uint32_t nw, size_t ntx)
+{
+	unsigned self_pct = (unsigned)(tu_rand(rng) % 20);
+	for (size_t i = 0; i < ntx; i++) {
+		char a[32], b[32];
+		uint32_t u = (uint32_t)(tu_rand(rng) % nw), v = (uint32_t)(tu_rand(rng) % nw);
+		if (tu_rand(rng) % 100 < self_pct)
+			v = u;
+		snprintf(a, sizeof a, "w%u", u);
+		snprintf(b, sizeof b, "w%u", v);
+		tu_txs_add(t, a, strlen(a), b, strlen(b), (double)(tu_rand(rng) % 1000) / 8.0);
+		if (tu_rand(rng) % 10 == 0) /* a duplicate */
+			tu_txs_add(t, a, strlen(a), b, strlen(b), 1.0);
+	}
+}
+
+/* ------------------------------------------------------------ reference --- */
+
+void
+tu_ref_build(tu_ref *r, const tu_txs *t, const core_graph *g)
+{
+	uint32_t n = core_graph_wallet_count(g);
+	memset(r, 0, sizeof *r);
+	r->n = n;
+	r->adj = calloc((size_t)n * n + 1, 1);
+	r->out = calloc(n + 1, sizeof *r->out);
+	r->in = calloc(n + 1, sizeof *r->in);
+	r->nout = calloc(n + 1, sizeof *r->nout);
+	r->nin = calloc(n + 1, sizeof *r->nin);
+	assert_true(r->adj && r->out && r->in && r->nout && r->nin);
+	for (size_t i = 0; i < t->n; i++) {
+		uint32_t u = ref_id(g, t->snd[i], t->slen[i]), v = ref_id(g, t->rcv[i], t->rlen[i]);
+		if (u != v)
+			r->adj[(size_t)u * n + v] = 1;
+	}
+	for (uint32_t u = 0; u < n; u++) {
+		r->out[u] = xmalloc(n * sizeof(uint32_t));
+		r->in[u] = xmalloc(n * sizeof(uint32_t));
+	}
+	for (uint32_t u = 0; u < n; u++)
+		for (uint32_t v = 0; v < n; v++)
+			if (r->adj[(size_t)u * n + v]) {
+				r->out[u][r->nout[u]++] = v;
+				r->in[v][r->nin[v]++] = u;
+			}
+}
+
+void
+tu_ref_free(tu_ref *r)
+{
+	for (uint32_t u = 0; u < r->n; u++) {
+		free(r->out[u]);
+		free(r->in[u]);
+	}
+	free(r->adj);
+	free(r->out);
+	free(r->in);
+	free(r->nout);
+	free(r->nin);
+	memset(r, 0, sizeof *r);
+}
+
+uint32_t *
+tu_ref_dist(const tu_ref *r, uint32_t v, core_direction dir)
+{
+	uint32_t *d = xmalloc(r->n * sizeof(uint32_t)), *q = xmalloc(r->n * sizeof(uint32_t));
+	uint32_t head = 0, tail = 0;
+	for (uint32_t i = 0; i < r->n; i++)
+		d[i] = UINT32_MAX;
+	d[v] = 0;
+	q[tail++] = v;
+	while (head < tail) {
+		uint32_t u = q[head++];
+		for (int side = 0; side < 2; side++) {
+			bool use = side == 0 ? dir != CORE_DIR_IN : dir != CORE_DIR_OUT;
+			uint32_t cnt = side == 0 ? r->nout[u] : r->nin[u];
+			const uint32_t *nb = side == 0 ? r->out[u] : r->in[u];
+			for (uint32_t e = 0; use && e < cnt; e++) {
+				if (d[nb[e]] == UINT32_MAX) {
+					d[nb[e]] = d[u] + 1;
+					q[tail++] = nb[e];
+				}
+			}
+		}
+	}
+	free(q);
+	return d;
+}
+
+uint32_t *
+tu_ref_exact(const tu_ref *r, const core_config *cfg, const uint8_t *illicit)
+{
+	unsigned w = cfg->hops + 1;
+	uint32_t *x = calloc((size_t)r->n * w + 1, sizeof(uint32_t));
+	assert_non_null(x);
+	core_direction walks[2];
+	int nwalks = 0;
+	/* exposure "in" arrives along paths s -> v: walk from v against the arcs */
+	if (cfg->direction == CORE_DIR_ANY)
+		walks[nwalks++] = CORE_DIR_ANY;
+	if (cfg->direction == CORE_DIR_IN || cfg->direction == CORE_DIR_BOTH)
+		walks[nwalks++] = CORE_DIR_IN;
+	if (cfg->direction == CORE_DIR_OUT || cfg->direction == CORE_DIR_BOTH)
+		walks[nwalks++] = CORE_DIR_OUT;
+	for (uint32_t v = 0; v < r->n; v++) {
+		x[(size_t)v * w] = illicit[v];
+		for (int i = 0; i < nwalks; i++) {
+			uint32_t *d = tu_ref_dist(r, v, walks[i]);
+			for (uint32_t s = 0; s < r->n; s++)
+				if (illicit[s] && d[s] >= 1 && d[s] <= cfg->hops)
+					x[(size_t)v * w + d[s]]++;
+			free(d);
+		}
+	}
+	return x;
+}
+
+double
+tu_rel(double a, double b)
+{
+	double m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+	return m == 0 ? 0 : fabs(a - b) / m;
+}
+
+/* -------------------------------------------------------------- vectors --- */
+
+const char *
+tu_vectors_dir(void)
+{
+	static char dir[4096];
+	const char *src = getenv("AMLRISK_SOURCE_DIR");
+	if (src == NULL)
+		fail_msg("AMLRISK_SOURCE_DIR is not set (run the test through ctest)");
+	snprintf(dir, sizeof dir, "%s/../shared/spec/vectors", src);
+	return dir;
+}
+
+char *
+tu_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = xmalloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	buf[n] = '\0';
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+int
+tu_csv_split(char *line, char **f, int max)
+{
+	int n = 0;
+	char *p = line;
+	while (n < max) {
+		f[n++] = p;
+		char *c = strchr(p, ',');
+		if (c == NULL)
+			break;
+		*c = '\0';
+		p = c + 1;
+	}
+	return n;
+}
+
+/* The text of the JSON value of "key" in doc (an object or array value:
+ * brackets matched, strings skipped); *len set. */
+static const char *
+json_member_text(const char *doc, const char *key, size_t *len)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\"", key);
+	const char *p = strstr(doc, pat);
+	assert_non_null(p);
+	p = strchr(p + strlen(pat), ':');
+	assert_non_null(p);
+	p++;
+	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+		p++;
+	const char *s = p;
+	int depth = 0;
+	bool str = false;
+	for (; *p != '\0'; p++) {
+		if (str) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				str = false;
+			continue;
+		}
+		if (*p == '"')
+			str = true;
+		else if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			break;
+	}
+	assert_int_equal(depth, 0);
+	*len = (size_t)(p + 1 - s);
+	return s;
+}
+
+static void
+vec_path(char *path, size_t cap, const char *name, const char *ext)
+{
+	int n = snprintf(path, cap, "%s/%s.%s", tu_vectors_dir(), name, ext);
+	assert_true(n > 0 && (size_t)n < cap);
+}
+
+void
+tu_vector_load(tu_vector *v, const char *name)
+{
+	char path[4096], err[256];
+	size_t len;
+	memset(v, 0, sizeof *v);
+	vec_path(path, sizeof path, name, "tx.csv");
+	char *csv = tu_slurp(path, NULL);
+	char *save = NULL, *line = strtok_r(csv, "\n", &save);
+	assert_non_null(line);
+	int si = -1, ri = -1, ai = -1;
+	char *f[16];
+	int nf = tu_csv_split(line, f, 16);
+	for (int i = 0; i < nf; i++) {
+		if (strcmp(f[i], "sender") == 0)
+			si = i;
+		if (strcmp(f[i], "receiver") == 0)
+			ri = i;
+		if (strcmp(f[i], "amount") == 0)
+			ai = i;
+	}
+	assert_true(si >= 0 && ri >= 0 && ai >= 0);
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+		line[strcspn(line, "\r")] = '\0';
+		if (*line == '\0')
+			continue;
+		assert_int_equal(tu_csv_split(line, f, 16), nf);
+		tu_txs_add(&v->txs, f[si], strlen(f[si]), f[ri], strlen(f[ri]), atof(f[ai]));
+	}
+	free(csv);
+
+	vec_path(path, sizeof path, name, "config.json");
+	char *doc = tu_slurp(path, NULL);
+	const char *cfg = json_member_text(doc, "config", &len);
+	if (core_config_parse(&v->cfg, cfg, len, err, sizeof err) != AMLRISK_OK)
+		fail_msg("%s: config: %s", name, err);
+	const char *lab = json_member_text(doc, "labels", &len);
+	json_error_t je;
+	json_t *arr = json_loadb(lab, len, 0, &je);
+	assert_true(json_is_array(arr));
+	assert_int_equal(core_labels_create(&v->labels), AMLRISK_OK);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *e = json_array_get(arr, i);
+		assert_true(json_is_string(e));
+		assert_int_equal(core_labels_add(v->labels, json_string_value(e), json_string_length(e)),
+		                 AMLRISK_OK);
+	}
+	json_decref(arr);
+	free(doc);
+
+	vec_path(path, sizeof path, name, "expected.csv");
+	char *exp = tu_slurp(path, NULL);
+	save = NULL;
+	line = strtok_r(exp, "\n", &save);
+	assert_non_null(line);
+	v->header = xstrndup(line, strcspn(line, "\r"));
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+		line[strcspn(line, "\r")] = '\0';
+		if (*line == '\0')
+			continue;
+		v->rows = realloc(v->rows, (v->nrows + 1) * sizeof *v->rows);
+		assert_non_null(v->rows);
+		v->rows[v->nrows++] = xstrndup(line, strlen(line));
+	}
+	free(exp);
+}
+
+void
+tu_vector_free(tu_vector *v)
+{
+	tu_txs_free(&v->txs);
+	core_labels_destroy(v->labels);
+	for (size_t i = 0; i < v->nrows; i++)
+		free(v->rows[i]);
+	free(v->rows);
+	free(v->header);
+}
+
+void
+tu_vector_check(const tu_vector *v, const core_run_result *r)
+{
+	const uint32_t *order = core_run_result_order(r);
+	unsigned hops = core_run_result_config(r)->hops;
+	char head[256];
+	int n = snprintf(head, sizeof head, "wallet,risk_score,exposures,in_degree,out_degree,is_illicit");
+	for (unsigned k = 0; k <= hops; k++)
+		n += snprintf(head + n, sizeof head - (size_t)n, ",c_%u", k);
+	assert_string_equal(head, v->header);
+	assert_int_equal(core_run_result_count(r), v->nrows);
+	for (size_t i = 0; i < v->nrows; i++) {
+		char row[1024], *f[32];
+		core_wallet_score s;
+		snprintf(row, sizeof row, "%s", v->rows[i]);
+		int nf = tu_csv_split(row, f, 32);
+		assert_int_equal(nf, 6 + (int)hops + 1);
+		core_run_result_get(r, order[i], &s);
+		assert_string_equal(s.wallet, f[0]);
+		double want = strtod(f[1], NULL);
+		if (tu_rel(s.risk_score, want) > 1e-9)
+			fail_msg("row %zu (%s): risk_score %.17g, expected %.17g", i, f[0], s.risk_score,
+			         want);
+		assert_int_equal(s.exposures, strtoul(f[2], NULL, 10));
+		assert_int_equal(s.in_degree, strtoul(f[3], NULL, 10));
+		assert_int_equal(s.out_degree, strtoul(f[4], NULL, 10));
+		assert_int_equal(s.is_illicit ? 1 : 0, strtoul(f[5], NULL, 10));
+		for (unsigned k = 0; k <= hops; k++)
+			assert_int_equal(s.counts[k], strtoul(f[6 + k], NULL, 10));
+	}
+}

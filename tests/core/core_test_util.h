@@ -1,0 +1,80 @@
+/* core_test_util.h - helpers for the engine's tests: graphs from edge lists,
+ * the spec's vector files, random graphs, and a plain per-wallet BFS scorer to
+ * hold the engine against. Small inputs only (at most a few thousand wallets). */
+#ifndef CORE_TEST_UTIL_H
+#define CORE_TEST_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core_engine.h"
+
+/* A transaction list with owned copies of the wallet ids. */
+typedef struct tu_txs {
+	char **snd, **rcv;
+	size_t *slen, *rlen;
+	double *amount;
+	size_t n, cap;
+} tu_txs;
+
+void tu_txs_add(tu_txs *t, const char *s, size_t slen, const char *r, size_t rlen, double amt);
+void tu_txs_free(tu_txs *t);
+/* Builds a graph of t (fails the test on error). */
+core_graph *tu_graph(const tu_txs *t);
+/* The graph id of wallet w (fails the test when absent). */
+uint32_t tu_id(const core_graph *g, const char *w);
+/* A graph from "A>B" strings (NULL-terminated list). */
+core_graph *tu_graph_pairs(const char *const *pairs);
+
+/* Random transactions over wallets w0..w{nw-1}: ntx rows, a share of them
+ * self-transfers, some duplicates. */
+void tu_txs_random(tu_txs *t, uint64_t *rng, uint32_t nw, size_t ntx);
+uint64_t tu_rand(uint64_t *s);
+
+/* An independent model of the graph, made from the transactions themselves
+ * (not from the engine's CSR), with ids mapped to the engine's by name. */
+typedef struct tu_ref {
+	uint32_t n;
+	uint8_t *adj;         /* n * n: adj[u * n + v] = edge u -> v */
+	uint32_t **out, **in; /* neighbour lists */
+	uint32_t *nout, *nin;
+} tu_ref;
+
+void tu_ref_build(tu_ref *r, const tu_txs *t, const core_graph *g);
+void tu_ref_free(tu_ref *r);
+/* Distances from v (UINT32_MAX unreached): ANY both ways, IN along in-edges
+ * (so d = length of a path ending at v), OUT along out-edges. Caller frees. */
+uint32_t *tu_ref_dist(const tu_ref *r, uint32_t v, core_direction dir);
+/* x[v * (K+1) + k]: illicit wallets at distance exactly k from v under cfg's
+ * direction (both: in + out for k >= 1); illicit is per graph id. Caller frees. */
+uint32_t *tu_ref_exact(const tu_ref *r, const core_config *cfg, const uint8_t *illicit);
+
+/* Relative difference. */
+double tu_rel(double a, double b);
+
+/* The spec vectors directory: $AMLRISK_SOURCE_DIR/../shared/spec/vectors
+ * (fails the test when unset or missing). */
+const char *tu_vectors_dir(void);
+/* Reads a whole file (fails the test on error); caller frees. */
+char *tu_slurp(const char *path, size_t *len);
+/* Loads a vector: its transactions (tx.csv), its config (config.json's
+ * "config" object, parsed by core_config_parse) and labels. */
+typedef struct tu_vector {
+	tu_txs txs;
+	core_config cfg;
+	core_labels *labels;
+	char **rows;          /* expected.csv lines after the header */
+	size_t nrows;
+	char *header;
+} tu_vector;
+void tu_vector_load(tu_vector *v, const char *name);
+void tu_vector_free(tu_vector *v);
+/* Checks r against the vector's expected rows in order: scores to 1e-9
+ * relative, everything else exactly. */
+void tu_vector_check(const tu_vector *v, const core_run_result *r);
+
+/* Splits a simple CSV line (no quotes) in place; returns the field count. */
+int tu_csv_split(char *line, char **f, int max);
+
+#endif
