@@ -36,11 +36,11 @@ int sim_time_parse(const char *s, int64_t *us);
 /* ---- generator -------------------------------------------------------------- */
 
 /* The fixed reference time a default window ends at: 2026-01-01T00:00:00Z. */
-#define SIM_REF_END_US INT64_C(1767225600000000)
-#define SIM_WALLETS_MAX UINT64_C(1000000000)
+#define SIM_REF_END_US       INT64_C(1767225600000000)
+#define SIM_WALLETS_MAX      UINT64_C(1000000000)
 #define SIM_TRANSACTIONS_MAX UINT64_C(1000000000000)
-#define SIM_PLANTED_MAX UINT64_C(10000000) /* planted transactions held in memory */
-#define SIM_SIZE_MAX 64                    /* members k of one instance */
+#define SIM_PLANTED_MAX      UINT64_C(10000000) /* planted transactions held in memory */
+#define SIM_SIZE_MAX         64                 /* members k of one instance */
 
 typedef enum sim_typology {
 	SIM_FAN_OUT = 0,    /* source -> k mules */
@@ -203,7 +203,7 @@ void sim_pub_destroy(sim_pub *p);
  * conninfo, in one transaction, with a parameterised INSERT ... ON CONFLICT DO
  * NOTHING. *inserted (may be NULL) gets the rows new to the table. Returns
  * AMLRISK_OK or AMLRISK_EDB with err set. Borrows everything. */
-int sim_labels_store(const sim_gen *g, const char *conninfo, const char *label,
-                     const char *source, uint64_t *inserted, char *err, size_t errlen);
+int sim_labels_store(const sim_gen *g, const char *conninfo, const char *label, const char *source,
+                     uint64_t *inserted, char *err, size_t errlen);
 
 #endif

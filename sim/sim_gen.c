@@ -12,7 +12,7 @@
 #include "amlrisk_tx.h"
 #include "sim_rng.h"
 
-#define US_PER_S INT64_C(1000000)
+#define US_PER_S   INT64_C(1000000)
 #define US_PER_DAY (INT64_C(86400) * US_PER_S)
 #define MICROS_MAX UINT64_C(1000000000000000000) /* 1e12 units, 6 decimals */
 
@@ -61,9 +61,9 @@ struct sim_gen {
 };
 
 static const char *typology_names[SIM_TYPOLOGY_COUNT] = {
-	"fan_out", "fan_in", "cycle", "scatter_gather", "gather_scatter", "peel_chain",
+        "fan_out", "fan_in", "cycle", "scatter_gather", "gather_scatter", "peel_chain",
 };
-static const char *role_names[] = { "source", "mule", "sink" };
+static const char *role_names[] = {"source", "mule", "sink"};
 
 const char *
 sim_typology_name(sim_typology t)
@@ -133,7 +133,8 @@ wallet_of_position(const sim_gen *g, uint64_t p)
 static uint64_t
 draw_wallet(sim_gen *g, sim_rng *r)
 {
-	uint64_t p = g->o.zipf > 0 ? sim_zipf_sample(&g->zipf, r) - 1 : sim_rng_below(r, g->o.wallets);
+	uint64_t p =
+	        g->o.zipf > 0 ? sim_zipf_sample(&g->zipf, r) - 1 : sim_rng_below(r, g->o.wallets);
 	return wallet_of_position(g, p);
 }
 
@@ -189,9 +190,10 @@ member_add(sim_gen *g, sim_typology t, uint32_t instance, sim_role role, uint64_
 	uint64_t p = g->tail_lo + sim_perm_map(&g->tail, g->tail_used);
 	g->tail_used++;
 	*wallet = wallet_of_position(g, p);
-	g->members[g->nmembers++] =
-	    (sim_member){ .wallet = *wallet, .instance = instance, .typology = (uint8_t)t,
-		          .role = (uint8_t)role };
+	g->members[g->nmembers++] = (sim_member){.wallet = *wallet,
+	                                         .instance = instance,
+	                                         .typology = (uint8_t)t,
+	                                         .role = (uint8_t)role};
 	return AMLRISK_OK;
 }
 
@@ -200,7 +202,7 @@ planted_add(sim_gen *g, uint64_t s, uint64_t r, uint64_t micros)
 {
 	if (grow((void **)&g->pl, &g->pl_cap, g->npl, sizeof(*g->pl)) != 0)
 		return AMLRISK_ENOMEM;
-	g->pl[g->npl] = (planted){ .sender = s, .receiver = r, .micros = micros, .order = g->npl };
+	g->pl[g->npl] = (planted){.sender = s, .receiver = r, .micros = micros, .order = g->npl};
 	g->npl++;
 	return AMLRISK_OK;
 }
@@ -247,16 +249,16 @@ plan_instance(sim_gen *g, sim_rng *r, sim_typology t, uint32_t inst)
 	uint64_t x = draw_micros(r, g->o.amount_mu + 3.0, 0.5);
 	if (x < 1000000)
 		x = 1000000;
-#define MEMBER(role)                                                                   \
-	do {                                                                           \
-		if ((rv = member_add(g, t, inst, (role), &w[nw])) != AMLRISK_OK)       \
-			return rv;                                                     \
-		nw++;                                                                  \
+#define MEMBER(role)                                                                               \
+	do {                                                                                       \
+		if ((rv = member_add(g, t, inst, (role), &w[nw])) != AMLRISK_OK)                   \
+			return rv;                                                                 \
+		nw++;                                                                              \
 	} while (0)
-#define TX(s, d, a)                                                                    \
-	do {                                                                           \
-		if ((rv = planted_add(g, (s), (d), (a))) != AMLRISK_OK)                \
-			return rv;                                                     \
+#define TX(s, d, a)                                                                                \
+	do {                                                                                       \
+		if ((rv = planted_add(g, (s), (d), (a))) != AMLRISK_OK)                            \
+			return rv;                                                                 \
 	} while (0)
 	switch (t) {
 	case SIM_FAN_OUT: /* w0 source; w1..wk mules */
@@ -326,7 +328,8 @@ plan_instance(sim_gen *g, sim_rng *r, sim_typology t, uint32_t inst)
 		uint64_t a = x;
 		double most = k > 8 ? 0.2 * 8.0 / k : 0.2;
 		for (uint32_t i = 0; i < k; i++) {
-			uint64_t peel = (uint64_t)((double)a * most * (0.25 + 0.75 * sim_rng_unit(r)));
+			uint64_t peel =
+			        (uint64_t)((double)a * most * (0.25 + 0.75 * sim_rng_unit(r)));
 			if (peel < 1)
 				peel = 1;
 			if (peel >= a)
@@ -356,8 +359,8 @@ plan_instance(sim_gen *g, sim_rng *r, sim_typology t, uint32_t inst)
 	int64_t dur = (int64_t)off;
 	if (dur >= g->o.window_us) { /* astronomically unlikely; keep it inside */
 		for (size_t i = 0; i < nt; i++)
-			g->pl[first + i].ts =
-			    (int64_t)((double)g->pl[first + i].ts * ((double)(g->o.window_us - 1) / off));
+			g->pl[first + i].ts = (int64_t)((double)g->pl[first + i].ts *
+			                                ((double)(g->o.window_us - 1) / off));
 		dur = g->pl[first + nt - 1].ts;
 	}
 	int64_t t0 = g->o.start_us + (int64_t)sim_rng_below(r, (uint64_t)(g->o.window_us - dur));
@@ -401,7 +404,7 @@ worst_case(sim_typology t, uint64_t k, uint64_t *members, uint64_t *txs)
 }
 
 static const char *typology_flags[SIM_TYPOLOGY_COUNT] = {
-	"--fan-out", "--fan-in", "--cycle", "--scatter-gather", "--gather-scatter", "--peel-chain",
+        "--fan-out", "--fan-in", "--cycle", "--scatter-gather", "--gather-scatter", "--peel-chain",
 };
 
 static int
@@ -417,8 +420,9 @@ check_opts(const sim_gen_opts *o, char *err, size_t errlen)
 	else if (o->window_us < US_PER_S || o->window_us > 36525 * US_PER_DAY)
 		snprintf(err, errlen, "--days: the window must be 1 second .. 100 years");
 	else if (o->start_us < AMLRISK_TS_MIN_US || o->start_us > AMLRISK_TS_MAX_US - o->window_us)
-		snprintf(err, errlen, "--start/--days: the window must lie between 2009-01-03 and "
-		                      "2100-01-01 (timestamps the consumer accepts)");
+		snprintf(err, errlen,
+		         "--start/--days: the window must lie between 2009-01-03 and "
+		         "2100-01-01 (timestamps the consumer accepts)");
 	else if (!(o->zipf >= 0 && o->zipf <= 5))
 		snprintf(err, errlen, "--zipf: must be 0 .. 5");
 	else if (!(o->amount_mu >= -10 && o->amount_mu <= 20))
@@ -430,11 +434,13 @@ check_opts(const sim_gen_opts *o, char *err, size_t errlen)
 	          amlrisk_tx_check_id(o->asset, strlen(o->asset), AMLRISK_ASSET_MAX, &why) != 0))
 		snprintf(err, errlen, "--asset: %s", why ? why : "missing");
 	else if (o->size_min < 3 || o->size_max > SIM_SIZE_MAX || o->size_min > o->size_max)
-		snprintf(err, errlen, "--size-min/--size-max: need 3 <= min <= max <= %d", SIM_SIZE_MAX);
+		snprintf(err, errlen, "--size-min/--size-max: need 3 <= min <= max <= %d",
+		         SIM_SIZE_MAX);
 	else {
 		for (int t = 0; t < SIM_TYPOLOGY_COUNT; t++)
 			if (o->typologies[t] < -1 || o->typologies[t] > 1000000) {
-				snprintf(err, errlen, "%s: must be 0 .. 1000000", typology_flags[t]);
+				snprintf(err, errlen, "%s: must be 0 .. 1000000",
+				         typology_flags[t]);
 				return AMLRISK_EINVAL;
 			}
 		return AMLRISK_OK;
@@ -509,7 +515,8 @@ sim_gen_create(sim_gen **out, const sim_gen_opts *o, char *err, size_t errlen)
 				rv = AMLRISK_EINVAL;
 				goto fail;
 			} else if (rv != AMLRISK_OK) {
-				snprintf(err, errlen, "planning typologies: %s", amlrisk_strerror(rv));
+				snprintf(err, errlen, "planning typologies: %s",
+				         amlrisk_strerror(rv));
 				goto fail;
 			}
 			if (g->npl > SIM_PLANTED_MAX || g->npl > o->transactions) {
@@ -519,8 +526,8 @@ sim_gen_create(sim_gen **out, const sim_gen_opts *o, char *err, size_t errlen)
 				         typology_flags[t],
 				         g->npl > o->transactions ? "--transactions" : "the cap",
 				         (unsigned long long)(g->npl > o->transactions
-				                                  ? o->transactions
-				                                  : SIM_PLANTED_MAX));
+				                                      ? o->transactions
+				                                      : SIM_PLANTED_MAX));
 				rv = AMLRISK_EINVAL;
 				goto fail;
 			}
@@ -566,8 +573,9 @@ background_draw(sim_gen *g)
 	for (int tries = 0; !g->o.self_transfers && g->bg_item.receiver == g->bg_item.sender;
 	     tries++) {
 		if (tries == 64) { /* only with an extreme --zipf: step to another wallet */
-			g->bg_item.receiver = (g->bg_item.sender + 1 +
-			                       sim_rng_below(r, g->o.wallets - 1)) % g->o.wallets;
+			g->bg_item.receiver =
+			        (g->bg_item.sender + 1 + sim_rng_below(r, g->o.wallets - 1)) %
+			        g->o.wallets;
 			break;
 		}
 		g->bg_item.receiver = draw_wallet(g, r);

@@ -27,8 +27,8 @@ exec_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errlen)
 }
 
 int
-sim_labels_store(const sim_gen *g, const char *conninfo, const char *label,
-                 const char *source, uint64_t *inserted, char *err, size_t errlen)
+sim_labels_store(const sim_gen *g, const char *conninfo, const char *label, const char *source,
+                 uint64_t *inserted, char *err, size_t errlen)
 {
 	int rv = AMLRISK_EDB;
 	uint64_t added = 0;
@@ -56,10 +56,11 @@ sim_labels_store(const sim_gen *g, const char *conninfo, const char *label,
 		if (m[i].role != SIM_ROLE_SOURCE)
 			continue;
 		sim_gen_wallet_name(g, m[i].wallet, w, sizeof(w));
-		const char *params[3] = { w, label, source };
+		const char *params[3] = {w, label, source};
 		res = PQexecPrepared(c, "", 3, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			snprintf(err, errlen, "inserting into wallet_labels: %s", PQerrorMessage(c));
+			snprintf(err, errlen, "inserting into wallet_labels: %s",
+			         PQerrorMessage(c));
 			rv = AMLRISK_EDB;
 			goto done;
 		}

@@ -20,10 +20,10 @@
 #define AMLRISK_VERSION "0"
 #endif
 
-#define EXIT_USAGE 2
-#define CONF_MAX 64
+#define EXIT_USAGE     2
+#define CONF_MAX       64
 #define BAD_REPORT_MAX 20 /* bad records reported one by one; the rest counted */
-#define OUT_BUF_SIZE (1u << 20)
+#define OUT_BUF_SIZE   (1u << 20)
 
 static const char usage_text[] =
         "Usage: amlrisk-sim [OPTIONS]                     generate to --out (default stdout)\n"
@@ -112,11 +112,45 @@ static const char usage_text[] =
         "  amlrisk-sim --publish --in tx.csv --topic transactions\n";
 
 enum flag_id {
-	F_WALLETS, F_TRANSACTIONS, F_DAYS, F_START, F_SEED, F_ZIPF, F_MU, F_SIGMA, F_ASSET,
-	F_SELF, F_FAN_OUT, F_FAN_IN, F_CYCLE, F_SCATTER_GATHER, F_GATHER_SCATTER, F_PEEL_CHAIN,
-	F_NO_TYPOLOGIES, F_SIZE_MIN, F_SIZE_MAX, F_TRUTH, F_LABEL_SOURCES, F_DATABASE_URL,
-	F_FORMAT, F_OUT, F_PUBLISH, F_IN, F_NO_VALIDATE, F_BOOTSTRAP, F_TOPIC, F_COMPRESSION,
-	F_LINGER, F_BATCH, F_QUEUE, F_TIMEOUT, F_X, F_QUIET, F_HELP, F_VERSION, F_COUNT
+	F_WALLETS,
+	F_TRANSACTIONS,
+	F_DAYS,
+	F_START,
+	F_SEED,
+	F_ZIPF,
+	F_MU,
+	F_SIGMA,
+	F_ASSET,
+	F_SELF,
+	F_FAN_OUT,
+	F_FAN_IN,
+	F_CYCLE,
+	F_SCATTER_GATHER,
+	F_GATHER_SCATTER,
+	F_PEEL_CHAIN,
+	F_NO_TYPOLOGIES,
+	F_SIZE_MIN,
+	F_SIZE_MAX,
+	F_TRUTH,
+	F_LABEL_SOURCES,
+	F_DATABASE_URL,
+	F_FORMAT,
+	F_OUT,
+	F_PUBLISH,
+	F_IN,
+	F_NO_VALIDATE,
+	F_BOOTSTRAP,
+	F_TOPIC,
+	F_COMPRESSION,
+	F_LINGER,
+	F_BATCH,
+	F_QUEUE,
+	F_TIMEOUT,
+	F_X,
+	F_QUIET,
+	F_HELP,
+	F_VERSION,
+	F_COUNT
 };
 
 /* what a flag applies to, to reject flags that would be silently ignored */
@@ -127,44 +161,44 @@ static const struct flag {
 	int arg;
 	int kind;
 } flags[F_COUNT] = {
-	[F_WALLETS] = { "--wallets", 1, K_GEN },
-	[F_TRANSACTIONS] = { "--transactions", 1, K_GEN },
-	[F_DAYS] = { "--days", 1, K_GEN },
-	[F_START] = { "--start", 1, K_GEN },
-	[F_SEED] = { "--seed", 1, K_GEN },
-	[F_ZIPF] = { "--zipf", 1, K_GEN },
-	[F_MU] = { "--amount-mu", 1, K_GEN },
-	[F_SIGMA] = { "--amount-sigma", 1, K_GEN },
-	[F_ASSET] = { "--asset", 1, K_GEN },
-	[F_SELF] = { "--self-transfers", 0, K_GEN },
-	[F_FAN_OUT] = { "--fan-out", 1, K_GEN },
-	[F_FAN_IN] = { "--fan-in", 1, K_GEN },
-	[F_CYCLE] = { "--cycle", 1, K_GEN },
-	[F_SCATTER_GATHER] = { "--scatter-gather", 1, K_GEN },
-	[F_GATHER_SCATTER] = { "--gather-scatter", 1, K_GEN },
-	[F_PEEL_CHAIN] = { "--peel-chain", 1, K_GEN },
-	[F_NO_TYPOLOGIES] = { "--no-typologies", 0, K_GEN },
-	[F_SIZE_MIN] = { "--size-min", 1, K_GEN },
-	[F_SIZE_MAX] = { "--size-max", 1, K_GEN },
-	[F_TRUTH] = { "--truth", 1, K_GEN },
-	[F_LABEL_SOURCES] = { "--label-sources", 0, K_GEN },
-	[F_DATABASE_URL] = { "--database-url", 1, K_GEN },
-	[F_FORMAT] = { "--format", 1, K_FILE | K_IN },
-	[F_OUT] = { "--out", 1, K_FILE },
-	[F_PUBLISH] = { "--publish", 0, K_ANY },
-	[F_IN] = { "--in", 1, K_IN },
-	[F_NO_VALIDATE] = { "--no-validate", 0, K_IN },
-	[F_BOOTSTRAP] = { "--bootstrap", 1, K_PUB },
-	[F_TOPIC] = { "--topic", 1, K_PUB },
-	[F_COMPRESSION] = { "--compression", 1, K_PUB },
-	[F_LINGER] = { "--linger-ms", 1, K_PUB },
-	[F_BATCH] = { "--batch-size", 1, K_PUB },
-	[F_QUEUE] = { "--queue-max", 1, K_PUB },
-	[F_TIMEOUT] = { "--timeout-ms", 1, K_PUB },
-	[F_X] = { "-X", 1, K_PUB },
-	[F_QUIET] = { "--quiet", 0, K_ANY },
-	[F_HELP] = { "--help", 0, K_ANY },
-	[F_VERSION] = { "--version", 0, K_ANY },
+        [F_WALLETS] = {"--wallets", 1, K_GEN},
+        [F_TRANSACTIONS] = {"--transactions", 1, K_GEN},
+        [F_DAYS] = {"--days", 1, K_GEN},
+        [F_START] = {"--start", 1, K_GEN},
+        [F_SEED] = {"--seed", 1, K_GEN},
+        [F_ZIPF] = {"--zipf", 1, K_GEN},
+        [F_MU] = {"--amount-mu", 1, K_GEN},
+        [F_SIGMA] = {"--amount-sigma", 1, K_GEN},
+        [F_ASSET] = {"--asset", 1, K_GEN},
+        [F_SELF] = {"--self-transfers", 0, K_GEN},
+        [F_FAN_OUT] = {"--fan-out", 1, K_GEN},
+        [F_FAN_IN] = {"--fan-in", 1, K_GEN},
+        [F_CYCLE] = {"--cycle", 1, K_GEN},
+        [F_SCATTER_GATHER] = {"--scatter-gather", 1, K_GEN},
+        [F_GATHER_SCATTER] = {"--gather-scatter", 1, K_GEN},
+        [F_PEEL_CHAIN] = {"--peel-chain", 1, K_GEN},
+        [F_NO_TYPOLOGIES] = {"--no-typologies", 0, K_GEN},
+        [F_SIZE_MIN] = {"--size-min", 1, K_GEN},
+        [F_SIZE_MAX] = {"--size-max", 1, K_GEN},
+        [F_TRUTH] = {"--truth", 1, K_GEN},
+        [F_LABEL_SOURCES] = {"--label-sources", 0, K_GEN},
+        [F_DATABASE_URL] = {"--database-url", 1, K_GEN},
+        [F_FORMAT] = {"--format", 1, K_FILE | K_IN},
+        [F_OUT] = {"--out", 1, K_FILE},
+        [F_PUBLISH] = {"--publish", 0, K_ANY},
+        [F_IN] = {"--in", 1, K_IN},
+        [F_NO_VALIDATE] = {"--no-validate", 0, K_IN},
+        [F_BOOTSTRAP] = {"--bootstrap", 1, K_PUB},
+        [F_TOPIC] = {"--topic", 1, K_PUB},
+        [F_COMPRESSION] = {"--compression", 1, K_PUB},
+        [F_LINGER] = {"--linger-ms", 1, K_PUB},
+        [F_BATCH] = {"--batch-size", 1, K_PUB},
+        [F_QUEUE] = {"--queue-max", 1, K_PUB},
+        [F_TIMEOUT] = {"--timeout-ms", 1, K_PUB},
+        [F_X] = {"-X", 1, K_PUB},
+        [F_QUIET] = {"--quiet", 0, K_ANY},
+        [F_HELP] = {"--help", 0, K_ANY},
+        [F_VERSION] = {"--version", 0, K_ANY},
 };
 
 typedef struct cli {
@@ -189,8 +223,7 @@ on_signal(int sig)
 	stop_flag = 1;
 }
 
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 usage_error(const char *fmt, ...)
@@ -296,9 +329,10 @@ apply(cli *c, int id, const char *v)
 		return 0;
 	case F_FORMAT:
 		if (sim_format_parse(v, 1, &c->format) != 0)
-			return usage_error("%s: expected protobuf, jsonl or csv (or auto with --in), "
-			                   "got \"%s\"",
-			                   name, v);
+			return usage_error(
+			        "%s: expected protobuf, jsonl or csv (or auto with --in), "
+			        "got \"%s\"",
+			        name, v);
 		return 0;
 	case F_OUT:
 		c->out = v;
@@ -317,8 +351,9 @@ apply(cli *c, int id, const char *v)
 	case F_COMPRESSION:
 		if (strcmp(v, "lz4") && strcmp(v, "zstd") && strcmp(v, "gzip") &&
 		    strcmp(v, "snappy") && strcmp(v, "none"))
-			return usage_error("%s: expected lz4, zstd, gzip, snappy or none, got \"%s\"",
-			                   name, v);
+			return usage_error(
+			        "%s: expected lz4, zstd, gzip, snappy or none, got \"%s\"", name,
+			        v);
 		c->pub.compression = v;
 		return 0;
 	case F_LINGER:
@@ -379,7 +414,8 @@ parse_args(cli *c, int argc, char **argv, int *done)
 			const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
 			size_t nlen = eq ? (size_t)(eq - a) : alen;
 			for (int f = 0; f < F_COUNT; f++)
-				if (strlen(flags[f].name) == nlen && strncmp(flags[f].name, a, nlen) == 0)
+				if (strlen(flags[f].name) == nlen &&
+				    strncmp(flags[f].name, a, nlen) == 0)
 					id = f;
 			if (id < 0) {
 				if (a[0] == '-')
@@ -428,9 +464,10 @@ parse_args(cli *c, int argc, char **argv, int *done)
 			return usage_error("--format: not with --publish of generated data (always "
 			                   "protobuf); with --in it names the input format");
 		if (flags[f].kind & K_GEN)
-			return usage_error("%s: not with --in (the file's transactions are published "
-			                   "as they are)",
-			                   flags[f].name);
+			return usage_error(
+			        "%s: not with --in (the file's transactions are published "
+			        "as they are)",
+			        flags[f].name);
 		return usage_error("%s: not used in this mode", flags[f].name);
 	}
 	if (c->format == SIM_FORMAT_AUTO && !c->in && c->given[F_FORMAT])
@@ -546,7 +583,8 @@ finish_publish(cli *c, sim_pub *p, progress *pr, uint64_t total, int bad)
 		            (unsigned long long)failed, bad, secs,
 		            secs > 0 ? (double)delivered / secs : 0);
 	if (failed > 0)
-		fprintf(stderr, "amlrisk-sim: %llu of %llu messages not delivered (first error: %s)\n",
+		fprintf(stderr,
+		        "amlrisk-sim: %llu of %llu messages not delivered (first error: %s)\n",
 		        (unsigned long long)failed, (unsigned long long)sent, first ? first : "?");
 	if (stop_flag)
 		fprintf(stderr, "amlrisk-sim: interrupted after %llu messages\n",
@@ -635,8 +673,8 @@ run_publish_file(cli *c)
 			if (bad++ < BAD_REPORT_MAX)
 				fprintf(stderr, "amlrisk-sim: %s: %s (skipped)\n", name, why);
 			else if (bad == BAD_REPORT_MAX + 1)
-				fprintf(stderr, "amlrisk-sim: %s: more bad records; counting them\n",
-				        name);
+				fprintf(stderr,
+				        "amlrisk-sim: %s: more bad records; counting them\n", name);
 			continue;
 		}
 		if (rv != AMLRISK_OK) {
@@ -647,8 +685,8 @@ run_publish_file(cli *c)
 		if ((rv = sim_pub_send(p, tx, err, sizeof(err))) != AMLRISK_OK) {
 			if (rv != AMLRISK_ECANCELED)
 				fprintf(stderr, "amlrisk-sim: %s: %s %llu: %s\n", name,
-				        sim_reader_unit(r), (unsigned long long)sim_reader_number(r),
-				        err);
+				        sim_reader_unit(r),
+				        (unsigned long long)sim_reader_number(r), err);
 			fatal = rv != AMLRISK_ECANCELED;
 			if (rv == AMLRISK_ETOOBIG)
 				continue;
@@ -683,8 +721,9 @@ run_file(cli *c, sim_gen *g)
 	int rv, status = 1;
 	const char *name = c->out ? c->out : "stdout";
 	if (c->out == NULL && c->format == SIM_FORMAT_PROTOBUF && isatty(STDOUT_FILENO)) {
-		fprintf(stderr, "amlrisk-sim: not writing protobuf to a terminal; use --out FILE or "
-		                "--format jsonl|csv\n");
+		fprintf(stderr,
+		        "amlrisk-sim: not writing protobuf to a terminal; use --out FILE or "
+		        "--format jsonl|csv\n");
 		return EXIT_USAGE;
 	}
 	if (c->out != NULL && (f = fopen(c->out, "wb")) == NULL) {
@@ -760,7 +799,7 @@ main(int argc, char **argv)
 		return rv;
 
 	if (c.publish) {
-		struct sigaction sa = { .sa_handler = on_signal };
+		struct sigaction sa = {.sa_handler = on_signal};
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);

@@ -71,7 +71,9 @@ static void
 on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	amlrisk_log(level <= 3 ? AMLRISK_LOG_ERROR : level <= 4 ? AMLRISK_LOG_WARN : AMLRISK_LOG_DEBUG,
+	amlrisk_log(level <= 3   ? AMLRISK_LOG_ERROR
+	            : level <= 4 ? AMLRISK_LOG_WARN
+	                         : AMLRISK_LOG_DEBUG,
 	            "sim", "kafka.log", "fac=%s msg=\"%s\"", fac, buf);
 }
 
@@ -153,7 +155,8 @@ sim_pub_create(sim_pub **out, const sim_pub_opts *o, char *err, size_t errlen)
 	}
 	c = NULL; /* rd_kafka_new took it */
 	if ((p->rkt = rd_kafka_topic_new(p->rk, o->topic, NULL)) == NULL) {
-		snprintf(err, errlen, "--topic %s: %s", o->topic, rd_kafka_err2str(rd_kafka_last_error()));
+		snprintf(err, errlen, "--topic %s: %s", o->topic,
+		         rd_kafka_err2str(rd_kafka_last_error()));
 		rv = AMLRISK_EINVAL;
 		goto fail;
 	}

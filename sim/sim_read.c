@@ -12,17 +12,17 @@
 #include "amlrisk_err.h"
 #include "amlrisk_tx.h"
 
-#define PEEK_SIZE 4096
+#define PEEK_SIZE      4096
 #define LINE_MAX_BYTES 65536 /* a longer line is a bad record, skipped */
-#define CSV_COLS_MAX 64
+#define CSV_COLS_MAX   64
 
 enum { COL_TXID, COL_SENDER, COL_RECEIVER, COL_AMOUNT, COL_TS, COL_ASSET, COL_COUNT };
-static const char *col_names[COL_COUNT] = { "tx_id", "sender", "receiver", "amount",
-	                                    "timestamp", "asset" };
+static const char *col_names[COL_COUNT] = {"tx_id",  "sender",    "receiver",
+                                           "amount", "timestamp", "asset"};
 
 struct sim_reader {
-	FILE *in;  /* borrowed: the caller's stream */
-	FILE *cf;  /* owned: reads the peeked bytes, then the rest of in */
+	FILE *in; /* borrowed: the caller's stream */
+	FILE *cf; /* owned: reads the peeked bytes, then the rest of in */
 	sim_format fmt;
 	unsigned char peek[PEEK_SIZE];
 	size_t peek_len, peek_pos;
@@ -91,7 +91,7 @@ sim_reader_create(sim_reader **out, FILE *f, sim_format fmt, char *err, size_t e
 	}
 	r->bytes = r->peek_len;
 	r->fmt = fmt == SIM_FORMAT_AUTO ? detect(r->peek, r->peek_len) : fmt;
-	cookie_io_functions_t io = { .read = cookie_read };
+	cookie_io_functions_t io = {.read = cookie_read};
 	if ((r->cf = fopencookie(r, "r", io)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -262,7 +262,8 @@ csv_record(sim_reader *r, char *why, size_t whylen)
 	int n = csv_split(r->line, f, CSV_COLS_MAX);
 	unsigned long long ln = (unsigned long long)r->number;
 	if (n < 0) {
-		snprintf(why, whylen, "line %llu: bad CSV quoting or over %d fields", ln, CSV_COLS_MAX);
+		snprintf(why, whylen, "line %llu: bad CSV quoting or over %d fields", ln,
+		         CSV_COLS_MAX);
 		return AMLRISK_EINVAL;
 	}
 	if (n != r->ncols) {
@@ -272,9 +273,10 @@ csv_record(sim_reader *r, char *why, size_t whylen)
 	Aml__V1__Transaction *tx = &r->tx;
 	aml__v1__transaction__init(tx);
 	if (sim_time_parse(f[r->col[COL_TS]], &tx->timestamp_us) != 0) {
-		snprintf(why, whylen,
-		         "line %llu: timestamp: not ISO-8601 UTC (like 2026-01-01T00:00:00.000000Z)",
-		         ln);
+		snprintf(
+		        why, whylen,
+		        "line %llu: timestamp: not ISO-8601 UTC (like 2026-01-01T00:00:00.000000Z)",
+		        ln);
 		return AMLRISK_EINVAL;
 	}
 	tx->tx_id = f[r->col[COL_TXID]];
@@ -302,9 +304,9 @@ json_record(sim_reader *r, size_t len, char *why, size_t whylen)
 	}
 	Aml__V1__Transaction *tx = &r->tx;
 	aml__v1__transaction__init(tx);
-	const char **str[] = { (const char **)&tx->tx_id, (const char **)&tx->sender,
-		               (const char **)&tx->receiver, (const char **)&tx->amount };
-	int seen[COL_COUNT] = { 0 };
+	const char **str[] = {(const char **)&tx->tx_id, (const char **)&tx->sender,
+	                      (const char **)&tx->receiver, (const char **)&tx->amount};
+	int seen[COL_COUNT] = {0};
 	const char *key;
 	json_t *v;
 	json_object_foreach(r->js, key, v)
@@ -327,13 +329,14 @@ json_record(sim_reader *r, size_t len, char *why, size_t whylen)
 				errno = 0;
 				long long t = strtoll(s, &end, 10);
 				if (*s == '\0' || *end != '\0' || errno != 0) {
-					snprintf(why, whylen, "line %llu: timestamp_us: not an integer",
-					         ln);
+					snprintf(why, whylen,
+					         "line %llu: timestamp_us: not an integer", ln);
 					return AMLRISK_EINVAL;
 				}
 				tx->timestamp_us = t;
 			} else {
-				snprintf(why, whylen, "line %llu: timestamp_us: not an integer", ln);
+				snprintf(why, whylen, "line %llu: timestamp_us: not an integer",
+				         ln);
 				return AMLRISK_EINVAL;
 			}
 		} else if (c == COL_ASSET && json_is_null(v)) {
@@ -410,7 +413,8 @@ sim_reader_next(sim_reader *r, Aml__V1__Transaction **tx, char *why, size_t whyl
 		if (lr == 0)
 			return AMLRISK_ENOTFOUND;
 		if (lr == -2) {
-			snprintf(why, whylen, "line %llu: read error", (unsigned long long)r->lines + 1);
+			snprintf(why, whylen, "line %llu: read error",
+			         (unsigned long long)r->lines + 1);
 			r->failed = AMLRISK_EIO;
 			return AMLRISK_EIO;
 		}

@@ -10,10 +10,12 @@
 #include "amlrisk_tx.h"
 
 #define US_PER_DAY (INT64_C(86400) * 1000000)
-#define WBUF_SIZE (1u << 20)
+#define WBUF_SIZE  (1u << 20)
 /* the longest row the bounds of amlrisk_tx.h allow, every byte escaped 6 to 1 */
-#define ROW_MAX (6 * (AMLRISK_TXID_MAX + 2 * AMLRISK_WALLET_MAX + AMLRISK_AMOUNT_MAX +      \
-                      AMLRISK_ASSET_MAX) + 160)
+#define ROW_MAX                                                                                    \
+	(6 * (AMLRISK_TXID_MAX + 2 * AMLRISK_WALLET_MAX + AMLRISK_AMOUNT_MAX +                     \
+	      AMLRISK_ASSET_MAX) +                                                                 \
+	 160)
 
 static const char csv_header[] = "tx_id,sender,receiver,amount,timestamp,asset\n";
 
@@ -23,7 +25,7 @@ struct sim_writer {
 	char *buf; /* owned, WBUF_SIZE bytes */
 	size_t len;
 	int header_done;
-	int64_t day;     /* day number whose "YYYY-MM-DDT" is cached in day_str */
+	int64_t day; /* day number whose "YYYY-MM-DDT" is cached in day_str */
 	char day_str[16];
 };
 
@@ -161,7 +163,7 @@ int
 sim_time_parse(const char *s, int64_t *us)
 {
 	unsigned y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (num(&s, 4, &y) || *s++ != '-' || num(&s, 2, &mo) || *s++ != '-' || num(&s, 2, &d))
 		return -1;
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])

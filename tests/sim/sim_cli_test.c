@@ -19,26 +19,55 @@ test_help(void **state)
 {
 	(void)state;
 	char out[512], *err = NULL;
-	const char *args[] = { "--help", NULL };
+	const char *args[] = {"--help", NULL};
 	tu_path(out, sizeof(out), "help.txt");
 	assert_int_equal(tu_run(args, NULL, out, &err, 30), 0);
 	char *text = tu_slurp(out, NULL);
-	const char *want[] = { "--wallets", "--transactions", "--days", "--start", "--seed",
-		               "--zipf", "--amount-mu", "--amount-sigma", "--asset",
-		               "--self-transfers", "--fan-out", "--fan-in", "--cycle",
-		               "--scatter-gather", "--gather-scatter", "--peel-chain",
-		               "--no-typologies", "--size-min", "--size-max", "--truth",
-		               "--label-sources", "--database-url", "--format", "--out",
-		               "--publish", "--in", "--no-validate", "--bootstrap", "--topic",
-		               "--compression", "--linger-ms", "--batch-size", "--queue-max",
-		               "--timeout-ms", "-X", "--quiet", "--version",
-		               "KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL" };
+	const char *want[] = {"--wallets",
+	                      "--transactions",
+	                      "--days",
+	                      "--start",
+	                      "--seed",
+	                      "--zipf",
+	                      "--amount-mu",
+	                      "--amount-sigma",
+	                      "--asset",
+	                      "--self-transfers",
+	                      "--fan-out",
+	                      "--fan-in",
+	                      "--cycle",
+	                      "--scatter-gather",
+	                      "--gather-scatter",
+	                      "--peel-chain",
+	                      "--no-typologies",
+	                      "--size-min",
+	                      "--size-max",
+	                      "--truth",
+	                      "--label-sources",
+	                      "--database-url",
+	                      "--format",
+	                      "--out",
+	                      "--publish",
+	                      "--in",
+	                      "--no-validate",
+	                      "--bootstrap",
+	                      "--topic",
+	                      "--compression",
+	                      "--linger-ms",
+	                      "--batch-size",
+	                      "--queue-max",
+	                      "--timeout-ms",
+	                      "-X",
+	                      "--quiet",
+	                      "--version",
+	                      "KAFKA_BOOTSTRAP_SERVERS",
+	                      "DATABASE_URL"};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (strstr(text, want[i]) == NULL)
 			fail_msg("--help does not mention %s", want[i]);
 	free(text);
 	free(err);
-	const char *h[] = { "-h", NULL };
+	const char *h[] = {"-h", NULL};
 	assert_int_equal(tu_run(h, NULL, NULL, NULL, 30), 0);
 }
 
@@ -50,54 +79,55 @@ test_bad_flags(void **state)
 		const char *args[6];
 		const char *msg;
 	} cases[] = {
-		{ { "--bogus", NULL }, "unknown flag --bogus" },
-		{ { "--wallets", "abc", NULL }, "--wallets" },
-		{ { "--wallets", "1", NULL }, "--wallets" },
-		{ { "--wallets=", NULL }, "--wallets" },
-		{ { "--transactions", "-5", NULL }, "--transactions" },
-		{ { "--days", "0", NULL }, "--days" },
-		{ { "--days", "x", NULL }, "--days" },
-		{ { "--start", "last tuesday", NULL }, "--start" },
-		{ { "--start", "1999-01-01", NULL }, "--start" },
-		{ { "--seed", "1.5", NULL }, "--seed" },
-		{ { "--zipf", "7", NULL }, "--zipf" },
-		{ { "--format", "xml", NULL }, "--format" },
-		{ { "--format", "auto", NULL }, "--format" },
-		{ { "--fan-out", "1000", NULL }, "--fan-out" },
-		{ { "--size-min", "2", NULL }, "--size-min" },
-		{ { "--size-min", "9", "--size-max", "4", NULL }, "--size-min" },
-		{ { "--asset", "WAY-TOO-LONG-AN-ASSET", NULL }, "--asset" },
-		{ { "--wallets", NULL }, "--wallets needs a value" },
-		{ { "--self-transfers=yes", NULL }, "--self-transfers takes no value" },
-		{ { "stray", NULL }, "unexpected argument" },
-		{ { "--topic", "t", NULL }, "--topic: only with --publish" },
-		{ { "--in", "f.csv", NULL }, "--in: only with --publish" },
-		{ { "--publish", "--out", "x", NULL }, "--out" },
-		{ { "--publish", "--format", "csv", NULL }, "--format" },
-		{ { "--publish", "--in", "f", "--wallets", "5", NULL }, "--wallets" },
-		{ { "--publish", "--compression", "brotli", NULL }, "--compression" },
-		{ { "--publish", "--linger-ms", "-1", NULL }, "--linger-ms" },
-		{ { "--publish", "-X", "novalue", NULL }, "-X" },
-		{ { "--publish", "-Xno.such.property=1", NULL }, "no.such.property" },
-		{ { "--no-validate", NULL }, "--no-validate: only with --publish --in" },
-		{ { "--database-url", "x", NULL }, "--database-url" },
+	        {{"--bogus", NULL}, "unknown flag --bogus"},
+	        {{"--wallets", "abc", NULL}, "--wallets"},
+	        {{"--wallets", "1", NULL}, "--wallets"},
+	        {{"--wallets=", NULL}, "--wallets"},
+	        {{"--transactions", "-5", NULL}, "--transactions"},
+	        {{"--days", "0", NULL}, "--days"},
+	        {{"--days", "x", NULL}, "--days"},
+	        {{"--start", "last tuesday", NULL}, "--start"},
+	        {{"--start", "1999-01-01", NULL}, "--start"},
+	        {{"--seed", "1.5", NULL}, "--seed"},
+	        {{"--zipf", "7", NULL}, "--zipf"},
+	        {{"--format", "xml", NULL}, "--format"},
+	        {{"--format", "auto", NULL}, "--format"},
+	        {{"--fan-out", "1000", NULL}, "--fan-out"},
+	        {{"--size-min", "2", NULL}, "--size-min"},
+	        {{"--size-min", "9", "--size-max", "4", NULL}, "--size-min"},
+	        {{"--asset", "WAY-TOO-LONG-AN-ASSET", NULL}, "--asset"},
+	        {{"--wallets", NULL}, "--wallets needs a value"},
+	        {{"--self-transfers=yes", NULL}, "--self-transfers takes no value"},
+	        {{"stray", NULL}, "unexpected argument"},
+	        {{"--topic", "t", NULL}, "--topic: only with --publish"},
+	        {{"--in", "f.csv", NULL}, "--in: only with --publish"},
+	        {{"--publish", "--out", "x", NULL}, "--out"},
+	        {{"--publish", "--format", "csv", NULL}, "--format"},
+	        {{"--publish", "--in", "f", "--wallets", "5", NULL}, "--wallets"},
+	        {{"--publish", "--compression", "brotli", NULL}, "--compression"},
+	        {{"--publish", "--linger-ms", "-1", NULL}, "--linger-ms"},
+	        {{"--publish", "-X", "novalue", NULL}, "-X"},
+	        {{"--publish", "-Xno.such.property=1", NULL}, "no.such.property"},
+	        {{"--no-validate", NULL}, "--no-validate: only with --publish --in"},
+	        {{"--database-url", "x", NULL}, "--database-url"},
 	};
-	const char *env[] = { "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1", NULL };
+	const char *env[] = {"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1", NULL};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *err = NULL;
 		int st = tu_run(cases[i].args, env, NULL, &err, 30);
 		if (st != 2 || strstr(err, cases[i].msg) == NULL)
-			fail_msg("case %zu (%s ...): exit %d, stderr \"%s\", want exit 2 and \"%s\"", i,
-			         cases[i].args[0], st, err, cases[i].msg);
+			fail_msg(
+			        "case %zu (%s ...): exit %d, stderr \"%s\", want exit 2 and \"%s\"",
+			        i, cases[i].args[0], st, err, cases[i].msg);
 		free(err);
 	}
 	/* the environment a mode needs */
 	char *err = NULL;
-	const char *pub[] = { "--publish", NULL }, *unset_k[] = { "KAFKA_BOOTSTRAP_SERVERS", NULL };
+	const char *pub[] = {"--publish", NULL}, *unset_k[] = {"KAFKA_BOOTSTRAP_SERVERS", NULL};
 	assert_int_equal(tu_run(pub, unset_k, NULL, &err, 30), 2);
 	assert_non_null(strstr(err, "KAFKA_BOOTSTRAP_SERVERS"));
 	free(err);
-	const char *lab[] = { "--label-sources", NULL }, *unset_d[] = { "DATABASE_URL", NULL };
+	const char *lab[] = {"--label-sources", NULL}, *unset_d[] = {"DATABASE_URL", NULL};
 	assert_int_equal(tu_run(lab, unset_d, NULL, &err, 30), 2);
 	assert_non_null(strstr(err, "DATABASE_URL"));
 	free(err);
@@ -107,7 +137,7 @@ static void
 test_same_seed_same_file(void **state)
 {
 	(void)state;
-	static const char *fmts[] = { "protobuf", "jsonl", "csv" };
+	static const char *fmts[] = {"protobuf", "jsonl", "csv"};
 	sim_gen_opts o;
 	sim_gen_opts_default(&o);
 	o.wallets = 3000;
@@ -119,13 +149,15 @@ test_same_seed_same_file(void **state)
 		tu_path(b, sizeof(b), "b.out");
 		tu_path(c, sizeof(c), "c.out");
 		tu_path(t, sizeof(t), "truth.csv");
-		const char *args_a[] = { "--wallets", "3000", "--transactions", "30000", "--seed",
-			                 "1234", "--format", fmts[i], "--out", a, "--truth", t,
-			                 NULL };
-		const char *args_b[] = { "--seed=1234", "--format", fmts[i], "--wallets", "3000",
-			                 "--transactions", "30000", NULL };
-		const char *args_c[] = { "--wallets", "3000", "--transactions", "30000", "--seed",
-			                 "1235", "--format", fmts[i], "--out", c, NULL };
+		const char *args_a[] = {"--wallets", "3000", "--transactions", "30000",
+		                        "--seed",    "1234", "--format",       fmts[i],
+		                        "--out",     a,      "--truth",        t,
+		                        NULL};
+		const char *args_b[] = {"--seed=1234", "--format",       fmts[i], "--wallets",
+		                        "3000",        "--transactions", "30000", NULL};
+		const char *args_c[] = {
+		        "--wallets", "3000",  "--transactions", "30000", "--seed", "1235",
+		        "--format",  fmts[i], "--out",          c,       NULL};
 		char *err = NULL;
 		assert_int_equal(tu_run(args_a, NULL, NULL, &err, 120), 0);
 		assert_string_equal(err, ""); /* quiet */
@@ -161,8 +193,9 @@ test_demo_size(void **state)
 	char out[512], truth[512];
 	tu_path(out, sizeof(out), "demo.csv");
 	tu_path(truth, sizeof(truth), "demo-truth.csv");
-	const char *args[] = { "--wallets", "200", "--transactions", "2000", "--days", "30",
-		               "--format", "csv", "--out", out, "--truth", truth, NULL };
+	const char *args[] = {"--wallets", "200", "--transactions", "2000", "--days",  "30",
+	                      "--format",  "csv", "--out",          out,    "--truth", truth,
+	                      NULL};
 	assert_int_equal(tu_run(args, NULL, NULL, NULL, 60), 0);
 	size_t len, n;
 	char *csv = tu_slurp(out, &len);
@@ -172,8 +205,8 @@ test_demo_size(void **state)
 	assert_true(v[0].ts >= INT64_C(1767225600000000) - INT64_C(30) * 86400 * 1000000);
 	assert_true(v[n - 1].ts < INT64_C(1767225600000000));
 	char *t = tu_slurp(truth, NULL);
-	const char *typ[] = { "fan_out,1,", "fan_in,1,", "cycle,1,", "scatter_gather,1,",
-		              "gather_scatter,1,", "peel_chain,1," };
+	const char *typ[] = {"fan_out,1,",        "fan_in,1,",         "cycle,1,",
+	                     "scatter_gather,1,", "gather_scatter,1,", "peel_chain,1,"};
 	for (size_t i = 0; i < 6; i++)
 		assert_non_null(strstr(t, typ[i]));
 	free(t);
@@ -187,10 +220,10 @@ test_undeliverable_fails(void **state)
 	(void)state;
 	/* nothing listens on port 1: every message times out and the exit says so */
 	char *err = NULL;
-	const char *args[] = { "--publish", "--bootstrap", "127.0.0.1:1", "--transactions",
-		               "50",        "--timeout-ms", "1500",        "--quiet",
-		               NULL };
-	const char *env[] = { "LOG_LEVEL=error", NULL };
+	const char *args[] = {"--publish",      "--bootstrap", "127.0.0.1:1",
+	                      "--transactions", "50",          "--timeout-ms",
+	                      "1500",           "--quiet",     NULL};
+	const char *env[] = {"LOG_LEVEL=error", NULL};
 	assert_int_equal(tu_run(args, env, NULL, &err, 60), 1);
 	if (strstr(err, "50 of 50 messages not delivered") == NULL)
 		fail_msg("stderr: %s", err);
@@ -201,11 +234,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_help),
-		cmocka_unit_test(test_bad_flags),
-		cmocka_unit_test(test_same_seed_same_file),
-		cmocka_unit_test(test_demo_size),
-		cmocka_unit_test(test_undeliverable_fails),
+	        cmocka_unit_test(test_help),
+	        cmocka_unit_test(test_bad_flags),
+	        cmocka_unit_test(test_same_seed_same_file),
+	        cmocka_unit_test(test_demo_size),
+	        cmocka_unit_test(test_undeliverable_fails),
 	};
 	return cmocka_run_group_tests(tests, tu_dir_setup, tu_dir_teardown);
 }

@@ -18,7 +18,7 @@
 #include "sim.h"
 #include "sim_tutil.h"
 
-static const sim_format formats[] = { SIM_FORMAT_PROTOBUF, SIM_FORMAT_JSONL, SIM_FORMAT_CSV };
+static const sim_format formats[] = {SIM_FORMAT_PROTOBUF, SIM_FORMAT_JSONL, SIM_FORMAT_CSV};
 
 static void
 opts_small(sim_gen_opts *o)
@@ -111,8 +111,8 @@ test_exact_text(void **state)
 	free(csv);
 
 	char *js = tu_generate(&o, SIM_FORMAT_JSONL, &len);
-	const char *keys[] = { "{\"tx_id\":\"sim-42-0\",\"sender\":\"w", "\",\"receiver\":\"w",
-		               "\",\"amount\":\"", "\",\"timestamp_us\":1", ",\"asset\":\"BTC\"}\n" };
+	const char *keys[] = {"{\"tx_id\":\"sim-42-0\",\"sender\":\"w", "\",\"receiver\":\"w",
+	                      "\",\"amount\":\"", "\",\"timestamp_us\":1", ",\"asset\":\"BTC\"}\n"};
 	const char *p = js;
 	for (size_t i = 0; i < 5; i++) {
 		const char *q = strstr(p, keys[i]);
@@ -305,7 +305,8 @@ parse_truth(char *csv, size_t *count)
 	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
 		char typ[32], wallet[32], role[16];
 		int num;
-		assert_int_equal(sscanf(line, "%31[^,],%d,%31[^,],%15s", typ, &num, wallet, role), 4);
+		assert_int_equal(sscanf(line, "%31[^,],%d,%31[^,],%15s", typ, &num, wallet, role),
+		                 4);
 		if (n == 0 || strcmp(v[n - 1].typology, typ) != 0 || v[n - 1].number != num) {
 			if (n == cap) {
 				cap *= 2;
@@ -356,9 +357,9 @@ edges_build(edges *es, const tu_tx *v, size_t n, uint64_t wallets)
 	es->e = malloc(n * sizeof(*es->e));
 	assert_non_null(es->e);
 	for (size_t i = 0; i < n; i++)
-		es->e[i] = (edge){ strtoull(v[i].sender + 1, NULL, 10) * wallets +
-		                           strtoull(v[i].receiver + 1, NULL, 10),
-			           i };
+		es->e[i] = (edge){strtoull(v[i].sender + 1, NULL, 10) * wallets +
+		                          strtoull(v[i].receiver + 1, NULL, 10),
+		                  i};
 	qsort(es->e, n, sizeof(*es->e), edge_cmp);
 	es->n = n;
 	es->wallets = wallets;
@@ -398,8 +399,8 @@ roles_are(const instance *in, int from, int count, const char *role)
 {
 	for (int i = from; i < from + count; i++)
 		if (strcmp(in->m[i].role, role) != 0)
-			fail_msg("%s %d member %d: role %s, expected %s", in->typology, in->number, i,
-			         in->m[i].role, role);
+			fail_msg("%s %d member %d: role %s, expected %s", in->typology, in->number,
+			         i, in->m[i].role, role);
 }
 
 static int
@@ -525,7 +526,7 @@ check_typologies(const sim_gen_opts *o, const uint64_t *want)
 	instance *in = parse_truth(truth, &ninst);
 	edges es;
 	edges_build(&es, v, n, o->wallets);
-	uint64_t per[SIM_TYPOLOGY_COUNT] = { 0 };
+	uint64_t per[SIM_TYPOLOGY_COUNT] = {0};
 	for (size_t i = 0; i < ninst; i++) {
 		int t;
 		for (t = 0; t < SIM_TYPOLOGY_COUNT; t++)
@@ -560,7 +561,7 @@ test_typologies_present_with_their_shapes(void **state)
 	opts_small(&o);
 	o.wallets = 5000;
 	o.transactions = 50000;
-	uint64_t want[SIM_TYPOLOGY_COUNT] = { 7, 6, 5, 4, 3, 9 };
+	uint64_t want[SIM_TYPOLOGY_COUNT] = {7, 6, 5, 4, 3, 9};
 	for (int t = 0; t < SIM_TYPOLOGY_COUNT; t++)
 		o.typologies[t] = (int64_t)want[t];
 	o.size_min = 5;
@@ -618,14 +619,14 @@ test_bad_options(void **state)
 	sim_gen_opts o;
 	char err[512];
 	sim_gen *g = NULL;
-#define BAD(stmt, flag)                                                                    \
-	do {                                                                               \
-		sim_gen_opts_default(&o);                                                  \
-		stmt;                                                                      \
-		err[0] = '\0';                                                             \
-		assert_int_equal(sim_gen_create(&g, &o, err, sizeof(err)), AMLRISK_EINVAL); \
-		if (strstr(err, flag) == NULL)                                             \
-			fail_msg("error \"%s\" does not name %s", err, flag);              \
+#define BAD(stmt, flag)                                                                            \
+	do {                                                                                       \
+		sim_gen_opts_default(&o);                                                          \
+		stmt;                                                                              \
+		err[0] = '\0';                                                                     \
+		assert_int_equal(sim_gen_create(&g, &o, err, sizeof(err)), AMLRISK_EINVAL);        \
+		if (strstr(err, flag) == NULL)                                                     \
+			fail_msg("error \"%s\" does not name %s", err, flag);                      \
 	} while (0)
 	BAD(o.wallets = 1, "--wallets");
 	BAD(o.window_us = 10, "--days");
@@ -634,7 +635,7 @@ test_bad_options(void **state)
 	BAD(o.amount_sigma = 9, "--amount-sigma");
 	BAD(o.asset = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "--asset");
 	BAD(o.size_min = 2, "--size-min");
-	BAD(o.typologies[SIM_FAN_OUT] = 1000, "--fan-out");    /* 200 wallets cannot hold it */
+	BAD(o.typologies[SIM_FAN_OUT] = 1000, "--fan-out");      /* 200 wallets cannot hold it */
 	BAD(o.typologies[SIM_PEEL_CHAIN] = 300, "--peel-chain"); /* over --transactions */
 #undef BAD
 }
@@ -742,16 +743,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_same_seed_same_bytes),
-		cmocka_unit_test(test_formats_decode_same),
-		cmocka_unit_test(test_exact_text),
-		cmocka_unit_test(test_invariants),
-		cmocka_unit_test(test_self_transfers_on_request),
-		cmocka_unit_test(test_heavy_tail_and_amounts),
-		cmocka_unit_test(test_typologies_present_with_their_shapes),
-		cmocka_unit_test(test_typology_counts_and_members),
-		cmocka_unit_test(test_bad_options),
-		cmocka_unit_test(test_reader_reports_bad_records),
+	        cmocka_unit_test(test_same_seed_same_bytes),
+	        cmocka_unit_test(test_formats_decode_same),
+	        cmocka_unit_test(test_exact_text),
+	        cmocka_unit_test(test_invariants),
+	        cmocka_unit_test(test_self_transfers_on_request),
+	        cmocka_unit_test(test_heavy_tail_and_amounts),
+	        cmocka_unit_test(test_typologies_present_with_their_shapes),
+	        cmocka_unit_test(test_typology_counts_and_members),
+	        cmocka_unit_test(test_bad_options),
+	        cmocka_unit_test(test_reader_reports_bad_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,11 +31,12 @@ consume(const char *topic, size_t want, size_t *n)
 	char err[256], group[128];
 	th_topic_name(group, sizeof(group), "sim.test.group");
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	assert_int_equal(rd_kafka_conf_set(c, "bootstrap.servers", th_env("KAFKA_BOOTSTRAP_SERVERS"),
-	                                   err, sizeof(err)),
+	assert_int_equal(rd_kafka_conf_set(c, "bootstrap.servers",
+	                                   th_env("KAFKA_BOOTSTRAP_SERVERS"), err, sizeof(err)),
 	                 RD_KAFKA_CONF_OK);
 	assert_int_equal(rd_kafka_conf_set(c, "group.id", group, err, sizeof(err)), 0);
-	assert_int_equal(rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof(err)), 0);
+	assert_int_equal(rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof(err)),
+	                 0);
 	assert_int_equal(rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err)), 0);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
 	assert_non_null(rk);
@@ -107,9 +108,9 @@ test_publish_generated(void **state)
 	char topic[128], *err = NULL;
 	th_topic_name(topic, sizeof(topic), "sim.pub");
 	th_topic_create(topic, 4);
-	const char *args[] = { "--publish", "--topic", topic, "--wallets", "2000",
-		               "--transactions", "20000", "--seed", "99", NULL };
-	const char *env[] = { "LOG_LEVEL=warn", NULL };
+	const char *args[] = {"--publish",      "--topic", topic,    "--wallets", "2000",
+	                      "--transactions", "20000",   "--seed", "99",        NULL};
+	const char *env[] = {"LOG_LEVEL=warn", NULL};
 	assert_int_equal(tu_run(args, env, NULL, &err, 180), 0);
 	assert_null(strchr(err, '\r')); /* no progress bar when stderr is not a terminal */
 	free(err);
@@ -156,7 +157,7 @@ static void
 test_publish_files_every_format(void **state)
 {
 	(void)state;
-	static const char *fmts[] = { "protobuf", "jsonl", "csv" };
+	static const char *fmts[] = {"protobuf", "jsonl", "csv"};
 	char topic[128], file[512];
 	th_topic_name(topic, sizeof(topic), "sim.file");
 	th_topic_create(topic, 2);
@@ -167,11 +168,11 @@ test_publish_files_every_format(void **state)
 		char seed[8], *err = NULL;
 		snprintf(seed, sizeof(seed), "%d", i + 1);
 		snprintf(file, sizeof(file), "%s/in.%s", tu_dir, fmts[i]);
-		const char *gen[] = { "--transactions", "3000", "--seed", seed, "--format", fmts[i],
-			              "--out", file, NULL };
+		const char *gen[] = {"--transactions", "3000",  "--seed", seed, "--format",
+		                     fmts[i],          "--out", file,     NULL};
 		assert_int_equal(tu_run(gen, NULL, NULL, NULL, 60), 0);
-		const char *pub[] = { "--publish", "--in", file, "--topic", topic, NULL };
-		const char *env[] = { "LOG_LEVEL=warn", NULL };
+		const char *pub[] = {"--publish", "--in", file, "--topic", topic, NULL};
+		const char *env[] = {"LOG_LEVEL=warn", NULL};
 		if (tu_run(pub, env, NULL, &err, 120) != 0)
 			fail_msg("publishing %s: %s", file, err);
 		free(err);
@@ -180,8 +181,8 @@ test_publish_files_every_format(void **state)
 	{
 		char *err = NULL;
 		tu_path(file, sizeof(file), "in.csv");
-		const char *args[] = { "--publish", "--in", "-", "--format", "csv", "--topic", topic,
-			                  "--quiet", NULL };
+		const char *args[] = {"--publish", "--in", "-",       "--format", "csv",
+		                      "--topic",   topic,  "--quiet", NULL};
 		int st = tu_run_in(args, NULL, file, NULL, &err, 120);
 		if (st != 0)
 			fail_msg("publishing stdin: %s", err);
@@ -225,29 +226,29 @@ test_publish_file_bad_lines(void **state)
 	th_topic_create(topic, 1);
 	tu_path(good, sizeof(good), "good.jsonl");
 	tu_path(bad, sizeof(bad), "bad.jsonl");
-	const char *gen[] = { "--transactions", "200", "--seed", "5", "--format", "jsonl", "--out",
-		              good, NULL };
+	const char *gen[] = {"--transactions", "200",   "--seed", "5", "--format",
+	                     "jsonl",          "--out", good,     NULL};
 	assert_int_equal(tu_run(gen, NULL, NULL, NULL, 60), 0);
 	/* bad lines inserted so they land on these line numbers */
 	static const struct {
 		int line;
 		const char *text, *msg;
 	} ins[] = {
-		{ 3, "{\"tx_id\": oops}", "line 3: JSON" },
-		{ 10,
-		  "{\"tx_id\":\"b1\",\"sender\":\"a\",\"receiver\":\"b\",\"amount\":\"-1\","
-		  "\"timestamp_us\":1767225600000000}",
-		  "line 10: amount: not a non-negative decimal" },
-		{ 50, "{\"tx_id\":\"b2\",\"sender\":\"a\",\"amount\":\"1\",\"timestamp_us\":1}",
-		  "line 50: field \"receiver\" missing" },
-		{ 120,
-		  "{\"tx_id\":\"b3\",\"sender\":\"\",\"receiver\":\"b\",\"amount\":\"1\","
-		  "\"timestamp_us\":1767225600000000}",
-		  "line 120: sender: empty" },
-		{ 150,
-		  "{\"tx_id\":\"b4\",\"sender\":\"a\",\"receiver\":\"b\",\"amount\":\"NaN\","
-		  "\"timestamp_us\":0}",
-		  "line 150: amount" },
+	        {3, "{\"tx_id\": oops}", "line 3: JSON"},
+	        {10,
+	         "{\"tx_id\":\"b1\",\"sender\":\"a\",\"receiver\":\"b\",\"amount\":\"-1\","
+	         "\"timestamp_us\":1767225600000000}",
+	         "line 10: amount: not a non-negative decimal"},
+	        {50, "{\"tx_id\":\"b2\",\"sender\":\"a\",\"amount\":\"1\",\"timestamp_us\":1}",
+	         "line 50: field \"receiver\" missing"},
+	        {120,
+	         "{\"tx_id\":\"b3\",\"sender\":\"\",\"receiver\":\"b\",\"amount\":\"1\","
+	         "\"timestamp_us\":1767225600000000}",
+	         "line 120: sender: empty"},
+	        {150,
+	         "{\"tx_id\":\"b4\",\"sender\":\"a\",\"receiver\":\"b\",\"amount\":\"NaN\","
+	         "\"timestamp_us\":0}",
+	         "line 150: amount"},
 	};
 	char *src = tu_slurp(good, NULL), *save = NULL;
 	FILE *f = fopen(bad, "w");
@@ -264,8 +265,8 @@ test_publish_file_bad_lines(void **state)
 	}
 	fclose(f);
 	free(src);
-	const char *pub[] = { "--publish", "--in", bad, "--topic", topic, NULL };
-	const char *env[] = { "LOG_LEVEL=warn", NULL };
+	const char *pub[] = {"--publish", "--in", bad, "--topic", topic, NULL};
+	const char *env[] = {"LOG_LEVEL=warn", NULL};
 	assert_int_equal(tu_run(pub, env, NULL, &err, 120), 1);
 	for (size_t i = 0; i < 5; i++)
 		if (strstr(err, ins[i].msg) == NULL)
@@ -286,9 +287,10 @@ test_label_sources(void **state)
 	char url[1024], truth[512], env_url[1100];
 	th_db_create(url, sizeof(url), 1);
 	tu_path(truth, sizeof(truth), "truth.csv");
-	const char *args[] = { "--wallets", "5000", "--transactions", "50000", "--seed", "11",
-		               "--truth", truth, "--out", "/dev/null", "--label-sources",
-		               "--database-url", url, NULL };
+	const char *args[] = {"--wallets", "5000",      "--transactions",  "50000",
+	                      "--seed",    "11",        "--truth",         truth,
+	                      "--out",     "/dev/null", "--label-sources", "--database-url",
+	                      url,         NULL};
 	char *err = NULL;
 	if (tu_run(args, NULL, NULL, &err, 120) != 0)
 		fail_msg("amlrisk-sim --label-sources: %s", err);
@@ -305,7 +307,7 @@ test_label_sources(void **state)
 		    strcmp(role, "source") != 0)
 			continue;
 		nsrc++;
-		const char *p[1] = { wallet };
+		const char *p[1] = {wallet};
 		PGresult *r = PQexecParams(c,
 		                           "SELECT count(*) FROM wallet_labels WHERE wallet = $1 "
 		                           "AND label = 'illicit' AND source = 'amlrisk-sim'",
@@ -320,15 +322,19 @@ test_label_sources(void **state)
 
 	/* again, through DATABASE_URL: harmless, nothing doubled */
 	snprintf(env_url, sizeof(env_url), "DATABASE_URL=%s", url);
-	const char *env[] = { env_url, NULL };
-	const char *again[] = { "--wallets", "5000", "--transactions", "50000", "--seed", "11",
-		                "--out", "/dev/null", "--label-sources", NULL };
+	const char *env[] = {env_url, NULL};
+	const char *again[] = {"--wallets", "5000",  "--transactions", "50000",           "--seed",
+	                       "11",        "--out", "/dev/null",      "--label-sources", NULL};
 	assert_int_equal(tu_run(again, env, NULL, NULL, 120), 0);
 	assert_int_equal(th_db_int(c, "SELECT count(*) FROM wallet_labels"), (int64_t)nsrc);
 
 	/* an unreachable database is a clear failure, exit 1 */
-	const char *down[] = { "--out", "/dev/null", "--label-sources", "--database-url",
-		               "postgresql://127.0.0.1:1/none?connect_timeout=2", NULL };
+	const char *down[] = {"--out",
+	                      "/dev/null",
+	                      "--label-sources",
+	                      "--database-url",
+	                      "postgresql://127.0.0.1:1/none?connect_timeout=2",
+	                      NULL};
 	assert_int_equal(tu_run(down, NULL, NULL, &err, 60), 1);
 	assert_non_null(strstr(err, "--label-sources"));
 	free(err);
@@ -340,10 +346,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_publish_generated),
-		cmocka_unit_test(test_publish_files_every_format),
-		cmocka_unit_test(test_publish_file_bad_lines),
-		cmocka_unit_test(test_label_sources),
+	        cmocka_unit_test(test_publish_generated),
+	        cmocka_unit_test(test_publish_files_every_format),
+	        cmocka_unit_test(test_publish_file_bad_lines),
+	        cmocka_unit_test(test_label_sources),
 	};
 	return cmocka_run_group_tests(tests, tu_dir_setup, tu_dir_teardown);
 }

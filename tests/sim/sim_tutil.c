@@ -60,7 +60,8 @@ tu_run_in(const char *const *args, const char *const *env, const char *in_path,
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		int ofd = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int ofd =
+		        open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
 		if (ofd < 0 || ifd < 0)
 			_exit(126);
