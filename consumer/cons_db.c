@@ -13,8 +13,9 @@
 #include "cons.h"
 
 struct cons_db {
-	char *url; /* owned */
-	PGconn *conn; /* NULL while disconnected */
+	char *url;      /* owned */
+	PGconn *conn;   /* NULL while disconnected */
+	int dups_seen;  /* the last batch had duplicates: a replay, go straight to ON CONFLICT */
 };
 
 /* Staging: no indexes, not WAL-logged, emptied at every commit. Created once
@@ -31,6 +32,13 @@ static const char *SQL_COPY = "COPY cons_stage FROM STDIN (FORMAT binary)";
  * COMMIT, so ingest sequence order is commit order (001_schema.sql). */
 static const char *SQL_LOCK = "SELECT transactions_append_lock()";
 
+/* The fast path: a plain INSERT, about twice as cheap per row as ON CONFLICT
+ * (no speculative insertion). Under a savepoint: if any tx_id is already
+ * stored, the unique violation rolls back to it and the batch takes the
+ * ON CONFLICT path, whose effect is the same. */
+static const char *SQL_INSERT_FAST =
+    "INSERT INTO transactions (tx_id, sender, receiver, amount, \"timestamp\", asset)"
+    " SELECT tx_id, sender, receiver, amount, ts, asset FROM cons_stage";
 static const char *SQL_INSERT =
     "INSERT INTO transactions (tx_id, sender, receiver, amount, \"timestamp\", asset)"
     " SELECT tx_id, sender, receiver, amount, ts, asset FROM cons_stage"
@@ -93,6 +101,14 @@ cons_db_destroy(cons_db *db)
 		PQfinish(db->conn);
 	free(db->url);
 	free(db);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The first line of the connection's error message into err. */
@@ -210,6 +226,41 @@ end:
 	return rv;
 }
 
+/* INSERTs the staged rows into transactions, duplicates skipped; the number
+ * inserted in *ins. */
+static int
+insert_rows(cons_db *db, int64_t *ins, char *err, size_t errlen)
+{
+	PGresult *r = NULL;
+	int rv;
+	if (!db->dups_seen) {
+		if ((rv = exec(db, "savepoint", "SAVEPOINT cons_fast", 0, NULL, PGRES_COMMAND_OK, NULL,
+		               err, errlen)) != 0)
+			return rv;
+		r = PQexec(db->conn, SQL_INSERT_FAST);
+		if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+			*ins = strtoll(PQcmdTuples(r), NULL, 10);
+			PQclear(r);
+			return AMLRISK_OK;
+		}
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		int dup = state != NULL && strcmp(state, "23505") == 0;
+		if (!dup)
+			conn_error(db, "insert", err, errlen);
+		PQclear(r);
+		if (!dup)
+			return AMLRISK_EDB;
+		if ((rv = exec(db, "rollback to savepoint", "ROLLBACK TO SAVEPOINT cons_fast", 0, NULL,
+		               PGRES_COMMAND_OK, NULL, err, errlen)) != 0)
+			return rv;
+	}
+	if ((rv = exec(db, "insert", SQL_INSERT, 0, NULL, PGRES_COMMAND_OK, &r, err, errlen)) != 0)
+		return rv;
+	*ins = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return AMLRISK_OK;
+}
+
 /* Appends "{a,b,c}" of n int64 values (or NULL for negatives when nulls) to out. */
 static int
 int_array(char *out, size_t cap, const cons_part *p, int n, int field)
@@ -259,9 +310,8 @@ cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, int64_t *inse
               char *err, size_t errlen)
 {
 	int rv, nparts, in_tx = 0;
-	int64_t ins = 0;
+	int64_t ins = 0, t0 = mono_ms(), t_copy = 0, t_insert = 0;
 	char *arr[3] = { NULL, NULL, NULL };
-	PGresult *r = NULL;
 	cons_part *parts = cons_batch_parts(b, &nparts);
 	err[0] = '\0';
 	if ((rv = part_arrays(parts, nparts, arr)) != 0) {
@@ -277,15 +327,14 @@ cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, int64_t *inse
 	if (cons_batch_rows(b) > 0) {
 		if ((rv = copy_rows(db, b, err, errlen)) != 0)
 			goto end;
+		t_copy = mono_ms();
 		if ((rv = exec(db, "lock", SQL_LOCK, 0, NULL, PGRES_TUPLES_OK, NULL, err, errlen)) !=
 		    0)
 			goto end;
-		if ((rv = exec(db, "insert", SQL_INSERT, 0, NULL, PGRES_COMMAND_OK, &r, err, errlen)) !=
-		    0)
+		if ((rv = insert_rows(db, &ins, err, errlen)) != 0)
 			goto end;
-		ins = strtoll(PQcmdTuples(r), NULL, 10);
-		PQclear(r);
-		r = NULL;
+		t_insert = mono_ms();
+		db->dups_seen = ins < cons_batch_rows(b);
 	}
 	char consumed[24], nins[24], dups[24], dead[24], errat[96], started[96];
 	snprintf(consumed, sizeof(consumed), "%" PRId64, st->consumed);
@@ -304,13 +353,21 @@ cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, int64_t *inse
 		               errlen)) != 0)
 			goto end;
 	}
+	int64_t t_state = mono_ms();
 	rv = exec(db, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen);
 	in_tx = 0; /* a failed COMMIT has rolled back */
-	if (rv == AMLRISK_OK)
+	if (rv == AMLRISK_OK) {
 		*inserted = ins;
+		int64_t t_end = mono_ms();
+		if (t_copy == 0)
+			t_copy = t_insert = t0;
+		amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "db.batch",
+		            "rows=%d copy_ms=%" PRId64 " insert_ms=%" PRId64 " state_ms=%" PRId64
+		            " commit_ms=%" PRId64 " path=%s",
+		            cons_batch_rows(b), t_copy - t0, t_insert - t_copy, t_state - t_insert,
+		            t_end - t_state, db->dups_seen ? "on_conflict" : "fast");
+	}
 end:
-	if (r != NULL)
-		PQclear(r);
 	if (in_tx && db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		PQclear(PQexec(db->conn, "ROLLBACK"));
 	if (db->conn != NULL)

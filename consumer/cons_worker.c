@@ -15,6 +15,14 @@
 #define DLQ_WAIT_MS 5000   /* per flush attempt: wait this long for dead-letter reports */
 #define COMMIT_RETRY_MS 1000
 
+/* Per partition: the offset after the last stored row, and the offset the
+ * broker confirmed as committed (-1 none). Committed never passes stored. */
+typedef struct part_off {
+	int32_t partition;
+	int64_t stored;
+	int64_t committed;
+} part_off;
+
 typedef struct worker {
 	const cons_config *cfg; /* borrowed */
 	volatile sig_atomic_t *stop;
@@ -27,9 +35,11 @@ typedef struct worker {
 	int giving_up;   /* shutdown deadline passed: drop, do not write */
 	int backoff_ms;
 	int64_t next_retry_ms;
-	/* offsets whose rows are stored but not yet committed to Kafka */
-	cons_part *pending;
-	int npending, pending_cap;
+	/* per partition: stored offsets and what Kafka confirmed */
+	part_off *offs;
+	int noffs, offs_cap;
+	rd_kafka_queue_t *commitq; /* results of asynchronous commits */
+	int commits_inflight;
 	int64_t next_commit_ms;
 	/* the last error, written with the next batch */
 	char last_error[256];
@@ -190,68 +200,138 @@ dlq_settle(worker *w, int timeout_ms)
 
 /* ---- Kafka offsets ---- */
 
-static int
-pending_add(worker *w, int32_t partition, int64_t next)
+static part_off *
+offs_get(worker *w, int32_t partition)
 {
-	for (int i = 0; i < w->npending; i++) {
-		if (w->pending[i].partition == partition) {
-			if (next > w->pending[i].next)
-				w->pending[i].next = next;
-			return AMLRISK_OK;
+	for (int i = 0; i < w->noffs; i++)
+		if (w->offs[i].partition == partition)
+			return &w->offs[i];
+	return NULL;
+}
+
+/* Records that rows of partition below next are stored. */
+static int
+offs_stored(worker *w, int32_t partition, int64_t next)
+{
+	part_off *o = offs_get(w, partition);
+	if (o == NULL) {
+		if (w->noffs == w->offs_cap) {
+			int cap = w->offs_cap == 0 ? 16 : w->offs_cap * 2;
+			part_off *p = realloc(w->offs, (size_t)cap * sizeof(*p));
+			if (p == NULL)
+				return AMLRISK_ENOMEM;
+			w->offs = p;
+			w->offs_cap = cap;
 		}
+		o = &w->offs[w->noffs++];
+		*o = (part_off){ .partition = partition, .stored = next, .committed = -1 };
 	}
-	if (w->npending == w->pending_cap) {
-		int cap = w->pending_cap == 0 ? 16 : w->pending_cap * 2;
-		cons_part *p = realloc(w->pending, (size_t)cap * sizeof(*p));
-		if (p == NULL)
-			return AMLRISK_ENOMEM;
-		w->pending = p;
-		w->pending_cap = cap;
-	}
-	w->pending[w->npending++] = (cons_part){ .partition = partition, .next = next };
+	if (next > o->stored)
+		o->stored = next;
 	return AMLRISK_OK;
 }
 
-static void
-pending_forget(worker *w, const rd_kafka_topic_partition_list_t *parts)
+static int
+in_list(const rd_kafka_topic_partition_list_t *l, const char *topic, int32_t partition)
 {
-	int kept = 0;
-	for (int i = 0; i < w->npending; i++) {
-		int gone = 0;
-		for (int j = 0; j < parts->cnt && !gone; j++)
-			gone = parts->elems[j].partition == w->pending[i].partition &&
-			       strcmp(parts->elems[j].topic, w->cfg->topic) == 0;
-		if (!gone)
-			w->pending[kept++] = w->pending[i];
-	}
-	w->npending = kept;
+	for (int j = 0; l != NULL && j < l->cnt; j++)
+		if (l->elems[j].partition == partition && strcmp(l->elems[j].topic, topic) == 0)
+			return 1;
+	return 0;
 }
 
-/* Commits the pending offsets (only), synchronously. On failure they stay
- * pending and are retried; a later batch's commit carries them too. */
-static int
-commit_pending(worker *w)
+/* Forgets the partitions of l (revoked): a later owner commits them. */
+static void
+offs_forget(worker *w, const rd_kafka_topic_partition_list_t *l)
 {
-	if (w->npending == 0)
-		return AMLRISK_OK;
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(w->npending);
+	int kept = 0;
+	for (int i = 0; i < w->noffs; i++)
+		if (!in_list(l, w->cfg->topic, w->offs[i].partition))
+			w->offs[kept++] = w->offs[i];
+	w->noffs = kept;
+}
+
+/* Partitions stored but not confirmed committed. */
+static int
+offs_outstanding(const worker *w)
+{
+	int n = 0;
+	for (int i = 0; i < w->noffs; i++)
+		n += w->offs[i].committed < w->offs[i].stored;
+	return n;
+}
+
+/* The result of an asynchronous commit (served from w->commitq). */
+static void
+on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
+          void *opaque)
+{
+	(void)rk;
+	worker *w = opaque;
+	int failed = 0;
+	if (w->commits_inflight > 0)
+		w->commits_inflight--;
+	for (int i = 0; l != NULL && i < l->cnt; i++) {
+		part_off *o = offs_get(w, l->elems[i].partition);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			if (o != NULL && l->elems[i].offset > o->committed)
+				o->committed = l->elems[i].offset;
+		} else {
+			failed++;
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				err = l->elems[i].err;
+		}
+	}
+	if (failed > 0 || err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.commit_failed",
+		            "partitions=%d error=%s will=retry", failed, rd_kafka_err2name(err));
+		record_error(w, "offset commit", rd_kafka_err2str(err));
+		w->next_commit_ms = mono_ms() + COMMIT_RETRY_MS;
+	}
+}
+
+/* Commits the stored offsets not yet confirmed (of the partitions in only,
+ * or all when NULL): exactly what was written, never beyond. Asynchronous
+ * commits report through on_commit; a synchronous one returns the outcome. */
+static int
+commit_offsets(worker *w, int async, const rd_kafka_topic_partition_list_t *only)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(w->noffs + 1);
+	rd_kafka_resp_err_t err;
 	if (l == NULL)
 		return AMLRISK_ENOMEM;
-	for (int i = 0; i < w->npending; i++)
-		rd_kafka_topic_partition_list_add(l, w->cfg->topic, w->pending[i].partition)->offset =
-		    w->pending[i].next;
-	rd_kafka_resp_err_t err = rd_kafka_commit(w->rk, l, 0);
-	for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
-		err = l->elems[i].err;
+	for (int i = 0; i < w->noffs; i++)
+		if (w->offs[i].committed < w->offs[i].stored &&
+		    (only == NULL || in_list(only, w->cfg->topic, w->offs[i].partition)))
+			rd_kafka_topic_partition_list_add(l, w->cfg->topic, w->offs[i].partition)
+			    ->offset = w->offs[i].stored;
+	if (l->cnt == 0) {
+		rd_kafka_topic_partition_list_destroy(l);
+		return AMLRISK_OK;
+	}
+	if (async) {
+		err = rd_kafka_commit_queue(w->rk, l, w->commitq, on_commit, w);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			w->commits_inflight++;
+	} else {
+		err = rd_kafka_commit(w->rk, l, 0);
+		for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
+			err = l->elems[i].err;
+		for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++) {
+			part_off *o = offs_get(w, l->elems[i].partition);
+			if (o != NULL && l->elems[i].offset > o->committed)
+				o->committed = l->elems[i].offset;
+		}
+	}
+	int n = l->cnt;
 	rd_kafka_topic_partition_list_destroy(l);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.commit_failed",
-		            "partitions=%d error=%s will=retry", w->npending, rd_kafka_err2name(err));
+		            "partitions=%d error=%s will=retry", n, rd_kafka_err2name(err));
 		record_error(w, "offset commit", rd_kafka_err2str(err));
 		w->next_commit_ms = mono_ms() + COMMIT_RETRY_MS;
 		return AMLRISK_EKAFKA;
 	}
-	w->npending = 0;
 	return AMLRISK_OK;
 }
 
@@ -363,12 +443,14 @@ flush(worker *w)
 	}
 	int64_t lag = 0;
 	for (int i = 0; i < nparts; i++) {
-		if ((rv = pending_add(w, parts[i].partition, parts[i].next)) != 0)
+		if ((rv = offs_stored(w, parts[i].partition, parts[i].next)) != 0)
 			return rv;
 		if (parts[i].hwm >= parts[i].next)
 			lag += parts[i].hwm - parts[i].next;
 	}
-	commit_pending(w); /* a failure keeps them pending: retried, never lost */
+	/* asynchronous: the next batch fills meanwhile; a failure is retried
+	 * from the loop, and a later batch's commit carries it too */
+	commit_offsets(w, 1, NULL);
 	if ((rv = cons_batch_set_state(b, CONS_BATCH_COMMITTED)) != 0)
 		return rv;
 	w->batches++;
@@ -376,7 +458,7 @@ flush(worker *w)
 	            "rows=%d inserted=%" PRId64 " duplicates=%" PRId64 " dead=%d partitions=%d "
 	            "ms=%" PRId64 " lag=%" PRId64 " uncommitted=%d",
 	            rows, inserted, (int64_t)rows - inserted, dead, nparts, mono_ms() - t0, lag,
-	            w->npending);
+	            offs_outstanding(w));
 	return cons_batch_set_state(b, CONS_BATCH_FILLING);
 }
 
@@ -443,9 +525,9 @@ on_revoke(worker *w, rd_kafka_topic_partition_list_t *parts)
 			w->backoff_ms = 0;
 		}
 	}
-	if (!lost && w->npending > 0)
-		commit_pending(w);
-	pending_forget(w, parts);
+	if (!lost)
+		commit_offsets(w, 0, parts);
+	offs_forget(w, parts);
 }
 
 static void
@@ -615,6 +697,10 @@ make_consumer(worker *w)
 	}
 	conf = NULL; /* owned by w->rk now */
 	rd_kafka_poll_set_consumer(w->rk);
+	if ((w->commitq = rd_kafka_queue_new(w->rk)) == NULL) {
+		rv = AMLRISK_ENOMEM;
+		goto fail;
+	}
 	if ((sub = rd_kafka_topic_partition_list_new(1)) == NULL) {
 		rv = AMLRISK_ENOMEM;
 		goto fail;
@@ -717,8 +803,9 @@ loop(worker *w)
 		if (cons_batch_state_get(w->batch) == CONS_BATCH_FILLING && started != 0 &&
 		    (cons_batch_full(w->batch) || now - started >= c->batch_ms))
 			attempt(w);
-		if (w->npending > 0 && now >= w->next_commit_ms)
-			commit_pending(w);
+		rd_kafka_queue_poll_callback(w->commitq, 0);
+		if (w->commits_inflight == 0 && now >= w->next_commit_ms && offs_outstanding(w) > 0)
+			commit_offsets(w, 1, NULL);
 		if (started == 0 && now - w->last_state_ms >= c->state_interval_ms) {
 			w->last_state_ms = now;
 			refresh_state(w);
@@ -748,10 +835,13 @@ drain(worker *w)
 		if (m != NULL)
 			handle_message(w, m);
 	}
-	if (w->npending > 0 && commit_pending(w) != AMLRISK_OK) {
+	/* let asynchronous commits land, then commit what is left, synchronously */
+	for (int64_t end = mono_ms() + 5000; w->commits_inflight > 0 && mono_ms() < end;)
+		rd_kafka_queue_poll_callback(w->commitq, 100);
+	if (commit_offsets(w, 0, NULL) != AMLRISK_OK) {
 		/* one more try: the coordinator may just have moved */
 		rd_kafka_poll(w->dlq, 500);
-		if (commit_pending(w) != AMLRISK_OK)
+		if (commit_offsets(w, 0, NULL) != AMLRISK_OK)
 			return 1;
 	}
 	return 0;
@@ -791,12 +881,14 @@ cons_worker_run(const cons_config *cfg, volatile sig_atomic_t *stop)
 	            " dead=%" PRId64,
 	            status, w.batches, w.total_rows, w.total_inserted, w.total_dead);
 end:
+	if (w.commitq != NULL)
+		rd_kafka_queue_destroy(w.commitq); /* before its client */
 	if (w.rk != NULL)
 		rd_kafka_destroy(w.rk);
 	if (w.dlq != NULL)
 		rd_kafka_destroy(w.dlq);
 	cons_db_destroy(w.db);
 	cons_batch_destroy(w.batch);
-	free(w.pending);
+	free(w.offs);
 	return status;
 }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# bench/consumer/run.sh [N] [REPS]: sustained ingest rate of amlrisk-consumer
+# (one and two consumers) from a topic holding N transactions into an empty
+# table, next to psql \copy of the same rows into the same schema and a
+# row-at-a-time INSERT loop, REPS times each, interleaved; prints medians.
+# Runs its own private stack (var/bench-consumer, ports 55452/59112) unless
+# AMLRISK_BENCH_REUSE=1 and the environment already points at one.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+N=${1:-1000000}
+REPS=${2:-3}
+N_INSERT=${AMLRISK_BENCH_INSERT_ROWS:-20000}
+BUILD=${AMLRISK_BUILD_DIR:-build}
+BIN=$ROOT/$BUILD/bin
+
+cmake -S . -B "$BUILD" -G Ninja >/dev/null
+ninja -C "$BUILD" -j2 amlrisk-consumer amlrisk-migrate cons-bench >/dev/null
+
+if [ "${AMLRISK_BENCH_REUSE:-0}" != 1 ]; then
+	export AMLRISK_VAR=${AMLRISK_BENCH_VAR:-$ROOT/var/bench-consumer}
+	export AMLRISK_PG_PORT=${AMLRISK_BENCH_PG_PORT:-55452}
+	export AMLRISK_KAFKA_PORT=${AMLRISK_BENCH_KAFKA_PORT:-59112}
+	mkdir -p "$AMLRISK_VAR"
+	[ -e "$AMLRISK_VAR/kafka-lib" ] || ln -s "$ROOT/var/kafka-lib" "$AMLRISK_VAR/kafka-lib"
+	trap 'scripts/stack down >/dev/null 2>&1 || true' EXIT
+	scripts/stack up
+	eval "$(scripts/stack env)"
+fi
+OUT=${AMLRISK_VAR:-$ROOT/var}/bench-out
+mkdir -p "$OUT"
+TOPIC=bench.tx.$$.$RANDOM
+
+echo "bench: producing $N transactions to $TOPIC (4 partitions) and $OUT/tx.csv" >&2
+"$BIN/cons-bench" gen --brokers "$KAFKA_BOOTSTRAP_SERVERS" --topic "$TOPIC" --partitions 4 \
+	--n "$N" --csv "$OUT/tx.csv"
+
+base=${DATABASE_URL%/*}
+newdb() {
+	psql -d postgres -qc "DROP DATABASE IF EXISTS $1" >/dev/null
+	psql -d postgres -qc "CREATE DATABASE $1" >/dev/null
+	"$BIN/amlrisk-migrate" --database-url "$base/$1" 2>/dev/null
+	echo "$base/$1"
+}
+dropdb_() { psql -d postgres -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null; }
+rate_of() { sed -n 's/.*rows_per_s=\([0-9]*\).*/\1/p'; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+
+# runs K consumers of group $2 into db url $1 until N rows; prints the rate
+consumers() {
+	local url=$1 group=$2 k=$3 pids=() i r
+	for ((i = 0; i < k; i++)); do
+		"$BIN/amlrisk-consumer" --database-url "$url" --bootstrap-servers "$KAFKA_BOOTSTRAP_SERVERS" \
+			--topic "$TOPIC" --group "$group" --consumer-id "bench-$i" \
+			${AMLRISK_BENCH_CONSUMER_FLAGS:-} 2>>"$OUT/consumer.log" &
+		pids+=($!)
+	done
+	r=$("$BIN/cons-bench" wait --database-url "$url" --n "$N" --timeout 900)
+	kill -TERM "${pids[@]}"
+	wait "${pids[@]}" || true
+	echo "$r"
+}
+
+: >"$OUT/results.txt"
+for ((rep = 1; rep <= REPS; rep++)); do
+	url=$(newdb bench_copy)
+	t0=$(date +%s%N)
+	psql -d "$url" -qc "\\copy transactions (tx_id, sender, receiver, amount, \"timestamp\", asset) FROM '$OUT/tx.csv' WITH (FORMAT csv)"
+	t1=$(date +%s%N)
+	echo "copy $(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}')" >>"$OUT/results.txt"
+	dropdb_ bench_copy
+
+	url=$(newdb bench_c1)
+	r=$(consumers "$url" "bench.g1.$$.$rep" 1)
+	echo "consumer1 $(echo "$r" | rate_of)" >>"$OUT/results.txt"
+	echo "bench: rep $rep one consumer: $r" >&2
+	dropdb_ bench_c1
+
+	url=$(newdb bench_c2)
+	r=$(consumers "$url" "bench.g2.$$.$rep" 2)
+	echo "consumer2 $(echo "$r" | rate_of)" >>"$OUT/results.txt"
+	echo "bench: rep $rep two consumers: $r" >&2
+	dropdb_ bench_c2
+
+	url=$(newdb bench_ins)
+	r=$("$BIN/cons-bench" insert-loop --database-url "$url" --csv "$OUT/tx.csv" --n "$N_INSERT")
+	echo "insert $(echo "$r" | rate_of)" >>"$OUT/results.txt"
+	dropdb_ bench_ins
+	echo "bench: rep $rep: $(tail -n 4 "$OUT/results.txt" | tr '\n' ' ')" >&2
+done
+
+copy=$(awk '$1 == "copy" {print $2}' "$OUT/results.txt" | median)
+c1=$(awk '$1 == "consumer1" {print $2}' "$OUT/results.txt" | median)
+c2=$(awk '$1 == "consumer2" {print $2}' "$OUT/results.txt" | median)
+ins=$(awk '$1 == "insert" {print $2}' "$OUT/results.txt" | median)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+cat <<TABLE
+| path ($N rows, median of $REPS) | rows/s | vs \\copy |
+|---|---:|---:|
+| psql \\copy (CSV) into transactions | $copy | 1.00 |
+| amlrisk-consumer, 1 instance | $c1 | $(ratio "$c1" "$copy") |
+| amlrisk-consumer, 2 instances, one group | $c2 | $(ratio "$c2" "$copy") |
+| row-at-a-time INSERT, autocommit ($N_INSERT rows) | $ins | $(ratio "$ins" "$copy") |
+TABLE
