@@ -68,7 +68,7 @@ for i in $(seq "$REPEAT"); do
 	read -r id wallets score store elapsed < <(json '" ".join(str(x) for x in (d["run"]["run_id"], d["run"]["wallets"], d["run"]["score_seconds"], d["run"]["store_seconds"], d["elapsed_seconds"]))' <"$WORK/score.json")
 	# the same rows, same COPY text format, into a table with the same indexes
 	psql -d "$DB" -qc "\\copy (SELECT run_id, wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit FROM risk_scores WHERE run_id = $id) TO '$WORK/rows.txt'"
-	psql -d "$DB" -qc "DROP TABLE IF EXISTS rs_copy; CREATE TABLE rs_copy (LIKE risk_scores INCLUDING INDEXES)"
+	psql -d "$DB" -qc "SET client_min_messages = warning; DROP TABLE IF EXISTS rs_copy; CREATE TABLE rs_copy (LIKE risk_scores INCLUDING INDEXES)"
 	t0=$(now)
 	psql -d "$DB" -qc "\\copy rs_copy FROM '$WORK/rows.txt'"
 	raw=$(echo "$(now) - $t0" | bc)
@@ -87,19 +87,23 @@ printf "| load (ReloadGraph: COPY TO STDOUT binary + graph build) | %.2f | %.0f 
 printf "| score (engine, %s threads) | %.2f | %.0f |\n" "${SCORE_THREADS:-2}" "$score" "$(echo "$wallets / $score" | bc -l)"
 printf "| store (COPY risk_scores + complete, one transaction) | %.2f | %.0f |\n" "$store" "$(echo "$wallets / $store" | bc -l)"
 printf "| baseline: psql \\\\copy of the same %s rows, same indexes | %.2f | %.0f |\n" "$wallets" "$raw" "$(echo "$wallets / $raw" | bc -l)"
-printf "| RunScore end to end (score + store + answer) | %.2f | |\n" "$elapsed"
+printf "| store incl. COMMIT (RunScore end to end minus score) | %.2f | %.0f |\n" "$(echo "$elapsed - $score" | bc -l)" "$(echo "$wallets / ($elapsed - $score)" | bc -l)"
+printf "| RunScore end to end (labels, score, store, answer) | %.2f | |\n" "$elapsed"
 
 if [ "${CORE_BENCH_SKIP_RPC:-0}" != 1 ]; then
 	wallet=$("$BIN/amlctl" --url "$URL" --json top -n 1 | json 'd["scores"][0]["wallet"]')
 	echo
 	echo "Round trips against amlrisk-core (GetWalletScore of $wallet, the latest run from memory):"
 	echo
-	"$BIN/amlrisk-bench-rpc" --url "$URL" --method Health --method GetWalletScore \
-		--set "wallet=$wallet" --seconds "$RPC_SECONDS"
+	rpc() { # $1 = URL; Health, then GetWalletScore (--set applies to every method)
+		"$BIN/amlrisk-bench-rpc" --url "$1" --method Health --seconds "$RPC_SECONDS"
+		"$BIN/amlrisk-bench-rpc" --url "$1" --method GetWalletScore --set "wallet=$wallet" \
+			--seconds "$RPC_SECONDS" | tail -n +3
+	}
+	rpc "$URL"
 	stop_core
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	URL=tcp://127.0.0.1:$port
 	start_core "$URL"
-	"$BIN/amlrisk-bench-rpc" --url "$URL" --method Health --method GetWalletScore \
-		--set "wallet=$wallet" --seconds "$RPC_SECONDS" | tail -n +3
+	rpc "$URL" | tail -n +3
 fi

@@ -400,23 +400,6 @@ observer_main(void *arg)
 	return NULL;
 }
 
-static double
-stored(PGconn *conn, int64_t run, const char *wallet)
-{
-	char ids[24];
-	const char *p[2] = { ids, wallet };
-	PGresult *r;
-	double v;
-
-	snprintf(ids, sizeof(ids), "%lld", (long long)run);
-	r = PQexecParams(conn, "SELECT risk_score FROM risk_scores WHERE run_id = $1 AND wallet = $2",
-	                 2, NULL, p, NULL, NULL, 0);
-	assert_int_equal(PQntuples(r), 1);
-	v = strtod(PQgetvalue(r, 0, 0), NULL);
-	PQclear(r);
-	return v;
-}
-
 static void
 test_reads_during_writes(void **st)
 {
@@ -467,8 +450,8 @@ test_reads_during_writes(void **st)
 	assert_true(before_run > before_reload);
 	assert_true(o->n > before_run);
 	assert_true(o->max_ms < 2000);
-	s1 = stored(conn, 1, "w1");
-	s2 = stored(conn, 2, "w1");
+	s1 = ts_stored_score(conn, 1, "w1");
+	s2 = ts_stored_score(conn, 2, "w1");
 	for (size_t i = 0; i < o->n; i++) {
 		assert_true(o->run[i] == 1 || o->run[i] == 2);
 		assert_true(o->score[i] == (o->run[i] == 1 ? s1 : s2));

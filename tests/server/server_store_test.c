@@ -123,22 +123,6 @@ check_against_engine(PGconn *c, int64_t id)
 	core_labels_destroy(labels);
 }
 
-static double
-stored_score(PGconn *c, int64_t id, const char *wallet)
-{
-	char ids[24];
-	const char *p[2] = { ids, wallet };
-	PGresult *r;
-	double v;
-
-	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	r = query(c, "SELECT risk_score FROM risk_scores WHERE run_id = $1 AND wallet = $2", 2, p);
-	assert_int_equal(PQntuples(r), 1);
-	v = strtod(PQgetvalue(r, 0, 0), NULL);
-	PQclear(r);
-	return v;
-}
-
 static void
 test_spec_example(void **st)
 {
@@ -206,7 +190,7 @@ test_spec_example(void **st)
 	assert_int_equal(id2, id1 + 1);
 	aml__v1__run_score_response__free_unpacked(run, NULL);
 	for (size_t i = 0; i < 5; i++)
-		assert_true(ts_close(stored_score(conn, id2, IN_EXACT[i].w), IN_EXACT[i].score, 1e-9));
+		assert_true(ts_close(ts_stored_score(conn, id2, IN_EXACT[i].w), IN_EXACT[i].score, 1e-9));
 	check_against_engine(conn, id2);
 	PQfinish(conn);
 	ts_core_fini(&c);

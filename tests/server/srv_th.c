@@ -406,6 +406,25 @@ ts_load_generated(PGconn *conn, const char *prefix, size_t n, unsigned wallets, 
 	free(buf);
 }
 
+double
+ts_stored_score(PGconn *conn, int64_t id, const char *wallet)
+{
+	char ids[24];
+	const char *p[2] = { ids, wallet };
+	PGresult *r;
+	double v;
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	r = PQexecParams(conn, "SELECT risk_score FROM risk_scores WHERE run_id = $1 AND wallet = $2",
+	                 2, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("no stored score of %s in run %lld: %s", wallet, (long long)id,
+		         PQerrorMessage(conn));
+	v = strtod(PQgetvalue(r, 0, 0), NULL);
+	PQclear(r);
+	return v;
+}
+
 int
 ts_close(double a, double b, double rel)
 {

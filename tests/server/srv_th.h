@@ -87,6 +87,9 @@ void ts_label(PGconn *conn, const char *wallet);
 /* Runs sql (no parameters), failing the test on error. */
 void ts_exec(PGconn *conn, const char *sql);
 
+/* risk_scores.risk_score of wallet in run id; fails the test when absent. */
+double ts_stored_score(PGconn *conn, int64_t id, const char *wallet);
+
 /* Relative difference check of two doubles. */
 int ts_close(double a, double b, double rel);
 

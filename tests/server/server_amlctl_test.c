@@ -1,4 +1,4 @@
-/* amlctl_test.c - the operator CLI against a real amlrisk-core: aligned tables
+/* server_amlctl_test.c - the operator CLI against a real amlrisk-core: aligned tables
  * for people, JSON for scripts, the server's status and message on stderr with
  * a non-zero exit on any error, usage errors (exit 2), and migrate. */
 #include <fcntl.h>
