@@ -44,7 +44,7 @@ export DATABASE_URL
 echo "run.sh: loading $((WALLETS * 2)) transactions over $WALLETS wallets" >&2
 # each wallet g pays two others chosen by fixed multipliers: every wallet
 # gets in- and out-edges, the graph is one large component
-psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" <<SQL
+psql -q -v ON_ERROR_STOP=1 "$DATABASE_URL" >/dev/null <<SQL
 BEGIN;
 SELECT transactions_append_lock();
 INSERT INTO transactions (tx_id, sender, receiver, amount, "timestamp")

@@ -335,7 +335,7 @@ test_core_down_and_back(void **state)
 	core_pid = 0;
 	r = gwt_http(gw_port, "GET", "/scores/A", NULL, NULL, 0, 10000);
 	gwt_assert_error(&r, 503);
-	assert_true(r.ms < DEADLINE_MS + 1000);
+	assert_true(r.ms < DEADLINE_MS + 1500);
 	gwt_resp_free(&r);
 	json_decref(gwt_get_json(gw_port, "/health", 503));
 	core_start();
