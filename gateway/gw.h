@@ -40,7 +40,7 @@ typedef struct gw_reply {
 	char *body;
 	size_t len;
 	int is_static;
-	const char *cache; /* Cache-Control value (static string) or NULL */
+	const char *cache;                /* Cache-Control value (static string) or NULL */
 	const char *hdr_name, *hdr_value; /* one more header (Allow, WWW-Authenticate)
 	                                   * or NULL; borrowed until the reply is sent */
 } gw_reply;
@@ -50,7 +50,7 @@ typedef void (*gw_handler)(const gw_request *rq, gw_reply *rep);
 /* Sets rep to a JSON error {"detail": "<printf text>"} with status. The one
  * builder of error bodies: every 4xx/5xx of the gateway goes through it. */
 void gw_reply_error(gw_reply *rep, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* Sets rep to status with a borrowed body that outlives the reply. */
 void gw_reply_static(gw_reply *rep, int status, const char *ctype, const void *body, size_t len);

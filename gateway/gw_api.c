@@ -18,17 +18,17 @@
 #define WHY_MAX 160
 
 /* Bounds of the query parameters (documented in openapi.json). */
-#define TOP_N_MAX 1000
-#define TOP_N_DEFAULT 20
-#define RUNS_LIMIT_MAX 1000
+#define TOP_N_MAX          1000
+#define TOP_N_DEFAULT      20
+#define RUNS_LIMIT_MAX     1000
 #define RUNS_LIMIT_DEFAULT 50
-#define HOPS_MAX 6
-#define HOPS_DEFAULT 2
-#define NODE_LIMIT_MAX 10000
+#define HOPS_MAX           6
+#define HOPS_DEFAULT       2
+#define NODE_LIMIT_MAX     10000
 #define NODE_LIMIT_DEFAULT 100
-#define EDGE_LIMIT_MAX 50000
+#define EDGE_LIMIT_MAX     50000
 #define EDGE_LIMIT_DEFAULT 600
-#define SOURCES_MAX 1000
+#define SOURCES_MAX        1000
 
 static const ProtobufCServiceDescriptor *const svc = &aml__v1__risk_service__descriptor;
 
@@ -45,7 +45,7 @@ call_raw(const gw_request *rq, const char *method, const ProtobufCMessage *req,
 	code = rpc_client_call(rq->app->rpc, svc, method, req, resp, timeout_ms, msg, msglen);
 	if (code != 0) {
 		md = protobuf_c_service_descriptor_get_method_by_name(svc, method);
-		gw_metrics_rpc_error(rq->app->metrics, md != NULL ? (int) (md - svc->methods) : -1,
+		gw_metrics_rpc_error(rq->app->metrics, md != NULL ? (int)(md - svc->methods) : -1,
 		                     code);
 	}
 	return code;
@@ -101,10 +101,10 @@ query_run_id(const gw_request *rq, gw_reply *rep, int64_t *out)
 }
 
 /* Encodes resp with enc into a 200 reply and frees resp. */
-#define REPLY_AND_FREE(rep, enc, resp)                                                     \
-	do {                                                                               \
-		gw_json_reply((rep), 200, enc(resp));                                      \
-		protobuf_c_message_free_unpacked(&(resp)->base, NULL);                     \
+#define REPLY_AND_FREE(rep, enc, resp)                                                             \
+	do {                                                                                       \
+		gw_json_reply((rep), 200, enc(resp));                                              \
+		protobuf_c_message_free_unpacked(&(resp)->base, NULL);                             \
 	} while (0)
 
 /* Health is asked by /health and /ready: a Health RPC whose failure is an
@@ -116,7 +116,7 @@ health_get(const gw_request *rq, char *msg, size_t msglen)
 	Aml__V1__HealthResponse *resp = NULL;
 	int code;
 
-	code = call_raw(rq, "Health", &req.base, (ProtobufCMessage **) &resp,
+	code = call_raw(rq, "Health", &req.base, (ProtobufCMessage **)&resp,
 	                rq->app->rpc_timeout_ms, msg, msglen);
 	if (code != 0) {
 		char tmp[MSG_MAX];
@@ -167,7 +167,7 @@ gw_api_reload_graph(const gw_request *rq, gw_reply *rep)
 	Aml__V1__ReloadGraphRequest req = AML__V1__RELOAD_GRAPH_REQUEST__INIT;
 	Aml__V1__ReloadGraphResponse *resp = NULL;
 
-	if (call(rq, rep, "ReloadGraph", &req.base, (ProtobufCMessage **) &resp,
+	if (call(rq, rep, "ReloadGraph", &req.base, (ProtobufCMessage **)&resp,
 	         rq->app->long_timeout_ms) == 0) {
 		REPLY_AND_FREE(rep, gw_json_reload, resp);
 	}
@@ -220,7 +220,7 @@ gw_api_run_score(const gw_request *rq, gw_reply *rep)
 		return;
 	}
 	req.config_overrides_json = overrides;
-	if (call(rq, rep, "RunScore", &req.base, (ProtobufCMessage **) &resp,
+	if (call(rq, rep, "RunScore", &req.base, (ProtobufCMessage **)&resp,
 	         rq->app->long_timeout_ms) == 0) {
 		REPLY_AND_FREE(rep, gw_json_run_score, resp);
 	}
@@ -242,8 +242,8 @@ gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 	    query_run_id(rq, rep, &req.run_id) != 0) {
 		return;
 	}
-	req.n = (uint32_t) n;
-	if (call(rq, rep, "TopScores", &req.base, (ProtobufCMessage **) &resp,
+	req.n = (uint32_t)n;
+	if (call(rq, rep, "TopScores", &req.base, (ProtobufCMessage **)&resp,
 	         rq->app->rpc_timeout_ms) == 0) {
 		REPLY_AND_FREE(rep, gw_json_top, resp);
 	}
@@ -258,8 +258,8 @@ gw_api_wallet_score(const gw_request *rq, gw_reply *rep)
 	if (query_run_id(rq, rep, &req.run_id) != 0) {
 		return;
 	}
-	req.wallet = (char *) rq->param;
-	if (call(rq, rep, "GetWalletScore", &req.base, (ProtobufCMessage **) &resp,
+	req.wallet = (char *)rq->param;
+	if (call(rq, rep, "GetWalletScore", &req.base, (ProtobufCMessage **)&resp,
 	         rq->app->rpc_timeout_ms) == 0) {
 		REPLY_AND_FREE(rep, gw_json_wallet, resp);
 	}
@@ -275,9 +275,9 @@ gw_api_explain(const gw_request *rq, gw_reply *rep)
 	if (query_int(rq, rep, "max_sources", 1, SOURCES_MAX, 0, &max_sources) != 0) {
 		return;
 	}
-	req.wallet = (char *) rq->param;
-	req.max_sources_per_hop = (uint32_t) max_sources;
-	if (call(rq, rep, "ExplainWallet", &req.base, (ProtobufCMessage **) &resp,
+	req.wallet = (char *)rq->param;
+	req.max_sources_per_hop = (uint32_t)max_sources;
+	if (call(rq, rep, "ExplainWallet", &req.base, (ProtobufCMessage **)&resp,
 	         rq->app->rpc_timeout_ms) == 0) {
 		REPLY_AND_FREE(rep, gw_json_explain, resp);
 	}
@@ -295,11 +295,11 @@ gw_api_wallet_graph(const gw_request *rq, gw_reply *rep)
 	    query_int(rq, rep, "edge_limit", 1, EDGE_LIMIT_MAX, EDGE_LIMIT_DEFAULT, &edges) != 0) {
 		return;
 	}
-	req.wallet = (char *) rq->param;
-	req.hops = (uint32_t) hops;
-	req.node_limit = (uint32_t) nodes;
-	req.edge_limit = (uint32_t) edges;
-	if (call(rq, rep, "WalletGraph", &req.base, (ProtobufCMessage **) &resp,
+	req.wallet = (char *)rq->param;
+	req.hops = (uint32_t)hops;
+	req.node_limit = (uint32_t)nodes;
+	req.edge_limit = (uint32_t)edges;
+	if (call(rq, rep, "WalletGraph", &req.base, (ProtobufCMessage **)&resp,
 	         rq->app->rpc_timeout_ms) == 0) {
 		REPLY_AND_FREE(rep, gw_json_graph, resp);
 	}
@@ -316,8 +316,8 @@ gw_api_list_runs(const gw_request *rq, gw_reply *rep)
 	    query_int(rq, rep, "before_id", 1, INT64_MAX, 0, &req.before_id) != 0) {
 		return;
 	}
-	req.limit = (uint32_t) limit;
-	if (call(rq, rep, "ListRuns", &req.base, (ProtobufCMessage **) &resp,
+	req.limit = (uint32_t)limit;
+	if (call(rq, rep, "ListRuns", &req.base, (ProtobufCMessage **)&resp,
 	         rq->app->rpc_timeout_ms) == 0) {
 		REPLY_AND_FREE(rep, gw_json_runs, resp);
 	}
@@ -330,7 +330,7 @@ gw_api_get_run(const gw_request *rq, gw_reply *rep)
 	Aml__V1__GetRunResponse *resp = NULL;
 
 	req.run_id = strtoll(rq->param, NULL, 10); /* validated by the server */
-	if (call(rq, rep, "GetRun", &req.base, (ProtobufCMessage **) &resp,
+	if (call(rq, rep, "GetRun", &req.base, (ProtobufCMessage **)&resp,
 	         rq->app->rpc_timeout_ms) == 0) {
 		if (resp->run == NULL) {
 			gw_reply_error(rep, 404, "run %s not found", rq->param);
@@ -347,7 +347,7 @@ gw_api_ingestion_status(const gw_request *rq, gw_reply *rep)
 	Aml__V1__IngestionStatusRequest req = AML__V1__INGESTION_STATUS_REQUEST__INIT;
 	Aml__V1__IngestionStatusResponse *resp = NULL;
 
-	if (call(rq, rep, "IngestionStatus", &req.base, (ProtobufCMessage **) &resp,
+	if (call(rq, rep, "IngestionStatus", &req.base, (ProtobufCMessage **)&resp,
 	         rq->app->rpc_timeout_ms) == 0) {
 		REPLY_AND_FREE(rep, gw_json_ingestion, resp);
 	}

@@ -21,9 +21,9 @@ gw_auth_check(const char *token, const char *header)
 	given = header + sizeof(SCHEME) - 1;
 	glen = strlen(given);
 	/* every byte of the token is visited; a shorter or longer value differs */
-	diff |= (unsigned char) (glen != tlen);
+	diff |= (unsigned char)(glen != tlen);
 	for (i = 0; i < tlen; i++) {
-		diff |= (unsigned char) (token[i] ^ given[i < glen ? i : 0]);
+		diff |= (unsigned char)(token[i] ^ given[i < glen ? i : 0]);
 	}
 	return tlen > 0 && diff == 0;
 }

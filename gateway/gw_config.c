@@ -28,29 +28,29 @@ typedef struct opt {
 #define OFF(f) offsetof(gw_config, f)
 
 static const opt opts[] = {
-	{ "--listen", "HTTP_LISTEN", OPT_STR, OFF(listen), 0, 0,
-	  "HOST:PORT to listen on (numeric IPv4; default " GW_LISTEN_DEFAULT ")" },
-	{ "--rpc-url", "RPC_URL", OPT_STR, OFF(rpc_url), 0, 0,
-	  "the core's RPC address (default " RPC_DEFAULT_URL ")" },
-	{ "--token", "AML_API_TOKEN", OPT_STR, OFF(token), 0, 0,
-	  "when set, POST endpoints need 'Authorization: Bearer <token>'" },
-	{ "--docs-dir", "GATEWAY_DOCS_DIR", OPT_STR, OFF(docs_dir), 0, 0,
-	  "swagger-ui-dist folder served under /docs (default the one bootstrap installs)" },
-	{ "--threads", "GATEWAY_THREADS", OPT_INT, OFF(threads), 1, 1024,
-	  "HTTP worker threads (default 16)" },
-	{ "--rpc-timeout-ms", "GATEWAY_RPC_TIMEOUT_MS", OPT_INT, OFF(rpc_timeout_ms), 1,
-	  3600000, "deadline of a query RPC (default 5000)" },
-	{ "--long-timeout-ms", "GATEWAY_LONG_TIMEOUT_MS", OPT_INT, OFF(long_timeout_ms), 1,
-	  86400000, "deadline of /reload-graph and /run-score (default 600000)" },
-	{ "--max-connections", "GATEWAY_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1,
-	  100000, "open connections at most (default 1024)" },
-	{ "--per-ip-connections", "GATEWAY_PER_IP_CONNECTIONS", OPT_INT, OFF(per_ip_connections),
-	  1, 100000, "open connections per client address at most (default 256)" },
-	{ "--connection-timeout", "GATEWAY_CONNECTION_TIMEOUT_S", OPT_INT, OFF(conn_timeout_s), 1,
-	  3600, "seconds an idle or slow connection is kept (default 30)" },
-	{ "--list-routes", NULL, OPT_FLAG, OFF(list_routes), 0, 0,
-	  "print 'METHOD PATH' of every route and exit" },
-	{ "--help", NULL, OPT_FLAG, OFF(help), 0, 0, "print this text and exit" },
+        {"--listen", "HTTP_LISTEN", OPT_STR, OFF(listen), 0, 0,
+         "HOST:PORT to listen on (numeric IPv4; default " GW_LISTEN_DEFAULT ")"},
+        {"--rpc-url", "RPC_URL", OPT_STR, OFF(rpc_url), 0, 0,
+         "the core's RPC address (default " RPC_DEFAULT_URL ")"},
+        {"--token", "AML_API_TOKEN", OPT_STR, OFF(token), 0, 0,
+         "when set, POST endpoints need 'Authorization: Bearer <token>'"},
+        {"--docs-dir", "GATEWAY_DOCS_DIR", OPT_STR, OFF(docs_dir), 0, 0,
+         "swagger-ui-dist folder served under /docs (default the one bootstrap installs)"},
+        {"--threads", "GATEWAY_THREADS", OPT_INT, OFF(threads), 1, 1024,
+         "HTTP worker threads (default 16)"},
+        {"--rpc-timeout-ms", "GATEWAY_RPC_TIMEOUT_MS", OPT_INT, OFF(rpc_timeout_ms), 1, 3600000,
+         "deadline of a query RPC (default 5000)"},
+        {"--long-timeout-ms", "GATEWAY_LONG_TIMEOUT_MS", OPT_INT, OFF(long_timeout_ms), 1, 86400000,
+         "deadline of /reload-graph and /run-score (default 600000)"},
+        {"--max-connections", "GATEWAY_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 100000,
+         "open connections at most (default 1024)"},
+        {"--per-ip-connections", "GATEWAY_PER_IP_CONNECTIONS", OPT_INT, OFF(per_ip_connections), 1,
+         100000, "open connections per client address at most (default 256)"},
+        {"--connection-timeout", "GATEWAY_CONNECTION_TIMEOUT_S", OPT_INT, OFF(conn_timeout_s), 1,
+         3600, "seconds an idle or slow connection is kept (default 30)"},
+        {"--list-routes", NULL, OPT_FLAG, OFF(list_routes), 0, 0,
+         "print 'METHOD PATH' of every route and exit"},
+        {"--help", NULL, OPT_FLAG, OFF(help), 0, 0, "print this text and exit"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -80,7 +80,7 @@ opt_set(gw_config *cfg, const opt *o, const char *text, char *err, size_t errlen
 	long v;
 
 	if (o->kind == OPT_STR) {
-		*(const char **) ((char *) cfg + o->off) = text[0] != '\0' ? text : NULL;
+		*(const char **)((char *)cfg + o->off) = text[0] != '\0' ? text : NULL;
 		return AMLRISK_OK;
 	}
 	errno = 0;
@@ -90,7 +90,7 @@ opt_set(gw_config *cfg, const opt *o, const char *text, char *err, size_t errlen
 		         o->min, o->max, text);
 		return AMLRISK_EINVAL;
 	}
-	*(int *) ((char *) cfg + o->off) = (int) v;
+	*(int *)((char *)cfg + o->off) = (int)v;
 	return AMLRISK_OK;
 }
 
@@ -102,11 +102,11 @@ listen_split(gw_config *cfg, const char *text, char *err, size_t errlen)
 	char *end;
 	long port;
 
-	if (colon == NULL || (size_t) (colon - text) >= sizeof(cfg->host) || colon == text) {
+	if (colon == NULL || (size_t)(colon - text) >= sizeof(cfg->host) || colon == text) {
 		snprintf(err, errlen, "listen address '%s': expected HOST:PORT", text);
 		return AMLRISK_EINVAL;
 	}
-	memcpy(cfg->host, text, (size_t) (colon - text));
+	memcpy(cfg->host, text, (size_t)(colon - text));
 	cfg->host[colon - text] = '\0';
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
@@ -114,7 +114,7 @@ listen_split(gw_config *cfg, const char *text, char *err, size_t errlen)
 		snprintf(err, errlen, "listen address '%s': bad port", text);
 		return AMLRISK_EINVAL;
 	}
-	cfg->port = (int) port;
+	cfg->port = (int)port;
 	return AMLRISK_OK;
 }
 
@@ -143,7 +143,7 @@ gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	}
 	for (a = 1; a < argc; a++) {
 		const char *arg = argv[a], *eq = strchr(arg, '=');
-		size_t flen = eq != NULL ? (size_t) (eq - arg) : strlen(arg);
+		size_t flen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
 
 		for (i = 0; i < N_OPTS; i++) {
 			if (strlen(opts[i].flag) == flen && strncmp(arg, opts[i].flag, flen) == 0) {
@@ -155,7 +155,7 @@ gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen)
 			return AMLRISK_EINVAL;
 		}
 		if (opts[i].kind == OPT_FLAG) {
-			*(int *) ((char *) cfg + opts[i].off) = 1;
+			*(int *)((char *)cfg + opts[i].off) = 1;
 			continue;
 		}
 		if (eq == NULL && a + 1 >= argc) {

@@ -6,24 +6,24 @@
 #include <stddef.h>
 
 #define GW_LISTEN_DEFAULT "127.0.0.1:8000"
-#define GW_BODY_MAX (64 * 1024) /* request body bytes */
-#define GW_URL_MAX (8 * 1024)   /* request-target bytes (path and query) */
+#define GW_BODY_MAX       (64 * 1024) /* request body bytes */
+#define GW_URL_MAX        (8 * 1024)  /* request-target bytes (path and query) */
 
 typedef struct gw_config {
-	const char *listen;    /* "HOST:PORT" as given; split into host and port */
-	char host[64];         /* numeric IPv4 address to bind */
+	const char *listen; /* "HOST:PORT" as given; split into host and port */
+	char host[64];      /* numeric IPv4 address to bind */
 	int port;
-	const char *rpc_url;   /* borrowed from argv/environ */
-	const char *token;     /* AML_API_TOKEN, NULL when unset or empty */
-	const char *docs_dir;  /* swagger-ui-dist folder */
-	int threads;           /* MHD thread pool size */
-	int rpc_timeout_ms;    /* query RPCs */
-	int long_timeout_ms;   /* ReloadGraph, RunScore */
-	int max_connections;   /* all clients */
+	const char *rpc_url;  /* borrowed from argv/environ */
+	const char *token;    /* AML_API_TOKEN, NULL when unset or empty */
+	const char *docs_dir; /* swagger-ui-dist folder */
+	int threads;          /* MHD thread pool size */
+	int rpc_timeout_ms;   /* query RPCs */
+	int long_timeout_ms;  /* ReloadGraph, RunScore */
+	int max_connections;  /* all clients */
 	int per_ip_connections;
-	int conn_timeout_s;    /* idle or slow client */
-	int list_routes;       /* --list-routes: print the table and exit */
-	int help;              /* --help */
+	int conn_timeout_s; /* idle or slow client */
+	int list_routes;    /* --list-routes: print the table and exit */
+	int help;           /* --help */
 } gw_config;
 
 /* Fills cfg from argv and the environment. Returns AMLRISK_OK or

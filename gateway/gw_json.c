@@ -9,7 +9,7 @@
 
 #include "gw_json.h"
 
-#define CT_JSON "application/json"
+#define CT_JSON    "application/json"
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
 
 typedef json_t *(*item_encoder)(const void *item);
@@ -21,7 +21,8 @@ gw_json_reply(gw_reply *rep, int status, json_t *obj)
 
 	json_decref(obj);
 	if (body == NULL) {
-		gw_reply_error(rep, 500, "could not encode the answer (out of memory or invalid UTF-8)");
+		gw_reply_error(rep, 500,
+		               "could not encode the answer (out of memory or invalid UTF-8)");
 		return;
 	}
 	gw_reply_owned(rep, status, CT_JSON, body, strlen(body));
@@ -85,7 +86,7 @@ gw_json_time(int64_t us)
 	if (us == 0) {
 		return json_null();
 	}
-	secs = (time_t) (us / 1000000);
+	secs = (time_t)(us / 1000000);
 	frac = us % 1000000;
 	if (frac < 0) {
 		frac += 1000000;
@@ -95,7 +96,7 @@ gw_json_time(int64_t us)
 		return json_null();
 	}
 	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) frac);
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
 	return json_string(buf);
 }
 
@@ -108,8 +109,8 @@ gw_json_graph_info(const Aml__V1__GraphInfo *g)
 		g = &none;
 	}
 	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:o, s:o}", "loaded", g->loaded, "wallets",
-	                 (json_int_t) g->wallets, "edges", (json_int_t) g->edges, "transactions",
-	                 (json_int_t) g->transactions, "watermark", (json_int_t) g->watermark,
+	                 (json_int_t)g->wallets, "edges", (json_int_t)g->edges, "transactions",
+	                 (json_int_t)g->transactions, "watermark", (json_int_t)g->watermark,
 	                 "loaded_at", gw_json_time(g->loaded_at_us), "load_seconds",
 	                 json_num(g->load_seconds));
 }
@@ -122,14 +123,14 @@ gw_json_run_summary(const Aml__V1__RunSummary *r)
 	}
 	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o, "
 	                 "s:o, s:o}",
-	                 "run_id", (json_int_t) r->run_id, "status", r->status, "model", r->model,
+	                 "run_id", (json_int_t)r->run_id, "status", r->status, "model", r->model,
 	                 "created_at", gw_json_time(r->created_at_us), "completed_at",
-	                 gw_json_time(r->completed_at_us), "config",
-	                 json_embedded(r->config_json), "tx_source", json_embedded(r->tx_source),
-	                 "watermark", (json_int_t) r->watermark, "transactions",
-	                 (json_int_t) r->transactions, "wallets", (json_int_t) r->wallets,
-	                 "illicit", (json_int_t) r->illicit, "load_seconds", json_num(r->load_seconds),
-	                 "score_seconds", json_num(r->score_seconds), "store_seconds", json_num(r->store_seconds),
+	                 gw_json_time(r->completed_at_us), "config", json_embedded(r->config_json),
+	                 "tx_source", json_embedded(r->tx_source), "watermark",
+	                 (json_int_t)r->watermark, "transactions", (json_int_t)r->transactions,
+	                 "wallets", (json_int_t)r->wallets, "illicit", (json_int_t)r->illicit,
+	                 "load_seconds", json_num(r->load_seconds), "score_seconds",
+	                 json_num(r->score_seconds), "store_seconds", json_num(r->store_seconds),
 	                 "error", json_opt(r->error));
 }
 
@@ -144,8 +145,8 @@ enc_hop_count(const void *item)
 {
 	const Aml__V1__HopCount *h = item;
 
-	return json_pack("{s:I, s:o, s:I}", "hop", (json_int_t) h->hop, "weight", json_num(h->weight),
-	                 "illicit_count", (json_int_t) h->illicit_count);
+	return json_pack("{s:I, s:o, s:I}", "hop", (json_int_t)h->hop, "weight",
+	                 json_num(h->weight), "illicit_count", (json_int_t)h->illicit_count);
 }
 
 json_t *
@@ -158,16 +159,16 @@ gw_json_wallet_score(const Aml__V1__WalletScore *s, int64_t run_id, int hops)
 		s = &none;
 	}
 	obj = json_pack("{s:s, s:o, s:I, s:I, s:I, s:b}", "wallet", s->wallet, "risk_score",
-	                json_num(s->risk_score), "exposures", (json_int_t) s->exposures, "in_degree",
-	                (json_int_t) s->in_degree, "out_degree", (json_int_t) s->out_degree,
+	                json_num(s->risk_score), "exposures", (json_int_t)s->exposures, "in_degree",
+	                (json_int_t)s->in_degree, "out_degree", (json_int_t)s->out_degree,
 	                "is_illicit", s->is_illicit);
 	if (obj != NULL && run_id > 0 &&
-	    json_object_set_new(obj, "run_id", json_integer((json_int_t) run_id)) != 0) {
+	    json_object_set_new(obj, "run_id", json_integer((json_int_t)run_id)) != 0) {
 		goto fail;
 	}
 	if (obj != NULL && hops &&
-	    json_object_set_new(obj, "hops", json_list((void *const *) s->hops, s->n_hops,
-	                                               enc_hop_count)) != 0) {
+	    json_object_set_new(obj, "hops",
+	                        json_list((void *const *)s->hops, s->n_hops, enc_hop_count)) != 0) {
 		goto fail;
 	}
 	return obj;
@@ -205,8 +206,7 @@ gw_json_ready(const Aml__V1__HealthResponse *h, int ready, const char *detail)
 	                        "graph_loaded", h != NULL && h->graph != NULL && h->graph->loaded,
 	                        "database_ok", h != NULL && h->database_ok);
 
-	if (obj != NULL && !ready &&
-	    json_object_set_new(obj, "detail", json_string(detail)) != 0) {
+	if (obj != NULL && !ready && json_object_set_new(obj, "detail", json_string(detail)) != 0) {
 		json_decref(obj);
 		obj = NULL;
 	}
@@ -232,19 +232,19 @@ gw_json_run_score(const Aml__V1__RunScoreResponse *r)
 	static const Aml__V1__RunSummary none = AML__V1__RUN_SUMMARY__INIT;
 	const Aml__V1__RunSummary *s = r->run != NULL ? r->run : &none;
 
-	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:o, s:o}", "run_id", (json_int_t) s->run_id,
-	                 "status", s->status, "wallets_scored", (json_int_t) s->wallets,
-	                 "illicit_count", (json_int_t) s->illicit, "transactions",
-	                 (json_int_t) s->transactions, "elapsed_seconds", json_num(r->elapsed_seconds),
-	                 "run", gw_json_run_summary(s));
+	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:o, s:o}", "run_id", (json_int_t)s->run_id,
+	                 "status", s->status, "wallets_scored", (json_int_t)s->wallets,
+	                 "illicit_count", (json_int_t)s->illicit, "transactions",
+	                 (json_int_t)s->transactions, "elapsed_seconds",
+	                 json_num(r->elapsed_seconds), "run", gw_json_run_summary(s));
 }
 
 json_t *
 gw_json_top(const Aml__V1__TopScoresResponse *r)
 {
-	return json_pack("{s:I, s:I, s:o}", "run_id", (json_int_t) r->run_id, "n",
-	                 (json_int_t) r->n_scores, "scores",
-	                 json_list((void *const *) r->scores, r->n_scores, enc_top_row));
+	return json_pack("{s:I, s:I, s:o}", "run_id", (json_int_t)r->run_id, "n",
+	                 (json_int_t)r->n_scores, "scores",
+	                 json_list((void *const *)r->scores, r->n_scores, enc_top_row));
 }
 
 json_t *
@@ -265,7 +265,7 @@ enc_source(const void *item)
 	const Aml__V1__ExplainSource *s = item;
 
 	return json_pack("{s:s, s:s, s:o}", "wallet", s->wallet, "direction", s->direction, "path",
-	                 json_list((void *const *) s->path, s->n_path, enc_string));
+	                 json_list((void *const *)s->path, s->n_path, enc_string));
 }
 
 static json_t *
@@ -273,21 +273,20 @@ enc_explain_hop(const void *item)
 {
 	const Aml__V1__ExplainHop *h = item;
 
-	return json_pack("{s:I, s:o, s:I, s:I, s:o, s:b, s:o}", "hop", (json_int_t) h->hop,
-	                 "weight", json_num(h->weight), "exact_count", (json_int_t) h->exact_count, "count",
-	                 (json_int_t) h->count, "contribution", json_num(h->contribution), "truncated",
-	                 h->truncated, "sources",
-	                 json_list((void *const *) h->sources, h->n_sources, enc_source));
+	return json_pack("{s:I, s:o, s:I, s:I, s:o, s:b, s:o}", "hop", (json_int_t)h->hop, "weight",
+	                 json_num(h->weight), "exact_count", (json_int_t)h->exact_count, "count",
+	                 (json_int_t)h->count, "contribution", json_num(h->contribution),
+	                 "truncated", h->truncated, "sources",
+	                 json_list((void *const *)h->sources, h->n_sources, enc_source));
 }
 
 json_t *
 gw_json_explain(const Aml__V1__ExplainWalletResponse *r)
 {
 	json_t *obj = gw_json_wallet_score(r->score, r->run_id, 0);
-	json_t *extra = json_pack(
-	        "{s:o, s:o, s:o}", "normaliser", json_num(r->normaliser), "config",
-	        json_embedded(r->config_json), "hops",
-	        json_list((void *const *) r->hops, r->n_hops, enc_explain_hop));
+	json_t *extra = json_pack("{s:o, s:o, s:o}", "normaliser", json_num(r->normaliser),
+	                          "config", json_embedded(r->config_json), "hops",
+	                          json_list((void *const *)r->hops, r->n_hops, enc_explain_hop));
 
 	if (obj == NULL || extra == NULL || json_object_update(obj, extra) != 0) {
 		json_decref(obj);
@@ -304,8 +303,8 @@ enc_node(const void *item)
 
 	return json_pack("{s:s, s:o, s:b, s:I, s:I, s:I}", "wallet", n->wallet, "risk_score",
 	                 json_num(n->risk_score), "is_illicit", n->is_illicit, "in_degree",
-	                 (json_int_t) n->in_degree, "out_degree", (json_int_t) n->out_degree,
-	                 "distance", (json_int_t) n->distance);
+	                 (json_int_t)n->in_degree, "out_degree", (json_int_t)n->out_degree,
+	                 "distance", (json_int_t)n->distance);
 }
 
 static json_t *
@@ -314,24 +313,25 @@ enc_edge(const void *item)
 	const Aml__V1__GraphEdge *e = item;
 
 	return json_pack("{s:s, s:s, s:I, s:o}", "sender", e->sender, "receiver", e->receiver,
-	                 "tx_count", (json_int_t) e->tx_count, "total_amount", json_num(e->total_amount));
+	                 "tx_count", (json_int_t)e->tx_count, "total_amount",
+	                 json_num(e->total_amount));
 }
 
 json_t *
 gw_json_graph(const Aml__V1__WalletGraphResponse *r)
 {
 	return json_pack("{s:s, s:I, s:b, s:o, s:o}", "center", r->center, "run_id",
-	                 (json_int_t) r->run_id, "truncated", r->truncated, "nodes",
-	                 json_list((void *const *) r->nodes, r->n_nodes, enc_node), "edges",
-	                 json_list((void *const *) r->edges, r->n_edges, enc_edge));
+	                 (json_int_t)r->run_id, "truncated", r->truncated, "nodes",
+	                 json_list((void *const *)r->nodes, r->n_nodes, enc_node), "edges",
+	                 json_list((void *const *)r->edges, r->n_edges, enc_edge));
 }
 
 json_t *
 gw_json_runs(const Aml__V1__ListRunsResponse *r)
 {
-	return json_pack("{s:o, s:o}", "runs", json_list((void *const *) r->runs, r->n_runs, enc_run),
-	                 "next_before_id",
-	                 r->next_before_id > 0 ? json_integer((json_int_t) r->next_before_id)
+	return json_pack("{s:o, s:o}", "runs",
+	                 json_list((void *const *)r->runs, r->n_runs, enc_run), "next_before_id",
+	                 r->next_before_id > 0 ? json_integer((json_int_t)r->next_before_id)
 	                                       : json_null());
 }
 
@@ -341,20 +341,19 @@ enc_partition(const void *item)
 	const Aml__V1__PartitionState *p = item;
 
 	return json_pack("{s:s, s:i, s:I, s:I, s:I, s:s}", "topic", p->topic, "partition",
-	                 (int) p->partition, "committed_offset", (json_int_t) p->committed_offset,
-	                 "high_watermark", (json_int_t) p->high_watermark, "lag",
-	                 (json_int_t) p->lag, "consumer_id", p->consumer_id);
+	                 (int)p->partition, "committed_offset", (json_int_t)p->committed_offset,
+	                 "high_watermark", (json_int_t)p->high_watermark, "lag", (json_int_t)p->lag,
+	                 "consumer_id", p->consumer_id);
 }
 
 json_t *
 gw_json_ingestion(const Aml__V1__IngestionStatusResponse *r)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "consumed",
-	                 (json_int_t) r->consumed, "inserted", (json_int_t) r->inserted,
-	                 "duplicates", (json_int_t) r->duplicates, "dead_lettered",
-	                 (json_int_t) r->dead_lettered, "transactions_total",
-	                 (json_int_t) r->transactions_total, "max_sequence",
-	                 (json_int_t) r->max_sequence, "last_error", json_opt(r->last_error),
+	                 (json_int_t)r->consumed, "inserted", (json_int_t)r->inserted, "duplicates",
+	                 (json_int_t)r->duplicates, "dead_lettered", (json_int_t)r->dead_lettered,
+	                 "transactions_total", (json_int_t)r->transactions_total, "max_sequence",
+	                 (json_int_t)r->max_sequence, "last_error", json_opt(r->last_error),
 	                 "updated_at", gw_json_time(r->updated_at_us), "partitions",
-	                 json_list((void *const *) r->partitions, r->n_partitions, enc_partition));
+	                 json_list((void *const *)r->partitions, r->n_partitions, enc_partition));
 }

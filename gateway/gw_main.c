@@ -31,10 +31,10 @@ int
 main(int argc, char **argv)
 {
 	gw_config cfg;
-	gw_app app = { 0 };
+	gw_app app = {0};
 	gw_static *docs = NULL;
 	gw_server *srv = NULL;
-	rpc_client_opts ropts = { 0 };
+	rpc_client_opts ropts = {0};
 	sigset_t sigs;
 	char err[ERR_MAX];
 	int rv, sig = 0, status = 1;

@@ -13,20 +13,20 @@
 #include "gw_metrics.h"
 #include "gw_route.h"
 
-#define ROUTES_MAX 32
-#define GRPC_CODES 17
+#define ROUTES_MAX  32
+#define GRPC_CODES  17
 #define METHODS_MAX 16
-#define RENDER_MAX (256 * 1024)
+#define RENDER_MAX  (256 * 1024)
 
 /* The statuses the gateway answers; anything else counts as "other" (index N). */
-static const int statuses[] = { 200, 400, 401, 404, 405, 409, 413, 414, 422, 499, 500, 501,
-	                        503, 504 };
-#define N_STATUS ((int) (sizeof(statuses) / sizeof(statuses[0])))
+static const int statuses[] = {200, 400, 401, 404, 405, 409, 413,
+                               414, 422, 499, 500, 501, 503, 504};
+#define N_STATUS ((int)(sizeof(statuses) / sizeof(statuses[0])))
 
 /* Upper bounds of the latency buckets, seconds (+Inf is the count). */
-static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-	                          0.25, 0.5, 1, 2.5, 5, 10, 30 };
-#define N_BUCKET ((int) (sizeof(buckets) / sizeof(buckets[0])))
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                 0.25,   0.5,   1,      2.5,   5,    10,    30};
+#define N_BUCKET ((int)(sizeof(buckets) / sizeof(buckets[0])))
 
 struct gw_metrics {
 	int nroutes; /* routes of the table; slot nroutes is "unmatched" */
@@ -99,7 +99,7 @@ gw_metrics_end(gw_metrics *m, int route, int status, double seconds)
 		atomic_fetch_add_explicit(&m->hist[r][b], 1, memory_order_relaxed);
 	}
 	atomic_fetch_add_explicit(&m->hist_count[r], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->hist_sum_us[r], (uint64_t) (seconds * 1e6),
+	atomic_fetch_add_explicit(&m->hist_sum_us[r], (uint64_t)(seconds * 1e6),
 	                          memory_order_relaxed);
 }
 
@@ -122,8 +122,7 @@ typedef struct textbuf {
 	int overflow;
 } textbuf;
 
-static void __attribute__((format(printf, 2, 3)))
-tb_printf(textbuf *tb, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) tb_printf(textbuf *tb, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -134,11 +133,11 @@ tb_printf(textbuf *tb, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(tb->buf + tb->len, tb->cap - tb->len, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t) n >= tb->cap - tb->len) {
+	if (n < 0 || (size_t)n >= tb->cap - tb->len) {
 		tb->overflow = 1;
 		return;
 	}
-	tb->len += (size_t) n;
+	tb->len += (size_t)n;
 }
 
 static void
@@ -172,7 +171,8 @@ render_requests(const gw_metrics *m, textbuf *tb)
 			tb_printf(tb,
 			          "amlrisk_gateway_requests_total{method=\"%s\",route=\"%s\","
 			          "status=\"%s\"} %llu\n",
-			          method, path, s < N_STATUS ? code : "other", (unsigned long long) v);
+			          method, path, s < N_STATUS ? code : "other",
+			          (unsigned long long)v);
 		}
 	}
 }
@@ -186,8 +186,8 @@ render_latency(const gw_metrics *m, textbuf *tb)
 	              "line to the answer being queued.\n"
 	              "# TYPE amlrisk_gateway_request_duration_seconds histogram\n");
 	for (r = 0; r <= m->nroutes; r++) {
-		uint64_t cum = 0, count = atomic_load_explicit(&m->hist_count[r],
-		                                               memory_order_relaxed);
+		uint64_t cum = 0,
+		         count = atomic_load_explicit(&m->hist_count[r], memory_order_relaxed);
 		const char *method, *path;
 
 		if (count == 0) {
@@ -199,19 +199,22 @@ render_latency(const gw_metrics *m, textbuf *tb)
 			tb_printf(tb,
 			          "amlrisk_gateway_request_duration_seconds_bucket{method=\"%s\","
 			          "route=\"%s\",le=\"%g\"} %llu\n",
-			          method, path, buckets[b], (unsigned long long) cum);
+			          method, path, buckets[b], (unsigned long long)cum);
 		}
-		tb_printf(tb,
-		          "amlrisk_gateway_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
-		          "le=\"+Inf\"} %llu\n"
-		          "amlrisk_gateway_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} "
-		          "%.6f\n"
-		          "amlrisk_gateway_request_duration_seconds_count{method=\"%s\",route=\"%s\"} "
-		          "%llu\n",
-		          method, path, (unsigned long long) count, method, path,
-		          (double) atomic_load_explicit(&m->hist_sum_us[r], memory_order_relaxed) /
-		                  1e6,
-		          method, path, (unsigned long long) count);
+		tb_printf(
+		        tb,
+		        "amlrisk_gateway_request_duration_seconds_bucket{method=\"%s\",route=\"%"
+		        "s\","
+		        "le=\"+Inf\"} %llu\n"
+		        "amlrisk_gateway_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} "
+		        "%.6f\n"
+		        "amlrisk_gateway_request_duration_seconds_count{method=\"%s\",route=\"%s\"}"
+		        " "
+		        "%llu\n",
+		        method, path, (unsigned long long)count, method, path,
+		        (double)atomic_load_explicit(&m->hist_sum_us[r], memory_order_relaxed) /
+		                1e6,
+		        method, path, (unsigned long long)count);
 	}
 }
 
@@ -227,15 +230,16 @@ render_rpc(const gw_metrics *m, textbuf *tb)
 	              "# TYPE amlrisk_gateway_rpc_errors_total counter\n");
 	for (i = 0; i < d->n_methods; i++) {
 		for (c = 0; c <= GRPC_CODES; c++) {
-			uint64_t v = atomic_load_explicit(&m->rpc_errors[i][c],
-			                                  memory_order_relaxed);
+			uint64_t v =
+			        atomic_load_explicit(&m->rpc_errors[i][c], memory_order_relaxed);
 
 			if (v != 0) {
 				tb_printf(tb,
-				          "amlrisk_gateway_rpc_errors_total{method=\"%s\",code=\"%s\"} "
+				          "amlrisk_gateway_rpc_errors_total{method=\"%s\",code=\"%"
+				          "s\"} "
 				          "%llu\n",
 				          d->methods[i].name, amlrisk_grpc_name(c),
-				          (unsigned long long) v);
+				          (unsigned long long)v);
 			}
 		}
 	}
@@ -245,7 +249,7 @@ void
 gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 {
 	const gw_metrics *m = rq->app->metrics;
-	textbuf tb = { 0 };
+	textbuf tb = {0};
 
 	if ((tb.buf = malloc(RENDER_MAX)) == NULL) {
 		gw_reply_error(rep, 503, "out of memory");
@@ -263,7 +267,7 @@ gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 	          "answer.\n# TYPE amlrisk_gateway_requests_aborted_total counter\n"
 	          "amlrisk_gateway_requests_aborted_total %llu\n",
 	          atomic_load_explicit(&m->in_flight, memory_order_relaxed),
-	          (unsigned long long) atomic_load_explicit(&m->aborted, memory_order_relaxed));
+	          (unsigned long long)atomic_load_explicit(&m->aborted, memory_order_relaxed));
 	if (tb.overflow) {
 		free(tb.buf);
 		gw_reply_error(rep, 500, "metrics exposition over %d bytes", RENDER_MAX);

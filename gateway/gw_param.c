@@ -46,7 +46,7 @@ gw_param_decode(const char *src, size_t len, int plus_is_space, char *out, size_
 			if ((hi = hexval(src[i + 1])) < 0 || (lo = hexval(src[i + 2])) < 0) {
 				return AMLRISK_EINVAL;
 			}
-			c = (char) (hi << 4 | lo);
+			c = (char)(hi << 4 | lo);
 			i += 2;
 		} else if (c == '+' && plus_is_space) {
 			c = ' ';
@@ -71,10 +71,10 @@ gw_param_get(const char *query, const char *name, char *out, size_t cap)
 	while (*p != '\0') {
 		const char *end = strchr(p, '&');
 		const char *eq;
-		size_t plen = end != NULL ? (size_t) (end - p) : strlen(p);
+		size_t plen = end != NULL ? (size_t)(end - p) : strlen(p);
 
 		eq = memchr(p, '=', plen);
-		if ((eq != NULL ? (size_t) (eq - p) : plen) == nlen && memcmp(p, name, nlen) == 0) {
+		if ((eq != NULL ? (size_t)(eq - p) : plen) == nlen && memcmp(p, name, nlen) == 0) {
 			val = eq != NULL ? eq + 1 : p + plen;
 			vlen = eq != NULL ? plen - nlen - 1 : 0;
 		}

@@ -11,7 +11,7 @@
 #include "gw.h"
 
 #define DETAIL_MAX 512
-#define CT_JSON "application/json"
+#define CT_JSON    "application/json"
 
 /* The answer when even the error body cannot be built (no memory). */
 static const char oom_body[] = "{\"detail\":\"out of memory\"}";
@@ -31,7 +31,7 @@ gw_reply_static(gw_reply *rep, int status, const char *ctype, const void *body, 
 	gw_reply_clear(rep);
 	rep->status = status;
 	rep->ctype = ctype;
-	rep->body = (char *) body;
+	rep->body = (char *)body;
 	rep->len = len;
 	rep->is_static = 1;
 }
@@ -52,7 +52,7 @@ static void
 detail_ascii(char *s)
 {
 	for (; *s != '\0'; s++) {
-		if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f) {
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f) {
 			*s = '?';
 		}
 	}

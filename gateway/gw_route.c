@@ -12,24 +12,24 @@
 /* Order matters where templates overlap: literal routes come before the
  * parameterised one they shadow (/scores/top before /scores/{wallet}). */
 static const gw_route routes[] = {
-	{ "GET", "/health", GW_PARAM_NONE, 0, gw_api_health },
-	{ "GET", "/ready", GW_PARAM_NONE, 0, gw_api_ready },
-	{ "POST", "/reload-graph", GW_PARAM_NONE, 1, gw_api_reload_graph },
-	{ "POST", "/run-score", GW_PARAM_NONE, 1, gw_api_run_score },
-	{ "GET", "/scores/top", GW_PARAM_NONE, 0, gw_api_top_scores },
-	{ "GET", "/scores/explain/{wallet}", GW_PARAM_WALLET, 0, gw_api_explain },
-	{ "GET", "/scores/{wallet}", GW_PARAM_WALLET, 0, gw_api_wallet_score },
-	{ "GET", "/graph/wallet/{wallet}", GW_PARAM_WALLET, 0, gw_api_wallet_graph },
-	{ "GET", "/runs", GW_PARAM_NONE, 0, gw_api_list_runs },
-	{ "GET", "/runs/{run_id}", GW_PARAM_RUN_ID, 0, gw_api_get_run },
-	{ "GET", "/ingestion/status", GW_PARAM_NONE, 0, gw_api_ingestion_status },
-	{ "GET", "/metrics", GW_PARAM_NONE, 0, gw_metrics_handle },
-	{ "GET", "/openapi.json", GW_PARAM_NONE, 0, gw_static_openapi },
-	{ "GET", "/docs", GW_PARAM_NONE, 0, gw_static_docs },
-	{ "GET", "/docs/{asset}", GW_PARAM_ASSET, 0, gw_static_asset },
+        {"GET", "/health", GW_PARAM_NONE, 0, gw_api_health},
+        {"GET", "/ready", GW_PARAM_NONE, 0, gw_api_ready},
+        {"POST", "/reload-graph", GW_PARAM_NONE, 1, gw_api_reload_graph},
+        {"POST", "/run-score", GW_PARAM_NONE, 1, gw_api_run_score},
+        {"GET", "/scores/top", GW_PARAM_NONE, 0, gw_api_top_scores},
+        {"GET", "/scores/explain/{wallet}", GW_PARAM_WALLET, 0, gw_api_explain},
+        {"GET", "/scores/{wallet}", GW_PARAM_WALLET, 0, gw_api_wallet_score},
+        {"GET", "/graph/wallet/{wallet}", GW_PARAM_WALLET, 0, gw_api_wallet_graph},
+        {"GET", "/runs", GW_PARAM_NONE, 0, gw_api_list_runs},
+        {"GET", "/runs/{run_id}", GW_PARAM_RUN_ID, 0, gw_api_get_run},
+        {"GET", "/ingestion/status", GW_PARAM_NONE, 0, gw_api_ingestion_status},
+        {"GET", "/metrics", GW_PARAM_NONE, 0, gw_metrics_handle},
+        {"GET", "/openapi.json", GW_PARAM_NONE, 0, gw_static_openapi},
+        {"GET", "/docs", GW_PARAM_NONE, 0, gw_static_docs},
+        {"GET", "/docs/{asset}", GW_PARAM_ASSET, 0, gw_static_asset},
 };
 
-#define N_ROUTES ((int) (sizeof(routes) / sizeof(routes[0])))
+#define N_ROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
 
 /* Matches path against template t. On success, the parameter segment (if the
  * template has one) is returned in *seg and *seg_len. */
@@ -50,9 +50,9 @@ path_match(const char *t, const char *path, size_t len, const char **seg, size_t
 		t++;
 		p++;
 		tslash = strchr(t, '/');
-		tl = tslash != NULL ? (size_t) (tslash - t) : strlen(t);
-		pslash = memchr(p, '/', (size_t) (end - p));
-		pl = pslash != NULL ? (size_t) (pslash - p) : (size_t) (end - p);
+		tl = tslash != NULL ? (size_t)(tslash - t) : strlen(t);
+		pslash = memchr(p, '/', (size_t)(end - p));
+		pl = pslash != NULL ? (size_t)(pslash - p) : (size_t)(end - p);
 		if (t[0] == '{') {
 			if (pl == 0) {
 				return 0;
@@ -113,5 +113,5 @@ gw_route_at(int i)
 int
 gw_route_index(const gw_route *r)
 {
-	return r != NULL ? (int) (r - routes) : -1;
+	return r != NULL ? (int)(r - routes) : -1;
 }

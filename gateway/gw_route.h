@@ -34,7 +34,7 @@ typedef struct gw_match {
 	const gw_route *route; /* when FOUND */
 	const char *seg;       /* raw (still percent-encoded) parameter segment */
 	size_t seg_len;
-	char allow[32];        /* when BAD_METHOD: "GET" / "POST" / "GET, POST" */
+	char allow[32]; /* when BAD_METHOD: "GET" / "POST" / "GET, POST" */
 } gw_match;
 
 /* Matches method and the raw path (path_len bytes, no query) against the table.

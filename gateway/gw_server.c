@@ -25,12 +25,12 @@
 #include "gw_route.h"
 #include "gw_server.h"
 
-#define MEMORY_LIMIT (64 * 1024) /* per connection: request line, headers, read buffer */
+#define MEMORY_LIMIT   (64 * 1024) /* per connection: request line, headers, read buffer */
 #define LISTEN_BACKLOG 1024
-#define LOG_PATH_MAX 200 /* bytes of the path quoted in the access log */
-#define PARAM_MAX (AMLRISK_WALLET_MAX + 1)
+#define LOG_PATH_MAX   200 /* bytes of the path quoted in the access log */
+#define PARAM_MAX      (AMLRISK_WALLET_MAX + 1)
 #define ASSET_NAME_MAX 64
-#define WHY_MAX 160
+#define WHY_MAX        160
 
 struct gw_server {
 	struct MHD_Daemon *mhd;
@@ -63,7 +63,6 @@ typedef struct request {
 } request;
 
 static const char ct_json[] = "application/json";
-static const char oom_body[] = "{\"detail\":\"out of memory\"}";
 
 static int64_t
 now_us(void)
@@ -71,7 +70,7 @@ now_us(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* MHD's URI callback: the request's context, before MHD unescapes anything. */
@@ -82,7 +81,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	request *r;
 	size_t len = strlen(uri);
 
-	(void) conn;
+	(void)conn;
 	gw_metrics_begin(s->app->metrics);
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		return NULL;
@@ -96,19 +95,20 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return r;
 }
 
-/* Appends a printable, quoted-safe copy of path to the access log line. */
+/* Writes path for the access log: at most LOG_PATH_MAX bytes, with spaces,
+ * quotes, backslashes and non-ASCII bytes percent-escaped. */
 static void
 log_path(char *out, size_t cap, const char *path)
 {
 	size_t i, n = 0;
 
 	for (i = 0; path[i] != '\0' && n + 5 < cap && i < LOG_PATH_MAX; i++) {
-		unsigned char c = (unsigned char) path[i];
+		unsigned char c = (unsigned char)path[i];
 
 		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-			n += (size_t) snprintf(out + n, cap - n, "%%%02X", c);
+			n += (size_t)snprintf(out + n, cap - n, "%%%02X", c);
 		} else {
-			out[n++] = (char) c;
+			out[n++] = (char)c;
 		}
 	}
 	out[n] = '\0';
@@ -124,12 +124,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	char path[LOG_PATH_MAX * 3 + 8];
 	double secs;
 
-	(void) conn;
+	(void)conn;
 	if (r == NULL) {
 		gw_metrics_end(s->app->metrics, -1, 0, 0);
 		return;
 	}
-	secs = (double) (now_us() - r->t0_us) / 1e6;
+	secs = (double)(now_us() - r->t0_us) / 1e6;
 	log_path(path, sizeof(path), r->uri);
 	amlrisk_log(r->status != 0 && r->status < 500 ? AMLRISK_LOG_INFO : AMLRISK_LOG_WARN,
 	            "gateway", "http.request", "method=%s path=%s status=%d ms=%.3f%s",
@@ -142,7 +142,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* Queues rep (its body handed to MHD) and records the status. */
+/* Queues rep (its body handed to MHD) and records the status in r (NULL when
+ * the request has no context). */
 static enum MHD_Result
 reply_send(struct MHD_Connection *conn, request *r, gw_reply *rep)
 {
@@ -166,9 +167,9 @@ reply_send(struct MHD_Connection *conn, request *r, gw_reply *rep)
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
-	ret = MHD_queue_response(conn, (unsigned int) rep->status, resp);
+	ret = MHD_queue_response(conn, (unsigned int)rep->status, resp);
 	MHD_destroy_response(resp);
-	if (ret == MHD_YES) {
+	if (ret == MHD_YES && r != NULL) {
 		r->status = rep->status;
 		r->state = RQ_ANSWERED;
 	}
@@ -201,7 +202,7 @@ param_check(request *r, gw_reply *rep)
 		    (errno = 0, id = strtoll(r->param, &end, 10)) < 1 || *end != '\0' ||
 		    errno != 0) {
 			gw_reply_error(rep, 422, "run_id: must be an integer between 1 and %lld",
-			               (long long) INT64_MAX);
+			               (long long)INT64_MAX);
 			return -1;
 		}
 		return 0;
@@ -231,8 +232,8 @@ request_check(gw_server *s, request *r, struct MHD_Connection *conn, gw_reply *r
 	}
 	q = strchr(r->uri, '?');
 	r->query = q != NULL ? q + 1 : "";
-	switch (gw_route_find(r->method, r->uri, q != NULL ? (size_t) (q - r->uri)
-	                                                   : strlen(r->uri), &r->match)) {
+	switch (gw_route_find(r->method, r->uri, q != NULL ? (size_t)(q - r->uri) : strlen(r->uri),
+	                      &r->match)) {
 	case GW_ROUTE_NOT_FOUND:
 		gw_reply_error(rep, 404, "Not Found");
 		return -1;
@@ -286,11 +287,11 @@ static void
 dispatch(gw_server *s, request *r, gw_reply *rep)
 {
 	gw_request rq = {
-		.app = s->app,
-		.param = r->route->param != GW_PARAM_NONE ? r->param : NULL,
-		.query = r->query,
-		.body = r->body,
-		.body_len = r->body_len,
+	        .app = s->app,
+	        .param = r->route->param != GW_PARAM_NONE ? r->param : NULL,
+	        .query = r->query,
+	        .body = r->body,
+	        .body_len = r->body_len,
 	};
 
 	r->route->handler(&rq, rep);
@@ -299,8 +300,8 @@ dispatch(gw_server *s, request *r, gw_reply *rep)
 static int
 has_body(struct MHD_Connection *conn)
 {
-	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	                                   MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL ||
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) !=
+	               NULL ||
 	       MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	                                   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
@@ -311,21 +312,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 {
 	gw_server *s = cls;
 	request *r = *con_cls;
-	gw_reply rep = { 0 };
+	gw_reply rep = {0};
 
-	(void) url;
-	(void) version;
+	(void)url;
+	(void)version;
 	if (r == NULL) { /* the URI callback could not allocate */
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-		        sizeof(oom_body) - 1, (void *) oom_body, MHD_RESPMEM_PERSISTENT);
-		enum MHD_Result ret;
-
-		if (resp == NULL) {
-			return MHD_NO;
-		}
-		ret = MHD_queue_response(conn, 503, resp);
-		MHD_destroy_response(resp);
-		return ret;
+		gw_reply_error(&rep, 503, "out of memory");
+		return reply_send(conn, NULL, &rep);
 	}
 	switch (r->state) {
 	case RQ_HEADERS:
@@ -363,7 +356,7 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 	char msg[256];
 	size_t n;
 
-	(void) cls;
+	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
@@ -376,7 +369,7 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 static int
 address_make(const gw_config *cfg, struct sockaddr_in *sa, char *err, size_t errlen)
 {
-	struct addrinfo hints = { 0 }, *res = NULL;
+	struct addrinfo hints = {0}, *res = NULL;
 	int rv;
 
 	hints.ai_family = AF_INET;
@@ -386,14 +379,13 @@ address_make(const gw_config *cfg, struct sockaddr_in *sa, char *err, size_t err
 		return AMLRISK_EINVAL;
 	}
 	memcpy(sa, res->ai_addr, sizeof(*sa));
-	sa->sin_port = htons((uint16_t) cfg->port);
+	sa->sin_port = htons((uint16_t)cfg->port);
 	freeaddrinfo(res);
 	return AMLRISK_OK;
 }
 
 int
-gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *err,
-                size_t errlen)
+gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *err, size_t errlen)
 {
 	gw_server *s;
 	struct sockaddr_in sa;
@@ -410,15 +402,14 @@ gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *
 	s->cfg = cfg;
 	s->mhd = MHD_start_daemon(
 	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-	        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) cfg->threads,
-	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg->max_connections,
-	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) cfg->per_ip_connections,
-	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg->conn_timeout_s,
-	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) MEMORY_LIMIT,
-	        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) LISTEN_BACKLOG,
-	        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1, MHD_OPTION_URI_LOG_CALLBACK,
+	        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR,
+	        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connections,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEMORY_LIMIT,
+	        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)LISTEN_BACKLOG,
+	        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_URI_LOG_CALLBACK,
 	        on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		snprintf(err, errlen, "libmicrohttpd could not start on %s:%d (address in use?)",

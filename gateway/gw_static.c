@@ -9,7 +9,7 @@
 #include "gw_assets.h"
 #include "gw_static.h"
 
-#define ASSET_MAX (16 * 1024 * 1024) /* larger than any swagger-ui-dist file */
+#define ASSET_MAX    (16 * 1024 * 1024) /* larger than any swagger-ui-dist file */
 #define PATH_MAX_LEN 4096
 
 /* The files of swagger-ui-dist that docs.html loads. */
@@ -17,11 +17,11 @@ static const struct {
 	const char *name;
 	const char *ctype;
 } asset_files[] = {
-	{ "swagger-ui.css", "text/css; charset=utf-8" },
-	{ "swagger-ui-bundle.js", "text/javascript; charset=utf-8" },
-	{ "swagger-ui-standalone-preset.js", "text/javascript; charset=utf-8" },
-	{ "favicon-32x32.png", "image/png" },
-	{ "favicon-16x16.png", "image/png" },
+        {"swagger-ui.css", "text/css; charset=utf-8"},
+        {"swagger-ui-bundle.js", "text/javascript; charset=utf-8"},
+        {"swagger-ui-standalone-preset.js", "text/javascript; charset=utf-8"},
+        {"favicon-32x32.png", "image/png"},
+        {"favicon-16x16.png", "image/png"},
 };
 #define N_ASSETS (sizeof(asset_files) / sizeof(asset_files[0]))
 
@@ -51,15 +51,15 @@ file_read(const char *path, char **out, size_t *outlen)
 		rv = AMLRISK_ETOOBIG;
 		goto out;
 	}
-	if ((buf = malloc((size_t) n + 1)) == NULL) {
+	if ((buf = malloc((size_t)n + 1)) == NULL) {
 		rv = AMLRISK_ENOMEM;
 		goto out;
 	}
-	if (fread(buf, 1, (size_t) n, f) != (size_t) n) {
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
 		goto out;
 	}
 	*out = buf;
-	*outlen = (size_t) n;
+	*outlen = (size_t)n;
 	buf = NULL;
 	rv = AMLRISK_OK;
 out:
@@ -80,7 +80,7 @@ gw_static_create(gw_static **out, const char *dir)
 		return AMLRISK_ENOMEM;
 	}
 	for (i = 0; i < N_ASSETS; i++) {
-		if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, asset_files[i].name) >=
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, asset_files[i].name) >=
 		    sizeof(path)) {
 			rv = AMLRISK_EINVAL;
 		} else {
@@ -121,7 +121,7 @@ gw_static_missing(const gw_static *s)
 void
 gw_static_openapi(const gw_request *rq, gw_reply *rep)
 {
-	(void) rq;
+	(void)rq;
 	gw_reply_static(rep, 200, "application/json", gw_asset_openapi_json,
 	                gw_asset_openapi_json_len);
 }
@@ -129,7 +129,7 @@ gw_static_openapi(const gw_request *rq, gw_reply *rep)
 void
 gw_static_docs(const gw_request *rq, gw_reply *rep)
 {
-	(void) rq;
+	(void)rq;
 	gw_reply_static(rep, 200, "text/html; charset=utf-8", gw_asset_docs_html,
 	                gw_asset_docs_html_len);
 }
@@ -145,9 +145,10 @@ gw_static_asset(const gw_request *rq, gw_reply *rep)
 			continue;
 		}
 		if (s->data[i] == NULL) {
-			gw_reply_error(rep, 503,
-			               "Swagger UI asset %s is not installed (run scripts/bootstrap)",
-			               asset_files[i].name);
+			gw_reply_error(
+			        rep, 503,
+			        "Swagger UI asset %s is not installed (run scripts/bootstrap)",
+			        asset_files[i].name);
 			return;
 		}
 		gw_reply_static(rep, 200, asset_files[i].ctype, s->data[i], s->len[i]);

@@ -16,12 +16,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 {
 	struct MHD_Response *resp = cls;
 
-	(void) url;
-	(void) method;
-	(void) version;
-	(void) upload;
-	(void) upload_size;
-	(void) con_cls;
+	(void)url;
+	(void)method;
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	(void)con_cls;
 	return MHD_queue_response(conn, MHD_HTTP_OK, resp);
 }
 
@@ -41,26 +41,25 @@ main(int argc, char **argv)
 		return 2;
 	}
 	threads = argc > 3 ? strtol(argv[3], NULL, 10) : 16;
-	if ((body = malloc((size_t) len)) == NULL) {
+	if ((body = malloc((size_t)len)) == NULL) {
 		return 1;
 	}
 	/* {"detail":"xxxx...x"}: valid JSON of exactly len bytes */
-	memset(body, 'x', (size_t) len);
+	memset(body, 'x', (size_t)len);
 	memcpy(body, "{\"detail\":\"", 11);
 	memcpy(body + len - 2, "\"}", 2);
-	resp = MHD_create_response_from_buffer((size_t) len, body, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL ||
-	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
-	            MHD_YES) {
+	resp = MHD_create_response_from_buffer((size_t)len, body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL || MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                                            "application/json") != MHD_YES) {
 		return 1;
 	}
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t) port, NULL,
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL,
 	                     NULL, on_request, resp, MHD_OPTION_THREAD_POOL_SIZE,
-	                     (unsigned int) threads, MHD_OPTION_CONNECTION_LIMIT, 1024u,
+	                     (unsigned int)threads, MHD_OPTION_CONNECTION_LIMIT, 1024u,
 	                     MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "%s: cannot listen on %ld\n", argv[0], port);

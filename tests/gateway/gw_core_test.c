@@ -13,9 +13,9 @@
 #include "gwt.h"
 #include "th.h"
 
-#define TOKEN "core-test-token"
+#define TOKEN       "core-test-token"
 #define DEADLINE_MS 2000
-#define READY_MS 60000
+#define READY_MS    60000
 
 static char db_url[512], rpc_url[64], core_log[256], gw_log[256];
 static pid_t core_pid, gw_pid;
@@ -35,22 +35,24 @@ db_load(void)
 	PQclear(res);
 	for (i = 0; i < n; i++) {
 		char ts[32];
-		const char *vals[5] = { txs[i]->tx_id, txs[i]->sender, txs[i]->receiver,
-			                txs[i]->amount, ts };
+		const char *vals[5] = {txs[i]->tx_id, txs[i]->sender, txs[i]->receiver,
+		                       txs[i]->amount, ts};
 
-		snprintf(ts, sizeof(ts), "%lld", (long long) txs[i]->timestamp_us);
-		res = PQexecParams(c,
-		                   "INSERT INTO transactions (tx_id, sender, receiver, amount, "
-		                   "\"timestamp\") VALUES ($1, $2, $3, $4::numeric, 'epoch'::timestamptz"
-		                   " + $5::bigint * interval '1 microsecond')",
-		                   5, NULL, vals, NULL, NULL, 0);
+		snprintf(ts, sizeof(ts), "%lld", (long long)txs[i]->timestamp_us);
+		res = PQexecParams(
+		        c,
+		        "INSERT INTO transactions (tx_id, sender, receiver, amount, "
+		        "\"timestamp\") VALUES ($1, $2, $3, $4::numeric, 'epoch'::timestamptz"
+		        " + $5::bigint * interval '1 microsecond')",
+		        5, NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			fail_msg("insert: %s", PQerrorMessage(c));
 		}
 		PQclear(res);
 	}
 	/* S = {A}: the spec's worked example, through the labels (illicit_ratio 0) */
-	res = PQexec(c, "INSERT INTO wallet_labels (wallet, label) VALUES ('A', 'illicit'); COMMIT");
+	res = PQexec(c,
+	             "INSERT INTO wallet_labels (wallet, label) VALUES ('A', 'illicit'); COMMIT");
 	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
 	th_fixture_free(txs, n);
@@ -61,8 +63,8 @@ static void
 core_start(void)
 {
 	char env_db[600], env_rpc[96];
-	char *env[] = { env_db, env_rpc, NULL };
-	char *argv[] = { "amlrisk-core", NULL };
+	char *env[] = {env_db, env_rpc, NULL};
+	char *argv[] = {"amlrisk-core", NULL};
 
 	snprintf(env_db, sizeof(env_db), "DATABASE_URL=%s", db_url);
 	snprintf(env_rpc, sizeof(env_rpc), "RPC_LISTEN=%s", rpc_url);
@@ -93,14 +95,15 @@ wait_status(const char *target, int want)
 static int
 setup(void **state)
 {
-	static char *env[] = { "AML_API_TOKEN=" TOKEN, "GATEWAY_RPC_TIMEOUT_MS=2000", NULL };
+	static char *env[] = {"AML_API_TOKEN=" TOKEN, "GATEWAY_RPC_TIMEOUT_MS=2000", NULL};
 
-	(void) state;
+	(void)state;
 	th_db_create(db_url, sizeof(db_url), 1);
 	db_load();
 	snprintf(rpc_url, sizeof(rpc_url), "tcp://127.0.0.1:%d", gwt_free_port());
-	snprintf(core_log, sizeof(core_log), "%s/gw_core_test.core.%d.log", gwt_log_dir(), (int) getpid());
-	snprintf(gw_log, sizeof(gw_log), "%s/gw_core_test.gw.%d.log", gwt_log_dir(), (int) getpid());
+	snprintf(core_log, sizeof(core_log), "%s/gw_core_test.core.%d.log", gwt_log_dir(),
+	         (int)getpid());
+	snprintf(gw_log, sizeof(gw_log), "%s/gw_core_test.gw.%d.log", gwt_log_dir(), (int)getpid());
 	core_start();
 	gw_port = gwt_free_port();
 	gw_pid = gwt_gateway_start(gw_port, rpc_url, env, gw_log);
@@ -111,7 +114,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	(void) state;
+	(void)state;
 	if (gw_pid > 0) {
 		th_stop(gw_pid, SIGTERM, 10000);
 	}
@@ -147,7 +150,8 @@ score_is(const char *wallet, int64_t run_id, double want)
 	json_t *j;
 
 	if (run_id > 0) {
-		snprintf(target, sizeof(target), "/scores/%s?run_id=%lld", wallet, (long long) run_id);
+		snprintf(target, sizeof(target), "/scores/%s?run_id=%lld", wallet,
+		         (long long)run_id);
 	} else {
 		snprintf(target, sizeof(target), "/scores/%s", wallet);
 	}
@@ -176,7 +180,8 @@ run_score(const char *body, int want)
 			continue;
 		}
 		if (r.status != want) {
-			fail_msg("/run-score %s: expected %d, got %d: %s", body, want, r.status, r.body);
+			fail_msg("/run-score %s: expected %d, got %d: %s", body, want, r.status,
+			         r.body);
 		}
 		j = json_loadb(r.body, r.body_len, 0, NULL);
 		assert_non_null(j);
@@ -200,7 +205,7 @@ test_reload_and_score(void **state)
 {
 	json_t *j;
 
-	(void) state;
+	(void)state;
 	j = gwt_post_json(gw_port, "/reload-graph", NULL, TOKEN, 200);
 	assert_int_equal(json_integer_value(json_object_get(j, "wallets")), 5);
 	assert_int_equal(json_integer_value(json_object_get(j, "edges")), 5);
@@ -218,13 +223,13 @@ test_reload_and_score(void **state)
 static void
 test_worked_example(void **state)
 {
-	static const char *order[5] = { "A", "E", "B", "C", "D" };
-	static const double want[5] = { 1.0969655114602888, 0.9, 0.6363961030678927,
-		                        0.5196152422706631, 0.3 };
+	static const char *order[5] = {"A", "E", "B", "C", "D"};
+	static const double want[5] = {1.0969655114602888, 0.9, 0.6363961030678927,
+	                               0.5196152422706631, 0.3};
 	json_t *j, *rows, *hops;
 	size_t i;
 
-	(void) state;
+	(void)state;
 	j = gwt_get_json(gw_port, "/scores/top?n=20", 200);
 	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), first_run);
 	rows = json_object_get(j, "scores");
@@ -246,7 +251,8 @@ test_worked_example(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "out_degree")), 1);
 	hops = json_object_get(j, "hops");
 	assert_int_equal(json_array_size(hops), 3);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(hops, 2), "illicit_count")), 1);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_array_get(hops, 2), "illicit_count")), 1);
 	json_decref(j);
 	j = gwt_get_json(gw_port, "/scores/explain/B", 200);
 	assert_close(num(j, "normaliser"), sqrt(2.0));
@@ -267,7 +273,7 @@ test_other_config_and_runs(void **state)
 	char target[64];
 	gwt_resp r;
 
-	(void) state;
+	(void)state;
 	j = run_score("{\"illicit_ratio\": 0, \"direction\": \"in\", \"count\": \"exact\", "
 	              "\"hop_weights\": [0, 1, 0.5, 0.25]}",
 	              200);
@@ -284,7 +290,7 @@ test_other_config_and_runs(void **state)
 	j = gwt_get_json(gw_port, "/runs", 200);
 	assert_true(json_array_size(json_object_get(j, "runs")) >= 2);
 	json_decref(j);
-	snprintf(target, sizeof(target), "/runs/%lld", (long long) first_run);
+	snprintf(target, sizeof(target), "/runs/%lld", (long long)first_run);
 	j = gwt_get_json(gw_port, target, 200);
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "completed");
 	assert_int_equal(json_integer_value(json_object_get(j, "wallets")), 5);
@@ -310,7 +316,7 @@ test_schemathesis(void **state)
 	const char *src = th_env("AMLRISK_SOURCE_DIR");
 	int st;
 
-	(void) state;
+	(void)state;
 	snprintf(cmd, sizeof(cmd),
 	         "'%s/var/gw-venv/bin/schemathesis' run 'http://127.0.0.1:%d/openapi.json' "
 	         "--checks not_a_server_error --max-examples %s --seed 42 --workers 1 "
@@ -330,7 +336,7 @@ test_core_down_and_back(void **state)
 {
 	gwt_resp r;
 
-	(void) state;
+	(void)state;
 	assert_int_equal(th_stop(core_pid, SIGTERM, 30000) == -1, 0);
 	core_pid = 0;
 	r = gwt_http(gw_port, "GET", "/scores/A", NULL, NULL, 0, 10000);
@@ -347,11 +353,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reload_and_score),
-		cmocka_unit_test(test_worked_example),
-		cmocka_unit_test(test_other_config_and_runs),
-		cmocka_unit_test(test_schemathesis),
-		cmocka_unit_test(test_core_down_and_back),
+	        cmocka_unit_test(test_reload_and_score),      cmocka_unit_test(test_worked_example),
+	        cmocka_unit_test(test_other_config_and_runs), cmocka_unit_test(test_schemathesis),
+	        cmocka_unit_test(test_core_down_and_back),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

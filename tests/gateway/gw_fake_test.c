@@ -17,7 +17,7 @@
 #include "rpc.h"
 #include "th.h"
 
-#define TOKEN "s3cret-token"
+#define TOKEN       "s3cret-token"
 #define DEADLINE_MS 1000
 
 static rpc_server *fake;
@@ -38,8 +38,8 @@ fake_health(Aml__V1__RiskService_Service *svc, const Aml__V1__HealthRequest *in,
 {
 	Aml__V1__HealthResponse r = AML__V1__HEALTH_RESPONSE__INIT;
 
-	(void) svc;
-	(void) in;
+	(void)svc;
+	(void)in;
 	r.status = "ok";
 	r.database_ok = 1;
 	r.graph = &graph;
@@ -54,8 +54,8 @@ fake_reload_graph(Aml__V1__RiskService_Service *svc, const Aml__V1__ReloadGraphR
 {
 	Aml__V1__ReloadGraphResponse r = AML__V1__RELOAD_GRAPH_RESPONSE__INIT;
 
-	(void) svc;
-	(void) in;
+	(void)svc;
+	(void)in;
 	r.graph = &graph;
 	r.elapsed_seconds = 0.25;
 	closure(&r, cd);
@@ -68,7 +68,7 @@ fake_run_score(Aml__V1__RiskService_Service *svc, const Aml__V1__RunScoreRequest
 	Aml__V1__RunScoreResponse r = AML__V1__RUN_SCORE_RESPONSE__INIT;
 	Aml__V1__RunSummary run = AML__V1__RUN_SUMMARY__INIT;
 
-	(void) svc;
+	(void)svc;
 	atomic_fetch_add(&run_score_calls, 1);
 	snprintf(last_overrides, sizeof(last_overrides), "%s", in->config_overrides_json);
 	if (strstr(in->config_overrides_json, "bogus") != NULL) {
@@ -95,14 +95,14 @@ fake_top_scores(Aml__V1__RiskService_Service *svc, const Aml__V1__TopScoresReque
 {
 	Aml__V1__TopScoresResponse r = AML__V1__TOP_SCORES_RESPONSE__INIT;
 	Aml__V1__WalletScore rows[5], *ptrs[5];
-	static const char *names[5] = { "A", "E", "B", "C", "D" };
+	static const char *names[5] = {"A", "E", "B", "C", "D"};
 	size_t i;
 
-	(void) svc;
+	(void)svc;
 	for (i = 0; i < 5 && i < in->n; i++) {
 		aml__v1__wallet_score__init(&rows[i]);
-		rows[i].wallet = (char *) names[i];
-		rows[i].risk_score = 1.0 / (double) (i + 1);
+		rows[i].wallet = (char *)names[i];
+		rows[i].risk_score = 1.0 / (double)(i + 1);
 		rows[i].exposures = 5 - i;
 		ptrs[i] = &rows[i];
 	}
@@ -129,7 +129,7 @@ forced(const char *wallet, void *cd)
 	} else if (strcmp(wallet, "slow") == 0) {
 		int left = rpc_call_time_left_ms(cd);
 
-		usleep((useconds_t) ((left > 0 ? left : DEADLINE_MS) + 300) * 1000);
+		usleep((useconds_t)((left > 0 ? left : DEADLINE_MS) + 300) * 1000);
 		rpc_call_fail(cd, AMLRISK_EINTERNAL, "too late");
 	} else {
 		return 0;
@@ -138,16 +138,15 @@ forced(const char *wallet, void *cd)
 }
 
 static void
-fake_get_wallet_score(Aml__V1__RiskService_Service *svc,
-                      const Aml__V1__GetWalletScoreRequest *in,
+fake_get_wallet_score(Aml__V1__RiskService_Service *svc, const Aml__V1__GetWalletScoreRequest *in,
                       Aml__V1__GetWalletScoreResponse_Closure closure, void *cd)
 {
 	Aml__V1__GetWalletScoreResponse r = AML__V1__GET_WALLET_SCORE_RESPONSE__INIT;
 	Aml__V1__WalletScore s = AML__V1__WALLET_SCORE__INIT;
-	Aml__V1__HopCount h[2] = { AML__V1__HOP_COUNT__INIT, AML__V1__HOP_COUNT__INIT };
-	Aml__V1__HopCount *hp[2] = { &h[0], &h[1] };
+	Aml__V1__HopCount h[2] = {AML__V1__HOP_COUNT__INIT, AML__V1__HOP_COUNT__INIT};
+	Aml__V1__HopCount *hp[2] = {&h[0], &h[1]};
 
-	(void) svc;
+	(void)svc;
 	if (forced(in->wallet, cd)) {
 		return;
 	}
@@ -174,11 +173,11 @@ fake_explain_wallet(Aml__V1__RiskService_Service *svc, const Aml__V1__ExplainWal
 {
 	Aml__V1__ExplainWalletResponse r = AML__V1__EXPLAIN_WALLET_RESPONSE__INIT;
 	Aml__V1__WalletScore s = AML__V1__WALLET_SCORE__INIT;
-	Aml__V1__ExplainHop hop = AML__V1__EXPLAIN_HOP__INIT, *hops[1] = { &hop };
-	Aml__V1__ExplainSource src = AML__V1__EXPLAIN_SOURCE__INIT, *srcs[1] = { &src };
-	char *path[2] = { in->wallet, "A" };
+	Aml__V1__ExplainHop hop = AML__V1__EXPLAIN_HOP__INIT, *hops[1] = {&hop};
+	Aml__V1__ExplainSource src = AML__V1__EXPLAIN_SOURCE__INIT, *srcs[1] = {&src};
+	char *path[2] = {in->wallet, "A"};
 
-	(void) svc;
+	(void)svc;
 	if (forced(in->wallet, cd)) {
 		return;
 	}
@@ -210,11 +209,11 @@ fake_wallet_graph(Aml__V1__RiskService_Service *svc, const Aml__V1__WalletGraphR
                   Aml__V1__WalletGraphResponse_Closure closure, void *cd)
 {
 	Aml__V1__WalletGraphResponse r = AML__V1__WALLET_GRAPH_RESPONSE__INIT;
-	Aml__V1__GraphNode n[2] = { AML__V1__GRAPH_NODE__INIT, AML__V1__GRAPH_NODE__INIT };
-	Aml__V1__GraphNode *np[2] = { &n[0], &n[1] };
-	Aml__V1__GraphEdge e = AML__V1__GRAPH_EDGE__INIT, *ep[1] = { &e };
+	Aml__V1__GraphNode n[2] = {AML__V1__GRAPH_NODE__INIT, AML__V1__GRAPH_NODE__INIT};
+	Aml__V1__GraphNode *np[2] = {&n[0], &n[1]};
+	Aml__V1__GraphEdge e = AML__V1__GRAPH_EDGE__INIT, *ep[1] = {&e};
 
-	(void) svc;
+	(void)svc;
 	if (forced(in->wallet, cd)) {
 		return;
 	}
@@ -225,7 +224,7 @@ fake_wallet_graph(Aml__V1__RiskService_Service *svc, const Aml__V1__WalletGraphR
 	e.sender = "A";
 	e.receiver = in->wallet;
 	e.tx_count = in->node_limit;
-	e.total_amount = (double) in->edge_limit;
+	e.total_amount = (double)in->edge_limit;
 	r.center = in->wallet;
 	r.run_id = 7;
 	r.n_nodes = 2;
@@ -253,9 +252,10 @@ fake_list_runs(Aml__V1__RiskService_Service *svc, const Aml__V1__ListRunsRequest
                Aml__V1__ListRunsResponse_Closure closure, void *cd)
 {
 	Aml__V1__ListRunsResponse r = AML__V1__LIST_RUNS_RESPONSE__INIT;
-	Aml__V1__RunSummary runs[2], *rp[2] = { summary_make(&runs[0], 7), summary_make(&runs[1], 6) };
+	Aml__V1__RunSummary runs[2],
+	        *rp[2] = {summary_make(&runs[0], 7), summary_make(&runs[1], 6)};
 
-	(void) svc;
+	(void)svc;
 	r.n_runs = in->limit < 2 ? in->limit : 2;
 	r.runs = rp;
 	r.next_before_id = in->limit < 2 ? 7 : 0;
@@ -269,7 +269,7 @@ fake_get_run(Aml__V1__RiskService_Service *svc, const Aml__V1__GetRunRequest *in
 	Aml__V1__GetRunResponse r = AML__V1__GET_RUN_RESPONSE__INIT;
 	Aml__V1__RunSummary run;
 
-	(void) svc;
+	(void)svc;
 	if (in->run_id == 404) {
 		rpc_call_fail(cd, AMLRISK_ENOTFOUND, "run 404 not found");
 		return;
@@ -279,15 +279,14 @@ fake_get_run(Aml__V1__RiskService_Service *svc, const Aml__V1__GetRunRequest *in
 }
 
 static void
-fake_ingestion_status(Aml__V1__RiskService_Service *svc,
-                      const Aml__V1__IngestionStatusRequest *in,
+fake_ingestion_status(Aml__V1__RiskService_Service *svc, const Aml__V1__IngestionStatusRequest *in,
                       Aml__V1__IngestionStatusResponse_Closure closure, void *cd)
 {
 	Aml__V1__IngestionStatusResponse r = AML__V1__INGESTION_STATUS_RESPONSE__INIT;
-	Aml__V1__PartitionState p = AML__V1__PARTITION_STATE__INIT, *pp[1] = { &p };
+	Aml__V1__PartitionState p = AML__V1__PARTITION_STATE__INIT, *pp[1] = {&p};
 
-	(void) svc;
-	(void) in;
+	(void)svc;
+	(void)in;
 	p.topic = "transactions";
 	p.partition = 3;
 	p.committed_offset = 10;
@@ -324,10 +323,10 @@ fake_stop(void)
 static int
 setup(void **state)
 {
-	static char *env[] = { "AML_API_TOKEN=" TOKEN, "GATEWAY_RPC_TIMEOUT_MS=1000",
-		               "GATEWAY_LONG_TIMEOUT_MS=3000", "LOG_LEVEL=info", NULL };
+	static char *env[] = {"AML_API_TOKEN=" TOKEN, "GATEWAY_RPC_TIMEOUT_MS=1000",
+	                      "GATEWAY_LONG_TIMEOUT_MS=3000", "LOG_LEVEL=info", NULL};
 
-	(void) state;
+	(void)state;
 	graph.loaded = 1;
 	graph.wallets = 5;
 	graph.edges = 5;
@@ -336,7 +335,7 @@ setup(void **state)
 	graph.loaded_at_us = INT64_C(1764080463123456);
 	snprintf(fake_url, sizeof(fake_url), "tcp://127.0.0.1:%d", gwt_free_port());
 	fake_start();
-	snprintf(gw_log, sizeof(gw_log), "%s/gw_fake_test.%d.log", gwt_log_dir(), (int) getpid());
+	snprintf(gw_log, sizeof(gw_log), "%s/gw_fake_test.%d.log", gwt_log_dir(), (int)getpid());
 	gw_port = gwt_free_port();
 	gw_pid = gwt_gateway_start(gw_port, fake_url, env, gw_log);
 	return 0;
@@ -345,7 +344,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	(void) state;
+	(void)state;
 	if (gw_pid > 0) {
 		th_stop(gw_pid, SIGKILL, 5000);
 	}
@@ -370,14 +369,16 @@ test_health_ready(void **state)
 {
 	json_t *j;
 
-	(void) state;
+	(void)state;
 	j = gwt_get_json(gw_port, "/health", 200);
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
 	assert_string_equal(json_string_value(json_object_get(j, "database")), "ok");
 	assert_true(json_is_true(json_object_get(json_object_get(j, "graph"), "loaded")));
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "graph"), "wallets")), 5);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "graph"), "loaded_at")),
-	                    "2025-11-25T14:21:03.123456Z");
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_object_get(j, "graph"), "wallets")), 5);
+	assert_string_equal(
+	        json_string_value(json_object_get(json_object_get(j, "graph"), "loaded_at")),
+	        "2025-11-25T14:21:03.123456Z");
 	json_decref(j);
 	j = gwt_get_json(gw_port, "/ready", 200);
 	assert_true(json_is_true(json_object_get(j, "ready")));
@@ -389,12 +390,13 @@ test_top_scores(void **state)
 {
 	json_t *j, *rows;
 
-	(void) state;
+	(void)state;
 	j = gwt_get_json(gw_port, "/scores/top?n=3", 200);
 	rows = json_object_get(j, "scores");
 	assert_int_equal(json_array_size(rows), 3);
 	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "wallet")), "A");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "wallet")),
+	                    "A");
 	assert_true(json_is_real(json_object_get(json_array_get(rows, 1), "risk_score")));
 	assert_true(json_is_boolean(json_object_get(json_array_get(rows, 1), "is_illicit")));
 	json_decref(j);
@@ -419,7 +421,7 @@ test_wallet_score(void **state)
 	json_t *j;
 	char big[400];
 
-	(void) state;
+	(void)state;
 	j = gwt_get_json(gw_port, "/scores/B", 200);
 	assert_string_equal(json_string_value(json_object_get(j, "wallet")), "B");
 	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
@@ -462,7 +464,7 @@ test_deadline(void **state)
 {
 	gwt_resp r;
 
-	(void) state;
+	(void)state;
 	r = gwt_http(gw_port, "GET", "/scores/slow", NULL, NULL, 0, 10000);
 	gwt_assert_error(&r, 504);
 	assert_true(r.ms >= DEADLINE_MS - 50 && r.ms < DEADLINE_MS + 1500);
@@ -474,25 +476,33 @@ test_explain_graph(void **state)
 {
 	json_t *j, *hop;
 
-	(void) state;
+	(void)state;
 	j = gwt_get_json(gw_port, "/scores/explain/B?max_sources=1", 200);
 	assert_string_equal(json_string_value(json_object_get(j, "wallet")), "B");
 	assert_true(json_is_object(json_object_get(j, "config")));
 	hop = json_array_get(json_object_get(j, "hops"), 0);
 	assert_true(json_is_true(json_object_get(hop, "truncated")));
-	assert_string_equal(json_string_value(json_array_get(json_object_get(
-	                            json_array_get(json_object_get(hop, "sources"), 0), "path"), 1)),
-	                    "A");
+	assert_string_equal(
+	        json_string_value(json_array_get(
+	                json_object_get(json_array_get(json_object_get(hop, "sources"), 0), "path"),
+	                1)),
+	        "A");
 	json_decref(j);
 	get_error("/scores/explain/missing", 404);
 	get_error("/scores/explain/B?max_sources=0", 422);
 	j = gwt_get_json(gw_port, "/graph/wallet/B", 200);
 	assert_string_equal(json_string_value(json_object_get(j, "center")), "B");
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "nodes"), 1), "distance")), 2);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "edges"), 0), "tx_count")), 100);
+	assert_int_equal(json_integer_value(json_object_get(
+	                         json_array_get(json_object_get(j, "nodes"), 1), "distance")),
+	                 2);
+	assert_int_equal(json_integer_value(json_object_get(
+	                         json_array_get(json_object_get(j, "edges"), 0), "tx_count")),
+	                 100);
 	json_decref(j);
 	j = gwt_get_json(gw_port, "/graph/wallet/B?hops=3&node_limit=10&edge_limit=20", 200);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "nodes"), 1), "distance")), 3);
+	assert_int_equal(json_integer_value(json_object_get(
+	                         json_array_get(json_object_get(j, "nodes"), 1), "distance")),
+	                 3);
 	json_decref(j);
 	get_error("/graph/wallet/B?hops=0", 422);
 	get_error("/graph/wallet/B?hops=7", 422);
@@ -506,7 +516,7 @@ test_runs_ingestion(void **state)
 {
 	json_t *j;
 
-	(void) state;
+	(void)state;
 	j = gwt_get_json(gw_port, "/runs", 200);
 	assert_int_equal(json_array_size(json_object_get(j, "runs")), 2);
 	assert_true(json_is_null(json_object_get(j, "next_before_id")));
@@ -526,7 +536,9 @@ test_runs_ingestion(void **state)
 	get_error("/runs/99999999999999999999", 422);
 	j = gwt_get_json(gw_port, "/ingestion/status", 200);
 	assert_int_equal(json_integer_value(json_object_get(j, "duplicates")), 2);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "partitions"), 0), "lag")), 2);
+	assert_int_equal(json_integer_value(json_object_get(
+	                         json_array_get(json_object_get(j, "partitions"), 0), "lag")),
+	                 2);
 	assert_true(json_is_null(json_object_get(j, "last_error")));
 	json_decref(j);
 }
@@ -538,7 +550,7 @@ test_post_endpoints(void **state)
 	char *big;
 	gwt_resp r;
 
-	(void) state;
+	(void)state;
 	j = gwt_post_json(gw_port, "/reload-graph", NULL, TOKEN, 200);
 	assert_int_equal(json_integer_value(json_object_get(j, "edges")), 5);
 	assert_true(json_real_value(json_object_get(j, "elapsed_seconds")) == 0.25);
@@ -549,9 +561,10 @@ test_post_endpoints(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "illicit_count")), 1);
 	assert_string_equal(last_overrides, "");
 	json_decref(j);
-	j = gwt_post_json(gw_port, "/run-score", " {\"illicit_ratio\": 0.1, \"count\": \"exact\"}\n",
-	                  TOKEN, 200);
-	assert_string_equal(last_overrides, "{\"illicit_ratio\":0.10000000000000001,\"count\":\"exact\"}");
+	j = gwt_post_json(gw_port, "/run-score",
+	                  " {\"illicit_ratio\": 0.1, \"count\": \"exact\"}\n", TOKEN, 200);
+	assert_string_equal(last_overrides,
+	                    "{\"illicit_ratio\":0.10000000000000001,\"count\":\"exact\"}");
 	json_decref(j);
 	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n",
 	             "{\"bogus\": 1}", 12, 10000);
@@ -563,8 +576,8 @@ test_post_endpoints(void **state)
 	             10000);
 	gwt_assert_error(&r, 422);
 	gwt_resp_free(&r);
-	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", "{bad", 4,
-	             10000);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", "{bad",
+	             4, 10000);
 	gwt_assert_error(&r, 400);
 	gwt_resp_free(&r);
 	assert_int_equal(atomic_load(&run_score_calls), calls); /* never sent to the core */
@@ -584,21 +597,21 @@ test_auth(void **state)
 	char buf[64];
 	gwt_resp r;
 
-	(void) state;
+	(void)state;
 	r = gwt_http(gw_port, "POST", "/reload-graph", NULL, NULL, 0, 10000);
 	gwt_assert_error(&r, 401);
 	assert_string_equal(gwt_header(&r, "WWW-Authenticate", buf, sizeof(buf)), "Bearer");
 	gwt_resp_free(&r);
-	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer s3cret-tokeN\r\n", "{}", 2,
-	             10000);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer s3cret-tokeN\r\n", "{}",
+	             2, 10000);
 	gwt_assert_error(&r, 401);
 	gwt_resp_free(&r);
 	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer s3cret-token2\r\n", NULL,
 	             0, 10000);
 	gwt_assert_error(&r, 401);
 	gwt_resp_free(&r);
-	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Basic s3cret-token\r\n", NULL, 0,
-	             10000);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Basic s3cret-token\r\n", NULL,
+	             0, 10000);
 	gwt_assert_error(&r, 401);
 	gwt_resp_free(&r);
 	json_decref(gwt_get_json(gw_port, "/scores/B", 200)); /* GETs need no token */
@@ -610,7 +623,7 @@ test_methods_and_limits(void **state)
 	char buf[64], *url;
 	gwt_resp r;
 
-	(void) state;
+	(void)state;
 	r = gwt_http(gw_port, "DELETE", "/health", NULL, NULL, 0, 10000);
 	gwt_assert_error(&r, 405);
 	assert_string_equal(gwt_header(&r, "Allow", buf, sizeof(buf)), "GET");
@@ -639,7 +652,7 @@ test_static(void **state)
 	gwt_resp r;
 	json_t *j;
 
-	(void) state;
+	(void)state;
 	j = gwt_get_json(gw_port, "/openapi.json", 200);
 	assert_string_equal(json_string_value(json_object_get(j, "openapi")), "3.1.0");
 	json_decref(j);
@@ -663,20 +676,27 @@ test_metrics_and_log(void **state)
 	char line[1024];
 	int seen = 0;
 
-	(void) state;
+	(void)state;
 	get_error("/scores/missing", 404);
 	r = gwt_http(gw_port, "GET", "/metrics", NULL, NULL, 0, 10000);
 	assert_int_equal(r.status, 200);
-	assert_non_null(strstr(r.body, "amlrisk_gateway_requests_total{method=\"GET\",route=\"/scores/{wallet}\",status=\"404\"}"));
-	assert_non_null(strstr(r.body, "amlrisk_gateway_request_duration_seconds_bucket{method=\"GET\",route=\"/scores/{wallet}\",le=\"+Inf\"}"));
-	assert_non_null(strstr(r.body, "amlrisk_gateway_rpc_errors_total{method=\"GetWalletScore\",code=\"NOT_FOUND\"}"));
-	assert_non_null(strstr(r.body, "amlrisk_gateway_rpc_errors_total{method=\"GetWalletScore\",code=\"DEADLINE_EXCEEDED\"}"));
+	assert_non_null(strstr(r.body, "amlrisk_gateway_requests_total{method=\"GET\",route=\"/"
+	                               "scores/{wallet}\",status=\"404\"}"));
+	assert_non_null(strstr(r.body, "amlrisk_gateway_request_duration_seconds_bucket{method="
+	                               "\"GET\",route=\"/scores/{wallet}\",le=\"+Inf\"}"));
+	assert_non_null(strstr(
+	        r.body,
+	        "amlrisk_gateway_rpc_errors_total{method=\"GetWalletScore\",code=\"NOT_FOUND\"}"));
+	assert_non_null(strstr(r.body, "amlrisk_gateway_rpc_errors_total{method=\"GetWalletScore\","
+	                               "code=\"DEADLINE_EXCEEDED\"}"));
 	assert_non_null(strstr(r.body, "amlrisk_gateway_requests_in_flight 1\n"));
 	gwt_resp_free(&r);
 	f = fopen(gw_log, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f) != NULL) {
-		seen |= strstr(line, "http.request method=GET path=/scores/missing status=404 ms=") != NULL;
+		seen |= strstr(line,
+		               "http.request method=GET path=/scores/missing status=404 ms=") !=
+		        NULL;
 	}
 	fclose(f);
 	assert_true(seen);
@@ -690,7 +710,7 @@ test_core_down_and_back(void **state)
 	int64_t end;
 	int status = 0;
 
-	(void) state;
+	(void)state;
 	fake_stop();
 	r = gwt_http(gw_port, "GET", "/scores/B", NULL, NULL, 0, 10000);
 	gwt_assert_error(&r, 503);
@@ -718,8 +738,8 @@ test_no_token_configured(void **state)
 	pid_t pid;
 	json_t *j;
 
-	(void) state;
-	snprintf(log, sizeof(log), "%s/gw_fake_test.open.%d.log", gwt_log_dir(), (int) getpid());
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.open.%d.log", gwt_log_dir(), (int)getpid());
 	pid = gwt_gateway_start(port, fake_url, NULL, log);
 	j = gwt_post_json(port, "/reload-graph", NULL, NULL, 200);
 	json_decref(j);
@@ -730,8 +750,8 @@ test_no_token_configured(void **state)
 static void
 test_connection_limits(void **state)
 {
-	static char *env[] = { "GATEWAY_PER_IP_CONNECTIONS=2", "GATEWAY_CONNECTION_TIMEOUT_S=1",
-		               NULL };
+	static char *env[] = {"GATEWAY_PER_IP_CONNECTIONS=2", "GATEWAY_CONNECTION_TIMEOUT_S=1",
+	                      NULL};
 	char log[256], buf[64];
 	int port = gwt_free_port(), a, b, slow;
 	pid_t pid;
@@ -739,8 +759,8 @@ test_connection_limits(void **state)
 	int64_t t0;
 	ssize_t n;
 
-	(void) state;
-	snprintf(log, sizeof(log), "%s/gw_fake_test.limits.%d.log", gwt_log_dir(), (int) getpid());
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.limits.%d.log", gwt_log_dir(), (int)getpid());
 	pid = gwt_gateway_start(port, fake_url, env, log);
 	a = gwt_dial(port);
 	b = gwt_dial(port);
@@ -770,7 +790,7 @@ test_sigterm(void **state)
 {
 	int st;
 
-	(void) state;
+	(void)state;
 	st = th_stop(gw_pid, SIGTERM, 10000);
 	gw_pid = 0;
 	assert_true(WIFEXITED(st));
@@ -781,21 +801,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_health_ready),
-		cmocka_unit_test(test_top_scores),
-		cmocka_unit_test(test_wallet_score),
-		cmocka_unit_test(test_deadline),
-		cmocka_unit_test(test_explain_graph),
-		cmocka_unit_test(test_runs_ingestion),
-		cmocka_unit_test(test_post_endpoints),
-		cmocka_unit_test(test_auth),
-		cmocka_unit_test(test_methods_and_limits),
-		cmocka_unit_test(test_static),
-		cmocka_unit_test(test_metrics_and_log),
-		cmocka_unit_test(test_core_down_and_back),
-		cmocka_unit_test(test_no_token_configured),
-		cmocka_unit_test(test_connection_limits),
-		cmocka_unit_test(test_sigterm),
+	        cmocka_unit_test(test_health_ready),
+	        cmocka_unit_test(test_top_scores),
+	        cmocka_unit_test(test_wallet_score),
+	        cmocka_unit_test(test_deadline),
+	        cmocka_unit_test(test_explain_graph),
+	        cmocka_unit_test(test_runs_ingestion),
+	        cmocka_unit_test(test_post_endpoints),
+	        cmocka_unit_test(test_auth),
+	        cmocka_unit_test(test_methods_and_limits),
+	        cmocka_unit_test(test_static),
+	        cmocka_unit_test(test_metrics_and_log),
+	        cmocka_unit_test(test_core_down_and_back),
+	        cmocka_unit_test(test_no_token_configured),
+	        cmocka_unit_test(test_connection_limits),
+	        cmocka_unit_test(test_sigterm),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

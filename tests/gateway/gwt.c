@@ -15,7 +15,7 @@
 #include "gwt.h"
 #include "th.h"
 
-#define ANSWER_MAX (16 * 1024 * 1024)
+#define ANSWER_MAX       (16 * 1024 * 1024)
 #define START_TIMEOUT_MS 10000
 
 const char *
@@ -29,15 +29,15 @@ gwt_log_dir(void)
 int
 gwt_free_port(void)
 {
-	struct sockaddr_in sa = { 0 };
+	struct sockaddr_in sa = {0};
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
 
 	assert_true(fd >= 0);
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	port = ntohs(sa.sin_port);
 	close(fd);
 	return port;
@@ -46,14 +46,14 @@ gwt_free_port(void)
 int
 gwt_dial(int port)
 {
-	struct sockaddr_in sa = { 0 };
+	struct sockaddr_in sa = {0};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
 	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t) port);
+	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		close(fd);
 		return -1;
 	}
@@ -75,15 +75,15 @@ write_all(int fd, const char *buf, size_t len)
 			return;
 		}
 		buf += n;
-		len -= (size_t) n;
+		len -= (size_t)n;
 	}
 }
 
 gwt_resp
-gwt_http(int port, const char *method, const char *target, const char *headers,
-         const char *body, size_t body_len, int timeout_ms)
+gwt_http(int port, const char *method, const char *target, const char *headers, const char *body,
+         size_t body_len, int timeout_ms)
 {
-	gwt_resp r = { 0 };
+	gwt_resp r = {0};
 	char *req, *buf, *sep;
 	size_t cap = 65536, len = 0, reqlen;
 	int64_t t0 = th_now_ms();
@@ -95,12 +95,14 @@ gwt_http(int port, const char *method, const char *target, const char *headers,
 	req = malloc(reqlen);
 	assert_non_null(req);
 	if (body != NULL) {
-		snprintf(req, reqlen, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
-		         "Content-Length: %zu\r\n\r\n", method, target, headers != NULL ? headers : "",
-		         body_len);
+		snprintf(req, reqlen,
+		         "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
+		         "Content-Length: %zu\r\n\r\n",
+		         method, target, headers != NULL ? headers : "", body_len);
 	} else {
-		snprintf(req, reqlen, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n",
-		         method, target, headers != NULL ? headers : "");
+		snprintf(req, reqlen,
+		         "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n", method,
+		         target, headers != NULL ? headers : "");
 	}
 	write_all(fd, req, strlen(req));
 	free(req);
@@ -110,12 +112,13 @@ gwt_http(int port, const char *method, const char *target, const char *headers,
 	buf = malloc(cap + 1);
 	assert_non_null(buf);
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int left = (int) (t0 + timeout_ms - th_now_ms());
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)(t0 + timeout_ms - th_now_ms());
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, left) <= 0) {
-			fail_msg("%s %.80s: no full answer within %d ms", method, target, timeout_ms);
+			fail_msg("%s %.80s: no full answer within %d ms", method, target,
+			         timeout_ms);
 		}
 		if (len == cap) {
 			assert_true(cap < ANSWER_MAX);
@@ -130,7 +133,7 @@ gwt_http(int port, const char *method, const char *target, const char *headers,
 		if (n <= 0) {
 			break; /* closed (or reset after an early answer) */
 		}
-		len += (size_t) n;
+		len += (size_t)n;
 	}
 	close(fd);
 	buf[len] = '\0';
@@ -142,7 +145,7 @@ gwt_http(int port, const char *method, const char *target, const char *headers,
 	*sep = '\0';
 	r.head = buf;
 	r.body = sep + 4;
-	r.body_len = len - (size_t) (r.body - buf);
+	r.body_len = len - (size_t)(r.body - buf);
 	assert_int_equal(sscanf(buf, "HTTP/1.%*d %d", &r.status), 1);
 	return r;
 }
@@ -164,13 +167,13 @@ gwt_header(const gwt_resp *r, const char *name, char *buf, size_t cap)
 		p += 2;
 		if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
 			const char *v = p + nlen + 1, *end = strstr(v, "\r\n");
-			size_t n = end != NULL ? (size_t) (end - v) : strlen(v);
+			size_t n = end != NULL ? (size_t)(end - v) : strlen(v);
 
 			while (n > 0 && *v == ' ') {
 				v++;
 				n--;
 			}
-			snprintf(buf, cap, "%.*s", (int) n, v);
+			snprintf(buf, cap, "%.*s", (int)n, v);
 			return buf;
 		}
 	}
@@ -218,15 +221,16 @@ gwt_get_json(int port, const char *target, int want_status)
 }
 
 json_t *
-gwt_post_json(int port, const char *target, const char *body, const char *token,
-              int want_status)
+gwt_post_json(int port, const char *target, const char *body, const char *token, int want_status)
 {
 	char auth[256] = "";
 	gwt_resp r;
 
 	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n"
-		         "Content-Type: application/json\r\n", token);
+		snprintf(auth, sizeof(auth),
+		         "Authorization: Bearer %s\r\n"
+		         "Content-Type: application/json\r\n",
+		         token);
 	}
 	r = gwt_http(port, "POST", target, auth, body, body != NULL ? strlen(body) : 0, 120000);
 	return answer_json(&r, target, want_status);
@@ -236,8 +240,7 @@ pid_t
 gwt_gateway_start(int port, const char *rpc_url, char *const env[], const char *logpath)
 {
 	char listen[64];
-	char *argv[] = { "amlrisk-gateway", "--listen", listen, "--rpc-url", (char *) rpc_url,
-		         NULL };
+	char *argv[] = {"amlrisk-gateway", "--listen", listen, "--rpc-url", (char *)rpc_url, NULL};
 	pid_t pid;
 	int64_t end = th_now_ms() + START_TIMEOUT_MS;
 

@@ -14,11 +14,11 @@
 #include <jansson.h>
 
 typedef struct gwt_resp {
-	int status;    /* 0 when the connection closed without an answer */
-	char *head;    /* status line and headers, NUL-terminated */
-	char *body;    /* NUL-terminated (body_len bytes before the NUL) */
+	int status; /* 0 when the connection closed without an answer */
+	char *head; /* status line and headers, NUL-terminated */
+	char *body; /* NUL-terminated (body_len bytes before the NUL) */
 	size_t body_len;
-	int64_t ms;    /* time to the full answer */
+	int64_t ms; /* time to the full answer */
 } gwt_resp;
 
 /* Where tests write the logs of the processes they start: GW_TEST_LOGDIR
