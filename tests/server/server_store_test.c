@@ -359,6 +359,38 @@ test_kill_mid_store(void **st)
 	ts_core_fini(&c);
 }
 
+/* SIGTERM while a run is being stored: the store is abandoned, the run marked
+ * failed by the server itself, the caller answered CANCELLED, and the exit clean. */
+static void
+test_sigterm_mid_store(void **st)
+{
+	ts_core c;
+	PGconn *conn;
+	ts_bg bg;
+	int status;
+
+	(void)st;
+	ts_core_init(&c, 0);
+	conn = th_db_connect(c.db_url);
+	ts_load_generated(conn, "big", 300000, 200000, 4321);
+	ts_core_start(&c, NULL);
+	ts_bg_score(&bg, &c, NULL);
+	assert_true(ts_wait_storing(conn, 120000) > 0);
+	status = ts_core_stop(&c, SIGTERM);
+	if (!(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		ts_core_dump_log(&c);
+		fail_msg("exit status %d after SIGTERM", status);
+	}
+	ts_bg_join(&bg);
+	assert_int_equal(bg.rc, TS_CANCELLED);
+	assert_int_equal(th_db_int(conn, "SELECT count(*) FROM scoring_runs WHERE id = 1 AND"
+	                                 " status = 'failed' AND error LIKE '%shutting down%'"),
+	                 1);
+	assert_int_equal(th_db_int(conn, "SELECT count(*) FROM risk_scores"), 0);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
 int
 main(void)
 {
@@ -367,6 +399,7 @@ main(void)
 		cmocka_unit_test(test_equals_engine),
 		cmocka_unit_test(test_store_failure),
 		cmocka_unit_test(test_kill_mid_store),
+		cmocka_unit_test(test_sigterm_mid_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
