@@ -63,6 +63,8 @@ test_roundtrip_tls(void **state)
 {
 	rpc_client_opts o = {0};
 	rpc_client *c = NULL;
+	rpc_server *srv;
+	char url[128], msg[256];
 
 	(void)state;
 	if (!rpc_tls_supported()) {
@@ -70,6 +72,16 @@ test_roundtrip_tls(void **state)
 		skip();
 	}
 	roundtrip("tls");
+	/* a plain client never gets through to a TLS server */
+	tsvc_url(url, sizeof(url), "tls");
+	srv = tsvc_server(url, NULL);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rpc_server_port(srv));
+	c = tsvc_client(url, 0);
+	assert_int_equal(tsvc_call(c, "Echo", "x", 0, 0, 300, NULL, msg, sizeof(msg)),
+	                 S_UNAVAILABLE);
+	rpc_client_destroy(c);
+	rpc_server_destroy(srv);
+	c = NULL;
 	/* a TLS client needs a CA to verify the server against */
 	assert_int_equal(rpc_client_create(&c, "tls+tcp://127.0.0.1:1", &o), AMLRISK_EINVAL);
 	assert_null(c);
