@@ -13,7 +13,7 @@
 
 #include "rpc.h"
 
-#define CTL_ARGS_MAX 4
+#define CTL_ARGS_MAX  4
 #define CTL_CELLS_MAX 16
 
 /* The command line after parsing. */

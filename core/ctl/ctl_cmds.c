@@ -14,9 +14,9 @@
 #include "amlrisk_err.h"
 #include "sql_migrate.h"
 
-#define TIMEOUT_READ_MS 10000
+#define TIMEOUT_READ_MS  10000
 #define TIMEOUT_WRITE_MS 3600000
-#define OVERRIDES_MAX 4096
+#define OVERRIDES_MAX    4096
 
 int
 ctl_fail(const ctl_args *a, const char *code, const char *msg)
@@ -34,7 +34,7 @@ int
 ctl_call(const ctl_args *a, const char *method, const ProtobufCMessage *req,
          ProtobufCMessage **resp, int default_timeout_ms)
 {
-	rpc_client_opts o = { 0 };
+	rpc_client_opts o = {0};
 	rpc_client *c = NULL;
 	char msg[1024];
 	int rv;
@@ -62,7 +62,8 @@ num_arg(const char *name, const char *s, long long lo, long long hi, long long *
 	errno = 0;
 	*out = strtoll(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || errno != 0 || *out < lo || *out > hi)
-		return ctl_usage_error("%s: '%s' is not an integer in [%lld, %lld]", name, s, lo, hi);
+		return ctl_usage_error("%s: '%s' is not an integer in [%lld, %lld]", name, s, lo,
+		                       hi);
 	return 0;
 }
 
@@ -251,11 +252,13 @@ score_overrides(const ctl_args *a, char *buf, size_t len)
 		snprintf(tmp, sizeof(tmp), "%s", a->hop_weights);
 		v[0] = '[';
 		v[1] = '\0';
-		for (tok = strtok_r(tmp, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		for (tok = strtok_r(tmp, ",", &save); tok != NULL;
+		     tok = strtok_r(NULL, ",", &save)) {
 			char num[40];
 			if (json_number("--hop-weights", tok, num, sizeof(num)) != 0)
 				return 2;
-			off += (size_t)snprintf(v + off, sizeof(v) - off, "%s%s", off > 1 ? "," : "", num);
+			off += (size_t)snprintf(v + off, sizeof(v) - off, "%s%s",
+			                        off > 1 ? "," : "", num);
 			if (off >= sizeof(v) - 2)
 				return ctl_usage_error("--hop-weights: too long");
 		}
@@ -302,8 +305,8 @@ cmd_score(const ctl_args *a)
 	char overrides[OVERRIDES_MAX];
 
 	if (a->config_json != NULL) {
-		if (a->hop_weights || a->direction || a->count || a->illicit_ratio || a->illicit_seed ||
-		    a->no_degree_normalize || a->no_labels)
+		if (a->hop_weights || a->direction || a->count || a->illicit_ratio ||
+		    a->illicit_seed || a->no_degree_normalize || a->no_labels)
 			return ctl_usage_error("--config-json replaces the other score options");
 		req.config_overrides_json = (char *)a->config_json;
 	} else {
@@ -327,8 +330,8 @@ cmd_score(const ctl_args *a)
 static int
 cmd_top(const ctl_args *a)
 {
-	static const char *const H[] = { "#RANK", "WALLET", "#RISK_SCORE", "#EXPOSURES",
-		                         "#IN",   "#OUT",   "ILLICIT",     "C_0/../C_K" };
+	static const char *const H[] = {"#RANK", "WALLET", "#RISK_SCORE", "#EXPOSURES",
+	                                "#IN",   "#OUT",   "ILLICIT",     "C_0/../C_K"};
 	Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
 	Aml__V1__TopScoresResponse *r = NULL;
 
@@ -348,8 +351,9 @@ cmd_top(const ctl_args *a)
 			snprintf(ex, sizeof(ex), "%llu", (unsigned long long)w->exposures);
 			snprintf(in, sizeof(in), "%u", w->in_degree);
 			snprintf(out, sizeof(out), "%u", w->out_degree);
-			ctl_table_row(t, rank, w->wallet, fmt6(sc, sizeof(sc), w->risk_score), ex, in, out,
-			              w->is_illicit ? "yes" : "no", counts_str(cs, sizeof(cs), w));
+			ctl_table_row(t, rank, w->wallet, fmt6(sc, sizeof(sc), w->risk_score), ex,
+			              in, out, w->is_illicit ? "yes" : "no",
+			              counts_str(cs, sizeof(cs), w));
 		}
 		ctl_table_print(t);
 	}
@@ -360,7 +364,7 @@ cmd_top(const ctl_args *a)
 static void
 print_wallet(const Aml__V1__WalletScore *w)
 {
-	static const char *const H[] = { "#HOP", "#WEIGHT", "#ILLICIT_COUNT" };
+	static const char *const H[] = {"#HOP", "#WEIGHT", "#ILLICIT_COUNT"};
 	char num[40];
 	ctl_table *t = ctl_table_create(3, H);
 
@@ -403,8 +407,8 @@ cmd_wallet(const ctl_args *a)
 static int
 cmd_explain(const ctl_args *a)
 {
-	static const char *const H[] = { "#HOP", "#WEIGHT", "#EXACT", "#COUNT", "#CONTRIBUTION",
-		                         "#LISTED" };
+	static const char *const H[] = {"#HOP",   "#WEIGHT",       "#EXACT",
+	                                "#COUNT", "#CONTRIBUTION", "#LISTED"};
 	Aml__V1__ExplainWalletRequest req = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
 	Aml__V1__ExplainWalletResponse *r = NULL;
 	char num[40];
@@ -439,7 +443,8 @@ cmd_explain(const ctl_args *a)
 		for (size_t k = 0; k < r->n_hops; k++) {
 			for (size_t i = 0; i < r->hops[k]->n_sources; i++) {
 				const Aml__V1__ExplainSource *s = r->hops[k]->sources[i];
-				printf("hop %u: %s (%s):", r->hops[k]->hop, s->wallet, s->direction);
+				printf("hop %u: %s (%s):", r->hops[k]->hop, s->wallet,
+				       s->direction);
 				for (size_t j = 0; j < s->n_path; j++)
 					printf("%s%s", j ? " - " : " ", s->path[j]);
 				printf("\n");
@@ -453,8 +458,9 @@ cmd_explain(const ctl_args *a)
 static int
 cmd_graph(const ctl_args *a)
 {
-	static const char *const HN[] = { "#DIST", "WALLET", "#RISK_SCORE", "ILLICIT", "#IN", "#OUT" };
-	static const char *const HE[] = { "SENDER", "RECEIVER", "#TXS", "#AMOUNT" };
+	static const char *const HN[] = {"#DIST",   "WALLET", "#RISK_SCORE",
+	                                 "ILLICIT", "#IN",    "#OUT"};
+	static const char *const HE[] = {"SENDER", "RECEIVER", "#TXS", "#AMOUNT"};
 	Aml__V1__WalletGraphRequest req = AML__V1__WALLET_GRAPH_REQUEST__INIT;
 	Aml__V1__WalletGraphResponse *r = NULL;
 
@@ -469,8 +475,9 @@ cmd_graph(const ctl_args *a)
 		print_json(&r->base);
 	} else {
 		ctl_table *tn = ctl_table_create(6, HN), *te = ctl_table_create(4, HE);
-		printf("center %s, run %lld, %zu nodes, %zu edges%s\n", r->center, (long long)r->run_id,
-		       r->n_nodes, r->n_edges, r->truncated ? " (truncated by the limits)" : "");
+		printf("center %s, run %lld, %zu nodes, %zu edges%s\n", r->center,
+		       (long long)r->run_id, r->n_nodes, r->n_edges,
+		       r->truncated ? " (truncated by the limits)" : "");
 		for (size_t i = 0; i < r->n_nodes; i++) {
 			const Aml__V1__GraphNode *n = r->nodes[i];
 			char d[16], sc[32], in[16], out[16];
@@ -486,7 +493,8 @@ cmd_graph(const ctl_args *a)
 			const Aml__V1__GraphEdge *e = r->edges[i];
 			char c[24], am[40];
 			snprintf(c, sizeof(c), "%llu", (unsigned long long)e->tx_count);
-			ctl_table_row(te, e->sender, e->receiver, c, fmt6(am, sizeof(am), e->total_amount));
+			ctl_table_row(te, e->sender, e->receiver, c,
+			              fmt6(am, sizeof(am), e->total_amount));
 		}
 		ctl_table_print(te);
 	}
@@ -497,8 +505,8 @@ cmd_graph(const ctl_args *a)
 static int
 cmd_runs(const ctl_args *a)
 {
-	static const char *const H[] = { "#ID",        "STATUS",   "CREATED",  "#WALLETS", "#ILLICIT",
-		                         "#WATERMARK", "#LOAD_S", "#SCORE_S", "#STORE_S", "ERROR" };
+	static const char *const H[] = {"#ID",        "STATUS",  "CREATED",  "#WALLETS", "#ILLICIT",
+	                                "#WATERMARK", "#LOAD_S", "#SCORE_S", "#STORE_S", "ERROR"};
 	Aml__V1__ListRunsRequest req = AML__V1__LIST_RUNS_REQUEST__INIT;
 	Aml__V1__ListRunsResponse *r = NULL;
 
@@ -521,8 +529,8 @@ cmd_runs(const ctl_args *a)
 			snprintf(l, sizeof(l), "%.3f", s->load_seconds);
 			snprintf(sc, sizeof(sc), "%.3f", s->score_seconds);
 			snprintf(st, sizeof(st), "%.3f", s->store_seconds);
-			ctl_table_row(t, id, s->status, ctl_time(cr, sizeof(cr), s->created_at_us), w, il,
-			              wm, l, sc, st, s->error);
+			ctl_table_row(t, id, s->status, ctl_time(cr, sizeof(cr), s->created_at_us),
+			              w, il, wm, l, sc, st, s->error);
 		}
 		ctl_table_print(t);
 		if (r->next_before_id != 0)
@@ -553,13 +561,14 @@ cmd_run(const ctl_args *a)
 static int
 cmd_ingestion(const ctl_args *a)
 {
-	static const char *const H[] = { "TOPIC", "#PARTITION", "#COMMITTED", "#HIGH_WATERMARK",
-		                         "#LAG",  "CONSUMER" };
+	static const char *const H[] = {"TOPIC",           "#PARTITION", "#COMMITTED",
+	                                "#HIGH_WATERMARK", "#LAG",       "CONSUMER"};
 	Aml__V1__IngestionStatusRequest req = AML__V1__INGESTION_STATUS_REQUEST__INIT;
 	Aml__V1__IngestionStatusResponse *r = NULL;
 	char t[40];
 
-	if (ctl_call(a, "IngestionStatus", &req.base, (ProtobufCMessage **)&r, TIMEOUT_READ_MS) != 0)
+	if (ctl_call(a, "IngestionStatus", &req.base, (ProtobufCMessage **)&r, TIMEOUT_READ_MS) !=
+	    0)
 		return 1;
 	if (a->json) {
 		print_json(&r->base);
@@ -609,11 +618,13 @@ cmd_migrate(const ctl_args *a)
 	if (rv != AMLRISK_OK)
 		return ctl_fail(a, "UNAVAILABLE", err);
 	if (a->json) {
-		json_t *o = json_pack("{s:i,s:i}", "applied", applied, "version", sql_migrate_latest());
+		json_t *o =
+		        json_pack("{s:i,s:i}", "applied", applied, "version", sql_migrate_latest());
 		if (o != NULL)
 			ctl_json_print(o);
 	} else {
-		printf("applied %d migration(s); schema at version %d\n", applied, sql_migrate_latest());
+		printf("applied %d migration(s); schema at version %d\n", applied,
+		       sql_migrate_latest());
 	}
 	return 0;
 }
@@ -626,20 +637,20 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-	{ "health", 0, "", cmd_health },
-	{ "reload", 0, "", cmd_reload },
-	{ "score", 0,
-	  "hop-weights direction count illicit-ratio illicit-seed config-json no-degree-normalize"
-	  " no-labels",
-	  cmd_score },
-	{ "top", 0, "n run", cmd_top },
-	{ "wallet", 1, "run", cmd_wallet },
-	{ "explain", 1, "sources", cmd_explain },
-	{ "graph", 1, "hops node-limit edge-limit", cmd_graph },
-	{ "runs", 0, "limit before", cmd_runs },
-	{ "run", 1, "", cmd_run },
-	{ "ingestion", 0, "", cmd_ingestion },
-	{ "migrate", 0, "database-url", cmd_migrate },
+        {"health", 0, "", cmd_health},
+        {"reload", 0, "", cmd_reload},
+        {"score", 0,
+         "hop-weights direction count illicit-ratio illicit-seed config-json no-degree-normalize"
+         " no-labels",
+         cmd_score},
+        {"top", 0, "n run", cmd_top},
+        {"wallet", 1, "run", cmd_wallet},
+        {"explain", 1, "sources", cmd_explain},
+        {"graph", 1, "hops node-limit edge-limit", cmd_graph},
+        {"runs", 0, "limit before", cmd_runs},
+        {"run", 1, "", cmd_run},
+        {"ingestion", 0, "", cmd_ingestion},
+        {"migrate", 0, "database-url", cmd_migrate},
 };
 
 /* The command option given that cmd does not take, or NULL. */
@@ -650,22 +661,22 @@ stray_option(const ctl_args *a, const command *cmd)
 		const char *name;
 		bool given;
 	} given[] = {
-		{ "n", a->n != NULL },
-		{ "run", a->run != NULL },
-		{ "limit", a->limit != NULL },
-		{ "before", a->before != NULL },
-		{ "sources", a->sources != NULL },
-		{ "hops", a->hops != NULL },
-		{ "node-limit", a->node_limit != NULL },
-		{ "edge-limit", a->edge_limit != NULL },
-		{ "hop-weights", a->hop_weights != NULL },
-		{ "direction", a->direction != NULL },
-		{ "count", a->count != NULL },
-		{ "illicit-ratio", a->illicit_ratio != NULL },
-		{ "illicit-seed", a->illicit_seed != NULL },
-		{ "config-json", a->config_json != NULL },
-		{ "no-degree-normalize", a->no_degree_normalize },
-		{ "no-labels", a->no_labels },
+	        {"n", a->n != NULL},
+	        {"run", a->run != NULL},
+	        {"limit", a->limit != NULL},
+	        {"before", a->before != NULL},
+	        {"sources", a->sources != NULL},
+	        {"hops", a->hops != NULL},
+	        {"node-limit", a->node_limit != NULL},
+	        {"edge-limit", a->edge_limit != NULL},
+	        {"hop-weights", a->hop_weights != NULL},
+	        {"direction", a->direction != NULL},
+	        {"count", a->count != NULL},
+	        {"illicit-ratio", a->illicit_ratio != NULL},
+	        {"illicit-seed", a->illicit_seed != NULL},
+	        {"config-json", a->config_json != NULL},
+	        {"no-degree-normalize", a->no_degree_normalize},
+	        {"no-labels", a->no_labels},
 	};
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
@@ -675,7 +686,8 @@ stray_option(const ctl_args *a, const command *cmd)
 		if (!given[i].given)
 			continue;
 		while ((p = strstr(p, given[i].name)) != NULL) {
-			if ((p == cmd->options || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0')) {
+			if ((p == cmd->options || p[-1] == ' ') &&
+			    (p[len] == ' ' || p[len] == '\0')) {
 				ok = true;
 				break;
 			}
@@ -696,8 +708,8 @@ ctl_run(const ctl_args *a)
 		if (strcmp(a->cmd, c->name) != 0)
 			continue;
 		if (a->n_operands != c->operands)
-			return ctl_usage_error("%s takes %d argument(s), %d given", c->name, c->operands,
-			                       a->n_operands);
+			return ctl_usage_error("%s takes %d argument(s), %d given", c->name,
+			                       c->operands, a->n_operands);
 		if ((stray = stray_option(a, c)) != NULL)
 			return ctl_usage_error("%s does not take --%s", c->name, stray);
 		return c->run(a);

@@ -47,7 +47,8 @@ usage(FILE *f)
 	        "  --help, --version\n"
 	        "\n"
 	        "Tables round scores to 6 significant digits; --json gives them exactly.\n"
-	        "Exit status: 0 ok, 1 error (the server's status and message on stderr), 2 usage.\n",
+	        "Exit status: 0 ok, 1 error (the server's status and message on stderr), 2 "
+	        "usage.\n",
 	        RPC_DEFAULT_URL);
 }
 
@@ -67,32 +68,52 @@ ctl_usage_error(const char *fmt, ...)
 int
 main(int argc, char **argv)
 {
-	enum { O_URL = 1000, O_JSON, O_TIMEOUT, O_RUN, O_LIMIT, O_BEFORE, O_SOURCES, O_HOPS,
-	       O_NODES, O_EDGES, O_WEIGHTS, O_DIR, O_COUNT, O_RATIO, O_SEED, O_CFG, O_NONORM,
-	       O_NOLABELS, O_DBURL, O_HELP, O_VERSION };
+	enum {
+		O_URL = 1000,
+		O_JSON,
+		O_TIMEOUT,
+		O_RUN,
+		O_LIMIT,
+		O_BEFORE,
+		O_SOURCES,
+		O_HOPS,
+		O_NODES,
+		O_EDGES,
+		O_WEIGHTS,
+		O_DIR,
+		O_COUNT,
+		O_RATIO,
+		O_SEED,
+		O_CFG,
+		O_NONORM,
+		O_NOLABELS,
+		O_DBURL,
+		O_HELP,
+		O_VERSION
+	};
 	static const struct option opts[] = {
-		{ "url", required_argument, NULL, O_URL },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "run", required_argument, NULL, O_RUN },
-		{ "limit", required_argument, NULL, O_LIMIT },
-		{ "before", required_argument, NULL, O_BEFORE },
-		{ "sources", required_argument, NULL, O_SOURCES },
-		{ "hops", required_argument, NULL, O_HOPS },
-		{ "node-limit", required_argument, NULL, O_NODES },
-		{ "edge-limit", required_argument, NULL, O_EDGES },
-		{ "hop-weights", required_argument, NULL, O_WEIGHTS },
-		{ "direction", required_argument, NULL, O_DIR },
-		{ "count", required_argument, NULL, O_COUNT },
-		{ "illicit-ratio", required_argument, NULL, O_RATIO },
-		{ "illicit-seed", required_argument, NULL, O_SEED },
-		{ "config-json", required_argument, NULL, O_CFG },
-		{ "no-degree-normalize", no_argument, NULL, O_NONORM },
-		{ "no-labels", no_argument, NULL, O_NOLABELS },
-		{ "database-url", required_argument, NULL, O_DBURL },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 },
+	        {"url", required_argument, NULL, O_URL},
+	        {"json", no_argument, NULL, O_JSON},
+	        {"timeout", required_argument, NULL, O_TIMEOUT},
+	        {"run", required_argument, NULL, O_RUN},
+	        {"limit", required_argument, NULL, O_LIMIT},
+	        {"before", required_argument, NULL, O_BEFORE},
+	        {"sources", required_argument, NULL, O_SOURCES},
+	        {"hops", required_argument, NULL, O_HOPS},
+	        {"node-limit", required_argument, NULL, O_NODES},
+	        {"edge-limit", required_argument, NULL, O_EDGES},
+	        {"hop-weights", required_argument, NULL, O_WEIGHTS},
+	        {"direction", required_argument, NULL, O_DIR},
+	        {"count", required_argument, NULL, O_COUNT},
+	        {"illicit-ratio", required_argument, NULL, O_RATIO},
+	        {"illicit-seed", required_argument, NULL, O_SEED},
+	        {"config-json", required_argument, NULL, O_CFG},
+	        {"no-degree-normalize", no_argument, NULL, O_NONORM},
+	        {"no-labels", no_argument, NULL, O_NOLABELS},
+	        {"database-url", required_argument, NULL, O_DBURL},
+	        {"help", no_argument, NULL, O_HELP},
+	        {"version", no_argument, NULL, O_VERSION},
+	        {NULL, 0, NULL, 0},
 	};
 	ctl_args a;
 	const char *env = getenv("RPC_URL");
@@ -105,34 +126,78 @@ main(int argc, char **argv)
 	amlrisk_log_init(AMLRISK_LOG_WARN);
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_URL: a.url = optarg; break;
-		case O_JSON: a.json = true; break;
+		case O_URL:
+			a.url = optarg;
+			break;
+		case O_JSON:
+			a.json = true;
+			break;
 		case O_TIMEOUT:
 			a.timeout_ms = (int)strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || a.timeout_ms <= 0)
-				return ctl_usage_error("--timeout: '%s' is not a positive integer", optarg);
+				return ctl_usage_error("--timeout: '%s' is not a positive integer",
+				                       optarg);
 			break;
-		case 'n': a.n = optarg; break;
-		case O_RUN: a.run = optarg; break;
-		case O_LIMIT: a.limit = optarg; break;
-		case O_BEFORE: a.before = optarg; break;
-		case O_SOURCES: a.sources = optarg; break;
-		case O_HOPS: a.hops = optarg; break;
-		case O_NODES: a.node_limit = optarg; break;
-		case O_EDGES: a.edge_limit = optarg; break;
-		case O_WEIGHTS: a.hop_weights = optarg; break;
-		case O_DIR: a.direction = optarg; break;
-		case O_COUNT: a.count = optarg; break;
-		case O_RATIO: a.illicit_ratio = optarg; break;
-		case O_SEED: a.illicit_seed = optarg; break;
-		case O_CFG: a.config_json = optarg; break;
-		case O_NONORM: a.no_degree_normalize = true; break;
-		case O_NOLABELS: a.no_labels = true; break;
-		case O_DBURL: a.database_url = optarg; break;
+		case 'n':
+			a.n = optarg;
+			break;
+		case O_RUN:
+			a.run = optarg;
+			break;
+		case O_LIMIT:
+			a.limit = optarg;
+			break;
+		case O_BEFORE:
+			a.before = optarg;
+			break;
+		case O_SOURCES:
+			a.sources = optarg;
+			break;
+		case O_HOPS:
+			a.hops = optarg;
+			break;
+		case O_NODES:
+			a.node_limit = optarg;
+			break;
+		case O_EDGES:
+			a.edge_limit = optarg;
+			break;
+		case O_WEIGHTS:
+			a.hop_weights = optarg;
+			break;
+		case O_DIR:
+			a.direction = optarg;
+			break;
+		case O_COUNT:
+			a.count = optarg;
+			break;
+		case O_RATIO:
+			a.illicit_ratio = optarg;
+			break;
+		case O_SEED:
+			a.illicit_seed = optarg;
+			break;
+		case O_CFG:
+			a.config_json = optarg;
+			break;
+		case O_NONORM:
+			a.no_degree_normalize = true;
+			break;
+		case O_NOLABELS:
+			a.no_labels = true;
+			break;
+		case O_DBURL:
+			a.database_url = optarg;
+			break;
 		case 'h':
-		case O_HELP: usage(stdout); return 0;
-		case O_VERSION: printf("amlctl %s\n", AMLRISK_VERSION); return 0;
-		default: return ctl_usage_error("bad option");
+		case O_HELP:
+			usage(stdout);
+			return 0;
+		case O_VERSION:
+			printf("amlctl %s\n", AMLRISK_VERSION);
+			return 0;
+		default:
+			return ctl_usage_error("bad option");
 		}
 	}
 	if (optind >= argc)

@@ -37,7 +37,7 @@ field_value(const ProtobufCFieldDescriptor *f, const void *p)
 		return json_boolean(*(const protobuf_c_boolean *)p);
 	case PROTOBUF_C_TYPE_ENUM: {
 		const ProtobufCEnumValue *ev =
-		    protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
+		        protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
 		return ev != NULL ? json_string(ev->name) : json_integer(*(const int *)p);
 	}
 	case PROTOBUF_C_TYPE_STRING: {

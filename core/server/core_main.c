@@ -28,7 +28,7 @@ main(int argc, char **argv)
 	srv_monitor *mon = NULL;
 	srv_writer *writer = NULL;
 	rpc_server *srv = NULL;
-	rpc_server_opts ropts = { 0 };
+	rpc_server_opts ropts = {0};
 	srv_writer_conf wconf;
 	sigset_t sigs;
 	int rv, sig = 0, status = 1;
@@ -47,10 +47,10 @@ main(int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = &opts;
 	ctx.started_s = srv_mono_s();
-	wconf = (srv_writer_conf){ opts.database_url, opts.score_threads, opts.labels_max };
+	wconf = (srv_writer_conf){opts.database_url, opts.score_threads, opts.labels_max};
 	if ((rv = srv_state_create(&state)) != 0 ||
 	    (rv = srv_db_create(&db, opts.database_url, opts.db_pool, opts.statement_timeout_ms)) !=
-	        0 ||
+	            0 ||
 	    (rv = srv_monitor_create(&mon, opts.database_url, opts.health_ms, state)) != 0 ||
 	    (rv = srv_writer_create(&writer, &wconf, state)) != 0) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.init_failed", "error=\"%s\"",
@@ -68,8 +68,8 @@ main(int argc, char **argv)
 	if ((rv = rpc_server_create(&srv, opts.listen, &ropts)) != 0 ||
 	    (rv = rpc_server_add_service(srv, &ctx.svc.base)) != 0 ||
 	    (rv = rpc_server_start(srv)) != 0) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.listen_failed", "listen=%s error=\"%s\"",
-		            opts.listen, amlrisk_strerror(rv));
+		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.listen_failed",
+		            "listen=%s error=\"%s\"", opts.listen, amlrisk_strerror(rv));
 		goto out;
 	}
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "server.started",

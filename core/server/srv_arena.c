@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK_SIZE ((size_t)32 << 10)
+#define BLOCK_SIZE  ((size_t)32 << 10)
 #define CAP_DEFAULT ((size_t)64 << 20)
-#define ALIGN_TO (alignof(max_align_t))
+#define ALIGN_TO    (alignof(max_align_t))
 
 struct srv_arena_block {
 	struct srv_arena_block *next;

@@ -9,7 +9,7 @@
 
 #include "amlrisk_err.h"
 
-static const char SIGNATURE[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0' };
+static const char SIGNATURE[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
 
 int64_t
 srv_copy_i64(const char *p)
@@ -162,14 +162,23 @@ srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		char esc;
 		switch (s[i]) {
-		case '\\': esc = '\\'; break;
-		case '\t': esc = 't'; break;
-		case '\n': esc = 'n'; break;
-		case '\r': esc = 'r'; break;
-		default: continue;
+		case '\\':
+			esc = '\\';
+			break;
+		case '\t':
+			esc = 't';
+			break;
+		case '\n':
+			esc = 'n';
+			break;
+		case '\r':
+			esc = 'r';
+			break;
+		default:
+			continue;
 		}
 		srv_copybuf_add(b, s + start, i - start);
-		srv_copybuf_add(b, (const char[]){ '\\', esc }, 2);
+		srv_copybuf_add(b, (const char[]){'\\', esc}, 2);
 		start = i + 1;
 	}
 	srv_copybuf_add(b, s + start, len - start);

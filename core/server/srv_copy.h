@@ -28,8 +28,7 @@ void srv_copy_parser_init(srv_copy_parser *p);
 /* Parses one chunk as PQgetCopyData returns it: the file header (first chunk
  * only), then whole rows, or the trailer. AMLRISK_EPROTO for anything else
  * (a cut row, more than SRV_COPY_FIELDS_MAX fields, data after the trailer). */
-int srv_copy_parse(srv_copy_parser *p, const char *buf, size_t len, srv_copy_row_fn fn,
-                   void *arg);
+int srv_copy_parse(srv_copy_parser *p, const char *buf, size_t len, srv_copy_row_fn fn, void *arg);
 
 /* Big-endian field decoders; the caller checks the length first. */
 int64_t srv_copy_i64(const char *p);

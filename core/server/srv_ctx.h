@@ -15,20 +15,20 @@
 #include "srv_writer.h"
 
 /* Bounds of the read calls. */
-#define SRV_TOP_DEFAULT 10
-#define SRV_TOP_MAX 1000
-#define SRV_RUNS_DEFAULT 20
-#define SRV_RUNS_MAX 100
+#define SRV_TOP_DEFAULT             10
+#define SRV_TOP_MAX                 1000
+#define SRV_RUNS_DEFAULT            20
+#define SRV_RUNS_MAX                100
 #define SRV_EXPLAIN_SOURCES_DEFAULT 10
-#define SRV_EXPLAIN_SOURCES_MAX 100
-#define SRV_EXPLAIN_TOTAL_MAX 300
-#define SRV_GRAPH_HOPS_DEFAULT 2
-#define SRV_GRAPH_NODES_DEFAULT 200
-#define SRV_GRAPH_NODES_MAX 2000
-#define SRV_GRAPH_EDGES_DEFAULT 1000
-#define SRV_GRAPH_EDGES_MAX 10000
-#define SRV_OVERRIDES_MAX 65536
-#define SRV_ERR_MAX 512
+#define SRV_EXPLAIN_SOURCES_MAX     100
+#define SRV_EXPLAIN_TOTAL_MAX       300
+#define SRV_GRAPH_HOPS_DEFAULT      2
+#define SRV_GRAPH_NODES_DEFAULT     200
+#define SRV_GRAPH_NODES_MAX         2000
+#define SRV_GRAPH_EDGES_DEFAULT     1000
+#define SRV_GRAPH_EDGES_MAX         10000
+#define SRV_OVERRIDES_MAX           65536
+#define SRV_ERR_MAX                 512
 
 typedef struct srv_ctx {
 	Aml__V1__RiskService_Service svc; /* first: handlers cast back */
@@ -36,7 +36,7 @@ typedef struct srv_ctx {
 	srv_state *state;
 	srv_db *db;
 	srv_writer *writer;
-	double started_s;                 /* monotonic */
+	double started_s; /* monotonic */
 } srv_ctx;
 
 /* Fills ctx->svc with the handlers; the other fields are the caller's. */
@@ -52,8 +52,8 @@ int srv_with_db(srv_ctx *ctx, void *closure_data, srv_db_fn fn, void *arg, char 
 /* The wallet of a request: AMLRISK_OK, or AMLRISK_EINVAL with err set. */
 int srv_wallet_check(const char *wallet, char *err, size_t errlen);
 
-#define SRV_HANDLER(name, in, out)                                                             \
-	void srv_rpc_##name(Aml__V1__RiskService_Service *service, const Aml__V1__##in *input,  \
+#define SRV_HANDLER(name, in, out)                                                                 \
+	void srv_rpc_##name(Aml__V1__RiskService_Service *service, const Aml__V1__##in *input,     \
 	                    Aml__V1__##out##_Closure closure, void *closure_data)
 
 SRV_HANDLER(health, HealthRequest, HealthResponse);

@@ -13,8 +13,8 @@
 #include "amlrisk_err.h"
 #include "srv_time.h"
 
-#define POOL_MAX 64
-#define REDIAL_MS 250      /* a failed dial is answered from memory this long */
+#define POOL_MAX        64
+#define REDIAL_MS       250 /* a failed dial is answered from memory this long */
 #define CONNECT_TIMEOUT "5" /* seconds: a black-holed host does not hold a worker long */
 
 typedef struct slot {
@@ -67,8 +67,8 @@ int
 srv_db_connect(const char *url, int statement_timeout_ms, PGconn **out, char *err, size_t errlen)
 {
 	/* later keywords override what the URL says, so connect_timeout comes first */
-	const char *keys[] = { "connect_timeout", "dbname", "application_name", NULL };
-	const char *vals[] = { CONNECT_TIMEOUT, url, "amlrisk-core", NULL };
+	const char *keys[] = {"connect_timeout", "dbname", "application_name", NULL};
+	const char *vals[] = {CONNECT_TIMEOUT, url, "amlrisk-core", NULL};
 	char sql[64];
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 
@@ -149,7 +149,8 @@ srv_db_acquire(srv_db *db, PGconn **out, int wait_ms, char *err, size_t errlen)
 			return AMLRISK_EBUSY;
 		}
 	}
-	if (s->conn == NULL && db->failed_at_ms != 0 && srv_mono_ms() - db->failed_at_ms < REDIAL_MS) {
+	if (s->conn == NULL && db->failed_at_ms != 0 &&
+	    srv_mono_ms() - db->failed_at_ms < REDIAL_MS) {
 		snprintf(err, errlen, "%s", db->failed_msg);
 		pthread_mutex_unlock(&db->mtx);
 		return AMLRISK_EDB;

@@ -27,18 +27,19 @@ srv_ingest_status(PGconn *c, srv_arena *a, Aml__V1__IngestionStatusResponse *res
                   size_t errlen)
 {
 	static const char *TOTALS_SQL =
-	    "SELECT coalesce(sum(consumed), 0), coalesce(sum(inserted), 0),"
-	    " coalesce(sum(duplicates), 0), coalesce(sum(dead_lettered), 0),"
-	    " (SELECT count(*) FROM transactions), (SELECT coalesce(max(seq), 0) FROM transactions),"
-	    " coalesce((extract(epoch FROM max(updated_at)) * 1000000)::bigint, 0),"
-	    " (SELECT last_error FROM ingestion_consumers WHERE last_error IS NOT NULL"
-	    "  ORDER BY last_error_at DESC NULLS LAST LIMIT 1)"
-	    " FROM ingestion_consumers";
+	        "SELECT coalesce(sum(consumed), 0), coalesce(sum(inserted), 0),"
+	        " coalesce(sum(duplicates), 0), coalesce(sum(dead_lettered), 0),"
+	        " (SELECT count(*) FROM transactions), (SELECT coalesce(max(seq), 0) FROM "
+	        "transactions),"
+	        " coalesce((extract(epoch FROM max(updated_at)) * 1000000)::bigint, 0),"
+	        " (SELECT last_error FROM ingestion_consumers WHERE last_error IS NOT NULL"
+	        "  ORDER BY last_error_at DESC NULLS LAST LIMIT 1)"
+	        " FROM ingestion_consumers";
 	static const char *PARTS_SQL =
-	    "SELECT topic, partition, committed_offset, high_watermark, consumer_id"
-	    " FROM ingestion_offsets ORDER BY topic, partition LIMIT $1";
+	        "SELECT topic, partition, committed_offset, high_watermark, consumer_id"
+	        " FROM ingestion_offsets ORDER BY topic, partition LIMIT $1";
 	char lim[16];
-	const char *p[1] = { lim };
+	const char *p[1] = {lim};
 	PGresult *r = NULL;
 	int rv, n;
 
@@ -68,10 +69,11 @@ srv_ingest_status(PGconn *c, srv_arena *a, Aml__V1__IngestionStatusResponse *res
 		ps->partition = (int32_t)i64(r, i, 1);
 		ps->committed_offset = i64(r, i, 2);
 		ps->high_watermark = i64(r, i, 3);
-		ps->lag = PQgetisnull(r, i, 3) ? -1
-		                               : (ps->high_watermark > ps->committed_offset
-		                                          ? ps->high_watermark - ps->committed_offset
-		                                          : 0);
+		ps->lag = PQgetisnull(r, i, 3)
+		                  ? -1
+		                  : (ps->high_watermark > ps->committed_offset
+		                             ? ps->high_watermark - ps->committed_offset
+		                             : 0);
 		ps->consumer_id = srv_arena_strdup(a, PQgetvalue(r, i, 4));
 		resp->partitions[i] = ps;
 		resp->n_partitions = (size_t)i + 1;

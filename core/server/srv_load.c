@@ -54,15 +54,16 @@ srv_load_graph(PGconn *c, int64_t max_seq, unsigned threads, const atomic_bool *
                core_graph **out, srv_graph_info *info, char *err, size_t errlen)
 {
 	static const char *COPY_SQL =
-	    "COPY (SELECT sender, receiver, amount::float8, seq FROM transactions"
-	    " WHERE seq <= current_setting('amlrisk.max_seq')::bigint) TO STDOUT (FORMAT binary)";
+	        "COPY (SELECT sender, receiver, amount::float8, seq FROM transactions"
+	        " WHERE seq <= current_setting('amlrisk.max_seq')::bigint) TO STDOUT (FORMAT "
+	        "binary)";
 	double t0 = srv_mono_s();
 	PGresult *res = NULL;
 	core_graph_builder *b = NULL;
 	core_graph *g = NULL;
 	core_graph_stats st;
 	char wm[24];
-	const char *p[1] = { wm };
+	const char *p[1] = {wm};
 	int64_t watermark, rows;
 	tx_sink sink;
 	int rv;
@@ -88,7 +89,7 @@ srv_load_graph(PGconn *c, int64_t max_seq, unsigned threads, const atomic_bool *
 		snprintf(err, errlen, "load: graph builder: %s", amlrisk_strerror(rv));
 		goto out;
 	}
-	sink = (tx_sink){ b, err, errlen };
+	sink = (tx_sink){b, err, errlen};
 	if ((rv = srv_db_copy_out(c, COPY_SQL, tx_row, &sink, cancel, err, errlen)) != 0)
 		goto out;
 	if ((rv = srv_db_exec(c, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen)) != 0)
@@ -134,8 +135,8 @@ label_row(void *arg, const srv_copy_field *f, int n)
 	if (n != 1 || f[0].len <= 0)
 		return AMLRISK_EPROTO;
 	if (core_labels_count(s->set) >= s->max) {
-		snprintf(s->err, s->errlen, "labels: more than %zu wallets labelled illicit (LABELS_MAX)",
-		         s->max);
+		snprintf(s->err, s->errlen,
+		         "labels: more than %zu wallets labelled illicit (LABELS_MAX)", s->max);
 		return AMLRISK_ETOOBIG;
 	}
 	if ((rv = core_labels_add(s->set, f[0].data, (size_t)f[0].len)) != 0) {
@@ -153,9 +154,10 @@ label_row(void *arg, const srv_copy_field *f, int n)
 int
 srv_load_labels(PGconn *c, size_t max, core_labels **out, char **json, char *err, size_t errlen)
 {
-	static const char *SQL = "COPY (SELECT DISTINCT wallet FROM wallet_labels"
-	                         " WHERE label = 'illicit' ORDER BY wallet) TO STDOUT (FORMAT binary)";
-	label_sink s = { NULL, NULL, max, err, errlen };
+	static const char *SQL =
+	        "COPY (SELECT DISTINCT wallet FROM wallet_labels"
+	        " WHERE label = 'illicit' ORDER BY wallet) TO STDOUT (FORMAT binary)";
+	label_sink s = {NULL, NULL, max, err, errlen};
 	char *text = NULL;
 	int rv;
 

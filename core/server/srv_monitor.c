@@ -40,8 +40,10 @@ monitor_main(void *arg)
 			PQfinish(c);
 			c = NULL;
 		}
-		ok = (c != NULL || srv_db_connect(m->url, m->period_ms * 5, &c, err, sizeof(err)) == 0) &&
-		     srv_db_exec(c, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL, err, sizeof(err)) == 0;
+		ok = (c != NULL ||
+		      srv_db_connect(m->url, m->period_ms * 5, &c, err, sizeof(err)) == 0) &&
+		     srv_db_exec(c, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL, err, sizeof(err)) ==
+		             0;
 		srv_state_set_db(m->state, ok, err);
 		if (ok && last != 1)
 			amlrisk_log(AMLRISK_LOG_INFO, "core", "db.up", "ok=1");

@@ -27,18 +27,19 @@ srv_opts_usage(FILE *f)
 	        "The core scoring server: answers aml.v1.RiskService over NNG req/rep, keeps the\n"
 	        "wallet graph and the latest completed run in memory, stores runs in PostgreSQL.\n"
 	        "\n"
-	        "  --database-url URL     libpq conninfo/URI           env DATABASE_URL (libpq PG* defaults)\n"
-	        "  --listen URL           RPC address (ipc://, tcp://) env RPC_LISTEN (%s)\n"
-	        "  --illicit-seed N       default illicit_seed of runs env ILLICIT_SEED (42)\n"
-	        "  --workers N            RPC handler threads, 1..256  env RPC_WORKERS (4)\n"
-	        "  --contexts N           RPC calls in flight, 1..4096 env RPC_CONTEXTS (128)\n"
-	        "  --backlog N            calls waiting for a worker   env RPC_BACKLOG (64)\n"
-	        "  --max-msg BYTES        largest RPC message          env RPC_MAX_MSG (4194304)\n"
-	        "  --db-pool N            reader connections, 1..64    env DB_POOL (= workers, at most 64)\n"
-	        "  --score-threads N      build/score threads, 1..%d   env SCORE_THREADS (2)\n"
-	        "  --health-ms MS         database ping period         env HEALTH_MS (1000)\n"
-	        "  --statement-timeout-ms MS  readers' SQL timeout     env STATEMENT_TIMEOUT_MS (30000)\n"
-	        "  --labels-max N         wallet_labels one run uses   env LABELS_MAX (%zu)\n"
+	        "options (environment variable and default in brackets):\n"
+	        "  --database-url URL      libpq conninfo or URI [DATABASE_URL; libpq PG* vars]\n"
+	        "  --listen URL            RPC address, ipc:// or tcp:// [RPC_LISTEN; %s]\n"
+	        "  --illicit-seed N        default illicit_seed of a run [ILLICIT_SEED; 42]\n"
+	        "  --workers N             RPC handler threads, 1..256 [RPC_WORKERS; 4]\n"
+	        "  --contexts N            RPC calls in flight, 1..4096 [RPC_CONTEXTS; 128]\n"
+	        "  --backlog N             calls waiting for a worker [RPC_BACKLOG; 64]\n"
+	        "  --max-msg BYTES         largest RPC message [RPC_MAX_MSG; 4194304]\n"
+	        "  --db-pool N             reader connections, 1..64 [DB_POOL; = workers]\n"
+	        "  --score-threads N       build/score threads, 1..%d [SCORE_THREADS; 2]\n"
+	        "  --health-ms MS          database ping period [HEALTH_MS; 1000]\n"
+	        "  --statement-timeout-ms MS  readers' SQL timeout [STATEMENT_TIMEOUT_MS; 30000]\n"
+	        "  --labels-max N          wallet_labels one run may use [LABELS_MAX; %zu]\n"
 	        "  --help, --version\n"
 	        "\n"
 	        "Other environment: LOG_LEVEL (debug|info|warn|error).\n"
@@ -58,8 +59,8 @@ parse_num(const char *name, const char *s, long long lo, long long hi, long long
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) {
-		fprintf(stderr, "amlrisk-core: %s: '%s' is not an integer in [%lld, %lld]\n", name, s,
-		        lo, hi);
+		fprintf(stderr, "amlrisk-core: %s: '%s' is not an integer in [%lld, %lld]\n", name,
+		        s, lo, hi);
 		return -1;
 	}
 	*out = v;
@@ -71,19 +72,29 @@ typedef struct knob {
 	long long lo, hi;
 } knob;
 
-enum { K_WORKERS, K_CONTEXTS, K_BACKLOG, K_MAXMSG, K_POOL, K_THREADS, K_HEALTH, K_STMT, K_LABELS,
-       K_COUNT };
+enum {
+	K_WORKERS,
+	K_CONTEXTS,
+	K_BACKLOG,
+	K_MAXMSG,
+	K_POOL,
+	K_THREADS,
+	K_HEALTH,
+	K_STMT,
+	K_LABELS,
+	K_COUNT
+};
 
 static const knob KNOBS[K_COUNT] = {
-	[K_WORKERS] = { "RPC_WORKERS", "--workers", 1, 256 },
-	[K_CONTEXTS] = { "RPC_CONTEXTS", "--contexts", 1, 4096 },
-	[K_BACKLOG] = { "RPC_BACKLOG", "--backlog", 1, 65536 },
-	[K_MAXMSG] = { "RPC_MAX_MSG", "--max-msg", 1024, 64LL << 20 },
-	[K_POOL] = { "DB_POOL", "--db-pool", 1, 64 },
-	[K_THREADS] = { "SCORE_THREADS", "--score-threads", 1, CORE_THREADS_MAX },
-	[K_HEALTH] = { "HEALTH_MS", "--health-ms", 50, 60000 },
-	[K_STMT] = { "STATEMENT_TIMEOUT_MS", "--statement-timeout-ms", 100, 3600000 },
-	[K_LABELS] = { "LABELS_MAX", "--labels-max", 0, 100000000 },
+        [K_WORKERS] = {"RPC_WORKERS", "--workers", 1, 256},
+        [K_CONTEXTS] = {"RPC_CONTEXTS", "--contexts", 1, 4096},
+        [K_BACKLOG] = {"RPC_BACKLOG", "--backlog", 1, 65536},
+        [K_MAXMSG] = {"RPC_MAX_MSG", "--max-msg", 1024, 64LL << 20},
+        [K_POOL] = {"DB_POOL", "--db-pool", 1, 64},
+        [K_THREADS] = {"SCORE_THREADS", "--score-threads", 1, CORE_THREADS_MAX},
+        [K_HEALTH] = {"HEALTH_MS", "--health-ms", 50, 60000},
+        [K_STMT] = {"STATEMENT_TIMEOUT_MS", "--statement-timeout-ms", 100, 3600000},
+        [K_LABELS] = {"LABELS_MAX", "--labels-max", 0, 100000000},
 };
 
 static int
@@ -94,15 +105,33 @@ set_knob(srv_opts *o, int k, const char *name, const char *s)
 	if (parse_num(name, s, KNOBS[k].lo, KNOBS[k].hi, &v) != 0)
 		return -1;
 	switch (k) {
-	case K_WORKERS: o->workers = (int)v; break;
-	case K_CONTEXTS: o->contexts = (int)v; break;
-	case K_BACKLOG: o->backlog = (int)v; break;
-	case K_MAXMSG: o->max_msg = (size_t)v; break;
-	case K_POOL: o->db_pool = (int)v; break;
-	case K_THREADS: o->score_threads = (unsigned)v; break;
-	case K_HEALTH: o->health_ms = (int)v; break;
-	case K_STMT: o->statement_timeout_ms = (int)v; break;
-	case K_LABELS: o->labels_max = (size_t)v; break;
+	case K_WORKERS:
+		o->workers = (int)v;
+		break;
+	case K_CONTEXTS:
+		o->contexts = (int)v;
+		break;
+	case K_BACKLOG:
+		o->backlog = (int)v;
+		break;
+	case K_MAXMSG:
+		o->max_msg = (size_t)v;
+		break;
+	case K_POOL:
+		o->db_pool = (int)v;
+		break;
+	case K_THREADS:
+		o->score_threads = (unsigned)v;
+		break;
+	case K_HEALTH:
+		o->health_ms = (int)v;
+		break;
+	case K_STMT:
+		o->statement_timeout_ms = (int)v;
+		break;
+	case K_LABELS:
+		o->labels_max = (size_t)v;
+		break;
 	}
 	return 0;
 }
@@ -126,7 +155,8 @@ from_env(srv_opts *o)
 		o->database_url = v;
 	if ((v = getenv("RPC_LISTEN")) != NULL && *v != '\0')
 		o->listen = v;
-	if ((v = getenv("ILLICIT_SEED")) != NULL && *v != '\0' && set_seed(o, "ILLICIT_SEED", v) != 0)
+	if ((v = getenv("ILLICIT_SEED")) != NULL && *v != '\0' &&
+	    set_seed(o, "ILLICIT_SEED", v) != 0)
 		return -1;
 	for (int k = 0; k < K_COUNT; k++) {
 		if ((v = getenv(KNOBS[k].env)) != NULL && *v != '\0' &&
@@ -141,21 +171,21 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 {
 	enum { O_DB = 1000, O_LISTEN, O_SEED, O_HELP, O_VERSION, O_KNOB };
 	static const struct option longopts[] = {
-		{ "database-url", required_argument, NULL, O_DB },
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "illicit-seed", required_argument, NULL, O_SEED },
-		{ "workers", required_argument, NULL, O_KNOB + K_WORKERS },
-		{ "contexts", required_argument, NULL, O_KNOB + K_CONTEXTS },
-		{ "backlog", required_argument, NULL, O_KNOB + K_BACKLOG },
-		{ "max-msg", required_argument, NULL, O_KNOB + K_MAXMSG },
-		{ "db-pool", required_argument, NULL, O_KNOB + K_POOL },
-		{ "score-threads", required_argument, NULL, O_KNOB + K_THREADS },
-		{ "health-ms", required_argument, NULL, O_KNOB + K_HEALTH },
-		{ "statement-timeout-ms", required_argument, NULL, O_KNOB + K_STMT },
-		{ "labels-max", required_argument, NULL, O_KNOB + K_LABELS },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 },
+	        {"database-url", required_argument, NULL, O_DB},
+	        {"listen", required_argument, NULL, O_LISTEN},
+	        {"illicit-seed", required_argument, NULL, O_SEED},
+	        {"workers", required_argument, NULL, O_KNOB + K_WORKERS},
+	        {"contexts", required_argument, NULL, O_KNOB + K_CONTEXTS},
+	        {"backlog", required_argument, NULL, O_KNOB + K_BACKLOG},
+	        {"max-msg", required_argument, NULL, O_KNOB + K_MAXMSG},
+	        {"db-pool", required_argument, NULL, O_KNOB + K_POOL},
+	        {"score-threads", required_argument, NULL, O_KNOB + K_THREADS},
+	        {"health-ms", required_argument, NULL, O_KNOB + K_HEALTH},
+	        {"statement-timeout-ms", required_argument, NULL, O_KNOB + K_STMT},
+	        {"labels-max", required_argument, NULL, O_KNOB + K_LABELS},
+	        {"help", no_argument, NULL, O_HELP},
+	        {"version", no_argument, NULL, O_VERSION},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -181,15 +211,25 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 			continue;
 		}
 		switch (c) {
-		case O_DB: o->database_url = optarg; break;
-		case O_LISTEN: o->listen = optarg; break;
+		case O_DB:
+			o->database_url = optarg;
+			break;
+		case O_LISTEN:
+			o->listen = optarg;
+			break;
 		case O_SEED:
 			if (set_seed(o, "--illicit-seed", optarg) != 0)
 				return 2;
 			break;
-		case O_HELP: srv_opts_usage(stdout); return 1;
-		case O_VERSION: printf("amlrisk-core %s\n", AMLRISK_VERSION); return 1;
-		default: srv_opts_usage(stderr); return 2;
+		case O_HELP:
+			srv_opts_usage(stdout);
+			return 1;
+		case O_VERSION:
+			printf("amlrisk-core %s\n", AMLRISK_VERSION);
+			return 1;
+		default:
+			srv_opts_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {

@@ -13,26 +13,26 @@
 typedef struct srv_table {
 	uint32_t n, cap;
 	unsigned width;
-	char *chars;        /* wallet ids back to back */
+	char *chars; /* wallet ids back to back */
 	size_t chars_len, chars_cap;
-	uint64_t *off;      /* n + 1 offsets into chars */
+	uint64_t *off; /* n + 1 offsets into chars */
 	double *scores;
 	uint32_t *exposures, *in_deg, *out_deg, *counts;
 	uint8_t *illicit;
-	uint32_t *slots;    /* row + 1, 0 = empty; mask + 1 entries */
+	uint32_t *slots; /* row + 1, 0 = empty; mask + 1 entries */
 	size_t mask;
 } srv_table;
 
 struct srv_run {
 	atomic_uint refs;
-	srv_summary sum;    /* strings owned, in strs */
+	srv_summary sum; /* strings owned, in strs */
 	char *strs;
 	core_config cfg;
 	core_run_result *res; /* owned reference, or NULL */
 	srv_table t;
 };
 
-static const char *const STATUS_NAMES[] = { "running", "completed", "failed" };
+static const char *const STATUS_NAMES[] = {"running", "completed", "failed"};
 
 const char *
 srv_run_status_name(srv_run_status s)
@@ -56,10 +56,10 @@ srv_run_status_parse(const char *s, srv_run_status *out)
 static int
 summary_copy(srv_run *r, const srv_summary *sum)
 {
-	const char *src[5] = { sum->model, sum->config_json, sum->tx_source, sum->labels_json,
-		               sum->error };
-	const char **dst[5] = { &r->sum.model, &r->sum.config_json, &r->sum.tx_source,
-		                &r->sum.labels_json, &r->sum.error };
+	const char *src[5] = {sum->model, sum->config_json, sum->tx_source, sum->labels_json,
+	                      sum->error};
+	const char **dst[5] = {&r->sum.model, &r->sum.config_json, &r->sum.tx_source,
+	                       &r->sum.labels_json, &r->sum.error};
 	size_t total = 0, off = 0;
 
 	r->sum = *sum;
@@ -124,11 +124,11 @@ table_grow(srv_table *t, uint32_t cap)
 {
 	void *p;
 
-#define GROW(field, extra)                                                                  \
-	do {                                                                                \
-		if ((p = realloc(t->field, ((size_t)cap + (extra)) * sizeof(*t->field))) == NULL) \
-			return AMLRISK_ENOMEM;                                              \
-		t->field = p;                                                               \
+#define GROW(field, extra)                                                                         \
+	do {                                                                                       \
+		if ((p = realloc(t->field, ((size_t)cap + (extra)) * sizeof(*t->field))) == NULL)  \
+			return AMLRISK_ENOMEM;                                                     \
+		t->field = p;                                                                      \
 	} while (0)
 	GROW(off, 1);
 	GROW(scores, 0);

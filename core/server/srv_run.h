@@ -49,9 +49,9 @@ int srv_run_table_create(srv_run **out, const srv_summary *sum, const core_confi
                          uint64_t rows_hint);
 /* Adds the next row; counts holds cfg->hops + 1 entries. AMLRISK_EINVAL for an
  * empty wallet, AMLRISK_ENOMEM, AMLRISK_ETOOBIG past CORE_WALLETS_MAX rows. */
-int srv_run_table_add(srv_run *r, const char *wallet, size_t len, double score,
-                      uint32_t exposures, uint32_t in_degree, uint32_t out_degree,
-                      bool is_illicit, const uint32_t *counts);
+int srv_run_table_add(srv_run *r, const char *wallet, size_t len, double score, uint32_t exposures,
+                      uint32_t in_degree, uint32_t out_degree, bool is_illicit,
+                      const uint32_t *counts);
 /* Indexes the table by wallet. AMLRISK_EPROTO when the rows were not in top
  * order or a wallet repeats, AMLRISK_ENOMEM. */
 int srv_run_table_finish(srv_run *r);

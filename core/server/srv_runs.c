@@ -11,14 +11,15 @@
 #include "amlrisk_err.h"
 #include "srv_db.h"
 
-#define SUMMARY_COLS                                                                          \
-	"id, status, (extract(epoch FROM created_at) * 1000000)::bigint,"                     \
-	" coalesce((extract(epoch FROM completed_at) * 1000000)::bigint, 0), model,"         \
-	" config_json::text, tx_source::text, watermark, transaction_count, wallet_count,"    \
-	" illicit_count, coalesce(load_ms, 0), coalesce(score_ms, 0), coalesce(store_ms, 0),"  \
+#define SUMMARY_COLS                                                                               \
+	"id, status, (extract(epoch FROM created_at) * 1000000)::bigint,"                          \
+	" coalesce((extract(epoch FROM completed_at) * 1000000)::bigint, 0), model,"               \
+	" config_json::text, tx_source::text, watermark, transaction_count, wallet_count,"         \
+	" illicit_count, coalesce(load_ms, 0), coalesce(score_ms, 0), coalesce(store_ms, 0),"      \
 	" coalesce(error, '')"
 
-#define SCORE_COLS "wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit"
+#define SCORE_COLS                                                                                 \
+	"wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit"
 
 static int64_t
 col_i64(const PGresult *r, int row, int col)
@@ -73,8 +74,8 @@ summary_row(const PGresult *r, int row, srv_arena *a, srv_summary *out)
 
 /* Runs a query returning at most one summary row. */
 static int
-summary_one(PGconn *c, const char *sql, int n, const char *const *p, srv_arena *a,
-            srv_summary *out, char *err, size_t errlen)
+summary_one(PGconn *c, const char *sql, int n, const char *const *p, srv_arena *a, srv_summary *out,
+            char *err, size_t errlen)
 {
 	PGresult *r = NULL;
 	int rv;
@@ -93,7 +94,7 @@ int
 srv_runs_get(PGconn *c, int64_t id, srv_arena *a, srv_summary *out, char *err, size_t errlen)
 {
 	char v[24];
-	const char *p[1] = { v };
+	const char *p[1] = {v};
 	int rv;
 
 	snprintf(v, sizeof(v), "%lld", (long long)id);
@@ -118,11 +119,11 @@ srv_runs_latest(PGconn *c, srv_arena *a, srv_summary *out, char *err, size_t err
 }
 
 int
-srv_runs_list(PGconn *c, int64_t before, uint32_t limit, srv_arena *a, srv_summary **out,
-              size_t *n, int64_t *next, char *err, size_t errlen)
+srv_runs_list(PGconn *c, int64_t before, uint32_t limit, srv_arena *a, srv_summary **out, size_t *n,
+              int64_t *next, char *err, size_t errlen)
 {
 	char v[2][24];
-	const char *p[2] = { v[0], v[1] };
+	const char *p[2] = {v[0], v[1]};
 	PGresult *r = NULL;
 	srv_summary *s;
 	int rv, rows;
@@ -158,7 +159,7 @@ int
 srv_runs_labels(PGconn *c, int64_t id, char **json, char *err, size_t errlen)
 {
 	char v[24];
-	const char *p[1] = { v };
+	const char *p[1] = {v};
 	PGresult *r = NULL;
 	int rv;
 
@@ -285,7 +286,7 @@ static int
 run_completed(PGconn *c, int64_t id, char *err, size_t errlen)
 {
 	char v[24];
-	const char *p[1] = { v };
+	const char *p[1] = {v};
 	PGresult *r = NULL;
 	int rv;
 
@@ -321,9 +322,10 @@ score_row(const PGresult *r, int i, srv_arena *a, srv_score_row *out, char *err,
 		return AMLRISK_ENOMEM;
 	}
 	if (srv_exposures_parse(json, strlen(json), CORE_HOPS_MAX + 1, counts, out->weights, &n) !=
-	        0 ||
+	            0 ||
 	    n == 0) {
-		snprintf(err, errlen, "scores: wallet %s: malformed exposures_json", out->ws.wallet);
+		snprintf(err, errlen, "scores: wallet %s: malformed exposures_json",
+		         out->ws.wallet);
 		return AMLRISK_EPROTO;
 	}
 	out->ws.risk_score = col_f64(r, i, 1);
@@ -337,11 +339,11 @@ score_row(const PGresult *r, int i, srv_arena *a, srv_score_row *out, char *err,
 }
 
 int
-srv_runs_top(PGconn *c, int64_t id, uint32_t n, srv_arena *a, srv_score_row **rows,
-             size_t *count, char *err, size_t errlen)
+srv_runs_top(PGconn *c, int64_t id, uint32_t n, srv_arena *a, srv_score_row **rows, size_t *count,
+             char *err, size_t errlen)
 {
 	char v[2][24];
-	const char *p[2] = { v[0], v[1] };
+	const char *p[2] = {v[0], v[1]};
 	PGresult *r = NULL;
 	srv_score_row *out;
 	int rv;
@@ -374,16 +376,16 @@ srv_runs_wallet(PGconn *c, int64_t id, const char *wallet, srv_arena *a, srv_sco
                 char *err, size_t errlen)
 {
 	char v[24];
-	const char *p[2] = { v, wallet };
+	const char *p[2] = {v, wallet};
 	PGresult *r = NULL;
 	int rv;
 
 	if ((rv = run_completed(c, id, err, errlen)) != 0)
 		return rv;
 	snprintf(v, sizeof(v), "%lld", (long long)id);
-	if ((rv = srv_db_exec(c,
-	                      "SELECT " SCORE_COLS " FROM risk_scores WHERE run_id = $1 AND wallet = $2",
-	                      2, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+	if ((rv = srv_db_exec(
+	             c, "SELECT " SCORE_COLS " FROM risk_scores WHERE run_id = $1 AND wallet = $2",
+	             2, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
 		return rv;
 	if (PQntuples(r) == 0) {
 		snprintf(err, errlen, "wallet %.200s not in run %lld", wallet, (long long)id);
@@ -439,14 +441,14 @@ srv_runs_load(PGconn *c, const srv_summary *sum, const atomic_bool *cancel, srv_
               char *err, size_t errlen)
 {
 	static const char *COPY_SQL =
-	    "COPY (SELECT wallet, risk_score, exposures, in_degree, out_degree, is_illicit,"
-	    " exposures_json FROM risk_scores"
-	    " WHERE run_id = current_setting('amlrisk.run_id')::bigint"
-	    " ORDER BY risk_score DESC, wallet) TO STDOUT (FORMAT binary)";
+	        "COPY (SELECT wallet, risk_score, exposures, in_degree, out_degree, is_illicit,"
+	        " exposures_json FROM risk_scores"
+	        " WHERE run_id = current_setting('amlrisk.run_id')::bigint"
+	        " ORDER BY risk_score DESC, wallet) TO STDOUT (FORMAT binary)";
 	core_config cfg;
-	load_sink s = { NULL, 0, err, errlen };
+	load_sink s = {NULL, 0, err, errlen};
 	char v[24];
-	const char *p[1] = { v };
+	const char *p[1] = {v};
 	int rv;
 
 	err[0] = '\0';
@@ -459,7 +461,8 @@ srv_runs_load(PGconn *c, const srv_summary *sum, const atomic_bool *cancel, srv_
 	}
 	s.width = cfg.hops + 1;
 	snprintf(v, sizeof(v), "%lld", (long long)sum->id);
-	if ((rv = srv_db_exec(c, "BEGIN READ ONLY", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen)) ||
+	if ((rv = srv_db_exec(c, "BEGIN READ ONLY", 0, NULL, PGRES_COMMAND_OK, NULL, err,
+	                      errlen)) ||
 	    (rv = srv_db_exec(c, "SELECT set_config('amlrisk.run_id', $1, true)", 1, p,
 	                      PGRES_TUPLES_OK, NULL, err, errlen)) ||
 	    (rv = srv_db_copy_out(c, COPY_SQL, load_row, &s, cancel, err, errlen)) ||
@@ -467,7 +470,8 @@ srv_runs_load(PGconn *c, const srv_summary *sum, const atomic_bool *cancel, srv_
 		goto out;
 	if (srv_run_count(s.run) != sum->wallets) {
 		snprintf(err, errlen, "latest run %lld: %u rows stored, %llu expected",
-		         (long long)sum->id, srv_run_count(s.run), (unsigned long long)sum->wallets);
+		         (long long)sum->id, srv_run_count(s.run),
+		         (unsigned long long)sum->wallets);
 		rv = AMLRISK_EPROTO;
 		goto out;
 	}

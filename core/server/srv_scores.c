@@ -28,8 +28,9 @@ latest_for(srv_ctx *ctx, int64_t run_id, int *rv, char *err, size_t errlen)
 	} else if (latest != NULL && (run_id == 0 || srv_run_summary(latest)->id == run_id)) {
 		return latest;
 	} else if (run_id == 0 && !known) {
-		snprintf(err, errlen, "the latest run is not loaded yet (start-up in progress or the"
-		                      " database unavailable)");
+		snprintf(err, errlen,
+		         "the latest run is not loaded yet (start-up in progress or the"
+		         " database unavailable)");
 		*rv = AMLRISK_EUNAVAIL;
 	} else if (run_id == 0) {
 		snprintf(err, errlen, "no completed run yet: run RunScore first");
@@ -74,7 +75,7 @@ SRV_HANDLER(top_scores, TopScoresRequest, TopScoresResponse)
 	char err[SRV_ERR_MAX] = "";
 	uint32_t n = input->n != 0 ? input->n : SRV_TOP_DEFAULT;
 	srv_arena a;
-	scores_arg s = { .a = &a, .id = input->run_id };
+	scores_arg s = {.a = &a, .id = input->run_id};
 	srv_run *run;
 	int rv;
 
@@ -123,7 +124,7 @@ SRV_HANDLER(get_wallet_score, GetWalletScoreRequest, GetWalletScoreResponse)
 	Aml__V1__GetWalletScoreResponse resp = AML__V1__GET_WALLET_SCORE_RESPONSE__INIT;
 	char err[SRV_ERR_MAX] = "";
 	srv_arena a;
-	scores_arg s = { .a = &a, .id = input->run_id, .wallet = input->wallet };
+	scores_arg s = {.a = &a, .id = input->run_id, .wallet = input->wallet};
 	srv_run *run = NULL;
 	int rv;
 
@@ -136,8 +137,9 @@ SRV_HANDLER(get_wallet_score, GetWalletScoreRequest, GetWalletScoreResponse)
 		core_wallet_score ws;
 		resp.run_id = srv_run_summary(run)->id;
 		if (srv_run_find(run, input->wallet, strlen(input->wallet), &ws) != AMLRISK_OK) {
-			rpc_call_fail(closure_data, AMLRISK_ENOTFOUND, "wallet %.200s not in run %lld",
-			              input->wallet, (long long)resp.run_id);
+			rpc_call_fail(closure_data, AMLRISK_ENOTFOUND,
+			              "wallet %.200s not in run %lld", input->wallet,
+			              (long long)resp.run_id);
 			goto out;
 		}
 		resp.score = srv_msg_wallet(&a, &ws, srv_run_config(run)->hop_weights);

@@ -39,8 +39,8 @@ srv_with_db(srv_ctx *ctx, void *closure_data, srv_db_fn fn, void *arg, char *err
 		int left = rpc_call_time_left_ms(closure_data);
 		PGconn *c = NULL;
 		bool broken;
-		if ((rv = srv_db_acquire(ctx->db, &c, left < 0 || left > DB_WAIT_MAX_MS ? DB_WAIT_MAX_MS
-		                                                                         : left,
+		if ((rv = srv_db_acquire(ctx->db, &c,
+		                         left < 0 || left > DB_WAIT_MAX_MS ? DB_WAIT_MAX_MS : left,
 		                         err, errlen)) != 0)
 			return rv == AMLRISK_EBUSY ? AMLRISK_EUNAVAIL : rv;
 		rv = fn(c, arg, err, errlen);
@@ -105,10 +105,11 @@ submit(srv_ctx *ctx, const srv_job *job, const char *what)
 	int rv = srv_writer_submit(ctx->writer, job);
 
 	if (rv == AMLRISK_EBUSY)
-		rpc_call_fail(job->closure_data, rv,
-		              "%s refused: a ReloadGraph or RunScore is already running (one writer at"
-		              " a time); try again when it has finished",
-		              what);
+		rpc_call_fail(
+		        job->closure_data, rv,
+		        "%s refused: a ReloadGraph or RunScore is already running (one writer at"
+		        " a time); try again when it has finished",
+		        what);
 	else if (rv != AMLRISK_OK)
 		rpc_call_fail(job->closure_data, rv, "%s refused: the core server is shutting down",
 		              what);
@@ -116,7 +117,8 @@ submit(srv_ctx *ctx, const srv_job *job, const char *what)
 
 SRV_HANDLER(reload_graph, ReloadGraphRequest, ReloadGraphResponse)
 {
-	srv_job job = { .kind = SRV_JOB_RELOAD, .reload_done = closure, .closure_data = closure_data };
+	srv_job job = {
+	        .kind = SRV_JOB_RELOAD, .reload_done = closure, .closure_data = closure_data};
 
 	(void)input;
 	submit((srv_ctx *)service, &job, "ReloadGraph");
@@ -124,7 +126,7 @@ SRV_HANDLER(reload_graph, ReloadGraphRequest, ReloadGraphResponse)
 
 SRV_HANDLER(run_score, RunScoreRequest, RunScoreResponse)
 {
-	srv_job job = { .kind = SRV_JOB_SCORE, .score_done = closure, .closure_data = closure_data };
+	srv_job job = {.kind = SRV_JOB_SCORE, .score_done = closure, .closure_data = closure_data};
 	const char *json = input->config_overrides_json != NULL ? input->config_overrides_json : "";
 	size_t len = strlen(json);
 	char err[SRV_ERR_MAX];
@@ -184,7 +186,7 @@ SRV_HANDLER(list_runs, ListRunsRequest, ListRunsResponse)
 	Aml__V1__ListRunsResponse resp = AML__V1__LIST_RUNS_RESPONSE__INIT;
 	char err[SRV_ERR_MAX] = "";
 	srv_arena a;
-	runs_arg r = { .a = &a, .before = input->before_id, .limit = input->limit };
+	runs_arg r = {.a = &a, .before = input->before_id, .limit = input->limit};
 	int rv;
 
 	if (r.limit == 0)
@@ -219,7 +221,7 @@ SRV_HANDLER(get_run, GetRunRequest, GetRunResponse)
 	char err[SRV_ERR_MAX] = "";
 	srv_run *latest = NULL;
 	srv_arena a;
-	runs_arg r = { .a = &a, .id = input->run_id };
+	runs_arg r = {.a = &a, .id = input->run_id};
 	int rv;
 
 	if (r.id <= 0) {
@@ -250,7 +252,7 @@ SRV_HANDLER(ingestion_status, IngestionStatusRequest, IngestionStatusResponse)
 	Aml__V1__IngestionStatusResponse resp = AML__V1__INGESTION_STATUS_RESPONSE__INIT;
 	char err[SRV_ERR_MAX] = "";
 	srv_arena a;
-	runs_arg r = { .a = &a, .ingest = &resp };
+	runs_arg r = {.a = &a, .ingest = &resp};
 	int rv;
 
 	(void)input;

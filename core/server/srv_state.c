@@ -12,7 +12,7 @@ struct srv_state {
 	pthread_mutex_t mtx;
 	core_graph *graph; /* one reference */
 	srv_graph_info info;
-	srv_run *latest;   /* one reference */
+	srv_run *latest; /* one reference */
 	bool latest_known;
 	bool db_ok;
 	char db_err[256];

@@ -14,7 +14,7 @@
 #include "srv_db.h"
 #include "srv_time.h"
 
-#define CHUNK ((size_t)1 << 20)
+#define CHUNK          ((size_t)1 << 20)
 #define HOP_PREFIX_MAX 96
 
 int
@@ -22,17 +22,19 @@ srv_store_transition(PGconn *c, srv_summary *sum, srv_run_status to, const char 
                      int *changed, char *err, size_t errlen)
 {
 	static const char *INSERT_SQL =
-	    "INSERT INTO scoring_runs (status, model, config_json, tx_source, labels, watermark,"
-	    " transaction_count, wallet_count, illicit_count, load_ms, score_ms)"
-	    " VALUES ('running', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-	    " RETURNING id, (extract(epoch FROM created_at) * 1000000)::bigint";
+	        "INSERT INTO scoring_runs (status, model, config_json, tx_source, labels, "
+	        "watermark,"
+	        " transaction_count, wallet_count, illicit_count, load_ms, score_ms)"
+	        " VALUES ('running', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	        " RETURNING id, (extract(epoch FROM created_at) * 1000000)::bigint";
 	static const char *COMPLETE_SQL =
-	    "UPDATE scoring_runs SET status = 'completed', completed_at = clock_timestamp(),"
-	    " store_ms = $2 WHERE id = $1 AND status = 'running'"
-	    " RETURNING (extract(epoch FROM completed_at) * 1000000)::bigint";
+	        "UPDATE scoring_runs SET status = 'completed', completed_at = clock_timestamp(),"
+	        " store_ms = $2 WHERE id = $1 AND status = 'running'"
+	        " RETURNING (extract(epoch FROM completed_at) * 1000000)::bigint";
 	static const char *FAIL_SQL =
-	    "UPDATE scoring_runs SET status = 'failed', completed_at = clock_timestamp(), error = $2"
-	    " WHERE ($1::bigint = 0 OR id = $1::bigint) AND status = 'running' RETURNING id";
+	        "UPDATE scoring_runs SET status = 'failed', completed_at = clock_timestamp(), "
+	        "error = $2"
+	        " WHERE ($1::bigint = 0 OR id = $1::bigint) AND status = 'running' RETURNING id";
 	char v[10][32];
 	const char *p[10];
 	PGresult *res = NULL;
@@ -43,7 +45,8 @@ srv_store_transition(PGconn *c, srv_summary *sum, srv_run_status to, const char 
 		p[0] = sum->model;
 		p[1] = sum->config_json;
 		p[2] = sum->tx_source;
-		p[3] = sum->labels_json != NULL && *sum->labels_json != '\0' ? sum->labels_json : "[]";
+		p[3] = sum->labels_json != NULL && *sum->labels_json != '\0' ? sum->labels_json
+		                                                             : "[]";
 		snprintf(v[4], sizeof(v[4]), "%lld", (long long)sum->watermark);
 		snprintf(v[5], sizeof(v[5]), "%llu", (unsigned long long)sum->transactions);
 		snprintf(v[6], sizeof(v[6]), "%llu", (unsigned long long)sum->wallets);
@@ -52,7 +55,8 @@ srv_store_transition(PGconn *c, srv_summary *sum, srv_run_status to, const char 
 		snprintf(v[9], sizeof(v[9]), "%.17g", sum->score_s * 1000.0);
 		for (int i = 4; i < 10; i++)
 			p[i] = v[i];
-		if ((rv = srv_db_exec(c, INSERT_SQL, 10, p, PGRES_TUPLES_OK, &res, err, errlen)) != 0)
+		if ((rv = srv_db_exec(c, INSERT_SQL, 10, p, PGRES_TUPLES_OK, &res, err, errlen)) !=
+		    0)
 			return rv;
 		sum->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		sum->created_us = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
@@ -62,7 +66,8 @@ srv_store_transition(PGconn *c, srv_summary *sum, srv_run_status to, const char 
 		snprintf(v[1], sizeof(v[1]), "%.17g", sum->store_s * 1000.0);
 		p[0] = v[0];
 		p[1] = v[1];
-		if ((rv = srv_db_exec(c, COMPLETE_SQL, 2, p, PGRES_TUPLES_OK, &res, err, errlen)) != 0)
+		if ((rv = srv_db_exec(c, COMPLETE_SQL, 2, p, PGRES_TUPLES_OK, &res, err, errlen)) !=
+		    0)
 			return rv;
 		if (PQntuples(res) != 1) {
 			snprintf(err, errlen, "run %lld: no longer running", (long long)sum->id);
@@ -97,7 +102,8 @@ srv_store_exposures_json(char *buf, size_t buflen, const core_config *cfg, const
 		char w[40];
 		int n;
 		srv_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
-		n = snprintf(buf + off, buflen - off, "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":%u}",
+		n = snprintf(buf + off, buflen - off,
+		             "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":%u}",
 		             k == 0 ? "[" : ",", k, w, counts[k]);
 		if (n < 0 || (size_t)n >= buflen - off)
 			return 0;
@@ -128,8 +134,8 @@ flush(PGconn *c, srv_copybuf *b, char *err, size_t errlen)
 
 /* Streams the rows into an open COPY FROM STDIN. */
 static int
-copy_rows(PGconn *c, const srv_summary *sum, const core_run_result *res,
-          const atomic_bool *cancel, char *err, size_t errlen)
+copy_rows(PGconn *c, const srv_summary *sum, const core_run_result *res, const atomic_bool *cancel,
+          char *err, size_t errlen)
 {
 	const core_config *cfg = core_run_result_config(res);
 	char prefix[CORE_HOPS_MAX + 1][HOP_PREFIX_MAX], runid[24];
@@ -142,9 +148,9 @@ copy_rows(PGconn *c, const srv_summary *sum, const core_run_result *res,
 	for (unsigned k = 0; k <= cfg->hops; k++) {
 		char w[40];
 		srv_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
-		prefix_len[k] = (size_t)snprintf(prefix[k], sizeof(prefix[k]),
-		                                 "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":",
-		                                 k == 0 ? "[" : ",", k, w);
+		prefix_len[k] = (size_t)snprintf(
+		        prefix[k], sizeof(prefix[k]),
+		        "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":", k == 0 ? "[" : ",", k, w);
 	}
 	runid_len = (size_t)snprintf(runid, sizeof(runid), "%lld\t", (long long)sum->id);
 	srv_copybuf_init(&b);
@@ -188,9 +194,9 @@ int
 srv_store_rows(PGconn *c, srv_summary *sum, const core_run_result *res, const atomic_bool *cancel,
                char *err, size_t errlen)
 {
-	static const char *COPY_SQL =
-	    "COPY risk_scores (run_id, wallet, risk_score, exposures, exposures_json, in_degree,"
-	    " out_degree, is_illicit) FROM STDIN";
+	static const char *COPY_SQL = "COPY risk_scores (run_id, wallet, risk_score, exposures, "
+	                              "exposures_json, in_degree,"
+	                              " out_degree, is_illicit) FROM STDIN";
 	double t0 = srv_mono_s();
 	PGresult *r;
 	int rv, copy_rv;

@@ -68,7 +68,7 @@ SRV_HANDLER(explain_wallet, ExplainWalletRequest, ExplainWalletResponse)
 {
 	srv_ctx *ctx = (srv_ctx *)service;
 	Aml__V1__ExplainWalletResponse resp = AML__V1__EXPLAIN_WALLET_RESPONSE__INIT;
-	core_explain_params params = { 0 };
+	core_explain_params params = {0};
 	char err[SRV_ERR_MAX];
 	core_explain *e = NULL;
 	core_wallet_score ws;
@@ -95,21 +95,22 @@ SRV_HANDLER(explain_wallet, ExplainWalletRequest, ExplainWalletResponse)
 		goto out;
 	}
 	if (srv_run_result(run) == NULL) {
-		rpc_call_fail(closure_data, AMLRISK_ESTATE,
-		              "run %lld was loaded from the database at start-up and its graph is still"
-		              " being rebuilt; try again shortly",
-		              (long long)srv_run_summary(run)->id);
+		rpc_call_fail(
+		        closure_data, AMLRISK_ESTATE,
+		        "run %lld was loaded from the database at start-up and its graph is still"
+		        " being rebuilt; try again shortly",
+		        (long long)srv_run_summary(run)->id);
 		goto out;
 	}
-	params.sources_per_hop =
-	    input->max_sources_per_hop != 0 ? input->max_sources_per_hop : SRV_EXPLAIN_SOURCES_DEFAULT;
+	params.sources_per_hop = input->max_sources_per_hop != 0 ? input->max_sources_per_hop
+	                                                         : SRV_EXPLAIN_SOURCES_DEFAULT;
 	params.sources_max = SRV_EXPLAIN_TOTAL_MAX;
 	rv = core_explain_build(&e, srv_run_result(run), input->wallet, strlen(input->wallet),
 	                        &params);
 	if (rv != AMLRISK_OK) {
 		if (rv == AMLRISK_ENOTFOUND)
-			rpc_call_fail(closure_data, rv, "wallet %.200s not in run %lld", input->wallet,
-			              (long long)srv_run_summary(run)->id);
+			rpc_call_fail(closure_data, rv, "wallet %.200s not in run %lld",
+			              input->wallet, (long long)srv_run_summary(run)->id);
 		else
 			rpc_call_fail(closure_data, rv, "explain %.200s: %s", input->wallet,
 			              amlrisk_strerror(rv));
@@ -140,7 +141,8 @@ graph_limits(const Aml__V1__WalletGraphRequest *in, void *closure_data, unsigned
 	*nodes = in->node_limit != 0 ? in->node_limit : SRV_GRAPH_NODES_DEFAULT;
 	*edges = in->edge_limit != 0 ? in->edge_limit : SRV_GRAPH_EDGES_DEFAULT;
 	if (*hops > CORE_NEIGH_HOPS_MAX)
-		rpc_call_fail(closure_data, AMLRISK_EINVAL, "hops: at most %d", CORE_NEIGH_HOPS_MAX);
+		rpc_call_fail(closure_data, AMLRISK_EINVAL, "hops: at most %d",
+		              CORE_NEIGH_HOPS_MAX);
 	else if (*nodes > SRV_GRAPH_NODES_MAX)
 		rpc_call_fail(closure_data, AMLRISK_EINVAL, "node_limit: at most %d",
 		              SRV_GRAPH_NODES_MAX);
@@ -230,15 +232,18 @@ SRV_HANDLER(wallet_graph, WalletGraphRequest, WalletGraphResponse)
 	else
 		g = srv_state_graph(ctx->state, NULL);
 	if (g == NULL) {
-		rpc_call_fail(closure_data, AMLRISK_ESTATE, "no graph loaded yet: ReloadGraph first");
+		rpc_call_fail(closure_data, AMLRISK_ESTATE,
+		              "no graph loaded yet: ReloadGraph first");
 		goto out;
 	}
 	if ((rv = core_neigh_build(&n, g, res, input->wallet, strlen(input->wallet), hops, nodes,
 	                           edges, err, sizeof(err))) != 0) {
 		if (rv == AMLRISK_ENOTFOUND)
-			rpc_call_fail(closure_data, rv, "wallet %.200s not in the graph", input->wallet);
+			rpc_call_fail(closure_data, rv, "wallet %.200s not in the graph",
+			              input->wallet);
 		else
-			rpc_call_fail(closure_data, rv, "%s", err[0] != '\0' ? err : amlrisk_strerror(rv));
+			rpc_call_fail(closure_data, rv, "%s",
+			              err[0] != '\0' ? err : amlrisk_strerror(rv));
 		goto out;
 	}
 	resp.center = (char *)input->wallet;

@@ -24,9 +24,9 @@
 #include "srv_store.h"
 #include "srv_time.h"
 
-#define ERR_MAX 512
-#define RETRY_MIN_MS 500
-#define RETRY_MAX_MS 10000
+#define ERR_MAX       512
+#define RETRY_MIN_MS  500
+#define RETRY_MAX_MS  10000
 #define TX_SOURCE_MAX 160
 
 struct srv_writer {
@@ -72,14 +72,15 @@ load_graph(srv_writer *w, int64_t max_seq, const char *why, core_graph **g, srv_
 	if ((rv = conn_get(w, err, errlen)) != 0 ||
 	    (rv = srv_load_graph(w->conn, max_seq, w->conf.threads, &w->cancel, g, info, err,
 	                         errlen)) != 0) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "core", "graph.load_failed", "reason=%s error=\"%s\"",
-		            why, err);
+		amlrisk_log(AMLRISK_LOG_ERROR, "core", "graph.load_failed",
+		            "reason=%s error=\"%s\"", why, err);
 		return rv;
 	}
-	amlrisk_log(AMLRISK_LOG_INFO, "core", "graph.loaded",
-	            "reason=%s wallets=%llu edges=%llu transactions=%llu watermark=%lld seconds=%.3f",
-	            why, (unsigned long long)info->wallets, (unsigned long long)info->edges,
-	            (unsigned long long)info->transactions, (long long)info->watermark, info->load_s);
+	amlrisk_log(
+	        AMLRISK_LOG_INFO, "core", "graph.loaded",
+	        "reason=%s wallets=%llu edges=%llu transactions=%llu watermark=%lld seconds=%.3f",
+	        why, (unsigned long long)info->wallets, (unsigned long long)info->edges,
+	        (unsigned long long)info->transactions, (long long)info->watermark, info->load_s);
 	return AMLRISK_OK;
 }
 
@@ -88,7 +89,7 @@ load_graph(srv_writer *w, int64_t max_seq, const char *why, core_graph **g, srv_
 static int
 recover(srv_writer *w, char *err, size_t errlen)
 {
-	srv_summary all = { 0 };
+	srv_summary all = {0};
 	int rv, changed = 0;
 
 	if ((rv = conn_get(w, err, errlen)) != 0 ||
@@ -98,7 +99,8 @@ recover(srv_writer *w, char *err, size_t errlen)
 	                               &changed, err, errlen)) != 0)
 		return rv;
 	if (changed > 0)
-		amlrisk_log(AMLRISK_LOG_WARN, "core", "runs.recovered", "marked_failed=%d", changed);
+		amlrisk_log(AMLRISK_LOG_WARN, "core", "runs.recovered", "marked_failed=%d",
+		            changed);
 	return AMLRISK_OK;
 }
 
@@ -122,10 +124,12 @@ latest_load(srv_writer *w, char *err, size_t errlen)
 		rv = AMLRISK_OK;
 		goto out;
 	}
-	if (rv != AMLRISK_OK || (rv = srv_runs_load(w->conn, &sum, &w->cancel, &run, err, errlen)) != 0)
+	if (rv != AMLRISK_OK ||
+	    (rv = srv_runs_load(w->conn, &sum, &w->cancel, &run, err, errlen)) != 0)
 		goto out;
-	amlrisk_log(AMLRISK_LOG_INFO, "core", "latest.loaded", "run_id=%lld wallets=%u seconds=%.3f",
-	            (long long)sum.id, srv_run_count(run), srv_mono_s() - t0);
+	amlrisk_log(AMLRISK_LOG_INFO, "core", "latest.loaded",
+	            "run_id=%lld wallets=%u seconds=%.3f", (long long)sum.id, srv_run_count(run),
+	            srv_mono_s() - t0);
 	srv_state_set_latest(w->state, run);
 out:
 	if (rv != AMLRISK_OK && rv != AMLRISK_EDB && rv != AMLRISK_ECANCELED) {
@@ -174,7 +178,8 @@ latest_attach(srv_writer *w, char *err, size_t errlen)
 		goto out;
 	if (core_run_result_count(res) != sum->wallets ||
 	    core_run_result_illicit_count(res) != sum->illicit) {
-		snprintf(err, errlen, "rescoring run %lld gave %u wallets / %u illicit, stored %llu / %llu",
+		snprintf(err, errlen,
+		         "rescoring run %lld gave %u wallets / %u illicit, stored %llu / %llu",
 		         (long long)sum->id, core_run_result_count(res),
 		         core_run_result_illicit_count(res), (unsigned long long)sum->wallets,
 		         (unsigned long long)sum->illicit);
@@ -184,12 +189,14 @@ latest_attach(srv_writer *w, char *err, size_t errlen)
 	if ((rv = srv_run_from_result(&run, sum, res)) != 0)
 		goto out;
 	srv_state_set_latest(w->state, run);
-	amlrisk_log(AMLRISK_LOG_INFO, "core", "latest.rebuilt", "run_id=%lld wallets=%u seconds=%.3f",
-	            (long long)sum->id, core_run_result_count(res), srv_mono_s() - t0);
+	amlrisk_log(AMLRISK_LOG_INFO, "core", "latest.rebuilt",
+	            "run_id=%lld wallets=%u seconds=%.3f", (long long)sum->id,
+	            core_run_result_count(res), srv_mono_s() - t0);
 out:
 	if (rv != AMLRISK_OK && rv != AMLRISK_EDB && rv != AMLRISK_ECANCELED) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "core", "latest.rebuild_failed",
-		            "error=\"%s\" effect=\"explain and graph views unavailable until the next run\"",
+		            "error=\"%s\" effect=\"explain and graph views unavailable until the "
+		            "next run\"",
 		            err);
 		rv = AMLRISK_OK;
 	}
@@ -283,8 +290,8 @@ job_reload(srv_writer *w, const srv_job *job)
 /* Fills the parts of a new run's summary known before it is stored. */
 static int
 score_summary(srv_summary *sum, const core_config *cfg, const srv_graph_info *info,
-              const core_run_result *res, const char *labels_json, char *cfg_json,
-              size_t cfg_len, char *tx_source, size_t tx_len)
+              const core_run_result *res, const char *labels_json, char *cfg_json, size_t cfg_len,
+              char *tx_source, size_t tx_len)
 {
 	int rv;
 
@@ -315,14 +322,15 @@ static void
 job_score(srv_writer *w, const srv_job *job)
 {
 	Aml__V1__RunScoreResponse resp = AML__V1__RUN_SCORE_RESPONSE__INIT;
-	char err[ERR_MAX] = "", ferr[ERR_MAX], cfg_json[CORE_CONFIG_JSON_MAX], tx_source[TX_SOURCE_MAX];
+	char err[ERR_MAX] = "", ferr[ERR_MAX], cfg_json[CORE_CONFIG_JSON_MAX],
+	     tx_source[TX_SOURCE_MAX];
 	char *labels_json = NULL;
 	core_labels *labels = NULL;
 	core_run_result *res = NULL;
 	core_graph *g = NULL;
 	srv_run *run = NULL;
 	srv_graph_info info;
-	srv_summary sum = { 0 };
+	srv_summary sum = {0};
 	srv_arena a;
 	double t0 = srv_mono_s();
 	int rv;
@@ -335,15 +343,16 @@ job_score(srv_writer *w, const srv_job *job)
 			goto out;
 		srv_state_set_graph(w->state, core_graph_ref(g), &info);
 	}
-	if (job->cfg.use_labels &&
-	    ((rv = conn_get(w, err, sizeof(err))) != 0 ||
-	     (rv = srv_load_labels(w->conn, w->conf.labels_max, &labels, &labels_json, err,
-	                           sizeof(err))) != 0))
+	if (job->cfg.use_labels && ((rv = conn_get(w, err, sizeof(err))) != 0 ||
+	                            (rv = srv_load_labels(w->conn, w->conf.labels_max, &labels,
+	                                                  &labels_json, err, sizeof(err))) != 0))
 		goto out;
-	if ((rv = core_score_run(&res, g, &job->cfg, labels, w->conf.threads, err, sizeof(err))) != 0)
+	if ((rv = core_score_run(&res, g, &job->cfg, labels, w->conf.threads, err, sizeof(err))) !=
+	    0)
 		goto out;
-	if ((rv = score_summary(&sum, &job->cfg, &info, res, labels_json != NULL ? labels_json : "[]",
-	                        cfg_json, sizeof(cfg_json), tx_source, sizeof(tx_source))) != 0) {
+	if ((rv = score_summary(&sum, &job->cfg, &info, res,
+	                        labels_json != NULL ? labels_json : "[]", cfg_json,
+	                        sizeof(cfg_json), tx_source, sizeof(tx_source))) != 0) {
 		snprintf(err, sizeof(err), "run config: %s", amlrisk_strerror(rv));
 		goto out;
 	}
@@ -456,17 +465,19 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->mtx);
 		if (stop) {
 			if (have)
-				job_fail(w, &job, AMLRISK_ECANCELED, "the core server is shutting down");
+				job_fail(w, &job, AMLRISK_ECANCELED,
+				         "the core server is shutting down");
 			break;
 		}
 		snprintf(err, sizeof(err), "database not reached yet");
 		if (atomic_load(&w->starting) && startup(w, err, sizeof(err)) != 0) {
-			w->retry_ms = w->retry_ms == 0 ? RETRY_MIN_MS
-			                               : (w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
-			                                                                 : w->retry_ms * 2);
+			w->retry_ms = w->retry_ms == 0
+			                      ? RETRY_MIN_MS
+			                      : (w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
+			                                                        : w->retry_ms * 2);
 			w->retry_at_ms = srv_mono_ms() + w->retry_ms;
-			amlrisk_log(AMLRISK_LOG_WARN, "core", "startup.retry", "in_ms=%d error=\"%s\"",
-			            w->retry_ms, err);
+			amlrisk_log(AMLRISK_LOG_WARN, "core", "startup.retry",
+			            "in_ms=%d error=\"%s\"", w->retry_ms, err);
 		}
 		if (have)
 			job_run(w, &job, err); /* answers, releasing the slot first */

@@ -73,7 +73,7 @@ ctl(ts_core *c, ctl_out *o, const char *const *argv)
 	unlink(errp);
 }
 
-#define CTL(c, o, ...) ctl((c), (o), (const char *const[]){ __VA_ARGS__, NULL })
+#define CTL(c, o, ...) ctl((c), (o), (const char *const[]){__VA_ARGS__, NULL})
 
 static void
 expect_ok(const ctl_out *o, const char *part)
@@ -115,7 +115,7 @@ column_aligned(const char *text, const char *header, const char *row)
 		return 0;
 	/* the WALLET column starts at the same offset in the header and the row */
 	hc = strstr(h, "WALLET");
-	rc = r + strspn(r, " 0123456789") ;
+	rc = r + strspn(r, " 0123456789");
 	return hc != NULL && (hc - h) == (rc - r);
 }
 
@@ -142,26 +142,29 @@ test_ctl(void **st)
 	expect_ok(o, NULL);
 	j = out_json(o);
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "graph"), "wallets")), 5);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_object_get(j, "graph"), "wallets")), 5);
 	json_decref(j);
 
 	CTL(&c, o, "reload");
 	expect_ok(o, "watermark       6");
-	CTL(&c, o, "score", "--illicit-ratio", "0", "--hop-weights", "1,0.6,0.3", "--direction", "any",
-	    "--count", "within", "--illicit-seed", "18446744073709551615");
+	CTL(&c, o, "score", "--illicit-ratio", "0", "--hop-weights", "1,0.6,0.3", "--direction",
+	    "any", "--count", "within", "--illicit-seed", "18446744073709551615");
 	expect_ok(o, "status          completed");
 	assert_non_null(strstr(o->out, "\"illicit_seed\":18446744073709551615"));
 	CTL(&c, o, "--json", "score", "--no-labels", "--no-degree-normalize");
 	expect_ok(o, NULL);
 	j = out_json(o);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "run"), "run_id")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "run"), "run_id")),
+	                 2);
 	json_decref(j);
 	CTL(&c, o, "score", "--config-json", "{\"illicit_ratio\":0}");
 	expect_ok(o, "run             3");
 
 	CTL(&c, o, "top", "-n", "3");
 	expect_ok(o, "RANK  WALLET  RISK_SCORE");
-	assert_non_null(strstr(o->out, "   1  A          1.09697          1   1    2  yes      1/1/1"));
+	assert_non_null(
+	        strstr(o->out, "   1  A          1.09697          1   1    2  yes      1/1/1"));
 	assert_true(column_aligned(o->out, "RANK", "   2  E"));
 	assert_null(strstr(o->out, "   4  "));
 	CTL(&c, o, "--json", "top", "--run", "1");
@@ -169,7 +172,7 @@ test_ctl(void **st)
 	j = out_json(o);
 	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 1);
 	assert_string_equal(json_string_value(json_object_get(
-	                        json_array_get(json_object_get(j, "scores"), 0), "wallet")),
+	                            json_array_get(json_object_get(j, "scores"), 0), "wallet")),
 	                    "A");
 	assert_true(json_real_value(json_object_get(json_array_get(json_object_get(j, "scores"), 0),
 	                                            "risk_score")) > 1.0969655);
@@ -269,7 +272,9 @@ test_migrate(void **st)
 	            strstr(out, "applied 2 migration(s)") != NULL ||
 	            strstr(out, "applied 3 migration(s)") != NULL);
 	conn = th_db_connect(url);
-	assert_int_equal(th_db_int(conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'scoring_runs'"), 1);
+	assert_int_equal(
+	        th_db_int(conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'scoring_runs'"),
+	        1);
 	PQfinish(conn);
 	th_db_drop(url);
 }
@@ -278,8 +283,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ctl),
-		cmocka_unit_test(test_migrate),
+	        cmocka_unit_test(test_ctl),
+	        cmocka_unit_test(test_migrate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

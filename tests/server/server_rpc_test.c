@@ -26,7 +26,8 @@
 #include "srv_th.h"
 #include "th.h"
 
-#define CALL(c, m, req, resp) ts_call((c), (m), &(req).base, (ProtobufCMessage **)&(resp), 10000, msg, sizeof(msg))
+#define CALL(c, m, req, resp)                                                                      \
+	ts_call((c), (m), &(req).base, (ProtobufCMessage **)&(resp), 10000, msg, sizeof(msg))
 
 /* The spec's worked example with S = {A}, scored once. */
 static void
@@ -42,9 +43,9 @@ start_spec(ts_core *c, int tcp, PGconn **conn)
 static void
 test_roundtrip(void **st)
 {
-	static const char *ORDER[] = { "A", "E", "B", "C", "D" };
-	static const double SCORES[] = { 1.0969655114602888, 0.9, 0.6363961030678927,
-		                         0.5196152422706631, 0.3 };
+	static const char *ORDER[] = {"A", "E", "B", "C", "D"};
+	static const double SCORES[] = {1.0969655114602888, 0.9, 0.6363961030678927,
+	                                0.5196152422706631, 0.3};
 	ts_core c;
 	PGconn *conn;
 	char msg[512];
@@ -272,7 +273,7 @@ test_errors(void **st)
 	Aml__V1__WalletGraphRequest wreq = AML__V1__WALLET_GRAPH_REQUEST__INIT;
 	Aml__V1__WalletGraphResponse *wr = NULL;
 	Aml__V1__RpcResponse *raw;
-	static const uint8_t GARBAGE[] = { 0xff, 0xff, 0xff, 0x07, 'g', 'a', 'r', 'b', 0x00, 0x9c };
+	static const uint8_t GARBAGE[] = {0xff, 0xff, 0xff, 0x07, 'g', 'a', 'r', 'b', 0x00, 0x9c};
 
 	(void)st;
 	start_spec(&c, 0, &conn);
@@ -341,7 +342,8 @@ test_errors(void **st)
 	raw = raw_envelope(c.rpc_url, "aml.v1.NoService/Health", NULL, 0);
 	assert_int_equal(raw->status, TS_UNIMPLEMENTED);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
-	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/GetWalletScore", GARBAGE, sizeof(GARBAGE));
+	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/GetWalletScore", GARBAGE,
+	                   sizeof(GARBAGE));
 	assert_int_equal(raw->status, TS_INVALID);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/Health", NULL, 0);
@@ -387,7 +389,8 @@ observer_main(void *arg)
 		} else if (o->failures++ == 0) {
 			snprintf(o->failure, sizeof(o->failure), "GetWalletScore: %d", rc);
 		}
-		rc = ts_call(o->c, "Health", &hreq.base, (ProtobufCMessage **)&h, 10000, msg, sizeof(msg));
+		rc = ts_call(o->c, "Health", &hreq.base, (ProtobufCMessage **)&h, 10000, msg,
+		             sizeof(msg));
 		if (rc == TS_OK)
 			aml__v1__health_response__free_unpacked(h, NULL);
 		else if (o->failures++ == 0)
@@ -487,7 +490,8 @@ test_client_reconnects(void **st)
 	/* the same client, no new connection made by the test */
 	end = th_now_ms() + 10000;
 	do {
-		rc = ts_call(&c, "Health", &req.base, (ProtobufCMessage **)&h, 1000, msg, sizeof(msg));
+		rc = ts_call(&c, "Health", &req.base, (ProtobufCMessage **)&h, 1000, msg,
+		             sizeof(msg));
 	} while (rc != TS_OK && th_now_ms() < end);
 	assert_int_equal(rc, TS_OK);
 	assert_non_null(h->latest_run); /* run 1 came back from PostgreSQL */
@@ -576,11 +580,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_reads_during_writes),
-		cmocka_unit_test(test_client_reconnects),
-		cmocka_unit_test(test_database_away),
+	        cmocka_unit_test(test_roundtrip),
+	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_reads_during_writes),
+	        cmocka_unit_test(test_client_reconnects),
+	        cmocka_unit_test(test_database_away),
 	};
 	int rv = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -42,7 +42,7 @@ static void
 check_against_engine(PGconn *c, int64_t id)
 {
 	char ids[24], err[256];
-	const char *p[1] = { ids };
+	const char *p[1] = {ids};
 	PGresult *run, *tx, *rows;
 	core_config cfg;
 	core_labels *labels = NULL;
@@ -51,12 +51,13 @@ check_against_engine(PGconn *c, int64_t id)
 	core_run_result *res = NULL;
 
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	run = query(c,
-	            "SELECT config_json::text, watermark, labels::text, wallet_count, illicit_count,"
-	            " (tx_source->>'transactions')::bigint, transaction_count, status,"
-	            " tx_source->>'table', (tx_source->>'watermark')::bigint = watermark"
-	            " FROM scoring_runs WHERE id = $1",
-	            1, p);
+	run = query(
+	        c,
+	        "SELECT config_json::text, watermark, labels::text, wallet_count, illicit_count,"
+	        " (tx_source->>'transactions')::bigint, transaction_count, status,"
+	        " tx_source->>'table', (tx_source->>'watermark')::bigint = watermark"
+	        " FROM scoring_runs WHERE id = $1",
+	        1, p);
 	assert_int_equal(PQntuples(run), 1);
 	assert_string_equal(PQgetvalue(run, 0, 7), "completed");
 	assert_string_equal(PQgetvalue(run, 0, 8), "transactions");
@@ -66,25 +67,26 @@ check_against_engine(PGconn *c, int64_t id)
 	                 0);
 	assert_int_equal(srv_labels_from_json(PQgetvalue(run, 0, 2), &labels, err, sizeof(err)), 0);
 	{
-		const char *wp[1] = { PQgetvalue(run, 0, 1) };
-		tx = query(c, "SELECT sender, receiver, amount::float8 FROM transactions"
-		              " WHERE seq <= $1 ORDER BY seq",
+		const char *wp[1] = {PQgetvalue(run, 0, 1)};
+		tx = query(c,
+		           "SELECT sender, receiver, amount::float8 FROM transactions"
+		           " WHERE seq <= $1 ORDER BY seq",
 		           1, wp);
 	}
 	assert_int_equal(PQntuples(tx), strtoll(PQgetvalue(run, 0, 5), NULL, 10));
 	assert_int_equal(PQntuples(tx), strtoll(PQgetvalue(run, 0, 6), NULL, 10));
 	assert_int_equal(core_graph_builder_create(&b, (size_t)PQntuples(tx)), 0);
 	for (int i = 0; i < PQntuples(tx); i++)
-		assert_int_equal(core_graph_builder_add(b, PQgetvalue(tx, i, 0),
-		                                        (size_t)PQgetlength(tx, i, 0),
-		                                        PQgetvalue(tx, i, 1),
-		                                        (size_t)PQgetlength(tx, i, 1),
-		                                        strtod(PQgetvalue(tx, i, 2), NULL)),
+		assert_int_equal(core_graph_builder_add(
+		                         b, PQgetvalue(tx, i, 0), (size_t)PQgetlength(tx, i, 0),
+		                         PQgetvalue(tx, i, 1), (size_t)PQgetlength(tx, i, 1),
+		                         strtod(PQgetvalue(tx, i, 2), NULL)),
 		                 0);
 	assert_int_equal(core_graph_builder_finish(&g, b, 2), 0);
 	assert_int_equal(core_score_run(&res, g, &cfg, labels, 2, err, sizeof(err)), 0);
 	assert_int_equal(core_run_result_count(res), strtoll(PQgetvalue(run, 0, 3), NULL, 10));
-	assert_int_equal(core_run_result_illicit_count(res), strtoll(PQgetvalue(run, 0, 4), NULL, 10));
+	assert_int_equal(core_run_result_illicit_count(res),
+	                 strtoll(PQgetvalue(run, 0, 4), NULL, 10));
 	rows = query(c,
 	             "SELECT wallet, risk_score, exposures, exposures_json::text, in_degree,"
 	             " out_degree, is_illicit FROM risk_scores WHERE run_id = $1",
@@ -103,9 +105,9 @@ check_against_engine(PGconn *c, int64_t id)
 			fail_msg("run %lld wallet %s: stored %s, engine %.17g", (long long)id,
 			         PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 1), ws.risk_score);
 		assert_int_equal(strtoll(PQgetvalue(rows, i, 2), NULL, 10), ws.exposures);
-		assert_int_equal(srv_exposures_parse(json, strlen(json), CORE_HOPS_MAX + 1, counts, w,
-		                                     &n),
-		                 0);
+		assert_int_equal(
+		        srv_exposures_parse(json, strlen(json), CORE_HOPS_MAX + 1, counts, w, &n),
+		        0);
 		assert_int_equal(n, ws.hops + 1);
 		for (unsigned k = 0; k < n; k++) {
 			assert_int_equal(counts[k], ws.counts[k]);
@@ -132,17 +134,35 @@ test_spec_example(void **st)
 		const char *json;
 		int in, out;
 	} DEF[] = {
-		{ "A", 1.0969655114602888, "[{\"hop\":0,\"weight\":1,\"illicit_count\":1},{\"hop\":1,\"weight\":0.6,\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]", 1, 2 },
-		{ "B", 0.6363961030678927, "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]", 1, 1 },
-		{ "C", 0.5196152422706631, "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]", 2, 1 },
-		{ "D", 0.3, "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,\"illicit_count\":0},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]", 1, 0 },
-		{ "E", 0.9, "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]", 0, 1 },
+	        {"A", 1.0969655114602888,
+	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":1},{\"hop\":1,\"weight\":0.6,"
+	         "\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
+	         1, 2},
+	        {"B", 0.6363961030678927,
+	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
+	         "\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
+	         1, 1},
+	        {"C", 0.5196152422706631,
+	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
+	         "\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
+	         2, 1},
+	        {"D", 0.3,
+	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
+	         "\"illicit_count\":0},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
+	         1, 0},
+	        {"E", 0.9,
+	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
+	         "\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
+	         0, 1},
 	};
 	static const struct {
 		const char *w;
 		double score;
-	} IN_EXACT[] = { { "A", 0 }, { "B", 0.70710678118654746 }, { "C", 0.57735026918962584 },
-		         { "D", 0.5 }, { "E", 0 } };
+	} IN_EXACT[] = {{"A", 0},
+	                {"B", 0.70710678118654746},
+	                {"C", 0.57735026918962584},
+	                {"D", 0.5},
+	                {"E", 0}};
 	ts_core c;
 	PGconn *conn;
 	PGresult *r;
@@ -164,10 +184,11 @@ test_spec_example(void **st)
 	assert_int_equal(run->run->watermark, 6);
 	assert_int_equal(run->run->transactions, 6);
 	aml__v1__run_score_response__free_unpacked(run, NULL);
-	r = query(conn,
-	          "SELECT wallet, risk_score, exposures_json::text, in_degree, out_degree, exposures"
-	          " FROM risk_scores WHERE run_id = 1 ORDER BY wallet",
-	          0, NULL);
+	r = query(
+	        conn,
+	        "SELECT wallet, risk_score, exposures_json::text, in_degree, out_degree, exposures"
+	        " FROM risk_scores WHERE run_id = 1 ORDER BY wallet",
+	        0, NULL);
 	assert_int_equal(PQntuples(r), 5);
 	for (int i = 0; i < 5; i++) {
 		assert_string_equal(PQgetvalue(r, i, 0), DEF[i].w);
@@ -190,7 +211,8 @@ test_spec_example(void **st)
 	assert_int_equal(id2, id1 + 1);
 	aml__v1__run_score_response__free_unpacked(run, NULL);
 	for (size_t i = 0; i < 5; i++)
-		assert_true(ts_close(ts_stored_score(conn, id2, IN_EXACT[i].w), IN_EXACT[i].score, 1e-9));
+		assert_true(ts_close(ts_stored_score(conn, id2, IN_EXACT[i].w), IN_EXACT[i].score,
+		                     1e-9));
 	check_against_engine(conn, id2);
 	PQfinish(conn);
 	ts_core_fini(&c);
@@ -201,7 +223,7 @@ test_spec_example(void **st)
 static void
 test_equals_engine(void **st)
 {
-	static const char *FIXTURES[] = { "random60.pb", "mixed.pb" };
+	static const char *FIXTURES[] = {"random60.pb", "mixed.pb"};
 	ts_core c;
 	PGconn *conn;
 
@@ -213,7 +235,7 @@ test_equals_engine(void **st)
 		conn = th_db_connect(c.db_url);
 		ts_load_fixture(conn, FIXTURES[f]);
 		ts_label(conn, "w7");
-		ts_core_start(&c, (char *const[]){ "ILLICIT_SEED=7", NULL });
+		ts_core_start(&c, (char *const[]){"ILLICIT_SEED=7", NULL});
 		r1 = ts_score(&c, NULL);
 		assert_true(strstr(r1->run->config_json, "\"illicit_seed\":7") != NULL);
 		r2 = ts_score(&c, "{\"direction\":\"both\",\"count\":\"exact\",\"hop_weights\":"
@@ -395,11 +417,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_example),
-		cmocka_unit_test(test_equals_engine),
-		cmocka_unit_test(test_store_failure),
-		cmocka_unit_test(test_kill_mid_store),
-		cmocka_unit_test(test_sigterm_mid_store),
+	        cmocka_unit_test(test_spec_example),      cmocka_unit_test(test_equals_engine),
+	        cmocka_unit_test(test_store_failure),     cmocka_unit_test(test_kill_mid_store),
+	        cmocka_unit_test(test_sigterm_mid_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,11 +82,12 @@ row(unsigned char *p, const char *text, int64_t i, double d)
 static void
 test_copy_binary(void **st)
 {
-	static const unsigned char HDR[19] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0 };
+	static const unsigned char HDR[19] = {'P',  'G',  'C',  'O',  'P', 'Y',
+	                                      '\n', 0xff, '\r', '\n', 0};
 	unsigned char buf[512];
 	size_t off = 0;
 	srv_copy_parser p;
-	rows_seen seen = { 0 };
+	rows_seen seen = {0};
 
 	(void)st;
 	memcpy(buf, HDR, sizeof(HDR)); /* flags and extension length zero */
@@ -141,7 +142,8 @@ test_copy_text(void **st)
 	srv_copybuf_add(&b, "|", 1);
 	srv_copybuf_add_f64(&b, 0.1);
 	assert_false(b.failed);
-	assert_int_equal(b.len, strlen("a\\\\b\\tc\\nd\\re|0|18446744073709551615|0.10000000000000001"));
+	assert_int_equal(b.len,
+	                 strlen("a\\\\b\\tc\\nd\\re|0|18446744073709551615|0.10000000000000001"));
 	assert_memory_equal(b.data, "a\\\\b\\tc\\nd\\re|0|18446744073709551615|0.10000000000000001",
 	                    b.len);
 	srv_copybuf_free(&b);
@@ -164,7 +166,7 @@ test_exposures_json(void **st)
 	unsigned n = 0;
 	core_config cfg;
 	char buf[512];
-	uint32_t c3[3] = { 1, 2, 4000000000u };
+	uint32_t c3[3] = {1, 2, 4000000000u};
 
 	(void)st;
 	const char *ok = "[{\"hop\":0,\"weight\":1,\"illicit_count\":1},"
@@ -177,14 +179,14 @@ test_exposures_json(void **st)
 	assert_int_equal(srv_exposures_parse("[]", 2, 11, counts, w, &n), 0);
 	assert_int_equal(n, 0);
 	const char *bad[] = {
-		"",
-		"[",
-		"[{\"hop\":1,\"weight\":1,\"illicit_count\":1}]",   /* hops out of order */
-		"[{\"hop\":0,\"weight\":1,\"illicit_count\":-1}]",  /* negative count */
-		"[{\"hop\":0,\"weight\":1,\"illicit_count\":1.5}]", /* fractional count */
-		"[{\"hop\":0,\"illicit_count\":1}]",                /* no weight */
-		"[{\"hop\":0,\"weight\":1,\"illicit_count\":1}] x", /* trailing bytes */
-		"[{\"hop\":0,\"weight\":\"1\",\"illicit_count\":1}]",
+	        "",
+	        "[",
+	        "[{\"hop\":1,\"weight\":1,\"illicit_count\":1}]",   /* hops out of order */
+	        "[{\"hop\":0,\"weight\":1,\"illicit_count\":-1}]",  /* negative count */
+	        "[{\"hop\":0,\"weight\":1,\"illicit_count\":1.5}]", /* fractional count */
+	        "[{\"hop\":0,\"illicit_count\":1}]",                /* no weight */
+	        "[{\"hop\":0,\"weight\":1,\"illicit_count\":1}] x", /* trailing bytes */
+	        "[{\"hop\":0,\"weight\":\"1\",\"illicit_count\":1}]",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(srv_exposures_parse(bad[i], strlen(bad[i]), 11, counts, w, &n),
@@ -206,11 +208,11 @@ test_exposures_json(void **st)
 static void
 test_run_table(void **st)
 {
-	srv_summary sum = { .id = 7, .status = SRV_RUN_COMPLETED, .config_json = "{}" };
+	srv_summary sum = {.id = 7, .status = SRV_RUN_COMPLETED, .config_json = "{}"};
 	core_config cfg;
 	srv_run *r = NULL;
 	core_wallet_score ws;
-	uint32_t c[3] = { 1, 1, 1 };
+	uint32_t c[3] = {1, 1, 1};
 	char name[32];
 
 	(void)st;
@@ -221,7 +223,8 @@ test_run_table(void **st)
 	assert_int_equal(srv_run_table_add(r, "C", 1, 1.0, 1, 2, 1, false, c), 0);
 	for (int i = 0; i < 5000; i++) { /* growth past the hint and the first string block */
 		snprintf(name, sizeof(name), "z%06d", i);
-		assert_int_equal(srv_run_table_add(r, name, strlen(name), 0.5, 0, 0, 0, false, c), 0);
+		assert_int_equal(srv_run_table_add(r, name, strlen(name), 0.5, 0, 0, 0, false, c),
+		                 0);
 	}
 	assert_int_equal(srv_run_table_add(r, "", 0, 0.1, 0, 0, 0, false, c), AMLRISK_EINVAL);
 	assert_int_equal(srv_run_table_finish(r), 0);
@@ -268,7 +271,8 @@ test_arena(void **st)
 	for (int i = 0; i < 1000; i++) {
 		p = srv_arena_alloc(&a, 24);
 		assert_non_null(p);
-		assert_int_equal(((uintptr_t)p) % sizeof(max_align_t) == 0 || ((uintptr_t)p) % 16 == 0, 1);
+		assert_int_equal(
+		        ((uintptr_t)p) % sizeof(max_align_t) == 0 || ((uintptr_t)p) % 16 == 0, 1);
 	}
 	assert_non_null(srv_arena_alloc(&a, 20000)); /* a block of its own */
 	assert_string_equal(srv_arena_strdup(&a, "hello"), "hello");
@@ -287,9 +291,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_copy_binary),   cmocka_unit_test(test_copy_text),
-		cmocka_unit_test(test_exposures_json), cmocka_unit_test(test_run_table),
-		cmocka_unit_test(test_arena),
+	        cmocka_unit_test(test_copy_binary),    cmocka_unit_test(test_copy_text),
+	        cmocka_unit_test(test_exposures_json), cmocka_unit_test(test_run_table),
+	        cmocka_unit_test(test_arena),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

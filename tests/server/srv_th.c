@@ -26,7 +26,7 @@
 static int
 free_port(void)
 {
-	struct sockaddr_in a = { 0 };
+	struct sockaddr_in a = {0};
 	socklen_t len = sizeof(a);
 	int s = socket(AF_INET, SOCK_STREAM, 0), port;
 
@@ -43,7 +43,7 @@ free_port(void)
 void
 ts_core_init(ts_core *c, int tcp)
 {
-	rpc_client_opts o = { 0 };
+	rpc_client_opts o = {0};
 
 	memset(c, 0, sizeof(*c));
 	th_db_create(c->db_url, sizeof(c->db_url), 1);
@@ -95,8 +95,8 @@ ts_core_start(ts_core *c, char *const env[])
 		Aml__V1__HealthResponse *r = NULL;
 		char msg[256];
 		int status, ready = 0;
-		if (ts_call(c, "Health", &req.base, (ProtobufCMessage **)&r, 1000, msg, sizeof(msg)) ==
-		    TS_OK) {
+		if (ts_call(c, "Health", &req.base, (ProtobufCMessage **)&r, 1000, msg,
+		            sizeof(msg)) == TS_OK) {
 			ready = r->graph != NULL && r->graph->loaded;
 			aml__v1__health_response__free_unpacked(r, NULL);
 		}
@@ -258,7 +258,8 @@ ts_wait_storing(PGconn *conn, int timeout_ms)
 	int64_t end = th_now_ms() + timeout_ms, copied = 0;
 
 	while (copied == 0 && th_now_ms() < end) {
-		if (th_db_int(conn, "SELECT count(*) FROM scoring_runs WHERE status = 'running'") > 0)
+		if (th_db_int(conn, "SELECT count(*) FROM scoring_runs WHERE status = 'running'") >
+		    0)
 			copied = th_db_int(conn, "SELECT coalesce(max(tuples_processed), 0)"
 			                         " FROM pg_stat_progress_copy"
 			                         " WHERE datname = current_database()");
@@ -286,9 +287,10 @@ ts_exec(PGconn *conn, const char *sql)
 void
 ts_label(PGconn *conn, const char *wallet)
 {
-	const char *p[1] = { wallet };
-	PGresult *r = PQexecParams(conn, "INSERT INTO wallet_labels (wallet, label) VALUES ($1, 'illicit')",
-	                           1, NULL, p, NULL, NULL, 0);
+	const char *p[1] = {wallet};
+	PGresult *r = PQexecParams(
+	        conn, "INSERT INTO wallet_labels (wallet, label) VALUES ($1, 'illicit')", 1, NULL,
+	        p, NULL, NULL, 0);
 
 	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
@@ -301,11 +303,24 @@ put_text(char *buf, size_t cap, size_t *off, const char *s)
 	for (; *s != '\0'; s++) {
 		assert_true(*off + 3 < cap);
 		switch (*s) {
-		case '\\': buf[(*off)++] = '\\'; buf[(*off)++] = '\\'; break;
-		case '\t': buf[(*off)++] = '\\'; buf[(*off)++] = 't'; break;
-		case '\n': buf[(*off)++] = '\\'; buf[(*off)++] = 'n'; break;
-		case '\r': buf[(*off)++] = '\\'; buf[(*off)++] = 'r'; break;
-		default: buf[(*off)++] = *s;
+		case '\\':
+			buf[(*off)++] = '\\';
+			buf[(*off)++] = '\\';
+			break;
+		case '\t':
+			buf[(*off)++] = '\\';
+			buf[(*off)++] = 't';
+			break;
+		case '\n':
+			buf[(*off)++] = '\\';
+			buf[(*off)++] = 'n';
+			break;
+		case '\r':
+			buf[(*off)++] = '\\';
+			buf[(*off)++] = 'r';
+			break;
+		default:
+			buf[(*off)++] = *s;
 		}
 	}
 }
@@ -313,8 +328,9 @@ put_text(char *buf, size_t cap, size_t *off, const char *s)
 static void
 copy_begin(PGconn *conn)
 {
-	PGresult *r = PQexec(conn, "COPY transactions (tx_id, sender, receiver, amount, \"timestamp\","
-	                           " asset) FROM STDIN");
+	PGresult *r =
+	        PQexec(conn, "COPY transactions (tx_id, sender, receiver, amount, \"timestamp\","
+	                     " asset) FROM STDIN");
 
 	assert_int_equal(PQresultStatus(r), PGRES_COPY_IN);
 	PQclear(r);
@@ -354,10 +370,10 @@ ts_load_fixture(PGconn *conn, const char *name)
 		put_text(buf, 1 << 20, &off, t->sender);
 		buf[off++] = '\t';
 		put_text(buf, 1 << 20, &off, t->receiver);
-		off += (size_t)snprintf(buf + off, 200, "\t%s\t%04d-%02d-%02d %02d:%02d:%02d.%06d+00\t",
-		                        t->amount, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		                        tm.tm_hour, tm.tm_min, tm.tm_sec,
-		                        (int)(t->timestamp_us % 1000000));
+		off += (size_t)snprintf(buf + off, 200,
+		                        "\t%s\t%04d-%02d-%02d %02d:%02d:%02d.%06d+00\t", t->amount,
+		                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		                        tm.tm_min, tm.tm_sec, (int)(t->timestamp_us % 1000000));
 		if (t->asset != NULL && *t->asset != '\0')
 			put_text(buf, 1 << 20, &off, t->asset);
 		else
@@ -393,8 +409,8 @@ ts_load_generated(PGconn *conn, const char *prefix, size_t n, unsigned wallets, 
 		unsigned s = (unsigned)(next_rand(&seed) % wallets);
 		unsigned r = (unsigned)(next_rand(&seed) % wallets);
 		off += (size_t)snprintf(buf + off, cap - off,
-		                        "%s-%zu\tw%u\tw%u\t%u.25\t2026-01-01 00:00:00+00\t\\N\n", prefix,
-		                        i, s, r, (unsigned)(next_rand(&seed) % 1000));
+		                        "%s-%zu\tw%u\tw%u\t%u.25\t2026-01-01 00:00:00+00\t\\N\n",
+		                        prefix, i, s, r, (unsigned)(next_rand(&seed) % 1000));
 		if (off > cap - 256) {
 			assert_int_equal(PQputCopyData(conn, buf, (int)off), 1);
 			off = 0;
@@ -410,13 +426,14 @@ double
 ts_stored_score(PGconn *conn, int64_t id, const char *wallet)
 {
 	char ids[24];
-	const char *p[2] = { ids, wallet };
+	const char *p[2] = {ids, wallet};
 	PGresult *r;
 	double v;
 
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	r = PQexecParams(conn, "SELECT risk_score FROM risk_scores WHERE run_id = $1 AND wallet = $2",
-	                 2, NULL, p, NULL, NULL, 0);
+	r = PQexecParams(conn,
+	                 "SELECT risk_score FROM risk_scores WHERE run_id = $1 AND wallet = $2", 2,
+	                 NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
 		fail_msg("no stored score of %s in run %lld: %s", wallet, (long long)id,
 		         PQerrorMessage(conn));

@@ -59,7 +59,8 @@ Aml__V1__RunScoreResponse *ts_score(ts_core *c, const char *overrides);
 Aml__V1__ReloadGraphResponse *ts_reload(ts_core *c);
 Aml__V1__TopScoresResponse *ts_top(ts_core *c, uint32_t n, int64_t run_id);
 /* GetWalletScore; returns the status, *out set on OK (caller frees). */
-int ts_wallet(ts_core *c, const char *wallet, int64_t run_id, Aml__V1__GetWalletScoreResponse **out);
+int ts_wallet(ts_core *c, const char *wallet, int64_t run_id,
+              Aml__V1__GetWalletScoreResponse **out);
 
 /* A RunScore made on a thread of its own (a long run while the test acts). */
 typedef struct ts_bg {
