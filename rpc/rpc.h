@@ -1,7 +1,6 @@
-/* rpc.h - gRPC-style RPC over NNG req/rep: protobuf-c services served and called
- * through the aml.v1.RpcRequest/RpcResponse envelope, methods found by name in the
- * generated service descriptors. Workload: many short calls in flight at once,
- * a few long ones (RunScore) answered later from another thread. */
+/* rpc.h - gRPC-style RPC over NNG req/rep: protobuf-c services called and served
+ * in the aml.v1.RpcRequest/RpcResponse envelope, dispatched by descriptor name.
+ * Many short calls in flight; a few long ones answered later from another thread. */
 #ifndef AMLRISK_RPC_H
 #define AMLRISK_RPC_H
 

@@ -1,7 +1,6 @@
-/* rpc_bench.c - round-trip latency and throughput of RiskService calls through
- * the RPC layer at N concurrent callers, next to a bare NNG req/rep exchange of
- * the same message sizes measured in the same run. Serves fake Health and
- * GetWalletScore handlers itself, or calls a running server given --url. */
+/* rpc_bench.c - latency and calls/s of RiskService round trips through the RPC
+ * layer at N callers, next to bare NNG req/rep of the same sizes in the same run;
+ * against fake Health/GetWalletScore handlers in-process, or a server at --url. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
