@@ -97,8 +97,9 @@ SRV_HANDLER(explain_wallet, ExplainWalletRequest, ExplainWalletResponse)
 	if (srv_run_result(run) == NULL) {
 		rpc_call_fail(
 		        closure_data, AMLRISK_ESTATE,
-		        "run %lld was loaded from the database at start-up and its graph is still"
-		        " being rebuilt; try again shortly",
+		        "run %lld was loaded from the database at start-up and its graph is not"
+		        " rebuilt yet (or could not be: see the server log); try again shortly or"
+		        " run RunScore",
 		        (long long)srv_run_summary(run)->id);
 		goto out;
 	}

@@ -467,6 +467,9 @@ test_reads_during_writes(void **st)
 	ts_core_fini(&c);
 }
 
+/* The same client works again after the server restarts; the restarted server
+ * serves run 1 from PostgreSQL and rebuilds its engine result at run 1's
+ * watermark although newer transactions have arrived since. */
 static void
 test_client_reconnects(void **st)
 {
@@ -474,7 +477,9 @@ test_client_reconnects(void **st)
 	PGconn *conn;
 	Aml__V1__HealthRequest req = AML__V1__HEALTH_REQUEST__INIT;
 	Aml__V1__HealthResponse *h = NULL;
-	char msg[256];
+	Aml__V1__ExplainWalletRequest ereq = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
+	Aml__V1__ExplainWalletResponse *er = NULL;
+	char msg[512];
 	int st_stop, rc = -1;
 	int64_t end;
 
@@ -486,6 +491,7 @@ test_client_reconnects(void **st)
 	assert_true(WIFEXITED(st_stop) && WEXITSTATUS(st_stop) == 0);
 	rc = ts_call(&c, "Health", &req.base, (ProtobufCMessage **)&h, 300, msg, sizeof(msg));
 	assert_true(rc == TS_UNAVAILABLE || rc == TS_DEADLINE);
+	ts_load_generated(conn, "later", 50, 10, 5);
 	ts_core_start(&c, NULL);
 	/* the same client, no new connection made by the test */
 	end = th_now_ms() + 10000;
@@ -496,7 +502,30 @@ test_client_reconnects(void **st)
 	assert_int_equal(rc, TS_OK);
 	assert_non_null(h->latest_run); /* run 1 came back from PostgreSQL */
 	assert_int_equal(h->latest_run->run_id, 1);
+	assert_int_equal(h->latest_run->watermark, 6);
+	assert_int_equal(h->graph->watermark, 56);
 	aml__v1__health_response__free_unpacked(h, NULL);
+	/* explain needs run 1's engine result, rebuilt on a graph at watermark 6 */
+	ereq.wallet = "C";
+	end = th_now_ms() + 20000;
+	while ((rc = CALL(&c, "ExplainWallet", ereq, er)) == TS_PRECONDITION && th_now_ms() < end)
+		usleep(50000);
+	assert_int_equal(rc, TS_OK);
+	assert_int_equal(er->run_id, 1);
+	assert_true(ts_close(er->score->risk_score, 0.5196152422706631, 1e-9));
+	assert_int_equal(er->score->in_degree, 2);
+	aml__v1__explain_wallet_response__free_unpacked(er, NULL);
+	{
+		char line[1024];
+		int seen = 0;
+		FILE *f = fopen(c.log, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f) != NULL)
+			seen |= strstr(line, "graph.loaded reason=latest_run") != NULL &&
+			        strstr(line, "watermark=6 ") != NULL;
+		fclose(f);
+		assert_true(seen);
+	}
 	PQfinish(conn);
 	ts_core_fini(&c);
 }
