@@ -85,10 +85,14 @@ static void
 on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	amlrisk_log(level <= 3 ? AMLRISK_LOG_ERROR : level <= 5 ? AMLRISK_LOG_WARN : level <= 6
-	                                                 ? AMLRISK_LOG_INFO
-	                                                 : AMLRISK_LOG_DEBUG,
-	            "consumer", "rdkafka.log", "fac=%s msg=\"%s\"", fac, buf);
+	amlrisk_log_level l = level <= 3   ? AMLRISK_LOG_ERROR
+	                      : level <= 5 ? AMLRISK_LOG_WARN
+	                      : level <= 6 ? AMLRISK_LOG_INFO
+	                                   : AMLRISK_LOG_DEBUG;
+	/* connection failures also reach on_error: one line per event */
+	if (strcmp(fac, "FAIL") == 0)
+		l = AMLRISK_LOG_DEBUG;
+	amlrisk_log(l, "consumer", "rdkafka.log", "fac=%s msg=\"%s\"", fac, buf);
 }
 
 static void
@@ -448,9 +452,11 @@ flush(worker *w)
 		if (parts[i].hwm >= parts[i].next)
 			lag += parts[i].hwm - parts[i].next;
 	}
-	/* asynchronous: the next batch fills meanwhile; a failure is retried
-	 * from the loop, and a later batch's commit carries it too */
-	commit_offsets(w, 1, NULL);
+	/* asynchronous, at most one in flight: the next batch fills meanwhile;
+	 * the loop commits what is outstanding once the broker answered (a
+	 * failure is retried; a later commit carries earlier offsets too) */
+	if (w->commits_inflight == 0)
+		commit_offsets(w, 1, NULL);
 	if ((rv = cons_batch_set_state(b, CONS_BATCH_COMMITTED)) != 0)
 		return rv;
 	w->batches++;
@@ -537,6 +543,9 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 	worker *w = opaque;
 	rd_kafka_error_t *e = NULL;
 	rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
+	/* known only once the group has formed */
+	const char *proto = rd_kafka_rebalance_protocol(rk);
+	w->cooperative = proto != NULL && strcmp(proto, "COOPERATIVE") == 0;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		log_parts("rebalance.assigned", parts, w->paused ? "paused=1" : "paused=0");
 		if (w->cooperative)
@@ -564,7 +573,6 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "rebalance.assign_failed", "error=%s",
 		            rd_kafka_err2name(re));
 	}
-	w->cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 }
 
 /* ---- messages ---- */
@@ -863,7 +871,6 @@ cons_worker_run(const cons_config *cfg, volatile sig_atomic_t *stop)
 		            amlrisk_errname(rv));
 		goto end;
 	}
-	w.cooperative = strcmp(rd_kafka_rebalance_protocol(w.rk), "COOPERATIVE") == 0;
 	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "started",
 	            "consumer_id=%s group=%s topic=%s dlq=%s batch_size=%d batch_ms=%d "
 	            "batch_bytes=%zu librdkafka=%s",

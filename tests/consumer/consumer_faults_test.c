@@ -2,7 +2,6 @@
  * mid-stream then a restart; two consumers sharing four partitions, one killed
  * half-way; SIGTERM with a whole batch still in memory. Each time every
  * message ends up stored exactly once and the group's offsets are committed. */
-#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,45 +17,6 @@
 
 #include "ct.h"
 #include "th.h"
-
-/* A producer thread: messages [first, first+n) at about rate per second. */
-typedef struct feeder {
-	pthread_t thread;
-	const char *topic;
-	Aml__V1__Transaction **txs;
-	int first, n, rate;
-} feeder;
-
-static void *
-feed(void *arg)
-{
-	feeder *f = arg;
-	rd_kafka_t *p = ct_producer();
-	int64_t t0 = th_now_ms();
-	for (int i = 0; i < f->n; i++) {
-		ct_produce_tx(p, f->topic, f->txs[f->first + i]);
-		if (f->rate > 0 && i % 500 == 499) {
-			int64_t due = t0 + (int64_t)(i + 1) * 1000 / f->rate, now = th_now_ms();
-			if (due > now)
-				usleep((useconds_t)(due - now) * 1000);
-		}
-	}
-	ct_producer_close(p);
-	return NULL;
-}
-
-static void
-feed_start(feeder *f, const char *topic, Aml__V1__Transaction **txs, int first, int n, int rate)
-{
-	*f = (feeder){ .topic = topic, .txs = txs, .first = first, .n = n, .rate = rate };
-	assert_int_equal(pthread_create(&f->thread, NULL, feed, f), 0);
-}
-
-static void
-feed_join(feeder *f)
-{
-	pthread_join(f->thread, NULL);
-}
 
 static void
 assert_killed(pid_t pid)
@@ -77,8 +37,8 @@ test_kill9_then_restart(void **state)
 	ct_txs_make(2000000, N, &txs, &ptrs);
 	const char *extra[] = { "--batch-size", "500", NULL };
 
-	feeder f;
-	feed_start(&f, k.topic, ptrs, 0, 40000, 20000);
+	ct_feeder f;
+	ct_feed_start(&f, k.topic, ptrs, 40000, 20000);
 	pid_t pid = ct_consumer_start(k.url, k.topic, k.group, "c-kill9", extra, k.log);
 	PGconn *c = th_db_connect(k.url);
 	/* mid-stream: some rows stored, more arriving */
@@ -89,10 +49,10 @@ test_kill9_then_restart(void **state)
 	int64_t at_kill = th_db_int(c, "SELECT count(*) FROM transactions");
 	print_message("killed at %lld rows\n", (long long)at_kill);
 	assert_true(at_kill >= 10000 && at_kill < 40000);
-	feed_join(&f);
+	ct_feed_join(&f);
 	/* more while it is down */
-	feed_start(&f, k.topic, ptrs, 40000, N - 40000, 0);
-	feed_join(&f);
+	ct_feed_start(&f, k.topic, ptrs + 40000, N - 40000, 0);
+	ct_feed_join(&f);
 
 	pid = ct_consumer_start(k.url, k.topic, k.group, "c-kill9", extra, k.log);
 	assert_int_equal(ct_wait_rows(c, N, 120000), N);
@@ -105,17 +65,20 @@ test_kill9_then_restart(void **state)
 	ct_case_done(&k);
 }
 
+/* Two consumers of one group on four partitions, A killed half-way; strategy
+ * is the partition.assignment.strategy (eager or cooperative rebalancing). */
 static void
-test_two_consumers_one_killed(void **state)
+two_consumers_one_killed(const char *strategy, int first)
 {
-	(void)state;
 	enum { N = 80000, PARTS = 4 };
 	ct_case k;
 	ct_tx *txs;
 	Aml__V1__Transaction **ptrs;
+	char opt[128];
+	snprintf(opt, sizeof(opt), "partition.assignment.strategy=%s", strategy);
 	ct_case_setup(&k, "pair", PARTS);
-	ct_txs_make(3000000, N, &txs, &ptrs);
-	const char *extra[] = { "--batch-size", "1000", NULL };
+	ct_txs_make(first, N, &txs, &ptrs);
+	const char *extra[] = { "--batch-size", "1000", "--kafka-opt", opt, NULL };
 	char log_b[600];
 	snprintf(log_b, sizeof(log_b), "%s.b", k.log);
 
@@ -124,8 +87,8 @@ test_two_consumers_one_killed(void **state)
 	/* both in the group before the stream starts */
 	assert_true(ct_wait_log(k.log, "rebalance.assigned", 30000));
 	assert_true(ct_wait_log(log_b, "rebalance.assigned", 30000));
-	feeder f;
-	feed_start(&f, k.topic, ptrs, 0, N, 16000);
+	ct_feeder f;
+	ct_feed_start(&f, k.topic, ptrs, N, 16000);
 	PGconn *c = th_db_connect(k.url);
 	int64_t end = th_now_ms() + 60000;
 	while (th_db_int(c, "SELECT count(*) FROM transactions") < N / 2 && th_now_ms() < end)
@@ -137,7 +100,7 @@ test_two_consumers_one_killed(void **state)
 	int64_t at_kill = th_db_int(c, "SELECT count(*) FROM transactions");
 	print_message("killed one of two at %lld rows\n", (long long)at_kill);
 	assert_true(at_kill < N);
-	feed_join(&f);
+	ct_feed_join(&f);
 
 	assert_int_equal(ct_wait_rows(c, N, 120000), N);
 	ct_assert_rows(c, ptrs, N);
@@ -147,6 +110,20 @@ test_two_consumers_one_killed(void **state)
 	free(ptrs);
 	free(txs);
 	ct_case_done(&k);
+}
+
+static void
+test_two_consumers_one_killed(void **state)
+{
+	(void)state;
+	two_consumers_one_killed("range,roundrobin", 3000000);
+}
+
+static void
+test_two_cooperative_consumers_one_killed(void **state)
+{
+	(void)state;
+	two_consumers_one_killed("cooperative-sticky", 3100000);
 }
 
 static void
@@ -186,6 +163,7 @@ main(void)
 		cmocka_unit_test(test_sigterm_flushes_held_batch),
 		cmocka_unit_test(test_kill9_then_restart),
 		cmocka_unit_test(test_two_consumers_one_killed),
+		cmocka_unit_test(test_two_cooperative_consumers_one_killed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,6 +159,47 @@ ct_producer_close(rd_kafka_t *p)
 	assert_int_equal(rd_kafka_flush(p, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
 	assert_int_equal(delivered_err, 0);
 	rd_kafka_destroy(p);
+}
+
+static void *
+feed(void *arg)
+{
+	ct_feeder *f = arg;
+	rd_kafka_t *p = ct_producer();
+	int64_t t0 = th_now_ms();
+	for (int i = 0; i < f->n; i++) {
+		ct_produce_tx(p, f->topic, f->txs[i]);
+		if (f->rate > 0 && i % 250 == 249) {
+			int64_t due = t0 + (int64_t)(i + 1) * 1000 / f->rate, now = th_now_ms();
+			if (due > now)
+				usleep((useconds_t)(due - now) * 1000);
+		}
+	}
+	ct_producer_close(p);
+	return NULL;
+}
+
+void
+ct_feed_start(ct_feeder *f, const char *topic, Aml__V1__Transaction **txs, int n, int rate)
+{
+	f->topic = topic;
+	f->txs = txs;
+	f->n = n;
+	f->rate = rate;
+	assert_int_equal(pthread_create(&f->thread, NULL, feed, f), 0);
+}
+
+void
+ct_feed_join(ct_feeder *f)
+{
+	pthread_join(f->thread, NULL);
+}
+
+int
+ct_alive(pid_t pid)
+{
+	int st;
+	return waitpid(pid, &st, WNOHANG) == 0;
 }
 
 pid_t
@@ -455,4 +498,74 @@ ct_stop_committed(pid_t pid, PGconn *c, const char *group, const char *topic, in
 		         "SELECT committed_offset FROM ingestion_offsets WHERE partition = %d", p);
 		assert_int_equal(th_db_int(c, sql), hwm[p]);
 	}
+}
+
+/* A free loopback port whose successor is free too (Kafka's controller). */
+static int
+free_port_pair(void)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		int fds[2] = { -1, -1 }, port = 0, ok = 1;
+		for (int i = 0; i < 2 && ok; i++) {
+			struct sockaddr_in a = { .sin_family = AF_INET,
+				                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				                 .sin_port = htons((uint16_t)(i == 0 ? 0 : port + 1)) };
+			socklen_t len = sizeof(a);
+			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+			ok = fds[i] >= 0 && bind(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0 &&
+			     getsockname(fds[i], (struct sockaddr *)&a, &len) == 0;
+			if (ok && i == 0)
+				port = ntohs(a.sin_port);
+		}
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (ok && port > 0 && port < 65535)
+			return port;
+	}
+	fail_msg("no free port pair");
+	return -1;
+}
+
+int
+ct_stack_init(ct_stack *s)
+{
+	char lib[512], link[300];
+	snprintf(s->var, sizeof(s->var), "/tmp/ct-stack-XXXXXX");
+	if (mkdtemp(s->var) == NULL)
+		return -1;
+	chmod(s->var, 0755); /* PostgreSQL runs as user postgres when we are root */
+	s->pg_port = free_port_pair();
+	s->kafka_port = free_port_pair();
+	/* the broker jars of the running stack (scripts/test exports its AMLRISK_VAR) */
+	const char *v = getenv("AMLRISK_VAR");
+	snprintf(lib, sizeof(lib), "%s/kafka-lib", v != NULL ? v : "");
+	if (v == NULL || access(lib, R_OK) != 0)
+		snprintf(lib, sizeof(lib), "%s/var/kafka-lib", th_env("AMLRISK_SOURCE_DIR"));
+	snprintf(link, sizeof(link), "%s/kafka-lib", s->var);
+	return symlink(lib, link);
+}
+
+int
+ct_stack_run(const ct_stack *s, const char *what)
+{
+	char cmd[1536];
+	snprintf(cmd, sizeof(cmd),
+	         "AMLRISK_VAR='%s' AMLRISK_PG_PORT=%d AMLRISK_KAFKA_PORT=%d AMLRISK_KAFKA_HEAP=256m "
+	         "'%s/scripts/stack' %s >>'%s/stack.log' 2>&1",
+	         s->var, s->pg_port, s->kafka_port, th_env("AMLRISK_SOURCE_DIR"), what, s->var);
+	return system(cmd);
+}
+
+int
+ct_stack_cleanup(ct_stack *s)
+{
+	char cmd[512];
+	if (s->var[0] == '\0')
+		return 0;
+	ct_stack_run(s, "stop-kafka");
+	ct_stack_run(s, "stop-pg");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->var);
+	s->var[0] = '\0';
+	return system(cmd) == 0 ? 0 : -1;
 }

@@ -5,6 +5,7 @@
 #define CT_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -46,6 +47,20 @@ void ct_produce(rd_kafka_t *p, const char *topic, int32_t partition, const void 
 void ct_produce_tx(rd_kafka_t *p, const char *topic, const Aml__V1__Transaction *tx);
 void ct_producer_close(rd_kafka_t *p);
 
+/* A producer thread: txs[0..n) to topic at about rate messages per second
+ * (0: as fast as it can). */
+typedef struct ct_feeder {
+	pthread_t thread;
+	const char *topic;
+	Aml__V1__Transaction **txs;
+	int n, rate;
+} ct_feeder;
+void ct_feed_start(ct_feeder *f, const char *topic, Aml__V1__Transaction **txs, int n, int rate);
+void ct_feed_join(ct_feeder *f);
+
+/* True while process pid (a child) has not exited. */
+int ct_alive(pid_t pid);
+
 /* Starts amlrisk-consumer for db url, topic and group as consumer_id, plus the
  * NULL-terminated extra flags (may be NULL); output appended to log. */
 pid_t ct_consumer_start(const char *url, const char *topic, const char *group, const char *id,
@@ -75,6 +90,21 @@ void ct_assert_rows(PGconn *c, Aml__V1__Transaction *const *txs, size_t n);
 void ct_committed(const char *group, const char *topic, int n, int64_t *out);
 /* High watermarks of partitions 0..n-1 into out. */
 void ct_high_watermarks(const char *topic, int n, int64_t *out);
+
+/* A private PostgreSQL or Kafka started with scripts/stack in a fresh
+ * directory on free ports, apart from the shared test stack (for tests that
+ * stop and start a service). */
+typedef struct ct_stack {
+	char var[256];
+	int pg_port, kafka_port; /* kafka_port + 1 is its controller */
+} ct_stack;
+/* Makes the directory (with a link to the Kafka jars) and picks the ports. */
+int ct_stack_init(ct_stack *s);
+/* Runs `scripts/stack what` (start-pg, stop-pg, start-kafka, stop-kafka) for
+ * s; returns its exit status. */
+int ct_stack_run(const ct_stack *s, const char *what);
+/* Stops both services and removes the directory. */
+int ct_stack_cleanup(ct_stack *s);
 
 /* One message read back from a topic. */
 typedef struct ct_msg {

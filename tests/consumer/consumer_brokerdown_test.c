@@ -1,0 +1,87 @@
+/* consumer_brokerdown_test.c - the Kafka broker stopped mid-stream and
+ * started again: the consumer keeps running and reconnecting, and in the end
+ * every message is stored once with the offsets committed. Uses its own
+ * private broker (scripts/stack start-kafka on free ports); the database is
+ * the shared test cluster's. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ct.h"
+#include "th.h"
+
+static ct_stack stk;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	char brokers[64];
+	if (ct_stack_init(&stk) != 0 || ct_stack_run(&stk, "start-kafka") != 0)
+		return -1;
+	/* every helper of this process now talks to the private broker */
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", stk.kafka_port);
+	return setenv("KAFKA_BOOTSTRAP_SERVERS", brokers, 1);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return ct_stack_cleanup(&stk);
+}
+
+static void
+test_broker_stopped_mid_stream(void **state)
+{
+	(void)state;
+	enum { N = 30000, PARTS = 2 };
+	ct_case k;
+	ct_tx *txs;
+	Aml__V1__Transaction **ptrs;
+	ct_case_setup(&k, "brokerdown", PARTS);
+	ct_txs_make(6000000, N, &txs, &ptrs);
+	const char *extra[] = { "--batch-size", "500", NULL };
+	pid_t pid = ct_consumer_start(k.url, k.topic, k.group, "c-brokerdown", extra, k.log);
+	ct_feeder f;
+	ct_feed_start(&f, k.topic, ptrs, N / 2, 5000);
+	PGconn *c = th_db_connect(k.url);
+	int64_t end = th_now_ms() + 60000;
+	while (th_db_int(c, "SELECT count(*) FROM transactions") < N / 4 && th_now_ms() < end)
+		usleep(50000);
+	ct_feed_join(&f);
+	assert_int_equal(ct_stack_run(&stk, "stop-kafka"), 0);
+	int64_t down_at = th_now_ms();
+	while (th_now_ms() - down_at < 3000)
+		usleep(100000);
+	assert_true(ct_alive(pid));
+	assert_int_equal(ct_stack_run(&stk, "start-kafka"), 0);
+	/* the second half after the restart */
+	ct_feed_start(&f, k.topic, ptrs + N / 2, N - N / 2, 0);
+	ct_feed_join(&f);
+	assert_int_equal(ct_wait_rows(c, N, 120000), N);
+	assert_true(ct_alive(pid));
+	ct_assert_rows(c, ptrs, N);
+	ct_stop_committed(pid, c, k.group, k.topic, PARTS);
+	PQfinish(c);
+	free(ptrs);
+	free(txs);
+	ct_case_done(&k);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_broker_stopped_mid_stream, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
