@@ -135,7 +135,7 @@ typedef struct sim_reader sim_reader;
 
 /* A reader of f (borrowed, must outlive the reader) in fmt, or detected from
  * the first bytes when fmt is SIM_FORMAT_AUTO: '{' starts JSON Lines, a first
- * line naming tx_id with commas starts CSV, anything else is protobuf. CSV
+ * line of text with commas starts CSV, anything else is protobuf. CSV
  * columns are found by name from the header (tx_id, sender, receiver, amount,
  * timestamp required; asset optional; others ignored). */
 int sim_reader_create(sim_reader **out, FILE *f, sim_format fmt, char *err, size_t errlen);

@@ -625,7 +625,7 @@ run_publish_gen(cli *c, sim_gen *g)
 static int
 run_publish_file(cli *c)
 {
-	char err[512], why[512];
+	char err[256], why[512];
 	sim_pub *p = NULL;
 	sim_reader *r = NULL;
 	FILE *f = NULL;
@@ -669,6 +669,19 @@ run_publish_file(cli *c)
 				rv = AMLRISK_EINVAL;
 			}
 		}
+		if (rv == AMLRISK_OK &&
+		    (rv = sim_pub_send(p, tx, err, sizeof(err))) != AMLRISK_OK) {
+			if (rv == AMLRISK_ECANCELED)
+				break;
+			snprintf(why, sizeof(why), "%s %llu: %s", sim_reader_unit(r),
+			         (unsigned long long)sim_reader_number(r), err);
+			if (rv != AMLRISK_ETOOBIG) { /* the producer cannot go on */
+				fprintf(stderr, "amlrisk-sim: %s: %s\n", name, why);
+				fatal = 1;
+				break;
+			}
+			rv = AMLRISK_EINVAL; /* only with --no-validate: skip it */
+		}
 		if (rv == AMLRISK_EINVAL) {
 			if (bad++ < BAD_REPORT_MAX)
 				fprintf(stderr, "amlrisk-sim: %s: %s (skipped)\n", name, why);
@@ -677,19 +690,9 @@ run_publish_file(cli *c)
 				        "amlrisk-sim: %s: more bad records; counting them\n", name);
 			continue;
 		}
-		if (rv != AMLRISK_OK) {
+		if (rv != AMLRISK_OK) { /* the input cannot be read further */
 			fprintf(stderr, "amlrisk-sim: %s: %s\n", name, why);
 			fatal = 1;
-			break;
-		}
-		if ((rv = sim_pub_send(p, tx, err, sizeof(err))) != AMLRISK_OK) {
-			if (rv != AMLRISK_ECANCELED)
-				fprintf(stderr, "amlrisk-sim: %s: %s %llu: %s\n", name,
-				        sim_reader_unit(r),
-				        (unsigned long long)sim_reader_number(r), err);
-			fatal = rv != AMLRISK_ECANCELED;
-			if (rv == AMLRISK_ETOOBIG)
-				continue;
 			break;
 		}
 		if ((++n & 1023) == 0)

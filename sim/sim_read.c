@@ -68,7 +68,9 @@ detect(const unsigned char *p, size_t n)
 	for (; i < n && p[i] != '\n'; i++)
 		if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\r')
 			return SIM_FORMAT_PROTOBUF;
-	if (i > 0 && memchr(p, ',', i) != NULL && memmem(p, i, "tx_id", 5) != NULL)
+	/* a protobuf stream's first "line" is its 1- or 2-byte length: 0x0a is the
+	 * tag of field 1 */
+	if (i >= 3 && memchr(p, ',', i) != NULL)
 		return SIM_FORMAT_CSV;
 	return SIM_FORMAT_PROTOBUF;
 }

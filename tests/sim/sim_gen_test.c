@@ -672,6 +672,16 @@ test_reader_reports_bad_records(void **state)
 	sim_reader_destroy(r);
 	fclose(f);
 
+	/* a CSV without the needed columns is named as such */
+	const char nocol[] = "id,from,to,value,time\n1,a,b,1,2026-01-01\n";
+	f = fmemopen((void *)nocol, sizeof(nocol) - 1, "rb");
+	assert_int_equal(sim_reader_create(&r, f, SIM_FORMAT_AUTO, why, sizeof(why)), AMLRISK_OK);
+	assert_int_equal(sim_reader_format(r), SIM_FORMAT_CSV);
+	assert_int_equal(sim_reader_next(r, &tx, why, sizeof(why)), AMLRISK_EIO);
+	assert_non_null(strstr(why, "line 1: CSV header has no column \"tx_id\""));
+	sim_reader_destroy(r);
+	fclose(f);
+
 	/* JSON Lines */
 	const char js[] =
 	        "{\"tx_id\":\"t1\",\"sender\":\"a\",\"receiver\":\"b\",\"amount\":\"1\","
