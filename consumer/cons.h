@@ -184,11 +184,13 @@ typedef struct cons_db_state {
 int cons_db_create(cons_db **out, const char *url);
 void cons_db_destroy(cons_db *db);
 
-/* Writes the batch in one transaction: COPY into the session's staging table,
- * transactions_append_lock(), INSERT ... ON CONFLICT (tx_id) DO NOTHING, the
- * ingestion state, COMMIT. Borrows everything. On AMLRISK_OK *inserted is the
- * number of new rows (the rest were duplicates). On AMLRISK_EDB nothing was
- * written; err holds the reason and the connection is dropped if it broke. */
+/* Writes the batch in one transaction holding transactions_append_lock()
+ * from its first row to COMMIT: COPY straight into transactions under a
+ * savepoint; if a tx_id is already stored (a replay), COPY into the session's
+ * staging table and INSERT ... ON CONFLICT (tx_id) DO NOTHING instead; then
+ * the ingestion state; COMMIT. Borrows everything. On AMLRISK_OK *inserted is
+ * the number of new rows (the rest were duplicates). On AMLRISK_EDB nothing
+ * was written; err holds the reason and the connection is dropped if it broke. */
 int cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, int64_t *inserted,
                   char *err, size_t errlen);
 /* Idle refresh: high watermarks of parts (n) and updated_at. */

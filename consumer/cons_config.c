@@ -135,6 +135,16 @@ add_kafka_opt(cons_config *c, const char *kv, char *err, size_t errlen)
 		snprintf(err, errlen, "--kafka-opt: at most %d", CONS_KAFKA_OPTS_MAX);
 		return AMLRISK_EINVAL;
 	}
+	/* what exactly-once rests on is not negotiable */
+	static const char *managed[] = { "enable.auto.commit", "enable.auto.offset.store",
+		                         "group.id", "bootstrap.servers", "enable.partition.eof" };
+	for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++) {
+		size_t ml = strlen(managed[i]);
+		if ((size_t)(eq - kv) == ml && strncmp(kv, managed[i], ml) == 0) {
+			snprintf(err, errlen, "--kafka-opt %s: set by the consumer itself", managed[i]);
+			return AMLRISK_EINVAL;
+		}
+	}
 	size_t kl = (size_t)(eq - kv), vl = strlen(eq + 1);
 	if (kl >= sizeof(c->kafka_opts[0][0]) || vl >= sizeof(c->kafka_opts[0][1])) {
 		snprintf(err, errlen, "--kafka-opt %s: too long", kv);

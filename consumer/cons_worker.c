@@ -690,7 +690,11 @@ make_consumer(worker *w)
 	    conf_set(conf, "session.timeout.ms", sto) != 0 ||
 	    conf_set(conf, "heartbeat.interval.ms", hb) != 0 ||
 	    conf_set(conf, "enable.partition.eof", "true") != 0 ||
-	    conf_set(conf, "queued.max.messages.kbytes", "32768") != 0)
+	    conf_set(conf, "queued.max.messages.kbytes", "32768") != 0 ||
+	    /* larger, more frequent fetches: a batch written in ~20 ms must find
+	     * the next one already fetched (the defaults left ~200 ms gaps) */
+	    conf_set(conf, "fetch.message.max.bytes", "4194304") != 0 ||
+	    conf_set(conf, "fetch.wait.max.ms", "100") != 0)
 		goto fail;
 	for (int i = 0; i < c->n_kafka_opts; i++)
 		if (conf_set(conf, c->kafka_opts[i][0], c->kafka_opts[i][1]) != 0)

@@ -62,43 +62,49 @@ consumers() {
 }
 
 : >"$OUT/results.txt"
+load() { cut -d' ' -f1 /proc/loadavg; }
 for ((rep = 1; rep <= REPS; rep++)); do
+	l0=$(load)
 	url=$(newdb bench_copy)
 	t0=$(date +%s%N)
 	psql -d "$url" -qc "\\copy transactions (tx_id, sender, receiver, amount, \"timestamp\", asset) FROM '$OUT/tx.csv' WITH (FORMAT csv)"
 	t1=$(date +%s%N)
-	echo "copy $(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}')" >>"$OUT/results.txt"
+	copy=$(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}')
 	dropdb_ bench_copy
 
 	url=$(newdb bench_c1)
 	r=$(consumers "$url" "bench.g1.$$.$rep" 1)
-	echo "consumer1 $(echo "$r" | rate_of)" >>"$OUT/results.txt"
+	c1=$(echo "$r" | rate_of)
 	echo "bench: rep $rep one consumer: $r" >&2
 	dropdb_ bench_c1
 
 	url=$(newdb bench_c2)
 	r=$(consumers "$url" "bench.g2.$$.$rep" 2)
-	echo "consumer2 $(echo "$r" | rate_of)" >>"$OUT/results.txt"
+	c2=$(echo "$r" | rate_of)
 	echo "bench: rep $rep two consumers: $r" >&2
 	dropdb_ bench_c2
 
 	url=$(newdb bench_ins)
 	r=$("$BIN/cons-bench" insert-loop --database-url "$url" --csv "$OUT/tx.csv" --n "$N_INSERT")
-	echo "insert $(echo "$r" | rate_of)" >>"$OUT/results.txt"
+	ins=$(echo "$r" | rate_of)
 	dropdb_ bench_ins
-	echo "bench: rep $rep: $(tail -n 4 "$OUT/results.txt" | tr '\n' ' ')" >&2
+	# the machine is shared: its load before and after each round goes with the figures
+	echo "$rep $copy $c1 $c2 $ins $l0 $(load)" >>"$OUT/results.txt"
+	echo "bench: rep $rep (copy c1 c2 insert load0 load1): $(tail -n 1 "$OUT/results.txt")" >&2
 done
 
-copy=$(awk '$1 == "copy" {print $2}' "$OUT/results.txt" | median)
-c1=$(awk '$1 == "consumer1" {print $2}' "$OUT/results.txt" | median)
-c2=$(awk '$1 == "consumer2" {print $2}' "$OUT/results.txt" | median)
-ins=$(awk '$1 == "insert" {print $2}' "$OUT/results.txt" | median)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+col() { awk -v c="$1" '{print $c}' "$OUT/results.txt" | median; }
+# ratios within one round (same load), then their median
+rcol() { awk -v c="$1" '{printf "%.0f\n", 100 * $c / $2}' "$OUT/results.txt" | median; }
+pct() { awk -v p="$1" 'BEGIN {printf "%.2f", p / 100}'; }
 cat <<TABLE
-| path ($N rows, median of $REPS) | rows/s | vs \\copy |
+| path ($N rows; median of $REPS rounds) | rows/s | vs \\copy (median of per-round ratios) |
 |---|---:|---:|
-| psql \\copy (CSV) into transactions | $copy | 1.00 |
-| amlrisk-consumer, 1 instance | $c1 | $(ratio "$c1" "$copy") |
-| amlrisk-consumer, 2 instances, one group | $c2 | $(ratio "$c2" "$copy") |
-| row-at-a-time INSERT, autocommit ($N_INSERT rows) | $ins | $(ratio "$ins" "$copy") |
+| psql \\copy (CSV) into transactions | $(col 2) | 1.00 |
+| amlrisk-consumer, 1 instance | $(col 3) | $(pct "$(rcol 3)") |
+| amlrisk-consumer, 2 instances, one group | $(col 4) | $(pct "$(rcol 4)") |
+| row-at-a-time INSERT, autocommit ($N_INSERT rows) | $(col 5) | $(pct "$(rcol 5)") |
+
+rounds (rep copy consumer1 consumer2 insert load-before load-after):
+$(cat "$OUT/results.txt")
 TABLE

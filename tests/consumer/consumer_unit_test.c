@@ -97,6 +97,7 @@ test_config_rejects(void **state)
 		{ "--offset-reset", "middle", NULL },
 		{ "--dlq-topic", "transactions", NULL },
 		{ "--kafka-opt", "novalue", NULL },
+		{ "--kafka-opt", "enable.auto.commit=true", NULL },
 		{ "--no-such-flag", NULL },
 		{ "stray", NULL },
 		{ "--topic", "", NULL },
