@@ -137,6 +137,14 @@ graph_build(core_graph **g, const dataset *d, unsigned threads)
 	return core_graph_builder_finish(g, b, threads);
 }
 
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static long
 rss_kb(void)
 {
@@ -153,6 +161,7 @@ rss_kb(void)
 /* What one measured run reports back to the parent. */
 typedef struct run_report {
 	double build_s, score_s;
+	double build_cpu, score_cpu; /* CPU seconds, all threads */
 	long engine_peak_kb;
 	uint64_t edges;
 	uint32_t wallets, illicit;
@@ -177,12 +186,14 @@ run_measured(const dataset *d, const core_config *cfg, unsigned threads, run_rep
 		char err[256];
 		close(fds[0]);
 		long base = rss_kb();
-		double t0 = now();
+		double t0 = now(), c0 = cpu_now();
 		r.rv = graph_build(&g, d, threads);
-		double t1 = now();
+		double t1 = now(), c1 = cpu_now();
 		if (r.rv == 0)
 			r.rv = core_score_run(&res, g, cfg, NULL, threads, err, sizeof err);
-		double t2 = now();
+		double t2 = now(), c2 = cpu_now();
+		r.build_cpu = c1 - c0;
+		r.score_cpu = c2 - c1;
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
 		r.build_s = t1 - t0;
@@ -289,7 +300,7 @@ median(double *v, int n)
 static void
 bench_config(const dataset *d, const char *label, const core_config *cfg, const opts *o)
 {
-	double build[REPS_MAX], score[REPS_MAX], total[REPS_MAX];
+	double build[REPS_MAX], score[REPS_MAX], total[REPS_MAX], bcpu[REPS_MAX], scpu[REPS_MAX];
 	long peak = 0;
 	run_report rep = {0};
 	int reps = d->txs >= 5000000 && o->reps > 3 ? 3 : o->reps;
@@ -302,12 +313,15 @@ bench_config(const dataset *d, const char *label, const core_config *cfg, const 
 		build[i] = rep.build_s;
 		score[i] = rep.score_s;
 		total[i] = rep.build_s + rep.score_s;
+		bcpu[i] = rep.build_cpu;
+		scpu[i] = rep.score_cpu;
 		if (rep.engine_peak_kb > peak)
 			peak = rep.engine_peak_kb;
 	}
 	double bm = median(build, reps), sm = median(score, reps), tm = median(total, reps);
-	printf("| %zu | %s | %u | %llu | %u | %.3f | %.3f | %.3f | %.0f | %.1f | %.1f |\n", d->txs,
-	       label, rep.wallets, (unsigned long long)rep.edges, rep.illicit, bm, sm, tm,
+	double bc = median(bcpu, reps), sc = median(scpu, reps);
+	printf("| %zu | %s | %u | %llu | %u | %.3f | %.3f | %.3f | %.2f / %.2f | %.0f | %.1f | %.1f |\n",
+	       d->txs, label, rep.wallets, (unsigned long long)rep.edges, rep.illicit, bm, sm, tm, bc, sc,
 	       (double)peak / 1024.0, (double)peak * 1024.0 / (double)(rep.edges ? rep.edges : 1),
 	       (double)rep.graph_bytes / (double)(rep.edges ? rep.edges : 1));
 	fflush(stdout);
@@ -412,7 +426,8 @@ main(int argc, char **argv)
 	printf("engine: threads=%u alpha=%.2f reps=%d (median; 3 at >= 5M tx)\n\n", o.threads,
 	       o.alpha, o.reps);
 	printf("| tx | config | wallets | edges | illicit | build s | score s | total s | "
-	       "peak MiB | peak B/edge | graph B/edge |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+	       "CPU s build / score | peak MiB | peak B/edge | graph B/edge |\n"
+	       "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < o.nsizes; i++) {
 		dataset d;
 		if (dataset_make(&d, o.sizes[i], o.alpha, o.seed) != 0) {

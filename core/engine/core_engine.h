@@ -178,7 +178,7 @@ typedef struct core_wallet_score {
 
 /* Scores every wallet of g with cfg; labels (may be NULL) are illicit too when
  * cfg->use_labels. threads (0 = 2, at most CORE_THREADS_MAX) bounds the worker
- * threads. Borrows cfg and labels; takes its own reference on g. On success
+ * threads; a small run uses fewer (each costs ~40 bytes a wallet). Borrows cfg and labels; takes its own reference on g. On success
  * *out holds one reference (core_run_result_unref()). AMLRISK_EINVAL with err
  * for a bad config, AMLRISK_ENOMEM. */
 int core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,

@@ -52,9 +52,9 @@ core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
 		return rv;
 	}
 	b->cap = tx_hint > STAGE_ROWS ? tx_hint : STAGE_ROWS;
-	b->src = malloc(b->cap * sizeof(uint32_t));
-	b->dst = malloc(b->cap * sizeof(uint32_t));
-	b->amount = malloc(b->cap * sizeof(double));
+	b->src = core_mem_alloc(b->cap * sizeof(uint32_t));
+	b->dst = core_mem_alloc(b->cap * sizeof(uint32_t));
+	b->amount = core_mem_alloc(b->cap * sizeof(double));
 	b->stage_cap = 64 * 1024;
 	b->stage = malloc(b->stage_cap);
 	if (b->src == NULL || b->dst == NULL || b->amount == NULL || b->stage == NULL) {
@@ -71,9 +71,9 @@ core_graph_builder_destroy(core_graph_builder *b)
 	if (b == NULL)
 		return;
 	core_intern_fini(&b->ids);
-	free(b->src);
-	free(b->dst);
-	free(b->amount);
+	core_mem_free(b->src);
+	core_mem_free(b->dst);
+	core_mem_free(b->amount);
 	free(b->stage);
 	free(b);
 }
@@ -91,15 +91,15 @@ builder_room(core_graph_builder *b)
 	if (b->len + STAGE_ROWS <= b->cap)
 		return AMLRISK_OK;
 	size_t nc = b->cap * 2;
-	uint32_t *s = realloc(b->src, nc * sizeof(uint32_t));
+	uint32_t *s = core_mem_realloc(b->src, nc * sizeof(uint32_t));
 	if (s == NULL)
 		return AMLRISK_ENOMEM;
 	b->src = s;
-	uint32_t *d = realloc(b->dst, nc * sizeof(uint32_t));
+	uint32_t *d = core_mem_realloc(b->dst, nc * sizeof(uint32_t));
 	if (d == NULL)
 		return AMLRISK_ENOMEM;
 	b->dst = d;
-	double *a = realloc(b->amount, nc * sizeof(double));
+	double *a = core_mem_realloc(b->amount, nc * sizeof(double));
 	if (a == NULL)
 		return AMLRISK_ENOMEM;
 	b->amount = a;
@@ -217,13 +217,13 @@ graph_build_out(core_graph *g, core_graph_builder *b)
 	int rv = AMLRISK_ENOMEM;
 	uint32_t n = g->n;
 	size_t len = b->len;
-	uint32_t *by_dst_off = calloc((size_t)n + 1, sizeof(uint32_t));
-	uint32_t *pos = malloc(((size_t)n + 1) * sizeof(uint32_t));
-	uint32_t *t_src = malloc((len ? len : 1) * sizeof(uint32_t));
-	double *t_amt = malloc((len ? len : 1) * sizeof(double));
+	uint32_t *by_dst_off = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
+	uint32_t *pos = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
+	uint32_t *t_src = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
+	double *t_amt = core_mem_alloc((len ? len : 1) * sizeof(double));
 	if (by_dst_off == NULL || pos == NULL || t_src == NULL || t_amt == NULL)
 		goto out;
-	g->out_off = calloc((size_t)n + 1, sizeof(uint32_t));
+	g->out_off = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
 	if (g->out_off == NULL)
 		goto out;
 
@@ -240,16 +240,16 @@ graph_build_out(core_graph *g, core_graph_builder *b)
 		t_src[p] = b->src[i];
 		t_amt[p] = b->amount[i];
 	}
-	free(b->src);
-	free(b->dst);
-	free(b->amount);
+	core_mem_free(b->src);
+	core_mem_free(b->dst);
+	core_mem_free(b->amount);
 	b->src = b->dst = NULL;
 	b->amount = NULL;
 
 	/* pass 2: by sender, stable, so rows are sorted by receiver */
-	g->out_dst = malloc((len ? len : 1) * sizeof(uint32_t));
-	g->edge_amount = malloc((len ? len : 1) * sizeof(double));
-	g->edge_txs = malloc((len ? len : 1) * sizeof(uint32_t));
+	g->out_dst = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
+	g->edge_amount = core_mem_alloc((len ? len : 1) * sizeof(double));
+	g->edge_txs = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
 	if (g->out_dst == NULL || g->edge_amount == NULL || g->edge_txs == NULL)
 		goto out;
 	memcpy(pos, g->out_off, (size_t)n * sizeof(uint32_t));
@@ -282,10 +282,10 @@ graph_build_out(core_graph *g, core_graph_builder *b)
 	g->m = w;
 	rv = AMLRISK_OK;
 out:
-	free(by_dst_off);
-	free(pos);
-	free(t_src);
-	free(t_amt);
+	core_mem_free(by_dst_off);
+	core_mem_free(pos);
+	core_mem_free(t_src);
+	core_mem_free(t_amt);
 	return rv;
 }
 
@@ -296,8 +296,8 @@ builder_relabel(core_graph_builder *b)
 {
 	uint32_t n = b->ids.count, maxc = 0;
 	int rv = AMLRISK_ENOMEM;
-	uint32_t *cnt = calloc((size_t)n + 1, sizeof(uint32_t));
-	uint32_t *perm = malloc(((size_t)n + 1) * sizeof(uint32_t));
+	uint32_t *cnt = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
+	uint32_t *perm = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
 	uint32_t *bucket = NULL;
 	if (cnt == NULL || perm == NULL)
 		goto out;
@@ -308,7 +308,7 @@ builder_relabel(core_graph_builder *b)
 	for (uint32_t v = 0; v < n; v++)
 		if (cnt[v] > maxc)
 			maxc = cnt[v];
-	if ((bucket = calloc((size_t)maxc + 2, sizeof(uint32_t))) == NULL)
+	if ((bucket = core_mem_alloc(((size_t)maxc + 2) * sizeof(uint32_t))) == NULL)
 		goto out;
 	for (uint32_t v = 0; v < n; v++)
 		bucket[maxc - cnt[v] + 1]++;
@@ -322,23 +322,23 @@ builder_relabel(core_graph_builder *b)
 	}
 	rv = core_intern_permute(&b->ids, perm);
 out:
-	free(cnt);
-	free(perm);
-	free(bucket);
+	core_mem_free(cnt);
+	core_mem_free(perm);
+	core_mem_free(bucket);
 	return rv;
 }
 
-/* Shrinks the edge arrays to m entries (realloc to smaller cannot lose data). */
+/* Shrinks the edge arrays to m entries (shrinking cannot lose data). */
 static void
 graph_trim(core_graph *g)
 {
 	size_t m = g->m ? g->m : 1;
 	void *p;
-	if ((p = realloc(g->out_dst, m * sizeof(uint32_t))) != NULL)
+	if ((p = core_mem_realloc(g->out_dst, m * sizeof(uint32_t))) != NULL)
 		g->out_dst = p;
-	if ((p = realloc(g->edge_txs, m * sizeof(uint32_t))) != NULL)
+	if ((p = core_mem_realloc(g->edge_txs, m * sizeof(uint32_t))) != NULL)
 		g->edge_txs = p;
-	if ((p = realloc(g->edge_amount, m * sizeof(double))) != NULL)
+	if ((p = core_mem_realloc(g->edge_amount, m * sizeof(double))) != NULL)
 		g->edge_amount = p;
 }
 
@@ -347,11 +347,11 @@ static int
 graph_build_in(core_graph *g)
 {
 	uint32_t n = g->n;
-	g->in_off = calloc((size_t)n + 1, sizeof(uint32_t));
-	g->in_src = malloc((g->m ? g->m : 1) * sizeof(uint32_t));
-	uint32_t *pos = malloc(((size_t)n + 1) * sizeof(uint32_t));
+	g->in_off = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
+	g->in_src = core_mem_alloc((g->m ? g->m : 1) * sizeof(uint32_t));
+	uint32_t *pos = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
 	if (g->in_off == NULL || g->in_src == NULL || pos == NULL) {
-		free(pos);
+		core_mem_free(pos);
 		return AMLRISK_ENOMEM;
 	}
 	for (uint64_t e = 0; e < g->m; e++)
@@ -361,7 +361,7 @@ graph_build_in(core_graph *g)
 	for (uint32_t u = 0; u < n; u++)
 		for (uint32_t e = g->out_off[u]; e < g->out_off[u + 1]; e++)
 			g->in_src[pos[g->out_dst[e]]++] = u;
-	free(pos);
+	core_mem_free(pos);
 	return AMLRISK_OK;
 }
 
@@ -414,12 +414,12 @@ core_graph_unref(core_graph *g)
 	if (g == NULL || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	core_intern_fini(&g->ids);
-	free(g->out_off);
-	free(g->out_dst);
-	free(g->edge_txs);
-	free(g->edge_amount);
-	free(g->in_off);
-	free(g->in_src);
+	core_mem_free(g->out_off);
+	core_mem_free(g->out_dst);
+	core_mem_free(g->edge_txs);
+	core_mem_free(g->edge_amount);
+	core_mem_free(g->in_off);
+	core_mem_free(g->in_src);
 	free(g);
 }
 

@@ -6,22 +6,25 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core_engine.h"
 
-/* Wallet ids interned into one arena (each id followed by a NUL) and an
- * open-addressing table (linear probing, load <= 1/2) of {id + 1, hash bits}.
- * Lookups compare the hash bits first, the bytes only on a match. */
+/* Wallet ids interned into one arena and an open-addressing table (linear
+ * probing, load <= 1/2). An arena entry is [id u32][len u32][bytes][NUL]; a
+ * slot is the entry's offset (40 bits) and 24 bits of the hash, so a lookup
+ * touches one slot and one entry, and compares bytes only on a tag match. */
 typedef struct core_intern {
-	char *arena;          /* ids back to back, each NUL-terminated */
+	char *arena;          /* entries back to back after an 8-byte pad */
 	size_t arena_len, arena_cap;
-	uint64_t *off;        /* per id: where its bytes start in the arena */
-	uint32_t *len;        /* per id: its length */
+	uint64_t *off;        /* per id: its entry's offset */
 	size_t id_cap;
-	uint32_t *slots;      /* 2 words a slot: id + 1 (0 = empty), hash bits */
+	uint64_t *slots;      /* 0 = empty, else offset << 24 | tag */
 	size_t mask;          /* slot count - 1 (a power of two) */
 	uint32_t count;
 } core_intern;
+
+#define CORE_INTERN_HEAD 8 /* bytes before an entry's id bytes */
 
 int core_intern_init(core_intern *t, size_t hint);
 void core_intern_fini(core_intern *t);
@@ -44,9 +47,13 @@ size_t core_intern_bytes(const core_intern *t);
 static inline const char *
 core_intern_str(const core_intern *t, uint32_t id, size_t *len)
 {
-	if (len != NULL)
-		*len = t->len[id];
-	return t->arena + t->off[id];
+	const char *e = t->arena + t->off[id];
+	if (len != NULL) {
+		uint32_t l;
+		memcpy(&l, e + 4, 4);
+		*len = l;
+	}
+	return e + CORE_INTERN_HEAD;
 }
 
 /* Checks a wallet id: non-empty and at most CORE_WALLET_LEN_MAX bytes. */
@@ -90,12 +97,26 @@ struct core_run_result {
 	double seconds;
 };
 
+/* The traversal's blocking, private: tests shrink it to reach every path.
+ * Not to be changed while a run is going on. NULL restores the defaults. */
+typedef struct core_score_tuning {
+	unsigned block_shift; /* log2 of the nodes whose masks a push block holds */
+	size_t pairs_max;     /* pushes sorted per round */
+	uint64_t work_per_thread; /* batches x arcs that make a second worker pay */
+} core_score_tuning;
+void core_score_tuning_set(const core_score_tuning *t);
+
 /* The divisor of wallet id's weighted sum under cfg. */
 double core_score_normaliser(const core_graph *g, const core_config *cfg, uint32_t id);
 
-/* Asks for transparent huge pages over the 2 MiB-aligned part of [p, p+size):
- * big randomly-probed arrays miss the TLB far less (a VM's page walks are dear). */
-void core_mem_huge(void *p, size_t size);
+/* The big arrays: 64-byte aligned and zeroed; from 8 MiB up, 2 MiB-aligned
+ * mappings with transparent huge pages (randomly accessed arrays miss the TLB
+ * far less). realloc keeps the contents up to the smaller size, moving pages
+ * rather than bytes; what lies past the old size is unspecified. NULL on
+ * failure; core_mem_free(NULL) is a no-op. */
+void *core_mem_alloc(size_t size);
+void *core_mem_realloc(void *p, size_t size);
+void core_mem_free(void *p);
 
 /* Monotonic seconds. */
 double core_now(void);

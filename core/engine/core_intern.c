@@ -3,22 +3,11 @@
  * while a graph streams in (two lookups per transaction). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "amlrisk_err.h"
 #include "core_impl.h"
 
 #define INTERN_SLOTS_MIN 64
-#define HUGE_PAGE (2u << 20)
-
-void
-core_mem_huge(void *p, size_t size)
-{
-	uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	uintptr_t e = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
-	if (e > a)
-		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-}
 
 /* A fast non-cryptographic hash, 8 bytes a step, finished with splitmix64. */
 static uint64_t
@@ -51,75 +40,122 @@ pow2_at_least(size_t v)
 	return p;
 }
 
+#define TAG_BITS 24
+#define TAG_MASK ((1ull << TAG_BITS) - 1)
+#define ARENA_MAX (1ull << 40) /* offsets are 40 bits */
+
+/* The table index of a hash takes its low bits, the tag its high ones. */
+static inline uint64_t
+tag_of(uint64_t h)
+{
+	return h >> (64 - TAG_BITS);
+}
+
 int
 core_intern_init(core_intern *t, size_t hint)
 {
 	memset(t, 0, sizeof *t);
 	size_t nslots = pow2_at_least(hint * 2);
-	t->slots = calloc(nslots, 2 * sizeof(uint32_t));
+	t->slots = core_mem_alloc(nslots * sizeof(uint64_t));
 	t->id_cap = hint + 1;
-	t->off = malloc(t->id_cap * sizeof(uint64_t));
-	t->len = malloc(t->id_cap * sizeof(uint32_t));
-	t->arena_cap = hint * 16 + 64;
-	t->arena = malloc(t->arena_cap);
-	if (t->slots == NULL || t->off == NULL || t->len == NULL || t->arena == NULL) {
+	t->off = core_mem_alloc(t->id_cap * sizeof(uint64_t));
+	t->arena_cap = hint * 32 + 64;
+	t->arena = core_mem_alloc(t->arena_cap);
+	if (t->slots == NULL || t->off == NULL || t->arena == NULL) {
 		core_intern_fini(t);
 		return AMLRISK_ENOMEM;
 	}
 	t->mask = nslots - 1;
+	memset(t->arena, 0, 8); /* no entry sits at offset 0, so a slot is never 0 */
+	t->arena_len = 8;
 	return AMLRISK_OK;
 }
 
 void
 core_intern_fini(core_intern *t)
 {
-	free(t->slots);
-	free(t->off);
-	free(t->len);
-	free(t->arena);
+	core_mem_free(t->slots);
+	core_mem_free(t->off);
+	core_mem_free(t->arena);
 	memset(t, 0, sizeof *t);
 }
 
+/* Byte equality without a call for the usual short ids. */
+static inline bool
+bytes_eq(const char *a, const char *b, size_t n)
+{
+	while (n >= 8) {
+		uint64_t x, y;
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return false;
+		a += 8;
+		b += 8;
+		n -= 8;
+	}
+	while (n > 0) {
+		if (*a++ != *b++)
+			return false;
+		n--;
+	}
+	return true;
+}
+
+static inline bool
+entry_is(const core_intern *t, uint64_t slot, const char *s, size_t len)
+{
+	const char *e = t->arena + (slot >> TAG_BITS);
+	uint32_t l;
+	memcpy(&l, e + 4, 4);
+	return l == len && bytes_eq(e + CORE_INTERN_HEAD, s, len);
+}
+
+static inline uint32_t
+entry_id(const core_intern *t, uint64_t slot)
+{
+	uint32_t id;
+	memcpy(&id, t->arena + (slot >> TAG_BITS), 4);
+	return id;
+}
+
+/* Rehashes into twice the slots; entries are read in arena order. */
 static int
 table_grow(core_intern *t)
 {
 	size_t nslots = (t->mask + 1) * 2;
-	uint32_t *ns = calloc(nslots, 2 * sizeof(uint32_t));
+	uint64_t *ns = core_mem_alloc(nslots * sizeof(uint64_t));
 	if (ns == NULL)
 		return AMLRISK_ENOMEM;
 	size_t nmask = nslots - 1;
-	core_mem_huge(ns, nslots * 2 * sizeof(uint32_t));
 	for (size_t i = 0; i <= t->mask; i++) {
-		uint32_t idp1 = t->slots[2 * i];
-		if (idp1 == 0)
+		uint64_t sl = t->slots[i];
+		if (sl == 0)
 			continue;
-		uint32_t hb = t->slots[2 * i + 1];
-		size_t j = hb & nmask;
-		while (ns[2 * j] != 0)
+		const char *e = t->arena + (sl >> TAG_BITS);
+		uint32_t l;
+		memcpy(&l, e + 4, 4);
+		size_t j = hash_bytes(e + CORE_INTERN_HEAD, l) & nmask;
+		while (ns[j] != 0)
 			j = (j + 1) & nmask;
-		ns[2 * j] = idp1;
-		ns[2 * j + 1] = hb;
+		ns[j] = sl;
 	}
-	free(t->slots);
+	core_mem_free(t->slots);
 	t->slots = ns;
 	t->mask = nmask;
 	return AMLRISK_OK;
 }
 
 /* The slot holding s, or the empty slot where it would go. */
-static size_t
-slot_find(const core_intern *t, const char *s, size_t len, uint32_t hb)
+static inline size_t
+slot_find(const core_intern *t, const char *s, size_t len, uint64_t h)
 {
-	size_t j = hb & t->mask;
+	uint64_t tag = tag_of(h);
+	size_t j = h & t->mask;
 	for (;;) {
-		uint32_t idp1 = t->slots[2 * j];
-		if (idp1 == 0)
+		uint64_t sl = t->slots[j];
+		if (sl == 0 || ((sl & TAG_MASK) == tag && entry_is(t, sl, s, len)))
 			return j;
-		if (t->slots[2 * j + 1] == hb) {
-			uint32_t id = idp1 - 1;
-			if (t->len[id] == len && memcmp(t->arena + t->off[id], s, len) == 0)
-				return j;
-		}
 		j = (j + 1) & t->mask;
 	}
 }
@@ -132,57 +168,44 @@ ensure(void **p, size_t *cap, size_t need, size_t elem)
 	size_t nc = *cap * 2;
 	if (nc < need)
 		nc = need;
-	void *np = realloc(*p, nc * elem);
+	void *np = core_mem_realloc(*p, nc * elem);
 	if (np == NULL)
 		return AMLRISK_ENOMEM;
 	*p = np;
 	*cap = nc;
-	core_mem_huge(np, nc * elem);
 	return AMLRISK_OK;
 }
 
+/* Puts s whose hash is h; the table has room (see table_room). */
 static int
-ids_grow(core_intern *t)
-{
-	size_t nc = t->id_cap * 2;
-	uint64_t *o = realloc(t->off, nc * sizeof(uint64_t));
-	if (o == NULL)
-		return AMLRISK_ENOMEM;
-	t->off = o;
-	uint32_t *l = realloc(t->len, nc * sizeof(uint32_t));
-	if (l == NULL)
-		return AMLRISK_ENOMEM;
-	t->len = l;
-	t->id_cap = nc;
-	return AMLRISK_OK;
-}
-
-/* Puts s whose hash bits are hb; the table has room (see table_room). */
-static int
-put_hashed(core_intern *t, const char *s, size_t len, uint32_t hb, uint32_t *id, bool *added)
+put_hashed(core_intern *t, const char *s, size_t len, uint64_t h, uint32_t *id, bool *added)
 {
 	int rv;
-	size_t j = slot_find(t, s, len, hb);
-	if (t->slots[2 * j] != 0) {
-		*id = t->slots[2 * j] - 1;
+	size_t j = slot_find(t, s, len, h);
+	if (t->slots[j] != 0) {
+		*id = entry_id(t, t->slots[j]);
 		if (added != NULL)
 			*added = false;
 		return AMLRISK_OK;
 	}
 	if (t->count >= CORE_WALLETS_MAX)
 		return AMLRISK_ETOOBIG;
-	if ((rv = ensure((void **)&t->arena, &t->arena_cap, t->arena_len + len + 1, 1)) != 0)
+	size_t need = t->arena_len + CORE_INTERN_HEAD + len + 1;
+	if (need > ARENA_MAX)
+		return AMLRISK_ETOOBIG;
+	if ((rv = ensure((void **)&t->arena, &t->arena_cap, need, 1)) != 0)
 		return rv;
-	if (t->count == t->id_cap && (rv = ids_grow(t)) != 0)
+	if ((rv = ensure((void **)&t->off, &t->id_cap, (size_t)t->count + 1, sizeof(uint64_t))) != 0)
 		return rv;
-	uint32_t nid = t->count++;
+	uint32_t nid = t->count++, l = (uint32_t)len;
+	char *e = t->arena + t->arena_len;
+	memcpy(e, &nid, 4);
+	memcpy(e + 4, &l, 4);
+	memcpy(e + CORE_INTERN_HEAD, s, len);
+	e[CORE_INTERN_HEAD + len] = '\0';
 	t->off[nid] = t->arena_len;
-	t->len[nid] = (uint32_t)len;
-	memcpy(t->arena + t->arena_len, s, len);
-	t->arena[t->arena_len + len] = '\0';
-	t->arena_len += len + 1;
-	t->slots[2 * j] = nid + 1;
-	t->slots[2 * j + 1] = hb;
+	t->slots[j] = (uint64_t)t->arena_len << TAG_BITS | tag_of(h);
+	t->arena_len = need;
 	*id = nid;
 	if (added != NULL)
 		*added = true;
@@ -207,38 +230,36 @@ core_intern_put(core_intern *t, const char *s, size_t len, uint32_t *id, bool *a
 	int rv;
 	if ((rv = table_room(t, 1)) != 0)
 		return rv;
-	return put_hashed(t, s, len, (uint32_t)(hash_bytes(s, len) >> 32), id, added);
+	return put_hashed(t, s, len, hash_bytes(s, len), id, added);
 }
 
 int
 core_intern_put_many(core_intern *t, const char *const *s, const size_t *len, size_t n,
                      uint32_t *ids)
 {
-	uint32_t hb[CORE_INTERN_BATCH], cand[CORE_INTERN_BATCH];
+	enum { D = 16 }; /* pipeline distance: slot prefetched 2D ahead, entry D ahead */
+	uint64_t h[CORE_INTERN_BATCH];
 	int rv;
 	if (n > CORE_INTERN_BATCH)
 		return AMLRISK_EINVAL;
 	if ((rv = table_room(t, n)) != 0)
 		return rv;
-	/* each stage only prefetches for the next, so misses overlap */
-	for (size_t i = 0; i < n; i++) {
-		hb[i] = (uint32_t)(hash_bytes(s[i], len[i]) >> 32);
-		__builtin_prefetch(&t->slots[2 * (hb[i] & t->mask)]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const uint32_t *sl = &t->slots[2 * (hb[i] & t->mask)];
-		cand[i] = sl[0] != 0 && sl[1] == hb[i] ? sl[0] - 1 : UINT32_MAX;
-		if (cand[i] != UINT32_MAX) {
-			__builtin_prefetch(&t->off[cand[i]]);
-			__builtin_prefetch(&t->len[cand[i]]);
+	/* a steady stream of misses in flight: hash and prefetch the slot of
+	 * string i, prefetch the entry its slot names for i - D, resolve i - 2D */
+	for (size_t i = 0; i < n + 2 * D; i++) {
+		if (i < n) {
+			h[i] = hash_bytes(s[i], len[i]);
+			__builtin_prefetch(&t->slots[h[i] & t->mask]);
 		}
-	}
-	for (size_t i = 0; i < n; i++)
-		if (cand[i] != UINT32_MAX)
-			__builtin_prefetch(t->arena + t->off[cand[i]]);
-	for (size_t i = 0; i < n; i++)
-		if ((rv = put_hashed(t, s[i], len[i], hb[i], &ids[i], NULL)) != 0)
+		if (i >= D && i - D < n) {
+			uint64_t sl = t->slots[h[i - D] & t->mask];
+			if (sl != 0 && (sl & TAG_MASK) == tag_of(h[i - D]))
+				__builtin_prefetch(t->arena + (sl >> TAG_BITS));
+		}
+		if (i >= 2 * D && (rv = put_hashed(t, s[i - 2 * D], len[i - 2 * D], h[i - 2 * D],
+		                                   &ids[i - 2 * D], NULL)) != 0)
 			return rv;
+	}
 	return AMLRISK_OK;
 }
 
@@ -247,11 +268,10 @@ core_intern_find(const core_intern *t, const char *s, size_t len, uint32_t *id)
 {
 	if (t->slots == NULL)
 		return AMLRISK_ENOTFOUND;
-	uint32_t hb = (uint32_t)(hash_bytes(s, len) >> 32);
-	size_t j = slot_find(t, s, len, hb);
-	if (t->slots[2 * j] == 0)
+	size_t j = slot_find(t, s, len, hash_bytes(s, len));
+	if (t->slots[j] == 0)
 		return AMLRISK_ENOTFOUND;
-	*id = t->slots[2 * j] - 1;
+	*id = entry_id(t, t->slots[j]);
 	return AMLRISK_OK;
 }
 
@@ -259,24 +279,16 @@ int
 core_intern_permute(core_intern *t, const uint32_t *perm)
 {
 	size_t n = t->count ? t->count : 1;
-	uint64_t *o = malloc(n * sizeof(uint64_t));
-	uint32_t *l = malloc(n * sizeof(uint32_t));
-	if (o == NULL || l == NULL) {
-		free(o);
-		free(l);
+	uint64_t *o = core_mem_alloc(n * sizeof(uint64_t));
+	if (o == NULL)
 		return AMLRISK_ENOMEM;
-	}
 	for (uint32_t i = 0; i < t->count; i++) {
-		o[perm[i]] = t->off[i];
-		l[perm[i]] = t->len[i];
+		uint32_t nid = perm[i];
+		o[nid] = t->off[i];
+		memcpy(t->arena + t->off[i], &nid, 4);
 	}
-	for (size_t j = 0; j <= t->mask; j++)
-		if (t->slots[2 * j] != 0)
-			t->slots[2 * j] = perm[t->slots[2 * j] - 1] + 1;
-	free(t->off);
-	free(t->len);
+	core_mem_free(t->off);
 	t->off = o;
-	t->len = l;
 	t->id_cap = n;
 	return AMLRISK_OK;
 }
@@ -285,28 +297,24 @@ void
 core_intern_shrink(core_intern *t)
 {
 	size_t n = t->count ? t->count : 1;
-	char *a = realloc(t->arena, t->arena_len > 0 ? t->arena_len : 1);
+	char *a = core_mem_realloc(t->arena, t->arena_len);
 	if (a != NULL) {
 		t->arena = a;
-		t->arena_cap = t->arena_len > 0 ? t->arena_len : 1;
+		t->arena_cap = t->arena_len;
 	}
-	if (n >= t->id_cap)
-		return;
-	uint64_t *o = realloc(t->off, n * sizeof(uint64_t));
-	if (o != NULL)
-		t->off = o;
-	uint32_t *l = realloc(t->len, n * sizeof(uint32_t));
-	if (l != NULL)
-		t->len = l;
-	if (o != NULL && l != NULL)
-		t->id_cap = n;
+	if (n < t->id_cap) {
+		uint64_t *o = core_mem_realloc(t->off, n * sizeof(uint64_t));
+		if (o != NULL) {
+			t->off = o;
+			t->id_cap = n;
+		}
+	}
 }
 
 size_t
 core_intern_bytes(const core_intern *t)
 {
-	return t->arena_cap + t->id_cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
-	       (t->mask + 1) * 2 * sizeof(uint32_t);
+	return t->arena_cap + t->id_cap * sizeof(uint64_t) + (t->mask + 1) * sizeof(uint64_t);
 }
 
 /* ------------------------------------------------------------- labels --- */

@@ -7,13 +7,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "amlrisk_err.h"
 #include "core_impl.h"
 
 #define LANES 4                  /* 64-bit words per mask: sources per batch / 64 */
 #define BATCH (64 * LANES)
-#define PULL_SHARE 8             /* pull a level when its frontier touches > 1/8 of the arcs */
+#define BLOCK_SHIFT 15           /* pushes land in blocks of 32k nodes: 1 MiB of masks */
+#define PAIRS_MAX (1u << 22)     /* pushes sorted per round: 32 MiB */
+#define WORK_PER_THREAD (1ull << 27) /* batches x arcs that pay for another worker */
+#define CHUNK 2048               /* pairs per chunk of a block's list */
+#define NONE UINT32_MAX
+
+static core_score_tuning tuning = {BLOCK_SHIFT, PAIRS_MAX, WORK_PER_THREAD};
+
+void
+core_score_tuning_set(const core_score_tuning *t)
+{
+	core_score_tuning d = {BLOCK_SHIFT, PAIRS_MAX, WORK_PER_THREAD};
+	tuning = t != NULL ? *t : d;
+	if (tuning.block_shift < 6) /* a block holds whole bitmap words */
+		tuning.block_shift = 6;
+	if (tuning.pairs_max < 1)
+		tuning.pairs_max = 1;
+	if (tuning.work_per_thread < 1)
+		tuning.work_per_thread = 1;
+}
+
+/* The traversal is built for several x86-64 levels and picked at run time
+ * (hardware popcount, AVX2, AVX-512); its helpers are inlined into it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "popcnt", \
+                                                "default")))
+#else
+#define HOT_CLONES
+#endif
+#define HOT static inline __attribute__((always_inline))
 
 typedef struct mask {
 	uint64_t w[LANES];
@@ -40,29 +70,36 @@ typedef struct job {
 	atomic_uint next;     /* next job: batch + nbatches * traversal */
 } job;
 
+/* A pending push: frontier entry fi reaches node v. */
+typedef struct pair {
+	uint32_t v, fi;
+} pair;
+
+/* One thread's traversal state. Dense per node: seen and the bitmaps; the
+ * frontier's masks are compact (fm[i] for node front[i], ascending). */
 typedef struct worker {
 	job *j;
-	void *raw[3];
-	mask *seen, *visit, *next;
+	uint32_t n;
+	mask *seen;           /* sources that reached each node so far in the batch */
+	mask *scratch;        /* the masks pushed into the block being finished */
+	mask *fm, *nfm;       /* masks of the frontier and of the next one */
 	uint32_t *front, *nfront;
-	uint64_t *fbits;      /* frontier bitmap for pull levels */
-	uint64_t *tbits;      /* nodes touched by this level's pushes */
+	size_t fcap;          /* capacity of fm, nfm, front, nfront */
+	uint64_t *tbits;      /* nodes pushed to, per level */
 	uint64_t *sbits;      /* nodes with seen bits, cleared after the batch */
 	size_t words;         /* of each bitmap */
+	pair *pairs;
+	size_t pairs_cap;
+	uint32_t *bpos;       /* per block: count, then fill position */
+	uint32_t *bhead, *btail, *blen; /* per block: its chunk list, the last one's fill */
+	uint32_t *cnext;      /* per chunk of pairs: the next one of its block */
+	uint32_t nblocks;
+	unsigned shift;       /* log2 of the nodes in a block */
 	uint32_t *x;          /* hops * n: x[(k-1) * n + v] for k = 1..hops */
 	pthread_t thread;
 	bool started;
 	int rv;
 } worker;
-
-static inline bool
-mask_zero(const mask *m)
-{
-	uint64_t a = 0;
-	for (int i = 0; i < LANES; i++)
-		a |= m->w[i];
-	return a == 0;
-}
 
 static inline void
 mask_or(mask *t, const mask *s)
@@ -91,9 +128,8 @@ mask_new(mask *nw, const mask *acc, const mask *seen)
 }
 
 static void
-adj_init(adj *a, const core_graph *g, trav t, bool reverse)
+adj_init(adj *a, const core_graph *g, trav t)
 {
-	bool out = (t == TRAV_OUT) != reverse;
 	a->count = 1;
 	a->arcs = g->m;
 	if (t == TRAV_ANY) {
@@ -103,7 +139,7 @@ adj_init(adj *a, const core_graph *g, trav t, bool reverse)
 		a->nbr[1] = g->in_src;
 		a->count = 2;
 		a->arcs = 2 * g->m;
-	} else if (out) {
+	} else if (t == TRAV_OUT) {
 		a->off[0] = g->out_off;
 		a->nbr[0] = g->out_dst;
 	} else {
@@ -112,36 +148,53 @@ adj_init(adj *a, const core_graph *g, trav t, bool reverse)
 	}
 }
 
-static inline uint64_t
-adj_degree(const adj *a, uint32_t u)
-{
-	uint64_t d = 0;
-	for (int s = 0; s < a->count; s++)
-		d += a->off[s][u + 1] - a->off[s][u];
-	return d;
-}
-
-/* A zeroed array of size bytes aligned to 64; *raw is what to free. */
-static void *
-calloc_aligned(size_t size, void **raw)
-{
-	*raw = calloc(1, size + 64);
-	if (*raw == NULL)
-		return NULL;
-	return (void *)(((uintptr_t)*raw + 63) & ~(uintptr_t)63);
-}
-
 static void
 worker_fini(worker *w)
 {
-	for (int i = 0; i < 3; i++)
-		free(w->raw[i]);
-	free(w->front);
-	free(w->nfront);
-	free(w->fbits);
-	free(w->tbits);
-	free(w->sbits);
-	free(w->x);
+	core_mem_free(w->seen);
+	core_mem_free(w->scratch);
+	core_mem_free(w->fm);
+	core_mem_free(w->nfm);
+	core_mem_free(w->front);
+	core_mem_free(w->nfront);
+	core_mem_free(w->tbits);
+	core_mem_free(w->sbits);
+	core_mem_free(w->pairs);
+	core_mem_free(w->bpos);
+	core_mem_free(w->bhead);
+	core_mem_free(w->btail);
+	core_mem_free(w->blen);
+	core_mem_free(w->cnext);
+	core_mem_free(w->x);
+}
+
+/* Room for a frontier of need nodes (grown on demand: most stay small). */
+static int
+front_reserve(worker *w, size_t need)
+{
+	if (need > w->n)
+		need = w->n;
+	if (need <= w->fcap)
+		return AMLRISK_OK;
+	size_t cap = w->fcap * 2 > need ? w->fcap * 2 : need;
+	if (cap > w->n)
+		cap = w->n;
+	mask *fm = core_mem_realloc(w->fm, cap * sizeof(mask));
+	if (fm != NULL)
+		w->fm = fm;
+	mask *nfm = core_mem_realloc(w->nfm, cap * sizeof(mask));
+	if (nfm != NULL)
+		w->nfm = nfm;
+	uint32_t *f = core_mem_realloc(w->front, cap * sizeof(uint32_t));
+	if (f != NULL)
+		w->front = f;
+	uint32_t *nf = core_mem_realloc(w->nfront, cap * sizeof(uint32_t));
+	if (nf != NULL)
+		w->nfront = nf;
+	if (fm == NULL || nfm == NULL || f == NULL || nf == NULL)
+		return AMLRISK_ENOMEM;
+	w->fcap = cap;
+	return AMLRISK_OK;
 }
 
 static int
@@ -150,172 +203,291 @@ worker_init(worker *w, job *j)
 	size_t n = j->g->n ? j->g->n : 1;
 	memset(w, 0, sizeof *w);
 	w->j = j;
-	w->seen = calloc_aligned(n * sizeof(mask), &w->raw[0]);
-	w->visit = calloc_aligned(n * sizeof(mask), &w->raw[1]);
-	w->next = calloc_aligned(n * sizeof(mask), &w->raw[2]);
-	w->front = malloc(n * sizeof(uint32_t));
-	w->nfront = malloc(n * sizeof(uint32_t));
+	w->n = j->g->n;
+	w->shift = tuning.block_shift;
+	w->seen = core_mem_alloc(n * sizeof(mask));
+	w->scratch = core_mem_alloc(((size_t)1 << w->shift) * sizeof(mask));
 	w->words = (n + 63) / 64;
-	w->fbits = calloc(w->words, sizeof(uint64_t));
-	w->tbits = calloc(w->words, sizeof(uint64_t));
-	w->sbits = calloc(w->words, sizeof(uint64_t));
-	w->x = calloc(n * j->hops, sizeof(uint32_t));
-	if (w->seen == NULL || w->visit == NULL || w->next == NULL || w->front == NULL ||
-	    w->nfront == NULL || w->fbits == NULL || w->tbits == NULL || w->sbits == NULL ||
-	    w->x == NULL) {
+	w->tbits = core_mem_alloc(w->words * sizeof(uint64_t));
+	w->sbits = core_mem_alloc(w->words * sizeof(uint64_t));
+	w->nblocks = (uint32_t)((n + (1u << w->shift) - 1) >> w->shift);
+	w->bpos = core_mem_alloc(((size_t)w->nblocks + 1) * sizeof(uint32_t));
+	/* as many pairs as edges: most levels fit; bigger ones go in counted rounds */
+	size_t want = (size_t)j->g->m + (size_t)w->nblocks * CHUNK + 1;
+	w->pairs_cap = want < tuning.pairs_max ? want : tuning.pairs_max;
+	w->pairs = core_mem_alloc(w->pairs_cap * sizeof(pair));
+	w->bhead = core_mem_alloc(w->nblocks * sizeof(uint32_t));
+	w->btail = core_mem_alloc(w->nblocks * sizeof(uint32_t));
+	w->blen = core_mem_alloc(w->nblocks * sizeof(uint32_t));
+	w->cnext = core_mem_alloc((w->pairs_cap / CHUNK + 1) * sizeof(uint32_t));
+	w->x = core_mem_alloc(n * j->hops * sizeof(uint32_t));
+	if (w->seen == NULL || w->scratch == NULL || w->tbits == NULL || w->sbits == NULL ||
+	    w->bpos == NULL || w->pairs == NULL || w->bhead == NULL || w->btail == NULL ||
+	    w->blen == NULL || w->cnext == NULL || w->x == NULL ||
+	    front_reserve(w, BATCH < n ? BATCH : n) != 0) {
 		worker_fini(w);
 		return AMLRISK_ENOMEM;
 	}
 	return AMLRISK_OK;
 }
 
-/* Records the new bits nw (pop of them) of node v found at level k. */
-static inline void
-level_found(worker *w, uint32_t v, const mask *nw, unsigned pop, unsigned k)
+/* Finishes block b of a level: each node pushed to, in address order, keeps
+ * the bits it had not seen; they count at level k and, unless last, make the
+ * node's mask on the next frontier. */
+HOT int
+block_finish(worker *w, uint32_t b, unsigned k, bool last, uint32_t *nn)
 {
-	w->sbits[v >> 6] |= 1ull << (v & 63);
-	mask_or(&w->seen[v], nw);
-	w->x[(size_t)(k - 1) * w->j->g->n + v] += pop;
+	int rv;
+	size_t base = (size_t)b << w->shift, wend = (base + ((size_t)1 << w->shift)) / 64;
+	uint32_t *xk = w->x + (size_t)(k - 1) * w->n;
+	if (wend > w->words)
+		wend = w->words;
+	for (size_t wi = base / 64; wi < wend; wi++) {
+		uint64_t bits = w->tbits[wi];
+		if (bits == 0)
+			continue;
+		w->tbits[wi] = 0;
+		if (!last && (rv = front_reserve(w, *nn + 64)) != 0)
+			return rv;
+		/* the next word's nodes: seen[] is read in ascending order, with gaps */
+		__builtin_prefetch(&w->seen[(wi + 1) * 64 + (size_t)__builtin_ctzll(bits)]);
+		do {
+			uint32_t v = (uint32_t)(wi * 64 + (size_t)__builtin_ctzll(bits));
+			bits &= bits - 1;
+			__builtin_prefetch(&w->seen[v + 16]);
+			mask *acc = &w->scratch[v - base], nw;
+			unsigned pop = mask_new(&nw, acc, &w->seen[v]);
+			mask_clear(acc);
+			if (pop == 0)
+				continue;
+			xk[v] += pop;
+			if (last)
+				continue;
+			w->sbits[v >> 6] |= 1ull << (v & 63);
+			mask_or(&w->seen[v], &nw);
+			w->nfm[*nn] = nw;
+			w->nfront[(*nn)++] = v;
+		} while (bits != 0);
+	}
+	return AMLRISK_OK;
 }
 
-/* One level by pushing the frontier's masks along its arcs. No branch depends
- * on the masks, so the random updates overlap; the touched nodes are then
- * finished in address order. Leaves the new frontier's masks in visit and its
- * nodes, ascending, in nfront. */
-static uint32_t
-level_push(worker *w, const adj *a, uint32_t nf, unsigned k, bool last)
+/* Blocks [b0, b1) in one round: the frontier's arcs into them are sorted by
+ * block (a counting sort into pairs), then each block's pushes are applied into
+ * the scratch while it sits in cache, and the block is finished at once
+ * (propagation blocking, Beamer et al., IPDPS 2017). */
+HOT int
+round_run(worker *w, const adj *a, uint32_t nf, uint32_t b0, uint32_t b1, unsigned k,
+          bool last, uint32_t *nn)
 {
-	uint32_t nn = 0;
-	uint64_t *tb = w->tbits;
+	int rv;
+	uint32_t *pos = w->bpos, sum = 0;
+	unsigned sh = w->shift;
+	bool all = b0 == 0 && b1 == w->nblocks;
+	for (uint32_t b = b0; b < b1; b++) {
+		uint32_t c = pos[b];
+		pos[b] = sum;
+		sum += c;
+	}
 	for (uint32_t i = 0; i < nf; i++) {
 		uint32_t u = w->front[i];
-		const mask m = w->visit[u];
+		for (int s = 0; s < a->count; s++) {
+			const uint32_t *nb = a->nbr[s];
+			for (uint32_t e = a->off[s][u], end = a->off[s][u + 1]; e < end; e++) {
+				uint32_t b = nb[e] >> sh;
+				if (all || (b >= b0 && b < b1))
+					w->pairs[pos[b]++] = (pair){nb[e], i};
+			}
+		}
+	}
+	/* pos[b] now ends block b, which starts where block b-1 ends */
+	for (uint32_t b = b0, start = 0; b < b1; start = pos[b], b++) {
+		size_t base = (size_t)b << sh;
+		for (uint32_t p = start; p < pos[b]; p++) {
+			uint32_t v = w->pairs[p].v;
+			mask_or(&w->scratch[v - base], &w->fm[w->pairs[p].fi]);
+			w->tbits[v >> 6] |= 1ull << (v & 63);
+		}
+		if ((rv = block_finish(w, b, k, last, nn)) != 0)
+			return rv;
+	}
+	return AMLRISK_OK;
+}
+
+/* A block with more pushes than one round holds takes them straight from the
+ * arcs (its scratch still fits in cache). */
+HOT int
+block_run_direct(worker *w, const adj *a, uint32_t nf, uint32_t b, unsigned k, bool last,
+                 uint32_t *nn)
+{
+	unsigned sh = w->shift;
+	size_t base = (size_t)b << sh;
+	for (uint32_t i = 0; i < nf; i++) {
+		uint32_t u = w->front[i];
 		for (int s = 0; s < a->count; s++) {
 			const uint32_t *nb = a->nbr[s];
 			for (uint32_t e = a->off[s][u], end = a->off[s][u + 1]; e < end; e++) {
 				uint32_t v = nb[e];
-				mask_or(&w->next[v], &m);
-				tb[v >> 6] |= 1ull << (v & 63);
+				if (v >> sh != b)
+					continue;
+				mask_or(&w->scratch[v - base], &w->fm[i]);
+				w->tbits[v >> 6] |= 1ull << (v & 63);
 			}
 		}
 	}
-	for (uint32_t i = 0; i < nf; i++)
-		mask_clear(&w->visit[w->front[i]]);
-	for (size_t wi = 0; wi < w->words; wi++) {
-		uint64_t bits = tb[wi];
-		if (bits == 0)
-			continue;
-		tb[wi] = 0;
-		do {
-			uint32_t v = (uint32_t)(wi * 64 + (size_t)__builtin_ctzll(bits));
-			bits &= bits - 1;
-			mask nw;
-			unsigned pop = mask_new(&nw, &w->next[v], &w->seen[v]);
-			mask_clear(&w->next[v]);
-			if (pop == 0)
-				continue;
-			level_found(w, v, &nw, pop, k);
-			if (!last) {
-				w->visit[v] = nw;
-				w->nfront[nn++] = v;
-			}
-		} while (bits != 0);
-	}
-	return nn;
+	return block_finish(w, b, k, last, nn);
 }
 
-/* One level by pulling: every node ORs the masks of its frontier neighbours
- * (along the reversed arcs). Better than pushing once the frontier is big. */
-static uint32_t
-level_pull(worker *w, const adj *ra, uint32_t nf, unsigned k, bool last)
+/* Applies the pairs of block b's chunk list into the scratch. */
+HOT void
+chunks_apply(worker *w, uint32_t b)
 {
-	uint32_t n = w->j->g->n, nn = 0;
-	for (uint32_t i = 0; i < nf; i++)
-		w->fbits[w->front[i] >> 6] |= 1ull << (w->front[i] & 63);
-	for (uint32_t v = 0; v < n; v++) {
-		mask acc = {{0}};
-		bool any = false;
-		for (int s = 0; s < ra->count; s++) {
-			const uint32_t *nb = ra->nbr[s];
-			for (uint32_t e = ra->off[s][v], end = ra->off[s][v + 1]; e < end; e++) {
-				uint32_t u = nb[e];
-				if ((w->fbits[u >> 6] >> (u & 63)) & 1) {
-					mask_or(&acc, &w->visit[u]);
-					any = true;
-				}
-			}
+	size_t base = (size_t)b << w->shift;
+	for (uint32_t c = w->bhead[b]; c != NONE; c = w->cnext[c]) {
+		const pair *p = w->pairs + (size_t)c * CHUNK;
+		uint32_t len = c == w->btail[b] ? w->blen[b] : CHUNK;
+		for (uint32_t i = 0; i < len; i++) {
+			uint32_t v = p[i].v;
+			mask_or(&w->scratch[v - base], &w->fm[p[i].fi]);
+			w->tbits[v >> 6] |= 1ull << (v & 63);
 		}
-		if (!any)
-			continue;
-		mask nw;
-		unsigned pop = mask_new(&nw, &acc, &w->seen[v]);
-		if (pop == 0)
-			continue;
-		level_found(w, v, &nw, pop, k);
-		if (!last) {
-			w->next[v] = nw;
-			w->nfront[nn++] = v;
-		}
+	}
+}
+
+/* The usual level, when all its pushes fit the pairs: one scan of the
+ * frontier's arcs appends each push to its block's chunk list; then each
+ * block is applied and finished. */
+HOT int
+level_push_chunked(worker *w, const adj *a, uint32_t nf, unsigned k, bool last, uint32_t *nn)
+{
+	int rv;
+	unsigned sh = w->shift;
+	uint32_t free_chunk = 0;
+	for (uint32_t b = 0; b < w->nblocks; b++) {
+		w->bhead[b] = w->btail[b] = NONE;
+		w->blen[b] = CHUNK;
 	}
 	for (uint32_t i = 0; i < nf; i++) {
 		uint32_t u = w->front[i];
-		w->fbits[u >> 6] = 0;
-		mask_clear(&w->visit[u]);
+		if (i + 8 < nf) /* rows come ascending, with gaps */
+			for (int s = 0; s < a->count; s++)
+				__builtin_prefetch(&a->nbr[s][a->off[s][w->front[i + 8]]]);
+		for (int s = 0; s < a->count; s++) {
+			const uint32_t *nb = a->nbr[s];
+			for (uint32_t e = a->off[s][u], end = a->off[s][u + 1]; e < end; e++) {
+				uint32_t b = nb[e] >> sh;
+				if (w->blen[b] == CHUNK) { /* room is checked by the caller */
+					uint32_t c = free_chunk++;
+					w->cnext[c] = NONE;
+					if (w->btail[b] == NONE)
+						w->bhead[b] = c;
+					else
+						w->cnext[w->btail[b]] = c;
+					w->btail[b] = c;
+					w->blen[b] = 0;
+				}
+				w->pairs[(size_t)w->btail[b] * CHUNK + w->blen[b]++] = (pair){nb[e], i};
+			}
+		}
 	}
-	for (uint32_t i = 0; i < nn; i++) {
-		uint32_t v = w->nfront[i];
-		w->visit[v] = w->next[v];
-		mask_clear(&w->next[v]);
+	for (uint32_t b = 0; b < w->nblocks; b++) {
+		chunks_apply(w, b);
+		if ((rv = block_finish(w, b, k, last, nn)) != 0)
+			return rv;
 	}
-	return nn;
+	return AMLRISK_OK;
+}
+
+/* One level: pushes the frontier's masks along its arcs, block by block. The
+ * next frontier comes out ascending in nfront/nfm, *nn of them. */
+HOT int
+level_push(worker *w, const adj *a, uint32_t nf, unsigned k, bool last, uint32_t *nn)
+{
+	int rv;
+	uint32_t *cnt = w->bpos;
+	unsigned sh = w->shift;
+	uint64_t vol = 0;
+	*nn = 0;
+	for (uint32_t i = 0; i < nf; i++)
+		for (int s = 0; s < a->count; s++)
+			vol += a->off[s][w->front[i] + 1] - a->off[s][w->front[i]];
+	if (vol + (uint64_t)w->nblocks * CHUNK <= w->pairs_cap)
+		return level_push_chunked(w, a, nf, k, last, nn);
+	memset(cnt, 0, ((size_t)w->nblocks + 1) * sizeof(uint32_t));
+	for (uint32_t i = 0; i < nf; i++) {
+		uint32_t u = w->front[i];
+		for (int s = 0; s < a->count; s++) {
+			const uint32_t *nb = a->nbr[s];
+			for (uint32_t e = a->off[s][u], end = a->off[s][u + 1]; e < end; e++)
+				cnt[nb[e] >> sh]++;
+		}
+	}
+	for (uint32_t b0 = 0; b0 < w->nblocks;) {
+		uint64_t total = cnt[b0];
+		uint32_t b1 = b0 + 1;
+		if (total > w->pairs_cap) {
+			if ((rv = block_run_direct(w, a, nf, b0, k, last, nn)) != 0)
+				return rv;
+			b0 = b1;
+			continue;
+		}
+		while (b1 < w->nblocks && total + cnt[b1] <= w->pairs_cap)
+			total += cnt[b1++];
+		if ((rv = round_run(w, a, nf, b0, b1, k, last, nn)) != 0)
+			return rv;
+		b0 = b1;
+	}
+	return AMLRISK_OK;
 }
 
 /* One batch: up to BATCH sources traversed together for levels 1..hops. */
-static void
+HOT int
 batch_run(worker *w, uint32_t b, trav t)
 {
 	const job *j = w->j;
-	adj a, ra;
+	adj a;
+	int rv = AMLRISK_OK;
 	uint32_t first = b * BATCH, cnt = j->nsources - first, nf = 0;
 	if (cnt > BATCH)
 		cnt = BATCH;
-	adj_init(&a, j->g, t, false);
-	adj_init(&ra, j->g, t, true);
-	uint64_t vol = 0;
+	adj_init(&a, j->g, t);
 	for (uint32_t i = 0; i < cnt; i++) {
 		uint32_t s = j->sources[first + i];
-		w->seen[s].w[i / 64] |= 1ull << (i % 64);
-		w->visit[s].w[i / 64] |= 1ull << (i % 64);
+		mask_clear(&w->fm[nf]);
+		w->fm[nf].w[i / 64] = 1ull << (i % 64);
+		w->seen[s] = w->fm[nf];
 		w->sbits[s >> 6] |= 1ull << (s & 63);
 		w->front[nf++] = s;
-		vol += adj_degree(&a, s);
 	}
-	for (unsigned k = 1; k <= j->hops && nf > 0; k++) {
-		bool last = k == j->hops;
+	for (unsigned k = 1; k <= j->hops && nf > 0 && rv == 0; k++) {
 		uint32_t nn;
-		if (vol * PULL_SHARE > a.arcs)
-			nn = level_pull(w, &ra, nf, k, last);
-		else
-			nn = level_push(w, &a, nf, k, last);
-		uint32_t *tmp = w->front;
-		w->front = w->nfront;
-		w->nfront = tmp;
-		nf = nn;
-		vol = 0;
+		struct timespec q0, q1;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &q0);
+		uint64_t vol = 0;
 		for (uint32_t i = 0; i < nf; i++)
-			vol += adj_degree(&a, w->front[i]);
+			vol += a.off[0][w->front[i] + 1] - a.off[0][w->front[i]] + (a.count > 1 ? a.off[1][w->front[i] + 1] - a.off[1][w->front[i]] : 0);
+		rv = level_push(w, &a, nf, k, k == j->hops, &nn);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &q1);
+		if (getenv("CORE_TRACE") && (b % 20) == 0)
+			fprintf(stderr, "batch %u trav %d level %u front %u vol %llu next %u %.1f ms\n", b, t, k, nf, (unsigned long long)vol, nn, ((q1.tv_sec - q0.tv_sec) * 1e9 + (q1.tv_nsec - q0.tv_nsec)) / 1e6);
+		uint32_t *tf = w->front;
+		w->front = w->nfront;
+		w->nfront = tf;
+		mask *tm = w->fm;
+		w->fm = w->nfm;
+		w->nfm = tm;
+		nf = nn;
 	}
-	for (uint32_t i = 0; i < nf; i++)
-		mask_clear(&w->visit[w->front[i]]);
 	for (size_t wi = 0; wi < w->words; wi++) {
 		uint64_t bits = w->sbits[wi];
 		w->sbits[wi] = 0;
 		for (; bits != 0; bits &= bits - 1)
 			mask_clear(&w->seen[wi * 64 + (size_t)__builtin_ctzll(bits)]);
 	}
+	return rv;
 }
 
-static void *
+HOT_CLONES static void *
 worker_main(void *arg)
 {
 	worker *w = arg;
@@ -323,9 +495,9 @@ worker_main(void *arg)
 	uint32_t total = j->nbatches * (uint32_t)j->ntravs;
 	for (;;) {
 		uint32_t i = atomic_fetch_add(&j->next, 1);
-		if (i >= total)
+		if (i >= total || w->rv != 0)
 			break;
-		batch_run(w, i % j->nbatches, j->travs[i / j->nbatches]);
+		w->rv = batch_run(w, i % j->nbatches, j->travs[i / j->nbatches]);
 	}
 	return NULL;
 }
@@ -356,6 +528,8 @@ traverse(job *j, unsigned nthreads, uint32_t *x)
 			pthread_join(ws[i].thread, NULL);
 	for (unsigned i = 0; i < ready; i++) {
 		const uint32_t *wx = ws[i].x;
+		if (ws[i].rv != 0)
+			rv = ws[i].rv;
 		for (size_t e = 0; e < n * j->hops; e++)
 			x[e] += wx[e];
 	}
@@ -478,11 +652,11 @@ result_order(core_run_result *r, unsigned nthreads)
 {
 	size_t n = r->n;
 	const core_intern *ids = &r->g->ids;
-	sortrec *a = malloc((n ? n : 1) * sizeof *a);
-	sortrec *tmp = malloc((n ? n : 1) * sizeof *tmp);
+	sortrec *a = core_mem_alloc((n ? n : 1) * sizeof *a);
+	sortrec *tmp = core_mem_alloc((n ? n : 1) * sizeof *tmp);
 	if (a == NULL || tmp == NULL) {
-		free(a);
-		free(tmp);
+		core_mem_free(a);
+		core_mem_free(tmp);
 		return AMLRISK_ENOMEM;
 	}
 	for (uint32_t v = 0; v < n; v++) {
@@ -519,8 +693,8 @@ result_order(core_run_result *r, unsigned nthreads)
 		r->order[i] = a[i].id;
 		r->rank[a[i].id] = i;
 	}
-	free(a);
-	free(tmp);
+	core_mem_free(a);
+	core_mem_free(tmp);
 	return AMLRISK_OK;
 }
 
@@ -613,13 +787,13 @@ core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
 	r->n = g->n;
 	r->width = cfg->hops + 1;
 	size_t n1 = g->n ? g->n : 1;
-	r->counts = malloc(n1 * r->width * sizeof(uint32_t));
-	r->exposures = malloc(n1 * sizeof(uint32_t));
-	r->scores = malloc(n1 * sizeof(double));
-	r->illicit = calloc(n1, 1);
-	r->order = malloc(n1 * sizeof(uint32_t));
-	r->rank = malloc(n1 * sizeof(uint32_t));
-	x = calloc(n1 * (cfg->hops ? cfg->hops : 1), sizeof(uint32_t));
+	r->counts = core_mem_alloc(n1 * r->width * sizeof(uint32_t));
+	r->exposures = core_mem_alloc(n1 * sizeof(uint32_t));
+	r->scores = core_mem_alloc(n1 * sizeof(double));
+	r->illicit = core_mem_alloc(n1);
+	r->order = core_mem_alloc(n1 * sizeof(uint32_t));
+	r->rank = core_mem_alloc(n1 * sizeof(uint32_t));
+	x = core_mem_alloc(n1 * (cfg->hops ? cfg->hops : 1) * sizeof(uint32_t));
 	rv = AMLRISK_ENOMEM;
 	if (r->counts == NULL || r->exposures == NULL || r->scores == NULL || r->illicit == NULL ||
 	    r->order == NULL || r->rank == NULL || x == NULL)
@@ -645,12 +819,16 @@ core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
 			j.travs[j.ntravs++] = TRAV_IN;
 			break;
 		}
-		unsigned jobs = j.nbatches * (unsigned)j.ntravs;
-		if ((rv = traverse(&j, threads < jobs ? threads : jobs, x)) != 0)
+		/* a worker holds ~40 bytes per wallet: only big runs get more than one */
+		uint64_t jobs = (uint64_t)j.nbatches * (unsigned)j.ntravs;
+		uint64_t useful = 1 + jobs * (2 * g->m) / tuning.work_per_thread;
+		if (useful > jobs)
+			useful = jobs;
+		if ((rv = traverse(&j, threads < useful ? threads : (unsigned)useful, x)) != 0)
 			goto fail;
 	}
 	result_fill(r, x);
-	free(x);
+	core_mem_free(x);
 	x = NULL;
 	free(sources);
 	sources = NULL;
@@ -661,7 +839,7 @@ core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
 	return AMLRISK_OK;
 fail:
 	free(sources);
-	free(x);
+	core_mem_free(x);
 	core_run_result_unref(r);
 	if (rv == AMLRISK_ENOMEM && err != NULL && errlen > 0)
 		snprintf(err, errlen, "out of memory scoring %u wallets", g->n);
@@ -681,12 +859,12 @@ core_run_result_unref(core_run_result *r)
 	if (r == NULL || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	core_graph_unref(r->g);
-	free(r->counts);
-	free(r->exposures);
-	free(r->scores);
-	free(r->illicit);
-	free(r->order);
-	free(r->rank);
+	core_mem_free(r->counts);
+	core_mem_free(r->exposures);
+	core_mem_free(r->scores);
+	core_mem_free(r->illicit);
+	core_mem_free(r->order);
+	core_mem_free(r->rank);
 	free(r);
 }
 

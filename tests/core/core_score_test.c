@@ -14,6 +14,7 @@
 
 #include "amlrisk_err.h"
 #include "core_engine.h"
+#include "core_impl.h" /* core_score_tuning_set: the private blocking knobs */
 #include "core_test_util.h"
 
 static core_run_result *
@@ -353,6 +354,36 @@ test_many_sources(void **state)
 	tu_txs_free(&t);
 }
 
+/* Tiny blocks and rounds reach every push path: many blocks, several rounds a
+ * level, and blocks with more pushes than a round holds. */
+static void
+test_blocking_paths(void **state)
+{
+	(void)state;
+	static const core_score_tuning tunes[] = {
+		{6, 1u << 20, 1}, {6, 40, 1}, {7, 1, 1}, {8, 300, 1}};
+	uint64_t rng = 31;
+	tu_txs t = {0};
+	tu_txs_random(&t, &rng, 900, 5000);
+	core_graph *g = tu_graph(&t);
+	for (size_t i = 0; i < sizeof tunes / sizeof tunes[0]; i++) {
+		core_score_tuning_set(&tunes[i]);
+		for (int dir = 0; dir < 4; dir++) {
+			core_config c;
+			core_config_defaults(&c);
+			c.direction = (core_direction)dir;
+			c.illicit_ratio = 0.4;
+			c.hops = 3;
+			c.hop_weights[3] = 0.1;
+			c.count = (core_count)(i % 2);
+			check_against_reference(&t, g, &c, NULL, 1 + (unsigned)(i % 2));
+		}
+	}
+	core_score_tuning_set(NULL);
+	core_graph_unref(g);
+	tu_txs_free(&t);
+}
+
 static void
 test_threads_agree(void **state)
 {
@@ -365,7 +396,10 @@ test_threads_agree(void **state)
 	core_config_defaults(&c);
 	c.illicit_ratio = 0.5;
 	c.direction = CORE_DIR_BOTH;
+	core_score_tuning many = {15, 1u << 22, 1}; /* threads even for this small run */
+	core_score_tuning_set(&many);
 	core_run_result *a = run(g, &c, NULL, 1), *b = run(g, &c, NULL, 3);
+	core_score_tuning_set(NULL);
 	for (uint32_t v = 0; v < core_graph_wallet_count(g); v++) {
 		core_wallet_score x, y;
 		core_run_result_get(a, v, &x);
@@ -542,6 +576,7 @@ main(void)
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_random_vs_bfs),
 		cmocka_unit_test(test_many_sources),
+		cmocka_unit_test(test_blocking_paths),
 		cmocka_unit_test(test_threads_agree),
 		cmocka_unit_test(test_edge_cases),
 		cmocka_unit_test(test_eleven_weights),
