@@ -22,7 +22,7 @@ typedef struct num_opt {
 } num_opt;
 
 static const num_opt num_opts[] = {
-	{ "batch-size", "CONSUMER_BATCH_SIZE", 1, CONS_BATCH_ROWS_MAX, 5000,
+	{ "batch-size", "CONSUMER_BATCH_SIZE", 1, CONS_BATCH_ROWS_MAX, 20000,
 	  offsetof(cons_config, batch_rows), 0 },
 	{ "batch-ms", "CONSUMER_BATCH_MS", 1, 60000, 200, offsetof(cons_config, batch_ms), 0 },
 	{ "batch-bytes", "CONSUMER_BATCH_BYTES", 1 << 20, 256 << 20, 32 << 20,
@@ -64,7 +64,7 @@ cons_config_usage(FILE *f)
 	        "                            (<hostname>-<pid>)\n"
 	        "  --offset-reset WHERE      earliest|latest, where a new group starts\n"
 	        "                            [KAFKA_AUTO_OFFSET_RESET] (earliest)\n"
-	        "  --batch-size N            flush at N messages, 1..%d  [CONSUMER_BATCH_SIZE] (5000)\n"
+	        "  --batch-size N            flush at N messages, 1..%d [CONSUMER_BATCH_SIZE] (20000)\n"
 	        "  --batch-ms MS             or MS after the batch's first message, 1..60000\n"
 	        "                            [CONSUMER_BATCH_MS] (200)\n"
 	        "  --batch-bytes N           or N bytes held, 1 MiB..256 MiB [CONSUMER_BATCH_BYTES]\n"

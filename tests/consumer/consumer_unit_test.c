@@ -57,7 +57,7 @@ test_config_defaults_and_precedence(void **state)
 	assert_string_equal(c.topic, "transactions");
 	assert_string_equal(c.group, "amlrisk-consumer");
 	assert_string_equal(c.dlq_topic, "transactions.dlq");
-	assert_int_equal(c.batch_rows, 5000);
+	assert_int_equal(c.batch_rows, 20000);
 	assert_int_equal(c.batch_ms, 200);
 	assert_true(c.consumer_id[0] != '\0');
 	/* environment, then flags over it */
