@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "amlrisk_err.h"
 #include "core_impl.h"
@@ -461,15 +460,7 @@ batch_run(worker *w, uint32_t b, trav t)
 	}
 	for (unsigned k = 1; k <= j->hops && nf > 0 && rv == 0; k++) {
 		uint32_t nn;
-		struct timespec q0, q1;
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &q0);
-		uint64_t vol = 0;
-		for (uint32_t i = 0; i < nf; i++)
-			vol += a.off[0][w->front[i] + 1] - a.off[0][w->front[i]] + (a.count > 1 ? a.off[1][w->front[i] + 1] - a.off[1][w->front[i]] : 0);
 		rv = level_push(w, &a, nf, k, k == j->hops, &nn);
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &q1);
-		if (getenv("CORE_TRACE") && (b % 20) == 0)
-			fprintf(stderr, "batch %u trav %d level %u front %u vol %llu next %u %.1f ms\n", b, t, k, nf, (unsigned long long)vol, nn, ((q1.tv_sec - q0.tv_sec) * 1e9 + (q1.tv_nsec - q0.tv_nsec)) / 1e6);
 		uint32_t *tf = w->front;
 		w->front = w->nfront;
 		w->nfront = tf;
