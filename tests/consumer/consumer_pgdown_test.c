@@ -1,6 +1,7 @@
-/* consumer_pgdown_test.c - PostgreSQL stopped mid-stream and started again:
- * the consumer keeps running, pauses, retries with backoff, reconnects, and in
- * the end every message is stored once. Uses its own private PostgreSQL
+/* consumer_pgdown_test.c - PostgreSQL stopped mid-stream and started again,
+ * with a rebalance during the outage: the consumers keep running, pause, retry
+ * with backoff, drop what a rebalance took from them, reconnect, and in the
+ * end every message is stored once. Uses its own private PostgreSQL
  * (scripts/stack start-pg on a free port) so the shared test cluster is untouched. */
 #include <setjmp.h>
 #include <signal.h>
@@ -78,21 +79,32 @@ test_postgres_stopped_mid_stream(void **state)
 	int64_t down_at = th_now_ms();
 	/* down for a while: the consumer notices, pauses, retries, stays up */
 	assert_true(ct_wait_log(log, "consumption.paused", 20000));
+	/* a second member joins meanwhile: the rebalance revokes partitions
+	 * whose rows cannot be written, which are dropped and read again */
+	char log_b[600];
+	snprintf(log_b, sizeof(log_b), "%s.b", log);
+	pid_t pid_b = ct_consumer_start(url, topic, group, "c-pgdown-b", extra, log_b);
+	assert_true(ct_wait_log(log, "batch.dropped_revoked", 30000));
+	assert_true(ct_wait_log(log_b, "rebalance.assigned partitions=", 30000));
 	while (th_now_ms() - down_at < 4000)
 		usleep(100000);
 	assert_true(ct_alive(pid));
+	assert_true(ct_alive(pid_b));
 	assert_int_equal(ct_stack_run(&stk, "start-pg"), 0);
 	ct_feed_join(&f);
 
 	PGconn *c = th_db_connect(url);
 	assert_int_equal(ct_wait_rows(c, N, 90000), N);
 	assert_true(ct_alive(pid));
+	assert_true(ct_alive(pid_b));
 	assert_true(ct_wait_log(log, "consumption.resumed", 1000));
 	ct_assert_rows(c, ptrs, N);
 	/* the outage is on record for IngestionStatus */
 	assert_int_equal(th_db_int(c, "SELECT count(*) FROM ingestion_consumers "
 	                              "WHERE last_error LIKE 'database:%' AND last_error_at IS NOT NULL"),
-	                 1);
+	                 2);
+	st = th_stop(pid_b, SIGTERM, 30000);
+	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ct_stop_committed(pid, c, group, topic, PARTS);
 	PQfinish(c);
 	free(ptrs);
