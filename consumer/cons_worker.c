@@ -764,6 +764,56 @@ make_producer(worker *w)
 	return AMLRISK_OK;
 }
 
+/* Creates the dead-letter topic if it does not exist (broker's default
+ * partitions and replication), so dead letters do not depend on the broker
+ * auto-creating topics. Best effort: a broker that is down now is logged and
+ * the topic is tried again by every produce. */
+static void
+ensure_dlq_topic(worker *w)
+{
+	char err[256];
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(w->cfg->dlq_topic, -1, -1, err, sizeof(err));
+	rd_kafka_queue_t *q = rd_kafka_queue_new(w->dlq);
+	rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(w->dlq, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_event_t *ev = NULL;
+	const char *problem = NULL;
+	if (nt == NULL || q == NULL || ao == NULL) {
+		problem = nt == NULL ? err : "out of memory";
+		goto end;
+	}
+	rd_kafka_AdminOptions_set_request_timeout(ao, 10000, err, sizeof(err));
+	rd_kafka_CreateTopics(w->dlq, &nt, 1, ao, q);
+	if ((ev = rd_kafka_queue_poll(q, 15000)) == NULL) {
+		problem = "timed out";
+		goto end;
+	}
+	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		problem = rd_kafka_event_error_string(ev);
+		goto end;
+	}
+	size_t n = 0;
+	const rd_kafka_topic_result_t **res =
+	    rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+	if (n == 1 && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+		problem = rd_kafka_topic_result_error_string(res[0]);
+	else if (n == 1 && rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		amlrisk_log(AMLRISK_LOG_INFO, "consumer", "dlq.topic_created", "topic=%s",
+		            w->cfg->dlq_topic);
+end:
+	if (problem != NULL)
+		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "dlq.topic_unchecked",
+		            "topic=%s error=\"%s\"", w->cfg->dlq_topic, problem);
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	if (ao != NULL)
+		rd_kafka_AdminOptions_destroy(ao);
+	if (q != NULL)
+		rd_kafka_queue_destroy(q);
+	if (nt != NULL)
+		rd_kafka_NewTopic_destroy(nt);
+}
+
 /* ---- the loop ---- */
 
 static int
@@ -875,6 +925,7 @@ cons_worker_run(const cons_config *cfg, volatile sig_atomic_t *stop)
 		            amlrisk_errname(rv));
 		goto end;
 	}
+	ensure_dlq_topic(&w);
 	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "started",
 	            "consumer_id=%s group=%s topic=%s dlq=%s batch_size=%d batch_ms=%d "
 	            "batch_bytes=%zu librdkafka=%s",
