@@ -2,6 +2,7 @@
  * (1M-10M rows streamed from COPY), then two stable counting sorts into
  * deduplicated CSR rows both ways. Immutable and reference counted once built. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,6 +29,7 @@ struct core_graph_builder {
 	int failed;           /* sticky: an interning error of an earlier flush */
 	core_graph_stats stats;
 	bool have_ts;
+	unsigned threads;
 };
 
 double
@@ -47,6 +49,7 @@ core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
 		return AMLRISK_ENOMEM;
 	if (tx_hint > TX_MAX)
 		tx_hint = TX_MAX;
+	b->threads = 2;
 	if ((rv = core_intern_init(&b->ids, tx_hint / 8 + 16)) != 0) {
 		free(b);
 		return rv;
@@ -63,6 +66,12 @@ core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
 	}
 	*out = b;
 	return AMLRISK_OK;
+}
+
+void
+core_graph_builder_set_threads(core_graph_builder *b, unsigned threads)
+{
+	b->threads = threads == 0 ? 2 : threads;
 }
 
 void
@@ -198,101 +207,72 @@ core_graph_builder_add(core_graph_builder *b, const char *sender, size_t sender_
 	return core_graph_builder_add_tx(b, &tx);
 }
 
-/* off[0..n] := exclusive prefix sums of the counts in off[1..n]. */
+/* ------------------------------------------------------------ finish --- */
+
+/* The passes of finish run on two threads, each over a contiguous half of
+ * its input; every counting sort stays stable because thread 0's items of a
+ * bucket go before thread 1's. */
+#define PARTS 2
+
+/* Runs fn(arg[0]) here and fn(arg[1]) on a second thread (or here, after it,
+ * when the thread cannot start or par is false). */
 static void
-prefix_sum(uint32_t *off, uint32_t n)
+run_parts(void *(*fn)(void *), void *arg0, void *arg1, bool par)
 {
-	off[0] = 0;
-	for (uint32_t i = 1; i <= n; i++)
-		off[i] += off[i - 1];
+	pthread_t t;
+	if (par && pthread_create(&t, NULL, fn, arg1) == 0) {
+		fn(arg0);
+		pthread_join(t, NULL);
+		return;
+	}
+	fn(arg0);
+	fn(arg1);
 }
 
-/* Builds the out rows from the builder's transaction arrays (freed here, as
- * soon as they are read): a stable counting sort by receiver, then one by
- * sender, so each sender's row comes out sorted by receiver; then parallel
- * transactions are merged. */
-static int
-graph_build_out(core_graph *g, core_graph_builder *b)
+/* Bucket positions for two parts from their counts c[0], c[1] (n + 1 each):
+ * off gets the bucket starts (n + 1), c[0] and c[1] each part's positions. */
+static void
+parts_positions(uint32_t *off, uint32_t *c0, uint32_t *c1, uint32_t n)
 {
-	int rv = AMLRISK_ENOMEM;
-	uint32_t n = g->n;
-	size_t len = b->len;
-	uint32_t *by_dst_off = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
-	uint32_t *pos = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
-	uint32_t *t_src = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
-	double *t_amt = core_mem_alloc((len ? len : 1) * sizeof(double));
-	if (by_dst_off == NULL || pos == NULL || t_src == NULL || t_amt == NULL)
-		goto out;
-	g->out_off = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
-	if (g->out_off == NULL)
-		goto out;
-
-	/* pass 1: by receiver */
-	for (size_t i = 0; i < len; i++) {
-		by_dst_off[b->dst[i] + 1]++;
-		g->out_off[b->src[i] + 1]++;
-	}
-	prefix_sum(by_dst_off, n);
-	prefix_sum(g->out_off, n);
-	memcpy(pos, by_dst_off, (size_t)n * sizeof(uint32_t));
-	for (size_t i = 0; i < len; i++) {
-		uint32_t p = pos[b->dst[i]]++;
-		t_src[p] = b->src[i];
-		t_amt[p] = b->amount[i];
-	}
-	core_mem_free(b->src);
-	core_mem_free(b->dst);
-	core_mem_free(b->amount);
-	b->src = b->dst = NULL;
-	b->amount = NULL;
-
-	/* pass 2: by sender, stable, so rows are sorted by receiver */
-	g->out_dst = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
-	g->edge_amount = core_mem_alloc((len ? len : 1) * sizeof(double));
-	g->edge_txs = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
-	if (g->out_dst == NULL || g->edge_amount == NULL || g->edge_txs == NULL)
-		goto out;
-	memcpy(pos, g->out_off, (size_t)n * sizeof(uint32_t));
+	uint32_t sum = 0;
 	for (uint32_t v = 0; v < n; v++) {
-		for (uint32_t i = by_dst_off[v]; i < by_dst_off[v + 1]; i++) {
-			uint32_t p = pos[t_src[i]]++;
-			g->out_dst[p] = v;
-			g->edge_amount[p] = t_amt[i];
-		}
+		uint32_t a = c0[v], b = c1[v];
+		off[v] = sum;
+		c0[v] = sum;
+		c1[v] = sum + a;
+		sum += a + b;
 	}
+	off[n] = sum;
+}
 
-	/* merge parallel transactions in place */
-	uint32_t w = 0;
-	for (uint32_t u = 0; u < n; u++) {
-		uint32_t start = g->out_off[u], end = g->out_off[u + 1];
-		g->out_off[u] = w;
-		for (uint32_t i = start; i < end; i++) {
-			if (w > g->out_off[u] && g->out_dst[w - 1] == g->out_dst[i]) {
-				g->edge_txs[w - 1]++;
-				g->edge_amount[w - 1] += g->edge_amount[i];
-				continue;
-			}
-			g->out_dst[w] = g->out_dst[i];
-			g->edge_amount[w] = g->edge_amount[i];
-			g->edge_txs[w] = 1;
-			w++;
-		}
+typedef struct fin_part {
+	core_graph_builder *b;
+	core_graph *g;
+	size_t lo, hi;        /* items of this part */
+	uint32_t ulo, uhi;    /* nodes of this part, where a pass splits by node */
+	uint32_t *cnt, *cnt2; /* this part's counts, then positions */
+	const uint32_t *perm;
+	const uint32_t *t_src;
+	const double *t_amt;
+	const uint32_t *by_dst_off;
+	uint32_t kept;        /* edges after merging */
+} fin_part;
+
+static void *
+part_relabel(void *arg)
+{
+	fin_part *p = arg;
+	for (size_t i = p->lo; i < p->hi; i++) {
+		p->b->src[i] = p->perm[p->b->src[i]];
+		p->b->dst[i] = p->perm[p->b->dst[i]];
 	}
-	g->out_off[n] = w;
-	g->m = w;
-	rv = AMLRISK_OK;
-out:
-	core_mem_free(by_dst_off);
-	core_mem_free(pos);
-	core_mem_free(t_src);
-	core_mem_free(t_amt);
-	return rv;
+	return NULL;
 }
 
 /* Renumbers the wallets by activity, busiest first (stable): the traversals
  * then find the hubs' state packed together and mostly in cache. */
 static int
-builder_relabel(core_graph_builder *b)
+builder_relabel(core_graph_builder *b, bool par)
 {
 	uint32_t n = b->ids.count, maxc = 0;
 	int rv = AMLRISK_ENOMEM;
@@ -316,15 +296,196 @@ builder_relabel(core_graph_builder *b)
 		bucket[c] += bucket[c - 1];
 	for (uint32_t v = 0; v < n; v++)
 		perm[v] = bucket[maxc - cnt[v]]++;
-	for (size_t i = 0; i < b->len; i++) {
-		b->src[i] = perm[b->src[i]];
-		b->dst[i] = perm[b->dst[i]];
-	}
+	fin_part parts[PARTS] = {{.b = b, .lo = 0, .hi = b->len / 2, .perm = perm},
+	                         {.b = b, .lo = b->len / 2, .hi = b->len, .perm = perm}};
+	run_parts(part_relabel, &parts[0], &parts[1], par);
 	rv = core_intern_permute(&b->ids, perm);
 out:
 	core_mem_free(cnt);
 	core_mem_free(perm);
 	core_mem_free(bucket);
+	return rv;
+}
+
+static void *
+part_count1(void *arg)
+{
+	fin_part *p = arg;
+	for (size_t i = p->lo; i < p->hi; i++) {
+		p->cnt[p->b->dst[i]]++;
+		p->cnt2[p->b->src[i]]++;
+	}
+	return NULL;
+}
+
+/* pass 1: the rows by receiver, into t_src/t_amt */
+static void *
+part_scatter1(void *arg)
+{
+	fin_part *p = arg;
+	uint32_t *t_src = (uint32_t *)p->t_src;
+	double *t_amt = (double *)p->t_amt;
+	for (size_t i = p->lo; i < p->hi; i++) {
+		uint32_t q = p->cnt[p->b->dst[i]]++;
+		t_src[q] = p->b->src[i];
+		t_amt[q] = p->b->amount[i];
+	}
+	return NULL;
+}
+
+static void *
+part_count2(void *arg)
+{
+	fin_part *p = arg;
+	for (size_t i = p->lo; i < p->hi; i++)
+		p->cnt[p->t_src[i]]++;
+	return NULL;
+}
+
+/* pass 2: by sender, receivers [ulo, uhi) in order, so rows come sorted */
+static void *
+part_scatter2(void *arg)
+{
+	fin_part *p = arg;
+	core_graph *g = p->g;
+	for (uint32_t v = p->ulo; v < p->uhi; v++) {
+		for (uint32_t i = p->by_dst_off[v]; i < p->by_dst_off[v + 1]; i++) {
+			uint32_t q = p->cnt[p->t_src[i]]++;
+			g->out_dst[q] = v;
+			g->edge_amount[q] = p->t_amt[i];
+		}
+	}
+	return NULL;
+}
+
+/* Merges the parallel transactions of rows [ulo, uhi) in place, from the
+ * start of the part's region; out_off[u] becomes relative to it. */
+static void *
+part_merge(void *arg)
+{
+	fin_part *p = arg;
+	core_graph *g = p->g;
+	/* the row bounds are read before out_off[u] is rewritten, and the last
+	 * row's end comes from the part (the next part rewrites its own start) */
+	uint32_t base = (uint32_t)p->lo, w = base, start = base;
+	for (uint32_t u = p->ulo; u < p->uhi; u++) {
+		uint32_t end = u + 1 < p->uhi ? g->out_off[u + 1] : (uint32_t)p->hi;
+		g->out_off[u] = w;
+		for (uint32_t i = start; i < end; i++) {
+			if (w > g->out_off[u] && g->out_dst[w - 1] == g->out_dst[i]) {
+				g->edge_txs[w - 1]++;
+				g->edge_amount[w - 1] += g->edge_amount[i];
+				continue;
+			}
+			g->out_dst[w] = g->out_dst[i];
+			g->edge_amount[w] = g->edge_amount[i];
+			g->edge_txs[w] = 1;
+			w++;
+		}
+		start = end;
+	}
+	p->kept = w - base;
+	return NULL;
+}
+
+/* The node where the items of a CSR (off, n nodes) split in two halves. */
+static uint32_t
+split_node(const uint32_t *off, uint32_t n)
+{
+	uint32_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (off[mid] < off[n] / 2)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Builds the out rows from the builder's transaction arrays (freed as soon
+ * as they are read): a stable counting sort by receiver, then one by sender,
+ * so each sender's row comes out sorted by receiver; then parallel
+ * transactions are merged. */
+static int
+graph_build_out(core_graph *g, core_graph_builder *b, bool par)
+{
+	int rv = AMLRISK_ENOMEM;
+	uint32_t n = g->n;
+	size_t len = b->len, nn = (size_t)n + 1;
+	fin_part pt[PARTS];
+	uint32_t *c[4] = {NULL, NULL, NULL, NULL}, *by_dst_off = core_mem_alloc(nn * sizeof(uint32_t));
+	uint32_t *t_src = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
+	double *t_amt = core_mem_alloc((len ? len : 1) * sizeof(double));
+	g->out_off = core_mem_alloc(nn * sizeof(uint32_t));
+	for (int i = 0; i < 4; i++)
+		c[i] = core_mem_alloc(nn * sizeof(uint32_t));
+	if (by_dst_off == NULL || t_src == NULL || t_amt == NULL || g->out_off == NULL ||
+	    c[0] == NULL || c[1] == NULL || c[2] == NULL || c[3] == NULL)
+		goto out;
+	for (int k = 0; k < PARTS; k++)
+		pt[k] = (fin_part){.b = b, .g = g, .lo = k * len / 2, .hi = (k + 1) * len / 2,
+		                   .cnt = c[k], .cnt2 = c[2 + k], .t_src = t_src, .t_amt = t_amt};
+
+	/* pass 1: by receiver */
+	run_parts(part_count1, &pt[0], &pt[1], par);
+	parts_positions(by_dst_off, c[0], c[1], n);
+	parts_positions(g->out_off, c[2], c[3], n);
+	run_parts(part_scatter1, &pt[0], &pt[1], par);
+	core_mem_free(b->src);
+	core_mem_free(b->dst);
+	core_mem_free(b->amount);
+	b->src = b->dst = NULL;
+	b->amount = NULL;
+
+	/* pass 2: by sender, each part a range of receivers */
+	g->out_dst = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
+	g->edge_amount = core_mem_alloc((len ? len : 1) * sizeof(double));
+	g->edge_txs = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
+	if (g->out_dst == NULL || g->edge_amount == NULL || g->edge_txs == NULL)
+		goto out;
+	uint32_t vmid = split_node(by_dst_off, n);
+	for (int k = 0; k < PARTS; k++) {
+		pt[k].lo = k == 0 ? 0 : by_dst_off[vmid];
+		pt[k].hi = k == 0 ? by_dst_off[vmid] : len;
+		pt[k].ulo = k == 0 ? 0 : vmid;
+		pt[k].uhi = k == 0 ? vmid : n;
+		pt[k].by_dst_off = by_dst_off;
+		memset(c[k], 0, nn * sizeof(uint32_t));
+	}
+	run_parts(part_count2, &pt[0], &pt[1], par);
+	parts_positions(c[2], c[0], c[1], n); /* c[2]: the same starts as out_off */
+	run_parts(part_scatter2, &pt[0], &pt[1], par);
+
+	/* merge parallel transactions: each half of the rows in place, then the
+	 * second half moved down to follow the first */
+	uint32_t umid = split_node(g->out_off, n);
+	pt[0].ulo = 0;
+	pt[0].uhi = pt[1].ulo = umid;
+	pt[1].uhi = n;
+	pt[0].lo = 0;
+	pt[0].hi = pt[1].lo = g->out_off[umid];
+	pt[1].hi = len;
+	run_parts(part_merge, &pt[0], &pt[1], par);
+	uint32_t gap = g->out_off[umid] - pt[0].kept; /* out_off[umid]: part 1's base */
+	if (gap > 0) {
+		uint32_t from = g->out_off[umid];
+		memmove(g->out_dst + from - gap, g->out_dst + from, pt[1].kept * sizeof(uint32_t));
+		memmove(g->edge_txs + from - gap, g->edge_txs + from, pt[1].kept * sizeof(uint32_t));
+		memmove(g->edge_amount + from - gap, g->edge_amount + from,
+		        pt[1].kept * sizeof(double));
+		for (uint32_t u = umid; u < n; u++)
+			g->out_off[u] -= gap;
+	}
+	g->m = (uint64_t)pt[0].kept + pt[1].kept;
+	g->out_off[n] = (uint32_t)g->m;
+	rv = AMLRISK_OK;
+out:
+	core_mem_free(by_dst_off);
+	core_mem_free(t_src);
+	core_mem_free(t_amt);
+	for (int i = 0; i < 4; i++)
+		core_mem_free(c[i]);
 	return rv;
 }
 
@@ -342,36 +503,62 @@ graph_trim(core_graph *g)
 		g->edge_amount = p;
 }
 
-/* The in rows: senders in ascending order, since rows are visited in order. */
-static int
-graph_build_in(core_graph *g)
+static void *
+part_count_in(void *arg)
 {
-	uint32_t n = g->n;
-	g->in_off = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
-	g->in_src = core_mem_alloc((g->m ? g->m : 1) * sizeof(uint32_t));
-	uint32_t *pos = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
-	if (g->in_off == NULL || g->in_src == NULL || pos == NULL) {
-		core_mem_free(pos);
-		return AMLRISK_ENOMEM;
-	}
-	for (uint64_t e = 0; e < g->m; e++)
-		g->in_off[g->out_dst[e] + 1]++;
-	prefix_sum(g->in_off, n);
-	memcpy(pos, g->in_off, (size_t)n * sizeof(uint32_t));
-	for (uint32_t u = 0; u < n; u++)
+	fin_part *p = arg;
+	const core_graph *g = p->g;
+	for (size_t e = g->out_off[p->ulo]; e < g->out_off[p->uhi]; e++)
+		p->cnt[g->out_dst[e]]++;
+	return NULL;
+}
+
+static void *
+part_scatter_in(void *arg)
+{
+	fin_part *p = arg;
+	core_graph *g = p->g;
+	for (uint32_t u = p->ulo; u < p->uhi; u++)
 		for (uint32_t e = g->out_off[u]; e < g->out_off[u + 1]; e++)
-			g->in_src[pos[g->out_dst[e]]++] = u;
-	core_mem_free(pos);
-	return AMLRISK_OK;
+			g->in_src[p->cnt[g->out_dst[e]]++] = u;
+	return NULL;
+}
+
+/* The in rows: senders ascending, since each part visits its senders in
+ * order and part 0's senders come first. */
+static int
+graph_build_in(core_graph *g, bool par)
+{
+	int rv = AMLRISK_ENOMEM;
+	uint32_t n = g->n;
+	size_t nn = (size_t)n + 1;
+	uint32_t *c0 = core_mem_alloc(nn * sizeof(uint32_t));
+	uint32_t *c1 = core_mem_alloc(nn * sizeof(uint32_t));
+	g->in_off = core_mem_alloc(nn * sizeof(uint32_t));
+	g->in_src = core_mem_alloc((g->m ? g->m : 1) * sizeof(uint32_t));
+	if (c0 == NULL || c1 == NULL || g->in_off == NULL || g->in_src == NULL)
+		goto out;
+	uint32_t umid = split_node(g->out_off, n);
+	fin_part pt[PARTS] = {{.g = g, .ulo = 0, .uhi = umid, .cnt = c0},
+	                      {.g = g, .ulo = umid, .uhi = n, .cnt = c1}};
+	run_parts(part_count_in, &pt[0], &pt[1], par);
+	parts_positions(g->in_off, c0, c1, n);
+	run_parts(part_scatter_in, &pt[0], &pt[1], par);
+	rv = AMLRISK_OK;
+out:
+	core_mem_free(c0);
+	core_mem_free(c1);
+	return rv;
 }
 
 int
-core_graph_builder_finish(core_graph **out, core_graph_builder *b, unsigned threads)
+core_graph_builder_finish(core_graph **out, core_graph_builder *b)
 {
 	int rv = b->failed;
-	(void)threads;
+	/* a second thread pays from a few hundred thousand rows on */
+	bool par = b->threads > 1 && b->len >= 200000;
 	core_graph *g = NULL;
-	if (rv != 0 || (rv = builder_flush(b)) != 0 || (rv = builder_relabel(b)) != 0)
+	if (rv != 0 || (rv = builder_flush(b)) != 0 || (rv = builder_relabel(b, par)) != 0)
 		goto fail;
 	rv = AMLRISK_ENOMEM;
 	if ((g = calloc(1, sizeof *g)) == NULL)
@@ -379,10 +566,10 @@ core_graph_builder_finish(core_graph **out, core_graph_builder *b, unsigned thre
 	atomic_init(&g->refs, 1);
 	g->n = b->ids.count;
 	g->stats = b->stats;
-	if ((rv = graph_build_out(g, b)) != 0)
+	if ((rv = graph_build_out(g, b, par)) != 0)
 		goto fail;
 	graph_trim(g);
-	if ((rv = graph_build_in(g)) != 0)
+	if ((rv = graph_build_in(g, par)) != 0)
 		goto fail;
 	g->ids = b->ids;
 	memset(&b->ids, 0, sizeof b->ids);

@@ -35,7 +35,7 @@ test_spec_example(void **state)
 	for (size_t i = 0; i < sizeof txs / sizeof txs[0]; i++)
 		assert_int_equal(core_graph_builder_add_tx(b, &txs[i]), AMLRISK_OK);
 	assert_int_equal(core_graph_builder_tx_count(b), 7);
-	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
 
 	core_graph_stats_get(g, &st);
 	assert_int_equal(st.wallets, 5);
@@ -101,7 +101,7 @@ test_empty_and_null(void **state)
 	core_graph_builder_destroy(NULL);
 	core_labels_destroy(NULL);
 	assert_int_equal(core_graph_builder_create(&b, 0), AMLRISK_OK);
-	assert_int_equal(core_graph_builder_finish(&g, b, 1), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
 	core_graph_stats_get(g, &st);
 	assert_int_equal(st.wallets, 0);
 	assert_int_equal(st.edges, 0);
@@ -145,7 +145,7 @@ test_bad_rows(void **state)
 	assert_int_equal(core_graph_builder_tx_count(b), 0);
 	assert_int_equal(core_graph_builder_add(b, longid, CORE_WALLET_LEN_MAX, "B", 1, 0.0),
 	                 AMLRISK_OK);
-	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
 	assert_int_equal(core_graph_wallet_count(g), 2);
 	uint32_t id;
 	size_t len;
@@ -169,7 +169,7 @@ test_raw_bytes(void **state)
 	assert_int_equal(core_graph_builder_add(b, u1, strlen(u1), u2, strlen(u2), 1), AMLRISK_OK);
 	assert_int_equal(core_graph_builder_add(b, z1, 3, z2, 1, 1), AMLRISK_OK);
 	assert_int_equal(core_graph_builder_add(b, z2, 1, z1, 2, 1), AMLRISK_OK); /* "a\0" */
-	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
 	assert_int_equal(core_graph_wallet_count(g), 5);
 	uint32_t a, c;
 	size_t len;
@@ -204,7 +204,7 @@ test_many_wallets(void **state)
 		int sl = snprintf(s, sizeof s, "wallet-%u", u), rl = snprintf(r, sizeof r, "wallet-%u", v);
 		assert_int_equal(core_graph_builder_add(b, s, (size_t)sl, r, (size_t)rl, 1), AMLRISK_OK);
 	}
-	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
 	uint32_t n = core_graph_wallet_count(g);
 	assert_int_equal(n, W);
 	for (uint32_t id = 0; id < n; id++) {
@@ -225,6 +225,46 @@ test_many_wallets(void **state)
 	assert_int_equal(deg_sum, st.edges);
 	assert_int_equal(st.txs, T);
 	core_graph_unref(g);
+}
+
+/* Two threads (the interning helper, the parallel finish) build the same
+ * graph as one: ids, rows both ways, tx counts and amounts. */
+static void
+test_parallel_finish_agrees(void **state)
+{
+	(void)state;
+	core_graph *g[2];
+	for (unsigned t = 1; t <= 2; t++) {
+		core_graph_builder *b;
+		uint64_t rng = 5;
+		assert_int_equal(core_graph_builder_create(&b, 0), AMLRISK_OK);
+		for (uint32_t i = 0; i < 400000; i++) {
+			char s[32], r[32];
+			uint32_t u = (uint32_t)(tu_rand(&rng) % 30000), v = (uint32_t)(tu_rand(&rng) % 3000);
+			int sl = snprintf(s, sizeof s, "s%u", u), rl = snprintf(r, sizeof r, "s%u", v);
+			assert_int_equal(core_graph_builder_add(b, s, (size_t)sl, r, (size_t)rl, i % 7),
+			                 AMLRISK_OK);
+		}
+		core_graph_builder_set_threads(b, t);
+		assert_int_equal(core_graph_builder_finish(&g[t - 1], b), AMLRISK_OK);
+	}
+	uint32_t n = core_graph_wallet_count(g[0]);
+	assert_int_equal(core_graph_wallet_count(g[1]), n);
+	for (uint32_t id = 0; id < n; id++) {
+		const uint32_t *d0, *d1, *t0, *t1, *s0, *s1;
+		const double *a0, *a1;
+		assert_string_equal(core_graph_wallet(g[0], id, NULL), core_graph_wallet(g[1], id, NULL));
+		size_t k = core_graph_out_edges(g[0], id, &d0, &t0, &a0);
+		assert_int_equal(core_graph_out_edges(g[1], id, &d1, &t1, &a1), k);
+		assert_memory_equal(d0, d1, k * sizeof *d0);
+		assert_memory_equal(t0, t1, k * sizeof *t0);
+		assert_memory_equal(a0, a1, k * sizeof *a0);
+		k = core_graph_in_edges(g[0], id, &s0);
+		assert_int_equal(core_graph_in_edges(g[1], id, &s1), k);
+		assert_memory_equal(s0, s1, k * sizeof *s0);
+	}
+	core_graph_unref(g[0]);
+	core_graph_unref(g[1]);
 }
 
 /* Random graphs against the reference built straight from the rows. */
@@ -295,6 +335,7 @@ main(void)
 		cmocka_unit_test(test_bad_rows),
 		cmocka_unit_test(test_raw_bytes),
 		cmocka_unit_test(test_many_wallets),
+		cmocka_unit_test(test_parallel_finish_agrees),
 		cmocka_unit_test(test_random_against_rows),
 		cmocka_unit_test(test_labels),
 	};
