@@ -18,9 +18,13 @@ struct cons_db {
 	int dups_seen;  /* the last batch had duplicates: a replay, go straight to ON CONFLICT */
 };
 
-/* Staging: no indexes, not WAL-logged, emptied at every commit. Created once
- * per connection (temporary tables belong to the session). */
+/* Per session: bounded waits (a batch that cannot get the append lock or
+ * finish in time fails and is retried, while the loop keeps serving Kafka),
+ * and the staging table: no indexes, not WAL-logged, emptied at every commit
+ * (temporary tables belong to the session). */
 static const char *SQL_SETUP =
+    "SET lock_timeout = '30s';"
+    "SET statement_timeout = '120s';"
     "SET temp_buffers = '64MB';"
     "CREATE TEMP TABLE IF NOT EXISTS cons_stage ("
     " tx_id text, sender text, receiver text, amount numeric(38, 18),"
@@ -141,9 +145,11 @@ ensure_connected(cons_db *db, char *err, size_t errlen)
 	if (db->conn != NULL)
 		return AMLRISK_OK;
 	/* the URL comes last so its own settings win */
+	/* keepalives notice a server gone mid-statement */
 	const char *keys[] = { "connect_timeout", "fallback_application_name", "client_encoding",
+		               "keepalives_idle", "keepalives_interval", "keepalives_count",
 		               "dbname", NULL };
-	const char *vals[] = { "5", "amlrisk-consumer", "UTF8", db->url, NULL };
+	const char *vals[] = { "5", "amlrisk-consumer", "UTF8", "30", "10", "3", db->url, NULL };
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL) {
 		snprintf(err, errlen, "connect: out of memory");

@@ -531,6 +531,10 @@ on_revoke(worker *w, rd_kafka_topic_partition_list_t *parts)
 			w->backoff_ms = 0;
 		}
 	}
+	/* nothing held back any more: resume while the partitions are still
+	 * assigned, so none keeps a stale pause into its next assignment */
+	if (cons_batch_state_get(w->batch) == CONS_BATCH_FILLING)
+		set_paused(w, 0);
 	if (!lost)
 		commit_offsets(w, 0, parts);
 	offs_forget(w, parts);
@@ -552,8 +556,13 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
 			re = rd_kafka_assign(rk, parts);
+		/* set the new partitions' pause state explicitly: librdkafka keeps
+		 * a partition's pause across unassign and assign, so a partition
+		 * paused before a rebalance would otherwise come back paused */
 		if (w->paused && cons_batch_state_get(w->batch) == CONS_BATCH_FLUSHING)
 			rd_kafka_pause_partitions(rk, parts);
+		else
+			rd_kafka_resume_partitions(rk, parts);
 	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
 		on_revoke(w, parts);
 		if (w->cooperative)
