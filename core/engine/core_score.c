@@ -48,6 +48,8 @@ typedef struct mask {
 	uint64_t w[LANES];
 } mask;
 
+static const mask mask_none;
+
 /* Which arcs a traversal follows from an illicit wallet. */
 typedef enum trav { TRAV_OUT = 0, TRAV_IN, TRAV_ANY } trav;
 
@@ -248,14 +250,19 @@ block_finish(worker *w, uint32_t b, unsigned k, bool last, uint32_t *nn)
 		w->tbits[wi] = 0;
 		if (!last && (rv = front_reserve(w, *nn + 64)) != 0)
 			return rv;
-		/* the next word's nodes: seen[] is read in ascending order, with gaps */
-		__builtin_prefetch(&w->seen[(wi + 1) * 64 + (size_t)__builtin_ctzll(bits)]);
+		/* the nodes nothing reached before need no seen[] read (most, at the
+		 * last level); the others are read ascending, prefetched ahead */
+		uint64_t seen_any = w->sbits[wi];
+		if (seen_any != 0)
+			__builtin_prefetch(&w->seen[wi * 64 + 64 + (size_t)__builtin_ctzll(seen_any)]);
 		do {
 			uint32_t v = (uint32_t)(wi * 64 + (size_t)__builtin_ctzll(bits));
 			bits &= bits - 1;
-			__builtin_prefetch(&w->seen[v + 16]);
 			mask *acc = &w->scratch[v - base], nw;
-			unsigned pop = mask_new(&nw, acc, &w->seen[v]);
+			bool was_seen = (seen_any >> (v & 63)) & 1;
+			if (was_seen)
+				__builtin_prefetch(&w->seen[v + 16]);
+			unsigned pop = mask_new(&nw, acc, was_seen ? &w->seen[v] : &mask_none);
 			mask_clear(acc);
 			if (pop == 0)
 				continue;
@@ -263,7 +270,10 @@ block_finish(worker *w, uint32_t b, unsigned k, bool last, uint32_t *nn)
 			if (last)
 				continue;
 			w->sbits[v >> 6] |= 1ull << (v & 63);
-			mask_or(&w->seen[v], &nw);
+			if (was_seen)
+				mask_or(&w->seen[v], &nw);
+			else
+				w->seen[v] = nw;
 			w->nfm[*nn] = nw;
 			w->nfront[(*nn)++] = v;
 		} while (bits != 0);
