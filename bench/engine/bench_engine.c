@@ -126,7 +126,6 @@ graph_build(core_graph **g, const dataset *d, unsigned threads)
 	core_graph_builder *b;
 	if ((rv = core_graph_builder_create(&b, 0)) != 0)
 		return rv;
-	core_graph_builder_set_threads(b, threads);
 	for (size_t i = 0; i < d->txs; i++) {
 		const char *row = d->rows + i * 2 * ID_LEN;
 		if ((rv = core_graph_builder_add(b, row, ID_LEN, row + ID_LEN, ID_LEN, d->amount[i])) !=
@@ -135,7 +134,7 @@ graph_build(core_graph **g, const dataset *d, unsigned threads)
 			return rv;
 		}
 	}
-	return core_graph_builder_finish(g, b);
+	return core_graph_builder_finish(g, b, threads);
 }
 
 static double

@@ -56,12 +56,10 @@ int core_graph_builder_add(core_graph_builder *b, const char *sender, size_t sen
 int core_graph_builder_add_tx(core_graph_builder *b, const core_tx *tx);
 /* Number of transactions added so far. */
 uint64_t core_graph_builder_tx_count(const core_graph_builder *b);
-/* Threads the builder may use (0 = 2, the default): a second one helps
- * finish builds of more than 200k rows. */
-void core_graph_builder_set_threads(core_graph_builder *b, unsigned threads);
 /* Builds the immutable graph. Always consumes b (also on error); on success
- * *out holds one reference, dropped with core_graph_unref(). */
-int core_graph_builder_finish(core_graph **out, core_graph_builder *b);
+ * *out holds one reference, dropped with core_graph_unref(). threads (0 = 2)
+ * bounds the threads used; a second one helps from 200k rows on. */
+int core_graph_builder_finish(core_graph **out, core_graph_builder *b, unsigned threads);
 /* Frees an unfinished builder; NULL is a no-op. */
 void core_graph_builder_destroy(core_graph_builder *b);
 

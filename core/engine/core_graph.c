@@ -29,7 +29,6 @@ struct core_graph_builder {
 	int failed;           /* sticky: an interning error of an earlier flush */
 	core_graph_stats stats;
 	bool have_ts;
-	unsigned threads;
 };
 
 double
@@ -49,7 +48,6 @@ core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
 		return AMLRISK_ENOMEM;
 	if (tx_hint > TX_MAX)
 		tx_hint = TX_MAX;
-	b->threads = 2;
 	if ((rv = core_intern_init(&b->ids, tx_hint / 8 + 16)) != 0) {
 		free(b);
 		return rv;
@@ -66,12 +64,6 @@ core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
 	}
 	*out = b;
 	return AMLRISK_OK;
-}
-
-void
-core_graph_builder_set_threads(core_graph_builder *b, unsigned threads)
-{
-	b->threads = threads == 0 ? 2 : threads;
 }
 
 void
@@ -552,11 +544,11 @@ out:
 }
 
 int
-core_graph_builder_finish(core_graph **out, core_graph_builder *b)
+core_graph_builder_finish(core_graph **out, core_graph_builder *b, unsigned threads)
 {
 	int rv = b->failed;
 	/* a second thread pays from a few hundred thousand rows on */
-	bool par = b->threads > 1 && b->len >= 200000;
+	bool par = threads != 1 && b->len >= 200000;
 	core_graph *g = NULL;
 	if (rv != 0 || (rv = builder_flush(b)) != 0 || (rv = builder_relabel(b, par)) != 0)
 		goto fail;

@@ -400,11 +400,10 @@ main(int argc, char **argv)
 	double t0 = now();
 	if ((rv = core_graph_builder_create(&b, 0)) != 0)
 		goto fail_rv;
-	core_graph_builder_set_threads(b, (unsigned)threads);
 	if ((rv = score_input_read(in, strcmp(fl.input, "-") ? fl.input : "<stdin>", fmt, b, &used,
 	                           err, sizeof err)) != 0)
 		goto fail_msg;
-	rv = core_graph_builder_finish(&g, b);
+	rv = core_graph_builder_finish(&g, b, (unsigned)threads);
 	b = NULL;
 	if (rv != 0)
 		goto fail_rv;

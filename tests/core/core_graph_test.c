@@ -35,7 +35,7 @@ test_spec_example(void **state)
 	for (size_t i = 0; i < sizeof txs / sizeof txs[0]; i++)
 		assert_int_equal(core_graph_builder_add_tx(b, &txs[i]), AMLRISK_OK);
 	assert_int_equal(core_graph_builder_tx_count(b), 7);
-	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
 
 	core_graph_stats_get(g, &st);
 	assert_int_equal(st.wallets, 5);
@@ -101,7 +101,7 @@ test_empty_and_null(void **state)
 	core_graph_builder_destroy(NULL);
 	core_labels_destroy(NULL);
 	assert_int_equal(core_graph_builder_create(&b, 0), AMLRISK_OK);
-	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
 	core_graph_stats_get(g, &st);
 	assert_int_equal(st.wallets, 0);
 	assert_int_equal(st.edges, 0);
@@ -145,7 +145,7 @@ test_bad_rows(void **state)
 	assert_int_equal(core_graph_builder_tx_count(b), 0);
 	assert_int_equal(core_graph_builder_add(b, longid, CORE_WALLET_LEN_MAX, "B", 1, 0.0),
 	                 AMLRISK_OK);
-	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
 	assert_int_equal(core_graph_wallet_count(g), 2);
 	uint32_t id;
 	size_t len;
@@ -169,7 +169,7 @@ test_raw_bytes(void **state)
 	assert_int_equal(core_graph_builder_add(b, u1, strlen(u1), u2, strlen(u2), 1), AMLRISK_OK);
 	assert_int_equal(core_graph_builder_add(b, z1, 3, z2, 1, 1), AMLRISK_OK);
 	assert_int_equal(core_graph_builder_add(b, z2, 1, z1, 2, 1), AMLRISK_OK); /* "a\0" */
-	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
 	assert_int_equal(core_graph_wallet_count(g), 5);
 	uint32_t a, c;
 	size_t len;
@@ -204,7 +204,7 @@ test_many_wallets(void **state)
 		int sl = snprintf(s, sizeof s, "wallet-%u", u), rl = snprintf(r, sizeof r, "wallet-%u", v);
 		assert_int_equal(core_graph_builder_add(b, s, (size_t)sl, r, (size_t)rl, 1), AMLRISK_OK);
 	}
-	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
 	uint32_t n = core_graph_wallet_count(g);
 	assert_int_equal(n, W);
 	for (uint32_t id = 0; id < n; id++) {
@@ -227,8 +227,8 @@ test_many_wallets(void **state)
 	core_graph_unref(g);
 }
 
-/* Two threads (the interning helper, the parallel finish) build the same
- * graph as one: ids, rows both ways, tx counts and amounts. */
+/* The two-thread finish (from 200k rows on) builds the same graph as one
+ * thread: ids, rows both ways, tx counts and amounts. */
 static void
 test_parallel_finish_agrees(void **state)
 {
@@ -245,8 +245,7 @@ test_parallel_finish_agrees(void **state)
 			assert_int_equal(core_graph_builder_add(b, s, (size_t)sl, r, (size_t)rl, i % 7),
 			                 AMLRISK_OK);
 		}
-		core_graph_builder_set_threads(b, t);
-		assert_int_equal(core_graph_builder_finish(&g[t - 1], b), AMLRISK_OK);
+		assert_int_equal(core_graph_builder_finish(&g[t - 1], b, t), AMLRISK_OK);
 	}
 	uint32_t n = core_graph_wallet_count(g[0]);
 	assert_int_equal(core_graph_wallet_count(g[1]), n);

@@ -92,7 +92,7 @@ test_hash_vectors(void **state)
 	}
 	assert_int_equal(next, sizeof want / sizeof want[0]);
 	/* the same through a run */
-	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
 	core_config c;
 	core_config_defaults(&c);
 	c.illicit_ratio = 0.02;
@@ -424,7 +424,7 @@ test_edge_cases(void **state)
 	core_graph_builder *b;
 	core_graph *g;
 	assert_int_equal(core_graph_builder_create(&b, 0), AMLRISK_OK);
-	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
 	core_run_result *r = run(g, &c, NULL, 2);
 	assert_int_equal(core_run_result_count(r), 0);
 	assert_non_null(core_run_result_order(r));

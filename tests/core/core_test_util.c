@@ -76,7 +76,7 @@ tu_graph(const tu_txs *t)
 		assert_int_equal(core_graph_builder_add(b, t->snd[i], t->slen[i], t->rcv[i],
 		                                        t->rlen[i], t->amount[i]),
 		                 AMLRISK_OK);
-	assert_int_equal(core_graph_builder_finish(&g, b), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
 	return g;
 }
 
