@@ -84,9 +84,9 @@ two_consumers_one_killed(const char *strategy, int first)
 
 	pid_t a = ct_consumer_start(k.url, k.topic, k.group, "c-a", extra, k.log);
 	pid_t b = ct_consumer_start(k.url, k.topic, k.group, "c-b", extra, log_b);
-	/* both in the group before the stream starts */
-	assert_true(ct_wait_log(k.log, "rebalance.assigned", 30000));
-	assert_true(ct_wait_log(log_b, "rebalance.assigned", 30000));
+	/* both in the group, each with partitions, before the stream starts */
+	assert_true(ct_wait_assigned(k.log, 30000));
+	assert_true(ct_wait_assigned(log_b, 30000));
 	ct_feeder f;
 	ct_feed_start(&f, k.topic, ptrs, N, 16000);
 	PGconn *c = th_db_connect(k.url);

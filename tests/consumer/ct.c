@@ -269,6 +269,28 @@ ct_wait_log(const char *path, const char *needle, int timeout_ms)
 	return found;
 }
 
+int
+ct_wait_assigned(const char *path, int timeout_ms)
+{
+	static const char *needle = "rebalance.assigned partitions=";
+	int64_t end = th_now_ms() + timeout_ms;
+	char line[4096];
+	do {
+		FILE *f = fopen(path, "r");
+		int found = 0;
+		while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL) {
+			const char *p = strstr(line, needle);
+			found = p != NULL && p[strlen(needle)] >= '0' && p[strlen(needle)] <= '9';
+		}
+		if (f != NULL)
+			fclose(f);
+		if (found)
+			return 1;
+		usleep(50000);
+	} while (th_now_ms() < end);
+	return 0;
+}
+
 void
 ct_log_path(char *out, size_t outlen, const char *name)
 {

@@ -78,6 +78,9 @@ int64_t ct_wait_consumed(PGconn *c, int64_t want, int timeout_ms);
 void ct_stop_committed(pid_t pid, PGconn *c, const char *group, const char *topic, int parts);
 /* Waits until the file at path contains needle; returns 1 if it did. */
 int ct_wait_log(const char *path, const char *needle, int timeout_ms);
+/* Waits until the consumer log at path shows an assignment of at least one
+ * partition; returns 1 if it did. */
+int ct_wait_assigned(const char *path, int timeout_ms);
 /* Path of a fresh log file for this test in out. */
 void ct_log_path(char *out, size_t outlen, const char *name);
 
