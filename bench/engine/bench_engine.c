@@ -371,7 +371,7 @@ usage(void)
 	      "Builds and scores generated heavy-tailed graphs (wallets = N/10) with the\n"
 	      "defaults and with direction=in, 3 hops; prints markdown tables of medians.\n"
 	      "Defaults: --tx 100000 --tx 1000000 --tx 10000000 --reps 5 --threads 2\n"
-	      "--alpha 0.6 --baseline-max 1000000 --baseline-sample 2000 --seed 1\n",
+	      "--alpha 0.6 --baseline-max 1000000 --baseline-sample 10000 --seed 1\n",
 	      stderr);
 }
 
@@ -379,7 +379,7 @@ int
 main(int argc, char **argv)
 {
 	opts o = {.reps = 5, .threads = 2, .alpha = 0.6, .baseline_max = 1000000,
-	          .baseline_sample = 2000, .seed = 1};
+	          .baseline_sample = 10000, .seed = 1};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (v == NULL) {

@@ -1,7 +1,8 @@
 /* core_score.c - hop_exposure/v1 over a whole graph: the illicit set, then a
  * bit-parallel multi-source BFS from the illicit wallets, 256 sources a batch
- * (Then et al., VLDB 2015), batches shared out to threads; then scores and the
- * top order. Sized for ~1M wallets, 10M edges and 5% illicit in a few seconds. */
+ * (Then et al., VLDB 2015) with propagation-blocked pushes (Beamer et al.,
+ * IPDPS 2017), batches shared out to threads; then scores and the top order.
+ * Sized for ~1M wallets, 10M edges and 5% illicit in a few seconds. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
