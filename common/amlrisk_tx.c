@@ -73,6 +73,8 @@ amlrisk_tx_check_amount(const char *s, const char **why)
 		*why = "empty";
 		return -1;
 	}
+	while (*p == '0' && p[1] >= '0' && p[1] <= '9')
+		p++; /* leading zeros take no room in the column */
 	while (*p >= '0' && *p <= '9') {
 		p++;
 		ip++;
@@ -92,8 +94,9 @@ amlrisk_tx_check_amount(const char *s, const char **why)
 		*why = "not a non-negative decimal";
 		return -1;
 	}
-	if (ip > 38 || fp > 18) {
-		*why = "out of range (at most 38 integer and 18 fractional digits)";
+	if (ip > 20 || fp > 18) {
+		*why = "out of range for numeric(38,18) (at most 20 integer and 18 fractional "
+		       "digits)";
 		return -1;
 	}
 	return 0;

@@ -30,7 +30,8 @@ int amlrisk_tx_validate(const Aml__V1__Transaction *tx, char *why, size_t whylen
 int amlrisk_tx_check_id(const char *s, size_t len, size_t max, const char **why);
 
 /* Checks that s is a non-negative decimal: digits, optionally '.' and digits,
- * at most 38 integer and 18 fractional digits (PostgreSQL NUMERIC(38,18)). */
+ * at most 20 integer and 18 fractional digits (what PostgreSQL NUMERIC(38,18)
+ * holds). */
 int amlrisk_tx_check_amount(const char *s, const char **why);
 
 /* Writes tx to f as one length-delimited record. Returns AMLRISK_OK or

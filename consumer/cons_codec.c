@@ -14,7 +14,6 @@ const uint8_t cons_copy_header[19] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff,
 const uint8_t cons_copy_trailer[2] = { 0xff, 0xff };
 
 /* numeric(38,18) holds at most 38 - 18 integer digits */
-#define NUMERIC_INT_DIGITS 20
 /* microseconds from the Unix epoch to PostgreSQL's (2000-01-01) */
 #define PG_EPOCH_US INT64_C(946684800000000)
 
@@ -102,20 +101,6 @@ cons_codec_decode(const void *buf, size_t len, Aml__V1__Transaction **out, char 
 		return AMLRISK_EPROTO;
 	}
 	if (amlrisk_tx_validate(tx, why, whylen) != AMLRISK_OK) {
-		aml__v1__transaction__free_unpacked(tx, NULL);
-		return AMLRISK_EINVAL;
-	}
-	/* The column's own bound: amlrisk_tx_check_amount allows 38 integer
-	 * digits, numeric(38,18) stores 20. A row the database would refuse must
-	 * not reach a batch, where it would fail every retry. */
-	const char *a = tx->amount;
-	while (*a == '0' && a[1] >= '0' && a[1] <= '9')
-		a++;
-	size_t ip = strspn(a, "0123456789");
-	if (ip > NUMERIC_INT_DIGITS) {
-		snprintf(why, whylen, "amount: out of range for numeric(38,18) (at most %d integer "
-		                      "digits)",
-		         NUMERIC_INT_DIGITS);
 		aml__v1__transaction__free_unpacked(tx, NULL);
 		return AMLRISK_EINVAL;
 	}

@@ -139,7 +139,7 @@ build_cases(void)
 		add(buf, n, "receiver: embedded NUL");
 	}
 	add_bad("amount", "123456789012345678901", 0,
-	        "amount: out of range for numeric(38,18) (at most 20 integer digits)");
+	        "amount: out of range for numeric(38,18) (at most 20 integer and 18 fractional digits)");
 	add_bad("timestamp_us", NULL, INT64_C(946684800000000), /* year 2000 */
 	        "timestamp_us: implausible (before 2009 or after 2099)");
 	add_valid(4);

@@ -216,7 +216,7 @@ test_codec_decode(void **state)
 	t.amount = "123456789012345678901.5"; /* 21 integer digits */
 	n = pack(&t, buf);
 	expect_reject(buf, n, AMLRISK_EINVAL,
-	              "amount: out of range for numeric(38,18) (at most 20 integer digits)");
+	              "amount: out of range for numeric(38,18) (at most 20 integer and 18 fractional digits)");
 	t.amount = "000000012345678901234567890"; /* leading zeros do not count */
 	n = pack(&t, buf);
 	assert_int_equal(cons_codec_decode(buf, n, &out, why, sizeof(why)), AMLRISK_OK);

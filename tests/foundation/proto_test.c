@@ -233,7 +233,11 @@ test_validation(void **state)
 		tx.amount = (char *)bad_amounts[i];
 		expect_invalid(&tx, "amount");
 	}
-	tx.amount = "12345678901234567890123456789012345678.123456789012345678";
+	tx.amount = "12345678901234567890.123456789012345678"; /* NUMERIC(38,18)'s largest */
+	assert_int_equal(amlrisk_tx_validate(&tx, why, sizeof(why)), AMLRISK_OK);
+	tx.amount = "123456789012345678901"; /* 21 integer digits do not fit */
+	expect_invalid(&tx, "amount");
+	tx.amount = "0000012345678901234567890.5"; /* leading zeros do */
 	assert_int_equal(amlrisk_tx_validate(&tx, why, sizeof(why)), AMLRISK_OK);
 
 	tx.sender = "";
