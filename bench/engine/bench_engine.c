@@ -13,8 +13,8 @@
 #include "amlrisk_err.h"
 #include "core_engine.h"
 
-#define ID_LEN 42        /* "0x" + 40 hex digits, as Ethereum addresses */
-#define REPS_MAX 15
+#define ID_LEN    42 /* "0x" + 40 hex digits, as Ethereum addresses */
+#define REPS_MAX  15
 #define SIZES_MAX 8
 
 /* The rows as the server meets them in a COPY stream: contiguous, the
@@ -22,8 +22,8 @@
 typedef struct dataset {
 	uint32_t wallets;
 	size_t txs;
-	char *rows;          /* txs * 2 * ID_LEN */
-	double *amount;      /* txs */
+	char *rows;     /* txs * 2 * ID_LEN */
+	double *amount; /* txs */
 } dataset;
 
 typedef struct opts {
@@ -128,8 +128,8 @@ graph_build(core_graph **g, const dataset *d, unsigned threads)
 		return rv;
 	for (size_t i = 0; i < d->txs; i++) {
 		const char *row = d->rows + i * 2 * ID_LEN;
-		if ((rv = core_graph_builder_add(b, row, ID_LEN, row + ID_LEN, ID_LEN, d->amount[i])) !=
-		    0) {
+		if ((rv = core_graph_builder_add(b, row, ID_LEN, row + ID_LEN, ID_LEN,
+		                                 d->amount[i])) != 0) {
 			core_graph_builder_destroy(b);
 			return rv;
 		}
@@ -320,9 +320,11 @@ bench_config(const dataset *d, const char *label, const core_config *cfg, const 
 	}
 	double bm = median(build, reps), sm = median(score, reps), tm = median(total, reps);
 	double bc = median(bcpu, reps), sc = median(scpu, reps);
-	printf("| %zu | %s | %u | %llu | %u | %.3f | %.3f | %.3f | %.2f / %.2f | %.0f | %.1f | %.1f |\n",
-	       d->txs, label, rep.wallets, (unsigned long long)rep.edges, rep.illicit, bm, sm, tm, bc, sc,
-	       (double)peak / 1024.0, (double)peak * 1024.0 / (double)(rep.edges ? rep.edges : 1),
+	printf("| %zu | %s | %u | %llu | %u | %.3f | %.3f | %.3f | %.2f / %.2f | %.0f | %.1f | "
+	       "%.1f |\n",
+	       d->txs, label, rep.wallets, (unsigned long long)rep.edges, rep.illicit, bm, sm, tm,
+	       bc, sc, (double)peak / 1024.0,
+	       (double)peak * 1024.0 / (double)(rep.edges ? rep.edges : 1),
 	       (double)rep.graph_bytes / (double)(rep.edges ? rep.edges : 1));
 	fflush(stdout);
 }
@@ -378,8 +380,12 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	opts o = {.reps = 5, .threads = 2, .alpha = 0.6, .baseline_max = 1000000,
-	          .baseline_sample = 10000, .seed = 1};
+	opts o = {.reps = 5,
+	          .threads = 2,
+	          .alpha = 0.6,
+	          .baseline_max = 1000000,
+	          .baseline_sample = 10000,
+	          .seed = 1};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (v == NULL) {

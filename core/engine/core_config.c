@@ -12,9 +12,9 @@
 #include "amlrisk_err.h"
 #include "core_impl.h"
 
-#define KEY_MAX 64     /* longer keys are unknown anyway; reported truncated */
-#define STR_MAX 64     /* longest string value a key accepts */
-#define NUM_MAX 400    /* characters of one number token */
+#define KEY_MAX   64  /* longer keys are unknown anyway; reported truncated */
+#define STR_MAX   64  /* longest string value a key accepts */
+#define NUM_MAX   400 /* characters of one number token */
 #define DEPTH_MAX 32
 
 static _Atomic uint64_t default_seed = 42;
@@ -50,8 +50,8 @@ core_config_defaults(core_config *out)
 	out->degree_normalize = true;
 }
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -71,10 +71,12 @@ core_config_validate(const core_config *c, char *err, size_t errlen)
 	if (!(c->illicit_ratio >= 0.0 && c->illicit_ratio <= 1.0))
 		return fail(err, errlen, "illicit_ratio: must be a number in [0, 1]");
 	if (c->hops > CORE_HOPS_MAX)
-		return fail(err, errlen, "hop_weights: must hold 1 to %d numbers", CORE_HOPS_MAX + 1);
+		return fail(err, errlen, "hop_weights: must hold 1 to %d numbers",
+		            CORE_HOPS_MAX + 1);
 	for (unsigned k = 0; k <= c->hops; k++)
 		if (!isfinite(c->hop_weights[k]) || c->hop_weights[k] < 0)
-			return fail(err, errlen, "hop_weights[%u]: must be a finite number >= 0", k);
+			return fail(err, errlen, "hop_weights[%u]: must be a finite number >= 0",
+			            k);
 	if ((unsigned)c->direction > CORE_DIR_BOTH)
 		return fail(err, errlen, "direction: must be one of any, in, out, both");
 	if ((unsigned)c->count > CORE_COUNT_EXACT)
@@ -147,7 +149,7 @@ typedef struct reader {
 	const char *p, *start, *end;
 	char *err;
 	size_t errlen;
-	const char *key;      /* whose value is being read, for messages */
+	const char *key; /* whose value is being read, for messages */
 } reader;
 
 typedef enum { V_NUMBER, V_STRING, V_TRUE, V_FALSE, V_NULL, V_ARRAY, V_OBJECT } vtype;
@@ -275,8 +277,9 @@ read_string(reader *r, char *out, size_t cap, bool *truncated)
 					return syntax(r, "bad \\u escape");
 				r->p += 6;
 				if (cp >= 0xd800 && cp <= 0xdbff) {
-					if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u' ||
-					    hex4(r->p + 2, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
+					if (r->end - r->p < 6 || r->p[0] != '\\' ||
+					    r->p[1] != 'u' || hex4(r->p + 2, &lo) != 0 ||
+					    lo < 0xdc00 || lo > 0xdfff)
 						return syntax(r, "unpaired surrogate");
 					r->p += 6;
 					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -429,8 +432,8 @@ enum {
 };
 
 static const char *const key_names[K_COUNT_OF_KEYS] = {
-	"model", "illicit_ratio", "illicit_seed", "use_labels",
-	"hop_weights", "direction", "count", "degree_normalize",
+        "model",       "illicit_ratio", "illicit_seed", "use_labels",
+        "hop_weights", "direction",     "count",        "degree_normalize",
 };
 
 static int
@@ -468,8 +471,7 @@ read_bool(reader *r, const char *key, bool *out)
 }
 
 static int
-read_name(reader *r, const char *key, const char *const *names, int n, const char *want,
-          int *out)
+read_name(reader *r, const char *key, const char *const *names, int n, const char *want, int *out)
 {
 	char s[STR_MAX];
 	bool trunc;
@@ -546,7 +548,8 @@ read_key_value(reader *r, int key, core_config *c)
 			            trunc ? "..." : "", CORE_MODEL_NAME);
 		return AMLRISK_OK;
 	case K_RATIO:
-		if ((rv = read_double(r, "illicit_ratio", "a number in [0, 1]", &c->illicit_ratio)) != 0)
+		if ((rv = read_double(r, "illicit_ratio", "a number in [0, 1]",
+		                      &c->illicit_ratio)) != 0)
 			return rv;
 		if (c->illicit_ratio < 0 || c->illicit_ratio > 1)
 			return fail(r->err, r->errlen, "illicit_ratio: must be in [0, 1]");
@@ -560,7 +563,8 @@ read_key_value(reader *r, int key, core_config *c)
 		if ((rv = read_number(r, tok, sizeof tok, &integer)) != 0)
 			return rv;
 		if (!integer || core_config_seed_parse(tok, &seed) != 0)
-			return fail(r->err, r->errlen, "illicit_seed: expected %s, got %s", want, tok);
+			return fail(r->err, r->errlen, "illicit_seed: expected %s, got %s", want,
+			            tok);
 		c->illicit_seed = seed;
 		return AMLRISK_OK;
 	}
@@ -569,7 +573,8 @@ read_key_value(reader *r, int key, core_config *c)
 	case K_WEIGHTS:
 		return read_weights(r, c);
 	case K_DIRECTION:
-		if ((rv = read_name(r, "direction", dir_names, 4, "one of any, in, out, both", &i)) != 0)
+		if ((rv = read_name(r, "direction", dir_names, 4, "one of any, in, out, both",
+		                    &i)) != 0)
 			return rv;
 		c->direction = (core_direction)i;
 		return AMLRISK_OK;
@@ -620,7 +625,8 @@ core_config_merge(core_config *out, const core_config *base, const char *json, s
 				/* a broken document is reported as such, not as a bad key */
 				if ((rv = skip_value(&r, 0)) != 0)
 					return rv;
-				return fail(err, errlen, "%s%s: unknown key", key, trunc ? "..." : "");
+				return fail(err, errlen, "%s%s: unknown key", key,
+				            trunc ? "..." : "");
 			}
 			if (seen[k])
 				return fail(err, errlen, "%s: duplicate key", key);

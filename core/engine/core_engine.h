@@ -8,12 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CORE_MODEL_NAME "hop_exposure/v1"
-#define CORE_HOPS_MAX 10                 /* K at most; hop_weights has 1..11 entries */
-#define CORE_WALLET_LEN_MAX 65536        /* bytes of one wallet id */
-#define CORE_WALLETS_MAX (UINT32_MAX - 1u) /* distinct wallets of one graph */
-#define CORE_CONFIG_JSON_MAX 1024        /* bytes core_config_to_json() may need */
-#define CORE_THREADS_MAX 64
+#define CORE_MODEL_NAME      "hop_exposure/v1"
+#define CORE_HOPS_MAX        10                /* K at most; hop_weights has 1..11 entries */
+#define CORE_WALLET_LEN_MAX  65536             /* bytes of one wallet id */
+#define CORE_WALLETS_MAX     (UINT32_MAX - 1u) /* distinct wallets of one graph */
+#define CORE_CONFIG_JSON_MAX 1024              /* bytes core_config_to_json() may need */
+#define CORE_THREADS_MAX     64
 
 /* ---------------------------------------------------------------- graph --- */
 
@@ -34,12 +34,12 @@ typedef struct core_tx {
 
 typedef struct core_graph_stats {
 	uint32_t wallets;
-	uint64_t edges;       /* distinct directed edges u -> v, u != v */
-	uint64_t txs;         /* transactions added, self-transfers included */
+	uint64_t edges; /* distinct directed edges u -> v, u != v */
+	uint64_t txs;   /* transactions added, self-transfers included */
 	uint64_t self_txs;
-	uint64_t max_seq;     /* highest seq added (the watermark); 0 if none given */
+	uint64_t max_seq;             /* highest seq added (the watermark); 0 if none given */
 	int64_t min_ts_us, max_ts_us; /* over the timestamps given; 0 if none */
-	size_t bytes;         /* heap bytes the graph holds */
+	size_t bytes;                 /* heap bytes the graph holds */
 } core_graph_stats;
 
 /* Starts a builder; tx_hint (may be 0) presizes for that many transactions.
@@ -117,10 +117,10 @@ typedef enum core_count {
 /* The run config: a plain value (copy it freely). The model is always
  * CORE_MODEL_NAME. Fill it with core_config_defaults() or core_config_parse(). */
 typedef struct core_config {
-	double illicit_ratio;                 /* [0, 1] */
+	double illicit_ratio; /* [0, 1] */
 	uint64_t illicit_seed;
 	bool use_labels;
-	unsigned hops;                        /* K: hop_weights[0..hops] are used */
+	unsigned hops;                         /* K: hop_weights[0..hops] are used */
 	double hop_weights[CORE_HOPS_MAX + 1]; /* finite, >= 0 */
 	core_direction direction;
 	core_count count;
@@ -139,11 +139,10 @@ int core_config_validate(const core_config *c, char *err, size_t errlen);
  * AMLRISK_EINVAL naming the key for an unknown key, a wrong type or an
  * out-of-range value, or saying where the JSON is malformed. *out is written
  * only on success. */
-int core_config_parse(core_config *out, const char *json, size_t len, char *err,
-                      size_t errlen);
+int core_config_parse(core_config *out, const char *json, size_t len, char *err, size_t errlen);
 /* The same over base instead of the defaults (base and out may alias). */
-int core_config_merge(core_config *out, const core_config *base, const char *json,
-                      size_t len, char *err, size_t errlen);
+int core_config_merge(core_config *out, const core_config *base, const char *json, size_t len,
+                      char *err, size_t errlen);
 /* Writes the canonical full JSON (every key, fixed order, numbers that parse
  * back to the same values) into buf. Returns AMLRISK_OK and sets *outlen (may
  * be NULL) to its length, or AMLRISK_ETOOBIG when buflen is too small
@@ -168,19 +167,19 @@ typedef struct core_wallet_score {
 	uint32_t id;
 	const char *wallet;
 	size_t wallet_len;
-	double risk_score;     /* unrounded */
-	uint32_t exposures;    /* x_0 + ... + x_K */
+	double risk_score;  /* unrounded */
+	uint32_t exposures; /* x_0 + ... + x_K */
 	uint32_t in_degree, out_degree;
 	bool is_illicit;
-	unsigned hops;         /* K */
+	unsigned hops;          /* K */
 	const uint32_t *counts; /* c_0 .. c_K */
 } core_wallet_score;
 
 /* Scores every wallet of g with cfg; labels (may be NULL) are illicit too when
  * cfg->use_labels. threads (0 = 2, at most CORE_THREADS_MAX) bounds the worker
- * threads; a small run uses fewer (each costs ~40 bytes a wallet). Borrows cfg and labels; takes its own reference on g. On success
- * *out holds one reference (core_run_result_unref()). AMLRISK_EINVAL with err
- * for a bad config, AMLRISK_ENOMEM. */
+ * threads; a small run uses fewer (each costs ~40 bytes a wallet). Borrows cfg and labels; takes
+ * its own reference on g. On success *out holds one reference (core_run_result_unref()).
+ * AMLRISK_EINVAL with err for a bad config, AMLRISK_ENOMEM. */
 int core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
                    const core_labels *labels, unsigned threads, char *err, size_t errlen);
 
@@ -219,19 +218,19 @@ typedef struct core_explain_params {
 
 typedef struct core_explain_hop {
 	unsigned hop;
-	uint32_t exact;        /* x_k: illicit wallets at distance exactly k */
-	uint32_t exact_in;     /* for direction both: x_k(in) and x_k(out); */
-	uint32_t exact_out;    /*   otherwise 0 */
-	uint32_t count;        /* c_k */
-	double weight;         /* w_k */
-	double contribution;   /* w_k * c_k / normaliser; they sum to the score */
-	size_t first_source;   /* this hop's listed sources: sources[first .. */
-	size_t source_count;   /*   first + source_count) */
+	uint32_t exact;      /* x_k: illicit wallets at distance exactly k */
+	uint32_t exact_in;   /* for direction both: x_k(in) and x_k(out); */
+	uint32_t exact_out;  /*   otherwise 0 */
+	uint32_t count;      /* c_k */
+	double weight;       /* w_k */
+	double contribution; /* w_k * c_k / normaliser; they sum to the score */
+	size_t first_source; /* this hop's listed sources: sources[first .. */
+	size_t source_count; /*   first + source_count) */
 } core_explain_hop;
 
 typedef struct core_explain_source {
-	uint32_t id;           /* the illicit wallet */
-	unsigned hop;          /* its distance */
+	uint32_t id;              /* the illicit wallet */
+	unsigned hop;             /* its distance */
 	core_direction direction; /* ANY, or for in/out/both: IN (it reaches the wallet) or OUT */
 	/* hop + 1 wallet ids, path[0] the explained wallet, path[hop] the source.
 	 * IN: edges path[i+1] -> path[i]; OUT: path[i] -> path[i+1]; ANY: either. */
@@ -243,8 +242,8 @@ typedef struct core_explain_source {
  * wallets per hop (by wallet bytes ascending), each with one shortest path.
  * Borrows r for the call; the explain holds its own reference on r's graph.
  * AMLRISK_ENOTFOUND, AMLRISK_EINVAL, AMLRISK_ENOMEM. */
-int core_explain_build(core_explain **out, const core_run_result *r, const char *wallet,
-                       size_t len, const core_explain_params *params);
+int core_explain_build(core_explain **out, const core_run_result *r, const char *wallet, size_t len,
+                       const core_explain_params *params);
 void core_explain_destroy(core_explain *e);
 const core_graph *core_explain_graph(const core_explain *e);
 uint32_t core_explain_wallet(const core_explain *e);
@@ -257,22 +256,22 @@ bool core_explain_truncated(const core_explain *e);
 
 /* --------------------------------------------------------- neighbourhood --- */
 
-#define CORE_NEIGH_HOPS_MAX 6
+#define CORE_NEIGH_HOPS_MAX  6
 #define CORE_NEIGH_NODES_MAX 100000
 #define CORE_NEIGH_EDGES_MAX 1000000
 
 typedef struct core_neigh core_neigh;
 
 typedef struct core_neigh_node {
-	uint32_t id;           /* graph wallet id */
-	unsigned distance;     /* undirected hops from the centre */
-	double risk_score;     /* 0 without a run */
-	bool is_illicit;       /* false without a run */
+	uint32_t id;       /* graph wallet id */
+	unsigned distance; /* undirected hops from the centre */
+	double risk_score; /* 0 without a run */
+	bool is_illicit;   /* false without a run */
 	uint32_t in_degree, out_degree;
 } core_neigh_node;
 
 typedef struct core_neigh_edge {
-	uint32_t from, to;     /* indexes into the node array */
+	uint32_t from, to; /* indexes into the node array */
 	uint32_t tx_count;
 	double amount;
 } core_neigh_edge;
@@ -284,9 +283,9 @@ typedef struct core_neigh_edge {
  * most relevant nodes first. r may be NULL (no scores); if given, its graph must
  * be g. Holds its own reference on g. AMLRISK_ENOTFOUND, AMLRISK_EINVAL naming
  * the bad parameter, AMLRISK_ENOMEM. */
-int core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r,
-                     const char *wallet, size_t len, unsigned hops, size_t node_limit,
-                     size_t edge_limit, char *err, size_t errlen);
+int core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r, const char *wallet,
+                     size_t len, unsigned hops, size_t node_limit, size_t edge_limit, char *err,
+                     size_t errlen);
 void core_neigh_destroy(core_neigh *n);
 const core_graph *core_neigh_graph(const core_neigh *n);
 size_t core_neigh_nodes(const core_neigh *n, const core_neigh_node **nodes);

@@ -9,8 +9,8 @@
 #include "core_impl.h"
 
 #define EXPLAIN_PER_HOP_DEFAULT 10
-#define EXPLAIN_MAX_DEFAULT 100
-#define EXPLAIN_MAX_CAP 10000
+#define EXPLAIN_MAX_DEFAULT     100
+#define EXPLAIN_MAX_CAP         10000
 
 /* Which arcs a view's BFS follows from its start wallet. */
 typedef enum walk { WALK_OUT, WALK_IN, WALK_ANY } walk;
@@ -19,12 +19,12 @@ typedef enum walk { WALK_OUT, WALK_IN, WALK_ANY } walk;
  * parent[v] the node it was reached from; list holds the reached nodes by depth,
  * level[d] .. level[d+1]-1 those at depth d. */
 typedef struct bfs {
-	uint8_t *dist;        /* n, zeroed between uses through the list */
-	uint32_t *parent;     /* n */
-	uint32_t *list;       /* reached nodes */
+	uint8_t *dist;    /* n, zeroed between uses through the list */
+	uint32_t *parent; /* n */
+	uint32_t *list;   /* reached nodes */
 	size_t len, cap;
 	size_t level[CORE_HOPS_MAX + 2];
-	unsigned depth;       /* levels filled: level[0 .. depth+1] valid */
+	unsigned depth; /* levels filled: level[0 .. depth+1] valid */
 } bfs;
 
 static int
@@ -99,7 +99,8 @@ bfs_run(bfs *b, const core_graph *g, uint32_t start, walk w, unsigned maxd, size
 				else
 					continue;
 				for (size_t e = 0; e < cnt; e++)
-					if (b->dist[nb[e]] == 0 && (rv = bfs_push(b, nb[e], u, d)) != 0)
+					if (b->dist[nb[e]] == 0 &&
+					    (rv = bfs_push(b, nb[e], u, d)) != 0)
 						return rv;
 			}
 		}
@@ -144,14 +145,14 @@ id_cmp(const void *a, const void *b, void *ctx)
 /* ------------------------------------------------------------- explain --- */
 
 struct core_explain {
-	core_graph *g;        /* owned reference */
+	core_graph *g; /* owned reference */
 	uint32_t wallet;
 	double score, norm;
 	size_t nhops;
 	core_explain_hop hops[CORE_HOPS_MAX + 1];
 	core_explain_source *sources;
 	size_t nsources;
-	uint32_t *paths;      /* the sources' paths back to back */
+	uint32_t *paths; /* the sources' paths back to back */
 	bool truncated;
 };
 
@@ -205,8 +206,8 @@ explain_list(core_explain *e, const core_run_result *r, const bfs *b, unsigned k
 }
 
 int
-core_explain_build(core_explain **out, const core_run_result *r, const char *wallet,
-                   size_t len, const core_explain_params *params)
+core_explain_build(core_explain **out, const core_run_result *r, const char *wallet, size_t len,
+                   const core_explain_params *params)
 {
 	int rv;
 	uint32_t v;
@@ -279,8 +280,8 @@ core_explain_build(core_explain **out, const core_run_result *r, const char *wal
 			for (int i = 0; i < nb && rv == 0; i++) {
 				uint32_t found, listed = (uint32_t)(e->nsources - h->first_source);
 				rv = explain_list(e, r, &b[i], k, dirs[i],
-				                  per_hop > listed ? per_hop - listed : 0, total, &plen,
-				                  &found);
+				                  per_hop > listed ? per_hop - listed : 0, total,
+				                  &plen, &found);
 				h->exact += found;
 				if (c->direction == CORE_DIR_BOTH)
 					*(i == 0 ? &h->exact_in : &h->exact_out) = found;
@@ -357,7 +358,7 @@ core_explain_truncated(const core_explain *e)
 /* ------------------------------------------------------- neighbourhood --- */
 
 struct core_neigh {
-	core_graph *g;        /* owned reference */
+	core_graph *g; /* owned reference */
 	core_neigh_node *nodes;
 	size_t nnodes;
 	core_neigh_edge *edges;
@@ -413,9 +414,9 @@ neigh_fail(char *err, size_t errlen, const char *msg)
 }
 
 int
-core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r,
-                 const char *wallet, size_t len, unsigned hops, size_t node_limit,
-                 size_t edge_limit, char *err, size_t errlen)
+core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r, const char *wallet,
+                 size_t len, unsigned hops, size_t node_limit, size_t edge_limit, char *err,
+                 size_t errlen)
 {
 	int rv;
 	uint32_t c;
@@ -489,7 +490,8 @@ core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r,
 				n->edges = ne;
 				ecap *= 2;
 			}
-			n->edges[ecount++] = (core_neigh_edge){(uint32_t)i, index[dst[e]], txs[e], amt[e]};
+			n->edges[ecount++] =
+			        (core_neigh_edge){(uint32_t)i, index[dst[e]], txs[e], amt[e]};
 		}
 	}
 	for (size_t i = 0; i < n->nnodes; i++)

@@ -10,23 +10,23 @@
 #include "amlrisk_err.h"
 #include "core_impl.h"
 
-#define TX_MAX (UINT32_MAX - 1u) /* CSR offsets are 32-bit */
+#define TX_MAX     (UINT32_MAX - 1u) /* CSR offsets are 32-bit */
 #define STAGE_ROWS (CORE_INTERN_BATCH / 2)
 
 /* Rows are staged (their bytes copied) and interned STAGE_ROWS at a time, so
  * the hash table's cache misses overlap instead of adding up. */
 struct core_graph_builder {
 	core_intern ids;
-	uint32_t *src, *dst;  /* one entry per transaction that is not a self-transfer */
+	uint32_t *src, *dst; /* one entry per transaction that is not a self-transfer */
 	double *amount;
 	size_t len, cap;
-	char *stage;          /* the staged rows' wallet bytes */
+	char *stage; /* the staged rows' wallet bytes */
 	size_t stage_len, stage_cap;
 	size_t str_off[CORE_INTERN_BATCH], str_len[CORE_INTERN_BATCH];
 	double row_amount[STAGE_ROWS];
 	bool row_self[STAGE_ROWS];
 	size_t rows;
-	int failed;           /* sticky: an interning error of an earlier flush */
+	int failed; /* sticky: an interning error of an earlier flush */
 	core_graph_stats stats;
 	bool have_ts;
 };
@@ -247,7 +247,7 @@ typedef struct fin_part {
 	const uint32_t *t_src;
 	const double *t_amt;
 	const uint32_t *by_dst_off;
-	uint32_t kept;        /* edges after merging */
+	uint32_t kept; /* edges after merging */
 } fin_part;
 
 static void *
@@ -406,7 +406,8 @@ graph_build_out(core_graph *g, core_graph_builder *b, bool par)
 	uint32_t n = g->n;
 	size_t len = b->len, nn = (size_t)n + 1;
 	fin_part pt[PARTS];
-	uint32_t *c[4] = {NULL, NULL, NULL, NULL}, *by_dst_off = core_mem_alloc(nn * sizeof(uint32_t));
+	uint32_t *c[4] = {NULL, NULL, NULL, NULL},
+	         *by_dst_off = core_mem_alloc(nn * sizeof(uint32_t));
 	uint32_t *t_src = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
 	double *t_amt = core_mem_alloc((len ? len : 1) * sizeof(double));
 	g->out_off = core_mem_alloc(nn * sizeof(uint32_t));
@@ -416,8 +417,14 @@ graph_build_out(core_graph *g, core_graph_builder *b, bool par)
 	    c[0] == NULL || c[1] == NULL || c[2] == NULL || c[3] == NULL)
 		goto out;
 	for (int k = 0; k < PARTS; k++)
-		pt[k] = (fin_part){.b = b, .g = g, .lo = k * len / 2, .hi = (k + 1) * len / 2,
-		                   .cnt = c[k], .cnt2 = c[2 + k], .t_src = t_src, .t_amt = t_amt};
+		pt[k] = (fin_part){.b = b,
+		                   .g = g,
+		                   .lo = k * len / 2,
+		                   .hi = (k + 1) * len / 2,
+		                   .cnt = c[k],
+		                   .cnt2 = c[2 + k],
+		                   .t_src = t_src,
+		                   .t_amt = t_amt};
 
 	/* pass 1: by receiver */
 	run_parts(part_count1, &pt[0], &pt[1], par);
@@ -463,7 +470,8 @@ graph_build_out(core_graph *g, core_graph_builder *b, bool par)
 	if (gap > 0) {
 		uint32_t from = g->out_off[umid];
 		memmove(g->out_dst + from - gap, g->out_dst + from, pt[1].kept * sizeof(uint32_t));
-		memmove(g->edge_txs + from - gap, g->edge_txs + from, pt[1].kept * sizeof(uint32_t));
+		memmove(g->edge_txs + from - gap, g->edge_txs + from,
+		        pt[1].kept * sizeof(uint32_t));
 		memmove(g->edge_amount + from - gap, g->edge_amount + from,
 		        pt[1].kept * sizeof(double));
 		for (uint32_t u = umid; u < n; u++)
@@ -647,8 +655,8 @@ core_graph_out_degree(const core_graph *g, uint32_t id)
 }
 
 size_t
-core_graph_out_edges(const core_graph *g, uint32_t id, const uint32_t **dst,
-                     const uint32_t **txs, const double **amount)
+core_graph_out_edges(const core_graph *g, uint32_t id, const uint32_t **dst, const uint32_t **txs,
+                     const double **amount)
 {
 	uint32_t o = g->out_off[id];
 	if (dst != NULL)

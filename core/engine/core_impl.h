@@ -15,12 +15,12 @@
  * slot is the entry's offset (40 bits) and 24 bits of the hash, so a lookup
  * touches one slot and one entry, and compares bytes only on a tag match. */
 typedef struct core_intern {
-	char *arena;          /* entries back to back after an 8-byte pad */
+	char *arena; /* entries back to back after an 8-byte pad */
 	size_t arena_len, arena_cap;
-	uint64_t *off;        /* per id: its entry's offset */
+	uint64_t *off; /* per id: its entry's offset */
 	size_t id_cap;
-	uint64_t *slots;      /* 0 = empty, else offset << 24 | tag */
-	size_t mask;          /* slot count - 1 (a power of two) */
+	uint64_t *slots; /* 0 = empty, else offset << 24 | tag */
+	size_t mask;     /* slot count - 1 (a power of two) */
 	uint32_t count;
 } core_intern;
 
@@ -68,12 +68,12 @@ struct core_graph {
 	core_intern ids;
 	uint32_t n;
 	uint64_t m;
-	uint32_t *out_off;    /* n + 1 */
-	uint32_t *out_dst;    /* m, sorted within a row */
-	uint32_t *edge_txs;   /* m, parallel to out_dst */
-	double *edge_amount;  /* m, parallel to out_dst */
-	uint32_t *in_off;     /* n + 1 */
-	uint32_t *in_src;     /* m, sorted within a row */
+	uint32_t *out_off;   /* n + 1 */
+	uint32_t *out_dst;   /* m, sorted within a row */
+	uint32_t *edge_txs;  /* m, parallel to out_dst */
+	double *edge_amount; /* m, parallel to out_dst */
+	uint32_t *in_off;    /* n + 1 */
+	uint32_t *in_src;    /* m, sorted within a row */
 	core_graph_stats stats;
 };
 
@@ -83,16 +83,16 @@ struct core_labels {
 
 struct core_run_result {
 	atomic_uint refs;
-	core_graph *g;        /* owned reference */
+	core_graph *g; /* owned reference */
 	core_config cfg;
 	uint32_t n;
-	unsigned width;       /* hops + 1 */
-	uint32_t *counts;     /* n * width: c_0 .. c_K per wallet */
-	uint32_t *exposures;  /* n */
-	double *scores;       /* n */
-	uint8_t *illicit;     /* n */
-	uint32_t *order;      /* n: ids in top order */
-	uint32_t *rank;       /* n: position of each id in order */
+	unsigned width;      /* hops + 1 */
+	uint32_t *counts;    /* n * width: c_0 .. c_K per wallet */
+	uint32_t *exposures; /* n */
+	double *scores;      /* n */
+	uint8_t *illicit;    /* n */
+	uint32_t *order;     /* n: ids in top order */
+	uint32_t *rank;      /* n: position of each id in order */
 	uint32_t illicit_count;
 	double seconds;
 };
@@ -100,8 +100,8 @@ struct core_run_result {
 /* The traversal's blocking, private: tests shrink it to reach every path.
  * Not to be changed while a run is going on. NULL restores the defaults. */
 typedef struct core_score_tuning {
-	unsigned block_shift; /* log2 of the nodes whose masks a push block holds */
-	size_t pairs_max;     /* pushes sorted per round */
+	unsigned block_shift;     /* log2 of the nodes whose masks a push block holds */
+	size_t pairs_max;         /* pushes sorted per round */
 	uint64_t work_per_thread; /* batches x arcs that make a second worker pay */
 } core_score_tuning;
 void core_score_tuning_set(const core_score_tuning *t);

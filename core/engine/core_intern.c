@@ -40,8 +40,8 @@ pow2_at_least(size_t v)
 	return p;
 }
 
-#define TAG_BITS 24
-#define TAG_MASK ((1ull << TAG_BITS) - 1)
+#define TAG_BITS  24
+#define TAG_MASK  ((1ull << TAG_BITS) - 1)
 #define ARENA_MAX (1ull << 40) /* offsets are 40 bits */
 
 /* The table index of a hash takes its low bits, the tag its high ones. */
@@ -195,7 +195,8 @@ put_hashed(core_intern *t, const char *s, size_t len, uint64_t h, uint32_t *id, 
 		return AMLRISK_ETOOBIG;
 	if ((rv = ensure((void **)&t->arena, &t->arena_cap, need, 1)) != 0)
 		return rv;
-	if ((rv = ensure((void **)&t->off, &t->id_cap, (size_t)t->count + 1, sizeof(uint64_t))) != 0)
+	if ((rv = ensure((void **)&t->off, &t->id_cap, (size_t)t->count + 1, sizeof(uint64_t))) !=
+	    0)
 		return rv;
 	uint32_t nid = t->count++, l = (uint32_t)len;
 	char *e = t->arena + t->arena_len;

@@ -9,14 +9,14 @@
 #include "core_impl.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
-#define HEAD 64                     /* header before the caller's bytes; keeps 64-byte alignment */
-#define MAP_MIN ((size_t)8 << 20)   /* smaller arrays come from malloc (and fit the TLB) */
+#define HEAD      64                /* header before the caller's bytes; keeps 64-byte alignment */
+#define MAP_MIN   ((size_t)8 << 20) /* smaller arrays come from malloc (and fit the TLB) */
 
 /* Kept in the HEAD bytes before the pointer handed out. */
 typedef struct mem_head {
-	size_t map_len;               /* length of the mapping, or 0 for malloc */
-	void *base;                   /* what to unmap or free */
-	size_t size;                  /* the caller's size */
+	size_t map_len; /* length of the mapping, or 0 for malloc */
+	void *base;     /* what to unmap or free */
+	size_t size;    /* the caller's size */
 } mem_head;
 
 static mem_head *

@@ -12,13 +12,13 @@
 #include "amlrisk_err.h"
 #include "core_impl.h"
 
-#define LANES 4                  /* 64-bit words per mask: sources per batch / 64 */
-#define BATCH (64 * LANES)
-#define BLOCK_SHIFT 15           /* pushes land in blocks of 32k nodes: 1 MiB of masks */
-#define PAIRS_MAX (1u << 22)     /* pushes sorted per round: 32 MiB */
+#define LANES           4 /* 64-bit words per mask: sources per batch / 64 */
+#define BATCH           (64 * LANES)
+#define BLOCK_SHIFT     15           /* pushes land in blocks of 32k nodes: 1 MiB of masks */
+#define PAIRS_MAX       (1u << 22)   /* pushes sorted per round: 32 MiB */
 #define WORK_PER_THREAD (1ull << 27) /* batches x arcs that pay for another worker */
-#define CHUNK 2048               /* pairs per chunk of a block's list */
-#define NONE UINT32_MAX
+#define CHUNK           2048         /* pairs per chunk of a block's list */
+#define NONE            UINT32_MAX
 
 static core_score_tuning tuning = {BLOCK_SHIFT, PAIRS_MAX, WORK_PER_THREAD};
 
@@ -38,8 +38,8 @@ core_score_tuning_set(const core_score_tuning *t)
 /* The traversal is built for several x86-64 levels and picked at run time
  * (hardware popcount, AVX2, AVX-512); its helpers are inlined into it. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "popcnt", \
-                                                "default")))
+#define HOT_CLONES                                                                                 \
+	__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "popcnt", "default")))
 #else
 #define HOT_CLONES
 #endif
@@ -69,7 +69,7 @@ typedef struct job {
 	uint32_t nbatches;
 	int ntravs;
 	trav travs[2];
-	atomic_uint next;     /* next job: batch + nbatches * traversal */
+	atomic_uint next; /* next job: batch + nbatches * traversal */
 } job;
 
 /* A pending push: frontier entry fi reaches node v. */
@@ -82,22 +82,22 @@ typedef struct pair {
 typedef struct worker {
 	job *j;
 	uint32_t n;
-	mask *seen;           /* sources that reached each node so far in the batch */
-	mask *scratch;        /* the masks pushed into the block being finished */
-	mask *fm, *nfm;       /* masks of the frontier and of the next one */
+	mask *seen;     /* sources that reached each node so far in the batch */
+	mask *scratch;  /* the masks pushed into the block being finished */
+	mask *fm, *nfm; /* masks of the frontier and of the next one */
 	uint32_t *front, *nfront;
-	size_t fcap;          /* capacity of fm, nfm, front, nfront */
-	uint64_t *tbits;      /* nodes pushed to, per level */
-	uint64_t *sbits;      /* nodes with seen bits, cleared after the batch */
-	size_t words;         /* of each bitmap */
+	size_t fcap;     /* capacity of fm, nfm, front, nfront */
+	uint64_t *tbits; /* nodes pushed to, per level */
+	uint64_t *sbits; /* nodes with seen bits, cleared after the batch */
+	size_t words;    /* of each bitmap */
 	pair *pairs;
 	size_t pairs_cap;
-	uint32_t *bpos;       /* per block: count, then fill position */
+	uint32_t *bpos;                 /* per block: count, then fill position */
 	uint32_t *bhead, *btail, *blen; /* per block: its chunk list, the last one's fill */
-	uint32_t *cnext;      /* per chunk of pairs: the next one of its block */
+	uint32_t *cnext;                /* per chunk of pairs: the next one of its block */
 	uint32_t nblocks;
-	unsigned shift;       /* log2 of the nodes in a block */
-	uint32_t *x;          /* hops * n: x[(k-1) * n + v] for k = 1..hops */
+	unsigned shift; /* log2 of the nodes in a block */
+	uint32_t *x;    /* hops * n: x[(k-1) * n + v] for k = 1..hops */
 	pthread_t thread;
 	bool started;
 	int rv;
@@ -255,7 +255,8 @@ block_finish(worker *w, uint32_t b, unsigned k, bool last, uint32_t *nn)
 		 * last level); the others are read ascending, prefetched ahead */
 		uint64_t seen_any = w->sbits[wi];
 		if (seen_any != 0)
-			__builtin_prefetch(&w->seen[wi * 64 + 64 + (size_t)__builtin_ctzll(seen_any)]);
+			__builtin_prefetch(
+			        &w->seen[wi * 64 + 64 + (size_t)__builtin_ctzll(seen_any)]);
 		do {
 			uint32_t v = (uint32_t)(wi * 64 + (size_t)__builtin_ctzll(bits));
 			bits &= bits - 1;
@@ -287,8 +288,8 @@ block_finish(worker *w, uint32_t b, unsigned k, bool last, uint32_t *nn)
  * the scratch while it sits in cache, and the block is finished at once
  * (propagation blocking, Beamer et al., IPDPS 2017). */
 HOT int
-round_run(worker *w, const adj *a, uint32_t nf, uint32_t b0, uint32_t b1, unsigned k,
-          bool last, uint32_t *nn)
+round_run(worker *w, const adj *a, uint32_t nf, uint32_t b0, uint32_t b1, unsigned k, bool last,
+          uint32_t *nn)
 {
 	int rv;
 	uint32_t *pos = w->bpos, sum = 0;
@@ -396,7 +397,8 @@ level_push_chunked(worker *w, const adj *a, uint32_t nf, unsigned k, bool last, 
 					w->btail[b] = c;
 					w->blen[b] = 0;
 				}
-				w->pairs[(size_t)w->btail[b] * CHUNK + w->blen[b]++] = (pair){nb[e], i};
+				w->pairs[(size_t)w->btail[b] * CHUNK + w->blen[b]++] =
+				        (pair){nb[e], i};
 			}
 		}
 	}
@@ -584,8 +586,8 @@ core_seeded_illicit(const char *wallet, size_t len, double ratio, uint64_t seed)
 /* --------------------------------------------------------------- order --- */
 
 typedef struct sortrec {
-	uint64_t key;  /* ascending key of the score: descending scores first */
-	uint64_t pfx;  /* first 8 wallet bytes, big-endian, zero-padded */
+	uint64_t key; /* ascending key of the score: descending scores first */
+	uint64_t pfx; /* first 8 wallet bytes, big-endian, zero-padded */
 	uint32_t id;
 } sortrec;
 
@@ -676,7 +678,8 @@ result_order(core_run_result *r, unsigned nthreads)
 	size_t mid = n / 2;
 	sorter hi = {ids, a, tmp, mid, n};
 	pthread_t t;
-	bool threaded = nthreads > 1 && n > 65536 && pthread_create(&t, NULL, sorter_main, &hi) == 0;
+	bool threaded =
+	        nthreads > 1 && n > 65536 && pthread_create(&t, NULL, sorter_main, &hi) == 0;
 	rec_sort(ids, a, tmp, 0, threaded ? mid : n);
 	if (threaded) {
 		pthread_join(t, NULL);
@@ -803,7 +806,10 @@ core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
 	if ((rv = illicit_set(r, labels, &sources)) != 0)
 		goto fail;
 	if (cfg->hops > 0 && r->illicit_count > 0) {
-		job j = {.g = g, .hops = cfg->hops, .sources = sources, .nsources = r->illicit_count};
+		job j = {.g = g,
+		         .hops = cfg->hops,
+		         .sources = sources,
+		         .nsources = r->illicit_count};
 		j.nbatches = (r->illicit_count + BATCH - 1) / BATCH;
 		atomic_init(&j.next, 0);
 		switch (cfg->direction) {

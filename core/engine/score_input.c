@@ -13,8 +13,8 @@
 #include "amlrisk_tx.h"
 
 #define LINE_MAX_BYTES (1u << 20) /* one CSV or JSON line */
-#define FIELDS_MAX 64             /* CSV columns */
-#define HEAD_BYTES 4096           /* what format sniffing looks at */
+#define FIELDS_MAX     64         /* CSV columns */
+#define HEAD_BYTES     4096       /* what format sniffing looks at */
 
 static const char *const fmt_names[] = {"auto", "csv", "jsonl", "protobuf"};
 
@@ -40,8 +40,8 @@ score_format_name(score_format f)
 	return fmt_names[f];
 }
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -58,9 +58,9 @@ static int
 add_fail(int rv, char *err, size_t errlen, const char *name, const char *unit, size_t where)
 {
 	snprintf(err, errlen, "%s:%s%zu: %s", name, unit, where,
-	         rv == AMLRISK_ENOMEM ? "out of memory" : rv == AMLRISK_ETOOBIG
-	                                                   ? "too many wallets or transactions"
-	                                                   : "rejected by the graph builder");
+	         rv == AMLRISK_ENOMEM    ? "out of memory"
+	         : rv == AMLRISK_ETOOBIG ? "too many wallets or transactions"
+	                                 : "rejected by the graph builder");
 	return rv;
 }
 
@@ -205,8 +205,8 @@ parse_timestamp(const char *s, int64_t *us)
 /* Checks a transaction's fields the way the consumer does (rules of
  * amlrisk_tx.h); *why names the field. Fields that are NULL are absent. */
 static int
-check_fields(const char *tx_id, const char *sender, size_t slen, const char *receiver,
-             size_t rlen, const char *amount, char *why, size_t whylen)
+check_fields(const char *tx_id, const char *sender, size_t slen, const char *receiver, size_t rlen,
+             const char *amount, char *why, size_t whylen)
 {
 	const char *r = NULL;
 	if (tx_id != NULL && amlrisk_tx_check_id(tx_id, strlen(tx_id), AMLRISK_TXID_MAX, &r) != 0)
@@ -321,8 +321,8 @@ read_lines(FILE *f, const char *name, core_graph_builder *b, row_parse_fn parse,
 enum { COL_TXID, COL_SENDER, COL_RECEIVER, COL_AMOUNT, COL_TS, COL_COUNT };
 
 typedef struct csv_state {
-	bool header;          /* seen */
-	int col[COL_COUNT];   /* field index of each known column, or -1 */
+	bool header;        /* seen */
+	int col[COL_COUNT]; /* field index of each known column, or -1 */
 	int nhead;
 	char *fields[FIELDS_MAX];
 	size_t lens[FIELDS_MAX];
@@ -345,14 +345,16 @@ csv_header(csv_state *cs, char *line, size_t len, char *why, size_t whylen)
 			if (strcmp(cs->fields[i], colnames[c]) != 0 && !ts_us)
 				continue;
 			if (cs->col[c] >= 0)
-				return fail(why, whylen, "header names column '%s' twice", colnames[c]);
+				return fail(why, whylen, "header names column '%s' twice",
+				            colnames[c]);
 			cs->col[c] = i;
 		}
 	}
 	if (cs->col[COL_SENDER] < 0 || cs->col[COL_RECEIVER] < 0)
-		return fail(why, whylen,
-		            "unknown column layout: the header needs 'sender' and 'receiver' columns "
-		            "(expected tx_id,sender,receiver,amount,timestamp)");
+		return fail(
+		        why, whylen,
+		        "unknown column layout: the header needs 'sender' and 'receiver' columns "
+		        "(expected tx_id,sender,receiver,amount,timestamp)");
 	cs->header = true;
 	return ROW_SKIP;
 }
@@ -368,7 +370,8 @@ csv_row(void *ctx, char *line, size_t len, core_tx *tx, char *why, size_t whylen
 	if ((nf = csv_split(line, cs->fields, cs->lens, FIELDS_MAX, &r)) < 0)
 		return fail(why, whylen, "%s", r);
 	if (nf != cs->nhead)
-		return fail(why, whylen, "expected %d fields as in the header, got %d", cs->nhead, nf);
+		return fail(why, whylen, "expected %d fields as in the header, got %d", cs->nhead,
+		            nf);
 	const int *col = cs->col;
 	const char *amount = col[COL_AMOUNT] >= 0 ? cs->fields[col[COL_AMOUNT]] : NULL;
 	const char *txid = col[COL_TXID] >= 0 ? cs->fields[col[COL_TXID]] : NULL;
@@ -380,9 +383,11 @@ csv_row(void *ctx, char *line, size_t len, core_tx *tx, char *why, size_t whylen
 	                 why, whylen) != 0)
 		return AMLRISK_EINVAL;
 	if (col[COL_TS] >= 0 && parse_timestamp(cs->fields[col[COL_TS]], &tx->timestamp_us) != 0)
-		return fail(why, whylen,
-		            "timestamp: expected ISO-8601 UTC (2026-01-01T00:00:00Z) or microseconds, "
-		            "got '%.40s'", cs->fields[col[COL_TS]]);
+		return fail(
+		        why, whylen,
+		        "timestamp: expected ISO-8601 UTC (2026-01-01T00:00:00Z) or microseconds, "
+		        "got '%.40s'",
+		        cs->fields[col[COL_TS]]);
 	tx->amount = amount != NULL ? strtod(amount, NULL) : 0.0;
 	return AMLRISK_OK;
 }
@@ -393,8 +398,10 @@ read_csv(FILE *f, const char *name, core_graph_builder *b, char *err, size_t err
 	csv_state cs = {.col = {-1, -1, -1, -1, -1}};
 	int rv = read_lines(f, name, b, csv_row, &cs, err, errlen);
 	if (rv == AMLRISK_OK && !cs.header)
-		return fail(err, errlen, "%s:1: empty input: expected a header line "
-		                         "tx_id,sender,receiver,amount,timestamp", name);
+		return fail(err, errlen,
+		            "%s:1: empty input: expected a header line "
+		            "tx_id,sender,receiver,amount,timestamp",
+		            name);
 	return rv;
 }
 
@@ -417,7 +424,7 @@ json_text(json_t *o, const char *key, char *buf, size_t cap, size_t *len)
 }
 
 typedef struct jsonl_state {
-	json_t *obj;          /* the current line's object: tx points into it */
+	json_t *obj; /* the current line's object: tx points into it */
 	char amount[32], ts[32];
 } jsonl_state;
 
@@ -437,7 +444,7 @@ jsonl_row(void *ctx, char *line, size_t len, core_tx *tx, char *why, size_t whyl
 	tx->receiver = json_text(js->obj, "receiver", NULL, 0, &tx->receiver_len);
 	const char *amount = json_text(js->obj, "amount", js->amount, sizeof js->amount, &al);
 	const char *ts = json_text(js->obj, "timestamp_us", js->ts, sizeof js->ts, &tsl);
-	const char *missing = txid == NULL          ? "tx_id"
+	const char *missing = txid == NULL           ? "tx_id"
 	                      : tx->sender == NULL   ? "sender"
 	                      : tx->receiver == NULL ? "receiver"
 	                      : amount == NULL       ? "amount"
@@ -475,14 +482,20 @@ read_protobuf(FILE *f, const char *name, core_graph_builder *b, char *err, size_
 			return AMLRISK_OK;
 		if (rv != AMLRISK_OK)
 			return fail(err, errlen, "%s:record %zu: %s", name, rec,
-			            rv == AMLRISK_ETOOBIG ? "record length over 4096 bytes"
-			                                  : "truncated or undecodable protobuf record");
+			            rv == AMLRISK_ETOOBIG
+			                    ? "record length over 4096 bytes"
+			                    : "truncated or undecodable protobuf record");
 		if (amlrisk_tx_validate(t, why, sizeof why) != AMLRISK_OK) {
 			aml__v1__transaction__free_unpacked(t, NULL);
 			return fail(err, errlen, "%s:record %zu: %s", name, rec, why);
 		}
-		core_tx tx = {t->sender, strlen(t->sender), t->receiver, strlen(t->receiver),
-		              strtod(t->amount, NULL), t->timestamp_us, rec};
+		core_tx tx = {t->sender,
+		              strlen(t->sender),
+		              t->receiver,
+		              strlen(t->receiver),
+		              strtod(t->amount, NULL),
+		              t->timestamp_us,
+		              rec};
 		rv = core_graph_builder_add_tx(b, &tx);
 		aml__v1__transaction__free_unpacked(t, NULL);
 		if (rv != AMLRISK_OK)

@@ -13,55 +13,55 @@
 #include "score_input.h"
 
 #define EXIT_USAGE 2
-#define ERR_MAX 512
+#define ERR_MAX    512
 
 static const char usage_text[] =
-	"usage: amlrisk-score [options] FILE\n"
-	"\n"
-	"Scores the transactions in FILE ('-' for standard input) with the risk model\n"
-	"hop_exposure/v1 (shared/spec/scoring.md) and writes one CSV row per wallet:\n"
-	"\n"
-	"  wallet,risk_score,exposures,in_degree,out_degree,is_illicit,c_0,...,c_K\n"
-	"\n"
-	"in \"top N\" order (risk_score descending, then wallet ascending bytewise);\n"
-	"risk_score is printed with 17 significant digits, is_illicit as 0 or 1.\n"
-	"\n"
-	"Input:\n"
-	"  FILE                    CSV with a header naming the columns (tx_id, sender,\n"
-	"                          receiver, amount, timestamp; found by name, others\n"
-	"                          ignored; sender and receiver required), JSON lines\n"
-	"                          (objects with tx_id, sender, receiver, amount as a\n"
-	"                          string, timestamp_us) or length-delimited protobuf\n"
-	"                          aml.v1.Transaction records: the simulator's formats\n"
-	"  --format FMT            auto (default: by file name, then content), csv,\n"
-	"                          jsonl or protobuf\n"
-	"  --labels FILE           wallets labelled illicit, one per line\n"
-	"\n"
-	"Model config (defaults as in the spec; flags override --config):\n"
-	"  --config FILE           a JSON object of config keys, e.g. a stored\n"
-	"                          scoring_runs.config_json\n"
-	"  --hop-weights W0,W1,..  1 to 11 weights >= 0 (default 1,0.6,0.3); K = count-1\n"
-	"  --direction DIR         any (default), in, out or both\n"
-	"  --count MODE            within (default) or exact\n"
-	"  --illicit-ratio R       share of wallets seeded illicit, 0..1 (default 0.05)\n"
-	"  --illicit-seed N        uint64 seed of the selection (default: env\n"
-	"                          ILLICIT_SEED, else 42)\n"
-	"  --degree-normalize      divide by sqrt(in+out degree) (default)\n"
-	"  --no-degree-normalize   do not\n"
-	"  --use-labels            labelled wallets are illicit too (default)\n"
-	"  --no-labels             ignore --labels\n"
-	"\n"
-	"Output:\n"
-	"  --top N                 only the first N rows\n"
-	"  -o, --output FILE       write there instead of standard output\n"
-	"  --show-config           print the canonical config JSON and exit\n"
-	"  --stats                 print wallets, edges, illicit count and timings to\n"
-	"                          standard error\n"
-	"  --threads N             worker threads (default 2)\n"
-	"  -h, --help              this text\n"
-	"\n"
-	"Exit status: 0 done, 1 bad input (the message names the file and line or\n"
-	"record), 2 bad usage (the message names the flag).\n";
+        "usage: amlrisk-score [options] FILE\n"
+        "\n"
+        "Scores the transactions in FILE ('-' for standard input) with the risk model\n"
+        "hop_exposure/v1 (shared/spec/scoring.md) and writes one CSV row per wallet:\n"
+        "\n"
+        "  wallet,risk_score,exposures,in_degree,out_degree,is_illicit,c_0,...,c_K\n"
+        "\n"
+        "in \"top N\" order (risk_score descending, then wallet ascending bytewise);\n"
+        "risk_score is printed with 17 significant digits, is_illicit as 0 or 1.\n"
+        "\n"
+        "Input:\n"
+        "  FILE                    CSV with a header naming the columns (tx_id, sender,\n"
+        "                          receiver, amount, timestamp; found by name, others\n"
+        "                          ignored; sender and receiver required), JSON lines\n"
+        "                          (objects with tx_id, sender, receiver, amount as a\n"
+        "                          string, timestamp_us) or length-delimited protobuf\n"
+        "                          aml.v1.Transaction records: the simulator's formats\n"
+        "  --format FMT            auto (default: by file name, then content), csv,\n"
+        "                          jsonl or protobuf\n"
+        "  --labels FILE           wallets labelled illicit, one per line\n"
+        "\n"
+        "Model config (defaults as in the spec; flags override --config):\n"
+        "  --config FILE           a JSON object of config keys, e.g. a stored\n"
+        "                          scoring_runs.config_json\n"
+        "  --hop-weights W0,W1,..  1 to 11 weights >= 0 (default 1,0.6,0.3); K = count-1\n"
+        "  --direction DIR         any (default), in, out or both\n"
+        "  --count MODE            within (default) or exact\n"
+        "  --illicit-ratio R       share of wallets seeded illicit, 0..1 (default 0.05)\n"
+        "  --illicit-seed N        uint64 seed of the selection (default: env\n"
+        "                          ILLICIT_SEED, else 42)\n"
+        "  --degree-normalize      divide by sqrt(in+out degree) (default)\n"
+        "  --no-degree-normalize   do not\n"
+        "  --use-labels            labelled wallets are illicit too (default)\n"
+        "  --no-labels             ignore --labels\n"
+        "\n"
+        "Output:\n"
+        "  --top N                 only the first N rows\n"
+        "  -o, --output FILE       write there instead of standard output\n"
+        "  --show-config           print the canonical config JSON and exit\n"
+        "  --stats                 print wallets, edges, illicit count and timings to\n"
+        "                          standard error\n"
+        "  --threads N             worker threads (default 2)\n"
+        "  -h, --help              this text\n"
+        "\n"
+        "Exit status: 0 done, 1 bad input (the message names the file and line or\n"
+        "record), 2 bad usage (the message names the flag).\n";
 
 enum {
 	OPT_FORMAT = 256,
@@ -83,25 +83,25 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"labels", required_argument, NULL, OPT_LABELS},
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"hop-weights", required_argument, NULL, OPT_WEIGHTS},
-	{"direction", required_argument, NULL, OPT_DIRECTION},
-	{"count", required_argument, NULL, OPT_COUNT},
-	{"illicit-ratio", required_argument, NULL, OPT_RATIO},
-	{"illicit-seed", required_argument, NULL, OPT_SEED},
-	{"degree-normalize", no_argument, NULL, OPT_NORM},
-	{"no-degree-normalize", no_argument, NULL, OPT_NO_NORM},
-	{"use-labels", no_argument, NULL, OPT_USE_LABELS},
-	{"no-labels", no_argument, NULL, OPT_NO_LABELS},
-	{"top", required_argument, NULL, OPT_TOP},
-	{"output", required_argument, NULL, 'o'},
-	{"show-config", no_argument, NULL, OPT_SHOW_CONFIG},
-	{"stats", no_argument, NULL, OPT_STATS},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"labels", required_argument, NULL, OPT_LABELS},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"hop-weights", required_argument, NULL, OPT_WEIGHTS},
+        {"direction", required_argument, NULL, OPT_DIRECTION},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"illicit-ratio", required_argument, NULL, OPT_RATIO},
+        {"illicit-seed", required_argument, NULL, OPT_SEED},
+        {"degree-normalize", no_argument, NULL, OPT_NORM},
+        {"no-degree-normalize", no_argument, NULL, OPT_NO_NORM},
+        {"use-labels", no_argument, NULL, OPT_USE_LABELS},
+        {"no-labels", no_argument, NULL, OPT_NO_LABELS},
+        {"top", required_argument, NULL, OPT_TOP},
+        {"output", required_argument, NULL, 'o'},
+        {"show-config", no_argument, NULL, OPT_SHOW_CONFIG},
+        {"stats", no_argument, NULL, OPT_STATS},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
 };
 
 /* Model flags, applied over the defaults and --config in this order. */
@@ -113,8 +113,7 @@ typedef struct flags {
 	bool show_config, stats;
 } flags;
 
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints "amlrisk-score: <message>" and a pointer to --help; returns 2. */
 static int
@@ -214,8 +213,8 @@ config_from_flags(const flags *fl, core_config *c)
 	uint64_t seed;
 	if (env != NULL && *env != '\0') {
 		if (core_config_seed_parse(env, &seed) != 0)
-			return usage_error("ILLICIT_SEED: expected an integer in [0, 2^64-1], got '%s'",
-			                   env);
+			return usage_error(
+			        "ILLICIT_SEED: expected an integer in [0, 2^64-1], got '%s'", env);
 		core_config_default_seed_set(seed);
 	}
 	core_config_defaults(c);
@@ -230,8 +229,9 @@ config_from_flags(const flags *fl, core_config *c)
 			return usage_error("--config: %s: %s", fl->config, err);
 	}
 	if (fl->weights != NULL && parse_weights(fl->weights, c) != 0)
-		return usage_error("--hop-weights: expected 1 to 11 comma-separated numbers, got '%s'",
-		                   fl->weights);
+		return usage_error(
+		        "--hop-weights: expected 1 to 11 comma-separated numbers, got '%s'",
+		        fl->weights);
 	if (fl->direction != NULL && core_direction_parse(fl->direction, &c->direction) != 0)
 		return usage_error("--direction: expected any, in, out or both, got '%s'",
 		                   fl->direction);
@@ -249,7 +249,8 @@ config_from_flags(const flags *fl, core_config *c)
 	if (fl->use_labels >= 0)
 		c->use_labels = fl->use_labels != 0;
 	if (core_config_validate(c, err, sizeof err) != 0) {
-		const char *flag = strncmp(err, "hop_weights", 11) == 0 ? "--hop-weights" : "config";
+		const char *flag =
+		        strncmp(err, "hop_weights", 11) == 0 ? "--hop-weights" : "config";
 		return usage_error("%s: %s", flag, err);
 	}
 	return 0;
@@ -264,23 +265,57 @@ parse_flags(int argc, char **argv, flags *fl)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ho:", long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_FORMAT: fl->format = optarg; break;
-		case OPT_LABELS: fl->labels = optarg; break;
-		case OPT_CONFIG: fl->config = optarg; break;
-		case OPT_WEIGHTS: fl->weights = optarg; break;
-		case OPT_DIRECTION: fl->direction = optarg; break;
-		case OPT_COUNT: fl->count = optarg; break;
-		case OPT_RATIO: fl->ratio = optarg; break;
-		case OPT_SEED: fl->seed = optarg; break;
-		case OPT_NORM: fl->normalize = 1; break;
-		case OPT_NO_NORM: fl->normalize = 0; break;
-		case OPT_USE_LABELS: fl->use_labels = 1; break;
-		case OPT_NO_LABELS: fl->use_labels = 0; break;
-		case OPT_TOP: fl->top = optarg; break;
-		case 'o': fl->output = optarg; break;
-		case OPT_SHOW_CONFIG: fl->show_config = true; break;
-		case OPT_STATS: fl->stats = true; break;
-		case OPT_THREADS: fl->threads = optarg; break;
+		case OPT_FORMAT:
+			fl->format = optarg;
+			break;
+		case OPT_LABELS:
+			fl->labels = optarg;
+			break;
+		case OPT_CONFIG:
+			fl->config = optarg;
+			break;
+		case OPT_WEIGHTS:
+			fl->weights = optarg;
+			break;
+		case OPT_DIRECTION:
+			fl->direction = optarg;
+			break;
+		case OPT_COUNT:
+			fl->count = optarg;
+			break;
+		case OPT_RATIO:
+			fl->ratio = optarg;
+			break;
+		case OPT_SEED:
+			fl->seed = optarg;
+			break;
+		case OPT_NORM:
+			fl->normalize = 1;
+			break;
+		case OPT_NO_NORM:
+			fl->normalize = 0;
+			break;
+		case OPT_USE_LABELS:
+			fl->use_labels = 1;
+			break;
+		case OPT_NO_LABELS:
+			fl->use_labels = 0;
+			break;
+		case OPT_TOP:
+			fl->top = optarg;
+			break;
+		case 'o':
+			fl->output = optarg;
+			break;
+		case OPT_SHOW_CONFIG:
+			fl->show_config = true;
+			break;
+		case OPT_STATS:
+			fl->stats = true;
+			break;
+		case OPT_THREADS:
+			fl->threads = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -294,8 +329,9 @@ parse_flags(int argc, char **argv, flags *fl)
 		return 0;
 	if (optind + 1 != argc)
 		return optind == argc
-		           ? usage_error("no input FILE given ('-' reads standard input)")
-		           : usage_error("one input FILE expected, got '%s' and more", argv[optind]);
+		               ? usage_error("no input FILE given ('-' reads standard input)")
+		               : usage_error("one input FILE expected, got '%s' and more",
+		                             argv[optind]);
 	fl->input = argv[optind];
 	return 0;
 }
@@ -428,8 +464,8 @@ main(int argc, char **argv)
 		        "format=%s txs=%llu wallets=%u edges=%llu illicit=%u read_build_s=%.3f "
 		        "score_s=%.3f config=%s\n",
 		        score_format_name(used), (unsigned long long)st.txs, st.wallets,
-		        (unsigned long long)st.edges, core_run_result_illicit_count(r), t1 - t0, t2 - t1,
-		        json);
+		        (unsigned long long)st.edges, core_run_result_illicit_count(r), t1 - t0,
+		        t2 - t1, json);
 	}
 	status = 0;
 	goto out;

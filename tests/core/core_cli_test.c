@@ -18,7 +18,7 @@
 static char tmpdir[256];
 
 typedef struct result {
-	int status;           /* exit code, or -1 if killed */
+	int status; /* exit code, or -1 if killed */
 	char *out, *err;
 } result;
 
@@ -125,10 +125,12 @@ test_help(void **state)
 	result r = cli(NULL, NULL, args);
 	assert_int_equal(r.status, 0);
 	static const char *const flags[] = {
-		"--format", "--labels", "--config", "--hop-weights", "--direction", "--count",
-		"--illicit-ratio", "--illicit-seed", "--no-degree-normalize", "--no-labels", "--top",
-		"--output", "--threads", "ILLICIT_SEED", "wallet,risk_score,exposures", "protobuf",
-		"jsonl"};
+	        "--format",        "--labels",       "--config",
+	        "--hop-weights",   "--direction",    "--count",
+	        "--illicit-ratio", "--illicit-seed", "--no-degree-normalize",
+	        "--no-labels",     "--top",          "--output",
+	        "--threads",       "ILLICIT_SEED",   "wallet,risk_score,exposures",
+	        "protobuf",        "jsonl"};
 	for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
 		if (strstr(r.out, flags[i]) == NULL)
 			fail_msg("--help does not mention %s", flags[i]);
@@ -143,9 +145,20 @@ test_vector_by_flags(void **state)
 	char tx[1024], labels[512];
 	vector_path(tx, sizeof tx, "random60-both-within", "tx.csv");
 	write_file("labels.txt", "w3\n\n", labels, sizeof labels);
-	const char *const args[] = {"--illicit-ratio", "0.08", "--illicit-seed", "7",
-	                            "--hop-weights", "1,0.6,0.3,0.1", "--direction", "both",
-	                            "--count", "within", "--labels", labels, tx, NULL};
+	const char *const args[] = {"--illicit-ratio",
+	                            "0.08",
+	                            "--illicit-seed",
+	                            "7",
+	                            "--hop-weights",
+	                            "1,0.6,0.3,0.1",
+	                            "--direction",
+	                            "both",
+	                            "--count",
+	                            "within",
+	                            "--labels",
+	                            labels,
+	                            tx,
+	                            NULL};
 	result r = cli(NULL, NULL, args);
 	if (r.status != 0)
 		fail_msg("exit %d: %s", r.status, r.err);
@@ -227,8 +240,10 @@ test_formats_agree(void **state)
 	const char *const a_pb[] = {"--illicit-ratio", "0.5", pb, NULL};
 	const char *const a_pbf[] = {"--illicit-ratio", "0.5", "--format", "protobuf", "-", NULL};
 	const char *const a_stdin[] = {"--illicit-ratio", "0.5", "-", NULL};
-	result r0 = cli(NULL, NULL, a_csv), r1 = cli(NULL, NULL, a_jsonl), r2 = cli(NULL, NULL, a_pb);
-	result r3 = cli(pb, NULL, a_pbf), r4 = cli(jsonl, NULL, a_stdin), r5 = cli(csv, NULL, a_stdin);
+	result r0 = cli(NULL, NULL, a_csv), r1 = cli(NULL, NULL, a_jsonl),
+	       r2 = cli(NULL, NULL, a_pb);
+	result r3 = cli(pb, NULL, a_pbf), r4 = cli(jsonl, NULL, a_stdin),
+	       r5 = cli(csv, NULL, a_stdin);
 	result r6 = cli(pb, NULL, a_stdin);
 	result *all[] = {&r0, &r1, &r2, &r3, &r4, &r5, &r6};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -255,8 +270,9 @@ test_top_and_show_config(void **state)
 	assert_int_equal(lines, 4);
 	result_free(&r);
 
-	const char *const a_cfg[] = {"--show-config", "--direction", "out", "--hop-weights", "2",
-	                             "--no-degree-normalize", NULL};
+	const char *const a_cfg[] = {
+	        "--show-config",         "--direction", "out", "--hop-weights", "2",
+	        "--no-degree-normalize", NULL};
 	r = cli(NULL, "ILLICIT_SEED=99", a_cfg);
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.out, "{\"model\":\"hop_exposure/v1\",\"illicit_ratio\":0.05,"
@@ -272,9 +288,10 @@ test_errors(void **state)
 {
 	(void)state;
 	char bad_row[512], bad_amt[512], layout[512], quote[512], pbtrunc[512], labels[512];
-	write_file("bad_row.csv", "tx_id,sender,receiver,amount,timestamp\n"
-	                          "t0,A,B,1.0,2026-01-01T00:00:00Z\n"
-	                          "t1,A,B,1.0\n",
+	write_file("bad_row.csv",
+	           "tx_id,sender,receiver,amount,timestamp\n"
+	           "t0,A,B,1.0,2026-01-01T00:00:00Z\n"
+	           "t1,A,B,1.0\n",
 	           bad_row, sizeof bad_row);
 	write_file("bad_amt.csv", "sender,receiver,amount\nA,B,1.0\nA,C,-3\n", bad_amt,
 	           sizeof bad_amt);
@@ -288,24 +305,27 @@ test_errors(void **state)
 		int status;
 		const char *want;
 	} cases[] = {
-		{{NULL, NULL}, NULL, 1, "bad_row.csv:3: expected 5 fields"},
-		{{NULL, NULL}, NULL, 1, "bad_amt.csv:3: amount: not a non-negative decimal"},
-		{{NULL, NULL}, NULL, 1, "layout.csv:1: unknown column layout"},
-		{{NULL, NULL}, NULL, 1, "quote.csv:2: unterminated quoted field"},
-		{{NULL, NULL}, NULL, 1, "trunc.pb:record 1: truncated"},
-		{{"--direction", "sideways", "x.csv", NULL}, NULL, 2, "--direction: expected any"},
-		{{"--hop-weights", "1,,2", "x.csv", NULL}, NULL, 2, "--hop-weights"},
-		{{"--hop-weights", "1,-2", "x.csv", NULL}, NULL, 2, "--hop-weights: hop_weights[1]"},
-		{{"--illicit-ratio", "1.5", "x.csv", NULL}, NULL, 2, "--illicit-ratio"},
-		{{"--illicit-seed", "-4", "x.csv", NULL}, NULL, 2, "--illicit-seed"},
-		{{"--count", "some", "x.csv", NULL}, NULL, 2, "--count"},
-		{{"--top", "many", "x.csv", NULL}, NULL, 2, "--top"},
-		{{"--format", "xml", "x.csv", NULL}, NULL, 2, "--format"},
-		{{"--frobnicate", "x.csv", NULL}, NULL, 2, "unknown option '--frobnicate'"},
-		{{"x.csv", "--top", NULL}, NULL, 2, "option '--top' needs a value"},
-		{{NULL}, NULL, 2, "no input FILE"},
-		{{"--show-config", NULL}, "ILLICIT_SEED=abc", 2, "ILLICIT_SEED"},
-		{{"/nonexistent/tx.csv", NULL}, NULL, 1, "cannot open '/nonexistent/tx.csv'"},
+	        {{NULL, NULL}, NULL, 1, "bad_row.csv:3: expected 5 fields"},
+	        {{NULL, NULL}, NULL, 1, "bad_amt.csv:3: amount: not a non-negative decimal"},
+	        {{NULL, NULL}, NULL, 1, "layout.csv:1: unknown column layout"},
+	        {{NULL, NULL}, NULL, 1, "quote.csv:2: unterminated quoted field"},
+	        {{NULL, NULL}, NULL, 1, "trunc.pb:record 1: truncated"},
+	        {{"--direction", "sideways", "x.csv", NULL}, NULL, 2, "--direction: expected any"},
+	        {{"--hop-weights", "1,,2", "x.csv", NULL}, NULL, 2, "--hop-weights"},
+	        {{"--hop-weights", "1,-2", "x.csv", NULL},
+	         NULL,
+	         2,
+	         "--hop-weights: hop_weights[1]"},
+	        {{"--illicit-ratio", "1.5", "x.csv", NULL}, NULL, 2, "--illicit-ratio"},
+	        {{"--illicit-seed", "-4", "x.csv", NULL}, NULL, 2, "--illicit-seed"},
+	        {{"--count", "some", "x.csv", NULL}, NULL, 2, "--count"},
+	        {{"--top", "many", "x.csv", NULL}, NULL, 2, "--top"},
+	        {{"--format", "xml", "x.csv", NULL}, NULL, 2, "--format"},
+	        {{"--frobnicate", "x.csv", NULL}, NULL, 2, "unknown option '--frobnicate'"},
+	        {{"x.csv", "--top", NULL}, NULL, 2, "option '--top' needs a value"},
+	        {{NULL}, NULL, 2, "no input FILE"},
+	        {{"--show-config", NULL}, "ILLICIT_SEED=abc", 2, "ILLICIT_SEED"},
+	        {{"/nonexistent/tx.csv", NULL}, NULL, 1, "cannot open '/nonexistent/tx.csv'"},
 	};
 	const char *files[] = {bad_row, bad_amt, layout, quote, pbtrunc};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -316,8 +336,8 @@ test_errors(void **state)
 			memcpy(args, cases[i].args, sizeof cases[i].args);
 		result r = cli(NULL, cases[i].env, args);
 		if (r.status != cases[i].status || strstr(r.err, cases[i].want) == NULL)
-			fail_msg("case %zu: exit %d, stderr \"%s\", want %d and \"%s\"", i, r.status, r.err,
-			         cases[i].status, cases[i].want);
+			fail_msg("case %zu: exit %d, stderr \"%s\", want %d and \"%s\"", i,
+			         r.status, r.err, cases[i].status, cases[i].want);
 		assert_string_equal(r.out, "");
 		result_free(&r);
 	}
@@ -349,12 +369,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_help),
-		cmocka_unit_test(test_vector_by_flags),
-		cmocka_unit_test(test_vector_by_config),
-		cmocka_unit_test(test_formats_agree),
-		cmocka_unit_test(test_top_and_show_config),
-		cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_help),
+	        cmocka_unit_test(test_vector_by_flags),
+	        cmocka_unit_test(test_vector_by_config),
+	        cmocka_unit_test(test_formats_agree),
+	        cmocka_unit_test(test_top_and_show_config),
+	        cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -52,10 +52,10 @@ test_defaults(void **state)
 	assert_true(d.degree_normalize);
 	assert_int_equal(core_config_validate(&d, err, sizeof err), AMLRISK_OK);
 	assert_int_equal(core_config_to_json(&d, json, sizeof json, &len), AMLRISK_OK);
-	assert_string_equal(json,
-	                    "{\"model\":\"hop_exposure/v1\",\"illicit_ratio\":0.05,\"illicit_seed\":42,"
-	                    "\"use_labels\":true,\"hop_weights\":[1.0,0.6,0.3],\"direction\":\"any\","
-	                    "\"count\":\"within\",\"degree_normalize\":true}");
+	assert_string_equal(
+	        json, "{\"model\":\"hop_exposure/v1\",\"illicit_ratio\":0.05,\"illicit_seed\":42,"
+	              "\"use_labels\":true,\"hop_weights\":[1.0,0.6,0.3],\"direction\":\"any\","
+	              "\"count\":\"within\",\"degree_normalize\":true}");
 	assert_int_equal(len, strlen(json));
 	/* {} and whitespace give the defaults */
 	assert_int_equal(parse(&c, " { } ", err, sizeof err), AMLRISK_OK);
@@ -87,9 +87,10 @@ test_every_key(void **state)
 	(void)state;
 	core_config c;
 	char err[128];
-	const char *j = "{\"model\":\"hop_exposure/v1\",\"illicit_ratio\":1,\"illicit_seed\":"
-	                "18446744073709551615,\"use_labels\":false,\"hop_weights\":[0,1e0,0.5,2.5E-1],"
-	                "\"direction\":\"both\",\"count\":\"exact\",\"degree_normalize\":false}";
+	const char *j =
+	        "{\"model\":\"hop_exposure/v1\",\"illicit_ratio\":1,\"illicit_seed\":"
+	        "18446744073709551615,\"use_labels\":false,\"hop_weights\":[0,1e0,0.5,2.5E-1],"
+	        "\"direction\":\"both\",\"count\":\"exact\",\"degree_normalize\":false}";
 	assert_int_equal(parse(&c, j, err, sizeof err), AMLRISK_OK);
 	assert_true(c.illicit_ratio == 1.0);
 	assert_true(c.illicit_seed == UINT64_MAX);
@@ -118,43 +119,44 @@ test_errors_name_the_key(void **state)
 	static const struct {
 		const char *json, *want;
 	} cases[] = {
-		{"{\"colour\":1}", "colour: unknown key"},
-		{"{\"hop_weight\":[1]}", "hop_weight: unknown key"},
-		{"{\"model\":\"hop_exposure/v2\"}", "model: unknown model"},
-		{"{\"model\":1}", "model: expected"},
-		{"{\"illicit_ratio\":1.5}", "illicit_ratio: must be in [0, 1]"},
-		{"{\"illicit_ratio\":-0.1}", "illicit_ratio"},
-		{"{\"illicit_ratio\":\"0.1\"}", "illicit_ratio: expected a number"},
-		{"{\"illicit_ratio\":1e999}", "illicit_ratio: 1e999 is out of range"},
-		{"{\"illicit_seed\":-1}", "illicit_seed: expected an integer"},
-		{"{\"illicit_seed\":1.5}", "illicit_seed: expected an integer"},
-		{"{\"illicit_seed\":18446744073709551616}", "illicit_seed: expected an integer"},
-		{"{\"illicit_seed\":\"42\"}", "illicit_seed: expected an integer"},
-		{"{\"use_labels\":1}", "use_labels: expected true or false"},
-		{"{\"use_labels\":null}", "use_labels: expected true or false"},
-		{"{\"hop_weights\":[]}", "hop_weights: expected"},
-		{"{\"hop_weights\":1}", "hop_weights: expected an array"},
-		{"{\"hop_weights\":[1,1,1,1,1,1,1,1,1,1,1,1]}", "hop_weights: more than 11"},
-		{"{\"hop_weights\":[1,-0.5]}", "hop_weights[1]: must be >= 0"},
-		{"{\"hop_weights\":[1,\"x\"]}", "hop_weights[1]: expected a number"},
-		{"{\"hop_weights\":[1,1e400]}", "hop_weights[1]: 1e400 is out of range"},
-		{"{\"direction\":\"up\"}", "direction: expected one of any, in, out, both, got \"up\""},
-		{"{\"direction\":[\"in\"]}", "direction: expected one of"},
-		{"{\"count\":\"all\"}", "count: expected one of within, exact"},
-		{"{\"degree_normalize\":\"yes\"}", "degree_normalize: expected true or false"},
-		{"{\"count\":\"exact\",\"count\":\"within\"}", "count: duplicate key"},
-		{"", "invalid JSON at byte 0"},
-		{"[]", "the config must be a JSON object"},
-		{"{\"count\":\"exact\",}", "invalid JSON"},
-		{"{\"count\":\"exact\"", "invalid JSON"},
-		{"{\"count\" \"exact\"}", "expected ':'"},
-		{"{\"count\":\"exact\"} x", "trailing characters"},
-		{"{\"illicit_ratio\":01}", "invalid JSON"},
-		{"{\"illicit_ratio\":.5}", "illicit_ratio: invalid JSON"},
-		{"{\"colour\":[1,}", "invalid JSON"},
-		{"{\"direction\":\"in\x01\"}", "direction: invalid JSON at byte 16: control"},
-		{"{\"direction\":\"\\x\"}", "bad escape"},
-		{"{\"direction\":\"\\ud800\"}", "unpaired surrogate"},
+	        {"{\"colour\":1}", "colour: unknown key"},
+	        {"{\"hop_weight\":[1]}", "hop_weight: unknown key"},
+	        {"{\"model\":\"hop_exposure/v2\"}", "model: unknown model"},
+	        {"{\"model\":1}", "model: expected"},
+	        {"{\"illicit_ratio\":1.5}", "illicit_ratio: must be in [0, 1]"},
+	        {"{\"illicit_ratio\":-0.1}", "illicit_ratio"},
+	        {"{\"illicit_ratio\":\"0.1\"}", "illicit_ratio: expected a number"},
+	        {"{\"illicit_ratio\":1e999}", "illicit_ratio: 1e999 is out of range"},
+	        {"{\"illicit_seed\":-1}", "illicit_seed: expected an integer"},
+	        {"{\"illicit_seed\":1.5}", "illicit_seed: expected an integer"},
+	        {"{\"illicit_seed\":18446744073709551616}", "illicit_seed: expected an integer"},
+	        {"{\"illicit_seed\":\"42\"}", "illicit_seed: expected an integer"},
+	        {"{\"use_labels\":1}", "use_labels: expected true or false"},
+	        {"{\"use_labels\":null}", "use_labels: expected true or false"},
+	        {"{\"hop_weights\":[]}", "hop_weights: expected"},
+	        {"{\"hop_weights\":1}", "hop_weights: expected an array"},
+	        {"{\"hop_weights\":[1,1,1,1,1,1,1,1,1,1,1,1]}", "hop_weights: more than 11"},
+	        {"{\"hop_weights\":[1,-0.5]}", "hop_weights[1]: must be >= 0"},
+	        {"{\"hop_weights\":[1,\"x\"]}", "hop_weights[1]: expected a number"},
+	        {"{\"hop_weights\":[1,1e400]}", "hop_weights[1]: 1e400 is out of range"},
+	        {"{\"direction\":\"up\"}",
+	         "direction: expected one of any, in, out, both, got \"up\""},
+	        {"{\"direction\":[\"in\"]}", "direction: expected one of"},
+	        {"{\"count\":\"all\"}", "count: expected one of within, exact"},
+	        {"{\"degree_normalize\":\"yes\"}", "degree_normalize: expected true or false"},
+	        {"{\"count\":\"exact\",\"count\":\"within\"}", "count: duplicate key"},
+	        {"", "invalid JSON at byte 0"},
+	        {"[]", "the config must be a JSON object"},
+	        {"{\"count\":\"exact\",}", "invalid JSON"},
+	        {"{\"count\":\"exact\"", "invalid JSON"},
+	        {"{\"count\" \"exact\"}", "expected ':'"},
+	        {"{\"count\":\"exact\"} x", "trailing characters"},
+	        {"{\"illicit_ratio\":01}", "invalid JSON"},
+	        {"{\"illicit_ratio\":.5}", "illicit_ratio: invalid JSON"},
+	        {"{\"colour\":[1,}", "invalid JSON"},
+	        {"{\"direction\":\"in\x01\"}", "direction: invalid JSON at byte 16: control"},
+	        {"{\"direction\":\"\\x\"}", "bad escape"},
+	        {"{\"direction\":\"\\ud800\"}", "unpaired surrogate"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		core_config c, before;
@@ -163,8 +165,8 @@ test_errors_name_the_key(void **state)
 		before = c;
 		int rv = parse(&c, cases[i].json, err, sizeof err);
 		if (rv != AMLRISK_EINVAL || strstr(err, cases[i].want) == NULL)
-			fail_msg("case %zu %s: rv %d, err \"%s\", want \"%s\"", i, cases[i].json, rv, err,
-			         cases[i].want);
+			fail_msg("case %zu %s: rv %d, err \"%s\", want \"%s\"", i, cases[i].json,
+			         rv, err, cases[i].want);
 		assert_memory_equal(&c, &before, sizeof c);
 	}
 	/* a NULL buffer or a tiny one is fine */
@@ -211,8 +213,9 @@ test_merge(void **state)
 	(void)state;
 	core_config base, c;
 	char err[128];
-	assert_int_equal(parse(&base, "{\"direction\":\"out\",\"hop_weights\":[1,2]}", err, sizeof err),
-	                 AMLRISK_OK);
+	assert_int_equal(
+	        parse(&base, "{\"direction\":\"out\",\"hop_weights\":[1,2]}", err, sizeof err),
+	        AMLRISK_OK);
 	const char *over = "{\"count\":\"exact\"}";
 	assert_int_equal(core_config_merge(&c, &base, over, strlen(over), err, sizeof err),
 	                 AMLRISK_OK);
@@ -251,7 +254,8 @@ test_round_trip(void **state)
 		c.hops = (unsigned)(tu_rand(&rng) % (CORE_HOPS_MAX + 1));
 		for (unsigned k = 0; k <= c.hops; k++) {
 			uint64_t r = tu_rand(&rng);
-			c.hop_weights[k] = r % 4 == 0 ? (double)(r % 10) : (double)(r >> 11) * 1e-10;
+			c.hop_weights[k] =
+			        r % 4 == 0 ? (double)(r % 10) : (double)(r >> 11) * 1e-10;
 		}
 		c.direction = (core_direction)(tu_rand(&rng) % 4);
 		c.count = (core_count)(tu_rand(&rng) % 2);
@@ -291,14 +295,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_default_seed),
-		cmocka_unit_test(test_every_key),
-		cmocka_unit_test(test_errors_name_the_key),
-		cmocka_unit_test(test_validate),
-		cmocka_unit_test(test_merge),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_name_parsers),
+	        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_default_seed),
+	        cmocka_unit_test(test_every_key),  cmocka_unit_test(test_errors_name_the_key),
+	        cmocka_unit_test(test_validate),   cmocka_unit_test(test_merge),
+	        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_name_parsers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -169,14 +169,16 @@ check_explain(const tu_ref *ref, const core_run_result *r, uint32_t v, uint32_t 
 		assert_int_equal(s[i].path[0], v);
 		assert_int_equal(s[i].path[s[i].hop], s[i].id);
 		core_direction walk = s[i].direction; /* IN: against the arcs from v */
-		uint32_t *d = tu_ref_dist(ref, v, walk == CORE_DIR_ANY ? CORE_DIR_ANY
-		                                     : walk == CORE_DIR_IN ? CORE_DIR_IN
-		                                                           : CORE_DIR_OUT);
+		uint32_t *d = tu_ref_dist(ref, v,
+		                          walk == CORE_DIR_ANY  ? CORE_DIR_ANY
+		                          : walk == CORE_DIR_IN ? CORE_DIR_IN
+		                                                : CORE_DIR_OUT);
 		assert_int_equal(d[s[i].id], s[i].hop);
 		free(d);
 		for (unsigned j = 0; j < s[i].hop; j++) {
 			uint32_t a = s[i].path[j], b = s[i].path[j + 1];
-			bool fwd = ref->adj[(size_t)a * ref->n + b], back = ref->adj[(size_t)b * ref->n + a];
+			bool fwd = ref->adj[(size_t)a * ref->n + b],
+			     back = ref->adj[(size_t)b * ref->n + a];
 			if (walk == CORE_DIR_IN)
 				assert_true(back);
 			else if (walk == CORE_DIR_OUT)
@@ -212,7 +214,8 @@ test_explain_random(void **state)
 			c.degree_normalize = tu_rand(&rng) % 2;
 			core_run_result *r = run_labels(g, &c, NULL);
 			for (uint32_t v = 0; v < core_graph_wallet_count(g); v += 1 + v % 3) {
-				uint32_t per_hop = round % 2 ? 3 : 1000, max = round % 3 ? 10000 : 5;
+				uint32_t per_hop = round % 2 ? 3 : 1000,
+				         max = round % 3 ? 10000 : 5;
 				check_explain(&ref, r, v, per_hop, max);
 			}
 			core_run_result_unref(r);
@@ -226,8 +229,7 @@ test_explain_random(void **state)
 /* ------------------------------------------------------- neighbourhood --- */
 
 static core_neigh *
-neigh(core_graph *g, const core_run_result *r, const char *w, unsigned hops, size_t nl,
-      size_t el)
+neigh(core_graph *g, const core_run_result *r, const char *w, unsigned hops, size_t nl, size_t el)
 {
 	core_neigh *n = NULL;
 	char err[128];
@@ -303,13 +305,16 @@ test_neigh_spec(void **state)
 		unsigned hops;
 		size_t nl, el;
 		const char *want;
-	} bad[] = {{0, 10, 10, "hops"}, {7, 10, 10, "hops"}, {1, 0, 10, "node_limit"},
-	           {1, 100001, 10, "node_limit"}, {1, 10, 1000001, "edge_limit"}};
+	} bad[] = {{0, 10, 10, "hops"},
+	           {7, 10, 10, "hops"},
+	           {1, 0, 10, "node_limit"},
+	           {1, 100001, 10, "node_limit"},
+	           {1, 10, 1000001, "edge_limit"}};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		core_neigh *x = NULL;
 		char err[128] = "";
-		assert_int_equal(core_neigh_build(&x, g, r, "A", 1, bad[i].hops, bad[i].nl, bad[i].el,
-		                                  err, sizeof err),
+		assert_int_equal(core_neigh_build(&x, g, r, "A", 1, bad[i].hops, bad[i].nl,
+		                                  bad[i].el, err, sizeof err),
 		                 AMLRISK_EINVAL);
 		assert_non_null(strstr(err, bad[i].want));
 		assert_null(x);
@@ -317,7 +322,8 @@ test_neigh_spec(void **state)
 	core_neigh *x = NULL;
 	assert_int_equal(core_neigh_build(&x, g, r, "Q", 1, 1, 10, 10, NULL, 0), AMLRISK_ENOTFOUND);
 	core_graph *other = tu_graph_pairs(spec_pairs);
-	assert_int_equal(core_neigh_build(&x, other, r, "A", 1, 1, 10, 10, NULL, 0), AMLRISK_EINVAL);
+	assert_int_equal(core_neigh_build(&x, other, r, "A", 1, 1, 10, 10, NULL, 0),
+	                 AMLRISK_EINVAL);
 	core_graph_unref(other);
 	core_run_result_unref(r);
 	core_graph_unref(g);
@@ -342,7 +348,8 @@ cand_cmp(const void *a, const void *b)
 	if (x->score != y->score)
 		return x->score > y->score ? -1 : 1;
 	size_t la, lb;
-	const char *sa = core_graph_wallet(x->g, x->id, &la), *sb = core_graph_wallet(y->g, y->id, &lb);
+	const char *sa = core_graph_wallet(x->g, x->id, &la),
+	           *sb = core_graph_wallet(y->g, y->id, &lb);
 	int c = memcmp(sa, sb, la < lb ? la : lb);
 	return c ? c : (la > lb) - (la < lb);
 }
@@ -414,10 +421,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_explain_spec),
-		cmocka_unit_test(test_explain_random),
-		cmocka_unit_test(test_neigh_spec),
-		cmocka_unit_test(test_neigh_random),
+	        cmocka_unit_test(test_explain_spec),
+	        cmocka_unit_test(test_explain_random),
+	        cmocka_unit_test(test_neigh_spec),
+	        cmocka_unit_test(test_neigh_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

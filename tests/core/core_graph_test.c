@@ -24,13 +24,13 @@ test_spec_example(void **state)
 	core_graph_stats st;
 	assert_int_equal(core_graph_builder_create(&b, 0), AMLRISK_OK);
 	core_tx txs[] = {
-		{"A", 1, "B", 1, 3.0, 1767225600000000, 10},
-		{"B", 1, "C", 1, 1.0, 1767225601000000, 11},
-		{"C", 1, "D", 1, 1.0, 1767225602000000, 12},
-		{"A", 1, "C", 1, 1.0, 1767225603000000, 13},
-		{"E", 1, "A", 1, 1.0, 1767225604000000, 14},
-		{"D", 1, "D", 1, 1.0, 1767225599000000, 9},
-		{"A", 1, "B", 1, 4.5, 0, 0},
+	        {"A", 1, "B", 1, 3.0, 1767225600000000, 10},
+	        {"B", 1, "C", 1, 1.0, 1767225601000000, 11},
+	        {"C", 1, "D", 1, 1.0, 1767225602000000, 12},
+	        {"A", 1, "C", 1, 1.0, 1767225603000000, 13},
+	        {"E", 1, "A", 1, 1.0, 1767225604000000, 14},
+	        {"D", 1, "D", 1, 1.0, 1767225599000000, 9},
+	        {"A", 1, "B", 1, 4.5, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof txs / sizeof txs[0]; i++)
 		assert_int_equal(core_graph_builder_add_tx(b, &txs[i]), AMLRISK_OK);
@@ -201,8 +201,10 @@ test_many_wallets(void **state)
 		char s[32], r[32];
 		uint32_t u = i < W ? i : (uint32_t)(tu_rand(&rng) % W);
 		uint32_t v = (uint32_t)(tu_rand(&rng) % W);
-		int sl = snprintf(s, sizeof s, "wallet-%u", u), rl = snprintf(r, sizeof r, "wallet-%u", v);
-		assert_int_equal(core_graph_builder_add(b, s, (size_t)sl, r, (size_t)rl, 1), AMLRISK_OK);
+		int sl = snprintf(s, sizeof s, "wallet-%u", u),
+		    rl = snprintf(r, sizeof r, "wallet-%u", v);
+		assert_int_equal(core_graph_builder_add(b, s, (size_t)sl, r, (size_t)rl, 1),
+		                 AMLRISK_OK);
 	}
 	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
 	uint32_t n = core_graph_wallet_count(g);
@@ -240,10 +242,13 @@ test_parallel_finish_agrees(void **state)
 		assert_int_equal(core_graph_builder_create(&b, 0), AMLRISK_OK);
 		for (uint32_t i = 0; i < 400000; i++) {
 			char s[32], r[32];
-			uint32_t u = (uint32_t)(tu_rand(&rng) % 30000), v = (uint32_t)(tu_rand(&rng) % 3000);
-			int sl = snprintf(s, sizeof s, "s%u", u), rl = snprintf(r, sizeof r, "s%u", v);
-			assert_int_equal(core_graph_builder_add(b, s, (size_t)sl, r, (size_t)rl, i % 7),
-			                 AMLRISK_OK);
+			uint32_t u = (uint32_t)(tu_rand(&rng) % 30000),
+			         v = (uint32_t)(tu_rand(&rng) % 3000);
+			int sl = snprintf(s, sizeof s, "s%u", u),
+			    rl = snprintf(r, sizeof r, "s%u", v);
+			assert_int_equal(
+			        core_graph_builder_add(b, s, (size_t)sl, r, (size_t)rl, i % 7),
+			        AMLRISK_OK);
 		}
 		assert_int_equal(core_graph_builder_finish(&g[t - 1], b, t), AMLRISK_OK);
 	}
@@ -252,7 +257,8 @@ test_parallel_finish_agrees(void **state)
 	for (uint32_t id = 0; id < n; id++) {
 		const uint32_t *d0, *d1, *t0, *t1, *s0, *s1;
 		const double *a0, *a1;
-		assert_string_equal(core_graph_wallet(g[0], id, NULL), core_graph_wallet(g[1], id, NULL));
+		assert_string_equal(core_graph_wallet(g[0], id, NULL),
+		                    core_graph_wallet(g[1], id, NULL));
 		size_t k = core_graph_out_edges(g[0], id, &d0, &t0, &a0);
 		assert_int_equal(core_graph_out_edges(g[1], id, &d1, &t1, &a1), k);
 		assert_memory_equal(d0, d1, k * sizeof *d0);
@@ -328,15 +334,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_example),
-		cmocka_unit_test(test_empty_and_null),
-		cmocka_unit_test(test_refcount),
-		cmocka_unit_test(test_bad_rows),
-		cmocka_unit_test(test_raw_bytes),
-		cmocka_unit_test(test_many_wallets),
-		cmocka_unit_test(test_parallel_finish_agrees),
-		cmocka_unit_test(test_random_against_rows),
-		cmocka_unit_test(test_labels),
+	        cmocka_unit_test(test_spec_example),
+	        cmocka_unit_test(test_empty_and_null),
+	        cmocka_unit_test(test_refcount),
+	        cmocka_unit_test(test_bad_rows),
+	        cmocka_unit_test(test_raw_bytes),
+	        cmocka_unit_test(test_many_wallets),
+	        cmocka_unit_test(test_parallel_finish_agrees),
+	        cmocka_unit_test(test_random_against_rows),
+	        cmocka_unit_test(test_labels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

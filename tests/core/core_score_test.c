@@ -76,7 +76,8 @@ test_hash_vectors(void **state)
 	assert_true(core_fnv1a64("wallet_000001", 13) == 0xf8867c83cc64abaeull);
 	assert_true(core_mix64(core_fnv1a64("A", 1) ^ 42) == 0xc80fb939281f3e92ull);
 	/* ratio 0.02, seed 42: exactly these of w0 .. w999 */
-	static const unsigned want[] = {57, 262, 318, 510, 587, 609, 638, 640, 650, 866, 909, 916, 968};
+	static const unsigned want[] = {57,  262, 318, 510, 587, 609, 638,
+	                                640, 650, 866, 909, 916, 968};
 	size_t next = 0;
 	core_graph_builder *b;
 	core_graph *g;
@@ -88,7 +89,8 @@ test_hash_vectors(void **state)
 		bool expect = next < sizeof want / sizeof want[0] && want[next] == i;
 		assert_int_equal(seeded, expect);
 		next += expect;
-		assert_int_equal(core_graph_builder_add(b, w, (size_t)len, w, (size_t)len, 0), AMLRISK_OK);
+		assert_int_equal(core_graph_builder_add(b, w, (size_t)len, w, (size_t)len, 0),
+		                 AMLRISK_OK);
 	}
 	assert_int_equal(next, sizeof want / sizeof want[0]);
 	/* the same through a run */
@@ -99,7 +101,8 @@ test_hash_vectors(void **state)
 	c.illicit_seed = 42;
 	core_run_result *r = run(g, &c, NULL, 2);
 	assert_int_equal(core_run_result_illicit_count(r), 13);
-	assert_true(get(r, "w57").is_illicit && get(r, "w968").is_illicit && !get(r, "w58").is_illicit);
+	assert_true(get(r, "w57").is_illicit && get(r, "w968").is_illicit &&
+	            !get(r, "w58").is_illicit);
 	/* ratio 1: everyone; ratio 0: no one */
 	assert_true(core_seeded_illicit("x", 1, 1.0, 0));
 	assert_false(core_seeded_illicit("A", 1, 0.0, 42));
@@ -119,11 +122,11 @@ test_spec_defaults(void **state)
 		uint32_t c[3];
 		double score;
 	} want[] = {
-		{"A", {1, 1, 1}, 1.0969655114602888},
-		{"B", {0, 1, 1}, 0.6363961030678927},
-		{"C", {0, 1, 1}, 0.5196152422706631},
-		{"D", {0, 0, 1}, 0.3},
-		{"E", {0, 1, 1}, 0.9},
+	        {"A", {1, 1, 1}, 1.0969655114602888},
+	        {"B", {0, 1, 1}, 0.6363961030678927},
+	        {"C", {0, 1, 1}, 0.5196152422706631},
+	        {"D", {0, 0, 1}, 0.3},
+	        {"E", {0, 1, 1}, 0.9},
 	};
 	core_graph *g = tu_graph_pairs(spec_pairs);
 	core_labels *l = labels_of(S);
@@ -225,8 +228,8 @@ test_vectors(void **state)
 
 /* The engine against the per-wallet BFS on one graph and config. */
 static void
-check_against_reference(const tu_txs *t, core_graph *g, const core_config *c,
-                        const core_labels *l, unsigned threads)
+check_against_reference(const tu_txs *t, core_graph *g, const core_config *c, const core_labels *l,
+                        unsigned threads)
 {
 	tu_ref ref;
 	core_run_result *r = run(g, c, l, threads);
@@ -257,15 +260,18 @@ check_against_reference(const tu_txs *t, core_graph *g, const core_config *c,
 			sum += x[(size_t)v * w + k];
 			uint32_t want = c->count == CORE_COUNT_WITHIN ? sum : x[(size_t)v * w + k];
 			if (s.counts[k] != want)
-				fail_msg("wallet %s hop %u: c=%u, reference %u (dir %d count %d K %u)", s.wallet,
-				         k, s.counts[k], want, c->direction, c->count, c->hops);
+				fail_msg("wallet %s hop %u: c=%u, reference %u (dir %d count %d K "
+				         "%u)",
+				         s.wallet, k, s.counts[k], want, c->direction, c->count,
+				         c->hops);
 			weighted += c->hop_weights[k] * want;
 		}
 		assert_int_equal(s.exposures, sum);
 		uint32_t deg = ref.nin[v] + ref.nout[v];
 		double score = c->degree_normalize ? weighted / sqrt(deg ? deg : 1) : weighted;
 		if (tu_rel(s.risk_score, score) > 1e-9)
-			fail_msg("wallet %s: score %.17g, reference %.17g", s.wallet, s.risk_score, score);
+			fail_msg("wallet %s: score %.17g, reference %.17g", s.wallet, s.risk_score,
+			         score);
 	}
 	check_order(r);
 	free(x);
@@ -275,7 +281,10 @@ check_against_reference(const tu_txs *t, core_graph *g, const core_config *c,
 }
 
 static const double weight_sets[][4] = {
-	{1.0, 0.6, 0.3, -1}, {0, 1, 0.5, 0.25}, {2.5, -1, 0, 0}, {1, 0, 0, 1},
+        {1.0, 0.6, 0.3, -1},
+        {0, 1, 0.5, 0.25},
+        {2.5, -1, 0, 0},
+        {1, 0, 0, 1},
 };
 
 static void
@@ -361,7 +370,7 @@ test_blocking_paths(void **state)
 {
 	(void)state;
 	static const core_score_tuning tunes[] = {
-		{6, 1u << 20, 1}, {6, 40, 1}, {7, 1, 1}, {8, 300, 1}};
+	        {6, 1u << 20, 1}, {6, 40, 1}, {7, 1, 1}, {8, 300, 1}};
 	uint64_t rng = 31;
 	tu_txs t = {0};
 	tu_txs_random(&t, &rng, 900, 5000);
@@ -570,18 +579,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hash_vectors),
-		cmocka_unit_test(test_spec_defaults),
-		cmocka_unit_test(test_spec_in_exact),
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_random_vs_bfs),
-		cmocka_unit_test(test_many_sources),
-		cmocka_unit_test(test_blocking_paths),
-		cmocka_unit_test(test_threads_agree),
-		cmocka_unit_test(test_edge_cases),
-		cmocka_unit_test(test_eleven_weights),
-		cmocka_unit_test(test_long_and_utf8_ids),
-		cmocka_unit_test(test_bad_config),
+	        cmocka_unit_test(test_hash_vectors),      cmocka_unit_test(test_spec_defaults),
+	        cmocka_unit_test(test_spec_in_exact),     cmocka_unit_test(test_vectors),
+	        cmocka_unit_test(test_random_vs_bfs),     cmocka_unit_test(test_many_sources),
+	        cmocka_unit_test(test_blocking_paths),    cmocka_unit_test(test_threads_agree),
+	        cmocka_unit_test(test_edge_cases),        cmocka_unit_test(test_eleven_weights),
+	        cmocka_unit_test(test_long_and_utf8_ids), cmocka_unit_test(test_bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -376,8 +376,9 @@ tu_vector_load(tu_vector *v, const char *name)
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		json_t *e = json_array_get(arr, i);
 		assert_true(json_is_string(e));
-		assert_int_equal(core_labels_add(v->labels, json_string_value(e), json_string_length(e)),
-		                 AMLRISK_OK);
+		assert_int_equal(
+		        core_labels_add(v->labels, json_string_value(e), json_string_length(e)),
+		        AMLRISK_OK);
 	}
 	json_decref(arr);
 	free(doc);
@@ -416,7 +417,8 @@ tu_vector_check(const tu_vector *v, const core_run_result *r)
 	const uint32_t *order = core_run_result_order(r);
 	unsigned hops = core_run_result_config(r)->hops;
 	char head[256];
-	int n = snprintf(head, sizeof head, "wallet,risk_score,exposures,in_degree,out_degree,is_illicit");
+	int n = snprintf(head, sizeof head,
+	                 "wallet,risk_score,exposures,in_degree,out_degree,is_illicit");
 	for (unsigned k = 0; k <= hops; k++)
 		n += snprintf(head + n, sizeof head - (size_t)n, ",c_%u", k);
 	assert_string_equal(head, v->header);
@@ -431,8 +433,8 @@ tu_vector_check(const tu_vector *v, const core_run_result *r)
 		assert_string_equal(s.wallet, f[0]);
 		double want = strtod(f[1], NULL);
 		if (tu_rel(s.risk_score, want) > 1e-9)
-			fail_msg("row %zu (%s): risk_score %.17g, expected %.17g", i, f[0], s.risk_score,
-			         want);
+			fail_msg("row %zu (%s): risk_score %.17g, expected %.17g", i, f[0],
+			         s.risk_score, want);
 		assert_int_equal(s.exposures, strtoul(f[2], NULL, 10));
 		assert_int_equal(s.in_degree, strtoul(f[3], NULL, 10));
 		assert_int_equal(s.out_degree, strtoul(f[4], NULL, 10));

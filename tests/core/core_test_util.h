@@ -64,7 +64,7 @@ typedef struct tu_vector {
 	tu_txs txs;
 	core_config cfg;
 	core_labels *labels;
-	char **rows;          /* expected.csv lines after the header */
+	char **rows; /* expected.csv lines after the header */
 	size_t nrows;
 	char *header;
 } tu_vector;
