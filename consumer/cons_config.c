@@ -1,7 +1,6 @@
 /* cons_config.c - the consumer's configuration: defaults, then the environment
  * (the compose file's names), then flags. Every number has a bound, every string
  * a length; a value outside them is an error, never silently clamped. */
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stddef.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "cons.h"
 
@@ -108,10 +108,8 @@ static int
 set_num(cons_config *c, const num_opt *o, const char *s, const char *src, char *err,
         size_t errlen)
 {
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < o->min || v > o->max) {
+	int64_t v;
+	if (amlrisk_parse_i64(&v, s, o->min, o->max) != AMLRISK_OK) {
 		snprintf(err, errlen, "%s=%s: expected an integer in %lld..%lld", src, s, o->min,
 		         o->max);
 		return AMLRISK_EINVAL;

@@ -1,10 +1,10 @@
 /* gw_config.c - flags, environment variables and defaults of amlrisk-gateway,
  * described in one table so --help and the parser cannot disagree. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "gw_config.h"
 #include "rpc.h"
@@ -76,16 +76,13 @@ gw_config_usage(const char *prog)
 static int
 opt_set(gw_config *cfg, const opt *o, const char *text, char *err, size_t errlen)
 {
-	char *end;
-	long v;
+	int64_t v;
 
 	if (o->kind == OPT_STR) {
 		*(const char **)((char *)cfg + o->off) = text[0] != '\0' ? text : NULL;
 		return AMLRISK_OK;
 	}
-	errno = 0;
-	v = strtol(text, &end, 10);
-	if (text[0] == '\0' || *end != '\0' || errno != 0 || v < o->min || v > o->max) {
+	if (amlrisk_parse_i64(&v, text, o->min, o->max) != AMLRISK_OK) {
 		snprintf(err, errlen, "%s: expected an integer in [%d, %d], got '%s'", o->flag,
 		         o->min, o->max, text);
 		return AMLRISK_EINVAL;
@@ -99,8 +96,7 @@ static int
 listen_split(gw_config *cfg, const char *text, char *err, size_t errlen)
 {
 	const char *colon = strrchr(text, ':');
-	char *end;
-	long port;
+	int64_t port;
 
 	if (colon == NULL || (size_t)(colon - text) >= sizeof(cfg->host) || colon == text) {
 		snprintf(err, errlen, "listen address '%s': expected HOST:PORT", text);
@@ -108,9 +104,7 @@ listen_split(gw_config *cfg, const char *text, char *err, size_t errlen)
 	}
 	memcpy(cfg->host, text, (size_t)(colon - text));
 	cfg->host[colon - text] = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
+	if (amlrisk_parse_i64(&port, colon + 1, 0, 65535) != AMLRISK_OK) {
 		snprintf(err, errlen, "listen address '%s': bad port", text);
 		return AMLRISK_EINVAL;
 	}

@@ -4,13 +4,13 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
 #include "amlrisk_tx.h"
@@ -223,30 +223,16 @@ on_signal(int sig)
 	stop_flag = 1;
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("amlrisk-sim: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'amlrisk-sim --help'.\n", stderr);
-	return EXIT_USAGE;
-}
+/* Prints "amlrisk-sim: <message>" and a pointer to --help; returns 2. */
+#define usage_error(...)                                                                           \
+	amlrisk_usage_error("amlrisk-sim: ", "\nTry 'amlrisk-sim --help'.\n", __VA_ARGS__)
 
 static int
 parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < min || v > max)
+	if (amlrisk_parse_u64(out, s, min, max) != AMLRISK_OK)
 		return usage_error("%s: expected an integer %llu .. %llu, got \"%s\"", flag,
 		                   (unsigned long long)min, (unsigned long long)max, s);
-	*out = v;
 	return 0;
 }
 
@@ -264,12 +250,8 @@ parse_int(const char *flag, const char *s, int min, int max, int *out)
 static int
 parse_double(const char *flag, const char *s, double min, double max, double *out)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < min || v > max)
+	if (amlrisk_parse_double(out, s, min, max) != AMLRISK_OK)
 		return usage_error("%s: expected a number %g .. %g, got \"%s\"", flag, min, max, s);
-	*out = v;
 	return 0;
 }
 
@@ -506,19 +488,11 @@ typedef struct progress {
 	const char *unit;
 } progress;
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 progress_init(progress *p, int quiet, const char *unit)
 {
 	p->on = !quiet && isatty(STDERR_FILENO);
-	p->t0 = p->last = now_s();
+	p->t0 = p->last = amlrisk_now_s();
 	p->unit = unit;
 }
 
@@ -532,7 +506,7 @@ progress_show(progress *p, uint64_t done, uint64_t total, double frac, const sim
 {
 	if (!p->on)
 		return;
-	double t = now_s();
+	double t = amlrisk_now_s();
 	if (!final && t - p->last < 0.2)
 		return;
 	p->last = t;
@@ -567,14 +541,14 @@ finish_publish(cli *c, sim_pub *p, progress *pr, uint64_t total, int bad)
 {
 	uint64_t sent, delivered, failed;
 	const char *first;
-	double deadline = now_s() + (c->pub.timeout_ms + 5000) / 1000.0;
+	double deadline = amlrisk_now_s() + (c->pub.timeout_ms + 5000) / 1000.0;
 	sim_pub_stats(p, &sent, NULL, NULL, NULL);
-	while (sim_pub_wait(p, 200) > 0 && now_s() < deadline)
+	while (sim_pub_wait(p, 200) > 0 && amlrisk_now_s() < deadline)
 		progress_show(pr, sent, total, total ? (double)sent / (double)total : 1, p, 0);
 	sim_pub_flush(p, 0);
 	progress_show(pr, sent, total, total ? (double)sent / (double)total : 1, p, 1);
 	sim_pub_stats(p, &sent, &delivered, &failed, &first);
-	double secs = now_s() - pr->t0;
+	double secs = amlrisk_now_s() - pr->t0;
 	if (!c->quiet)
 		amlrisk_log(AMLRISK_LOG_INFO, "sim", "publish.done",
 		            "topic=%s sent=%llu delivered=%llu failed=%llu bad=%d seconds=%.3f "

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "core_engine.h"
 
@@ -36,14 +37,6 @@ typedef struct opts {
 	unsigned baseline_sample;
 	uint64_t seed;
 } opts;
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t
 rng_next(uint64_t *s)
@@ -186,12 +179,12 @@ run_measured(const dataset *d, const core_config *cfg, unsigned threads, run_rep
 		char err[256];
 		close(fds[0]);
 		long base = rss_kb();
-		double t0 = now(), c0 = cpu_now();
+		double t0 = amlrisk_now_s(), c0 = cpu_now();
 		r.rv = graph_build(&g, d, threads);
-		double t1 = now(), c1 = cpu_now();
+		double t1 = amlrisk_now_s(), c1 = cpu_now();
 		if (r.rv == 0)
 			r.rv = core_score_run(&res, g, cfg, NULL, threads, err, sizeof err);
-		double t2 = now(), c2 = cpu_now();
+		double t2 = amlrisk_now_s(), c2 = cpu_now();
 		r.build_cpu = c1 - c0;
 		r.score_cpu = c2 - c1;
 		struct rusage ru;
@@ -235,7 +228,7 @@ baseline_run(const core_run_result *res, const uint32_t *sample, uint32_t nsampl
 	uint32_t n = core_graph_wallet_count(g);
 	uint8_t *dist = calloc(n, 1);
 	uint32_t *queue = malloc((size_t)n * sizeof(uint32_t));
-	double t0 = now();
+	double t0 = amlrisk_now_s();
 	*mismatches = 0;
 	for (uint32_t si = 0; si < nsample && dist != NULL && queue != NULL; si++) {
 		uint32_t v = sample[si], head = 0, tail = 0;
@@ -277,7 +270,7 @@ baseline_run(const core_run_result *res, const uint32_t *sample, uint32_t nsampl
 				(*mismatches)++;
 		}
 	}
-	double t = now() - t0;
+	double t = amlrisk_now_s() - t0;
 	free(dist);
 	free(queue);
 	return t;

@@ -2,7 +2,6 @@
  * for migrate, talks to PostgreSQL) and prints the answer as a table or JSON. */
 #include "ctl.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "aml/v1/risk_service.pb-c.h"
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "sql_migrate.h"
 
@@ -57,13 +57,12 @@ ctl_call(const ctl_args *a, const char *method, const ProtobufCMessage *req,
 static int
 num_arg(const char *name, const char *s, long long lo, long long hi, long long *out)
 {
-	char *end;
+	int64_t v;
 
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || *out < lo || *out > hi)
+	if (amlrisk_parse_i64(&v, s, lo, hi) != AMLRISK_OK)
 		return ctl_usage_error("%s: '%s' is not an integer in [%lld, %lld]", name, s, lo,
 		                       hi);
+	*out = v;
 	return 0;
 }
 

@@ -31,14 +31,6 @@ struct core_graph_builder {
 	bool have_ts;
 };
 
-double
-core_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int
 core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
 {

@@ -118,7 +118,4 @@ void *core_mem_alloc(size_t size);
 void *core_mem_realloc(void *p, size_t size);
 void core_mem_free(void *p);
 
-/* Monotonic seconds. */
-double core_now(void);
-
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "core_impl.h"
 
@@ -775,7 +776,7 @@ core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
                const core_labels *labels, unsigned threads, char *err, size_t errlen)
 {
 	int rv;
-	double t0 = core_now();
+	double t0 = amlrisk_now_s();
 	uint32_t *sources = NULL, *x = NULL;
 	if ((rv = core_config_validate(cfg, err, errlen)) != 0)
 		return rv;
@@ -842,7 +843,7 @@ core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
 	sources = NULL;
 	if ((rv = result_order(r, threads)) != 0)
 		goto fail;
-	r->seconds = core_now() - t0;
+	r->seconds = amlrisk_now_s() - t0;
 	*out = r;
 	return AMLRISK_OK;
 fail:

@@ -2,12 +2,12 @@
  * hop_exposure/v1 and writes every wallet's result (or the top N) as CSV. No
  * server, no database; millions of rows in seconds. */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "core_engine.h"
 #include "score_input.h"
@@ -113,28 +113,9 @@ typedef struct flags {
 	bool show_config, stats;
 } flags;
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* Prints "amlrisk-score: <message>" and a pointer to --help; returns 2. */
-static int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("amlrisk-score: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n(see amlrisk-score --help)\n", stderr);
-	return EXIT_USAGE;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#define usage_error(...)                                                                           \
+	amlrisk_usage_error("amlrisk-score: ", "\n(see amlrisk-score --help)\n", __VA_ARGS__)
 
 static int
 parse_count(const char *s, unsigned long max, unsigned long *out)
@@ -433,7 +414,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "amlrisk-score: cannot open '%s'\n", fl.input);
 		goto out;
 	}
-	double t0 = now();
+	double t0 = amlrisk_now_s();
 	if ((rv = core_graph_builder_create(&b, 0)) != 0)
 		goto fail_rv;
 	if ((rv = score_input_read(in, strcmp(fl.input, "-") ? fl.input : "<stdin>", fmt, b, &used,
@@ -443,10 +424,10 @@ main(int argc, char **argv)
 	b = NULL;
 	if (rv != 0)
 		goto fail_rv;
-	double t1 = now();
+	double t1 = amlrisk_now_s();
 	if ((rv = core_score_run(&r, g, &cfg, labels, (unsigned)threads, err, sizeof err)) != 0)
 		goto fail_msg;
-	double t2 = now();
+	double t2 = amlrisk_now_s();
 	if (fl.output != NULL && (out = fopen(fl.output, "w")) == NULL) {
 		fprintf(stderr, "amlrisk-score: --output: cannot create '%s'\n", fl.output);
 		goto out;

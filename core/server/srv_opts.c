@@ -3,12 +3,13 @@
  * naming the variable or flag. */
 #include "srv_opts.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "amlrisk_cli.h"
+#include "amlrisk_err.h"
 #include "core_engine.h"
 #include "rpc.h"
 
@@ -53,12 +54,9 @@ srv_opts_usage(FILE *f)
 static int
 parse_num(const char *name, const char *s, long long lo, long long hi, long long *out)
 {
-	char *end;
-	long long v;
+	int64_t v;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) {
+	if (amlrisk_parse_i64(&v, s, lo, hi) != AMLRISK_OK) {
 		fprintf(stderr, "amlrisk-core: %s: '%s' is not an integer in [%lld, %lld]\n", name,
 		        s, lo, hi);
 		return -1;

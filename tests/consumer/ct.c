@@ -88,43 +88,23 @@ ct_case_done(ct_case *k)
 	th_db_drop(k->url);
 }
 
-static int delivered_ok, delivered_err;
-
-static void
-on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-	(void)rk;
-	(void)opaque;
-	if (m->err)
-		delivered_err++;
-	else
-		delivered_ok++;
-}
-
-static void
-set(rd_kafka_conf_t *c, const char *k, const char *v)
-{
-	char err[256];
-	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK)
-		fail_msg("kafka conf %s=%s: %s", k, v, err);
-}
+static th_delivery delivered;
 
 rd_kafka_t *
 ct_producer(void)
 {
 	char err[256];
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	set(c, "bootstrap.servers", th_env("KAFKA_BOOTSTRAP_SERVERS"));
-	set(c, "enable.idempotence", "true");
-	set(c, "acks", "all");
-	set(c, "linger.ms", "5");
-	set(c, "compression.type", "lz4");
-	set(c, "message.max.bytes", "8388608");
-	rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+	rd_kafka_conf_t *c = th_kafka_conf();
+	th_kafka_set(c, "enable.idempotence", "true");
+	th_kafka_set(c, "acks", "all");
+	th_kafka_set(c, "linger.ms", "5");
+	th_kafka_set(c, "compression.type", "lz4");
+	th_kafka_set(c, "message.max.bytes", "8388608");
+	th_kafka_count_deliveries(c, &delivered);
 	rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
 	if (p == NULL)
 		fail_msg("producer: %s", err);
-	delivered_ok = delivered_err = 0;
+	delivered.ok = delivered.err = 0;
 	return p;
 }
 
@@ -157,7 +137,7 @@ void
 ct_producer_close(rd_kafka_t *p)
 {
 	assert_int_equal(rd_kafka_flush(p, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
-	assert_int_equal(delivered_err, 0);
+	assert_int_equal(delivered.err, 0);
 	rd_kafka_destroy(p);
 }
 
@@ -366,16 +346,9 @@ ct_assert_rows(PGconn *c, Aml__V1__Transaction *const *txs, size_t n)
 static rd_kafka_t *
 plain_consumer(const char *group)
 {
-	char err[256];
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	set(c, "bootstrap.servers", th_env("KAFKA_BOOTSTRAP_SERVERS"));
-	set(c, "group.id", group);
-	set(c, "enable.auto.commit", "false");
-	set(c, "fetch.message.max.bytes", "10485760");
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-	if (rk == NULL)
-		fail_msg("consumer: %s", err);
-	return rk;
+	rd_kafka_conf_t *c = th_kafka_conf();
+	th_kafka_set(c, "fetch.message.max.bytes", "10485760");
+	return th_kafka_consumer(c, group);
 }
 
 void
@@ -418,6 +391,48 @@ header_str(rd_kafka_headers_t *h, const char *name, char *out, size_t cap)
 		snprintf(out, cap, "%.*s", (int)n, (const char *)v);
 }
 
+typedef struct msg_vec {
+	ct_msg *v;
+	size_t cnt, cap;
+} msg_vec;
+
+/* Copies one message (value, key, partition, offset, dlq.* headers) into the
+ * vector arg; every message counts. */
+static int
+keep_msg(const rd_kafka_message_t *m, void *arg)
+{
+	msg_vec *mv = arg;
+	if (mv->cnt == mv->cap) {
+		mv->cap *= 2;
+		mv->v = realloc(mv->v, mv->cap * sizeof(*mv->v));
+		assert_non_null(mv->v);
+	}
+	ct_msg *c = &mv->v[mv->cnt++];
+	memset(c, 0, sizeof(*c));
+	c->value = malloc(m->len + 1);
+	assert_non_null(c->value);
+	memcpy(c->value, m->payload, m->len);
+	c->len = m->len;
+	if (m->key != NULL) {
+		c->key = malloc(m->key_len + 1);
+		assert_non_null(c->key);
+		memcpy(c->key, m->key, m->key_len);
+		c->key_len = m->key_len;
+	}
+	c->partition = m->partition;
+	c->offset = m->offset;
+	rd_kafka_headers_t *h = NULL;
+	char num[32];
+	rd_kafka_message_headers(m, &h);
+	header_str(h, "dlq.reason", c->reason, sizeof(c->reason));
+	header_str(h, "dlq.topic", c->src_topic, sizeof(c->src_topic));
+	header_str(h, "dlq.partition", num, sizeof(num));
+	c->src_partition = num[0] ? strtoll(num, NULL, 10) : -1;
+	header_str(h, "dlq.offset", num, sizeof(num));
+	c->src_offset = num[0] ? strtoll(num, NULL, 10) : -1;
+	return 1;
+}
+
 size_t
 ct_read_topic(const char *topic, int n, size_t want, int timeout_ms, ct_msg **out)
 {
@@ -427,54 +442,14 @@ ct_read_topic(const char *topic, int n, size_t want, int timeout_ms, ct_msg **ou
 		rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_topic_partition_list_destroy(l);
-	size_t cnt = 0, cap = want + 16;
-	ct_msg *v = calloc(cap, sizeof(*v));
-	assert_non_null(v);
-	int64_t end = th_now_ms() + timeout_ms, quiet_until = 0;
-	while (th_now_ms() < end) {
-		if (cnt >= want && quiet_until == 0)
-			quiet_until = th_now_ms() + 2000;
-		if (quiet_until != 0 && th_now_ms() >= quiet_until)
-			break;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-		if (m == NULL)
-			continue;
-		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			if (cnt == cap) {
-				cap *= 2;
-				v = realloc(v, cap * sizeof(*v));
-				assert_non_null(v);
-			}
-			ct_msg *c = &v[cnt++];
-			memset(c, 0, sizeof(*c));
-			c->value = malloc(m->len + 1);
-			assert_non_null(c->value);
-			memcpy(c->value, m->payload, m->len);
-			c->len = m->len;
-			if (m->key != NULL) {
-				c->key = malloc(m->key_len + 1);
-				assert_non_null(c->key);
-				memcpy(c->key, m->key, m->key_len);
-				c->key_len = m->key_len;
-			}
-			c->partition = m->partition;
-			c->offset = m->offset;
-			rd_kafka_headers_t *h = NULL;
-			char num[32];
-			rd_kafka_message_headers(m, &h);
-			header_str(h, "dlq.reason", c->reason, sizeof(c->reason));
-			header_str(h, "dlq.topic", c->src_topic, sizeof(c->src_topic));
-			header_str(h, "dlq.partition", num, sizeof(num));
-			c->src_partition = num[0] ? strtoll(num, NULL, 10) : -1;
-			header_str(h, "dlq.offset", num, sizeof(num));
-			c->src_offset = num[0] ? strtoll(num, NULL, 10) : -1;
-		}
-		rd_kafka_message_destroy(m);
-	}
+	msg_vec mv = {NULL, 0, want + 16};
+	mv.v = calloc(mv.cap, sizeof(*mv.v));
+	assert_non_null(mv.v);
+	th_kafka_consume(rk, want, timeout_ms, 2000, keep_msg, &mv);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
-	*out = v;
-	return cnt;
+	*out = mv.v;
+	return mv.cnt;
 }
 
 void

@@ -17,18 +17,6 @@
 
 #define N_TX 10000
 
-static int delivered_ok, delivered_err;
-
-static void
-on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-	(void)rk;
-	(void)opaque;
-	if (m->err)
-		delivered_err++;
-	else
-		delivered_ok++;
-}
 
 static void
 make_tx(int i, Aml__V1__Transaction *tx, char *id, char *s, char *r, char *amt)
@@ -45,15 +33,39 @@ make_tx(int i, Aml__V1__Transaction *tx, char *id, char *s, char *r, char *amt)
 	tx->asset = (i % 3) ? "BTC" : "";
 }
 
-static rd_kafka_conf_t *
-base_conf(void)
+typedef struct seen_set {
+	char *seen; /* N_TX flags */
+	int dup;
+} seen_set;
+
+/* Checks one consumed message against what make_tx() made for its index;
+ * counts it (returns 1) unless seen before, else counts it in arg's dup. */
+static int
+check_msg(const rd_kafka_message_t *m, void *arg)
 {
-	char err[256];
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	assert_int_equal(rd_kafka_conf_set(c, "bootstrap.servers", th_env("KAFKA_BOOTSTRAP_SERVERS"),
-	                                   err, sizeof(err)),
-	                 RD_KAFKA_CONF_OK);
-	return c;
+	seen_set *ss = arg;
+	Aml__V1__Transaction *t = aml__v1__transaction__unpack(NULL, m->len, m->payload);
+	assert_non_null(t);
+	int i = atoi(t->tx_id + 3);
+	assert_true(i >= 0 && i < N_TX);
+	Aml__V1__Transaction want = AML__V1__TRANSACTION__INIT;
+	char id[32], s[32], r[32], amt[32];
+	make_tx(i, &want, id, s, r, amt);
+	assert_string_equal(t->tx_id, want.tx_id);
+	assert_string_equal(t->sender, want.sender);
+	assert_string_equal(t->receiver, want.receiver);
+	assert_string_equal(t->amount, want.amount);
+	assert_true(t->timestamp_us == want.timestamp_us);
+	assert_string_equal(t->asset, want.asset);
+	/* keyed by sender */
+	assert_int_equal(m->key_len, strlen(want.sender));
+	assert_memory_equal(m->key, want.sender, m->key_len);
+	aml__v1__transaction__free_unpacked(t, NULL);
+	int fresh = !ss->seen[i];
+	if (!fresh)
+		ss->dup++;
+	ss->seen[i] = 1;
+	return fresh;
 }
 
 static void
@@ -65,12 +77,13 @@ test_roundtrip_10k(void **state)
 	th_topic_name(group, sizeof(group), "foundation.rt.group");
 	th_topic_create(topic, 4);
 
-	rd_kafka_conf_t *pc = base_conf();
-	assert_int_equal(rd_kafka_conf_set(pc, "enable.idempotence", "true", err, sizeof(err)), 0);
-	assert_int_equal(rd_kafka_conf_set(pc, "acks", "all", err, sizeof(err)), 0);
-	assert_int_equal(rd_kafka_conf_set(pc, "compression.type", "lz4", err, sizeof(err)), 0);
-	assert_int_equal(rd_kafka_conf_set(pc, "linger.ms", "5", err, sizeof(err)), 0);
-	rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+	rd_kafka_conf_t *pc = th_kafka_conf();
+	th_kafka_set(pc, "enable.idempotence", "true");
+	th_kafka_set(pc, "acks", "all");
+	th_kafka_set(pc, "compression.type", "lz4");
+	th_kafka_set(pc, "linger.ms", "5");
+	th_delivery delivered = {0, 0};
+	th_kafka_count_deliveries(pc, &delivered);
 	rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
 	assert_non_null(p);
 
@@ -90,61 +103,19 @@ test_roundtrip_10k(void **state)
 		rd_kafka_poll(p, 0);
 	}
 	assert_int_equal(rd_kafka_flush(p, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
-	assert_int_equal(delivered_err, 0);
-	assert_int_equal(delivered_ok, N_TX);
+	assert_int_equal(delivered.err, 0);
+	assert_int_equal(delivered.ok, N_TX);
 	rd_kafka_destroy(p);
 
-	rd_kafka_conf_t *cc = base_conf();
-	assert_int_equal(rd_kafka_conf_set(cc, "group.id", group, err, sizeof(err)), 0);
-	assert_int_equal(rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", err, sizeof(err)), 0);
-	assert_int_equal(rd_kafka_conf_set(cc, "enable.auto.commit", "false", err, sizeof(err)), 0);
-	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof(err));
-	assert_non_null(c);
-	rd_kafka_poll_set_consumer(c);
-	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
-	assert_int_equal(rd_kafka_subscribe(c, sub), RD_KAFKA_RESP_ERR_NO_ERROR);
-	rd_kafka_topic_partition_list_destroy(sub);
-
-	char *seen = calloc(N_TX, 1);
-	int got = 0, dup = 0;
-	int64_t deadline = th_now_ms() + 120000;
-	while (got < N_TX && th_now_ms() < deadline) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 500);
-		if (m == NULL)
-			continue;
-		if (m->err) {
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		Aml__V1__Transaction *t = aml__v1__transaction__unpack(NULL, m->len, m->payload);
-		assert_non_null(t);
-		int i = atoi(t->tx_id + 3);
-		assert_true(i >= 0 && i < N_TX);
-		Aml__V1__Transaction want = AML__V1__TRANSACTION__INIT;
-		char id[32], s[32], r[32], amt[32];
-		make_tx(i, &want, id, s, r, amt);
-		assert_string_equal(t->tx_id, want.tx_id);
-		assert_string_equal(t->sender, want.sender);
-		assert_string_equal(t->receiver, want.receiver);
-		assert_string_equal(t->amount, want.amount);
-		assert_true(t->timestamp_us == want.timestamp_us);
-		assert_string_equal(t->asset, want.asset);
-		/* keyed by sender */
-		assert_int_equal(m->key_len, strlen(want.sender));
-		assert_memory_equal(m->key, want.sender, m->key_len);
-		if (seen[i])
-			dup++;
-		else
-			got++;
-		seen[i] = 1;
-		aml__v1__transaction__free_unpacked(t, NULL);
-		rd_kafka_message_destroy(m);
-	}
+	rd_kafka_t *c = th_kafka_subscribe(topic, group);
+	seen_set ss = {calloc(N_TX, 1), 0};
+	assert_non_null(ss.seen);
+	size_t got = th_kafka_consume(c, N_TX, 120000, 0, check_msg, &ss);
+	int dup = ss.dup;
+	free(ss.seen);
 	assert_int_equal(got, N_TX);
 	assert_int_equal(dup, 0);
 	assert_int_equal(rd_kafka_commit(c, NULL, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
-	free(seen);
 	rd_kafka_consumer_close(c);
 	rd_kafka_destroy(c);
 }

@@ -158,13 +158,91 @@ th_topic_name(char *out, size_t outlen, const char *prefix)
 }
 
 void
+th_kafka_set(rd_kafka_conf_t *c, const char *k, const char *v)
+{
+	char err[256];
+	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK)
+		fail_msg("kafka conf %s=%s: %s", k, v, err);
+}
+
+rd_kafka_conf_t *
+th_kafka_conf(void)
+{
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	assert_non_null(c);
+	th_kafka_set(c, "bootstrap.servers", th_env("KAFKA_BOOTSTRAP_SERVERS"));
+	return c;
+}
+
+static void
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	th_delivery *d = opaque;
+	(void)rk;
+	if (m->err)
+		d->err++;
+	else
+		d->ok++;
+}
+
+void
+th_kafka_count_deliveries(rd_kafka_conf_t *c, th_delivery *d)
+{
+	rd_kafka_conf_set_opaque(c, d);
+	rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+}
+
+rd_kafka_t *
+th_kafka_consumer(rd_kafka_conf_t *c, const char *group)
+{
+	char err[256];
+	th_kafka_set(c, "group.id", group);
+	th_kafka_set(c, "auto.offset.reset", "earliest");
+	th_kafka_set(c, "enable.auto.commit", "false");
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+	if (rk == NULL)
+		fail_msg("consumer: %s", err);
+	rd_kafka_poll_set_consumer(rk);
+	return rk;
+}
+
+rd_kafka_t *
+th_kafka_subscribe(const char *topic, const char *group)
+{
+	rd_kafka_t *rk = th_kafka_consumer(th_kafka_conf(), group);
+	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+	assert_int_equal(rd_kafka_subscribe(rk, sub), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(sub);
+	return rk;
+}
+
+size_t
+th_kafka_consume(rd_kafka_t *rk, size_t want, int timeout_ms, int quiet_ms, th_kafka_msg_fn fn,
+                 void *arg)
+{
+	size_t cnt = 0;
+	int64_t end = th_now_ms() + timeout_ms, quiet_until = 0;
+	while (th_now_ms() < end) {
+		if (cnt >= want && quiet_until == 0)
+			quiet_until = th_now_ms() + quiet_ms;
+		if (quiet_until != 0 && th_now_ms() >= quiet_until)
+			break;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (m == NULL)
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && fn(m, arg))
+			cnt++;
+		rd_kafka_message_destroy(m);
+	}
+	return cnt;
+}
+
+void
 th_topic_create(const char *topic, int partitions)
 {
 	char errstr[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", th_env("KAFKA_BOOTSTRAP_SERVERS"), errstr,
-	                      sizeof(errstr)) != RD_KAFKA_CONF_OK)
-		fail_msg("kafka conf: %s", errstr);
+	rd_kafka_conf_t *conf = th_kafka_conf();
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (rk == NULL)
 		fail_msg("rd_kafka_new: %s", errstr);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
 
 #include "aml/v1/transaction.pb-c.h"
 
@@ -31,6 +32,33 @@ void th_topic_name(char *out, size_t outlen, const char *prefix);
 /* Creates topic with the given partitions on KAFKA_BOOTSTRAP_SERVERS and waits
  * until its metadata shows every partition. Fails the test on error. */
 void th_topic_create(const char *topic, int partitions);
+
+/* A new librdkafka config with bootstrap.servers = KAFKA_BOOTSTRAP_SERVERS;
+ * rd_kafka_new() takes it over. */
+rd_kafka_conf_t *th_kafka_conf(void);
+/* Sets k=v on c; fails the test when librdkafka refuses it. */
+void th_kafka_set(rd_kafka_conf_t *c, const char *k, const char *v);
+/* Delivery report counts of a producer. */
+typedef struct th_delivery {
+	int ok, err;
+} th_delivery;
+/* Makes the producer made from c count its delivery reports in *d (borrowed;
+ * it must outlive the producer). Uses c's opaque. */
+void th_kafka_count_deliveries(rd_kafka_conf_t *c, th_delivery *d);
+/* A consumer in group made from c (taken over; from th_kafka_conf() with the
+ * caller's extra settings), reading from the earliest offset with auto commit
+ * off. Fails the test on error. Caller closes and destroys. */
+rd_kafka_t *th_kafka_consumer(rd_kafka_conf_t *c, const char *group);
+/* th_kafka_consumer(th_kafka_conf(), group), subscribed to topic. */
+rd_kafka_t *th_kafka_subscribe(const char *topic, const char *group);
+/* Called by th_kafka_consume for each message without error (borrowed for the
+ * call); returns 1 when the message counts towards want, 0 when not. */
+typedef int (*th_kafka_msg_fn)(const rd_kafka_message_t *m, void *arg);
+/* Polls consumer rk until fn has counted want messages and then quiet_ms more
+ * (extras, e.g. duplicates, would show up then), or until timeout_ms passed.
+ * Returns how many fn counted. */
+size_t th_kafka_consume(rd_kafka_t *rk, size_t want, int timeout_ms, int quiet_ms,
+                        th_kafka_msg_fn fn, void *arg);
 
 /* Loads tests/fixtures/<name> (length-delimited aml.v1.Transaction). Returns the
  * count; *out is an array the caller frees with th_fixture_free(). */

@@ -23,71 +23,55 @@ typedef struct got {
 	int32_t partition;
 } got;
 
-/* Consumes topic from the start until want messages arrived (or 120 s passed
- * and then a little longer to catch extras). Returns them; *n set. */
+typedef struct got_vec {
+	got *v;
+	size_t cnt, cap;
+} got_vec;
+
+/* Copies one message into the vector arg; every message counts. */
+static int
+keep_msg(const rd_kafka_message_t *m, void *arg)
+{
+	got_vec *gv = arg;
+	Aml__V1__Transaction *t = aml__v1__transaction__unpack(NULL, m->len, m->payload);
+	assert_non_null(t);
+	if (gv->cnt == gv->cap) {
+		gv->cap *= 2;
+		gv->v = realloc(gv->v, gv->cap * sizeof(*gv->v));
+		assert_non_null(gv->v);
+	}
+	got *g = &gv->v[gv->cnt++];
+	snprintf(g->tx.tx_id, sizeof(g->tx.tx_id), "%s", t->tx_id);
+	snprintf(g->tx.sender, sizeof(g->tx.sender), "%s", t->sender);
+	snprintf(g->tx.receiver, sizeof(g->tx.receiver), "%s", t->receiver);
+	snprintf(g->tx.amount, sizeof(g->tx.amount), "%s", t->amount);
+	snprintf(g->tx.asset, sizeof(g->tx.asset), "%s", t->asset);
+	g->tx.ts = t->timestamp_us;
+	assert_true(m->key_len < sizeof(g->key));
+	memcpy(g->key, m->key, m->key_len);
+	g->key[m->key_len] = '\0';
+	g->partition = m->partition;
+	aml__v1__transaction__free_unpacked(t, NULL);
+	return 1;
+}
+
+/* Consumes topic from the start until want messages arrived (or 120 s passed)
+ * and 2 s longer to catch extras. Returns them; *n set. */
 static got *
 consume(const char *topic, size_t want, size_t *n)
 {
-	char err[256], group[128];
+	char group[128];
 	th_topic_name(group, sizeof(group), "sim.test.group");
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	assert_int_equal(rd_kafka_conf_set(c, "bootstrap.servers",
-	                                   th_env("KAFKA_BOOTSTRAP_SERVERS"), err, sizeof(err)),
-	                 RD_KAFKA_CONF_OK);
-	assert_int_equal(rd_kafka_conf_set(c, "group.id", group, err, sizeof(err)), 0);
-	assert_int_equal(rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof(err)),
-	                 0);
-	assert_int_equal(rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err)), 0);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-	assert_non_null(rk);
-	rd_kafka_poll_set_consumer(rk);
-	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
-	assert_int_equal(rd_kafka_subscribe(rk, sub), RD_KAFKA_RESP_ERR_NO_ERROR);
-	rd_kafka_topic_partition_list_destroy(sub);
-
-	size_t cap = want + 16, cnt = 0;
-	got *v = malloc(cap * sizeof(*v));
-	assert_non_null(v);
-	int64_t deadline = th_now_ms() + 120000, quiet_until = 0;
-	for (;;) {
-		int64_t now = th_now_ms();
-		if (now > deadline || (cnt >= want && now > quiet_until))
-			break;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-		if (m == NULL)
-			continue;
-		if (m->err) {
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		Aml__V1__Transaction *t = aml__v1__transaction__unpack(NULL, m->len, m->payload);
-		assert_non_null(t);
-		if (cnt == cap) {
-			cap *= 2;
-			v = realloc(v, cap * sizeof(*v));
-			assert_non_null(v);
-		}
-		got *g = &v[cnt++];
-		snprintf(g->tx.tx_id, sizeof(g->tx.tx_id), "%s", t->tx_id);
-		snprintf(g->tx.sender, sizeof(g->tx.sender), "%s", t->sender);
-		snprintf(g->tx.receiver, sizeof(g->tx.receiver), "%s", t->receiver);
-		snprintf(g->tx.amount, sizeof(g->tx.amount), "%s", t->amount);
-		snprintf(g->tx.asset, sizeof(g->tx.asset), "%s", t->asset);
-		g->tx.ts = t->timestamp_us;
-		assert_true(m->key_len < sizeof(g->key));
-		memcpy(g->key, m->key, m->key_len);
-		g->key[m->key_len] = '\0';
-		g->partition = m->partition;
-		aml__v1__transaction__free_unpacked(t, NULL);
-		rd_kafka_message_destroy(m);
-		if (cnt == want)
-			quiet_until = th_now_ms() + 2000; /* anything doubled would show up now */
-	}
+	rd_kafka_t *rk = th_kafka_subscribe(topic, group);
+	got_vec gv = {NULL, 0, want + 16};
+	gv.v = malloc(gv.cap * sizeof(*gv.v));
+	assert_non_null(gv.v);
+	/* anything doubled would show up in the quiet 2 s */
+	th_kafka_consume(rk, want, 120000, 2000, keep_msg, &gv);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
-	*n = cnt;
-	return v;
+	*n = gv.cnt;
+	return gv.v;
 }
 
 /* index of "sim-<seed>-<i>" */
