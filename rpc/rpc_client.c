@@ -1,6 +1,9 @@
 /* rpc_client.c - the RPC client: one req socket whose dialer redials by itself,
- * one NNG context per call so calling threads never wait on each other. Built
- * for the gateway's thread pool: thousands of small synchronous calls a second. */
+ * one NNG context per call in flight so calling threads never wait on each
+ * other. Built for the gateway's thread pool: thousands of small synchronous
+ * calls a second, so the contexts, their aios and the request messages are
+ * kept in a small pool and reused instead of made and freed per call. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -23,6 +26,23 @@
 #define CALLER_MAX               128
 #define GRPC_MAX                 16 /* UNAUTHENTICATED, the last gRPC code */
 
+/* Idle slots kept (callers beyond them open and close their own) and the
+ * largest reply kept as the next request's buffer. */
+#define POOL_MAX  256
+#define SPARE_MAX ((size_t)16 << 10)
+
+/* A req context with its aio and a spare message for the next request. Idle,
+ * it belongs to the pool (c->idle); taken, to one call, which returns it only
+ * after a completed exchange: the context then has no request pending, so no
+ * late reply can reach a later call (and the request-id check stays). A call
+ * that failed or timed out closes its slot instead. */
+typedef struct call_slot {
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *spare; /* a consumed reply, reused as the next request; NULL = none */
+	struct call_slot *next;
+} call_slot;
+
 struct rpc_client {
 	nng_socket sock;
 	bool sock_open;
@@ -37,6 +57,10 @@ struct rpc_client {
 	Aml__V1__MetadataEntry caller_md;
 	Aml__V1__MetadataEntry *md[1];
 	size_t n_md;
+	pthread_mutex_t pool_mtx; /* guards idle and n_idle, held for a push or a pop */
+	bool pool_mtx_init;
+	call_slot *idle; /* at most POOL_MAX */
+	int n_idle;
 };
 
 /* Writes the message of a local failure into msg and returns err's gRPC code. */
@@ -148,6 +172,11 @@ rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *opts
 	seed = ((uint64_t)nng_random() << 32) | nng_random();
 	atomic_init(&c->next_id, seed);
 	atomic_init(&c->pipes, 0);
+	if (pthread_mutex_init(&c->pool_mtx, NULL) != 0) {
+		free(c);
+		return AMLRISK_ENOMEM;
+	}
+	c->pool_mtx_init = true;
 	if ((err = client_setup(c, url != NULL ? url : RPC_DEFAULT_URL,
 	                        opts != NULL ? opts : &defaults)) != AMLRISK_OK) {
 		rpc_client_destroy(c);
@@ -157,11 +186,85 @@ rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *opts
 	return AMLRISK_OK;
 }
 
+/* Closes s's context and frees s with its aio and spare message. NULL is fine. */
+static void
+slot_free(call_slot *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	nng_ctx_close(s->ctx);
+	nng_aio_free(s->aio);
+	nng_msg_free(s->spare);
+	free(s);
+}
+
+/* Takes an idle slot or makes one (*out written on success, owned by the
+ * call until slot_put). Returns 0 or an NNG error. */
+static int
+slot_get(rpc_client *c, call_slot **out)
+{
+	call_slot *s;
+	int rv;
+
+	pthread_mutex_lock(&c->pool_mtx);
+	if ((s = c->idle) != NULL) {
+		c->idle = s->next;
+		c->n_idle--;
+	}
+	pthread_mutex_unlock(&c->pool_mtx);
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL) {
+			return NNG_ENOMEM;
+		}
+		if ((rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0) {
+			free(s);
+			return rv;
+		}
+		if ((rv = nng_ctx_open(&s->ctx, c->sock)) != 0) {
+			nng_aio_free(s->aio);
+			free(s);
+			return rv;
+		}
+	}
+	s->next = NULL;
+	*out = s;
+	return 0;
+}
+
+/* Gives s back: to the pool when reusable (its exchange completed) and the
+ * pool has room, else closed and freed. */
+static void
+slot_put(rpc_client *c, call_slot *s, bool reusable)
+{
+	if (reusable) {
+		pthread_mutex_lock(&c->pool_mtx);
+		if (c->n_idle < POOL_MAX) {
+			s->next = c->idle;
+			c->idle = s;
+			c->n_idle++;
+			s = NULL;
+		}
+		pthread_mutex_unlock(&c->pool_mtx);
+	}
+	slot_free(s);
+}
+
 void
 rpc_client_destroy(rpc_client *c)
 {
+	call_slot *s;
+
 	if (c == NULL) {
 		return;
+	}
+	/* no call is running (the contract), so every slot is idle */
+	while ((s = c->idle) != NULL) {
+		c->idle = s->next;
+		slot_free(s);
+	}
+	if (c->pool_mtx_init) {
+		pthread_mutex_destroy(&c->pool_mtx);
 	}
 	if (c->sock_open) {
 		nng_close(c->sock); /* the dialer goes with it */
@@ -226,6 +329,34 @@ call_exchange(rpc_client *c, nng_ctx ctx, nng_aio *aio, nng_msg *out, nng_msg **
 	}
 }
 
+/* Packs envelope env into *out (the caller's on success), reusing s's spare
+ * message when there is one. Fails with AMLRISK_ETOOBIG over max bytes. */
+static int
+request_pack(nng_msg **out, call_slot *s, const ProtobufCMessage *env, size_t max)
+{
+	size_t n = protobuf_c_message_get_packed_size(env);
+	nng_msg *m;
+	int rv;
+
+	if (n > max) {
+		return AMLRISK_ETOOBIG;
+	}
+	if ((m = s->spare) != NULL) {
+		s->spare = NULL;
+		nng_msg_header_clear(m);
+		nng_msg_clear(m);
+		if ((rv = nng_msg_realloc(m, n)) != 0) {
+			nng_msg_free(m);
+			return rpc_err_from_nng(rv);
+		}
+	} else if ((rv = nng_msg_alloc(&m, n)) != 0) {
+		return rpc_err_from_nng(rv);
+	}
+	(void)protobuf_c_message_pack(env, nng_msg_body(m));
+	*out = m;
+	return AMLRISK_OK;
+}
+
 /* Decodes reply envelope in (borrowed) for request id; on OK unpacks the
  * payload as m's output into *resp. Returns a gRPC code, msg set otherwise. */
 static int
@@ -278,9 +409,8 @@ rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char
 	rpc_packed payload = {{0, NULL}, NULL};
 	char full[RPC_METHOD_MAX];
 	nng_msg *out = NULL, *in = NULL;
-	nng_aio *aio = NULL;
-	nng_ctx ctx;
-	bool ctx_open = false;
+	call_slot *slot = NULL;
+	bool slot_idle = true; /* false once the exchange failed: the slot is closed */
 	nng_time deadline;
 	uint64_t id;
 	int grpc, err, rv, n;
@@ -319,29 +449,34 @@ rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char
 	env.n_metadata = c->n_md;
 	env.metadata = c->md;
 	env.payload = payload.bin;
-	if ((err = rpc_msg_pack(&out, &env.base, c->max_msg)) != 0) {
+	if ((rv = slot_get(c, &slot)) != 0) {
+		grpc = call_error(msg, msglen, rpc_err_from_nng(rv), "%s: %s", full,
+		                  nng_strerror(rv));
+		goto out;
+	}
+	if ((err = request_pack(&out, slot, &env.base, c->max_msg)) != 0) {
 		grpc = call_error(msg, msglen, err, "%s: request of %zu bytes: %s", full,
 		                  protobuf_c_message_get_packed_size(&env.base),
 		                  amlrisk_strerror(err));
 		goto out;
 	}
-	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 ||
-	    (rv = nng_ctx_open(&ctx, c->sock)) != 0) {
-		grpc = call_error(msg, msglen, rpc_err_from_nng(rv), "%s: %s", full,
-		                  nng_strerror(rv));
-		goto out;
-	}
-	ctx_open = true;
-	grpc = call_exchange(c, ctx, aio, out, &in, deadline, timeout_ms, full, msg, msglen);
+	grpc = call_exchange(c, slot->ctx, slot->aio, out, &in, deadline, timeout_ms, full, msg,
+	                     msglen);
 	out = NULL; /* the exchange took it */
+	slot_idle = grpc == AML__V1__STATUS_CODE__OK;
 	if (grpc == AML__V1__STATUS_CODE__OK) {
 		grpc = call_decode(in, id, m, full, resp, msg, msglen);
+		if (nng_msg_len(in) <= SPARE_MAX) {
+			slot->spare = in; /* decoded and freed: only its buffer is reused */
+			in = NULL;
+		}
 	}
 out:
-	if (ctx_open) {
-		nng_ctx_close(ctx);
+	if (slot != NULL) {
+		/* a reply received (or no exchange) leaves the context idle; a failed
+		 * or timed-out exchange closes it */
+		slot_put(c, slot, slot_idle);
 	}
-	nng_aio_free(aio);
 	nng_msg_free(in);
 	nng_msg_free(out);
 	rpc_packed_release(&payload);
