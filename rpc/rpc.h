@@ -97,8 +97,10 @@ int rpc_call_time_left_ms(const void *closure_data);
 const char *rpc_call_metadata(const void *closure_data, const char *key);
 
 /* ---- client ---------------------------------------------------------------
- * One req socket with a dialer that redials by itself; each call opens its own
- * NNG context, so any number of threads may call at once without a shared lock. */
+ * One req socket with a dialer that redials by itself; each call borrows its
+ * own NNG context from a bounded pool (reused after a clean reply, closed after
+ * a failure), so any number of threads may call at once; a mutex is held only
+ * to take a context from the pool or put it back. */
 
 /* Creates a client of url (NULL = RPC_DEFAULT_URL). Does not wait for the
  * server: calls made while it is away return UNAVAILABLE at their deadline.

@@ -771,8 +771,16 @@ test_connection_limits(void **state)
 	gwt_resp_free(&r);
 	close(a);
 	close(b);
-	usleep(200000);
-	json_decref(gwt_get_json(port, "/health", 200));
+	/* once the server has seen both closes (it may take a moment on a loaded
+	 * machine) a new connection is served again */
+	t0 = th_now_ms();
+	do {
+		usleep(100000);
+		r = gwt_http(port, "GET", "/health", NULL, NULL, 0, 5000);
+		n = r.status;
+		gwt_resp_free(&r);
+	} while (n != 200 && th_now_ms() - t0 < 10000);
+	assert_int_equal(n, 200);
 	/* a client that stops half-way through its headers is dropped after ~1 s */
 	slow = gwt_dial(port);
 	assert_true(slow >= 0);
@@ -780,7 +788,7 @@ test_connection_limits(void **state)
 	t0 = th_now_ms();
 	n = read(slow, buf, sizeof(buf)); /* blocks until the server closes */
 	assert_true(n <= 0);
-	assert_true(th_now_ms() - t0 < 3500);
+	assert_true(th_now_ms() - t0 < 10000); /* ~1 s, with room for a loaded machine */
 	close(slow);
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
 }
