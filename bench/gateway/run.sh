@@ -4,7 +4,7 @@
 # next to amlrisk-gw-baseline (a libmicrohttpd handler returning a fixed JSON
 # body of the same size) measured in the same run. Prints a markdown table.
 #   BUILD (build)  WALLETS (1000000)  DURATION (10 s)  REPEAT (3, median kept)
-#   CONNS (32)  WRK_THREADS (1)  GW_THREADS (8)  GW_LOG_LEVEL (warn)
+#   CONNS (32)  WRK_THREADS (1)  GW_THREADS (8)  GW_LOG_LEVEL (warn)  RPC_TRANSPORT (tcp|ipc)
 # Uses its own PostgreSQL (scripts/stack, private data dir and free ports).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -57,10 +57,16 @@ COMMIT;
 ANALYZE transactions;
 SQL
 
-RPC_LISTEN=tcp://127.0.0.1:$RPC_PORT "$BIN/amlrisk-core" >"$AMLRISK_VAR/core.log" 2>&1 &
+# RPC_TRANSPORT=ipc puts the core on a Unix socket (gateway and core on one host)
+if [ "${RPC_TRANSPORT:-tcp}" = ipc ]; then
+	RPC_ADDR=ipc://$(mktemp -u /tmp/amlrisk-gwbench.XXXXXX).sock
+else
+	RPC_ADDR=tcp://127.0.0.1:$RPC_PORT
+fi
+RPC_LISTEN=$RPC_ADDR "$BIN/amlrisk-core" >"$AMLRISK_VAR/core.log" 2>&1 &
 pids+=($!)
 LOG_LEVEL=${GW_LOG_LEVEL:-warn} "$BIN/amlrisk-gateway" --listen 127.0.0.1:$GW_PORT \
-	--rpc-url tcp://127.0.0.1:$RPC_PORT --threads "$GW_THREADS" \
+	--rpc-url "$RPC_ADDR" --threads "$GW_THREADS" \
 	--long-timeout-ms 3600000 >"$AMLRISK_VAR/gateway.log" 2>&1 &
 pids+=($!)
 GW=http://127.0.0.1:$GW_PORT
