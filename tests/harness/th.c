@@ -333,6 +333,55 @@ th_fixture_free(Aml__V1__Transaction **txs, size_t n)
 	free(txs);
 }
 
+/* Children th_spawn started. At exit (a failed assertion jumps past the test's
+ * own th_stop) those still running are killed, so a failing test leaves no
+ * orphan service behind. A pid already reaped elsewhere is no longer our child
+ * (waitpid says ECHILD) and is left alone. */
+#define TH_CHILDREN_MAX 64
+static pid_t children[TH_CHILDREN_MAX];
+
+static void
+kill_children(void)
+{
+	for (int i = 0; i < TH_CHILDREN_MAX; i++) {
+		if (children[i] > 0 && waitpid(children[i], NULL, WNOHANG) == 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+		}
+		children[i] = 0;
+	}
+}
+
+/* True when pid has exited or is no longer our child; never reaps it (the test
+ * may still want its status). */
+static int
+child_gone(pid_t pid)
+{
+	siginfo_t info;
+
+	memset(&info, 0, sizeof(info));
+	if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+		return 1;
+	return info.si_pid == pid;
+}
+
+static void
+children_add(pid_t pid)
+{
+	static int registered;
+
+	if (!registered) {
+		atexit(kill_children);
+		registered = 1;
+	}
+	for (int i = 0; i < TH_CHILDREN_MAX; i++) {
+		if (children[i] <= 0 || child_gone(children[i])) {
+			children[i] = pid;
+			return;
+		}
+	}
+}
+
 pid_t
 th_spawn(const char *prog, char *const argv[], char *const env[], const char *logpath)
 {
@@ -360,6 +409,7 @@ th_spawn(const char *prog, char *const argv[], char *const env[], const char *lo
 		fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
 		_exit(127);
 	}
+	children_add(pid);
 	return pid;
 }
 

@@ -67,7 +67,8 @@ void th_fixture_free(Aml__V1__Transaction **txs, size_t n);
 
 /* Starts build/bin/<prog> (AMLRISK_BIN) with argv (NULL-terminated, argv[0]
  * ignored), extra environment entries "K=V" (NULL-terminated, may be NULL),
- * stdout+stderr appended to logpath. Returns the pid. */
+ * stdout+stderr appended to logpath. Returns the pid. Children still running
+ * when the test process exits are killed (a failed assertion leaves no orphan). */
 pid_t th_spawn(const char *prog, char *const argv[], char *const env[], const char *logpath);
 /* Sends sig and waits up to timeout_ms; returns the exit status as from waitpid
  * or -1 if it did not exit in time (then it is SIGKILLed). */

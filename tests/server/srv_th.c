@@ -40,40 +40,6 @@ free_port(void)
 	return port;
 }
 
-/* Servers still running when the process exits (a failed assertion jumps past
- * ts_core_fini) are killed, so a failing test leaves no orphan behind. */
-#define LIVE_MAX 16
-static pid_t live[LIVE_MAX];
-
-static void
-kill_live(void)
-{
-	for (int i = 0; i < LIVE_MAX; i++) {
-		if (live[i] > 0) {
-			kill(live[i], SIGKILL);
-			waitpid(live[i], NULL, 0);
-			live[i] = 0;
-		}
-	}
-}
-
-static void
-live_set(pid_t old, pid_t now)
-{
-	static int registered;
-
-	if (!registered) {
-		atexit(kill_live);
-		registered = 1;
-	}
-	for (int i = 0; i < LIVE_MAX; i++) {
-		if (live[i] == old) {
-			live[i] = now;
-			return;
-		}
-	}
-}
-
 void
 ts_core_init(ts_core *c, int tcp)
 {
@@ -124,7 +90,6 @@ ts_core_start(ts_core *c, char *const env[])
 		full[n++] = env[i];
 	full[n] = NULL;
 	c->pid = th_spawn("amlrisk-core", NULL, full, c->log);
-	live_set(0, c->pid);
 	for (;;) {
 		Aml__V1__HealthRequest req = AML__V1__HEALTH_REQUEST__INIT;
 		Aml__V1__HealthResponse *r = NULL;
@@ -138,7 +103,6 @@ ts_core_start(ts_core *c, char *const env[])
 		if (ready)
 			return;
 		if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
-			live_set(c->pid, 0);
 			c->pid = 0;
 			ts_core_dump_log(c);
 			fail_msg("amlrisk-core exited during start-up (status %d)", status);
@@ -159,7 +123,6 @@ ts_core_stop(ts_core *c, int sig)
 	if (c->pid <= 0)
 		return -1;
 	st = th_stop(c->pid, sig, 30000);
-	live_set(c->pid, 0);
 	c->pid = 0;
 	return st;
 }
