@@ -19,6 +19,7 @@ typedef struct gw_app {
 	const gw_static *docs; /* OpenAPI document and Swagger UI assets */
 	int rpc_timeout_ms;    /* deadline of a query RPC */
 	int long_timeout_ms;   /* deadline of ReloadGraph and RunScore */
+	int coalesce;          /* query RPCs go through rpc_client_call_coalesced() */
 } gw_app;
 
 /* One parsed request. The strings are borrowed from the connection and live

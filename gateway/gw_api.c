@@ -1,6 +1,7 @@
 /* gw_api.c - RiskService endpoints: parse and bound the query, one RPC through
  * the shared client with the request's deadline, status mapped by
  * amlrisk_grpc_to_http(), answer encoded by gw_json. No scoring logic here. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,17 +33,29 @@
 
 static const ProtobufCServiceDescriptor *const svc = &aml__v1__risk_service__descriptor;
 
-/* Calls method with req; returns the gRPC code. On a failure the message (the
- * core's, or the client's for local outcomes) is in msg and the error is
- * counted in the metrics. */
+/* Calls method with req; returns the gRPC code. A query (long false) has the
+ * query deadline and may share an exchange with other requests' queries
+ * (rpc_client_call_coalesced); ReloadGraph and RunScore (long) go alone with
+ * the long deadline. On a failure the message (the core's, or the client's
+ * for local outcomes) is in msg and the error is counted in the metrics. */
 static int
 call_raw(const gw_request *rq, const char *method, const ProtobufCMessage *req,
-         ProtobufCMessage **resp, int timeout_ms, char *msg, size_t msglen)
+         ProtobufCMessage **resp, bool long_call, char *msg, size_t msglen)
 {
+	const gw_app *app = rq->app;
 	const ProtobufCMethodDescriptor *md;
 	int code;
 
-	code = rpc_client_call(rq->app->rpc, svc, method, req, resp, timeout_ms, msg, msglen);
+	if (long_call) {
+		code = rpc_client_call(app->rpc, svc, method, req, resp, app->long_timeout_ms, msg,
+		                       msglen);
+	} else if (app->coalesce) {
+		code = rpc_client_call_coalesced(app->rpc, svc, method, req, resp,
+		                                 app->rpc_timeout_ms, msg, msglen);
+	} else {
+		code = rpc_client_call(app->rpc, svc, method, req, resp, app->rpc_timeout_ms, msg,
+		                       msglen);
+	}
 	if (code != 0) {
 		md = protobuf_c_service_descriptor_get_method_by_name(svc, method);
 		gw_metrics_rpc_error(rq->app->metrics, md != NULL ? (int)(md - svc->methods) : -1,
@@ -55,10 +68,11 @@ call_raw(const gw_request *rq, const char *method, const ProtobufCMessage *req,
  * code and the core's message as detail. Returns 0 when *resp is set. */
 static int
 call(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMessage *req,
-     ProtobufCMessage **resp, int timeout_ms)
+     ProtobufCMessage **resp, bool long_call)
 {
 	char msg[MSG_MAX] = "";
-	int code = call_raw(rq, method, req, resp, timeout_ms, msg, sizeof(msg));
+	int timeout_ms = long_call ? rq->app->long_timeout_ms : rq->app->rpc_timeout_ms;
+	int code = call_raw(rq, method, req, resp, long_call, msg, sizeof(msg));
 
 	if (code == 0) {
 		return 0;
@@ -116,8 +130,7 @@ health_get(const gw_request *rq, char *msg, size_t msglen)
 	Aml__V1__HealthResponse *resp = NULL;
 	int code;
 
-	code = call_raw(rq, "Health", &req.base, (ProtobufCMessage **)&resp,
-	                rq->app->rpc_timeout_ms, msg, msglen);
+	code = call_raw(rq, "Health", &req.base, (ProtobufCMessage **)&resp, false, msg, msglen);
 	if (code != 0) {
 		char tmp[MSG_MAX];
 
@@ -168,7 +181,7 @@ gw_api_reload_graph(const gw_request *rq, gw_reply *rep)
 	Aml__V1__ReloadGraphResponse *resp = NULL;
 
 	if (call(rq, rep, "ReloadGraph", &req.base, (ProtobufCMessage **)&resp,
-	         rq->app->long_timeout_ms) == 0) {
+	         true) == 0) {
 		REPLY_AND_FREE(rep, gw_json_reload, resp);
 	}
 }
@@ -221,7 +234,7 @@ gw_api_run_score(const gw_request *rq, gw_reply *rep)
 	}
 	req.config_overrides_json = overrides;
 	if (call(rq, rep, "RunScore", &req.base, (ProtobufCMessage **)&resp,
-	         rq->app->long_timeout_ms) == 0) {
+	         true) == 0) {
 		REPLY_AND_FREE(rep, gw_json_run_score, resp);
 	}
 	free(overrides);
@@ -244,7 +257,7 @@ gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 	}
 	req.n = (uint32_t)n;
 	if (call(rq, rep, "TopScores", &req.base, (ProtobufCMessage **)&resp,
-	         rq->app->rpc_timeout_ms) == 0) {
+	         false) == 0) {
 		REPLY_AND_FREE(rep, gw_json_top, resp);
 	}
 }
@@ -260,7 +273,7 @@ gw_api_wallet_score(const gw_request *rq, gw_reply *rep)
 	}
 	req.wallet = (char *)rq->param;
 	if (call(rq, rep, "GetWalletScore", &req.base, (ProtobufCMessage **)&resp,
-	         rq->app->rpc_timeout_ms) == 0) {
+	         false) == 0) {
 		REPLY_AND_FREE(rep, gw_json_wallet, resp);
 	}
 }
@@ -278,7 +291,7 @@ gw_api_explain(const gw_request *rq, gw_reply *rep)
 	req.wallet = (char *)rq->param;
 	req.max_sources_per_hop = (uint32_t)max_sources;
 	if (call(rq, rep, "ExplainWallet", &req.base, (ProtobufCMessage **)&resp,
-	         rq->app->rpc_timeout_ms) == 0) {
+	         false) == 0) {
 		REPLY_AND_FREE(rep, gw_json_explain, resp);
 	}
 }
@@ -300,7 +313,7 @@ gw_api_wallet_graph(const gw_request *rq, gw_reply *rep)
 	req.node_limit = (uint32_t)nodes;
 	req.edge_limit = (uint32_t)edges;
 	if (call(rq, rep, "WalletGraph", &req.base, (ProtobufCMessage **)&resp,
-	         rq->app->rpc_timeout_ms) == 0) {
+	         false) == 0) {
 		REPLY_AND_FREE(rep, gw_json_graph, resp);
 	}
 }
@@ -318,7 +331,7 @@ gw_api_list_runs(const gw_request *rq, gw_reply *rep)
 	}
 	req.limit = (uint32_t)limit;
 	if (call(rq, rep, "ListRuns", &req.base, (ProtobufCMessage **)&resp,
-	         rq->app->rpc_timeout_ms) == 0) {
+	         false) == 0) {
 		REPLY_AND_FREE(rep, gw_json_runs, resp);
 	}
 }
@@ -331,7 +344,7 @@ gw_api_get_run(const gw_request *rq, gw_reply *rep)
 
 	req.run_id = strtoll(rq->param, NULL, 10); /* validated by the server */
 	if (call(rq, rep, "GetRun", &req.base, (ProtobufCMessage **)&resp,
-	         rq->app->rpc_timeout_ms) == 0) {
+	         false) == 0) {
 		if (resp->run == NULL) {
 			gw_reply_error(rep, 404, "run %s not found", rq->param);
 		} else {
@@ -348,7 +361,7 @@ gw_api_ingestion_status(const gw_request *rq, gw_reply *rep)
 	Aml__V1__IngestionStatusResponse *resp = NULL;
 
 	if (call(rq, rep, "IngestionStatus", &req.base, (ProtobufCMessage **)&resp,
-	         rq->app->rpc_timeout_ms) == 0) {
+	         false) == 0) {
 		REPLY_AND_FREE(rep, gw_json_ingestion, resp);
 	}
 }

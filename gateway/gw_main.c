@@ -62,6 +62,8 @@ main(int argc, char **argv)
 
 	ropts.timeout_ms = cfg.rpc_timeout_ms;
 	ropts.caller = "amlrisk-gateway";
+	ropts.coalesce_batches = cfg.rpc_batches;
+	app.coalesce = cfg.rpc_batches > 0;
 	if ((rv = rpc_client_create(&app.rpc, cfg.rpc_url, &ropts)) != AMLRISK_OK) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "gateway", "rpc.client_failed", "url=%s err=%s",
 		            cfg.rpc_url, amlrisk_errname(rv));

@@ -245,6 +245,36 @@ render_rpc(const gw_metrics *m, textbuf *tb)
 	}
 }
 
+/* The RPC client's own counters: how many calls shared an exchange. */
+static void
+render_exchanges(const rpc_client *c, textbuf *tb)
+{
+	static const char *const what[] = {
+	        "calls", "RiskService calls made",
+	        "exchanges", "request/reply exchanges with the core (a batch is one)",
+	        "batches", "exchanges that carried several coalesced calls",
+	        "retries", "calls made again alone because their answer did not fit a batch",
+	};
+	rpc_client_stats_t st = {0};
+	unsigned long long v[4];
+
+	if (c == NULL) {
+		return;
+	}
+	rpc_client_stats(c, &st);
+	v[0] = st.calls;
+	v[1] = st.exchanges;
+	v[2] = st.batches;
+	v[3] = st.retries;
+	for (int i = 0; i < 4; i++) {
+		tb_printf(tb,
+		          "# HELP amlrisk_gateway_rpc_%s_total %s.\n"
+		          "# TYPE amlrisk_gateway_rpc_%s_total counter\n"
+		          "amlrisk_gateway_rpc_%s_total %llu\n",
+		          what[2 * i], what[2 * i + 1], what[2 * i], what[2 * i], v[i]);
+	}
+}
+
 void
 gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 {
@@ -259,6 +289,7 @@ gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 	render_requests(m, &tb);
 	render_latency(m, &tb);
 	render_rpc(m, &tb);
+	render_exchanges(rq->app->rpc, &tb);
 	tb_printf(&tb,
 	          "# HELP amlrisk_gateway_requests_in_flight Requests received and not yet "
 	          "answered.\n# TYPE amlrisk_gateway_requests_in_flight gauge\n"

@@ -36,7 +36,16 @@ typedef struct rpc_client_opts {
 	const char *caller;          /* sent as metadata "caller" with every call; NULL = none */
 	const char *tls_ca_file;     /* tls+tcp:// only: CA that signed the server */
 	const char *tls_server_name; /* tls+tcp:// only: name to verify; default URL host */
+	int coalesce_batches;        /* batches of coalesced calls out at once; default 1, at most 64 */
 } rpc_client_opts;
+
+/* What a client has done since it was created (rpc_client_stats). */
+typedef struct rpc_client_stats_t {
+	unsigned long long calls;     /* rpc_client_call and _coalesced calls made */
+	unsigned long long exchanges; /* NNG request/reply exchanges, batches included */
+	unsigned long long batches;   /* exchanges that carried two calls or more */
+	unsigned long long retries;   /* calls made again alone: no room in a batch reply */
+} rpc_client_stats_t;
 
 /* ---- server ---------------------------------------------------------------
  * Lifecycle: create -> add_service... -> start -> destroy. Each received call is
@@ -129,6 +138,26 @@ int rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *
 int rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
                     const ProtobufCMessage *req, ProtobufCMessage **resp, int timeout_ms, char *msg,
                     size_t msglen);
+
+/* rpc_client_call(), except that the call may share one exchange with other
+ * threads' coalesced calls on c: while a batch is out (coalesce_batches of
+ * them at most), calls queue; when it is back, its leader wakes the first
+ * waiting caller, which sends everything queued (up to 64 calls) as the next
+ * batch. A lone call goes out at once, alone, so nothing waits when the
+ * client is quiet; under load many calls share one exchange and its NNG
+ * thread hand-offs. The server runs a batch's calls in order on one worker and
+ * answers when the last is done, so coalesce only short calls: a long one
+ * holds up its batch. A batch waits for its latest deadline. A call that
+ * meets RESOURCE_EXHAUSTED in a batch (its answer too big to share the reply,
+ * the batch over the server's limit, a full backlog) is made once more alone,
+ * so coalesced calls should be safe to repeat, as reads are. Same arguments
+ * and results. */
+int rpc_client_call_coalesced(rpc_client *c, const ProtobufCServiceDescriptor *svc,
+                              const char *method, const ProtobufCMessage *req,
+                              ProtobufCMessage **resp, int timeout_ms, char *msg, size_t msglen);
+
+/* Copies c's counters into *out. Counters only grow; read without a lock. */
+void rpc_client_stats(const rpc_client *c, rpc_client_stats_t *out);
 
 /* Closes the connection and frees c. NULL is fine. */
 void rpc_client_destroy(rpc_client *c);

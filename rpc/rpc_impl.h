@@ -19,6 +19,8 @@
 #define RPC_MSG_SLACK ((size_t)64 << 10)
 /* "package.Service/Method" */
 #define RPC_METHOD_MAX 256
+/* Calls in one batch (rpc.proto), at most. */
+#define RPC_BATCH_MAX 64
 /* Payloads up to this size are packed on the stack. */
 #define RPC_STACK_PAYLOAD 1024
 

@@ -1,6 +1,8 @@
 /* rpc_server.c - the RPC server: a fixed set of NNG rep contexts, each a small
  * aio state machine, feeding a bounded backlog served by a fixed worker pool.
- * Tuned for many short calls in flight; long ones are answered later by their owner. */
+ * Tuned for many short calls in flight; long ones are answered later by their owner.
+ * A batch (several calls in one exchange, see rpc.proto) takes one context and
+ * one worker, which runs its calls in order; the last answer sends the reply. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -37,9 +39,19 @@ typedef enum call_state {
 	CALL_SEND,    /* the reply is being sent */
 } call_state;
 
-/* One rep context and the call it is serving; the closure data handlers see. */
+/* One rep context and the call it is serving; the closure data handlers see.
+ * A call of a batch is one too, without a context of its own: parent is the
+ * batch, req points into the batch's request, and its answer goes to the
+ * batch's replies. */
 typedef struct rpc_call {
 	rpc_server *srv;
+	struct rpc_call *parent; /* a call of a batch: the batch; else NULL */
+	size_t index;            /* a call of a batch: its place in it */
+	/* a batch, set while CALL_BUSY: its calls and their answers (owned) */
+	struct rpc_call *subs;
+	Aml__V1__RpcResponse **replies;
+	size_t n_subs;
+	atomic_size_t pending; /* calls of the batch not answered yet */
 	nng_ctx ctx;
 	nng_aio *aio;
 	pthread_mutex_t mtx;
@@ -83,6 +95,7 @@ struct rpc_server {
 };
 
 static void call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage *out);
+static void batch_answer(rpc_call *batch);
 
 static void
 call_failv(rpc_call *call, int err, const char *fmt, va_list ap)
@@ -144,42 +157,39 @@ call_set_state(rpc_call *call, call_state st)
 	pthread_mutex_unlock(&call->mtx);
 }
 
-/* Answers call with status grpc and message (borrowed; may be the call's own
- * fail_msg); out (borrowed, NULL unless OK) becomes the payload. Frees the
- * request envelope; the context then sends and goes back to receiving. */
+/* Frees a batch's calls and answers (after its reply is packed). */
 static void
-call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage *out)
+batch_free(rpc_call *call)
+{
+	for (size_t i = 0; call->replies != NULL && i < call->n_subs; i++) {
+		free(call->replies[i]);
+	}
+	free(call->replies);
+	free(call->subs);
+	call->replies = NULL;
+	call->subs = NULL;
+	call->n_subs = 0;
+}
+
+/* Sends resp (borrowed) on call's context: packs it (a reply over the size
+ * limit goes as RESOURCE_EXHAUSTED without payload), frees the request and a
+ * batch's parts, then sends; the context then goes back to receiving. */
+static void
+call_send(rpc_call *call, Aml__V1__RpcResponse *resp)
 {
 	rpc_server *srv = call->srv;
-	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
-	uint8_t stack[RPC_STACK_PAYLOAD];
-	rpc_packed payload = {{0, NULL}, NULL};
 	nng_msg *msg = NULL;
-	char why[160];
 	int err;
 
-	resp.request_id = call->req != NULL ? call->req->request_id : 0;
-	if (out != NULL) {
-		err = rpc_packed_make(&payload, out, stack, sizeof(stack), srv->max_msg);
-		if (err != AMLRISK_OK) {
-			snprintf(why, sizeof(why), "response %s: %s", out->descriptor->name,
-			         amlrisk_strerror(err));
-			grpc = amlrisk_err_to_grpc(err);
-			message = why;
-		} else {
-			resp.payload = payload.bin;
-		}
+	if ((err = rpc_msg_pack(&msg, &resp->base, srv->max_msg)) == AMLRISK_ETOOBIG) {
+		resp->payload.data = NULL;
+		resp->payload.len = 0;
+		resp->n_replies = 0;
+		resp->status = (Aml__V1__StatusCode)amlrisk_err_to_grpc(err);
+		resp->message = "response over the message size limit";
+		err = rpc_msg_pack(&msg, &resp->base, srv->max_msg);
 	}
-	resp.status = (Aml__V1__StatusCode)grpc;
-	resp.message = (char *)(message != NULL ? message : "");
-	if ((err = rpc_msg_pack(&msg, &resp.base, srv->max_msg)) == AMLRISK_ETOOBIG) {
-		resp.payload.data = NULL;
-		resp.payload.len = 0;
-		resp.status = (Aml__V1__StatusCode)amlrisk_err_to_grpc(err);
-		resp.message = "response over the message size limit";
-		err = rpc_msg_pack(&msg, &resp.base, srv->max_msg);
-	}
-	rpc_packed_release(&payload);
+	batch_free(call);
 	if (call->req != NULL) {
 		protobuf_c_message_free_unpacked(&call->req->base, NULL);
 		call->req = NULL;
@@ -195,6 +205,99 @@ call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage
 	atomic_fetch_add(&srv->in_send, 1);
 	nng_ctx_send(call->ctx, call->aio);
 	atomic_fetch_sub(&srv->in_send, 1);
+}
+
+/* Keeps the answer of a call of a batch (a copy of resp in one allocation;
+ * NULL when out of memory, answered INTERNAL by the batch); the last answer
+ * sends the batch's reply. */
+static void
+sub_answer(rpc_call *sub, const Aml__V1__RpcResponse *resp)
+{
+	rpc_call *batch = sub->parent;
+	size_t mlen = strlen(resp->message);
+	Aml__V1__RpcResponse *r = malloc(sizeof(*r) + mlen + 1 + resp->payload.len);
+
+	if (r != NULL) {
+		aml__v1__rpc_response__init(r);
+		r->request_id = resp->request_id;
+		r->status = resp->status;
+		r->message = memcpy((char *)(r + 1), resp->message, mlen + 1);
+		r->payload.len = resp->payload.len;
+		r->payload.data = (uint8_t *)(r + 1) + mlen + 1;
+		if (resp->payload.len > 0) {
+			memcpy(r->payload.data, resp->payload.data, resp->payload.len);
+		}
+	}
+	batch->replies[sub->index] = r;
+	/* the batch is answered once, by the thread of its last answer */
+	if (atomic_fetch_sub(&batch->pending, 1) == 1) {
+		batch_answer(batch);
+	}
+}
+
+/* Answers call with status grpc and message (borrowed; may be the call's own
+ * fail_msg); out (borrowed, NULL unless OK) becomes the payload. */
+static void
+call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage *out)
+{
+	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
+	uint8_t stack[RPC_STACK_PAYLOAD];
+	rpc_packed payload = {{0, NULL}, NULL};
+	char why[160];
+	int err;
+
+	resp.request_id = call->req != NULL ? call->req->request_id : 0;
+	if (out != NULL) {
+		err = rpc_packed_make(&payload, out, stack, sizeof(stack), call->srv->max_msg);
+		if (err != AMLRISK_OK) {
+			snprintf(why, sizeof(why), "response %s: %s", out->descriptor->name,
+			         amlrisk_strerror(err));
+			grpc = amlrisk_err_to_grpc(err);
+			message = why;
+		} else {
+			resp.payload = payload.bin;
+		}
+	}
+	resp.status = (Aml__V1__StatusCode)grpc;
+	resp.message = (char *)(message != NULL ? message : "");
+	if (call->parent != NULL) {
+		sub_answer(call, &resp);
+	} else {
+		call_send(call, &resp);
+	}
+	rpc_packed_release(&payload);
+}
+
+/* Sends a batch's reply once every call of it is answered. Answers that would
+ * take the reply over the size limit lose their payload, last first, and say
+ * RESOURCE_EXHAUSTED: the caller makes those calls again on their own. */
+static void
+batch_answer(rpc_call *batch)
+{
+	static const char no_room[] = "answer does not fit in the batch reply: call alone";
+	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
+	Aml__V1__RpcResponse nomem = AML__V1__RPC_RESPONSE__INIT; /* id 0: see rpc.h */
+	Aml__V1__RpcResponse *list[RPC_BATCH_MAX];
+	size_t i, n = batch->n_subs;
+
+	nomem.status = AML__V1__STATUS_CODE__INTERNAL;
+	nomem.message = "out of memory for the answer";
+	for (i = 0; i < n; i++) {
+		list[i] = batch->replies[i] != NULL ? batch->replies[i] : &nomem;
+	}
+	resp.request_id = batch->req->request_id;
+	resp.status = AML__V1__STATUS_CODE__OK;
+	resp.message = "";
+	resp.n_replies = n;
+	resp.replies = list;
+	for (i = n; i-- > 0 && protobuf_c_message_get_packed_size(&resp.base) > batch->srv->max_msg;) {
+		if (list[i]->payload.len > 0) {
+			list[i]->payload.len = 0;
+			list[i]->status = AML__V1__STATUS_CODE__RESOURCE_EXHAUSTED;
+			list[i]->message = (char *)no_room;
+		}
+	}
+	call_send(batch, &resp);
 }
 
 /* The closure handed to every handler: packs and sends out, or INTERNAL when
@@ -322,6 +425,42 @@ queue_push(rpc_server *srv, rpc_call *call)
 	return ok;
 }
 
+/* Sets up a batch's calls (answering the batch itself when it is malformed or
+ * memory is short); true when it is ready to queue. */
+static bool
+batch_start(rpc_call *call)
+{
+	Aml__V1__RpcRequest *req = call->req;
+	nng_time now = nng_clock();
+	size_t i, n = req->n_calls;
+
+	if (req->method[0] != '\0') {
+		call_fail(call, AMLRISK_EINVAL, "a batch (a call with calls) has no method of its own");
+		return false;
+	}
+	if (n > RPC_BATCH_MAX) {
+		call_fail(call, AMLRISK_EINVAL, "batch of %zu calls over the limit of %d", n,
+		          RPC_BATCH_MAX);
+		return false;
+	}
+	if ((call->subs = calloc(n, sizeof(*call->subs))) == NULL ||
+	    (call->replies = calloc(n, sizeof(*call->replies))) == NULL) {
+		call_fail(call, AMLRISK_ENOMEM, "no memory for a batch of %zu calls", n);
+		return false;
+	}
+	call->n_subs = n;
+	atomic_init(&call->pending, n);
+	for (i = 0; i < n; i++) {
+		rpc_call *sub = &call->subs[i];
+		sub->srv = call->srv;
+		sub->parent = call;
+		sub->index = i;
+		sub->req = req->calls[i];
+		sub->deadline = sub->req->timeout_ms != 0 ? now + sub->req->timeout_ms : 0;
+	}
+	return true;
+}
+
 /* A request arrived on call's context (takes ownership of msg): checks and
  * routes it in NNG's callback, then queues it for a worker. */
 static void
@@ -353,7 +492,7 @@ call_start(rpc_call *call, nng_msg *msg)
 		call_fail(call, AMLRISK_EUNAVAIL, "server shutting down");
 		return;
 	}
-	if (!call_route(call)) {
+	if (req->n_calls > 0 ? !batch_start(call) : !call_route(call)) {
 		return;
 	}
 	if (req->timeout_ms != 0) {
@@ -366,15 +505,37 @@ call_start(rpc_call *call, nng_msg *msg)
 }
 
 /* Runs a queued call on a worker: refuses it when late or shutting down,
- * unpacks the payload, invokes the handler, frees the input afterwards. */
+ * unpacks the payload, invokes the handler, frees the input afterwards. A
+ * batch runs its calls in order. */
 static void
 call_run(rpc_call *call)
 {
-	ProtobufCService *svc = call->svc;
-	const ProtobufCMethodDescriptor *m = call->method;
-	unsigned index = call->method_index;
+	ProtobufCService *svc;
+	const ProtobufCMethodDescriptor *m;
+	unsigned index;
 	ProtobufCMessage *in;
 
+	if (call->subs != NULL) {
+		rpc_call *subs = call->subs;
+		/* the last call's answer may send the batch's reply and free subs:
+		 * nothing of the batch is read after the last call starts */
+		for (size_t i = 0, n = call->n_subs; i < n; i++) {
+			call_run(&subs[i]);
+		}
+		return;
+	}
+	if (call->parent != NULL) {
+		if (call->req->n_calls > 0) {
+			call_fail(call, AMLRISK_EINVAL, "a batch cannot hold a batch");
+			return;
+		}
+		if (!call_route(call)) {
+			return;
+		}
+	}
+	svc = call->svc;
+	m = call->method;
+	index = call->method_index;
 	if (atomic_load(&call->srv->closing)) {
 		call_fail(call, AMLRISK_EUNAVAIL, "server shutting down");
 		return;

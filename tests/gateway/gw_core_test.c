@@ -3,6 +3,7 @@
  * and read back through every endpoint, bad input rejected by the core as 422,
  * schemathesis fuzzing from /openapi.json (no 500, no crash), core down/up. */
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +267,100 @@ test_worked_example(void **state)
 	json_decref(j);
 }
 
+/* One client of test_concurrent_reads: mixed reads, each answer checked. */
+typedef struct reader {
+	int id;
+	int wrong;
+} reader;
+
+#define READERS      8
+#define READS_EACH   60
+
+static void *
+reader_main(void *p)
+{
+	static const char *wallets[5] = {"A", "B", "C", "D", "E"};
+	static const double scores[5] = {1.0969655114602888, 0.6363961030678927,
+	                                 0.5196152422706631, 0.3, 0.9};
+	reader *rd = p;
+
+	for (int i = 0; i < READS_EACH; i++) {
+		int w = (rd->id + i) % 5, kind = i % 4;
+		char target[64];
+		json_t *j;
+		json_error_t err;
+		gwt_resp r;
+
+		if (kind == 3) {
+			snprintf(target, sizeof(target), "/scores/nobody%d", i);
+		} else if (kind == 2) {
+			snprintf(target, sizeof(target), "/scores/top?n=%d", 1 + w);
+		} else {
+			snprintf(target, sizeof(target), "/scores/%s", wallets[w]);
+		}
+		r = gwt_http(gw_port, "GET", target, NULL, NULL, 0, 10000);
+		j = json_loadb(r.body, r.body_len, 0, &err);
+		if (kind == 3) {
+			rd->wrong += r.status != 404 || j == NULL ||
+			             strstr(json_string_value(json_object_get(j, "detail")),
+			                    target + 8) == NULL;
+		} else if (kind == 2) {
+			rd->wrong += r.status != 200 ||
+			             json_array_size(json_object_get(j, "scores")) != (size_t)(1 + w);
+		} else {
+			rd->wrong += r.status != 200 ||
+			             strcmp(json_string_value(json_object_get(j, "wallet")),
+			                    wallets[w]) != 0 ||
+			             fabs(json_real_value(json_object_get(j, "risk_score")) - scores[w]) >
+			                     1e-12;
+		}
+		json_decref(j);
+		gwt_resp_free(&r);
+	}
+	return NULL;
+}
+
+/* The value of a counter in the gateway's /metrics. */
+static double
+metric(const char *name)
+{
+	gwt_resp r = gwt_http(gw_port, "GET", "/metrics", NULL, NULL, 0, 10000);
+	const char *at;
+	double v;
+
+	assert_int_equal(r.status, 200);
+	at = strstr(r.body, name);
+	assert_non_null(at);
+	v = strtod(at + strlen(name), NULL);
+	gwt_resp_free(&r);
+	return v;
+}
+
+/* Concurrent requests share exchanges with the core (coalesced query RPCs),
+ * yet each gets its own answer: scores, top lists of its own length, 404s
+ * naming its own wallet. */
+static void
+test_concurrent_reads(void **state)
+{
+	reader rd[READERS];
+	pthread_t th[READERS];
+	double calls0 = metric("\namlrisk_gateway_rpc_calls_total ");
+
+	(void)state;
+	for (int i = 0; i < READERS; i++) {
+		rd[i] = (reader){.id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, reader_main, &rd[i]), 0);
+	}
+	for (int i = 0; i < READERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(rd[i].wrong, 0);
+	}
+	assert_true(metric("\namlrisk_gateway_rpc_calls_total ") - calls0 >= READERS * READS_EACH);
+	assert_true(metric("\namlrisk_gateway_rpc_batches_total ") >= 1);
+	assert_true(metric("\namlrisk_gateway_rpc_exchanges_total ") <
+	            metric("\namlrisk_gateway_rpc_calls_total "));
+}
+
 static void
 test_other_config_and_runs(void **state)
 {
@@ -354,6 +449,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_reload_and_score),      cmocka_unit_test(test_worked_example),
+	        cmocka_unit_test(test_concurrent_reads),
 	        cmocka_unit_test(test_other_config_and_runs), cmocka_unit_test(test_schemathesis),
 	        cmocka_unit_test(test_core_down_and_back),
 	};

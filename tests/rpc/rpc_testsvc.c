@@ -4,6 +4,7 @@
 #include "rpc_testsvc.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,17 @@ svc_echo(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__EchoRequest *
 	}
 	out.text = in->text; /* borrowed: closure packs before returning */
 	out.blob = in->blob;
+	if (in->reply_blob != 0) {
+		out.blob.len = in->reply_blob;
+		out.blob.data = calloc(1, in->reply_blob);
+		assert_non_null(out.blob.data);
+	}
 	out.time_left_ms = rpc_call_time_left_ms(cd);
 	out.caller = (char *)(caller != NULL ? caller : "");
 	closure(&out, cd);
+	if (in->reply_blob != 0) {
+		free(out.blob.data);
+	}
 }
 
 /* A Later call handed to a thread, as a long RunScore is: the handler copies
@@ -227,9 +236,10 @@ tsvc_client(const char *url, int max_msg)
 	return c;
 }
 
-int
-tsvc_call(rpc_client *c, const char *method, const char *text, size_t blob_len, uint32_t sleep_ms,
-          int timeout_ms, Rpctest__V1__EchoResponse **out, char *msg, size_t msglen)
+/* tsvc_call() and tsvc_call_coalesced(): the one body of both. */
+static int
+call_any(rpc_client *c, const char *method, const char *text, size_t blob_len, uint32_t sleep_ms,
+         int timeout_ms, Rpctest__V1__EchoResponse **out, char *msg, size_t msglen, bool co)
 {
 	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
@@ -245,8 +255,9 @@ tsvc_call(rpc_client *c, const char *method, const char *text, size_t blob_len, 
 	req.blob.data = blob;
 	req.blob.len = blob_len;
 	req.sleep_ms = sleep_ms;
-	rc = rpc_client_call(c, &rpctest__v1__test_service__descriptor, method, &req.base, &resp,
-	                     timeout_ms, msg, msglen);
+	rc = (co ? rpc_client_call_coalesced : rpc_client_call)(
+	        c, &rpctest__v1__test_service__descriptor, method, &req.base, &resp, timeout_ms, msg,
+	        msglen);
 	free(blob);
 	if (rc == 0) {
 		assert_non_null(resp);
@@ -260,6 +271,21 @@ tsvc_call(rpc_client *c, const char *method, const char *text, size_t blob_len, 
 		assert_null(resp);
 	}
 	return rc;
+}
+
+int
+tsvc_call(rpc_client *c, const char *method, const char *text, size_t blob_len, uint32_t sleep_ms,
+          int timeout_ms, Rpctest__V1__EchoResponse **out, char *msg, size_t msglen)
+{
+	return call_any(c, method, text, blob_len, sleep_ms, timeout_ms, out, msg, msglen, false);
+}
+
+int
+tsvc_call_coalesced(rpc_client *c, const char *method, const char *text, size_t blob_len,
+                    uint32_t sleep_ms, int timeout_ms, Rpctest__V1__EchoResponse **out, char *msg,
+                    size_t msglen)
+{
+	return call_any(c, method, text, blob_len, sleep_ms, timeout_ms, out, msg, msglen, true);
 }
 
 void
@@ -304,22 +330,29 @@ tsvc_raw_envelope(const char *url, uint64_t id, const char *method, uint32_t tim
                   const void *payload, size_t len)
 {
 	Aml__V1__RpcRequest req = AML__V1__RPC_REQUEST__INIT;
-	Aml__V1__RpcResponse *reply = NULL;
-	uint8_t *buf;
-	size_t n;
 
 	req.request_id = id;
 	req.method = (char *)method;
 	req.timeout_ms = timeout_ms;
 	req.payload.data = (uint8_t *)payload;
 	req.payload.len = len;
-	n = aml__v1__rpc_request__get_packed_size(&req);
+	return tsvc_raw_request(url, &req);
+}
+
+Aml__V1__RpcResponse *
+tsvc_raw_request(const char *url, const Aml__V1__RpcRequest *req)
+{
+	Aml__V1__RpcResponse *reply = NULL;
+	uint8_t *buf;
+	size_t n;
+
+	n = aml__v1__rpc_request__get_packed_size(req);
 	buf = malloc(n + 1);
 	assert_non_null(buf);
-	aml__v1__rpc_request__pack(&req, buf);
+	aml__v1__rpc_request__pack(req, buf);
 	assert_int_equal(tsvc_raw(url, buf, n, 5000, &reply), 0);
 	free(buf);
 	assert_non_null(reply);
-	assert_int_equal(reply->request_id, id);
+	assert_int_equal(reply->request_id, req->request_id);
 	return reply;
 }

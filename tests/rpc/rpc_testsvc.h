@@ -46,6 +46,10 @@ rpc_client *tsvc_client(const char *url, int max_msg);
 int tsvc_call(rpc_client *c, const char *method, const char *text, size_t blob_len,
               uint32_t sleep_ms, int timeout_ms, Rpctest__V1__EchoResponse **out, char *msg,
               size_t msglen);
+/* The same through rpc_client_call_coalesced(). */
+int tsvc_call_coalesced(rpc_client *c, const char *method, const char *text, size_t blob_len,
+                        uint32_t sleep_ms, int timeout_ms, Rpctest__V1__EchoResponse **out,
+                        char *msg, size_t msglen);
 void tsvc_free(Rpctest__V1__EchoResponse *r);
 
 /* Sends len raw bytes on a fresh req socket dialled to url, waits up to
@@ -58,6 +62,10 @@ int tsvc_raw(const char *url, const void *buf, size_t len, int timeout_ms,
  * tsvc_raw(); asserts a reply came and returns it. */
 Aml__V1__RpcResponse *tsvc_raw_envelope(const char *url, uint64_t id, const char *method,
                                         uint32_t timeout_ms, const void *payload, size_t len);
+
+/* Packs req (a batch, say) and sends it with tsvc_raw(); asserts a reply came
+ * carrying req's id and returns it. */
+Aml__V1__RpcResponse *tsvc_raw_request(const char *url, const Aml__V1__RpcRequest *req);
 
 /* Milliseconds of a monotonic clock. */
 int64_t tsvc_now_ms(void);

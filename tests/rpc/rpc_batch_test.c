@@ -1,0 +1,460 @@
+/* rpc_batch_test.c - coalesced calls and batches: concurrent callers share
+ * exchanges yet each gets its own answer (or its own error); a batch's calls
+ * fail one by one, never together; malformed batches are refused; answers too
+ * big for the batch's reply are fetched again alone. */
+#include "rpc_testsvc.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "amlrisk_err.h"
+
+enum {
+	S_OK = AML__V1__STATUS_CODE__OK,
+	S_INVALID = AML__V1__STATUS_CODE__INVALID_ARGUMENT,
+	S_NOT_FOUND = AML__V1__STATUS_CODE__NOT_FOUND,
+	S_UNIMPLEMENTED = AML__V1__STATUS_CODE__UNIMPLEMENTED,
+	S_UNAVAILABLE = AML__V1__STATUS_CODE__UNAVAILABLE,
+};
+
+#define THREADS 12
+#define CALLS   150
+
+typedef struct caller {
+	rpc_client *c;
+	int id;
+	int wrong; /* answers that were not this caller's own */
+} caller;
+
+/* Makes CALLS coalesced calls of three kinds (answered at once, answered
+ * later from another thread, failing) and checks every answer is its own. */
+static void *
+caller_main(void *p)
+{
+	caller *k = p;
+	char text[64], msg[256];
+
+	for (int i = 0; i < CALLS; i++) {
+		Rpctest__V1__EchoResponse *r = NULL;
+		const char *method = i % 3 == 0 ? "Echo" : i % 3 == 1 ? "Later" : "Fail";
+		size_t blob = (size_t)(k->id * 7 + i) % 300;
+		int rc;
+
+		snprintf(text, sizeof(text), "caller %d call %d", k->id, i);
+		rc = tsvc_call_coalesced(k->c, method, text, blob, 0, TSVC_WAIT_MS, &r, msg,
+		                         sizeof(msg));
+		if (i % 3 == 2) {
+			k->wrong += rc != S_NOT_FOUND || strstr(msg, "not found") == NULL;
+		} else if (i % 3 == 1) { /* Later answers the text only */
+			k->wrong += rc != S_OK || strcmp(r->text, text) != 0;
+		} else {
+			k->wrong += rc != S_OK || strcmp(r->text, text) != 0 ||
+			            r->blob.len != blob || strcmp(r->caller, "tester") != 0;
+		}
+		tsvc_free(r);
+	}
+	return NULL;
+}
+
+/* Holds the client's one batch slot with a slow call, so the next callers
+ * queue behind it and go out together. */
+typedef struct holder {
+	rpc_client *c;
+	uint32_t sleep_ms;
+	int timeout_ms; /* 0: TSVC_WAIT_MS */
+	int rc;
+} holder;
+
+static void *
+holder_main(void *p)
+{
+	holder *h = p;
+
+	h->rc = tsvc_call_coalesced(h->c, "Echo", "holder", 0, h->sleep_ms,
+	                            h->timeout_ms ? h->timeout_ms : TSVC_WAIT_MS, NULL, NULL, 0);
+	return NULL;
+}
+
+/* One short call to a server that is not there. */
+static void *
+down_main(void *p)
+{
+	caller *k = p;
+	char msg[256];
+
+	k->wrong = tsvc_call_coalesced(k->c, "Echo", "down", 0, 0, 300, NULL, msg, sizeof(msg)) !=
+	           S_UNAVAILABLE;
+	return NULL;
+}
+
+/* A started test server of kind; bound gets the URL clients use. */
+static rpc_server *
+serve(const char *kind, const rpc_server_opts *so, char *bound, size_t len)
+{
+	char url[128];
+	rpc_server *srv;
+
+	tsvc_url(url, sizeof(url), kind);
+	srv = tsvc_server(url, so);
+	tsvc_bound_url(bound, len, url, srv);
+	return srv;
+}
+
+static void
+wait_calls(rpc_client *c, unsigned long long want)
+{
+	rpc_client_stats_t st;
+
+	for (int i = 0; i < 2000; i++) {
+		rpc_client_stats(c, &st);
+		if (st.calls >= want) {
+			return;
+		}
+		nng_msleep(5);
+	}
+	fail_msg("only %llu calls started, expected %llu", st.calls, want);
+}
+
+static void
+test_alone_when_quiet(void **state)
+{
+	char bound[128], msg[256];
+	rpc_server *srv;
+	rpc_client *c;
+	rpc_client_stats_t st;
+	Rpctest__V1__EchoResponse *r = NULL;
+
+	(void)state;
+	srv = serve("ipc", NULL, bound, sizeof(bound));
+	c = tsvc_client(bound, 0);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(tsvc_call_coalesced(c, "Echo", "one", 10, 0, TSVC_WAIT_MS, &r, msg,
+		                                     sizeof(msg)),
+		                 S_OK);
+		assert_string_equal(r->text, "one");
+		tsvc_free(r);
+		r = NULL;
+	}
+	/* errors of a lone call are its own, as with rpc_client_call */
+	assert_int_equal(tsvc_call_coalesced(c, "Missing", "x", 0, 0, TSVC_WAIT_MS, NULL, msg,
+	                                     sizeof(msg)),
+	                 S_UNIMPLEMENTED);
+	assert_int_equal(tsvc_call_coalesced(c, "NoSuchMethod", "x", 0, 0, TSVC_WAIT_MS, NULL, msg,
+	                                     sizeof(msg)),
+	                 S_INVALID);
+	rpc_client_stats(c, &st);
+	assert_int_equal(st.calls, 7);
+	assert_int_equal(st.exchanges, 6); /* the unknown method never left */
+	assert_int_equal(st.batches, 0);
+	rpc_client_destroy(c);
+	rpc_server_destroy(srv);
+}
+
+static void
+concurrent(const char *kind)
+{
+	char bound[128];
+	rpc_server *srv;
+	rpc_client *c;
+	rpc_client_stats_t st;
+	caller k[THREADS];
+	pthread_t th[THREADS], hth;
+	holder h = {.sleep_ms = 300};
+
+	srv = serve(kind, NULL, bound, sizeof(bound));
+	c = tsvc_client(bound, 0);
+	h.c = c;
+	/* the holder's call is out: every caller's first call queues behind it */
+	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
+	wait_calls(c, 1);
+	for (int i = 0; i < THREADS; i++) {
+		k[i] = (caller){.c = c, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, caller_main, &k[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(k[i].wrong, 0);
+	}
+	pthread_join(hth, NULL);
+	assert_int_equal(h.rc, S_OK);
+	rpc_client_stats(c, &st);
+	assert_int_equal(st.calls, 1 + THREADS * CALLS);
+	assert_true(st.batches >= 1);
+	assert_true(st.exchanges < st.calls);
+	assert_int_equal(st.retries, 0);
+	rpc_client_destroy(c);
+	rpc_server_destroy(srv);
+	tsvc_join_later();
+}
+
+static void
+test_concurrent_ipc(void **state)
+{
+	(void)state;
+	concurrent("ipc");
+}
+
+static void
+test_concurrent_tcp(void **state)
+{
+	(void)state;
+	concurrent("tcp");
+}
+
+/* A batch sent by hand: its calls succeed or fail one by one, in order. */
+static void
+test_batch_calls_fail_alone(void **state)
+{
+	static const uint8_t bad[] = {0x0a, 0x50, 'a', 'b'}; /* field 1, 80 bytes; 2 follow */
+	Rpctest__V1__EchoRequest echo = RPCTEST__V1__ECHO_REQUEST__INIT;
+	Aml__V1__RpcRequest calls[6], nested_inner = AML__V1__RPC_REQUEST__INIT;
+	Aml__V1__RpcRequest *cp[6], *np[1] = {&nested_inner};
+	Aml__V1__RpcRequest batch = AML__V1__RPC_REQUEST__INIT;
+	Aml__V1__RpcResponse *r;
+	Rpctest__V1__EchoResponse *out;
+	uint8_t payload[64];
+	char bound[128];
+	rpc_server *srv;
+	static const struct {
+		const char *method;
+		int status;
+	} want[6] = {
+	        {"rpctest.v1.TestService/Echo", S_OK},
+	        {"rpctest.v1.TestService/NoSuch", S_UNIMPLEMENTED},
+	        {"rpctest.v1.TestService/Fail", S_NOT_FOUND},
+	        {"rpctest.v1.TestService/Echo", S_INVALID}, /* payload does not decode */
+	        {"", S_INVALID},                            /* a batch inside */
+	        {"rpctest.v1.TestService/Later", S_OK},
+	};
+
+	(void)state;
+	srv = serve("ipc", NULL, bound, sizeof(bound));
+	echo.text = "in a batch";
+	assert_true(rpctest__v1__echo_request__get_packed_size(&echo) <= sizeof(payload));
+	size_t plen = rpctest__v1__echo_request__pack(&echo, payload);
+	nested_inner.request_id = 99;
+	nested_inner.method = "rpctest.v1.TestService/Echo";
+	for (int i = 0; i < 6; i++) {
+		aml__v1__rpc_request__init(&calls[i]);
+		calls[i].request_id = 100 + (uint64_t)i;
+		calls[i].method = (char *)want[i].method;
+		calls[i].payload.data = i == 3 ? (uint8_t *)bad : payload;
+		calls[i].payload.len = i == 3 ? sizeof(bad) : plen;
+		cp[i] = &calls[i];
+	}
+	calls[4].n_calls = 1;
+	calls[4].calls = np;
+	batch.request_id = 7;
+	batch.method = "";
+	batch.n_calls = 6;
+	batch.calls = cp;
+	r = tsvc_raw_request(bound, &batch);
+	assert_int_equal(r->status, S_OK);
+	assert_int_equal(r->n_replies, 6);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(r->replies[i]->request_id, 100 + i);
+		assert_int_equal(r->replies[i]->status, want[i].status);
+		if (want[i].status == S_OK) {
+			out = rpctest__v1__echo_response__unpack(NULL, r->replies[i]->payload.len,
+			                                         r->replies[i]->payload.data);
+			assert_non_null(out);
+			assert_string_equal(out->text, "in a batch");
+			rpctest__v1__echo_response__free_unpacked(out, NULL);
+		} else {
+			assert_true(r->replies[i]->message[0] != '\0');
+			assert_int_equal(r->replies[i]->payload.len, 0);
+		}
+	}
+	assert_non_null(strstr(r->replies[4]->message, "batch"));
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	rpc_server_destroy(srv);
+	tsvc_join_later();
+}
+
+/* Batches the server refuses as a whole. */
+static void
+test_batch_refused(void **state)
+{
+	Aml__V1__RpcRequest calls[65], *cp[65];
+	Aml__V1__RpcRequest batch = AML__V1__RPC_REQUEST__INIT;
+	Aml__V1__RpcResponse *r;
+	char bound[128];
+	rpc_server *srv;
+
+	(void)state;
+	srv = serve("ipc", NULL, bound, sizeof(bound));
+	for (int i = 0; i < 65; i++) {
+		aml__v1__rpc_request__init(&calls[i]);
+		calls[i].request_id = 1 + (uint64_t)i;
+		calls[i].method = "rpctest.v1.TestService/Echo";
+		cp[i] = &calls[i];
+	}
+	batch.request_id = 5;
+	batch.method = "";
+	batch.n_calls = 65;
+	batch.calls = cp;
+	r = tsvc_raw_request(bound, &batch);
+	assert_int_equal(r->status, S_INVALID);
+	assert_non_null(strstr(r->message, "limit of 64"));
+	assert_int_equal(r->n_replies, 0);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* a batch has no method of its own */
+	batch.method = "rpctest.v1.TestService/Echo";
+	batch.n_calls = 2;
+	r = tsvc_raw_request(bound, &batch);
+	assert_int_equal(r->status, S_INVALID);
+	assert_non_null(strstr(r->message, "no method"));
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* 64 calls is fine */
+	batch.method = "";
+	batch.n_calls = 64;
+	r = tsvc_raw_request(bound, &batch);
+	assert_int_equal(r->status, S_OK);
+	assert_int_equal(r->n_replies, 64);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	rpc_server_destroy(srv);
+}
+
+typedef struct big {
+	rpc_client *c;
+	size_t send, answer; /* bytes of blob sent, and asked for (0: the echo) */
+	int rc;
+	size_t len;
+} big;
+
+static void *
+big_main(void *p)
+{
+	big *b = p;
+	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	Rpctest__V1__EchoResponse *r;
+	uint8_t *blob = calloc(1, b->send + 1);
+
+	assert_non_null(blob);
+	req.text = "big";
+	req.blob.data = blob;
+	req.blob.len = b->send;
+	req.reply_blob = (uint32_t)b->answer;
+	b->rc = rpc_client_call_coalesced(b->c, &rpctest__v1__test_service__descriptor, "Echo",
+	                                  &req.base, &out, TSVC_WAIT_MS, NULL, 0);
+	r = (Rpctest__V1__EchoResponse *)out;
+	free(blob);
+	b->len = r != NULL ? r->blob.len : 0;
+	tsvc_free(r);
+	return NULL;
+}
+
+/* n callers of big_main queue behind a slow call on a server whose limit is
+ * 64 kB, through a client whose limit is client_max; each must get its answer. */
+static void
+bigs(size_t n, size_t send, size_t answer, int client_max)
+{
+	rpc_server_opts so = {.max_msg = 64 << 10};
+	char bound[128];
+	rpc_server *srv;
+	rpc_client *c;
+	rpc_client_stats_t st;
+	big b[8];
+	pthread_t th[8], hth;
+	holder h = {.sleep_ms = 400};
+
+	srv = serve("tcp", &so, bound, sizeof(bound));
+	c = tsvc_client(bound, client_max);
+	h.c = c;
+	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
+	wait_calls(c, 1);
+	for (size_t i = 0; i < n; i++) {
+		b[i] = (big){.c = c, .send = send, .answer = answer};
+		assert_int_equal(pthread_create(&th[i], NULL, big_main, &b[i]), 0);
+	}
+	for (size_t i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(b[i].rc, S_OK);
+		assert_int_equal(b[i].len, answer ? answer : send);
+	}
+	pthread_join(hth, NULL);
+	assert_int_equal(h.rc, S_OK);
+	rpc_client_stats(c, &st);
+	assert_true(st.batches >= 1);
+	assert_true(st.retries >= 1);
+	rpc_client_destroy(c);
+	rpc_server_destroy(srv);
+}
+
+/* Eight 20 kB answers to small requests do not fit a 64 kB reply: those left
+ * out come back RESOURCE_EXHAUSTED from the batch and are fetched again alone,
+ * unseen by their callers. */
+static void
+test_answers_too_big_for_batch(void **state)
+{
+	(void)state;
+	bigs(8, 0, 20000, 64 << 10);
+}
+
+/* Five 20 kB requests make a batch over the server's 64 kB limit (the
+ * client's is 256 kB): refused as a whole, each call then goes alone. */
+static void
+test_batch_over_server_limit(void **state)
+{
+	(void)state;
+	bigs(5, 20000, 0, 256 << 10);
+}
+
+/* No server: every caller of the batch gets UNAVAILABLE at its deadline. */
+static void
+test_batch_without_server(void **state)
+{
+	char url[128];
+	rpc_client *c;
+	caller k[4];
+	pthread_t th[4], hth;
+	holder h = {.timeout_ms = 600};
+	rpc_client_stats_t st;
+
+	(void)state;
+	tsvc_url(url, sizeof(url), "ipc");
+	c = tsvc_client(url, 0);
+	h.c = c;
+	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
+	wait_calls(c, 1);
+	for (int i = 0; i < 4; i++) {
+		k[i] = (caller){.c = c, .id = i};
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_create(&th[i], NULL, down_main, &k[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(k[i].wrong, 0);
+	}
+	pthread_join(hth, NULL);
+	assert_int_equal(h.rc, S_UNAVAILABLE);
+	rpc_client_stats(c, &st);
+	assert_int_equal(st.calls, 5);
+	rpc_client_destroy(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_alone_when_quiet),
+	        cmocka_unit_test(test_concurrent_ipc),
+	        cmocka_unit_test(test_concurrent_tcp),
+	        cmocka_unit_test(test_batch_calls_fail_alone),
+	        cmocka_unit_test(test_batch_refused),
+	        cmocka_unit_test(test_answers_too_big_for_batch),
+	        cmocka_unit_test(test_batch_over_server_limit),
+	        cmocka_unit_test(test_batch_without_server),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	nng_fini();
+	return rc;
+}
