@@ -1,61 +1,144 @@
 /* core_graph.c - the wallet graph: a builder fed one transaction at a time
- * (1M-10M rows streamed from COPY), then two stable counting sorts into
- * deduplicated CSR rows both ways. Immutable and reference counted once built. */
+ * (1M-10M rows streamed from COPY; wallet ids interned on two threads), then
+ * two stable counting sorts into deduplicated CSR rows both ways. Immutable
+ * and reference counted once built. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "amlrisk_err.h"
 #include "core_impl.h"
 
-#define TX_MAX     (UINT32_MAX - 1u) /* CSR offsets are 32-bit */
-#define STAGE_ROWS (CORE_INTERN_BATCH / 2)
+#define TX_MAX      (UINT32_MAX - 1u) /* CSR offsets are 32-bit */
+#define SHARD_BITS  3                 /* 8 intern tables; a wallet's hash picks one */
+#define SHARDS      (1u << SHARD_BITS)
+#define LOCAL_MAX   (CORE_WALLETS_MAX / SHARDS) /* a builder id is local * SHARDS + shard */
+#define STAGE_ROWS  4096
+#define STAGE_STRS  (2 * STAGE_ROWS)
+#define HELPER_ROWS 65536 /* rows before a second thread starts interning */
 
-/* Rows are staged (their bytes copied) and interned STAGE_ROWS at a time, so
- * the hash table's cache misses overlap instead of adding up. */
+/* The rows staged since the last flush: their wallet bytes copied, hashed,
+ * and listed by shard. */
+typedef struct stage {
+	char *bytes;
+	size_t len, cap;
+	size_t off[STAGE_STRS], slen[STAGE_STRS];
+	uint64_t hash[STAGE_STRS];
+	uint32_t id[STAGE_STRS];           /* builder ids, once interned */
+	uint16_t list[SHARDS][STAGE_STRS]; /* the strings of each shard, ascending */
+	uint32_t nlist[SHARDS];
+	double amount[STAGE_ROWS];
+	bool self[STAGE_ROWS];
+	size_t rows;
+	uint64_t pos; /* position of the stage's first string: 2 * rows before it */
+} stage;
+
+/* Rows are staged STAGE_ROWS at a time, then each shard's strings are
+ * interned into its own table. From HELPER_ROWS rows on (with more than one
+ * CPU) a helper thread interns a full stage while the caller fills the
+ * other one, and the caller takes the shards the helper has not reached
+ * when that one is full. A shard's ids follow the first appearance of its
+ * wallets, and so does the order the shards are merged in at finish: the ids
+ * never depend on the threads. */
 struct core_graph_builder {
-	core_intern ids;
-	uint32_t *src, *dst; /* one entry per transaction that is not a self-transfer */
+	core_intern ids[SHARDS];
+	uint64_t *first[SHARDS]; /* per shard id: position of its first appearance */
+	size_t first_cap[SHARDS];
+	/* builder ids; one entry per transaction that is not a self-transfer */
+	uint32_t *src, *dst;
 	double *amount;
 	size_t len, cap;
-	char *stage; /* the staged rows' wallet bytes */
-	size_t stage_len, stage_cap;
-	size_t str_off[CORE_INTERN_BATCH], str_len[CORE_INTERN_BATCH];
-	double row_amount[STAGE_ROWS];
-	bool row_self[STAGE_ROWS];
-	size_t rows;
-	int failed; /* sticky: an interning error of an earlier flush */
+	stage *st[2];
+	unsigned cur; /* the stage being filled; the other one is published when pending */
+	bool pending; /* stage gen & 1 is published and not yet retired */
+	uint64_t pos; /* strings published so far */
+	int failed;   /* sticky: an interning error of an earlier flush */
 	core_graph_stats stats;
 	bool have_ts;
+	/* the helper: takes shard tasks of generation gen while there are some */
+	pthread_t helper;
+	bool helper_on, quit;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done_cv;
+	uint64_t gen;           /* under mu */
+	_Atomic uint64_t claim; /* gen << 32 | next shard task */
+	atomic_uint done;       /* shard tasks finished of this generation */
+	atomic_int err;
 };
 
 int
 core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
 {
-	int rv;
+	int rv = AMLRISK_ENOMEM;
 	core_graph_builder *b = calloc(1, sizeof *b);
 	if (b == NULL)
 		return AMLRISK_ENOMEM;
+	if (pthread_mutex_init(&b->mu, NULL) != 0) {
+		free(b);
+		return AMLRISK_ENOMEM;
+	}
+	pthread_cond_init(&b->work, NULL);
+	pthread_cond_init(&b->done_cv, NULL);
 	if (tx_hint > TX_MAX)
 		tx_hint = TX_MAX;
-	if ((rv = core_intern_init(&b->ids, tx_hint / 8 + 16)) != 0) {
-		free(b);
-		return rv;
+	for (unsigned k = 0; k < SHARDS; k++) {
+		if ((rv = core_intern_init(&b->ids[k], tx_hint / 8 / SHARDS + 16)) != 0)
+			goto fail;
+		b->first_cap[k] = b->ids[k].id_cap;
+		if ((b->first[k] = core_mem_alloc(b->first_cap[k] * sizeof(uint64_t))) == NULL) {
+			rv = AMLRISK_ENOMEM;
+			goto fail;
+		}
 	}
+	rv = AMLRISK_ENOMEM;
 	b->cap = tx_hint > STAGE_ROWS ? tx_hint : STAGE_ROWS;
 	b->src = core_mem_alloc(b->cap * sizeof(uint32_t));
 	b->dst = core_mem_alloc(b->cap * sizeof(uint32_t));
 	b->amount = core_mem_alloc(b->cap * sizeof(double));
-	b->stage_cap = 64 * 1024;
-	b->stage = malloc(b->stage_cap);
-	if (b->src == NULL || b->dst == NULL || b->amount == NULL || b->stage == NULL) {
-		core_graph_builder_destroy(b);
-		return AMLRISK_ENOMEM;
+	if (b->src == NULL || b->dst == NULL || b->amount == NULL)
+		goto fail;
+	for (int i = 0; i < 2; i++) {
+		if ((b->st[i] = calloc(1, sizeof *b->st[i])) == NULL)
+			goto fail;
+		b->st[i]->cap = 256 * 1024;
+		if ((b->st[i]->bytes = malloc(b->st[i]->cap)) == NULL)
+			goto fail;
 	}
+	b->cur = 1; /* generation g publishes stage g & 1 */
 	*out = b;
 	return AMLRISK_OK;
+fail:
+	core_graph_builder_destroy(b);
+	return rv;
+}
+
+/* Stops the helper, if running. */
+static void
+helper_stop(core_graph_builder *b)
+{
+	if (!b->helper_on)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->quit = true;
+	pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->helper, NULL);
+	b->helper_on = false;
+}
+
+/* Frees the stages (once no more rows come). */
+static void
+builder_stages_free(core_graph_builder *b)
+{
+	for (int i = 0; i < 2; i++) {
+		if (b->st[i] != NULL)
+			free(b->st[i]->bytes);
+		free(b->st[i]);
+		b->st[i] = NULL;
+	}
 }
 
 void
@@ -63,11 +146,18 @@ core_graph_builder_destroy(core_graph_builder *b)
 {
 	if (b == NULL)
 		return;
-	core_intern_fini(&b->ids);
+	helper_stop(b);
+	for (unsigned k = 0; k < SHARDS; k++) {
+		core_intern_fini(&b->ids[k]);
+		core_mem_free(b->first[k]);
+	}
 	core_mem_free(b->src);
 	core_mem_free(b->dst);
 	core_mem_free(b->amount);
-	free(b->stage);
+	builder_stages_free(b);
+	pthread_cond_destroy(&b->work);
+	pthread_cond_destroy(&b->done_cv);
+	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
 
@@ -100,50 +190,176 @@ builder_room(core_graph_builder *b)
 	return AMLRISK_OK;
 }
 
-/* Interns the staged rows and appends their edges. */
+/* Interns the staged strings of shard k into its table, in stage order,
+ * noting where each new wallet first appeared. Touches only shard k's state
+ * and the stage's ids of that shard. */
 static int
-builder_flush(core_graph_builder *b)
+shard_intern(core_graph_builder *b, stage *st, unsigned k)
 {
 	const char *ptr[CORE_INTERN_BATCH];
+	size_t len[CORE_INTERN_BATCH];
+	uint64_t h[CORE_INTERN_BATCH];
 	uint32_t id[CORE_INTERN_BATCH];
+	core_intern *t = &b->ids[k];
 	int rv;
-	if (b->rows == 0)
-		return AMLRISK_OK;
-	if ((rv = builder_room(b)) != 0)
-		return rv;
-	for (size_t i = 0; i < 2 * b->rows; i++)
-		ptr[i] = b->stage + b->str_off[i];
-	if ((rv = core_intern_put_many(&b->ids, ptr, b->str_len, 2 * b->rows, id)) != 0)
-		return rv;
-	for (size_t r = 0; r < b->rows; r++) {
-		if (b->row_self[r])
-			continue;
-		b->src[b->len] = id[2 * r];
-		b->dst[b->len] = id[2 * r + 1];
-		b->amount[b->len] = b->row_amount[r];
-		b->len++;
+	for (uint32_t i0 = 0; i0 < st->nlist[k]; i0 += CORE_INTERN_BATCH) {
+		uint32_t n = st->nlist[k] - i0 < CORE_INTERN_BATCH ? st->nlist[k] - i0
+		                                                   : CORE_INTERN_BATCH;
+		const uint16_t *l = st->list[k] + i0;
+		uint32_t known = t->count;
+		for (uint32_t i = 0; i < n; i++) {
+			ptr[i] = st->bytes + st->off[l[i]];
+			len[i] = st->slen[l[i]];
+			h[i] = st->hash[l[i]];
+		}
+		if ((rv = core_intern_put_many(t, ptr, len, h, n, id)) != 0)
+			return rv;
+		if (t->count > LOCAL_MAX)
+			return AMLRISK_ETOOBIG;
+		if (t->count > b->first_cap[k]) {
+			size_t nc = b->first_cap[k] * 2 > t->count ? b->first_cap[k] * 2 : t->count;
+			uint64_t *f = core_mem_realloc(b->first[k], nc * sizeof(uint64_t));
+			if (f == NULL)
+				return AMLRISK_ENOMEM;
+			b->first[k] = f;
+			b->first_cap[k] = nc;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			if (id[i] == known) /* new ids come in order of first appearance */
+				b->first[k][known++] = st->pos + l[i];
+			st->id[l[i]] = id[i] * SHARDS + k;
+		}
 	}
-	b->rows = 0;
-	b->stage_len = 0;
 	return AMLRISK_OK;
 }
 
-/* Copies string i of the stage. */
-static int
-stage_put(core_graph_builder *b, size_t i, const char *s, size_t len)
+static inline void
+cpu_relax(void)
 {
-	if (b->stage_len + len > b->stage_cap) {
-		size_t nc = b->stage_cap * 2 + len;
-		char *ns = realloc(b->stage, nc);
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Takes and runs shard tasks of generation gen until none is left. */
+static void
+tasks_run(core_graph_builder *b, uint64_t gen)
+{
+	for (;;) {
+		uint64_t c = atomic_load(&b->claim);
+		if (c >> 32 != (gen & UINT32_MAX) || (c & UINT32_MAX) >= SHARDS)
+			return;
+		if (!atomic_compare_exchange_weak(&b->claim, &c, c + 1))
+			continue;
+		int rv = shard_intern(b, b->st[gen & 1], (unsigned)(c & UINT32_MAX)), zero = 0;
+		if (rv != 0)
+			atomic_compare_exchange_strong(&b->err, &zero, rv);
+		if (atomic_fetch_add(&b->done, 1) + 1 == SHARDS) {
+			pthread_mutex_lock(&b->mu);
+			pthread_cond_signal(&b->done_cv);
+			pthread_mutex_unlock(&b->mu);
+		}
+	}
+}
+
+static void *
+helper_main(void *arg)
+{
+	core_graph_builder *b = arg;
+	uint64_t seen = 0;
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		while (b->gen == seen && !b->quit)
+			pthread_cond_wait(&b->work, &b->mu);
+		if (b->quit)
+			break;
+		seen = b->gen;
+		pthread_mutex_unlock(&b->mu);
+		tasks_run(b, seen);
+		pthread_mutex_lock(&b->mu);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+/* Finishes the published stage, if any: takes the shards nobody has taken
+ * yet, waits for the others, appends the stage's edges and empties it. */
+static int
+stage_retire(core_graph_builder *b)
+{
+	int rv;
+	if (!b->pending)
+		return AMLRISK_OK;
+	b->pending = false;
+	stage *st = b->st[b->gen & 1];
+	tasks_run(b, b->gen);
+	for (int spin = 0; atomic_load(&b->done) != SHARDS && spin < 64; spin++)
+		cpu_relax();
+	pthread_mutex_lock(&b->mu);
+	while (atomic_load(&b->done) != SHARDS)
+		pthread_cond_wait(&b->done_cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+	if ((rv = atomic_load(&b->err)) != 0 || (rv = builder_room(b)) != 0)
+		return rv;
+	for (size_t r = 0; r < st->rows; r++) {
+		if (st->self[r])
+			continue;
+		b->src[b->len] = st->id[2 * r];
+		b->dst[b->len] = st->id[2 * r + 1];
+		b->amount[b->len] = st->amount[r];
+		b->len++;
+	}
+	st->rows = 0;
+	st->len = 0;
+	for (unsigned k = 0; k < SHARDS; k++)
+		st->nlist[k] = 0;
+	return AMLRISK_OK;
+}
+
+/* Publishes the stage being filled once the one before is retired, and
+ * switches to the other; without a helper, interns it right away. */
+static int
+builder_flush(core_graph_builder *b)
+{
+	stage *st = b->st[b->cur];
+	int rv;
+	if ((rv = stage_retire(b)) != 0 || st->rows == 0)
+		return rv;
+	if (!b->helper_on && b->pos >= 2 * HELPER_ROWS && sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		b->helper_on = pthread_create(&b->helper, NULL, helper_main, b) == 0;
+	st->pos = b->pos;
+	b->pos += 2 * st->rows;
+	pthread_mutex_lock(&b->mu);
+	uint64_t gen = ++b->gen;
+	atomic_store(&b->claim, (gen & UINT32_MAX) << 32);
+	atomic_store(&b->done, 0);
+	pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->mu);
+	b->pending = true;
+	b->cur ^= 1;
+	return b->helper_on ? AMLRISK_OK : stage_retire(b);
+}
+
+/* Copies, hashes and lists string i of the stage. */
+static int
+stage_put(stage *st, size_t i, const char *s, size_t len)
+{
+	if (st->len + len > st->cap) {
+		size_t nc = st->cap * 2 + len;
+		char *ns = realloc(st->bytes, nc);
 		if (ns == NULL)
 			return AMLRISK_ENOMEM;
-		b->stage = ns;
-		b->stage_cap = nc;
+		st->bytes = ns;
+		st->cap = nc;
 	}
-	memcpy(b->stage + b->stage_len, s, len);
-	b->str_off[i] = b->stage_len;
-	b->str_len[i] = len;
-	b->stage_len += len;
+	memcpy(st->bytes + st->len, s, len);
+	st->off[i] = st->len;
+	st->slen[i] = len;
+	st->len += len;
+	uint64_t h = core_intern_hash(s, len);
+	unsigned k = CORE_INTERN_SHARD(h, SHARD_BITS);
+	st->hash[i] = h;
+	st->list[k][st->nlist[k]++] = (uint16_t)i;
 	return AMLRISK_OK;
 }
 
@@ -151,6 +367,7 @@ int
 core_graph_builder_add_tx(core_graph_builder *b, const core_tx *tx)
 {
 	int rv;
+	stage *st = b->st[b->cur];
 	if (!core_wallet_ok(tx->sender, tx->sender_len) ||
 	    !core_wallet_ok(tx->receiver, tx->receiver_len) || !isfinite(tx->amount) ||
 	    tx->amount < 0)
@@ -159,14 +376,19 @@ core_graph_builder_add_tx(core_graph_builder *b, const core_tx *tx)
 		return b->failed;
 	if (b->stats.txs >= TX_MAX)
 		return AMLRISK_ETOOBIG;
-	if ((rv = stage_put(b, 2 * b->rows, tx->sender, tx->sender_len)) != 0 ||
-	    (rv = stage_put(b, 2 * b->rows + 1, tx->receiver, tx->receiver_len)) != 0)
+	if ((rv = stage_put(st, 2 * st->rows, tx->sender, tx->sender_len)) != 0 ||
+	    (rv = stage_put(st, 2 * st->rows + 1, tx->receiver, tx->receiver_len)) != 0) {
+		/* the sender may be listed already: drop the row's strings */
+		for (unsigned k = 0; k < SHARDS; k++)
+			while (st->nlist[k] > 0 && st->list[k][st->nlist[k] - 1] >= 2 * st->rows)
+				st->nlist[k]--;
 		return rv;
+	}
 	bool self = tx->sender_len == tx->receiver_len &&
 	            memcmp(tx->sender, tx->receiver, tx->sender_len) == 0;
-	b->row_amount[b->rows] = tx->amount;
-	b->row_self[b->rows] = self;
-	b->rows++;
+	st->amount[st->rows] = tx->amount;
+	st->self[st->rows] = self;
+	st->rows++;
 	b->stats.txs++;
 	b->stats.self_txs += self;
 	if (tx->seq > b->stats.max_seq)
@@ -178,7 +400,7 @@ core_graph_builder_add_tx(core_graph_builder *b, const core_tx *tx)
 			b->stats.max_ts_us = tx->timestamp_us;
 		b->have_ts = true;
 	}
-	if (b->rows == STAGE_ROWS && (rv = builder_flush(b)) != 0)
+	if (st->rows == STAGE_ROWS && (rv = builder_flush(b)) != 0)
 		b->failed = rv;
 	return rv;
 }
@@ -253,40 +475,61 @@ part_relabel(void *arg)
 	return NULL;
 }
 
-/* Renumbers the wallets by activity, busiest first (stable): the traversals
- * then find the hubs' state packed together and mostly in cache. */
+/* Renumbers the wallets by activity, busiest first, ties in order of first
+ * appearance (the traversals then find the hubs' state packed together and
+ * mostly in cache), and merges the shards' tables into ids with those ids. */
 static int
-builder_relabel(core_graph_builder *b, bool par)
+builder_relabel(core_graph_builder *b, core_intern *ids, bool par)
 {
-	uint32_t n = b->ids.count, maxc = 0;
+	uint32_t n = 0, maxc = 0, locals = 0, head[SHARDS] = {0};
 	int rv = AMLRISK_ENOMEM;
-	uint32_t *cnt = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
-	uint32_t *perm = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
+	for (unsigned k = 0; k < SHARDS; k++) {
+		n += b->ids[k].count;
+		if (b->ids[k].count > locals)
+			locals = b->ids[k].count;
+	}
+	size_t codes = (size_t)locals * SHARDS + 1; /* builder ids are below this */
+	uint32_t *cnt = core_mem_alloc(codes * sizeof(uint32_t));
+	uint32_t *perm = core_mem_alloc(codes * sizeof(uint32_t));
+	uint32_t *order = core_mem_alloc(((size_t)n + 1) * sizeof(uint32_t));
 	uint32_t *bucket = NULL;
-	if (cnt == NULL || perm == NULL)
+	if (cnt == NULL || perm == NULL || order == NULL)
 		goto out;
 	for (size_t i = 0; i < b->len; i++) {
 		cnt[b->src[i]]++;
 		cnt[b->dst[i]]++;
 	}
-	for (uint32_t v = 0; v < n; v++)
-		if (cnt[v] > maxc)
-			maxc = cnt[v];
+	/* the wallets in order of first appearance: the shards' lists merged */
+	for (uint32_t v = 0; v < n; v++) {
+		unsigned best = SHARDS;
+		for (unsigned k = 0; k < SHARDS; k++)
+			if (head[k] < b->ids[k].count &&
+			    (best == SHARDS || b->first[k][head[k]] < b->first[best][head[best]]))
+				best = k;
+		order[v] = head[best]++ * SHARDS + best;
+		if (cnt[order[v]] > maxc)
+			maxc = cnt[order[v]];
+	}
 	if ((bucket = core_mem_alloc(((size_t)maxc + 2) * sizeof(uint32_t))) == NULL)
 		goto out;
 	for (uint32_t v = 0; v < n; v++)
-		bucket[maxc - cnt[v] + 1]++;
+		bucket[maxc - cnt[order[v]] + 1]++;
 	for (uint32_t c = 1; c <= maxc + 1; c++)
 		bucket[c] += bucket[c - 1];
 	for (uint32_t v = 0; v < n; v++)
-		perm[v] = bucket[maxc - cnt[v]]++;
+		perm[order[v]] = bucket[maxc - cnt[order[v]]]++;
+	for (unsigned k = 0; k < SHARDS; k++) {
+		core_mem_free(b->first[k]);
+		b->first[k] = NULL;
+	}
 	fin_part parts[PARTS] = {{.b = b, .lo = 0, .hi = b->len / 2, .perm = perm},
 	                         {.b = b, .lo = b->len / 2, .hi = b->len, .perm = perm}};
 	run_parts(part_relabel, &parts[0], &parts[1], par);
-	rv = core_intern_permute(&b->ids, perm);
+	rv = core_intern_merge(ids, b->ids, SHARD_BITS, perm);
 out:
 	core_mem_free(cnt);
 	core_mem_free(perm);
+	core_mem_free(order);
 	core_mem_free(bucket);
 	return rv;
 }
@@ -423,18 +666,15 @@ graph_build_out(core_graph *g, core_graph_builder *b, bool par)
 	parts_positions(by_dst_off, c[0], c[1], n);
 	parts_positions(g->out_off, c[2], c[3], n);
 	run_parts(part_scatter1, &pt[0], &pt[1], par);
-	core_mem_free(b->src);
-	core_mem_free(b->dst);
-	core_mem_free(b->amount);
+	/* the rows' arrays, read, become the graph's (no fresh pages to fault
+	 * in); pass 2 and the merge write every entry they keep */
+	g->out_dst = b->src;
+	g->edge_txs = b->dst;
+	g->edge_amount = b->amount;
 	b->src = b->dst = NULL;
 	b->amount = NULL;
 
 	/* pass 2: by sender, each part a range of receivers */
-	g->out_dst = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
-	g->edge_amount = core_mem_alloc((len ? len : 1) * sizeof(double));
-	g->edge_txs = core_mem_alloc((len ? len : 1) * sizeof(uint32_t));
-	if (g->out_dst == NULL || g->edge_amount == NULL || g->edge_txs == NULL)
-		goto out;
 	uint32_t vmid = split_node(by_dst_off, n);
 	for (int k = 0; k < PARTS; k++) {
 		pt[k].lo = k == 0 ? 0 : by_dst_off[vmid];
@@ -550,21 +790,23 @@ core_graph_builder_finish(core_graph **out, core_graph_builder *b, unsigned thre
 	/* a second thread pays from a few hundred thousand rows on */
 	bool par = threads != 1 && b->len >= 200000;
 	core_graph *g = NULL;
-	if (rv != 0 || (rv = builder_flush(b)) != 0 || (rv = builder_relabel(b, par)) != 0)
+	if (rv != 0 || (rv = builder_flush(b)) != 0 || (rv = stage_retire(b)) != 0)
 		goto fail;
+	helper_stop(b);
+	builder_stages_free(b);
 	rv = AMLRISK_ENOMEM;
 	if ((g = calloc(1, sizeof *g)) == NULL)
 		goto fail;
 	atomic_init(&g->refs, 1);
-	g->n = b->ids.count;
+	if ((rv = builder_relabel(b, &g->ids, par)) != 0)
+		goto fail;
+	g->n = g->ids.count;
 	g->stats = b->stats;
 	if ((rv = graph_build_out(g, b, par)) != 0)
 		goto fail;
 	graph_trim(g);
 	if ((rv = graph_build_in(g, par)) != 0)
 		goto fail;
-	g->ids = b->ids;
-	memset(&b->ids, 0, sizeof b->ids);
 	core_intern_shrink(&g->ids);
 	g->stats.wallets = g->n;
 	g->stats.edges = g->m;

@@ -20,9 +20,14 @@ typedef struct core_intern {
 	uint64_t *off; /* per id: its entry's offset */
 	size_t id_cap;
 	uint64_t *slots; /* 0 = empty, else offset << 24 | tag */
-	size_t mask;     /* slot count - 1 (a power of two) */
+	size_t mask;     /* slot count - 1 (a power of two); of each region if merged */
 	uint32_t count;
+	unsigned shard_bits; /* merged from 2^shard_bits tables: one region each */
 } core_intern;
+
+/* The shard of a string whose hash is h, among 2^bits: hash bits clear of
+ * a table's index (low) and tag (high 24) bits. */
+#define CORE_INTERN_SHARD(h, bits) ((unsigned)((h) >> 36) & ((1u << (bits)) - 1))
 
 #define CORE_INTERN_HEAD 8 /* bytes before an entry's id bytes */
 
@@ -31,15 +36,23 @@ void core_intern_fini(core_intern *t);
 /* The id of s, adding it when new (*added set if given). AMLRISK_ENOMEM,
  * AMLRISK_ETOOBIG at CORE_WALLETS_MAX. */
 int core_intern_put(core_intern *t, const char *s, size_t len, uint32_t *id, bool *added);
-/* Interns n (at most CORE_INTERN_BATCH) strings into ids[], prefetching
- * in stages so their cache misses overlap; the builder's hot path. */
+/* The table's hash of s. */
+uint64_t core_intern_hash(const char *s, size_t len);
+/* Interns n (at most CORE_INTERN_BATCH) strings whose hashes are h[] into
+ * ids[], prefetching in stages so their cache misses overlap; the builder's
+ * hot path. */
 #define CORE_INTERN_BATCH 512
-int core_intern_put_many(core_intern *t, const char *const *s, const size_t *len, size_t n,
-                         uint32_t *ids);
+int core_intern_put_many(core_intern *t, const char *const *s, const size_t *len, const uint64_t *h,
+                         size_t n, uint32_t *ids);
 /* The id of s, or AMLRISK_ENOTFOUND. */
 int core_intern_find(const core_intern *t, const char *s, size_t len, uint32_t *id);
-/* Renumbers the ids: id i becomes perm[i] (perm is a permutation of 0..count-1). */
-int core_intern_permute(core_intern *t, const uint32_t *perm);
+/* Initialises out, for lookups only, with the 2^shard_bits tables parts[p],
+ * each holding the strings of shard p (CORE_INTERN_SHARD), id i of part p
+ * renumbered perm[(i << shard_bits) + p] (the new ids are 0 .. total-1).
+ * Frees each part once merged; on failure out is empty and the parts not
+ * merged remain for the caller to free. */
+int core_intern_merge(core_intern *out, core_intern *parts, unsigned shard_bits,
+                      const uint32_t *perm);
 /* Frees growth slack once no more ids are added. */
 void core_intern_shrink(core_intern *t);
 size_t core_intern_bytes(const core_intern *t);

@@ -10,8 +10,8 @@
 #define INTERN_SLOTS_MIN 64
 
 /* A fast non-cryptographic hash, 8 bytes a step, finished with splitmix64. */
-static uint64_t
-hash_bytes(const char *s, size_t len)
+uint64_t
+core_intern_hash(const char *s, size_t len)
 {
 	uint64_t h = 0x243f6a8885a308d3ull ^ (len * 0x9e3779b97f4a7c15ull);
 	const unsigned char *p = (const unsigned char *)s;
@@ -135,7 +135,7 @@ table_grow(core_intern *t)
 		const char *e = t->arena + (sl >> TAG_BITS);
 		uint32_t l;
 		memcpy(&l, e + 4, 4);
-		size_t j = hash_bytes(e + CORE_INTERN_HEAD, l) & nmask;
+		size_t j = core_intern_hash(e + CORE_INTERN_HEAD, l) & nmask;
 		while (ns[j] != 0)
 			j = (j + 1) & nmask;
 		ns[j] = sl;
@@ -146,16 +146,20 @@ table_grow(core_intern *t)
 	return AMLRISK_OK;
 }
 
-/* The slot holding s, or the empty slot where it would go. */
+/* The slot holding s, or the empty slot where it would go: in a merged
+ * table, within the region of s's shard. */
 static inline size_t
 slot_find(const core_intern *t, const char *s, size_t len, uint64_t h)
 {
 	uint64_t tag = tag_of(h);
 	size_t j = h & t->mask;
+	const uint64_t *slots = t->slots;
+	if (t->shard_bits != 0)
+		slots += (size_t)CORE_INTERN_SHARD(h, t->shard_bits) * (t->mask + 1);
 	for (;;) {
-		uint64_t sl = t->slots[j];
+		uint64_t sl = slots[j];
 		if (sl == 0 || ((sl & TAG_MASK) == tag && entry_is(t, sl, s, len)))
-			return j;
+			return (size_t)(slots - t->slots) + j;
 		j = (j + 1) & t->mask;
 	}
 }
@@ -231,15 +235,14 @@ core_intern_put(core_intern *t, const char *s, size_t len, uint32_t *id, bool *a
 	int rv;
 	if ((rv = table_room(t, 1)) != 0)
 		return rv;
-	return put_hashed(t, s, len, hash_bytes(s, len), id, added);
+	return put_hashed(t, s, len, core_intern_hash(s, len), id, added);
 }
 
 int
-core_intern_put_many(core_intern *t, const char *const *s, const size_t *len, size_t n,
-                     uint32_t *ids)
+core_intern_put_many(core_intern *t, const char *const *s, const size_t *len, const uint64_t *h,
+                     size_t n, uint32_t *ids)
 {
 	enum { D = 16 }; /* pipeline distance: slot prefetched 2D ahead, entry D ahead */
-	uint64_t h[CORE_INTERN_BATCH];
 	int rv;
 	if (n > CORE_INTERN_BATCH)
 		return AMLRISK_EINVAL;
@@ -248,10 +251,8 @@ core_intern_put_many(core_intern *t, const char *const *s, const size_t *len, si
 	/* a steady stream of misses in flight: hash and prefetch the slot of
 	 * string i, prefetch the entry its slot names for i - D, resolve i - 2D */
 	for (size_t i = 0; i < n + 2 * D; i++) {
-		if (i < n) {
-			h[i] = hash_bytes(s[i], len[i]);
+		if (i < n)
 			__builtin_prefetch(&t->slots[h[i] & t->mask]);
-		}
 		if (i >= D && i - D < n) {
 			uint64_t sl = t->slots[h[i - D] & t->mask];
 			if (sl != 0 && (sl & TAG_MASK) == tag_of(h[i - D]))
@@ -269,7 +270,7 @@ core_intern_find(const core_intern *t, const char *s, size_t len, uint32_t *id)
 {
 	if (t->slots == NULL)
 		return AMLRISK_ENOTFOUND;
-	size_t j = slot_find(t, s, len, hash_bytes(s, len));
+	size_t j = slot_find(t, s, len, core_intern_hash(s, len));
 	if (t->slots[j] == 0)
 		return AMLRISK_ENOTFOUND;
 	*id = entry_id(t, t->slots[j]);
@@ -277,20 +278,53 @@ core_intern_find(const core_intern *t, const char *s, size_t len, uint32_t *id)
 }
 
 int
-core_intern_permute(core_intern *t, const uint32_t *perm)
+core_intern_merge(core_intern *out, core_intern *parts, unsigned shard_bits, const uint32_t *perm)
 {
-	size_t n = t->count ? t->count : 1;
-	uint64_t *o = core_mem_alloc(n * sizeof(uint64_t));
-	if (o == NULL)
-		return AMLRISK_ENOMEM;
-	for (uint32_t i = 0; i < t->count; i++) {
-		uint32_t nid = perm[i];
-		o[nid] = t->off[i];
-		memcpy(t->arena + t->off[i], &nid, 4);
+	int rv;
+	unsigned nparts = 1u << shard_bits;
+	size_t bytes = 8, n = 0, region = 0;
+	for (unsigned p = 0; p < nparts; p++) {
+		bytes += parts[p].arena_len - 8;
+		n += parts[p].count;
+		if (parts[p].mask + 1 > region)
+			region = parts[p].mask + 1;
 	}
-	core_mem_free(t->off);
-	t->off = o;
-	t->id_cap = n;
+	if (n > CORE_WALLETS_MAX)
+		return AMLRISK_ETOOBIG;
+	for (unsigned p = 0; p < nparts; p++) /* regions of one size */
+		while (parts[p].mask + 1 < region)
+			if ((rv = table_grow(&parts[p])) != 0)
+				return rv;
+	memset(out, 0, sizeof *out);
+	out->arena = core_mem_alloc(bytes);
+	out->off = core_mem_alloc((n ? n : 1) * sizeof(uint64_t));
+	out->slots = core_mem_alloc(region * nparts * sizeof(uint64_t));
+	if (out->arena == NULL || out->off == NULL || out->slots == NULL) {
+		core_intern_fini(out);
+		return AMLRISK_ENOMEM;
+	}
+	out->arena_cap = bytes;
+	out->arena_len = 8;
+	out->id_cap = n ? n : 1;
+	out->mask = region - 1;
+	out->shard_bits = shard_bits;
+	for (unsigned p = 0; p < nparts; p++) {
+		core_intern *t = &parts[p];
+		uint64_t shift = out->arena_len - 8; /* part offsets -> merged offsets */
+		memcpy(out->arena + out->arena_len, t->arena + 8, t->arena_len - 8);
+		out->arena_len += t->arena_len - 8;
+		for (uint32_t i = 0; i < t->count; i++) {
+			uint64_t o = t->off[i] + shift;
+			uint32_t nid = perm[(size_t)i * nparts + p];
+			memcpy(out->arena + o, &nid, 4);
+			out->off[nid] = o;
+		}
+		uint64_t *reg = out->slots + (size_t)p * region;
+		for (size_t j = 0; j < region; j++)
+			reg[j] = t->slots[j] == 0 ? 0 : t->slots[j] + (shift << TAG_BITS);
+		core_intern_fini(t);
+	}
+	out->count = (uint32_t)n;
 	return AMLRISK_OK;
 }
 
@@ -315,7 +349,8 @@ core_intern_shrink(core_intern *t)
 size_t
 core_intern_bytes(const core_intern *t)
 {
-	return t->arena_cap + t->id_cap * sizeof(uint64_t) + (t->mask + 1) * sizeof(uint64_t);
+	return t->arena_cap + t->id_cap * sizeof(uint64_t) +
+	       ((t->mask + 1) << t->shard_bits) * sizeof(uint64_t);
 }
 
 /* ------------------------------------------------------------- labels --- */

@@ -10,7 +10,8 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define HEAD      64                /* header before the caller's bytes; keeps 64-byte alignment */
-#define MAP_MIN   ((size_t)8 << 20) /* smaller arrays come from malloc (and fit the TLB) */
+#define MAP_MIN   ((size_t)8 << 20) /* smaller mappings are not rounded to huge pages */
+#define HEAP_MAX  ((size_t)256 << 10) /* smaller arrays come from malloc */
 
 /* Kept in the HEAD bytes before the pointer handed out. */
 typedef struct mem_head {
@@ -56,7 +57,9 @@ void *
 core_mem_alloc(size_t size)
 {
 	size_t len = map_len_for(size);
-	if (len < MAP_MIN) {
+	/* mid-sized arrays are mapped too: freed, they leave no resident holes
+	 * in a malloc arena (the graph builder's helper thread has its own) */
+	if (size < HEAP_MAX) {
 		char *b = calloc(1, size + 2 * HEAD);
 		if (b == NULL)
 			return NULL;
@@ -79,7 +82,7 @@ core_mem_realloc(void *p, size_t size)
 	mem_head h = *head_of(p);
 	size_t len = map_len_for(size);
 	if (h.map_len == 0) {
-		/* from malloc: move into a fresh array (small, or crossing MAP_MIN) */
+		/* from malloc: move into a fresh array (small, or crossing HEAP_MAX) */
 		char *np = core_mem_alloc(size);
 		if (np == NULL)
 			return NULL;

@@ -272,6 +272,64 @@ test_parallel_finish_agrees(void **state)
 	core_graph_unref(g[1]);
 }
 
+/* The ids: busiest wallet (most transactions, self-transfers excluded)
+ * first, ties in order of first appearance, whatever threads interned them
+ * (enough rows here for the builder's second thread). */
+static void
+test_id_order(void **state)
+{
+	(void)state;
+	enum { W = 50000, T = 300000 };
+	core_graph_builder *b;
+	core_graph *g;
+	uint64_t rng = 11;
+	uint32_t *act = calloc(W, sizeof *act), *first = malloc(W * sizeof *first);
+	uint32_t *want = malloc(W * sizeof *want), seen = 0, maxa = 0, at = 0;
+	bool *known = calloc(W, sizeof *known);
+	assert_non_null(act);
+	assert_non_null(first);
+	assert_non_null(want);
+	assert_non_null(known);
+	assert_int_equal(core_graph_builder_create(&b, 0), AMLRISK_OK);
+	for (uint32_t i = 0; i < T; i++) {
+		char s[32], r[32];
+		uint32_t w[2] = {(uint32_t)(tu_rand(&rng) % W),
+		                 (uint32_t)(tu_rand(&rng) % (W / 8))};
+		int sl = snprintf(s, sizeof s, "w%u", w[0]),
+		    rl = snprintf(r, sizeof r, "w%u", w[1]);
+		assert_int_equal(core_graph_builder_add(b, s, (size_t)sl, r, (size_t)rl, 1),
+		                 AMLRISK_OK);
+		for (int k = 0; k < 2; k++) {
+			if (!known[w[k]])
+				first[seen++] = w[k];
+			known[w[k]] = true;
+			act[w[k]] +=
+			        w[0] != w[1]; /* activity: transactions, self-transfers aside */
+		}
+	}
+	assert_int_equal(core_graph_builder_finish(&g, b, 1), AMLRISK_OK);
+	uint32_t n = core_graph_wallet_count(g);
+	assert_int_equal(n, seen);
+	for (uint32_t i = 0; i < seen; i++)
+		if (act[first[i]] > maxa)
+			maxa = act[first[i]];
+	for (uint32_t a = maxa + 1; a-- > 0;)
+		for (uint32_t i = 0; i < seen; i++)
+			if (act[first[i]] == a)
+				want[at++] = first[i];
+	assert_int_equal(at, n);
+	for (uint32_t id = 0; id < n; id++) {
+		char name[32];
+		snprintf(name, sizeof name, "w%u", want[id]);
+		assert_string_equal(core_graph_wallet(g, id, NULL), name);
+	}
+	core_graph_unref(g);
+	free(act);
+	free(first);
+	free(want);
+	free(known);
+}
+
 /* Random graphs against the reference built straight from the rows. */
 static void
 test_random_against_rows(void **state)
@@ -341,6 +399,7 @@ main(void)
 	        cmocka_unit_test(test_raw_bytes),
 	        cmocka_unit_test(test_many_wallets),
 	        cmocka_unit_test(test_parallel_finish_agrees),
+	        cmocka_unit_test(test_id_order),
 	        cmocka_unit_test(test_random_against_rows),
 	        cmocka_unit_test(test_labels),
 	};
