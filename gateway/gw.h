@@ -22,8 +22,17 @@ typedef struct gw_app {
 	int coalesce;          /* query RPCs go through rpc_client_call_coalesced() */
 } gw_app;
 
+struct gw_reply;
+
+/* How a handler waits for an RPC without holding its pool thread: suspend
+ * (called on the pool thread, before the RPC starts) parks the connection;
+ * resume (called once, from any thread) hands it the finished reply (moved:
+ * the reply's body goes with it) and wakes it. conn is the server's. */
+typedef void (*gw_suspend_fn)(void *conn);
+typedef void (*gw_resume_fn)(void *conn, struct gw_reply *rep);
+
 /* One parsed request. The strings are borrowed from the connection and live
- * until the handler returns. */
+ * until the request is answered. */
 typedef struct gw_request {
 	const gw_app *app;
 	const char *param; /* the decoded, validated path parameter ({wallet},
@@ -31,6 +40,9 @@ typedef struct gw_request {
 	const char *query; /* raw query string after '?' (still percent-encoded), or "" */
 	const char *body;  /* request body (not NUL-terminated), body_len bytes */
 	size_t body_len;
+	gw_suspend_fn suspend; /* NULL: the handler answers before it returns */
+	gw_resume_fn resume;
+	void *conn;
 } gw_request;
 
 /* The one answer to a request. body is heap memory owned by the reply unless
@@ -44,6 +56,7 @@ typedef struct gw_reply {
 	const char *cache;                /* Cache-Control value (static string) or NULL */
 	const char *hdr_name, *hdr_value; /* one more header (Allow, WWW-Authenticate)
 	                                   * or NULL; borrowed until the reply is sent */
+	int deferred; /* the handler suspended the request: the reply comes by resume */
 } gw_reply;
 
 typedef void (*gw_handler)(const gw_request *rq, gw_reply *rep);

@@ -33,6 +33,35 @@
 
 static const ProtobufCServiceDescriptor *const svc = &aml__v1__risk_service__descriptor;
 
+/* Counts a failed call of method in the metrics. */
+static void
+count_error(const gw_app *app, const char *method, int code)
+{
+	const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(svc,
+	                                                                                       method);
+
+	gw_metrics_rpc_error(app->metrics, md != NULL ? (int)(md - svc->methods) : -1, code);
+}
+
+/* The error reply of a failed call: the HTTP status of the gRPC code and the
+ * core's (or the client's) message as detail. */
+static void
+reply_rpc_error(gw_reply *rep, int code, const char *msg, int timeout_ms)
+{
+	switch (code) {
+	case AML__V1__STATUS_CODE__UNAVAILABLE:
+		gw_reply_error(rep, amlrisk_grpc_to_http(code), "core unavailable: %s", msg);
+		break;
+	case AML__V1__STATUS_CODE__DEADLINE_EXCEEDED:
+		gw_reply_error(rep, amlrisk_grpc_to_http(code),
+		               "core did not answer within %d ms: %s", timeout_ms, msg);
+		break;
+	default:
+		gw_reply_error(rep, amlrisk_grpc_to_http(code), "%s",
+		               msg[0] != '\0' ? msg : amlrisk_grpc_name(code));
+	}
+}
+
 /* Calls method with req; returns the gRPC code. A query (long false) has the
  * query deadline and may share an exchange with other requests' queries
  * (rpc_client_call_coalesced); ReloadGraph and RunScore (long) go alone with
@@ -43,7 +72,6 @@ call_raw(const gw_request *rq, const char *method, const ProtobufCMessage *req,
          ProtobufCMessage **resp, bool long_call, char *msg, size_t msglen)
 {
 	const gw_app *app = rq->app;
-	const ProtobufCMethodDescriptor *md;
 	int code;
 
 	if (long_call) {
@@ -57,39 +85,119 @@ call_raw(const gw_request *rq, const char *method, const ProtobufCMessage *req,
 		                       msglen);
 	}
 	if (code != 0) {
-		md = protobuf_c_service_descriptor_get_method_by_name(svc, method);
-		gw_metrics_rpc_error(rq->app->metrics, md != NULL ? (int)(md - svc->methods) : -1,
-		                     code);
+		count_error(app, method, code);
 	}
 	return code;
 }
 
-/* call_raw(), and on a failure the error reply: the HTTP status of the gRPC
- * code and the core's message as detail. Returns 0 when *resp is set. */
+/* call_raw(), and on a failure the error reply. Returns 0 when *resp is set. */
 static int
 call(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMessage *req,
      ProtobufCMessage **resp, bool long_call)
 {
 	char msg[MSG_MAX] = "";
-	int timeout_ms = long_call ? rq->app->long_timeout_ms : rq->app->rpc_timeout_ms;
 	int code = call_raw(rq, method, req, resp, long_call, msg, sizeof(msg));
 
 	if (code == 0) {
 		return 0;
 	}
-	switch (code) {
-	case AML__V1__STATUS_CODE__UNAVAILABLE:
-		gw_reply_error(rep, amlrisk_grpc_to_http(code), "core unavailable: %s", msg);
-		break;
-	case AML__V1__STATUS_CODE__DEADLINE_EXCEEDED:
-		gw_reply_error(rep, amlrisk_grpc_to_http(code),
-		               "core did not answer within %d ms: %s", timeout_ms, msg);
-		break;
-	default:
-		gw_reply_error(rep, amlrisk_grpc_to_http(code), "%s",
-		               msg[0] != '\0' ? msg : amlrisk_grpc_name(code));
-	}
+	reply_rpc_error(rep, code, msg,
+	                long_call ? rq->app->long_timeout_ms : rq->app->rpc_timeout_ms);
 	return -1;
+}
+
+/* Turns a query's OK answer (borrowed) into the reply; param is the request's
+ * path parameter (NULL if none). */
+typedef void (*answer_fn)(const ProtobufCMessage *resp, const char *param, gw_reply *rep);
+
+/* A query waiting for its RPC while its connection is suspended. */
+typedef struct pending {
+	const gw_app *app;
+	const char *method; /* static */
+	const char *param;  /* the request's, alive until it is answered */
+	answer_fn answer;
+	gw_resume_fn resume;
+	void *conn;
+} pending;
+
+/* The outcome of a query: the answer, or the error reply, then free resp. */
+static void
+query_finish(const gw_app *app, gw_reply *rep, const char *method, const char *param,
+             answer_fn answer, int code, ProtobufCMessage *resp, const char *msg)
+{
+	if (code == 0) {
+		answer(resp, param, rep);
+		protobuf_c_message_free_unpacked(resp, NULL);
+		return;
+	}
+	count_error(app, method, code);
+	reply_rpc_error(rep, code, msg, app->rpc_timeout_ms);
+}
+
+/* rpc_client_call_async()'s callback of a query: builds the reply on NNG's
+ * thread and hands it back to the suspended connection. */
+static void
+query_done(void *arg, int code, ProtobufCMessage *resp, const char *msg)
+{
+	pending *p = arg;
+	gw_reply rep = {0};
+
+	query_finish(p->app, &rep, p->method, p->param, p->answer, code, resp, msg);
+	p->resume(p->conn, &rep);
+	free(p);
+}
+
+/* A query RPC (the query deadline). With coalescing on and a server that can
+ * suspend the connection, the call is asynchronous: the pool thread goes on
+ * to other connections and the reply is built when the answer comes (rep is
+ * then marked deferred). Otherwise the call is made here and waited for. */
+static void
+query(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMessage *req,
+      answer_fn answer)
+{
+	const gw_app *app = rq->app;
+	ProtobufCMessage *resp = NULL;
+	char msg[MSG_MAX] = "";
+	pending *p;
+	int code;
+
+	if (app->coalesce && rq->suspend != NULL && (p = malloc(sizeof(*p))) != NULL) {
+		*p = (pending){app, method, rq->param, answer, rq->resume, rq->conn};
+		rq->suspend(rq->conn); /* before the call: its answer may come at once */
+		rep->deferred = 1;
+		rpc_client_call_async(app->rpc, svc, method, req, app->rpc_timeout_ms, query_done, p);
+		return;
+	}
+	code = rpc_client_call(app->rpc, svc, method, req, &resp, app->rpc_timeout_ms, msg,
+	                       sizeof(msg));
+	query_finish(app, rep, method, rq->param, answer, code, resp, msg);
+}
+
+/* answer_fn of a query whose OK answer is encoded whole by one gw_json call. */
+#define ANSWER_JSON(name, type, enc)                                                               \
+	static void name(const ProtobufCMessage *resp, const char *param, gw_reply *rep)           \
+	{                                                                                          \
+		(void)param;                                                                       \
+		gw_json_reply(rep, 200, enc((const type *)resp));                                  \
+	}
+ANSWER_JSON(answer_top, Aml__V1__TopScoresResponse, gw_json_top)
+ANSWER_JSON(answer_wallet, Aml__V1__GetWalletScoreResponse, gw_json_wallet)
+ANSWER_JSON(answer_explain, Aml__V1__ExplainWalletResponse, gw_json_explain)
+ANSWER_JSON(answer_graph, Aml__V1__WalletGraphResponse, gw_json_graph)
+ANSWER_JSON(answer_runs, Aml__V1__ListRunsResponse, gw_json_runs)
+ANSWER_JSON(answer_ingestion, Aml__V1__IngestionStatusResponse, gw_json_ingestion)
+
+/* GetRun answers without a run when there is none: a 404. */
+static void
+answer_run(const ProtobufCMessage *resp, const char *param, gw_reply *rep)
+{
+	const Aml__V1__GetRunResponse *r = (const Aml__V1__GetRunResponse *)resp;
+
+	if (r->run == NULL) {
+		gw_reply_error(rep, 404, "run %s not found", param);
+	} else {
+		gw_json_reply(rep, 200, gw_json_run_summary(r->run));
+	}
 }
 
 /* Reads a bounded integer query parameter; on bad input sets the 422 reply and
@@ -244,7 +352,6 @@ void
 gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
-	Aml__V1__TopScoresResponse *resp = NULL;
 	char probe[2];
 	int64_t n;
 	const char *name = gw_param_get(rq->query, "n", probe, sizeof(probe)) != AMLRISK_ENOTFOUND
@@ -256,33 +363,25 @@ gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 		return;
 	}
 	req.n = (uint32_t)n;
-	if (call(rq, rep, "TopScores", &req.base, (ProtobufCMessage **)&resp,
-	         false) == 0) {
-		REPLY_AND_FREE(rep, gw_json_top, resp);
-	}
+	query(rq, rep, "TopScores", &req.base, answer_top);
 }
 
 void
 gw_api_wallet_score(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__GetWalletScoreRequest req = AML__V1__GET_WALLET_SCORE_REQUEST__INIT;
-	Aml__V1__GetWalletScoreResponse *resp = NULL;
 
 	if (query_run_id(rq, rep, &req.run_id) != 0) {
 		return;
 	}
 	req.wallet = (char *)rq->param;
-	if (call(rq, rep, "GetWalletScore", &req.base, (ProtobufCMessage **)&resp,
-	         false) == 0) {
-		REPLY_AND_FREE(rep, gw_json_wallet, resp);
-	}
+	query(rq, rep, "GetWalletScore", &req.base, answer_wallet);
 }
 
 void
 gw_api_explain(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__ExplainWalletRequest req = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
-	Aml__V1__ExplainWalletResponse *resp = NULL;
 	int64_t max_sources;
 
 	if (query_int(rq, rep, "max_sources", 1, SOURCES_MAX, 0, &max_sources) != 0) {
@@ -290,17 +389,13 @@ gw_api_explain(const gw_request *rq, gw_reply *rep)
 	}
 	req.wallet = (char *)rq->param;
 	req.max_sources_per_hop = (uint32_t)max_sources;
-	if (call(rq, rep, "ExplainWallet", &req.base, (ProtobufCMessage **)&resp,
-	         false) == 0) {
-		REPLY_AND_FREE(rep, gw_json_explain, resp);
-	}
+	query(rq, rep, "ExplainWallet", &req.base, answer_explain);
 }
 
 void
 gw_api_wallet_graph(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__WalletGraphRequest req = AML__V1__WALLET_GRAPH_REQUEST__INIT;
-	Aml__V1__WalletGraphResponse *resp = NULL;
 	int64_t hops, nodes, edges;
 
 	if (query_int(rq, rep, "hops", 1, HOPS_MAX, HOPS_DEFAULT, &hops) != 0 ||
@@ -312,17 +407,13 @@ gw_api_wallet_graph(const gw_request *rq, gw_reply *rep)
 	req.hops = (uint32_t)hops;
 	req.node_limit = (uint32_t)nodes;
 	req.edge_limit = (uint32_t)edges;
-	if (call(rq, rep, "WalletGraph", &req.base, (ProtobufCMessage **)&resp,
-	         false) == 0) {
-		REPLY_AND_FREE(rep, gw_json_graph, resp);
-	}
+	query(rq, rep, "WalletGraph", &req.base, answer_graph);
 }
 
 void
 gw_api_list_runs(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__ListRunsRequest req = AML__V1__LIST_RUNS_REQUEST__INIT;
-	Aml__V1__ListRunsResponse *resp = NULL;
 	int64_t limit;
 
 	if (query_int(rq, rep, "limit", 1, RUNS_LIMIT_MAX, RUNS_LIMIT_DEFAULT, &limit) != 0 ||
@@ -330,38 +421,22 @@ gw_api_list_runs(const gw_request *rq, gw_reply *rep)
 		return;
 	}
 	req.limit = (uint32_t)limit;
-	if (call(rq, rep, "ListRuns", &req.base, (ProtobufCMessage **)&resp,
-	         false) == 0) {
-		REPLY_AND_FREE(rep, gw_json_runs, resp);
-	}
+	query(rq, rep, "ListRuns", &req.base, answer_runs);
 }
 
 void
 gw_api_get_run(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__GetRunRequest req = AML__V1__GET_RUN_REQUEST__INIT;
-	Aml__V1__GetRunResponse *resp = NULL;
 
 	req.run_id = strtoll(rq->param, NULL, 10); /* validated by the server */
-	if (call(rq, rep, "GetRun", &req.base, (ProtobufCMessage **)&resp,
-	         false) == 0) {
-		if (resp->run == NULL) {
-			gw_reply_error(rep, 404, "run %s not found", rq->param);
-		} else {
-			gw_json_reply(rep, 200, gw_json_run_summary(resp->run));
-		}
-		protobuf_c_message_free_unpacked(&resp->base, NULL);
-	}
+	query(rq, rep, "GetRun", &req.base, answer_run);
 }
 
 void
 gw_api_ingestion_status(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__IngestionStatusRequest req = AML__V1__INGESTION_STATUS_REQUEST__INIT;
-	Aml__V1__IngestionStatusResponse *resp = NULL;
 
-	if (call(rq, rep, "IngestionStatus", &req.base, (ProtobufCMessage **)&resp,
-	         false) == 0) {
-		REPLY_AND_FREE(rep, gw_json_ingestion, resp);
-	}
+	query(rq, rep, "IngestionStatus", &req.base, answer_ingestion);
 }

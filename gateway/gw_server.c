@@ -1,18 +1,22 @@
 /* gw_server.c - libmicrohttpd glue: one request context per request (created
  * by the URI callback, which sees the raw request-target), the access handler's
- * state machine (headers -> body -> answered), replies, the access log and the
- * metrics. Pool threads block in their RPC; each request is bounded by its deadline. */
+ * state machine (headers -> body -> [waiting -> ready] -> answered), replies,
+ * the access log and the metrics. A query suspends its connection while its
+ * RPC is out, so pool threads serve other connections meanwhile; each request
+ * is bounded by its deadline. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -25,7 +29,7 @@
 #include "gw_route.h"
 #include "gw_server.h"
 
-#define MEMORY_LIMIT   (64 * 1024) /* per connection: request line, headers, read buffer */
+#define MEMORY_LIMIT   (32 * 1024) /* per connection: request line, headers, read buffer (MHD zeroes it per request) */
 #define LISTEN_BACKLOG 1024
 #define LOG_PATH_MAX   200 /* bytes of the path quoted in the access log */
 #define PARAM_MAX      (AMLRISK_WALLET_MAX + 1)
@@ -37,16 +41,21 @@ struct gw_server {
 	const gw_app *app;
 	const gw_config *cfg;
 	int port;
+	atomic_int suspended; /* requests waiting for their RPC */
 };
 
 typedef enum rq_state {
 	RQ_HEADERS = 0, /* first call of the access handler */
 	RQ_BODY,        /* receiving the body */
+	RQ_WAITING,     /* suspended while its RPC is out */
+	RQ_READY,       /* resumed: the reply is in later */
 	RQ_ANSWERED,    /* a reply is queued; further body bytes are dropped */
 } rq_state;
 
 /* One request, from the URI callback to the completion callback. */
 typedef struct request {
+	gw_server *srv;
+	struct MHD_Connection *conn;
 	int64_t t0_us;
 	rq_state state;
 	const gw_route *route; /* NULL until matched */
@@ -60,6 +69,9 @@ typedef struct request {
 	size_t body_len;
 	gw_match match;
 	char param[PARAM_MAX]; /* the decoded path parameter */
+	gw_reply early;        /* a refusal decided on the headers, sent on the last call */
+	int has_early;
+	gw_reply later; /* the reply of a suspended request, set by rq_resume */
 } request;
 
 static const char ct_json[] = "application/json";
@@ -81,11 +93,12 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	request *r;
 	size_t len = strlen(uri);
 
-	(void)conn;
 	gw_metrics_begin(s->app->metrics);
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		return NULL;
 	}
+	r->srv = s;
+	r->conn = conn;
 	r->t0_us = now_us();
 	r->uri_too_long = len > GW_URL_MAX;
 	if ((r->uri = strndup(uri, r->uri_too_long ? LOG_PATH_MAX : len)) == NULL) {
@@ -136,6 +149,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	            r->method != NULL ? r->method : "-", path, r->status, secs * 1e3,
 	            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " closed=early");
 	gw_metrics_end(s->app->metrics, gw_route_index(r->route), r->status, secs);
+	gw_reply_clear(&r->early);
+	gw_reply_clear(&r->later);
 	free(r->uri);
 	free(r->body);
 	free(r);
@@ -283,6 +298,32 @@ body_append(request *r, const char *data, size_t len, gw_reply *rep)
 	return 0;
 }
 
+/* gw_suspend_fn: the handler's RPC is about to go out. On the pool thread,
+ * inside the access handler, as MHD requires. */
+static void
+rq_suspend(void *conn)
+{
+	request *r = conn;
+
+	r->state = RQ_WAITING;
+	atomic_fetch_add(&r->srv->suspended, 1);
+	MHD_suspend_connection(r->conn);
+}
+
+/* gw_resume_fn: the reply is ready (any thread). r may be answered and freed
+ * as soon as MHD has it back: nothing of r is touched after the resume. */
+static void
+rq_resume(void *conn, gw_reply *rep)
+{
+	request *r = conn;
+	gw_server *s = r->srv;
+
+	r->later = *rep;
+	r->state = RQ_READY;
+	MHD_resume_connection(r->conn);
+	atomic_fetch_sub(&s->suspended, 1);
+}
+
 static void
 dispatch(gw_server *s, request *r, gw_reply *rep)
 {
@@ -292,6 +333,9 @@ dispatch(gw_server *s, request *r, gw_reply *rep)
 	        .query = r->query,
 	        .body = r->body,
 	        .body_len = r->body_len,
+	        .suspend = rq_suspend,
+	        .resume = rq_resume,
+	        .conn = r,
 	};
 
 	r->route->handler(&rq, rep);
@@ -320,18 +364,30 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		gw_reply_error(&rep, 503, "out of memory");
 		return reply_send(conn, NULL, &rep);
 	}
+	/* Answers wait for the last call, once the request is whole: a response
+	 * queued on the first call (headers only) makes MHD close the connection,
+	 * as it will not read what may follow. Keep-alive needs the wait; only a
+	 * request whose body is refused is answered at once, and closed. */
 	switch (r->state) {
 	case RQ_HEADERS:
 		r->method = method;
 		r->state = RQ_BODY;
 		if (request_check(s, r, conn, &rep) != 0) {
+			if (has_body(conn)) {
+				return reply_send(conn, r, &rep);
+			}
+			r->early = rep;
+			r->has_early = 1;
+		}
+		return MHD_YES; /* the body, or the last call, comes next */
+	case RQ_BODY:
+		if (r->has_early) {
+			r->has_early = 0;
+			*upload_size = 0;
+			rep = r->early;
+			memset(&r->early, 0, sizeof(r->early));
 			return reply_send(conn, r, &rep);
 		}
-		if (has_body(conn)) {
-			return MHD_YES; /* the body comes in the next calls */
-		}
-		break;
-	case RQ_BODY:
 		if (*upload_size != 0) {
 			if (body_append(r, upload, *upload_size, &rep) != 0) {
 				/* answer now; if MHD cannot (mid-body), drop the connection */
@@ -341,11 +397,21 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			return MHD_YES;
 		}
 		break;
+	case RQ_WAITING: /* not called while suspended; nothing to do if it were */
+		*upload_size = 0;
+		return MHD_YES;
+	case RQ_READY:
+		rep = r->later;
+		memset(&r->later, 0, sizeof(r->later));
+		return reply_send(conn, r, &rep);
 	case RQ_ANSWERED:
 		*upload_size = 0;
 		return MHD_YES;
 	}
 	dispatch(s, r, &rep);
+	if (rep.deferred) {
+		return MHD_YES; /* suspended: rq_resume brings the reply */
+	}
 	return reply_send(conn, r, &rep);
 }
 
@@ -401,7 +467,9 @@ gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *
 	s->app = app;
 	s->cfg = cfg;
 	s->mhd = MHD_start_daemon(
-	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	                MHD_USE_ERROR_LOG,
+	        0, NULL, NULL,
 	        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR,
 	        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
@@ -432,11 +500,28 @@ gw_server_port(const gw_server *s)
 void
 gw_server_stop(gw_server *s)
 {
+	MHD_socket lsock;
+	int64_t end;
+
 	if (s == NULL) {
 		return;
 	}
 	if (s->mhd != NULL) {
+		/* no new connections; then the suspended requests get their answers
+		 * (each RPC ends by its deadline) before MHD may stop */
+		lsock = MHD_quiesce_daemon(s->mhd);
+		end = now_us() + 1000 * (2 * (int64_t)s->app->rpc_timeout_ms + 5000);
+		while (atomic_load(&s->suspended) > 0 && now_us() < end) {
+			usleep(1000);
+		}
+		if (atomic_load(&s->suspended) > 0) {
+			amlrisk_log(AMLRISK_LOG_ERROR, "gateway", "http.stop_waiting",
+			            "suspended=%d", atomic_load(&s->suspended));
+		}
 		MHD_stop_daemon(s->mhd);
+		if (lsock != MHD_INVALID_SOCKET) {
+			close(lsock);
+		}
 	}
 	free(s);
 }

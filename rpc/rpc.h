@@ -139,19 +139,34 @@ int rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const 
                     const ProtobufCMessage *req, ProtobufCMessage **resp, int timeout_ms, char *msg,
                     size_t msglen);
 
-/* rpc_client_call(), except that the call may share one exchange with other
- * threads' coalesced calls on c: while a batch is out (coalesce_batches of
- * them at most), calls queue; when it is back, its leader wakes the first
- * waiting caller, which sends everything queued (up to 64 calls) as the next
- * batch. A lone call goes out at once, alone, so nothing waits when the
- * client is quiet; under load many calls share one exchange and its NNG
- * thread hand-offs. The server runs a batch's calls in order on one worker and
- * answers when the last is done, so coalesce only short calls: a long one
- * holds up its batch. A batch waits for its latest deadline. A call that
- * meets RESOURCE_EXHAUSTED in a batch (its answer too big to share the reply,
- * the batch over the server's limit, a full backlog) is made once more alone,
- * so coalesced calls should be safe to repeat, as reads are. Same arguments
- * and results. */
+/* The outcome of an asynchronous call: grpc as rpc_client_call() returns it;
+ * resp (NULL unless OK) belongs to the callback, freed with
+ * protobuf_c_message_free_unpacked(); msg ("" on OK) lives until it returns. */
+typedef void (*rpc_done_fn)(void *arg, int grpc, ProtobufCMessage *resp, const char *msg);
+
+/* Calls svc's method with req (only read, packed before this returns) and
+ * returns at once; done(arg, ...) runs exactly once with the outcome: on an
+ * NNG thread, or on this thread before the return when the call fails at once
+ * (bad arguments, no memory). Keep done short: it runs where replies are read.
+ *
+ * The call is coalesced: while coalesce_batches exchanges are out, calls
+ * queue; when one comes back, everything queued meanwhile (up to 64 calls and
+ * max_msg bytes) goes out as the next batch, one NNG exchange. A call made
+ * when an exchange is free goes out at once, so nothing waits on a quiet
+ * client; under load many calls share one exchange and its thread hand-offs.
+ * The server runs a batch's calls in order on one worker and answers when the
+ * last is done, so send only short calls this way: a long one holds up its
+ * batch, which waits for its latest deadline. A call that meets
+ * RESOURCE_EXHAUSTED in a batch (its answer too big to share the reply, the
+ * batch over the server's limit, a full backlog) is made once more alone:
+ * coalesced calls should be safe to repeat, as reads are. c must not be
+ * destroyed before every done has run. */
+void rpc_client_call_async(rpc_client *c, const ProtobufCServiceDescriptor *svc,
+                           const char *method, const ProtobufCMessage *req, int timeout_ms,
+                           rpc_done_fn done, void *arg);
+
+/* rpc_client_call() through rpc_client_call_async(): the same arguments and
+ * results, the call coalesced with other threads' calls. */
 int rpc_client_call_coalesced(rpc_client *c, const ProtobufCServiceDescriptor *svc,
                               const char *method, const ProtobufCMessage *req,
                               ProtobufCMessage **resp, int timeout_ms, char *msg, size_t msglen);

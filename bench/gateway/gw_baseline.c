@@ -14,14 +14,21 @@ static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
+	static int seen;
 	struct MHD_Response *resp = cls;
 
 	(void)url;
 	(void)method;
 	(void)version;
 	(void)upload;
-	(void)upload_size;
-	(void)con_cls;
+	/* the first call comes with the headers: answering then makes MHD close
+	 * the connection (it will not read what may follow); the answer goes in
+	 * the last call, once the request is whole, so the connection stays open */
+	if (*con_cls == NULL) {
+		*con_cls = &seen;
+		return MHD_YES;
+	}
+	*upload_size = 0;
 	return MHD_queue_response(conn, MHD_HTTP_OK, resp);
 }
 
@@ -57,10 +64,11 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL,
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+	                     (uint16_t)port, NULL,
 	                     NULL, on_request, resp, MHD_OPTION_THREAD_POOL_SIZE,
 	                     (unsigned int)threads, MHD_OPTION_CONNECTION_LIMIT, 1024u,
-	                     MHD_OPTION_END);
+	                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "%s: cannot listen on %ld\n", argv[0], port);
 		return 1;

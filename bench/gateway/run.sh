@@ -2,7 +2,10 @@
 # bench/gateway/run.sh: wrk against amlrisk-gateway (GET /scores/{wallet} over
 # random wallets, GET /scores/top?n=20) with 1M scored wallets in the real core,
 # next to amlrisk-gw-baseline (a libmicrohttpd handler returning a fixed JSON
-# body of the same size) measured in the same run. Prints a markdown table.
+# body of the same size) measured in the same run with the same wrk script.
+# The gateway runs twice: as shipped (query RPCs coalesced, connections
+# suspended while their RPC is out) and with --rpc-batches 0 (one exchange per
+# request, the pool thread waiting in it). Prints a markdown table.
 #   BUILD (build)  WALLETS (1000000)  DURATION (10 s)  REPEAT (3, median kept)
 #   CONNS (32)  WRK_THREADS (1)  GW_THREADS (8)  GW_LOG_LEVEL (warn)  RPC_TRANSPORT (tcp|ipc)
 # Uses its own PostgreSQL (scripts/stack, private data dir and free ports).
@@ -65,15 +68,22 @@ else
 fi
 RPC_LISTEN=$RPC_ADDR "$BIN/amlrisk-core" >"$AMLRISK_VAR/core.log" 2>&1 &
 pids+=($!)
-LOG_LEVEL=${GW_LOG_LEVEL:-warn} "$BIN/amlrisk-gateway" --listen 127.0.0.1:$GW_PORT \
-	--rpc-url "$RPC_ADDR" --threads "$GW_THREADS" \
-	--long-timeout-ms 3600000 >"$AMLRISK_VAR/gateway.log" 2>&1 &
-pids+=($!)
 GW=http://127.0.0.1:$GW_PORT
-for _ in $(seq 300); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' $GW/health)" = 200 ] && break
-	sleep 0.2
-done
+# starts the gateway with --rpc-batches $1 (its pid in gw_pid) and waits for it
+gateway() {
+	LOG_LEVEL=${GW_LOG_LEVEL:-warn} "$BIN/amlrisk-gateway" --listen 127.0.0.1:$GW_PORT \
+		--rpc-url "$RPC_ADDR" --threads "$GW_THREADS" --rpc-batches "$1" \
+		--long-timeout-ms 3600000 >>"$AMLRISK_VAR/gateway.log" 2>&1 &
+	gw_pid=$!
+	pids+=($gw_pid)
+	for _ in $(seq 300); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' $GW/health)" = 200 ] && return
+		sleep 0.2
+	done
+	echo "run.sh: gateway not up" >&2
+	exit 1
+}
+gateway 1
 echo "run.sh: reload-graph: $(curl -sf -X POST $GW/reload-graph)" >&2
 echo "run.sh: run-score: $(curl -sf -X POST $GW/run-score | cut -c1-200)" >&2
 
@@ -91,38 +101,49 @@ measure() {
 			END { if (bad > 0) print "non-2xx: " bad > "/dev/stderr"; printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
 	done | sort -n | awk -v n="$REPEAT" 'NR == int((n + 1) / 2)'
 }
-# runs the baseline with a body of len bytes and measures it
+# runs the baseline with a body of len bytes and measures it (with wrk script $2)
 baseline() {
-	local len=$1 pid r
+	local len=$1 script=${2:-} pid r
 	"$BIN/amlrisk-gw-baseline" "$BASE_PORT" "$len" "$GW_THREADS" &
 	pid=$!
 	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BASE_PORT/" && break; sleep 0.05; done
-	r=$(measure "http://127.0.0.1:$BASE_PORT/")
+	r=$(measure "http://127.0.0.1:$BASE_PORT" "$script")
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	echo "$r"
 }
-row() { # name gateway-figures baseline-figures bytes
+row() { # name gateway-figures baseline-figures bytes mode
 	read -r g_rps g_p50 g_p99 <<<"$2"
 	read -r b_rps b_p50 b_p99 <<<"$3"
-	awk -v n="$1" -v len="$4" -v gr="$g_rps" -v g5="$g_p50" -v g9="$g_p99" -v br="$b_rps" \
+	awk -v n="$1" -v len="$4" -v m="$5" -v gr="$g_rps" -v g5="$g_p50" -v g9="$g_p99" -v br="$b_rps" \
 		-v b5="$b_p50" -v b9="$b_p99" \
-		'BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", n, len, gr, g5, g9, br, b5, b9, gr / br }'
+		'BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", n, m, len, gr, g5, g9, br, b5, b9, gr / br }'
 }
 
 wallet_bytes=$(curl -sf "$GW/scores/w0000001" | wc -c)
 top_bytes=$(curl -sf "$GW/scores/top?n=20" | wc -c)
 export WALLETS
-g_wallet=$(measure "$GW" "$ROOT/bench/gateway/scores.lua")
-b_wallet=$(baseline "$wallet_bytes")
-g_top=$(measure "$GW/scores/top?n=20")
+b_wallet=$(baseline "$wallet_bytes" "$ROOT/bench/gateway/scores.lua")
 b_top=$(baseline "$top_bytes")
+g_wallet=$(measure "$GW" "$ROOT/bench/gateway/scores.lua")
+g_top=$(measure "$GW/scores/top?n=20")
+stats=$(curl -sf "$GW/metrics" | awk '/^amlrisk_gateway_rpc_(calls|exchanges)_total/ { v[$1] = $2 }
+	END { printf "%.1f", v["amlrisk_gateway_rpc_calls_total"] / v["amlrisk_gateway_rpc_exchanges_total"] }')
+kill "$gw_pid"
+wait "$gw_pid" 2>/dev/null || true
+gateway 0
+s_wallet=$(measure "$GW" "$ROOT/bench/gateway/scores.lua")
+s_top=$(measure "$GW/scores/top?n=20")
 
 {
-	echo "wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, median of $REPEAT; $WALLETS scored wallets; gateway --threads $GW_THREADS, LOG_LEVEL=${GW_LOG_LEVEL:-warn}; $(nproc) cores shared by wrk, gateway and core"
+	echo "wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, median of $REPEAT; $WALLETS scored wallets; gateway --threads $GW_THREADS, LOG_LEVEL=${GW_LOG_LEVEL:-warn}; $(nproc) cores shared by wrk, gateway and core; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	echo
-	echo "| endpoint | body bytes | gateway req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | ratio |"
-	echo "|---|---|---|---|---|---|---|---|---|"
-	row 'GET /scores/{wallet} (random)' "$g_wallet" "$b_wallet" "$wallet_bytes"
-	row 'GET /scores/top?n=20' "$g_top" "$b_top" "$top_bytes"
+	echo "| endpoint | gateway | body bytes | gateway req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | ratio |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	row 'GET /scores/{wallet} (random)' "$g_wallet" "$b_wallet" "$wallet_bytes" "coalesced"
+	row 'GET /scores/top?n=20' "$g_top" "$b_top" "$top_bytes" "coalesced"
+	row 'GET /scores/{wallet} (random)' "$s_wallet" "$b_wallet" "$wallet_bytes" "--rpc-batches 0"
+	row 'GET /scores/top?n=20' "$s_top" "$b_top" "$top_bytes" "--rpc-batches 0"
+	echo
+	echo "coalesced: $stats calls per exchange with the core, over both endpoints"
 } | tee "$OUT/gateway.md"

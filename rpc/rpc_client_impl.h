@@ -1,0 +1,133 @@
+/* rpc_client_impl.h - what the client's two files share: the client itself,
+ * one call's state, and the helpers both the lone path (rpc_client.c) and
+ * the coalescing one (rpc_coalesce.c) build on. Not for the library's users. */
+#ifndef AMLRISK_RPC_CLIENT_IMPL_H
+#define AMLRISK_RPC_CLIENT_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aml/v1/rpc.pb-c.h"
+#include "rpc.h"
+#include "rpc_impl.h"
+
+#define TIMEOUT_DEFAULT_MS       5000
+#define RECONNECT_MIN_DEFAULT_MS 10
+#define RECONNECT_MAX_DEFAULT_MS 250
+#define URL_MAX                  256
+#define CALLER_MAX               128
+#define GRPC_MAX                 16 /* UNAUTHENTICATED, the last gRPC code */
+#define COALESCE_BATCHES_DEFAULT 1
+#define COALESCE_BATCHES_MAX     64
+
+/* Idle slots kept (callers beyond them open and close their own) and the
+ * largest reply kept as the next request's buffer. */
+#define POOL_MAX  256
+#define SPARE_MAX ((size_t)16 << 10)
+
+/* A req context with its aio and a spare message for the next request. Idle,
+ * it belongs to the pool (c->idle); taken, to one call, which returns it only
+ * after a completed exchange: the context then has no request pending, so no
+ * late reply can reach a later call (and the request-id check stays). A call
+ * that failed or timed out closes its slot instead. */
+typedef struct call_slot {
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *spare; /* a consumed reply, reused as the next request; NULL = none */
+	struct call_slot *next;
+} call_slot;
+
+struct rpc_client {
+	nng_socket sock;
+	bool sock_open;
+	nng_dialer dialer;
+	nng_tls_config *tls;
+	size_t max_msg;
+	int timeout_ms;
+	char url[URL_MAX];
+	atomic_uint_fast64_t next_id;
+	atomic_int pipes; /* connections up or being added, from pipe events */
+	char caller[CALLER_MAX];
+	Aml__V1__MetadataEntry caller_md;
+	Aml__V1__MetadataEntry *md[1];
+	size_t n_md;
+	pthread_mutex_t pool_mtx; /* guards idle and n_idle, held for a push or a pop */
+	bool pool_mtx_init;
+	call_slot *idle; /* at most POOL_MAX */
+	int n_idle;
+	/* coalesced calls (rpc_coalesce.c): those waiting, and the idle batch slots */
+	pthread_mutex_t co_mtx;
+	bool co_mtx_init;
+	struct call_req *co_head, *co_tail;
+	struct batch_slot *co_free;
+	int co_max;
+	atomic_uint_fast64_t calls, exchanges, batches, retries;
+};
+
+/* One call: its envelope with the packed payload, and where its outcome goes.
+ * On the caller's stack for rpc_client_call(); on the heap, owned by the
+ * queue and then its batch, for coalesced calls. */
+typedef struct call_req {
+	Aml__V1__RpcRequest env;
+	const ProtobufCMethodDescriptor *m;
+	char full[RPC_METHOD_MAX];
+	rpc_packed payload;
+	size_t size; /* of the packed envelope */
+	int timeout_ms;
+	nng_time deadline;
+	ProtobufCMessage **resp; /* the unpacked output goes here on OK */
+	char *msg;               /* the outcome's message (msglen bytes; may be NULL) */
+	size_t msglen;
+	/* coalesced calls */
+	rpc_done_fn done;
+	void *arg;
+	ProtobufCMessage *out; /* resp points here */
+	int grpc;
+	bool alone; /* refused in a batch: goes alone next time */
+	struct call_req *next;
+	char msgbuf[512];
+	uint8_t stack[RPC_STACK_PAYLOAD]; /* last: rpc_cli_req_init leaves it as is */
+} call_req;
+
+/* Writes the message of a local failure into msg and returns err's gRPC code. */
+int rpc_cli_error(char *msg, size_t msglen, int err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* A fresh request id; never 0, which is what a server answers when it could
+ * not read the id. */
+uint64_t rpc_cli_next_id(rpc_client *c);
+
+/* Zeroes cr (but its payload buffer) and points its message at msg. */
+void rpc_cli_req_init(call_req *cr, char *msg, size_t msglen);
+
+/* Checks the arguments and builds cr's envelope and payload (released with
+ * rpc_packed_release(&cr->payload)). Returns OK or a gRPC code, cr->msg set. */
+int rpc_cli_prepare(rpc_client *c, call_req *cr, const ProtobufCServiceDescriptor *svc,
+                    const char *method, const ProtobufCMessage *req, int timeout_ms);
+
+/* Unpacks reply envelope in (borrowed) into *r (the caller's to free on OK).
+ * Returns a gRPC code, msg set otherwise. */
+int rpc_cli_unpack(nng_msg *in, Aml__V1__RpcResponse **r, const char *label, char *msg,
+                   size_t msglen);
+
+/* Checks reply r for request id and, m non-NULL, unpacks its payload as m's
+ * output into *resp. Returns a gRPC code, msg set otherwise. */
+int rpc_cli_decode(const Aml__V1__RpcResponse *r, uint64_t id, const ProtobufCMethodDescriptor *m,
+                   const char *label, ProtobufCMessage **resp, char *msg, size_t msglen);
+
+/* The gRPC code and message of a failed send or receive (NNG error rv). */
+int rpc_cli_send_error(rpc_client *c, int rv, const char *label, int timeout_ms, char *msg,
+                       size_t msglen);
+int rpc_cli_recv_error(rpc_client *c, int rv, const char *label, int timeout_ms, char *msg,
+                       size_t msglen);
+
+/* Time left before deadline, as an NNG timeout (zero once passed). */
+nng_duration rpc_cli_left(nng_time deadline);
+
+/* The coalescing part's set-up (after the socket is open) and teardown. */
+int rpc_co_init(rpc_client *c);
+void rpc_co_fini(rpc_client *c);
+
+#endif
