@@ -81,6 +81,12 @@ status_slot(int status)
 	return N_STATUS;
 }
 
+int
+gw_metrics_in_flight(const gw_metrics *m)
+{
+	return atomic_load_explicit(&m->in_flight, memory_order_relaxed);
+}
+
 void
 gw_metrics_end(gw_metrics *m, int route, int status, double seconds)
 {

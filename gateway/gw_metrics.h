@@ -16,6 +16,9 @@ void gw_metrics_destroy(gw_metrics *m);
 void gw_metrics_begin(gw_metrics *m);
 void gw_metrics_end(gw_metrics *m, int route, int status, double seconds);
 
+/* Requests received and not yet answered (and logged). */
+int gw_metrics_in_flight(const gw_metrics *m);
+
 /* An RPC returned grpc_code != OK; method is the RiskService method index. */
 void gw_metrics_rpc_error(gw_metrics *m, int method, int grpc_code);
 

@@ -507,16 +507,19 @@ gw_server_stop(gw_server *s)
 		return;
 	}
 	if (s->mhd != NULL) {
-		/* no new connections; then the suspended requests get their answers
-		 * (each RPC ends by its deadline) before MHD may stop */
+		/* no new connections; then the requests under way get their answers
+		 * (a suspended one when its RPC ends, by its deadline) and send them
+		 * before MHD may stop; idle keep-alive connections are just closed */
 		lsock = MHD_quiesce_daemon(s->mhd);
 		end = now_us() + 1000 * (2 * (int64_t)s->app->rpc_timeout_ms + 5000);
-		while (atomic_load(&s->suspended) > 0 && now_us() < end) {
+		while ((atomic_load(&s->suspended) > 0 || gw_metrics_in_flight(s->app->metrics) > 0) &&
+		       now_us() < end) {
 			usleep(1000);
 		}
 		if (atomic_load(&s->suspended) > 0) {
 			amlrisk_log(AMLRISK_LOG_ERROR, "gateway", "http.stop_waiting",
-			            "suspended=%d", atomic_load(&s->suspended));
+			            "suspended=%d in_flight=%d", atomic_load(&s->suspended),
+			            gw_metrics_in_flight(s->app->metrics));
 		}
 		MHD_stop_daemon(s->mhd);
 		if (lsock != MHD_INVALID_SOCKET) {

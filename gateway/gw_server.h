@@ -21,8 +21,10 @@ int gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, ch
 /* The bound TCP port (useful with port 0). */
 int gw_server_port(const gw_server *s);
 
-/* Stops accepting, waits for the pool threads (so for requests in progress,
- * each bounded by its RPC deadline), frees everything. NULL is fine. */
+/* Stops accepting new connections, lets the requests under way finish and
+ * send their answers (a suspended one when its RPC ends, by its deadline;
+ * all within twice the RPC deadline plus 5 s), then stops the pool threads
+ * and frees everything. NULL is fine. */
 void gw_server_stop(gw_server *s);
 
 #endif

@@ -3,6 +3,7 @@
  * forced through the wallet id (missing -> NOT_FOUND, slow -> deadline, ...),
  * limits, auth, metrics, the access log, core down/up, clean SIGTERM. */
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -855,13 +856,32 @@ test_connection_limits(void **state)
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
 }
 
+/* A request still waiting for its RPC when SIGTERM comes. */
+static void *
+slow_main(void *arg)
+{
+	gwt_resp *r = arg;
+
+	*r = gwt_http(gw_port, "GET", "/scores/slow", NULL, NULL, 0, 10000);
+	return NULL;
+}
+
+/* SIGTERM: the gateway answers the request whose RPC is out (suspended, its
+ * pool thread long gone to other work) before it exits, cleanly. */
 static void
 test_sigterm(void **state)
 {
+	gwt_resp slow;
+	pthread_t th;
 	int st;
 
 	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, slow_main, &slow), 0);
+	usleep(300000); /* the request is in and suspended, its RPC out */
 	st = th_stop(gw_pid, SIGTERM, 10000);
+	pthread_join(th, NULL);
+	gwt_assert_error(&slow, 504);
+	gwt_resp_free(&slow);
 	gw_pid = 0;
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
