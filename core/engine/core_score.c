@@ -703,6 +703,59 @@ sorter_main(void *arg)
 	return NULL;
 }
 
+/* One thread's share of a pass over the wallets, ids [lo, hi). */
+typedef struct idspan {
+	core_run_result *r;
+	sortrec *a; /* result_order's records */
+	uint32_t lo, hi;
+} idspan;
+
+/* Runs fn over the wallets of r in two halves, the second on another thread
+ * for big runs. */
+static void
+ids_split(void *(*fn)(void *), core_run_result *r, sortrec *a, unsigned nthreads)
+{
+	idspan s[2] = {{r, a, 0, r->n / 2}, {r, a, r->n / 2, r->n}};
+	pthread_t t;
+	if (nthreads > 1 && r->n > 65536 && pthread_create(&t, NULL, fn, &s[1]) == 0) {
+		fn(&s[0]);
+		pthread_join(t, NULL);
+		return;
+	}
+	fn(&s[0]);
+	fn(&s[1]);
+}
+
+/* The arena entry of wallet v, fetched ahead of a pass by id (which reads
+ * the arena in no particular order). */
+static inline void
+wallet_prefetch(const core_intern *ids, uint32_t v, uint32_t hi)
+{
+	if (v < hi)
+		__builtin_prefetch(ids->arena + ids->off[v]);
+}
+
+static void *
+order_part(void *arg)
+{
+	idspan *sp = arg;
+	const core_intern *ids = &sp->r->g->ids;
+	for (uint32_t v = sp->lo; v < sp->hi; v++) {
+		wallet_prefetch(ids, v + 16, sp->hi);
+		uint64_t bits;
+		memcpy(&bits, &sp->r->scores[v], 8);
+		size_t len;
+		const unsigned char *s = (const unsigned char *)core_intern_str(ids, v, &len);
+		uint64_t p = 0;
+		for (size_t i = 0; i < 8; i++)
+			p = (p << 8) | (i < len ? s[i] : 0);
+		sp->a[v].key = ~bits; /* scores are >= 0, so their bits order as the values */
+		sp->a[v].pfx = p;
+		sp->a[v].id = v;
+	}
+	return NULL;
+}
+
 /* r->order and r->rank; the two halves are sorted on two threads. */
 static int
 result_order(core_run_result *r, unsigned nthreads)
@@ -716,18 +769,7 @@ result_order(core_run_result *r, unsigned nthreads)
 		core_mem_free(tmp);
 		return AMLRISK_ENOMEM;
 	}
-	for (uint32_t v = 0; v < n; v++) {
-		uint64_t bits;
-		memcpy(&bits, &r->scores[v], 8);
-		size_t len;
-		const unsigned char *s = (const unsigned char *)core_intern_str(ids, v, &len);
-		uint64_t p = 0;
-		for (size_t i = 0; i < 8; i++)
-			p = (p << 8) | (i < len ? s[i] : 0);
-		a[v].key = ~bits; /* scores are >= 0, so their bits order as the values */
-		a[v].pfx = p;
-		a[v].id = v;
-	}
+	ids_split(order_part, r, a, nthreads);
 	size_t mid = n / 2;
 	sorter hi = {ids, a, tmp, mid, n};
 	pthread_t t;
@@ -767,20 +809,31 @@ core_score_normaliser(const core_graph *g, const core_config *cfg, uint32_t id)
 	return sqrt((double)(d > 0 ? d : 1));
 }
 
+static void *
+seeded_part(void *arg)
+{
+	idspan *sp = arg;
+	const core_intern *ids = &sp->r->g->ids;
+	bool all;
+	uint64_t t = seed_threshold(sp->r->cfg.illicit_ratio, &all);
+	for (uint32_t v = sp->lo; v < sp->hi; v++) {
+		wallet_prefetch(ids, v + 16, sp->hi);
+		size_t len;
+		const char *s = core_intern_str(ids, v, &len);
+		if (all ||
+		    (t > 0 && core_mix64(core_fnv1a64(s, len) ^ sp->r->cfg.illicit_seed) < t))
+			sp->r->illicit[v] = 1;
+	}
+	return NULL;
+}
+
 /* Marks S in r->illicit and lists it in *sources (caller frees). */
 static int
-illicit_set(core_run_result *r, const core_labels *labels, uint32_t **sources)
+illicit_set(core_run_result *r, const core_labels *labels, unsigned nthreads, uint32_t **sources)
 {
 	const core_graph *g = r->g;
-	bool all;
-	uint64_t t = seed_threshold(r->cfg.illicit_ratio, &all);
 	uint32_t cnt = 0;
-	for (uint32_t v = 0; v < g->n; v++) {
-		size_t len;
-		const char *s = core_intern_str(&g->ids, v, &len);
-		if (all || (t > 0 && core_mix64(core_fnv1a64(s, len) ^ r->cfg.illicit_seed) < t))
-			r->illicit[v] = 1;
-	}
+	ids_split(seeded_part, r, NULL, nthreads);
 	if (r->cfg.use_labels && labels != NULL) {
 		for (uint32_t i = 0; i < labels->ids.count; i++) {
 			size_t len;
@@ -856,7 +909,7 @@ core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
 	if (r->counts == NULL || r->exposures == NULL || r->scores == NULL || r->illicit == NULL ||
 	    r->order == NULL || r->rank == NULL || x == NULL)
 		goto fail;
-	if ((rv = illicit_set(r, labels, &sources)) != 0)
+	if ((rv = illicit_set(r, labels, threads, &sources)) != 0)
 		goto fail;
 	if (cfg->hops > 0 && r->illicit_count > 0) {
 		job j = {.g = g, .hops = cfg->hops, .nsources = r->illicit_count};
