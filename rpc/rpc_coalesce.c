@@ -85,16 +85,27 @@ slot_send(batch_slot *s, char *msg, size_t msglen)
 
 	s->deadline = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		calls[i] = &s->members[i]->env;
-		if (s->members[i]->deadline > s->deadline) { /* the batch waits for its latest */
-			s->deadline = s->members[i]->deadline;
-			s->timeout_ms = s->members[i]->timeout_ms;
+		call_req *cr = s->members[i];
+		nng_duration left = rpc_cli_left(cr->deadline);
+
+		/* the server's deadline is what is left of the call's, not its whole
+		 * timeout: some of it went by in the queue (0 would mean none) */
+		cr->env.timeout_ms = left > 0 ? (uint32_t)left : 1;
+		calls[i] = &cr->env;
+		if (cr->deadline > s->deadline) { /* the batch waits for its latest */
+			s->deadline = cr->deadline;
+			s->timeout_ms = cr->timeout_ms;
 		}
 	}
 	if (s->n > 1) {
 		batch.request_id = rpc_cli_next_id(c);
 		batch.method = "";
-		batch.timeout_ms = (uint32_t)s->timeout_ms;
+		batch.timeout_ms = calls[0]->timeout_ms;
+		for (size_t i = 1; i < s->n; i++) {
+			if (calls[i]->timeout_ms > batch.timeout_ms) {
+				batch.timeout_ms = calls[i]->timeout_ms;
+			}
+		}
 		batch.n_calls = s->n;
 		batch.calls = calls;
 		env = &batch;

@@ -406,6 +406,38 @@ test_batch_over_server_limit(void **state)
 	bigs(5, 20000, 0, 256 << 10);
 }
 
+/* A call that waited in the queue tells the server only the time it has
+ * left, so the handler's deadline is the caller's own. */
+static void
+test_queued_call_keeps_its_deadline(void **state)
+{
+	char bound[128], msg[256];
+	rpc_server *srv;
+	rpc_client *c;
+	pthread_t hth;
+	holder h = {.sleep_ms = 500};
+	Rpctest__V1__EchoResponse *r = NULL;
+
+	(void)state;
+	srv = serve("ipc", NULL, bound, sizeof(bound));
+	c = tsvc_client(bound, 0);
+	h.c = c;
+	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
+	for (int i = 0; i < 2000 && atomic_load(&tsvc_echo_running) == 0; i++) {
+		nng_msleep(2); /* the holder's handler is asleep: the slot is taken */
+	}
+	assert_int_equal(atomic_load(&tsvc_echo_running), 1);
+	assert_int_equal(tsvc_call_coalesced(c, "Echo", "queued", 0, 0, 2000, &r, msg, sizeof(msg)),
+	                 S_OK);
+	/* queued behind the 500 ms holder: well under the 2000 ms it started with */
+	assert_true(r->time_left_ms > 0 && r->time_left_ms <= 1700);
+	tsvc_free(r);
+	pthread_join(hth, NULL);
+	assert_int_equal(h.rc, S_OK);
+	rpc_client_destroy(c);
+	rpc_server_destroy(srv);
+}
+
 /* No server: every caller of the batch gets UNAVAILABLE at its deadline. */
 static void
 test_batch_without_server(void **state)
@@ -451,6 +483,7 @@ main(void)
 	        cmocka_unit_test(test_batch_refused),
 	        cmocka_unit_test(test_answers_too_big_for_batch),
 	        cmocka_unit_test(test_batch_over_server_limit),
+	        cmocka_unit_test(test_queued_call_keeps_its_deadline),
 	        cmocka_unit_test(test_batch_without_server),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
