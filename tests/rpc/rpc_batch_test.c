@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "amlrisk_err.h"
@@ -438,6 +439,160 @@ test_queued_call_keeps_its_deadline(void **state)
 	rpc_server_destroy(srv);
 }
 
+/* ---- a server that answers batches wrongly ---- */
+
+typedef enum bad_kind {
+	BAD_GARBAGE,    /* bytes that are no RpcResponse */
+	BAD_COUNT,      /* one answer short */
+	BAD_BATCH_ID,   /* the batch's reply carries another id */
+	BAD_CALL_ID,    /* the second call's answer carries another id */
+	BAD_CALL_BYTES, /* the second call's payload is no EchoResponse */
+} bad_kind;
+
+typedef struct bad_server {
+	nng_socket sock;
+	bad_kind kind;
+	int answered;
+} bad_server;
+
+/* Answers a lone call properly (the first one 300 ms late, so that the
+ * callers behind it queue into one batch) and each batch the bad way. */
+static void *
+bad_main(void *arg)
+{
+	bad_server *b = arg;
+	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x0f, 0x07};
+	uint8_t echo[16];
+	size_t elen;
+	nng_msg *m;
+	Rpctest__V1__EchoResponse er = RPCTEST__V1__ECHO_RESPONSE__INIT;
+
+	er.text = "ok";
+	elen = rpctest__v1__echo_response__pack(&er, echo);
+	while (nng_recvmsg(b->sock, &m, 0) == 0) {
+		Aml__V1__RpcRequest *rq = aml__v1__rpc_request__unpack(NULL, nng_msg_len(m),
+		                                                       nng_msg_body(m));
+		Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT, subs[64];
+		Aml__V1__RpcResponse *sp[64];
+		size_t n;
+
+		assert_non_null(rq);
+		nng_msg_clear(m);
+		if (b->answered++ == 0) {
+			nng_msleep(300);
+		}
+		resp.request_id = rq->request_id;
+		resp.payload.data = echo;
+		resp.payload.len = elen;
+		n = rq->n_calls;
+		for (size_t i = 0; i < n; i++) {
+			aml__v1__rpc_response__init(&subs[i]);
+			subs[i].request_id = rq->calls[i]->request_id;
+			subs[i].payload.data = echo;
+			subs[i].payload.len = elen;
+			sp[i] = &subs[i];
+		}
+		if (n > 0) {
+			resp.payload.len = 0;
+			resp.n_replies = b->kind == BAD_COUNT ? n - 1 : n;
+			resp.replies = sp;
+			if (b->kind == BAD_BATCH_ID) {
+				resp.request_id++;
+			} else if (b->kind == BAD_CALL_ID) {
+				subs[1].request_id++;
+			} else if (b->kind == BAD_CALL_BYTES) {
+				subs[1].payload.data = (uint8_t *)junk;
+				subs[1].payload.len = sizeof(junk);
+			}
+		}
+		if (n > 0 && b->kind == BAD_GARBAGE) {
+			assert_int_equal(nng_msg_append(m, junk, sizeof(junk)), 0);
+		} else {
+			size_t len = aml__v1__rpc_response__get_packed_size(&resp);
+
+			assert_int_equal(nng_msg_realloc(m, len), 0);
+			aml__v1__rpc_response__pack(&resp, nng_msg_body(m));
+		}
+		aml__v1__rpc_request__free_unpacked(rq, NULL);
+		if (nng_sendmsg(b->sock, m, 0) != 0) {
+			nng_msg_free(m);
+		}
+	}
+	return NULL;
+}
+
+typedef struct bad_caller {
+	rpc_client *c;
+	int rc;
+	char msg[256];
+} bad_caller;
+
+static void *
+bad_caller_main(void *arg)
+{
+	bad_caller *k = arg;
+
+	k->rc = tsvc_call_coalesced(k->c, "Echo", "x", 0, 0, TSVC_WAIT_MS, NULL, k->msg,
+	                            sizeof(k->msg));
+	return NULL;
+}
+
+/* Four callers queue behind a slow lone call into one batch that the server
+ * answers badly: n_bad of them (all four, or the one the bad answer names)
+ * get INTERNAL with a message holding need, the others their answer. */
+static void
+bad_batch(bad_kind kind, int n_bad, const char *need)
+{
+	bad_server b = {.kind = kind};
+	bad_caller k[4];
+	pthread_t th, hth, kth[4];
+	char url[128];
+	rpc_client *c;
+	rpc_client_stats_t st;
+	holder h = {0};
+	int bad = 0;
+
+	tsvc_url(url, sizeof(url), "ipc");
+	assert_int_equal(nng_rep0_open(&b.sock), 0);
+	assert_int_equal(nng_listen(b.sock, url, NULL, 0), 0);
+	assert_int_equal(pthread_create(&th, NULL, bad_main, &b), 0);
+	c = tsvc_client(url, 0);
+	h.c = c;
+	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
+	wait_calls(c, 1);
+	for (int i = 0; i < 4; i++) {
+		k[i] = (bad_caller){.c = c};
+		assert_int_equal(pthread_create(&kth[i], NULL, bad_caller_main, &k[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(kth[i], NULL);
+		if (k[i].rc != S_OK) {
+			bad++;
+			assert_int_equal(k[i].rc, AML__V1__STATUS_CODE__INTERNAL);
+			assert_non_null(strstr(k[i].msg, need));
+		}
+	}
+	pthread_join(hth, NULL);
+	assert_int_equal(h.rc, S_OK);
+	rpc_client_stats(c, &st);
+	assert_int_equal(st.exchanges, 2); /* the holder, then the four in one batch */
+	assert_int_equal(bad, n_bad);
+	rpc_client_destroy(c);
+	nng_close(b.sock);
+	pthread_join(th, NULL);
+}
+
+static void
+test_bad_batch_replies(void **state)
+{
+	(void)state;
+	bad_batch(BAD_GARBAGE, 4, "malformed reply");
+	bad_batch(BAD_COUNT, 4, "reply holds 3 answers");
+	bad_batch(BAD_BATCH_ID, 4, "reply for request");
+	bad_batch(BAD_CALL_ID, 1, "reply for request");
+	bad_batch(BAD_CALL_BYTES, 1, "not a valid rpctest.v1.EchoResponse");
+}
+
 /* No server: every caller of the batch gets UNAVAILABLE at its deadline. */
 static void
 test_batch_without_server(void **state)
@@ -484,6 +639,7 @@ main(void)
 	        cmocka_unit_test(test_answers_too_big_for_batch),
 	        cmocka_unit_test(test_batch_over_server_limit),
 	        cmocka_unit_test(test_queued_call_keeps_its_deadline),
+	        cmocka_unit_test(test_bad_batch_replies),
 	        cmocka_unit_test(test_batch_without_server),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
