@@ -21,6 +21,8 @@
 #define CHUNK           2048         /* pairs per chunk of a block's list */
 #define NONE            UINT32_MAX
 
+_Static_assert(BATCH <= 256, "a bit push names its source bit in 8 bits");
+
 static core_score_tuning tuning = {BLOCK_SHIFT, PAIRS_MAX, WORK_PER_THREAD};
 
 void
@@ -93,9 +95,11 @@ typedef struct worker {
 	size_t words;    /* of each bitmap */
 	pair *pairs;
 	size_t pairs_cap;
-	uint32_t *bpos;                 /* per block: count, then fill position */
-	uint32_t *bhead, *btail, *blen; /* per block: its chunk list, the last one's fill */
-	uint32_t *cnext;                /* per chunk of pairs: the next one of its block */
+	uint32_t *bpos; /* per block: count, then fill position */
+	/* per block b, two chunk lists: b of pairs, nblocks + b of bit pushes;
+	 * each list's first and last chunk and the last one's fill */
+	uint32_t *bhead, *btail, *blen;
+	uint32_t *cnext; /* per chunk of pairs: the next one of its block */
 	uint32_t nblocks;
 	unsigned shift; /* log2 of the nodes in a block */
 	uint32_t *x;    /* hops * n: x[(k-1) * n + v] for k = 1..hops */
@@ -216,12 +220,12 @@ worker_init(worker *w, job *j)
 	w->nblocks = (uint32_t)((n + (1u << w->shift) - 1) >> w->shift);
 	w->bpos = core_mem_alloc(((size_t)w->nblocks + 1) * sizeof(uint32_t));
 	/* as many pairs as edges: most levels fit; bigger ones go in counted rounds */
-	size_t want = (size_t)j->g->m + (size_t)w->nblocks * CHUNK + 1;
+	size_t want = (size_t)j->g->m + (size_t)w->nblocks * 2 * CHUNK + 1;
 	w->pairs_cap = want < tuning.pairs_max ? want : tuning.pairs_max;
 	w->pairs = core_mem_alloc(w->pairs_cap * sizeof(pair));
-	w->bhead = core_mem_alloc(w->nblocks * sizeof(uint32_t));
-	w->btail = core_mem_alloc(w->nblocks * sizeof(uint32_t));
-	w->blen = core_mem_alloc(w->nblocks * sizeof(uint32_t));
+	w->bhead = core_mem_alloc(w->nblocks * 2 * sizeof(uint32_t));
+	w->btail = core_mem_alloc(w->nblocks * 2 * sizeof(uint32_t));
+	w->blen = core_mem_alloc(w->nblocks * 2 * sizeof(uint32_t));
 	w->cnext = core_mem_alloc((w->pairs_cap / CHUNK + 1) * sizeof(uint32_t));
 	w->x = core_mem_alloc(n * j->hops * sizeof(uint32_t));
 	if (w->seen == NULL || w->scratch == NULL || w->tbits == NULL || w->sbits == NULL ||
@@ -350,11 +354,13 @@ block_run_direct(worker *w, const adj *a, uint32_t nf, uint32_t b, unsigned k, b
 	return block_finish(w, b, k, last, nn);
 }
 
-/* Applies the pairs of block b's chunk list into the scratch. */
+/* Applies block b's chunk lists into the scratch: its pairs, then its bit
+ * pushes. */
 HOT void
 chunks_apply(worker *w, uint32_t b)
 {
 	size_t base = (size_t)b << w->shift;
+	uint32_t l = w->nblocks + b;
 	for (uint32_t c = w->bhead[b]; c != NONE; c = w->cnext[c]) {
 		const pair *p = w->pairs + (size_t)c * CHUNK;
 		uint32_t len = c == w->btail[b] ? w->blen[b] : CHUNK;
@@ -364,42 +370,74 @@ chunks_apply(worker *w, uint32_t b)
 			w->tbits[v >> 6] |= 1ull << (v & 63);
 		}
 	}
+	for (uint32_t c = w->bhead[l]; c != NONE; c = w->cnext[c]) {
+		const uint32_t *p = (const uint32_t *)(w->pairs + (size_t)c * CHUNK);
+		uint32_t len = c == w->btail[l] ? w->blen[l] : 2 * CHUNK;
+		for (uint32_t i = 0; i < len; i++) {
+			uint32_t o = p[i] >> 8, bit = p[i] & 255, v = (uint32_t)base + o;
+			w->scratch[o].w[bit >> 6] |= 1ull << (bit & 63);
+			w->tbits[v >> 6] |= 1ull << (v & 63);
+		}
+	}
+}
+
+/* The next free item of chunk list l, whose chunks hold per items: a new
+ * chunk when the last one is full (room is checked by the caller). Returns
+ * the item's index counted in items of that size. */
+static inline size_t
+chunk_next(worker *w, uint32_t l, uint32_t per, uint32_t *free_chunk)
+{
+	if (w->blen[l] == per) {
+		uint32_t c = (*free_chunk)++;
+		w->cnext[c] = NONE;
+		if (w->btail[l] == NONE)
+			w->bhead[l] = c;
+		else
+			w->cnext[w->btail[l]] = c;
+		w->btail[l] = c;
+		w->blen[l] = 0;
+	}
+	return (size_t)w->btail[l] * per + w->blen[l]++;
 }
 
 /* The usual level, when all its pushes fit the pairs: one scan of the
  * frontier's arcs appends each push to its block's chunk list; then each
- * block is applied and finished. */
+ * block is applied and finished. A frontier node with one source bit (about
+ * half the pushes of a last level) pushes that bit, 4 bytes with no mask to
+ * read back, rather than a pair naming its mask. */
 HOT int
 level_push_chunked(worker *w, const adj *a, uint32_t nf, unsigned k, bool last, uint32_t *nn)
 {
 	int rv;
 	unsigned sh = w->shift;
-	uint32_t free_chunk = 0;
-	for (uint32_t b = 0; b < w->nblocks; b++) {
+	uint32_t free_chunk = 0, nb2 = 2 * w->nblocks;
+	uint32_t *bits = (uint32_t *)w->pairs;
+	for (uint32_t b = 0; b < nb2; b++) {
 		w->bhead[b] = w->btail[b] = NONE;
-		w->blen[b] = CHUNK;
+		w->blen[b] = b < w->nblocks ? CHUNK : 2 * CHUNK;
 	}
 	for (uint32_t i = 0; i < nf; i++) {
 		uint32_t u = w->front[i];
 		if (i + 8 < nf) /* rows come ascending, with gaps */
 			for (int s = 0; s < a->count; s++)
 				__builtin_prefetch(&a->nbr[s][a->off[s][w->front[i + 8]]]);
+		unsigned pop = 0, bit = 0;
+		for (int l = 0; l < LANES; l++) {
+			pop += (unsigned)__builtin_popcountll(w->fm[i].w[l]);
+			if (w->fm[i].w[l] != 0)
+				bit = (unsigned)(l * 64 + __builtin_ctzll(w->fm[i].w[l]));
+		}
+		bool one = pop == 1 && sh <= 24; /* the offset in a block fits 24 bits */
 		for (int s = 0; s < a->count; s++) {
 			const uint32_t *nb = a->nbr[s];
 			for (uint32_t e = a->off[s][u], end = a->off[s][u + 1]; e < end; e++) {
-				uint32_t b = nb[e] >> sh;
-				if (w->blen[b] == CHUNK) { /* room is checked by the caller */
-					uint32_t c = free_chunk++;
-					w->cnext[c] = NONE;
-					if (w->btail[b] == NONE)
-						w->bhead[b] = c;
-					else
-						w->cnext[w->btail[b]] = c;
-					w->btail[b] = c;
-					w->blen[b] = 0;
-				}
-				w->pairs[(size_t)w->btail[b] * CHUNK + w->blen[b]++] =
-				        (pair){nb[e], i};
+				uint32_t v = nb[e], b = v >> sh;
+				if (one)
+					bits[chunk_next(w, w->nblocks + b, 2 * CHUNK,
+					                &free_chunk)] = (v - (b << sh)) << 8 | bit;
+				else
+					w->pairs[chunk_next(w, b, CHUNK, &free_chunk)] =
+					        (pair){v, i};
 			}
 		}
 	}
@@ -424,7 +462,7 @@ level_push(worker *w, const adj *a, uint32_t nf, unsigned k, bool last, uint32_t
 	for (uint32_t i = 0; i < nf; i++)
 		for (int s = 0; s < a->count; s++)
 			vol += a->off[s][w->front[i] + 1] - a->off[s][w->front[i]];
-	if (vol + (uint64_t)w->nblocks * CHUNK <= w->pairs_cap)
+	if (vol + (uint64_t)w->nblocks * 2 * CHUNK <= w->pairs_cap)
 		return level_push_chunked(w, a, nf, k, last, nn);
 	memset(cnt, 0, ((size_t)w->nblocks + 1) * sizeof(uint32_t));
 	for (uint32_t i = 0; i < nf; i++) {
