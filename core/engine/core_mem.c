@@ -96,11 +96,20 @@ core_mem_realloc(void *p, size_t size)
 		head_of(p)->size = size;
 		return p;
 	}
+	char *moved;
+	if (len < MAP_MIN) {
+		/* not huge-page sized: anywhere will do (and valgrind follows
+		 * this move, while it loses track of a growing MREMAP_FIXED one) */
+		if ((moved = mremap(h.base, h.map_len, len, MREMAP_MAYMOVE)) == MAP_FAILED)
+			return NULL;
+		*(mem_head *)moved = (mem_head){len, moved, size};
+		return moved + HEAD;
+	}
 	/* move the pages to an aligned place big enough: no copy, huge pages kept */
 	char *dest = map_aligned(len);
 	if (dest == NULL)
 		return NULL;
-	char *moved = mremap(h.base, h.map_len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+	moved = mremap(h.base, h.map_len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
 	if (moved == MAP_FAILED) {
 		munmap(dest, len);
 		return NULL;
