@@ -44,7 +44,7 @@ typedef struct core_graph_stats {
 
 /* Starts a builder; tx_hint (may be 0) presizes for that many transactions.
  * Caller ends it with core_graph_builder_finish() or core_graph_builder_destroy().
- * From 64k rows on, with more than one CPU, the builder interns wallet ids on
+ * From 200k rows on, with more than one CPU, the builder interns wallet ids on
  * a second thread of its own while the caller adds rows (the ids come out the
  * same). */
 int core_graph_builder_create(core_graph_builder **out, size_t tx_hint);

@@ -18,14 +18,14 @@
 #define LOCAL_MAX   (CORE_WALLETS_MAX / SHARDS) /* a builder id is local * SHARDS + shard */
 #define STAGE_ROWS  4096
 #define STAGE_STRS  (2 * STAGE_ROWS)
-#define HELPER_ROWS 65536 /* rows before a second thread starts interning */
+#define HELPER_ROWS 200000 /* rows before a second thread starts interning */
 
 /* The rows staged since the last flush: their wallet bytes copied, hashed,
  * and listed by shard. */
 typedef struct stage {
 	char *bytes;
 	size_t len, cap;
-	size_t off[STAGE_STRS], slen[STAGE_STRS];
+	uint32_t off[STAGE_STRS], slen[STAGE_STRS]; /* a stage holds under 4 GiB */
 	uint64_t hash[STAGE_STRS];
 	uint32_t id[STAGE_STRS];           /* builder ids, once interned */
 	uint16_t list[SHARDS][STAGE_STRS]; /* the strings of each shard, ascending */
@@ -52,10 +52,11 @@ struct core_graph_builder {
 	double *amount;
 	size_t len, cap;
 	stage *st[2];
-	unsigned cur; /* the stage being filled; the other one is published when pending */
-	bool pending; /* stage gen & 1 is published and not yet retired */
-	uint64_t pos; /* strings published so far */
-	int failed;   /* sticky: an interning error of an earlier flush */
+	unsigned cur;          /* the stage being filled; the other one is published when pending */
+	bool pending;          /* stage gen & 1 is published and not yet retired */
+	uint64_t pos;          /* strings published so far */
+	size_t rows_per_stage; /* STAGE_ROWS with the helper, fewer before (less memory) */
+	int failed;            /* sticky: an interning error of an earlier flush */
 	core_graph_stats stats;
 	bool have_ts;
 	/* the helper: takes shard tasks of generation gen while there are some */
@@ -68,6 +69,20 @@ struct core_graph_builder {
 	atomic_uint done;       /* shard tasks finished of this generation */
 	atomic_int err;
 };
+
+static stage *
+stage_new(void)
+{
+	stage *st = calloc(1, sizeof *st);
+	if (st == NULL)
+		return NULL;
+	st->cap = 64 * 1024;
+	if ((st->bytes = malloc(st->cap)) == NULL) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
 
 int
 core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
@@ -100,14 +115,11 @@ core_graph_builder_create(core_graph_builder **out, size_t tx_hint)
 	b->amount = core_mem_alloc(b->cap * sizeof(double));
 	if (b->src == NULL || b->dst == NULL || b->amount == NULL)
 		goto fail;
-	for (int i = 0; i < 2; i++) {
-		if ((b->st[i] = calloc(1, sizeof *b->st[i])) == NULL)
-			goto fail;
-		b->st[i]->cap = 256 * 1024;
-		if ((b->st[i]->bytes = malloc(b->st[i]->cap)) == NULL)
-			goto fail;
-	}
+	/* one stage serves as both until the helper starts */
+	if ((b->st[0] = b->st[1] = stage_new()) == NULL)
+		goto fail;
 	b->cur = 1; /* generation g publishes stage g & 1 */
+	b->rows_per_stage = CORE_INTERN_BATCH / 2;
 	*out = b;
 	return AMLRISK_OK;
 fail:
@@ -134,11 +146,12 @@ static void
 builder_stages_free(core_graph_builder *b)
 {
 	for (int i = 0; i < 2; i++) {
-		if (b->st[i] != NULL)
+		if (b->st[i] != NULL && (i == 0 || b->st[1] != b->st[0])) {
 			free(b->st[i]->bytes);
-		free(b->st[i]);
-		b->st[i] = NULL;
+			free(b->st[i]);
+		}
 	}
+	b->st[0] = b->st[1] = NULL;
 }
 
 void
@@ -325,8 +338,15 @@ builder_flush(core_graph_builder *b)
 	int rv;
 	if ((rv = stage_retire(b)) != 0 || st->rows == 0)
 		return rv;
-	if (!b->helper_on && b->pos >= 2 * HELPER_ROWS && sysconf(_SC_NPROCESSORS_ONLN) > 1)
-		b->helper_on = pthread_create(&b->helper, NULL, helper_main, b) == 0;
+	if (!b->helper_on && b->pos >= 2 * HELPER_ROWS && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		stage *other = b->st[0] != b->st[1] ? b->st[b->cur ^ 1] : stage_new();
+		if (other != NULL) {
+			b->st[b->cur ^ 1] = other;
+			b->helper_on = pthread_create(&b->helper, NULL, helper_main, b) == 0;
+			if (b->helper_on)
+				b->rows_per_stage = STAGE_ROWS;
+		}
+	}
 	st->pos = b->pos;
 	b->pos += 2 * st->rows;
 	pthread_mutex_lock(&b->mu);
@@ -353,8 +373,8 @@ stage_put(stage *st, size_t i, const char *s, size_t len)
 		st->cap = nc;
 	}
 	memcpy(st->bytes + st->len, s, len);
-	st->off[i] = st->len;
-	st->slen[i] = len;
+	st->off[i] = (uint32_t)st->len;
+	st->slen[i] = (uint32_t)len;
 	st->len += len;
 	uint64_t h = core_intern_hash(s, len);
 	unsigned k = CORE_INTERN_SHARD(h, SHARD_BITS);
@@ -400,7 +420,7 @@ core_graph_builder_add_tx(core_graph_builder *b, const core_tx *tx)
 			b->stats.max_ts_us = tx->timestamp_us;
 		b->have_ts = true;
 	}
-	if (st->rows == STAGE_ROWS && (rv = builder_flush(b)) != 0)
+	if (st->rows == b->rows_per_stage && (rv = builder_flush(b)) != 0)
 		b->failed = rv;
 	return rv;
 }

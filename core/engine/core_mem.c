@@ -26,7 +26,8 @@ head_of(void *p)
 	return (mem_head *)((char *)p - HEAD);
 }
 
-/* A 2 MiB-aligned, zeroed mapping of len bytes asking for huge pages. */
+/* A 2 MiB-aligned, zeroed mapping of len bytes, asking for huge pages from
+ * MAP_MIN up. */
 static void *
 map_aligned(size_t len)
 {
@@ -40,7 +41,8 @@ map_aligned(size_t len)
 	size_t tail = (size_t)(r + len + HUGE_PAGE - (a + len));
 	if (tail > 0)
 		munmap(a + len, tail);
-	(void)madvise(a, len, MADV_HUGEPAGE);
+	if (len >= MAP_MIN) /* smaller ones keep 4K pages: only what is touched */
+		(void)madvise(a, len, MADV_HUGEPAGE);
 	return a;
 }
 
