@@ -106,10 +106,12 @@ int rpc_call_time_left_ms(const void *closure_data);
 const char *rpc_call_metadata(const void *closure_data, const char *key);
 
 /* ---- client ---------------------------------------------------------------
- * One req socket with a dialer that redials by itself; each call borrows its
- * own NNG context from a bounded pool (reused after a clean reply, closed after
- * a failure), so any number of threads may call at once; a mutex is held only
- * to take a context from the pool or put it back. */
+ * One req socket with a dialer that redials by itself. A lone call
+ * (rpc_client_call) borrows its own NNG context from a bounded pool (reused
+ * after a clean reply, closed after a failure), so any number of threads may
+ * call at once; a mutex is held only to take a context from the pool or put
+ * it back. Coalesced calls (rpc_client_call_async, _coalesced) share
+ * exchanges through the client's batch slots instead. */
 
 /* Creates a client of url (NULL = RPC_DEFAULT_URL). Does not wait for the
  * server: calls made while it is away return UNAVAILABLE at their deadline.

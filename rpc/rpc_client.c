@@ -1,8 +1,8 @@
 /* rpc_client.c - the RPC client: one req socket whose dialer redials by itself,
- * one NNG context per call in flight so calling threads never wait on each
- * other. Built for the gateway's thread pool: thousands of small synchronous
- * calls a second, so the contexts, their aios and the request messages are
- * kept in a small pool and reused instead of made and freed per call. */
+ * and the lone call (rpc_client_call): one NNG context per call in flight, so
+ * calling threads never wait on each other; the contexts, their aios and the
+ * request messages are kept in a small pool and reused instead of made and
+ * freed per call. Coalesced and asynchronous calls are in rpc_coalesce.c. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
