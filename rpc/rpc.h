@@ -37,6 +37,8 @@ typedef struct rpc_client_opts {
 	const char *tls_ca_file;     /* tls+tcp:// only: CA that signed the server */
 	const char *tls_server_name; /* tls+tcp:// only: name to verify; default URL host */
 	int coalesce_batches;        /* batches of coalesced calls out at once; default 1, at most 64 */
+	int coalesce_queue;          /* coalesced calls waiting for a batch, at most; beyond it a call
+	                              * fails RESOURCE_EXHAUSTED at once; default 4096, at most 65536 */
 } rpc_client_opts;
 
 /* What a client has done since it was created (rpc_client_stats). */
@@ -158,7 +160,8 @@ typedef void (*rpc_done_fn)(void *arg, int grpc, ProtobufCMessage *resp, const c
  * client; under load many calls share one exchange and its thread hand-offs.
  * The server runs a batch's calls in order on one worker and answers when the
  * last is done, so send only short calls this way: a long one holds up its
- * batch, which waits for its latest deadline. A call that meets
+ * batch, which waits for its latest deadline. With coalesce_queue calls
+ * already waiting, a new one fails RESOURCE_EXHAUSTED at once. A call that meets
  * RESOURCE_EXHAUSTED in a batch (its answer too big to share the reply, the
  * batch over the server's limit, a full backlog) is made once more alone:
  * coalesced calls should be safe to repeat, as reads are. c must not be

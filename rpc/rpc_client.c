@@ -66,6 +66,7 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 
 	if (o->timeout_ms < 0 || o->reconnect_min_ms < 0 || o->reconnect_max_ms < 0 ||
 	    o->coalesce_batches < 0 || o->coalesce_batches > COALESCE_BATCHES_MAX ||
+	    o->coalesce_queue < 0 || o->coalesce_queue > COALESCE_QUEUE_MAX ||
 	    strlen(url) >= sizeof(c->url) ||
 	    (o->caller != NULL && strlen(o->caller) >= sizeof(c->caller))) {
 		return AMLRISK_EINVAL;
@@ -73,6 +74,7 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 	memcpy(c->url, url, strlen(url) + 1);
 	c->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : TIMEOUT_DEFAULT_MS;
 	c->co_max = o->coalesce_batches != 0 ? o->coalesce_batches : COALESCE_BATCHES_DEFAULT;
+	c->co_queue_max = o->coalesce_queue != 0 ? o->coalesce_queue : COALESCE_QUEUE_DEFAULT;
 	c->max_msg = o->max_msg != 0 ? o->max_msg : RPC_MAX_MSG_DEFAULT;
 	if (c->max_msg < RPC_MAX_MSG_MIN || c->max_msg > RPC_MAX_MSG_MAX) {
 		return AMLRISK_EINVAL;

@@ -21,6 +21,8 @@
 #define GRPC_MAX                 16 /* UNAUTHENTICATED, the last gRPC code */
 #define COALESCE_BATCHES_DEFAULT 1
 #define COALESCE_BATCHES_MAX     64
+#define COALESCE_QUEUE_DEFAULT   4096
+#define COALESCE_QUEUE_MAX       65536
 
 /* Idle slots kept (callers beyond them open and close their own) and the
  * largest reply kept as the next request's buffer. */
@@ -61,6 +63,7 @@ struct rpc_client {
 	pthread_mutex_t co_mtx;
 	bool co_mtx_init;
 	struct call_req *co_head, *co_tail;
+	int co_len, co_queue_max; /* calls queued, and at most */
 	struct batch_slot *co_free;
 	int co_max;
 	atomic_uint_fast64_t calls, exchanges, batches, retries;

@@ -61,6 +61,7 @@ queue_take(rpc_client *c, batch_slot *s)
 		}
 		bytes += h->size + 16; /* its tag and length in the batch */
 		s->members[s->n++] = h;
+		c->co_len--;
 		if ((c->co_head = h->next) == NULL) {
 			c->co_tail = NULL;
 		}
@@ -184,7 +185,11 @@ slot_settle(batch_slot *s, int grpc, const char *msg, const Aml__V1__RpcResponse
 	}
 	s->n = 0;
 	if (retry_head != NULL) {
+		/* back at the head, past the queue's bound: they were in it already */
 		pthread_mutex_lock(&c->co_mtx);
+		for (call_req *cr = retry_head; cr != NULL; cr = cr->next) {
+			c->co_len++;
+		}
 		retry_last->next = c->co_head;
 		if (c->co_head == NULL) {
 			c->co_tail = retry_last;
@@ -335,12 +340,21 @@ rpc_client_call_async(rpc_client *c, const ProtobufCServiceDescriptor *svc, cons
 		return;
 	}
 	pthread_mutex_lock(&c->co_mtx);
+	if (c->co_len >= c->co_queue_max) {
+		pthread_mutex_unlock(&c->co_mtx);
+		cr->grpc = rpc_cli_error(cr->msgbuf, sizeof(cr->msgbuf), AMLRISK_EFULL,
+		                         "%s: %d calls already wait for an exchange with %s",
+		                         cr->full, c->co_queue_max, c->url);
+		call_finish(cr);
+		return;
+	}
 	if (c->co_tail != NULL) {
 		c->co_tail->next = cr;
 	} else {
 		c->co_head = cr;
 	}
 	c->co_tail = cr;
+	c->co_len++;
 	if ((s = c->co_free) != NULL) {
 		c->co_free = s->next;
 	}

@@ -593,6 +593,55 @@ test_bad_batch_replies(void **state)
 	bad_batch(BAD_CALL_BYTES, 1, "not a valid rpctest.v1.EchoResponse");
 }
 
+/* The queue of coalesced calls is bounded: with two waiting, a third fails
+ * RESOURCE_EXHAUSTED at once and the two waiting get their answers. */
+static void
+test_queue_bound(void **state)
+{
+	char bound[128];
+	rpc_server *srv;
+	rpc_client *c = NULL;
+	rpc_client_opts o = {.caller = "tester", .coalesce_queue = 2};
+	bad_caller k[5];
+	pthread_t hth, kth[5];
+	holder h = {.sleep_ms = 400};
+	int ok = 0, full = 0;
+
+	(void)state;
+	srv = serve("ipc", NULL, bound, sizeof(bound));
+	assert_int_equal(rpc_client_create(&c, bound, &o), AMLRISK_OK);
+	h.c = c;
+	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
+	for (int i = 0; i < 2000 && atomic_load(&tsvc_echo_running) == 0; i++) {
+		nng_msleep(2); /* the holder's handler is asleep: the slot is taken */
+	}
+	for (int i = 0; i < 5; i++) {
+		k[i] = (bad_caller){.c = c};
+		assert_int_equal(pthread_create(&kth[i], NULL, bad_caller_main, &k[i]), 0);
+	}
+	for (int i = 0; i < 5; i++) {
+		pthread_join(kth[i], NULL);
+		if (k[i].rc == S_OK) {
+			ok++;
+		} else {
+			full++;
+			assert_int_equal(k[i].rc, AML__V1__STATUS_CODE__RESOURCE_EXHAUSTED);
+			assert_non_null(strstr(k[i].msg, "2 calls already wait"));
+		}
+	}
+	pthread_join(hth, NULL);
+	assert_int_equal(h.rc, S_OK);
+	assert_int_equal(ok, 2);
+	assert_int_equal(full, 3);
+	/* bad values of the bound are refused */
+	rpc_client_destroy(c);
+	o.coalesce_queue = -1;
+	assert_int_equal(rpc_client_create(&c, bound, &o), AMLRISK_EINVAL);
+	o.coalesce_queue = 65537;
+	assert_int_equal(rpc_client_create(&c, bound, &o), AMLRISK_EINVAL);
+	rpc_server_destroy(srv);
+}
+
 /* No server: every caller of the batch gets UNAVAILABLE at its deadline. */
 static void
 test_batch_without_server(void **state)
@@ -640,6 +689,7 @@ main(void)
 	        cmocka_unit_test(test_batch_over_server_limit),
 	        cmocka_unit_test(test_queued_call_keeps_its_deadline),
 	        cmocka_unit_test(test_bad_batch_replies),
+	        cmocka_unit_test(test_queue_bound),
 	        cmocka_unit_test(test_batch_without_server),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
