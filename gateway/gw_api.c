@@ -62,48 +62,24 @@ reply_rpc_error(gw_reply *rep, int code, const char *msg, int timeout_ms)
 	}
 }
 
-/* Calls method with req; returns the gRPC code. A query (long false) has the
- * query deadline and may share an exchange with other requests' queries
- * (rpc_client_call_coalesced); ReloadGraph and RunScore (long) go alone with
- * the long deadline. On a failure the message (the core's, or the client's
- * for local outcomes) is in msg and the error is counted in the metrics. */
+/* Calls method with req and waits; returns the gRPC code. A query (long
+ * false) has the query deadline and may share an exchange with other
+ * requests' queries (rpc_client_call_coalesced); ReloadGraph and RunScore
+ * (long) go alone with the long deadline. On a failure the message (the
+ * core's, or the client's for local outcomes) is in msg. */
 static int
-call_raw(const gw_request *rq, const char *method, const ProtobufCMessage *req,
-         ProtobufCMessage **resp, bool long_call, char *msg, size_t msglen)
+call_sync(const gw_app *app, const char *method, const ProtobufCMessage *req,
+          ProtobufCMessage **resp, bool long_call, char *msg, size_t msglen)
 {
-	const gw_app *app = rq->app;
-	int code;
-
 	if (long_call) {
-		code = rpc_client_call(app->rpc, svc, method, req, resp, app->long_timeout_ms, msg,
+		return rpc_client_call(app->rpc, svc, method, req, resp, app->long_timeout_ms, msg,
 		                       msglen);
-	} else if (app->coalesce) {
-		code = rpc_client_call_coalesced(app->rpc, svc, method, req, resp,
+	}
+	if (app->coalesce) {
+		return rpc_client_call_coalesced(app->rpc, svc, method, req, resp,
 		                                 app->rpc_timeout_ms, msg, msglen);
-	} else {
-		code = rpc_client_call(app->rpc, svc, method, req, resp, app->rpc_timeout_ms, msg,
-		                       msglen);
 	}
-	if (code != 0) {
-		count_error(app, method, code);
-	}
-	return code;
-}
-
-/* call_raw(), and on a failure the error reply. Returns 0 when *resp is set. */
-static int
-call(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMessage *req,
-     ProtobufCMessage **resp, bool long_call)
-{
-	char msg[MSG_MAX] = "";
-	int code = call_raw(rq, method, req, resp, long_call, msg, sizeof(msg));
-
-	if (code == 0) {
-		return 0;
-	}
-	reply_rpc_error(rep, code, msg,
-	                long_call ? rq->app->long_timeout_ms : rq->app->rpc_timeout_ms);
-	return -1;
+	return rpc_client_call(app->rpc, svc, method, req, resp, app->rpc_timeout_ms, msg, msglen);
 }
 
 /* Turns a query's OK answer (borrowed) into the reply; param is the request's
@@ -120,10 +96,11 @@ typedef struct pending {
 	void *conn;
 } pending;
 
-/* The outcome of a query: the answer, or the error reply, then free resp. */
+/* The outcome of a call: the answer, or the error reply (counted in the
+ * metrics; timeout_ms is the call's deadline, for the message), then free resp. */
 static void
 query_finish(const gw_app *app, gw_reply *rep, const char *method, const char *param,
-             answer_fn answer, int code, ProtobufCMessage *resp, const char *msg)
+             answer_fn answer, int code, ProtobufCMessage *resp, const char *msg, int timeout_ms)
 {
 	if (code == 0) {
 		answer(resp, param, rep);
@@ -131,7 +108,7 @@ query_finish(const gw_app *app, gw_reply *rep, const char *method, const char *p
 		return;
 	}
 	count_error(app, method, code);
-	reply_rpc_error(rep, code, msg, app->rpc_timeout_ms);
+	reply_rpc_error(rep, code, msg, timeout_ms);
 }
 
 /* rpc_client_call_async()'s callback of a query: builds the reply on NNG's
@@ -142,18 +119,20 @@ query_done(void *arg, int code, ProtobufCMessage *resp, const char *msg)
 	pending *p = arg;
 	gw_reply rep = {0};
 
-	query_finish(p->app, &rep, p->method, p->param, p->answer, code, resp, msg);
+	query_finish(p->app, &rep, p->method, p->param, p->answer, code, resp, msg,
+	             p->app->rpc_timeout_ms);
 	p->resume(p->conn, &rep);
 	free(p);
 }
 
-/* A query RPC (the query deadline). With coalescing on and a server that can
- * suspend the connection, the call is asynchronous: the pool thread goes on
- * to other connections and the reply is built when the answer comes (rep is
- * then marked deferred). Otherwise the call is made here and waited for. */
+/* The one RPC of a request, answered by answer when OK. A query (long false)
+ * with coalescing on and a server that can suspend the connection is
+ * asynchronous: the pool thread goes on to other connections and the reply is
+ * built when the answer comes (rep is then marked deferred). Otherwise, and
+ * for the long calls, the call is made here and waited for (call_sync). */
 static void
 query(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMessage *req,
-      answer_fn answer)
+      answer_fn answer, bool long_call)
 {
 	const gw_app *app = rq->app;
 	ProtobufCMessage *resp = NULL;
@@ -161,16 +140,17 @@ query(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMe
 	pending *p;
 	int code;
 
-	if (app->coalesce && rq->suspend != NULL && (p = malloc(sizeof(*p))) != NULL) {
+	if (!long_call && app->coalesce && rq->suspend != NULL &&
+	    (p = malloc(sizeof(*p))) != NULL) {
 		*p = (pending){app, method, rq->param, answer, rq->resume, rq->conn};
 		rq->suspend(rq->conn); /* before the call: its answer may come at once */
 		rep->deferred = 1;
 		rpc_client_call_async(app->rpc, svc, method, req, app->rpc_timeout_ms, query_done, p);
 		return;
 	}
-	code = rpc_client_call(app->rpc, svc, method, req, &resp, app->rpc_timeout_ms, msg,
-	                       sizeof(msg));
-	query_finish(app, rep, method, rq->param, answer, code, resp, msg);
+	code = call_sync(app, method, req, &resp, long_call, msg, sizeof(msg));
+	query_finish(app, rep, method, rq->param, answer, code, resp, msg,
+	             long_call ? app->long_timeout_ms : app->rpc_timeout_ms);
 }
 
 /* answer_fn of a query whose OK answer is encoded whole by one gw_json call. */
@@ -186,6 +166,8 @@ ANSWER_JSON(answer_explain, Aml__V1__ExplainWalletResponse, gw_json_explain)
 ANSWER_JSON(answer_graph, Aml__V1__WalletGraphResponse, gw_json_graph)
 ANSWER_JSON(answer_runs, Aml__V1__ListRunsResponse, gw_json_runs)
 ANSWER_JSON(answer_ingestion, Aml__V1__IngestionStatusResponse, gw_json_ingestion)
+ANSWER_JSON(answer_reload, Aml__V1__ReloadGraphResponse, gw_json_reload)
+ANSWER_JSON(answer_run_score, Aml__V1__RunScoreResponse, gw_json_run_score)
 
 /* GetRun answers without a run when there is none: a 404. */
 static void
@@ -222,13 +204,6 @@ query_run_id(const gw_request *rq, gw_reply *rep, int64_t *out)
 	return query_int(rq, rep, "run_id", 1, INT64_MAX, 0, out);
 }
 
-/* Encodes resp with enc into a 200 reply and frees resp. */
-#define REPLY_AND_FREE(rep, enc, resp)                                                             \
-	do {                                                                                       \
-		gw_json_reply((rep), 200, enc(resp));                                              \
-		protobuf_c_message_free_unpacked(&(resp)->base, NULL);                             \
-	} while (0)
-
 /* Health is asked by /health and /ready: a Health RPC whose failure is an
  * answer (503), not an error. Returns the response or NULL with msg set. */
 static Aml__V1__HealthResponse *
@@ -238,8 +213,10 @@ health_get(const gw_request *rq, char *msg, size_t msglen)
 	Aml__V1__HealthResponse *resp = NULL;
 	int code;
 
-	code = call_raw(rq, "Health", &req.base, (ProtobufCMessage **)&resp, false, msg, msglen);
+	code = call_sync(rq->app, "Health", &req.base, (ProtobufCMessage **)&resp, false, msg,
+	                 msglen);
 	if (code != 0) {
+		count_error(rq->app, "Health", code);
 		char tmp[MSG_MAX];
 
 		snprintf(tmp, sizeof(tmp), "core %s: %s", amlrisk_grpc_name(code), msg);
@@ -286,12 +263,8 @@ void
 gw_api_reload_graph(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__ReloadGraphRequest req = AML__V1__RELOAD_GRAPH_REQUEST__INIT;
-	Aml__V1__ReloadGraphResponse *resp = NULL;
 
-	if (call(rq, rep, "ReloadGraph", &req.base, (ProtobufCMessage **)&resp,
-	         true) == 0) {
-		REPLY_AND_FREE(rep, gw_json_reload, resp);
-	}
+	query(rq, rep, "ReloadGraph", &req.base, answer_reload, true);
 }
 
 /* The POST /run-score body: empty (defaults) or a JSON object of config
@@ -334,17 +307,13 @@ void
 gw_api_run_score(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__RunScoreRequest req = AML__V1__RUN_SCORE_REQUEST__INIT;
-	Aml__V1__RunScoreResponse *resp = NULL;
 	char *overrides;
 
 	if ((overrides = overrides_parse(rq, rep)) == NULL) {
 		return;
 	}
 	req.config_overrides_json = overrides;
-	if (call(rq, rep, "RunScore", &req.base, (ProtobufCMessage **)&resp,
-	         true) == 0) {
-		REPLY_AND_FREE(rep, gw_json_run_score, resp);
-	}
+	query(rq, rep, "RunScore", &req.base, answer_run_score, true);
 	free(overrides);
 }
 
@@ -363,7 +332,7 @@ gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 		return;
 	}
 	req.n = (uint32_t)n;
-	query(rq, rep, "TopScores", &req.base, answer_top);
+	query(rq, rep, "TopScores", &req.base, answer_top, false);
 }
 
 void
@@ -375,7 +344,7 @@ gw_api_wallet_score(const gw_request *rq, gw_reply *rep)
 		return;
 	}
 	req.wallet = (char *)rq->param;
-	query(rq, rep, "GetWalletScore", &req.base, answer_wallet);
+	query(rq, rep, "GetWalletScore", &req.base, answer_wallet, false);
 }
 
 void
@@ -389,7 +358,7 @@ gw_api_explain(const gw_request *rq, gw_reply *rep)
 	}
 	req.wallet = (char *)rq->param;
 	req.max_sources_per_hop = (uint32_t)max_sources;
-	query(rq, rep, "ExplainWallet", &req.base, answer_explain);
+	query(rq, rep, "ExplainWallet", &req.base, answer_explain, false);
 }
 
 void
@@ -407,7 +376,7 @@ gw_api_wallet_graph(const gw_request *rq, gw_reply *rep)
 	req.hops = (uint32_t)hops;
 	req.node_limit = (uint32_t)nodes;
 	req.edge_limit = (uint32_t)edges;
-	query(rq, rep, "WalletGraph", &req.base, answer_graph);
+	query(rq, rep, "WalletGraph", &req.base, answer_graph, false);
 }
 
 void
@@ -421,7 +390,7 @@ gw_api_list_runs(const gw_request *rq, gw_reply *rep)
 		return;
 	}
 	req.limit = (uint32_t)limit;
-	query(rq, rep, "ListRuns", &req.base, answer_runs);
+	query(rq, rep, "ListRuns", &req.base, answer_runs, false);
 }
 
 void
@@ -430,7 +399,7 @@ gw_api_get_run(const gw_request *rq, gw_reply *rep)
 	Aml__V1__GetRunRequest req = AML__V1__GET_RUN_REQUEST__INIT;
 
 	req.run_id = strtoll(rq->param, NULL, 10); /* validated by the server */
-	query(rq, rep, "GetRun", &req.base, answer_run);
+	query(rq, rep, "GetRun", &req.base, answer_run, false);
 }
 
 void
@@ -438,5 +407,5 @@ gw_api_ingestion_status(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__IngestionStatusRequest req = AML__V1__INGESTION_STATUS_REQUEST__INIT;
 
-	query(rq, rep, "IngestionStatus", &req.base, answer_ingestion);
+	query(rq, rep, "IngestionStatus", &req.base, answer_ingestion, false);
 }

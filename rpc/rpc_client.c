@@ -331,18 +331,15 @@ call_exchange(rpc_client *c, nng_ctx ctx, nng_aio *aio, nng_msg *out, nng_msg **
 	return AML__V1__STATUS_CODE__OK;
 }
 
-/* Packs envelope env into *out (the caller's on success), reusing s's spare
- * message when there is one. Fails with AMLRISK_ETOOBIG over max bytes. */
+/* Packs envelope env, n bytes packed (rpc_cli_prepare checked them against
+ * max_msg), into *out (the caller's on success), reusing s's spare message
+ * when there is one. */
 static int
-request_pack(nng_msg **out, call_slot *s, const ProtobufCMessage *env, size_t max)
+request_pack(nng_msg **out, call_slot *s, const ProtobufCMessage *env, size_t n)
 {
-	size_t n = protobuf_c_message_get_packed_size(env);
 	nng_msg *m;
 	int rv;
 
-	if (n > max) {
-		return AMLRISK_ETOOBIG;
-	}
 	if ((m = s->spare) != NULL) {
 		s->spare = NULL;
 		nng_msg_header_clear(m);
@@ -469,7 +466,7 @@ call_alone(rpc_client *c, call_req *cr)
 		return rpc_cli_error(cr->msg, cr->msglen, rpc_err_from_nng(rv), "%s: %s", cr->full,
 		                     nng_strerror(rv));
 	}
-	if ((err = request_pack(&out, slot, &cr->env.base, c->max_msg)) != 0) {
+	if ((err = request_pack(&out, slot, &cr->env.base, cr->size)) != 0) {
 		grpc = rpc_cli_error(cr->msg, cr->msglen, err, "%s: request of %zu bytes: %s",
 		                     cr->full, cr->size, amlrisk_strerror(err));
 		goto out;

@@ -146,6 +146,7 @@ slot_settle(batch_slot *s, int grpc, const char *msg, const Aml__V1__RpcResponse
 	rpc_client *c = s->c;
 	char why[512];
 	call_req *retry_head = NULL, *retry_last = NULL;
+	int n_retry = 0;
 	size_t i, nf = 0;
 
 	if (grpc == AML__V1__STATUS_CODE__OK && s->n > 1) {
@@ -179,6 +180,7 @@ slot_settle(batch_slot *s, int grpc, const char *msg, const Aml__V1__RpcResponse
 				retry_head = cr;
 			}
 			retry_last = cr;
+			n_retry++;
 		} else {
 			fin[nf++] = cr;
 		}
@@ -187,9 +189,7 @@ slot_settle(batch_slot *s, int grpc, const char *msg, const Aml__V1__RpcResponse
 	if (retry_head != NULL) {
 		/* back at the head, past the queue's bound: they were in it already */
 		pthread_mutex_lock(&c->co_mtx);
-		for (call_req *cr = retry_head; cr != NULL; cr = cr->next) {
-			c->co_len++;
-		}
+		c->co_len += n_retry;
 		retry_last->next = c->co_head;
 		if (c->co_head == NULL) {
 			c->co_tail = retry_last;
