@@ -37,7 +37,7 @@ static const opt opts[] = {
         {"--docs-dir", "GATEWAY_DOCS_DIR", OPT_STR, OFF(docs_dir), 0, 0,
          "swagger-ui-dist folder served under /docs (default the one bootstrap installs)"},
         {"--threads", "GATEWAY_THREADS", OPT_INT, OFF(threads), 1, 1024,
-         "HTTP worker threads (default 16)"},
+         "HTTP worker threads (default 16; raised so that none holds over 125 connections)"},
         {"--rpc-timeout-ms", "GATEWAY_RPC_TIMEOUT_MS", OPT_INT, OFF(rpc_timeout_ms), 1, 3600000,
          "deadline of a query RPC (default 5000)"},
         {"--rpc-batches", "GATEWAY_RPC_BATCHES", OPT_INT, OFF(rpc_batches), 0, 64,

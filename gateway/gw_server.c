@@ -35,6 +35,14 @@
 #define PARAM_MAX      (AMLRISK_WALLET_MAX + 1)
 #define ASSET_NAME_MAX 64
 #define WHY_MAX        160
+/* Connections one MHD thread may hold. MHD_epoll() (0.9.75, unchanged since)
+ * drains epoll in rounds of 128 events and, after a full round, waits again
+ * with the whole timeout before serving the connections that round found
+ * ready: a thread with 128 ready sockets (connections, the listen socket, the
+ * inter-thread channel) can stall for the connection timeout. MHD gives each
+ * pool thread max_connections / threads connections, so the pool is made
+ * large enough that no thread reaches 126. */
+#define CONNS_PER_THREAD_MAX 125
 
 struct gw_server {
 	struct MHD_Daemon *mhd;
@@ -450,12 +458,31 @@ address_make(const gw_config *cfg, struct sockaddr_in *sa, char *err, size_t err
 	return AMLRISK_OK;
 }
 
+/* The MHD pool size: cfg's threads, raised (and logged) when that would give a
+ * thread more than CONNS_PER_THREAD_MAX connections. */
+static unsigned int
+pool_size(const gw_config *cfg)
+{
+	unsigned int conns = (unsigned int)cfg->max_connections;
+	unsigned int need = (conns + CONNS_PER_THREAD_MAX - 1) / CONNS_PER_THREAD_MAX;
+
+	if ((unsigned int)cfg->threads >= need) {
+		return (unsigned int)cfg->threads;
+	}
+	amlrisk_log(AMLRISK_LOG_WARN, "gateway", "http.threads_raised",
+	            "threads=%d max_connections=%u pool=%u why=\"at most %d connections per "
+	            "thread: libmicrohttpd stalls a thread with 128 ready sockets\"",
+	            cfg->threads, conns, need, CONNS_PER_THREAD_MAX);
+	return need;
+}
+
 int
 gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *err, size_t errlen)
 {
 	gw_server *s;
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
+	unsigned int pool = pool_size(cfg); /* 1: MHD's single polling thread */
 	int rv;
 
 	if ((rv = address_make(cfg, &sa, err, errlen)) != AMLRISK_OK) {
@@ -471,7 +498,7 @@ gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *
 	                MHD_USE_ERROR_LOG,
 	        0, NULL, NULL,
 	        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR,
-	        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+	        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, pool > 1 ? pool : 0,
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
 	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connections,
 	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,

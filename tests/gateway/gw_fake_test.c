@@ -676,6 +676,22 @@ read_answers(int fd, char *buf, size_t cap, int want)
 	fail_msg("only part of %d answers on one connection: %.300s", want, buf);
 }
 
+/* True when a line of the log at path contains needle. */
+static int
+log_has(const char *path, const char *needle)
+{
+	char line[1024];
+	int seen = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	while (!seen && fgets(line, sizeof(line), f) != NULL) {
+		seen = strstr(line, needle) != NULL;
+	}
+	fclose(f);
+	return seen;
+}
+
 /* One connection carries many requests: answers (RPC-backed, static, and
  * refusals decided on the headers alone) keep it open. */
 static void
@@ -729,9 +745,6 @@ static void
 test_metrics_and_log(void **state)
 {
 	gwt_resp r;
-	FILE *f;
-	char line[1024];
-	int seen = 0;
 
 	(void)state;
 	get_error("/scores/missing", 404);
@@ -748,15 +761,7 @@ test_metrics_and_log(void **state)
 	                               "code=\"DEADLINE_EXCEEDED\"}"));
 	assert_non_null(strstr(r.body, "amlrisk_gateway_requests_in_flight 1\n"));
 	gwt_resp_free(&r);
-	f = fopen(gw_log, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		seen |= strstr(line,
-		               "http.request method=GET path=/scores/missing status=404 ms=") !=
-		        NULL;
-	}
-	fclose(f);
-	assert_true(seen);
+	assert_true(log_has(gw_log, "http.request method=GET path=/scores/missing status=404 ms="));
 }
 
 /* Core stopped: 503 within the deadline; core back: 200 with the same gateway. */
@@ -882,6 +887,77 @@ test_connection_limits(void **state)
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
 }
 
+#define MANY_CONNS  128
+#define MANY_ROUNDS 60
+
+/* Reads one whole answer (headers, then Content-Length bytes) from fd into buf;
+ * false when it is not in by deadline_ms. */
+static int
+read_answer(int fd, char *buf, size_t cap, int64_t deadline_ms)
+{
+	size_t got = 0;
+	const char *end, *cl;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline_ms - th_now_ms();
+		ssize_t n;
+
+		buf[got] = '\0';
+		if ((end = strstr(buf, "\r\n\r\n")) != NULL &&
+		    (cl = strcasestr(buf, "Content-Length:")) != NULL && cl < end &&
+		    got >= (size_t)(end + 4 - buf) + strtoul(cl + 15, NULL, 10)) {
+			return 1;
+		}
+		if (got + 1 >= cap || left <= 0 || poll(&p, 1, (int)left) <= 0 ||
+		    (n = recv(fd, buf + got, cap - 1 - got, 0)) <= 0) {
+			return 0;
+		}
+		got += (size_t)n;
+	}
+}
+
+/* 128 keep-alive connections sending at once, with one HTTP thread asked for:
+ * libmicrohttpd stalls a thread that finds 128 sockets ready in one round
+ * (until the connection timeout), so the gateway raises its pool (and says
+ * so in its log) and every round is answered at once. */
+static void
+test_many_ready_connections(void **state)
+{
+	static char *env[] = {"GATEWAY_THREADS=1", "GATEWAY_MAX_CONNECTIONS=250",
+	                      "GATEWAY_PER_IP_CONNECTIONS=250", "GATEWAY_CONNECTION_TIMEOUT_S=60",
+	                      NULL};
+	static const char req[] = "GET /scores/w1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+	int fds[MANY_CONNS], port = gwt_free_port();
+	char log[256], buf[4096];
+	pid_t pid;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.many.%d.log", gwt_log_dir(), (int)getpid());
+	pid = gwt_gateway_start(port, fake_url, env, log);
+	for (int i = 0; i < MANY_CONNS; i++) {
+		assert_true((fds[i] = gwt_dial(port)) >= 0);
+	}
+	for (int round = 0; round < MANY_ROUNDS; round++) {
+		int64_t deadline = th_now_ms() + 10000;
+
+		for (int i = 0; i < MANY_CONNS; i++) {
+			assert_int_equal(write(fds[i], req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+		}
+		for (int i = 0; i < MANY_CONNS; i++) {
+			if (!read_answer(fds[i], buf, sizeof(buf), deadline)) {
+				fail_msg("round %d: connection %d not answered within 10 s", round, i);
+			}
+			assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+		}
+	}
+	for (int i = 0; i < MANY_CONNS; i++) {
+		close(fds[i]);
+	}
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	assert_true(log_has(log, "http.threads_raised threads=1 max_connections=250 pool=2"));
+}
+
 /* A request still waiting for its RPC when SIGTERM comes. */
 static void *
 slow_main(void *arg)
@@ -932,6 +1008,7 @@ main(void)
 	        cmocka_unit_test(test_core_down_and_back),
 	        cmocka_unit_test(test_no_token_configured),
 	        cmocka_unit_test(test_connection_limits),
+	        cmocka_unit_test(test_many_ready_connections),
 	        cmocka_unit_test(test_sigterm),
 	};
 
