@@ -160,14 +160,22 @@ query(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMe
 		(void)param;                                                                       \
 		gw_json_reply(rep, 200, enc((const type *)resp));                                  \
 	}
-ANSWER_JSON(answer_top, Aml__V1__TopScoresResponse, gw_json_top)
-ANSWER_JSON(answer_wallet, Aml__V1__GetWalletScoreResponse, gw_json_wallet)
 ANSWER_JSON(answer_explain, Aml__V1__ExplainWalletResponse, gw_json_explain)
 ANSWER_JSON(answer_graph, Aml__V1__WalletGraphResponse, gw_json_graph)
 ANSWER_JSON(answer_runs, Aml__V1__ListRunsResponse, gw_json_runs)
 ANSWER_JSON(answer_ingestion, Aml__V1__IngestionStatusResponse, gw_json_ingestion)
 ANSWER_JSON(answer_reload, Aml__V1__ReloadGraphResponse, gw_json_reload)
 ANSWER_JSON(answer_run_score, Aml__V1__RunScoreResponse, gw_json_run_score)
+
+/* answer_fn of a query whose OK answer is written by the streaming writer. */
+#define ANSWER_WRITE(name, type, write)                                                            \
+	static void name(const ProtobufCMessage *resp, const char *param, gw_reply *rep)           \
+	{                                                                                          \
+		(void)param;                                                                       \
+		write(rep, (const type *)resp);                                                    \
+	}
+ANSWER_WRITE(answer_top, Aml__V1__TopScoresResponse, gw_json_top_reply)
+ANSWER_WRITE(answer_wallet, Aml__V1__GetWalletScoreResponse, gw_json_wallet_reply)
 
 /* GetRun answers without a run when there is none: a 404. */
 static void

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "gw_json.h"
+#include "gw_jw.h"
 
 #define CT_JSON    "application/json"
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
@@ -140,47 +141,51 @@ enc_run(const void *item)
 	return gw_json_run_summary(item);
 }
 
-static json_t *
-enc_hop_count(const void *item)
-{
-	const Aml__V1__HopCount *h = item;
-
-	return json_pack("{s:I, s:o, s:I}", "hop", (json_int_t)h->hop, "weight",
-	                 json_num(h->weight), "illicit_count", (json_int_t)h->illicit_count);
-}
-
-json_t *
-gw_json_wallet_score(const Aml__V1__WalletScore *s, int64_t run_id, int hops)
+/* The members of a score row (wallet, risk_score, exposures, degrees,
+ * is_illicit, run_id when > 0, per-hop counts with hops) into the object open
+ * in w: the one encoder of that shape, for /scores/{wallet}, /scores/top rows
+ * and the head of /scores/explain. */
+static void
+jw_score(gw_jw *w, const Aml__V1__WalletScore *s, int64_t run_id, int hops)
 {
 	static const Aml__V1__WalletScore none = AML__V1__WALLET_SCORE__INIT;
-	json_t *obj;
+	size_t i;
 
 	if (s == NULL) {
 		s = &none;
 	}
-	obj = json_pack("{s:s, s:o, s:I, s:I, s:I, s:b}", "wallet", s->wallet, "risk_score",
-	                json_num(s->risk_score), "exposures", (json_int_t)s->exposures, "in_degree",
-	                (json_int_t)s->in_degree, "out_degree", (json_int_t)s->out_degree,
-	                "is_illicit", s->is_illicit);
-	if (obj != NULL && run_id > 0 &&
-	    json_object_set_new(obj, "run_id", json_integer((json_int_t)run_id)) != 0) {
-		goto fail;
+	gw_jw_key(w, "wallet");
+	gw_jw_str(w, s->wallet);
+	gw_jw_key(w, "risk_score");
+	gw_jw_num(w, s->risk_score);
+	gw_jw_key(w, "exposures");
+	gw_jw_int(w, s->exposures);
+	gw_jw_key(w, "in_degree");
+	gw_jw_int(w, s->in_degree);
+	gw_jw_key(w, "out_degree");
+	gw_jw_int(w, s->out_degree);
+	gw_jw_key(w, "is_illicit");
+	gw_jw_bool(w, s->is_illicit);
+	if (run_id > 0) {
+		gw_jw_key(w, "run_id");
+		gw_jw_int(w, run_id);
 	}
-	if (obj != NULL && hops &&
-	    json_object_set_new(obj, "hops",
-	                        json_list((void *const *)s->hops, s->n_hops, enc_hop_count)) != 0) {
-		goto fail;
+	if (!hops) {
+		return;
 	}
-	return obj;
-fail:
-	json_decref(obj);
-	return NULL;
-}
-
-static json_t *
-enc_top_row(const void *item)
-{
-	return gw_json_wallet_score(item, 0, 0);
+	gw_jw_key(w, "hops");
+	gw_jw_arr(w);
+	for (i = 0; i < s->n_hops; i++) {
+		gw_jw_obj(w);
+		gw_jw_key(w, "hop");
+		gw_jw_int(w, s->hops[i]->hop);
+		gw_jw_key(w, "weight");
+		gw_jw_num(w, s->hops[i]->weight);
+		gw_jw_key(w, "illicit_count");
+		gw_jw_int(w, s->hops[i]->illicit_count);
+		gw_jw_obj_end(w);
+	}
+	gw_jw_arr_end(w);
 }
 
 json_t *
@@ -239,18 +244,40 @@ gw_json_run_score(const Aml__V1__RunScoreResponse *r)
 	                 json_num(r->elapsed_seconds), "run", gw_json_run_summary(s));
 }
 
-json_t *
-gw_json_top(const Aml__V1__TopScoresResponse *r)
+void
+gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r)
 {
-	return json_pack("{s:I, s:I, s:o}", "run_id", (json_int_t)r->run_id, "n",
-	                 (json_int_t)r->n_scores, "scores",
-	                 json_list((void *const *)r->scores, r->n_scores, enc_top_row));
+	gw_jw w;
+	size_t i;
+
+	gw_jw_init(&w);
+	gw_jw_obj(&w);
+	gw_jw_key(&w, "run_id");
+	gw_jw_int(&w, r->run_id);
+	gw_jw_key(&w, "n");
+	gw_jw_int(&w, (int64_t)r->n_scores);
+	gw_jw_key(&w, "scores");
+	gw_jw_arr(&w);
+	for (i = 0; i < r->n_scores; i++) {
+		gw_jw_obj(&w);
+		jw_score(&w, r->scores[i], 0, 0);
+		gw_jw_obj_end(&w);
+	}
+	gw_jw_arr_end(&w);
+	gw_jw_obj_end(&w);
+	gw_jw_reply(&w, rep, 200);
 }
 
-json_t *
-gw_json_wallet(const Aml__V1__GetWalletScoreResponse *r)
+void
+gw_json_wallet_reply(gw_reply *rep, const Aml__V1__GetWalletScoreResponse *r)
 {
-	return gw_json_wallet_score(r->score, r->run_id, 1);
+	gw_jw w;
+
+	gw_jw_init(&w);
+	gw_jw_obj(&w);
+	jw_score(&w, r->score, r->run_id, 1);
+	gw_jw_obj_end(&w);
+	gw_jw_reply(&w, rep, 200);
 }
 
 static json_t *
@@ -283,11 +310,23 @@ enc_explain_hop(const void *item)
 json_t *
 gw_json_explain(const Aml__V1__ExplainWalletResponse *r)
 {
-	json_t *obj = gw_json_wallet_score(r->score, r->run_id, 0);
+	json_t *obj = NULL;
 	json_t *extra = json_pack("{s:o, s:o, s:o}", "normaliser", json_num(r->normaliser),
 	                          "config", json_embedded(r->config_json), "hops",
 	                          json_list((void *const *)r->hops, r->n_hops, enc_explain_hop));
 
+	gw_jw w;
+
+	/* the score part from the one score encoder, read back as a tree */
+	gw_jw_init(&w);
+	gw_jw_obj(&w);
+	jw_score(&w, r->score, r->run_id, 0);
+	gw_jw_obj_end(&w);
+	amlrisk_buf_add(&w.b, "", 1);
+	if (!w.failed && !w.b.failed) {
+		obj = json_loads(w.b.data, 0, NULL);
+	}
+	gw_jw_free(&w);
 	if (obj == NULL || extra == NULL || json_object_update(obj, extra) != 0) {
 		json_decref(obj);
 		obj = NULL;

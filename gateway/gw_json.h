@@ -19,9 +19,6 @@ json_t *gw_json_time(int64_t us);
 
 json_t *gw_json_graph_info(const Aml__V1__GraphInfo *g);
 json_t *gw_json_run_summary(const Aml__V1__RunSummary *r);
-/* A score row: wallet, risk_score, exposures, degrees, is_illicit, and with
- * hops the per-hop counts; run_id added when > 0. */
-json_t *gw_json_wallet_score(const Aml__V1__WalletScore *s, int64_t run_id, int hops);
 
 /* GET /health from the core's answer, or with h NULL (core unreachable) the
  * "down" document carrying detail. */
@@ -31,8 +28,10 @@ json_t *gw_json_health(const Aml__V1__HealthResponse *h, int healthy, const char
 json_t *gw_json_ready(const Aml__V1__HealthResponse *h, int ready, const char *detail);
 json_t *gw_json_reload(const Aml__V1__ReloadGraphResponse *r);
 json_t *gw_json_run_score(const Aml__V1__RunScoreResponse *r);
-json_t *gw_json_top(const Aml__V1__TopScoresResponse *r);
-json_t *gw_json_wallet(const Aml__V1__GetWalletScoreResponse *r);
+/* The two hottest answers, written straight into rep (200, or 500 when the
+ * text cannot be built) by the streaming writer of gw_jw.h. */
+void gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r);
+void gw_json_wallet_reply(gw_reply *rep, const Aml__V1__GetWalletScoreResponse *r);
 json_t *gw_json_explain(const Aml__V1__ExplainWalletResponse *r);
 json_t *gw_json_graph(const Aml__V1__WalletGraphResponse *r);
 json_t *gw_json_runs(const Aml__V1__ListRunsResponse *r);

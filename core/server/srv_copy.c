@@ -104,60 +104,11 @@ srv_copy_parse(srv_copy_parser *p, const char *buf, size_t len, srv_copy_row_fn 
 }
 
 void
-srv_copybuf_init(srv_copybuf *b)
-{
-	memset(b, 0, sizeof(*b));
-}
-
-void
-srv_copybuf_free(srv_copybuf *b)
-{
-	free(b->data);
-	srv_copybuf_init(b);
-}
-
-/* Makes room for n more bytes; 0 or -1 (and b->failed). */
-static int
-reserve(srv_copybuf *b, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (b->failed)
-		return -1;
-	if (b->cap - b->len >= n)
-		return 0;
-	cap = b->cap != 0 ? b->cap : 4096;
-	while (cap - b->len < n) {
-		if (cap > SIZE_MAX / 2)
-			goto fail;
-		cap *= 2;
-	}
-	if ((p = realloc(b->data, cap)) == NULL)
-		goto fail;
-	b->data = p;
-	b->cap = cap;
-	return 0;
-fail:
-	b->failed = 1;
-	return -1;
-}
-
-void
-srv_copybuf_add(srv_copybuf *b, const char *s, size_t len)
-{
-	if (reserve(b, len) != 0)
-		return;
-	memcpy(b->data + b->len, s, len);
-	b->len += len;
-}
-
-void
 srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len)
 {
 	size_t start = 0;
 
-	if (reserve(b, len) != 0)
+	if (amlrisk_buf_reserve(b, len) != 0)
 		return;
 	for (size_t i = 0; i < len; i++) {
 		char esc;
@@ -177,24 +128,11 @@ srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len)
 		default:
 			continue;
 		}
-		srv_copybuf_add(b, s + start, i - start);
-		srv_copybuf_add(b, (const char[]){'\\', esc}, 2);
+		amlrisk_buf_add(b, s + start, i - start);
+		amlrisk_buf_add(b, (const char[]){'\\', esc}, 2);
 		start = i + 1;
 	}
-	srv_copybuf_add(b, s + start, len - start);
-}
-
-void
-srv_copybuf_add_u64(srv_copybuf *b, uint64_t v)
-{
-	char tmp[24];
-	size_t n = sizeof(tmp);
-
-	do {
-		tmp[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	srv_copybuf_add(b, tmp + n, sizeof(tmp) - n);
+	amlrisk_buf_add(b, s + start, len - start);
 }
 
 void
@@ -203,7 +141,7 @@ srv_copybuf_add_f64(srv_copybuf *b, double v)
 	char tmp[40];
 	int n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 
-	srv_copybuf_add(b, tmp, (size_t)n);
+	amlrisk_buf_add(b, tmp, (size_t)n);
 }
 
 int

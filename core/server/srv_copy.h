@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "amlrisk_buf.h"
+
 #define SRV_COPY_FIELDS_MAX 16
 
 /* One field of a binary COPY row; len -1 is SQL NULL. Borrowed from the chunk. */
@@ -35,20 +37,12 @@ int64_t srv_copy_i64(const char *p);
 int32_t srv_copy_i32(const char *p);
 double srv_copy_f64(const char *p);
 
-/* A text-format COPY buffer. Owned by its user; srv_copybuf_free() releases. */
-typedef struct srv_copybuf {
-	char *data;
-	size_t len, cap;
-	int failed; /* an allocation failed; the content is incomplete */
-} srv_copybuf;
+/* A text-format COPY buffer (common/amlrisk_buf.h: init, free, add, add_u64). */
+typedef amlrisk_buf srv_copybuf;
 
-void srv_copybuf_init(srv_copybuf *b);
-void srv_copybuf_free(srv_copybuf *b);
-/* Appends raw bytes / a text value escaped for COPY text format (backslash,
- * tab, newline, carriage return). On allocation failure sets b->failed. */
-void srv_copybuf_add(srv_copybuf *b, const char *s, size_t len);
+/* Appends a text value escaped for COPY text format (backslash, tab, newline,
+ * carriage return). On allocation failure sets b->failed. */
 void srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len);
-void srv_copybuf_add_u64(srv_copybuf *b, uint64_t v);
 /* %.17g: parses back to the same double. */
 void srv_copybuf_add_f64(srv_copybuf *b, double v);
 

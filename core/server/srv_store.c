@@ -153,27 +153,27 @@ copy_rows(PGconn *c, const srv_summary *sum, const core_run_result *res, const a
 		        "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":", k == 0 ? "[" : ",", k, w);
 	}
 	runid_len = (size_t)snprintf(runid, sizeof(runid), "%lld\t", (long long)sum->id);
-	srv_copybuf_init(&b);
+	amlrisk_buf_init(&b, 0);
 	for (uint32_t id = 0; id < n; id++) {
 		core_wallet_score ws;
 		core_run_result_get(res, id, &ws);
-		srv_copybuf_add(&b, runid, runid_len);
+		amlrisk_buf_add(&b, runid, runid_len);
 		srv_copybuf_add_text(&b, ws.wallet, ws.wallet_len);
-		srv_copybuf_add(&b, "\t", 1);
+		amlrisk_buf_add(&b, "\t", 1);
 		srv_copybuf_add_f64(&b, ws.risk_score);
-		srv_copybuf_add(&b, "\t", 1);
-		srv_copybuf_add_u64(&b, ws.exposures);
-		srv_copybuf_add(&b, "\t", 1);
+		amlrisk_buf_add(&b, "\t", 1);
+		amlrisk_buf_add_u64(&b, ws.exposures);
+		amlrisk_buf_add(&b, "\t", 1);
 		for (unsigned k = 0; k <= ws.hops; k++) {
-			srv_copybuf_add(&b, prefix[k], prefix_len[k]);
-			srv_copybuf_add_u64(&b, ws.counts[k]);
-			srv_copybuf_add(&b, "}", 1);
+			amlrisk_buf_add(&b, prefix[k], prefix_len[k]);
+			amlrisk_buf_add_u64(&b, ws.counts[k]);
+			amlrisk_buf_add(&b, "}", 1);
 		}
-		srv_copybuf_add(&b, "]\t", 2);
-		srv_copybuf_add_u64(&b, ws.in_degree);
-		srv_copybuf_add(&b, "\t", 1);
-		srv_copybuf_add_u64(&b, ws.out_degree);
-		srv_copybuf_add(&b, ws.is_illicit ? "\tt\n" : "\tf\n", 3);
+		amlrisk_buf_add(&b, "]\t", 2);
+		amlrisk_buf_add_u64(&b, ws.in_degree);
+		amlrisk_buf_add(&b, "\t", 1);
+		amlrisk_buf_add_u64(&b, ws.out_degree);
+		amlrisk_buf_add(&b, ws.is_illicit ? "\tt\n" : "\tf\n", 3);
 		if (b.len >= CHUNK || b.failed) {
 			if ((rv = flush(c, &b, err, errlen)) != 0)
 				goto out;
@@ -186,7 +186,7 @@ copy_rows(PGconn *c, const srv_summary *sum, const core_run_result *res, const a
 	}
 	rv = flush(c, &b, err, errlen);
 out:
-	srv_copybuf_free(&b);
+	amlrisk_buf_free(&b);
 	return rv;
 }
 

@@ -133,20 +133,20 @@ test_copy_text(void **st)
 	char num[40];
 
 	(void)st;
-	srv_copybuf_init(&b);
+	amlrisk_buf_init(&b, 0);
 	srv_copybuf_add_text(&b, "a\\b\tc\nd\re", 9);
-	srv_copybuf_add(&b, "|", 1);
-	srv_copybuf_add_u64(&b, 0);
-	srv_copybuf_add(&b, "|", 1);
-	srv_copybuf_add_u64(&b, UINT64_MAX);
-	srv_copybuf_add(&b, "|", 1);
+	amlrisk_buf_add(&b, "|", 1);
+	amlrisk_buf_add_u64(&b, 0);
+	amlrisk_buf_add(&b, "|", 1);
+	amlrisk_buf_add_u64(&b, UINT64_MAX);
+	amlrisk_buf_add(&b, "|", 1);
 	srv_copybuf_add_f64(&b, 0.1);
 	assert_false(b.failed);
 	assert_int_equal(b.len,
 	                 strlen("a\\\\b\\tc\\nd\\re|0|18446744073709551615|0.10000000000000001"));
 	assert_memory_equal(b.data, "a\\\\b\\tc\\nd\\re|0|18446744073709551615|0.10000000000000001",
 	                    b.len);
-	srv_copybuf_free(&b);
+	amlrisk_buf_free(&b);
 	/* shortest round-trip forms */
 	srv_fmt_double(num, sizeof(num), 0.6);
 	assert_string_equal(num, "0.6");

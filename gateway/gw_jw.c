@@ -1,0 +1,264 @@
+/* gw_jw.c - the streaming JSON writer (see gw_jw.h). Escaping, UTF-8 checks and
+ * number formats follow what Jansson's dump does with the flags gw_json.c uses
+ * (compact, 17 significant digits), so a value reads the same whichever
+ * encoder wrote it; tests/gateway/gw_jw_test.c compares the two byte for byte. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_jw.h"
+
+#define CT_JSON    "application/json"
+#define JW_MAX     (16u << 20) /* a document beyond this is refused (500) */
+
+void
+gw_jw_init(gw_jw *w)
+{
+	memset(w, 0, sizeof(*w));
+	amlrisk_buf_init(&w->b, JW_MAX);
+}
+
+void
+gw_jw_free(gw_jw *w)
+{
+	amlrisk_buf_free(&w->b);
+	gw_jw_init(w);
+}
+
+static void
+put(gw_jw *w, const char *s, size_t n)
+{
+	amlrisk_buf_add(&w->b, s, n);
+}
+
+/* Before any value or key: the comma between members of the open container. */
+static void
+sep(gw_jw *w)
+{
+	if (w->after_key) {
+		w->after_key = 0;
+		return;
+	}
+	if (w->depth > 0) {
+		if (w->n[w->depth - 1]) {
+			put(w, ",", 1);
+		}
+		w->n[w->depth - 1] = 1;
+	}
+}
+
+static void
+open_c(gw_jw *w, char c)
+{
+	sep(w);
+	if (w->depth == GW_JW_DEPTH) {
+		w->failed = 1;
+		return;
+	}
+	w->n[w->depth++] = 0;
+	put(w, &c, 1);
+}
+
+static void
+close_c(gw_jw *w, char c)
+{
+	if (w->depth == 0 || w->after_key) {
+		w->failed = 1;
+		return;
+	}
+	w->depth--;
+	put(w, &c, 1);
+}
+
+void
+gw_jw_obj(gw_jw *w)
+{
+	open_c(w, '{');
+}
+
+void
+gw_jw_obj_end(gw_jw *w)
+{
+	close_c(w, '}');
+}
+
+void
+gw_jw_arr(gw_jw *w)
+{
+	open_c(w, '[');
+}
+
+void
+gw_jw_arr_end(gw_jw *w)
+{
+	close_c(w, ']');
+}
+
+/* Length of the UTF-8 sequence at s, or 0 when it is not one (overlong forms,
+ * surrogates and code points past U+10FFFF included). */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	unsigned cp;
+	size_t n, i;
+
+	if (s[0] < 0x80) {
+		return 1;
+	}
+	if (s[0] < 0xc2 || s[0] > 0xf4) {
+		return 0;
+	}
+	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	cp = s[0] & (0x7f >> n);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) {
+			return 0; /* also stops at the NUL */
+		}
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff)) {
+		return 0;
+	}
+	return n;
+}
+
+/* A quoted, escaped string: ", \ and control characters escaped, the rest as is. */
+static void
+quoted(gw_jw *w, const char *str)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)str, *run = s;
+	size_t n;
+
+	put(w, "\"", 1);
+	while (*s != '\0') {
+		char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+		size_t elen = 2;
+
+		if (*s >= 0x20 && *s != '"' && *s != '\\') {
+			if ((n = utf8_len(s)) == 0) {
+				w->failed = 1;
+				return;
+			}
+			s += n;
+			continue;
+		}
+		put(w, (const char *)run, (size_t)(s - run));
+		switch (*s) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[*s >> 4];
+			esc[5] = hex[*s & 0xf];
+			elen = 6;
+		}
+		put(w, esc, elen);
+		run = ++s;
+	}
+	put(w, (const char *)run, (size_t)(s - run));
+	put(w, "\"", 1);
+}
+
+void
+gw_jw_key(gw_jw *w, const char *s)
+{
+	if (w->depth == 0 || w->after_key) {
+		w->failed = 1;
+		return;
+	}
+	sep(w);
+	quoted(w, s);
+	put(w, ":", 1);
+	w->after_key = 1;
+}
+
+void
+gw_jw_str(gw_jw *w, const char *s)
+{
+	sep(w);
+	quoted(w, s != NULL ? s : "");
+}
+
+void
+gw_jw_int(gw_jw *w, int64_t v)
+{
+	sep(w);
+	if (v < 0) {
+		put(w, "-", 1);
+	}
+	amlrisk_buf_add_u64(&w->b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+}
+
+void
+gw_jw_num(gw_jw *w, double v)
+{
+	char tmp[40], *e;
+	int n;
+
+	if (!isfinite(v)) {
+		sep(w);
+		put(w, "null", 4);
+		return;
+	}
+	sep(w);
+	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+	if (n <= 0 || (size_t)n >= sizeof(tmp) - 3) {
+		w->failed = 1;
+		return;
+	}
+	if ((e = strchr(tmp, 'e')) == NULL) {
+		if (strchr(tmp, '.') == NULL) {
+			memcpy(tmp + n, ".0", 3); /* stays a real when read back */
+			n += 2;
+		}
+	} else {
+		/* exponent without '+' or leading zeros: 1e+300 -> 1e300, 1e-07 -> 1e-7 */
+		char *d = e + 1, *s = e + 1;
+
+		if (*s == '-') {
+			d++;
+			s++;
+		} else if (*s == '+') {
+			s++;
+		}
+		while (*s == '0' && s[1] != '\0') {
+			s++;
+		}
+		memmove(d, s, strlen(s) + 1);
+		n = (int)strlen(tmp);
+	}
+	put(w, tmp, (size_t)n);
+}
+
+void
+gw_jw_bool(gw_jw *w, int v)
+{
+	sep(w);
+	if (v) {
+		put(w, "true", 4);
+	} else {
+		put(w, "false", 5);
+	}
+}
+
+void
+gw_jw_reply(gw_jw *w, gw_reply *rep, int status)
+{
+	put(w, "", 1); /* the NUL, not counted in the body's length */
+	if (w->failed || w->b.failed || w->depth != 0 || w->b.len < 2) {
+		gw_jw_free(w);
+		gw_reply_error(rep, 500,
+		               "could not encode the answer (out of memory or invalid UTF-8)");
+		return;
+	}
+	gw_reply_owned(rep, status, CT_JSON, w->b.data, w->b.len - 1);
+	gw_jw_init(w);
+}

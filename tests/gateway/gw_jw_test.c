@@ -1,0 +1,301 @@
+/* gw_jw_test.c - the gateway's streaming JSON writer against Jansson, the
+ * encoder of every other answer: numbers (random bit patterns, the edges of
+ * double and int64), strings (escapes, control bytes, multi-byte UTF-8) and
+ * nesting must come out byte for byte as json_dumps writes them; invalid UTF-8,
+ * unbalanced containers and misplaced keys must give a 500, never a body. */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "gw_jw.h"
+
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
+
+/* Takes obj; asserts the writer's document equals json_dumps(obj). */
+static void
+assert_same(gw_jw *w, json_t *obj)
+{
+	gw_reply rep = {0};
+	char *want = json_dumps(obj, DUMP_FLAGS);
+
+	assert_non_null(want);
+	json_decref(obj);
+	gw_jw_reply(w, &rep, 200);
+	assert_int_equal(rep.status, 200);
+	assert_string_equal(rep.body, want);
+	assert_int_equal(rep.len, strlen(want));
+	free(want);
+	gw_reply_clear(&rep);
+}
+
+/* Asserts the writer refuses its document: a 500 with a {"detail"} body. */
+static void
+assert_refused(gw_jw *w)
+{
+	gw_reply rep = {0};
+
+	gw_jw_reply(w, &rep, 200);
+	assert_int_equal(rep.status, 500);
+	assert_non_null(strstr(rep.body, "\"detail\""));
+	gw_reply_clear(&rep);
+}
+
+/* One double as a one-element array, both ways. */
+static void
+check_num(double v)
+{
+	gw_jw w;
+
+	gw_jw_init(&w);
+	gw_jw_arr(&w);
+	gw_jw_num(&w, v);
+	gw_jw_arr_end(&w);
+	assert_same(&w, json_pack("[o]", isfinite(v) ? json_real(v) : json_null()));
+}
+
+static void
+test_numbers(void **state)
+{
+	static const double edges[] = {0.0,     -0.0,     1.0,      -1.0,    0.1,    0.6,
+	                               2.45,    1e-7,     1e-5,     1e-4,    1e15,   1e16,
+	                               1e17,    1e21,     1e300,    1e-300,  DBL_MAX, DBL_MIN,
+	                               4.9e-324, 123456789012345678.0, 1.0 / 3, 100.0,
+	                               INFINITY, -INFINITY, NAN};
+	uint64_t x = 0x9e3779b97f4a7c15u;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		check_num(edges[i]);
+	}
+	for (int i = 0; i < 20000; i++) {
+		double d;
+
+		x ^= x << 13; /* xorshift64: every exponent, sign and mantissa */
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(&d, &x, sizeof(d));
+		check_num(d);
+		check_num((double)(int64_t)(x >> 20) / 1024.0); /* short decimal fractions */
+	}
+}
+
+static void
+test_integers_and_bools(void **state)
+{
+	static const int64_t v[] = {0, 1, -1, 9, 10, 99, 100, INT64_MAX, INT64_MIN, -1234567890123};
+	json_t *arr = json_array();
+	gw_jw w;
+
+	(void)state;
+	gw_jw_init(&w);
+	gw_jw_arr(&w);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		gw_jw_int(&w, v[i]);
+		json_array_append_new(arr, json_integer(v[i]));
+	}
+	gw_jw_bool(&w, 1);
+	gw_jw_bool(&w, 0);
+	json_array_append_new(arr, json_true());
+	json_array_append_new(arr, json_false());
+	gw_jw_arr_end(&w);
+	assert_same(&w, arr);
+}
+
+static void
+test_strings(void **state)
+{
+	static const char *const s[] = {
+	        "",
+	        "w0000001",
+	        "quote \" backslash \\ slash /",
+	        "\b\f\n\r\t\x01\x1f\x7f",
+	        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xb0",   /* 2-, 3- and 4-byte sequences */
+	        "\xef\xbf\xbf \xf4\x8f\xbf\xbf \xed\x9f\xbf", /* U+FFFF, U+10FFFF, U+D7FF */
+	};
+	json_t *obj = json_object();
+	gw_jw w;
+
+	(void)state;
+	gw_jw_init(&w);
+	gw_jw_obj(&w);
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "k%zu\n", i);
+		gw_jw_key(&w, key);
+		gw_jw_str(&w, s[i]);
+		json_object_set_new(obj, key, json_string(s[i]));
+	}
+	gw_jw_obj_end(&w);
+	assert_same(&w, obj);
+}
+
+/* Byte strings Jansson refuses as UTF-8 are refused here too. */
+static void
+test_bad_utf8(void **state)
+{
+	static const char *const bad[] = {
+	        "\x80",         "\xc0\xaf",         "\xc1\xbf",     "\xe0\x80\xaf", /* overlong */
+	        "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",             /* surrogate, > U+10FFFF */
+	        "ab\xc3",       "\xe2\x82",         "\xf0\x9f\x92", "x\xffy",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		gw_jw w;
+
+		assert_null(json_string(bad[i]));
+		gw_jw_init(&w);
+		gw_jw_obj(&w);
+		gw_jw_key(&w, "wallet");
+		gw_jw_str(&w, bad[i]);
+		gw_jw_obj_end(&w);
+		assert_refused(&w);
+	}
+}
+
+/* Nesting like the answers: objects in arrays in objects, empty containers. */
+static void
+test_nesting(void **state)
+{
+	gw_jw w;
+
+	(void)state;
+	gw_jw_init(&w);
+	gw_jw_obj(&w);
+	gw_jw_key(&w, "run_id");
+	gw_jw_int(&w, 7);
+	gw_jw_key(&w, "scores");
+	gw_jw_arr(&w);
+	for (int i = 0; i < 3; i++) {
+		gw_jw_obj(&w);
+		gw_jw_key(&w, "hop");
+		gw_jw_int(&w, i);
+		gw_jw_key(&w, "weight");
+		gw_jw_num(&w, 1.0 / (i + 1));
+		gw_jw_key(&w, "empty");
+		gw_jw_arr(&w);
+		gw_jw_arr_end(&w);
+		gw_jw_obj_end(&w);
+	}
+	gw_jw_arr_end(&w);
+	gw_jw_key(&w, "none");
+	gw_jw_obj(&w);
+	gw_jw_obj_end(&w);
+	gw_jw_obj_end(&w);
+	assert_same(&w, json_pack("{s:i, s:[{s:i, s:f, s:[]}, {s:i, s:f, s:[]}, {s:i, s:f, s:[]}], "
+	                          "s:{}}",
+	                          "run_id", 7, "scores", "hop", 0, "weight", 1.0, "empty", "hop", 1,
+	                          "weight", 0.5, "empty", "hop", 2, "weight", 1.0 / 3, "empty",
+	                          "none"));
+}
+
+/* Misuse is a refused document, not broken JSON: unclosed, closed twice, a key
+ * outside an object or with no value, nesting past the limit, nothing at all. */
+static void
+test_misuse(void **state)
+{
+	gw_jw w;
+
+	(void)state;
+	gw_jw_init(&w);
+	gw_jw_obj(&w);
+	assert_refused(&w);
+
+	gw_jw_init(&w);
+	gw_jw_arr(&w);
+	gw_jw_arr_end(&w);
+	gw_jw_arr_end(&w);
+	assert_refused(&w);
+
+	gw_jw_init(&w);
+	gw_jw_key(&w, "k");
+	assert_refused(&w);
+
+	gw_jw_init(&w);
+	gw_jw_obj(&w);
+	gw_jw_key(&w, "k");
+	gw_jw_obj_end(&w);
+	assert_refused(&w);
+
+	gw_jw_init(&w);
+	for (int i = 0; i <= GW_JW_DEPTH; i++) {
+		gw_jw_arr(&w);
+	}
+	for (int i = 0; i <= GW_JW_DEPTH; i++) {
+		gw_jw_arr_end(&w);
+	}
+	assert_refused(&w);
+
+	gw_jw_init(&w);
+	assert_refused(&w);
+}
+
+/* A document far past the first buffer (1000 score rows, as /scores/top?n=1000). */
+static void
+test_growth(void **state)
+{
+	json_t *arr = json_array();
+	gw_jw w;
+
+	(void)state;
+	gw_jw_init(&w);
+	gw_jw_arr(&w);
+	for (int i = 0; i < 1000; i++) {
+		char wallet[32];
+
+		snprintf(wallet, sizeof(wallet), "w%07d", i);
+		gw_jw_obj(&w);
+		gw_jw_key(&w, "wallet");
+		gw_jw_str(&w, wallet);
+		gw_jw_key(&w, "risk_score");
+		gw_jw_num(&w, i * 0.37);
+		gw_jw_obj_end(&w);
+		json_array_append_new(arr, json_pack("{s:s, s:f}", "wallet", wallet, "risk_score",
+		                                     i * 0.37));
+	}
+	gw_jw_arr_end(&w);
+	assert_same(&w, arr);
+}
+
+/* A document past the writer's bound (16 MiB) is refused, not cut. */
+static void
+test_bound(void **state)
+{
+	char *big = malloc(1 << 20);
+	gw_jw w;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'a', (1 << 20) - 1);
+	big[(1 << 20) - 1] = '\0';
+	gw_jw_init(&w);
+	gw_jw_arr(&w);
+	for (int i = 0; i < 17; i++) {
+		gw_jw_str(&w, big);
+	}
+	gw_jw_arr_end(&w);
+	assert_refused(&w);
+	free(big);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_numbers),  cmocka_unit_test(test_integers_and_bools),
+	        cmocka_unit_test(test_strings),  cmocka_unit_test(test_bad_utf8),
+	        cmocka_unit_test(test_nesting),  cmocka_unit_test(test_misuse),
+	        cmocka_unit_test(test_growth),   cmocka_unit_test(test_bound),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
