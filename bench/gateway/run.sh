@@ -5,7 +5,12 @@
 # body of the same size) measured in the same run with the same wrk script.
 # The gateway runs twice: as shipped (query RPCs coalesced, connections
 # suspended while their RPC is out) and with --rpc-batches 0 (one exchange per
-# request, the pool thread waiting in it). Prints a markdown table.
+# request, the pool thread waiting in it). Prints a markdown table, then the
+# CPU cost of one GET /scores/{wallet} on each side (from /proc, one more run
+# each): the baseline and wrk, the RPC path alone with no HTTP
+# (amlrisk-bench-rpc-floor keeping CONNS calls out against the same core), and
+# the gateway with the core and wrk; and the best ratio a gateway costing
+# nothing of its own could reach, HTTP and RPC sharing the cores.
 #   BUILD (build)  WALLETS (1000000)  DURATION (10 s)  REPEAT (3, median kept)
 #   CONNS (32)  WRK_THREADS (1)  GW_THREADS (8)  GW_LOG_LEVEL (warn)  RPC_TRANSPORT (tcp|ipc)
 # Uses its own PostgreSQL (scripts/stack, private data dir and free ports).
@@ -21,7 +26,7 @@ CONNS=${CONNS:-32}
 WRK_THREADS=${WRK_THREADS:-1}
 GW_THREADS=${GW_THREADS:-8}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-for b in amlrisk-gateway amlrisk-core amlrisk-migrate amlrisk-gw-baseline; do
+for b in amlrisk-gateway amlrisk-core amlrisk-migrate amlrisk-gw-baseline amlrisk-bench-rpc-floor; do
 	[ -x "$BIN/$b" ] || { echo "run.sh: $BIN/$b missing (ninja -C $BUILD $b)" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "run.sh: wrk missing (scripts/bootstrap)" >&2; exit 1; }
@@ -67,7 +72,8 @@ else
 	RPC_ADDR=tcp://127.0.0.1:$RPC_PORT
 fi
 RPC_LISTEN=$RPC_ADDR "$BIN/amlrisk-core" >"$AMLRISK_VAR/core.log" 2>&1 &
-pids+=($!)
+core_pid=$!
+pids+=($core_pid)
 GW=http://127.0.0.1:$GW_PORT
 # starts the gateway with --rpc-batches $1 (its pid in gw_pid) and waits for it
 gateway() {
@@ -101,13 +107,40 @@ measure() {
 			END { if (bad > 0) print "non-2xx: " bad > "/dev/stderr"; printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
 	done | sort -n | awk -v n="$REPEAT" 'NR == int((n + 1) / 2)'
 }
-# runs the baseline with a body of len bytes and measures it (with wrk script $2)
+TCK=$(getconf CLK_TCK)
+# CPU seconds (user + system) used so far by the processes given
+cpu_of() {
+	local p t=0
+	for p in "$@"; do
+		t=$(awk -v t="$t" -v k="$TCK" '{ printf "%.3f", t + ($14 + $15) / k }' "/proc/$p/stat")
+	done
+	echo "$t"
+}
+# one more wrk run (url, script) with the CPU of the given pids and of wrk
+# itself (the reaped child's time in its shell's /proc stat): prints
+# "req/s server-us-per-request wrk-us-per-request"
+cpu_measure() {
+	local url=$1 script=$2 c0 c1 f
+	shift 2
+	f=$(mktemp)
+	c0=$(cpu_of "$@")
+	sh -c 'wrk "$@" > "$0"; cut -d" " -f16,17 /proc/$$/stat >> "$0"' "$f" \
+		-t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" ${script:+-s "$script"} "$url"
+	c1=$(cpu_of "$@")
+	awk -v c="$(echo "$c1 - $c0" | bc)" -v k="$TCK" '
+		/requests in/ { n = $1 } /Requests\/sec/ { rps = $2 } END { split($0, w, " ")
+		printf "%.0f %.1f %.1f\n", rps, c * 1e6 / n, (w[1] + w[2]) / k * 1e6 / n }' "$f"
+	rm -f "$f"
+}
+# runs the baseline with a body of len bytes and measures it (with wrk script
+# $2); with $3, one more run's CPU figures go to that file
 baseline() {
-	local len=$1 script=${2:-} pid r
+	local len=$1 script=${2:-} cpu_out=${3:-} pid r
 	"$BIN/amlrisk-gw-baseline" "$BASE_PORT" "$len" "$GW_THREADS" &
 	pid=$!
 	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BASE_PORT/" && break; sleep 0.05; done
 	r=$(measure "http://127.0.0.1:$BASE_PORT" "$script")
+	[ -z "$cpu_out" ] || cpu_measure "http://127.0.0.1:$BASE_PORT" "$script" "$pid" >"$cpu_out"
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	echo "$r"
@@ -123,10 +156,19 @@ row() { # name gateway-figures baseline-figures bytes mode
 wallet_bytes=$(curl -sf "$GW/scores/w0000001" | wc -c)
 top_bytes=$(curl -sf "$GW/scores/top?n=20" | wc -c)
 export WALLETS
-b_wallet=$(baseline "$wallet_bytes" "$ROOT/bench/gateway/scores.lua")
+b_wallet=$(baseline "$wallet_bytes" "$ROOT/bench/gateway/scores.lua" "$AMLRISK_VAR/cpu.base")
 b_top=$(baseline "$top_bytes")
 g_wallet=$(measure "$GW" "$ROOT/bench/gateway/scores.lua")
 g_top=$(measure "$GW/scores/top?n=20")
+read -r cg_rps cg_srv cg_wrk <<<"$(cpu_measure "$GW" "$ROOT/bench/gateway/scores.lua" "$gw_pid" "$core_pid")"
+read -r cb_rps cb_srv cb_wrk <"$AMLRISK_VAR/cpu.base"
+# the RPC path alone: CONNS calls kept out, as many as wrk's connections
+floor=$("$BIN/amlrisk-bench-rpc-floor" --url "$RPC_ADDR" --wallets "$WALLETS" --inflight "$CONNS" \
+	--seconds "$DURATION" --server-pid "$core_pid")
+read -r cf_rps cf_xch cf_cli cf_srv <<<"$(echo "$floor" | awk '/^inflight/ {
+	for (i = 1; i <= NF; i++) { if ($i == "calls/s,") r = $(i - 1); if ($i == "calls") x = $(i - 1)
+		if ($i == "client") c = $(i + 1); if ($i == "server") s = $(i + 1) }
+	print r, x, c, s }')"
 stats=$(curl -sf "$GW/metrics" | awk '/^amlrisk_gateway_rpc_(calls|exchanges)_total/ { v[$1] = $2 }
 	END { printf "%.1f", v["amlrisk_gateway_rpc_calls_total"] / v["amlrisk_gateway_rpc_exchanges_total"] }')
 kill "$gw_pid"
@@ -146,4 +188,16 @@ s_top=$(measure "$GW/scores/top?n=20")
 	row 'GET /scores/top?n=20' "$s_top" "$b_top" "$top_bytes" "--rpc-batches 0"
 	echo
 	echo "coalesced: $stats calls per exchange with the core, over both endpoints"
+	echo
+	echo "CPU per GET /scores/{wallet} (us; one more run each, $(nproc) cores):"
+	echo
+	echo "| path | req/s | server side | client side | total |"
+	echo "|---|---|---|---|---|"
+	awk -v r="$cb_rps" -v s="$cb_srv" -v c="$cb_wrk" 'BEGIN { printf "| HTTP alone: fixed-body baseline, wrk | %s | %s | %s | %.1f |\n", r, s, c, s + c }'
+	awk -v r="$cf_rps" -v s="$cf_srv" -v c="$cf_cli" -v x="$cf_xch" -v k="$CONNS" 'BEGIN { printf "| RPC alone: core, amlrisk-bench-rpc-floor (%s calls out, %s per exchange) | %s | %s | %s | %.1f |\n", k, x, r, s, c, s + c }'
+	awk -v r="$cg_rps" -v s="$cg_srv" -v c="$cg_wrk" 'BEGIN { printf "| gateway (coalesced) + core, wrk | %s | %s | %s | %.1f |\n", r, s, c, s + c }'
+	echo
+	awk -v n="$(nproc)" -v bs="$cb_srv" -v bw="$cb_wrk" -v fs="$cf_srv" -v fc="$cf_cli" -v br="${b_wallet%% *}" '
+		BEGIN { t = bs + bw + fs + fc; r = n * 1e6 / t
+		printf "a gateway costing nothing beyond HTTP and RPC: %.1f us per request, at most %.0f req/s on %d cores = %.2fx of the baseline\n", t, r, n, r / br }'
 } | tee "$OUT/gateway.md"
