@@ -9,8 +9,8 @@
 
 #include "gw_jw.h"
 
-#define CT_JSON    "application/json"
-#define JW_MAX     (16u << 20) /* a document beyond this is refused (500) */
+#define CT_JSON "application/json"
+#define JW_MAX  (16u << 20) /* a document beyond this is refused (500) */
 
 void
 gw_jw_init(gw_jw *w)
@@ -32,30 +32,41 @@ put(gw_jw *w, const char *s, size_t n)
 	amlrisk_buf_add(&w->b, s, n);
 }
 
-/* Before any value or key: the comma between members of the open container. */
+/* The comma between members of the open container. */
 static void
-sep(gw_jw *w)
+comma(gw_jw *w)
 {
-	if (w->after_key) {
-		w->after_key = 0;
-		return;
+	if (w->n[w->depth - 1]) {
+		put(w, ",", 1);
 	}
-	if (w->depth > 0) {
-		if (w->n[w->depth - 1]) {
-			put(w, ",", 1);
-		}
-		w->n[w->depth - 1] = 1;
+	w->n[w->depth - 1] = 1;
+}
+
+/* Before a value (containers included): one value at the top; in an object
+ * only right after its key; in an array after a comma. */
+static void
+value_start(gw_jw *w)
+{
+	if (w->depth == 0) {
+		w->failed |= w->top;
+		w->top = 1;
+	} else if (w->kind[w->depth - 1] == '{') {
+		w->failed |= !w->after_key;
+		w->after_key = 0;
+	} else {
+		comma(w);
 	}
 }
 
 static void
 open_c(gw_jw *w, char c)
 {
-	sep(w);
+	value_start(w);
 	if (w->depth == GW_JW_DEPTH) {
 		w->failed = 1;
 		return;
 	}
+	w->kind[w->depth] = (unsigned char)c;
 	w->n[w->depth++] = 0;
 	put(w, &c, 1);
 }
@@ -63,7 +74,7 @@ open_c(gw_jw *w, char c)
 static void
 close_c(gw_jw *w, char c)
 {
-	if (w->depth == 0 || w->after_key) {
+	if (w->depth == 0 || w->after_key || w->kind[w->depth - 1] != (c == '}' ? '{' : '[')) {
 		w->failed = 1;
 		return;
 	}
@@ -129,6 +140,8 @@ static void
 quoted(gw_jw *w, const char *str)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	static const char short_from[] = "\"\\\b\f\n\r\t", short_to[] = "\"\\bfnrt";
+	const char *e;
 	const unsigned char *s = (const unsigned char *)str, *run = s;
 	size_t n;
 
@@ -146,15 +159,9 @@ quoted(gw_jw *w, const char *str)
 			continue;
 		}
 		put(w, (const char *)run, (size_t)(s - run));
-		switch (*s) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
+		if ((e = memchr(short_from, *s, sizeof(short_from) - 1)) != NULL) {
+			esc[1] = short_to[e - short_from];
+		} else {
 			memcpy(esc + 1, "u00", 3);
 			esc[4] = hex[*s >> 4];
 			esc[5] = hex[*s & 0xf];
@@ -170,11 +177,11 @@ quoted(gw_jw *w, const char *str)
 void
 gw_jw_key(gw_jw *w, const char *s)
 {
-	if (w->depth == 0 || w->after_key) {
+	if (w->depth == 0 || w->kind[w->depth - 1] != '{' || w->after_key) {
 		w->failed = 1;
 		return;
 	}
-	sep(w);
+	comma(w);
 	quoted(w, s);
 	put(w, ":", 1);
 	w->after_key = 1;
@@ -183,14 +190,14 @@ gw_jw_key(gw_jw *w, const char *s)
 void
 gw_jw_str(gw_jw *w, const char *s)
 {
-	sep(w);
+	value_start(w);
 	quoted(w, s != NULL ? s : "");
 }
 
 void
 gw_jw_int(gw_jw *w, int64_t v)
 {
-	sep(w);
+	value_start(w);
 	if (v < 0) {
 		put(w, "-", 1);
 	}
@@ -204,11 +211,11 @@ gw_jw_num(gw_jw *w, double v)
 	int n;
 
 	if (!isfinite(v)) {
-		sep(w);
+		value_start(w);
 		put(w, "null", 4);
 		return;
 	}
-	sep(w);
+	value_start(w);
 	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 	if (n <= 0 || (size_t)n >= sizeof(tmp) - 3) {
 		w->failed = 1;
@@ -241,7 +248,7 @@ gw_jw_num(gw_jw *w, double v)
 void
 gw_jw_bool(gw_jw *w, int v)
 {
-	sep(w);
+	value_start(w);
 	if (v) {
 		put(w, "true", 4);
 	} else {

@@ -16,11 +16,14 @@
 #define GW_JW_DEPTH 16 /* nesting of objects and arrays at most */
 
 typedef struct gw_jw {
-	amlrisk_buf b;             /* the text so far (owned) */
-	int failed;                /* too deep, misplaced, or a string not UTF-8 (b.failed: memory) */
-	int depth;                 /* open containers */
-	unsigned char n[GW_JW_DEPTH]; /* per open container: has it a member yet */
-	int after_key;             /* a key was written; its value comes next */
+	amlrisk_buf b; /* the text so far (owned) */
+	int failed;    /* misuse (too deep, a key or value out of place) or a string not UTF-8;
+	                * b.failed: out of memory */
+	int depth;     /* open containers */
+	unsigned char kind[GW_JW_DEPTH]; /* per open container: '{' or '[' */
+	unsigned char n[GW_JW_DEPTH];    /* per open container: has it a member yet */
+	int after_key;                   /* a key was written; its value comes next */
+	int top;                         /* the one top-level value has begun */
 } gw_jw;
 
 /* An empty writer (no memory held yet). */

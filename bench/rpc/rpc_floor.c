@@ -81,12 +81,13 @@ cpu_s(int64_t pid)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: amlrisk-bench-rpc-floor --url URL [--wallets N] [--inflight N]\n"
-	           "                               [--batches B] [--seconds S] [--server-pid PID]\n"
-	           "  N coalesced GetWalletScore calls (random wallets w0000000..) kept out\n"
-	           "  against a running core, B batches out at once (the gateway's\n"
-	           "  --rpc-batches, default 1); prints calls/s, calls per exchange and CPU us per\n"
-	           "  call of this process and of PID (the server).\n");
+	fprintf(f,
+	        "usage: amlrisk-bench-rpc-floor --url URL [--wallets N] [--inflight N]\n"
+	        "                               [--batches B] [--seconds S] [--server-pid PID]\n"
+	        "  N coalesced GetWalletScore calls (random wallets w0000000..) kept out\n"
+	        "  against a running core, B batches out at once (the gateway's\n"
+	        "  --rpc-batches, default 1); prints calls/s, calls per exchange and CPU us per\n"
+	        "  call of this process and of PID (the server).\n");
 }
 
 int

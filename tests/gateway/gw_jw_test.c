@@ -64,11 +64,11 @@ check_num(double v)
 static void
 test_numbers(void **state)
 {
-	static const double edges[] = {0.0,     -0.0,     1.0,      -1.0,    0.1,    0.6,
-	                               2.45,    1e-7,     1e-5,     1e-4,    1e15,   1e16,
-	                               1e17,    1e21,     1e300,    1e-300,  DBL_MAX, DBL_MIN,
-	                               4.9e-324, 123456789012345678.0, 1.0 / 3, 100.0,
-	                               INFINITY, -INFINITY, NAN};
+	static const double edges[] = {0.0,     -0.0,    1.0,      -1.0,      0.1,
+	                               0.6,     2.45,    1e-7,     1e-5,      1e-4,
+	                               1e15,    1e16,    1e17,     1e21,      1e300,
+	                               1e-300,  DBL_MAX, DBL_MIN,  4.9e-324,  123456789012345678.0,
+	                               1.0 / 3, 100.0,   INFINITY, -INFINITY, NAN};
 	uint64_t x = 0x9e3779b97f4a7c15u;
 
 	(void)state;
@@ -117,7 +117,7 @@ test_strings(void **state)
 	        "w0000001",
 	        "quote \" backslash \\ slash /",
 	        "\b\f\n\r\t\x01\x1f\x7f",
-	        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xb0",   /* 2-, 3- and 4-byte sequences */
+	        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xb0",  /* 2-, 3- and 4-byte sequences */
 	        "\xef\xbf\xbf \xf4\x8f\xbf\xbf \xed\x9f\xbf", /* U+FFFF, U+10FFFF, U+D7FF */
 	};
 	json_t *obj = json_object();
@@ -143,9 +143,11 @@ static void
 test_bad_utf8(void **state)
 {
 	static const char *const bad[] = {
-	        "\x80",         "\xc0\xaf",         "\xc1\xbf",     "\xe0\x80\xaf", /* overlong */
-	        "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",             /* surrogate, > U+10FFFF */
-	        "ab\xc3",       "\xe2\x82",         "\xf0\x9f\x92", "x\xffy",
+	        "\x80",         "\xc0\xaf",         "\xc1\xbf",
+	        "\xe0\x80\xaf",                                         /* overlong */
+	        "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", /* surrogate, > U+10FFFF */
+	        "ab\xc3",       "\xe2\x82",         "\xf0\x9f\x92",
+	        "x\xffy",
 	};
 
 	(void)state;
@@ -198,8 +200,10 @@ test_nesting(void **state)
 	                          "none"));
 }
 
-/* Misuse is a refused document, not broken JSON: unclosed, closed twice, a key
- * outside an object or with no value, nesting past the limit, nothing at all. */
+/* Misuse is a refused document, not broken JSON: unclosed, closed twice or
+ * with the other bracket, a key outside an object or with no value, a value
+ * with no key in an object, two top-level values, nesting past the limit,
+ * nothing at all. */
 static void
 test_misuse(void **state)
 {
@@ -237,6 +241,29 @@ test_misuse(void **state)
 
 	gw_jw_init(&w);
 	assert_refused(&w);
+
+	gw_jw_init(&w); /* a value with no key in an object */
+	gw_jw_obj(&w);
+	gw_jw_int(&w, 1);
+	gw_jw_obj_end(&w);
+	assert_refused(&w);
+
+	gw_jw_init(&w); /* a key in an array */
+	gw_jw_arr(&w);
+	gw_jw_key(&w, "k");
+	gw_jw_int(&w, 1);
+	gw_jw_arr_end(&w);
+	assert_refused(&w);
+
+	gw_jw_init(&w); /* two values at the top */
+	gw_jw_int(&w, 1);
+	gw_jw_int(&w, 2);
+	assert_refused(&w);
+
+	gw_jw_init(&w); /* closed with the other bracket */
+	gw_jw_obj(&w);
+	gw_jw_arr_end(&w);
+	assert_refused(&w);
 }
 
 /* A document far past the first buffer (1000 score rows, as /scores/top?n=1000). */
@@ -259,8 +286,8 @@ test_growth(void **state)
 		gw_jw_key(&w, "risk_score");
 		gw_jw_num(&w, i * 0.37);
 		gw_jw_obj_end(&w);
-		json_array_append_new(arr, json_pack("{s:s, s:f}", "wallet", wallet, "risk_score",
-		                                     i * 0.37));
+		json_array_append_new(
+		        arr, json_pack("{s:s, s:f}", "wallet", wallet, "risk_score", i * 0.37));
 	}
 	gw_jw_arr_end(&w);
 	assert_same(&w, arr);
@@ -291,10 +318,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_numbers),  cmocka_unit_test(test_integers_and_bools),
-	        cmocka_unit_test(test_strings),  cmocka_unit_test(test_bad_utf8),
-	        cmocka_unit_test(test_nesting),  cmocka_unit_test(test_misuse),
-	        cmocka_unit_test(test_growth),   cmocka_unit_test(test_bound),
+	        cmocka_unit_test(test_numbers), cmocka_unit_test(test_integers_and_bools),
+	        cmocka_unit_test(test_strings), cmocka_unit_test(test_bad_utf8),
+	        cmocka_unit_test(test_nesting), cmocka_unit_test(test_misuse),
+	        cmocka_unit_test(test_growth),  cmocka_unit_test(test_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
