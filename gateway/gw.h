@@ -11,6 +11,7 @@
 
 typedef struct gw_metrics gw_metrics;
 typedef struct gw_static gw_static;
+typedef struct gw_topcache gw_topcache;
 
 /* What every handler may use; built once in main, read-only while serving. */
 typedef struct gw_app {
@@ -20,6 +21,7 @@ typedef struct gw_app {
 	int rpc_timeout_ms;    /* deadline of a query RPC */
 	int long_timeout_ms;   /* deadline of ReloadGraph and RunScore */
 	int coalesce;          /* query RPCs go through rpc_client_call_coalesced() */
+	gw_topcache *topcache; /* recent /scores/top answers (thread-safe), or NULL */
 } gw_app;
 
 struct gw_reply;

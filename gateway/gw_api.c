@@ -14,6 +14,7 @@
 #include "gw_json.h"
 #include "gw_metrics.h"
 #include "gw_param.h"
+#include "gw_topcache.h"
 
 #define MSG_MAX 512
 #define WHY_MAX 160
@@ -82,33 +83,44 @@ call_sync(const gw_app *app, const char *method, const ProtobufCMessage *req,
 	return rpc_client_call(app->rpc, svc, method, req, resp, app->rpc_timeout_ms, msg, msglen);
 }
 
-/* Turns a query's OK answer (borrowed) into the reply; param is the request's
- * path parameter (NULL if none). */
-typedef void (*answer_fn)(const ProtobufCMessage *resp, const char *param, gw_reply *rep);
+/* What an answer needs besides the core's message: the request's path
+ * parameter (NULL if none) and, for /scores/top, the key of its cached answer
+ * and the reference to it that the call named (owned; released once answered). */
+typedef struct answer_ctx {
+	const gw_app *app;
+	const char *param; /* the request's, alive until it is answered */
+	uint32_t n;        /* /scores/top: rows asked for */
+	int64_t asked;     /* /scores/top: run_id asked for (0 = the latest) */
+	gw_topbody *held;  /* /scores/top: the cached answer the call named, or NULL */
+} answer_ctx;
+
+/* Turns a query's OK answer (borrowed) into the reply. */
+typedef void (*answer_fn)(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep);
 
 /* A query waiting for its RPC while its connection is suspended. */
 typedef struct pending {
-	const gw_app *app;
 	const char *method; /* static */
-	const char *param;  /* the request's, alive until it is answered */
+	answer_ctx ax;
 	answer_fn answer;
 	gw_resume_fn resume;
 	void *conn;
 } pending;
 
 /* The outcome of a call: the answer, or the error reply (counted in the
- * metrics; timeout_ms is the call's deadline, for the message), then free resp. */
+ * metrics; timeout_ms is the call's deadline, for the message); then frees
+ * resp and drops ax's cached answer. */
 static void
-query_finish(const gw_app *app, gw_reply *rep, const char *method, const char *param,
-             answer_fn answer, int code, ProtobufCMessage *resp, const char *msg, int timeout_ms)
+query_finish(const answer_ctx *ax, gw_reply *rep, const char *method, answer_fn answer, int code,
+             ProtobufCMessage *resp, const char *msg, int timeout_ms)
 {
 	if (code == 0) {
-		answer(resp, param, rep);
+		answer(resp, ax, rep);
 		protobuf_c_message_free_unpacked(resp, NULL);
-		return;
+	} else {
+		count_error(ax->app, method, code);
+		reply_rpc_error(rep, code, msg, timeout_ms);
 	}
-	count_error(app, method, code);
-	reply_rpc_error(rep, code, msg, timeout_ms);
+	gw_topbody_release(ax->held);
 }
 
 /* rpc_client_call_async()'s callback of a query: builds the reply on NNG's
@@ -119,8 +131,7 @@ query_done(void *arg, int code, ProtobufCMessage *resp, const char *msg)
 	pending *p = arg;
 	gw_reply rep = {0};
 
-	query_finish(p->app, &rep, p->method, p->param, p->answer, code, resp, msg,
-	             p->app->rpc_timeout_ms);
+	query_finish(&p->ax, &rep, p->method, p->answer, code, resp, msg, p->ax.app->rpc_timeout_ms);
 	p->resume(p->conn, &rep);
 	free(p);
 }
@@ -131,8 +142,8 @@ query_done(void *arg, int code, ProtobufCMessage *resp, const char *msg)
  * built when the answer comes (rep is then marked deferred). Otherwise, and
  * for the long calls, the call is made here and waited for (call_sync). */
 static void
-query(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMessage *req,
-      answer_fn answer, bool long_call)
+query_ax(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMessage *req,
+         answer_fn answer, bool long_call, const answer_ctx *ax)
 {
 	const gw_app *app = rq->app;
 	ProtobufCMessage *resp = NULL;
@@ -142,22 +153,32 @@ query(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMe
 
 	if (!long_call && app->coalesce && rq->suspend != NULL &&
 	    (p = malloc(sizeof(*p))) != NULL) {
-		*p = (pending){app, method, rq->param, answer, rq->resume, rq->conn};
+		*p = (pending){method, *ax, answer, rq->resume, rq->conn};
 		rq->suspend(rq->conn); /* before the call: its answer may come at once */
 		rep->deferred = 1;
 		rpc_client_call_async(app->rpc, svc, method, req, app->rpc_timeout_ms, query_done, p);
 		return;
 	}
 	code = call_sync(app, method, req, &resp, long_call, msg, sizeof(msg));
-	query_finish(app, rep, method, rq->param, answer, code, resp, msg,
+	query_finish(ax, rep, method, answer, code, resp, msg,
 	             long_call ? app->long_timeout_ms : app->rpc_timeout_ms);
+}
+
+/* query_ax() for the answers that need only the path parameter. */
+static void
+query(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMessage *req,
+      answer_fn answer, bool long_call)
+{
+	const answer_ctx ax = {.app = rq->app, .param = rq->param};
+
+	query_ax(rq, rep, method, req, answer, long_call, &ax);
 }
 
 /* answer_fn of a query whose OK answer is encoded whole by one gw_json call. */
 #define ANSWER_JSON(name, type, enc)                                                               \
-	static void name(const ProtobufCMessage *resp, const char *param, gw_reply *rep)           \
+	static void name(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)        \
 	{                                                                                          \
-		(void)param;                                                                       \
+		(void)ax;                                                                          \
 		gw_json_reply(rep, 200, enc((const type *)resp));                                  \
 	}
 ANSWER_JSON(answer_explain, Aml__V1__ExplainWalletResponse, gw_json_explain)
@@ -167,24 +188,48 @@ ANSWER_JSON(answer_ingestion, Aml__V1__IngestionStatusResponse, gw_json_ingestio
 ANSWER_JSON(answer_reload, Aml__V1__ReloadGraphResponse, gw_json_reload)
 ANSWER_JSON(answer_run_score, Aml__V1__RunScoreResponse, gw_json_run_score)
 
-/* answer_fn of a query whose OK answer is written by the streaming writer. */
-#define ANSWER_WRITE(name, type, write)                                                            \
-	static void name(const ProtobufCMessage *resp, const char *param, gw_reply *rep)           \
-	{                                                                                          \
-		(void)param;                                                                       \
-		write(rep, (const type *)resp);                                                    \
+/* GetWalletScore's answer, written by the streaming writer. */
+static void
+answer_wallet(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
+{
+	(void)ax;
+	gw_json_wallet_reply(rep, (const Aml__V1__GetWalletScoreResponse *)resp);
+}
+
+/* TopScores' answer: the cached copy when the core says the run it came from
+ * is still the one asked for, else the rows written out (and kept). */
+static void
+answer_top(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
+{
+	const Aml__V1__TopScoresResponse *r = (const Aml__V1__TopScoresResponse *)resp;
+	gw_topcache *cache = ax->app->topcache;
+
+	if (r->unchanged) {
+		if (ax->held == NULL || gw_topbody_run(ax->held) != r->run_id) {
+			gw_reply_error(rep, 502, "the core answered 'unchanged' for run %lld, which "
+			                         "this gateway did not name",
+			               (long long)r->run_id);
+			return;
+		}
+		gw_topbody_reply(ax->held, rep);
+		rep->hdr_name = "X-Amlrisk-Cache";
+		rep->hdr_value = "hit";
+		return;
 	}
-ANSWER_WRITE(answer_top, Aml__V1__TopScoresResponse, gw_json_top_reply)
-ANSWER_WRITE(answer_wallet, Aml__V1__GetWalletScoreResponse, gw_json_wallet_reply)
+	gw_json_top_reply(rep, r);
+	if (cache != NULL && rep->status == 200) {
+		gw_topcache_put(cache, ax->n, ax->asked, r->run_id, rep->body, rep->len);
+	}
+}
 
 /* GetRun answers without a run when there is none: a 404. */
 static void
-answer_run(const ProtobufCMessage *resp, const char *param, gw_reply *rep)
+answer_run(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
 {
 	const Aml__V1__GetRunResponse *r = (const Aml__V1__GetRunResponse *)resp;
 
 	if (r->run == NULL) {
-		gw_reply_error(rep, 404, "run %s not found", param);
+		gw_reply_error(rep, 404, "run %s not found", ax->param);
 	} else {
 		gw_json_reply(rep, 200, gw_json_run_summary(r->run));
 	}
@@ -329,6 +374,7 @@ void
 gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
+	answer_ctx ax = {.app = rq->app, .param = rq->param};
 	char probe[2];
 	int64_t n;
 	const char *name = gw_param_get(rq->query, "n", probe, sizeof(probe)) != AMLRISK_ENOTFOUND
@@ -340,7 +386,13 @@ gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 		return;
 	}
 	req.n = (uint32_t)n;
-	query(rq, rep, "TopScores", &req.base, answer_top, false);
+	ax.n = req.n;
+	ax.asked = req.run_id;
+	if (rq->app->topcache != NULL &&
+	    (ax.held = gw_topcache_get(rq->app->topcache, ax.n, ax.asked)) != NULL) {
+		req.known_run_id = gw_topbody_run(ax.held);
+	}
+	query_ax(rq, rep, "TopScores", &req.base, answer_top, false, &ax);
 }
 
 void

@@ -43,6 +43,9 @@ static const opt opts[] = {
         {"--rpc-batches", "GATEWAY_RPC_BATCHES", OPT_INT, OFF(rpc_batches), 0, 64,
          "query RPCs of concurrent requests share exchanges with the core, this many "
          "batches out at once; 0 sends each alone (default 1)"},
+        {"--top-cache", "GATEWAY_TOP_CACHE", OPT_INT, OFF(top_cache), 0, 1,
+         "resend a recent /scores/top answer while the core says its run is still the one "
+         "asked for; 0 rebuilds every answer (default 1)"},
         {"--long-timeout-ms", "GATEWAY_LONG_TIMEOUT_MS", OPT_INT, OFF(long_timeout_ms), 1, 86400000,
          "deadline of /reload-graph and /run-score (default 600000)"},
         {"--max-connections", "GATEWAY_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 100000,
@@ -128,6 +131,7 @@ gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->rpc_timeout_ms = 5000;
 	cfg->long_timeout_ms = 600000;
 	cfg->rpc_batches = 1;
+	cfg->top_cache = 1;
 	cfg->max_connections = 1024;
 	cfg->per_ip_connections = 256;
 	cfg->conn_timeout_s = 30;

@@ -20,6 +20,7 @@ typedef struct gw_config {
 	int rpc_timeout_ms;   /* query RPCs */
 	int long_timeout_ms;  /* ReloadGraph, RunScore */
 	int rpc_batches;      /* coalesced query RPC batches out at once; 0 = none */
+	int top_cache;        /* keep recent /scores/top answers (gw_topcache.h) */
 	int max_connections;  /* all clients */
 	int per_ip_connections;
 	int conn_timeout_s; /* idle or slow client */

@@ -14,6 +14,7 @@
 #include "gw_route.h"
 #include "gw_server.h"
 #include "gw_static.h"
+#include "gw_topcache.h"
 
 #define ERR_MAX 256
 
@@ -70,7 +71,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((rv = gw_metrics_create(&app.metrics)) != AMLRISK_OK ||
-	    (rv = gw_static_create(&docs, cfg.docs_dir)) != AMLRISK_OK) {
+	    (rv = gw_static_create(&docs, cfg.docs_dir)) != AMLRISK_OK ||
+	    (cfg.top_cache && (rv = gw_topcache_create(&app.topcache)) != AMLRISK_OK)) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "gateway", "start.failed", "err=%s",
 		            amlrisk_errname(rv));
 		goto out;
@@ -100,6 +102,7 @@ out:
 	gw_server_stop(srv);
 	gw_static_destroy(docs);
 	gw_metrics_destroy(app.metrics);
+	gw_topcache_destroy(app.topcache);
 	rpc_client_destroy(app.rpc);
 	if (status == 0) {
 		amlrisk_log(AMLRISK_LOG_INFO, "gateway", "stopped", "signal=%d", sig);

@@ -87,6 +87,11 @@ SRV_HANDLER(top_scores, TopScoresRequest, TopScoresResponse)
 	if ((run = latest_for(ctx, input->run_id, &rv, err, sizeof(err))) != NULL) {
 		uint32_t count = srv_run_count(run);
 		resp.run_id = srv_run_summary(run)->id;
+		if (input->known_run_id != 0 && input->known_run_id == resp.run_id) {
+			resp.unchanged = true; /* the caller holds these rows already */
+			closure(&resp, closure_data);
+			goto out;
+		}
 		resp.n_scores = n < count ? n : count;
 		resp.scores = srv_arena_calloc(&a, resp.n_scores + 1, sizeof(*resp.scores));
 		for (uint32_t i = 0; resp.scores != NULL && i < resp.n_scores; i++) {

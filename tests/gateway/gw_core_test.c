@@ -402,6 +402,59 @@ test_other_config_and_runs(void **state)
 	gwt_resp_free(&r);
 }
 
+/* GET /scores/top?n=7 once (no run_id: the latest); asserts its run and
+ * whether the gateway sent its kept copy, returns the body (caller frees). */
+static char *
+top7(int64_t want_run, int want_hit)
+{
+	gwt_resp r = gwt_http(gw_port, "GET", "/scores/top?n=7", NULL, NULL, 0, 10000);
+	char hdr[16];
+	json_t *j;
+	char *body;
+
+	assert_int_equal(r.status, 200);
+	assert_int_equal(gwt_header(&r, "X-Amlrisk-Cache", hdr, sizeof(hdr)) != NULL, want_hit);
+	j = json_loadb(r.body, r.body_len, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), want_run);
+	assert_int_equal(json_array_size(json_object_get(j, "scores")), 5);
+	json_decref(j);
+	body = strdup(r.body);
+	gwt_resp_free(&r);
+	return body;
+}
+
+/* The gateway keeps a /scores/top answer and sends it again, byte for byte,
+ * while the core says the latest run is still the one it came from; a new
+ * run (with other scores) is seen at once. */
+static void
+test_top_cache(void **state)
+{
+	json_t *j;
+	int64_t run;
+	char *a, *b, *c;
+
+	(void)state;
+	j = run_score("{\"illicit_ratio\": 0}", 200);
+	run = json_integer_value(json_object_get(j, "run_id"));
+	json_decref(j);
+	a = top7(run, 0);
+	b = top7(run, 1);
+	assert_string_equal(a, b);
+	j = run_score("{\"illicit_ratio\": 0, \"hop_weights\": [1, 0.1]}", 200);
+	assert_true(json_integer_value(json_object_get(j, "run_id")) > run);
+	run = json_integer_value(json_object_get(j, "run_id"));
+	json_decref(j);
+	c = top7(run, 0); /* the core named the new run: rows rebuilt */
+	assert_string_not_equal(a, c);
+	free(b);
+	b = top7(run, 1);
+	assert_string_equal(b, c);
+	free(a);
+	free(b);
+	free(c);
+}
+
 /* schemathesis: property-based requests from /openapi.json against the real
  * core; any 5xx other than the documented 503/504, or a crash, fails. */
 static void
@@ -449,7 +502,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_reload_and_score),      cmocka_unit_test(test_worked_example),
-	        cmocka_unit_test(test_concurrent_reads),
+	        cmocka_unit_test(test_concurrent_reads),      cmocka_unit_test(test_top_cache),
 	        cmocka_unit_test(test_other_config_and_runs), cmocka_unit_test(test_schemathesis),
 	        cmocka_unit_test(test_core_down_and_back),
 	};

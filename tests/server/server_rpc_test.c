@@ -54,6 +54,7 @@ test_roundtrip(void **st)
 	Aml__V1__RunScoreResponse *run;
 	Aml__V1__TopScoresResponse *top;
 	Aml__V1__GetWalletScoreResponse *w;
+	Aml__V1__TopScoresRequest treq = AML__V1__TOP_SCORES_REQUEST__INIT;
 	Aml__V1__GetRunRequest greq = AML__V1__GET_RUN_REQUEST__INIT;
 	Aml__V1__GetRunResponse *gr;
 	Aml__V1__ListRunsRequest lreq = AML__V1__LIST_RUNS_REQUEST__INIT;
@@ -103,6 +104,19 @@ test_roundtrip(void **st)
 		assert_int_equal(top->scores[i]->n_hops, 3);
 	}
 	aml__v1__top_scores_response__free_unpacked(top, NULL);
+	/* a caller holding run 1's list is told it is still current, without rows;
+	 * one holding another run's gets the rows */
+	treq.known_run_id = 1;
+	assert_int_equal(CALL(&c, "TopScores", treq, top), TS_OK);
+	assert_true(top->unchanged);
+	assert_int_equal(top->run_id, 1);
+	assert_int_equal(top->n_scores, 0);
+	aml__v1__top_scores_response__free_unpacked(top, NULL);
+	treq.known_run_id = 7;
+	assert_int_equal(CALL(&c, "TopScores", treq, top), TS_OK);
+	assert_false(top->unchanged);
+	assert_int_equal(top->n_scores, 5);
+	aml__v1__top_scores_response__free_unpacked(top, NULL);
 	assert_int_equal(ts_wallet(&c, "C", 0, &w), TS_OK);
 	assert_int_equal(w->run_id, 1);
 	assert_int_equal(w->score->in_degree, 2);
@@ -134,6 +148,13 @@ test_roundtrip(void **st)
 	assert_int_equal(w->run_id, 3);
 	assert_true(w->score->risk_score == 0);
 	aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
+	/* run 1's list is no longer the latest: the rows of run 3 come back */
+	treq.known_run_id = 1;
+	assert_int_equal(CALL(&c, "TopScores", treq, top), TS_OK);
+	assert_false(top->unchanged);
+	assert_int_equal(top->run_id, 3);
+	assert_int_equal(top->n_scores, 5);
+	aml__v1__top_scores_response__free_unpacked(top, NULL);
 
 	greq.run_id = 2;
 	assert_int_equal(CALL(&c, "GetRun", greq, gr), TS_OK);
