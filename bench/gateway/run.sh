@@ -3,9 +3,11 @@
 # random wallets, GET /scores/top?n=20) with 1M scored wallets in the real core,
 # next to amlrisk-gw-baseline (a libmicrohttpd handler returning a fixed JSON
 # body of the same size) measured in the same run with the same wrk script.
-# The gateway runs twice: as shipped (query RPCs coalesced, connections
-# suspended while their RPC is out) and with --rpc-batches 0 (one exchange per
-# request, the pool thread waiting in it). Prints a markdown table, then the
+# The gateway runs three times: as shipped (query RPCs coalesced, connections
+# suspended while their RPC is out, recent /scores/top answers kept), with
+# --top-cache 0 (every top list rebuilt; /scores/top only), and with
+# --rpc-batches 0 --top-cache 0 (one exchange per request, the pool thread
+# waiting in it). Prints a markdown table, then the
 # CPU cost of one GET /scores/{wallet} on each side (from /proc, one more run
 # each): the baseline and wrk, the RPC path alone with no HTTP
 # (amlrisk-bench-rpc-floor keeping CONNS calls out against the same core), and
@@ -75,10 +77,11 @@ RPC_LISTEN=$RPC_ADDR "$BIN/amlrisk-core" >"$AMLRISK_VAR/core.log" 2>&1 &
 core_pid=$!
 pids+=($core_pid)
 GW=http://127.0.0.1:$GW_PORT
-# starts the gateway with --rpc-batches $1 (its pid in gw_pid) and waits for it
+# starts the gateway with --rpc-batches $1 and --top-cache ${2:-1} (its pid
+# in gw_pid) and waits for it
 gateway() {
 	LOG_LEVEL=${GW_LOG_LEVEL:-warn} "$BIN/amlrisk-gateway" --listen 127.0.0.1:$GW_PORT \
-		--rpc-url "$RPC_ADDR" --threads "$GW_THREADS" --rpc-batches "$1" \
+		--rpc-url "$RPC_ADDR" --threads "$GW_THREADS" --rpc-batches "$1" --top-cache "${2:-1}" \
 		--long-timeout-ms 3600000 >>"$AMLRISK_VAR/gateway.log" 2>&1 &
 	gw_pid=$!
 	pids+=($gw_pid)
@@ -173,7 +176,11 @@ stats=$(curl -sf "$GW/metrics" | awk '/^amlrisk_gateway_rpc_(calls|exchanges)_to
 	END { printf "%.1f", v["amlrisk_gateway_rpc_calls_total"] / v["amlrisk_gateway_rpc_exchanges_total"] }')
 kill "$gw_pid"
 wait "$gw_pid" 2>/dev/null || true
-gateway 0
+gateway 1 0
+n_top=$(measure "$GW/scores/top?n=20")
+kill "$gw_pid"
+wait "$gw_pid" 2>/dev/null || true
+gateway 0 0
 s_wallet=$(measure "$GW" "$ROOT/bench/gateway/scores.lua")
 s_top=$(measure "$GW/scores/top?n=20")
 
@@ -184,8 +191,9 @@ s_top=$(measure "$GW/scores/top?n=20")
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 	row 'GET /scores/{wallet} (random)' "$g_wallet" "$b_wallet" "$wallet_bytes" "coalesced"
 	row 'GET /scores/top?n=20' "$g_top" "$b_top" "$top_bytes" "coalesced"
+	row 'GET /scores/top?n=20' "$n_top" "$b_top" "$top_bytes" "coalesced, --top-cache 0"
 	row 'GET /scores/{wallet} (random)' "$s_wallet" "$b_wallet" "$wallet_bytes" "--rpc-batches 0"
-	row 'GET /scores/top?n=20' "$s_top" "$b_top" "$top_bytes" "--rpc-batches 0"
+	row 'GET /scores/top?n=20' "$s_top" "$b_top" "$top_bytes" "--rpc-batches 0, --top-cache 0"
 	echo
 	echo "coalesced: $stats calls per exchange with the core, over both endpoints"
 	echo
