@@ -843,6 +843,25 @@ still_open(int fd)
 	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
+/* Asks GET /health every 100 ms until it answers want (0: the connection is
+ * closed unanswered), for 10 s at most; returns the last status seen. */
+static int
+health_until(int port, int want)
+{
+	int64_t t0 = th_now_ms();
+	int status;
+
+	do {
+		gwt_resp r;
+
+		usleep(100000);
+		r = gwt_http(port, "GET", "/health", NULL, NULL, 0, 5000);
+		status = r.status;
+		gwt_resp_free(&r);
+	} while (status != want && th_now_ms() - t0 < 10000);
+	return status;
+}
+
 /* The per-IP connection limit and the connection timeout against slow clients. */
 static void
 test_connection_limits(void **state)
@@ -854,7 +873,6 @@ test_connection_limits(void **state)
 	char log[256], buf[64];
 	int port = gwt_free_port(), a, b, slow;
 	pid_t pid;
-	gwt_resp r;
 	int64_t t0;
 	ssize_t n;
 
@@ -877,26 +895,12 @@ test_connection_limits(void **state)
 	}
 	/* once the server has accepted both (a moment on a loaded machine), a third
 	 * connection from 127.0.0.1 is closed unanswered */
-	t0 = th_now_ms();
-	do {
-		usleep(100000);
-		r = gwt_http(port, "GET", "/health", NULL, NULL, 0, 5000);
-		n = r.status;
-		gwt_resp_free(&r);
-	} while (n != 0 && th_now_ms() - t0 < 10000);
-	assert_int_equal(n, 0);
+	assert_int_equal(health_until(port, 0), 0);
 	close(a);
 	close(b);
 	/* once the server has seen both closes (it may take a moment on a loaded
 	 * machine) a new connection is served again */
-	t0 = th_now_ms();
-	do {
-		usleep(100000);
-		r = gwt_http(port, "GET", "/health", NULL, NULL, 0, 5000);
-		n = r.status;
-		gwt_resp_free(&r);
-	} while (n != 200 && th_now_ms() - t0 < 10000);
-	assert_int_equal(n, 200);
+	assert_int_equal(health_until(port, 200), 200);
 	/* a client that stops half-way through its headers is dropped after ~3 s */
 	slow = gwt_dial(port);
 	assert_true(slow >= 0);
