@@ -63,10 +63,16 @@ typedef struct gw_reply {
 
 typedef void (*gw_handler)(const gw_request *rq, gw_reply *rep);
 
+#define GW_CT_JSON "application/json" /* the content type of every JSON answer */
+
 /* Sets rep to a JSON error {"detail": "<printf text>"} with status. The one
  * builder of error bodies: every 4xx/5xx of the gateway goes through it. */
 void gw_reply_error(gw_reply *rep, int status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/* Sets rep to the 500 of an answer that could not be encoded (out of memory,
+ * or a string that is not UTF-8): the one wording for both JSON encoders. */
+void gw_reply_unencodable(gw_reply *rep);
 
 /* Sets rep to status with a borrowed body that outlives the reply. */
 void gw_reply_static(gw_reply *rep, int status, const char *ctype, const void *body, size_t len);

@@ -10,7 +10,6 @@
 #include "gw_json.h"
 #include "gw_jw.h"
 
-#define CT_JSON    "application/json"
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
 
 typedef json_t *(*item_encoder)(const void *item);
@@ -22,11 +21,10 @@ gw_json_reply(gw_reply *rep, int status, json_t *obj)
 
 	json_decref(obj);
 	if (body == NULL) {
-		gw_reply_error(rep, 500,
-		               "could not encode the answer (out of memory or invalid UTF-8)");
+		gw_reply_unencodable(rep);
 		return;
 	}
-	gw_reply_owned(rep, status, CT_JSON, body, strlen(body));
+	gw_reply_owned(rep, status, GW_CT_JSON, body, strlen(body));
 }
 
 /* A JSON array of n items, each encoded by enc; NULL when out of memory. */

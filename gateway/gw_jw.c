@@ -9,8 +9,7 @@
 
 #include "gw_jw.h"
 
-#define CT_JSON "application/json"
-#define JW_MAX  (16u << 20) /* a document beyond this is refused (500) */
+#define JW_MAX (16u << 20) /* a document beyond this is refused (500) */
 
 void
 gw_jw_init(gw_jw *w)
@@ -262,10 +261,9 @@ gw_jw_reply(gw_jw *w, gw_reply *rep, int status)
 	put(w, "", 1); /* the NUL, not counted in the body's length */
 	if (w->failed || w->b.failed || w->depth != 0 || w->b.len < 2) {
 		gw_jw_free(w);
-		gw_reply_error(rep, 500,
-		               "could not encode the answer (out of memory or invalid UTF-8)");
+		gw_reply_unencodable(rep);
 		return;
 	}
-	gw_reply_owned(rep, status, CT_JSON, w->b.data, w->b.len - 1);
+	gw_reply_owned(rep, status, GW_CT_JSON, w->b.data, w->b.len - 1);
 	gw_jw_init(w);
 }

@@ -11,7 +11,6 @@
 #include "gw.h"
 
 #define DETAIL_MAX 512
-#define CT_JSON    "application/json"
 
 /* The answer when even the error body cannot be built (no memory). */
 static const char oom_body[] = "{\"detail\":\"out of memory\"}";
@@ -76,8 +75,14 @@ gw_reply_error(gw_reply *rep, int status, const char *fmt, ...)
 	body = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
 	json_decref(obj);
 	if (body == NULL) {
-		gw_reply_static(rep, status, CT_JSON, oom_body, sizeof(oom_body) - 1);
+		gw_reply_static(rep, status, GW_CT_JSON, oom_body, sizeof(oom_body) - 1);
 		return;
 	}
-	gw_reply_owned(rep, status, CT_JSON, body, strlen(body));
+	gw_reply_owned(rep, status, GW_CT_JSON, body, strlen(body));
+}
+
+void
+gw_reply_unencodable(gw_reply *rep)
+{
+	gw_reply_error(rep, 500, "could not encode the answer (out of memory or invalid UTF-8)");
 }

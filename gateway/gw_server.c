@@ -26,6 +26,7 @@
 #include "gw_auth.h"
 #include "gw_metrics.h"
 #include "gw_param.h"
+#include "gw_pool.h"
 #include "gw_route.h"
 #include "gw_server.h"
 
@@ -35,14 +36,6 @@
 #define PARAM_MAX      (AMLRISK_WALLET_MAX + 1)
 #define ASSET_NAME_MAX 64
 #define WHY_MAX        160
-/* Connections one MHD thread may hold. MHD_epoll() (0.9.75, unchanged since)
- * drains epoll in rounds of 128 events and, after a full round, waits again
- * with the whole timeout before serving the connections that round found
- * ready: a thread with 128 ready sockets (connections, the listen socket, the
- * inter-thread channel) can stall for the connection timeout. MHD gives each
- * pool thread max_connections / threads connections, so the pool is made
- * large enough that no thread reaches 126. */
-#define CONNS_PER_THREAD_MAX 125
 
 struct gw_server {
 	struct MHD_Daemon *mhd;
@@ -82,7 +75,6 @@ typedef struct request {
 	gw_reply later; /* the reply of a suspended request, set by rq_resume */
 } request;
 
-static const char ct_json[] = "application/json";
 
 static int64_t
 now_us(void)
@@ -182,7 +174,7 @@ reply_send(struct MHD_Connection *conn, request *r, gw_reply *rep)
 	}
 	rep->body = NULL; /* MHD owns it now */
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	                            rep->ctype != NULL ? rep->ctype : ct_json) != MHD_YES ||
+	                            rep->ctype != NULL ? rep->ctype : GW_CT_JSON) != MHD_YES ||
 	    (rep->cache != NULL &&
 	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, rep->cache) != MHD_YES) ||
 	    (rep->hdr_name != NULL &&
@@ -458,22 +450,20 @@ address_make(const gw_config *cfg, struct sockaddr_in *sa, char *err, size_t err
 	return AMLRISK_OK;
 }
 
-/* The MHD pool size: cfg's threads, raised (and logged) when that would give a
- * thread more than CONNS_PER_THREAD_MAX connections. */
+/* The MHD pool size (gw_pool.h), logged when it had to exceed cfg's threads. */
 static unsigned int
 pool_size(const gw_config *cfg)
 {
-	unsigned int conns = (unsigned int)cfg->max_connections;
-	unsigned int need = (conns + CONNS_PER_THREAD_MAX - 1) / CONNS_PER_THREAD_MAX;
+	unsigned int pool =
+	        gw_pool_threads((unsigned int)cfg->threads, (unsigned int)cfg->max_connections);
 
-	if ((unsigned int)cfg->threads >= need) {
-		return (unsigned int)cfg->threads;
+	if (pool != (unsigned int)cfg->threads) {
+		amlrisk_log(AMLRISK_LOG_WARN, "gateway", "http.threads_raised",
+		            "threads=%d max_connections=%d pool=%u why=\"at most %d connections per "
+		            "thread: libmicrohttpd stalls a thread with 128 ready sockets\"",
+		            cfg->threads, cfg->max_connections, pool, GW_CONNS_PER_THREAD_MAX);
 	}
-	amlrisk_log(AMLRISK_LOG_WARN, "gateway", "http.threads_raised",
-	            "threads=%d max_connections=%u pool=%u why=\"at most %d connections per "
-	            "thread: libmicrohttpd stalls a thread with 128 ready sockets\"",
-	            cfg->threads, conns, need, CONNS_PER_THREAD_MAX);
-	return need;
+	return pool;
 }
 
 int

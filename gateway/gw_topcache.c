@@ -9,8 +9,7 @@
 #include "amlrisk_err.h"
 #include "gw_topcache.h"
 
-#define SLOTS   64 /* answers kept at most (a few KiB each for n = 20) */
-#define CT_JSON "application/json"
+#define SLOTS 64 /* answers kept at most (a few KiB each for n = 20) */
 
 struct gw_topbody {
 	atomic_int refs;
@@ -116,7 +115,7 @@ gw_topbody_reply(const gw_topbody *b, gw_reply *rep)
 		return;
 	}
 	memcpy(copy, b->text, b->len + 1);
-	gw_reply_owned(rep, 200, CT_JSON, copy, b->len);
+	gw_reply_owned(rep, 200, GW_CT_JSON, copy, b->len);
 }
 
 void

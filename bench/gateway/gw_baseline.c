@@ -1,6 +1,7 @@
 /* gw_baseline.c - the gateway benchmark's baseline: a libmicrohttpd handler
  * answering every request with one fixed JSON body of a given size, run with
- * the gateway's own daemon flags and pool size. What HTTP alone costs here.
+ * the gateway's own daemon flags, pool size (gw_pool.h: the same rule against
+ * libmicrohttpd's stall) and connection limit. What HTTP alone costs here.
  * usage: amlrisk-gw-baseline PORT BODY_BYTES [THREADS] */
 #include <pthread.h>
 #include <signal.h>
@@ -9,6 +10,10 @@
 #include <string.h>
 
 #include <microhttpd.h>
+
+#include "gw_pool.h"
+
+#define CONN_LIMIT 1024u /* the gateway's default --max-connections */
 
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -64,11 +69,11 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
-	                     (uint16_t)port, NULL,
-	                     NULL, on_request, resp, MHD_OPTION_THREAD_POOL_SIZE,
-	                     (unsigned int)threads, MHD_OPTION_CONNECTION_LIMIT, 1024u,
-	                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
+	d = MHD_start_daemon(
+	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+	        (uint16_t)port, NULL, NULL, on_request, resp, MHD_OPTION_THREAD_POOL_SIZE,
+	        gw_pool_threads((unsigned int)threads, CONN_LIMIT), MHD_OPTION_CONNECTION_LIMIT,
+	        CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "%s: cannot listen on %ld\n", argv[0], port);
 		return 1;

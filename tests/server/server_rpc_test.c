@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +41,25 @@ start_spec(ts_core *c, int tcp, PGconn **conn)
 	ts_core_start(c, NULL);
 }
 
+/* TopScores naming the run of a list the caller holds (known_run_id):
+ * asserts whether the core says it is current, the run and the rows sent. */
+static void
+top_known(ts_core *c, int64_t known, bool unchanged, int64_t run, size_t rows)
+{
+	Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
+	Aml__V1__TopScoresResponse *top = NULL;
+	char msg[256];
+
+	req.known_run_id = known;
+	assert_int_equal(ts_call(c, "TopScores", &req.base, (ProtobufCMessage **)&top, 10000, msg,
+	                         sizeof(msg)),
+	                 TS_OK);
+	assert_int_equal(top->unchanged, unchanged);
+	assert_int_equal(top->run_id, run);
+	assert_int_equal(top->n_scores, rows);
+	aml__v1__top_scores_response__free_unpacked(top, NULL);
+}
+
 static void
 test_roundtrip(void **st)
 {
@@ -54,7 +74,6 @@ test_roundtrip(void **st)
 	Aml__V1__RunScoreResponse *run;
 	Aml__V1__TopScoresResponse *top;
 	Aml__V1__GetWalletScoreResponse *w;
-	Aml__V1__TopScoresRequest treq = AML__V1__TOP_SCORES_REQUEST__INIT;
 	Aml__V1__GetRunRequest greq = AML__V1__GET_RUN_REQUEST__INIT;
 	Aml__V1__GetRunResponse *gr;
 	Aml__V1__ListRunsRequest lreq = AML__V1__LIST_RUNS_REQUEST__INIT;
@@ -106,17 +125,8 @@ test_roundtrip(void **st)
 	aml__v1__top_scores_response__free_unpacked(top, NULL);
 	/* a caller holding run 1's list is told it is still current, without rows;
 	 * one holding another run's gets the rows */
-	treq.known_run_id = 1;
-	assert_int_equal(CALL(&c, "TopScores", treq, top), TS_OK);
-	assert_true(top->unchanged);
-	assert_int_equal(top->run_id, 1);
-	assert_int_equal(top->n_scores, 0);
-	aml__v1__top_scores_response__free_unpacked(top, NULL);
-	treq.known_run_id = 7;
-	assert_int_equal(CALL(&c, "TopScores", treq, top), TS_OK);
-	assert_false(top->unchanged);
-	assert_int_equal(top->n_scores, 5);
-	aml__v1__top_scores_response__free_unpacked(top, NULL);
+	top_known(&c, 1, true, 1, 0);
+	top_known(&c, 7, false, 1, 5);
 	assert_int_equal(ts_wallet(&c, "C", 0, &w), TS_OK);
 	assert_int_equal(w->run_id, 1);
 	assert_int_equal(w->score->in_degree, 2);
@@ -149,12 +159,7 @@ test_roundtrip(void **st)
 	assert_true(w->score->risk_score == 0);
 	aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
 	/* run 1's list is no longer the latest: the rows of run 3 come back */
-	treq.known_run_id = 1;
-	assert_int_equal(CALL(&c, "TopScores", treq, top), TS_OK);
-	assert_false(top->unchanged);
-	assert_int_equal(top->run_id, 3);
-	assert_int_equal(top->n_scores, 5);
-	aml__v1__top_scores_response__free_unpacked(top, NULL);
+	top_known(&c, 1, false, 3, 5);
 
 	greq.run_id = 2;
 	assert_int_equal(CALL(&c, "GetRun", greq, gr), TS_OK);
