@@ -12,7 +12,8 @@
 # each): the baseline and wrk, the RPC path alone with no HTTP
 # (amlrisk-bench-rpc-floor keeping CONNS calls out against the same core), and
 # the gateway with the core and wrk; and the best ratio a gateway costing
-# nothing of its own could reach, HTTP and RPC sharing the cores.
+# nothing of its own could reach, HTTP and RPC sharing the cores; and what
+# one thread hand-off costs on this machine (amlrisk-bench-wake).
 #   BUILD (build)  WALLETS (1000000)  DURATION (10 s)  REPEAT (3, median kept)
 #   CONNS (32)  WRK_THREADS (1)  GW_THREADS (8)  GW_LOG_LEVEL (warn)  RPC_TRANSPORT (tcp|ipc)
 # Uses its own PostgreSQL (scripts/stack, private data dir and free ports).
@@ -28,7 +29,8 @@ CONNS=${CONNS:-32}
 WRK_THREADS=${WRK_THREADS:-1}
 GW_THREADS=${GW_THREADS:-8}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-for b in amlrisk-gateway amlrisk-core amlrisk-migrate amlrisk-gw-baseline amlrisk-bench-rpc-floor; do
+for b in amlrisk-gateway amlrisk-core amlrisk-migrate amlrisk-gw-baseline amlrisk-bench-rpc-floor \
+	amlrisk-bench-wake; do
 	[ -x "$BIN/$b" ] || { echo "run.sh: $BIN/$b missing (ninja -C $BUILD $b)" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "run.sh: wrk missing (scripts/bootstrap)" >&2; exit 1; }
@@ -208,4 +210,7 @@ s_top=$(measure "$GW/scores/top?n=20")
 	awk -v n="$(nproc)" -v bs="$cb_srv" -v bw="$cb_wrk" -v fs="$cf_srv" -v fc="$cf_cli" -v br="${b_wallet%% *}" '
 		BEGIN { t = bs + bw + fs + fc; r = n * 1e6 / t
 		printf "a gateway costing nothing beyond HTTP and RPC: %.1f us per request, at most %.0f req/s on %d cores = %.2fx of the baseline\n", t, r, n, r / br }'
+	echo
+	echo "one thread hand-off (amlrisk-bench-wake; NNG and the worker pool take several per message):"
+	"$BIN/amlrisk-bench-wake" | sed 's/^/- /'
 } | tee "$OUT/gateway.md"
