@@ -54,35 +54,26 @@ seconds_of(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* Runs rounds round trips (two hand-offs each), both threads on cpu when it is
- * >= 0; prints the cost of one hand-off. Returns 0, or 1 when a thread could
- * not be started or pinned. */
+/* Runs rounds round trips (two hand-offs each), both threads on the CPUs of
+ * set (borrowed); prints the cost of one hand-off. Returns 0, or 1 when a
+ * thread could not be started or placed. */
 static int
-measure(const char *label, long rounds, int cpu)
+measure(const char *label, long rounds, const cpu_set_t *set)
 {
 	pingpong pp = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, rounds};
 	pthread_attr_t attr;
-	cpu_set_t set;
 	struct timespec t0, t1;
 	struct rusage r0, r1;
 	pthread_t peer;
 	double wall, cpu_s;
 	int rv = 1;
 
-	CPU_ZERO(&set);
-	if (cpu >= 0) {
-		CPU_SET(cpu, &set);
-	} else {
-		for (int i = 0; i < CPU_SETSIZE; i++) {
-			CPU_SET(i, &set);
-		}
-	}
 	if (pthread_attr_init(&attr) != 0) {
 		return 1;
 	}
-	if (pthread_attr_setaffinity_np(&attr, sizeof(set), &set) != 0 ||
-	    pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
-		fprintf(stderr, "amlrisk-bench-wake: cannot pin to CPU %d\n", cpu);
+	if (pthread_attr_setaffinity_np(&attr, sizeof(*set), set) != 0 ||
+	    pthread_setaffinity_np(pthread_self(), sizeof(*set), set) != 0) {
+		fprintf(stderr, "amlrisk-bench-wake: cannot place threads (%s)\n", label);
 		goto out;
 	}
 	getrusage(RUSAGE_SELF, &r0);
@@ -112,6 +103,7 @@ int
 main(int argc, char **argv)
 {
 	long handoffs = HANDOFFS_DEFAULT;
+	cpu_set_t all, one;
 	char *end;
 
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
@@ -129,8 +121,23 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (measure("any CPU", handoffs / 2, -1) != 0 || measure("one CPU", handoffs / 2, 0) != 0) {
+	/* the CPUs this process may use (a container or taskset may limit them),
+	 * then the first of them alone */
+	if (sched_getaffinity(0, sizeof(all), &all) != 0) {
+		perror("amlrisk-bench-wake: sched_getaffinity");
 		return 1;
 	}
-	return 0;
+	CPU_ZERO(&one);
+	for (int i = 0; i < CPU_SETSIZE; i++) {
+		if (CPU_ISSET(i, &all)) {
+			CPU_SET(i, &one);
+			break;
+		}
+	}
+	if (CPU_COUNT(&all) < 2) {
+		printf("only one CPU available: no hand-off between CPUs to measure\n");
+	} else if (measure("any CPU", handoffs / 2, &all) != 0) {
+		return 1;
+	}
+	return measure("one CPU", handoffs / 2, &one);
 }
