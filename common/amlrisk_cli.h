@@ -1,6 +1,6 @@
 /* amlrisk_cli.h - small helpers the command-line programs share: numbers parsed
  * whole and in range (a flag or environment value, read once at start-up), the
- * usage-error line every binary prints, and a monotonic clock for timings. */
+ * usage-error line every binary prints, and clocks for timings. */
 #ifndef AMLRISK_CLI_H
 #define AMLRISK_CLI_H
 
@@ -32,5 +32,8 @@ int amlrisk_usage_error(const char *head, const char *tail, const char *fmt, ...
 
 /* Seconds on CLOCK_MONOTONIC, for measuring durations. */
 double amlrisk_now_s(void);
+
+/* CPU seconds (user + system) this process has used so far, all threads. */
+double amlrisk_cpu_s(void);
 
 #endif

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,11 +61,7 @@ cpu_s(int64_t pid)
 	int n;
 
 	if (pid == 0) {
-		struct rusage ru;
-
-		getrusage(RUSAGE_SELF, &ru);
-		return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-		       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+		return amlrisk_cpu_s();
 	}
 	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
 	if ((f = fopen(path, "r")) == NULL) {

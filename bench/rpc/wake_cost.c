@@ -8,14 +8,15 @@
  * count is rounded down). */
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-#define HANDOFFS_DEFAULT 200000L
-#define HANDOFFS_MAX     100000000L
+#include "amlrisk_cli.h"
+#include "amlrisk_err.h"
+
+#define HANDOFFS_DEFAULT 200000
+#define HANDOFFS_MAX     100000000
 
 typedef struct pingpong {
 	pthread_mutex_t mtx;
@@ -48,12 +49,6 @@ peer_main(void *arg)
 	return NULL;
 }
 
-static double
-seconds_of(struct timeval tv)
-{
-	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
 /* Runs rounds round trips (two hand-offs each), both threads on the CPUs of
  * set (borrowed); prints the cost of one hand-off. Returns 0, or 1 when a
  * thread could not be started or placed. */
@@ -62,10 +57,8 @@ measure(const char *label, long rounds, const cpu_set_t *set)
 {
 	pingpong pp = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, rounds};
 	pthread_attr_t attr;
-	struct timespec t0, t1;
-	struct rusage r0, r1;
 	pthread_t peer;
-	double wall, cpu_s;
+	double t0, c0, wall, cpu;
 	int rv = 1;
 
 	if (pthread_attr_init(&attr) != 0) {
@@ -76,8 +69,8 @@ measure(const char *label, long rounds, const cpu_set_t *set)
 		fprintf(stderr, "amlrisk-bench-wake: cannot place threads (%s)\n", label);
 		goto out;
 	}
-	getrusage(RUSAGE_SELF, &r0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	c0 = amlrisk_cpu_s();
+	t0 = amlrisk_now_s();
 	if (pthread_create(&peer, &attr, peer_main, &pp) != 0) {
 		fprintf(stderr, "amlrisk-bench-wake: cannot start a thread\n");
 		goto out;
@@ -86,13 +79,10 @@ measure(const char *label, long rounds, const cpu_set_t *set)
 		pass(&pp, 0);
 	}
 	pthread_join(peer, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	getrusage(RUSAGE_SELF, &r1);
-	wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	cpu_s = seconds_of(r1.ru_utime) + seconds_of(r1.ru_stime) - seconds_of(r0.ru_utime) -
-	        seconds_of(r0.ru_stime);
+	wall = amlrisk_now_s() - t0;
+	cpu = amlrisk_cpu_s() - c0;
 	printf("%s: %.2f us wall, %.2f us CPU per hand-off (%ld hand-offs)\n", label,
-	       wall * 1e6 / (double)(2 * rounds), cpu_s * 1e6 / (double)(2 * rounds), 2 * rounds);
+	       wall * 1e6 / (double)(2 * rounds), cpu * 1e6 / (double)(2 * rounds), 2 * rounds);
 	rv = 0;
 out:
 	pthread_attr_destroy(&attr);
@@ -102,24 +92,18 @@ out:
 int
 main(int argc, char **argv)
 {
-	long handoffs = HANDOFFS_DEFAULT;
+	uint64_t handoffs = HANDOFFS_DEFAULT;
 	cpu_set_t all, one;
-	char *end;
 
-	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-
-		fprintf(help ? stdout : stderr,
-		        "usage: amlrisk-bench-wake [HANDOFFS]   (2..%ld, default %ld)\n", HANDOFFS_MAX,
-		        HANDOFFS_DEFAULT);
-		return help ? 0 : 2;
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("usage: amlrisk-bench-wake [HANDOFFS]   (2..%d, default %d)\n", HANDOFFS_MAX,
+		       HANDOFFS_DEFAULT);
+		return 0;
 	}
-	if (argc == 2) {
-		handoffs = strtol(argv[1], &end, 10);
-		if (*end != '\0' || handoffs < 2 || handoffs > HANDOFFS_MAX) {
-			fprintf(stderr, "amlrisk-bench-wake: HANDOFFS must be 2..%ld\n", HANDOFFS_MAX);
-			return 2;
-		}
+	if (argc > 2 ||
+	    (argc == 2 && amlrisk_parse_u64(&handoffs, argv[1], 2, HANDOFFS_MAX) != AMLRISK_OK)) {
+		return amlrisk_usage_error("amlrisk-bench-wake: ", "\n(see amlrisk-bench-wake --help)\n",
+		                           "HANDOFFS must be one number, 2..%d", HANDOFFS_MAX);
 	}
 	/* the CPUs this process may use (a container or taskset may limit them),
 	 * then the first of them alone */
@@ -136,8 +120,8 @@ main(int argc, char **argv)
 	}
 	if (CPU_COUNT(&all) < 2) {
 		printf("only one CPU available: no hand-off between CPUs to measure\n");
-	} else if (measure("any CPU", handoffs / 2, &all) != 0) {
+	} else if (measure("any CPU", (long)handoffs / 2, &all) != 0) {
 		return 1;
 	}
-	return measure("one CPU", handoffs / 2, &one);
+	return measure("one CPU", (long)handoffs / 2, &one);
 }

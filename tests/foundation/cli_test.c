@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -124,6 +125,18 @@ test_usage_and_clock(void **state)
 	double a = amlrisk_now_s(), b = amlrisk_now_s();
 	assert_true(a > 0);
 	assert_true(b >= a);
+
+	/* CPU time grows with work done, not with time slept */
+	double c0 = amlrisk_cpu_s();
+	volatile unsigned long spin = 0;
+	while (amlrisk_cpu_s() - c0 < 0.05) {
+		spin++;
+	}
+	assert_true(spin > 0);
+	double c1 = amlrisk_cpu_s();
+	struct timespec nap = {0, 100 * 1000 * 1000};
+	nanosleep(&nap, NULL);
+	assert_true(amlrisk_cpu_s() - c1 < 0.05);
 }
 
 int
