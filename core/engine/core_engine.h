@@ -1,6 +1,7 @@
 /* core_engine.h - the scoring engine: the wallet graph (interned ids, CSR both
- * ways), the hop_exposure/v1 model of shared/spec/scoring.md, explain and
- * neighbourhood views. No I/O; built for 1M-10M transactions scored in seconds. */
+ * ways), the two risk models (hop_exposure/v1 of spec/scoring.md, the default,
+ * and flow_exposure/v1 of spec/flow_exposure.md), explain and neighbourhood
+ * views. No I/O; built for 1M-10M transactions scored in seconds. */
 #ifndef CORE_ENGINE_H
 #define CORE_ENGINE_H
 
@@ -8,8 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CORE_MODEL_NAME      "hop_exposure/v1"
-#define CORE_HOPS_MAX        10                /* K at most; hop_weights has 1..11 entries */
+#define CORE_MODEL_NAME      "hop_exposure/v1" /* the default model */
+#define CORE_MODEL_HOP_NAME  "hop_exposure/v1"
+#define CORE_MODEL_FLOW_NAME "flow_exposure/v1"
+#define CORE_HOPS_MAX        10                /* hop_exposure/v1: K at most; 1..11 weights */
+#define CORE_FLOW_HOPS_MAX   32                /* flow_exposure/v1: K in 1..32 */
 #define CORE_WALLET_LEN_MAX  65536             /* bytes of one wallet id */
 #define CORE_WALLETS_MAX     (UINT32_MAX - 1u) /* distinct wallets of one graph */
 #define CORE_CONFIG_JSON_MAX 1024              /* bytes core_config_to_json() may need */
@@ -117,33 +121,67 @@ typedef enum core_count {
 	CORE_COUNT_EXACT,      /* c_k = x_k */
 } core_count;
 
-/* The run config: a plain value (copy it freely). The model is always
- * CORE_MODEL_NAME. Fill it with core_config_defaults() or core_config_parse(). */
+typedef enum core_model {
+	CORE_MODEL_HOP = 0, /* hop_exposure/v1 (spec/scoring.md), the default */
+	CORE_MODEL_FLOW,    /* flow_exposure/v1 (spec/flow_exposure.md) */
+} core_model;
+
+typedef enum core_side {
+	CORE_SIDE_BOTH = 0, /* flow: risk_score = R_K + S_K */
+	CORE_SIDE_RECEIVED, /* R_K */
+	CORE_SIDE_SENT,     /* S_K */
+} core_side;
+
+/* The run config: a plain value (copy it freely). model says which of the
+ * fields below apply; the others keep their defaults and are ignored. Fill it
+ * with core_config_defaults*() or core_config_parse(). */
 typedef struct core_config {
+	core_model model;
 	double illicit_ratio; /* [0, 1] */
 	uint64_t illicit_seed;
 	bool use_labels;
-	unsigned hops;                         /* K: hop_weights[0..hops] are used */
-	double hop_weights[CORE_HOPS_MAX + 1]; /* finite, >= 0 */
+	/* hop: K = number of hop_weights - 1 (0..CORE_HOPS_MAX);
+	 * flow: K, the "hops" key (1..CORE_FLOW_HOPS_MAX) */
+	unsigned hops;
+	/* hop_exposure/v1 only */
+	double hop_weights[CORE_HOPS_MAX + 1]; /* finite, >= 0; [0..hops] used */
 	core_direction direction;
 	core_count count;
 	bool degree_normalize;
+	/* flow_exposure/v1 only */
+	core_side side;
+	double smoothing; /* finite, >= 0: c = smoothing * mean amount */
 } core_config;
 
 /* Sets the illicit_seed that core_config_defaults() gives (42 until set; the
  * service passes env ILLICIT_SEED here at start-up). Thread-safe. */
 void core_config_default_seed_set(uint64_t seed);
 uint64_t core_config_default_seed(void);
-/* The spec's defaults. */
+/* Sets the model that core_config_defaults() and a config without a "model"
+ * key get (CORE_MODEL_HOP until set; the service passes its deployment
+ * default here at start-up). Thread-safe. */
+void core_config_default_model_set(core_model m);
+core_model core_config_default_model(void);
+/* The spec's defaults of the default model. */
 void core_config_defaults(core_config *out);
+/* The spec's defaults of model m. */
+void core_config_defaults_model(core_config *out, core_model m);
+/* Names: "hop_exposure/v1", "flow_exposure/v1"; "both", "received", "sent".
+ * Parsers return 0 or AMLRISK_EINVAL; name functions return "?" when out of range. */
+int core_model_parse(const char *s, core_model *out);
+const char *core_model_name(core_model m);
+int core_side_parse(const char *s, core_side *out);
+const char *core_side_name(core_side s);
 /* AMLRISK_OK, or AMLRISK_EINVAL with "key: reason" in err (errlen bytes). */
 int core_config_validate(const core_config *c, char *err, size_t errlen);
-/* Defaults, then the keys of the JSON object json (len bytes) over them.
- * AMLRISK_EINVAL naming the key for an unknown key, a wrong type or an
- * out-of-range value, or saying where the JSON is malformed. *out is written
- * only on success. */
+/* The defaults of the model the JSON object json (len bytes) names in its
+ * "model" key (the default model without one), then its keys over them.
+ * AMLRISK_EINVAL naming the key for an unknown key, a key of the other model,
+ * a wrong type or an out-of-range value, or saying where the JSON is
+ * malformed. *out is written only on success. */
 int core_config_parse(core_config *out, const char *json, size_t len, char *err, size_t errlen);
-/* The same over base instead of the defaults (base and out may alias). */
+/* The same over base instead of the defaults (base and out may alias). When
+ * json names a model other than base's, that model's defaults are the base. */
 int core_config_merge(core_config *out, const core_config *base, const char *json, size_t len,
                       char *err, size_t errlen);
 /* Writes the canonical full JSON (every key, fixed order, numbers that parse
@@ -170,12 +208,19 @@ typedef struct core_wallet_score {
 	uint32_t id;
 	const char *wallet;
 	size_t wallet_len;
-	double risk_score;  /* unrounded */
-	uint32_t exposures; /* x_0 + ... + x_K */
+	double risk_score; /* unrounded */
 	uint32_t in_degree, out_degree;
 	bool is_illicit;
-	unsigned hops;          /* K */
+	core_model model;
+	unsigned hops; /* K */
+	/* hop_exposure/v1 (NULL and 0 for flow) */
+	uint32_t exposures;     /* x_0 + ... + x_K */
 	const uint32_t *counts; /* c_0 .. c_K */
+	/* flow_exposure/v1 (NULL and 0 for hop) */
+	double received_exposure; /* R_K */
+	double sent_exposure;     /* S_K */
+	const double *received;   /* R_1 .. R_K */
+	const double *sent;       /* S_1 .. S_K */
 } core_wallet_score;
 
 /* Scores every wallet of g with cfg; labels (may be NULL) are illicit too when
@@ -215,9 +260,14 @@ uint32_t core_run_result_rank(const core_run_result *r, uint32_t id);
 typedef struct core_explain core_explain;
 
 typedef struct core_explain_params {
-	uint32_t sources_per_hop; /* illicit wallets listed per hop; 0 = 10 */
-	uint32_t sources_max;     /* over all hops; 0 = 100; at most 10000 */
+	uint32_t sources_per_hop; /* hop: illicit wallets listed per hop; 0 = 10 */
+	uint32_t sources_max;     /* hop: over all hops; 0 = 100; at most 10000;
+	                           * flow: contributors listed; 0 = 10; at most 10000 */
+	uint64_t work_max;        /* flow: walk steps (edges examined over all hops)
+	                           * the explain may spend; 0 = CORE_EXPLAIN_WORK_DEFAULT */
 } core_explain_params;
+
+#define CORE_EXPLAIN_WORK_DEFAULT 4000000u
 
 typedef struct core_explain_hop {
 	unsigned hop;
@@ -240,22 +290,56 @@ typedef struct core_explain_source {
 	const uint32_t *path;
 } core_explain_source;
 
-/* Explains wallet's score in r: recomputes its exact per-hop counts by a
- * traversal from it and lists up to the capped number of contributing illicit
- * wallets per hop (by wallet bytes ascending), each with one shortest path.
+/* flow_exposure/v1: one contributing illicit source on one side. */
+typedef struct core_explain_contrib {
+	uint32_t source;     /* the illicit wallet */
+	core_side side;      /* RECEIVED: its value reached the wallet; SENT: the
+	                      * wallet's value reached it */
+	double contribution; /* its part of R_K (RECEIVED) or S_K (SENT) */
+	/* its heaviest walk (the largest product of the spec's per-edge shares),
+	 * walk_len edges, walk_len + 1 wallet ids in the direction money moved:
+	 * RECEIVED: walk[0] = source .. walk[walk_len] = the wallet;
+	 * SENT: walk[0] = the wallet .. walk[walk_len] = source. */
+	double walk_weight;
+	unsigned walk_len;
+	const uint32_t *walk;
+} core_explain_contrib;
+
+/* Explains wallet's score in r, for either model (core_explain_model()).
+ * hop_exposure/v1: recomputes its exact per-hop counts by a traversal from it
+ * and lists up to the capped number of contributing illicit wallets per hop
+ * (by wallet bytes ascending), each with one shortest path.
+ * flow_exposure/v1: per hop R_k and S_k from r, and the contributions of
+ * illicit sources by walks traced from the wallet (at most params->work_max
+ * steps: core_explain_capped() tells when the bound stopped the tracing), the
+ * largest listed by contribution descending (then side, then wallet bytes),
+ * each with its heaviest walk; core_explain_others() is the score minus the
+ * listed contributions, so the listed parts and the others add up to the score.
  * Borrows r for the call; the explain holds its own reference on r's graph.
  * AMLRISK_ENOTFOUND, AMLRISK_EINVAL, AMLRISK_ENOMEM. */
 int core_explain_build(core_explain **out, const core_run_result *r, const char *wallet, size_t len,
                        const core_explain_params *params);
 void core_explain_destroy(core_explain *e);
+core_model core_explain_model(const core_explain *e);
 const core_graph *core_explain_graph(const core_explain *e);
 uint32_t core_explain_wallet(const core_explain *e);
 double core_explain_score(const core_explain *e);
+/* hop_exposure/v1 */
 double core_explain_normaliser(const core_explain *e); /* the divisor (1 without normalising) */
 size_t core_explain_hops(const core_explain *e, const core_explain_hop **hops);
 size_t core_explain_sources(const core_explain *e, const core_explain_source **sources);
-/* True when a cap left contributing illicit wallets unlisted. */
+/* True when a cap left contributing illicit wallets unlisted (either model). */
 bool core_explain_truncated(const core_explain *e);
+/* flow_exposure/v1: K and R_1..R_K, S_1..S_K (borrowed); 0 for hop. */
+unsigned core_explain_flow_hops(const core_explain *e, const double **received,
+                                const double **sent);
+/* The listed contributors (borrowed), largest first. */
+size_t core_explain_contribs(const core_explain *e, const core_explain_contrib **contribs);
+/* The score minus the listed contributions (>= 0 up to rounding). */
+double core_explain_others(const core_explain *e);
+/* True when the work bound stopped the tracing: then the contributions are
+ * those of the walks traced, and the others line holds the rest. */
+bool core_explain_capped(const core_explain *e);
 
 /* --------------------------------------------------------- neighbourhood --- */
 

@@ -49,7 +49,7 @@ static core_explain *
 explain(const core_run_result *r, const char *w, uint32_t per_hop, uint32_t max)
 {
 	core_explain *e = NULL;
-	core_explain_params p = {per_hop, max};
+	core_explain_params p = {per_hop, max, 0};
 	assert_int_equal(core_explain_build(&e, r, w, strlen(w), &p), AMLRISK_OK);
 	return e;
 }
@@ -98,7 +98,7 @@ test_explain_spec(void **state)
 
 	core_explain *bad = NULL;
 	assert_int_equal(core_explain_build(&bad, r, "Z", 1, NULL), AMLRISK_ENOTFOUND);
-	core_explain_params p = {1, 10001};
+	core_explain_params p = {1, 10001, 0};
 	assert_int_equal(core_explain_build(&bad, r, "A", 1, &p), AMLRISK_EINVAL);
 	assert_null(bad);
 	core_explain_destroy(NULL);
