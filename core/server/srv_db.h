@@ -17,7 +17,7 @@
 
 typedef struct srv_db srv_db;
 
-#define SRV_DB_IO_TIMEOUT_DEFAULT 15000
+#define SRV_DB_IO_TIMEOUT_DEFAULT 300000
 
 /* Sets the I/O timeout (ms; <= 0 restores the default) of every helper below:
  * how long a statement may go without a byte sent or received before its

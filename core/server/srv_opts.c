@@ -3,6 +3,8 @@
  * naming the variable or flag. */
 #include "srv_opts.h"
 
+#include "srv_db.h"
+
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -43,7 +45,7 @@ srv_opts_usage(FILE *f)
 	        "  --db-io-timeout-ms MS   a database connection that neither sends nor\n"
 	        "                          receives a byte this long while a statement is\n"
 	        "                          under way is closed as unreachable (a silent\n"
-	        "                          network partition) [DB_IO_TIMEOUT_MS; 15000]\n"
+	        "                          network partition) [DB_IO_TIMEOUT_MS; 300000]\n"
 	        "  --labels-max N          wallet_labels one run may use [LABELS_MAX; %zu]\n"
 	        "  --help, --version\n"
 	        "\n"
@@ -208,7 +210,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->score_threads = 2;
 	o->health_ms = 1000;
 	o->statement_timeout_ms = 30000;
-	o->db_io_timeout_ms = 15000;
+	o->db_io_timeout_ms = SRV_DB_IO_TIMEOUT_DEFAULT;
 	o->labels_max = LABELS_MAX_DEFAULT;
 	if (from_env(o) != 0)
 		return 2;
