@@ -109,6 +109,34 @@ tu_graph_pairs(const char *const *pairs)
 	return g;
 }
 
+core_run_result *
+tu_run(core_graph *g, const core_config *c, const core_labels *l, unsigned threads)
+{
+	core_run_result *r = NULL;
+	char err[256];
+	if (core_score_run(&r, g, c, l, threads, err, sizeof err) != AMLRISK_OK)
+		fail_msg("core_score_run: %s", err);
+	return r;
+}
+
+core_labels *
+tu_labels(const char *const *w)
+{
+	core_labels *l;
+	assert_int_equal(core_labels_create(&l), AMLRISK_OK);
+	for (size_t i = 0; w[i] != NULL; i++)
+		assert_int_equal(core_labels_add(l, w[i], strlen(w[i])), AMLRISK_OK);
+	return l;
+}
+
+core_wallet_score
+tu_get(const core_run_result *r, const char *w)
+{
+	core_wallet_score s;
+	assert_int_equal(core_run_result_find(r, w, strlen(w), &s), AMLRISK_OK);
+	return s;
+}
+
 uint64_t
 tu_rand(uint64_t *s)
 {
@@ -239,6 +267,27 @@ tu_rel(double a, double b)
 {
 	double m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
 	return m == 0 ? 0 : fabs(a - b) / m;
+}
+
+void
+tu_check_order(const core_run_result *r)
+{
+	const uint32_t *o = core_run_result_order(r);
+	uint32_t n = core_run_result_count(r);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_int_equal(core_run_result_rank(r, o[i]), i);
+		if (i == 0)
+			continue;
+		core_wallet_score a, b;
+		core_run_result_get(r, o[i - 1], &a);
+		core_run_result_get(r, o[i], &b);
+		assert_true(a.risk_score >= b.risk_score);
+		if (a.risk_score == b.risk_score) {
+			size_t m = a.wallet_len < b.wallet_len ? a.wallet_len : b.wallet_len;
+			int c = memcmp(a.wallet, b.wallet, m);
+			assert_true(c < 0 || (c == 0 && a.wallet_len < b.wallet_len));
+		}
+	}
 }
 
 /* -------------------------------------------------------------- vectors --- */

@@ -27,6 +27,14 @@ uint32_t tu_id(const core_graph *g, const char *w);
 /* A graph from "A>B" strings (NULL-terminated list). */
 core_graph *tu_graph_pairs(const char *const *pairs);
 
+/* Scores g (fails the test on error); caller unrefs. */
+core_run_result *tu_run(core_graph *g, const core_config *c, const core_labels *l,
+                        unsigned threads);
+/* Labels of the NULL-terminated wallet list w; caller destroys. */
+core_labels *tu_labels(const char *const *w);
+/* The result of wallet w (fails the test when absent). */
+core_wallet_score tu_get(const core_run_result *r, const char *w);
+
 /* Random transactions over wallets w0..w{nw-1}: ntx rows, a share of them
  * self-transfers, some duplicates. */
 void tu_txs_random(tu_txs *t, uint64_t *rng, uint32_t nw, size_t ntx);
@@ -49,6 +57,10 @@ uint32_t *tu_ref_dist(const tu_ref *r, uint32_t v, core_direction dir);
 /* x[v * (K+1) + k]: illicit wallets at distance exactly k from v under cfg's
  * direction (both: in + out for k >= 1); illicit is per graph id. Caller frees. */
 uint32_t *tu_ref_exact(const tu_ref *r, const core_config *cfg, const uint8_t *illicit);
+
+/* Fails unless r's order holds the spec's rule (score descending, then
+ * wallet bytes ascending) and rank is its inverse. */
+void tu_check_order(const core_run_result *r);
 
 /* Relative difference. */
 double tu_rel(double a, double b);
