@@ -130,11 +130,7 @@ test_ctl(void **st)
 
 	(void)st;
 	assert_non_null(o);
-	ts_core_init(&c, 0);
-	conn = th_db_connect(c.db_url);
-	ts_load_fixture(conn, "spec-example.pb");
-	ts_label(conn, "A");
-	ts_core_start(&c, NULL);
+	conn = ts_core_fixture(&c, 0, "spec-example.pb", "A", NULL);
 
 	CTL(&c, o, "health");
 	expect_ok(o, "status          ok");
@@ -253,11 +249,7 @@ test_ctl_flow(void **st)
 
 	(void)st;
 	assert_non_null(o);
-	ts_core_init(&c, 0);
-	conn = th_db_connect(c.db_url);
-	ts_load_fixture(conn, "flow-example.pb");
-	ts_label(conn, "X");
-	ts_core_start(&c, NULL);
+	conn = ts_core_fixture(&c, 0, "flow-example.pb", "X", NULL);
 
 	CTL(&c, o, "score", "--model", "flow_exposure/v1", "--hops", "2", "--side", "received",
 	    "--smoothing", "1");

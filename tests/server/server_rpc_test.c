@@ -33,28 +33,6 @@
 #define CALL(c, m, req, resp)                                                                      \
 	ts_call((c), (m), &(req).base, (ProtobufCMessage **)&(resp), 10000, msg, sizeof(msg))
 
-/* The spec's worked example with S = {A}, scored once. */
-static void
-start_spec(ts_core *c, int tcp, PGconn **conn)
-{
-	ts_core_init(c, tcp);
-	*conn = th_db_connect(c->db_url);
-	ts_load_fixture(*conn, "spec-example.pb");
-	ts_label(*conn, "A");
-	ts_core_start(c, NULL);
-}
-
-/* The flow example of spec/flow_exposure.md with S = {X} (labelled). */
-static void
-start_flow(ts_core *c, PGconn **conn, char *const env[])
-{
-	ts_core_init(c, 0);
-	*conn = th_db_connect(c->db_url);
-	ts_load_fixture(*conn, "flow-example.pb");
-	ts_label(*conn, "X");
-	ts_core_start(c, env);
-}
-
 /* TopScores naming the run of a list the caller holds (known_run_id):
  * asserts whether the core says it is current, the run and the rows sent. */
 static void
@@ -101,7 +79,7 @@ test_roundtrip(void **st)
 	double sum = 0;
 
 	(void)st;
-	start_spec(&c, 1, &conn);
+	conn = ts_core_fixture(&c, 1, "spec-example.pb", "A", NULL);
 	h = ts_health(&c);
 	assert_string_equal(h->status, "ok");
 	assert_true(h->database_ok);
@@ -316,7 +294,7 @@ test_errors(void **st)
 	static const uint8_t GARBAGE[] = {0xff, 0xff, 0xff, 0x07, 'g', 'a', 'r', 'b', 0x00, 0x9c};
 
 	(void)st;
-	start_spec(&c, 0, &conn);
+	conn = ts_core_fixture(&c, 0, "spec-example.pb", "A", NULL);
 	/* before any run */
 	expect(CALL(&c, "TopScores", treq, tr), TS_PRECONDITION, msg, "no completed run");
 	ereq.wallet = "A";
@@ -524,7 +502,7 @@ test_client_reconnects(void **st)
 	int64_t end;
 
 	(void)st;
-	start_spec(&c, 1, &conn);
+	conn = ts_core_fixture(&c, 1, "spec-example.pb", "A", NULL);
 	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0}"), NULL);
 	aml__v1__health_response__free_unpacked(ts_health(&c), NULL);
 	st_stop = ts_core_stop(&c, SIGTERM);
@@ -587,7 +565,7 @@ test_database_away(void **st)
 	int rc;
 
 	(void)st;
-	start_spec(&c, 0, &conn);
+	conn = ts_core_fixture(&c, 0, "spec-example.pb", "A", NULL);
 	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0}"), NULL);
 	admin = th_db_connect(th_env("DATABASE_URL"));
 	snprintf(db, sizeof(db), "%s", PQdb(conn));
@@ -737,7 +715,7 @@ test_flow_roundtrip(void **st)
 	size_t rec, snt;
 
 	(void)st;
-	start_flow(&c, &conn, NULL);
+	conn = ts_core_fixture(&c, 0, "flow-example.pb", "X", NULL);
 	run = ts_score(&c, "{\"model\": \"flow_exposure/v1\"}");
 	assert_int_equal(run->run->run_id, 1);
 	assert_string_equal(run->run->model, "flow_exposure/v1");
@@ -822,7 +800,7 @@ test_flow_config_errors(void **st)
 	char msg[512];
 
 	(void)st;
-	start_flow(&c, &conn, NULL);
+	conn = ts_core_fixture(&c, 0, "flow-example.pb", "X", NULL);
 	for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++) {
 		req.config_overrides_json = (char *)BAD[i].json;
 		expect(CALL(&c, "RunScore", req, r), TS_INVALID, msg, BAD[i].key);
@@ -849,7 +827,8 @@ test_scoring_model_default(void **st)
 	FILE *f;
 
 	(void)st;
-	start_flow(&c, &conn, (char *const[]){"SCORING_MODEL=flow_exposure/v1", NULL});
+	conn = ts_core_fixture(&c, 0, "flow-example.pb", "X",
+	                       (char *const[]){"SCORING_MODEL=flow_exposure/v1", NULL});
 	run = ts_score(&c, NULL);
 	assert_string_equal(run->run->model, "flow_exposure/v1");
 	aml__v1__run_score_response__free_unpacked(run, NULL);

@@ -121,6 +121,20 @@ ts_core_start_args(ts_core *c, char *const argv[], char *const env[])
 	}
 }
 
+PGconn *
+ts_core_fixture(ts_core *c, int tcp, const char *fixture, const char *illicit, char *const env[])
+{
+	PGconn *conn;
+
+	ts_core_init(c, tcp);
+	conn = th_db_connect(c->db_url);
+	ts_load_fixture(conn, fixture);
+	if (illicit != NULL)
+		ts_label(conn, illicit);
+	ts_core_start(c, env);
+	return conn;
+}
+
 int
 ts_core_stop(ts_core *c, int sig)
 {

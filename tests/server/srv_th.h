@@ -45,6 +45,11 @@ void ts_core_init(ts_core *c, int tcp);
 void ts_core_start(ts_core *c, char *const env[]);
 /* The same with flags: argv[0] is the program name, NULL-terminated. */
 void ts_core_start_args(ts_core *c, char *const argv[], char *const env[]);
+/* ts_core_init(c, tcp), then fixture (tests/fixtures/<name>) loaded into its
+ * database, illicit (may be NULL) labelled, and the server started with env.
+ * Returns a connection to the database (the caller PQfinish()es). */
+PGconn *ts_core_fixture(ts_core *c, int tcp, const char *fixture, const char *illicit,
+                        char *const env[]);
 /* Sends sig and waits; returns the exit status (as waitpid) or -1. */
 int ts_core_stop(ts_core *c, int sig);
 /* Stops the server if running, drops the database, removes the temp dir. */
