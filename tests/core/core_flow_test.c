@@ -1,6 +1,6 @@
-/* core_flow_test.c - flow_exposure/v1 against a plain reference written here
- * (the spec's recurrence over a dense amount matrix built from the
- * transactions themselves): random graphs with zero, wide-ranging, huge and
+/* core_flow_test.c - flow_exposure/v1 against a plain reference (the spec's
+ * recurrence over a dense amount matrix built from the transactions
+ * themselves, tu_flow_ref_build): random graphs with zero, wide-ranging, huge and
  * subnormal amounts, self-transfers and parallel transactions, every side,
  * hops 1 to 32, smoothing 0 and above, labels and seeded shares; edge cases;
  * threads 1, 2 and 3 giving the same bits. Graphs of at most a few hundred
@@ -21,123 +21,6 @@
 #include "core_impl.h" /* core_score_tuning_set: threads even for small runs */
 #include "core_test_util.h"
 
-/* The reference's result: R_k(v) at r[v * K + k - 1], S_k(v) likewise. */
-typedef struct ref_flow {
-	uint32_t n;
-	unsigned K;
-	double *r, *s;
-	uint32_t *in_deg, *out_deg;
-} ref_flow;
-
-static void
-ref_flow_free(ref_flow *f)
-{
-	free(f->r);
-	free(f->s);
-	free(f->in_deg);
-	free(f->out_deg);
-}
-
-static uint32_t
-wallet_id(const core_graph *g, const char *w, size_t len)
-{
-	uint32_t id;
-	assert_int_equal(core_graph_find(g, w, len, &id), AMLRISK_OK);
-	return id;
-}
-
-/* The spec's recurrence, plainly: A(u, v) summed from t's transactions with
- * every amount times scale (a power of two, so that huge or subnormal test
- * amounts stay in range: shares are ratios and do not change), an edge's
- * total kept at DBL_MAX x scale as the graph documents, then recv, sent, the
- * mean, c and K synchronous steps. ill is per graph id. */
-static void
-ref_flow_run(ref_flow *f, const tu_txs *t, const core_graph *g, const core_config *c,
-             const uint8_t *ill, double scale)
-{
-	uint32_t n = core_graph_wallet_count(g);
-	unsigned kk = c->hops;
-	size_t nn = (size_t)n * n + 1;
-	double *a = calloc(nn, sizeof *a), *recv = calloc(n + 1, sizeof *recv);
-	double *sent = calloc(n + 1, sizeof *sent);
-	double *rp = calloc(n + 1, sizeof *rp), *sp = calloc(n + 1, sizeof *sp);
-	double *rc = calloc(n + 1, sizeof *rc), *sc = calloc(n + 1, sizeof *sc);
-	uint8_t *edge = calloc(nn, 1);
-	assert_true(a && recv && sent && rp && sp && rc && sc && edge);
-	f->n = n;
-	f->K = kk;
-	f->r = calloc((size_t)n * kk + 1, sizeof *f->r);
-	f->s = calloc((size_t)n * kk + 1, sizeof *f->s);
-	f->in_deg = calloc(n + 1, sizeof *f->in_deg);
-	f->out_deg = calloc(n + 1, sizeof *f->out_deg);
-	assert_true(f->r && f->s && f->in_deg && f->out_deg);
-	uint64_t txs = 0;
-	for (size_t i = 0; i < t->n; i++) {
-		uint32_t u = wallet_id(g, t->snd[i], t->slen[i]);
-		uint32_t v = wallet_id(g, t->rcv[i], t->rlen[i]);
-		if (u == v)
-			continue;
-		a[(size_t)u * n + v] += t->amount[i] * scale;
-		edge[(size_t)u * n + v] = 1;
-		txs++;
-	}
-	double total = 0;
-	for (uint32_t u = 0; u < n; u++) {
-		for (uint32_t v = 0; v < n; v++) {
-			double *x = &a[(size_t)u * n + v];
-			if (*x > DBL_MAX * scale)
-				*x = DBL_MAX * scale;
-			recv[v] += *x;
-			sent[u] += *x;
-			total += *x;
-			f->in_deg[v] += edge[(size_t)u * n + v];
-			f->out_deg[u] += edge[(size_t)u * n + v];
-		}
-	}
-	double cc = c->smoothing * (txs ? total / (double)txs : 0.0);
-	for (uint32_t v = 0; v < n; v++)
-		rp[v] = sp[v] = ill[v];
-	for (unsigned k = 1; k <= kk; k++) {
-		for (uint32_t v = 0; v < n; v++) {
-			double sr = 0, ss = 0;
-			for (uint32_t u = 0; u < n; u++) {
-				sr += a[(size_t)u * n + v] * rp[u];
-				ss += a[(size_t)v * n + u] * sp[u];
-			}
-			rc[v] = ill[v] ? 1 : recv[v] + cc == 0 ? 0 : sr / (recv[v] + cc);
-			sc[v] = ill[v] ? 1 : sent[v] + cc == 0 ? 0 : ss / (sent[v] + cc);
-			f->r[(size_t)v * kk + k - 1] = rc[v];
-			f->s[(size_t)v * kk + k - 1] = sc[v];
-		}
-		memcpy(rp, rc, n * sizeof *rp);
-		memcpy(sp, sc, n * sizeof *sp);
-	}
-	free(a);
-	free(recv);
-	free(sent);
-	free(rp);
-	free(sp);
-	free(rc);
-	free(sc);
-	free(edge);
-}
-
-/* The illicit flags the spec gives each graph id. */
-static uint8_t *
-illicit_of(const core_graph *g, const core_config *c, const core_labels *l)
-{
-	uint32_t n = core_graph_wallet_count(g);
-	uint8_t *ill = calloc(n + 1, 1);
-	assert_non_null(ill);
-	for (uint32_t v = 0; v < n; v++) {
-		size_t len;
-		const char *w = core_graph_wallet(g, v, &len);
-		ill[v] = core_seeded_illicit(w, len, c->illicit_ratio, c->illicit_seed) ||
-		         (c->use_labels && l != NULL && core_labels_has(l, w, len));
-	}
-	return ill;
-}
-
 static void
 check_value(const char *what, const core_wallet_score *s, unsigned k, double got, double want)
 {
@@ -146,15 +29,15 @@ check_value(const char *what, const core_wallet_score *s, unsigned k, double got
 }
 
 /* The engine against the reference on one graph and config (scale: see
- * ref_flow_run); returns the run for more checks (caller unrefs). */
+ * tu_flow_ref_build); returns the run for more checks (caller unrefs). */
 static core_run_result *
 check_flow(const tu_txs *t, core_graph *g, const core_config *c, const core_labels *l,
            unsigned threads, double scale)
 {
-	ref_flow f;
+	tu_flow_ref f;
 	core_run_result *r = tu_run(g, c, l, threads);
-	uint8_t *ill = illicit_of(g, c, l);
-	ref_flow_run(&f, t, g, c, ill, scale);
+	uint8_t *ill = tu_illicit(g, c, l);
+	tu_flow_ref_build(&f, t, g, c, ill, scale);
 	unsigned kk = c->hops;
 	for (uint32_t v = 0; v < f.n; v++) {
 		core_wallet_score s;
@@ -181,7 +64,7 @@ check_flow(const tu_txs *t, core_graph *g, const core_config *c, const core_labe
 	}
 	tu_check_order(r);
 	free(ill);
-	ref_flow_free(&f);
+	tu_flow_ref_free(&f);
 	return r;
 }
 

@@ -62,6 +62,33 @@ uint32_t *tu_ref_exact(const tu_ref *r, const core_config *cfg, const uint8_t *i
  * wallet bytes ascending) and rank is its inverse. */
 void tu_check_order(const core_run_result *r);
 
+/* flow_exposure/v1 done plainly, for the engine to be held against: A(u, v)
+ * summed from the transactions themselves (not the engine's CSR) with every
+ * amount times scale (a power of two keeping huge or subnormal test amounts
+ * in range; shares are ratios and do not change), an edge's total kept at
+ * DBL_MAX x scale as the graph documents, then recv, sent, the mean, c and
+ * the spec's K synchronous steps over the dense matrix. */
+typedef struct tu_flow_ref {
+	uint32_t n;
+	unsigned K;
+	double *a;     /* n * n: A(u, v) at a[u * n + v] */
+	uint8_t *edge; /* n * n: an edge u -> v (any amount) */
+	double *recv, *sent, c, total;
+	uint64_t txs;  /* non-self transactions */
+	double *r, *s; /* n * K: R_k(v) at r[v * K + k - 1], S_k likewise */
+	uint32_t *in_deg, *out_deg;
+} tu_flow_ref;
+
+/* The spec's illicit set per graph id; caller frees. */
+uint8_t *tu_illicit(const core_graph *g, const core_config *c, const core_labels *l);
+void tu_flow_ref_build(tu_flow_ref *f, const tu_txs *t, const core_graph *g, const core_config *c,
+                       const uint8_t *ill, double scale);
+void tu_flow_ref_free(tu_flow_ref *f);
+/* The spec's share of one step a -> b: A(a, b) / (recv(b) + c) on the
+ * RECEIVED side, A(a, b) / (sent(a) + c) on the SENT side (0 when the
+ * denominator is). */
+double tu_flow_ref_share(const tu_flow_ref *f, core_side side, uint32_t a, uint32_t b);
+
 /* Relative difference. */
 double tu_rel(double a, double b);
 
