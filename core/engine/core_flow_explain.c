@@ -69,26 +69,9 @@ typedef struct tracer {
 static void
 trace_fini(trace *t)
 {
-	free(t->ents);
-	free(t->src);
-	free(t->srcidx);
-}
-
-/* Doubles *cap (from 64) until it holds need items of size each, moving *p. */
-static int
-grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return AMLRISK_OK;
-	size_t nc = *cap ? *cap : 64;
-	while (nc < need)
-		nc *= 2;
-	void *np = realloc(*p, nc * size);
-	if (np == NULL)
-		return AMLRISK_ENOMEM;
-	*p = np;
-	*cap = nc;
-	return AMLRISK_OK;
+	core_mem_free(t->ents);
+	core_mem_free(t->src);
+	core_mem_free(t->srcidx);
 }
 
 /* Starts t at wallet v: one entry, sum 1. */
@@ -97,8 +80,9 @@ trace_init(trace *t, core_side side, uint32_t n, uint32_t v)
 {
 	memset(t, 0, sizeof *t);
 	t->side = side;
-	t->srcidx = calloc(n ? n : 1, sizeof *t->srcidx);
-	if (t->srcidx == NULL || grow((void **)&t->ents, &t->cap, 1, sizeof *t->ents) != 0)
+	t->srcidx = core_mem_alloc((n ? n : 1) * sizeof *t->srcidx);
+	if (t->srcidx == NULL ||
+	    core_mem_ensure((void **)&t->ents, &t->cap, 1, sizeof *t->ents) != 0)
 		return AMLRISK_ENOMEM;
 	t->ents[0] = (trace_ent){v, NONE, 1.0, 1.0};
 	t->nents = t->hi = 1;
@@ -123,7 +107,7 @@ trace_reach(trace *t, tracer *tr, size_t next_lo, uint32_t y, double add, double
 	}
 	size_t k = t->nents - next_lo;
 	if (t->nents >= ENTRIES_MAX ||
-	    grow((void **)&t->ents, &t->cap, t->nents + 1, sizeof *t->ents) != 0)
+	    core_mem_ensure((void **)&t->ents, &t->cap, t->nents + 1, sizeof *t->ents) != 0)
 		return AMLRISK_ENOMEM;
 	t->ents[t->nents++] = (trace_ent){y, from, best, add};
 	tr->pos[y] = (uint32_t)(k + 1);
@@ -143,7 +127,8 @@ trace_close(trace *t, tracer *tr, size_t next_lo)
 			continue;
 		uint32_t si = t->srcidx[e->node];
 		if (si == 0) {
-			if (grow((void **)&t->src, &t->srccap, t->nsrc + 1, sizeof *t->src) != 0)
+			if (core_mem_ensure((void **)&t->src, &t->srccap, t->nsrc + 1,
+			                    sizeof *t->src) != 0)
 				return AMLRISK_ENOMEM;
 			t->src[t->nsrc++] = (trace_src){e->node, NONE, 0.0, 0.0};
 			si = t->srcidx[e->node] = (uint32_t)t->nsrc;
@@ -380,7 +365,7 @@ core_flow_explain_fill(core_explain *e, const core_run_result *r, uint32_t v,
 	memcpy(e->flow_values, r->flow + (size_t)v * 2 * kk, 2 * (size_t)kk * sizeof(double));
 	if (r->illicit[v])
 		return explain_illicit(e, sides, nsides, max);
-	if ((tr.pos = calloc(r->n ? r->n : 1, sizeof *tr.pos)) == NULL)
+	if ((tr.pos = core_mem_alloc((r->n ? r->n : 1) * sizeof *tr.pos)) == NULL)
 		goto out;
 	for (; nt < nsides; nt++)
 		if (trace_init(&t[nt], sides[nt], r->n, v) != 0) {
@@ -397,7 +382,7 @@ core_flow_explain_fill(core_explain *e, const core_run_result *r, uint32_t v,
 out:
 	for (int i = 0; i < nt; i++)
 		trace_fini(&t[i]);
-	free(tr.pos);
+	core_mem_free(tr.pos);
 	return rv;
 }
 

@@ -180,5 +180,9 @@ double core_score_normaliser(const core_graph *g, const core_config *cfg, uint32
 void *core_mem_alloc(size_t size);
 void *core_mem_realloc(void *p, size_t size);
 void core_mem_free(void *p);
+/* Room in *p (an array from core_mem_alloc, or NULL) for need items of elem
+ * bytes, *cap of them now: grown to twice *cap at least. AMLRISK_ENOMEM
+ * leaves *p and *cap as they were. */
+int core_mem_ensure(void **p, size_t *cap, size_t need, size_t elem);
 
 #endif
