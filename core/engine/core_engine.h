@@ -224,11 +224,15 @@ typedef struct core_wallet_score {
 	const double *sent;       /* S_1 .. S_K */
 } core_wallet_score;
 
-/* Scores every wallet of g with cfg; labels (may be NULL) are illicit too when
- * cfg->use_labels. threads (0 = 2, at most CORE_THREADS_MAX) bounds the worker
- * threads; a small run uses fewer (each costs ~40 bytes a wallet). Borrows cfg and labels; takes
- * its own reference on g. On success *out holds one reference (core_run_result_unref()).
- * AMLRISK_EINVAL with err for a bad config, AMLRISK_ENOMEM. */
+/* Scores every wallet of g with cfg's model; labels (may be NULL) are illicit
+ * too when cfg->use_labels. threads (0 = 2, at most CORE_THREADS_MAX) bounds
+ * the worker threads; a small run uses fewer (a hop_exposure/v1 worker costs
+ * ~40 bytes a wallet). flow_exposure/v1 does O(K x edges) work; its result
+ * keeps 16 K + 16 bytes a wallet (R_1..R_K, S_1..S_K) and 8 bytes an edge
+ * (the in-edges' amounts) more. Borrows cfg and labels; takes its own
+ * reference on g. On success *out holds one reference
+ * (core_run_result_unref()). AMLRISK_EINVAL with err for a bad config,
+ * AMLRISK_ENOMEM. */
 int core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
                    const core_labels *labels, unsigned threads, char *err, size_t errlen);
 

@@ -6,8 +6,9 @@
  *
  * Memory: the result keeps 16 K + 16 bytes a wallet (R_1..R_K, S_1..S_K and
  * the two denominators) beside the 17 of either model (score, flag, order,
- * rank); while it runs, 8 bytes an edge (the in-edges' amounts) and 36 bytes a
- * wallet (two steps of R and S, the scatter cursors) more.
+ * rank), and 8 bytes an edge (the in-edges' amounts, which explain reads
+ * too); while it runs, 36 bytes a wallet more (two steps of R and S, the
+ * scatter cursors).
  *
  * Large and small amounts: the spec's sums may pass DBL_MAX (an edge's own
  * total is kept as DBL_MAX by the graph when it would), so when the largest
@@ -186,7 +187,7 @@ core_flow_run(core_run_result *r, unsigned threads)
 	size_t n1 = g->n ? g->n : 1, m1 = g->m ? g->m : 1;
 	flow_job j = {.r = r};
 	flow_part parts[CORE_THREADS_MAX];
-	double *in_amt = core_mem_alloc(m1 * sizeof(double));
+	double *in_amt = r->in_amount = core_mem_alloc(m1 * sizeof(double));
 	double *vec = core_mem_alloc(4 * n1 * sizeof(double));
 	uint32_t *cur = core_mem_alloc(n1 * sizeof(uint32_t));
 	r->flow = core_mem_alloc(n1 * 2 * kk * sizeof(double));
@@ -229,7 +230,6 @@ core_flow_run(core_run_result *r, unsigned threads)
 		                                               : rk[v] + sk[v];
 	rv = AMLRISK_OK;
 out:
-	core_mem_free(in_amt);
 	core_mem_free(vec);
 	core_mem_free(cur);
 	return rv;

@@ -1,8 +1,8 @@
 /* core_flow_explain.c - explain of flow_exposure/v1 for one wallet: its
  * per-hop R_k and S_k, and the illicit sources its exposure comes from (the
  * spec's "What a contribution is"). One bounded trace per request: at most
- * work_max edges examined (4M by default, tens of ms), memory about 32 bytes
- * a wallet reached per hop plus 12 bytes a wallet of the graph.
+ * work_max edges examined (4M by default), memory 24 bytes a wallet reached
+ * per hop plus 12 bytes a wallet of the graph.
  *
  * RECEIVED: a backward trace from the wallet over in-edges. Step j holds, per
  * wallet x reached, the sum over walks x -> ... -> wallet of j edges, no
@@ -13,7 +13,9 @@
  * and the contributions add up to R_K and S_K. Beside each sum the trace
  * keeps the heaviest single walk (largest product) with a back pointer, which
  * is the listed walk. Walks may revisit wallets (the wallet itself too), as
- * the spec's sum does.
+ * the spec's sum does. When the work bound would cut a hop short, its
+ * wallets are expanded heaviest first, so the untraced rest (in the others
+ * line) weighs as little as the bound allows.
  *
  * A wallet in S: its score is 1 (R_K) and 1 (S_K) by definition, so it is
  * listed as its own contributor on each side the score uses, with
@@ -28,11 +30,13 @@
 #define ENTRIES_MAX      (UINT32_MAX - 1) /* back pointers are 32-bit */
 #define NONE             UINT32_MAX
 
-/* A wallet reached at one step: the entry it was reached from on its
- * heaviest walk (NONE for the wallet explained) and that walk's weight. */
+/* A wallet reached at one step: the sum of the walks' weights into it, the
+ * entry it was reached from on its heaviest walk (NONE for the wallet
+ * explained) and that walk's weight; one cache line or less, as the trace
+ * updates entries in no particular order. */
 typedef struct trace_ent {
 	uint32_t node, back;
-	double best;
+	double best, sum;
 } trace_ent;
 
 /* A source found on one side: its summed contribution and the entry that
@@ -43,13 +47,11 @@ typedef struct trace_src {
 } trace_src;
 
 /* One side's trace. Entries of every step are kept (the walks' back
- * pointers); the current step is ents[lo, hi), its sums in sum[0, hi - lo). */
+ * pointers); the current step is ents[lo, hi). */
 typedef struct trace {
 	core_side side;
 	trace_ent *ents;
 	size_t nents, cap;
-	double *sum, *nsum;
-	size_t scap, nscap;
 	size_t lo, hi;
 	trace_src *src;
 	size_t nsrc, srccap;
@@ -67,28 +69,9 @@ typedef struct tracer {
 static void
 trace_fini(trace *t)
 {
-	free(t->ents);
-	free(t->sum);
-	free(t->nsum);
-	free(t->src);
-	free(t->srcidx);
-}
-
-/* Doubles *cap (from 64) until it holds need items of size each, moving *p. */
-static int
-grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return AMLRISK_OK;
-	size_t nc = *cap ? *cap : 64;
-	while (nc < need)
-		nc *= 2;
-	void *np = realloc(*p, nc * size);
-	if (np == NULL)
-		return AMLRISK_ENOMEM;
-	*p = np;
-	*cap = nc;
-	return AMLRISK_OK;
+	core_mem_free(t->ents);
+	core_mem_free(t->src);
+	core_mem_free(t->srcidx);
 }
 
 /* Starts t at wallet v: one entry, sum 1. */
@@ -97,30 +80,13 @@ trace_init(trace *t, core_side side, uint32_t n, uint32_t v)
 {
 	memset(t, 0, sizeof *t);
 	t->side = side;
-	t->srcidx = calloc(n ? n : 1, sizeof *t->srcidx);
-	if (t->srcidx == NULL || grow((void **)&t->ents, &t->cap, 1, sizeof *t->ents) != 0 ||
-	    grow((void **)&t->sum, &t->scap, 1, sizeof *t->sum) != 0)
+	t->srcidx = core_mem_alloc((n ? n : 1) * sizeof *t->srcidx);
+	if (t->srcidx == NULL ||
+	    core_mem_ensure((void **)&t->ents, &t->cap, 1, sizeof *t->ents) != 0)
 		return AMLRISK_ENOMEM;
-	t->ents[0] = (trace_ent){v, NONE, 1.0};
-	t->sum[0] = 1.0;
+	t->ents[0] = (trace_ent){v, NONE, 1.0, 1.0};
 	t->nents = t->hi = 1;
 	return AMLRISK_OK;
-}
-
-/* The amount (in the run's scale) of the edge from a to b, which exists. */
-static double
-edge_amount(const core_run_result *r, uint32_t a, uint32_t b)
-{
-	const core_graph *g = r->g;
-	uint32_t lo = g->out_off[a], hi = g->out_off[a + 1];
-	while (lo < hi) { /* rows are sorted by receiver */
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (g->out_dst[mid] < b)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return g->edge_amount[lo] * r->flow_scale;
 }
 
 /* Adds the walks into y with weight add (heaviest best, from entry from) to
@@ -132,7 +98,7 @@ trace_reach(trace *t, tracer *tr, size_t next_lo, uint32_t y, double add, double
 	uint32_t p = tr->pos[y];
 	if (p != 0) {
 		trace_ent *e = &t->ents[next_lo + p - 1];
-		t->nsum[p - 1] += add;
+		e->sum += add;
 		if (best > e->best) {
 			e->best = best;
 			e->back = from;
@@ -141,11 +107,9 @@ trace_reach(trace *t, tracer *tr, size_t next_lo, uint32_t y, double add, double
 	}
 	size_t k = t->nents - next_lo;
 	if (t->nents >= ENTRIES_MAX ||
-	    grow((void **)&t->ents, &t->cap, t->nents + 1, sizeof *t->ents) != 0 ||
-	    grow((void **)&t->nsum, &t->nscap, k + 1, sizeof *t->nsum) != 0)
+	    core_mem_ensure((void **)&t->ents, &t->cap, t->nents + 1, sizeof *t->ents) != 0)
 		return AMLRISK_ENOMEM;
-	t->ents[t->nents++] = (trace_ent){y, from, best};
-	t->nsum[k] = add;
+	t->ents[t->nents++] = (trace_ent){y, from, best, add};
 	tr->pos[y] = (uint32_t)(k + 1);
 	return AMLRISK_OK;
 }
@@ -163,65 +127,122 @@ trace_close(trace *t, tracer *tr, size_t next_lo)
 			continue;
 		uint32_t si = t->srcidx[e->node];
 		if (si == 0) {
-			if (grow((void **)&t->src, &t->srccap, t->nsrc + 1, sizeof *t->src) != 0)
+			if (core_mem_ensure((void **)&t->src, &t->srccap, t->nsrc + 1,
+			                    sizeof *t->src) != 0)
 				return AMLRISK_ENOMEM;
 			t->src[t->nsrc++] = (trace_src){e->node, NONE, 0.0, 0.0};
 			si = t->srcidx[e->node] = (uint32_t)t->nsrc;
 		}
 		trace_src *s = &t->src[si - 1];
-		s->sum += t->nsum[k];
+		s->sum += e->sum;
 		if (s->ent == NONE || e->best > s->best) {
 			s->best = e->best;
 			s->ent = (uint32_t)(next_lo + k);
 		}
 	}
-	double *sw = t->sum;
-	size_t cw = t->scap;
-	t->sum = t->nsum;
-	t->scap = t->nscap;
-	t->nsum = sw;
-	t->nscap = cw;
 	t->lo = next_lo;
 	t->hi = t->nents;
 	return AMLRISK_OK;
 }
 
-/* One hop more of t: every wallet of the current step not in S is expanded
- * over its in-edges (RECEIVED) or out-edges (SENT), as long as the work bound
- * allows (tr->capped set when it stops the step part way). */
+/* Entry i of the current step and its sum, for a bounded step's order. */
+typedef struct heavy {
+	double w;
+	uint32_t i;
+} heavy;
+
+static int
+heavy_cmp(const void *a, const void *b)
+{
+	const heavy *x = a, *y = b;
+	if (x->w != y->w)
+		return x->w > y->w ? -1 : 1;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Whether entry i of t is expanded: reached with weight, not in S. */
+static bool
+trace_open(const trace *t, const core_run_result *r, size_t i)
+{
+	return !r->illicit[t->ents[i].node] && t->ents[i].sum > 0;
+}
+
+/* The edges expanding wallet x examines on t's side. */
+static uint32_t
+trace_deg(const trace *t, const core_graph *g, uint32_t x)
+{
+	const uint32_t *off = t->side == CORE_SIDE_RECEIVED ? g->in_off : g->out_off;
+	return off[x + 1] - off[x];
+}
+
+/* When the current step would pass the work bound, *order (caller frees)
+ * lists its open entries heaviest first, so that what the bound leaves
+ * untraced weighs least; else *order is NULL (all in their order). */
+static int
+trace_order(const trace *t, const tracer *tr, heavy **order, size_t *norder)
+{
+	const core_run_result *r = tr->r;
+	uint64_t need = 0;
+	*order = NULL;
+	*norder = 0;
+	for (size_t i = t->lo; i < t->hi; i++)
+		if (trace_open(t, r, i))
+			need += trace_deg(t, r->g, t->ents[i].node);
+	if (tr->work + need <= tr->work_max)
+		return AMLRISK_OK;
+	if ((*order = malloc((t->hi - t->lo) * sizeof **order)) == NULL)
+		return AMLRISK_ENOMEM;
+	for (size_t i = t->lo; i < t->hi; i++)
+		if (trace_open(t, r, i))
+			(*order)[(*norder)++] = (heavy){t->ents[i].sum, (uint32_t)i};
+	qsort(*order, *norder, sizeof **order, heavy_cmp);
+	return AMLRISK_OK;
+}
+
+/* One hop more of t: every open wallet of the current step is expanded over
+ * its in-edges (RECEIVED) or out-edges (SENT) while the work bound allows
+ * (one that does not fit is left out and tr->capped set). */
 static int
 trace_step(trace *t, tracer *tr)
 {
 	const core_run_result *r = tr->r;
 	const core_graph *g = r->g;
 	bool recv = t->side == CORE_SIDE_RECEIVED;
-	size_t next_lo = t->nents;
+	const uint32_t *off = recv ? g->in_off : g->out_off;
+	const uint32_t *nbr = recv ? g->in_src : g->out_dst;
+	size_t next_lo = t->nents, norder;
+	heavy *order;
 	int rv;
-	for (size_t i = t->lo; i < t->hi; i++) {
+	if ((rv = trace_order(t, tr, &order, &norder)) != 0)
+		return rv;
+	size_t steps = order != NULL ? norder : t->hi - t->lo;
+	for (size_t q = 0; q < steps; q++) {
+		size_t i = order != NULL ? order[q].i : t->lo + q;
 		uint32_t x = t->ents[i].node;
-		double w = t->sum[i - t->lo], best = t->ents[i].best;
-		if (r->illicit[x] || !(w > 0))
+		double w = t->ents[i].sum, best = t->ents[i].best;
+		if (!trace_open(t, r, i))
 			continue;
-		const uint32_t *off = recv ? g->in_off : g->out_off;
-		const uint32_t *nbr = recv ? g->in_src : g->out_dst;
 		uint32_t lo = off[x], hi = off[x + 1];
 		double den = recv ? r->den_recv[x] : r->den_sent[x];
 		if (tr->work + (hi - lo) > tr->work_max) {
 			tr->capped = true;
-			break;
+			continue;
 		}
 		tr->work += hi - lo;
 		for (uint32_t e = lo; e < hi && den > 0; e++) {
 			uint32_t y = nbr[e];
-			double a = recv ? edge_amount(r, y, x) : g->edge_amount[e] * r->flow_scale;
+			double a = recv ? r->in_amount[e] : g->edge_amount[e] * r->flow_scale;
 			double share = a / den;
 			if (!(w * share > 0))
 				continue;
 			if ((rv = trace_reach(t, tr, next_lo, y, w * share, best * share,
-			                      (uint32_t)i)) != 0)
+			                      (uint32_t)i)) != 0) {
+				free(order);
 				return rv;
+			}
 		}
 	}
+	free(order);
 	return trace_close(t, tr, next_lo);
 }
 
@@ -344,7 +365,7 @@ core_flow_explain_fill(core_explain *e, const core_run_result *r, uint32_t v,
 	memcpy(e->flow_values, r->flow + (size_t)v * 2 * kk, 2 * (size_t)kk * sizeof(double));
 	if (r->illicit[v])
 		return explain_illicit(e, sides, nsides, max);
-	if ((tr.pos = calloc(r->n ? r->n : 1, sizeof *tr.pos)) == NULL)
+	if ((tr.pos = core_mem_alloc((r->n ? r->n : 1) * sizeof *tr.pos)) == NULL)
 		goto out;
 	for (; nt < nsides; nt++)
 		if (trace_init(&t[nt], sides[nt], r->n, v) != 0) {
@@ -361,7 +382,7 @@ core_flow_explain_fill(core_explain *e, const core_run_result *r, uint32_t v,
 out:
 	for (int i = 0; i < nt; i++)
 		trace_fini(&t[i]);
-	free(tr.pos);
+	core_mem_free(tr.pos);
 	return rv;
 }
 

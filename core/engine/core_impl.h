@@ -115,14 +115,16 @@ struct core_run_result {
 	uint32_t *exposures; /* n */
 	/* flow_exposure/v1 (NULL for hop) */
 	double *flow;      /* n * 2K: R_1 .. R_K, then S_1 .. S_K, per wallet */
+	double *in_amount; /* m: the in-edges' amounts in the run's scale, parallel
+	                    * to the graph's in_src (explain reads them too) */
 	double *den_recv;  /* n: recv(v) + c, in the run's amount scale */
 	double *den_sent;  /* n: sent(v) + c, likewise */
 	double flow_scale; /* the power of two amounts were multiplied by */
 	double flow_c;     /* c, in that scale */
 };
 
-/* flow_exposure/v1 over r's graph (core_flow.c): fills r->flow, den_recv,
- * den_sent, flow_scale, flow_c and r->scores from r->illicit. At most
+/* flow_exposure/v1 over r's graph (core_flow.c): fills r->flow, in_amount,
+ * den_recv, den_sent, flow_scale, flow_c and r->scores from r->illicit. At most
  * threads threads. AMLRISK_ENOMEM. */
 int core_flow_run(core_run_result *r, unsigned threads);
 
@@ -178,5 +180,9 @@ double core_score_normaliser(const core_graph *g, const core_config *cfg, uint32
 void *core_mem_alloc(size_t size);
 void *core_mem_realloc(void *p, size_t size);
 void core_mem_free(void *p);
+/* Room in *p (an array from core_mem_alloc, or NULL) for need items of elem
+ * bytes, *cap of them now: grown to twice *cap at least. AMLRISK_ENOMEM
+ * leaves *p and *cap as they were. */
+int core_mem_ensure(void **p, size_t *cap, size_t need, size_t elem);
 
 #endif

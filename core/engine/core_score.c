@@ -1047,6 +1047,7 @@ core_run_result_unref(core_run_result *r)
 	core_mem_free(r->counts);
 	core_mem_free(r->exposures);
 	core_mem_free(r->flow);
+	core_mem_free(r->in_amount);
 	core_mem_free(r->den_recv);
 	core_mem_free(r->den_sent);
 	core_mem_free(r->scores);

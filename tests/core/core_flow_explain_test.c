@@ -2,7 +2,7 @@
  * contribution of each listed source against a brute-force enumeration of
  * every walk on small graphs (and its heaviest walk), walks that exist edge
  * by edge, contributions plus others adding up to the score on random graphs,
- * the work bound (capped, the sum still holds), the listing cap, a wallet in
+ * the work bound (capped, the sum still holds, heaviest first), the listing cap, a wallet in
  * S, and the other model's accessors. */
 #include <math.h>
 #include <setjmp.h>
@@ -323,6 +323,43 @@ test_work_bound(void **state)
 	world_close(&w);
 }
 
+/* A hop the bound cuts short expands its heaviest wallets first. */
+static void
+test_bound_heaviest_first(void **state)
+{
+	(void)state;
+	/* V gets 9 from A and 1 from B; X funds A, Y funds B; B is busier, so
+	 * its id is lower and it comes first in V's in-edges */
+	static const char *const rows[] = {"XA", "YB", "AV", "BV", "BZ", "BW", "BU", NULL};
+	static const char *const S[] = {"X", "Y", NULL};
+	tu_txs t = {0};
+	for (size_t i = 0; rows[i] != NULL; i++)
+		tu_txs_add(&t, rows[i], 1, rows[i] + 1, 1, strcmp(rows[i], "AV") == 0 ? 9 : 1);
+	core_graph *g = tu_graph(&t);
+	tu_txs_free(&t);
+	core_labels *l = tu_labels(S);
+	core_config c;
+	core_config_defaults_model(&c, CORE_MODEL_FLOW);
+	c.smoothing = 0;
+	c.hops = 2;
+	c.side = CORE_SIDE_RECEIVED;
+	core_run_result *r = tu_run(g, &c, l, 1);
+	assert_true(tu_id(g, "B") < tu_id(g, "A"));
+	core_explain *e = NULL;
+	core_explain_params p = {0, 10, 3}; /* V's two in-edges, then one more */
+	assert_int_equal(core_explain_build(&e, r, "V", 1, &p), AMLRISK_OK);
+	const core_explain_contrib *cs;
+	assert_int_equal(core_explain_contribs(e, &cs), 1);
+	assert_int_equal(cs[0].source, tu_id(g, "X"));
+	assert_true(tu_close(cs[0].contribution, 0.9));
+	assert_true(core_explain_capped(e));
+	assert_true(tu_close(core_explain_others(e), 0.1));
+	core_explain_destroy(e);
+	core_run_result_unref(r);
+	core_labels_destroy(l);
+	core_graph_unref(g);
+}
+
 /* The listing cap: the largest first, truncated said. */
 static void
 test_listing_cap(void **state)
@@ -384,9 +421,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_brute_force),
-	        cmocka_unit_test(test_random_sums),
-	        cmocka_unit_test(test_work_bound),
+	        cmocka_unit_test(test_brute_force), cmocka_unit_test(test_random_sums),
+	        cmocka_unit_test(test_work_bound),  cmocka_unit_test(test_bound_heaviest_first),
 	        cmocka_unit_test(test_listing_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
