@@ -1,6 +1,7 @@
 /* bench_engine.c - benchmark of the scoring engine (not a test): generated
  * heavy-tailed wallet graphs of 100k, 1M and 10M transactions (~10 per wallet),
- * graph build and scoring times, peak memory, and a per-wallet BFS baseline. */
+ * graph build and scoring times of both models, peak memory, and a per-wallet
+ * BFS baseline. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,36 +291,59 @@ median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void
-bench_config(const dataset *d, const char *label, const core_config *cfg, const opts *o)
-{
+/* The medians of one config's measured runs. */
+typedef struct bench_row {
 	double build[REPS_MAX], score[REPS_MAX], total[REPS_MAX], bcpu[REPS_MAX], scpu[REPS_MAX];
-	long peak = 0;
-	run_report rep = {0};
+	long peak;
+	run_report rep;
+} bench_row;
+
+/* Measures the configs on d, their runs interleaved (rep 1 of each, then rep
+ * 2, ...) so that a change of load on the shared machine falls on all alike;
+ * prints a row of medians per config; *totals gets each config's median
+ * build + score seconds. */
+static void
+bench_configs(const dataset *d, const char *const *labels, const core_config *cfgs, int ncfg,
+              const opts *o, double *totals)
+{
+	bench_row *rows = calloc((size_t)ncfg, sizeof *rows);
 	int reps = d->txs >= 5000000 && o->reps > 3 ? 3 : o->reps;
-	for (int i = 0; i < reps; i++) {
-		int rv = run_measured(d, cfg, o->threads, &rep);
-		if (rv != 0) {
-			fprintf(stderr, "bench: run failed: %s\n", amlrisk_strerror(rv));
-			exit(1);
-		}
-		build[i] = rep.build_s;
-		score[i] = rep.score_s;
-		total[i] = rep.build_s + rep.score_s;
-		bcpu[i] = rep.build_cpu;
-		scpu[i] = rep.score_cpu;
-		if (rep.engine_peak_kb > peak)
-			peak = rep.engine_peak_kb;
+	if (rows == NULL) {
+		fprintf(stderr, "bench: out of memory\n");
+		exit(1);
 	}
-	double bm = median(build, reps), sm = median(score, reps), tm = median(total, reps);
-	double bc = median(bcpu, reps), sc = median(scpu, reps);
-	printf("| %zu | %s | %u | %llu | %u | %.3f | %.3f | %.3f | %.2f / %.2f | %.0f | %.1f | "
-	       "%.1f |\n",
-	       d->txs, label, rep.wallets, (unsigned long long)rep.edges, rep.illicit, bm, sm, tm,
-	       bc, sc, (double)peak / 1024.0,
-	       (double)peak * 1024.0 / (double)(rep.edges ? rep.edges : 1),
-	       (double)rep.graph_bytes / (double)(rep.edges ? rep.edges : 1));
+	for (int i = 0; i < reps; i++) {
+		for (int c = 0; c < ncfg; c++) {
+			bench_row *b = &rows[c];
+			int rv = run_measured(d, &cfgs[c], o->threads, &b->rep);
+			if (rv != 0) {
+				fprintf(stderr, "bench: run failed: %s\n", amlrisk_strerror(rv));
+				exit(1);
+			}
+			b->build[i] = b->rep.build_s;
+			b->score[i] = b->rep.score_s;
+			b->total[i] = b->rep.build_s + b->rep.score_s;
+			b->bcpu[i] = b->rep.build_cpu;
+			b->scpu[i] = b->rep.score_cpu;
+			if (b->rep.engine_peak_kb > b->peak)
+				b->peak = b->rep.engine_peak_kb;
+		}
+	}
+	for (int c = 0; c < ncfg; c++) {
+		bench_row *b = &rows[c];
+		const run_report *rep = &b->rep;
+		double bm = median(b->build, reps), sm = median(b->score, reps);
+		double tm = median(b->total, reps), bc = median(b->bcpu, reps);
+		double sc = median(b->scpu, reps), edges = (double)(rep->edges ? rep->edges : 1);
+		totals[c] = tm;
+		printf("| %zu | %s | %u | %llu | %u | %.3f | %.3f | %.3f | %.2f / %.2f | %.0f | "
+		       "%.1f | %.1f |\n",
+		       d->txs, labels[c], rep->wallets, (unsigned long long)rep->edges,
+		       rep->illicit, bm, sm, tm, bc, sc, (double)b->peak / 1024.0,
+		       (double)b->peak * 1024.0 / edges, (double)rep->graph_bytes / edges);
+	}
 	fflush(stdout);
+	free(rows);
 }
 
 static void
@@ -358,13 +382,74 @@ bench_baseline(const dataset *d, const char *label, const core_config *cfg, cons
 	core_graph_unref(g);
 }
 
+static double
+thread_cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* flow_exposure/v1 explain on d: the 100 riskiest wallets not in S and 100
+ * drawn at random, each explained with the default bounds; prints median and
+ * largest milliseconds (wall and CPU), the contributors listed, how many hit
+ * the work bound and the mean share of the score left in the others line. */
+static void
+bench_explain(const dataset *d, const core_config *cfg, const opts *o)
+{
+	core_graph *g = NULL;
+	core_run_result *res = NULL;
+	char err[256];
+	if (graph_build(&g, d, o->threads) != 0 ||
+	    core_score_run(&res, g, cfg, NULL, o->threads, err, sizeof err) != 0) {
+		fprintf(stderr, "bench: explain setup failed\n");
+		exit(1);
+	}
+	uint32_t n = core_graph_wallet_count(g), skip = core_run_result_illicit_count(res);
+	uint64_t s = o->seed ^ 0xe7;
+	for (int set = 0; set < 2; set++) {
+		double ms[100], cpu[100], listed = 0, others = 0;
+		int capped = 0, cnt = 0;
+		for (uint32_t i = 0; i < 100 && skip + i < n; i++, cnt++) {
+			uint32_t v = set == 0 ? core_run_result_order(res)[skip + i]
+			                      : (uint32_t)(rng_next(&s) % n);
+			size_t len;
+			const char *w = core_graph_wallet(g, v, &len);
+			core_explain *e = NULL;
+			const core_explain_contrib *cs;
+			double t0 = amlrisk_now_s(), c0 = thread_cpu_now();
+			if (core_explain_build(&e, res, w, len, NULL) != 0) {
+				fprintf(stderr, "bench: explain failed\n");
+				exit(1);
+			}
+			ms[i] = (amlrisk_now_s() - t0) * 1e3;
+			cpu[i] = (thread_cpu_now() - c0) * 1e3;
+			listed += (double)core_explain_contribs(e, &cs);
+			capped += core_explain_capped(e);
+			if (core_explain_score(e) > 0)
+				others += core_explain_others(e) / core_explain_score(e);
+			core_explain_destroy(e);
+		}
+		double med = median(ms, cnt), max = ms[cnt - 1]; /* median() sorts */
+		double cmed = median(cpu, cnt), cmax = cpu[cnt - 1];
+		printf("| %zu | %s | %.1f / %.1f | %.1f / %.1f | %.1f | %d of %d | %.3f |\n",
+		       d->txs, set == 0 ? "the 100 riskiest not in S" : "100 at random", med, max,
+		       cmed, cmax, listed / cnt, capped, cnt, others / cnt);
+	}
+	fflush(stdout);
+	core_run_result_unref(res);
+	core_graph_unref(g);
+}
+
 static void
 usage(void)
 {
 	fputs("usage: bench_engine [--tx N]... [--reps R] [--threads T] [--alpha A]\n"
 	      "                    [--baseline-max N] [--baseline-sample S] [--seed S]\n"
-	      "Builds and scores generated heavy-tailed graphs (wallets = N/10) with the\n"
-	      "defaults and with direction=in, 3 hops; prints markdown tables of medians.\n"
+	      "Builds and scores generated heavy-tailed graphs (wallets = N/10) with\n"
+	      "hop_exposure/v1's defaults, with direction=in, 3 hops, and with\n"
+	      "flow_exposure/v1's defaults (illicit ratio 0.05, as hop's); prints markdown\n"
+	      "tables of medians (the configs' runs interleaved) and flow / hop ratios.\n"
 	      "Defaults: --tx 100000 --tx 1000000 --tx 10000000 --reps 5 --threads 2\n"
 	      "--alpha 0.6 --baseline-max 1000000 --baseline-sample 10000 --seed 1\n",
 	      stderr);
@@ -415,12 +500,21 @@ main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	core_config def, in3;
-	core_config_defaults(&def);
-	in3 = def;
-	in3.direction = CORE_DIR_IN;
-	in3.hops = 3;
-	in3.hop_weights[3] = 0.1;
+	/* hop defaults, hop in 3 hops, and flow defaults with hop's illicit share
+	 * (flow's own default share is 0: labels are its usual source), so that
+	 * both models score the same illicit set */
+	enum { C_DEF, C_IN3, C_FLOW, NCFG };
+	static const char *const labels[NCFG] = {"defaults", "in, 3 hops",
+	                                         "flow defaults (6 hops, both)"};
+	core_config cfgs[NCFG];
+	core_config_defaults_model(&cfgs[C_DEF], CORE_MODEL_HOP);
+	cfgs[C_IN3] = cfgs[C_DEF];
+	cfgs[C_IN3].direction = CORE_DIR_IN;
+	cfgs[C_IN3].hops = 3;
+	cfgs[C_IN3].hop_weights[3] = 0.1;
+	core_config_defaults_model(&cfgs[C_FLOW], CORE_MODEL_FLOW);
+	cfgs[C_FLOW].illicit_ratio = cfgs[C_DEF].illicit_ratio;
+	double ratio[SIZES_MAX];
 
 	printf("engine: threads=%u alpha=%.2f reps=%d (median; 3 at >= 5M tx)\n\n", o.threads,
 	       o.alpha, o.reps);
@@ -433,8 +527,24 @@ main(int argc, char **argv)
 			fprintf(stderr, "bench: out of memory generating %zu tx\n", o.sizes[i]);
 			return 1;
 		}
-		bench_config(&d, "defaults", &def, &o);
-		bench_config(&d, "in, 3 hops", &in3, &o);
+		double totals[NCFG];
+		bench_configs(&d, labels, cfgs, NCFG, &o, totals);
+		ratio[i] = totals[C_FLOW] / totals[C_DEF];
+		dataset_free(&d);
+	}
+	printf("\nflow_exposure/v1 defaults against hop_exposure/v1 defaults, build + score "
+	       "medians of the same run:\n\n| tx | flow / hop |\n|---|---|\n");
+	for (int i = 0; i < o.nsizes; i++)
+		printf("| %zu | %.2fx |\n", o.sizes[i], ratio[i]);
+	printf("\nflow_exposure/v1 explain (default bounds: 10 contributors, %u edges of "
+	       "work):\n\n| tx | wallets | ms median / max | CPU ms median / max | "
+	       "contributors listed | capped | others / score |\n|---|---|---|---|---|---|---|\n",
+	       (unsigned)CORE_EXPLAIN_WORK_DEFAULT);
+	for (int i = 0; i < o.nsizes; i++) {
+		dataset d;
+		if (dataset_make(&d, o.sizes[i], o.alpha, o.seed) != 0)
+			return 1;
+		bench_explain(&d, &cfgs[C_FLOW], &o);
 		dataset_free(&d);
 	}
 	printf("\nper-wallet BFS baseline (one BFS per wallet, as the original):\n\n"
@@ -446,8 +556,8 @@ main(int argc, char **argv)
 			continue;
 		if (dataset_make(&d, o.sizes[i], o.alpha, o.seed) != 0)
 			return 1;
-		bench_baseline(&d, "defaults", &def, &o);
-		bench_baseline(&d, "in, 3 hops", &in3, &o);
+		bench_baseline(&d, labels[C_DEF], &cfgs[C_DEF], &o);
+		bench_baseline(&d, labels[C_IN3], &cfgs[C_IN3], &o);
 		dataset_free(&d);
 	}
 	return 0;

@@ -2,20 +2,25 @@
 # bench/server/core_bench.sh: the core server's figures for docs/PERFORMANCE.md
 # ("### Core server"), against the PostgreSQL of `scripts/stack env`:
 #  1. ReloadGraph + RunScore at N transactions (default 1M) split into load,
-#     score and store, with the store rate next to a raw `psql \copy` of the
-#     same rows into a table with the same indexes, in the same run;
+#     score and store, for each model (hop_exposure/v1 defaults and
+#     flow_exposure/v1 defaults with the same 5% seeded illicit set), each
+#     store next to a raw `psql \copy` of the same rows in the same format
+#     (text for hop rows, binary for flow rows, as the server sends them) into
+#     a table with the same indexes, in the same run;
 #  2. Health and GetWalletScore round trips against the real amlrisk-core over
 #     ipc:// and tcp:// at 1, 8 and 64 callers, next to a bare NNG req/rep echo
 #     of the same envelope sizes (amlrisk-bench-rpc --url, from bench/rpc).
 # Uses its own database (dropped at the end) and its own RPC addresses.
 #   AMLRISK_BUILD_DIR (build)  CORE_BENCH_TXS (1000000)  CORE_BENCH_WALLETS (200000)
 #   CORE_BENCH_REPEAT (3)  CORE_BENCH_RPC_SECONDS (2)  CORE_BENCH_SKIP_RPC (0)
+#   CORE_BENCH_MODELS ("hop_exposure/v1 flow_exposure/v1")
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$ROOT/${AMLRISK_BUILD_DIR:-build}/bin
 TXS=${CORE_BENCH_TXS:-1000000}
 WALLETS=${CORE_BENCH_WALLETS:-200000}
 REPEAT=${CORE_BENCH_REPEAT:-3}
+MODELS=${CORE_BENCH_MODELS:-hop_exposure/v1 flow_exposure/v1}
 RPC_SECONDS=${CORE_BENCH_RPC_SECONDS:-2}
 for b in amlrisk-core amlctl amlrisk-sim amlrisk-bench-rpc; do
 	[ -x "$BIN/$b" ] || { echo "core_bench: $BIN/$b missing (ninja -C build $b)" >&2; exit 1; }
@@ -63,32 +68,44 @@ start_core "$URL"
 : >"$WORK/runs"
 for i in $(seq "$REPEAT"); do
 	"$BIN/amlctl" --url "$URL" --json reload >"$WORK/reload.json"
-	"$BIN/amlctl" --url "$URL" --json score >"$WORK/score.json"
 	load=$(json 'd["graph"]["load_seconds"]' <"$WORK/reload.json")
-	read -r id wallets score store elapsed < <(json '" ".join(str(x) for x in (d["run"]["run_id"], d["run"]["wallets"], d["run"]["score_seconds"], d["run"]["store_seconds"], d["elapsed_seconds"]))' <"$WORK/score.json")
-	# the same rows, same COPY text format, into a table with the same indexes
-	psql -d "$DB" -qc "\\copy (SELECT run_id, wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit FROM risk_scores WHERE run_id = $id) TO '$WORK/rows.txt'"
-	psql -d "$DB" -qc "SET client_min_messages = warning; DROP TABLE IF EXISTS rs_copy; CREATE TABLE rs_copy (LIKE risk_scores INCLUDING INDEXES)"
-	t0=$(now)
-	psql -d "$DB" -qc "\\copy rs_copy FROM '$WORK/rows.txt'"
-	raw=$(echo "$(now) - $t0" | bc)
-	echo "$load $score $store $elapsed $raw $wallets" >>"$WORK/runs"
-	echo "core_bench: run $id: load $load s, score $score s, store $store s (psql \\copy $raw s), $wallets wallets" >&2
+	for model in $MODELS; do
+		# the same illicit set for both: hop's default 5% seeded share
+		"$BIN/amlctl" --url "$URL" --json score --model "$model" --illicit-ratio 0.05 >"$WORK/score.json"
+		read -r id wallets score store elapsed < <(json '" ".join(str(x) for x in (d["run"]["run_id"], d["run"]["wallets"], d["run"]["score_seconds"], d["run"]["store_seconds"], d["elapsed_seconds"]))' <"$WORK/score.json")
+		# the same rows, in the format the server sends, into a table with the same indexes
+		if [ "$model" = flow_exposure/v1 ]; then
+			cols="run_id, wallet, risk_score, received_exposure, sent_exposure, received_hops, sent_hops, in_degree, out_degree, is_illicit"
+			fmt="(FORMAT binary)"
+		else
+			cols="run_id, wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit"
+			fmt=""
+		fi
+		psql -d "$DB" -qc "\\copy (SELECT $cols FROM risk_scores WHERE run_id = $id) TO '$WORK/rows' $fmt"
+		psql -d "$DB" -qc "SET client_min_messages = warning; DROP TABLE IF EXISTS rs_copy; CREATE TABLE rs_copy (LIKE risk_scores INCLUDING INDEXES INCLUDING CONSTRAINTS)"
+		t0=$(now)
+		psql -d "$DB" -qc "\\copy rs_copy ($cols) FROM '$WORK/rows' $fmt"
+		raw=$(echo "$(now) - $t0" | bc)
+		echo "$model $load $score $store $elapsed $raw $wallets" >>"$WORK/runs"
+		echo "core_bench: run $id ($model): load $load s, score $score s, store $store s (psql \\copy $raw s), $wallets wallets" >&2
+	done
 done
-col() { awk -v c="$1" '{print $c}' "$WORK/runs" | median; }
-load=$(col 1); score=$(col 2); store=$(col 3); elapsed=$(col 4); raw=$(col 5); wallets=$(col 6)
+col() { awk -v m="$1" -v c="$2" '$1 == m {print $c}' "$WORK/runs" | median; }
 graph=$("$BIN/amlctl" --url "$URL" --json health | json '"%d wallets, %d edges" % (d["graph"]["wallets"], d["graph"]["edges"])')
 echo
 echo "ReloadGraph + RunScore, $TXS transactions ($graph), median of $REPEAT:"
 echo
-echo "| phase | seconds | rows/s |"
-echo "|---|---:|---:|"
-printf "| load (ReloadGraph: COPY TO STDOUT binary + graph build) | %.2f | %.0f |\n" "$load" "$(echo "$TXS / $load" | bc -l)"
-printf "| score (engine, %s threads) | %.2f | %.0f |\n" "${SCORE_THREADS:-2}" "$score" "$(echo "$wallets / $score" | bc -l)"
-printf "| store (COPY risk_scores + complete, one transaction) | %.2f | %.0f |\n" "$store" "$(echo "$wallets / $store" | bc -l)"
-printf "| baseline: psql \\\\copy of the same %s rows, same indexes | %.2f | %.0f |\n" "$wallets" "$raw" "$(echo "$wallets / $raw" | bc -l)"
-printf "| store incl. COMMIT (RunScore end to end minus score) | %.2f | %.0f |\n" "$(echo "$elapsed - $score" | bc -l)" "$(echo "$wallets / ($elapsed - $score)" | bc -l)"
-printf "| RunScore end to end (labels, score, store, answer) | %.2f | |\n" "$elapsed"
+echo "| model | phase | seconds | rows/s |"
+echo "|---|---|---:|---:|"
+for model in $MODELS; do
+	load=$(col "$model" 2); score=$(col "$model" 3); store=$(col "$model" 4); elapsed=$(col "$model" 5); raw=$(col "$model" 6); wallets=$(col "$model" 7)
+	printf "| %s | load (ReloadGraph: COPY TO STDOUT binary + graph build) | %.2f | %.0f |\n" "$model" "$load" "$(echo "$TXS / $load" | bc -l)"
+	printf "| %s | score (engine, %s threads) | %.2f | %.0f |\n" "$model" "${SCORE_THREADS:-2}" "$score" "$(echo "$wallets / $score" | bc -l)"
+	printf "| %s | store (COPY risk_scores + complete, one transaction) | %.2f | %.0f |\n" "$model" "$store" "$(echo "$wallets / $store" | bc -l)"
+	printf "| %s | baseline: psql \\\\copy of the same %s rows, same format and indexes | %.2f | %.0f |\n" "$model" "$wallets" "$raw" "$(echo "$wallets / $raw" | bc -l)"
+	printf "| %s | store incl. COMMIT (RunScore end to end minus score) | %.2f | %.0f |\n" "$model" "$(echo "$elapsed - $score" | bc -l)" "$(echo "$wallets / ($elapsed - $score)" | bc -l)"
+	printf "| %s | RunScore end to end (labels, score, store, answer) | %.2f | |\n" "$model" "$elapsed"
+done
 
 if [ "${CORE_BENCH_SKIP_RPC:-0}" != 1 ]; then
 	wallet=$("$BIN/amlctl" --url "$URL" --json top -n 1 | json 'd["scores"][0]["wallet"]')

@@ -87,8 +87,9 @@ const char *core_graph_wallet(const core_graph *g, uint32_t id, size_t *len);
 uint32_t core_graph_in_degree(const core_graph *g, uint32_t id);
 uint32_t core_graph_out_degree(const core_graph *g, uint32_t id);
 /* The out-edges of id, sorted by receiver id: *dst[i] is the receiver, *txs[i]
- * the number of transactions and *amount[i] their total. Any pointer may be
- * NULL. Returns the count. Borrowed from g. */
+ * the number of transactions and *amount[i] their total (kept at DBL_MAX when
+ * it would pass it). Any pointer may be NULL. Returns the count. Borrowed
+ * from g. */
 size_t core_graph_out_edges(const core_graph *g, uint32_t id, const uint32_t **dst,
                             const uint32_t **txs, const double **amount);
 /* The senders of id's in-edges, sorted. Borrowed from g. */
@@ -223,11 +224,15 @@ typedef struct core_wallet_score {
 	const double *sent;       /* S_1 .. S_K */
 } core_wallet_score;
 
-/* Scores every wallet of g with cfg; labels (may be NULL) are illicit too when
- * cfg->use_labels. threads (0 = 2, at most CORE_THREADS_MAX) bounds the worker
- * threads; a small run uses fewer (each costs ~40 bytes a wallet). Borrows cfg and labels; takes
- * its own reference on g. On success *out holds one reference (core_run_result_unref()).
- * AMLRISK_EINVAL with err for a bad config, AMLRISK_ENOMEM. */
+/* Scores every wallet of g with cfg's model; labels (may be NULL) are illicit
+ * too when cfg->use_labels. threads (0 = 2, at most CORE_THREADS_MAX) bounds
+ * the worker threads; a small run uses fewer (a hop_exposure/v1 worker costs
+ * ~40 bytes a wallet). flow_exposure/v1 does O(K x edges) work; its result
+ * keeps 16 K + 16 bytes a wallet (R_1..R_K, S_1..S_K) and 8 bytes an edge
+ * (the in-edges' amounts) more. Borrows cfg and labels; takes its own
+ * reference on g. On success *out holds one reference
+ * (core_run_result_unref()). AMLRISK_EINVAL with err for a bad config,
+ * AMLRISK_ENOMEM. */
 int core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
                    const core_labels *labels, unsigned threads, char *err, size_t errlen);
 
@@ -328,12 +333,17 @@ double core_explain_score(const core_explain *e);
 double core_explain_normaliser(const core_explain *e); /* the divisor (1 without normalising) */
 size_t core_explain_hops(const core_explain *e, const core_explain_hop **hops);
 size_t core_explain_sources(const core_explain *e, const core_explain_source **sources);
-/* True when a cap left contributing illicit wallets unlisted (either model). */
+/* True when a cap left contributing illicit wallets unlisted (either model;
+ * for flow, sources_max or the work bound: core_explain_capped()). */
 bool core_explain_truncated(const core_explain *e);
 /* flow_exposure/v1: K and R_1..R_K, S_1..S_K (borrowed); 0 for hop. */
 unsigned core_explain_flow_hops(const core_explain *e, const double **received,
                                 const double **sent);
-/* The listed contributors (borrowed), largest first. */
+/* The listed contributors (borrowed), largest first; 0 for hop. A wallet in S
+ * (R_K = S_K = 1 by definition) is listed as its own contributor on each side
+ * the score uses, contribution 1, a walk of no edges (walk_len 0, walk[0] the
+ * wallet). A source with no positive contribution is not listed. Each walk
+ * runs along edges of the graph through wallets not in S. */
 size_t core_explain_contribs(const core_explain *e, const core_explain_contrib **contribs);
 /* The score minus the listed contributions (>= 0 up to rounding). */
 double core_explain_others(const core_explain *e);

@@ -164,22 +164,6 @@ slot_find(const core_intern *t, const char *s, size_t len, uint64_t h)
 	}
 }
 
-static int
-ensure(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return AMLRISK_OK;
-	size_t nc = *cap * 2;
-	if (nc < need)
-		nc = need;
-	void *np = core_mem_realloc(*p, nc * elem);
-	if (np == NULL)
-		return AMLRISK_ENOMEM;
-	*p = np;
-	*cap = nc;
-	return AMLRISK_OK;
-}
-
 /* Puts s whose hash is h; the table has room (see table_room). */
 static int
 put_hashed(core_intern *t, const char *s, size_t len, uint64_t h, uint32_t *id, bool *added)
@@ -197,10 +181,10 @@ put_hashed(core_intern *t, const char *s, size_t len, uint64_t h, uint32_t *id, 
 	size_t need = t->arena_len + CORE_INTERN_HEAD + len + 1;
 	if (need > ARENA_MAX)
 		return AMLRISK_ETOOBIG;
-	if ((rv = ensure((void **)&t->arena, &t->arena_cap, need, 1)) != 0)
+	if ((rv = core_mem_ensure((void **)&t->arena, &t->arena_cap, need, 1)) != 0)
 		return rv;
-	if ((rv = ensure((void **)&t->off, &t->id_cap, (size_t)t->count + 1, sizeof(uint64_t))) !=
-	    0)
+	if ((rv = core_mem_ensure((void **)&t->off, &t->id_cap, (size_t)t->count + 1,
+	                          sizeof(uint64_t))) != 0)
 		return rv;
 	uint32_t nid = t->count++, l = (uint32_t)len;
 	char *e = t->arena + t->arena_len;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "amlrisk_err.h"
 #include "core_impl.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -131,4 +132,20 @@ core_mem_free(void *p)
 		free(h.base);
 	else
 		munmap(h.base, h.map_len);
+}
+
+int
+core_mem_ensure(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return AMLRISK_OK;
+	size_t nc = *cap * 2;
+	if (nc < need)
+		nc = need;
+	void *np = core_mem_realloc(*p, nc * elem);
+	if (np == NULL)
+		return AMLRISK_ENOMEM;
+	*p = np;
+	*cap = nc;
+	return AMLRISK_OK;
 }

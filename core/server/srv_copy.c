@@ -3,6 +3,7 @@
  * whole rows), so no row ever spans two chunks. */
 #include "srv_copy.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,36 @@ srv_copy_parse(srv_copy_parser *p, const char *buf, size_t len, srv_copy_row_fn 
 	return AMLRISK_OK;
 }
 
+#define FLOAT8_OID 701
+
+int
+srv_copy_f64_array(const srv_copy_field *f, unsigned max, double *out, unsigned *n)
+{
+	const char *p = f->data;
+	size_t len = f->len >= 0 ? (size_t)f->len : 0;
+	int32_t ndim, count;
+
+	/* ndim, has-null flag, element type; per dimension its size and lower bound */
+	if (f->len < 12 || (ndim = srv_copy_i32(p)) < 0 || ndim > 1 ||
+	    (uint32_t)srv_copy_i32(p + 8) != FLOAT8_OID)
+		return AMLRISK_EPROTO;
+	if (ndim == 0) {
+		*n = 0;
+		return len == 12 ? AMLRISK_OK : AMLRISK_EPROTO;
+	}
+	if (len < 20 || (count = srv_copy_i32(p + 12)) < 0 || (uint32_t)count > max ||
+	    len != 20 + (size_t)count * 12)
+		return AMLRISK_EPROTO;
+	for (int32_t i = 0; i < count; i++) {
+		const char *e = p + 20 + (size_t)i * 12;
+		if (srv_copy_i32(e) != 8)
+			return AMLRISK_EPROTO; /* a NULL or not a float8 */
+		out[i] = srv_copy_f64(e + 4);
+	}
+	*n = (unsigned)count;
+	return AMLRISK_OK;
+}
+
 void
 srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len)
 {
@@ -135,13 +166,110 @@ srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len)
 	amlrisk_buf_add(b, s + start, len - start);
 }
 
+/* v as %.17g into tmp (40 bytes); +0 without the call (many values are 0). */
+static int
+fmt17(char *tmp, double v)
+{
+	if (v == 0 && !signbit(v)) {
+		memcpy(tmp, "0", 2);
+		return 1;
+	}
+	return snprintf(tmp, 40, "%.17g", v);
+}
+
 void
 srv_copybuf_add_f64(srv_copybuf *b, double v)
 {
 	char tmp[40];
-	int n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+	int n = fmt17(tmp, v);
 
 	amlrisk_buf_add(b, tmp, (size_t)n);
+}
+
+/* v big-endian in bytes bytes. */
+static void
+put_be(srv_copybuf *b, uint64_t v, int bytes)
+{
+	char p[8];
+
+	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+		p[i] = (char)(v & 0xff);
+	amlrisk_buf_add(b, p, (size_t)bytes);
+}
+
+void
+srv_copybin_header(srv_copybuf *b)
+{
+	amlrisk_buf_add(b, SIGNATURE, sizeof(SIGNATURE));
+	put_be(b, 0, 4); /* flags */
+	put_be(b, 0, 4); /* header extension length */
+}
+
+void
+srv_copybin_row(srv_copybuf *b, int16_t fields)
+{
+	put_be(b, (uint16_t)fields, 2);
+}
+
+void
+srv_copybin_i64(srv_copybuf *b, int64_t v)
+{
+	put_be(b, 8, 4);
+	put_be(b, (uint64_t)v, 8);
+}
+
+void
+srv_copybin_i32(srv_copybuf *b, int32_t v)
+{
+	put_be(b, 4, 4);
+	put_be(b, (uint32_t)v, 4);
+}
+
+void
+srv_copybin_f64(srv_copybuf *b, double v)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	put_be(b, 8, 4);
+	put_be(b, bits, 8);
+}
+
+void
+srv_copybin_bool(srv_copybuf *b, int v)
+{
+	put_be(b, 1, 4);
+	amlrisk_buf_add(b, v ? "\1" : "\0", 1);
+}
+
+void
+srv_copybin_text(srv_copybuf *b, const char *s, size_t len)
+{
+	put_be(b, (uint32_t)len, 4);
+	amlrisk_buf_add(b, s, len);
+}
+
+void
+srv_copybin_f64_array(srv_copybuf *b, const double *v, unsigned n)
+{
+	put_be(b, 20 + (uint64_t)n * 12, 4);
+	put_be(b, 1, 4);          /* dimensions */
+	put_be(b, 0, 4);          /* no NULLs */
+	put_be(b, FLOAT8_OID, 4); /* element type */
+	put_be(b, n, 4);          /* size */
+	put_be(b, 1, 4);          /* lower bound */
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t bits;
+		memcpy(&bits, &v[i], sizeof(bits));
+		put_be(b, 8, 4);
+		put_be(b, bits, 8);
+	}
+}
+
+void
+srv_copybin_trailer(srv_copybuf *b)
+{
+	put_be(b, 0xffff, 2);
 }
 
 int

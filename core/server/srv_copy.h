@@ -1,6 +1,8 @@
 /* srv_copy.h - PostgreSQL COPY wire formats without a connection: a parser of
- * the binary format (graph and run loads stream millions of rows through it)
- * and a growable text-format buffer with the escaping rows need (run stores). */
+ * the binary format (graph and run loads stream millions of rows through it),
+ * a growable text-format buffer with the escaping rows need (hop run stores)
+ * and the binary format's writers (flow run stores: no number formatting on
+ * either side). */
 #ifndef SRV_COPY_H
 #define SRV_COPY_H
 
@@ -37,6 +39,11 @@ int64_t srv_copy_i64(const char *p);
 int32_t srv_copy_i32(const char *p);
 double srv_copy_f64(const char *p);
 
+/* A one-dimensional float8[] without NULLs in binary form (f borrowed) into
+ * out (at most max values; *n gets the count; an empty array has 0).
+ * AMLRISK_EPROTO for anything else. */
+int srv_copy_f64_array(const srv_copy_field *f, unsigned max, double *out, unsigned *n);
+
 /* A text-format COPY buffer (common/amlrisk_buf.h: init, free, add, add_u64). */
 typedef amlrisk_buf srv_copybuf;
 
@@ -45,6 +52,20 @@ typedef amlrisk_buf srv_copybuf;
 void srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len);
 /* %.17g: parses back to the same double. */
 void srv_copybuf_add_f64(srv_copybuf *b, double v);
+
+/* Binary COPY out (into the same buffer type): the file header, then per row
+ * its field count and each field, then the trailer. Big-endian, as the
+ * parser above reads. On allocation failure b->failed is set. */
+void srv_copybin_header(srv_copybuf *b);
+void srv_copybin_row(srv_copybuf *b, int16_t fields);
+void srv_copybin_i64(srv_copybuf *b, int64_t v);
+void srv_copybin_i32(srv_copybuf *b, int32_t v);
+void srv_copybin_f64(srv_copybuf *b, double v);
+void srv_copybin_bool(srv_copybuf *b, int v);
+void srv_copybin_text(srv_copybuf *b, const char *s, size_t len);
+/* A one-dimensional float8[] of n values (n >= 1). */
+void srv_copybin_f64_array(srv_copybuf *b, const double *v, unsigned n);
+void srv_copybin_trailer(srv_copybuf *b);
 
 /* The shortest %.{15,16,17}g form of v that parses back to v, into buf
  * (at least 32 bytes). Returns the length. */
