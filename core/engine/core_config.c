@@ -1,7 +1,9 @@
-/* core_config.c - the run config of hop_exposure/v1: defaults, validation,
- * a strict reader for its JSON object, and the canonical JSON stored in
- * scoring_runs.config_json. Read once per run; clarity over speed. The reader is
- * our own because illicit_seed is a uint64 and jansson's integers stop at 2^63-1. */
+/* core_config.c - the run config of both models (hop_exposure/v1 and
+ * flow_exposure/v1): defaults per model, validation, a strict reader for its
+ * JSON object (the "model" key, wherever it stands, picks the keys allowed),
+ * and the canonical JSON stored in scoring_runs.config_json. Read once per run;
+ * clarity over speed. The reader is our own because illicit_seed is a uint64
+ * and jansson's integers stop at 2^63-1. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -18,9 +20,12 @@
 #define DEPTH_MAX 32
 
 static _Atomic uint64_t default_seed = 42;
+static _Atomic int default_model = CORE_MODEL_HOP;
 
 static const char *const dir_names[] = {"any", "in", "out", "both"};
 static const char *const count_names[] = {"within", "exact"};
+static const char *const model_names[] = {CORE_MODEL_HOP_NAME, CORE_MODEL_FLOW_NAME};
+static const char *const side_names[] = {"both", "received", "sent"};
 
 void
 core_config_default_seed_set(uint64_t seed)
@@ -35,9 +40,24 @@ core_config_default_seed(void)
 }
 
 void
-core_config_defaults(core_config *out)
+core_config_default_model_set(core_model m)
+{
+	atomic_store(&default_model, (int)m);
+}
+
+core_model
+core_config_default_model(void)
+{
+	return (core_model)atomic_load(&default_model);
+}
+
+/* Every field has its model's default; the fields of the other model keep
+ * theirs (they are ignored), so two configs of one model compare equal. */
+void
+core_config_defaults_model(core_config *out, core_model m)
 {
 	memset(out, 0, sizeof *out);
+	out->model = CORE_MODEL_HOP;
 	out->illicit_ratio = 0.05;
 	out->illicit_seed = core_config_default_seed();
 	out->use_labels = true;
@@ -48,6 +68,19 @@ core_config_defaults(core_config *out)
 	out->direction = CORE_DIR_ANY;
 	out->count = CORE_COUNT_WITHIN;
 	out->degree_normalize = true;
+	out->side = CORE_SIDE_BOTH;
+	out->smoothing = 1.0;
+	if (m == CORE_MODEL_FLOW) {
+		out->model = CORE_MODEL_FLOW;
+		out->illicit_ratio = 0.0;
+		out->hops = 6;
+	}
+}
+
+void
+core_config_defaults(core_config *out)
+{
+	core_config_defaults_model(out, core_config_default_model());
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -68,8 +101,21 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 int
 core_config_validate(const core_config *c, char *err, size_t errlen)
 {
+	if ((unsigned)c->model > CORE_MODEL_FLOW)
+		return fail(err, errlen, "model: must be one of %s, %s", CORE_MODEL_HOP_NAME,
+		            CORE_MODEL_FLOW_NAME);
 	if (!(c->illicit_ratio >= 0.0 && c->illicit_ratio <= 1.0))
 		return fail(err, errlen, "illicit_ratio: must be a number in [0, 1]");
+	if (c->model == CORE_MODEL_FLOW) {
+		if (c->hops < 1 || c->hops > CORE_FLOW_HOPS_MAX)
+			return fail(err, errlen, "hops: must be an integer in [1, %d]",
+			            CORE_FLOW_HOPS_MAX);
+		if ((unsigned)c->side > CORE_SIDE_SENT)
+			return fail(err, errlen, "side: must be one of both, received, sent");
+		if (!isfinite(c->smoothing) || c->smoothing < 0)
+			return fail(err, errlen, "smoothing: must be a finite number >= 0");
+		return AMLRISK_OK;
+	}
 	if (c->hops > CORE_HOPS_MAX)
 		return fail(err, errlen, "hop_weights: must hold 1 to %d numbers",
 		            CORE_HOPS_MAX + 1);
@@ -93,24 +139,52 @@ name_find(const char *s, const char *const *names, int n)
 	return -1;
 }
 
+/* The index of s among names into *out (an enum in the names' order):
+ * AMLRISK_OK, or AMLRISK_EINVAL and *out left alone. */
+static int
+name_parse(const char *s, const char *const *names, int n, int *out)
+{
+	int i = name_find(s, names, n);
+	if (i < 0)
+		return AMLRISK_EINVAL;
+	*out = i;
+	return AMLRISK_OK;
+}
+
 int
 core_direction_parse(const char *s, core_direction *out)
 {
-	int i = name_find(s, dir_names, 4);
-	if (i < 0)
-		return AMLRISK_EINVAL;
-	*out = (core_direction)i;
-	return AMLRISK_OK;
+	return name_parse(s, dir_names, 4, (int *)out);
 }
 
 int
 core_count_parse(const char *s, core_count *out)
 {
-	int i = name_find(s, count_names, 2);
-	if (i < 0)
-		return AMLRISK_EINVAL;
-	*out = (core_count)i;
-	return AMLRISK_OK;
+	return name_parse(s, count_names, 2, (int *)out);
+}
+
+int
+core_model_parse(const char *s, core_model *out)
+{
+	return name_parse(s, model_names, 2, (int *)out);
+}
+
+const char *
+core_model_name(core_model m)
+{
+	return (unsigned)m <= CORE_MODEL_FLOW ? model_names[m] : "?";
+}
+
+int
+core_side_parse(const char *s, core_side *out)
+{
+	return name_parse(s, side_names, 3, (int *)out);
+}
+
+const char *
+core_side_name(core_side s)
+{
+	return (unsigned)s <= CORE_SIDE_SENT ? side_names[s] : "?";
 }
 
 const char *
@@ -428,12 +502,30 @@ enum {
 	K_DIRECTION,
 	K_COUNT,
 	K_NORMALIZE,
+	K_HOPS,
+	K_SIDE,
+	K_SMOOTHING,
 	K_COUNT_OF_KEYS
 };
 
 static const char *const key_names[K_COUNT_OF_KEYS] = {
-        "model",       "illicit_ratio", "illicit_seed", "use_labels",
-        "hop_weights", "direction",     "count",        "degree_normalize",
+        "model", "illicit_ratio",    "illicit_seed", "use_labels", "hop_weights", "direction",
+        "count", "degree_normalize", "hops",         "side",       "smoothing",
+};
+
+/* The model a key belongs to; -1 for the keys of both. */
+static const int key_model[K_COUNT_OF_KEYS] = {
+        -1,
+        -1,
+        -1,
+        -1,
+        CORE_MODEL_HOP,
+        CORE_MODEL_HOP,
+        CORE_MODEL_HOP,
+        CORE_MODEL_HOP,
+        CORE_MODEL_FLOW,
+        CORE_MODEL_FLOW,
+        CORE_MODEL_FLOW,
 };
 
 static int
@@ -533,20 +625,11 @@ read_weights(reader *r, core_config *c)
 static int
 read_key_value(reader *r, int key, core_config *c)
 {
-	char s[STR_MAX];
-	bool trunc;
 	int rv, i;
 	uint64_t seed;
 	switch (key) {
 	case K_MODEL:
-		if (peek_type(r) != V_STRING)
-			return wrong_type(r, "model", "the string \"" CORE_MODEL_NAME "\"");
-		if ((rv = read_string(r, s, sizeof s, &trunc)) != 0)
-			return rv;
-		if (trunc || strcmp(s, CORE_MODEL_NAME) != 0)
-			return fail(r->err, r->errlen, "model: unknown model \"%s%s\" (only %s)", s,
-			            trunc ? "..." : "", CORE_MODEL_NAME);
-		return AMLRISK_OK;
+		return skip_value(r, 0); /* read by model_find() */
 	case K_RATIO:
 		if ((rv = read_double(r, "illicit_ratio", "a number in [0, 1]",
 		                      &c->illicit_ratio)) != 0)
@@ -585,71 +668,173 @@ read_key_value(reader *r, int key, core_config *c)
 		return AMLRISK_OK;
 	case K_NORMALIZE:
 		return read_bool(r, "degree_normalize", &c->degree_normalize);
+	case K_HOPS: {
+		char tok[NUM_MAX];
+		bool integer;
+		uint64_t h;
+		if (peek_type(r) != V_NUMBER)
+			return wrong_type(r, "hops", "an integer in [1, 32]");
+		if ((rv = read_number(r, tok, sizeof tok, &integer)) != 0)
+			return rv;
+		if (!integer || core_config_seed_parse(tok, &h) != 0 || h < 1 ||
+		    h > CORE_FLOW_HOPS_MAX)
+			return fail(r->err, r->errlen,
+			            "hops: expected an integer in [1, %d], got %s",
+			            CORE_FLOW_HOPS_MAX, tok);
+		c->hops = (unsigned)h;
+		return AMLRISK_OK;
+	}
+	case K_SIDE:
+		if ((rv = read_name(r, "side", side_names, 3, "one of both, received, sent", &i)) !=
+		    0)
+			return rv;
+		c->side = (core_side)i;
+		return AMLRISK_OK;
+	case K_SMOOTHING:
+		if ((rv = read_double(r, "smoothing", "a finite number >= 0", &c->smoothing)) != 0)
+			return rv;
+		if (c->smoothing < 0)
+			return fail(r->err, r->errlen, "smoothing: must be >= 0");
+		return AMLRISK_OK;
 	}
 	return AMLRISK_EINTERNAL;
+}
+
+/* Reads the object's opening brace. */
+static int
+object_open(reader *r)
+{
+	if (r->start == NULL)
+		return fail(r->err, r->errlen, "invalid JSON: no text");
+	skip_ws(r);
+	if (r->p >= r->end || *r->p != '{')
+		return syntax(r, "the config must be a JSON object");
+	r->p++;
+	skip_ws(r);
+	return AMLRISK_OK;
+}
+
+/* Reads a member's key and colon; *k is its index, or -1 for an unknown key
+ * (name holds it, truncated when *trunc). */
+static int
+member_key(reader *r, char *name, size_t cap, bool *trunc, int *k)
+{
+	int rv;
+	skip_ws(r);
+	if (r->p >= r->end || *r->p != '"')
+		return syntax(r, "expected a key");
+	if ((rv = read_string(r, name, cap, trunc)) != 0)
+		return rv;
+	skip_ws(r);
+	if (r->p >= r->end || *r->p != ':')
+		return syntax(r, "expected ':'");
+	r->p++;
+	skip_ws(r);
+	*k = *trunc ? -1 : name_find(name, key_names, K_COUNT_OF_KEYS);
+	return AMLRISK_OK;
+}
+
+/* After a member: 1 when another follows (the comma read), 0 at the closing
+ * brace (read, and nothing but white space after it). */
+static int
+member_next(reader *r, int *more)
+{
+	skip_ws(r);
+	if (r->p < r->end && *r->p == ',') {
+		r->p++;
+		*more = 1;
+		return AMLRISK_OK;
+	}
+	if (r->p < r->end && *r->p == '}') {
+		r->p++;
+		skip_ws(r);
+		if (r->p != r->end)
+			return syntax(r, "trailing characters after the object");
+		*more = 0;
+		return AMLRISK_OK;
+	}
+	return syntax(r, "expected ',' or '}'");
+}
+
+/* The first pass: checks the whole document's syntax and reads its "model"
+ * key, wherever it stands (*found false without one). A broken document is
+ * reported as such, never as a bad key. */
+static int
+model_find(reader r, core_model *model, bool *found)
+{
+	int rv, more = 1;
+	*found = false;
+	if ((rv = object_open(&r)) != 0)
+		return rv;
+	if (r.p < r.end && *r.p == '}')
+		return member_next(&r, &more);
+	while (more) {
+		char key[KEY_MAX], s[STR_MAX];
+		bool trunc;
+		int k;
+		if ((rv = member_key(&r, key, sizeof key, &trunc, &k)) != 0)
+			return rv;
+		r.key = k >= 0 ? key_names[k] : NULL;
+		if (k == K_MODEL && peek_type(&r) == V_STRING && !*found) {
+			if ((rv = read_string(&r, s, sizeof s, &trunc)) != 0)
+				return rv;
+			if (trunc || core_model_parse(s, model) != 0)
+				return fail(r.err, r.errlen,
+				            "model: unknown model \"%s%s\" (one of %s, %s)", s,
+				            trunc ? "..." : "", CORE_MODEL_HOP_NAME,
+				            CORE_MODEL_FLOW_NAME);
+			*found = true;
+		} else if (k == K_MODEL && !*found) {
+			if ((rv = skip_value(&r, 0)) != 0)
+				return rv;
+			return wrong_type(&r, "model",
+			                  "one of \"" CORE_MODEL_HOP_NAME
+			                  "\", \"" CORE_MODEL_FLOW_NAME "\"");
+		} else if ((rv = skip_value(&r, 0)) != 0) {
+			return rv;
+		}
+		r.key = NULL;
+		if ((rv = member_next(&r, &more)) != 0)
+			return rv;
+	}
+	return AMLRISK_OK;
 }
 
 int
 core_config_merge(core_config *out, const core_config *base, const char *json, size_t len,
                   char *err, size_t errlen)
 {
-	reader r = {json, json, json + len, err, errlen, NULL};
+	reader r = {json, json, json ? json + len : NULL, err, errlen, NULL};
 	core_config c = *base;
-	bool seen[K_COUNT_OF_KEYS] = {false};
-	int rv;
-	if (json == NULL)
-		return fail(err, errlen, "invalid JSON: no text");
-	skip_ws(&r);
-	if (r.p >= r.end || *r.p != '{')
-		return syntax(&r, "the config must be a JSON object");
-	r.p++;
-	skip_ws(&r);
-	if (r.p < r.end && *r.p == '}') {
-		r.p++;
-	} else {
-		for (;;) {
-			char key[KEY_MAX];
-			bool trunc;
-			skip_ws(&r);
-			if (r.p >= r.end || *r.p != '"')
-				return syntax(&r, "expected a key");
-			if ((rv = read_string(&r, key, sizeof key, &trunc)) != 0)
-				return rv;
-			skip_ws(&r);
-			if (r.p >= r.end || *r.p != ':')
-				return syntax(&r, "expected ':'");
-			r.p++;
-			skip_ws(&r);
-			int k = trunc ? -1 : name_find(key, key_names, K_COUNT_OF_KEYS);
-			if (k < 0) {
-				/* a broken document is reported as such, not as a bad key */
-				if ((rv = skip_value(&r, 0)) != 0)
-					return rv;
-				return fail(err, errlen, "%s%s: unknown key", key,
-				            trunc ? "..." : "");
-			}
-			if (seen[k])
-				return fail(err, errlen, "%s: duplicate key", key);
-			seen[k] = true;
-			r.key = key_names[k];
-			if ((rv = read_key_value(&r, k, &c)) != 0)
-				return rv;
-			r.key = NULL;
-			skip_ws(&r);
-			if (r.p < r.end && *r.p == ',') {
-				r.p++;
-				continue;
-			}
-			if (r.p < r.end && *r.p == '}') {
-				r.p++;
-				break;
-			}
-			return syntax(&r, "expected ',' or '}'");
-		}
+	core_model model;
+	bool seen[K_COUNT_OF_KEYS] = {false}, named;
+	int rv, more = 1;
+	if ((rv = model_find(r, &model, &named)) != 0)
+		return rv;
+	if (named && model != base->model)
+		core_config_defaults_model(&c, model);
+	object_open(&r);
+	if (r.p < r.end && *r.p == '}')
+		more = 0;
+	while (more) {
+		char key[KEY_MAX];
+		bool trunc;
+		int k;
+		member_key(&r, key, sizeof key, &trunc, &k);
+		if (k < 0)
+			return fail(err, errlen, "%s%s: unknown key", key, trunc ? "..." : "");
+		if (seen[k])
+			return fail(err, errlen, "%s: duplicate key", key);
+		seen[k] = true;
+		if (key_model[k] >= 0 && key_model[k] != (int)c.model)
+			return fail(err, errlen, "%s: not a key of %s (it is one of %s)", key,
+			            model_names[c.model], model_names[key_model[k]]);
+		r.key = key_names[k];
+		if ((rv = read_key_value(&r, k, &c)) != 0)
+			return rv;
+		r.key = NULL;
+		member_next(&r, &more); /* the first pass checked the syntax */
 	}
-	skip_ws(&r);
-	if (r.p != r.end)
-		return syntax(&r, "trailing characters after the object");
 	if ((rv = core_config_validate(&c, err, errlen)) != 0)
 		return rv;
 	*out = c;
@@ -690,17 +875,26 @@ core_config_to_json(const core_config *c, char *buf, size_t buflen, size_t *outl
 	format_double(num, sizeof num, c->illicit_ratio);
 	n += (size_t)snprintf(tmp + n, sizeof tmp - n,
 	                      "{\"model\":\"%s\",\"illicit_ratio\":%s,\"illicit_seed\":%llu,"
-	                      "\"use_labels\":%s,\"hop_weights\":[",
-	                      CORE_MODEL_NAME, num, (unsigned long long)c->illicit_seed,
+	                      "\"use_labels\":%s,",
+	                      model_names[c->model], num, (unsigned long long)c->illicit_seed,
 	                      c->use_labels ? "true" : "false");
-	for (unsigned k = 0; k <= c->hops; k++) {
-		format_double(num, sizeof num, c->hop_weights[k]);
-		n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%s%s", k ? "," : "", num);
+	if (c->model == CORE_MODEL_FLOW) {
+		format_double(num, sizeof num, c->smoothing);
+		n += (size_t)snprintf(tmp + n, sizeof tmp - n,
+		                      "\"hops\":%u,\"side\":\"%s\",\"smoothing\":%s}", c->hops,
+		                      side_names[c->side], num);
+	} else {
+		n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\"hop_weights\":[");
+		for (unsigned k = 0; k <= c->hops; k++) {
+			format_double(num, sizeof num, c->hop_weights[k]);
+			n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%s%s", k ? "," : "", num);
+		}
+		n += (size_t)snprintf(
+		        tmp + n, sizeof tmp - n,
+		        "],\"direction\":\"%s\",\"count\":\"%s\",\"degree_normalize\":%s}",
+		        dir_names[c->direction], count_names[c->count],
+		        c->degree_normalize ? "true" : "false");
 	}
-	n += (size_t)snprintf(tmp + n, sizeof tmp - n,
-	                      "],\"direction\":\"%s\",\"count\":\"%s\",\"degree_normalize\":%s}",
-	                      dir_names[c->direction], count_names[c->count],
-	                      c->degree_normalize ? "true" : "false");
 	if (n + 1 > buflen)
 		return AMLRISK_ETOOBIG;
 	memcpy(buf, tmp, n + 1);

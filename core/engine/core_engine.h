@@ -87,8 +87,9 @@ const char *core_graph_wallet(const core_graph *g, uint32_t id, size_t *len);
 uint32_t core_graph_in_degree(const core_graph *g, uint32_t id);
 uint32_t core_graph_out_degree(const core_graph *g, uint32_t id);
 /* The out-edges of id, sorted by receiver id: *dst[i] is the receiver, *txs[i]
- * the number of transactions and *amount[i] their total. Any pointer may be
- * NULL. Returns the count. Borrowed from g. */
+ * the number of transactions and *amount[i] their total (kept at DBL_MAX when
+ * it would pass it). Any pointer may be NULL. Returns the count. Borrowed
+ * from g. */
 size_t core_graph_out_edges(const core_graph *g, uint32_t id, const uint32_t **dst,
                             const uint32_t **txs, const double **amount);
 /* The senders of id's in-edges, sorted. Borrowed from g. */

@@ -1,5 +1,6 @@
-/* core_explain.c - per-wallet views for the API: explain (exact per-hop counts,
- * contributions and shortest paths to the contributing illicit wallets) and the
+/* core_explain.c - per-wallet views for the API: explain (for hop_exposure/v1
+ * exact per-hop counts, contributions and shortest paths to the contributing
+ * illicit wallets; flow_exposure/v1's part is core_flow_explain.c) and the
  * capped neighbourhood subgraph. One bounded BFS per request; ~ms on 1M wallets. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,18 +145,6 @@ id_cmp(const void *a, const void *b, void *ctx)
 
 /* ------------------------------------------------------------- explain --- */
 
-struct core_explain {
-	core_graph *g; /* owned reference */
-	uint32_t wallet;
-	double score, norm;
-	size_t nhops;
-	core_explain_hop hops[CORE_HOPS_MAX + 1];
-	core_explain_source *sources;
-	size_t nsources;
-	uint32_t *paths; /* the sources' paths back to back */
-	bool truncated;
-};
-
 void
 core_explain_destroy(core_explain *e)
 {
@@ -164,6 +153,9 @@ core_explain_destroy(core_explain *e)
 	core_graph_unref(e->g);
 	free(e->sources);
 	free(e->paths);
+	free(e->flow_values);
+	free(e->contribs);
+	free(e->walks);
 	free(e);
 }
 
@@ -225,8 +217,16 @@ core_explain_build(core_explain **out, const core_run_result *r, const char *wal
 	if (e == NULL)
 		return AMLRISK_ENOMEM;
 	e->g = core_graph_ref(r->g);
+	e->model = c->model;
 	e->wallet = v;
 	e->score = r->scores[v];
+	e->norm = 1.0;
+	if (c->model == CORE_MODEL_FLOW) {
+		if ((rv = core_flow_explain_fill(e, r, v, params)) != 0)
+			goto fail;
+		*out = e;
+		return AMLRISK_OK;
+	}
 	e->norm = core_score_normaliser(r->g, c, v);
 	e->nhops = c->hops + 1;
 	e->sources = calloc(total, sizeof *e->sources);
@@ -309,6 +309,12 @@ core_explain_build(core_explain **out, const core_run_result *r, const char *wal
 fail:
 	core_explain_destroy(e);
 	return rv;
+}
+
+core_model
+core_explain_model(const core_explain *e)
+{
+	return e->model;
 }
 
 const core_graph *

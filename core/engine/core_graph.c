@@ -2,6 +2,7 @@
  * (1M-10M rows streamed from COPY; wallet ids interned on two threads), then
  * two stable counting sorts into deduplicated CSR rows both ways. Immutable
  * and reference counted once built. */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -621,7 +622,8 @@ part_merge(void *arg)
 		for (uint32_t i = start; i < end; i++) {
 			if (w > g->out_off[u] && g->out_dst[w - 1] == g->out_dst[i]) {
 				g->edge_txs[w - 1]++;
-				g->edge_amount[w - 1] += g->edge_amount[i];
+				double a = g->edge_amount[w - 1] + g->edge_amount[i];
+				g->edge_amount[w - 1] = a <= DBL_MAX ? a : DBL_MAX;
 				continue;
 			}
 			g->out_dst[w] = g->out_dst[i];

@@ -1,6 +1,6 @@
 /* core_impl.h - private layouts shared by the engine's files: the string
- * interner, the CSR graph and the run result. Not installed; callers use
- * core_engine.h only. */
+ * interner, the CSR graph, the run result of either model and the explain.
+ * Not installed; callers use core_engine.h only. */
 #ifndef CORE_IMPL_H
 #define CORE_IMPL_H
 
@@ -84,7 +84,8 @@ struct core_graph {
 	uint32_t *out_off;   /* n + 1 */
 	uint32_t *out_dst;   /* m, sorted within a row */
 	uint32_t *edge_txs;  /* m, parallel to out_dst */
-	double *edge_amount; /* m, parallel to out_dst */
+	double *edge_amount; /* m, parallel to out_dst; finite (a sum past DBL_MAX is kept
+	                      * as DBL_MAX) */
 	uint32_t *in_off;    /* n + 1 */
 	uint32_t *in_src;    /* m, sorted within a row */
 	core_graph_stats stats;
@@ -99,25 +100,69 @@ struct core_run_result {
 	core_graph *g; /* owned reference */
 	core_config cfg;
 	uint32_t n;
+	double *scores;   /* n */
+	uint8_t *illicit; /* n */
+	uint32_t *order;  /* n: ids in top order */
+	uint32_t *rank;   /* n: position of each id in order */
+	uint32_t illicit_count;
+	double seconds;
+	/* hop_exposure/v1 (NULL for flow) */
 	unsigned width;      /* hops + 1 */
 	uint32_t *counts;    /* n * width: c_0 .. c_K per wallet */
 	uint32_t *exposures; /* n */
-	double *scores;      /* n */
-	uint8_t *illicit;    /* n */
-	uint32_t *order;     /* n: ids in top order */
-	uint32_t *rank;      /* n: position of each id in order */
-	uint32_t illicit_count;
-	double seconds;
+	/* flow_exposure/v1 (NULL for hop) */
+	double *flow;      /* n * 2K: R_1 .. R_K, then S_1 .. S_K, per wallet */
+	double *den_recv;  /* n: recv(v) + c, in the run's amount scale */
+	double *den_sent;  /* n: sent(v) + c, likewise */
+	double flow_scale; /* the power of two amounts were multiplied by */
+	double flow_c;     /* c, in that scale */
 };
+
+/* flow_exposure/v1 over r's graph (core_flow.c): fills r->flow, den_recv,
+ * den_sent, flow_scale, flow_c and r->scores from r->illicit. At most
+ * threads threads. AMLRISK_ENOMEM. */
+int core_flow_run(core_run_result *r, unsigned threads);
+
+/* The explain of either model (core_explain.c builds it; core_flow_explain.c
+ * fills the flow part). */
+struct core_explain {
+	core_graph *g; /* owned reference */
+	core_model model;
+	uint32_t wallet;
+	double score, norm;
+	bool truncated;
+	/* hop_exposure/v1 */
+	size_t nhops;
+	core_explain_hop hops[CORE_HOPS_MAX + 1];
+	core_explain_source *sources;
+	size_t nsources;
+	uint32_t *paths; /* the sources' paths back to back */
+	/* flow_exposure/v1 */
+	unsigned flow_hops;
+	double *flow_values; /* R_1 .. R_K, then S_1 .. S_K */
+	core_explain_contrib *contribs;
+	size_t ncontribs;
+	uint32_t *walks; /* the contributors' walks back to back */
+	double others;
+	bool capped;
+};
+
+/* Fills e's flow part for wallet v of r (core_flow_explain.c). e->g, model,
+ * wallet and score are set. AMLRISK_EINVAL, AMLRISK_ENOMEM. */
+int core_flow_explain_fill(core_explain *e, const core_run_result *r, uint32_t v,
+                           const core_explain_params *params);
 
 /* The traversal's blocking, private: tests shrink it to reach every path.
  * Not to be changed while a run is going on. NULL restores the defaults. */
 typedef struct core_score_tuning {
-	unsigned block_shift;     /* log2 of the nodes whose masks a push block holds */
-	size_t pairs_max;         /* pushes sorted per round */
-	uint64_t work_per_thread; /* batches x arcs that make a second worker pay */
+	unsigned block_shift;          /* log2 of the nodes whose masks a push block holds */
+	size_t pairs_max;              /* pushes sorted per round */
+	uint64_t work_per_thread;      /* batches x arcs that make a second worker pay */
+	uint64_t flow_work_per_thread; /* flow: edge steps that pay for another
+	                                * thread; 0 = the default */
 } core_score_tuning;
 void core_score_tuning_set(const core_score_tuning *t);
+const core_score_tuning *core_score_tuning_get(void);
 
 /* The divisor of wallet id's weighted sum under cfg. */
 double core_score_normaliser(const core_graph *g, const core_config *cfg, uint32_t id);

@@ -1,8 +1,9 @@
-/* core_score.c - hop_exposure/v1 over a whole graph: the illicit set, then a
- * bit-parallel multi-source BFS from the illicit wallets, 256 sources a batch
- * (Then et al., VLDB 2015) with propagation-blocked pushes (Beamer et al.,
- * IPDPS 2017), batches shared out to threads; then scores and the top order.
- * Sized for ~1M wallets, 10M edges and 5% illicit in a few seconds. */
+/* core_score.c - a scoring run over a whole graph: the illicit set; then, for
+ * hop_exposure/v1, a bit-parallel multi-source BFS from the illicit wallets,
+ * 256 sources a batch (Then et al., VLDB 2015) with propagation-blocked pushes
+ * (Beamer et al., IPDPS 2017), batches shared out to threads (flow_exposure/v1
+ * is core_flow.c); then the top order. Sized for ~1M wallets, 10M edges and 5%
+ * illicit in a few seconds. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,16 +20,23 @@
 #define PAIRS_MAX       (1u << 22)   /* pushes sorted per round: 32 MiB */
 #define WORK_PER_THREAD (1ull << 27) /* batches x arcs that pay for another worker */
 #define CHUNK           2048         /* pairs per chunk of a block's list */
+#define FLOW_WORK       (1ull << 22) /* flow: edge steps that pay for another thread */
 #define NONE            UINT32_MAX
 
 _Static_assert(BATCH <= 256, "a bit push names its source bit in 8 bits");
 
-static core_score_tuning tuning = {BLOCK_SHIFT, PAIRS_MAX, WORK_PER_THREAD};
+static core_score_tuning tuning = {BLOCK_SHIFT, PAIRS_MAX, WORK_PER_THREAD, FLOW_WORK};
+
+const core_score_tuning *
+core_score_tuning_get(void)
+{
+	return &tuning;
+}
 
 void
 core_score_tuning_set(const core_score_tuning *t)
 {
-	core_score_tuning d = {BLOCK_SHIFT, PAIRS_MAX, WORK_PER_THREAD};
+	core_score_tuning d = {BLOCK_SHIFT, PAIRS_MAX, WORK_PER_THREAD, FLOW_WORK};
 	tuning = t != NULL ? *t : d;
 	if (tuning.block_shift < 6) /* a block holds whole bitmap words */
 		tuning.block_shift = 6;
@@ -36,6 +44,8 @@ core_score_tuning_set(const core_score_tuning *t)
 		tuning.pairs_max = 1;
 	if (tuning.work_per_thread < 1)
 		tuning.work_per_thread = 1;
+	if (tuning.flow_work_per_thread < 1)
+		tuning.flow_work_per_thread = FLOW_WORK;
 }
 
 /* The traversal is built for several x86-64 levels and picked at run time
@@ -914,41 +924,22 @@ result_fill(core_run_result *r, const uint32_t *x)
 	}
 }
 
-int
-core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
-               const core_labels *labels, unsigned threads, char *err, size_t errlen)
+/* hop_exposure/v1 from the illicit set: the traversal's counts, then r->counts,
+ * exposures and scores. sources lists S ascending. */
+static int
+hop_run(core_run_result *r, const uint32_t *sources, unsigned threads)
 {
-	int rv;
-	double t0 = amlrisk_now_s();
-	uint32_t *sources = NULL, *x = NULL, *batched[2] = {NULL, NULL};
-	if ((rv = core_config_validate(cfg, err, errlen)) != 0)
-		return rv;
-	if (threads == 0)
-		threads = 2;
-	if (threads > CORE_THREADS_MAX)
-		threads = CORE_THREADS_MAX;
-	core_run_result *r = calloc(1, sizeof *r);
-	if (r == NULL)
-		return AMLRISK_ENOMEM;
-	atomic_init(&r->refs, 1);
-	r->g = core_graph_ref(g);
-	r->cfg = *cfg;
-	r->n = g->n;
-	r->width = cfg->hops + 1;
+	int rv = AMLRISK_ENOMEM;
+	const core_config *cfg = &r->cfg;
+	const core_graph *g = r->g;
+	uint32_t *x = NULL, *batched[2] = {NULL, NULL};
 	size_t n1 = g->n ? g->n : 1;
+	r->width = cfg->hops + 1;
 	r->counts = core_mem_alloc(n1 * r->width * sizeof(uint32_t));
 	r->exposures = core_mem_alloc(n1 * sizeof(uint32_t));
-	r->scores = core_mem_alloc(n1 * sizeof(double));
-	r->illicit = core_mem_alloc(n1);
-	r->order = core_mem_alloc(n1 * sizeof(uint32_t));
-	r->rank = core_mem_alloc(n1 * sizeof(uint32_t));
 	x = core_mem_alloc(n1 * (cfg->hops ? cfg->hops : 1) * sizeof(uint32_t));
-	rv = AMLRISK_ENOMEM;
-	if (r->counts == NULL || r->exposures == NULL || r->scores == NULL || r->illicit == NULL ||
-	    r->order == NULL || r->rank == NULL || x == NULL)
-		goto fail;
-	if ((rv = illicit_set(r, labels, threads, &sources)) != 0)
-		goto fail;
+	if (r->counts == NULL || r->exposures == NULL || x == NULL)
+		goto out;
 	if (cfg->hops > 0 && r->illicit_count > 0) {
 		job j = {.g = g, .hops = cfg->hops, .nsources = r->illicit_count};
 		j.nbatches = (r->illicit_count + BATCH - 1) / BATCH;
@@ -971,7 +962,7 @@ core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
 		for (int ti = 0; ti < j.ntravs; ti++) {
 			if ((rv = sources_order(g, j.travs[ti], sources, j.nsources,
 			                        &batched[ti])) != 0)
-				goto fail;
+				goto out;
 			j.sources[ti] = batched[ti];
 		}
 		/* a worker holds ~40 bytes per wallet: only big runs get more than one */
@@ -980,27 +971,60 @@ core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
 		if (useful > jobs)
 			useful = jobs;
 		if ((rv = traverse(&j, threads < useful ? threads : (unsigned)useful, x)) != 0)
-			goto fail;
+			goto out;
 	}
 	result_fill(r, x);
+	rv = AMLRISK_OK;
+out:
 	core_mem_free(x);
-	x = NULL;
+	free(batched[0]);
+	free(batched[1]);
+	return rv;
+}
+
+int
+core_score_run(core_run_result **out, core_graph *g, const core_config *cfg,
+               const core_labels *labels, unsigned threads, char *err, size_t errlen)
+{
+	int rv;
+	double t0 = amlrisk_now_s();
+	uint32_t *sources = NULL;
+	if ((rv = core_config_validate(cfg, err, errlen)) != 0)
+		return rv;
+	if (threads == 0)
+		threads = 2;
+	if (threads > CORE_THREADS_MAX)
+		threads = CORE_THREADS_MAX;
+	core_run_result *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return AMLRISK_ENOMEM;
+	atomic_init(&r->refs, 1);
+	r->g = core_graph_ref(g);
+	r->cfg = *cfg;
+	r->n = g->n;
+	size_t n1 = g->n ? g->n : 1;
+	r->scores = core_mem_alloc(n1 * sizeof(double));
+	r->illicit = core_mem_alloc(n1);
+	r->order = core_mem_alloc(n1 * sizeof(uint32_t));
+	r->rank = core_mem_alloc(n1 * sizeof(uint32_t));
+	rv = AMLRISK_ENOMEM;
+	if (r->scores == NULL || r->illicit == NULL || r->order == NULL || r->rank == NULL)
+		goto fail;
+	if ((rv = illicit_set(r, labels, threads, &sources)) != 0)
+		goto fail;
+	if (cfg->model == CORE_MODEL_FLOW)
+		rv = core_flow_run(r, threads);
+	else
+		rv = hop_run(r, sources, threads);
 	free(sources);
 	sources = NULL;
-	for (int ti = 0; ti < 2; ti++) {
-		free(batched[ti]);
-		batched[ti] = NULL;
-	}
-	if ((rv = result_order(r, threads)) != 0)
+	if (rv != 0 || (rv = result_order(r, threads)) != 0)
 		goto fail;
 	r->seconds = amlrisk_now_s() - t0;
 	*out = r;
 	return AMLRISK_OK;
 fail:
 	free(sources);
-	free(batched[0]);
-	free(batched[1]);
-	core_mem_free(x);
 	core_run_result_unref(r);
 	if (rv == AMLRISK_ENOMEM && err != NULL && errlen > 0)
 		snprintf(err, errlen, "out of memory scoring %u wallets", g->n);
@@ -1022,6 +1046,9 @@ core_run_result_unref(core_run_result *r)
 	core_graph_unref(r->g);
 	core_mem_free(r->counts);
 	core_mem_free(r->exposures);
+	core_mem_free(r->flow);
+	core_mem_free(r->den_recv);
+	core_mem_free(r->den_sent);
 	core_mem_free(r->scores);
 	core_mem_free(r->illicit);
 	core_mem_free(r->order);
@@ -1071,12 +1098,25 @@ core_run_result_get(const core_run_result *r, uint32_t id, core_wallet_score *ou
 	out->id = id;
 	out->wallet = core_intern_str(&r->g->ids, id, &out->wallet_len);
 	out->risk_score = r->scores[id];
-	out->exposures = r->exposures[id];
 	out->in_degree = core_graph_in_degree(r->g, id);
 	out->out_degree = core_graph_out_degree(r->g, id);
 	out->is_illicit = r->illicit[id] != 0;
+	out->model = r->cfg.model;
 	out->hops = r->cfg.hops;
-	out->counts = r->counts + (size_t)id * r->width;
+	if (r->cfg.model == CORE_MODEL_FLOW) {
+		unsigned k = r->cfg.hops;
+		out->exposures = 0;
+		out->counts = NULL;
+		out->received = r->flow + (size_t)id * 2 * k;
+		out->sent = out->received + k;
+		out->received_exposure = out->received[k - 1];
+		out->sent_exposure = out->sent[k - 1];
+	} else {
+		out->exposures = r->exposures[id];
+		out->counts = r->counts + (size_t)id * r->width;
+		out->received = out->sent = NULL;
+		out->received_exposure = out->sent_exposure = 0.0;
+	}
 }
 
 int

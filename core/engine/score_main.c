@@ -1,6 +1,7 @@
 /* score_main.c - amlrisk-score: scores a transactions file offline with
- * hop_exposure/v1 and writes every wallet's result (or the top N) as CSV. No
- * server, no database; millions of rows in seconds. */
+ * hop_exposure/v1 or flow_exposure/v1 and writes every wallet's result (or the
+ * top N) as CSV. No server, no database; millions of rows in seconds. */
+#include <float.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +19,20 @@
 static const char usage_text[] =
         "usage: amlrisk-score [options] FILE\n"
         "\n"
-        "Scores the transactions in FILE ('-' for standard input) with the risk model\n"
-        "hop_exposure/v1 (shared/spec/scoring.md) and writes one CSV row per wallet:\n"
+        "Scores the transactions in FILE ('-' for standard input) with a risk model\n"
+        "(spec/scoring.md, spec/flow_exposure.md) and writes one CSV row per wallet,\n"
+        "for hop_exposure/v1 (the default):\n"
         "\n"
         "  wallet,risk_score,exposures,in_degree,out_degree,is_illicit,c_0,...,c_K\n"
         "\n"
+        "for flow_exposure/v1:\n"
+        "\n"
+        "  wallet,risk_score,received_exposure,sent_exposure,in_degree,out_degree,\n"
+        "  is_illicit,r_1,...,r_K,s_1,...,s_K\n"
+        "\n"
         "in \"top N\" order (risk_score descending, then wallet ascending bytewise);\n"
-        "risk_score is printed with 17 significant digits, is_illicit as 0 or 1.\n"
+        "scores, exposures and per-hop values are printed with 17 significant digits,\n"
+        "is_illicit as 0 or 1.\n"
         "\n"
         "Input:\n"
         "  FILE                    CSV with a header naming the columns (tx_id, sender,\n"
@@ -38,18 +46,27 @@ static const char usage_text[] =
         "  --labels FILE           wallets labelled illicit, one per line\n"
         "\n"
         "Model config (defaults as in the spec; flags override --config):\n"
+        "  --model NAME            hop_exposure/v1 (default) or flow_exposure/v1\n"
         "  --config FILE           a JSON object of config keys, e.g. a stored\n"
-        "                          scoring_runs.config_json\n"
+        "                          scoring_runs.config_json (its \"model\" key picks the\n"
+        "                          model when --model is not given)\n"
+        "  --illicit-ratio R       share of wallets seeded illicit, 0..1 (default 0.05\n"
+        "                          for hop_exposure/v1, 0 for flow_exposure/v1)\n"
+        "  --illicit-seed N        uint64 seed of the selection (default: env\n"
+        "                          ILLICIT_SEED, else 42)\n"
+        "  --use-labels            labelled wallets are illicit too (default)\n"
+        "  --no-labels             ignore --labels\n"
+        "hop_exposure/v1 only:\n"
         "  --hop-weights W0,W1,..  1 to 11 weights >= 0 (default 1,0.6,0.3); K = count-1\n"
         "  --direction DIR         any (default), in, out or both\n"
         "  --count MODE            within (default) or exact\n"
-        "  --illicit-ratio R       share of wallets seeded illicit, 0..1 (default 0.05)\n"
-        "  --illicit-seed N        uint64 seed of the selection (default: env\n"
-        "                          ILLICIT_SEED, else 42)\n"
         "  --degree-normalize      divide by sqrt(in+out degree) (default)\n"
         "  --no-degree-normalize   do not\n"
-        "  --use-labels            labelled wallets are illicit too (default)\n"
-        "  --no-labels             ignore --labels\n"
+        "flow_exposure/v1 only:\n"
+        "  --hops K                how far value is traced, 1..32 (default 6)\n"
+        "  --side SIDE             both (default: R_K + S_K), received (R_K) or sent (S_K)\n"
+        "  --smoothing X           clean opening balance in mean transaction amounts,\n"
+        "                          finite, >= 0 (default 1)\n"
         "\n"
         "Output:\n"
         "  --top N                 only the first N rows\n"
@@ -80,6 +97,10 @@ enum {
 	OPT_SHOW_CONFIG,
 	OPT_STATS,
 	OPT_THREADS,
+	OPT_MODEL,
+	OPT_HOPS,
+	OPT_SIDE,
+	OPT_SMOOTHING,
 };
 
 static const struct option long_opts[] = {
@@ -100,6 +121,10 @@ static const struct option long_opts[] = {
         {"show-config", no_argument, NULL, OPT_SHOW_CONFIG},
         {"stats", no_argument, NULL, OPT_STATS},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"hops", required_argument, NULL, OPT_HOPS},
+        {"side", required_argument, NULL, OPT_SIDE},
+        {"smoothing", required_argument, NULL, OPT_SMOOTHING},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
 };
@@ -107,8 +132,12 @@ static const struct option long_opts[] = {
 /* Model flags, applied over the defaults and --config in this order. */
 typedef struct flags {
 	const char *format, *labels, *config, *output, *input;
-	const char *weights, *direction, *count, *ratio, *seed;
-	int normalize, use_labels; /* -1 unset */
+	const char *model, *ratio, *seed;
+	const char *weights, *direction, *count; /* hop_exposure/v1 */
+	const char *hops, *side, *smoothing;     /* flow_exposure/v1 */
+	int normalize, use_labels;               /* -1 unset */
+	const char *hop_flag;                    /* the first hop-only flag given */
+	const char *flow_flag;                   /* the first flow-only flag given */
 	const char *top, *threads;
 	bool show_config, stats;
 } flags;
@@ -185,30 +214,54 @@ slurp(const char *path, size_t max, size_t *len)
 	return buf;
 }
 
-/* Builds the config: defaults (ILLICIT_SEED), --config, then the flags. */
+/* Reads --config over c (already the defaults of --model, if given). */
 static int
-config_from_flags(const flags *fl, core_config *c)
+config_file(const flags *fl, core_config *c)
 {
 	char err[ERR_MAX];
-	const char *env = getenv("ILLICIT_SEED");
-	uint64_t seed;
-	if (env != NULL && *env != '\0') {
-		if (core_config_seed_parse(env, &seed) != 0)
-			return usage_error(
-			        "ILLICIT_SEED: expected an integer in [0, 2^64-1], got '%s'", env);
-		core_config_default_seed_set(seed);
+	core_model want = c->model;
+	size_t len;
+	char *text = slurp(fl->config, 65536, &len);
+	if (text == NULL)
+		return usage_error("--config: cannot read '%s'", fl->config);
+	int rv = core_config_merge(c, c, text, len, err, sizeof err);
+	free(text);
+	if (rv != 0)
+		return usage_error("--config: %s: %s", fl->config, err);
+	if (fl->model != NULL && c->model != want)
+		return usage_error("--config: %s names model %s, but --model is %s", fl->config,
+		                   core_model_name(c->model), core_model_name(want));
+	return 0;
+}
+
+/* Applies the flags of c's model; a flag of the other model is an error. */
+static int
+config_model_flags(const flags *fl, core_config *c)
+{
+	if (c->model == CORE_MODEL_FLOW) {
+		uint64_t h;
+		if (fl->hop_flag != NULL)
+			return usage_error("--%s: not an option of %s (only of %s)", fl->hop_flag,
+			                   CORE_MODEL_FLOW_NAME, CORE_MODEL_HOP_NAME);
+		if (fl->hops != NULL) {
+			if (amlrisk_parse_u64(&h, fl->hops, 1, CORE_FLOW_HOPS_MAX) != 0)
+				return usage_error(
+				        "--hops: expected an integer in [1, %d], got '%s'",
+				        CORE_FLOW_HOPS_MAX, fl->hops);
+			c->hops = (unsigned)h;
+		}
+		if (fl->side != NULL && core_side_parse(fl->side, &c->side) != 0)
+			return usage_error("--side: expected both, received or sent, got '%s'",
+			                   fl->side);
+		if (fl->smoothing != NULL &&
+		    amlrisk_parse_double(&c->smoothing, fl->smoothing, 0.0, DBL_MAX) != 0)
+			return usage_error("--smoothing: expected a finite number >= 0, got '%s'",
+			                   fl->smoothing);
+		return 0;
 	}
-	core_config_defaults(c);
-	if (fl->config != NULL) {
-		size_t len;
-		char *text = slurp(fl->config, 65536, &len);
-		if (text == NULL)
-			return usage_error("--config: cannot read '%s'", fl->config);
-		int rv = core_config_merge(c, c, text, len, err, sizeof err);
-		free(text);
-		if (rv != 0)
-			return usage_error("--config: %s: %s", fl->config, err);
-	}
+	if (fl->flow_flag != NULL)
+		return usage_error("--%s: not an option of %s (only of %s)", fl->flow_flag,
+		                   CORE_MODEL_HOP_NAME, CORE_MODEL_FLOW_NAME);
 	if (fl->weights != NULL && parse_weights(fl->weights, c) != 0)
 		return usage_error(
 		        "--hop-weights: expected 1 to 11 comma-separated numbers, got '%s'",
@@ -218,6 +271,35 @@ config_from_flags(const flags *fl, core_config *c)
 		                   fl->direction);
 	if (fl->count != NULL && core_count_parse(fl->count, &c->count) != 0)
 		return usage_error("--count: expected within or exact, got '%s'", fl->count);
+	if (fl->normalize >= 0)
+		c->degree_normalize = fl->normalize != 0;
+	return 0;
+}
+
+/* Builds the config: the defaults of --model (ILLICIT_SEED), --config, then
+ * the flags. */
+static int
+config_from_flags(const flags *fl, core_config *c)
+{
+	char err[ERR_MAX];
+	const char *env = getenv("ILLICIT_SEED");
+	uint64_t seed;
+	core_model model = CORE_MODEL_HOP;
+	int rv;
+	if (env != NULL && *env != '\0') {
+		if (core_config_seed_parse(env, &seed) != 0)
+			return usage_error(
+			        "ILLICIT_SEED: expected an integer in [0, 2^64-1], got '%s'", env);
+		core_config_default_seed_set(seed);
+	}
+	if (fl->model != NULL && core_model_parse(fl->model, &model) != 0)
+		return usage_error("--model: expected %s or %s, got '%s'", CORE_MODEL_HOP_NAME,
+		                   CORE_MODEL_FLOW_NAME, fl->model);
+	core_config_defaults_model(c, model);
+	if (fl->config != NULL && (rv = config_file(fl, c)) != 0)
+		return rv;
+	if ((rv = config_model_flags(fl, c)) != 0)
+		return rv;
 	if (fl->ratio != NULL && (parse_double(fl->ratio, &c->illicit_ratio) != 0 ||
 	                          !(c->illicit_ratio >= 0 && c->illicit_ratio <= 1)))
 		return usage_error("--illicit-ratio: expected a number in [0, 1], got '%s'",
@@ -225,8 +307,6 @@ config_from_flags(const flags *fl, core_config *c)
 	if (fl->seed != NULL && core_config_seed_parse(fl->seed, &c->illicit_seed) != 0)
 		return usage_error("--illicit-seed: expected an integer in [0, 2^64-1], got '%s'",
 		                   fl->seed);
-	if (fl->normalize >= 0)
-		c->degree_normalize = fl->normalize != 0;
 	if (fl->use_labels >= 0)
 		c->use_labels = fl->use_labels != 0;
 	if (core_config_validate(c, err, sizeof err) != 0) {
@@ -235,6 +315,20 @@ config_from_flags(const flags *fl, core_config *c)
 		return usage_error("%s: %s", flag, err);
 	}
 	return 0;
+}
+
+/* Notes the first flag given of each model, for the error when it does not
+ * belong to the run's model. */
+static void
+model_flag_note(flags *fl, int opt)
+{
+	bool hop = opt == OPT_WEIGHTS || opt == OPT_DIRECTION || opt == OPT_COUNT ||
+	           opt == OPT_NORM || opt == OPT_NO_NORM;
+	bool flow = opt == OPT_HOPS || opt == OPT_SIDE || opt == OPT_SMOOTHING;
+	const char **slot = hop ? &fl->hop_flag : flow ? &fl->flow_flag : NULL;
+	for (size_t i = 0; slot != NULL && *slot == NULL && long_opts[i].name != NULL; i++)
+		if (long_opts[i].val == opt)
+			*slot = long_opts[i].name;
 }
 
 static int
@@ -263,6 +357,18 @@ parse_flags(int argc, char **argv, flags *fl)
 			break;
 		case OPT_COUNT:
 			fl->count = optarg;
+			break;
+		case OPT_MODEL:
+			fl->model = optarg;
+			break;
+		case OPT_HOPS:
+			fl->hops = optarg;
+			break;
+		case OPT_SIDE:
+			fl->side = optarg;
+			break;
+		case OPT_SMOOTHING:
+			fl->smoothing = optarg;
 			break;
 		case OPT_RATIO:
 			fl->ratio = optarg;
@@ -305,6 +411,7 @@ parse_flags(int argc, char **argv, flags *fl)
 		default:
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
+		model_flag_note(fl, c);
 	}
 	if (fl->show_config)
 		return 0;
@@ -334,24 +441,49 @@ csv_field(FILE *out, const char *s, size_t len)
 	fputc('"', out);
 }
 
+static void
+write_header(FILE *out, const core_config *c)
+{
+	if (c->model == CORE_MODEL_FLOW) {
+		fputs("wallet,risk_score,received_exposure,sent_exposure,in_degree,out_degree,"
+		      "is_illicit",
+		      out);
+		for (unsigned k = 1; k <= c->hops; k++)
+			fprintf(out, ",r_%u", k);
+		for (unsigned k = 1; k <= c->hops; k++)
+			fprintf(out, ",s_%u", k);
+	} else {
+		fputs("wallet,risk_score,exposures,in_degree,out_degree,is_illicit", out);
+		for (unsigned k = 0; k <= c->hops; k++)
+			fprintf(out, ",c_%u", k);
+	}
+	fputc('\n', out);
+}
+
 static int
 write_results(FILE *out, const core_run_result *r, unsigned long top)
 {
-	const core_config *c = core_run_result_config(r);
 	const uint32_t *order = core_run_result_order(r);
 	uint32_t n = core_run_result_count(r);
-	fputs("wallet,risk_score,exposures,in_degree,out_degree,is_illicit", out);
-	for (unsigned k = 0; k <= c->hops; k++)
-		fprintf(out, ",c_%u", k);
-	fputc('\n', out);
+	write_header(out, core_run_result_config(r));
 	for (uint32_t i = 0; i < n && i < top; i++) {
 		core_wallet_score s;
 		core_run_result_get(r, order[i], &s);
 		csv_field(out, s.wallet, s.wallet_len);
-		fprintf(out, ",%.17g,%u,%u,%u,%d", s.risk_score, s.exposures, s.in_degree,
-		        s.out_degree, s.is_illicit ? 1 : 0);
-		for (unsigned k = 0; k <= s.hops; k++)
-			fprintf(out, ",%u", s.counts[k]);
+		if (s.model == CORE_MODEL_FLOW) {
+			fprintf(out, ",%.17g,%.17g,%.17g,%u,%u,%d", s.risk_score,
+			        s.received_exposure, s.sent_exposure, s.in_degree, s.out_degree,
+			        s.is_illicit ? 1 : 0);
+			for (unsigned k = 0; k < s.hops; k++)
+				fprintf(out, ",%.17g", s.received[k]);
+			for (unsigned k = 0; k < s.hops; k++)
+				fprintf(out, ",%.17g", s.sent[k]);
+		} else {
+			fprintf(out, ",%.17g,%u,%u,%u,%d", s.risk_score, s.exposures, s.in_degree,
+			        s.out_degree, s.is_illicit ? 1 : 0);
+			for (unsigned k = 0; k <= s.hops; k++)
+				fprintf(out, ",%u", s.counts[k]);
+		}
 		fputc('\n', out);
 	}
 	return ferror(out) ? -1 : 0;

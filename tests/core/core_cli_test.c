@@ -1,6 +1,8 @@
 /* core_cli_test.c - build/bin/amlrisk-score as a black box ($AMLRISK_BIN):
- * the spec vectors through flags and --config, the simulator's formats giving
- * the same output, --top, --help, and clear errors for bad rows and flags. */
+ * the spec vectors of both models through flags and --config, the simulator's
+ * formats giving the same output, --top, --help, and clear errors for bad rows
+ * and flags (a flag of the other model among them). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "core_engine.h"
 #include "core_test_util.h"
 
 static char tmpdir[256];
@@ -83,32 +86,58 @@ cli(const char *in_path, const char *env, const char *const *args)
 	return r;
 }
 
-/* Compares CSV output with a vector's expected rows (scores to 1e-9). */
+/* Whether the expected.csv column named col holds a number compared within
+ * the spec's tolerance (the others are compared as text). */
+static bool
+numeric_column(const char *col)
+{
+	return strcmp(col, "risk_score") == 0 || strcmp(col, "received_exposure") == 0 ||
+	       strcmp(col, "sent_exposure") == 0 || (col[0] == 'r' && col[1] == '_') ||
+	       (col[0] == 's' && col[1] == '_');
+}
+
+/* Compares CSV output with a vector's expected rows (numbers within the
+ * spec's tolerance, the rest exactly). */
 static void
 check_vector_output(const char *out, const char *name)
 {
 	tu_vector v;
 	tu_vector_load(&v, name);
-	char *copy = strdup(out), *save = NULL;
+	char *copy = strdup(out), *save = NULL, *head = strdup(v.header), *cols[80];
+	int ncols = tu_csv_split(head, cols, 80);
 	char *line = strtok_r(copy, "\n", &save);
 	assert_string_equal(line, v.header);
 	for (size_t i = 0; i < v.nrows; i++) {
-		char *f[32], *g[32], want[1024];
+		char *f[80], *g[80], want[4096];
 		line = strtok_r(NULL, "\n", &save);
 		assert_non_null(line);
 		snprintf(want, sizeof want, "%s", v.rows[i]);
-		int nf = tu_csv_split(line, f, 32), ng = tu_csv_split(want, g, 32);
+		int nf = tu_csv_split(line, f, 80), ng = tu_csv_split(want, g, 80);
 		assert_int_equal(nf, ng);
+		assert_int_equal(nf, ncols);
 		for (int k = 0; k < nf; k++) {
-			if (k == 1)
-				assert_true(tu_rel(strtod(f[k], NULL), strtod(g[k], NULL)) <= 1e-9);
-			else
+			if (!numeric_column(cols[k]))
 				assert_string_equal(f[k], g[k]);
+			else if (!tu_close(strtod(f[k], NULL), strtod(g[k], NULL)))
+				fail_msg("%s row %zu %s: %s, expected %s", name, i, cols[k], f[k],
+				         g[k]);
 		}
 	}
 	assert_null(strtok_r(NULL, "\n", &save));
 	free(copy);
+	free(head);
 	tu_vector_free(&v);
+}
+
+/* Runs amlrisk-score with args and checks its output against vector name. */
+static void
+cli_vector(const char *const *args, const char *name)
+{
+	result r = cli(NULL, NULL, args);
+	if (r.status != 0)
+		fail_msg("%s: exit %d: %s", name, r.status, r.err);
+	check_vector_output(r.out, name);
+	result_free(&r);
 }
 
 static void
@@ -124,13 +153,29 @@ test_help(void **state)
 	static const char *const args[] = {"--help", NULL};
 	result r = cli(NULL, NULL, args);
 	assert_int_equal(r.status, 0);
-	static const char *const flags[] = {
-	        "--format",        "--labels",       "--config",
-	        "--hop-weights",   "--direction",    "--count",
-	        "--illicit-ratio", "--illicit-seed", "--no-degree-normalize",
-	        "--no-labels",     "--top",          "--output",
-	        "--threads",       "ILLICIT_SEED",   "wallet,risk_score,exposures",
-	        "protobuf",        "jsonl"};
+	static const char *const flags[] = {"--format",
+	                                    "--labels",
+	                                    "--config",
+	                                    "--hop-weights",
+	                                    "--direction",
+	                                    "--count",
+	                                    "--illicit-ratio",
+	                                    "--illicit-seed",
+	                                    "--no-degree-normalize",
+	                                    "--no-labels",
+	                                    "--top",
+	                                    "--output",
+	                                    "--threads",
+	                                    "ILLICIT_SEED",
+	                                    "wallet,risk_score,exposures",
+	                                    "protobuf",
+	                                    "jsonl",
+	                                    "--model",
+	                                    "flow_exposure/v1",
+	                                    "--hops",
+	                                    "--side",
+	                                    "--smoothing",
+	                                    "received_exposure,sent_exposure"};
 	for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
 		if (strstr(r.out, flags[i]) == NULL)
 			fail_msg("--help does not mention %s", flags[i]);
@@ -159,45 +204,107 @@ test_vector_by_flags(void **state)
 	                            labels,
 	                            tx,
 	                            NULL};
-	result r = cli(NULL, NULL, args);
-	if (r.status != 0)
-		fail_msg("exit %d: %s", r.status, r.err);
-	check_vector_output(r.out, "random60-both-within");
-	result_free(&r);
+	cli_vector(args, "random60-both-within");
 }
 
-/* Vectors with their config object given by --config. */
+/* Writes a vector's config object to config.json and its labels, one a
+ * line, to labels.txt in the temporary directory. */
+static void
+vector_files(const char *name, char *cfgfile, size_t cfgcap, char *labels, size_t labcap)
+{
+	char cfg[1024];
+	vector_path(cfg, sizeof cfg, name, "config.json");
+	char *doc = tu_slurp(cfg, NULL);
+	/* "config": {...} is the first object inside; labels follow it */
+	char *s = strchr(strstr(doc, "\"config\""), '{'), *e = strchr(s, '}');
+	e[1] = '\0';
+	write_file("config.json", s, cfgfile, cfgcap);
+	char *lab = strstr(e + 2, "[");
+	char list[1024] = "";
+	for (char *q = strchr(lab, '"'); q != NULL && q < strchr(lab, ']');) {
+		char *end = strchr(q + 1, '"');
+		strncat(list, q + 1, (size_t)(end - q - 1));
+		strcat(list, "\n");
+		q = strchr(end + 1, '"');
+	}
+	write_file("labels.txt", list, labels, labcap);
+	free(doc);
+}
+
+/* The names of the vectors whose name starts with prefix (at most max). */
+static size_t
+vector_names(const char *prefix, char names[][128], size_t max)
+{
+	DIR *d = opendir(tu_vectors_dir());
+	struct dirent *e;
+	size_t n = 0;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL && n < max) {
+		const char *suffix = ".config.json";
+		size_t len = strlen(e->d_name), sl = strlen(suffix);
+		if (len > sl && strcmp(e->d_name + len - sl, suffix) == 0 &&
+		    strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			snprintf(names[n++], 128, "%.*s", (int)(len - sl), e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Vectors with their config object given by --config: three of
+ * hop_exposure/v1 and every one of flow_exposure/v1. */
 static void
 test_vector_by_config(void **state)
 {
 	(void)state;
-	static const char *const names[] = {"random60-seeded-only", "example-in-exact",
-	                                    "random60-out-exact"};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		char cfg[1024], tx[1024], cfgfile[512], labels[512];
-		vector_path(cfg, sizeof cfg, names[i], "config.json");
+	char names[32][128] = {"random60-seeded-only", "example-in-exact", "random60-out-exact"};
+	size_t n = 3 + vector_names("flow-", names + 3, 29);
+	assert_true(n >= 3 + 6);
+	for (size_t i = 0; i < n; i++) {
+		char tx[1024], cfgfile[512], labels[512];
+		vector_files(names[i], cfgfile, sizeof cfgfile, labels, sizeof labels);
 		vector_path(tx, sizeof tx, names[i], "tx.csv");
-		char *doc = tu_slurp(cfg, NULL);
-		/* "config": {...} is the first object inside; labels follow it */
-		char *s = strchr(strstr(doc, "\"config\""), '{'), *e = strchr(s, '}');
-		e[1] = '\0';
-		write_file("config.json", s, cfgfile, sizeof cfgfile);
-		char *lab = strstr(e + 2, "[");
-		char list[256] = "";
-		for (char *q = strchr(lab, '"'); q != NULL && q < strchr(lab, ']');) {
-			char *end = strchr(q + 1, '"');
-			strncat(list, q + 1, (size_t)(end - q - 1));
-			strcat(list, "\n");
-			q = strchr(end + 1, '"');
-		}
-		write_file("labels.txt", list, labels, sizeof labels);
-		free(doc);
 		const char *const args[] = {"--config", cfgfile, "--labels", labels, tx, NULL};
-		result r = cli(NULL, NULL, args);
-		if (r.status != 0)
-			fail_msg("%s: exit %d: %s", names[i], r.status, r.err);
-		check_vector_output(r.out, names[i]);
-		result_free(&r);
+		cli_vector(args, names[i]);
+	}
+}
+
+/* Every flow_exposure/v1 vector with its config given as flags. */
+static void
+test_flow_vectors_by_flags(void **state)
+{
+	(void)state;
+	char names[32][128];
+	size_t n = vector_names("flow-", names, 32);
+	assert_true(n >= 6);
+	for (size_t i = 0; i < n; i++) {
+		char tx[1024], cfgfile[512], labels[512], hops[16], ratio[40], seed[32], sm[40];
+		tu_vector v;
+		tu_vector_load(&v, names[i]);
+		vector_files(names[i], cfgfile, sizeof cfgfile, labels, sizeof labels);
+		vector_path(tx, sizeof tx, names[i], "tx.csv");
+		snprintf(hops, sizeof hops, "%u", v.cfg.hops);
+		snprintf(ratio, sizeof ratio, "%.17g", v.cfg.illicit_ratio);
+		snprintf(seed, sizeof seed, "%llu", (unsigned long long)v.cfg.illicit_seed);
+		snprintf(sm, sizeof sm, "%.17g", v.cfg.smoothing);
+		const char *const args[] = {"--model",
+		                            CORE_MODEL_FLOW_NAME,
+		                            "--hops",
+		                            hops,
+		                            "--side",
+		                            core_side_name(v.cfg.side),
+		                            "--smoothing",
+		                            sm,
+		                            "--illicit-ratio",
+		                            ratio,
+		                            "--illicit-seed",
+		                            seed,
+		                            v.cfg.use_labels ? "--use-labels" : "--no-labels",
+		                            "--labels",
+		                            labels,
+		                            tx,
+		                            NULL};
+		cli_vector(args, names[i]);
+		tu_vector_free(&v);
 	}
 }
 
@@ -280,6 +387,52 @@ test_top_and_show_config(void **state)
 	                           "\"direction\":\"out\",\"count\":\"within\","
 	                           "\"degree_normalize\":false}\n");
 	result_free(&r);
+
+	/* flow_exposure/v1: its defaults, then flags over them */
+	const char *const a_flow[] = {"--show-config", "--model", "flow_exposure/v1", NULL};
+	r = cli(NULL, NULL, a_flow);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "{\"model\":\"flow_exposure/v1\",\"illicit_ratio\":0.0,"
+	                           "\"illicit_seed\":42,\"use_labels\":true,\"hops\":6,"
+	                           "\"side\":\"both\",\"smoothing\":1.0}\n");
+	result_free(&r);
+	const char *const a_flow2[] = {"--show-config",
+	                               "--model",
+	                               "flow_exposure/v1",
+	                               "--hops",
+	                               "32",
+	                               "--side",
+	                               "sent",
+	                               "--smoothing",
+	                               "2.5e-3",
+	                               "--no-labels",
+	                               "--illicit-ratio",
+	                               "0.25",
+	                               NULL};
+	r = cli(NULL, "ILLICIT_SEED=7", a_flow2);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "{\"model\":\"flow_exposure/v1\",\"illicit_ratio\":0.25,"
+	                           "\"illicit_seed\":7,\"use_labels\":false,\"hops\":32,"
+	                           "\"side\":\"sent\",\"smoothing\":0.0025}\n");
+	result_free(&r);
+
+	/* --top with flow: the header and the first rows of the vector */
+	char cfgfile[512], labels[512];
+	vector_files("flow-random60-defaults", cfgfile, sizeof cfgfile, labels, sizeof labels);
+	vector_path(tx, sizeof tx, "flow-random60-defaults", "tx.csv");
+	const char *const a_ftop[] = {"--config", cfgfile, "--labels", labels,
+	                              "--top",    "2",     tx,         NULL};
+	r = cli(NULL, NULL, a_ftop);
+	assert_int_equal(r.status, 0);
+	tu_vector v;
+	tu_vector_load(&v, "flow-random60-defaults");
+	char *l1 = strchr(r.out, '\n') + 1, *l2 = strchr(l1, '\n') + 1;
+	assert_memory_equal(r.out, v.header, strlen(v.header));
+	assert_memory_equal(l1, v.rows[0], strcspn(v.rows[0], ","));
+	assert_memory_equal(l2, v.rows[1], strcspn(v.rows[1], ","));
+	assert_string_equal(strchr(l2, '\n'), "\n");
+	tu_vector_free(&v);
+	result_free(&r);
 }
 
 /* Each bad input stops with a non-zero exit and a message naming the place. */
@@ -326,14 +479,65 @@ test_errors(void **state)
 	        {{NULL}, NULL, 2, "no input FILE"},
 	        {{"--show-config", NULL}, "ILLICIT_SEED=abc", 2, "ILLICIT_SEED"},
 	        {{"/nonexistent/tx.csv", NULL}, NULL, 1, "cannot open '/nonexistent/tx.csv'"},
+	        /* the flags of the other model, and bad flow values */
+	        {{"--hops", "3", "x.csv", NULL},
+	         NULL,
+	         2,
+	         "--hops: not an option of hop_exposure/v1"},
+	        {{"--model", "flow_exposure/v1", "--direction", "in", "x.csv", NULL},
+	         NULL,
+	         2,
+	         "--direction: not an option of flow_exposure/v1"},
+	        {{"--model", "flow_exposure/v1", "--no-degree-normalize", "x.csv", NULL},
+	         NULL,
+	         2,
+	         "--no-degree-normalize: not an option of flow_exposure/v1"},
+	        {{"--side", "sent", "--model", "hop_exposure/v1", "x.csv", NULL},
+	         NULL,
+	         2,
+	         "--side: not an option of hop_exposure/v1"},
+	        {{"--model", "flow_exposure/v2", "x.csv", NULL}, NULL, 2, "--model: expected"},
+	        {{"--model", "flow_exposure/v1", "--hops", "0", "x.csv"},
+	         NULL,
+	         2,
+	         "--hops: expected"},
+	        {{"--model", "flow_exposure/v1", "--hops", "33", "x.csv"}, NULL, 2, "--hops"},
+	        {{"--model", "flow_exposure/v1", "--hops", "6x", "x.csv"}, NULL, 2, "--hops"},
+	        {{"--model", "flow_exposure/v1", "--side", "in", "x.csv"}, NULL, 2, "--side"},
+	        {{"--model", "flow_exposure/v1", "--smoothing", "-1", "x.csv"},
+	         NULL,
+	         2,
+	         "--smoothing: expected a finite number >= 0"},
+	        {{"--model", "flow_exposure/v1", "--smoothing", "inf", "x.csv"},
+	         NULL,
+	         2,
+	         "--smoothing"},
+	        {{"--model", "flow_exposure/v1", "--smoothing", "nan", "x.csv"},
+	         NULL,
+	         2,
+	         "--smoothing"},
+	        {{"--model", "flow_exposure/v1", "--config", NULL, "x.csv"},
+	         NULL,
+	         2,
+	         "names model hop_exposure/v1, but --model is flow_exposure/v1"},
+	        {{"--config", NULL, "--hops", "2", "x.csv"},
+	         NULL,
+	         2,
+	         "--hops: not an option of hop_exposure/v1"},
 	};
 	const char *files[] = {bad_row, bad_amt, layout, quote, pbtrunc};
+	char hopcfg[512];
+	write_file("hop.json", "{\"model\":\"hop_exposure/v1\"}", hopcfg, sizeof hopcfg);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *args[8] = {NULL};
 		if (i < 5)
 			args[0] = files[i];
 		else
 			memcpy(args, cases[i].args, sizeof cases[i].args);
+		for (size_t a = 0; a + 1 < 6; a++) /* --config NULL: the hop config */
+			if (args[a] != NULL && strcmp(args[a], "--config") == 0 &&
+			    args[a + 1] == NULL)
+				args[a + 1] = hopcfg;
 		result r = cli(NULL, cases[i].env, args);
 		if (r.status != cases[i].status || strstr(r.err, cases[i].want) == NULL)
 			fail_msg("case %zu: exit %d, stderr \"%s\", want %d and \"%s\"", i,
@@ -372,6 +576,7 @@ main(void)
 	        cmocka_unit_test(test_help),
 	        cmocka_unit_test(test_vector_by_flags),
 	        cmocka_unit_test(test_vector_by_config),
+	        cmocka_unit_test(test_flow_vectors_by_flags),
 	        cmocka_unit_test(test_formats_agree),
 	        cmocka_unit_test(test_top_and_show_config),
 	        cmocka_unit_test(test_errors),

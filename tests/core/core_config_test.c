@@ -1,6 +1,8 @@
-/* core_config_test.c - the run config: defaults, every key, validation errors
- * that name the key, malformed JSON, merging, uint64 seeds past 2^63, and the
- * canonical JSON reading back to the same config. */
+/* core_config_test.c - the run config of both models: defaults, every key,
+ * validation errors that name the key (the other model's keys among them),
+ * malformed JSON, the "model" key anywhere, merging across models, uint64 seeds
+ * past 2^63, and the canonical JSON reading back to the same config. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,13 +22,20 @@ parse(core_config *c, const char *json, char *err, size_t errlen)
 	return core_config_parse(c, json, strlen(json), err, errlen);
 }
 
+/* The fields of a's model are equal in b. */
 static void
 assert_config_equal(const core_config *a, const core_config *b)
 {
+	assert_int_equal(a->model, b->model);
 	assert_true(a->illicit_ratio == b->illicit_ratio);
 	assert_true(a->illicit_seed == b->illicit_seed);
 	assert_int_equal(a->use_labels, b->use_labels);
 	assert_int_equal(a->hops, b->hops);
+	if (a->model == CORE_MODEL_FLOW) {
+		assert_int_equal(a->side, b->side);
+		assert_true(a->smoothing == b->smoothing);
+		return;
+	}
 	for (unsigned k = 0; k <= a->hops; k++)
 		assert_true(a->hop_weights[k] == b->hop_weights[k]);
 	assert_int_equal(a->direction, b->direction);
@@ -42,6 +51,7 @@ test_defaults(void **state)
 	char json[CORE_CONFIG_JSON_MAX], err[128];
 	size_t len;
 	core_config_defaults(&d);
+	assert_int_equal(d.model, CORE_MODEL_HOP);
 	assert_true(d.illicit_ratio == 0.05);
 	assert_true(d.illicit_seed == 42);
 	assert_true(d.use_labels);
@@ -111,6 +121,21 @@ test_every_key(void **state)
 	assert_int_equal(c.hops, 10);
 }
 
+/* Case i, document json, gives EINVAL with want in the message and leaves
+ * *out alone. */
+static void
+check_rejected(size_t i, const char *json, const char *want)
+{
+	core_config c, before;
+	char err[256] = "";
+	memset(&c, 0xab, sizeof c);
+	before = c;
+	int rv = parse(&c, json, err, sizeof err);
+	if (rv != AMLRISK_EINVAL || strstr(err, want) == NULL)
+		fail_msg("case %zu %s: rv %d, err \"%s\", want \"%s\"", i, json, rv, err, want);
+	assert_memory_equal(&c, &before, sizeof c);
+}
+
 /* Each bad document gives EINVAL, leaves *out alone and names what is wrong. */
 static void
 test_errors_name_the_key(void **state)
@@ -158,17 +183,8 @@ test_errors_name_the_key(void **state)
 	        {"{\"direction\":\"\\x\"}", "bad escape"},
 	        {"{\"direction\":\"\\ud800\"}", "unpaired surrogate"},
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		core_config c, before;
-		char err[256] = "";
-		memset(&c, 0xab, sizeof c);
-		before = c;
-		int rv = parse(&c, cases[i].json, err, sizeof err);
-		if (rv != AMLRISK_EINVAL || strstr(err, cases[i].want) == NULL)
-			fail_msg("case %zu %s: rv %d, err \"%s\", want \"%s\"", i, cases[i].json,
-			         rv, err, cases[i].want);
-		assert_memory_equal(&c, &before, sizeof c);
-	}
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		check_rejected(i, cases[i].json, cases[i].want);
 	/* a NULL buffer or a tiny one is fine */
 	core_config c;
 	char tiny[4];
@@ -235,6 +251,20 @@ test_merge(void **state)
 	assert_config_equal(&base, &c);
 }
 
+/* c's canonical JSON parses back to c. */
+static void
+round_trip(const core_config *c)
+{
+	core_config back;
+	char json[CORE_CONFIG_JSON_MAX], err[128];
+	size_t len;
+	assert_int_equal(core_config_to_json(c, json, sizeof json, &len), AMLRISK_OK);
+	assert_true(len < CORE_CONFIG_JSON_MAX);
+	if (core_config_parse(&back, json, len, err, sizeof err) != AMLRISK_OK)
+		fail_msg("%s: %s", json, err);
+	assert_config_equal(&back, c);
+}
+
 /* Random configs: the canonical JSON parses back to the same values. */
 static void
 test_round_trip(void **state)
@@ -242,9 +272,7 @@ test_round_trip(void **state)
 	(void)state;
 	uint64_t rng = 3;
 	for (int i = 0; i < 2000; i++) {
-		core_config c, back;
-		char json[CORE_CONFIG_JSON_MAX], err[128];
-		size_t len;
+		core_config c;
 		core_config_defaults(&c);
 		c.illicit_ratio = (double)(tu_rand(&rng) >> 11) / 9007199254740992.0;
 		if (i % 7 == 0)
@@ -260,11 +288,7 @@ test_round_trip(void **state)
 		c.direction = (core_direction)(tu_rand(&rng) % 4);
 		c.count = (core_count)(tu_rand(&rng) % 2);
 		c.degree_normalize = tu_rand(&rng) & 1;
-		assert_int_equal(core_config_to_json(&c, json, sizeof json, &len), AMLRISK_OK);
-		assert_true(len < CORE_CONFIG_JSON_MAX);
-		if (core_config_parse(&back, json, len, err, sizeof err) != AMLRISK_OK)
-			fail_msg("%s: %s", json, err);
-		assert_config_equal(&back, &c);
+		round_trip(&c);
 	}
 }
 
@@ -291,14 +315,315 @@ test_name_parsers(void **state)
 	assert_int_equal(core_config_seed_parse("", &s), AMLRISK_EINVAL);
 }
 
+static void
+test_flow_defaults(void **state)
+{
+	(void)state;
+	core_config c, d;
+	char json[CORE_CONFIG_JSON_MAX], err[128];
+	core_config_defaults_model(&d, CORE_MODEL_FLOW);
+	assert_int_equal(d.model, CORE_MODEL_FLOW);
+	assert_true(d.illicit_ratio == 0.0);
+	assert_true(d.illicit_seed == 42);
+	assert_true(d.use_labels);
+	assert_int_equal(d.hops, 6);
+	assert_int_equal(d.side, CORE_SIDE_BOTH);
+	assert_true(d.smoothing == 1.0);
+	assert_int_equal(core_config_validate(&d, err, sizeof err), AMLRISK_OK);
+	assert_int_equal(core_config_to_json(&d, json, sizeof json, NULL), AMLRISK_OK);
+	assert_string_equal(json, "{\"model\":\"flow_exposure/v1\",\"illicit_ratio\":0.0,"
+	                          "\"illicit_seed\":42,\"use_labels\":true,\"hops\":6,"
+	                          "\"side\":\"both\",\"smoothing\":1.0}");
+	/* the model key alone gives that model's defaults */
+	assert_int_equal(parse(&c, "{\"model\":\"flow_exposure/v1\"}", err, sizeof err),
+	                 AMLRISK_OK);
+	assert_config_equal(&c, &d);
+	/* the process-wide default model: defaults() and a config without "model" */
+	assert_int_equal(core_config_default_model(), CORE_MODEL_HOP);
+	core_config_default_model_set(CORE_MODEL_FLOW);
+	core_config_defaults(&c);
+	assert_config_equal(&c, &d);
+	assert_int_equal(parse(&c, "{\"hops\":2}", err, sizeof err), AMLRISK_OK);
+	assert_int_equal(c.model, CORE_MODEL_FLOW);
+	assert_int_equal(c.hops, 2);
+	assert_int_equal(parse(&c, "{\"direction\":\"in\"}", err, sizeof err), AMLRISK_EINVAL);
+	assert_non_null(strstr(err, "direction: not a key of flow_exposure/v1"));
+	assert_int_equal(parse(&c, "{\"model\":\"hop_exposure/v1\"}", err, sizeof err), AMLRISK_OK);
+	assert_int_equal(c.model, CORE_MODEL_HOP);
+	assert_true(c.illicit_ratio == 0.05);
+	core_config_default_model_set(CORE_MODEL_HOP);
+	assert_int_equal(core_config_default_model(), CORE_MODEL_HOP);
+	core_config_defaults(&c);
+	assert_int_equal(c.model, CORE_MODEL_HOP);
+}
+
+static void
+test_flow_every_key(void **state)
+{
+	(void)state;
+	core_config c;
+	char err[128];
+	/* the model key last: the keys before it are still the flow model's */
+	const char *j = "{\"illicit_ratio\":0.5,\"illicit_seed\":18446744073709551615,"
+	                "\"use_labels\":false,\"hops\":32,\"side\":\"received\","
+	                "\"smoothing\":2.5e-1,\"model\":\"flow_exposure/v1\"}";
+	assert_int_equal(parse(&c, j, err, sizeof err), AMLRISK_OK);
+	assert_int_equal(c.model, CORE_MODEL_FLOW);
+	assert_true(c.illicit_ratio == 0.5);
+	assert_true(c.illicit_seed == UINT64_MAX);
+	assert_false(c.use_labels);
+	assert_int_equal(c.hops, 32);
+	assert_int_equal(c.side, CORE_SIDE_RECEIVED);
+	assert_true(c.smoothing == 0.25);
+	/* in the middle, with white space; hops 1; smoothing 0 */
+	j = " { \"hops\" : 1 , \"model\" : \"flow_exposure/v1\" , \"side\" : \"sent\" , "
+	    "\"smoothing\" : 0 } ";
+	assert_int_equal(parse(&c, j, err, sizeof err), AMLRISK_OK);
+	assert_int_equal(c.hops, 1);
+	assert_int_equal(c.side, CORE_SIDE_SENT);
+	assert_true(c.smoothing == 0.0 && !signbit(c.smoothing));
+	j = "{\"model\":\"flow_exposure/v1\",\"smoothing\":-0.0}";
+	assert_int_equal(parse(&c, j, err, sizeof err), AMLRISK_OK);
+	assert_true(c.smoothing == 0.0 && !signbit(c.smoothing));
+}
+
+/* Flow documents with one bad key: EINVAL naming it, *out untouched. */
+static void
+test_flow_errors_name_the_key(void **state)
+{
+	(void)state;
+#define FLOW "{\"model\":\"flow_exposure/v1\","
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+	        {FLOW "\"hops\":0}", "hops: expected an integer in [1, 32], got 0"},
+	        {FLOW "\"hops\":33}", "hops: expected an integer in [1, 32], got 33"},
+	        {FLOW "\"hops\":-1}", "hops: expected an integer"},
+	        {FLOW "\"hops\":1.5}", "hops: expected an integer"},
+	        {FLOW "\"hops\":6.0}", "hops: expected an integer"},
+	        {FLOW "\"hops\":1e1}", "hops: expected an integer"},
+	        {FLOW "\"hops\":\"6\"}", "hops: expected an integer"},
+	        {FLOW "\"hops\":99999999999999999999999}", "hops: expected an integer"},
+	        {FLOW "\"side\":\"in\"}", "side: expected one of both, received, sent, got \"in\""},
+	        {FLOW "\"side\":1}", "side: expected one of both, received, sent"},
+	        {FLOW "\"side\":\"Both\"}", "side: expected"},
+	        {FLOW "\"smoothing\":-1}", "smoothing: must be >= 0"},
+	        {FLOW "\"smoothing\":-1e-300}", "smoothing: must be >= 0"},
+	        {FLOW "\"smoothing\":1e999}", "smoothing: 1e999 is out of range"},
+	        {FLOW "\"smoothing\":\"1\"}", "smoothing: expected a finite number"},
+	        {FLOW "\"smoothing\":null}", "smoothing: expected a finite number"},
+	        {FLOW "\"illicit_ratio\":2}", "illicit_ratio: must be in [0, 1]"},
+	        {FLOW "\"use_labels\":\"yes\"}", "use_labels: expected true or false"},
+	        {FLOW "\"illicit_seed\":-3}", "illicit_seed: expected an integer"},
+	        /* the other model's keys, before or after the model key */
+	        {FLOW "\"hop_weights\":[1]}",
+	         "hop_weights: not a key of flow_exposure/v1 (it is one of hop_exposure/v1)"},
+	        {"{\"direction\":\"in\",\"model\":\"flow_exposure/v1\"}",
+	         "direction: not a key of flow_exposure/v1"},
+	        {FLOW "\"count\":\"exact\"}", "count: not a key of flow_exposure/v1"},
+	        {FLOW "\"degree_normalize\":true}",
+	         "degree_normalize: not a key of flow_exposure/v1"},
+	        {"{\"hops\":3}",
+	         "hops: not a key of hop_exposure/v1 (it is one of flow_exposure/v1)"},
+	        {"{\"side\":\"both\",\"model\":\"hop_exposure/v1\"}",
+	         "side: not a key of hop_exposure/v1"},
+	        {"{\"smoothing\":1}", "smoothing: not a key of hop_exposure/v1"},
+	        /* unknown keys, duplicates, the model key itself */
+	        {FLOW "\"colour\":1}", "colour: unknown key"},
+	        {FLOW "\"hop\":1}", "hop: unknown key"},
+	        {FLOW "\"hops\":2,\"hops\":3}", "hops: duplicate key"},
+	        {FLOW "\"model\":\"flow_exposure/v1\"}", "model: duplicate key"},
+	        {FLOW "\"model\":\"hop_exposure/v1\"}", "model: duplicate key"},
+	        {"{\"hops\":2,\"model\":\"flow_exposure/v2\"}", "model: unknown model"},
+	        {"{\"hops\":2,\"model\":null}", "model: expected"},
+	        {"{\"hops\":2,\"model\":[\"flow_exposure/v1\"]}", "model: expected"},
+	        /* a broken document is reported as such, the model key after it */
+	        {"{\"hops\":[1,,\"model\":\"flow_exposure/v1\"}", "hops: invalid JSON"},
+	        {FLOW "\"hops\":2", "invalid JSON"},
+	        {FLOW "\"hops\":2} {}", "trailing characters"},
+	};
+#undef FLOW
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		check_rejected(i, cases[i].json, cases[i].want);
+}
+
+static void
+test_flow_validate(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned hops;
+		int side;
+		double smoothing;
+		const char *want;
+	} cases[] = {
+	        {0, 0, 1, "hops"},
+	        {33, 0, 1, "hops"},
+	        {6, 3, 1, "side"},
+	        {6, -1, 1, "side"},
+	        {6, 0, -1, "smoothing"},
+	        {6, 0, 1.0 / 0.0, "smoothing"},
+	        {6, 0, 0.0 / 0.0, "smoothing"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		core_config c;
+		char err[128] = "", json[CORE_CONFIG_JSON_MAX];
+		core_config_defaults_model(&c, CORE_MODEL_FLOW);
+		c.hops = cases[i].hops;
+		c.side = (core_side)cases[i].side;
+		c.smoothing = cases[i].smoothing;
+		assert_int_equal(core_config_validate(&c, err, sizeof err), AMLRISK_EINVAL);
+		if (strncmp(err, cases[i].want, strlen(cases[i].want)) != 0)
+			fail_msg("case %zu: %s", i, err);
+		assert_int_equal(core_config_to_json(&c, json, sizeof json, NULL), AMLRISK_EINVAL);
+	}
+	core_config c;
+	char err[128];
+	core_config_defaults_model(&c, CORE_MODEL_FLOW);
+	c.model = (core_model)2;
+	assert_int_equal(core_config_validate(&c, err, sizeof err), AMLRISK_EINVAL);
+	assert_non_null(strstr(err, "model"));
+	/* a flow config ignores the hop fields, and a hop config the flow fields */
+	core_config_defaults_model(&c, CORE_MODEL_FLOW);
+	c.hop_weights[0] = -1;
+	c.direction = (core_direction)9;
+	c.hops = 32;
+	assert_int_equal(core_config_validate(&c, err, sizeof err), AMLRISK_OK);
+	core_config_defaults_model(&c, CORE_MODEL_HOP);
+	c.smoothing = -1;
+	c.side = (core_side)9;
+	assert_int_equal(core_config_validate(&c, err, sizeof err), AMLRISK_OK);
+}
+
+static void
+test_flow_merge(void **state)
+{
+	(void)state;
+	core_config base, c, d;
+	char err[128];
+	/* hop base, flow document: flow's defaults under it */
+	core_config_defaults_model(&base, CORE_MODEL_HOP);
+	base.illicit_ratio = 0.3;
+	const char *j = "{\"side\":\"sent\",\"model\":\"flow_exposure/v1\"}";
+	assert_int_equal(core_config_merge(&c, &base, j, strlen(j), err, sizeof err), AMLRISK_OK);
+	core_config_defaults_model(&d, CORE_MODEL_FLOW);
+	d.side = CORE_SIDE_SENT;
+	assert_config_equal(&c, &d);
+	/* flow base, no model: over the base */
+	j = "{\"hops\":3}";
+	assert_int_equal(core_config_merge(&c, &c, j, strlen(j), err, sizeof err), AMLRISK_OK);
+	assert_int_equal(c.hops, 3);
+	assert_int_equal(c.side, CORE_SIDE_SENT);
+	/* flow base, the same model named: still over the base */
+	j = "{\"model\":\"flow_exposure/v1\",\"smoothing\":0}";
+	assert_int_equal(core_config_merge(&c, &c, j, strlen(j), err, sizeof err), AMLRISK_OK);
+	assert_int_equal(c.hops, 3);
+	assert_true(c.smoothing == 0);
+	/* flow base, a hop key without the model: rejected, base unchanged */
+	d = c;
+	j = "{\"count\":\"exact\"}";
+	assert_int_equal(core_config_merge(&c, &c, j, strlen(j), err, sizeof err), AMLRISK_EINVAL);
+	assert_non_null(strstr(err, "count: not a key of flow_exposure/v1"));
+	assert_config_equal(&c, &d);
+	/* flow base, hop named: hop's defaults */
+	j = "{\"model\":\"hop_exposure/v1\",\"count\":\"exact\"}";
+	assert_int_equal(core_config_merge(&c, &c, j, strlen(j), err, sizeof err), AMLRISK_OK);
+	core_config_defaults_model(&d, CORE_MODEL_HOP);
+	d.count = CORE_COUNT_EXACT;
+	assert_config_equal(&c, &d);
+}
+
+/* Random flow configs read back the same; the longest configs of both models
+ * fit CORE_CONFIG_JSON_MAX. */
+static void
+test_flow_round_trip(void **state)
+{
+	(void)state;
+	uint64_t rng = 9;
+	for (int i = 0; i < 2000; i++) {
+		core_config c;
+		core_config_defaults_model(&c, CORE_MODEL_FLOW);
+		c.illicit_ratio = (double)(tu_rand(&rng) >> 11) / 9007199254740992.0;
+		c.illicit_seed = tu_rand(&rng);
+		c.use_labels = tu_rand(&rng) & 1;
+		c.hops = 1 + (unsigned)(tu_rand(&rng) % CORE_FLOW_HOPS_MAX);
+		c.side = (core_side)(tu_rand(&rng) % 3);
+		uint64_t r = tu_rand(&rng);
+		c.smoothing = r % 5 == 0   ? (double)(r % 7)
+		              : r % 5 == 1 ? 1.7976931348623157e308 / (double)(1 + r % 3)
+		              : r % 5 == 2 ? 4.9406564584124654e-324 * (double)(r % 1000)
+		                           : (double)(r >> 11) * 1e-10;
+		round_trip(&c);
+	}
+	/* the longest of each model */
+	core_config c;
+	char json[CORE_CONFIG_JSON_MAX];
+	size_t len;
+	core_config_defaults_model(&c, CORE_MODEL_HOP);
+	c.illicit_ratio = 0.12345678901234568;
+	c.illicit_seed = UINT64_MAX;
+	c.hops = CORE_HOPS_MAX;
+	for (unsigned k = 0; k <= CORE_HOPS_MAX; k++)
+		c.hop_weights[k] = 1.2345678901234567e-300;
+	c.direction = CORE_DIR_BOTH;
+	c.use_labels = false;
+	c.degree_normalize = false;
+	assert_int_equal(core_config_to_json(&c, json, sizeof json, &len), AMLRISK_OK);
+	assert_true(len < CORE_CONFIG_JSON_MAX / 2);
+	core_config_defaults_model(&c, CORE_MODEL_FLOW);
+	c.illicit_ratio = 0.12345678901234568;
+	c.illicit_seed = UINT64_MAX;
+	c.hops = 32;
+	c.side = CORE_SIDE_RECEIVED;
+	c.smoothing = 1.2345678901234567e-300;
+	assert_int_equal(core_config_to_json(&c, json, sizeof json, &len), AMLRISK_OK);
+	assert_true(len < CORE_CONFIG_JSON_MAX / 4);
+}
+
+static void
+test_flow_name_parsers(void **state)
+{
+	(void)state;
+	core_model m;
+	core_side s;
+	assert_int_equal(core_model_parse("flow_exposure/v1", &m), AMLRISK_OK);
+	assert_int_equal(m, CORE_MODEL_FLOW);
+	assert_int_equal(core_model_parse("hop_exposure/v1", &m), AMLRISK_OK);
+	assert_int_equal(m, CORE_MODEL_HOP);
+	assert_int_equal(core_model_parse("flow_exposure", &m), AMLRISK_EINVAL);
+	assert_int_equal(core_model_parse("", &m), AMLRISK_EINVAL);
+	assert_string_equal(core_model_name(CORE_MODEL_FLOW), CORE_MODEL_FLOW_NAME);
+	assert_string_equal(core_model_name(CORE_MODEL_HOP), CORE_MODEL_HOP_NAME);
+	assert_string_equal(core_model_name((core_model)7), "?");
+	assert_int_equal(core_side_parse("received", &s), AMLRISK_OK);
+	assert_int_equal(s, CORE_SIDE_RECEIVED);
+	assert_int_equal(core_side_parse("sent", &s), AMLRISK_OK);
+	assert_int_equal(core_side_parse("both", &s), AMLRISK_OK);
+	assert_int_equal(s, CORE_SIDE_BOTH);
+	assert_int_equal(core_side_parse("in", &s), AMLRISK_EINVAL);
+	assert_string_equal(core_side_name(CORE_SIDE_SENT), "sent");
+	assert_string_equal(core_side_name((core_side)3), "?");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_default_seed),
-	        cmocka_unit_test(test_every_key),  cmocka_unit_test(test_errors_name_the_key),
-	        cmocka_unit_test(test_validate),   cmocka_unit_test(test_merge),
-	        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_name_parsers),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_default_seed),
+	        cmocka_unit_test(test_every_key),
+	        cmocka_unit_test(test_errors_name_the_key),
+	        cmocka_unit_test(test_validate),
+	        cmocka_unit_test(test_merge),
+	        cmocka_unit_test(test_round_trip),
+	        cmocka_unit_test(test_name_parsers),
+	        cmocka_unit_test(test_flow_defaults),
+	        cmocka_unit_test(test_flow_every_key),
+	        cmocka_unit_test(test_flow_errors_name_the_key),
+	        cmocka_unit_test(test_flow_validate),
+	        cmocka_unit_test(test_flow_merge),
+	        cmocka_unit_test(test_flow_round_trip),
+	        cmocka_unit_test(test_flow_name_parsers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

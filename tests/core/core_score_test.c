@@ -370,7 +370,7 @@ test_blocking_paths(void **state)
 {
 	(void)state;
 	static const core_score_tuning tunes[] = {
-	        {6, 1u << 20, 1}, {6, 40, 1}, {7, 1, 1}, {8, 300, 1}};
+	        {6, 1u << 20, 1, 0}, {6, 40, 1, 0}, {7, 1, 1, 0}, {8, 300, 1, 0}};
 	uint64_t rng = 31;
 	tu_txs t = {0};
 	tu_txs_random(&t, &rng, 900, 5000);
@@ -405,7 +405,7 @@ test_threads_agree(void **state)
 	core_config_defaults(&c);
 	c.illicit_ratio = 0.5;
 	c.direction = CORE_DIR_BOTH;
-	core_score_tuning many = {15, 1u << 22, 1}; /* threads even for this small run */
+	core_score_tuning many = {15, 1u << 22, 1, 0}; /* threads even for this small run */
 	core_score_tuning_set(&many);
 	core_run_result *a = run(g, &c, NULL, 1), *b = run(g, &c, NULL, 3);
 	core_score_tuning_set(NULL);

@@ -247,10 +247,10 @@ const char *
 tu_vectors_dir(void)
 {
 	static char dir[4096];
-	const char *src = getenv("AMLRISK_SOURCE_DIR");
-	if (src == NULL)
-		fail_msg("AMLRISK_SOURCE_DIR is not set (run the test through ctest)");
-	snprintf(dir, sizeof dir, "%s/../shared/spec/vectors", src);
+	const char *fx = getenv("AMLRISK_FIXTURES");
+	if (fx == NULL)
+		fail_msg("AMLRISK_FIXTURES is not set (run the test through ctest)");
+	snprintf(dir, sizeof dir, "%s/vectors", fx);
 	return dir;
 }
 
@@ -411,35 +411,81 @@ tu_vector_free(tu_vector *v)
 	free(v->header);
 }
 
+/* The expected header of a run's model and K. */
+static void
+vector_header(char *head, size_t cap, const core_config *c)
+{
+	int n;
+	if (c->model == CORE_MODEL_FLOW) {
+		n = snprintf(head, cap,
+		             "wallet,risk_score,received_exposure,sent_exposure,"
+		             "in_degree,out_degree,is_illicit");
+		for (unsigned k = 1; k <= c->hops; k++)
+			n += snprintf(head + n, cap - (size_t)n, ",r_%u", k);
+		for (unsigned k = 1; k <= c->hops; k++)
+			n += snprintf(head + n, cap - (size_t)n, ",s_%u", k);
+		return;
+	}
+	n = snprintf(head, cap, "wallet,risk_score,exposures,in_degree,out_degree,is_illicit");
+	for (unsigned k = 0; k <= c->hops; k++)
+		n += snprintf(head + n, cap - (size_t)n, ",c_%u", k);
+}
+
+bool
+tu_close(double got, double want)
+{
+	return fabs(got - want) <= 1e-12 || tu_rel(got, want) <= 1e-9;
+}
+
+/* Fails unless got is within the spec's tolerance of the field's value. */
+static void
+check_double(const char *what, size_t row, const char *wallet, double got, const char *field)
+{
+	double want = strtod(field, NULL);
+	if (!tu_close(got, want))
+		fail_msg("row %zu (%s): %s %.17g, expected %.17g", row, wallet, what, got, want);
+}
+
 void
 tu_vector_check(const tu_vector *v, const core_run_result *r)
 {
 	const uint32_t *order = core_run_result_order(r);
-	unsigned hops = core_run_result_config(r)->hops;
-	char head[256];
-	int n = snprintf(head, sizeof head,
-	                 "wallet,risk_score,exposures,in_degree,out_degree,is_illicit");
-	for (unsigned k = 0; k <= hops; k++)
-		n += snprintf(head + n, sizeof head - (size_t)n, ",c_%u", k);
+	const core_config *c = core_run_result_config(r);
+	unsigned hops = c->hops;
+	bool flow = c->model == CORE_MODEL_FLOW;
+	char head[1024];
+	vector_header(head, sizeof head, c);
 	assert_string_equal(head, v->header);
 	assert_int_equal(core_run_result_count(r), v->nrows);
 	for (size_t i = 0; i < v->nrows; i++) {
-		char row[1024], *f[32];
+		char row[4096], *f[80];
 		core_wallet_score s;
 		snprintf(row, sizeof row, "%s", v->rows[i]);
-		int nf = tu_csv_split(row, f, 32);
-		assert_int_equal(nf, 6 + (int)hops + 1);
+		int nf = tu_csv_split(row, f, 80);
+		assert_int_equal(nf, flow ? 7 + 2 * (int)hops : 6 + (int)hops + 1);
 		core_run_result_get(r, order[i], &s);
 		assert_string_equal(s.wallet, f[0]);
-		double want = strtod(f[1], NULL);
-		if (tu_rel(s.risk_score, want) > 1e-9)
-			fail_msg("row %zu (%s): risk_score %.17g, expected %.17g", i, f[0],
-			         s.risk_score, want);
-		assert_int_equal(s.exposures, strtoul(f[2], NULL, 10));
-		assert_int_equal(s.in_degree, strtoul(f[3], NULL, 10));
-		assert_int_equal(s.out_degree, strtoul(f[4], NULL, 10));
-		assert_int_equal(s.is_illicit ? 1 : 0, strtoul(f[5], NULL, 10));
-		for (unsigned k = 0; k <= hops; k++)
-			assert_int_equal(s.counts[k], strtoul(f[6 + k], NULL, 10));
+		assert_int_equal(s.model, c->model);
+		assert_int_equal(s.hops, hops);
+		check_double("risk_score", i, f[0], s.risk_score, f[1]);
+		int deg = flow ? 4 : 3; /* the in_degree column */
+		assert_int_equal(s.in_degree, strtoul(f[deg], NULL, 10));
+		assert_int_equal(s.out_degree, strtoul(f[deg + 1], NULL, 10));
+		assert_int_equal(s.is_illicit ? 1 : 0, strtoul(f[deg + 2], NULL, 10));
+		if (!flow) {
+			assert_int_equal(s.exposures, strtoul(f[2], NULL, 10));
+			for (unsigned k = 0; k <= hops; k++)
+				assert_int_equal(s.counts[k], strtoul(f[6 + k], NULL, 10));
+			assert_null(s.received);
+			continue;
+		}
+		assert_null(s.counts);
+		assert_int_equal(s.exposures, 0);
+		check_double("received_exposure", i, f[0], s.received_exposure, f[2]);
+		check_double("sent_exposure", i, f[0], s.sent_exposure, f[3]);
+		for (unsigned k = 0; k < hops; k++) {
+			check_double("r_k", i, f[0], s.received[k], f[7 + k]);
+			check_double("s_k", i, f[0], s.sent[k], f[7 + hops + k]);
+		}
 	}
 }

@@ -53,8 +53,8 @@ uint32_t *tu_ref_exact(const tu_ref *r, const core_config *cfg, const uint8_t *i
 /* Relative difference. */
 double tu_rel(double a, double b);
 
-/* The spec vectors directory: $AMLRISK_SOURCE_DIR/../shared/spec/vectors
- * (fails the test when unset or missing). */
+/* The spec vectors directory, copied into the repository:
+ * $AMLRISK_FIXTURES/vectors (fails the test when unset). */
 const char *tu_vectors_dir(void);
 /* Reads a whole file (fails the test on error); caller frees. */
 char *tu_slurp(const char *path, size_t *len);
@@ -70,9 +70,12 @@ typedef struct tu_vector {
 } tu_vector;
 void tu_vector_load(tu_vector *v, const char *name);
 void tu_vector_free(tu_vector *v);
-/* Checks r against the vector's expected rows in order: scores to 1e-9
- * relative, everything else exactly. */
+/* Checks r against the vector's expected rows in order, for either model:
+ * scores, exposures and per-hop values within the spec's tolerance
+ * (tu_close), everything else exactly. */
 void tu_vector_check(const tu_vector *v, const core_run_result *r);
+/* The spec's tolerance: 1e-9 relative, or 1e-12 absolute near 0. */
+bool tu_close(double got, double want);
 
 /* Splits a simple CSV line (no quotes) in place; returns the field count. */
 int tu_csv_split(char *line, char **f, int max);
