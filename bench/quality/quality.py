@@ -58,9 +58,9 @@ def run(cmd):
 
 
 def read_truth(path):
-    """wallet -> (typology, role) for every planted member."""
+    """wallet -> (typology, role, instance) for every planted member."""
     with open(path, newline="") as f:
-        return {r["wallet"]: (r["typology"], r["role"]) for r in csv.DictReader(f)}
+        return {r["wallet"]: (r["typology"], r["role"], r["instance"]) for r in csv.DictReader(f)}
 
 
 def read_lines(path):
@@ -109,7 +109,7 @@ class Dataset:
         run(self.sim_cmd)
         self.truth = read_truth(self.truth_path)
         self.labelled = set(read_lines(self.labels_path))
-        sources = {w for w, (_, role) in self.truth.items() if role == "source"}
+        sources = {w for w, (_, role, _) in self.truth.items() if role == "source"}
         if not self.labelled <= sources:
             sys.exit("quality: %s: the labels file lists wallets that are not sources" % d)
         if "--label-fraction" not in DATASETS[name] and self.labelled != sources:
@@ -121,6 +121,10 @@ class Dataset:
             self.groups[t] = {w for w in self.relevant if self.truth[w][0] == t}
         for role in ROLES:
             self.groups["role:" + role] = {w for w in self.relevant if self.truth[w][1] == role}
+        # an instance with no labelled member leaves no trace an exposure
+        # model can follow: the share of R in instances with one is a ceiling
+        seen = {m[0::2] for w, m in self.truth.items() if w in self.labelled}
+        self.reachable = sum(1 for w in self.relevant if self.truth[w][0::2] in seen)
         self._amounts = None
 
     def ranking(self, args, model):
@@ -162,7 +166,7 @@ def shown(cmd, args, work):
     return " ".join(out)
 
 
-def report(args, results, commands):
+def report(args, results, datasets, commands):
     lines = []
     add = lines.append
     add("# Detection quality (bench/quality/quality.py)")
@@ -196,6 +200,15 @@ def report(args, results, commands):
     for d in args.datasets:
         add("")
         add("## Dataset `%s` (amlrisk-sim %s)" % (d, " ".join(DATASETS[d]) or "defaults"))
+        add("")
+        add("| seed | members | labelled | R (relevant) | of R in an instance with a labelled member |")
+        add("|---:|---:|---:|---:|---:|")
+        for s in args.seeds:
+            ds = datasets.get((d, s))
+            if ds is not None:
+                add("| %d | %d | %d | %d | %d (%.3f) |" % (
+                    s, len(ds.truth), len(ds.labelled), len(ds.relevant), ds.reachable,
+                    ds.reachable / len(ds.relevant)))
         add("")
         groups = TYPOLOGIES + ["role:" + r for r in ROLES]
         add("| model | seed | R | P@100 | P@500 | recall@R | AP | target | " +
@@ -263,11 +276,11 @@ def main():
 
     args.bin = os.path.abspath(args.bin)
     work = os.path.abspath(args.work or tempfile.mkdtemp(prefix="amlrisk-quality-"))
-    results, commands, missed = {}, [], []
+    results, datasets, commands, missed = {}, {}, [], []
     try:
         for d in args.datasets:
             for s in args.seeds:
-                ds = Dataset(args, d, s, work)
+                ds = datasets[(d, s)] = Dataset(args, d, s, work)
                 if s == args.seeds[0]:
                     commands.append(shown(ds.sim_cmd, args, work))
                 for m in args.models:
@@ -288,7 +301,7 @@ def main():
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    text = report(args, results, commands)
+    text = report(args, results, datasets, commands)
     sys.stdout.write(text)
     if args.output:
         with open(args.output, "w") as f:
