@@ -139,41 +139,33 @@ enc_run(const void *item)
 	return gw_json_run_summary(item);
 }
 
-/* The members of a score row (wallet, risk_score, exposures, degrees,
- * is_illicit, run_id when > 0, per-hop counts with hops) into the object open
- * in w: the one encoder of that shape, for /scores/{wallet}, /scores/top rows
- * and the head of /scores/explain. */
-static void
-jw_score(gw_jw *w, const Aml__V1__WalletScore *s, int64_t run_id, int hops)
+/* Whether s is a flow_exposure/v1 row (hop rows leave WalletScore.model empty). */
+static int
+is_flow(const Aml__V1__WalletScore *s)
 {
-	static const Aml__V1__WalletScore none = AML__V1__WALLET_SCORE__INIT;
+	return s->model != NULL && strcmp(s->model, "flow_exposure/v1") == 0;
+}
+
+/* The per-hop members of a score row: hop: [{hop, weight, illicit_count}]
+ * (c_0..c_K); flow: [{hop, received, sent}] (R_k, S_k for k = 1..K). */
+static void
+jw_hops(gw_jw *w, const Aml__V1__WalletScore *s)
+{
 	size_t i;
 
-	if (s == NULL) {
-		s = &none;
-	}
-	gw_jw_key(w, "wallet");
-	gw_jw_str(w, s->wallet);
-	gw_jw_key(w, "risk_score");
-	gw_jw_num(w, s->risk_score);
-	gw_jw_key(w, "exposures");
-	gw_jw_int(w, s->exposures);
-	gw_jw_key(w, "in_degree");
-	gw_jw_int(w, s->in_degree);
-	gw_jw_key(w, "out_degree");
-	gw_jw_int(w, s->out_degree);
-	gw_jw_key(w, "is_illicit");
-	gw_jw_bool(w, s->is_illicit);
-	if (run_id > 0) {
-		gw_jw_key(w, "run_id");
-		gw_jw_int(w, run_id);
-	}
-	if (!hops) {
-		return;
-	}
 	gw_jw_key(w, "hops");
 	gw_jw_arr(w);
-	for (i = 0; i < s->n_hops; i++) {
+	for (i = 0; is_flow(s) && i < s->n_flow_hops; i++) {
+		gw_jw_obj(w);
+		gw_jw_key(w, "hop");
+		gw_jw_int(w, s->flow_hops[i]->hop);
+		gw_jw_key(w, "received");
+		gw_jw_num(w, s->flow_hops[i]->received);
+		gw_jw_key(w, "sent");
+		gw_jw_num(w, s->flow_hops[i]->sent);
+		gw_jw_obj_end(w);
+	}
+	for (i = 0; !is_flow(s) && i < s->n_hops; i++) {
 		gw_jw_obj(w);
 		gw_jw_key(w, "hop");
 		gw_jw_int(w, s->hops[i]->hop);
@@ -184,6 +176,52 @@ jw_score(gw_jw *w, const Aml__V1__WalletScore *s, int64_t run_id, int hops)
 		gw_jw_obj_end(w);
 	}
 	gw_jw_arr_end(w);
+}
+
+/* The members of a score row into the object open in w: the one encoder of
+ * that shape, for /scores/{wallet}, /scores/top rows and the head of
+ * /scores/explain. hop_exposure/v1: wallet, risk_score, exposures, degrees,
+ * is_illicit; flow_exposure/v1: wallet, model, risk_score, received_exposure,
+ * sent_exposure, degrees, is_illicit. Then run_id when > 0, and the per-hop
+ * values when hops. */
+static void
+jw_score(gw_jw *w, const Aml__V1__WalletScore *s, int64_t run_id, int hops)
+{
+	static const Aml__V1__WalletScore none = AML__V1__WALLET_SCORE__INIT;
+
+	if (s == NULL) {
+		s = &none;
+	}
+	gw_jw_key(w, "wallet");
+	gw_jw_str(w, s->wallet);
+	if (is_flow(s)) {
+		gw_jw_key(w, "model");
+		gw_jw_str(w, s->model);
+	}
+	gw_jw_key(w, "risk_score");
+	gw_jw_num(w, s->risk_score);
+	if (is_flow(s)) {
+		gw_jw_key(w, "received_exposure");
+		gw_jw_num(w, s->received_exposure);
+		gw_jw_key(w, "sent_exposure");
+		gw_jw_num(w, s->sent_exposure);
+	} else {
+		gw_jw_key(w, "exposures");
+		gw_jw_int(w, s->exposures);
+	}
+	gw_jw_key(w, "in_degree");
+	gw_jw_int(w, s->in_degree);
+	gw_jw_key(w, "out_degree");
+	gw_jw_int(w, s->out_degree);
+	gw_jw_key(w, "is_illicit");
+	gw_jw_bool(w, s->is_illicit);
+	if (run_id > 0) {
+		gw_jw_key(w, "run_id");
+		gw_jw_int(w, run_id);
+	}
+	if (hops) {
+		jw_hops(w, s);
+	}
 }
 
 json_t *
@@ -305,20 +343,48 @@ enc_explain_hop(const void *item)
 	                 json_list((void *const *)h->sources, h->n_sources, enc_source));
 }
 
+static json_t *
+enc_contributor(const void *item)
+{
+	const Aml__V1__ExplainContributor *c = item;
+
+	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "source", c->source, "side", c->side,
+	                 "contribution", json_num(c->contribution), "walk_weight",
+	                 json_num(c->walk_weight), "walk",
+	                 json_list((void *const *)c->walk, c->n_walk, enc_string));
+}
+
+/* What explain adds to the score row: hop_exposure/v1: normaliser, config,
+ * hops (per hop count, weight, contribution, sources); flow_exposure/v1:
+ * config, contributors (with their heaviest walks), others, capped,
+ * truncated (the row itself carries the per-hop R_k, S_k). */
+static json_t *
+explain_extra(const Aml__V1__ExplainWalletResponse *r, int flow)
+{
+	if (flow) {
+		return json_pack("{s:o, s:o, s:o, s:b, s:b}", "config",
+		                 json_embedded(r->config_json), "contributors",
+		                 json_list((void *const *)r->contributors, r->n_contributors,
+		                           enc_contributor),
+		                 "others", json_num(r->others), "capped", r->capped, "truncated",
+		                 r->truncated);
+	}
+	return json_pack("{s:o, s:o, s:o}", "normaliser", json_num(r->normaliser), "config",
+	                 json_embedded(r->config_json), "hops",
+	                 json_list((void *const *)r->hops, r->n_hops, enc_explain_hop));
+}
+
 json_t *
 gw_json_explain(const Aml__V1__ExplainWalletResponse *r)
 {
-	json_t *obj = NULL;
-	json_t *extra = json_pack("{s:o, s:o, s:o}", "normaliser", json_num(r->normaliser),
-	                          "config", json_embedded(r->config_json), "hops",
-	                          json_list((void *const *)r->hops, r->n_hops, enc_explain_hop));
-
+	int flow = r->score != NULL && is_flow(r->score);
+	json_t *obj = NULL, *extra = explain_extra(r, flow);
 	gw_jw w;
 
 	/* the score part from the one score encoder, read back as a tree */
 	gw_jw_init(&w);
 	gw_jw_obj(&w);
-	jw_score(&w, r->score, r->run_id, 0);
+	jw_score(&w, r->score, r->run_id, flow);
 	gw_jw_obj_end(&w);
 	amlrisk_buf_add(&w.b, "", 1);
 	if (!w.failed && !w.b.failed) {

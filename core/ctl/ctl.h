@@ -28,6 +28,7 @@ typedef struct ctl_args {
 	const char *n, *run, *limit, *before, *sources;
 	const char *hops, *node_limit, *edge_limit;
 	const char *hop_weights, *direction, *count, *illicit_ratio, *illicit_seed, *config_json;
+	const char *model, *side, *smoothing; /* score: flow_exposure/v1 (and --hops) */
 	bool no_degree_normalize, no_labels;
 	const char *database_url;
 } ctl_args;

@@ -245,6 +245,9 @@ score_overrides(const ctl_args *a, char *buf, size_t len)
 	char v[OVERRIDES_MAX];
 
 	snprintf(buf, len, "{");
+	if (a->model != NULL &&
+	    (json_str(a->model, v, sizeof(v)) != 0 || add_key(buf, len, "model", v) != 0))
+		return 2;
 	if (a->hop_weights != NULL) {
 		char tmp[OVERRIDES_MAX], *save = NULL, *tok;
 		size_t off = 1;
@@ -286,6 +289,21 @@ score_overrides(const ctl_args *a, char *buf, size_t len)
 	}
 	if (a->no_degree_normalize && add_key(buf, len, "degree_normalize", "false") != 0)
 		return 2;
+	if (a->hops != NULL) {
+		long long k = 0;
+		/* the range (1..32) is the server's to check, naming the key */
+		if (num_arg("--hops", a->hops, 0, INT32_MAX, &k) != 0)
+			return 2;
+		snprintf(v, sizeof(v), "%lld", k);
+		if (add_key(buf, len, "hops", v) != 0)
+			return 2;
+	}
+	if (a->side != NULL &&
+	    (json_str(a->side, v, sizeof(v)) != 0 || add_key(buf, len, "side", v) != 0))
+		return 2;
+	if (a->smoothing != NULL && (json_number("--smoothing", a->smoothing, v, sizeof(v)) != 0 ||
+	                             add_key(buf, len, "smoothing", v) != 0))
+		return 2;
 	if (a->no_labels && add_key(buf, len, "use_labels", "false") != 0)
 		return 2;
 	if (strlen(buf) + 2 > len)
@@ -305,7 +323,8 @@ cmd_score(const ctl_args *a)
 
 	if (a->config_json != NULL) {
 		if (a->hop_weights || a->direction || a->count || a->illicit_ratio ||
-		    a->illicit_seed || a->no_degree_normalize || a->no_labels)
+		    a->illicit_seed || a->no_degree_normalize || a->no_labels || a->model ||
+		    a->hops || a->side || a->smoothing)
 			return ctl_usage_error("--config-json replaces the other score options");
 		req.config_overrides_json = (char *)a->config_json;
 	} else {
@@ -326,11 +345,50 @@ cmd_score(const ctl_args *a)
 	return 0;
 }
 
+/* Whether w is a flow_exposure/v1 row (hop rows leave the model empty). */
+static bool
+is_flow(const Aml__V1__WalletScore *w)
+{
+	return w->model != NULL && strcmp(w->model, "flow_exposure/v1") == 0;
+}
+
+/* The top table's rows: hop_exposure/v1 with exposures and c_0/../c_K,
+ * flow_exposure/v1 with the received and sent exposures. */
+static void
+print_top(const Aml__V1__TopScoresResponse *r)
+{
+	static const char *const HH[] = {"#RANK", "WALLET", "#RISK_SCORE", "#EXPOSURES",
+	                                 "#IN",   "#OUT",   "ILLICIT",     "C_0/../C_K"};
+	static const char *const HF[] = {"#RANK", "WALLET", "#RISK_SCORE", "#RECEIVED",
+	                                 "#SENT", "#IN",    "#OUT",        "ILLICIT"};
+	bool flow = r->n_scores > 0 && is_flow(r->scores[0]);
+	ctl_table *t = ctl_table_create(8, flow ? HF : HH);
+
+	printf("run %lld%s\n", (long long)r->run_id, flow ? " (flow_exposure/v1)" : "");
+	for (size_t i = 0; i < r->n_scores; i++) {
+		const Aml__V1__WalletScore *w = r->scores[i];
+		char rank[24], sc[32], ex[24], in[16], out[16], cs[256], re[32], se[32];
+		snprintf(rank, sizeof(rank), "%zu", i + 1);
+		snprintf(in, sizeof(in), "%u", w->in_degree);
+		snprintf(out, sizeof(out), "%u", w->out_degree);
+		fmt6(sc, sizeof(sc), w->risk_score);
+		if (flow) {
+			ctl_table_row(t, rank, w->wallet, sc,
+			              fmt6(re, sizeof(re), w->received_exposure),
+			              fmt6(se, sizeof(se), w->sent_exposure), in, out,
+			              w->is_illicit ? "yes" : "no");
+			continue;
+		}
+		snprintf(ex, sizeof(ex), "%llu", (unsigned long long)w->exposures);
+		ctl_table_row(t, rank, w->wallet, sc, ex, in, out, w->is_illicit ? "yes" : "no",
+		              counts_str(cs, sizeof(cs), w));
+	}
+	ctl_table_print(t);
+}
+
 static int
 cmd_top(const ctl_args *a)
 {
-	static const char *const H[] = {"#RANK", "WALLET", "#RISK_SCORE", "#EXPOSURES",
-	                                "#IN",   "#OUT",   "ILLICIT",     "C_0/../C_K"};
 	Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
 	Aml__V1__TopScoresResponse *r = NULL;
 
@@ -338,26 +396,28 @@ cmd_top(const ctl_args *a)
 		return 2;
 	if (ctl_call(a, "TopScores", &req.base, (ProtobufCMessage **)&r, TIMEOUT_READ_MS) != 0)
 		return 1;
-	if (a->json) {
+	if (a->json)
 		print_json(&r->base);
-	} else {
-		ctl_table *t = ctl_table_create(8, H);
-		printf("run %lld\n", (long long)r->run_id);
-		for (size_t i = 0; i < r->n_scores; i++) {
-			const Aml__V1__WalletScore *w = r->scores[i];
-			char rank[24], sc[32], ex[24], in[16], out[16], cs[256];
-			snprintf(rank, sizeof(rank), "%zu", i + 1);
-			snprintf(ex, sizeof(ex), "%llu", (unsigned long long)w->exposures);
-			snprintf(in, sizeof(in), "%u", w->in_degree);
-			snprintf(out, sizeof(out), "%u", w->out_degree);
-			ctl_table_row(t, rank, w->wallet, fmt6(sc, sizeof(sc), w->risk_score), ex,
-			              in, out, w->is_illicit ? "yes" : "no",
-			              counts_str(cs, sizeof(cs), w));
-		}
-		ctl_table_print(t);
-	}
+	else
+		print_top(r);
 	aml__v1__top_scores_response__free_unpacked(r, NULL);
 	return 0;
+}
+
+/* A flow_exposure/v1 row's per-hop shares R_k, S_k as a table. */
+static void
+print_flow_hops(const Aml__V1__WalletScore *w)
+{
+	static const char *const H[] = {"#HOP", "#RECEIVED", "#SENT"};
+	ctl_table *t = ctl_table_create(3, H);
+
+	for (size_t k = 0; k < w->n_flow_hops; k++) {
+		char hop[16], re[40], se[40];
+		snprintf(hop, sizeof(hop), "%u", w->flow_hops[k]->hop);
+		ctl_table_row(t, hop, ctl_num(re, sizeof(re), w->flow_hops[k]->received),
+		              ctl_num(se, sizeof(se), w->flow_hops[k]->sent));
+	}
+	ctl_table_print(t);
 }
 
 static void
@@ -365,13 +425,24 @@ print_wallet(const Aml__V1__WalletScore *w)
 {
 	static const char *const H[] = {"#HOP", "#WEIGHT", "#ILLICIT_COUNT"};
 	char num[40];
-	ctl_table *t = ctl_table_create(3, H);
+	ctl_table *t;
 
 	ctl_kv("wallet", "%s", w->wallet);
+	ctl_kv("model", "%s", is_flow(w) ? w->model : "hop_exposure/v1");
 	ctl_kv("risk_score", "%s", ctl_num(num, sizeof(num), w->risk_score));
-	ctl_kv("exposures", "%llu", (unsigned long long)w->exposures);
+	if (is_flow(w)) {
+		ctl_kv("received", "%s", ctl_num(num, sizeof(num), w->received_exposure));
+		ctl_kv("sent", "%s", ctl_num(num, sizeof(num), w->sent_exposure));
+	} else {
+		ctl_kv("exposures", "%llu", (unsigned long long)w->exposures);
+	}
 	ctl_kv("degree", "in %u, out %u", w->in_degree, w->out_degree);
 	ctl_kv("illicit", "%s", w->is_illicit ? "yes" : "no");
+	if (is_flow(w)) {
+		print_flow_hops(w);
+		return;
+	}
+	t = ctl_table_create(3, H);
 	for (size_t k = 0; k < w->n_hops; k++) {
 		char hop[16], wt[40], c[24];
 		snprintf(hop, sizeof(hop), "%u", w->hops[k]->hop);
@@ -403,11 +474,77 @@ cmd_wallet(const ctl_args *a)
 	return 0;
 }
 
-static int
-cmd_explain(const ctl_args *a)
+/* hop_exposure/v1's explain: per hop counts and contributions, then each
+ * listed source with its shortest path. */
+static void
+print_explain_hop(const Aml__V1__ExplainWalletResponse *r)
 {
 	static const char *const H[] = {"#HOP",   "#WEIGHT",       "#EXACT",
 	                                "#COUNT", "#CONTRIBUTION", "#LISTED"};
+	ctl_table *t = ctl_table_create(6, H);
+	char num[40];
+
+	ctl_kv("normaliser", "%s", ctl_num(num, sizeof(num), r->normaliser));
+	ctl_kv("config", "%s", r->config_json);
+	for (size_t k = 0; k < r->n_hops; k++) {
+		const Aml__V1__ExplainHop *h = r->hops[k];
+		char hop[16], w[40], ex[24], c[24], con[40], l[32];
+		snprintf(hop, sizeof(hop), "%u", h->hop);
+		snprintf(ex, sizeof(ex), "%llu", (unsigned long long)h->exact_count);
+		snprintf(c, sizeof(c), "%llu", (unsigned long long)h->count);
+		snprintf(l, sizeof(l), "%zu%s", h->n_sources, h->truncated ? "+" : "");
+		ctl_table_row(t, hop, ctl_num(w, sizeof(w), h->weight), ex, c,
+		              fmt6(con, sizeof(con), h->contribution), l);
+	}
+	ctl_table_print(t);
+	for (size_t k = 0; k < r->n_hops; k++) {
+		for (size_t i = 0; i < r->hops[k]->n_sources; i++) {
+			const Aml__V1__ExplainSource *s = r->hops[k]->sources[i];
+			printf("hop %u: %s (%s):", r->hops[k]->hop, s->wallet, s->direction);
+			for (size_t j = 0; j < s->n_path; j++)
+				printf("%s%s", j ? " - " : " ", s->path[j]);
+			printf("\n");
+		}
+	}
+}
+
+/* flow_exposure/v1's explain: the exposures, per hop R_k and S_k, the
+ * contributors with their heaviest walks, and the rest as one line. */
+static void
+print_explain_flow(const Aml__V1__ExplainWalletResponse *r)
+{
+	static const char *const H[] = {"SOURCE", "SIDE", "#CONTRIBUTION", "#WALK_WEIGHT", "WALK"};
+	ctl_table *t = ctl_table_create(5, H);
+	char num[40];
+
+	if (r->score != NULL) {
+		ctl_kv("received", "%s", ctl_num(num, sizeof(num), r->score->received_exposure));
+		ctl_kv("sent", "%s", ctl_num(num, sizeof(num), r->score->sent_exposure));
+	}
+	ctl_kv("config", "%s", r->config_json);
+	if (r->score != NULL)
+		print_flow_hops(r->score);
+	printf("\n");
+	for (size_t i = 0; i < r->n_contributors; i++) {
+		const Aml__V1__ExplainContributor *c = r->contributors[i];
+		char con[40], ww[40], walk[1024];
+		size_t off = 0;
+		walk[0] = '\0';
+		for (size_t j = 0; j < c->n_walk && off < sizeof(walk); j++)
+			off += (size_t)snprintf(walk + off, sizeof(walk) - off, "%s%s",
+			                        j ? " -> " : "", c->walk[j]);
+		ctl_table_row(t, c->source, c->side, fmt6(con, sizeof(con), c->contribution),
+		              fmt6(ww, sizeof(ww), c->walk_weight), walk);
+	}
+	ctl_table_print(t);
+	printf("others: %s%s%s\n", fmt6(num, sizeof(num), r->others),
+	       r->truncated ? " (more contributors than listed)" : "",
+	       r->capped ? " (tracing stopped at the server's work bound)" : "");
+}
+
+static int
+cmd_explain(const ctl_args *a)
+{
 	Aml__V1__ExplainWalletRequest req = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
 	Aml__V1__ExplainWalletResponse *r = NULL;
 	char num[40];
@@ -420,35 +557,16 @@ cmd_explain(const ctl_args *a)
 	if (a->json) {
 		print_json(&r->base);
 	} else {
-		ctl_table *t = ctl_table_create(6, H);
 		ctl_kv("run", "%lld", (long long)r->run_id);
+		ctl_kv("model", "%s", r->model);
 		if (r->score != NULL) {
 			ctl_kv("wallet", "%s", r->score->wallet);
 			ctl_kv("risk_score", "%s", ctl_num(num, sizeof(num), r->score->risk_score));
 		}
-		ctl_kv("normaliser", "%s", ctl_num(num, sizeof(num), r->normaliser));
-		ctl_kv("config", "%s", r->config_json);
-		for (size_t k = 0; k < r->n_hops; k++) {
-			const Aml__V1__ExplainHop *h = r->hops[k];
-			char hop[16], w[40], ex[24], c[24], con[40], l[32];
-			snprintf(hop, sizeof(hop), "%u", h->hop);
-			snprintf(ex, sizeof(ex), "%llu", (unsigned long long)h->exact_count);
-			snprintf(c, sizeof(c), "%llu", (unsigned long long)h->count);
-			snprintf(l, sizeof(l), "%zu%s", h->n_sources, h->truncated ? "+" : "");
-			ctl_table_row(t, hop, ctl_num(w, sizeof(w), h->weight), ex, c,
-			              fmt6(con, sizeof(con), h->contribution), l);
-		}
-		ctl_table_print(t);
-		for (size_t k = 0; k < r->n_hops; k++) {
-			for (size_t i = 0; i < r->hops[k]->n_sources; i++) {
-				const Aml__V1__ExplainSource *s = r->hops[k]->sources[i];
-				printf("hop %u: %s (%s):", r->hops[k]->hop, s->wallet,
-				       s->direction);
-				for (size_t j = 0; j < s->n_path; j++)
-					printf("%s%s", j ? " - " : " ", s->path[j]);
-				printf("\n");
-			}
-		}
+		if (r->score != NULL && is_flow(r->score))
+			print_explain_flow(r);
+		else
+			print_explain_hop(r);
 	}
 	aml__v1__explain_wallet_response__free_unpacked(r, NULL);
 	return 0;
@@ -504,8 +622,9 @@ cmd_graph(const ctl_args *a)
 static int
 cmd_runs(const ctl_args *a)
 {
-	static const char *const H[] = {"#ID",        "STATUS",  "CREATED",  "#WALLETS", "#ILLICIT",
-	                                "#WATERMARK", "#LOAD_S", "#SCORE_S", "#STORE_S", "ERROR"};
+	static const char *const H[] = {"#ID",      "STATUS",   "MODEL",      "CREATED",
+	                                "#WALLETS", "#ILLICIT", "#WATERMARK", "#LOAD_S",
+	                                "#SCORE_S", "#STORE_S", "ERROR"};
 	Aml__V1__ListRunsRequest req = AML__V1__LIST_RUNS_REQUEST__INIT;
 	Aml__V1__ListRunsResponse *r = NULL;
 
@@ -517,7 +636,7 @@ cmd_runs(const ctl_args *a)
 	if (a->json) {
 		print_json(&r->base);
 	} else {
-		ctl_table *t = ctl_table_create(10, H);
+		ctl_table *t = ctl_table_create(11, H);
 		for (size_t i = 0; i < r->n_runs; i++) {
 			const Aml__V1__RunSummary *s = r->runs[i];
 			char id[24], cr[40], w[24], il[24], wm[24], l[24], sc[24], st[24];
@@ -528,8 +647,9 @@ cmd_runs(const ctl_args *a)
 			snprintf(l, sizeof(l), "%.3f", s->load_seconds);
 			snprintf(sc, sizeof(sc), "%.3f", s->score_seconds);
 			snprintf(st, sizeof(st), "%.3f", s->store_seconds);
-			ctl_table_row(t, id, s->status, ctl_time(cr, sizeof(cr), s->created_at_us),
-			              w, il, wm, l, sc, st, s->error);
+			ctl_table_row(t, id, s->status, s->model,
+			              ctl_time(cr, sizeof(cr), s->created_at_us), w, il, wm, l, sc,
+			              st, s->error);
 		}
 		ctl_table_print(t);
 		if (r->next_before_id != 0)
@@ -639,8 +759,8 @@ static const command COMMANDS[] = {
         {"health", 0, "", cmd_health},
         {"reload", 0, "", cmd_reload},
         {"score", 0,
-         "hop-weights direction count illicit-ratio illicit-seed config-json no-degree-normalize"
-         " no-labels",
+         "model hop-weights direction count illicit-ratio illicit-seed config-json"
+         " no-degree-normalize no-labels hops side smoothing",
          cmd_score},
         {"top", 0, "n run", cmd_top},
         {"wallet", 1, "run", cmd_wallet},
@@ -676,6 +796,9 @@ stray_option(const ctl_args *a, const command *cmd)
 	        {"config-json", a->config_json != NULL},
 	        {"no-degree-normalize", a->no_degree_normalize},
 	        {"no-labels", a->no_labels},
+	        {"model", a->model != NULL},
+	        {"side", a->side != NULL},
+	        {"smoothing", a->smoothing != NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {

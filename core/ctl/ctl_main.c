@@ -26,13 +26,17 @@ usage(FILE *f)
 	        "commands:\n"
 	        "  health                         database, graph and latest run state\n"
 	        "  reload                         reload the graph from PostgreSQL\n"
-	        "  score [OVERRIDES]              run the model and store the run; overrides:\n"
-	        "        [--hop-weights W0,W1,..] [--direction any|in|out|both]\n"
-	        "        [--count within|exact] [--illicit-ratio R] [--illicit-seed N]\n"
-	        "        [--no-degree-normalize] [--no-labels]   or   [--config-json JSON]\n"
+	        "  score [OVERRIDES]              run a model and store the run; overrides:\n"
+	        "        [--model hop_exposure/v1|flow_exposure/v1] (default: the server's)\n"
+	        "        [--illicit-ratio R] [--illicit-seed N] [--no-labels]\n"
+	        "        hop_exposure/v1: [--hop-weights W0,W1,..] [--direction any|in|out|both]\n"
+	        "        [--count within|exact] [--no-degree-normalize]\n"
+	        "        flow_exposure/v1: [--hops K] [--side both|received|sent]\n"
+	        "        [--smoothing X]             or   [--config-json JSON]\n"
 	        "  top [-n N] [--run ID]          the riskiest wallets (N <= 1000, default 10)\n"
-	        "  wallet W [--run ID]            one wallet's score and per-hop counts\n"
-	        "  explain W [--sources N]        why W scores what it does (latest run)\n"
+	        "  wallet W [--run ID]            one wallet's score and per-hop values\n"
+	        "  explain W [--sources N]        why W scores what it does (latest run): per hop\n"
+	        "                                 sources, or the N largest contributors (flow)\n"
 	        "  graph W [--hops H] [--node-limit N] [--edge-limit E]\n"
 	        "                                 W's neighbourhood (latest run)\n"
 	        "  runs [--limit N] [--before ID] stored runs, newest first (paged)\n"
@@ -87,6 +91,9 @@ main(int argc, char **argv)
 		O_CFG,
 		O_NONORM,
 		O_NOLABELS,
+		O_MODEL,
+		O_SIDE,
+		O_SMOOTHING,
 		O_DBURL,
 		O_HELP,
 		O_VERSION
@@ -110,6 +117,9 @@ main(int argc, char **argv)
 	        {"config-json", required_argument, NULL, O_CFG},
 	        {"no-degree-normalize", no_argument, NULL, O_NONORM},
 	        {"no-labels", no_argument, NULL, O_NOLABELS},
+	        {"model", required_argument, NULL, O_MODEL},
+	        {"side", required_argument, NULL, O_SIDE},
+	        {"smoothing", required_argument, NULL, O_SMOOTHING},
 	        {"database-url", required_argument, NULL, O_DBURL},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
@@ -185,6 +195,15 @@ main(int argc, char **argv)
 			break;
 		case O_NOLABELS:
 			a.no_labels = true;
+			break;
+		case O_MODEL:
+			a.model = optarg;
+			break;
+		case O_SIDE:
+			a.side = optarg;
+			break;
+		case O_SMOOTHING:
+			a.smoothing = optarg;
 			break;
 		case O_DBURL:
 			a.database_url = optarg;

@@ -329,12 +329,17 @@ double core_explain_score(const core_explain *e);
 double core_explain_normaliser(const core_explain *e); /* the divisor (1 without normalising) */
 size_t core_explain_hops(const core_explain *e, const core_explain_hop **hops);
 size_t core_explain_sources(const core_explain *e, const core_explain_source **sources);
-/* True when a cap left contributing illicit wallets unlisted (either model). */
+/* True when a cap left contributing illicit wallets unlisted (either model;
+ * for flow, sources_max or the work bound: core_explain_capped()). */
 bool core_explain_truncated(const core_explain *e);
 /* flow_exposure/v1: K and R_1..R_K, S_1..S_K (borrowed); 0 for hop. */
 unsigned core_explain_flow_hops(const core_explain *e, const double **received,
                                 const double **sent);
-/* The listed contributors (borrowed), largest first. */
+/* The listed contributors (borrowed), largest first; 0 for hop. A wallet in S
+ * (R_K = S_K = 1 by definition) is listed as its own contributor on each side
+ * the score uses, contribution 1, a walk of no edges (walk_len 0, walk[0] the
+ * wallet). A source with no positive contribution is not listed. Each walk
+ * runs along edges of the graph through wallets not in S. */
 size_t core_explain_contribs(const core_explain *e, const core_explain_contrib **contribs);
 /* The score minus the listed contributions (>= 0 up to rounding). */
 double core_explain_others(const core_explain *e);

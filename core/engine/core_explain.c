@@ -135,12 +135,7 @@ bfs_has_more(const bfs *b, const core_graph *g)
 static int
 id_cmp(const void *a, const void *b, void *ctx)
 {
-	const core_graph *g = ctx;
-	size_t la, lb;
-	const char *sa = core_graph_wallet(g, *(const uint32_t *)a, &la);
-	const char *sb = core_graph_wallet(g, *(const uint32_t *)b, &lb);
-	int c = memcmp(sa, sb, la < lb ? la : lb);
-	return c != 0 ? c : (la > lb) - (la < lb);
+	return core_graph_wallet_cmp(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
 }
 
 /* ------------------------------------------------------------- explain --- */

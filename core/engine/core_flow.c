@@ -12,8 +12,8 @@
  * Large and small amounts: the spec's sums may pass DBL_MAX (an edge's own
  * total is kept as DBL_MAX by the graph when it would), so when the largest
  * edge amount lies beyond 2^600 or below 2^-600 every amount is multiplied by
- * the power of two that brings it near 1: exact, and shares are ratios of
- * amounts, so nothing else changes. Sums then stay finite; c = smoothing x mean
+ * the power of two (at most 2^1000) that brings it near 1: exact, and shares
+ * are ratios of amounts, so nothing else changes. Sums then stay finite; c = smoothing x mean
  * may still overflow to +inf, which gives shares of 0 (the exact ones are
  * below 2^-390). Amounts 2^1000 times smaller than the largest then count as
  * 0. Subnormal amounts are as exact as the doubles that carry them. */
@@ -53,8 +53,8 @@ flow_balance(core_run_result *r)
 		mx = g->edge_amount[e] > mx ? g->edge_amount[e] : mx;
 	if (mx > 0.0) {
 		int ex = ilogb(mx);
-		if (ex > SCALE_EXP || ex < -SCALE_EXP)
-			scale = ldexp(1.0, -ex);
+		if (ex > SCALE_EXP || ex < -SCALE_EXP) /* 2^1000 at most: a double */
+			scale = ldexp(1.0, ex > -1000 ? -ex : 1000);
 	}
 	for (uint64_t e = 0; e < g->m; e++) { /* Neumaier */
 		double a = g->edge_amount[e] * scale, t = sum + a;

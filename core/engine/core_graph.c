@@ -898,6 +898,16 @@ core_graph_wallet(const core_graph *g, uint32_t id, size_t *len)
 	return core_intern_str(&g->ids, id, len);
 }
 
+int
+core_graph_wallet_cmp(const core_graph *g, uint32_t a, uint32_t b)
+{
+	size_t la, lb;
+	const char *sa = core_intern_str(&g->ids, a, &la);
+	const char *sb = core_intern_str(&g->ids, b, &lb);
+	int c = memcmp(sa, sb, la < lb ? la : lb);
+	return c != 0 ? c : (la > lb) - (la < lb);
+}
+
 uint32_t
 core_graph_in_degree(const core_graph *g, uint32_t id)
 {

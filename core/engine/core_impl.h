@@ -91,6 +91,9 @@ struct core_graph {
 	core_graph_stats stats;
 };
 
+/* The bytewise order of wallets a and b of g (<0, 0, >0; a prefix first). */
+int core_graph_wallet_cmp(const core_graph *g, uint32_t a, uint32_t b);
+
 struct core_labels {
 	core_intern ids;
 };

@@ -37,6 +37,7 @@ main(int argc, char **argv)
 	if ((rv = srv_opts_parse(&opts, argc, argv)) != 0)
 		return rv == 1 ? 0 : 2;
 	core_config_default_seed_set(opts.illicit_seed);
+	core_config_default_model_set(opts.scoring_model);
 	/* every thread started below inherits the mask; only sigwait() sees these */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -73,9 +74,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "server.started",
-	            "version=%s listen=%s workers=%d db_pool=%d score_threads=%u illicit_seed=%llu",
+	            "version=%s listen=%s workers=%d db_pool=%d score_threads=%u illicit_seed=%llu"
+	            " scoring_model=%s",
 	            AMLRISK_VERSION, opts.listen, opts.workers, opts.db_pool, opts.score_threads,
-	            (unsigned long long)opts.illicit_seed);
+	            (unsigned long long)opts.illicit_seed, core_model_name(opts.scoring_model));
 	if (sigwait(&sigs, &sig) != 0)
 		sig = 0;
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "server.stopping", "signal=%s",

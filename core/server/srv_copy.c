@@ -103,6 +103,36 @@ srv_copy_parse(srv_copy_parser *p, const char *buf, size_t len, srv_copy_row_fn 
 	return AMLRISK_OK;
 }
 
+#define FLOAT8_OID 701
+
+int
+srv_copy_f64_array(const srv_copy_field *f, unsigned max, double *out, unsigned *n)
+{
+	const char *p = f->data;
+	size_t len = f->len >= 0 ? (size_t)f->len : 0;
+	int32_t ndim, count;
+
+	/* ndim, has-null flag, element type; per dimension its size and lower bound */
+	if (f->len < 12 || (ndim = srv_copy_i32(p)) < 0 || ndim > 1 ||
+	    (uint32_t)srv_copy_i32(p + 8) != FLOAT8_OID)
+		return AMLRISK_EPROTO;
+	if (ndim == 0) {
+		*n = 0;
+		return len == 12 ? AMLRISK_OK : AMLRISK_EPROTO;
+	}
+	if (len < 20 || (count = srv_copy_i32(p + 12)) < 0 || (uint32_t)count > max ||
+	    len != 20 + (size_t)count * 12)
+		return AMLRISK_EPROTO;
+	for (int32_t i = 0; i < count; i++) {
+		const char *e = p + 20 + (size_t)i * 12;
+		if (srv_copy_i32(e) != 8)
+			return AMLRISK_EPROTO; /* a NULL or not a float8 */
+		out[i] = srv_copy_f64(e + 4);
+	}
+	*n = (unsigned)count;
+	return AMLRISK_OK;
+}
+
 void
 srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len)
 {
@@ -142,6 +172,18 @@ srv_copybuf_add_f64(srv_copybuf *b, double v)
 	int n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 
 	amlrisk_buf_add(b, tmp, (size_t)n);
+}
+
+void
+srv_copybuf_add_f64_array(srv_copybuf *b, const double *v, unsigned n)
+{
+	amlrisk_buf_add(b, "{", 1);
+	for (unsigned i = 0; i < n; i++) {
+		if (i > 0)
+			amlrisk_buf_add(b, ",", 1);
+		srv_copybuf_add_f64(b, v[i]);
+	}
+	amlrisk_buf_add(b, "}", 1);
 }
 
 int

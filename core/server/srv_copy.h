@@ -37,6 +37,11 @@ int64_t srv_copy_i64(const char *p);
 int32_t srv_copy_i32(const char *p);
 double srv_copy_f64(const char *p);
 
+/* A one-dimensional float8[] without NULLs in binary form (f borrowed) into
+ * out (at most max values; *n gets the count; an empty array has 0).
+ * AMLRISK_EPROTO for anything else. */
+int srv_copy_f64_array(const srv_copy_field *f, unsigned max, double *out, unsigned *n);
+
 /* A text-format COPY buffer (common/amlrisk_buf.h: init, free, add, add_u64). */
 typedef amlrisk_buf srv_copybuf;
 
@@ -45,6 +50,8 @@ typedef amlrisk_buf srv_copybuf;
 void srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len);
 /* %.17g: parses back to the same double. */
 void srv_copybuf_add_f64(srv_copybuf *b, double v);
+/* n values as an array literal, {v0,v1,...}, each %.17g. */
+void srv_copybuf_add_f64_array(srv_copybuf *b, const double *v, unsigned n);
 
 /* The shortest %.{15,16,17}g form of v that parses back to v, into buf
  * (at least 32 bytes). Returns the length. */

@@ -10,23 +10,43 @@ str(srv_arena *a, const char *s)
 	return srv_arena_strdup(a, s != NULL ? s : "");
 }
 
-Aml__V1__WalletScore *
-srv_msg_wallet(srv_arena *a, const core_wallet_score *ws, const double *weights)
+/* The flow_exposure/v1 fields of m from ws: the model, R_K, S_K and per hop
+ * R_k, S_k. 0, or -1 when out of memory. */
+static int
+wallet_flow(srv_arena *a, const core_wallet_score *ws, Aml__V1__WalletScore *m)
 {
-	Aml__V1__WalletScore *m = srv_arena_alloc(a, sizeof(*m));
+	Aml__V1__FlowHop *hops = srv_arena_calloc(a, ws->hops + 1, sizeof(*hops));
+	Aml__V1__FlowHop **ptrs = srv_arena_calloc(a, ws->hops + 1, sizeof(*ptrs));
+
+	if (hops == NULL || ptrs == NULL)
+		return -1;
+	m->model = (char *)CORE_MODEL_FLOW_NAME;
+	m->received_exposure = ws->received_exposure;
+	m->sent_exposure = ws->sent_exposure;
+	for (unsigned k = 0; k < ws->hops; k++) {
+		aml__v1__flow_hop__init(&hops[k]);
+		hops[k].hop = k + 1;
+		hops[k].received = ws->received[k];
+		hops[k].sent = ws->sent[k];
+		ptrs[k] = &hops[k];
+	}
+	m->n_flow_hops = ws->hops;
+	m->flow_hops = ptrs;
+	return 0;
+}
+
+/* The hop_exposure/v1 fields of m from ws: exposures and per hop c_k with its
+ * weight. 0, or -1 when out of memory. */
+static int
+wallet_hop(srv_arena *a, const core_wallet_score *ws, const double *weights,
+           Aml__V1__WalletScore *m)
+{
 	Aml__V1__HopCount *hops = srv_arena_calloc(a, ws->hops + 1, sizeof(*hops));
 	Aml__V1__HopCount **ptrs = srv_arena_calloc(a, ws->hops + 1, sizeof(*ptrs));
 
-	if (m == NULL || hops == NULL || ptrs == NULL)
-		return NULL;
-	aml__v1__wallet_score__init(m);
-	if ((m->wallet = srv_arena_strndup(a, ws->wallet, ws->wallet_len)) == NULL)
-		return NULL;
-	m->risk_score = ws->risk_score;
+	if (hops == NULL || ptrs == NULL)
+		return -1;
 	m->exposures = ws->exposures;
-	m->in_degree = ws->in_degree;
-	m->out_degree = ws->out_degree;
-	m->is_illicit = ws->is_illicit;
 	for (unsigned k = 0; k <= ws->hops; k++) {
 		aml__v1__hop_count__init(&hops[k]);
 		hops[k].hop = k;
@@ -36,6 +56,26 @@ srv_msg_wallet(srv_arena *a, const core_wallet_score *ws, const double *weights)
 	}
 	m->n_hops = ws->hops + 1;
 	m->hops = ptrs;
+	return 0;
+}
+
+Aml__V1__WalletScore *
+srv_msg_wallet(srv_arena *a, const core_wallet_score *ws, const double *weights)
+{
+	Aml__V1__WalletScore *m = srv_arena_alloc(a, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	aml__v1__wallet_score__init(m);
+	if ((m->wallet = srv_arena_strndup(a, ws->wallet, ws->wallet_len)) == NULL)
+		return NULL;
+	m->risk_score = ws->risk_score;
+	m->in_degree = ws->in_degree;
+	m->out_degree = ws->out_degree;
+	m->is_illicit = ws->is_illicit;
+	if ((ws->model == CORE_MODEL_FLOW ? wallet_flow(a, ws, m)
+	                                  : wallet_hop(a, ws, weights, m)) != 0)
+		return NULL;
 	return m;
 }
 

@@ -10,7 +10,8 @@
 #include "srv_run.h"
 #include "srv_state.h"
 
-/* ws's wallet and counts are copied; weights holds ws->hops + 1 entries. */
+/* ws (either model) is copied; for hop_exposure/v1 weights holds ws->hops + 1
+ * entries (unused for flow_exposure/v1, may be NULL then). */
 Aml__V1__WalletScore *srv_msg_wallet(srv_arena *a, const core_wallet_score *ws,
                                      const double *weights);
 Aml__V1__RunSummary *srv_msg_run(srv_arena *a, const srv_summary *s);

@@ -32,6 +32,9 @@ srv_opts_usage(FILE *f)
 	        "  --database-url URL      libpq conninfo or URI [DATABASE_URL; libpq PG* vars]\n"
 	        "  --listen URL            RPC address, ipc:// or tcp:// [RPC_LISTEN; %s]\n"
 	        "  --illicit-seed N        default illicit_seed of a run [ILLICIT_SEED; 42]\n"
+	        "  --scoring-model M       model of a RunScore without a body or without a\n"
+	        "                          \"model\" key: %s or %s\n"
+	        "                          [SCORING_MODEL; %s]\n"
 	        "  --workers N             RPC handler threads, 1..256 [RPC_WORKERS; 4]\n"
 	        "  --contexts N            RPC calls in flight, 1..4096 [RPC_CONTEXTS; 128]\n"
 	        "  --backlog N             calls waiting for a worker [RPC_BACKLOG; 64]\n"
@@ -47,7 +50,8 @@ srv_opts_usage(FILE *f)
 	        "At start-up the server marks interrupted ('running') runs failed, loads the\n"
 	        "latest completed run from PostgreSQL, then loads the graph in the background.\n"
 	        "SIGTERM/SIGINT: stops taking calls, cancels a run being stored, exits 0.\n",
-	        RPC_DEFAULT_URL, CORE_THREADS_MAX, LABELS_MAX_DEFAULT);
+	        RPC_DEFAULT_URL, CORE_MODEL_HOP_NAME, CORE_MODEL_FLOW_NAME, CORE_MODEL_HOP_NAME,
+	        CORE_THREADS_MAX, LABELS_MAX_DEFAULT);
 }
 
 /* Strict decimal in [lo, hi]. */
@@ -145,6 +149,17 @@ set_seed(srv_opts *o, const char *name, const char *s)
 }
 
 static int
+set_model(srv_opts *o, const char *name, const char *s)
+{
+	if (core_model_parse(s, &o->scoring_model) != 0) {
+		fprintf(stderr, "amlrisk-core: %s: '%s' is not a scoring model (%s or %s)\n", name,
+		        s, CORE_MODEL_HOP_NAME, CORE_MODEL_FLOW_NAME);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 from_env(srv_opts *o)
 {
 	const char *v;
@@ -155,6 +170,9 @@ from_env(srv_opts *o)
 		o->listen = v;
 	if ((v = getenv("ILLICIT_SEED")) != NULL && *v != '\0' &&
 	    set_seed(o, "ILLICIT_SEED", v) != 0)
+		return -1;
+	if ((v = getenv("SCORING_MODEL")) != NULL && *v != '\0' &&
+	    set_model(o, "SCORING_MODEL", v) != 0)
 		return -1;
 	for (int k = 0; k < K_COUNT; k++) {
 		if ((v = getenv(KNOBS[k].env)) != NULL && *v != '\0' &&
@@ -167,11 +185,12 @@ from_env(srv_opts *o)
 int
 srv_opts_parse(srv_opts *o, int argc, char **argv)
 {
-	enum { O_DB = 1000, O_LISTEN, O_SEED, O_HELP, O_VERSION, O_KNOB };
+	enum { O_DB = 1000, O_LISTEN, O_SEED, O_MODEL, O_HELP, O_VERSION, O_KNOB };
 	static const struct option longopts[] = {
 	        {"database-url", required_argument, NULL, O_DB},
 	        {"listen", required_argument, NULL, O_LISTEN},
 	        {"illicit-seed", required_argument, NULL, O_SEED},
+	        {"scoring-model", required_argument, NULL, O_MODEL},
 	        {"workers", required_argument, NULL, O_KNOB + K_WORKERS},
 	        {"contexts", required_argument, NULL, O_KNOB + K_CONTEXTS},
 	        {"backlog", required_argument, NULL, O_KNOB + K_BACKLOG},
@@ -191,6 +210,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->database_url = "";
 	o->listen = RPC_DEFAULT_URL;
 	o->illicit_seed = 42;
+	o->scoring_model = CORE_MODEL_HOP;
 	o->workers = 4;
 	o->contexts = 128;
 	o->backlog = 64;
@@ -217,6 +237,10 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 			break;
 		case O_SEED:
 			if (set_seed(o, "--illicit-seed", optarg) != 0)
+				return 2;
+			break;
+		case O_MODEL:
+			if (set_model(o, "--scoring-model", optarg) != 0)
 				return 2;
 			break;
 		case O_HELP:

@@ -7,10 +7,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core_engine.h"
+
 typedef struct srv_opts {
 	const char *database_url; /* libpq conninfo or URI; "" = libpq's PG* defaults */
 	const char *listen;       /* RPC URL */
 	uint64_t illicit_seed;    /* default seed of RunScore's config */
+	core_model scoring_model; /* model of a RunScore config without "model" */
 	int workers;              /* RPC handler threads */
 	int contexts;             /* RPC calls in flight */
 	int backlog;              /* RPC calls waiting for a worker */

@@ -1,7 +1,8 @@
 /* srv_run.c - in-memory runs. The table form mirrors the engine's result
- * layout (arrays per column, counts n * width) with an open-addressing index
- * on wallet bytes; it serves lookups for as long as the engine result of a
- * restarted server is not rebuilt. Sized for 10M wallets. */
+ * layout (arrays per column, per-hop values n * width; only the run's model's
+ * columns are allocated) with an open-addressing index on wallet bytes; it
+ * serves lookups for as long as the engine result of a restarted server is
+ * not rebuilt. Sized for 10M wallets. */
 #include "srv_run.h"
 
 #include <stdatomic.h>
@@ -12,14 +13,17 @@
 
 typedef struct srv_table {
 	uint32_t n, cap;
-	unsigned width;
-	char *chars; /* wallet ids back to back */
+	core_model model;
+	unsigned width; /* per-hop values a row: hop c_0..c_K (K + 1), flow K each side */
+	char *chars;    /* wallet ids back to back */
 	size_t chars_len, chars_cap;
 	uint64_t *off; /* n + 1 offsets into chars */
 	double *scores;
-	uint32_t *exposures, *in_deg, *out_deg, *counts;
+	uint32_t *in_deg, *out_deg;
 	uint8_t *illicit;
-	uint32_t *slots; /* row + 1, 0 = empty; mask + 1 entries */
+	uint32_t *exposures, *counts;                  /* hop_exposure/v1 only */
+	double *recv_exp, *sent_exp, *received, *sent; /* flow_exposure/v1 only */
+	uint32_t *slots;                               /* row + 1, 0 = empty; mask + 1 entries */
 	size_t mask;
 } srv_table;
 
@@ -114,32 +118,41 @@ table_free(srv_table *t)
 	free(t->in_deg);
 	free(t->out_deg);
 	free(t->counts);
+	free(t->recv_exp);
+	free(t->sent_exp);
+	free(t->received);
+	free(t->sent);
 	free(t->illicit);
 	free(t->slots);
 }
 
-/* Grows the per-row columns to cap rows. */
+/* Grows the per-row columns of the table's model to cap rows. */
 static int
 table_grow(srv_table *t, uint32_t cap)
 {
 	void *p;
 
-#define GROW(field, extra)                                                                         \
+#define GROW(field, per_row)                                                                       \
 	do {                                                                                       \
-		if ((p = realloc(t->field, ((size_t)cap + (extra)) * sizeof(*t->field))) == NULL)  \
+		if ((p = realloc(t->field, ((size_t)(per_row)) * sizeof(*t->field))) == NULL)      \
 			return AMLRISK_ENOMEM;                                                     \
 		t->field = p;                                                                      \
 	} while (0)
-	GROW(off, 1);
-	GROW(scores, 0);
-	GROW(exposures, 0);
-	GROW(in_deg, 0);
-	GROW(out_deg, 0);
-	GROW(illicit, 0);
+	GROW(off, (size_t)cap + 1);
+	GROW(scores, cap);
+	GROW(in_deg, cap);
+	GROW(out_deg, cap);
+	GROW(illicit, cap);
+	if (t->model == CORE_MODEL_FLOW) {
+		GROW(recv_exp, cap);
+		GROW(sent_exp, cap);
+		GROW(received, (size_t)cap * t->width);
+		GROW(sent, (size_t)cap * t->width);
+	} else {
+		GROW(exposures, cap);
+		GROW(counts, (size_t)cap * t->width);
+	}
 #undef GROW
-	if ((p = realloc(t->counts, (size_t)cap * t->width * sizeof(*t->counts))) == NULL)
-		return AMLRISK_ENOMEM;
-	t->counts = p;
 	t->cap = cap;
 	return AMLRISK_OK;
 }
@@ -154,7 +167,8 @@ srv_run_table_create(srv_run **out, const srv_summary *sum, const core_config *c
 	if (r == NULL)
 		return AMLRISK_ENOMEM;
 	r->cfg = *cfg;
-	r->t.width = cfg->hops + 1;
+	r->t.model = cfg->model;
+	r->t.width = cfg->model == CORE_MODEL_FLOW ? cfg->hops : cfg->hops + 1;
 	if (table_grow(&r->t, cap) != AMLRISK_OK) {
 		srv_run_unref(r);
 		return AMLRISK_ENOMEM;
@@ -165,13 +179,16 @@ srv_run_table_create(srv_run **out, const srv_summary *sum, const core_config *c
 }
 
 int
-srv_run_table_add(srv_run *r, const char *wallet, size_t len, double score, uint32_t exposures,
-                  uint32_t in_degree, uint32_t out_degree, bool is_illicit, const uint32_t *counts)
+srv_run_table_add(srv_run *r, const core_wallet_score *ws)
 {
 	srv_table *t = &r->t;
 	uint32_t i = t->n;
+	size_t len = ws->wallet_len;
 
-	if (len == 0 || len > CORE_WALLET_LEN_MAX)
+	if (len == 0 || len > CORE_WALLET_LEN_MAX || ws->model != t->model ||
+	    ws->hops != r->cfg.hops ||
+	    (t->model == CORE_MODEL_FLOW ? ws->received == NULL || ws->sent == NULL
+	                                 : ws->counts == NULL))
 		return AMLRISK_EINVAL;
 	if (t->n == CORE_WALLETS_MAX)
 		return AMLRISK_ETOOBIG;
@@ -190,15 +207,24 @@ srv_run_table_add(srv_run *r, const char *wallet, size_t len, double score, uint
 		t->chars = p;
 		t->chars_cap = cap;
 	}
-	memcpy(t->chars + t->chars_len, wallet, len);
+	memcpy(t->chars + t->chars_len, ws->wallet, len);
 	t->chars_len += len;
 	t->off[i + 1] = t->chars_len;
-	t->scores[i] = score;
-	t->exposures[i] = exposures;
-	t->in_deg[i] = in_degree;
-	t->out_deg[i] = out_degree;
-	t->illicit[i] = is_illicit;
-	memcpy(t->counts + (size_t)i * t->width, counts, t->width * sizeof(*counts));
+	t->scores[i] = ws->risk_score;
+	t->in_deg[i] = ws->in_degree;
+	t->out_deg[i] = ws->out_degree;
+	t->illicit[i] = ws->is_illicit;
+	if (t->model == CORE_MODEL_FLOW) {
+		t->recv_exp[i] = ws->received_exposure;
+		t->sent_exp[i] = ws->sent_exposure;
+		memcpy(t->received + (size_t)i * t->width, ws->received,
+		       t->width * sizeof(*ws->received));
+		memcpy(t->sent + (size_t)i * t->width, ws->sent, t->width * sizeof(*ws->sent));
+	} else {
+		t->exposures[i] = ws->exposures;
+		memcpy(t->counts + (size_t)i * t->width, ws->counts,
+		       t->width * sizeof(*ws->counts));
+	}
 	t->n++;
 	return AMLRISK_OK;
 }
@@ -314,15 +340,24 @@ srv_run_count(const srv_run *r)
 static void
 table_row(const srv_table *t, const core_config *cfg, uint32_t i, core_wallet_score *out)
 {
+	memset(out, 0, sizeof(*out));
 	out->id = i;
 	out->wallet = table_wallet(t, i, &out->wallet_len);
 	out->risk_score = t->scores[i];
-	out->exposures = t->exposures[i];
 	out->in_degree = t->in_deg[i];
 	out->out_degree = t->out_deg[i];
 	out->is_illicit = t->illicit[i] != 0;
+	out->model = t->model;
 	out->hops = cfg->hops;
-	out->counts = t->counts + (size_t)i * t->width;
+	if (t->model == CORE_MODEL_FLOW) {
+		out->received_exposure = t->recv_exp[i];
+		out->sent_exposure = t->sent_exp[i];
+		out->received = t->received + (size_t)i * t->width;
+		out->sent = t->sent + (size_t)i * t->width;
+	} else {
+		out->exposures = t->exposures[i];
+		out->counts = t->counts + (size_t)i * t->width;
+	}
 }
 
 int

@@ -1,7 +1,7 @@
 /* srv_run.h - a scoring run as the server holds it: its summary (the
  * scoring_runs row) and, for the latest completed run, its per-wallet results
  * in memory, either the engine's result or a table loaded from risk_scores at
- * start-up. Immutable once built and reference counted, so readers keep
+ * start-up, of either model. Immutable once built and reference counted, so readers keep
  * using a run while the writer swaps in the next. */
 #ifndef SRV_RUN_H
 #define SRV_RUN_H
@@ -43,15 +43,17 @@ typedef struct srv_run srv_run;
 int srv_run_from_result(srv_run **out, const srv_summary *sum, core_run_result *res);
 
 /* A run backed by a table filled row by row (srv_run_table_add) in "top N"
- * order, then sealed with srv_run_table_finish(); cfg gives the hop weights
- * (copied). rows_hint presizes. Until finished only the filler may touch it. */
+ * order, then sealed with srv_run_table_finish(); cfg (copied) gives the
+ * model, K and the hop weights. rows_hint presizes. Until finished only the
+ * filler may touch it. */
 int srv_run_table_create(srv_run **out, const srv_summary *sum, const core_config *cfg,
                          uint64_t rows_hint);
-/* Adds the next row; counts holds cfg->hops + 1 entries. AMLRISK_EINVAL for an
- * empty wallet, AMLRISK_ENOMEM, AMLRISK_ETOOBIG past CORE_WALLETS_MAX rows. */
-int srv_run_table_add(srv_run *r, const char *wallet, size_t len, double score, uint32_t exposures,
-                      uint32_t in_degree, uint32_t out_degree, bool is_illicit,
-                      const uint32_t *counts);
+/* Adds the next row, copied from ws (borrowed): wallet, score, degrees,
+ * is_illicit and the model's own fields (hop: exposures, counts c_0..c_K;
+ * flow: the two exposures, received and sent R_1..R_K, S_1..S_K). AMLRISK_EINVAL
+ * for an empty wallet or a row of another model or K, AMLRISK_ENOMEM,
+ * AMLRISK_ETOOBIG past CORE_WALLETS_MAX rows. */
+int srv_run_table_add(srv_run *r, const core_wallet_score *ws);
 /* Indexes the table by wallet. AMLRISK_EPROTO when the rows were not in top
  * order or a wallet repeats, AMLRISK_ENOMEM. */
 int srv_run_table_finish(srv_run *r);

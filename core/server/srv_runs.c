@@ -1,6 +1,6 @@
-/* srv_runs.c - stored runs out of PostgreSQL. Small reads are parameterised
- * SELECTs in text form; the whole-run load is a binary COPY in the index's
- * order, so the in-memory table needs no sort. */
+/* srv_runs.c - stored runs out of PostgreSQL, of either model. Small reads
+ * are parameterised SELECTs in text form; the whole-run load is a binary COPY
+ * in the index's order, so the in-memory table needs no sort. */
 #include "srv_runs.h"
 
 #include <math.h>
@@ -18,8 +18,10 @@
 	" illicit_count, coalesce(load_ms, 0), coalesce(score_ms, 0), coalesce(store_ms, 0),"      \
 	" coalesce(error, '')"
 
+/* hop rows fill exposures and exposures_json, flow rows the last four */
 #define SCORE_COLS                                                                                 \
-	"wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit"
+	"wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit,"        \
+	" received_exposure, sent_exposure, received_hops::text, sent_hops::text"
 
 static int64_t
 col_i64(const PGresult *r, int row, int col)
@@ -33,15 +35,29 @@ col_f64(const PGresult *r, int row, int col)
 	return strtod(PQgetvalue(r, row, col), NULL);
 }
 
+int
+srv_runs_config(const char *model, const char *json, core_config *out, char *err, size_t errlen)
+{
+	core_model m;
+	core_config base;
+
+	if (core_model_parse(model, &m) != 0) {
+		snprintf(err, errlen, "stored run: unknown model \"%.100s\"", model);
+		return AMLRISK_EPROTO;
+	}
+	core_config_defaults_model(&base, m);
+	return core_config_merge(out, &base, json, strlen(json), err, errlen);
+}
+
 /* The stored config (jsonb's rendering) in the canonical form RunScore
  * answers with; as stored when it does not parse. */
 static const char *
-canonical_config(srv_arena *a, const char *stored)
+canonical_config(srv_arena *a, const char *model, const char *stored)
 {
 	char buf[CORE_CONFIG_JSON_MAX], err[128];
 	core_config cfg;
 
-	if (core_config_parse(&cfg, stored, strlen(stored), err, sizeof(err)) != 0 ||
+	if (srv_runs_config(model, stored, &cfg, err, sizeof(err)) != 0 ||
 	    core_config_to_json(&cfg, buf, sizeof(buf), NULL) != 0)
 		return srv_arena_strdup(a, stored);
 	return srv_arena_strdup(a, buf);
@@ -58,7 +74,7 @@ summary_row(const PGresult *r, int row, srv_arena *a, srv_summary *out)
 	out->created_us = col_i64(r, row, 2);
 	out->completed_us = col_i64(r, row, 3);
 	out->model = srv_arena_strdup(a, PQgetvalue(r, row, 4));
-	out->config_json = canonical_config(a, PQgetvalue(r, row, 5));
+	out->config_json = canonical_config(a, PQgetvalue(r, row, 4), PQgetvalue(r, row, 5));
 	out->tx_source = srv_arena_strdup(a, PQgetvalue(r, row, 6));
 	out->watermark = col_i64(r, row, 7);
 	out->transactions = (uint64_t)col_i64(r, row, 8);
@@ -177,7 +193,7 @@ srv_runs_labels(PGconn *c, int64_t id, char **json, char *err, size_t errlen)
 	return rv;
 }
 
-/* ---- exposures_json ---------------------------------------------------- */
+/* ---- exposures_json and float8[] text ---------------------------------- */
 
 static const char *
 skip_ws(const char *p, const char *end)
@@ -205,78 +221,121 @@ number(const char *p, const char *end, double *v)
 	return *e == '\0' && isfinite(*v) ? p + n : NULL;
 }
 
-int
-srv_exposures_parse(const char *json, size_t len, unsigned max, uint32_t *counts, double *weights,
-                    unsigned *n)
+/* Parses one list item at p (the k-th, k < the caller's max) into arg;
+ * returns where it ends, or NULL when it is malformed. */
+typedef const char *(*list_item_fn)(const char *p, const char *end, unsigned k, void *arg);
+
+/* A whole text of len bytes that is open, items separated by commas, close
+ * (whitespace allowed around each): at most max items, each read by item;
+ * *n gets their count. 0 or AMLRISK_EPROTO. */
+static int
+list_parse(const char *text, size_t len, char open, char close, unsigned max, list_item_fn item,
+           void *arg, unsigned *n)
 {
-	const char *p = json, *end = json + len;
+	const char *p = skip_ws(text, text + len), *end = text + len;
 	unsigned k = 0;
 
-	p = skip_ws(p, end);
-	if (p == end || *p++ != '[')
+	if (p == end || *p++ != open)
 		return AMLRISK_EPROTO;
 	p = skip_ws(p, end);
-	if (p < end && *p == ']') {
+	if (p < end && *p == close) {
 		p++;
-		goto done;
-	}
-	for (;;) {
-		double hop = -1, weight = NAN, count = -1;
-		if (k == max || (p = skip_ws(p, end)) == end || *p++ != '{')
-			return AMLRISK_EPROTO;
+	} else {
 		for (;;) {
-			const char *key;
-			size_t klen;
-			double v;
-			p = skip_ws(p, end);
-			if (p == end || *p++ != '"')
+			if (k == max || (p = item(skip_ws(p, end), end, k, arg)) == NULL)
 				return AMLRISK_EPROTO;
-			key = p;
-			while (p < end && *p != '"' && *p != '\\')
-				p++;
-			if (p == end || *p != '"')
-				return AMLRISK_EPROTO;
-			klen = (size_t)(p++ - key);
-			p = skip_ws(p, end);
-			if (p == end || *p++ != ':')
-				return AMLRISK_EPROTO;
-			if ((p = number(skip_ws(p, end), end, &v)) == NULL)
-				return AMLRISK_EPROTO;
-			if (klen == 3 && memcmp(key, "hop", 3) == 0)
-				hop = v;
-			else if (klen == 6 && memcmp(key, "weight", 6) == 0)
-				weight = v;
-			else if (klen == 13 && memcmp(key, "illicit_count", 13) == 0)
-				count = v;
+			k++;
 			p = skip_ws(p, end);
 			if (p < end && *p == ',') {
 				p++;
 				continue;
 			}
-			if (p == end || *p++ != '}')
+			if (p == end || *p++ != close)
 				return AMLRISK_EPROTO;
 			break;
 		}
-		if (hop != (double)k || isnan(weight) || count < 0 || count > UINT32_MAX ||
-		    count != floor(count))
-			return AMLRISK_EPROTO;
-		counts[k] = (uint32_t)count;
-		weights[k] = weight;
-		k++;
+	}
+	if (skip_ws(p, end) != end)
+		return AMLRISK_EPROTO;
+	*n = k;
+	return AMLRISK_OK;
+}
+
+typedef struct exposures_out {
+	uint32_t *counts;
+	double *weights;
+} exposures_out;
+
+/* One {"hop":k,"weight":w,"illicit_count":c} (keys in any order). */
+static const char *
+exposure_item(const char *p, const char *end, unsigned k, void *arg)
+{
+	exposures_out *o = arg;
+	double hop = -1, weight = NAN, count = -1;
+
+	if (p == end || *p++ != '{')
+		return NULL;
+	for (;;) {
+		const char *key;
+		size_t klen;
+		double v;
+		p = skip_ws(p, end);
+		if (p == end || *p++ != '"')
+			return NULL;
+		key = p;
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (p == end || *p != '"')
+			return NULL;
+		klen = (size_t)(p++ - key);
+		p = skip_ws(p, end);
+		if (p == end || *p++ != ':')
+			return NULL;
+		if ((p = number(skip_ws(p, end), end, &v)) == NULL)
+			return NULL;
+		if (klen == 3 && memcmp(key, "hop", 3) == 0)
+			hop = v;
+		else if (klen == 6 && memcmp(key, "weight", 6) == 0)
+			weight = v;
+		else if (klen == 13 && memcmp(key, "illicit_count", 13) == 0)
+			count = v;
 		p = skip_ws(p, end);
 		if (p < end && *p == ',') {
 			p++;
 			continue;
 		}
-		if (p == end || *p++ != ']')
-			return AMLRISK_EPROTO;
+		if (p == end || *p++ != '}')
+			return NULL;
 		break;
 	}
-done:
-	if (skip_ws(p, end) != end)
-		return AMLRISK_EPROTO;
-	*n = k;
-	return AMLRISK_OK;
+	if (hop != (double)k || isnan(weight) || count < 0 || count > UINT32_MAX ||
+	    count != floor(count))
+		return NULL;
+	o->counts[k] = (uint32_t)count;
+	o->weights[k] = weight;
+	return p;
+}
+
+int
+srv_exposures_parse(const char *json, size_t len, unsigned max, uint32_t *counts, double *weights,
+                    unsigned *n)
+{
+	exposures_out o = {counts, weights};
+
+	return list_parse(json, len, '[', ']', max, exposure_item, &o, n);
+}
+
+/* One number into ((double *)arg)[k]. */
+static const char *
+number_item(const char *p, const char *end, unsigned k, void *arg)
+{
+	return number(p, end, (double *)arg + k);
+}
+
+int
+srv_f64_array_parse(const char *text, size_t len, unsigned max, double *out, unsigned *n)
+{
+	return list_parse(text, len, '{', '}', max, number_item, out, n);
 }
 
 /* ---- scores of stored runs --------------------------------------------- */
@@ -306,35 +365,69 @@ run_completed(PGconn *c, int64_t id, char *err, size_t errlen)
 	return rv;
 }
 
-/* Row i of r (SCORE_COLS) into out, strings and counts in a. */
+/* The per-hop columns of row i of r (SCORE_COLS) into out: a hop row's
+ * counts and weights, or a flow row's exposures and R_k, S_k, in a. */
+static int
+score_hops(const PGresult *r, int i, srv_arena *a, srv_score_row *out)
+{
+	unsigned n, ns;
+
+	if (PQgetisnull(r, i, 3)) { /* flow_exposure/v1 */
+		double *rec = srv_arena_calloc(a, CORE_FLOW_HOPS_MAX, sizeof(*rec));
+		double *snt = srv_arena_calloc(a, CORE_FLOW_HOPS_MAX, sizeof(*snt));
+		const char *rt = PQgetvalue(r, i, 9), *st = PQgetvalue(r, i, 10);
+		if (rec == NULL || snt == NULL)
+			return AMLRISK_ENOMEM;
+		if (PQgetisnull(r, i, 7) || PQgetisnull(r, i, 8) ||
+		    srv_f64_array_parse(rt, strlen(rt), CORE_FLOW_HOPS_MAX, rec, &n) != 0 ||
+		    srv_f64_array_parse(st, strlen(st), CORE_FLOW_HOPS_MAX, snt, &ns) != 0 ||
+		    n == 0 || ns != n)
+			return AMLRISK_EPROTO;
+		out->ws.model = CORE_MODEL_FLOW;
+		out->ws.received_exposure = col_f64(r, i, 7);
+		out->ws.sent_exposure = col_f64(r, i, 8);
+		out->ws.received = rec;
+		out->ws.sent = snt;
+		out->ws.hops = n;
+	} else {
+		uint32_t *counts = srv_arena_calloc(a, CORE_HOPS_MAX + 1, sizeof(*counts));
+		const char *json = PQgetvalue(r, i, 3);
+		if (counts == NULL)
+			return AMLRISK_ENOMEM;
+		if (srv_exposures_parse(json, strlen(json), CORE_HOPS_MAX + 1, counts, out->weights,
+		                        &n) != 0 ||
+		    n == 0)
+			return AMLRISK_EPROTO;
+		out->ws.model = CORE_MODEL_HOP;
+		out->ws.exposures = (uint32_t)col_i64(r, i, 2);
+		out->ws.hops = n - 1;
+		out->ws.counts = counts;
+	}
+	return AMLRISK_OK;
+}
+
+/* Row i of r (SCORE_COLS) into out, strings and per-hop values in a. */
 static int
 score_row(const PGresult *r, int i, srv_arena *a, srv_score_row *out, char *err, size_t errlen)
 {
-	uint32_t *counts = srv_arena_calloc(a, CORE_HOPS_MAX + 1, sizeof(*counts));
-	const char *json = PQgetvalue(r, i, 3);
-	unsigned n;
+	int rv;
 
 	memset(out, 0, sizeof(*out));
 	out->ws.wallet_len = (size_t)PQgetlength(r, i, 0);
 	out->ws.wallet = srv_arena_strndup(a, PQgetvalue(r, i, 0), out->ws.wallet_len);
-	if (counts == NULL || out->ws.wallet == NULL) {
+	if (out->ws.wallet == NULL || (rv = score_hops(r, i, a, out)) == AMLRISK_ENOMEM) {
 		snprintf(err, errlen, "scores: out of memory");
 		return AMLRISK_ENOMEM;
 	}
-	if (srv_exposures_parse(json, strlen(json), CORE_HOPS_MAX + 1, counts, out->weights, &n) !=
-	            0 ||
-	    n == 0) {
-		snprintf(err, errlen, "scores: wallet %s: malformed exposures_json",
+	if (rv != AMLRISK_OK) {
+		snprintf(err, errlen, "scores: wallet %.200s: malformed per-hop columns",
 		         out->ws.wallet);
-		return AMLRISK_EPROTO;
+		return rv;
 	}
 	out->ws.risk_score = col_f64(r, i, 1);
-	out->ws.exposures = (uint32_t)col_i64(r, i, 2);
 	out->ws.in_degree = (uint32_t)col_i64(r, i, 4);
 	out->ws.out_degree = (uint32_t)col_i64(r, i, 5);
 	out->ws.is_illicit = PQgetvalue(r, i, 6)[0] == 't';
-	out->ws.hops = n - 1;
-	out->ws.counts = counts;
 	return AMLRISK_OK;
 }
 
@@ -401,37 +494,73 @@ srv_runs_wallet(PGconn *c, int64_t id, const char *wallet, srv_arena *a, srv_sco
 
 typedef struct load_sink {
 	srv_run *run;
-	unsigned width;
+	core_model model;
+	unsigned hops;
 	char *err;
 	size_t errlen;
 } load_sink;
 
-/* wallet text, risk_score float8, exposures int8, in int4, out int4,
- * is_illicit bool, exposures_json json */
+/* The model's fields of a COPY row (from f[5] on, see load_row) into ws, with
+ * its arrays in counts or received/sent. 0 or AMLRISK_EPROTO. */
+static int
+load_hops(const load_sink *s, const srv_copy_field *f, core_wallet_score *ws, uint32_t *counts,
+          double *received, double *sent)
+{
+	double weights[CORE_HOPS_MAX + 1];
+	unsigned n, ns;
+
+	ws->model = s->model;
+	ws->hops = s->hops;
+	if (s->model == CORE_MODEL_FLOW) {
+		if (f[5].len != 8 || f[6].len != 8 ||
+		    srv_copy_f64_array(&f[7], CORE_FLOW_HOPS_MAX, received, &n) != 0 ||
+		    srv_copy_f64_array(&f[8], CORE_FLOW_HOPS_MAX, sent, &ns) != 0 || n != s->hops ||
+		    ns != s->hops)
+			return AMLRISK_EPROTO;
+		ws->received_exposure = srv_copy_f64(f[5].data);
+		ws->sent_exposure = srv_copy_f64(f[6].data);
+		ws->received = received;
+		ws->sent = sent;
+		return AMLRISK_OK;
+	}
+	if (f[5].len != 8 || f[6].len < 0 ||
+	    srv_exposures_parse(f[6].data, (size_t)f[6].len, CORE_HOPS_MAX + 1, counts, weights,
+	                        &n) != 0 ||
+	    n != s->hops + 1)
+		return AMLRISK_EPROTO;
+	ws->exposures = (uint32_t)srv_copy_i64(f[5].data);
+	ws->counts = counts;
+	return AMLRISK_OK;
+}
+
+/* wallet text, risk_score float8, in int4, out int4, is_illicit bool, then
+ * hop: exposures int8, exposures_json json; flow: received_exposure float8,
+ * sent_exposure float8, received_hops float8[], sent_hops float8[] */
 static int
 load_row(void *arg, const srv_copy_field *f, int n)
 {
 	load_sink *s = arg;
 	uint32_t counts[CORE_HOPS_MAX + 1];
-	double weights[CORE_HOPS_MAX + 1];
-	unsigned hops;
+	double received[CORE_FLOW_HOPS_MAX], sent[CORE_FLOW_HOPS_MAX];
+	core_wallet_score ws = {0};
 	int rv;
 
-	if (n != 7 || f[0].len <= 0 || f[1].len != 8 || f[2].len != 8 || f[3].len != 4 ||
-	    f[4].len != 4 || f[5].len != 1 || f[6].len < 0) {
+	if (n != (s->model == CORE_MODEL_FLOW ? 9 : 7) || f[0].len <= 0 || f[1].len != 8 ||
+	    f[2].len != 4 || f[3].len != 4 || f[4].len != 1) {
 		snprintf(s->err, s->errlen, "latest run: unexpected risk_scores row shape");
 		return AMLRISK_EPROTO;
 	}
-	if (srv_exposures_parse(f[6].data, (size_t)f[6].len, CORE_HOPS_MAX + 1, counts, weights,
-	                        &hops) != 0 ||
-	    hops != s->width) {
-		snprintf(s->err, s->errlen, "latest run: malformed exposures_json");
+	if (load_hops(s, f, &ws, counts, received, sent) != 0) {
+		snprintf(s->err, s->errlen, "latest run: malformed per-hop columns");
 		return AMLRISK_EPROTO;
 	}
-	rv = srv_run_table_add(s->run, f[0].data, (size_t)f[0].len, srv_copy_f64(f[1].data),
-	                       (uint32_t)srv_copy_i64(f[2].data), (uint32_t)srv_copy_i32(f[3].data),
-	                       (uint32_t)srv_copy_i32(f[4].data), f[5].data[0] != 0, counts);
-	if (rv != AMLRISK_OK)
+	ws.wallet = f[0].data;
+	ws.wallet_len = (size_t)f[0].len;
+	ws.risk_score = srv_copy_f64(f[1].data);
+	ws.in_degree = (uint32_t)srv_copy_i32(f[2].data);
+	ws.out_degree = (uint32_t)srv_copy_i32(f[3].data);
+	ws.is_illicit = f[4].data[0] != 0;
+	if ((rv = srv_run_table_add(s->run, &ws)) != AMLRISK_OK)
 		snprintf(s->err, s->errlen, "latest run: %s", amlrisk_strerror(rv));
 	return rv;
 }
@@ -440,32 +569,36 @@ int
 srv_runs_load(PGconn *c, const srv_summary *sum, const atomic_bool *cancel, srv_run **out,
               char *err, size_t errlen)
 {
-	static const char *COPY_SQL =
-	        "COPY (SELECT wallet, risk_score, exposures, in_degree, out_degree, is_illicit,"
-	        " exposures_json FROM risk_scores"
-	        " WHERE run_id = current_setting('amlrisk.run_id')::bigint"
-	        " ORDER BY risk_score DESC, wallet) TO STDOUT (FORMAT binary)";
+#define LOAD_SQL(cols)                                                                             \
+	"COPY (SELECT wallet, risk_score, in_degree, out_degree, is_illicit, " cols                \
+	" FROM risk_scores WHERE run_id = current_setting('amlrisk.run_id')::bigint"               \
+	" ORDER BY risk_score DESC, wallet) TO STDOUT (FORMAT binary)"
+	static const char *COPY_HOP = LOAD_SQL("exposures, exposures_json");
+	static const char *COPY_FLOW =
+	        LOAD_SQL("received_exposure, sent_exposure, received_hops, sent_hops");
+#undef LOAD_SQL
 	core_config cfg;
-	load_sink s = {NULL, 0, err, errlen};
+	load_sink s = {NULL, CORE_MODEL_HOP, 0, err, errlen};
 	char v[24];
 	const char *p[1] = {v};
 	int rv;
 
 	err[0] = '\0';
-	if ((rv = core_config_parse(&cfg, sum->config_json, strlen(sum->config_json), err,
-	                            errlen)) != 0)
+	if ((rv = srv_runs_config(sum->model, sum->config_json, &cfg, err, errlen)) != 0)
 		return rv;
 	if ((rv = srv_run_table_create(&s.run, sum, &cfg, sum->wallets)) != 0) {
 		snprintf(err, errlen, "latest run: out of memory");
 		return rv;
 	}
-	s.width = cfg.hops + 1;
+	s.model = cfg.model;
+	s.hops = cfg.hops;
 	snprintf(v, sizeof(v), "%lld", (long long)sum->id);
 	if ((rv = srv_db_exec(c, "BEGIN READ ONLY", 0, NULL, PGRES_COMMAND_OK, NULL, err,
 	                      errlen)) ||
 	    (rv = srv_db_exec(c, "SELECT set_config('amlrisk.run_id', $1, true)", 1, p,
 	                      PGRES_TUPLES_OK, NULL, err, errlen)) ||
-	    (rv = srv_db_copy_out(c, COPY_SQL, load_row, &s, cancel, err, errlen)) ||
+	    (rv = srv_db_copy_out(c, cfg.model == CORE_MODEL_FLOW ? COPY_FLOW : COPY_HOP, load_row,
+	                          &s, cancel, err, errlen)) ||
 	    (rv = srv_db_exec(c, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen)))
 		goto out;
 	if (srv_run_count(s.run) != sum->wallets) {

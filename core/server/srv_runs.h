@@ -16,11 +16,18 @@
 #include "srv_arena.h"
 #include "srv_run.h"
 
-/* One stored wallet score; pointers borrow from the arena it was read into. */
+/* One stored wallet score of either model (ws.model); pointers borrow from
+ * the arena it was read into. */
 typedef struct srv_score_row {
 	core_wallet_score ws;
-	double weights[CORE_HOPS_MAX + 1]; /* w_0 .. w_K as stored with the counts */
+	double weights[CORE_HOPS_MAX + 1]; /* hop: w_0 .. w_K as stored with the counts */
 } srv_score_row;
+
+/* A stored run's config: model (scoring_runs.model) gives the defaults the
+ * stored JSON (NUL-terminated) is read over. AMLRISK_EPROTO for an unknown
+ * model, AMLRISK_EINVAL as core_config_merge(). */
+int srv_runs_config(const char *model, const char *json, core_config *out, char *err,
+                    size_t errlen);
 
 /* The run's summary (strings in a). AMLRISK_ENOTFOUND, AMLRISK_EDB. */
 int srv_runs_get(PGconn *c, int64_t id, srv_arena *a, srv_summary *out, char *err, size_t errlen);
@@ -42,8 +49,9 @@ int srv_runs_top(PGconn *c, int64_t id, uint32_t n, srv_arena *a, srv_score_row 
 int srv_runs_wallet(PGconn *c, int64_t id, const char *wallet, srv_arena *a, srv_score_row *row,
                     char *err, size_t errlen);
 
-/* Every row of completed run sum (read with binary COPY in top order) as a
- * table-backed srv_run with summary sum. *out holds one reference. */
+/* Every row of completed run sum, of either model (read with binary COPY in
+ * top order), as a table-backed srv_run with summary sum. *out holds one
+ * reference. */
 int srv_runs_load(PGconn *c, const srv_summary *sum, const atomic_bool *cancel, srv_run **out,
                   char *err, size_t errlen);
 
@@ -52,5 +60,8 @@ int srv_runs_load(PGconn *c, const srv_summary *sum, const atomic_bool *cancel, 
  * entries each); *n gets the entry count. 0 or AMLRISK_EPROTO. */
 int srv_exposures_parse(const char *json, size_t len, unsigned max, uint32_t *counts,
                         double *weights, unsigned *n);
+/* Parses a float8[] in PostgreSQL's text form ({0.5,1e-07}) of len bytes
+ * into out (max entries); *n gets the count. 0 or AMLRISK_EPROTO. */
+int srv_f64_array_parse(const char *text, size_t len, unsigned max, double *out, unsigned *n);
 
 #endif

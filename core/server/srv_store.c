@@ -1,9 +1,10 @@
-/* srv_store.c - run rows into PostgreSQL. Rows go as COPY text in ~1 MiB
- * chunks (scores as %.17g so they parse back to the same double); the run row
- * is inserted as running first, so a crash mid-store leaves evidence that
- * start-up turns into "failed". */
+/* srv_store.c - run rows into PostgreSQL, each model into its own columns.
+ * Rows go as COPY text in ~1 MiB chunks (scores as %.17g so they parse back
+ * to the same double); the run row is inserted as running first, so a crash
+ * mid-store leaves evidence that start-up turns into "failed". */
 #include "srv_store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,26 +133,65 @@ flush(PGconn *c, srv_copybuf *b, char *err, size_t errlen)
 	return AMLRISK_OK;
 }
 
+/* The per-hop JSON pieces of a hop run's exposures_json, the same for every
+ * row: formatted once. */
+typedef struct hop_prefixes {
+	char text[CORE_HOPS_MAX + 1][HOP_PREFIX_MAX];
+	size_t len[CORE_HOPS_MAX + 1];
+} hop_prefixes;
+
+static void
+hop_prefixes_init(hop_prefixes *h, const core_config *cfg)
+{
+	for (unsigned k = 0; cfg->model == CORE_MODEL_HOP && k <= cfg->hops; k++) {
+		char w[40];
+		srv_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
+		h->len[k] = (size_t)snprintf(
+		        h->text[k], sizeof(h->text[k]),
+		        "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":", k == 0 ? "[" : ",", k, w);
+	}
+}
+
+/* The model's columns of one row, tab-terminated: hop: exposures,
+ * exposures_json; flow: received_exposure, sent_exposure, received_hops,
+ * sent_hops (COPY_HOP / COPY_FLOW in srv_store_rows). */
+static void
+model_cols(srv_copybuf *b, const core_wallet_score *ws, const hop_prefixes *h)
+{
+	if (ws->model == CORE_MODEL_FLOW) {
+		srv_copybuf_add_f64(b, ws->received_exposure);
+		amlrisk_buf_add(b, "\t", 1);
+		srv_copybuf_add_f64(b, ws->sent_exposure);
+		amlrisk_buf_add(b, "\t", 1);
+		srv_copybuf_add_f64_array(b, ws->received, ws->hops);
+		amlrisk_buf_add(b, "\t", 1);
+		srv_copybuf_add_f64_array(b, ws->sent, ws->hops);
+		amlrisk_buf_add(b, "\t", 1);
+		return;
+	}
+	amlrisk_buf_add_u64(b, ws->exposures);
+	amlrisk_buf_add(b, "\t", 1);
+	for (unsigned k = 0; k <= ws->hops; k++) {
+		amlrisk_buf_add(b, h->text[k], h->len[k]);
+		amlrisk_buf_add_u64(b, ws->counts[k]);
+		amlrisk_buf_add(b, "}", 1);
+	}
+	amlrisk_buf_add(b, "]\t", 2);
+}
+
 /* Streams the rows into an open COPY FROM STDIN. */
 static int
 copy_rows(PGconn *c, const srv_summary *sum, const core_run_result *res, const atomic_bool *cancel,
           char *err, size_t errlen)
 {
-	const core_config *cfg = core_run_result_config(res);
-	char prefix[CORE_HOPS_MAX + 1][HOP_PREFIX_MAX], runid[24];
-	size_t prefix_len[CORE_HOPS_MAX + 1], runid_len;
+	hop_prefixes h;
+	char runid[24];
+	size_t runid_len;
 	uint32_t n = core_run_result_count(res);
 	srv_copybuf b;
 	int rv = AMLRISK_OK;
 
-	/* per-hop JSON pieces are the same for every row: format them once */
-	for (unsigned k = 0; k <= cfg->hops; k++) {
-		char w[40];
-		srv_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
-		prefix_len[k] = (size_t)snprintf(
-		        prefix[k], sizeof(prefix[k]),
-		        "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":", k == 0 ? "[" : ",", k, w);
-	}
+	hop_prefixes_init(&h, core_run_result_config(res));
 	runid_len = (size_t)snprintf(runid, sizeof(runid), "%lld\t", (long long)sum->id);
 	amlrisk_buf_init(&b, 0);
 	for (uint32_t id = 0; id < n; id++) {
@@ -162,14 +202,7 @@ copy_rows(PGconn *c, const srv_summary *sum, const core_run_result *res, const a
 		amlrisk_buf_add(&b, "\t", 1);
 		srv_copybuf_add_f64(&b, ws.risk_score);
 		amlrisk_buf_add(&b, "\t", 1);
-		amlrisk_buf_add_u64(&b, ws.exposures);
-		amlrisk_buf_add(&b, "\t", 1);
-		for (unsigned k = 0; k <= ws.hops; k++) {
-			amlrisk_buf_add(&b, prefix[k], prefix_len[k]);
-			amlrisk_buf_add_u64(&b, ws.counts[k]);
-			amlrisk_buf_add(&b, "}", 1);
-		}
-		amlrisk_buf_add(&b, "]\t", 2);
+		model_cols(&b, &ws, &h);
 		amlrisk_buf_add_u64(&b, ws.in_degree);
 		amlrisk_buf_add(&b, "\t", 1);
 		amlrisk_buf_add_u64(&b, ws.out_degree);
@@ -194,16 +227,21 @@ int
 srv_store_rows(PGconn *c, srv_summary *sum, const core_run_result *res, const atomic_bool *cancel,
                char *err, size_t errlen)
 {
-	static const char *COPY_SQL = "COPY risk_scores (run_id, wallet, risk_score, exposures, "
-	                              "exposures_json, in_degree,"
-	                              " out_degree, is_illicit) FROM STDIN";
+	static const char *COPY_HOP = "COPY risk_scores (run_id, wallet, risk_score, exposures,"
+	                              " exposures_json, in_degree, out_degree, is_illicit)"
+	                              " FROM STDIN";
+	static const char *COPY_FLOW =
+	        "COPY risk_scores (run_id, wallet, risk_score, received_exposure, sent_exposure,"
+	        " received_hops, sent_hops, in_degree, out_degree, is_illicit) FROM STDIN";
+	bool flow = core_run_result_config(res)->model == CORE_MODEL_FLOW;
 	double t0 = srv_mono_s();
 	PGresult *r;
 	int rv, copy_rv;
 
 	if ((rv = srv_db_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen)) != 0)
 		return rv;
-	if ((rv = srv_db_exec(c, COPY_SQL, 0, NULL, PGRES_COPY_IN, NULL, err, errlen)) != 0)
+	if ((rv = srv_db_exec(c, flow ? COPY_FLOW : COPY_HOP, 0, NULL, PGRES_COPY_IN, NULL, err,
+	                      errlen)) != 0)
 		goto out;
 	copy_rv = copy_rows(c, sum, res, cancel, err, errlen);
 	/* end the COPY either way: an error message makes the server abort it */

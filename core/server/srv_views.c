@@ -1,6 +1,7 @@
-/* srv_views.c - ExplainWallet and WalletGraph: the engine's explain and
- * neighbourhood views over the latest run's graph and result, bounded (sources
- * per hop, hops, nodes, edges) so an answer stays well under the message cap. */
+/* srv_views.c - ExplainWallet and WalletGraph: the engine's explain (either
+ * model) and neighbourhood views over the latest run's graph and result,
+ * bounded (sources per hop or contributors, the flow explain's work, hops,
+ * nodes, edges) so an answer stays well under the message cap. */
 #include "srv_ctx.h"
 
 #include <stdio.h>
@@ -64,6 +65,37 @@ explain_hops(srv_arena *a, const core_explain *e, Aml__V1__ExplainWalletResponse
 	}
 }
 
+/* Builds resp's flow_exposure/v1 explain from e: the contributors with their
+ * heaviest walks, others, capped, truncated (the per-hop R_k, S_k are the
+ * score's). */
+static void
+explain_flow(srv_arena *a, const core_explain *e, Aml__V1__ExplainWalletResponse *resp)
+{
+	const core_graph *g = core_explain_graph(e);
+	const core_explain_contrib *c;
+	size_t n = core_explain_contribs(e, &c);
+
+	resp->others = core_explain_others(e);
+	resp->capped = core_explain_capped(e);
+	resp->contributors = srv_arena_calloc(a, n + 1, sizeof(*resp->contributors));
+	for (size_t i = 0; resp->contributors != NULL && i < n; i++) {
+		Aml__V1__ExplainContributor *m = srv_arena_alloc(a, sizeof(*m));
+		if (m == NULL)
+			return;
+		aml__v1__explain_contributor__init(m);
+		m->source = wallet_str(a, g, c[i].source);
+		m->side = (char *)core_side_name(c[i].side);
+		m->contribution = c[i].contribution;
+		m->walk_weight = c[i].walk_weight;
+		m->walk = srv_arena_calloc(a, (size_t)c[i].walk_len + 2, sizeof(*m->walk));
+		for (unsigned j = 0; m->walk != NULL && j <= c[i].walk_len; j++)
+			m->walk[j] = wallet_str(a, g, c[i].walk[j]);
+		m->n_walk = m->walk != NULL ? (size_t)c[i].walk_len + 1 : 0;
+		resp->contributors[i] = m;
+		resp->n_contributors = i + 1;
+	}
+}
+
 SRV_HANDLER(explain_wallet, ExplainWalletRequest, ExplainWalletResponse)
 {
 	srv_ctx *ctx = (srv_ctx *)service;
@@ -105,7 +137,10 @@ SRV_HANDLER(explain_wallet, ExplainWalletRequest, ExplainWalletResponse)
 	}
 	params.sources_per_hop = input->max_sources_per_hop != 0 ? input->max_sources_per_hop
 	                                                         : SRV_EXPLAIN_SOURCES_DEFAULT;
-	params.sources_max = SRV_EXPLAIN_TOTAL_MAX;
+	/* hop: over all hops; flow: the contributors listed */
+	params.sources_max = srv_run_config(run)->model == CORE_MODEL_FLOW ? params.sources_per_hop
+	                                                                   : SRV_EXPLAIN_TOTAL_MAX;
+	params.work_max = 0; /* flow: the engine's default bound, CORE_EXPLAIN_WORK_DEFAULT */
 	rv = core_explain_build(&e, srv_run_result(run), input->wallet, strlen(input->wallet),
 	                        &params);
 	if (rv != AMLRISK_OK) {
@@ -121,8 +156,14 @@ SRV_HANDLER(explain_wallet, ExplainWalletRequest, ExplainWalletResponse)
 	resp.run_id = srv_run_summary(run)->id;
 	resp.score = srv_msg_wallet(&a, &ws, srv_run_config(run)->hop_weights);
 	resp.config_json = srv_arena_strdup(&a, srv_run_summary(run)->config_json);
-	resp.normaliser = core_explain_normaliser(e);
-	explain_hops(&a, e, &resp);
+	resp.model = (char *)core_model_name(core_explain_model(e));
+	resp.truncated = core_explain_truncated(e);
+	if (core_explain_model(e) == CORE_MODEL_FLOW) {
+		explain_flow(&a, e, &resp);
+	} else {
+		resp.normaliser = core_explain_normaliser(e);
+		explain_hops(&a, e, &resp);
+	}
 	if (srv_arena_failed(&a) || resp.score == NULL)
 		rpc_call_fail(closure_data, AMLRISK_ENOMEM, "explain: out of memory");
 	else

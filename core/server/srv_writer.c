@@ -304,7 +304,7 @@ score_summary(srv_summary *sum, const core_config *cfg, const srv_graph_info *in
 	         (long long)info->watermark, (unsigned long long)info->transactions);
 	memset(sum, 0, sizeof(*sum));
 	sum->status = SRV_RUN_RUNNING;
-	sum->model = CORE_MODEL_NAME;
+	sum->model = core_model_name(cfg->model);
 	sum->config_json = cfg_json;
 	sum->tx_source = tx_source;
 	sum->labels_json = labels_json;

@@ -17,56 +17,6 @@
 #include "core_impl.h" /* core_score_tuning_set: the private blocking knobs */
 #include "core_test_util.h"
 
-static core_run_result *
-run(core_graph *g, const core_config *c, const core_labels *l, unsigned threads)
-{
-	core_run_result *r = NULL;
-	char err[256];
-	if (core_score_run(&r, g, c, l, threads, err, sizeof err) != AMLRISK_OK)
-		fail_msg("core_score_run: %s", err);
-	return r;
-}
-
-static core_labels *
-labels_of(const char *const *w)
-{
-	core_labels *l;
-	assert_int_equal(core_labels_create(&l), AMLRISK_OK);
-	for (size_t i = 0; w[i] != NULL; i++)
-		assert_int_equal(core_labels_add(l, w[i], strlen(w[i])), AMLRISK_OK);
-	return l;
-}
-
-static core_wallet_score
-get(const core_run_result *r, const char *w)
-{
-	core_wallet_score s;
-	assert_int_equal(core_run_result_find(r, w, strlen(w), &s), AMLRISK_OK);
-	return s;
-}
-
-/* The order holds the spec's rule and rank is its inverse. */
-static void
-check_order(const core_run_result *r)
-{
-	const uint32_t *o = core_run_result_order(r);
-	uint32_t n = core_run_result_count(r);
-	for (uint32_t i = 0; i < n; i++) {
-		assert_int_equal(core_run_result_rank(r, o[i]), i);
-		if (i == 0)
-			continue;
-		core_wallet_score a, b;
-		core_run_result_get(r, o[i - 1], &a);
-		core_run_result_get(r, o[i], &b);
-		assert_true(a.risk_score >= b.risk_score);
-		if (a.risk_score == b.risk_score) {
-			size_t m = a.wallet_len < b.wallet_len ? a.wallet_len : b.wallet_len;
-			int c = memcmp(a.wallet, b.wallet, m);
-			assert_true(c < 0 || (c == 0 && a.wallet_len < b.wallet_len));
-		}
-	}
-}
-
 static void
 test_hash_vectors(void **state)
 {
@@ -99,10 +49,10 @@ test_hash_vectors(void **state)
 	core_config_defaults(&c);
 	c.illicit_ratio = 0.02;
 	c.illicit_seed = 42;
-	core_run_result *r = run(g, &c, NULL, 2);
+	core_run_result *r = tu_run(g, &c, NULL, 2);
 	assert_int_equal(core_run_result_illicit_count(r), 13);
-	assert_true(get(r, "w57").is_illicit && get(r, "w968").is_illicit &&
-	            !get(r, "w58").is_illicit);
+	assert_true(tu_get(r, "w57").is_illicit && tu_get(r, "w968").is_illicit &&
+	            !tu_get(r, "w58").is_illicit);
 	/* ratio 1: everyone; ratio 0: no one */
 	assert_true(core_seeded_illicit("x", 1, 1.0, 0));
 	assert_false(core_seeded_illicit("A", 1, 0.0, 42));
@@ -129,13 +79,13 @@ test_spec_defaults(void **state)
 	        {"E", {0, 1, 1}, 0.9},
 	};
 	core_graph *g = tu_graph_pairs(spec_pairs);
-	core_labels *l = labels_of(S);
+	core_labels *l = tu_labels(S);
 	core_config c;
 	core_config_defaults(&c);
 	c.illicit_ratio = 0;
-	core_run_result *r = run(g, &c, l, 2);
+	core_run_result *r = tu_run(g, &c, l, 2);
 	for (size_t i = 0; i < 5; i++) {
-		core_wallet_score s = get(r, want[i].w);
+		core_wallet_score s = tu_get(r, want[i].w);
 		assert_int_equal(s.hops, 2);
 		for (int k = 0; k < 3; k++)
 			assert_int_equal(s.counts[k], want[i].c[k]);
@@ -151,14 +101,14 @@ test_spec_defaults(void **state)
 		core_run_result_get(r, o[i], &s);
 		assert_string_equal(s.wallet, top[i]);
 	}
-	check_order(r);
+	tu_check_order(r);
 	assert_ptr_equal(core_run_result_graph(r), g);
 	assert_true(core_run_result_seconds(r) >= 0);
 	/* labels off: no one is illicit */
 	c.use_labels = false;
-	core_run_result *r2 = run(g, &c, l, 2);
+	core_run_result *r2 = tu_run(g, &c, l, 2);
 	assert_int_equal(core_run_result_illicit_count(r2), 0);
-	assert_true(get(r2, "A").risk_score == 0);
+	assert_true(tu_get(r2, "A").risk_score == 0);
 	core_run_result_unref(r2);
 	core_run_result_unref(r);
 	core_labels_destroy(l);
@@ -171,19 +121,19 @@ test_spec_in_exact(void **state)
 	(void)state;
 	static const char *const S[] = {"A", NULL};
 	core_graph *g = tu_graph_pairs(spec_pairs);
-	core_labels *l = labels_of(S);
+	core_labels *l = tu_labels(S);
 	core_config c;
 	char err[128];
 	const char *j = "{\"illicit_ratio\":0,\"direction\":\"in\",\"count\":\"exact\","
 	                "\"hop_weights\":[0,1,0.5,0.25]}";
 	assert_int_equal(core_config_parse(&c, j, strlen(j), err, sizeof err), AMLRISK_OK);
-	core_run_result *r = run(g, &c, l, 1);
-	assert_true(tu_rel(get(r, "B").risk_score, 1 / sqrt(2)) < 1e-12);
-	assert_true(tu_rel(get(r, "C").risk_score, 1 / sqrt(3)) < 1e-12);
-	assert_true(get(r, "C").counts[1] == 1 && get(r, "C").counts[2] == 0);
-	assert_true(tu_rel(get(r, "D").risk_score, 0.5) < 1e-12);
-	assert_true(get(r, "A").risk_score == 0);
-	assert_true(get(r, "E").risk_score == 0);
+	core_run_result *r = tu_run(g, &c, l, 1);
+	assert_true(tu_rel(tu_get(r, "B").risk_score, 1 / sqrt(2)) < 1e-12);
+	assert_true(tu_rel(tu_get(r, "C").risk_score, 1 / sqrt(3)) < 1e-12);
+	assert_true(tu_get(r, "C").counts[1] == 1 && tu_get(r, "C").counts[2] == 0);
+	assert_true(tu_rel(tu_get(r, "D").risk_score, 0.5) < 1e-12);
+	assert_true(tu_get(r, "A").risk_score == 0);
+	assert_true(tu_get(r, "E").risk_score == 0);
 	core_run_result_unref(r);
 	core_labels_destroy(l);
 	core_graph_unref(g);
@@ -212,9 +162,9 @@ test_vectors(void **state)
 		tu_vector_load(&v, name);
 		core_graph *g = tu_graph(&v.txs);
 		for (unsigned threads = 1; threads <= 2; threads++) {
-			core_run_result *r = run(g, &v.cfg, v.labels, threads);
+			core_run_result *r = tu_run(g, &v.cfg, v.labels, threads);
 			tu_vector_check(&v, r);
-			check_order(r);
+			tu_check_order(r);
 			core_run_result_unref(r);
 		}
 		core_graph_unref(g);
@@ -232,7 +182,7 @@ check_against_reference(const tu_txs *t, core_graph *g, const core_config *c, co
                         unsigned threads)
 {
 	tu_ref ref;
-	core_run_result *r = run(g, c, l, threads);
+	core_run_result *r = tu_run(g, c, l, threads);
 	uint32_t n = core_graph_wallet_count(g);
 	uint8_t *ill = calloc(n + 1, 1);
 	assert_non_null(ill);
@@ -273,7 +223,7 @@ check_against_reference(const tu_txs *t, core_graph *g, const core_config *c, co
 			fail_msg("wallet %s: score %.17g, reference %.17g", s.wallet, s.risk_score,
 			         score);
 	}
-	check_order(r);
+	tu_check_order(r);
 	free(x);
 	free(ill);
 	tu_ref_free(&ref);
@@ -407,7 +357,7 @@ test_threads_agree(void **state)
 	c.direction = CORE_DIR_BOTH;
 	core_score_tuning many = {15, 1u << 22, 1, 0}; /* threads even for this small run */
 	core_score_tuning_set(&many);
-	core_run_result *a = run(g, &c, NULL, 1), *b = run(g, &c, NULL, 3);
+	core_run_result *a = tu_run(g, &c, NULL, 1), *b = tu_run(g, &c, NULL, 3);
 	core_score_tuning_set(NULL);
 	for (uint32_t v = 0; v < core_graph_wallet_count(g); v++) {
 		core_wallet_score x, y;
@@ -434,7 +384,7 @@ test_edge_cases(void **state)
 	core_graph *g;
 	assert_int_equal(core_graph_builder_create(&b, 0), AMLRISK_OK);
 	assert_int_equal(core_graph_builder_finish(&g, b, 2), AMLRISK_OK);
-	core_run_result *r = run(g, &c, NULL, 2);
+	core_run_result *r = tu_run(g, &c, NULL, 2);
 	assert_int_equal(core_run_result_count(r), 0);
 	assert_non_null(core_run_result_order(r));
 	core_wallet_score s;
@@ -448,8 +398,8 @@ test_edge_cases(void **state)
 	c.illicit_ratio = 1;
 	c.hops = 0;
 	c.hop_weights[0] = 2.5;
-	r = run(g, &c, NULL, 2);
-	s = get(r, "A");
+	r = tu_run(g, &c, NULL, 2);
+	s = tu_get(r, "A");
 	assert_true(s.is_illicit && s.counts[0] == 1 && s.exposures == 1);
 	assert_true(s.risk_score == 2.5);
 	assert_int_equal(s.in_degree + s.out_degree, 0);
@@ -461,7 +411,7 @@ test_edge_cases(void **state)
 	g = tu_graph_pairs(some);
 	core_config_defaults(&c);
 	c.illicit_ratio = 0;
-	r = run(g, &c, NULL, 2);
+	r = tu_run(g, &c, NULL, 2);
 	const char *want[] = {"a", "b", "c", "d"};
 	for (uint32_t i = 0; i < 4; i++) {
 		core_run_result_get(r, core_run_result_order(r)[i], &s);
@@ -497,11 +447,11 @@ test_eleven_weights(void **state)
 	c.degree_normalize = false;
 	for (unsigned k = 0; k <= 10; k++)
 		c.hop_weights[k] = k + 1;
-	core_run_result *r = run(g, &c, l, 2);
+	core_run_result *r = tu_run(g, &c, l, 2);
 	for (int i = 0; i <= 12; i++) {
 		char w[8];
 		snprintf(w, sizeof w, "x%d", i);
-		core_wallet_score s = get(r, w);
+		core_wallet_score s = tu_get(r, w);
 		assert_int_equal(s.hops, 10);
 		for (int k = 0; k <= 10; k++)
 			assert_int_equal(s.counts[k], k == i ? 1 : 0);
@@ -509,8 +459,8 @@ test_eleven_weights(void **state)
 	}
 	c.direction = CORE_DIR_OUT; /* x0 reaches no illicit wallet but itself */
 	core_run_result_unref(r);
-	r = run(g, &c, l, 2);
-	assert_true(get(r, "x5").risk_score == 0 && get(r, "x0").risk_score == 1);
+	r = tu_run(g, &c, l, 2);
+	assert_true(tu_get(r, "x5").risk_score == 0 && tu_get(r, "x0").risk_score == 1);
 	check_against_reference(&t, g, &c, l, 2);
 	core_run_result_unref(r);
 	core_labels_destroy(l);
@@ -539,13 +489,13 @@ test_long_and_utf8_ids(void **state)
 	core_config_defaults(&c);
 	c.illicit_ratio = 0;
 	c.degree_normalize = false;
-	core_run_result *r = run(g, &c, l, 2);
+	core_run_result *r = tu_run(g, &c, l, 2);
 	core_wallet_score s;
 	assert_int_equal(core_run_result_find(r, longid, sizeof longid, &s), AMLRISK_OK);
 	assert_true(s.is_illicit && s.wallet_len == sizeof longid);
-	assert_true(get(r, "a").counts[1] == 1);
-	assert_true(get(r, u).counts[2] == 1);
-	check_order(r);
+	assert_true(tu_get(r, "a").counts[1] == 1);
+	assert_true(tu_get(r, u).counts[2] == 1);
+	tu_check_order(r);
 	check_against_reference(&t, g, &c, l, 1);
 	/* equal scores 0.3: "b" then "été" (0xc3 > 'b') */
 	const uint32_t *o = core_run_result_order(r);
@@ -572,6 +522,16 @@ test_bad_config(void **state)
 	assert_int_equal(core_score_run(&r, g, &c, NULL, 2, err, sizeof err), AMLRISK_EINVAL);
 	assert_null(r);
 	assert_non_null(strstr(err, "illicit_ratio"));
+	/* flow_exposure/v1's own checks */
+	core_config_defaults_model(&c, CORE_MODEL_FLOW);
+	c.hops = 0;
+	assert_int_equal(core_score_run(&r, g, &c, NULL, 2, err, sizeof err), AMLRISK_EINVAL);
+	assert_null(r);
+	assert_non_null(strstr(err, "hops"));
+	c.hops = 6;
+	c.smoothing = NAN;
+	assert_int_equal(core_score_run(&r, g, &c, NULL, 2, err, sizeof err), AMLRISK_EINVAL);
+	assert_non_null(strstr(err, "smoothing"));
 	core_graph_unref(g);
 }
 

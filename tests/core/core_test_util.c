@@ -2,6 +2,7 @@
  * Clarity over speed: inputs are at most a few thousand wallets. */
 #include "core_test_util.h"
 
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -107,6 +108,34 @@ tu_graph_pairs(const char *const *pairs)
 	core_graph *g = tu_graph(&t);
 	tu_txs_free(&t);
 	return g;
+}
+
+core_run_result *
+tu_run(core_graph *g, const core_config *c, const core_labels *l, unsigned threads)
+{
+	core_run_result *r = NULL;
+	char err[256];
+	if (core_score_run(&r, g, c, l, threads, err, sizeof err) != AMLRISK_OK)
+		fail_msg("core_score_run: %s", err);
+	return r;
+}
+
+core_labels *
+tu_labels(const char *const *w)
+{
+	core_labels *l;
+	assert_int_equal(core_labels_create(&l), AMLRISK_OK);
+	for (size_t i = 0; w[i] != NULL; i++)
+		assert_int_equal(core_labels_add(l, w[i], strlen(w[i])), AMLRISK_OK);
+	return l;
+}
+
+core_wallet_score
+tu_get(const core_run_result *r, const char *w)
+{
+	core_wallet_score s;
+	assert_int_equal(core_run_result_find(r, w, strlen(w), &s), AMLRISK_OK);
+	return s;
 }
 
 uint64_t
@@ -239,6 +268,139 @@ tu_rel(double a, double b)
 {
 	double m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
 	return m == 0 ? 0 : fabs(a - b) / m;
+}
+
+void
+tu_check_order(const core_run_result *r)
+{
+	const uint32_t *o = core_run_result_order(r);
+	uint32_t n = core_run_result_count(r);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_int_equal(core_run_result_rank(r, o[i]), i);
+		if (i == 0)
+			continue;
+		core_wallet_score a, b;
+		core_run_result_get(r, o[i - 1], &a);
+		core_run_result_get(r, o[i], &b);
+		assert_true(a.risk_score >= b.risk_score);
+		if (a.risk_score == b.risk_score) {
+			size_t m = a.wallet_len < b.wallet_len ? a.wallet_len : b.wallet_len;
+			int c = memcmp(a.wallet, b.wallet, m);
+			assert_true(c < 0 || (c == 0 && a.wallet_len < b.wallet_len));
+		}
+	}
+}
+
+/* -------------------------------------------------------- flow reference --- */
+
+uint8_t *
+tu_illicit(const core_graph *g, const core_config *c, const core_labels *l)
+{
+	uint32_t n = core_graph_wallet_count(g);
+	uint8_t *ill = calloc(n + 1, 1);
+	assert_non_null(ill);
+	for (uint32_t v = 0; v < n; v++) {
+		size_t len;
+		const char *w = core_graph_wallet(g, v, &len);
+		ill[v] = core_seeded_illicit(w, len, c->illicit_ratio, c->illicit_seed) ||
+		         (c->use_labels && l != NULL && core_labels_has(l, w, len));
+	}
+	return ill;
+}
+
+void
+tu_flow_ref_free(tu_flow_ref *f)
+{
+	free(f->a);
+	free(f->recv);
+	free(f->sent);
+	free(f->r);
+	free(f->s);
+	free(f->in_deg);
+	free(f->out_deg);
+	free(f->edge);
+	memset(f, 0, sizeof *f);
+}
+
+/* A(u, v) of t's transactions times scale, the edges, the degrees. */
+static void
+flow_ref_amounts(tu_flow_ref *f, const tu_txs *t, const core_graph *g, double scale)
+{
+	uint32_t n = f->n;
+	for (size_t i = 0; i < t->n; i++) {
+		uint32_t u = ref_id(g, t->snd[i], t->slen[i]), v = ref_id(g, t->rcv[i], t->rlen[i]);
+		if (u == v)
+			continue;
+		f->a[(size_t)u * n + v] += t->amount[i] * scale;
+		f->edge[(size_t)u * n + v] = 1;
+		f->txs++;
+	}
+	for (uint32_t u = 0; u < n; u++) {
+		for (uint32_t v = 0; v < n; v++) {
+			double *x = &f->a[(size_t)u * n + v];
+			if (*x > DBL_MAX * scale)
+				*x = DBL_MAX * scale;
+			f->recv[v] += *x;
+			f->sent[u] += *x;
+			f->total += *x;
+			f->in_deg[v] += f->edge[(size_t)u * n + v];
+			f->out_deg[u] += f->edge[(size_t)u * n + v];
+		}
+	}
+}
+
+void
+tu_flow_ref_build(tu_flow_ref *f, const tu_txs *t, const core_graph *g, const core_config *c,
+                  const uint8_t *ill, double scale)
+{
+	uint32_t n = core_graph_wallet_count(g);
+	unsigned kk = c->hops;
+	memset(f, 0, sizeof *f);
+	f->n = n;
+	f->K = kk;
+	f->a = calloc((size_t)n * n + 1, sizeof *f->a);
+	f->edge = calloc((size_t)n * n + 1, 1);
+	f->recv = calloc(n + 1, sizeof *f->recv);
+	f->sent = calloc(n + 1, sizeof *f->sent);
+	f->r = calloc((size_t)n * kk + 1, sizeof *f->r);
+	f->s = calloc((size_t)n * kk + 1, sizeof *f->s);
+	f->in_deg = calloc(n + 1, sizeof *f->in_deg);
+	f->out_deg = calloc(n + 1, sizeof *f->out_deg);
+	double *rp = calloc(n + 1, sizeof *rp), *sp = calloc(n + 1, sizeof *sp);
+	double *rc = calloc(n + 1, sizeof *rc), *sc = calloc(n + 1, sizeof *sc);
+	assert_true(f->a && f->edge && f->recv && f->sent && f->r && f->s && f->in_deg &&
+	            f->out_deg && rp && sp && rc && sc);
+	flow_ref_amounts(f, t, g, scale);
+	f->c = c->smoothing * (f->txs ? f->total / (double)f->txs : 0.0);
+	for (uint32_t v = 0; v < n; v++)
+		rp[v] = sp[v] = ill[v];
+	for (unsigned k = 1; k <= kk; k++) {
+		for (uint32_t v = 0; v < n; v++) {
+			double sr = 0, ss = 0;
+			for (uint32_t u = 0; u < n; u++) {
+				sr += f->a[(size_t)u * n + v] * rp[u];
+				ss += f->a[(size_t)v * n + u] * sp[u];
+			}
+			rc[v] = ill[v] ? 1 : f->recv[v] + f->c == 0 ? 0 : sr / (f->recv[v] + f->c);
+			sc[v] = ill[v] ? 1 : f->sent[v] + f->c == 0 ? 0 : ss / (f->sent[v] + f->c);
+			f->r[(size_t)v * kk + k - 1] = rc[v];
+			f->s[(size_t)v * kk + k - 1] = sc[v];
+		}
+		memcpy(rp, rc, n * sizeof *rp);
+		memcpy(sp, sc, n * sizeof *sp);
+	}
+	free(rp);
+	free(sp);
+	free(rc);
+	free(sc);
+}
+
+double
+tu_flow_ref_share(const tu_flow_ref *f, core_side side, uint32_t a, uint32_t b)
+{
+	double x = f->a[(size_t)a * f->n + b];
+	double den = side == CORE_SIDE_RECEIVED ? f->recv[b] + f->c : f->sent[a] + f->c;
+	return den > 0 ? x / den : 0.0;
 }
 
 /* -------------------------------------------------------------- vectors --- */

@@ -27,6 +27,14 @@ uint32_t tu_id(const core_graph *g, const char *w);
 /* A graph from "A>B" strings (NULL-terminated list). */
 core_graph *tu_graph_pairs(const char *const *pairs);
 
+/* Scores g (fails the test on error); caller unrefs. */
+core_run_result *tu_run(core_graph *g, const core_config *c, const core_labels *l,
+                        unsigned threads);
+/* Labels of the NULL-terminated wallet list w; caller destroys. */
+core_labels *tu_labels(const char *const *w);
+/* The result of wallet w (fails the test when absent). */
+core_wallet_score tu_get(const core_run_result *r, const char *w);
+
 /* Random transactions over wallets w0..w{nw-1}: ntx rows, a share of them
  * self-transfers, some duplicates. */
 void tu_txs_random(tu_txs *t, uint64_t *rng, uint32_t nw, size_t ntx);
@@ -49,6 +57,37 @@ uint32_t *tu_ref_dist(const tu_ref *r, uint32_t v, core_direction dir);
 /* x[v * (K+1) + k]: illicit wallets at distance exactly k from v under cfg's
  * direction (both: in + out for k >= 1); illicit is per graph id. Caller frees. */
 uint32_t *tu_ref_exact(const tu_ref *r, const core_config *cfg, const uint8_t *illicit);
+
+/* Fails unless r's order holds the spec's rule (score descending, then
+ * wallet bytes ascending) and rank is its inverse. */
+void tu_check_order(const core_run_result *r);
+
+/* flow_exposure/v1 done plainly, for the engine to be held against: A(u, v)
+ * summed from the transactions themselves (not the engine's CSR) with every
+ * amount times scale (a power of two keeping huge or subnormal test amounts
+ * in range; shares are ratios and do not change), an edge's total kept at
+ * DBL_MAX x scale as the graph documents, then recv, sent, the mean, c and
+ * the spec's K synchronous steps over the dense matrix. */
+typedef struct tu_flow_ref {
+	uint32_t n;
+	unsigned K;
+	double *a;     /* n * n: A(u, v) at a[u * n + v] */
+	uint8_t *edge; /* n * n: an edge u -> v (any amount) */
+	double *recv, *sent, c, total;
+	uint64_t txs;  /* non-self transactions */
+	double *r, *s; /* n * K: R_k(v) at r[v * K + k - 1], S_k likewise */
+	uint32_t *in_deg, *out_deg;
+} tu_flow_ref;
+
+/* The spec's illicit set per graph id; caller frees. */
+uint8_t *tu_illicit(const core_graph *g, const core_config *c, const core_labels *l);
+void tu_flow_ref_build(tu_flow_ref *f, const tu_txs *t, const core_graph *g, const core_config *c,
+                       const uint8_t *ill, double scale);
+void tu_flow_ref_free(tu_flow_ref *f);
+/* The spec's share of one step a -> b: A(a, b) / (recv(b) + c) on the
+ * RECEIVED side, A(a, b) / (sent(a) + c) on the SENT side (0 when the
+ * denominator is). */
+double tu_flow_ref_share(const tu_flow_ref *f, core_side side, uint32_t a, uint32_t b);
 
 /* Relative difference. */
 double tu_rel(double a, double b);

@@ -2,10 +2,13 @@
 """e2e_test.py - the whole platform end to end against the real services:
 amlrisk-sim -> Kafka -> amlrisk-consumer -> PostgreSQL -> amlrisk-core ->
 amlrisk-gateway over HTTP. Every produced transaction must be stored exactly
-once, and the scores served over HTTP must equal an independent computation of
-shared/spec/scoring.md written here (plain per-wallet BFS in Python) on the
-same transactions and illicit set. Reports precision@100 of planted typology
-members among the top-scored wallets. Needs `scripts/stack env` (make test)."""
+once, and the scores served over HTTP must equal independent computations of
+both models on the same transactions (read back from PostgreSQL) and illicit
+set: shared/spec/scoring.md written here (plain per-wallet BFS in Python) and
+shared/spec/flow_exposure.md in flow_ref.py (every wallet's score, exposures
+and per-hop values, for two configs). Reports how many unlabelled planted
+typology members each model ranks in its top 100. Needs `scripts/stack env`
+(make test)."""
 import csv
 import json
 import math
@@ -19,6 +22,9 @@ import time
 import urllib.error
 import urllib.request
 from collections import defaultdict, deque
+
+from flow_ref import close as flow_close
+from flow_ref import flow_scores
 
 BIN = os.environ.get("AMLRISK_BIN") or sys.exit("AMLRISK_BIN is not set: run through make test")
 DB_BASE = os.environ.get("DATABASE_URL") or sys.exit("DATABASE_URL is not set: run through make test")
@@ -59,6 +65,21 @@ def http(method, url, timeout=600, body=None):
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
+
+
+def wait_for(cond, seconds, what):
+    """Polls cond (a connection refused counts as not yet) until it holds;
+    a failed check when the deadline passes first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    check(False, what)
+    return False
 
 
 # ---- the spec, independently -------------------------------------------------
@@ -117,6 +138,70 @@ def spec_scores(txs, illicit, weights=(1.0, 0.6, 0.3)):
     return res
 
 
+def planted(rows, members, labels):
+    """How many of rows are planted typology members (mules, sinks) that were
+    not labelled, i.e. found by the model rather than given to it."""
+    return sum(1 for row in rows if row["wallet"] in members and row["wallet"] not in labels)
+
+
+def check_flow_run(base, txs, labels, nodes, members, body, illicit, params):
+    """POST /run-score with body (a flow_exposure/v1 config), then every
+    wallet's answer, the top 100, the run and one explain against flow_ref."""
+    st, run = http("POST", base + "/run-score", body=body)
+    check(st == 200, f"POST /run-score {body}: {st} {run}")
+    if st != 200:
+        return
+    run_id = run["run_id"]
+    check(run["run"]["model"] == "flow_exposure/v1", f"run model {run['run']['model']}")
+    cfg = run["run"]["config"]
+    check(all(cfg.get(k) == v for k, v in params.items()), f"stored config {cfg}")
+    check(run.get("illicit_count") == len(illicit),
+          f"flow illicit {run.get('illicit_count')} != {len(illicit)}")
+    expect = flow_scores(txs, illicit, **params)
+    check(run.get("wallets_scored") == len(expect), "flow wallets scored")
+    wrong = 0
+    for w in sorted(nodes):
+        st, s = http("GET", base + "/scores/" + urllib.request.quote(w, safe=""))
+        e = expect[w]
+        ok = (st == 200 and s.get("model") == "flow_exposure/v1" and s.get("run_id") == run_id
+              and "exposures" not in s
+              and all(flow_close(s.get(k), e[k])
+                      for k in ("risk_score", "received_exposure", "sent_exposure"))
+              and all(s.get(k) == e[k] for k in ("in_degree", "out_degree", "is_illicit"))
+              and [h.get("hop") for h in s.get("hops", [])] == list(range(1, params["hops"] + 1))
+              and all(flow_close(h.get("received"), e["received"][i])
+                      and flow_close(h.get("sent"), e["sent"][i])
+                      for i, h in enumerate(s.get("hops", []))))
+        if not ok and wrong < 5:
+            print(f"FAIL: flow {w}: served {st} {s}, expected {e}", flush=True)
+        wrong += not ok
+    check(wrong == 0, f"flow run {run_id}: {wrong} of {len(nodes)} wallets differ from flow_ref")
+    order = sorted(expect.items(), key=lambda kv: (-kv[1]["risk_score"], kv[0].encode()))
+    st, top = http("GET", base + "/scores/top?n=100")
+    served = top.get("scores", []) if st == 200 else []
+    check(top.get("run_id") == run_id and len(served) == min(100, len(order)),
+          f"flow top 100: {st}")
+    for i, row in enumerate(served):
+        check(flow_close(row["risk_score"], order[i][1]["risk_score"]),
+              f"flow top[{i}] score {row['risk_score']} != {order[i][1]['risk_score']}")
+        check(row.get("model") == "flow_exposure/v1" and "hops" not in row,
+              f"flow top[{i}] shape {sorted(row)}")
+    st, again = http("GET", f"{base}/runs/{run_id}")
+    check(st == 200 and again.get("model") == "flow_exposure/v1", f"GET /runs/{run_id}: {st}")
+    # explain the riskiest wallet outside S: its listed parts add up to its score
+    top_clean = next((row["wallet"] for row in served if row["wallet"] not in illicit), None)
+    if top_clean is not None:
+        st, ex = http("GET", base + "/scores/explain/" + urllib.request.quote(top_clean, safe=""))
+        parts = sum(c["contribution"] for c in ex.get("contributors", [])) + ex.get("others", 0)
+        check(st == 200 and (len(ex.get("contributors", [])) > 0 or ex.get("risk_score") == 0)
+              and abs(parts - ex.get("risk_score", -1)) <= 1e-9 * max(1.0, parts),
+              f"flow explain {top_clean}: {st}, parts {parts} vs {ex.get('risk_score')}")
+        check(all(c["source"] in illicit for c in ex.get("contributors", [])),
+              "flow explain lists a source that is not illicit")
+    print(f"flow_exposure/v1 {params}: {planted(served, members, labels)} of the top 100 are "
+          f"planted typology members that are not labelled")
+
+
 # ---- the run -----------------------------------------------------------------
 
 def main():
@@ -158,15 +243,18 @@ def main():
         core = spawn("amlrisk-core")
         spawn("amlrisk-gateway")
 
-        # every produced transaction stored exactly once
-        deadline = time.monotonic() + 300
-        stored = 0
-        while time.monotonic() < deadline:
-            stored = int(psql(url, "SELECT count(*) FROM transactions"))
-            if stored >= N_TX:
-                break
-            time.sleep(0.5)
-        time.sleep(1.0)  # nothing further may arrive
+        # the gateway answers /ready once the core has a graph and a database
+        wait_for(lambda: http("GET", base + "/ready", timeout=2)[0] == 200, 60,
+                 "GET /ready never answered 200")
+        # every produced transaction stored exactly once: the consumer has
+        # consumed them all and committed every partition to its end (lag 0),
+        # so nothing further can arrive
+        def caught_up():
+            st, ing = http("GET", base + "/ingestion/status", timeout=5)
+            parts = ing.get("partitions", []) if st == 200 else []
+            return (ing.get("transactions_total", 0) >= N_TX and len(parts) > 0
+                    and all(p["lag"] == 0 for p in parts))
+        wait_for(caught_up, 300, "the consumer did not catch up with the topic")
         rows = psql(url, "COPY (SELECT tx_id, sender, receiver, amount::text FROM transactions) TO STDOUT")
         got = [r.split("\t") for r in rows.splitlines()]
         check(len(got) == N_TX, f"{len(got)} rows stored for {N_TX} produced")
@@ -176,15 +264,6 @@ def main():
         check(all(want.get(g[0]) == (g[1], g[2]) for g in got),
               "stored transactions differ from the produced ones")
 
-        # the gateway, once core answers
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if http("GET", base + "/openapi.json", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
         st, rel = http("POST", base + "/reload-graph")
         check(st == 200, f"POST /reload-graph answered {st} {rel}")
         check(rel.get("transactions") == N_TX, f"reload covered {rel.get('transactions')}")
@@ -228,18 +307,27 @@ def main():
 
         with open(truth, newline="") as f:
             members = {r[2] for r in csv.reader(f) if r and r[0] != "typology"}
-        hits = sum(1 for row in served if row["wallet"] in members)
-        print(f"precision@100 of planted typology members (defaults: 5% seeded + labels): "
-              f"{hits / 100:.2f} ({hits} of the top 100; {len(members)} members among "
+        hits = planted(served, members, labels)
+        print(f"hop_exposure/v1 defaults (5% seeded + labels): {hits} of the top 100 are planted "
+              f"typology members that are not labelled ({len(members - labels)} such among "
               f"{len(nodes)} wallets)")
         # the same with only the labelled sources illicit, as an analyst would run it
         st, run2 = http("POST", base + "/run-score", body={"illicit_ratio": 0})
         check(st == 200 and run2.get("illicit_count") == len(labels & nodes),
               f"run-score with illicit_ratio 0: {st} {run2}")
         st, top2 = http("GET", base + "/scores/top?n=100")
-        hits2 = sum(1 for row in top2.get("scores", []) if row["wallet"] in members)
-        print(f"precision@100 of planted typology members (labelled sources only): "
-              f"{hits2 / 100:.2f}")
+        print(f"hop_exposure/v1 with the labelled sources only: "
+              f"{planted(top2.get('scores', []), members, labels)} of the top 100")
+        # flow_exposure/v1 through the whole platform, against flow_ref.py
+        amounts = [(g[1], g[2], float(g[3])) for g in got]
+        check_flow_run(base, amounts, labels, nodes, members, {"model": "flow_exposure/v1"},
+                       labels & nodes, dict(hops=6, side="both", smoothing=1.0))
+        seeded_s = {w for w in nodes if seeded(w, 0.05, 7)}
+        check_flow_run(base, amounts, labels, nodes, members,
+                       {"model": "flow_exposure/v1", "hops": 3, "side": "sent",
+                        "smoothing": 0, "illicit_ratio": 0.05, "illicit_seed": 7,
+                        "use_labels": False},
+                       seeded_s, dict(hops=3, side="sent", smoothing=0.0))
         check(core.poll() is None, "core exited")
     finally:
         for p in procs:

@@ -1,7 +1,9 @@
 /* gw_core_test.c - amlrisk-gateway over real HTTP against the real core
  * (build/bin/amlrisk-core) and PostgreSQL: the spec's worked examples scored
- * and read back through every endpoint, bad input rejected by the core as 422,
- * schemathesis fuzzing from /openapi.json (no 500, no crash), core down/up. */
+ * and read back through every endpoint, a flow_exposure/v1 run in its own
+ * JSON shape beside hop_exposure/v1 answers unchanged, bad input (a key of
+ * the other model too) rejected by the core as 422, schemathesis fuzzing from
+ * /openapi.json (no 500, answers as documented, no crash), core down/up. */
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -273,15 +275,15 @@ typedef struct reader {
 	int wrong;
 } reader;
 
-#define READERS      8
-#define READS_EACH   60
+#define READERS    8
+#define READS_EACH 60
 
 static void *
 reader_main(void *p)
 {
 	static const char *wallets[5] = {"A", "B", "C", "D", "E"};
-	static const double scores[5] = {1.0969655114602888, 0.6363961030678927,
-	                                 0.5196152422706631, 0.3, 0.9};
+	static const double scores[5] = {1.0969655114602888, 0.6363961030678927, 0.5196152422706631,
+	                                 0.3, 0.9};
 	reader *rd = p;
 
 	for (int i = 0; i < READS_EACH; i++) {
@@ -305,14 +307,15 @@ reader_main(void *p)
 			             strstr(json_string_value(json_object_get(j, "detail")),
 			                    target + 8) == NULL;
 		} else if (kind == 2) {
-			rd->wrong += r.status != 200 ||
-			             json_array_size(json_object_get(j, "scores")) != (size_t)(1 + w);
+			rd->wrong +=
+			        r.status != 200 ||
+			        json_array_size(json_object_get(j, "scores")) != (size_t)(1 + w);
 		} else {
 			rd->wrong += r.status != 200 ||
 			             strcmp(json_string_value(json_object_get(j, "wallet")),
 			                    wallets[w]) != 0 ||
-			             fabs(json_real_value(json_object_get(j, "risk_score")) - scores[w]) >
-			                     1e-12;
+			             fabs(json_real_value(json_object_get(j, "risk_score")) -
+			                  scores[w]) > 1e-12;
 		}
 		json_decref(j);
 		gwt_resp_free(&r);
@@ -402,6 +405,118 @@ test_other_config_and_runs(void **state)
 	gwt_resp_free(&r);
 }
 
+/* GET target's body, asserting 200 and that it is exactly want. */
+static void
+body_is(const char *target, const char *want)
+{
+	gwt_resp r = gwt_http(gw_port, "GET", target, NULL, NULL, 0, 10000);
+
+	if (r.status != 200 || strcmp(r.body, want) != 0) {
+		fail_msg("GET %s: %d\n%s\nwanted\n%s", target, r.status, r.body, want);
+	}
+	gwt_resp_free(&r);
+}
+
+/* flow_exposure/v1 on the worked example (S = {A}, every amount 1, so c = 1):
+ * every endpoint answers in the flow shape (model, received/sent exposure,
+ * per-hop R_k/S_k, no hop-only members); a hop run read back by run_id keeps
+ * its shape byte for byte; a key of the other model is a 422 naming it. */
+static void
+test_flow(void **state)
+{
+	static const char *order[5] = {"A", "B", "C", "E", "D"};
+	static const double want[5] = {2.0, 0.5, 0.5, 0.5, 0.25};
+	char target[128], body[2048];
+	json_t *j, *rows, *run, *con;
+	int64_t id;
+	double parts;
+	size_t i;
+
+	(void)state;
+	j = run_score("{\"model\": \"flow_exposure/v1\"}", 200);
+	id = json_integer_value(json_object_get(j, "run_id"));
+	run = json_object_get(j, "run");
+	assert_string_equal(json_string_value(json_object_get(run, "model")), "flow_exposure/v1");
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_object_get(run, "config"), "hops")), 6);
+	assert_null(json_object_get(json_object_get(run, "config"), "hop_weights"));
+	json_decref(j);
+	/* the whole row, as written: R_1(C) = 1/3, then 1/2 */
+	snprintf(body, sizeof(body),
+	         "{\"wallet\":\"C\",\"model\":\"flow_exposure/v1\",\"risk_score\":0.5,"
+	         "\"received_exposure\":0.5,\"sent_exposure\":0.0,\"in_degree\":2,"
+	         "\"out_degree\":1,\"is_illicit\":false,\"run_id\":%lld,\"hops\":["
+	         "{\"hop\":1,\"received\":0.33333333333333331,\"sent\":0.0},"
+	         "{\"hop\":2,\"received\":0.5,\"sent\":0.0},{\"hop\":3,\"received\":0.5,"
+	         "\"sent\":0.0},{\"hop\":4,\"received\":0.5,\"sent\":0.0},{\"hop\":5,"
+	         "\"received\":0.5,\"sent\":0.0},{\"hop\":6,\"received\":0.5,\"sent\":0.0}]}",
+	         (long long)id);
+	body_is("/scores/C", body);
+	j = gwt_get_json(gw_port, "/scores/top?n=5", 200);
+	rows = json_object_get(j, "scores");
+	assert_int_equal(json_array_size(rows), 5);
+	for (i = 0; i < 5; i++) {
+		json_t *row = json_array_get(rows, i);
+
+		assert_string_equal(json_string_value(json_object_get(row, "wallet")), order[i]);
+		assert_string_equal(json_string_value(json_object_get(row, "model")),
+		                    "flow_exposure/v1");
+		assert_close(num(row, "risk_score"), want[i]);
+		assert_close(num(row, "received_exposure") + num(row, "sent_exposure"), want[i]);
+		assert_null(json_object_get(row, "exposures"));
+		assert_null(json_object_get(row, "hops"));
+	}
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/graph/wallet/D?hops=1", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), id);
+	rows = json_object_get(j, "nodes");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "wallet")),
+	                    "D");
+	assert_close(num(json_array_get(rows, 0), "risk_score"), 0.25);
+	json_decref(j);
+	snprintf(target, sizeof(target), "/runs/%lld", (long long)id);
+	j = gwt_get_json(gw_port, target, 200);
+	assert_string_equal(json_string_value(json_object_get(j, "model")), "flow_exposure/v1");
+	json_decref(j);
+	/* the first (hop) run, read back from PostgreSQL in its own shape */
+	snprintf(target, sizeof(target), "/scores/C?run_id=%lld", (long long)first_run);
+	snprintf(body, sizeof(body),
+	         "{\"wallet\":\"C\",\"risk_score\":0.51961524227066314,\"exposures\":1,"
+	         "\"in_degree\":2,\"out_degree\":1,\"is_illicit\":false,\"run_id\":%lld,"
+	         "\"hops\":[{\"hop\":0,\"weight\":1.0,\"illicit_count\":0},{\"hop\":1,"
+	         "\"weight\":0.59999999999999998,\"illicit_count\":1},{\"hop\":2,"
+	         "\"weight\":0.29999999999999999,\"illicit_count\":1}]}",
+	         (long long)first_run);
+	body_is(target, body);
+	rejected("{\"model\": \"flow_exposure/v1\", \"hop_weights\": [1]}", "hop_weights");
+	rejected("{\"model\": \"flow_exposure/v1\", \"hops\": 40}", "hops");
+	rejected("{\"model\": \"flow_exposure/v1\", \"side\": \"up\"}", "side");
+	rejected("{\"hops\": 3}", "hops"); /* the core's default model is hop_exposure/v1 */
+	j = gwt_get_json(gw_port, "/scores/C", 200); /* nothing was run by them */
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), id);
+	json_decref(j);
+	/* E's sent value reaches A directly: one contributor, and nothing else */
+	j = gwt_get_json(gw_port, "/scores/explain/E", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "model")), "flow_exposure/v1");
+	assert_int_equal(json_array_size(json_object_get(j, "hops")), 6);
+	assert_true(json_is_false(json_object_get(j, "capped")));
+	assert_true(json_is_false(json_object_get(j, "truncated")));
+	assert_null(json_object_get(j, "normaliser"));
+	rows = json_object_get(j, "contributors");
+	assert_int_equal(json_array_size(rows), 1);
+	con = json_array_get(rows, 0);
+	assert_string_equal(json_string_value(json_object_get(con, "source")), "A");
+	assert_string_equal(json_string_value(json_object_get(con, "side")), "sent");
+	assert_int_equal(json_array_size(json_object_get(con, "walk")), 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(con, "walk"), 0)),
+	                    "E");
+	assert_close(num(con, "walk_weight"), 0.5);
+	parts = num(con, "contribution") + num(j, "others");
+	assert_close(parts, num(j, "risk_score"));
+	assert_close(parts, 0.5);
+	json_decref(j);
+}
+
 /* GET /scores/top?n=7 once (no run_id: the latest); asserts its run and
  * whether the gateway sent its kept copy, returns the body (caller frees). */
 static char *
@@ -467,7 +582,7 @@ test_schemathesis(void **state)
 	(void)state;
 	snprintf(cmd, sizeof(cmd),
 	         "'%s/var/gw-venv/bin/schemathesis' run 'http://127.0.0.1:%d/openapi.json' "
-	         "--checks not_a_server_error --max-examples %s --seed 42 --workers 1 "
+	         "--checks not_a_server_error,response_schema_conformance --max-examples %s --seed 42 --workers 1 "
 	         "--request-timeout 30 -H 'Authorization: Bearer %s' --no-color >> '%s' 2>&1",
 	         src, gw_port, getenv("GW_FUZZ_EXAMPLES") ? getenv("GW_FUZZ_EXAMPLES") : "25",
 	         TOKEN, gw_log);
@@ -501,9 +616,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_reload_and_score),      cmocka_unit_test(test_worked_example),
-	        cmocka_unit_test(test_concurrent_reads),      cmocka_unit_test(test_top_cache),
-	        cmocka_unit_test(test_other_config_and_runs), cmocka_unit_test(test_schemathesis),
+	        cmocka_unit_test(test_reload_and_score),
+	        cmocka_unit_test(test_worked_example),
+	        cmocka_unit_test(test_concurrent_reads),
+	        cmocka_unit_test(test_top_cache),
+	        cmocka_unit_test(test_other_config_and_runs),
+	        cmocka_unit_test(test_flow),
+	        cmocka_unit_test(test_schemathesis),
 	        cmocka_unit_test(test_core_down_and_back),
 	};
 

@@ -1,9 +1,12 @@
 /* server_rpc_test.c - amlrisk-core over RPC against a real PostgreSQL: every
- * RiskService method round trip, every error path (bad config, unknown wallet
- * and run, out-of-bound arguments, RunScore during RunScore, garbage and
- * unknown methods straight on the socket), reads answered correctly during a
- * reload and a run, a client that reconnects after a restart, and a database
- * that goes away and comes back. */
+ * RiskService method round trip for both models (flow_exposure/v1 runs served
+ * from memory and, as older runs, from PostgreSQL; its explain adding up),
+ * every error path (bad config, a key of the other model, unknown wallet and
+ * run, out-of-bound arguments, RunScore during RunScore, garbage and unknown
+ * methods straight on the socket), the deployment's default model
+ * (SCORING_MODEL), reads answered correctly during a reload and a run, a
+ * client that reconnects after a restart, and a database that goes away and
+ * comes back. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -29,17 +32,6 @@
 
 #define CALL(c, m, req, resp)                                                                      \
 	ts_call((c), (m), &(req).base, (ProtobufCMessage **)&(resp), 10000, msg, sizeof(msg))
-
-/* The spec's worked example with S = {A}, scored once. */
-static void
-start_spec(ts_core *c, int tcp, PGconn **conn)
-{
-	ts_core_init(c, tcp);
-	*conn = th_db_connect(c->db_url);
-	ts_load_fixture(*conn, "spec-example.pb");
-	ts_label(*conn, "A");
-	ts_core_start(c, NULL);
-}
 
 /* TopScores naming the run of a list the caller holds (known_run_id):
  * asserts whether the core says it is current, the run and the rows sent. */
@@ -87,7 +79,7 @@ test_roundtrip(void **st)
 	double sum = 0;
 
 	(void)st;
-	start_spec(&c, 1, &conn);
+	conn = ts_core_fixture(&c, 1, "spec-example.pb", "A", NULL);
 	h = ts_health(&c);
 	assert_string_equal(h->status, "ok");
 	assert_true(h->database_ok);
@@ -302,7 +294,7 @@ test_errors(void **st)
 	static const uint8_t GARBAGE[] = {0xff, 0xff, 0xff, 0x07, 'g', 'a', 'r', 'b', 0x00, 0x9c};
 
 	(void)st;
-	start_spec(&c, 0, &conn);
+	conn = ts_core_fixture(&c, 0, "spec-example.pb", "A", NULL);
 	/* before any run */
 	expect(CALL(&c, "TopScores", treq, tr), TS_PRECONDITION, msg, "no completed run");
 	ereq.wallet = "A";
@@ -510,7 +502,7 @@ test_client_reconnects(void **st)
 	int64_t end;
 
 	(void)st;
-	start_spec(&c, 1, &conn);
+	conn = ts_core_fixture(&c, 1, "spec-example.pb", "A", NULL);
 	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0}"), NULL);
 	aml__v1__health_response__free_unpacked(ts_health(&c), NULL);
 	st_stop = ts_core_stop(&c, SIGTERM);
@@ -573,7 +565,7 @@ test_database_away(void **st)
 	int rc;
 
 	(void)st;
-	start_spec(&c, 0, &conn);
+	conn = ts_core_fixture(&c, 0, "spec-example.pb", "A", NULL);
 	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0}"), NULL);
 	admin = th_db_connect(th_env("DATABASE_URL"));
 	snprintf(db, sizeof(db), "%s", PQdb(conn));
@@ -631,12 +623,265 @@ test_database_away(void **st)
 	ts_core_fini(&c);
 }
 
+/* Every row of a TopScores answer is the flow example's, in its order. */
+static void
+expect_flow_top(const Aml__V1__TopScoresResponse *top, int64_t run)
+{
+	assert_int_equal(top->run_id, run);
+	assert_int_equal(top->n_scores, TS_FLOW_WALLETS);
+	for (size_t i = 0; i < TS_FLOW_WALLETS; i++)
+		ts_expect_flow(top->scores[i], &TS_FLOW_EXAMPLE[i]);
+}
+
+/* TopScores and GetWalletScore of every wallet, asking for run asked (0 = the
+ * latest), answer run with the flow example's rows. */
+static void
+expect_flow_run(ts_core *c, int64_t asked, int64_t run)
+{
+	Aml__V1__TopScoresResponse *top = ts_top(c, 0, asked);
+	Aml__V1__GetWalletScoreResponse *w = NULL;
+
+	expect_flow_top(top, run);
+	aml__v1__top_scores_response__free_unpacked(top, NULL);
+	for (size_t i = 0; i < TS_FLOW_WALLETS; i++) {
+		assert_int_equal(ts_wallet(c, TS_FLOW_EXAMPLE[i].wallet, asked, &w), TS_OK);
+		assert_int_equal(w->run_id, run);
+		ts_expect_flow(w->score, &TS_FLOW_EXAMPLE[i]);
+		aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
+	}
+}
+
+/* The explain of wallet in the latest (flow) run: its contributors and
+ * others add up to the score, each source is illicit (X here) and each walk
+ * runs from the source to the wallet (received) or from the wallet to the
+ * source (sent). Returns how many contributors of each side were listed. */
+static void
+expect_flow_explain(ts_core *c, const ts_flow_row *e, int64_t run, size_t *received, size_t *sent)
+{
+	Aml__V1__ExplainWalletRequest req = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
+	Aml__V1__ExplainWalletResponse *r = NULL;
+	char msg[512];
+	double sum;
+
+	req.wallet = (char *)e->wallet;
+	assert_int_equal(CALL(c, "ExplainWallet", req, r), TS_OK);
+	assert_int_equal(r->run_id, run);
+	assert_string_equal(r->model, "flow_exposure/v1");
+	ts_expect_flow(r->score, e);
+	assert_non_null(strstr(r->config_json, "\"model\":\"flow_exposure/v1\""));
+	assert_int_equal(r->n_hops, 0); /* hop_exposure/v1's per-hop counts */
+	assert_false(r->capped);
+	assert_false(r->truncated);
+	sum = r->others;
+	*received = *sent = 0;
+	for (size_t i = 0; i < r->n_contributors; i++) {
+		const Aml__V1__ExplainContributor *k = r->contributors[i];
+		bool in = strcmp(k->side, "received") == 0;
+		assert_true(in || strcmp(k->side, "sent") == 0);
+		assert_string_equal(k->source, "X");
+		assert_true(k->n_walk >= 2);
+		assert_string_equal(k->walk[0], in ? "X" : e->wallet);
+		assert_string_equal(k->walk[k->n_walk - 1], in ? e->wallet : "X");
+		assert_true(k->contribution > 0 && k->walk_weight > 0);
+		assert_true(k->walk_weight <= k->contribution * (1 + 1e-12));
+		assert_true(i == 0 || k->contribution <= r->contributors[i - 1]->contribution);
+		sum += k->contribution;
+		*received += in;
+		*sent += !in;
+	}
+	if (fabs(sum - r->score->risk_score) > 1e-9 * fmax(1.0, r->score->risk_score))
+		fail_msg("%s: contributors + others = %.17g, score %.17g", e->wallet, sum,
+		         r->score->risk_score);
+	assert_true(fabs(r->others) <= 1e-12);
+	aml__v1__explain_wallet_response__free_unpacked(r, NULL);
+}
+
+/* flow_exposure/v1 through every read: the run, its rows from memory, then
+ * (once a later run is latest) from PostgreSQL, its explain and graph view;
+ * a hop run between them answers in its own shape. */
+static void
+test_flow_roundtrip(void **st)
+{
+	ts_core c;
+	PGconn *conn;
+	char msg[512];
+	Aml__V1__RunScoreResponse *run;
+	Aml__V1__GetWalletScoreResponse *w;
+	Aml__V1__GetRunRequest greq = AML__V1__GET_RUN_REQUEST__INIT;
+	Aml__V1__GetRunResponse *gr;
+	Aml__V1__WalletGraphRequest wreq = AML__V1__WALLET_GRAPH_REQUEST__INIT;
+	Aml__V1__WalletGraphResponse *wr;
+	Aml__V1__HealthResponse *h;
+	size_t rec, snt;
+
+	(void)st;
+	conn = ts_core_fixture(&c, 0, "flow-example.pb", "X", NULL);
+	run = ts_score(&c, "{\"model\": \"flow_exposure/v1\"}");
+	assert_int_equal(run->run->run_id, 1);
+	assert_string_equal(run->run->model, "flow_exposure/v1");
+	assert_int_equal(run->run->wallets, TS_FLOW_WALLETS);
+	assert_int_equal(run->run->illicit, 1);
+	/* the full effective config, every key of the model and none of the other's */
+	assert_non_null(strstr(run->run->config_json, "\"hops\":6"));
+	assert_non_null(strstr(run->run->config_json, "\"side\":\"both\""));
+	assert_non_null(strstr(run->run->config_json, "\"smoothing\":1"));
+	assert_non_null(strstr(run->run->config_json, "\"illicit_ratio\":0"));
+	assert_null(strstr(run->run->config_json, "hop_weights"));
+	aml__v1__run_score_response__free_unpacked(run, NULL);
+	h = ts_health(&c);
+	assert_string_equal(h->latest_run->model, "flow_exposure/v1");
+	aml__v1__health_response__free_unpacked(h, NULL);
+
+	expect_flow_run(&c, 0, 1); /* from memory */
+	/* A: received from X directly, sent to X through C and E */
+	expect_flow_explain(&c, &TS_FLOW_EXAMPLE[1], 1, &rec, &snt);
+	assert_int_equal(rec, 1);
+	assert_int_equal(snt, 1);
+	/* B: only its sent value reaches X */
+	expect_flow_explain(&c, &TS_FLOW_EXAMPLE[5], 1, &rec, &snt);
+	assert_int_equal(rec, 0);
+	assert_int_equal(snt, 1);
+	expect_flow_explain(&c, &TS_FLOW_EXAMPLE[6], 1, &rec, &snt); /* F: nothing */
+	assert_int_equal(rec + snt, 0);
+	wreq.wallet = "A";
+	wreq.hops = 1;
+	assert_int_equal(CALL(&c, "WalletGraph", wreq, wr), TS_OK);
+	assert_int_equal(wr->run_id, 1);
+	assert_int_equal(wr->n_nodes, 5); /* A and X, B, C, D */
+	assert_string_equal(wr->nodes[0]->wallet, "A");
+	assert_true(ts_close(wr->nodes[0]->risk_score, TS_FLOW_EXAMPLE[1].score, 1e-9));
+	aml__v1__wallet_graph_response__free_unpacked(wr, NULL);
+
+	/* a hop run is latest now: it answers in its own shape, and run 1 is read
+	 * back from PostgreSQL */
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\": 0}"), NULL);
+	assert_int_equal(ts_wallet(&c, "A", 0, &w), TS_OK);
+	assert_int_equal(w->run_id, 2);
+	assert_string_equal(w->score->model, "");
+	assert_int_equal(w->score->n_flow_hops, 0);
+	assert_int_equal(w->score->n_hops, 3);
+	aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
+	expect_flow_run(&c, 1, 1); /* from PostgreSQL */
+	greq.run_id = 1;
+	assert_int_equal(CALL(&c, "GetRun", greq, gr), TS_OK);
+	assert_string_equal(gr->run->model, "flow_exposure/v1");
+	assert_non_null(strstr(gr->run->config_json, "\"side\":\"both\""));
+	aml__v1__get_run_response__free_unpacked(gr, NULL);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
+/* A config naming a model takes that model's keys only: a key of the other
+ * model is INVALID_ARGUMENT naming it, and nothing is written. */
+static void
+test_flow_config_errors(void **st)
+{
+	static const struct {
+		const char *json, *key;
+	} BAD[] = {
+	        {"{\"model\":\"flow_exposure/v1\",\"hop_weights\":[1,0.5]}", "hop_weights"},
+	        {"{\"model\":\"flow_exposure/v1\",\"direction\":\"in\"}", "direction"},
+	        {"{\"model\":\"flow_exposure/v1\",\"count\":\"exact\"}", "count"},
+	        {"{\"model\":\"flow_exposure/v1\",\"degree_normalize\":false}", "degree_normalize"},
+	        {"{\"model\":\"flow_exposure/v1\",\"hops\":33}", "hops"},
+	        {"{\"model\":\"flow_exposure/v1\",\"hops\":0}", "hops"},
+	        {"{\"model\":\"flow_exposure/v1\",\"side\":\"up\"}", "side"},
+	        {"{\"model\":\"flow_exposure/v1\",\"smoothing\":-1}", "smoothing"},
+	        {"{\"model\":\"flow_exposure/v1\",\"bogus\":1}", "bogus"},
+	        {"{\"hops\":3}", "hops"}, /* the default model is hop_exposure/v1 */
+	        {"{\"side\":\"sent\"}", "side"},
+	        {"{\"model\":\"hop_exposure/v1\",\"smoothing\":1}", "smoothing"},
+	        {"{\"model\":\"flow_exposure/v2\"}", "model"},
+	};
+	Aml__V1__RunScoreRequest req = AML__V1__RUN_SCORE_REQUEST__INIT;
+	Aml__V1__RunScoreResponse *r = NULL;
+	ts_core c;
+	PGconn *conn;
+	char msg[512];
+
+	(void)st;
+	conn = ts_core_fixture(&c, 0, "flow-example.pb", "X", NULL);
+	for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++) {
+		req.config_overrides_json = (char *)BAD[i].json;
+		expect(CALL(&c, "RunScore", req, r), TS_INVALID, msg, BAD[i].key);
+	}
+	assert_int_equal(th_db_int(conn, "SELECT count(*) FROM scoring_runs"), 0);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
+/* SCORING_MODEL chooses the model of a RunScore without a body or without a
+ * "model" key; a body naming the other model starts from that model's
+ * defaults; a bad value stops start-up with a message naming it. */
+static void
+test_scoring_model_default(void **st)
+{
+	ts_core c;
+	PGconn *conn;
+	char msg[512], line[512];
+	Aml__V1__RunScoreRequest req = AML__V1__RUN_SCORE_REQUEST__INIT;
+	Aml__V1__RunScoreResponse *run = NULL;
+	Aml__V1__TopScoresResponse *top;
+	int status, seen = 0;
+	pid_t pid;
+	FILE *f;
+
+	(void)st;
+	conn = ts_core_fixture(&c, 0, "flow-example.pb", "X",
+	                       (char *const[]){"SCORING_MODEL=flow_exposure/v1", NULL});
+	run = ts_score(&c, NULL);
+	assert_string_equal(run->run->model, "flow_exposure/v1");
+	aml__v1__run_score_response__free_unpacked(run, NULL);
+	top = ts_top(&c, 0, 0);
+	expect_flow_top(top, 1);
+	aml__v1__top_scores_response__free_unpacked(top, NULL);
+	run = ts_score(&c, "{\"hops\": 2, \"side\": \"received\"}");
+	assert_string_equal(run->run->model, "flow_exposure/v1");
+	assert_non_null(strstr(run->run->config_json, "\"hops\":2"));
+	aml__v1__run_score_response__free_unpacked(run, NULL);
+	req.config_overrides_json = "{\"hop_weights\": [1, 0.5]}";
+	expect(CALL(&c, "RunScore", req, run), TS_INVALID, msg, "hop_weights");
+	/* hop_exposure/v1 named: its defaults (illicit_ratio 0.05), not flow's 0 */
+	run = ts_score(&c, "{\"model\": \"hop_exposure/v1\"}");
+	assert_string_equal(run->run->model, "hop_exposure/v1");
+	assert_non_null(strstr(run->run->config_json, "\"illicit_ratio\":0.05"));
+	assert_non_null(strstr(run->run->config_json, "\"hop_weights\":[1.0,0.6,0.3]"));
+	aml__v1__run_score_response__free_unpacked(run, NULL);
+	assert_int_equal(ts_core_stop(&c, SIGTERM), 0);
+	/* the flag of the same meaning, over the environment */
+	ts_core_start_args(
+	        &c, (char *const[]){"amlrisk-core", "--scoring-model", "hop_exposure/v1", NULL},
+	        (char *const[]){"SCORING_MODEL=flow_exposure/v1", NULL});
+	run = ts_score(&c, NULL);
+	assert_string_equal(run->run->model, "hop_exposure/v1");
+	aml__v1__run_score_response__free_unpacked(run, NULL);
+	assert_int_equal(ts_core_stop(&c, SIGTERM), 0);
+	/* a bad value: exit 2 naming it, before anything starts */
+	pid = th_spawn("amlrisk-core", NULL,
+	               (char *const[]){"SCORING_MODEL=flow_exposure", "DATABASE_URL=x", NULL},
+	               c.log);
+	status = th_stop(pid, 0, 10000);
+	assert_true(status != -1 && WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	assert_non_null(f = fopen(c.log, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		seen |= strstr(line, "SCORING_MODEL: 'flow_exposure' is not a scoring model") !=
+		        NULL;
+	fclose(f);
+	assert_true(seen);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_roundtrip),
 	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_flow_roundtrip),
+	        cmocka_unit_test(test_flow_config_errors),
+	        cmocka_unit_test(test_scoring_model_default),
 	        cmocka_unit_test(test_reads_during_writes),
 	        cmocka_unit_test(test_client_reconnects),
 	        cmocka_unit_test(test_database_away),

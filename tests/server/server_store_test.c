@@ -1,6 +1,8 @@
 /* server_store_test.c - what amlrisk-core writes, against a real PostgreSQL:
  * stored rows equal the engine's on the same transactions (and the spec's
- * worked example), a run is reproducible from its stored config and watermark,
+ * worked example) for both models, a run is reproducible from its stored
+ * config and watermark, a flow_exposure/v1 run reads back the same after a
+ * restart (from the table loaded at start-up, then from its rebuilt result),
  * and "latest" never points at a failed or half-written run, also when the
  * server is killed with SIGKILL in the middle of storing one. */
 #include <math.h>
@@ -35,6 +37,68 @@ query(PGconn *c, const char *sql, int n, const char *const *p)
 	return r;
 }
 
+/* The graph of tx's rows (sender, receiver, amount). The caller unrefs it. */
+static core_graph *
+graph_of(const PGresult *tx)
+{
+	core_graph_builder *b = NULL;
+	core_graph *g = NULL;
+
+	assert_int_equal(core_graph_builder_create(&b, (size_t)PQntuples(tx)), 0);
+	for (int i = 0; i < PQntuples(tx); i++)
+		assert_int_equal(core_graph_builder_add(
+		                         b, PQgetvalue(tx, i, 0), (size_t)PQgetlength(tx, i, 0),
+		                         PQgetvalue(tx, i, 1), (size_t)PQgetlength(tx, i, 1),
+		                         strtod(PQgetvalue(tx, i, 2), NULL)),
+		                 0);
+	assert_int_equal(core_graph_builder_finish(&g, b, 2), 0);
+	return g;
+}
+
+/* Row i of rows (check_against_engine's columns) is ws of a hop run: exposures
+ * and c_0..c_K with cfg's weights, nothing in the flow columns. */
+static void
+check_hop_row(const PGresult *rows, int i, const core_wallet_score *ws, const core_config *cfg)
+{
+	uint32_t counts[CORE_HOPS_MAX + 1];
+	double w[CORE_HOPS_MAX + 1];
+	unsigned n;
+	const char *json = PQgetvalue(rows, i, 3);
+
+	assert_int_equal(strtoll(PQgetvalue(rows, i, 2), NULL, 10), ws->exposures);
+	assert_int_equal(srv_exposures_parse(json, strlen(json), CORE_HOPS_MAX + 1, counts, w, &n),
+	                 0);
+	assert_int_equal(n, ws->hops + 1);
+	for (unsigned k = 0; k < n; k++) {
+		assert_int_equal(counts[k], ws->counts[k]);
+		assert_true(w[k] == cfg->hop_weights[k]);
+	}
+	for (int col = 7; col <= 10; col++)
+		assert_true(PQgetisnull(rows, i, col));
+}
+
+/* Row i of rows is ws of a flow run, exactly: R_K, S_K and every R_k, S_k
+ * (stored %.17g, read back as the same doubles), nothing in the hop columns. */
+static void
+check_flow_row(const PGresult *rows, int i, const core_wallet_score *ws)
+{
+	double r[CORE_FLOW_HOPS_MAX], s[CORE_FLOW_HOPS_MAX];
+	unsigned nr, ns;
+	const char *rt = PQgetvalue(rows, i, 9), *st = PQgetvalue(rows, i, 10);
+
+	assert_true(PQgetisnull(rows, i, 2) && PQgetisnull(rows, i, 3));
+	assert_true(strtod(PQgetvalue(rows, i, 7), NULL) == ws->received_exposure);
+	assert_true(strtod(PQgetvalue(rows, i, 8), NULL) == ws->sent_exposure);
+	assert_int_equal(srv_f64_array_parse(rt, strlen(rt), CORE_FLOW_HOPS_MAX, r, &nr), 0);
+	assert_int_equal(srv_f64_array_parse(st, strlen(st), CORE_FLOW_HOPS_MAX, s, &ns), 0);
+	assert_int_equal(nr, ws->hops);
+	assert_int_equal(ns, ws->hops);
+	for (unsigned k = 0; k < nr; k++) {
+		assert_true(r[k] == ws->received[k]);
+		assert_true(s[k] == ws->sent[k]);
+	}
+}
+
 /* Recomputes run id with the engine from the transactions up to its stored
  * watermark, its stored config and labels, and compares every stored row
  * exactly (scores included: %.17g round-trips). */
@@ -46,7 +110,6 @@ check_against_engine(PGconn *c, int64_t id)
 	PGresult *run, *tx, *rows;
 	core_config cfg;
 	core_labels *labels = NULL;
-	core_graph_builder *b = NULL;
 	core_graph *g = NULL;
 	core_run_result *res = NULL;
 
@@ -75,44 +138,29 @@ check_against_engine(PGconn *c, int64_t id)
 	}
 	assert_int_equal(PQntuples(tx), strtoll(PQgetvalue(run, 0, 5), NULL, 10));
 	assert_int_equal(PQntuples(tx), strtoll(PQgetvalue(run, 0, 6), NULL, 10));
-	assert_int_equal(core_graph_builder_create(&b, (size_t)PQntuples(tx)), 0);
-	for (int i = 0; i < PQntuples(tx); i++)
-		assert_int_equal(core_graph_builder_add(
-		                         b, PQgetvalue(tx, i, 0), (size_t)PQgetlength(tx, i, 0),
-		                         PQgetvalue(tx, i, 1), (size_t)PQgetlength(tx, i, 1),
-		                         strtod(PQgetvalue(tx, i, 2), NULL)),
-		                 0);
-	assert_int_equal(core_graph_builder_finish(&g, b, 2), 0);
+	g = graph_of(tx);
 	assert_int_equal(core_score_run(&res, g, &cfg, labels, 2, err, sizeof(err)), 0);
 	assert_int_equal(core_run_result_count(res), strtoll(PQgetvalue(run, 0, 3), NULL, 10));
 	assert_int_equal(core_run_result_illicit_count(res),
 	                 strtoll(PQgetvalue(run, 0, 4), NULL, 10));
 	rows = query(c,
 	             "SELECT wallet, risk_score, exposures, exposures_json::text, in_degree,"
-	             " out_degree, is_illicit FROM risk_scores WHERE run_id = $1",
+	             " out_degree, is_illicit, received_exposure, sent_exposure,"
+	             " received_hops::text, sent_hops::text FROM risk_scores WHERE run_id = $1",
 	             1, p);
 	assert_int_equal(PQntuples(rows), core_run_result_count(res));
 	for (int i = 0; i < PQntuples(rows); i++) {
 		core_wallet_score ws;
-		uint32_t counts[CORE_HOPS_MAX + 1];
-		double w[CORE_HOPS_MAX + 1];
-		unsigned n;
-		const char *json = PQgetvalue(rows, i, 3);
 		assert_int_equal(core_run_result_find(res, PQgetvalue(rows, i, 0),
 		                                      (size_t)PQgetlength(rows, i, 0), &ws),
 		                 0);
 		if (strtod(PQgetvalue(rows, i, 1), NULL) != ws.risk_score)
 			fail_msg("run %lld wallet %s: stored %s, engine %.17g", (long long)id,
 			         PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 1), ws.risk_score);
-		assert_int_equal(strtoll(PQgetvalue(rows, i, 2), NULL, 10), ws.exposures);
-		assert_int_equal(
-		        srv_exposures_parse(json, strlen(json), CORE_HOPS_MAX + 1, counts, w, &n),
-		        0);
-		assert_int_equal(n, ws.hops + 1);
-		for (unsigned k = 0; k < n; k++) {
-			assert_int_equal(counts[k], ws.counts[k]);
-			assert_true(w[k] == cfg.hop_weights[k]);
-		}
+		if (cfg.model == CORE_MODEL_FLOW)
+			check_flow_row(rows, i, &ws);
+		else
+			check_hop_row(rows, i, &ws, &cfg);
 		assert_int_equal(strtoll(PQgetvalue(rows, i, 4), NULL, 10), ws.in_degree);
 		assert_int_equal(strtoll(PQgetvalue(rows, i, 5), NULL, 10), ws.out_degree);
 		assert_int_equal(PQgetvalue(rows, i, 6)[0] == 't', ws.is_illicit);
@@ -413,13 +461,146 @@ test_sigterm_mid_store(void **st)
 	ts_core_fini(&c);
 }
 
+/* The run's rows as GetWalletScore answers them equal the engine's result
+ * res, exactly (the same doubles), whether the core serves them from its
+ * engine result or from a table loaded from PostgreSQL. */
+static void
+served_equals(ts_core *c, int64_t run, const core_run_result *res)
+{
+	for (uint32_t id = 0; id < core_run_result_count(res); id++) {
+		Aml__V1__GetWalletScoreResponse *w = NULL;
+		core_wallet_score ws;
+		core_run_result_get(res, id, &ws);
+		assert_int_equal(ts_wallet(c, ws.wallet, 0, &w), TS_OK);
+		assert_int_equal(w->run_id, run);
+		assert_string_equal(w->score->model, "flow_exposure/v1");
+		assert_true(w->score->risk_score == ws.risk_score);
+		assert_true(w->score->received_exposure == ws.received_exposure);
+		assert_true(w->score->sent_exposure == ws.sent_exposure);
+		assert_int_equal(w->score->in_degree, ws.in_degree);
+		assert_int_equal(w->score->is_illicit, ws.is_illicit);
+		assert_int_equal(w->score->n_flow_hops, ws.hops);
+		for (unsigned k = 0; k < ws.hops; k++) {
+			assert_true(w->score->flow_hops[k]->received == ws.received[k]);
+			assert_true(w->score->flow_hops[k]->sent == ws.sent[k]);
+		}
+		aml__v1__get_wallet_score_response__free_unpacked(w, NULL);
+	}
+}
+
+/* The engine's result of config (JSON) over every stored transaction with
+ * labels illicit, scored here. The caller unrefs it. */
+static core_run_result *
+engine_result(PGconn *c, const char *config, const char *const *labels, size_t nlabels)
+{
+	char err[256];
+	core_config cfg;
+	core_labels *set = NULL;
+	core_graph *g = NULL;
+	core_run_result *res = NULL;
+	PGresult *tx =
+	        query(c, "SELECT sender, receiver, amount::float8 FROM transactions", 0, NULL);
+
+	assert_int_equal(core_config_parse(&cfg, config, strlen(config), err, sizeof(err)), 0);
+	assert_int_equal(core_labels_create(&set), 0);
+	for (size_t i = 0; i < nlabels; i++)
+		assert_int_equal(core_labels_add(set, labels[i], strlen(labels[i])), 0);
+	g = graph_of(tx);
+	assert_int_equal(core_score_run(&res, g, &cfg, set, 2, err, sizeof(err)), 0);
+	core_graph_unref(g);
+	core_labels_destroy(set);
+	PQclear(tx);
+	return res;
+}
+
+/* flow_exposure/v1 stored: rows equal the engine's (three configs of the
+ * spec's flow-random60 vectors), and after a restart the latest run is served
+ * the same from its rebuilt engine result (explain answers) and, when it
+ * cannot be rebuilt, from the table loaded from risk_scores, in the engine's
+ * TopScores order. */
+static void
+test_flow_stored(void **st)
+{
+	static const char *LABELS[] = {"w08", "w24", "w28", "w40"};
+	static const char *CONFIGS[] = {
+	        "{\"model\":\"flow_exposure/v1\"}",
+	        "{\"model\":\"flow_exposure/v1\",\"illicit_ratio\":0.1,\"illicit_seed\":7,"
+	        "\"use_labels\":false,\"hops\":4}",
+	        "{\"model\":\"flow_exposure/v1\",\"hops\":10,\"side\":\"sent\","
+	        "\"smoothing\":0.5}",
+	};
+	Aml__V1__ExplainWalletRequest ereq = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
+	Aml__V1__ExplainWalletResponse *er = NULL;
+	Aml__V1__TopScoresResponse *top;
+	core_run_result *res;
+	ts_core c;
+	PGconn *conn;
+	int64_t run = 0, end;
+	char msg[256];
+	int rc;
+
+	(void)st;
+	ts_core_init(&c, 0);
+	conn = th_db_connect(c.db_url);
+	assert_int_equal(ts_load_fixture(conn, "flow-random60.pb"), 240);
+	for (size_t i = 0; i < 4; i++)
+		ts_label(conn, LABELS[i]);
+	ts_core_start(&c, NULL);
+	for (size_t i = 0; i < 3; i++) {
+		Aml__V1__RunScoreResponse *r = ts_score(&c, CONFIGS[i]);
+		assert_string_equal(r->run->model, "flow_exposure/v1");
+		run = r->run->run_id;
+		aml__v1__run_score_response__free_unpacked(r, NULL);
+		check_against_engine(conn, run);
+	}
+	/* the latest (hops 10, sent, smoothing 0.5) after a restart, rebuilt
+	 * from its stored config and watermark: explain answers */
+	res = engine_result(conn, CONFIGS[2], LABELS, 4);
+	assert_int_equal(ts_core_stop(&c, SIGTERM), 0);
+	ts_core_start(&c, NULL);
+	ereq.wallet = "w01";
+	end = th_now_ms() + 30000;
+	while ((rc = ts_call(&c, "ExplainWallet", &ereq.base, (ProtobufCMessage **)&er, 10000, msg,
+	                     sizeof(msg))) == TS_PRECONDITION &&
+	       th_now_ms() < end)
+		usleep(50000);
+	assert_int_equal(rc, TS_OK);
+	assert_int_equal(er->run_id, run);
+	assert_string_equal(er->model, "flow_exposure/v1");
+	assert_int_equal(er->score->n_flow_hops, 10);
+	aml__v1__explain_wallet_response__free_unpacked(er, NULL);
+	served_equals(&c, run, res);
+	/* once more with its transactions gone, so the run cannot be rebuilt: the
+	 * table loaded from risk_scores serves it, the same to the last bit */
+	assert_int_equal(ts_core_stop(&c, SIGTERM), 0);
+	ts_exec(conn, "DELETE FROM transactions");
+	ts_core_start(&c, NULL);
+	served_equals(&c, run, res);
+	top = ts_top(&c, 100, 0);
+	assert_int_equal(top->run_id, run);
+	assert_int_equal(top->n_scores, 60);
+	for (uint32_t i = 0; i < 60; i++) {
+		core_wallet_score ws;
+		core_run_result_get(res, core_run_result_order(res)[i], &ws);
+		assert_string_equal(top->scores[i]->wallet, ws.wallet);
+	}
+	aml__v1__top_scores_response__free_unpacked(top, NULL);
+	rc = ts_call(&c, "ExplainWallet", &ereq.base, (ProtobufCMessage **)&er, 10000, msg,
+	             sizeof(msg));
+	assert_int_equal(rc, TS_PRECONDITION);
+	assert_non_null(strstr(msg, "loaded from the database"));
+	core_run_result_unref(res);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_spec_example),      cmocka_unit_test(test_equals_engine),
 	        cmocka_unit_test(test_store_failure),     cmocka_unit_test(test_kill_mid_store),
-	        cmocka_unit_test(test_sigterm_mid_store),
+	        cmocka_unit_test(test_sigterm_mid_store), cmocka_unit_test(test_flow_stored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /* server_unit_test.c - the core server's pure pieces without any service:
- * binary COPY parsing, COPY text escaping, number formatting, exposures_json
- * parsing, the in-memory run table and the response arena. */
+ * binary COPY parsing (float8[] included), COPY text escaping, number
+ * formatting, exposures_json and float8[] text parsing, the in-memory run
+ * table of either model and the response arena. */
 #include <math.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,6 +128,82 @@ test_copy_binary(void **st)
 	                 AMLRISK_EPROTO);
 }
 
+/* A binary float8[] of n values (nulls: the index of a NULL element, or -1),
+ * as COPY sends it, at p. Returns its length. */
+static size_t
+f64_array(unsigned char *p, const double *v, int n, int null_at)
+{
+	size_t off = 0;
+
+	off += put_be(p + off, n > 0, 4);        /* ndim */
+	off += put_be(p + off, null_at >= 0, 4); /* has nulls */
+	off += put_be(p + off, 701, 4);          /* float8 */
+	if (n > 0) {
+		off += put_be(p + off, (uint64_t)n, 4); /* size */
+		off += put_be(p + off, 1, 4);           /* lower bound */
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t bits;
+		if (i == null_at) {
+			off += put_be(p + off, 0xffffffffu, 4);
+			continue;
+		}
+		memcpy(&bits, &v[i], 8);
+		off += put_be(p + off, 8, 4);
+		off += put_be(p + off, bits, 8);
+	}
+	return off;
+}
+
+static void
+test_f64_arrays(void **st)
+{
+	static const double V[3] = {0.125, 1.0 / 3.0, 1e-300};
+	unsigned char buf[256];
+	double out[4];
+	unsigned n = 99;
+	srv_copy_field f = {(const char *)buf, 0};
+	srv_copybuf b;
+
+	(void)st;
+	f.len = (int32_t)f64_array(buf, V, 3, -1);
+	assert_int_equal(srv_copy_f64_array(&f, 4, out, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, V, sizeof(V));
+	assert_int_equal(srv_copy_f64_array(&f, 2, out, &n), AMLRISK_EPROTO); /* over max */
+	f.len--;
+	assert_int_equal(srv_copy_f64_array(&f, 4, out, &n), AMLRISK_EPROTO); /* cut */
+	f.len = (int32_t)f64_array(buf, V, 3, 1);
+	assert_int_equal(srv_copy_f64_array(&f, 4, out, &n), AMLRISK_EPROTO); /* a NULL */
+	f.len = (int32_t)f64_array(buf, V, 0, -1);
+	assert_int_equal(srv_copy_f64_array(&f, 4, out, &n), 0); /* empty */
+	assert_int_equal(n, 0);
+	f.len = (int32_t)f64_array(buf, V, 3, -1);
+	put_be(buf + 8, 700, 4); /* float4 */
+	assert_int_equal(srv_copy_f64_array(&f, 4, out, &n), AMLRISK_EPROTO);
+	f.len = -1; /* SQL NULL */
+	assert_int_equal(srv_copy_f64_array(&f, 4, out, &n), AMLRISK_EPROTO);
+	/* the text form: what the store writes, and what PostgreSQL prints */
+	amlrisk_buf_init(&b, 0);
+	srv_copybuf_add_f64_array(&b, V, 3);
+	amlrisk_buf_add(&b, "", 1);
+	assert_string_equal(b.data, "{0.125,0.33333333333333331,1e-300}");
+	assert_int_equal(srv_f64_array_parse(b.data, b.len - 1, 4, out, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, V, sizeof(V));
+	amlrisk_buf_free(&b);
+	assert_int_equal(srv_f64_array_parse(" { 0 , 1e-07 } ", 15, 4, out, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(out[1] == 1e-7);
+	assert_int_equal(srv_f64_array_parse("{}", 2, 4, out, &n), 0);
+	assert_int_equal(n, 0);
+	const char *bad[] = {"",     "{",   "{1,}",        "{1 2}",  "{NULL}",
+	                     "{1}x", "[1]", "{1,2,3,4,5}", "{\"1\"}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(srv_f64_array_parse(bad[i], strlen(bad[i]), 4, out, &n),
+		                 AMLRISK_EPROTO);
+}
+
 static void
 test_copy_text(void **st)
 {
@@ -205,6 +283,25 @@ test_exposures_json(void **st)
 	assert_int_equal(srv_store_exposures_json(buf, 20, &cfg, c3), 0);
 }
 
+/* Adds a hop row to r: wallet, score, in/out degree, illicit, counts. */
+static int
+add_hop(srv_run *r, const char *w, double score, uint32_t in, uint32_t out, bool illicit,
+        const uint32_t *counts)
+{
+	core_wallet_score ws = {.wallet = w,
+	                        .wallet_len = strlen(w),
+	                        .risk_score = score,
+	                        .in_degree = in,
+	                        .out_degree = out,
+	                        .is_illicit = illicit,
+	                        .model = CORE_MODEL_HOP,
+	                        .hops = 2,
+	                        .exposures = 1,
+	                        .counts = counts};
+
+	return srv_run_table_add(r, &ws);
+}
+
 static void
 test_run_table(void **st)
 {
@@ -216,17 +313,16 @@ test_run_table(void **st)
 	char name[32];
 
 	(void)st;
-	core_config_defaults(&cfg);
+	core_config_defaults_model(&cfg, CORE_MODEL_HOP);
 	assert_int_equal(srv_run_table_create(&r, &sum, &cfg, 2), 0);
-	assert_int_equal(srv_run_table_add(r, "A", 1, 2.0, 1, 1, 2, true, c), 0);
-	assert_int_equal(srv_run_table_add(r, "B", 1, 1.0, 1, 1, 1, false, c), 0);
-	assert_int_equal(srv_run_table_add(r, "C", 1, 1.0, 1, 2, 1, false, c), 0);
+	assert_int_equal(add_hop(r, "A", 2.0, 1, 2, true, c), 0);
+	assert_int_equal(add_hop(r, "B", 1.0, 1, 1, false, c), 0);
+	assert_int_equal(add_hop(r, "C", 1.0, 2, 1, false, c), 0);
 	for (int i = 0; i < 5000; i++) { /* growth past the hint and the first string block */
 		snprintf(name, sizeof(name), "z%06d", i);
-		assert_int_equal(srv_run_table_add(r, name, strlen(name), 0.5, 0, 0, 0, false, c),
-		                 0);
+		assert_int_equal(add_hop(r, name, 0.5, 0, 0, false, c), 0);
 	}
-	assert_int_equal(srv_run_table_add(r, "", 0, 0.1, 0, 0, 0, false, c), AMLRISK_EINVAL);
+	assert_int_equal(add_hop(r, "", 0.1, 0, 0, false, c), AMLRISK_EINVAL);
 	assert_int_equal(srv_run_table_finish(r), 0);
 	assert_int_equal(srv_run_count(r), 5003);
 	assert_null(srv_run_result(r));
@@ -235,6 +331,9 @@ test_run_table(void **st)
 	assert_int_equal(ws.in_degree, 2);
 	assert_true(ws.risk_score == 1.0);
 	assert_int_equal(ws.hops, 2);
+	assert_int_equal(ws.model, CORE_MODEL_HOP);
+	assert_int_equal(ws.exposures, 1);
+	assert_null(ws.received);
 	assert_int_equal(srv_run_find(r, "z004999", 7, &ws), 0);
 	assert_int_equal(srv_run_find(r, "D", 1, &ws), AMLRISK_ENOTFOUND);
 	assert_int_equal(srv_run_find(r, "AB", 2, &ws), AMLRISK_ENOTFOUND);
@@ -248,15 +347,80 @@ test_run_table(void **st)
 	srv_run_unref(NULL);
 	/* rows out of top order are refused */
 	assert_int_equal(srv_run_table_create(&r, &sum, &cfg, 0), 0);
-	assert_int_equal(srv_run_table_add(r, "B", 1, 1.0, 1, 1, 1, false, c), 0);
-	assert_int_equal(srv_run_table_add(r, "A", 1, 1.0, 1, 1, 1, false, c), 0);
+	assert_int_equal(add_hop(r, "B", 1.0, 1, 1, false, c), 0);
+	assert_int_equal(add_hop(r, "A", 1.0, 1, 1, false, c), 0);
 	assert_int_equal(srv_run_table_finish(r), AMLRISK_EPROTO);
 	srv_run_unref(r);
 	/* a repeated wallet too */
 	assert_int_equal(srv_run_table_create(&r, &sum, &cfg, 0), 0);
-	assert_int_equal(srv_run_table_add(r, "A", 1, 2.0, 1, 1, 1, false, c), 0);
-	assert_int_equal(srv_run_table_add(r, "A", 1, 1.0, 1, 1, 1, false, c), 0);
+	assert_int_equal(add_hop(r, "A", 2.0, 1, 1, false, c), 0);
+	assert_int_equal(add_hop(r, "A", 1.0, 1, 1, false, c), 0);
 	assert_int_equal(srv_run_table_finish(r), AMLRISK_EPROTO);
+	srv_run_unref(r);
+}
+
+/* A flow_exposure/v1 table keeps the exposures and per-hop shares, and
+ * refuses a row of the other model or of another K. */
+static void
+test_run_table_flow(void **st)
+{
+	srv_summary sum = {.id = 8, .status = SRV_RUN_COMPLETED, .config_json = "{}"};
+	core_config cfg;
+	srv_run *r = NULL;
+	core_wallet_score ws = {0}, got;
+	double rec[32], snt[32];
+	uint32_t c[3] = {1, 1, 1};
+
+	(void)st;
+	core_config_defaults_model(&cfg, CORE_MODEL_FLOW);
+	cfg.hops = 3;
+	assert_int_equal(srv_run_table_create(&r, &sum, &cfg, 1), 0);
+	ws.model = CORE_MODEL_FLOW;
+	ws.hops = 3;
+	ws.received = rec;
+	ws.sent = snt;
+	for (int i = 0; i < 3000; i++) { /* past the hint */
+		char name[16];
+		snprintf(name, sizeof(name), "f%05d", i);
+		for (int k = 0; k < 3; k++) {
+			rec[k] = (i + k) / 10000.0;
+			snt[k] = (i * k) / 1e7;
+		}
+		ws.wallet = name;
+		ws.wallet_len = strlen(name);
+		ws.received_exposure = rec[2];
+		ws.sent_exposure = snt[2];
+		ws.risk_score = 1.0 - i / 3000.0;
+		ws.in_degree = (uint32_t)i;
+		ws.is_illicit = i == 0;
+		assert_int_equal(srv_run_table_add(r, &ws), 0);
+	}
+	ws.wallet = "x";
+	ws.wallet_len = 1;
+	ws.risk_score = 0;
+	ws.hops = 4; /* another K */
+	assert_int_equal(srv_run_table_add(r, &ws), AMLRISK_EINVAL);
+	assert_int_equal(add_hop(r, "y", 0, 0, 0, false, c), AMLRISK_EINVAL); /* other model */
+	assert_int_equal(srv_run_table_finish(r), 0);
+	assert_int_equal(srv_run_count(r), 3000);
+	assert_int_equal(srv_run_find(r, "f01234", 6, &got), 0);
+	assert_int_equal(got.model, CORE_MODEL_FLOW);
+	assert_int_equal(got.hops, 3);
+	assert_int_equal(got.in_degree, 1234);
+	assert_true(got.received_exposure == 1236 / 10000.0);
+	assert_true(got.sent_exposure == 1234 * 2 / 1e7);
+	assert_true(got.received[0] == 1234 / 10000.0);
+	assert_true(got.sent[1] == 1234 / 1e7);
+	assert_null(got.counts);
+	srv_run_at(r, 0, &got);
+	assert_memory_equal(got.wallet, "f00000", 6);
+	assert_true(got.is_illicit);
+	srv_run_unref(r);
+	/* a hop table refuses a flow row */
+	core_config_defaults_model(&cfg, CORE_MODEL_HOP);
+	assert_int_equal(srv_run_table_create(&r, &sum, &cfg, 0), 0);
+	ws.hops = 2;
+	assert_int_equal(srv_run_table_add(r, &ws), AMLRISK_EINVAL);
 	srv_run_unref(r);
 }
 
@@ -291,8 +455,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_copy_binary),    cmocka_unit_test(test_copy_text),
-	        cmocka_unit_test(test_exposures_json), cmocka_unit_test(test_run_table),
+	        cmocka_unit_test(test_copy_binary), cmocka_unit_test(test_f64_arrays),
+	        cmocka_unit_test(test_copy_text),   cmocka_unit_test(test_exposures_json),
+	        cmocka_unit_test(test_run_table),   cmocka_unit_test(test_run_table_flow),
 	        cmocka_unit_test(test_arena),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,12 @@ ts_core_dump_log(const ts_core *c)
 void
 ts_core_start(ts_core *c, char *const env[])
 {
+	ts_core_start_args(c, NULL, env);
+}
+
+void
+ts_core_start_args(ts_core *c, char *const argv[], char *const env[])
+{
 	static char db[1100], listen[300];
 	char *full[16];
 	int n = 0;
@@ -89,7 +95,7 @@ ts_core_start(ts_core *c, char *const env[])
 	for (int i = 0; env != NULL && env[i] != NULL && n < 15; i++)
 		full[n++] = env[i];
 	full[n] = NULL;
-	c->pid = th_spawn("amlrisk-core", NULL, full, c->log);
+	c->pid = th_spawn("amlrisk-core", argv, full, c->log);
 	for (;;) {
 		Aml__V1__HealthRequest req = AML__V1__HEALTH_REQUEST__INIT;
 		Aml__V1__HealthResponse *r = NULL;
@@ -113,6 +119,20 @@ ts_core_start(ts_core *c, char *const env[])
 		}
 		usleep(20000);
 	}
+}
+
+PGconn *
+ts_core_fixture(ts_core *c, int tcp, const char *fixture, const char *illicit, char *const env[])
+{
+	PGconn *conn;
+
+	ts_core_init(c, tcp);
+	conn = th_db_connect(c->db_url);
+	ts_load_fixture(conn, fixture);
+	if (illicit != NULL)
+		ts_label(conn, illicit);
+	ts_core_start(c, env);
+	return conn;
 }
 
 int
@@ -448,4 +468,60 @@ ts_close(double a, double b, double rel)
 	double d = fabs(a - b), m = fmax(fabs(a), fabs(b));
 
 	return d <= rel * (m > 0 ? m : 1);
+}
+
+/* the vector's values, named to fit the table */
+#define A_T 0.24347981502822288
+#define A_R 0.23337222870478413
+#define A_S 0.010107586323438765
+#define C_T 0.17606571641358074
+#define C_R 0.15025978508155116
+#define C_S 0.025805931332029595
+#define E_T 0.12967502835949174
+#define E_R 0.04677347395534666
+#define E_S 0.08290155440414508
+#define B_S 0.007384537953197271
+
+const ts_flow_row TS_FLOW_EXAMPLE[TS_FLOW_WALLETS] = {
+        /* wallet, score, R_K, S_K, in, out, illicit, R_1..R_6, S_1..S_6 */
+        {"X", 2.0, 1, 1, 1, 1, 1, {1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1}},
+        {"A", A_T, A_R, A_S, 2, 2, 0, {A_R, A_R, A_R, A_R, A_R, A_R}, {0, 0, A_S, A_S, A_S, A_S}},
+        {"C", C_T, C_R, C_S, 1, 1, 0, {0, C_R, C_R, C_R, C_R, C_R}, {0, C_S, C_S, C_S, C_S, C_S}},
+        {"D", C_R, C_R, 0, 1, 0, 0, {0, C_R, C_R, C_R, C_R, C_R}, {0}},
+        {"E", E_T, E_R, E_S, 1, 1, 0, {0, 0, E_R, E_R, E_R, E_R}, {E_S, E_S, E_S, E_S, E_S, E_S}},
+        {"B", B_S, 0, B_S, 0, 1, 0, {0}, {0, 0, 0, B_S, B_S, B_S}},
+        {"F", 0, 0, 0, 0, 1, 0, {0}, {0}},
+        {"G", 0, 0, 0, 1, 0, 0, {0}, {0}},
+};
+
+/* The spec's tolerance: 1e-9 relative, 1e-12 absolute near 0. */
+static int
+flow_close(double got, double want)
+{
+	return fabs(got - want) <= fmax(1e-9 * fmax(fabs(got), fabs(want)), 1e-12);
+}
+
+void
+ts_expect_flow(const Aml__V1__WalletScore *w, const ts_flow_row *e)
+{
+	int ok = w != NULL && strcmp(w->wallet, e->wallet) == 0 &&
+	         strcmp(w->model, "flow_exposure/v1") == 0 && flow_close(w->risk_score, e->score) &&
+	         flow_close(w->received_exposure, e->received) &&
+	         flow_close(w->sent_exposure, e->sent) && w->in_degree == e->in &&
+	         w->out_degree == e->out && w->is_illicit == (e->illicit != 0) &&
+	         w->n_flow_hops == TS_FLOW_HOPS && w->n_hops == 0 && w->exposures == 0;
+
+	for (size_t k = 0; ok && k < TS_FLOW_HOPS; k++)
+		ok = w->flow_hops[k]->hop == k + 1 &&
+		     flow_close(w->flow_hops[k]->received, e->r[k]) &&
+		     flow_close(w->flow_hops[k]->sent, e->s[k]);
+	if (!ok)
+		fail_msg("wallet %s: got %s score %.17g R %.17g S %.17g in %u out %u (%zu flow "
+		         "hops),"
+		         " want %s %.17g %.17g %.17g %u %u",
+		         e->wallet, w != NULL ? w->wallet : "(none)", w != NULL ? w->risk_score : 0,
+		         w != NULL ? w->received_exposure : 0, w != NULL ? w->sent_exposure : 0,
+		         w != NULL ? w->in_degree : 0, w != NULL ? w->out_degree : 0,
+		         w != NULL ? w->n_flow_hops : 0, e->wallet, e->score, e->received, e->sent,
+		         e->in, e->out);
 }

@@ -43,6 +43,13 @@ void ts_core_init(ts_core *c, int tcp);
 /* Starts amlrisk-core (extra "K=V" env entries, may be NULL) and waits until
  * Health answers with the graph loaded. */
 void ts_core_start(ts_core *c, char *const env[]);
+/* The same with flags: argv[0] is the program name, NULL-terminated. */
+void ts_core_start_args(ts_core *c, char *const argv[], char *const env[]);
+/* ts_core_init(c, tcp), then fixture (tests/fixtures/<name>) loaded into its
+ * database, illicit (may be NULL) labelled, and the server started with env.
+ * Returns a connection to the database (the caller PQfinish()es). */
+PGconn *ts_core_fixture(ts_core *c, int tcp, const char *fixture, const char *illicit,
+                        char *const env[]);
 /* Sends sig and waits; returns the exit status (as waitpid) or -1. */
 int ts_core_stop(ts_core *c, int sig);
 /* Stops the server if running, drops the database, removes the temp dir. */
@@ -93,5 +100,22 @@ double ts_stored_score(PGconn *conn, int64_t id, const char *wallet);
 
 /* Relative difference check of two doubles. */
 int ts_close(double a, double b, double rel);
+
+/* The example of spec/flow_exposure.md (fixture flow-example.pb, X labelled
+ * illicit) under flow_exposure/v1's defaults (vector flow-example-defaults):
+ * every wallet in top order with R_1..R_6, S_1..S_6. */
+#define TS_FLOW_WALLETS 8
+#define TS_FLOW_HOPS    6
+typedef struct ts_flow_row {
+	const char *wallet;
+	double score, received, sent;
+	uint32_t in, out;
+	int illicit;
+	double r[TS_FLOW_HOPS], s[TS_FLOW_HOPS];
+} ts_flow_row;
+extern const ts_flow_row TS_FLOW_EXAMPLE[TS_FLOW_WALLETS];
+/* Fails the test unless w is e's row of a flow_exposure/v1 run (within the
+ * spec's 1e-9; degrees and is_illicit exactly). */
+void ts_expect_flow(const Aml__V1__WalletScore *w, const ts_flow_row *e);
 
 #endif
