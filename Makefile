@@ -1,7 +1,11 @@
 # The usual entry points. `make test` and `make demo` set up everything they
 # need (scripts/bootstrap), so a fresh Debian/Ubuntu machine needs nothing else.
 BUILD ?= build
+<<<<<<< HEAD
 .PHONY: all build test test-asan test-valgrind fuzz fuzz-smoke demo down bench clean format
+=======
+.PHONY: all build test test-asan test-valgrind demo down bench quality clean format
+>>>>>>> sim-quality
 
 all: build
 
@@ -34,6 +38,11 @@ down:
 
 bench: build
 	@scripts/bench
+
+# detection quality of the models on simulated data (docs/QUALITY.md)
+quality:
+	@scripts/bootstrap
+	@bench/quality/run.sh
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

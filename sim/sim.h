@@ -65,6 +65,7 @@ typedef struct sim_member {
 	uint32_t instance; /* 1-based within its typology */
 	uint8_t typology;  /* sim_typology */
 	uint8_t role;      /* sim_role */
+	uint8_t labelled;  /* 1: a source chosen for the labels (--label-fraction) */
 } sim_member;
 
 typedef struct sim_gen_opts {
@@ -81,11 +82,20 @@ typedef struct sim_gen_opts {
 	/* instances per typology; -1 picks a default scaled to wallets and transactions */
 	int64_t typologies[SIM_TYPOLOGY_COUNT];
 	uint32_t size_min, size_max; /* members k per instance (3 .. 64) */
+	/* camouflage: every planted amount is an ordinary draw (exp(N(mu, sigma^2)));
+	 * an instance's draws are handed out in the order of the amounts its
+	 * typology would use, so its order relations hold but sums are not kept.
+	 * Members, edges and timestamps are those of the same seed without it. */
+	int camouflage;
+	/* share of the sources labelled, in (0, 1]: round(F * sources), at least
+	 * one, chosen by the seed; the truth still lists every member */
+	double label_fraction;
 } sim_gen_opts;
 
 /* The defaults: the original platform's demo (200 wallets, 2000 transactions,
  * 30 days ending at 2026-01-01T00:00:00Z), seed 42, zipf 1, mu 0, sigma 1.5,
- * asset BTC, default typology counts, sizes 3..8. */
+ * asset BTC, default typology counts, sizes 3..8, no camouflage, every source
+ * labelled. */
 void sim_gen_opts_default(sim_gen_opts *o);
 
 typedef struct sim_gen sim_gen;
@@ -114,6 +124,10 @@ size_t sim_gen_wallet_name(const sim_gen *g, uint64_t idx, char *buf, size_t buf
 /* Writes the ground truth CSV: header typology,instance,wallet,role, then one
  * row per member in flow order. Returns AMLRISK_OK or AMLRISK_EIO. */
 int sim_gen_truth_write(const sim_gen *g, FILE *f);
+/* Writes the labelled sources (sim_member.labelled), one wallet id a line, in
+ * flow order: the labels file amlrisk-score --labels reads. Returns AMLRISK_OK
+ * or AMLRISK_EIO. */
+int sim_gen_labels_write(const sim_gen *g, FILE *f);
 
 /* ---- writer ----------------------------------------------------------------- */
 
@@ -199,10 +213,10 @@ void sim_pub_destroy(sim_pub *p);
 
 /* ---- wallet_labels ------------------------------------------------------------ */
 
-/* Inserts every source member of g into wallet_labels (wallet, label, source) at
- * conninfo, in one transaction, with a parameterised INSERT ... ON CONFLICT DO
- * NOTHING. *inserted (may be NULL) gets the rows new to the table. Returns
- * AMLRISK_OK or AMLRISK_EDB with err set. Borrows everything. */
+/* Inserts every labelled source of g (sim_member.labelled) into wallet_labels (wallet, label,
+ * source) at conninfo, in one transaction, with a parameterised INSERT ... ON CONFLICT DO NOTHING.
+ * *inserted (may be NULL) gets the rows new to the table. Returns AMLRISK_OK or AMLRISK_EDB with
+ * err set. Borrows everything. */
 int sim_labels_store(const sim_gen *g, const char *conninfo, const char *label, const char *source,
                      uint64_t *inserted, char *err, size_t errlen);
 

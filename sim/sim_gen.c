@@ -1,7 +1,8 @@
 /* sim_gen.c - the deterministic generator: background transactions streamed one
  * at a time (Zipf-active wallets, log-normal amounts, stratified timestamps),
  * merged in timestamp order with the planted typology transactions planned up
- * front. Built for 10M+ rows: no allocation and a few libm calls per row. */
+ * front (camouflaged amounts and the labelled sources chosen then too). Built
+ * for 10M+ rows: no allocation and a few libm calls per row. */
 #include "sim.h"
 
 #include <math.h>
@@ -17,7 +18,13 @@
 #define MICROS_MAX UINT64_C(1000000000000000000) /* 1e12 units, 6 decimals */
 
 /* RNG streams: one per purpose, so changing one never shifts another */
-enum { STREAM_PERM = 1, STREAM_PLAN = 2, STREAM_BACKGROUND = 3 };
+enum {
+	STREAM_PERM = 1,
+	STREAM_PLAN = 2,
+	STREAM_BACKGROUND = 3,
+	STREAM_CAMOUFLAGE = 4,
+	STREAM_LABELS = 5
+};
 
 /* one planted transaction, before the merge */
 typedef struct planted {
@@ -44,6 +51,7 @@ struct sim_gen {
 	/* members: positions tail_lo + tail(i) for the i-th member, all distinct */
 	uint64_t tail_lo, tail_n, tail_used;
 	sim_perm tail;
+	sim_rng camo; /* the camouflaged amounts, apart from the plan's stream */
 
 	/* background: item i lies at start + (i + u) * step */
 	sim_rng bg;
@@ -94,6 +102,7 @@ sim_gen_opts_default(sim_gen_opts *o)
 		o->typologies[t] = -1;
 	o->size_min = 3;
 	o->size_max = 8;
+	o->label_fraction = 1.0;
 }
 
 /* Writes v in decimal at p, zero-padded to width digits; returns the length. */
@@ -193,7 +202,8 @@ member_add(sim_gen *g, sim_typology t, uint32_t instance, sim_role role, uint64_
 	g->members[g->nmembers++] = (sim_member){.wallet = *wallet,
 	                                         .instance = instance,
 	                                         .typology = (uint8_t)t,
-	                                         .role = (uint8_t)role};
+	                                         .role = (uint8_t)role,
+	                                         .labelled = 0};
 	return AMLRISK_OK;
 }
 
@@ -234,6 +244,33 @@ static uint32_t
 draw_size(sim_gen *g, sim_rng *r)
 {
 	return g->o.size_min + (uint32_t)sim_rng_below(r, g->o.size_max - g->o.size_min + 1);
+}
+
+/* --camouflage: replaces the amounts of the planted transactions [first, npl)
+ * (one instance, at most 2 * SIM_SIZE_MAX) by as many ordinary draws from the
+ * camouflage stream, the largest draw to the largest planned amount and so on
+ * (equal amounts in plan order): every planted amount is then an ordinary one,
+ * and the order relations of the typology (a chain's decreasing holdings, a
+ * mule forwarding less than it got) still hold. Sums are not kept. */
+static void
+camouflage(sim_gen *g, size_t first)
+{
+	uint64_t draws[2 * SIM_SIZE_MAX];
+	uint32_t idx[2 * SIM_SIZE_MAX];
+	size_t n = g->npl - first;
+	const planted *pl = g->pl + first;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t d = draw_micros(&g->camo, g->o.amount_mu, g->o.amount_sigma);
+		size_t j = i; /* insertion sorts: draws descending, idx by amount */
+		for (; j > 0 && draws[j - 1] < d; j--)
+			draws[j] = draws[j - 1];
+		draws[j] = d;
+		for (j = i; j > 0 && pl[idx[j - 1]].micros < pl[i].micros; j--)
+			idx[j] = idx[j - 1];
+		idx[j] = (uint32_t)i;
+	}
+	for (size_t i = 0; i < n; i++)
+		g->pl[first + idx[i]].micros = draws[i];
 }
 
 /* Plans one instance: members in flow order and its transactions in causal
@@ -345,6 +382,8 @@ plan_instance(sim_gen *g, sim_rng *r, sim_typology t, uint32_t inst)
 	}
 #undef MEMBER
 #undef TX
+	if (g->o.camouflage)
+		camouflage(g, first);
 	/* timestamps: exponential delays (mean up to an hour) from a uniform start,
 	 * squeezed to fit the window */
 	size_t nt = g->npl - first;
@@ -436,6 +475,9 @@ check_opts(const sim_gen_opts *o, char *err, size_t errlen)
 	else if (o->size_min < 3 || o->size_max > SIM_SIZE_MAX || o->size_min > o->size_max)
 		snprintf(err, errlen, "--size-min/--size-max: need 3 <= min <= max <= %d",
 		         SIM_SIZE_MAX);
+	else if (!(o->label_fraction > 0 && o->label_fraction <= 1))
+		snprintf(err, errlen,
+		         "--label-fraction: the share of sources labelled must be > 0 and <= 1");
 	else {
 		for (int t = 0; t < SIM_TYPOLOGY_COUNT; t++)
 			if (o->typologies[t] < -1 || o->typologies[t] > 1000000) {
@@ -446,6 +488,32 @@ check_opts(const sim_gen_opts *o, char *err, size_t errlen)
 		return AMLRISK_OK;
 	}
 	return AMLRISK_EINVAL;
+}
+
+/* Marks round(label_fraction * sources) sources labelled, at least one when
+ * there is a source: a uniform choice by the seed (selection sampling over the
+ * sources in flow order), from its own stream so nothing else moves. */
+static void
+choose_labels(sim_gen *g)
+{
+	uint64_t sources = 0, want, chosen = 0;
+	sim_rng r;
+	for (size_t i = 0; i < g->nmembers; i++)
+		sources += g->members[i].role == SIM_ROLE_SOURCE;
+	if (sources == 0)
+		return;
+	want = (uint64_t)floor(g->o.label_fraction * (double)sources + 0.5);
+	want = want < 1 ? 1 : want > sources ? sources : want;
+	sim_rng_seed(&r, g->o.seed, STREAM_LABELS);
+	for (size_t i = 0; i < g->nmembers && chosen < want; i++) {
+		if (g->members[i].role != SIM_ROLE_SOURCE)
+			continue;
+		if (sim_rng_below(&r, sources) < want - chosen) {
+			g->members[i].labelled = 1;
+			chosen++;
+		}
+		sources--;
+	}
 }
 
 /* Chooses the instance counts: explicit ones as given, the rest one per 2000
@@ -502,6 +570,7 @@ sim_gen_create(sim_gen **out, const sim_gen_opts *o, char *err, size_t errlen)
 	sim_perm_init(&g->tail, g->tail_n, &r);
 
 	choose_counts(g);
+	sim_rng_seed(&g->camo, o->seed, STREAM_CAMOUFLAGE);
 	sim_rng_seed(&r, o->seed, STREAM_PLAN);
 	for (int t = 0; t < SIM_TYPOLOGY_COUNT; t++)
 		for (uint64_t i = 0; i < g->instances[t]; i++) {
@@ -534,6 +603,7 @@ sim_gen_create(sim_gen **out, const sim_gen_opts *o, char *err, size_t errlen)
 		}
 	if (g->npl > 0)
 		qsort(g->pl, g->npl, sizeof(*g->pl), planted_cmp);
+	choose_labels(g);
 
 	sim_rng_seed(&g->bg, o->seed, STREAM_BACKGROUND);
 	g->total = o->transactions;
@@ -658,6 +728,20 @@ sim_gen_truth_write(const sim_gen *g, FILE *f)
 		sim_gen_wallet_name(g, m->wallet, w, sizeof(w));
 		if (fprintf(f, "%s,%u,%s,%s\n", sim_typology_name((sim_typology)m->typology),
 		            m->instance, w, sim_role_name((sim_role)m->role)) < 0)
+			return AMLRISK_EIO;
+	}
+	return fflush(f) == 0 ? AMLRISK_OK : AMLRISK_EIO;
+}
+
+int
+sim_gen_labels_write(const sim_gen *g, FILE *f)
+{
+	char w[32];
+	for (size_t i = 0; i < g->nmembers; i++) {
+		if (!g->members[i].labelled)
+			continue;
+		sim_gen_wallet_name(g, g->members[i].wallet, w, sizeof(w));
+		if (fprintf(f, "%s\n", w) < 0)
 			return AMLRISK_EIO;
 	}
 	return fflush(f) == 0 ? AMLRISK_OK : AMLRISK_EIO;

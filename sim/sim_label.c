@@ -1,5 +1,6 @@
-/* sim_label.c - marks the planted sources as illicit in wallet_labels, so the
- * scorer can seed from them: one transaction, one prepared parameterised INSERT
+/* sim_label.c - marks the labelled planted sources (all, or the share
+ * --label-fraction chose) as illicit in wallet_labels, so the scorer can seed
+ * from them: one transaction, one prepared parameterised INSERT
  * per source (thousands at most), ON CONFLICT DO NOTHING so reruns are harmless. */
 #include "sim.h"
 
@@ -54,7 +55,7 @@ sim_labels_store(const sim_gen *g, const char *conninfo, const char *label, cons
 	res = NULL;
 	for (size_t i = 0; i < n; i++) {
 		char w[32];
-		if (m[i].role != SIM_ROLE_SOURCE)
+		if (!m[i].labelled)
 			continue;
 		sim_gen_wallet_name(g, m[i].wallet, w, sizeof(w));
 		const char *params[3] = {w, label, source};

@@ -63,10 +63,25 @@ static const char usage_text[] =
         "  --no-typologies       plant none (same as all six set to 0)\n"
         "  --size-min K          members k (and j) per instance, at least 3 (default 3)\n"
         "  --size-max K          at most 64 (default 8)\n"
+        "  --camouflage          planted amounts look ordinary: each is a draw from the\n"
+        "                        ordinary amount distribution (--amount-mu/--amount-sigma),\n"
+        "                        handed out in the order the typology needs (decreasing\n"
+        "                        along a chain, a mule forwarding less than it got), so\n"
+        "                        sums are not kept; members, edges and timestamps stay\n"
+        "                        those of the same seed without it. Members always take\n"
+        "                        part in ordinary traffic too, at the rate of their\n"
+        "                        activity rank\n"
         "  --truth FILE          write the ground truth CSV: typology,instance,wallet,role\n"
-        "                        (roles source, mule, sink), members in flow order\n"
-        "  --label-sources       insert the sources into wallet_labels as 'illicit'\n"
-        "                        (source 'amlrisk-sim') at DATABASE_URL\n"
+        "                        (roles source, mule, sink), members in flow order; it\n"
+        "                        lists every member, labelled or not\n"
+        "  --label-sources       insert the labelled sources into wallet_labels as\n"
+        "                        'illicit' (source 'amlrisk-sim') at DATABASE_URL\n"
+        "  --labels-out FILE     write the labelled sources, one wallet a line (the file\n"
+        "                        amlrisk-score --labels reads)\n"
+        "  --label-fraction F    label only this share of the sources, 0 < F <= 1\n"
+        "                        (default 1): round(F x sources), at least one, chosen by\n"
+        "                        the seed, as with an incomplete watch list; needs\n"
+        "                        --label-sources or --labels-out\n"
         "  --database-url URL    libpq URL or conninfo; overrides DATABASE_URL\n"
         "\n"
         "Output (without --publish):\n"
@@ -108,6 +123,8 @@ static const char usage_text[] =
         "Examples:\n"
         "  amlrisk-sim --wallets 200 --transactions 2000 --days 30 --format csv   (demo size)\n"
         "  amlrisk-sim --wallets 1000000 --transactions 10000000 --out tx.pb --truth truth.csv\n"
+        "  amlrisk-sim --wallets 20000 --transactions 200000 --camouflage --format csv \\\n"
+        "      --out tx.csv --truth truth.csv --label-fraction 0.5 --labels-out labels.txt\n"
         "  amlrisk-sim --publish --transactions 100000 --label-sources\n"
         "  amlrisk-sim --publish --in tx.csv --topic transactions\n";
 
@@ -131,8 +148,11 @@ enum flag_id {
 	F_NO_TYPOLOGIES,
 	F_SIZE_MIN,
 	F_SIZE_MAX,
+	F_CAMOUFLAGE,
 	F_TRUTH,
 	F_LABEL_SOURCES,
+	F_LABELS_OUT,
+	F_LABEL_FRACTION,
 	F_DATABASE_URL,
 	F_FORMAT,
 	F_OUT,
@@ -180,8 +200,11 @@ static const struct flag {
         [F_NO_TYPOLOGIES] = {"--no-typologies", 0, K_GEN},
         [F_SIZE_MIN] = {"--size-min", 1, K_GEN},
         [F_SIZE_MAX] = {"--size-max", 1, K_GEN},
+        [F_CAMOUFLAGE] = {"--camouflage", 0, K_GEN},
         [F_TRUTH] = {"--truth", 1, K_GEN},
         [F_LABEL_SOURCES] = {"--label-sources", 0, K_GEN},
+        [F_LABELS_OUT] = {"--labels-out", 1, K_GEN},
+        [F_LABEL_FRACTION] = {"--label-fraction", 1, K_GEN},
         [F_DATABASE_URL] = {"--database-url", 1, K_GEN},
         [F_FORMAT] = {"--format", 1, K_FILE | K_IN},
         [F_OUT] = {"--out", 1, K_FILE},
@@ -208,7 +231,7 @@ typedef struct cli {
 	double days;
 	int64_t start_us;
 	sim_format format;
-	const char *out, *truth, *in, *database_url;
+	const char *out, *truth, *labels_out, *in, *database_url;
 	int publish, label_sources, no_validate, quiet;
 	const char *conf[CONF_MAX];
 	size_t nconf;
@@ -306,6 +329,15 @@ apply(cli *c, int id, const char *v)
 	case F_TRUTH:
 		c->truth = v;
 		return 0;
+	case F_LABELS_OUT:
+		c->labels_out = v;
+		return 0;
+	case F_LABEL_FRACTION:
+		if (amlrisk_parse_double(&c->gen.label_fraction, v, 0, 1) != AMLRISK_OK ||
+		    c->gen.label_fraction == 0)
+			return usage_error("%s: expected a share > 0 and <= 1, got \"%s\"", name,
+			                   v);
+		return 0;
 	case F_DATABASE_URL:
 		c->database_url = v;
 		return 0;
@@ -355,6 +387,9 @@ apply(cli *c, int id, const char *v)
 		return 0;
 	case F_SELF:
 		c->gen.self_transfers = 1;
+		return 0;
+	case F_CAMOUFLAGE:
+		c->gen.camouflage = 1;
 		return 0;
 	case F_NO_TYPOLOGIES:
 		for (int t = 0; t < SIM_TYPOLOGY_COUNT; t++)
@@ -469,6 +504,9 @@ parse_args(cli *c, int argc, char **argv, int *done)
 	} else if (c->given[F_DATABASE_URL] && !c->label_sources) {
 		return usage_error("--database-url: only with --label-sources");
 	}
+	if (c->given[F_LABEL_FRACTION] && !c->label_sources && c->labels_out == NULL)
+		return usage_error("--label-fraction: only with --label-sources or --labels-out "
+		                   "(it chooses the sources they label)");
 	if (c->publish && c->pub.bootstrap == NULL) {
 		c->pub.bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
 		if (c->pub.bootstrap == NULL || c->pub.bootstrap[0] == '\0')
@@ -743,17 +781,20 @@ done:
 	return status;
 }
 
+/* Writes path (named by flag in messages) with fn: the truth or labels file.
+ * Returns 0 or the exit status 1. */
 static int
-write_truth(const cli *c, const sim_gen *g)
+write_side_file(const char *flag, const char *path, const sim_gen *g,
+                int (*fn)(const sim_gen *, FILE *))
 {
-	FILE *f = fopen(c->truth, "w");
+	FILE *f = fopen(path, "w");
 	if (f == NULL) {
-		fprintf(stderr, "amlrisk-sim: --truth %s: %s\n", c->truth, strerror(errno));
+		fprintf(stderr, "amlrisk-sim: %s %s: %s\n", flag, path, strerror(errno));
 		return 1;
 	}
-	int rv = sim_gen_truth_write(g, f);
+	int rv = fn(g, f);
 	if (fclose(f) != 0 || rv != AMLRISK_OK) {
-		fprintf(stderr, "amlrisk-sim: writing %s: %s\n", c->truth, strerror(errno));
+		fprintf(stderr, "amlrisk-sim: writing %s: %s\n", path, strerror(errno));
 		return 1;
 	}
 	return 0;
@@ -790,7 +831,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "amlrisk-sim: %s\n", err);
 		return 1;
 	}
-	if (c.truth != NULL && (status = write_truth(&c, g)) != 0)
+	if (c.truth != NULL &&
+	    (status = write_side_file("--truth", c.truth, g, sim_gen_truth_write)) != 0)
+		goto done;
+	if (c.labels_out != NULL &&
+	    (status = write_side_file("--labels-out", c.labels_out, g, sim_gen_labels_write)) != 0)
 		goto done;
 	if (c.label_sources) {
 		uint64_t added = 0;

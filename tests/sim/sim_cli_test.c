@@ -43,7 +43,10 @@ test_help(void **state)
 	                      "--size-min",
 	                      "--size-max",
 	                      "--truth",
+	                      "--camouflage",
 	                      "--label-sources",
+	                      "--labels-out",
+	                      "--label-fraction",
 	                      "--database-url",
 	                      "--format",
 	                      "--out",
@@ -110,6 +113,17 @@ test_bad_flags(void **state)
 	        {{"--publish", "-Xno.such.property=1", NULL}, "no.such.property"},
 	        {{"--no-validate", NULL}, "--no-validate: only with --publish --in"},
 	        {{"--database-url", "x", NULL}, "--database-url"},
+	        {{"--labels-out", "l", "--label-fraction", "0", NULL}, "--label-fraction"},
+	        {{"--labels-out", "l", "--label-fraction", "-0.5", NULL}, "--label-fraction"},
+	        {{"--labels-out", "l", "--label-fraction", "1.01", NULL}, "--label-fraction"},
+	        {{"--labels-out", "l", "--label-fraction", "half", NULL}, "--label-fraction"},
+	        {{"--labels-out", "l", "--label-fraction", "nan", NULL}, "--label-fraction"},
+	        {{"--label-fraction", "0.5", NULL},
+	         "--label-fraction: only with --label-sources or --labels-out"},
+	        {{"--camouflage=yes", NULL}, "--camouflage takes no value"},
+	        {{"--publish", "--in", "f", "--camouflage", NULL}, "--camouflage: not with --in"},
+	        {{"--publish", "--in", "f", "--labels-out", "l", NULL},
+	         "--labels-out: not with --in"},
 	};
 	const char *env[] = {"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1", NULL};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -187,6 +201,67 @@ test_same_seed_same_file(void **state)
 }
 
 static void
+test_labels_out(void **state)
+{
+	(void)state;
+	char labels[512], truth[512], *err = NULL;
+	sim_gen_opts o;
+	tu_path(labels, sizeof(labels), "labels.txt");
+	tu_path(truth, sizeof(truth), "labels-truth.csv");
+	/* every source by default, in the truth file's order */
+	const char *all[] = {
+	        "--wallets", "5000", "--transactions", "50000", "--seed", "3", "--out", "/dev/null",
+	        "--truth",   truth,  "--labels-out",   labels,  NULL};
+	assert_int_equal(tu_run(all, NULL, NULL, &err, 60), 0);
+	free(err);
+	char *got = tu_slurp(labels, NULL), *t = tu_slurp(truth, NULL), *save = NULL;
+	char want[8192] = "";
+	size_t sources = 0;
+	for (char *l = strtok_r(t, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		char *role = strrchr(l, ','), *wallet;
+		if (strcmp(role, ",source") != 0)
+			continue;
+		*role = '\0';
+		wallet = strrchr(l, ',') + 1;
+		assert_true(strlen(want) + strlen(wallet) + 2 < sizeof(want));
+		strcat(want, wallet);
+		strcat(want, "\n");
+		sources++;
+	}
+	assert_true(sources > 10);
+	assert_string_equal(got, want);
+	free(got);
+	free(t);
+	/* a share of them, camouflaged: what the library chooses */
+	const char *half[] = {"--wallets",    "5000",      "--transactions",
+	                      "50000",        "--seed",    "3",
+	                      "--out",        "/dev/null", "--camouflage",
+	                      "--labels-out", labels,      "--label-fraction",
+	                      "0.5",          NULL};
+	assert_int_equal(tu_run(half, NULL, NULL, NULL, 60), 0);
+	sim_gen_opts_default(&o);
+	o.wallets = 5000;
+	o.transactions = 50000;
+	o.seed = 3;
+	o.camouflage = 1;
+	o.label_fraction = 0.5;
+	got = tu_slurp(labels, NULL);
+	char *lib = tu_labels(&o);
+	assert_string_equal(got, lib);
+	size_t lines = 0;
+	for (const char *p = got; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, (sources + 1) / 2);
+	free(got);
+	free(lib);
+	/* a labels file that cannot be written is a failure, exit 1, naming it */
+	const char *bad[] = {"--out", "/dev/null", "--labels-out", "/nonexistent/dir/l.txt", NULL};
+	assert_int_equal(tu_run(bad, NULL, NULL, &err, 60), 1);
+	assert_non_null(strstr(err, "--labels-out /nonexistent/dir/l.txt"));
+	free(err);
+}
+
+static void
 test_demo_size(void **state)
 {
 	(void)state;
@@ -237,6 +312,7 @@ main(void)
 	        cmocka_unit_test(test_help),
 	        cmocka_unit_test(test_bad_flags),
 	        cmocka_unit_test(test_same_seed_same_file),
+	        cmocka_unit_test(test_labels_out),
 	        cmocka_unit_test(test_demo_size),
 	        cmocka_unit_test(test_undeliverable_fails),
 	};

@@ -2,6 +2,7 @@
  * file transactions published to a fresh topic come back exactly once, keyed by
  * sender and in per-sender order; bad input lines are reported by number and
  * skipped; --label-sources fills wallet_labels of a fresh database. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -322,6 +323,50 @@ test_label_sources(void **state)
 	assert_int_equal(tu_run(down, NULL, NULL, &err, 60), 1);
 	assert_non_null(strstr(err, "--label-sources"));
 	free(err);
+	PQfinish(c);
+	th_db_drop(url);
+
+	/* --label-fraction: only the chosen share is stored, the wallets the
+	 * labels file lists, no other */
+	char labels[512];
+	tu_path(labels, sizeof(labels), "labels.txt");
+	th_db_create(url, sizeof(url), 1);
+	const char *part[] = {"--wallets",
+	                      "5000",
+	                      "--transactions",
+	                      "50000",
+	                      "--seed",
+	                      "11",
+	                      "--out",
+	                      "/dev/null",
+	                      "--label-sources",
+	                      "--labels-out",
+	                      labels,
+	                      "--label-fraction",
+	                      "0.2",
+	                      "--database-url",
+	                      url,
+	                      NULL};
+	if (tu_run(part, NULL, NULL, &err, 120) != 0)
+		fail_msg("amlrisk-sim --label-fraction 0.2: %s", err);
+	free(err);
+	c = th_db_connect(url);
+	char *l = tu_slurp(labels, NULL);
+	size_t nl = 0;
+	save = NULL;
+	for (char *w = strtok_r(l, "\n", &save); w != NULL; w = strtok_r(NULL, "\n", &save)) {
+		const char *p[1] = {w};
+		PGresult *r =
+		        PQexecParams(c, "SELECT count(*) FROM wallet_labels WHERE wallet = $1", 1,
+		                     NULL, p, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		assert_string_equal(PQgetvalue(r, 0, 0), "1");
+		PQclear(r);
+		nl++;
+	}
+	free(l);
+	assert_int_equal(nl, (size_t)floor(0.2 * (double)nsrc + 0.5));
+	assert_int_equal(th_db_int(c, "SELECT count(*) FROM wallet_labels"), (int64_t)nl);
 	PQfinish(c);
 	th_db_drop(url);
 }

@@ -133,8 +133,9 @@ tu_generate(const sim_gen_opts *o, sim_format fmt, size_t *len)
 	return buf;
 }
 
-char *
-tu_truth(const sim_gen_opts *o)
+/* what fn writes for o, as a malloc'ed string */
+static char *
+side_text(const sim_gen_opts *o, int (*fn)(const sim_gen *, FILE *))
 {
 	char *buf = NULL, err[512];
 	size_t n = 0;
@@ -143,10 +144,22 @@ tu_truth(const sim_gen_opts *o)
 	assert_non_null(f);
 	if (sim_gen_create(&g, o, err, sizeof(err)) != AMLRISK_OK)
 		fail_msg("sim_gen_create: %s", err);
-	assert_int_equal(sim_gen_truth_write(g, f), AMLRISK_OK);
+	assert_int_equal(fn(g, f), AMLRISK_OK);
 	sim_gen_destroy(g);
 	assert_int_equal(fclose(f), 0);
 	return buf;
+}
+
+char *
+tu_truth(const sim_gen_opts *o)
+{
+	return side_text(o, sim_gen_truth_write);
+}
+
+char *
+tu_labels(const sim_gen_opts *o)
+{
+	return side_text(o, sim_gen_labels_write);
 }
 
 tu_tx *

@@ -30,6 +30,8 @@ int tu_run_in(const char *const *args, const char *const *env, const char *in_pa
 char *tu_generate(const sim_gen_opts *o, sim_format fmt, size_t *len);
 /* The ground truth of o as a malloc'ed NUL-terminated string. */
 char *tu_truth(const sim_gen_opts *o);
+/* The labels file of o (the labelled sources, one a line), malloc'ed. */
+char *tu_labels(const sim_gen_opts *o);
 
 /* Reads every record of buf (len bytes) with the sim reader in fmt (AUTO to
  * detect; *detected set when non-NULL). Fails the test on any bad record.
