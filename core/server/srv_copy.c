@@ -143,16 +143,3 @@ srv_copybuf_add_f64(srv_copybuf *b, double v)
 
 	amlrisk_buf_add(b, tmp, (size_t)n);
 }
-
-int
-srv_fmt_double(char *buf, size_t buflen, double v)
-{
-	int n = 0;
-
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(buf, buflen, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	return n;
-}

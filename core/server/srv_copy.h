@@ -46,8 +46,4 @@ void srv_copybuf_add_text(srv_copybuf *b, const char *s, size_t len);
 /* %.17g: parses back to the same double. */
 void srv_copybuf_add_f64(srv_copybuf *b, double v);
 
-/* The shortest %.{15,16,17}g form of v that parses back to v, into buf
- * (at least 32 bytes). Returns the length. */
-int srv_fmt_double(char *buf, size_t buflen, double v);
-
 #endif

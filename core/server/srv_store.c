@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "amlrisk_err.h"
+#include "amlrisk_fmt.h"
 #include "srv_copy.h"
 #include "srv_db.h"
 #include "srv_time.h"
@@ -101,7 +102,7 @@ srv_store_exposures_json(char *buf, size_t buflen, const core_config *cfg, const
 	for (unsigned k = 0; k <= cfg->hops; k++) {
 		char w[40];
 		int n;
-		srv_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
+		amlrisk_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
 		n = snprintf(buf + off, buflen - off,
 		             "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":%u}",
 		             k == 0 ? "[" : ",", k, w, counts[k]);
@@ -145,7 +146,7 @@ copy_rows(PGconn *c, const srv_summary *sum, const core_run_result *res, const a
 	/* per-hop JSON pieces are the same for every row: format them once */
 	for (unsigned k = 0; k <= cfg->hops; k++) {
 		char w[40];
-		srv_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
+		amlrisk_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
 		prefix_len[k] = (size_t)snprintf(
 		        prefix[k], sizeof(prefix[k]),
 		        "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":", k == 0 ? "[" : ",", k, w);

@@ -78,10 +78,17 @@ fake_run_score(Aml__V1__RiskService_Service *svc, const Aml__V1__RunScoreRequest
 		rpc_call_fail(cd, AMLRISK_EINVAL, "config: unknown key 'bogus'");
 		return;
 	}
+	/* as the core's reader: an object or nothing */
+	size_t lead = strspn(in->config_overrides_json, " \t\r\n");
+	if (in->config_overrides_json[lead] != '{' && in->config_overrides_json[lead] != '\0') {
+		rpc_call_fail(cd, AMLRISK_EINVAL,
+		              "invalid JSON at byte %zu: the config must be a JSON object", lead);
+		return;
+	}
 	run.run_id = 7;
 	run.status = "completed";
 	run.model = "hop_exposure/v1";
-	run.config_json = "{\"illicit_ratio\":0.05}";
+	run.config_json = "{\"illicit_ratio\":0.05,\"illicit_seed\":18446744073709551615}";
 	run.tx_source = "{\"watermark\":6,\"transactions\":6}";
 	run.wallets = 5;
 	run.illicit = 1;
@@ -445,8 +452,18 @@ test_wallet_score(void **state)
 {
 	json_t *j;
 	char big[400];
+	gwt_resp r;
 
 	(void)state;
+	/* numbers as the shortest text that reads back: 0.6, not 0.59999999999999998 */
+	r = gwt_http(gw_port, "GET", "/scores/B", NULL, NULL, 0, 10000);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"risk_score\":0.6363961030678927,"));
+	assert_non_null(strstr(r.body, "{\"hop\":1,\"weight\":0.6,\"illicit_count\":1}"));
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "GET", "/health", NULL, NULL, 0, 10000);
+	assert_non_null(strstr(r.body, "\"core_uptime_seconds\":1.5}"));
+	gwt_resp_free(&r);
 	j = gwt_get_json(gw_port, "/scores/B", 200);
 	assert_string_equal(json_string_value(json_object_get(j, "wallet")), "B");
 	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
@@ -580,30 +597,49 @@ test_post_endpoints(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "edges")), 5);
 	assert_true(json_real_value(json_object_get(j, "elapsed_seconds")) == 0.25);
 	json_decref(j);
-	j = gwt_post_json(gw_port, "/run-score", NULL, TOKEN, 200);
-	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
-	assert_int_equal(json_integer_value(json_object_get(j, "wallets_scored")), 5);
-	assert_int_equal(json_integer_value(json_object_get(j, "illicit_count")), 1);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", NULL, 0,
+	             10000);
+	assert_int_equal(r.status, 200);
+	/* the stored config embedded as it is: a uint64 seed and 0.05 exactly */
+	assert_non_null(strstr(r.body, "\"config\":{\"illicit_ratio\":0.05,\"illicit_seed\":"
+	                               "18446744073709551615}"));
+	assert_non_null(strstr(r.body, "\"elapsed_seconds\":0.5,"));
+	j = json_loadb(r.body, r.body_len, JSON_DECODE_INT_AS_REAL, NULL);
+	assert_non_null(j);
+	gwt_resp_free(&r);
+	/* read with integers as reals (the seed is past Jansson's int64) */
+	assert_true(json_number_value(json_object_get(j, "run_id")) == 7);
+	assert_true(json_number_value(json_object_get(j, "wallets_scored")) == 5);
+	assert_true(json_number_value(json_object_get(j, "illicit_count")) == 1);
+	assert_true(json_is_object(json_object_get(json_object_get(j, "run"), "config")));
 	assert_string_equal(last_overrides, "");
 	json_decref(j);
-	j = gwt_post_json(gw_port, "/run-score",
-	                  " {\"illicit_ratio\": 0.1, \"count\": \"exact\"}\n", TOKEN, 200);
-	assert_string_equal(last_overrides,
-	                    "{\"illicit_ratio\":0.10000000000000001,\"count\":\"exact\"}");
-	json_decref(j);
+	/* the body reaches the core as it came (its exact reader decides) */
+	static const char body[] = " {\"illicit_ratio\": 0.1, \"illicit_seed\": "
+	                           "18446744073709551615, \"count\": \"exact\"}\n";
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", body,
+	             sizeof(body) - 1, 10000);
+	assert_int_equal(r.status, 200);
+	gwt_resp_free(&r);
+	assert_string_equal(last_overrides, body);
 	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n",
 	             "{\"bogus\": 1}", 12, 10000);
 	gwt_assert_error(&r, 422);
 	assert_non_null(strstr(r.body, "bogus"));
 	gwt_resp_free(&r);
-	int calls = atomic_load(&run_score_calls);
+	/* not an object: the core's answer (422, where the JSON breaks) comes back */
 	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", "[1]", 3,
 	             10000);
 	gwt_assert_error(&r, 422);
+	assert_non_null(strstr(r.body, "at byte 0: the config must be a JSON object"));
 	gwt_resp_free(&r);
-	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", "{bad",
-	             4, 10000);
-	gwt_assert_error(&r, 400);
+	assert_string_equal(last_overrides, "[1]");
+	/* a NUL byte cannot travel in the RPC's string: refused here */
+	int calls = atomic_load(&run_score_calls);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n",
+	             "{\"a\":1}\0{}", 10, 10000);
+	gwt_assert_error(&r, 422);
+	assert_non_null(strstr(r.body, "NUL byte at byte 7"));
 	gwt_resp_free(&r);
 	assert_int_equal(atomic_load(&run_score_calls), calls); /* never sent to the core */
 	big = calloc(1, 70000);
