@@ -49,11 +49,19 @@ static const opt opts[] = {
         {"--long-timeout-ms", "GATEWAY_LONG_TIMEOUT_MS", OPT_INT, OFF(long_timeout_ms), 1, 86400000,
          "deadline of /reload-graph and /run-score (default 600000)"},
         {"--max-connections", "GATEWAY_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 100000,
-         "open connections at most (default 1024)"},
+         "connections served at once; an eighth more (at least 16) are answered 503 and "
+         "closed, beyond that new ones wait in the listen backlog (default 1024)"},
         {"--per-ip-connections", "GATEWAY_PER_IP_CONNECTIONS", OPT_INT, OFF(per_ip_connections), 1,
-         100000, "open connections per client address at most (default 256)"},
+         100000,
+         "connections served per client address; a quarter more (at least 8) are answered "
+         "503 and closed, beyond that closed unanswered (default 256)"},
         {"--connection-timeout", "GATEWAY_CONNECTION_TIMEOUT_S", OPT_INT, OFF(conn_timeout_s), 1,
-         3600, "seconds an idle or slow connection is kept (default 30)"},
+         3600,
+         "seconds a connection may be silent, and for the next whole request after an "
+         "answer (keep-alive; default 30)"},
+        {"--header-timeout", "GATEWAY_HEADER_TIMEOUT_S", OPT_INT, OFF(header_timeout_s), 1, 3600,
+         "seconds a new connection has to send its whole first request, however it "
+         "trickles (slowloris; default 10)"},
         {"--list-routes", NULL, OPT_FLAG, OFF(list_routes), 0, 0,
          "print 'METHOD PATH' of every route and exit"},
         {"--help", NULL, OPT_FLAG, OFF(help), 0, 0, "print this text and exit"},
@@ -135,6 +143,7 @@ gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->max_connections = 1024;
 	cfg->per_ip_connections = 256;
 	cfg->conn_timeout_s = 30;
+	cfg->header_timeout_s = 10;
 	cfg->listen = GW_LISTEN_DEFAULT;
 	for (i = 0; i < N_OPTS; i++) {
 		const char *v = opts[i].env != NULL ? getenv(opts[i].env) : NULL;

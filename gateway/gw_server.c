@@ -1,8 +1,8 @@
 /* gw_server.c - libmicrohttpd glue: one request context per request (created
  * by the URI callback, which sees the raw request-target), the access handler's
  * state machine (headers -> body -> [waiting -> ready] -> answered), replies,
- * the access log and the metrics. A query suspends its connection while its
- * RPC is out, so pool threads serve other connections meanwhile; each request
+ * the access log and the metrics; connection limits and deadlines in gw_conn. A query suspends its
+ * connection while its RPC is out, so pool threads serve other connections meanwhile; each request
  * is bounded by its deadline. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include "amlrisk_log.h"
 #include "amlrisk_tx.h"
 #include "gw_auth.h"
+#include "gw_conn.h"
 #include "gw_metrics.h"
 #include "gw_param.h"
 #include "gw_pool.h"
@@ -41,6 +42,8 @@ struct gw_server {
 	struct MHD_Daemon *mhd;
 	const gw_app *app;
 	const gw_config *cfg;
+	gw_conn_limits limits;
+	gw_conns *conns; /* limits and deadlines of the client connections */
 	int port;
 	atomic_int suspended; /* requests waiting for their RPC */
 };
@@ -73,6 +76,8 @@ typedef struct request {
 	gw_reply early;        /* a refusal decided on the headers, sent on the last call */
 	int has_early;
 	gw_reply later; /* the reply of a suspended request, set by rq_resume */
+	gw_conn *cn;    /* the connection's record (limits, deadline), or NULL */
+	int close;      /* answer with Connection: close */
 } request;
 
 
@@ -99,6 +104,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	}
 	r->srv = s;
 	r->conn = conn;
+	r->cn = gw_conn_get(conn);
 	r->t0_us = now_us();
 	r->uri_too_long = len > GW_URL_MAX;
 	if ((r->uri = strndup(uri, r->uri_too_long ? LOG_PATH_MAX : len)) == NULL) {
@@ -149,6 +155,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	            r->method != NULL ? r->method : "-", path, r->status, secs * 1e3,
 	            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " closed=early");
 	gw_metrics_end(s->app->metrics, gw_route_index(r->route), r->status, secs);
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		gw_conn_idle(r->cn); /* the next request's deadline starts */
+	}
 	gw_reply_clear(&r->early);
 	gw_reply_clear(&r->later);
 	free(r->uri);
@@ -178,7 +187,9 @@ reply_send(struct MHD_Connection *conn, request *r, gw_reply *rep)
 	    (rep->cache != NULL &&
 	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, rep->cache) != MHD_YES) ||
 	    (rep->hdr_name != NULL &&
-	     MHD_add_response_header(resp, rep->hdr_name, rep->hdr_value) != MHD_YES)) {
+	     MHD_add_response_header(resp, rep->hdr_name, rep->hdr_value) != MHD_YES) ||
+	    (r != NULL && r->close &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
@@ -238,9 +249,17 @@ static int
 request_check(gw_server *s, request *r, struct MHD_Connection *conn, gw_reply *rep)
 {
 	const char *clen, *q;
-	char *end;
+	char *end, why[WHY_MAX];
 	unsigned long long n;
 
+	if (gw_conn_refused(r->cn, why, sizeof(why))) {
+		/* opened past a connection limit: answered, then closed */
+		gw_reply_error(rep, 503, "%s", why);
+		rep->hdr_name = "Retry-After";
+		rep->hdr_value = "1";
+		r->close = 1;
+		return -1;
+	}
 	if (r->uri_too_long) {
 		gw_reply_error(rep, 414, "URL longer than %d bytes", GW_URL_MAX);
 		return -1;
@@ -381,7 +400,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 		return MHD_YES; /* the body, or the last call, comes next */
 	case RQ_BODY:
-		if (r->has_early) {
+		if (r->has_early) { /* no body: the request is whole */
+			gw_conn_busy(r->cn);
 			r->has_early = 0;
 			*upload_size = 0;
 			rep = r->early;
@@ -396,6 +416,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			*upload_size = 0;
 			return MHD_YES;
 		}
+		gw_conn_busy(r->cn); /* the last call: the request is whole */
 		break;
 	case RQ_WAITING: /* not called while suspended; nothing to do if it were */
 		*upload_size = 0;
@@ -452,16 +473,18 @@ address_make(const gw_config *cfg, struct sockaddr_in *sa, char *err, size_t err
 
 /* The MHD pool size (gw_pool.h), logged when it had to exceed cfg's threads. */
 static unsigned int
-pool_size(const gw_config *cfg)
+pool_size(const gw_config *cfg, unsigned int hard_total)
 {
-	unsigned int pool =
-	        gw_pool_threads((unsigned int)cfg->threads, (unsigned int)cfg->max_connections);
+	unsigned int pool = gw_pool_threads((unsigned int)cfg->threads, hard_total);
 
 	if (pool != (unsigned int)cfg->threads) {
-		amlrisk_log(AMLRISK_LOG_WARN, "gateway", "http.threads_raised",
-		            "threads=%d max_connections=%d pool=%u why=\"at most %d connections per "
-		            "thread: libmicrohttpd stalls a thread with 128 ready sockets\"",
-		            cfg->threads, cfg->max_connections, pool, GW_CONNS_PER_THREAD_MAX);
+		amlrisk_log(
+		        AMLRISK_LOG_WARN, "gateway", "http.threads_raised",
+		        "threads=%d max_connections=%d open_at_most=%u pool=%u why=\"at most %d "
+		        "connections per thread: libmicrohttpd stalls a thread with 128 ready "
+		        "sockets\"",
+		        cfg->threads, cfg->max_connections, hard_total, pool,
+		        GW_CONNS_PER_THREAD_MAX);
 	}
 	return pool;
 }
@@ -472,7 +495,7 @@ gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *
 	gw_server *s;
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
-	unsigned int pool = pool_size(cfg); /* 1: MHD's single polling thread */
+	unsigned int pool, hard_total;
 	int rv;
 
 	if ((rv = address_make(cfg, &sa, err, errlen)) != AMLRISK_OK) {
@@ -483,14 +506,26 @@ gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *
 	}
 	s->app = app;
 	s->cfg = cfg;
+	s->limits = (gw_conn_limits){.max_connections = cfg->max_connections,
+	                             .per_ip = cfg->per_ip_connections,
+	                             .header_timeout_s = cfg->header_timeout_s,
+	                             .idle_timeout_s = cfg->conn_timeout_s};
+	if ((rv = gw_conns_create(&s->conns, &s->limits, app->metrics)) != AMLRISK_OK) {
+		snprintf(err, errlen, "connection watchdog: %s", amlrisk_strerror(rv));
+		free(s);
+		return rv;
+	}
+	/* MHD's own limits are the hard ones: past gw_conn's (answered 503) new
+	 * connections wait in the backlog; the per-address one is gw_conn's */
+	hard_total = gw_conn_hard_total(&s->limits);
+	pool = pool_size(cfg, hard_total); /* 1: MHD's single polling thread */
 	s->mhd = MHD_start_daemon(
 	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	                MHD_USE_ERROR_LOG,
-	        0, NULL, NULL,
-	        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR,
-	        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, pool > 1 ? pool : 0,
-	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connections,
+	        0, gw_conns_accept, s->conns, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+	        s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+	        pool > 1 ? pool : 0, MHD_OPTION_CONNECTION_LIMIT, hard_total,
+	        MHD_OPTION_NOTIFY_CONNECTION, gw_conns_notify, s->conns,
 	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEMORY_LIMIT,
 	        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)LISTEN_BACKLOG,
@@ -499,6 +534,7 @@ gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *
 	if (s->mhd == NULL) {
 		snprintf(err, errlen, "libmicrohttpd could not start on %s:%d (address in use?)",
 		         cfg->host, cfg->port);
+		gw_conns_destroy(s->conns);
 		free(s);
 		return AMLRISK_EIO;
 	}
@@ -543,5 +579,6 @@ gw_server_stop(gw_server *s)
 			close(lsock);
 		}
 	}
+	gw_conns_destroy(s->conns);
 	free(s);
 }

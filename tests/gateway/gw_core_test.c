@@ -328,22 +328,6 @@ reader_main(void *p)
 	return NULL;
 }
 
-/* The value of a counter in the gateway's /metrics. */
-static double
-metric(const char *name)
-{
-	gwt_resp r = gwt_http(gw_port, "GET", "/metrics", NULL, NULL, 0, 10000);
-	const char *at;
-	double v;
-
-	assert_int_equal(r.status, 200);
-	at = strstr(r.body, name);
-	assert_non_null(at);
-	v = strtod(at + strlen(name), NULL);
-	gwt_resp_free(&r);
-	return v;
-}
-
 /* Concurrent requests share exchanges with the core (coalesced query RPCs),
  * yet each gets its own answer: scores, top lists of its own length, 404s
  * naming its own wallet. */
@@ -352,7 +336,7 @@ test_concurrent_reads(void **state)
 {
 	reader rd[READERS];
 	pthread_t th[READERS];
-	double calls0 = metric("\namlrisk_gateway_rpc_calls_total ");
+	double calls0 = gwt_metric(gw_port, "\namlrisk_gateway_rpc_calls_total ");
 
 	(void)state;
 	for (int i = 0; i < READERS; i++) {
@@ -363,10 +347,11 @@ test_concurrent_reads(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(rd[i].wrong, 0);
 	}
-	assert_true(metric("\namlrisk_gateway_rpc_calls_total ") - calls0 >= READERS * READS_EACH);
-	assert_true(metric("\namlrisk_gateway_rpc_batches_total ") >= 1);
-	assert_true(metric("\namlrisk_gateway_rpc_exchanges_total ") <
-	            metric("\namlrisk_gateway_rpc_calls_total "));
+	assert_true(gwt_metric(gw_port, "\namlrisk_gateway_rpc_calls_total ") - calls0 >=
+	            READERS * READS_EACH);
+	assert_true(gwt_metric(gw_port, "\namlrisk_gateway_rpc_batches_total ") >= 1);
+	assert_true(gwt_metric(gw_port, "\namlrisk_gateway_rpc_exchanges_total ") <
+	            gwt_metric(gw_port, "\namlrisk_gateway_rpc_calls_total "));
 }
 
 static void

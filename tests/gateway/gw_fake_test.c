@@ -898,6 +898,21 @@ health_until(int port, int want)
 	return status;
 }
 
+/* A request from src (NULL: 127.0.0.1) on a connection past a limit: 503 with
+ * a JSON detail, Retry-After, and the connection closed after it. */
+static void
+refused_is_answered(int port, const char *src)
+{
+	gwt_resp r = gwt_http_from(src, port, "GET", "/health", NULL, NULL, 0, 10000);
+	char buf[64];
+
+	gwt_assert_error(&r, 503);
+	assert_non_null(strstr(r.body, "too many open connections"));
+	assert_non_null(gwt_header(&r, "Retry-After", buf, sizeof(buf)));
+	assert_string_equal(gwt_header(&r, "Connection", buf, sizeof(buf)), "close");
+	gwt_resp_free(&r);
+}
+
 /* The per-IP connection limit and the connection timeout against slow clients. */
 static void
 test_connection_limits(void **state)
@@ -930,8 +945,9 @@ test_connection_limits(void **state)
 		assert_true(i < 25);
 	}
 	/* once the server has accepted both (a moment on a loaded machine), a third
-	 * connection from 127.0.0.1 is closed unanswered */
-	assert_int_equal(health_until(port, 0), 0);
+	 * connection from 127.0.0.1 is answered 503 and closed, not dropped */
+	assert_int_equal(health_until(port, 503), 503);
+	refused_is_answered(port, NULL);
 	close(a);
 	close(b);
 	/* once the server has seen both closes (it may take a moment on a loaded
@@ -947,6 +963,151 @@ test_connection_limits(void **state)
 	assert_true(th_now_ms() - t0 < 12000); /* ~3 s, with room for a loaded machine */
 	close(slow);
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+}
+
+/* Waits (ms at most) until the server has closed fd; 1 when it has. */
+static int
+closed_within(int fd, int ms)
+{
+	int64_t end = th_now_ms() + ms;
+	char buf[256];
+
+	while (th_now_ms() < end) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (poll(&p, 1, 100) > 0 && recv(fd, buf, sizeof(buf), 0) <= 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+#define IDLE_CONNS  300
+#define FLOOD_CONNS (IDLE_CONNS + 100) /* past the per-address headroom (256 + 64) */
+
+/* 300 idle connections from one address (the default limit is 256): that
+ * address's next request is answered 503, not dropped; other addresses are
+ * served; the idle ones are closed by the first-request deadline (8 s; the
+ * inactivity timeout is 30 s), then the address is served again. Past the 503
+ * headroom a connection is closed unanswered, counted; every refusal is in the
+ * log and /metrics. */
+static void
+test_idle_connections(void **state)
+{
+	static char *env[] = {"GATEWAY_HEADER_TIMEOUT_S=8", NULL};
+	int fds[FLOOD_CONNS], port = gwt_free_port(), open_left = 0;
+	char log[256];
+	pid_t pid;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.idle.%d.log", gwt_log_dir(), (int)getpid());
+	pid = gwt_gateway_start(port, fake_url, env, log);
+	for (int i = 0; i < IDLE_CONNS; i++) {
+		assert_true((fds[i] = gwt_dial(port)) >= 0);
+	}
+	assert_int_equal(health_until(port, 503), 503); /* once the server has them all */
+	refused_is_answered(port, NULL);
+	json_decref(gwt_get_json(gw_port, "/health", 200)); /* another gateway: unaffected */
+	{
+		gwt_resp r =
+		        gwt_http_from("127.0.0.2", port, "GET", "/health", NULL, NULL, 0, 10000);
+
+		assert_int_equal(r.status, 200); /* another address is served */
+		gwt_resp_free(&r);
+	}
+	for (int i = IDLE_CONNS; i < FLOOD_CONNS; i++) {
+		assert_true((fds[i] = gwt_dial(port)) >= 0);
+	}
+	/* the server closes every one: past the headroom at once, the refused
+	 * ones after 2 s, the others at the 8 s first-request deadline */
+	for (int i = 0; i < FLOOD_CONNS; i++) {
+		open_left += !closed_within(fds[i], 20000);
+		close(fds[i]);
+	}
+	assert_int_equal(open_left, 0);
+	assert_int_equal(health_until(port, 200), 200);
+	assert_true(
+	        gwt_metric(port,
+	                   "amlrisk_gateway_connections_refused_total{reason=\"per_address\"} ") >=
+	        IDLE_CONNS - 256);
+	assert_true(gwt_metric(port,
+	                       "amlrisk_gateway_connections_refused_total{reason=\"per_address_"
+	                       "hard\"} ") >= 1);
+	assert_true(
+	        gwt_metric(port,
+	                   "amlrisk_gateway_connections_cut_total{reason=\"first_request\"} ") >=
+	        200);
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	assert_true(log_has(log, "http.conn_refused reason=per_address addr=127.0.0.1"));
+	assert_true(log_has(log, "http.conn_refused reason=per_address_hard addr=127.0.0.1"));
+	assert_true(log_has(log, "http.conn_cut reason=first_request addr=127.0.0.1"));
+}
+
+/* Writes a header line to fd every 300 ms (each byte resets libmicrohttpd's
+ * inactivity timer) until the server closes fd; 1 when it did within 20 s. */
+static int
+trickle_until_closed(int fd)
+{
+	int64_t end = th_now_ms() + 20000;
+
+	while (th_now_ms() < end) {
+		if (send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) != 11 || closed_within(fd, 300)) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Slowloris: a client that keeps sending header lines but never ends its
+ * request is cut at the first-request deadline (3 s), and on a kept-alive
+ * connection at the next-request deadline (4 s), though each byte resets the
+ * inactivity timer; other clients are served meanwhile. */
+static void
+test_slow_headers(void **state)
+{
+	static char *env[] = {"GATEWAY_HEADER_TIMEOUT_S=3", "GATEWAY_CONNECTION_TIMEOUT_S=4", NULL};
+	static const char start[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+	int port = gwt_free_port(), fd;
+	char log[256], buf[4096];
+	pid_t pid;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.slow.%d.log", gwt_log_dir(), (int)getpid());
+	pid = gwt_gateway_start(port, fake_url, env, log);
+	fd = gwt_dial(port);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, start, sizeof(start) - 1, MSG_NOSIGNAL),
+	                 (ssize_t)sizeof(start) - 1);
+	{
+		gwt_resp r =
+		        gwt_http_from("127.0.0.2", port, "GET", "/health", NULL, NULL, 0, 10000);
+
+		assert_int_equal(r.status, 200);
+		gwt_resp_free(&r);
+	}
+	assert_true(trickle_until_closed(fd));
+	close(fd);
+	/* a kept-alive connection: one whole request answered, the next trickled */
+	fd = gwt_dial(port);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, start, sizeof(start) - 1, MSG_NOSIGNAL),
+	                 (ssize_t)sizeof(start) - 1);
+	assert_int_equal(send(fd, "\r\n", 2, MSG_NOSIGNAL), 2);
+	read_answers(fd, buf, sizeof(buf), 1);
+	assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+	assert_int_equal(send(fd, start, sizeof(start) - 1, MSG_NOSIGNAL),
+	                 (ssize_t)sizeof(start) - 1);
+	assert_true(trickle_until_closed(fd));
+	close(fd);
+	assert_true(
+	        gwt_metric(port,
+	                   "amlrisk_gateway_connections_cut_total{reason=\"first_request\"} ") >=
+	        1);
+	assert_true(gwt_metric(port,
+	                       "amlrisk_gateway_connections_cut_total{reason=\"next_request\"} ") >=
+	            1);
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	assert_true(log_has(log, "http.conn_cut reason=first_request"));
 }
 
 #define MANY_CONNS  128
@@ -1017,7 +1178,9 @@ test_many_ready_connections(void **state)
 		close(fds[i]);
 	}
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
-	assert_true(log_has(log, "http.threads_raised threads=1 max_connections=250 pool=2"));
+	assert_true(log_has(log,
+	                    "http.threads_raised threads=1 max_connections=250 open_at_most=281 "
+	                    "pool=3"));
 }
 
 /* A request still waiting for its RPC when SIGTERM comes. */
@@ -1070,6 +1233,8 @@ main(void)
 	        cmocka_unit_test(test_core_down_and_back),
 	        cmocka_unit_test(test_no_token_configured),
 	        cmocka_unit_test(test_connection_limits),
+	        cmocka_unit_test(test_idle_connections),
+	        cmocka_unit_test(test_slow_headers),
 	        cmocka_unit_test(test_many_ready_connections),
 	        cmocka_unit_test(test_sigterm),
 	};
