@@ -34,6 +34,10 @@ static const opt opts[] = {
          "the core's RPC address (default " RPC_DEFAULT_URL ")"},
         {"--token", "AML_API_TOKEN", OPT_STR, OFF(token), 0, 0,
          "when set, POST endpoints need 'Authorization: Bearer <token>'"},
+        {"--read-token", "AML_READ_TOKEN", OPT_STR, OFF(read_token), 0, 0,
+         "when set, the query endpoints (scores, explain, graph, runs, ingestion) need "
+         "'Authorization: Bearer <read token or write token>'; /health, /ready, /metrics, "
+         "/openapi.json and /docs stay open (default unset: open)"},
         {"--docs-dir", "GATEWAY_DOCS_DIR", OPT_STR, OFF(docs_dir), 0, 0,
          "swagger-ui-dist folder served under /docs (default the one bootstrap installs)"},
         {"--threads", "GATEWAY_THREADS", OPT_INT, OFF(threads), 1, 1024,
@@ -63,7 +67,7 @@ static const opt opts[] = {
          "seconds a new connection has to send its whole first request, however it "
          "trickles (slowloris; default 10)"},
         {"--list-routes", NULL, OPT_FLAG, OFF(list_routes), 0, 0,
-         "print 'METHOD PATH' of every route and exit"},
+         "print 'METHOD PATH ACCESS' (open, read or write) of every route and exit"},
         {"--help", NULL, OPT_FLAG, OFF(help), 0, 0, "print this text and exit"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))

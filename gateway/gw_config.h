@@ -15,6 +15,7 @@ typedef struct gw_config {
 	int port;
 	const char *rpc_url;  /* borrowed from argv/environ */
 	const char *token;    /* AML_API_TOKEN, NULL when unset or empty */
+	const char *read_token; /* AML_READ_TOKEN, NULL when unset or empty */
 	const char *docs_dir; /* swagger-ui-dist folder */
 	int threads;          /* MHD thread pool size */
 	int rpc_timeout_ms;   /* query RPCs */

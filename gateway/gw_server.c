@@ -285,11 +285,12 @@ request_check(gw_server *s, request *r, struct MHD_Connection *conn, gw_reply *r
 		gw_reply_error(rep, 413, "body over %d bytes", GW_BODY_MAX);
 		return -1;
 	}
-	if (r->route->auth && s->cfg->token != NULL &&
-	    !gw_auth_check(s->cfg->token,
-	                   MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	                                               MHD_HTTP_HEADER_AUTHORIZATION))) {
-		gw_reply_error(rep, 401, "missing or wrong bearer token");
+	if (!gw_auth_allowed(r->route->auth, s->cfg->token, s->cfg->read_token,
+	                     MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                                 MHD_HTTP_HEADER_AUTHORIZATION))) {
+		gw_reply_error(rep, 401, "missing or wrong bearer token (%s)",
+		               r->route->auth == GW_AUTH_READ ? "the read or the write token"
+		                                              : "the write token");
 		rep->hdr_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
 		rep->hdr_value = "Bearer";
 		return -1;

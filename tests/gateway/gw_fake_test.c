@@ -866,6 +866,80 @@ test_no_token_configured(void **state)
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
 }
 
+/* GET target on port with the Authorization value auth (NULL: none); the status. */
+static int
+get_with(int port, const char *target, const char *auth)
+{
+	char hdr[128] = "";
+	gwt_resp r;
+	int status;
+
+	if (auth != NULL) {
+		snprintf(hdr, sizeof(hdr), "Authorization: %s\r\n", auth);
+	}
+	r = gwt_http(port, "GET", target, auth != NULL ? hdr : NULL, NULL, 0, 10000);
+	status = r.status;
+	if (status == 401) {
+		char buf[32];
+
+		gwt_assert_error(&r, 401);
+		assert_non_null(strstr(r.body, "the read or the write token"));
+		assert_string_equal(gwt_header(&r, "WWW-Authenticate", buf, sizeof(buf)), "Bearer");
+	}
+	gwt_resp_free(&r);
+	return status;
+}
+
+/* AML_READ_TOKEN: the query endpoints need it or the write token; health,
+ * readiness, metrics and the API document stay open; the read token does not
+ * write. With a read token and no write token, writes take the read token. */
+static void
+test_read_token(void **state)
+{
+	static char *env[] = {"AML_API_TOKEN=w-token", "AML_READ_TOKEN=r-token", NULL};
+	static char *env_read_only[] = {"AML_READ_TOKEN=r-token", NULL};
+	static const char *const queries[] = {"/scores/top",      "/scores/B", "/scores/explain/B",
+	                                      "/graph/wallet/B",  "/runs",     "/runs/5",
+	                                      "/ingestion/status"};
+	static const char *const open[] = {"/health", "/ready", "/metrics", "/openapi.json",
+	                                   "/docs"};
+	int port = gwt_free_port();
+	char log[256];
+	gwt_resp r;
+	pid_t pid;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.read.%d.log", gwt_log_dir(), (int)getpid());
+	pid = gwt_gateway_start(port, fake_url, env, log);
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		assert_int_equal(get_with(port, queries[i], NULL), 401);
+		assert_int_equal(get_with(port, queries[i], "Bearer r-tokeN"), 401);
+		assert_int_equal(get_with(port, queries[i], "Bearer r-token2"), 401);
+		assert_int_equal(get_with(port, queries[i], "Basic r-token"), 401);
+		assert_int_equal(get_with(port, queries[i], "Bearer r-token"), 200);
+		assert_int_equal(get_with(port, queries[i], "Bearer w-token"), 200);
+	}
+	for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++) {
+		assert_int_equal(get_with(port, open[i], NULL), 200);
+	}
+	r = gwt_http(port, "POST", "/reload-graph", "Authorization: Bearer r-token\r\n", NULL, 0,
+	             10000);
+	gwt_assert_error(&r, 401); /* a read token does not write */
+	gwt_resp_free(&r);
+	json_decref(gwt_post_json(port, "/reload-graph", NULL, "w-token", 200));
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	assert_true(log_has(log, "auth=bearer read_auth=bearer"));
+
+	pid = gwt_gateway_start(port, fake_url, env_read_only, log);
+	assert_int_equal(get_with(port, "/runs", NULL), 401);
+	r = gwt_http(port, "POST", "/reload-graph", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 401); /* reads closed: writes are not left open */
+	gwt_resp_free(&r);
+	json_decref(gwt_post_json(port, "/reload-graph", NULL, "r-token", 200));
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	assert_true(log_has(log, "auth.read_token_only"));
+}
+
 /* True while the server has not closed fd (nothing to read, or data). */
 static int
 still_open(int fd)
@@ -1232,6 +1306,7 @@ main(void)
 	        cmocka_unit_test(test_metrics_and_log),
 	        cmocka_unit_test(test_core_down_and_back),
 	        cmocka_unit_test(test_no_token_configured),
+	        cmocka_unit_test(test_read_token),
 	        cmocka_unit_test(test_connection_limits),
 	        cmocka_unit_test(test_idle_connections),
 	        cmocka_unit_test(test_slow_headers),
