@@ -30,12 +30,11 @@
 #include "gw_pool.h"
 #include "gw_route.h"
 #include "gw_server.h"
+#include "gw_target.h"
 
 #define MEMORY_LIMIT   (32 * 1024) /* per connection: request line, headers, read buffer (MHD zeroes it per request) */
 #define LISTEN_BACKLOG 1024
 #define LOG_PATH_MAX   200 /* bytes of the path quoted in the access log */
-#define PARAM_MAX      (AMLRISK_WALLET_MAX + 1)
-#define ASSET_NAME_MAX 64
 #define WHY_MAX        160
 
 struct gw_server {
@@ -65,14 +64,12 @@ typedef struct request {
 	const gw_route *route; /* NULL until matched */
 	int status;            /* queued status; 0 none yet */
 	const char *method;    /* MHD's string, valid for the request */
-	char *uri;             /* raw request-target (owned), split in place into path
-	                        * and query; over the limit, only its start (for the log) */
+	char *uri;             /* raw request-target (owned; target points into it);
+	                        * over the limit, only its start (for the log) */
 	int uri_too_long;
-	const char *query;
 	char *body; /* owned, at most GW_BODY_MAX bytes */
 	size_t body_len;
-	gw_match match;
-	char param[PARAM_MAX]; /* the decoded path parameter */
+	gw_target target;      /* route, decoded path parameter, query */
 	gw_reply early;        /* a refusal decided on the headers, sent on the last call */
 	int has_early;
 	gw_reply later; /* the reply of a suspended request, set by rq_resume */
@@ -202,55 +199,16 @@ reply_send(struct MHD_Connection *conn, request *r, gw_reply *rep)
 	return ret;
 }
 
-/* Decodes and checks the route's path parameter into r->param. */
-static int
-param_check(request *r, gw_reply *rep)
-{
-	const gw_match *m = &r->match;
-	char why[WHY_MAX], *end;
-	size_t n;
-	long long id;
-
-	switch (m->route->param) {
-	case GW_PARAM_NONE:
-		return 0;
-	case GW_PARAM_WALLET:
-		if (gw_param_wallet(m->seg, m->seg_len, r->param, sizeof(r->param), why,
-		                    sizeof(why)) != AMLRISK_OK) {
-			gw_reply_error(rep, 422, "%s", why);
-			return -1;
-		}
-		return 0;
-	case GW_PARAM_RUN_ID:
-		if (gw_param_decode(m->seg, m->seg_len, 0, r->param, sizeof(r->param), &n) !=
-		            AMLRISK_OK ||
-		    r->param[0] < '0' || r->param[0] > '9' ||
-		    (errno = 0, id = strtoll(r->param, &end, 10)) < 1 || *end != '\0' ||
-		    errno != 0) {
-			gw_reply_error(rep, 422, "run_id: must be an integer between 1 and %lld",
-			               (long long)INT64_MAX);
-			return -1;
-		}
-		return 0;
-	case GW_PARAM_ASSET:
-		if (gw_param_decode(m->seg, m->seg_len, 0, r->param, ASSET_NAME_MAX, &n) !=
-		    AMLRISK_OK) {
-			gw_reply_error(rep, 404, "no such asset");
-			return -1;
-		}
-		return 0;
-	}
-	return 0;
-}
-
-/* The checks made once the headers are in: URL limit, route, body limit,
- * token, path parameter. Returns 0 when the request may go on, else -1 with rep set. */
+/* The checks made once the headers are in: connection limits, URL limit,
+ * route, body limit, token, then query and path parameter. Returns 0 when the
+ * request may go on, else -1 with rep set. */
 static int
 request_check(gw_server *s, request *r, struct MHD_Connection *conn, gw_reply *rep)
 {
-	const char *clen, *q;
+	const char *clen;
 	char *end, why[WHY_MAX];
 	unsigned long long n;
+	int status;
 
 	if (gw_conn_refused(r->cn, why, sizeof(why))) {
 		/* opened past a connection limit: answered, then closed */
@@ -264,22 +222,22 @@ request_check(gw_server *s, request *r, struct MHD_Connection *conn, gw_reply *r
 		gw_reply_error(rep, 414, "URL longer than %d bytes", GW_URL_MAX);
 		return -1;
 	}
-	q = strchr(r->uri, '?');
-	r->query = q != NULL ? q + 1 : "";
-	switch (gw_route_find(r->method, r->uri, q != NULL ? (size_t)(q - r->uri) : strlen(r->uri),
-	                      &r->match)) {
-	case GW_ROUTE_NOT_FOUND:
-		gw_reply_error(rep, 404, "Not Found");
-		return -1;
-	case GW_ROUTE_BAD_METHOD:
+	switch ((status = gw_target_route(&r->target, r->method, r->uri, strlen(r->uri)))) {
+	case 0:
+		break;
+	case 405:
 		gw_reply_error(rep, 405, "Method Not Allowed");
 		rep->hdr_name = MHD_HTTP_HEADER_ALLOW;
-		rep->hdr_value = r->match.allow;
+		rep->hdr_value = r->target.match.allow;
 		return -1;
-	case GW_ROUTE_FOUND:
-		break;
+	case 414:
+		gw_reply_error(rep, 414, "URL longer than %d bytes", GW_URL_MAX);
+		return -1;
+	default:
+		gw_reply_error(rep, 404, "Not Found");
+		return -1;
 	}
-	r->route = r->match.route;
+	r->route = r->target.match.route;
 	clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (clen != NULL && ((n = strtoull(clen, &end, 10)) > GW_BODY_MAX || *end != '\0')) {
 		gw_reply_error(rep, 413, "body over %d bytes", GW_BODY_MAX);
@@ -295,7 +253,11 @@ request_check(gw_server *s, request *r, struct MHD_Connection *conn, gw_reply *r
 		rep->hdr_value = "Bearer";
 		return -1;
 	}
-	return param_check(r, rep);
+	if ((status = gw_target_check(&r->target, why, sizeof(why))) != 0) {
+		gw_reply_error(rep, status, "%s", why);
+		return -1;
+	}
+	return 0;
 }
 
 /* Appends a chunk of the body; -1 (and rep set to 413) over the limit. */
@@ -349,8 +311,8 @@ dispatch(gw_server *s, request *r, gw_reply *rep)
 {
 	gw_request rq = {
 	        .app = s->app,
-	        .param = r->route->param != GW_PARAM_NONE ? r->param : NULL,
-	        .query = r->query,
+	        .param = r->route->param != GW_PARAM_NONE ? r->target.param : NULL,
+	        .query = r->target.query,
 	        .body = r->body,
 	        .body_len = r->body_len,
 	        .suspend = rq_suspend,

@@ -30,6 +30,7 @@ static pid_t gw_pid;
 static char gw_log[256];
 static char last_overrides[1024];
 static atomic_int run_score_calls;
+static atomic_int ingestion_calls;
 
 /* ---- the fake RiskService ------------------------------------------------ */
 
@@ -304,6 +305,7 @@ fake_ingestion_status(Aml__V1__RiskService_Service *svc, const Aml__V1__Ingestio
 
 	(void)svc;
 	(void)in;
+	atomic_fetch_add(&ingestion_calls, 1);
 	p.topic = "transactions";
 	p.partition = 3;
 	p.committed_offset = 10;
@@ -583,6 +585,28 @@ test_runs_ingestion(void **state)
 	                 2);
 	assert_true(json_is_null(json_object_get(j, "last_error")));
 	json_decref(j);
+	/* hostile query strings and paths: refused before any RPC */
+	int calls = atomic_load(&ingestion_calls);
+	char many[512] = "/ingestion/status?", *p = many + strlen(many);
+	for (int i = 0; i <= 32; i++) {
+		p += sprintf(p, "%sp%d=1", i ? "&" : "", i);
+	}
+	const char *const refused[] = {
+	        "/ingestion/status?%zz",   "/ingestion/status?x=%4", "/ingestion/status?a=1&a=2",
+	        "/ingestion/status?x=%00", "/ingestion/status?x=%",  many,
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		get_error(refused[i], 400);
+	}
+	assert_int_equal(atomic_load(&ingestion_calls), calls);
+	json_decref(gwt_get_json(gw_port, "/ingestion/status?unknown=1&&", 200));
+	get_error("/ingestion/status/", 404);
+	get_error("/ingestion/%73tatus", 404);
+	get_error("/runs/1%00", 422);
+	get_error("/runs/%2B1", 422);
+	get_error("/scores/top?n=5&n=6", 400);
+	get_error("/scores/top?n=5%00", 400);
+	get_error("/graph/wallet/B?hops=1&hops=2", 400);
 }
 
 static void

@@ -63,6 +63,7 @@ class OpenApiTest(unittest.TestCase):
                 with self.subTest(route=f"{method.upper()} {path}"):
                     self.assertIn("operationId", op)
                     self.assertIn("200", op["responses"])
+                    self.assertIn("400", op["responses"])  # a malformed query string
                     params = {p["$ref"].rsplit("/", 1)[-1] if "$ref" in p else p["name"]
                               for p in op.get("parameters", [])}
                     for seg in path.split("/"):
