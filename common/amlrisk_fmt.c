@@ -14,27 +14,18 @@
 
 #define SCI_MAX 40 /* "%.16e" of any double, with room */
 
-/* A decimal of p significant digits: m * 10^(x - p + 1), 10^(p-1) <= m < 10^p. */
+/* A decimal of p significant digits d[0..p) (also as the integer m):
+ * m * 10^(x - p + 1), 10^(p-1) <= m < 10^p. */
 typedef struct dec {
-	uint64_t m;
+	char d[17];
 	int p, x;
+	uint64_t m;
 } dec;
 
 /* Exact powers of ten as doubles (10^22 is the last one that is). */
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-static uint64_t
-pow10_u64(int p)
-{
-	uint64_t v = 1;
-
-	while (p-- > 0) {
-		v *= 10;
-	}
-	return v;
-}
 
 /* 1 when d reads back as a. With m at most 2^53 and |e| at most 22, both are
  * exact doubles and one IEEE multiplication or division rounds the decimal
@@ -55,19 +46,18 @@ reads_back(const dec *d, double a)
 	return strtod(t, NULL) == a;
 }
 
-/* printf's "%.{p-1}e" of a (> 0): the nearest decimal of p digits, as digits
- * in digits (p of them) and its dec. */
+/* printf's "%.{p-1}e" of a (> 0): the nearest decimal of p digits. */
 static dec
-printf_dec(double a, int p, char *digits)
+printf_dec(double a, int p)
 {
 	char sci[SCI_MAX];
-	dec d = {0, p, 0};
+	dec d = {.p = p};
 	int i, n = 0;
 
 	snprintf(sci, sizeof(sci), "%.*e", p - 1, a);
 	for (i = 0; sci[i] != 'e'; i++) {
 		if (sci[i] != '.') {
-			digits[n++] = sci[i];
+			d.d[n++] = sci[i];
 			d.m = d.m * 10 + (uint64_t)(sci[i] - '0');
 		}
 	}
@@ -79,33 +69,42 @@ printf_dec(double a, int p, char *digits)
 static dec
 dec_up(dec d)
 {
-	if (++d.m == pow10_u64(d.p)) {
-		d.m /= 10; /* 9.99 became 10.00: 1.00 one decade up */
-		d.x++;
+	int i = d.p - 1;
+
+	d.m++;
+	for (; i >= 0 && d.d[i] == '9'; i--) {
+		d.d[i] = '0';
 	}
+	if (i >= 0) {
+		d.d[i]++;
+		return d;
+	}
+	d.d[0] = '1'; /* 9.99 became 10.00: 1.00 one decade up */
+	d.m /= 10;
+	d.x++;
 	return d;
 }
 
-/* The 17 digits of a (digits, x17) rounded to p digits. Rounding the 17-digit
- * text again is a's correct rounding, except when exactly 5, 50 is cut: a may
- * lie on either side of that, so printf decides. */
+/* d17 (17 digits) rounded to p digits. Rounding the 17-digit text again is
+ * a's correct rounding, except when exactly 5, 50 is cut: a may lie on either
+ * side of that, so printf decides. */
 static dec
-round_17(double a, const char *digits, int x17, int p)
+round_17(double a, const dec *d17, int p)
 {
-	char tmp[17];
-	dec d = {0, p, x17};
-	int i, tie = digits[p] == '5';
+	dec d = {.p = p, .x = d17->x};
+	int i, tie = d17->d[p] == '5';
 
 	for (i = p + 1; tie && i < 17; i++) {
-		tie = digits[i] == '0';
+		tie = d17->d[i] == '0';
 	}
 	if (tie) {
-		return printf_dec(a, p, tmp);
+		return printf_dec(a, p);
 	}
 	for (i = 0; i < p; i++) {
-		d.m = d.m * 10 + (uint64_t)(digits[i] - '0');
+		d.d[i] = d17->d[i];
+		d.m = d.m * 10 + (uint64_t)(d.d[i] - '0');
 	}
-	return digits[p] >= '5' ? dec_up(d) : d;
+	return d17->d[p] >= '5' ? dec_up(d) : d;
 }
 
 /* The shortest decimal that reads back as a (finite, > 0), the nearest to a
@@ -113,7 +112,6 @@ round_17(double a, const char *digits, int x17, int p)
 static dec
 shortest(double a)
 {
-	char digits[17];
 	int bexp, pow2 = frexp(a, &bexp) == 0.5;
 	dec d, d17;
 
@@ -123,7 +121,7 @@ shortest(double a)
 		 * below, so the nearest p digits can miss below while the next
 		 * decimal up is inside. An exact search for both. */
 		for (int p = 1; p < 17; p++) {
-			d = printf_dec(a, p, digits);
+			d = printf_dec(a, p);
 			if (reads_back(&d, a)) {
 				return d;
 			}
@@ -134,25 +132,25 @@ shortest(double a)
 				}
 			}
 		}
-		return printf_dec(a, 17, digits);
+		return printf_dec(a, 17);
 	}
 	/* Normal numbers: 15 digits are finer than half a double's spacing, so
 	 * when any decimal of 15 digits or fewer reads back as a, the nearest one
 	 * of 15 is it (padded with zeros); at 16 the nearest is the best; 17
 	 * always read back. */
-	d17 = printf_dec(a, 17, digits);
-	d = round_17(a, digits, d17.x, 15);
+	d17 = printf_dec(a, 17);
+	d = round_17(a, &d17, 15);
 	if (reads_back(&d, a)) {
 		return d;
 	}
-	d = round_17(a, digits, d17.x, 16);
+	d = round_17(a, &d17, 16);
 	return reads_back(&d, a) ? d : d17;
 }
 
 size_t
 amlrisk_fmt_double(char *buf, size_t cap, double v)
 {
-	char digits[20] = "";
+	const char *digits;
 	size_t n = 0, nd;
 	dec d;
 
@@ -176,12 +174,9 @@ amlrisk_fmt_double(char *buf, size_t cap, double v)
 		return n + (size_t)snprintf(buf + n, cap - n, "0.0");
 	}
 	d = shortest(v);
-	for (nd = (size_t)d.p; nd > 1 && d.m % 10 == 0; nd--) {
-		d.m /= 10; /* trailing zeros */
-	}
-	for (size_t i = nd; i-- > 0; d.m /= 10) {
-		digits[i] = (char)('0' + d.m % 10);
-	}
+	for (nd = (size_t)d.p; nd > 1 && d.d[nd - 1] == '0'; nd--) {
+	} /* trailing zeros */
+	digits = d.d;
 	if (d.x < -4 || d.x >= 16) { /* d.ddd e+XX */
 		buf[n++] = digits[0];
 		if (nd > 1) {
