@@ -4,7 +4,6 @@
  * ~1 us per 1000 open: far below accept's own cost) and by the watchdog four
  * times a second; requests on a connection only store its deadline (atomic). */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,7 +44,7 @@ typedef struct log_gate {
 struct gw_conns {
 	const gw_conn_limits *lim;
 	gw_metrics *metrics;
-	unsigned int hard_total, hard_per_ip;
+	unsigned int hard_per_ip; /* past it a connection is closed unanswered */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	gw_conn *head; /* open connections */
@@ -313,7 +312,6 @@ gw_conns_create(gw_conns **out, const gw_conn_limits *lim, gw_metrics *m)
 	}
 	c->lim = lim;
 	c->metrics = m;
-	c->hard_total = gw_conn_hard_total(lim);
 	c->hard_per_ip = (unsigned int)lim->per_ip + headroom((unsigned int)lim->per_ip, 4, 8);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);

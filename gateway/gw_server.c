@@ -1,11 +1,11 @@
 /* gw_server.c - libmicrohttpd glue: one request context per request (created
  * by the URI callback, which sees the raw request-target), the access handler's
  * state machine (headers -> body -> [waiting -> ready] -> answered), replies,
- * the access log and the metrics; connection limits and deadlines in gw_conn. A query suspends its
- * connection while its RPC is out, so pool threads serve other connections meanwhile; each request
- * is bounded by its deadline. */
+ * the access log and the metrics; connection limits and deadlines are
+ * gw_conn's, target parsing gw_target's. A query suspends its connection while
+ * its RPC is out, so pool threads serve other connections meanwhile; each
+ * request is bounded by its deadline. */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -22,11 +22,9 @@
 
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
-#include "amlrisk_tx.h"
 #include "gw_auth.h"
 #include "gw_conn.h"
 #include "gw_metrics.h"
-#include "gw_param.h"
 #include "gw_pool.h"
 #include "gw_route.h"
 #include "gw_server.h"
