@@ -1,11 +1,7 @@
 # The usual entry points. `make test` and `make demo` set up everything they
 # need (scripts/bootstrap), so a fresh Debian/Ubuntu machine needs nothing else.
 BUILD ?= build
-<<<<<<< HEAD
-.PHONY: all build test test-asan test-valgrind fuzz fuzz-smoke demo down bench clean format
-=======
-.PHONY: all build test test-asan test-valgrind demo down bench quality clean format
->>>>>>> sim-quality
+.PHONY: all build test test-asan test-valgrind fuzz fuzz-smoke demo down bench quality clean format
 
 all: build
 

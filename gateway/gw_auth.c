@@ -1,5 +1,6 @@
-/* gw_auth.c - constant-time bearer token check. Called once per POST; the cost
- * is one pass over the configured token whatever the client sent. */
+/* gw_auth.c - constant-time bearer token checks. Called once per request that
+ * needs a token; the cost is one pass over each configured token whatever the
+ * client sent. */
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -26,4 +27,28 @@ gw_auth_check(const char *token, const char *header)
 		diff |= (unsigned char)(token[i] ^ given[i < glen ? i : 0]);
 	}
 	return tlen > 0 && diff == 0;
+}
+
+int
+gw_auth_allowed(gw_auth_level level, const char *write_token, const char *read_token,
+                const char *header)
+{
+	const char *t;
+	int w, r;
+
+	switch (level) {
+	case GW_AUTH_NONE:
+		return 1;
+	case GW_AUTH_WRITE:
+		t = write_token != NULL ? write_token : read_token;
+		return t == NULL || gw_auth_check(t, header);
+	case GW_AUTH_READ:
+		if (read_token == NULL) {
+			return 1;
+		}
+		w = write_token != NULL && gw_auth_check(write_token, header);
+		r = gw_auth_check(read_token, header);
+		return w | r;
+	}
+	return 0;
 }

@@ -34,6 +34,10 @@ static const opt opts[] = {
          "the core's RPC address (default " RPC_DEFAULT_URL ")"},
         {"--token", "AML_API_TOKEN", OPT_STR, OFF(token), 0, 0,
          "when set, POST endpoints need 'Authorization: Bearer <token>'"},
+        {"--read-token", "AML_READ_TOKEN", OPT_STR, OFF(read_token), 0, 0,
+         "when set, the query endpoints (scores, explain, graph, runs, ingestion) need "
+         "'Authorization: Bearer <read token or write token>'; /health, /ready, /metrics, "
+         "/openapi.json and /docs stay open (default unset: open)"},
         {"--docs-dir", "GATEWAY_DOCS_DIR", OPT_STR, OFF(docs_dir), 0, 0,
          "swagger-ui-dist folder served under /docs (default the one bootstrap installs)"},
         {"--threads", "GATEWAY_THREADS", OPT_INT, OFF(threads), 1, 1024,
@@ -49,13 +53,21 @@ static const opt opts[] = {
         {"--long-timeout-ms", "GATEWAY_LONG_TIMEOUT_MS", OPT_INT, OFF(long_timeout_ms), 1, 86400000,
          "deadline of /reload-graph and /run-score (default 600000)"},
         {"--max-connections", "GATEWAY_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 100000,
-         "open connections at most (default 1024)"},
+         "connections served at once; an eighth more (at least 16) are answered 503 and "
+         "closed, beyond that new ones wait in the listen backlog (default 1024)"},
         {"--per-ip-connections", "GATEWAY_PER_IP_CONNECTIONS", OPT_INT, OFF(per_ip_connections), 1,
-         100000, "open connections per client address at most (default 256)"},
+         100000,
+         "connections served per client address; a quarter more (at least 8) are answered "
+         "503 and closed, beyond that closed unanswered (default 256)"},
         {"--connection-timeout", "GATEWAY_CONNECTION_TIMEOUT_S", OPT_INT, OFF(conn_timeout_s), 1,
-         3600, "seconds an idle or slow connection is kept (default 30)"},
+         3600,
+         "seconds a connection may be silent, and for the next whole request after an "
+         "answer (keep-alive; default 30)"},
+        {"--header-timeout", "GATEWAY_HEADER_TIMEOUT_S", OPT_INT, OFF(header_timeout_s), 1, 3600,
+         "seconds a new connection has to send its whole first request, however it "
+         "trickles (slowloris; default 10)"},
         {"--list-routes", NULL, OPT_FLAG, OFF(list_routes), 0, 0,
-         "print 'METHOD PATH' of every route and exit"},
+         "print 'METHOD PATH ACCESS' (open, read or write) of every route and exit"},
         {"--help", NULL, OPT_FLAG, OFF(help), 0, 0, "print this text and exit"},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -135,6 +147,7 @@ gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->max_connections = 1024;
 	cfg->per_ip_connections = 256;
 	cfg->conn_timeout_s = 30;
+	cfg->header_timeout_s = 10;
 	cfg->listen = GW_LISTEN_DEFAULT;
 	for (i = 0; i < N_OPTS; i++) {
 		const char *v = opts[i].env != NULL ? getenv(opts[i].env) : NULL;

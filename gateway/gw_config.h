@@ -15,15 +15,17 @@ typedef struct gw_config {
 	int port;
 	const char *rpc_url;  /* borrowed from argv/environ */
 	const char *token;    /* AML_API_TOKEN, NULL when unset or empty */
+	const char *read_token; /* AML_READ_TOKEN, NULL when unset or empty */
 	const char *docs_dir; /* swagger-ui-dist folder */
 	int threads;          /* MHD thread pool size */
 	int rpc_timeout_ms;   /* query RPCs */
 	int long_timeout_ms;  /* ReloadGraph, RunScore */
 	int rpc_batches;      /* coalesced query RPC batches out at once; 0 = none */
 	int top_cache;        /* keep recent /scores/top answers (gw_topcache.h) */
-	int max_connections;  /* all clients */
+	int max_connections;  /* all clients (gw_conn.h: answered 503 past it) */
 	int per_ip_connections;
-	int conn_timeout_s; /* idle or slow client */
+	int conn_timeout_s;   /* idle or slow client; the next request on a connection */
+	int header_timeout_s; /* a new connection's first request (slowloris) */
 	int list_routes;    /* --list-routes: print the table and exit */
 	int help;           /* --help */
 } gw_config;

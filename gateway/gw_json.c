@@ -1,6 +1,7 @@
 /* gw_json.c - one encoder per RiskService message, built with json_pack so each
- * answer is one allocation tree and one dump. Doubles keep 17 significant digits
- * (they round-trip exactly); timestamps become RFC 3339 UTC strings. */
+ * answer is one allocation tree, written by gw_jw (numbers as the shortest text
+ * that reads back exactly); stored JSON documents are embedded verbatim;
+ * timestamps become RFC 3339 UTC strings. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,21 +11,21 @@
 #include "gw_json.h"
 #include "gw_jw.h"
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
-
 typedef json_t *(*item_encoder)(const void *item);
 
 void
 gw_json_reply(gw_reply *rep, int status, json_t *obj)
 {
-	char *body = obj != NULL ? json_dumps(obj, DUMP_FLAGS) : NULL;
+	gw_jw w;
 
-	json_decref(obj);
-	if (body == NULL) {
+	if (obj == NULL) {
 		gw_reply_unencodable(rep);
 		return;
 	}
-	gw_reply_owned(rep, status, GW_CT_JSON, body, strlen(body));
+	gw_jw_init(&w);
+	gw_jw_json(&w, obj);
+	json_decref(obj);
+	gw_jw_reply(&w, rep, status);
 }
 
 /* A JSON array of n items, each encoded by enc; NULL when out of memory. */
@@ -43,8 +44,9 @@ json_list(void *const *items, size_t n, item_encoder enc)
 	return arr;
 }
 
-/* A JSON document stored as text (config_json, tx_source) parsed back into a
- * value; null when empty, the text itself when it does not parse. */
+/* A JSON document stored as text (config_json, tx_source) embedded verbatim:
+ * a uint64 seed and every number keep their stored text; null when empty, the
+ * text as a string when it is not JSON. */
 static json_t *
 json_embedded(const char *text)
 {
@@ -53,7 +55,7 @@ json_embedded(const char *text)
 	if (text == NULL || text[0] == '\0') {
 		return json_null();
 	}
-	if ((v = json_loads(text, JSON_DECODE_ANY, NULL)) != NULL) {
+	if ((v = gw_jw_raw_new(text)) != NULL) {
 		return v;
 	}
 	return json_string(text);

@@ -1,12 +1,13 @@
-/* gw_jw.c - the streaming JSON writer (see gw_jw.h). Escaping, UTF-8 checks and
- * number formats follow what Jansson's dump does with the flags gw_json.c uses
- * (compact, 17 significant digits), so a value reads the same whichever
- * encoder wrote it; tests/gateway/gw_jw_test.c compares the two byte for byte. */
+/* gw_jw.c - the gateway's JSON writer (see gw_jw.h). Escaping and UTF-8
+ * checks follow what Jansson's dump does, numbers are amlrisk_fmt_double()'s;
+ * tests/gateway/gw_jw_test.c compares strings and nesting with json_dumps
+ * byte for byte. Trees are the gateway's own (at most a few levels deep). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "amlrisk_fmt.h"
 #include "gw_jw.h"
 
 #define JW_MAX (16u << 20) /* a document beyond this is refused (500) */
@@ -206,42 +207,21 @@ gw_jw_int(gw_jw *w, int64_t v)
 void
 gw_jw_num(gw_jw *w, double v)
 {
-	char tmp[40], *e;
-	int n;
+	char tmp[AMLRISK_FMT_DOUBLE_MAX];
 
 	if (!isfinite(v)) {
-		value_start(w);
-		put(w, "null", 4);
+		gw_jw_null(w);
 		return;
 	}
 	value_start(w);
-	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
-	if (n <= 0 || (size_t)n >= sizeof(tmp) - 3) {
-		w->failed = 1;
-		return;
-	}
-	if ((e = strchr(tmp, 'e')) == NULL) {
-		if (strchr(tmp, '.') == NULL) {
-			memcpy(tmp + n, ".0", 3); /* stays a real when read back */
-			n += 2;
-		}
-	} else {
-		/* exponent without '+' or leading zeros: 1e+300 -> 1e300, 1e-07 -> 1e-7 */
-		char *d = e + 1, *s = e + 1;
+	put(w, tmp, amlrisk_fmt_double(tmp, sizeof(tmp), v));
+}
 
-		if (*s == '-') {
-			d++;
-			s++;
-		} else if (*s == '+') {
-			s++;
-		}
-		while (*s == '0' && s[1] != '\0') {
-			s++;
-		}
-		memmove(d, s, strlen(s) + 1);
-		n = (int)strlen(tmp);
-	}
-	put(w, tmp, (size_t)n);
+void
+gw_jw_null(gw_jw *w)
+{
+	value_start(w);
+	put(w, "null", 4);
 }
 
 void
@@ -266,4 +246,114 @@ gw_jw_reply(gw_jw *w, gw_reply *rep, int status)
 	}
 	gw_reply_owned(rep, status, GW_CT_JSON, w->b.data, w->b.len - 1);
 	gw_jw_init(w);
+}
+
+/* The key of a raw marker's one member: it begins with a NUL, which no key the
+ * gateway writes has, and the trees written here hold no parsed client text. */
+static const char raw_key[] = "\0amlrisk:raw";
+#define RAW_KEY_LEN (sizeof(raw_key) - 1)
+
+json_t *
+gw_jw_raw_new(const char *text)
+{
+	/* integers as reals: the check must not refuse a uint64 */
+	json_t *parsed = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+	json_t *marker;
+
+	if (parsed == NULL) {
+		return NULL;
+	}
+	json_decref(parsed);
+	if ((marker = json_object()) == NULL ||
+	    json_object_setn_new(marker, raw_key, RAW_KEY_LEN, json_string(text)) != 0) {
+		json_decref(marker);
+		return NULL;
+	}
+	return marker;
+}
+
+/* The text of v when it is a raw marker, else NULL. */
+static const char *
+raw_text(const json_t *v)
+{
+	return json_object_size(v) == 1
+	               ? json_string_value(json_object_getn(v, raw_key, RAW_KEY_LEN))
+	               : NULL;
+}
+
+/* Writes raw (one valid JSON value) as one value, compact: the whitespace
+ * between tokens dropped, everything else as it is. */
+static void
+raw_put(gw_jw *w, const char *raw)
+{
+	const char *run = raw, *s;
+	int in_str = 0;
+
+	value_start(w);
+	for (s = raw; *s != '\0'; s++) {
+		if (in_str) {
+			if (*s == '\\' && s[1] != '\0') {
+				s++;
+			} else if (*s == '"') {
+				in_str = 0;
+			}
+		} else if (*s == '"') {
+			in_str = 1;
+		} else if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') {
+			put(w, run, (size_t)(s - run));
+			run = s + 1;
+		}
+	}
+	put(w, run, (size_t)(s - run));
+}
+
+void
+gw_jw_json(gw_jw *w, const json_t *v)
+{
+	const char *key, *raw;
+	json_t *item;
+	size_t i;
+
+	if (w->failed) {
+		return; /* also bounds the recursion: nesting past GW_JW_DEPTH fails */
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if ((raw = raw_text(v)) != NULL) {
+			raw_put(w, raw);
+			return;
+		}
+		gw_jw_obj(w);
+		json_object_foreach((json_t *)v, key, item)
+		{
+			gw_jw_key(w, key);
+			gw_jw_json(w, item);
+		}
+		gw_jw_obj_end(w);
+		return;
+	case JSON_ARRAY:
+		gw_jw_arr(w);
+		json_array_foreach(v, i, item)
+		{
+			gw_jw_json(w, item);
+		}
+		gw_jw_arr_end(w);
+		return;
+	case JSON_STRING:
+		gw_jw_str(w, json_string_value(v));
+		return;
+	case JSON_INTEGER:
+		gw_jw_int(w, json_integer_value(v));
+		return;
+	case JSON_REAL:
+		gw_jw_num(w, json_real_value(v));
+		return;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		gw_jw_bool(w, json_is_true(v));
+		return;
+	case JSON_NULL:
+		gw_jw_null(w);
+		return;
+	}
 }

@@ -18,13 +18,18 @@
 
 #define ERR_MAX 256
 
+/* "METHOD PATH ACCESS" per route; ACCESS is open, read or write (gw_auth.h). */
 static void
 routes_print(void)
 {
+	static const char *const access[] = {
+	        [GW_AUTH_NONE] = "open", [GW_AUTH_WRITE] = "write", [GW_AUTH_READ] = "read"};
 	int i;
 
 	for (i = 0; i < gw_route_count(); i++) {
-		printf("%s %s\n", gw_route_at(i)->method, gw_route_at(i)->path);
+		const gw_route *r = gw_route_at(i);
+
+		printf("%s %s %s\n", r->method, r->path, access[r->auth]);
 	}
 }
 
@@ -91,8 +96,15 @@ main(int argc, char **argv)
 		goto out;
 	}
 	amlrisk_log(AMLRISK_LOG_INFO, "gateway", "started",
-	            "listen=%s:%d rpc=%s threads=%d auth=%s", cfg.host, gw_server_port(srv),
-	            cfg.rpc_url, cfg.threads, cfg.token != NULL ? "bearer" : "off");
+	            "listen=%s:%d rpc=%s threads=%d auth=%s read_auth=%s", cfg.host,
+	            gw_server_port(srv), cfg.rpc_url, cfg.threads,
+	            cfg.token != NULL ? "bearer" : "off",
+	            cfg.read_token != NULL ? "bearer" : "off");
+	if (cfg.read_token != NULL && cfg.token == NULL) {
+		amlrisk_log(AMLRISK_LOG_WARN, "gateway", "auth.read_token_only",
+		            "msg=\"AML_READ_TOKEN without AML_API_TOKEN: the write endpoints take "
+		            "the read token\"");
+	}
 	if (sigwait(&sigs, &sig) != 0) {
 		goto out;
 	}

@@ -37,6 +37,8 @@ struct gw_metrics {
 	atomic_uint_fast64_t rpc_errors[METHODS_MAX][GRPC_CODES + 1];
 	atomic_uint_fast64_t aborted;
 	atomic_int in_flight;
+	atomic_uint_fast64_t conn_events[GW_CONN_EVENTS];
+	atomic_int conns_open;
 };
 
 int
@@ -119,6 +121,20 @@ gw_metrics_rpc_error(gw_metrics *m, int method, int grpc_code)
 		grpc_code = GRPC_CODES;
 	}
 	atomic_fetch_add_explicit(&m->rpc_errors[method][grpc_code], 1, memory_order_relaxed);
+}
+
+void
+gw_metrics_conn_event(gw_metrics *m, gw_conn_event e)
+{
+	if (e >= 0 && e < GW_CONN_EVENTS) {
+		atomic_fetch_add_explicit(&m->conn_events[e], 1, memory_order_relaxed);
+	}
+}
+
+void
+gw_metrics_conn_open(gw_metrics *m, int delta)
+{
+	atomic_fetch_add_explicit(&m->conns_open, delta, memory_order_relaxed);
 }
 
 /* A bounded text buffer; a write that does not fit sets overflow. */
@@ -281,6 +297,52 @@ render_exchanges(const rpc_client *c, textbuf *tb)
 	}
 }
 
+const char *
+gw_metrics_conn_reason(gw_conn_event e)
+{
+	static const char *const reason[GW_CONN_EVENTS] = {
+	        [GW_CONN_REFUSED_ADDRESS] = "per_address",
+	        [GW_CONN_REFUSED_TOTAL] = "total",
+	        [GW_CONN_DROPPED_ADDRESS] = "per_address_hard",
+	        [GW_CONN_CUT_FIRST] = "first_request",
+	        [GW_CONN_CUT_NEXT] = "next_request",
+	};
+
+	return e >= 0 && e < GW_CONN_EVENTS ? reason[e] : "other";
+}
+
+/* Connections open, refused and cut, every reason always shown. */
+static void
+render_connections(const gw_metrics *m, textbuf *tb)
+{
+	tb_printf(tb,
+	          "# HELP amlrisk_gateway_connections_open Client connections open.\n"
+	          "# TYPE amlrisk_gateway_connections_open gauge\n"
+	          "amlrisk_gateway_connections_open %d\n"
+	          "# HELP amlrisk_gateway_connections_refused_total Connections opened past a "
+	          "limit: their request answered 503 and the connection closed (per_address, "
+	          "total), or closed unanswered past the per-address headroom "
+	          "(per_address_hard).\n"
+	          "# TYPE amlrisk_gateway_connections_refused_total counter\n",
+	          atomic_load_explicit(&m->conns_open, memory_order_relaxed));
+	for (int e = GW_CONN_REFUSED_ADDRESS; e <= GW_CONN_DROPPED_ADDRESS; e++) {
+		tb_printf(tb, "amlrisk_gateway_connections_refused_total{reason=\"%s\"} %llu\n",
+		          gw_metrics_conn_reason((gw_conn_event)e),
+		          (unsigned long long)atomic_load_explicit(&m->conn_events[e],
+		                                                   memory_order_relaxed));
+	}
+	tb_printf(tb, "# HELP amlrisk_gateway_connections_cut_total Connections closed because a "
+	              "request was not whole in time: the first within the header timeout, a "
+	              "later one within the idle timeout.\n"
+	              "# TYPE amlrisk_gateway_connections_cut_total counter\n");
+	for (int e = GW_CONN_CUT_FIRST; e <= GW_CONN_CUT_NEXT; e++) {
+		tb_printf(tb, "amlrisk_gateway_connections_cut_total{reason=\"%s\"} %llu\n",
+		          gw_metrics_conn_reason((gw_conn_event)e),
+		          (unsigned long long)atomic_load_explicit(&m->conn_events[e],
+		                                                   memory_order_relaxed));
+	}
+}
+
 void
 gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 {
@@ -296,6 +358,7 @@ gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 	render_latency(m, &tb);
 	render_rpc(m, &tb);
 	render_exchanges(rq->app->rpc, &tb);
+	render_connections(m, &tb);
 	tb_printf(&tb,
 	          "# HELP amlrisk_gateway_requests_in_flight Requests received and not yet "
 	          "answered.\n# TYPE amlrisk_gateway_requests_in_flight gauge\n"

@@ -1,6 +1,7 @@
 /* gw_metrics.h - the gateway's Prometheus metrics: requests by route and status,
  * a latency histogram per route, RPC errors by method and code, requests in
- * flight. Updated with relaxed atomics from every pool thread; rendered on GET /metrics. */
+ * flight, connections open, refused and cut. Updated with relaxed atomics from
+ * every pool thread; rendered on GET /metrics. */
 #ifndef GW_METRICS_H
 #define GW_METRICS_H
 
@@ -21,6 +22,23 @@ int gw_metrics_in_flight(const gw_metrics *m);
 
 /* An RPC returned grpc_code != OK; method is the RiskService method index. */
 void gw_metrics_rpc_error(gw_metrics *m, int method, int grpc_code);
+
+/* What happened to a connection (gw_conn.c), counted by reason. */
+typedef enum gw_conn_event {
+	GW_CONN_REFUSED_ADDRESS = 0, /* past the per-address limit: 503, closed */
+	GW_CONN_REFUSED_TOTAL,       /* past the total limit: 503, closed */
+	GW_CONN_DROPPED_ADDRESS,     /* past the per-address limit and its headroom:
+	                              * closed unanswered */
+	GW_CONN_CUT_FIRST,           /* first request not whole within the header timeout */
+	GW_CONN_CUT_NEXT,            /* a later one not whole within the idle timeout */
+	GW_CONN_EVENTS
+} gw_conn_event;
+
+void gw_metrics_conn_event(gw_metrics *m, gw_conn_event e);
+/* The reason label of e ("per_address", "first_request", ...; static). */
+const char *gw_metrics_conn_reason(gw_conn_event e);
+/* A connection opened (+1) or closed (-1). */
+void gw_metrics_conn_open(gw_metrics *m, int delta);
 
 /* GET /metrics: the text exposition format 0.0.4. */
 void gw_metrics_handle(const gw_request *rq, gw_reply *rep);

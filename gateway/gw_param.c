@@ -1,17 +1,20 @@
-/* gw_param.c - percent-decoding, query lookup and bounded parameters for the
- * gateway's handlers. Inputs are at most the URL limit (8 KiB), so a linear
- * scan of the query per parameter is cheaper than building a map. */
-#include <errno.h>
+/* gw_param.c - percent-decoding, the query string's check and lookup, and
+ * bounded parameters for the gateway's handlers. Inputs are at most the URL
+ * limit (8 KiB) with at most GW_QUERY_PARAMS_MAX parameters, checked once per
+ * request, so a linear scan of the query per parameter is cheaper than
+ * building a map. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "amlrisk_tx.h"
 #include "gw_param.h"
 
 #define INT_TEXT_MAX 32
+#define NAME_SHOWN   40 /* bytes of a parameter name quoted in an error */
 
 static int
 hexval(char c)
@@ -61,50 +64,115 @@ gw_param_decode(const char *src, size_t len, int plus_is_space, char *out, size_
 	return AMLRISK_OK;
 }
 
+/* The end of the parameter that starts at q: its '&' or the end of the query. */
+static const char *
+pair_end(const char *q)
+{
+	const char *e = strchr(q, '&');
+
+	return e != NULL ? e : q + strlen(q);
+}
+
+/* Length of the name part of the parameter [p, e): up to '=' or e. */
+static size_t
+name_len(const char *p, const char *e)
+{
+	const char *eq = memchr(p, '=', (size_t)(e - p));
+
+	return (size_t)((eq != NULL ? eq : e) - p);
+}
+
+int
+gw_param_query_check(const char *query, char *why, size_t whylen)
+{
+	const char *names[GW_QUERY_PARAMS_MAX], *p, *e;
+	size_t lens[GW_QUERY_PARAMS_MAX], n = 0;
+
+	for (p = query; *p != '\0'; p = *e == '&' ? e + 1 : e) {
+		e = pair_end(p);
+		for (const char *c = p; c < e; c++) {
+			unsigned char b = (unsigned char)*c;
+
+			if (b < 0x20 || b == 0x7f) {
+				snprintf(why, whylen, "query: control byte at byte %zu",
+				         (size_t)(c - query));
+				return AMLRISK_EINVAL;
+			}
+			if (b == '%' && (e - c < 3 || hexval(c[1]) < 0 || hexval(c[2]) < 0)) {
+				snprintf(why, whylen, "query: bad percent-encoding at byte %zu",
+				         (size_t)(c - query));
+				return AMLRISK_EINVAL;
+			}
+			if (b == '%' && c[1] == '0' && c[2] == '0') {
+				snprintf(why, whylen, "query: %%00 at byte %zu",
+				         (size_t)(c - query));
+				return AMLRISK_EINVAL;
+			}
+		}
+		if (e == p) {
+			continue; /* "a=1&&b=2" */
+		}
+		if (n == GW_QUERY_PARAMS_MAX) {
+			snprintf(why, whylen, "query: more than %d parameters",
+			         GW_QUERY_PARAMS_MAX);
+			return AMLRISK_EINVAL;
+		}
+		names[n] = p;
+		lens[n] = name_len(p, e);
+		for (size_t i = 0; i < n; i++) {
+			if (lens[i] == lens[n] && memcmp(names[i], p, lens[n]) == 0) {
+				snprintf(why, whylen,
+				         "query: parameter '%.*s' given more than once",
+				         (int)(lens[n] < NAME_SHOWN ? lens[n] : NAME_SHOWN), p);
+				return AMLRISK_EINVAL;
+			}
+		}
+		n++;
+	}
+	return AMLRISK_OK;
+}
+
 int
 gw_param_get(const char *query, const char *name, char *out, size_t cap)
 {
-	size_t nlen = strlen(name);
-	const char *p = query, *val = NULL;
-	size_t vlen = 0, dlen;
+	size_t nlen = strlen(name), vlen = 0, dlen;
+	const char *p, *e, *val = NULL;
+	int rv;
 
-	while (*p != '\0') {
-		const char *end = strchr(p, '&');
-		const char *eq;
-		size_t plen = end != NULL ? (size_t)(end - p) : strlen(p);
+	for (p = query; *p != '\0'; p = *e == '&' ? e + 1 : e) {
+		size_t nl;
 
-		eq = memchr(p, '=', plen);
-		if ((eq != NULL ? (size_t)(eq - p) : plen) == nlen && memcmp(p, name, nlen) == 0) {
-			val = eq != NULL ? eq + 1 : p + plen;
-			vlen = eq != NULL ? plen - nlen - 1 : 0;
-		}
-		p += plen;
-		if (*p == '&') {
-			p++;
+		e = pair_end(p);
+		nl = name_len(p, e);
+		if (nl == nlen && memcmp(p, name, nlen) == 0) {
+			val = p + nl < e ? p + nl + 1 : e; /* after '=', or "" */
+			vlen = (size_t)(e - val);
 		}
 	}
 	if (val == NULL) {
 		return AMLRISK_ENOTFOUND;
 	}
-	return gw_param_decode(val, vlen, 1, out, cap, &dlen);
+	if ((rv = gw_param_decode(val, vlen, 1, out, cap, &dlen)) != AMLRISK_OK) {
+		return rv;
+	}
+	return memchr(out, '\0', dlen) != NULL ? AMLRISK_EINVAL : AMLRISK_OK;
 }
 
 int
 gw_param_int(const char *query, const char *name, int64_t min, int64_t max, int64_t dflt,
              int64_t *out, char *why, size_t whylen)
 {
-	char text[INT_TEXT_MAX], *end;
-	long long v;
+	char text[INT_TEXT_MAX];
+	int64_t v;
 	int rv;
 
 	if ((rv = gw_param_get(query, name, text, sizeof(text))) == AMLRISK_ENOTFOUND) {
 		*out = dflt;
 		return AMLRISK_OK;
 	}
-	errno = 0;
-	v = rv == AMLRISK_OK ? strtoll(text, &end, 10) : 0;
-	if (rv != AMLRISK_OK || text[0] == '\0' || *end != '\0' || errno != 0 || v < min ||
-	    v > max || !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9'))) {
+	/* a sign or a digit first: no space or '+' that strtoll would take */
+	if (rv != AMLRISK_OK || !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')) ||
+	    amlrisk_parse_i64(&v, text, min, max) != AMLRISK_OK) {
 		snprintf(why, whylen, "%s: must be an integer between %" PRId64 " and %" PRId64,
 		         name, min, max);
 		return AMLRISK_EINVAL;
@@ -132,5 +200,22 @@ gw_param_wallet(const char *seg, size_t len, char *out, size_t cap, char *why, s
 		snprintf(why, whylen, "wallet: %s", reason != NULL ? reason : "invalid");
 		return AMLRISK_EINVAL;
 	}
+	return AMLRISK_OK;
+}
+
+int
+gw_param_run_id(const char *seg, size_t len, int64_t *out, char *why, size_t whylen)
+{
+	char text[INT_TEXT_MAX];
+	size_t n = 0;
+	int64_t id;
+
+	if (gw_param_decode(seg, len, 0, text, sizeof(text), &n) != AMLRISK_OK || n == 0 ||
+	    strspn(text, "0123456789") != n || amlrisk_parse_i64(&id, text, 1, INT64_MAX) != 0) {
+		snprintf(why, whylen, "run_id: must be an integer between 1 and %" PRId64,
+		         INT64_MAX);
+		return AMLRISK_EINVAL;
+	}
+	*out = id;
 	return AMLRISK_OK;
 }

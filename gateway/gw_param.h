@@ -1,11 +1,15 @@
-/* gw_param.h - request input parsing: percent-decoding, query string lookup,
- * bounded integer parameters and the wallet id check. Pure functions over
- * borrowed strings; every output buffer is bounded by its caller. */
+/* gw_param.h - request input parsing: percent-decoding, the query string's
+ * syntax and lookup, bounded integer parameters, the wallet id and run id
+ * checks. Pure functions over borrowed strings, no I/O; every output buffer is
+ * bounded by its caller; each is a fuzz entry point (any bytes in, a clear
+ * error out). */
 #ifndef GW_PARAM_H
 #define GW_PARAM_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define GW_QUERY_PARAMS_MAX 32 /* parameters in one query string */
 
 /* Percent-decodes src (len bytes) into out (cap bytes, NUL-terminated), '+' as
  * a space when plus_is_space (query strings). *outlen gets the decoded length.
@@ -14,9 +18,17 @@
 int gw_param_decode(const char *src, size_t len, int plus_is_space, char *out, size_t cap,
                     size_t *outlen);
 
-/* Finds the last occurrence of parameter name in query ("a=1&b=2", raw) and
- * decodes its value into out (cap bytes). Returns AMLRISK_OK, AMLRISK_ENOTFOUND
- * when absent, or the errors of gw_param_decode(). */
+/* Checks a raw query string (after '?', NUL-terminated) before any parameter
+ * is read: at most GW_QUERY_PARAMS_MAX parameters ("a=1&b=2"; empty ones
+ * between '&' are skipped), each name given once, every '%' followed by two
+ * hex digits, no %00 and no control byte. Returns AMLRISK_OK, or
+ * AMLRISK_EINVAL with the reason (and the byte offset) in why. Linear. */
+int gw_param_query_check(const char *query, char *why, size_t whylen);
+
+/* Finds the last occurrence of parameter name in query ("a=1&b=2", raw; names
+ * compared as sent) and decodes its value into out (cap bytes). Returns
+ * AMLRISK_OK, AMLRISK_ENOTFOUND when absent, the errors of gw_param_decode(),
+ * or AMLRISK_EINVAL when the value decodes to a NUL byte. */
 int gw_param_get(const char *query, const char *name, char *out, size_t cap);
 
 /* Reads the integer parameter name of query into *out: dflt when absent, else
@@ -30,5 +42,10 @@ int gw_param_int(const char *query, const char *name, int64_t min, int64_t max, 
  * characters (amlrisk_tx_check_id, what the consumer accepts). Returns
  * AMLRISK_OK, or AMLRISK_EINVAL with the reason in why. */
 int gw_param_wallet(const char *seg, size_t len, char *out, size_t cap, char *why, size_t whylen);
+
+/* Decodes the path segment seg (len bytes) as a run id: decimal digits only,
+ * in [1, INT64_MAX], into *out. Returns AMLRISK_OK, or AMLRISK_EINVAL with
+ * the reason in why. */
+int gw_param_run_id(const char *seg, size_t len, int64_t *out, char *why, size_t whylen);
 
 #endif

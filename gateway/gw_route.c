@@ -10,23 +10,25 @@
 #include "gw_static.h"
 
 /* Order matters where templates overlap: literal routes come before the
- * parameterised one they shadow (/scores/top before /scores/{wallet}). */
+ * parameterised one they shadow (/scores/top before /scores/{wallet}).
+ * Health, readiness, metrics (counters, no wallet or run data) and the API
+ * document stay open whatever tokens are set: probes and scrapers need them. */
 static const gw_route routes[] = {
-        {"GET", "/health", GW_PARAM_NONE, 0, gw_api_health},
-        {"GET", "/ready", GW_PARAM_NONE, 0, gw_api_ready},
-        {"POST", "/reload-graph", GW_PARAM_NONE, 1, gw_api_reload_graph},
-        {"POST", "/run-score", GW_PARAM_NONE, 1, gw_api_run_score},
-        {"GET", "/scores/top", GW_PARAM_NONE, 0, gw_api_top_scores},
-        {"GET", "/scores/explain/{wallet}", GW_PARAM_WALLET, 0, gw_api_explain},
-        {"GET", "/scores/{wallet}", GW_PARAM_WALLET, 0, gw_api_wallet_score},
-        {"GET", "/graph/wallet/{wallet}", GW_PARAM_WALLET, 0, gw_api_wallet_graph},
-        {"GET", "/runs", GW_PARAM_NONE, 0, gw_api_list_runs},
-        {"GET", "/runs/{run_id}", GW_PARAM_RUN_ID, 0, gw_api_get_run},
-        {"GET", "/ingestion/status", GW_PARAM_NONE, 0, gw_api_ingestion_status},
-        {"GET", "/metrics", GW_PARAM_NONE, 0, gw_metrics_handle},
-        {"GET", "/openapi.json", GW_PARAM_NONE, 0, gw_static_openapi},
-        {"GET", "/docs", GW_PARAM_NONE, 0, gw_static_docs},
-        {"GET", "/docs/{asset}", GW_PARAM_ASSET, 0, gw_static_asset},
+        {"GET", "/health", GW_PARAM_NONE, GW_AUTH_NONE, gw_api_health},
+        {"GET", "/ready", GW_PARAM_NONE, GW_AUTH_NONE, gw_api_ready},
+        {"POST", "/reload-graph", GW_PARAM_NONE, GW_AUTH_WRITE, gw_api_reload_graph},
+        {"POST", "/run-score", GW_PARAM_NONE, GW_AUTH_WRITE, gw_api_run_score},
+        {"GET", "/scores/top", GW_PARAM_NONE, GW_AUTH_READ, gw_api_top_scores},
+        {"GET", "/scores/explain/{wallet}", GW_PARAM_WALLET, GW_AUTH_READ, gw_api_explain},
+        {"GET", "/scores/{wallet}", GW_PARAM_WALLET, GW_AUTH_READ, gw_api_wallet_score},
+        {"GET", "/graph/wallet/{wallet}", GW_PARAM_WALLET, GW_AUTH_READ, gw_api_wallet_graph},
+        {"GET", "/runs", GW_PARAM_NONE, GW_AUTH_READ, gw_api_list_runs},
+        {"GET", "/runs/{run_id}", GW_PARAM_RUN_ID, GW_AUTH_READ, gw_api_get_run},
+        {"GET", "/ingestion/status", GW_PARAM_NONE, GW_AUTH_READ, gw_api_ingestion_status},
+        {"GET", "/metrics", GW_PARAM_NONE, GW_AUTH_NONE, gw_metrics_handle},
+        {"GET", "/openapi.json", GW_PARAM_NONE, GW_AUTH_NONE, gw_static_openapi},
+        {"GET", "/docs", GW_PARAM_NONE, GW_AUTH_NONE, gw_static_docs},
+        {"GET", "/docs/{asset}", GW_PARAM_ASSET, GW_AUTH_NONE, gw_static_asset},
 };
 
 #define N_ROUTES ((int)(sizeof(routes) / sizeof(routes[0])))

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "gw.h"
+#include "gw_auth.h"
 
 /* What the one path parameter of a template holds, and how it is checked. */
 typedef enum gw_param_kind {
@@ -20,7 +21,7 @@ typedef struct gw_route {
 	const char *method; /* "GET" or "POST" */
 	const char *path;   /* template: literal segments and at most one {param} */
 	gw_param_kind param;
-	int auth; /* needs the bearer token when AML_API_TOKEN is set */
+	gw_auth_level auth; /* the token it needs (gw_auth.h) */
 	gw_handler handler;
 } gw_route;
 

@@ -1,11 +1,11 @@
 /* gw_server.c - libmicrohttpd glue: one request context per request (created
  * by the URI callback, which sees the raw request-target), the access handler's
  * state machine (headers -> body -> [waiting -> ready] -> answered), replies,
- * the access log and the metrics. A query suspends its connection while its
- * RPC is out, so pool threads serve other connections meanwhile; each request
- * is bounded by its deadline. */
+ * the access log and the metrics; connection limits and deadlines are
+ * gw_conn's, target parsing gw_target's. A query suspends its connection while
+ * its RPC is out, so pool threads serve other connections meanwhile; each
+ * request is bounded by its deadline. */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -22,25 +22,25 @@
 
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
-#include "amlrisk_tx.h"
 #include "gw_auth.h"
+#include "gw_conn.h"
 #include "gw_metrics.h"
-#include "gw_param.h"
 #include "gw_pool.h"
 #include "gw_route.h"
 #include "gw_server.h"
+#include "gw_target.h"
 
 #define MEMORY_LIMIT   (32 * 1024) /* per connection: request line, headers, read buffer (MHD zeroes it per request) */
 #define LISTEN_BACKLOG 1024
 #define LOG_PATH_MAX   200 /* bytes of the path quoted in the access log */
-#define PARAM_MAX      (AMLRISK_WALLET_MAX + 1)
-#define ASSET_NAME_MAX 64
 #define WHY_MAX        160
 
 struct gw_server {
 	struct MHD_Daemon *mhd;
 	const gw_app *app;
 	const gw_config *cfg;
+	gw_conn_limits limits;
+	gw_conns *conns; /* limits and deadlines of the client connections */
 	int port;
 	atomic_int suspended; /* requests waiting for their RPC */
 };
@@ -62,17 +62,17 @@ typedef struct request {
 	const gw_route *route; /* NULL until matched */
 	int status;            /* queued status; 0 none yet */
 	const char *method;    /* MHD's string, valid for the request */
-	char *uri;             /* raw request-target (owned), split in place into path
-	                        * and query; over the limit, only its start (for the log) */
+	char *uri;             /* raw request-target (owned; target points into it);
+	                        * over the limit, only its start (for the log) */
 	int uri_too_long;
-	const char *query;
 	char *body; /* owned, at most GW_BODY_MAX bytes */
 	size_t body_len;
-	gw_match match;
-	char param[PARAM_MAX]; /* the decoded path parameter */
+	gw_target target;      /* route, decoded path parameter, query */
 	gw_reply early;        /* a refusal decided on the headers, sent on the last call */
 	int has_early;
 	gw_reply later; /* the reply of a suspended request, set by rq_resume */
+	gw_conn *cn;    /* the connection's record (limits, deadline), or NULL */
+	int close;      /* answer with Connection: close */
 } request;
 
 
@@ -99,6 +99,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	}
 	r->srv = s;
 	r->conn = conn;
+	r->cn = gw_conn_get(conn);
 	r->t0_us = now_us();
 	r->uri_too_long = len > GW_URL_MAX;
 	if ((r->uri = strndup(uri, r->uri_too_long ? LOG_PATH_MAX : len)) == NULL) {
@@ -149,6 +150,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	            r->method != NULL ? r->method : "-", path, r->status, secs * 1e3,
 	            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " closed=early");
 	gw_metrics_end(s->app->metrics, gw_route_index(r->route), r->status, secs);
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		gw_conn_idle(r->cn); /* the next request's deadline starts */
+	}
 	gw_reply_clear(&r->early);
 	gw_reply_clear(&r->later);
 	free(r->uri);
@@ -178,7 +182,9 @@ reply_send(struct MHD_Connection *conn, request *r, gw_reply *rep)
 	    (rep->cache != NULL &&
 	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, rep->cache) != MHD_YES) ||
 	    (rep->hdr_name != NULL &&
-	     MHD_add_response_header(resp, rep->hdr_name, rep->hdr_value) != MHD_YES)) {
+	     MHD_add_response_header(resp, rep->hdr_name, rep->hdr_value) != MHD_YES) ||
+	    (r != NULL && r->close &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
@@ -191,91 +197,65 @@ reply_send(struct MHD_Connection *conn, request *r, gw_reply *rep)
 	return ret;
 }
 
-/* Decodes and checks the route's path parameter into r->param. */
-static int
-param_check(request *r, gw_reply *rep)
-{
-	const gw_match *m = &r->match;
-	char why[WHY_MAX], *end;
-	size_t n;
-	long long id;
-
-	switch (m->route->param) {
-	case GW_PARAM_NONE:
-		return 0;
-	case GW_PARAM_WALLET:
-		if (gw_param_wallet(m->seg, m->seg_len, r->param, sizeof(r->param), why,
-		                    sizeof(why)) != AMLRISK_OK) {
-			gw_reply_error(rep, 422, "%s", why);
-			return -1;
-		}
-		return 0;
-	case GW_PARAM_RUN_ID:
-		if (gw_param_decode(m->seg, m->seg_len, 0, r->param, sizeof(r->param), &n) !=
-		            AMLRISK_OK ||
-		    r->param[0] < '0' || r->param[0] > '9' ||
-		    (errno = 0, id = strtoll(r->param, &end, 10)) < 1 || *end != '\0' ||
-		    errno != 0) {
-			gw_reply_error(rep, 422, "run_id: must be an integer between 1 and %lld",
-			               (long long)INT64_MAX);
-			return -1;
-		}
-		return 0;
-	case GW_PARAM_ASSET:
-		if (gw_param_decode(m->seg, m->seg_len, 0, r->param, ASSET_NAME_MAX, &n) !=
-		    AMLRISK_OK) {
-			gw_reply_error(rep, 404, "no such asset");
-			return -1;
-		}
-		return 0;
-	}
-	return 0;
-}
-
-/* The checks made once the headers are in: URL limit, route, body limit,
- * token, path parameter. Returns 0 when the request may go on, else -1 with rep set. */
+/* The checks made once the headers are in: connection limits, URL limit,
+ * route, body limit, token, then query and path parameter. Returns 0 when the
+ * request may go on, else -1 with rep set. */
 static int
 request_check(gw_server *s, request *r, struct MHD_Connection *conn, gw_reply *rep)
 {
-	const char *clen, *q;
-	char *end;
+	const char *clen;
+	char *end, why[WHY_MAX];
 	unsigned long long n;
+	int status;
 
+	if (gw_conn_refused(r->cn, why, sizeof(why))) {
+		/* opened past a connection limit: answered, then closed */
+		gw_reply_error(rep, 503, "%s", why);
+		rep->hdr_name = "Retry-After";
+		rep->hdr_value = "1";
+		r->close = 1;
+		return -1;
+	}
 	if (r->uri_too_long) {
 		gw_reply_error(rep, 414, "URL longer than %d bytes", GW_URL_MAX);
 		return -1;
 	}
-	q = strchr(r->uri, '?');
-	r->query = q != NULL ? q + 1 : "";
-	switch (gw_route_find(r->method, r->uri, q != NULL ? (size_t)(q - r->uri) : strlen(r->uri),
-	                      &r->match)) {
-	case GW_ROUTE_NOT_FOUND:
-		gw_reply_error(rep, 404, "Not Found");
-		return -1;
-	case GW_ROUTE_BAD_METHOD:
+	switch ((status = gw_target_route(&r->target, r->method, r->uri, strlen(r->uri)))) {
+	case 0:
+		break;
+	case 405:
 		gw_reply_error(rep, 405, "Method Not Allowed");
 		rep->hdr_name = MHD_HTTP_HEADER_ALLOW;
-		rep->hdr_value = r->match.allow;
+		rep->hdr_value = r->target.match.allow;
 		return -1;
-	case GW_ROUTE_FOUND:
-		break;
+	case 414:
+		gw_reply_error(rep, 414, "URL longer than %d bytes", GW_URL_MAX);
+		return -1;
+	default:
+		gw_reply_error(rep, 404, "Not Found");
+		return -1;
 	}
-	r->route = r->match.route;
+	r->route = r->target.match.route;
 	clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (clen != NULL && ((n = strtoull(clen, &end, 10)) > GW_BODY_MAX || *end != '\0')) {
 		gw_reply_error(rep, 413, "body over %d bytes", GW_BODY_MAX);
 		return -1;
 	}
-	if (r->route->auth && s->cfg->token != NULL &&
-	    !gw_auth_check(s->cfg->token,
-	                   MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	                                               MHD_HTTP_HEADER_AUTHORIZATION))) {
-		gw_reply_error(rep, 401, "missing or wrong bearer token");
+	if (!gw_auth_allowed(r->route->auth, s->cfg->token, s->cfg->read_token,
+	                     MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                                 MHD_HTTP_HEADER_AUTHORIZATION))) {
+		gw_reply_error(rep, 401, "missing or wrong bearer token (%s)",
+		               r->route->auth == GW_AUTH_READ ? "the read or the write token"
+		                                              : "the write token");
 		rep->hdr_name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
 		rep->hdr_value = "Bearer";
 		return -1;
 	}
-	return param_check(r, rep);
+	if ((status = gw_target_check(&r->target, why, sizeof(why))) != 0) {
+		gw_reply_error(rep, status, "%s", why);
+		return -1;
+	}
+	return 0;
 }
 
 /* Appends a chunk of the body; -1 (and rep set to 413) over the limit. */
@@ -329,8 +309,8 @@ dispatch(gw_server *s, request *r, gw_reply *rep)
 {
 	gw_request rq = {
 	        .app = s->app,
-	        .param = r->route->param != GW_PARAM_NONE ? r->param : NULL,
-	        .query = r->query,
+	        .param = r->route->param != GW_PARAM_NONE ? r->target.param : NULL,
+	        .query = r->target.query,
 	        .body = r->body,
 	        .body_len = r->body_len,
 	        .suspend = rq_suspend,
@@ -381,7 +361,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 		return MHD_YES; /* the body, or the last call, comes next */
 	case RQ_BODY:
-		if (r->has_early) {
+		if (r->has_early) { /* no body: the request is whole */
+			gw_conn_busy(r->cn);
 			r->has_early = 0;
 			*upload_size = 0;
 			rep = r->early;
@@ -396,6 +377,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			*upload_size = 0;
 			return MHD_YES;
 		}
+		gw_conn_busy(r->cn); /* the last call: the request is whole */
 		break;
 	case RQ_WAITING: /* not called while suspended; nothing to do if it were */
 		*upload_size = 0;
@@ -452,16 +434,18 @@ address_make(const gw_config *cfg, struct sockaddr_in *sa, char *err, size_t err
 
 /* The MHD pool size (gw_pool.h), logged when it had to exceed cfg's threads. */
 static unsigned int
-pool_size(const gw_config *cfg)
+pool_size(const gw_config *cfg, unsigned int hard_total)
 {
-	unsigned int pool =
-	        gw_pool_threads((unsigned int)cfg->threads, (unsigned int)cfg->max_connections);
+	unsigned int pool = gw_pool_threads((unsigned int)cfg->threads, hard_total);
 
 	if (pool != (unsigned int)cfg->threads) {
-		amlrisk_log(AMLRISK_LOG_WARN, "gateway", "http.threads_raised",
-		            "threads=%d max_connections=%d pool=%u why=\"at most %d connections per "
-		            "thread: libmicrohttpd stalls a thread with 128 ready sockets\"",
-		            cfg->threads, cfg->max_connections, pool, GW_CONNS_PER_THREAD_MAX);
+		amlrisk_log(
+		        AMLRISK_LOG_WARN, "gateway", "http.threads_raised",
+		        "threads=%d max_connections=%d open_at_most=%u pool=%u why=\"at most %d "
+		        "connections per thread: libmicrohttpd stalls a thread with 128 ready "
+		        "sockets\"",
+		        cfg->threads, cfg->max_connections, hard_total, pool,
+		        GW_CONNS_PER_THREAD_MAX);
 	}
 	return pool;
 }
@@ -472,7 +456,7 @@ gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *
 	gw_server *s;
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
-	unsigned int pool = pool_size(cfg); /* 1: MHD's single polling thread */
+	unsigned int pool, hard_total;
 	int rv;
 
 	if ((rv = address_make(cfg, &sa, err, errlen)) != AMLRISK_OK) {
@@ -483,14 +467,26 @@ gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *
 	}
 	s->app = app;
 	s->cfg = cfg;
+	s->limits = (gw_conn_limits){.max_connections = cfg->max_connections,
+	                             .per_ip = cfg->per_ip_connections,
+	                             .header_timeout_s = cfg->header_timeout_s,
+	                             .idle_timeout_s = cfg->conn_timeout_s};
+	if ((rv = gw_conns_create(&s->conns, &s->limits, app->metrics)) != AMLRISK_OK) {
+		snprintf(err, errlen, "connection watchdog: %s", amlrisk_strerror(rv));
+		free(s);
+		return rv;
+	}
+	/* MHD's own limits are the hard ones: past gw_conn's (answered 503) new
+	 * connections wait in the backlog; the per-address one is gw_conn's */
+	hard_total = gw_conn_hard_total(&s->limits);
+	pool = pool_size(cfg, hard_total); /* 1: MHD's single polling thread */
 	s->mhd = MHD_start_daemon(
 	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	                MHD_USE_ERROR_LOG,
-	        0, NULL, NULL,
-	        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR,
-	        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, pool > 1 ? pool : 0,
-	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connections,
+	        0, gw_conns_accept, s->conns, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+	        s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+	        pool > 1 ? pool : 0, MHD_OPTION_CONNECTION_LIMIT, hard_total,
+	        MHD_OPTION_NOTIFY_CONNECTION, gw_conns_notify, s->conns,
 	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEMORY_LIMIT,
 	        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)LISTEN_BACKLOG,
@@ -499,6 +495,7 @@ gw_server_start(gw_server **out, const gw_app *app, const gw_config *cfg, char *
 	if (s->mhd == NULL) {
 		snprintf(err, errlen, "libmicrohttpd could not start on %s:%d (address in use?)",
 		         cfg->host, cfg->port);
+		gw_conns_destroy(s->conns);
 		free(s);
 		return AMLRISK_EIO;
 	}
@@ -543,5 +540,6 @@ gw_server_stop(gw_server *s)
 			close(lsock);
 		}
 	}
+	gw_conns_destroy(s->conns);
 	free(s);
 }

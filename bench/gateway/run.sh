@@ -14,8 +14,13 @@
 # the gateway with the core and wrk; and the best ratio a gateway costing
 # nothing of its own could reach, HTTP and RPC sharing the cores; and what
 # one thread hand-off costs on this machine (amlrisk-bench-wake).
+# With GW_BEFORE=<another amlrisk-gateway binary> (e.g. a build of an earlier
+# commit) it instead compares that gateway ("before") with this build's
+# ("after") on the same core: /scores/top?n=20 with --top-cache 0 (every list
+# written out) and /scores/{wallet}, the two sides alternating run by run.
 #   BUILD (build)  WALLETS (1000000)  DURATION (10 s)  REPEAT (3, median kept)
 #   CONNS (32)  WRK_THREADS (1)  GW_THREADS (8)  GW_LOG_LEVEL (warn)  RPC_TRANSPORT (tcp|ipc)
+#   GW_BEFORE (unset)
 # Uses its own PostgreSQL (scripts/stack, private data dir and free ports).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -79,10 +84,10 @@ RPC_LISTEN=$RPC_ADDR "$BIN/amlrisk-core" >"$AMLRISK_VAR/core.log" 2>&1 &
 core_pid=$!
 pids+=($core_pid)
 GW=http://127.0.0.1:$GW_PORT
-# starts the gateway with --rpc-batches $1 and --top-cache ${2:-1} (its pid
-# in gw_pid) and waits for it
+# starts the gateway (${3:-this build's}) with --rpc-batches $1 and
+# --top-cache ${2:-1} (its pid in gw_pid) and waits for it
 gateway() {
-	LOG_LEVEL=${GW_LOG_LEVEL:-warn} "$BIN/amlrisk-gateway" --listen 127.0.0.1:$GW_PORT \
+	LOG_LEVEL=${GW_LOG_LEVEL:-warn} "${3:-$BIN/amlrisk-gateway}" --listen 127.0.0.1:$GW_PORT \
 		--rpc-url "$RPC_ADDR" --threads "$GW_THREADS" --rpc-batches "$1" --top-cache "${2:-1}" \
 		--long-timeout-ms 3600000 >>"$AMLRISK_VAR/gateway.log" 2>&1 &
 	gw_pid=$!
@@ -157,6 +162,40 @@ row() { # name gateway-figures baseline-figures bytes mode
 		-v b5="$b_p50" -v b9="$b_p99" \
 		'BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", n, m, len, gr, g5, g9, br, b5, b9, gr / br }'
 }
+
+# GW_BEFORE: the two gateways alternately, REPEAT rounds of one run each;
+# prints the medians and the ratio after / before, then stops
+if [ -n "${GW_BEFORE:-}" ]; then
+	[ -x "$GW_BEFORE" ] || { echo "run.sh: GW_BEFORE=$GW_BEFORE is not an executable" >&2; exit 1; }
+	ab=$AMLRISK_VAR/ab
+	: >"$ab"
+	for ((round = 0; round < REPEAT; round++)); do
+		for side in before after; do
+			kill "$gw_pid"
+			wait "$gw_pid" 2>/dev/null || true
+			[ "$side" = before ] && bin=$GW_BEFORE || bin=$BIN/amlrisk-gateway
+			gateway 1 0 "$bin"
+			echo "$side top $(REPEAT=1 measure "$GW/scores/top?n=20")" >>"$ab"
+			echo "$side wallet $(REPEAT=1 measure "$GW" "$ROOT/bench/gateway/scores.lua")" >>"$ab"
+		done
+	done
+	med() { awk -v s="$1" -v e="$2" '$1 == s && $2 == e { print $3 }' "$ab" | sort -n |
+		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+	{
+		echo "wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $REPEAT alternating rounds (median req/s); $WALLETS scored wallets; gateway --threads $GW_THREADS --top-cache 0; before: $GW_BEFORE; after: $BIN/amlrisk-gateway; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+		echo
+		echo "| endpoint | before req/s | after req/s | after / before |"
+		echo "|---|---|---|---|"
+		for e in top wallet; do
+			b=$(med before "$e") a=$(med after "$e")
+			awk -v e="$e" -v b="$b" -v a="$a" 'BEGIN { printf "| %s | %s | %s | %.3f |\n",
+				e == "top" ? "GET /scores/top?n=20 (--top-cache 0)" : "GET /scores/{wallet} (random)", b, a, a / b }'
+		done
+		echo
+		echo "every run: $(tr '\n' ';' <"$ab")"
+	} | tee "$OUT/gateway-ab.md"
+	exit 0
+fi
 
 wallet_bytes=$(curl -sf "$GW/scores/w0000001" | wc -c)
 top_bytes=$(curl -sf "$GW/scores/top?n=20" | wc -c)

@@ -65,7 +65,8 @@ void ctl_table_print(ctl_table *t);    /* prints (nothing without rows) and free
 void ctl_kv(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Unix microseconds as "2026-01-02T03:04:05.678Z" ("-" for 0) into buf. */
 const char *ctl_time(char *buf, size_t len, int64_t us);
-/* A double as the shortest text that reads back the same. */
+/* A double as the shortest text that reads back the same (amlrisk_fmt_double:
+ * 0.05, 1.0, 1e+16) into buf (len >= AMLRISK_FMT_DOUBLE_MAX); returns buf. */
 const char *ctl_num(char *buf, size_t len, double v);
 
 #endif

@@ -220,7 +220,7 @@ json_number(const char *name, const char *s, char *out, size_t len)
 
 	if (*s == '\0' || *end != '\0' || !isfinite(v))
 		return ctl_usage_error("%s: '%s' is not a number", name, s);
-	snprintf(out, len, "%.17g", v);
+	ctl_num(out, len, v);
 	return 0;
 }
 

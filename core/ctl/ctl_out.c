@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "amlrisk_fmt.h"
+
 #define KV_WIDTH 16
 
 static json_t *
@@ -106,7 +108,7 @@ ctl_json_from_msg(const ProtobufCMessage *m)
 }
 
 /* Writes v at indent; reals as the shortest text that parses back the same
- * (jansson offers only a fixed precision). */
+ * (amlrisk_fmt_double; jansson offers only a fixed precision). */
 static void
 emit(json_t *v, int indent)
 {
@@ -149,10 +151,8 @@ emit(json_t *v, int indent)
 		}
 		printf("%*s]", indent, "");
 		return;
-	case JSON_REAL:
+	case JSON_REAL: /* finite: jansson holds no other */
 		fputs(ctl_num(num, sizeof(num), json_real_value(v)), stdout);
-		if (strpbrk(num, ".eE") == NULL && strpbrk(num, "ni") == NULL)
-			fputs(".0", stdout);
 		return;
 	default:
 		s = json_dumps(v, JSON_ENCODE_ANY);
@@ -285,10 +285,6 @@ ctl_time(char *buf, size_t len, int64_t us)
 const char *
 ctl_num(char *buf, size_t len, double v)
 {
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
+	amlrisk_fmt_double(buf, len, v);
 	return buf;
 }

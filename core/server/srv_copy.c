@@ -271,16 +271,3 @@ srv_copybin_trailer(srv_copybuf *b)
 {
 	put_be(b, 0xffff, 2);
 }
-
-int
-srv_fmt_double(char *buf, size_t buflen, double v)
-{
-	int n = 0;
-
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(buf, buflen, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	return n;
-}

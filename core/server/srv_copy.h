@@ -67,8 +67,4 @@ void srv_copybin_text(srv_copybuf *b, const char *s, size_t len);
 void srv_copybin_f64_array(srv_copybuf *b, const double *v, unsigned n);
 void srv_copybin_trailer(srv_copybuf *b);
 
-/* The shortest %.{15,16,17}g form of v that parses back to v, into buf
- * (at least 32 bytes). Returns the length. */
-int srv_fmt_double(char *buf, size_t buflen, double v);
-
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "amlrisk_err.h"
+#include "amlrisk_fmt.h"
 #include "srv_copy.h"
 #include "srv_db.h"
 #include "srv_time.h"
@@ -102,7 +103,7 @@ srv_store_exposures_json(char *buf, size_t buflen, const core_config *cfg, const
 	for (unsigned k = 0; k <= cfg->hops; k++) {
 		char w[40];
 		int n;
-		srv_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
+		amlrisk_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
 		n = snprintf(buf + off, buflen - off,
 		             "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":%u}",
 		             k == 0 ? "[" : ",", k, w, counts[k]);
@@ -143,7 +144,7 @@ hop_prefixes_init(hop_prefixes *h, const core_config *cfg)
 {
 	for (unsigned k = 0; cfg->model == CORE_MODEL_HOP && k <= cfg->hops; k++) {
 		char w[40];
-		srv_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
+		amlrisk_fmt_double(w, sizeof(w), cfg->hop_weights[k]);
 		h->len[k] = (size_t)snprintf(
 		        h->text[k], sizeof(h->text[k]),
 		        "%s{\"hop\":%u,\"weight\":%s,\"illicit_count\":", k == 0 ? "[" : ",", k, w);

@@ -165,9 +165,9 @@ score_is(const char *wallet, int64_t run_id, double want)
 }
 
 /* POST /run-score with body; retried while the core answers 409 (its one
- * writer slot frees just after the previous run's answer). */
-static json_t *
-run_score(const char *body, int want)
+ * writer slot frees just after the previous run's answer). Caller frees. */
+static gwt_resp
+run_score_http(const char *body, int want)
 {
 	int64_t end = th_now_ms() + 30000;
 
@@ -175,7 +175,6 @@ run_score(const char *body, int want)
 		size_t len = body != NULL ? strlen(body) : 0;
 		gwt_resp r = gwt_http(gw_port, "POST", "/run-score",
 		                      "Authorization: Bearer " TOKEN "\r\n", body, len, 120000);
-		json_t *j;
 
 		if (r.status == 409 && want != 409 && th_now_ms() < end) {
 			gwt_resp_free(&r);
@@ -186,11 +185,20 @@ run_score(const char *body, int want)
 			fail_msg("/run-score %s: expected %d, got %d: %s", body, want, r.status,
 			         r.body);
 		}
-		j = json_loadb(r.body, r.body_len, 0, NULL);
-		assert_non_null(j);
-		gwt_resp_free(&r);
-		return j;
+		return r;
 	}
+}
+
+/* run_score_http(), the answer parsed. */
+static json_t *
+run_score(const char *body, int want)
+{
+	gwt_resp r = run_score_http(body, want);
+	json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+
+	assert_non_null(j);
+	gwt_resp_free(&r);
+	return j;
 }
 
 /* Asserts the 422 detail names key. */
@@ -323,22 +331,6 @@ reader_main(void *p)
 	return NULL;
 }
 
-/* The value of a counter in the gateway's /metrics. */
-static double
-metric(const char *name)
-{
-	gwt_resp r = gwt_http(gw_port, "GET", "/metrics", NULL, NULL, 0, 10000);
-	const char *at;
-	double v;
-
-	assert_int_equal(r.status, 200);
-	at = strstr(r.body, name);
-	assert_non_null(at);
-	v = strtod(at + strlen(name), NULL);
-	gwt_resp_free(&r);
-	return v;
-}
-
 /* Concurrent requests share exchanges with the core (coalesced query RPCs),
  * yet each gets its own answer: scores, top lists of its own length, 404s
  * naming its own wallet. */
@@ -347,7 +339,7 @@ test_concurrent_reads(void **state)
 {
 	reader rd[READERS];
 	pthread_t th[READERS];
-	double calls0 = metric("\namlrisk_gateway_rpc_calls_total ");
+	double calls0 = gwt_metric(gw_port, "\namlrisk_gateway_rpc_calls_total ");
 
 	(void)state;
 	for (int i = 0; i < READERS; i++) {
@@ -358,10 +350,11 @@ test_concurrent_reads(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(rd[i].wrong, 0);
 	}
-	assert_true(metric("\namlrisk_gateway_rpc_calls_total ") - calls0 >= READERS * READS_EACH);
-	assert_true(metric("\namlrisk_gateway_rpc_batches_total ") >= 1);
-	assert_true(metric("\namlrisk_gateway_rpc_exchanges_total ") <
-	            metric("\namlrisk_gateway_rpc_calls_total "));
+	assert_true(gwt_metric(gw_port, "\namlrisk_gateway_rpc_calls_total ") - calls0 >=
+	            READERS * READS_EACH);
+	assert_true(gwt_metric(gw_port, "\namlrisk_gateway_rpc_batches_total ") >= 1);
+	assert_true(gwt_metric(gw_port, "\namlrisk_gateway_rpc_exchanges_total ") <
+	            gwt_metric(gw_port, "\namlrisk_gateway_rpc_calls_total "));
 }
 
 static void
@@ -385,6 +378,10 @@ test_other_config_and_runs(void **state)
 	rejected("{\"bogus\": 1}", "bogus");
 	rejected("{\"illicit_ratio\": 2}", "illicit_ratio");
 	rejected("{\"direction\": \"sideways\"}", "direction");
+	/* the body reaches the core as it came: its reader says where it breaks */
+	rejected("{bad", "invalid JSON at byte 1");
+	rejected("[1]", "invalid JSON at byte 0: the config must be a JSON object");
+	rejected("{\"illicit_seed\": 18446744073709551616}", "illicit_seed");
 	j = gwt_get_json(gw_port, "/runs", 200);
 	assert_true(json_array_size(json_object_get(j, "runs")) >= 2);
 	json_decref(j);
@@ -591,7 +588,70 @@ test_schemathesis(void **state)
 		fail_msg("schemathesis failed (status %d); its report is in %s", st, gw_log);
 	}
 	assert_int_equal(kill(gw_pid, 0), 0); /* the gateway is still up */
-	json_decref(gwt_get_json(gw_port, "/health", 200));
+	wait_status("/health", 200); /* its body may hold a uint64 seed Jansson cannot read */
+}
+
+/* Asserts the answer to GET target is a 200 whose text holds needle. */
+static void
+body_has(const char *target, const char *needle)
+{
+	gwt_resp r = gwt_http(gw_port, "GET", target, NULL, NULL, 0, 10000);
+
+	if (r.status != 200 || strstr(r.body, needle) == NULL) {
+		fail_msg("GET %s: %d, no %s in %.600s", target, r.status, needle, r.body);
+	}
+	gwt_resp_free(&r);
+}
+
+/* illicit_seed 2^64-1 (past every int64, so past Jansson's integers) through
+ * HTTP into a stored run and back out of every answer that shows the run's
+ * config, byte for byte, as a JSON object; illicit_ratio 0.05 stays 0.05. */
+static void
+test_uint64_seed(void **state)
+{
+	static const char seed[] = "\"illicit_seed\":18446744073709551615,";
+	gwt_resp r;
+	json_t *j;
+	int64_t run;
+	char target[64], *stored;
+	PGconn *c;
+	PGresult *res;
+
+	(void)state;
+	r = run_score_http("{\"illicit_ratio\": 0.05, \"illicit_seed\": 18446744073709551615}",
+	                   200);
+	j = json_loadb(r.body, r.body_len, JSON_DECODE_INT_AS_REAL, NULL);
+	assert_non_null(j);
+	run = (int64_t)json_number_value(json_object_get(j, "run_id"));
+	assert_true(run > first_run);
+	assert_true(json_is_object(json_object_get(json_object_get(j, "run"), "config")));
+	json_decref(j);
+	assert_non_null(strstr(r.body, "\"config\":{"));
+	assert_non_null(strstr(r.body, seed));
+	assert_non_null(strstr(r.body, "\"illicit_ratio\":0.05,"));
+	gwt_resp_free(&r);
+	/* stored so in PostgreSQL */
+	c = th_db_connect(db_url);
+	snprintf(target, sizeof(target), "%lld", (long long)run);
+	res = PQexecParams(c, "SELECT config_json::text FROM scoring_runs WHERE id = $1::bigint", 1,
+	                   NULL, (const char *const[]){target}, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), 1);
+	stored = PQgetvalue(res, 0, 0);
+	if (strstr(stored, "18446744073709551615") == NULL || strstr(stored, "0.05") == NULL) {
+		fail_msg("stored config_json: %s", stored);
+	}
+	PQclear(res);
+	PQfinish(c);
+	/* and served back: the run, the list, the latest run in /health, explain */
+	snprintf(target, sizeof(target), "/runs/%lld", (long long)run);
+	body_has(target, seed);
+	body_has(target, "\"config\":{\"model\":");
+	body_has(target, "\"illicit_ratio\":0.05,");
+	body_has("/runs?limit=1", seed);
+	body_has("/runs?limit=1", "\"illicit_ratio\":0.05,");
+	body_has("/health", seed);
+	body_has("/scores/explain/B", seed);
 }
 
 static void
@@ -622,6 +682,7 @@ main(void)
 	        cmocka_unit_test(test_top_cache),
 	        cmocka_unit_test(test_other_config_and_runs),
 	        cmocka_unit_test(test_flow),
+	        cmocka_unit_test(test_uint64_seed),
 	        cmocka_unit_test(test_schemathesis),
 	        cmocka_unit_test(test_core_down_and_back),
 	};

@@ -30,6 +30,7 @@ static pid_t gw_pid;
 static char gw_log[256];
 static char last_overrides[1024];
 static atomic_int run_score_calls;
+static atomic_int ingestion_calls;
 
 /* ---- the fake RiskService ------------------------------------------------ */
 
@@ -78,10 +79,17 @@ fake_run_score(Aml__V1__RiskService_Service *svc, const Aml__V1__RunScoreRequest
 		rpc_call_fail(cd, AMLRISK_EINVAL, "config: unknown key 'bogus'");
 		return;
 	}
+	/* as the core's reader: an object or nothing */
+	size_t lead = strspn(in->config_overrides_json, " \t\r\n");
+	if (in->config_overrides_json[lead] != '{' && in->config_overrides_json[lead] != '\0') {
+		rpc_call_fail(cd, AMLRISK_EINVAL,
+		              "invalid JSON at byte %zu: the config must be a JSON object", lead);
+		return;
+	}
 	run.run_id = 7;
 	run.status = "completed";
 	run.model = "hop_exposure/v1";
-	run.config_json = "{\"illicit_ratio\":0.05}";
+	run.config_json = "{\"illicit_ratio\":0.05,\"illicit_seed\":18446744073709551615}";
 	run.tx_source = "{\"watermark\":6,\"transactions\":6}";
 	run.wallets = 5;
 	run.illicit = 1;
@@ -297,6 +305,7 @@ fake_ingestion_status(Aml__V1__RiskService_Service *svc, const Aml__V1__Ingestio
 
 	(void)svc;
 	(void)in;
+	atomic_fetch_add(&ingestion_calls, 1);
 	p.topic = "transactions";
 	p.partition = 3;
 	p.committed_offset = 10;
@@ -445,8 +454,18 @@ test_wallet_score(void **state)
 {
 	json_t *j;
 	char big[400];
+	gwt_resp r;
 
 	(void)state;
+	/* numbers as the shortest text that reads back: 0.6, not 0.59999999999999998 */
+	r = gwt_http(gw_port, "GET", "/scores/B", NULL, NULL, 0, 10000);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"risk_score\":0.6363961030678927,"));
+	assert_non_null(strstr(r.body, "{\"hop\":1,\"weight\":0.6,\"illicit_count\":1}"));
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "GET", "/health", NULL, NULL, 0, 10000);
+	assert_non_null(strstr(r.body, "\"core_uptime_seconds\":1.5}"));
+	gwt_resp_free(&r);
 	j = gwt_get_json(gw_port, "/scores/B", 200);
 	assert_string_equal(json_string_value(json_object_get(j, "wallet")), "B");
 	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
@@ -566,6 +585,28 @@ test_runs_ingestion(void **state)
 	                 2);
 	assert_true(json_is_null(json_object_get(j, "last_error")));
 	json_decref(j);
+	/* hostile query strings and paths: refused before any RPC */
+	int calls = atomic_load(&ingestion_calls);
+	char many[512] = "/ingestion/status?", *p = many + strlen(many);
+	for (int i = 0; i <= 32; i++) {
+		p += sprintf(p, "%sp%d=1", i ? "&" : "", i);
+	}
+	const char *const refused[] = {
+	        "/ingestion/status?%zz",   "/ingestion/status?x=%4", "/ingestion/status?a=1&a=2",
+	        "/ingestion/status?x=%00", "/ingestion/status?x=%",  many,
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		get_error(refused[i], 400);
+	}
+	assert_int_equal(atomic_load(&ingestion_calls), calls);
+	json_decref(gwt_get_json(gw_port, "/ingestion/status?unknown=1&&", 200));
+	get_error("/ingestion/status/", 404);
+	get_error("/ingestion/%73tatus", 404);
+	get_error("/runs/1%00", 422);
+	get_error("/runs/%2B1", 422);
+	get_error("/scores/top?n=5&n=6", 400);
+	get_error("/scores/top?n=5%00", 400);
+	get_error("/graph/wallet/B?hops=1&hops=2", 400);
 }
 
 static void
@@ -580,30 +621,49 @@ test_post_endpoints(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "edges")), 5);
 	assert_true(json_real_value(json_object_get(j, "elapsed_seconds")) == 0.25);
 	json_decref(j);
-	j = gwt_post_json(gw_port, "/run-score", NULL, TOKEN, 200);
-	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
-	assert_int_equal(json_integer_value(json_object_get(j, "wallets_scored")), 5);
-	assert_int_equal(json_integer_value(json_object_get(j, "illicit_count")), 1);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", NULL, 0,
+	             10000);
+	assert_int_equal(r.status, 200);
+	/* the stored config embedded as it is: a uint64 seed and 0.05 exactly */
+	assert_non_null(strstr(r.body, "\"config\":{\"illicit_ratio\":0.05,\"illicit_seed\":"
+	                               "18446744073709551615}"));
+	assert_non_null(strstr(r.body, "\"elapsed_seconds\":0.5,"));
+	j = json_loadb(r.body, r.body_len, JSON_DECODE_INT_AS_REAL, NULL);
+	assert_non_null(j);
+	gwt_resp_free(&r);
+	/* read with integers as reals (the seed is past Jansson's int64) */
+	assert_true(json_number_value(json_object_get(j, "run_id")) == 7);
+	assert_true(json_number_value(json_object_get(j, "wallets_scored")) == 5);
+	assert_true(json_number_value(json_object_get(j, "illicit_count")) == 1);
+	assert_true(json_is_object(json_object_get(json_object_get(j, "run"), "config")));
 	assert_string_equal(last_overrides, "");
 	json_decref(j);
-	j = gwt_post_json(gw_port, "/run-score",
-	                  " {\"illicit_ratio\": 0.1, \"count\": \"exact\"}\n", TOKEN, 200);
-	assert_string_equal(last_overrides,
-	                    "{\"illicit_ratio\":0.10000000000000001,\"count\":\"exact\"}");
-	json_decref(j);
+	/* the body reaches the core as it came (its exact reader decides) */
+	static const char body[] = " {\"illicit_ratio\": 0.1, \"illicit_seed\": "
+	                           "18446744073709551615, \"count\": \"exact\"}\n";
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", body,
+	             sizeof(body) - 1, 10000);
+	assert_int_equal(r.status, 200);
+	gwt_resp_free(&r);
+	assert_string_equal(last_overrides, body);
 	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n",
 	             "{\"bogus\": 1}", 12, 10000);
 	gwt_assert_error(&r, 422);
 	assert_non_null(strstr(r.body, "bogus"));
 	gwt_resp_free(&r);
-	int calls = atomic_load(&run_score_calls);
+	/* not an object: the core's answer (422, where the JSON breaks) comes back */
 	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", "[1]", 3,
 	             10000);
 	gwt_assert_error(&r, 422);
+	assert_non_null(strstr(r.body, "at byte 0: the config must be a JSON object"));
 	gwt_resp_free(&r);
-	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n", "{bad",
-	             4, 10000);
-	gwt_assert_error(&r, 400);
+	assert_string_equal(last_overrides, "[1]");
+	/* a NUL byte cannot travel in the RPC's string: refused here */
+	int calls = atomic_load(&run_score_calls);
+	r = gwt_http(gw_port, "POST", "/run-score", "Authorization: Bearer " TOKEN "\r\n",
+	             "{\"a\":1}\0{}", 10, 10000);
+	gwt_assert_error(&r, 422);
+	assert_non_null(strstr(r.body, "NUL byte at byte 7"));
 	gwt_resp_free(&r);
 	assert_int_equal(atomic_load(&run_score_calls), calls); /* never sent to the core */
 	big = calloc(1, 70000);
@@ -830,6 +890,80 @@ test_no_token_configured(void **state)
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
 }
 
+/* GET target on port with the Authorization value auth (NULL: none); the status. */
+static int
+get_with(int port, const char *target, const char *auth)
+{
+	char hdr[128] = "";
+	gwt_resp r;
+	int status;
+
+	if (auth != NULL) {
+		snprintf(hdr, sizeof(hdr), "Authorization: %s\r\n", auth);
+	}
+	r = gwt_http(port, "GET", target, auth != NULL ? hdr : NULL, NULL, 0, 10000);
+	status = r.status;
+	if (status == 401) {
+		char buf[32];
+
+		gwt_assert_error(&r, 401);
+		assert_non_null(strstr(r.body, "the read or the write token"));
+		assert_string_equal(gwt_header(&r, "WWW-Authenticate", buf, sizeof(buf)), "Bearer");
+	}
+	gwt_resp_free(&r);
+	return status;
+}
+
+/* AML_READ_TOKEN: the query endpoints need it or the write token; health,
+ * readiness, metrics and the API document stay open; the read token does not
+ * write. With a read token and no write token, writes take the read token. */
+static void
+test_read_token(void **state)
+{
+	static char *env[] = {"AML_API_TOKEN=w-token", "AML_READ_TOKEN=r-token", NULL};
+	static char *env_read_only[] = {"AML_READ_TOKEN=r-token", NULL};
+	static const char *const queries[] = {"/scores/top",      "/scores/B", "/scores/explain/B",
+	                                      "/graph/wallet/B",  "/runs",     "/runs/5",
+	                                      "/ingestion/status"};
+	static const char *const open[] = {"/health", "/ready", "/metrics", "/openapi.json",
+	                                   "/docs"};
+	int port = gwt_free_port();
+	char log[256];
+	gwt_resp r;
+	pid_t pid;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.read.%d.log", gwt_log_dir(), (int)getpid());
+	pid = gwt_gateway_start(port, fake_url, env, log);
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		assert_int_equal(get_with(port, queries[i], NULL), 401);
+		assert_int_equal(get_with(port, queries[i], "Bearer r-tokeN"), 401);
+		assert_int_equal(get_with(port, queries[i], "Bearer r-token2"), 401);
+		assert_int_equal(get_with(port, queries[i], "Basic r-token"), 401);
+		assert_int_equal(get_with(port, queries[i], "Bearer r-token"), 200);
+		assert_int_equal(get_with(port, queries[i], "Bearer w-token"), 200);
+	}
+	for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++) {
+		assert_int_equal(get_with(port, open[i], NULL), 200);
+	}
+	r = gwt_http(port, "POST", "/reload-graph", "Authorization: Bearer r-token\r\n", NULL, 0,
+	             10000);
+	gwt_assert_error(&r, 401); /* a read token does not write */
+	gwt_resp_free(&r);
+	json_decref(gwt_post_json(port, "/reload-graph", NULL, "w-token", 200));
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	assert_true(log_has(log, "auth=bearer read_auth=bearer"));
+
+	pid = gwt_gateway_start(port, fake_url, env_read_only, log);
+	assert_int_equal(get_with(port, "/runs", NULL), 401);
+	r = gwt_http(port, "POST", "/reload-graph", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 401); /* reads closed: writes are not left open */
+	gwt_resp_free(&r);
+	json_decref(gwt_post_json(port, "/reload-graph", NULL, "r-token", 200));
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	assert_true(log_has(log, "auth.read_token_only"));
+}
+
 /* True while the server has not closed fd (nothing to read, or data). */
 static int
 still_open(int fd)
@@ -860,6 +994,21 @@ health_until(int port, int want)
 		gwt_resp_free(&r);
 	} while (status != want && th_now_ms() - t0 < 10000);
 	return status;
+}
+
+/* A request from src (NULL: 127.0.0.1) on a connection past a limit: 503 with
+ * a JSON detail, Retry-After, and the connection closed after it. */
+static void
+refused_is_answered(int port, const char *src)
+{
+	gwt_resp r = gwt_http_from(src, port, "GET", "/health", NULL, NULL, 0, 10000);
+	char buf[64];
+
+	gwt_assert_error(&r, 503);
+	assert_non_null(strstr(r.body, "too many open connections"));
+	assert_non_null(gwt_header(&r, "Retry-After", buf, sizeof(buf)));
+	assert_string_equal(gwt_header(&r, "Connection", buf, sizeof(buf)), "close");
+	gwt_resp_free(&r);
 }
 
 /* The per-IP connection limit and the connection timeout against slow clients. */
@@ -894,8 +1043,9 @@ test_connection_limits(void **state)
 		assert_true(i < 25);
 	}
 	/* once the server has accepted both (a moment on a loaded machine), a third
-	 * connection from 127.0.0.1 is closed unanswered */
-	assert_int_equal(health_until(port, 0), 0);
+	 * connection from 127.0.0.1 is answered 503 and closed, not dropped */
+	assert_int_equal(health_until(port, 503), 503);
+	refused_is_answered(port, NULL);
 	close(a);
 	close(b);
 	/* once the server has seen both closes (it may take a moment on a loaded
@@ -911,6 +1061,151 @@ test_connection_limits(void **state)
 	assert_true(th_now_ms() - t0 < 12000); /* ~3 s, with room for a loaded machine */
 	close(slow);
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+}
+
+/* Waits (ms at most) until the server has closed fd; 1 when it has. */
+static int
+closed_within(int fd, int ms)
+{
+	int64_t end = th_now_ms() + ms;
+	char buf[256];
+
+	while (th_now_ms() < end) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (poll(&p, 1, 100) > 0 && recv(fd, buf, sizeof(buf), 0) <= 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+#define IDLE_CONNS  300
+#define FLOOD_CONNS (IDLE_CONNS + 100) /* past the per-address headroom (256 + 64) */
+
+/* 300 idle connections from one address (the default limit is 256): that
+ * address's next request is answered 503, not dropped; other addresses are
+ * served; the idle ones are closed by the first-request deadline (8 s; the
+ * inactivity timeout is 30 s), then the address is served again. Past the 503
+ * headroom a connection is closed unanswered, counted; every refusal is in the
+ * log and /metrics. */
+static void
+test_idle_connections(void **state)
+{
+	static char *env[] = {"GATEWAY_HEADER_TIMEOUT_S=8", NULL};
+	int fds[FLOOD_CONNS], port = gwt_free_port(), open_left = 0;
+	char log[256];
+	pid_t pid;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.idle.%d.log", gwt_log_dir(), (int)getpid());
+	pid = gwt_gateway_start(port, fake_url, env, log);
+	for (int i = 0; i < IDLE_CONNS; i++) {
+		assert_true((fds[i] = gwt_dial(port)) >= 0);
+	}
+	assert_int_equal(health_until(port, 503), 503); /* once the server has them all */
+	refused_is_answered(port, NULL);
+	json_decref(gwt_get_json(gw_port, "/health", 200)); /* another gateway: unaffected */
+	{
+		gwt_resp r =
+		        gwt_http_from("127.0.0.2", port, "GET", "/health", NULL, NULL, 0, 10000);
+
+		assert_int_equal(r.status, 200); /* another address is served */
+		gwt_resp_free(&r);
+	}
+	for (int i = IDLE_CONNS; i < FLOOD_CONNS; i++) {
+		assert_true((fds[i] = gwt_dial(port)) >= 0);
+	}
+	/* the server closes every one: past the headroom at once, the refused
+	 * ones after 2 s, the others at the 8 s first-request deadline */
+	for (int i = 0; i < FLOOD_CONNS; i++) {
+		open_left += !closed_within(fds[i], 20000);
+		close(fds[i]);
+	}
+	assert_int_equal(open_left, 0);
+	assert_int_equal(health_until(port, 200), 200);
+	assert_true(
+	        gwt_metric(port,
+	                   "amlrisk_gateway_connections_refused_total{reason=\"per_address\"} ") >=
+	        IDLE_CONNS - 256);
+	assert_true(gwt_metric(port,
+	                       "amlrisk_gateway_connections_refused_total{reason=\"per_address_"
+	                       "hard\"} ") >= 1);
+	assert_true(
+	        gwt_metric(port,
+	                   "amlrisk_gateway_connections_cut_total{reason=\"first_request\"} ") >=
+	        200);
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	assert_true(log_has(log, "http.conn_refused reason=per_address addr=127.0.0.1"));
+	assert_true(log_has(log, "http.conn_refused reason=per_address_hard addr=127.0.0.1"));
+	assert_true(log_has(log, "http.conn_cut reason=first_request addr=127.0.0.1"));
+}
+
+/* Writes a header line to fd every 300 ms (each byte resets libmicrohttpd's
+ * inactivity timer) until the server closes fd; 1 when it did within 20 s. */
+static int
+trickle_until_closed(int fd)
+{
+	int64_t end = th_now_ms() + 20000;
+
+	while (th_now_ms() < end) {
+		if (send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) != 11 || closed_within(fd, 300)) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Slowloris: a client that keeps sending header lines but never ends its
+ * request is cut at the first-request deadline (3 s), and on a kept-alive
+ * connection at the next-request deadline (4 s), though each byte resets the
+ * inactivity timer; other clients are served meanwhile. */
+static void
+test_slow_headers(void **state)
+{
+	static char *env[] = {"GATEWAY_HEADER_TIMEOUT_S=3", "GATEWAY_CONNECTION_TIMEOUT_S=4", NULL};
+	static const char start[] = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+	int port = gwt_free_port(), fd;
+	char log[256], buf[4096];
+	pid_t pid;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.slow.%d.log", gwt_log_dir(), (int)getpid());
+	pid = gwt_gateway_start(port, fake_url, env, log);
+	fd = gwt_dial(port);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, start, sizeof(start) - 1, MSG_NOSIGNAL),
+	                 (ssize_t)sizeof(start) - 1);
+	{
+		gwt_resp r =
+		        gwt_http_from("127.0.0.2", port, "GET", "/health", NULL, NULL, 0, 10000);
+
+		assert_int_equal(r.status, 200);
+		gwt_resp_free(&r);
+	}
+	assert_true(trickle_until_closed(fd));
+	close(fd);
+	/* a kept-alive connection: one whole request answered, the next trickled */
+	fd = gwt_dial(port);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, start, sizeof(start) - 1, MSG_NOSIGNAL),
+	                 (ssize_t)sizeof(start) - 1);
+	assert_int_equal(send(fd, "\r\n", 2, MSG_NOSIGNAL), 2);
+	read_answers(fd, buf, sizeof(buf), 1);
+	assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+	assert_int_equal(send(fd, start, sizeof(start) - 1, MSG_NOSIGNAL),
+	                 (ssize_t)sizeof(start) - 1);
+	assert_true(trickle_until_closed(fd));
+	close(fd);
+	assert_true(
+	        gwt_metric(port,
+	                   "amlrisk_gateway_connections_cut_total{reason=\"first_request\"} ") >=
+	        1);
+	assert_true(gwt_metric(port,
+	                       "amlrisk_gateway_connections_cut_total{reason=\"next_request\"} ") >=
+	            1);
+	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
+	assert_true(log_has(log, "http.conn_cut reason=first_request"));
 }
 
 #define MANY_CONNS  128
@@ -981,7 +1276,9 @@ test_many_ready_connections(void **state)
 		close(fds[i]);
 	}
 	assert_int_equal(th_stop(pid, SIGTERM, 10000), 0);
-	assert_true(log_has(log, "http.threads_raised threads=1 max_connections=250 pool=2"));
+	assert_true(log_has(log,
+	                    "http.threads_raised threads=1 max_connections=250 open_at_most=281 "
+	                    "pool=3"));
 }
 
 /* A request still waiting for its RPC when SIGTERM comes. */
@@ -1033,7 +1330,10 @@ main(void)
 	        cmocka_unit_test(test_metrics_and_log),
 	        cmocka_unit_test(test_core_down_and_back),
 	        cmocka_unit_test(test_no_token_configured),
+	        cmocka_unit_test(test_read_token),
 	        cmocka_unit_test(test_connection_limits),
+	        cmocka_unit_test(test_idle_connections),
+	        cmocka_unit_test(test_slow_headers),
 	        cmocka_unit_test(test_many_ready_connections),
 	        cmocka_unit_test(test_sigterm),
 	};

@@ -46,10 +46,22 @@ gwt_free_port(void)
 int
 gwt_dial(int port)
 {
+	return gwt_dial_from(NULL, port);
+}
+
+int
+gwt_dial_from(const char *src, int port)
+{
 	struct sockaddr_in sa = {0};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
+	if (src != NULL) {
+		sa.sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		memset(&sa, 0, sizeof(sa));
+	}
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -83,13 +95,20 @@ gwt_resp
 gwt_http(int port, const char *method, const char *target, const char *headers, const char *body,
          size_t body_len, int timeout_ms)
 {
+	return gwt_http_from(NULL, port, method, target, headers, body, body_len, timeout_ms);
+}
+
+gwt_resp
+gwt_http_from(const char *src, int port, const char *method, const char *target,
+              const char *headers, const char *body, size_t body_len, int timeout_ms)
+{
 	gwt_resp r = {0};
 	char *req, *buf, *sep;
 	size_t cap = 65536, len = 0, reqlen;
 	int64_t t0 = th_now_ms();
 	int fd;
 
-	fd = gwt_dial(port);
+	fd = gwt_dial_from(src, port);
 	assert_true(fd >= 0);
 	reqlen = strlen(target) + (headers != NULL ? strlen(headers) : 0) + 256;
 	req = malloc(reqlen);
@@ -234,6 +253,22 @@ gwt_post_json(int port, const char *target, const char *body, const char *token,
 	}
 	r = gwt_http(port, "POST", target, auth, body, body != NULL ? strlen(body) : 0, 120000);
 	return answer_json(&r, target, want_status);
+}
+
+double
+gwt_metric(int port, const char *name)
+{
+	gwt_resp r = gwt_http(port, "GET", "/metrics", NULL, NULL, 0, 10000);
+	const char *at;
+	double v;
+
+	assert_int_equal(r.status, 200);
+	if ((at = strstr(r.body, name)) == NULL) {
+		fail_msg("no %s in /metrics", name);
+	}
+	v = strtod(at + strlen(name), NULL);
+	gwt_resp_free(&r);
+	return v;
 }
 
 pid_t

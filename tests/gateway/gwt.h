@@ -30,6 +30,9 @@ int gwt_free_port(void);
 
 /* A TCP connection to 127.0.0.1:port, or -1 when refused. */
 int gwt_dial(int port);
+/* The same from the local address src ("127.0.0.2": another client address
+ * on loopback; NULL: any). */
+int gwt_dial_from(const char *src, int port);
 
 /* Sends method target to 127.0.0.1:port with extra header lines (each ending
  * "\r\n", or NULL) and body (body_len bytes, Content-Length set when body is
@@ -37,6 +40,9 @@ int gwt_dial(int port);
  * finishes within timeout_ms. Caller frees with gwt_resp_free(). */
 gwt_resp gwt_http(int port, const char *method, const char *target, const char *headers,
                   const char *body, size_t body_len, int timeout_ms);
+/* gwt_http() from the local address src (as gwt_dial_from). */
+gwt_resp gwt_http_from(const char *src, int port, const char *method, const char *target,
+                       const char *headers, const char *body, size_t body_len, int timeout_ms);
 void gwt_resp_free(gwt_resp *r);
 
 /* GET target; asserts the status and, for JSON answers, returns the parsed body
@@ -51,6 +57,10 @@ void gwt_assert_error(const gwt_resp *r, int status);
 
 /* The value of header name in r (case-insensitive), copied into buf; NULL if absent. */
 const char *gwt_header(const gwt_resp *r, const char *name, char *buf, size_t cap);
+
+/* The value after name (a sample with its labels and the space, or "\nname ")
+ * in GET /metrics of the gateway on port; fails the test when absent. */
+double gwt_metric(int port, const char *name);
 
 /* Starts amlrisk-gateway on port talking to rpc_url, with extra environment
  * entries (NULL-terminated, may be NULL), logging to logpath, and waits until

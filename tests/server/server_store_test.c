@@ -183,23 +183,23 @@ test_spec_example(void **st)
 		int in, out;
 	} DEF[] = {
 	        {"A", 1.0969655114602888,
-	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":1},{\"hop\":1,\"weight\":0.6,"
+	         "[{\"hop\":0,\"weight\":1.0,\"illicit_count\":1},{\"hop\":1,\"weight\":0.6,"
 	         "\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
 	         1, 2},
 	        {"B", 0.6363961030678927,
-	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
+	         "[{\"hop\":0,\"weight\":1.0,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
 	         "\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
 	         1, 1},
 	        {"C", 0.5196152422706631,
-	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
+	         "[{\"hop\":0,\"weight\":1.0,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
 	         "\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
 	         2, 1},
 	        {"D", 0.3,
-	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
+	         "[{\"hop\":0,\"weight\":1.0,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
 	         "\"illicit_count\":0},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
 	         1, 0},
 	        {"E", 0.9,
-	         "[{\"hop\":0,\"weight\":1,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
+	         "[{\"hop\":0,\"weight\":1.0,\"illicit_count\":0},{\"hop\":1,\"weight\":0.6,"
 	         "\"illicit_count\":1},{\"hop\":2,\"weight\":0.3,\"illicit_count\":1}]",
 	         0, 1},
 	};
