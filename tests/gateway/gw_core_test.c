@@ -443,7 +443,7 @@ test_flow(void **state)
 	         "{\"wallet\":\"C\",\"model\":\"flow_exposure/v1\",\"risk_score\":0.5,"
 	         "\"received_exposure\":0.5,\"sent_exposure\":0.0,\"in_degree\":2,"
 	         "\"out_degree\":1,\"is_illicit\":false,\"run_id\":%lld,\"hops\":["
-	         "{\"hop\":1,\"received\":0.33333333333333331,\"sent\":0.0},"
+	         "{\"hop\":1,\"received\":0.3333333333333333,\"sent\":0.0},"
 	         "{\"hop\":2,\"received\":0.5,\"sent\":0.0},{\"hop\":3,\"received\":0.5,"
 	         "\"sent\":0.0},{\"hop\":4,\"received\":0.5,\"sent\":0.0},{\"hop\":5,"
 	         "\"received\":0.5,\"sent\":0.0},{\"hop\":6,\"received\":0.5,\"sent\":0.0}]}",
@@ -478,11 +478,11 @@ test_flow(void **state)
 	/* the first (hop) run, read back from PostgreSQL in its own shape */
 	snprintf(target, sizeof(target), "/scores/C?run_id=%lld", (long long)first_run);
 	snprintf(body, sizeof(body),
-	         "{\"wallet\":\"C\",\"risk_score\":0.51961524227066314,\"exposures\":1,"
+	         "{\"wallet\":\"C\",\"risk_score\":0.5196152422706631,\"exposures\":1,"
 	         "\"in_degree\":2,\"out_degree\":1,\"is_illicit\":false,\"run_id\":%lld,"
 	         "\"hops\":[{\"hop\":0,\"weight\":1.0,\"illicit_count\":0},{\"hop\":1,"
-	         "\"weight\":0.59999999999999998,\"illicit_count\":1},{\"hop\":2,"
-	         "\"weight\":0.29999999999999999,\"illicit_count\":1}]}",
+	         "\"weight\":0.6,\"illicit_count\":1},{\"hop\":2,"
+	         "\"weight\":0.3,\"illicit_count\":1}]}",
 	         (long long)first_run);
 	body_is(target, body);
 	rejected("{\"model\": \"flow_exposure/v1\", \"hop_weights\": [1]}", "hop_weights");

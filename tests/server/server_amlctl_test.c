@@ -265,7 +265,7 @@ test_ctl_flow(void **st)
 	assert_true(column_aligned(o->out, "RANK", "   4  D"));
 	CTL(&c, o, "wallet", "E");
 	expect_ok(o, "model           flow_exposure/v1");
-	expect_ok(o, "risk_score      0\n");
+	expect_ok(o, "risk_score      0.0\n");
 	expect_ok(o, "received        0\n");
 	expect_ok(o, "sent            0.08290155440414508\n");
 	expect_ok(o, "HOP  RECEIVED                 SENT");
