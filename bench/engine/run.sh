@@ -1,7 +1,8 @@
 #!/bin/sh
-# bench/engine/run.sh - builds and runs the scoring engine benchmark (issue 3):
-# generated heavy-tailed graphs of 100k, 1M and 10M transactions, medians as
-# markdown tables, kept in bench/out/. Arguments go to bench_engine (--help).
+# bench/engine/run.sh - builds and runs the scoring engine benchmark (issues 3
+# and 13): generated heavy-tailed graphs of 100k, 1M and 10M transactions
+# scored with both models, medians as markdown tables, kept in bench/out/.
+# Arguments go to bench_engine (--help).
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}

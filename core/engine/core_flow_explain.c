@@ -2,7 +2,8 @@
  * per-hop R_k and S_k, and the illicit sources its exposure comes from (the
  * spec's "What a contribution is"). One bounded trace per request: at most
  * work_max edges examined (4M by default), memory 24 bytes a wallet reached
- * per hop plus 12 bytes a wallet of the graph.
+ * per hop plus 36 bytes a wallet of the graph (the step being built is a
+ * dense array, so an edge costs one random access).
  *
  * RECEIVED: a backward trace from the wallet over in-edges. Step j holds, per
  * wallet x reached, the sum over walks x -> ... -> wallet of j edges, no
@@ -20,6 +21,7 @@
  * A wallet in S: its score is 1 (R_K) and 1 (S_K) by definition, so it is
  * listed as its own contributor on each side the score uses, with
  * contribution 1 and a walk of no edges (walk_len 0, walk = the wallet). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,10 +60,20 @@ typedef struct trace {
 	uint32_t *srcidx; /* per wallet: its index in src + 1, 0 when absent */
 } trace;
 
-/* The shared state of one explain's traces. */
+/* A wallet in the step being built: the sum of the walks into it, its
+ * heaviest one's weight and entry of the step before; current when mark is
+ * the step's stamp (so slots need no clearing between steps). */
+typedef struct step_slot {
+	double sum, best;
+	uint32_t back, mark;
+} step_slot;
+
+/* The shared state of one explain's traces (one side's step at a time). */
 typedef struct tracer {
 	const core_run_result *r;
-	uint32_t *pos; /* per wallet: its entry in the step being built + 1 */
+	step_slot *slot;   /* per wallet */
+	uint32_t *touched; /* the wallets the step reached, in order: n at most */
+	uint32_t ntouched, stamp;
 	uint64_t work, work_max;
 	bool capped;
 } tracer;
@@ -89,75 +101,60 @@ trace_init(trace *t, core_side side, uint32_t n, uint32_t v)
 	return AMLRISK_OK;
 }
 
-/* Adds the walks into y with weight add (heaviest best, from entry from) to
- * the step being built, whose entries start at next_lo. */
-static int
-trace_reach(trace *t, tracer *tr, size_t next_lo, uint32_t y, double add, double best,
-            uint32_t from)
+/* Adds walks into y of weight add, the heaviest of them best, coming from
+ * entry from, to the step being built. */
+static inline void
+trace_reach(tracer *tr, uint32_t y, double add, double best, uint32_t from)
 {
-	uint32_t p = tr->pos[y];
-	if (p != 0) {
-		trace_ent *e = &t->ents[next_lo + p - 1];
-		e->sum += add;
-		if (best > e->best) {
-			e->best = best;
-			e->back = from;
-		}
-		return AMLRISK_OK;
+	step_slot *s = &tr->slot[y];
+	if (s->mark != tr->stamp) {
+		*s = (step_slot){add, best, from, tr->stamp};
+		tr->touched[tr->ntouched++] = y;
+		return;
 	}
-	size_t k = t->nents - next_lo;
-	if (t->nents >= ENTRIES_MAX ||
-	    core_mem_ensure((void **)&t->ents, &t->cap, t->nents + 1, sizeof *t->ents) != 0)
-		return AMLRISK_ENOMEM;
-	t->ents[t->nents++] = (trace_ent){y, from, best, add};
-	tr->pos[y] = (uint32_t)(k + 1);
-	return AMLRISK_OK;
+	s->sum += add;
+	if (best > s->best) {
+		s->best = best;
+		s->back = from;
+	}
 }
 
-/* Ends the step built at next_lo: its illicit wallets' sums go to their
- * contributions, and it becomes the current step. */
+/* Ends the step built: the wallets it reached become its entries (the
+ * current step), and its illicit wallets' sums go to their contributions. */
 static int
-trace_close(trace *t, tracer *tr, size_t next_lo)
+trace_close(trace *t, tracer *tr)
 {
 	const core_run_result *r = tr->r;
-	for (size_t k = 0; next_lo + k < t->nents; k++) {
-		const trace_ent *e = &t->ents[next_lo + k];
-		tr->pos[e->node] = 0;
-		if (!r->illicit[e->node])
+	size_t next_lo = t->nents;
+	if (t->nents + tr->ntouched > ENTRIES_MAX ||
+	    core_mem_ensure((void **)&t->ents, &t->cap, t->nents + tr->ntouched, sizeof *t->ents) !=
+	            0)
+		return AMLRISK_ENOMEM;
+	for (uint32_t k = 0; k < tr->ntouched; k++) {
+		uint32_t y = tr->touched[k];
+		const step_slot *sl = &tr->slot[y];
+		trace_ent *e = &t->ents[t->nents++];
+		*e = (trace_ent){y, sl->back, sl->best, sl->sum};
+		if (!r->illicit[y])
 			continue;
-		uint32_t si = t->srcidx[e->node];
+		uint32_t si = t->srcidx[y];
 		if (si == 0) {
 			if (core_mem_ensure((void **)&t->src, &t->srccap, t->nsrc + 1,
 			                    sizeof *t->src) != 0)
 				return AMLRISK_ENOMEM;
-			t->src[t->nsrc++] = (trace_src){e->node, NONE, 0.0, 0.0};
-			si = t->srcidx[e->node] = (uint32_t)t->nsrc;
+			t->src[t->nsrc++] = (trace_src){y, NONE, 0.0, 0.0};
+			si = t->srcidx[y] = (uint32_t)t->nsrc;
 		}
 		trace_src *s = &t->src[si - 1];
 		s->sum += e->sum;
 		if (s->ent == NONE || e->best > s->best) {
 			s->best = e->best;
-			s->ent = (uint32_t)(next_lo + k);
+			s->ent = (uint32_t)(t->nents - 1);
 		}
 	}
 	t->lo = next_lo;
 	t->hi = t->nents;
 	return AMLRISK_OK;
-}
-
-/* Entry i of the current step and its sum, for a bounded step's order. */
-typedef struct heavy {
-	double w;
-	uint32_t i;
-} heavy;
-
-static int
-heavy_cmp(const void *a, const void *b)
-{
-	const heavy *x = a, *y = b;
-	if (x->w != y->w)
-		return x->w > y->w ? -1 : 1;
-	return (x->i > y->i) - (x->i < y->i);
 }
 
 /* Whether entry i of t is expanded: reached with weight, not in S. */
@@ -175,27 +172,44 @@ trace_deg(const trace *t, const core_graph *g, uint32_t x)
 	return off[x + 1] - off[x];
 }
 
+#define WEIGHT_CLASSES 1076 /* sums in (0, 1] by binary exponent: 2^0 .. 2^-1074 */
+
+/* The weight class of a sum in (0, 1]: 0 for the heaviest. */
+static unsigned
+weight_class(double w)
+{
+	int e = ilogb(w);
+	return e >= 0 ? 0 : e < -1074 ? WEIGHT_CLASSES - 1 : (unsigned)-e;
+}
+
 /* When the current step would pass the work bound, *order (caller frees)
- * lists its open entries heaviest first, so that what the bound leaves
- * untraced weighs least; else *order is NULL (all in their order). */
+ * lists its open entries heaviest first (by binary exponent, a counting sort;
+ * in their order within one), so that what the bound leaves untraced weighs
+ * least; else *order is NULL (all in their order). */
 static int
-trace_order(const trace *t, const tracer *tr, heavy **order, size_t *norder)
+trace_order(const trace *t, const tracer *tr, uint32_t **order, size_t *norder)
 {
 	const core_run_result *r = tr->r;
 	uint64_t need = 0;
+	uint32_t start[WEIGHT_CLASSES + 1] = {0};
 	*order = NULL;
 	*norder = 0;
-	for (size_t i = t->lo; i < t->hi; i++)
-		if (trace_open(t, r, i))
-			need += trace_deg(t, r->g, t->ents[i].node);
+	for (size_t i = t->lo; i < t->hi; i++) {
+		if (!trace_open(t, r, i))
+			continue;
+		need += trace_deg(t, r->g, t->ents[i].node);
+		start[weight_class(t->ents[i].sum) + 1]++;
+		(*norder)++;
+	}
 	if (tr->work + need <= tr->work_max)
 		return AMLRISK_OK;
-	if ((*order = malloc((t->hi - t->lo) * sizeof **order)) == NULL)
+	if ((*order = malloc((*norder ? *norder : 1) * sizeof **order)) == NULL)
 		return AMLRISK_ENOMEM;
+	for (unsigned c = 1; c <= WEIGHT_CLASSES; c++)
+		start[c] += start[c - 1];
 	for (size_t i = t->lo; i < t->hi; i++)
 		if (trace_open(t, r, i))
-			(*order)[(*norder)++] = (heavy){t->ents[i].sum, (uint32_t)i};
-	qsort(*order, *norder, sizeof **order, heavy_cmp);
+			(*order)[start[weight_class(t->ents[i].sum)]++] = (uint32_t)i;
 	return AMLRISK_OK;
 }
 
@@ -210,14 +224,16 @@ trace_step(trace *t, tracer *tr)
 	bool recv = t->side == CORE_SIDE_RECEIVED;
 	const uint32_t *off = recv ? g->in_off : g->out_off;
 	const uint32_t *nbr = recv ? g->in_src : g->out_dst;
-	size_t next_lo = t->nents, norder;
-	heavy *order;
+	size_t norder;
+	uint32_t *order;
 	int rv;
 	if ((rv = trace_order(t, tr, &order, &norder)) != 0)
 		return rv;
+	tr->stamp++;
+	tr->ntouched = 0;
 	size_t steps = order != NULL ? norder : t->hi - t->lo;
 	for (size_t q = 0; q < steps; q++) {
-		size_t i = order != NULL ? order[q].i : t->lo + q;
+		size_t i = order != NULL ? order[q] : t->lo + q;
 		uint32_t x = t->ents[i].node;
 		double w = t->ents[i].sum, best = t->ents[i].best;
 		if (!trace_open(t, r, i))
@@ -229,21 +245,19 @@ trace_step(trace *t, tracer *tr)
 			continue;
 		}
 		tr->work += hi - lo;
-		for (uint32_t e = lo; e < hi && den > 0; e++) {
-			uint32_t y = nbr[e];
-			double a = recv ? r->in_amount[e] : g->edge_amount[e] * r->flow_scale;
-			double share = a / den;
-			if (!(w * share > 0))
-				continue;
-			if ((rv = trace_reach(t, tr, next_lo, y, w * share, best * share,
-			                      (uint32_t)i)) != 0) {
-				free(order);
-				return rv;
-			}
+		if (!(den > 0))
+			continue;
+		/* an edge's share is its amount (in the run's scale) over den */
+		const double *amt = recv ? r->in_amount : g->edge_amount;
+		double f = (recv ? 1.0 : r->flow_scale) / den, fw = w * f, fb = best * f;
+		for (uint32_t e = lo; e < hi; e++) {
+			double add = amt[e] * fw;
+			if (add > 0)
+				trace_reach(tr, nbr[e], add, amt[e] * fb, (uint32_t)i);
 		}
 	}
 	free(order);
-	return trace_close(t, tr, next_lo);
+	return trace_close(t, tr);
 }
 
 /* A contributor before listing: where its heaviest walk ends. */
@@ -349,7 +363,7 @@ core_flow_explain_fill(core_explain *e, const core_run_result *r, uint32_t v,
 	int rv = AMLRISK_ENOMEM, nt = 0, nsides = 0;
 	unsigned kk = r->cfg.hops;
 	uint32_t max = params && params->sources_max ? params->sources_max : CONTRIBS_DEFAULT;
-	tracer tr = {r, NULL, 0, CORE_EXPLAIN_WORK_DEFAULT, false};
+	tracer tr = {r, NULL, NULL, 0, 0, 0, CORE_EXPLAIN_WORK_DEFAULT, false};
 	trace t[2];
 	core_side sides[2];
 	if (params != NULL && params->work_max != 0)
@@ -365,7 +379,9 @@ core_flow_explain_fill(core_explain *e, const core_run_result *r, uint32_t v,
 	memcpy(e->flow_values, r->flow + (size_t)v * 2 * kk, 2 * (size_t)kk * sizeof(double));
 	if (r->illicit[v])
 		return explain_illicit(e, sides, nsides, max);
-	if ((tr.pos = core_mem_alloc((r->n ? r->n : 1) * sizeof *tr.pos)) == NULL)
+	tr.slot = core_mem_alloc((r->n ? r->n : 1) * sizeof *tr.slot);
+	tr.touched = core_mem_alloc((r->n ? r->n : 1) * sizeof *tr.touched);
+	if (tr.slot == NULL || tr.touched == NULL)
 		goto out;
 	for (; nt < nsides; nt++)
 		if (trace_init(&t[nt], sides[nt], r->n, v) != 0) {
@@ -382,7 +398,8 @@ core_flow_explain_fill(core_explain *e, const core_run_result *r, uint32_t v,
 out:
 	for (int i = 0; i < nt; i++)
 		trace_fini(&t[i]);
-	core_mem_free(tr.pos);
+	core_mem_free(tr.slot);
+	core_mem_free(tr.touched);
 	return rv;
 }
 
