@@ -2,7 +2,9 @@
  * aio state machine, feeding a bounded backlog served by a fixed worker pool.
  * Tuned for many short calls in flight; long ones are answered later by their owner.
  * A batch (several calls in one exchange, see rpc.proto) takes one context and
- * one worker, which runs its calls in order; the last answer sends the reply. */
+ * one worker, which runs its calls in order; the last answer sends the reply.
+ * Every envelope is decoded within rpc_decode.h's bounds and authenticated
+ * before it is routed; write calls (with a call id) run once (rpc_once.h). */
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include "amlrisk_err.h"
 #include "rpc.h"
 #include "rpc_impl.h"
+#include "rpc_once.h"
 
 #include <nng/protocol/reqrep0/rep.h>
 
@@ -26,6 +29,8 @@
 #define CONTEXTS_MAX     4096
 #define BACKLOG_DEFAULT  64
 #define BACKLOG_MAX      65536
+#define ONCE_DEFAULT     256
+#define ONCE_MAX         65536
 #define SEND_TIMEOUT_MS  10000 /* a peer that stops reading loses its reply */
 #define BACKOFF_MS       10    /* pause after a failed receive (out of memory) */
 #define FAIL_MSG_MAX     512
@@ -49,7 +54,7 @@ typedef struct rpc_call {
 	size_t index;            /* a call of a batch: its place in it */
 	/* a batch, set while CALL_BUSY: its calls and their answers (owned) */
 	struct rpc_call *subs;
-	Aml__V1__RpcResponse **replies;
+	Aml__V1__RpcReply **replies;
 	size_t n_subs;
 	atomic_size_t pending; /* calls of the batch not answered yet */
 	nng_ctx ctx;
@@ -57,11 +62,16 @@ typedef struct rpc_call {
 	pthread_mutex_t mtx;
 	call_state state;
 	/* the call being served, set while CALL_BUSY */
-	Aml__V1__RpcRequest *req; /* owned; freed when answered */
+	Aml__V1__RpcRequest *env;    /* the exchange's envelope, owned, freed when answered;
+	                              * NULL in a batch's call */
+	const Aml__V1__RpcCall *req; /* the call (in env or the batch's env); NULL for a
+	                              * batch itself and before the envelope is read */
 	ProtobufCService *svc;
 	const ProtobufCMethodDescriptor *method;
 	unsigned method_index;
-	nng_time deadline; /* 0 = the caller sent none */
+	nng_time deadline;       /* 0 = the caller sent none */
+	nng_time start_deadline; /* not started by then: refused; 0 = none */
+	rpc_once_entry *once;    /* a write call's first execution: its answer is kept */
 	char fail_msg[FAIL_MSG_MAX];
 } rpc_call;
 
@@ -92,9 +102,17 @@ struct rpc_server {
 	bool q_stop;
 	pthread_t *workers;
 	int n_workers;
+
+	rpc_once *once;                      /* answers of recent write calls */
+	pthread_mutex_t secret_mtx;          /* guards secrets, replaced while serving */
+	char secrets[2][RPC_SECRET_MAX + 1]; /* current, previous; "" = none */
+	atomic_bool auth;                    /* secrets[0] is set */
+	atomic_ullong st_exchanges, st_unauth, st_rejected, st_late, st_replayed;
 };
 
 static void call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage *out);
+static void call_reply_bin(rpc_call *call, int grpc, const char *message,
+                           const ProtobufCBinaryData *payload);
 static void batch_answer(rpc_call *batch);
 
 static void
@@ -171,29 +189,46 @@ batch_free(rpc_call *call)
 	call->n_subs = 0;
 }
 
-/* Sends resp (borrowed) on call's context: packs it (a reply over the size
- * limit goes as RESOURCE_EXHAUSTED without payload), frees the request and a
- * batch's parts, then sends; the context then goes back to receiving. */
-static void
-call_send(rpc_call *call, Aml__V1__RpcResponse *resp)
+/* The request id an answer of call carries: the call's own, a batch's, or 0
+ * when the envelope could not be read. */
+static uint64_t
+call_request_id(const rpc_call *call)
 {
+	if (call->req != NULL) {
+		return call->req->request_id;
+	}
+	return call->env != NULL ? call->env->batch_id : 0;
+}
+
+/* Sends reply (and a batch's n replies; all borrowed) on call's context:
+ * packs them (a response over the size limit goes as RESOURCE_EXHAUSTED
+ * without payload), frees the envelope and a batch's parts, then sends; the
+ * context then goes back to receiving. */
+static void
+call_send(rpc_call *call, Aml__V1__RpcReply *reply, Aml__V1__RpcReply **replies, size_t n)
+{
+	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
 	rpc_server *srv = call->srv;
 	nng_msg *msg = NULL;
 	int err;
 
-	if ((err = rpc_msg_pack(&msg, &resp->base, srv->max_msg)) == AMLRISK_ETOOBIG) {
-		resp->payload.data = NULL;
-		resp->payload.len = 0;
-		resp->n_replies = 0;
-		resp->status = (Aml__V1__StatusCode)amlrisk_err_to_grpc(err);
-		resp->message = "response over the message size limit";
-		err = rpc_msg_pack(&msg, &resp->base, srv->max_msg);
+	resp.reply = reply;
+	resp.n_replies = n;
+	resp.replies = replies;
+	if ((err = rpc_msg_pack(&msg, &resp.base, srv->max_msg)) == AMLRISK_ETOOBIG) {
+		reply->payload.data = NULL;
+		reply->payload.len = 0;
+		resp.n_replies = 0;
+		reply->status = (Aml__V1__StatusCode)amlrisk_err_to_grpc(err);
+		reply->message = "response over the message size limit";
+		err = rpc_msg_pack(&msg, &resp.base, srv->max_msg);
 	}
 	batch_free(call);
-	if (call->req != NULL) {
-		protobuf_c_message_free_unpacked(&call->req->base, NULL);
-		call->req = NULL;
+	if (call->env != NULL) {
+		protobuf_c_message_free_unpacked(&call->env->base, NULL);
+		call->env = NULL;
 	}
+	call->req = NULL;
 	if (err != AMLRISK_OK) {
 		/* no memory even for the status: drop it, the caller's deadline ends it */
 		call_arm(call, CALL_RECV);
@@ -207,31 +242,63 @@ call_send(rpc_call *call, Aml__V1__RpcResponse *resp)
 	atomic_fetch_sub(&srv->in_send, 1);
 }
 
-/* Keeps the answer of a call of a batch (a copy of resp in one allocation;
+/* Keeps the answer of a call of a batch (a copy of r in one allocation;
  * NULL when out of memory, answered INTERNAL by the batch); the last answer
  * sends the batch's reply. */
 static void
-sub_answer(rpc_call *sub, const Aml__V1__RpcResponse *resp)
+sub_answer(rpc_call *sub, const Aml__V1__RpcReply *r)
 {
 	rpc_call *batch = sub->parent;
-	size_t mlen = strlen(resp->message);
-	Aml__V1__RpcResponse *r = malloc(sizeof(*r) + mlen + 1 + resp->payload.len);
+	size_t mlen = strlen(r->message);
+	Aml__V1__RpcReply *c = malloc(sizeof(*c) + mlen + 1 + r->payload.len);
 
-	if (r != NULL) {
-		aml__v1__rpc_response__init(r);
-		r->request_id = resp->request_id;
-		r->status = resp->status;
-		r->message = memcpy((char *)(r + 1), resp->message, mlen + 1);
-		r->payload.len = resp->payload.len;
-		r->payload.data = (uint8_t *)(r + 1) + mlen + 1;
-		if (resp->payload.len > 0) {
-			memcpy(r->payload.data, resp->payload.data, resp->payload.len);
+	if (c != NULL) {
+		aml__v1__rpc_reply__init(c);
+		c->request_id = r->request_id;
+		c->status = r->status;
+		c->message = memcpy((char *)(c + 1), r->message, mlen + 1);
+		c->payload.len = r->payload.len;
+		c->payload.data = (uint8_t *)(c + 1) + mlen + 1;
+		if (r->payload.len > 0) {
+			memcpy(c->payload.data, r->payload.data, r->payload.len);
 		}
 	}
-	batch->replies[sub->index] = r;
+	batch->replies[sub->index] = c;
 	/* the batch is answered once, by the thread of its last answer */
 	if (atomic_fetch_sub(&batch->pending, 1) == 1) {
 		batch_answer(batch);
+	}
+}
+
+/* Answers call with status grpc, message (borrowed; may be the call's own
+ * fail_msg) and payload (borrowed, NULL = none). A write call's first
+ * execution also keeps the answer and hands it to the repeats waiting on it. */
+static void
+call_reply_bin(rpc_call *call, int grpc, const char *message, const ProtobufCBinaryData *payload)
+{
+	Aml__V1__RpcReply r = AML__V1__RPC_REPLY__INIT;
+	void *waiters[RPC_ONCE_WAITERS];
+	size_t i, nw = 0;
+
+	r.request_id = call_request_id(call);
+	r.status = (Aml__V1__StatusCode)grpc;
+	r.message = (char *)(message != NULL ? message : "");
+	if (payload != NULL) {
+		r.payload = *payload;
+	}
+	if (call->once != NULL) {
+		rpc_once_finish(call->srv->once, call->once, grpc, r.message, &r.payload, waiters,
+		                &nw);
+		call->once = NULL;
+		for (i = 0; i < nw; i++) {
+			atomic_fetch_add(&call->srv->st_replayed, 1);
+			call_reply_bin(waiters[i], grpc, r.message, &r.payload);
+		}
+	}
+	if (call->parent != NULL) {
+		sub_answer(call, &r);
+	} else {
+		call_send(call, &r, NULL, 0);
 	}
 }
 
@@ -240,13 +307,11 @@ sub_answer(rpc_call *sub, const Aml__V1__RpcResponse *resp)
 static void
 call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage *out)
 {
-	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
 	uint8_t stack[RPC_STACK_PAYLOAD];
 	rpc_packed payload = {{0, NULL}, NULL};
 	char why[160];
 	int err;
 
-	resp.request_id = call->req != NULL ? call->req->request_id : 0;
 	if (out != NULL) {
 		err = rpc_packed_make(&payload, out, stack, sizeof(stack), call->srv->max_msg);
 		if (err != AMLRISK_OK) {
@@ -254,17 +319,9 @@ call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage
 			         amlrisk_strerror(err));
 			grpc = amlrisk_err_to_grpc(err);
 			message = why;
-		} else {
-			resp.payload = payload.bin;
 		}
 	}
-	resp.status = (Aml__V1__StatusCode)grpc;
-	resp.message = (char *)(message != NULL ? message : "");
-	if (call->parent != NULL) {
-		sub_answer(call, &resp);
-	} else {
-		call_send(call, &resp);
-	}
+	call_reply_bin(call, grpc, message, out != NULL ? &payload.bin : NULL);
 	rpc_packed_release(&payload);
 }
 
@@ -276,8 +333,9 @@ batch_answer(rpc_call *batch)
 {
 	static const char no_room[] = "answer does not fit in the batch reply: call alone";
 	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
-	Aml__V1__RpcResponse nomem = AML__V1__RPC_RESPONSE__INIT; /* id 0: see rpc.h */
-	Aml__V1__RpcResponse *list[RPC_BATCH_MAX];
+	Aml__V1__RpcReply top = AML__V1__RPC_REPLY__INIT;
+	Aml__V1__RpcReply nomem = AML__V1__RPC_REPLY__INIT; /* id 0: see rpc.h */
+	Aml__V1__RpcReply *list[RPC_BATCH_MAX];
 	size_t i, n = batch->n_subs;
 
 	nomem.status = AML__V1__STATUS_CODE__INTERNAL;
@@ -285,9 +343,10 @@ batch_answer(rpc_call *batch)
 	for (i = 0; i < n; i++) {
 		list[i] = batch->replies[i] != NULL ? batch->replies[i] : &nomem;
 	}
-	resp.request_id = batch->req->request_id;
-	resp.status = AML__V1__STATUS_CODE__OK;
-	resp.message = "";
+	top.request_id = batch->env->batch_id;
+	top.status = AML__V1__STATUS_CODE__OK;
+	top.message = "";
+	resp.reply = &top;
 	resp.n_replies = n;
 	resp.replies = list;
 	for (i = n; i-- > 0 && protobuf_c_message_get_packed_size(&resp.base) > batch->srv->max_msg;) {
@@ -297,7 +356,7 @@ batch_answer(rpc_call *batch)
 			list[i]->message = (char *)no_room;
 		}
 	}
-	call_send(batch, &resp);
+	call_send(batch, &top, list, n);
 }
 
 /* The closure handed to every handler: packs and sends out, or INTERNAL when
@@ -425,24 +484,27 @@ queue_push(rpc_server *srv, rpc_call *call)
 	return ok;
 }
 
-/* Sets up a batch's calls (answering the batch itself when it is malformed or
- * memory is short); true when it is ready to queue. */
+/* The deadlines of a call received at now: the whole call's and the one by
+ * which it must have started (its start_timeout_ms, else the whole). */
+static void
+call_deadlines(rpc_call *call, nng_time now)
+{
+	const Aml__V1__RpcCall *r = call->req;
+
+	call->deadline = r->timeout_ms != 0 ? now + r->timeout_ms : 0;
+	call->start_deadline =
+	        r->start_timeout_ms != 0 ? now + r->start_timeout_ms : call->deadline;
+}
+
+/* Sets up a batch's calls (answering the batch itself when memory is short);
+ * true when it is ready to queue. The decoder bounded their number. */
 static bool
 batch_start(rpc_call *call)
 {
-	Aml__V1__RpcRequest *req = call->req;
+	const Aml__V1__RpcRequest *env = call->env;
 	nng_time now = nng_clock();
-	size_t i, n = req->n_calls;
+	size_t i, n = env->n_calls;
 
-	if (req->method[0] != '\0') {
-		call_fail(call, AMLRISK_EINVAL, "a batch (a call with calls) has no method of its own");
-		return false;
-	}
-	if (n > RPC_BATCH_MAX) {
-		call_fail(call, AMLRISK_EINVAL, "batch of %zu calls over the limit of %d", n,
-		          RPC_BATCH_MAX);
-		return false;
-	}
 	if ((call->subs = calloc(n, sizeof(*call->subs))) == NULL ||
 	    (call->replies = calloc(n, sizeof(*call->replies))) == NULL) {
 		call_fail(call, AMLRISK_ENOMEM, "no memory for a batch of %zu calls", n);
@@ -455,48 +517,80 @@ batch_start(rpc_call *call)
 		sub->srv = call->srv;
 		sub->parent = call;
 		sub->index = i;
-		sub->req = req->calls[i];
-		sub->deadline = sub->req->timeout_ms != 0 ? now + sub->req->timeout_ms : 0;
+		sub->req = env->calls[i];
+		call_deadlines(sub, now);
 	}
 	return true;
 }
 
-/* A request arrived on call's context (takes ownership of msg): checks and
- * routes it in NNG's callback, then queues it for a worker. */
+/* 1 when env carries one of the server's secrets (or none is needed). Both
+ * are compared, so the time taken says nothing about which one matched. */
+static bool
+call_authentic(rpc_server *srv, const Aml__V1__RpcRequest *env)
+{
+	int ok;
+
+	if (!atomic_load(&srv->auth)) {
+		return true;
+	}
+	pthread_mutex_lock(&srv->secret_mtx);
+	ok = rpc_secret_equal(env->auth.data, env->auth.len, srv->secrets[0]);
+	ok |= rpc_secret_equal(env->auth.data, env->auth.len,
+	                       srv->secrets[1][0] != '\0' ? srv->secrets[1] : srv->secrets[0]);
+	pthread_mutex_unlock(&srv->secret_mtx);
+	return ok != 0;
+}
+
+/* A request arrived on call's context (takes ownership of msg): decodes,
+ * authenticates and routes it in NNG's callback, then queues it for a worker. */
 static void
 call_start(rpc_call *call, nng_msg *msg)
 {
 	rpc_server *srv = call->srv;
 	size_t len = nng_msg_len(msg);
-	Aml__V1__RpcRequest *req;
+	Aml__V1__RpcRequest *env = NULL;
+	char why[FAIL_MSG_MAX - 32];
+	int err;
 
 	call_set_state(call, CALL_BUSY);
+	call->env = NULL;
 	call->req = NULL;
 	call->method = NULL;
-	call->deadline = 0;
+	call->once = NULL;
+	call->deadline = call->start_deadline = 0;
+	atomic_fetch_add(&srv->st_exchanges, 1);
 	if (len > srv->max_msg) {
 		nng_msg_free(msg);
+		atomic_fetch_add(&srv->st_rejected, 1);
 		call_fail(call, AMLRISK_ETOOBIG, "request of %zu bytes over the %zu-byte limit",
 		          len, srv->max_msg);
 		return;
 	}
-	req = (Aml__V1__RpcRequest *)protobuf_c_message_unpack(&aml__v1__rpc_request__descriptor,
-	                                                       NULL, len, nng_msg_body(msg));
+	err = rpc_decode_request(nng_msg_body(msg), len, &env, why, sizeof(why));
 	nng_msg_free(msg);
-	if (req == NULL) {
-		call_fail(call, AMLRISK_EPROTO, "malformed envelope: not an aml.v1.RpcRequest");
+	if (err != AMLRISK_OK) {
+		atomic_fetch_add(&srv->st_rejected, 1);
+		call_fail(call, err, "malformed envelope: %s", why);
 		return;
 	}
-	call->req = req;
+	call->env = env;
+	if (!call_authentic(srv, env)) {
+		atomic_fetch_add(&srv->st_unauth, 1);
+		call_fail(call, AMLRISK_EAUTH, "unauthenticated");
+		return;
+	}
 	if (atomic_load(&srv->closing)) {
 		call_fail(call, AMLRISK_EUNAVAIL, "server shutting down");
 		return;
 	}
-	if (req->n_calls > 0 ? !batch_start(call) : !call_route(call)) {
+	if (env->call != NULL) {
+		call->req = env->call;
+		if (!call_route(call)) {
+			return;
+		}
+		call_deadlines(call, nng_clock());
+	} else if (!batch_start(call)) {
 		return;
-	}
-	if (req->timeout_ms != 0) {
-		call->deadline = nng_clock() + req->timeout_ms;
 	}
 	if (!queue_push(srv, call)) {
 		call_fail(call, AMLRISK_EFULL, "server busy: backlog of %d calls full",
@@ -504,16 +598,55 @@ call_start(rpc_call *call, nng_msg *msg)
 	}
 }
 
+/* A write call (with a call id) about to run: true when it should run now
+ * (call->once then keeps its answer); else it was answered from, or waits
+ * for, its first execution, or was refused. */
+static bool
+call_once(rpc_call *call)
+{
+	rpc_server *srv = call->srv;
+	rpc_once_answer ans = {0};
+
+	switch (rpc_once_begin(srv->once, call->req->call_id.data, call->req->call_id.len,
+	                       call->method, call, &call->once, &ans)) {
+	case RPC_ONCE_RUN:
+		return true;
+	case RPC_ONCE_DONE:
+		atomic_fetch_add(&srv->st_replayed, 1);
+		call_reply_bin(call, ans.grpc, ans.message, &ans.payload);
+		rpc_once_answer_free(&ans);
+		return false;
+	case RPC_ONCE_WAIT:
+		return false; /* the first execution's answer is this call's too */
+	case RPC_ONCE_FULL:
+		call_fail(call, AMLRISK_EFULL, "%s: too many write calls running or waiting",
+		          call->method->name);
+		return false;
+	case RPC_ONCE_MISMATCH:
+		call_fail(call, AMLRISK_EINVAL, "%s: call_id already used by another method",
+		          call->method->name);
+		return false;
+	default:
+		call_fail(call, AMLRISK_ENOMEM, "%s: no memory for the kept answer",
+		          call->method->name);
+		return false;
+	}
+}
+
 /* Runs a queued call on a worker: refuses it when late or shutting down,
- * unpacks the payload, invokes the handler, frees the input afterwards. A
- * batch runs its calls in order. */
+ * decodes the payload within its bounds, lets a write call run once, invokes
+ * the handler and frees the input afterwards. A batch runs its calls in order. */
 static void
 call_run(rpc_call *call)
 {
+	rpc_server *srv = call->srv;
 	ProtobufCService *svc;
 	const ProtobufCMethodDescriptor *m;
 	unsigned index;
-	ProtobufCMessage *in;
+	ProtobufCMessage *in = NULL;
+	nng_time now;
+	char why[FAIL_MSG_MAX - 32];
+	int err;
 
 	if (call->subs != NULL) {
 		rpc_call *subs = call->subs;
@@ -524,31 +657,36 @@ call_run(rpc_call *call)
 		}
 		return;
 	}
-	if (call->parent != NULL) {
-		if (call->req->n_calls > 0) {
-			call_fail(call, AMLRISK_EINVAL, "a batch cannot hold a batch");
-			return;
-		}
-		if (!call_route(call)) {
-			return;
-		}
+	if (call->parent != NULL && !call_route(call)) {
+		return;
 	}
 	svc = call->svc;
 	m = call->method;
 	index = call->method_index;
-	if (atomic_load(&call->srv->closing)) {
+	if (atomic_load(&srv->closing)) {
 		call_fail(call, AMLRISK_EUNAVAIL, "server shutting down");
 		return;
 	}
-	if (call->deadline != 0 && nng_clock() >= call->deadline) {
-		call_fail(call, AMLRISK_ETIMEDOUT, "deadline of %u ms passed before %s ran",
-		          call->req->timeout_ms, m->name);
+	now = nng_clock();
+	if ((call->deadline != 0 && now >= call->deadline) ||
+	    (call->start_deadline != 0 && now >= call->start_deadline)) {
+		atomic_fetch_add(&srv->st_late, 1);
+		call_fail(call, AMLRISK_ETIMEDOUT, "deadline of %u ms passed before %s started",
+		          now >= call->deadline && call->deadline != 0
+		                  ? call->req->timeout_ms
+		                  : call->req->start_timeout_ms,
+		          m->name);
 		return;
 	}
-	in = protobuf_c_message_unpack(m->input, NULL, call->req->payload.len,
-	                               call->req->payload.data);
-	if (in == NULL) {
-		call_fail(call, AMLRISK_EPROTO, "payload is not a valid %s", m->input->name);
+	err = rpc_decode(m->input, call->req->payload.data, call->req->payload.len,
+	                 &rpc_payload_limits, &in, why, sizeof(why));
+	if (err != AMLRISK_OK) {
+		atomic_fetch_add(&srv->st_rejected, 1);
+		call_fail(call, err, "payload: %s", why);
+		return;
+	}
+	if (call->req->call_id.len > 0 && !call_once(call)) {
+		protobuf_c_message_free_unpacked(in, NULL);
 		return;
 	}
 	/* the handler may answer (and the context move on) before invoke returns:
@@ -653,14 +791,40 @@ opt_int(int v, int def, int max, int *out)
 	return AMLRISK_OK;
 }
 
+/* Copies the accepted secrets into srv (cur NULL or "": none). */
+static int
+secrets_set(rpc_server *srv, const char *cur, const char *prev)
+{
+	bool on = cur != NULL && cur[0] != '\0';
+
+	if ((on && rpc_secret_check(cur, "secret", NULL, 0) != AMLRISK_OK) ||
+	    (prev != NULL && prev[0] != '\0' &&
+	     (!on || rpc_secret_check(prev, "previous secret", NULL, 0) != AMLRISK_OK))) {
+		return AMLRISK_EINVAL;
+	}
+	pthread_mutex_lock(&srv->secret_mtx);
+	memset(srv->secrets, 0, sizeof(srv->secrets));
+	if (on) {
+		memcpy(srv->secrets[0], cur, strlen(cur) + 1);
+		if (prev != NULL) {
+			memcpy(srv->secrets[1], prev, strlen(prev) + 1);
+		}
+	}
+	atomic_store(&srv->auth, on);
+	pthread_mutex_unlock(&srv->secret_mtx);
+	return AMLRISK_OK;
+}
+
 static int
 server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 {
-	int contexts, err, rv, i;
+	int contexts, once_max, err, rv, i;
 
 	if ((err = opt_int(o->workers, WORKERS_DEFAULT, WORKERS_MAX, &srv->n_workers_opt)) != 0 ||
 	    (err = opt_int(o->contexts, CONTEXTS_DEFAULT, CONTEXTS_MAX, &contexts)) != 0 ||
-	    (err = opt_int(o->backlog, BACKLOG_DEFAULT, BACKLOG_MAX, &srv->backlog)) != 0) {
+	    (err = opt_int(o->backlog, BACKLOG_DEFAULT, BACKLOG_MAX, &srv->backlog)) != 0 ||
+	    (err = opt_int(o->once_max, ONCE_DEFAULT, ONCE_MAX, &once_max)) != 0 ||
+	    (err = secrets_set(srv, o->secret, o->secret_previous)) != 0) {
 		return err;
 	}
 	srv->max_msg = o->max_msg == 0 ? RPC_MAX_MSG_DEFAULT : o->max_msg;
@@ -669,14 +833,13 @@ server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 	}
 	if ((srv->queue = calloc((size_t)srv->backlog, sizeof(*srv->queue))) == NULL ||
 	    (srv->calls = calloc((size_t)contexts, sizeof(*srv->calls))) == NULL ||
-	    (srv->workers = calloc((size_t)srv->n_workers_opt, sizeof(*srv->workers))) == NULL) {
+	    (srv->workers = calloc((size_t)srv->n_workers_opt, sizeof(*srv->workers))) == NULL ||
+	    rpc_once_create(&srv->once, once_max) != AMLRISK_OK) {
 		return AMLRISK_ENOMEM;
 	}
 	if (rpc_url_is_tls(url)) {
-		if (o->tls_cert_key_file == NULL) {
-			return AMLRISK_EINVAL;
-		}
-		err = rpc_tls_config_make(&srv->tls, url, o->tls_cert_key_file, NULL, NULL);
+		err = rpc_tls_config_make(&srv->tls, 1, url, o->tls_cert_key_file, o->tls_ca_file,
+		                          NULL);
 		if (err != AMLRISK_OK) {
 			return err;
 		}
@@ -691,6 +854,11 @@ server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 	}
 	if ((rv = nng_listener_create(&srv->listener, srv->sock, url)) != 0) {
 		return rv == NNG_ENOTSUP ? AMLRISK_EINVAL : rpc_err_from_nng(rv);
+	}
+	/* an address other hosts reach needs a secret or client certificates */
+	if (!o->insecure && !rpc_url_is_local(url) && !atomic_load(&srv->auth) &&
+	    !(rpc_url_is_tls(url) && o->tls_ca_file != NULL)) {
+		return AMLRISK_EAUTH;
 	}
 	if (srv->tls != NULL &&
 	    (rv = nng_listener_set_ptr(srv->listener, NNG_OPT_TLS_CONFIG, srv->tls)) != 0) {
@@ -724,6 +892,7 @@ rpc_server_create(rpc_server **out, const char *url, const rpc_server_opts *opts
 	pthread_cond_init(&srv->idle_cv, NULL);
 	pthread_mutex_init(&srv->q_mtx, NULL);
 	pthread_cond_init(&srv->q_cv, NULL);
+	pthread_mutex_init(&srv->secret_mtx, NULL);
 	atomic_init(&srv->closing, false);
 	atomic_init(&srv->in_send, 0);
 	if ((err = server_setup(srv, url != NULL ? url : RPC_DEFAULT_URL,
@@ -814,6 +983,22 @@ fail:
 }
 
 int
+rpc_server_set_secret(rpc_server *srv, const char *secret, const char *previous)
+{
+	return srv != NULL ? secrets_set(srv, secret, previous) : AMLRISK_EINVAL;
+}
+
+void
+rpc_server_stats(const rpc_server *srv, rpc_server_stats_t *out)
+{
+	out->exchanges = atomic_load(&srv->st_exchanges);
+	out->unauthenticated = atomic_load(&srv->st_unauth);
+	out->rejected = atomic_load(&srv->st_rejected);
+	out->late = atomic_load(&srv->st_late);
+	out->replayed = atomic_load(&srv->st_replayed);
+}
+
+int
 rpc_server_port(const rpc_server *srv)
 {
 	return srv != NULL ? srv->port : 0;
@@ -862,6 +1047,9 @@ rpc_server_destroy(rpc_server *srv)
 	free(srv->calls);
 	free(srv->queue);
 	free(srv->workers);
+	rpc_once_destroy(srv->once);
+	memset(srv->secrets, 0, sizeof(srv->secrets));
+	pthread_mutex_destroy(&srv->secret_mtx);
 	pthread_cond_destroy(&srv->q_cv);
 	pthread_mutex_destroy(&srv->q_mtx);
 	pthread_cond_destroy(&srv->idle_cv);

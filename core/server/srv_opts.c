@@ -30,7 +30,8 @@ srv_opts_usage(FILE *f)
 	        "\n"
 	        "options (environment variable and default in brackets):\n"
 	        "  --database-url URL      libpq conninfo or URI [DATABASE_URL; libpq PG* vars]\n"
-	        "  --listen URL            RPC address, ipc:// or tcp:// [RPC_LISTEN; %s]\n"
+	        "  --listen URL            RPC address, ipc://, tcp:// or tls+tcp:// [RPC_LISTEN;\n"
+	        "                          %s]\n"
 	        "  --illicit-seed N        default illicit_seed of a run [ILLICIT_SEED; 42]\n"
 	        "  --workers N             RPC handler threads, 1..256 [RPC_WORKERS; 4]\n"
 	        "  --contexts N            RPC calls in flight, 1..4096 [RPC_CONTEXTS; 128]\n"
@@ -41,8 +42,21 @@ srv_opts_usage(FILE *f)
 	        "  --health-ms MS          database ping period [HEALTH_MS; 1000]\n"
 	        "  --statement-timeout-ms MS  readers' SQL timeout [STATEMENT_TIMEOUT_MS; 30000]\n"
 	        "  --labels-max N          wallet_labels one run may use [LABELS_MAX; %zu]\n"
+	        "  --tls-cert-key FILE     tls+tcp://: certificate and key, PEM "
+	        "[RPC_TLS_CERT_KEY]\n"
+	        "  --tls-client-ca FILE    tls+tcp://: every client needs a certificate from this\n"
+	        "                          CA [RPC_TLS_CLIENT_CA]\n"
+	        "  --insecure-rpc          serve a non-local address with no authentication\n"
+	        "                          [RPC_INSECURE=1]\n"
 	        "  --help, --version\n"
 	        "\n"
+	        "Authentication: every call must carry the shared secret when one is set:\n"
+	        "RPC_SECRET_FILE (line 1 the secret, an optional line 2 the previous one, also\n"
+	        "accepted while clients move over; re-read within a second when the file\n"
+	        "changes) or RPC_SECRET and RPC_SECRET_PREVIOUS; 16 to 256 bytes. Others get\n"
+	        "UNAUTHENTICATED, counted in Health. A --listen address other hosts can reach\n"
+	        "(not ipc://, not loopback) needs a secret or --tls-client-ca, or\n"
+	        "--insecure-rpc.\n"
 	        "Other environment: LOG_LEVEL (debug|info|warn|error).\n"
 	        "At start-up the server marks interrupted ('running') runs failed, loads the\n"
 	        "latest completed run from PostgreSQL, then loads the graph in the background.\n"
@@ -153,6 +167,17 @@ from_env(srv_opts *o)
 		o->database_url = v;
 	if ((v = getenv("RPC_LISTEN")) != NULL && *v != '\0')
 		o->listen = v;
+	if ((v = getenv("RPC_TLS_CERT_KEY")) != NULL && *v != '\0')
+		o->tls_cert_key = v;
+	if ((v = getenv("RPC_TLS_CLIENT_CA")) != NULL && *v != '\0')
+		o->tls_client_ca = v;
+	if ((v = getenv("RPC_INSECURE")) != NULL && *v != '\0') {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+			fprintf(stderr, "amlrisk-core: RPC_INSECURE: '%s' is not 0 or 1\n", v);
+			return -1;
+		}
+		o->insecure = v[0] == '1';
+	}
 	if ((v = getenv("ILLICIT_SEED")) != NULL && *v != '\0' &&
 	    set_seed(o, "ILLICIT_SEED", v) != 0)
 		return -1;
@@ -167,7 +192,17 @@ from_env(srv_opts *o)
 int
 srv_opts_parse(srv_opts *o, int argc, char **argv)
 {
-	enum { O_DB = 1000, O_LISTEN, O_SEED, O_HELP, O_VERSION, O_KNOB };
+	enum {
+		O_DB = 1000,
+		O_LISTEN,
+		O_SEED,
+		O_CERT,
+		O_CLIENT_CA,
+		O_INSECURE,
+		O_HELP,
+		O_VERSION,
+		O_KNOB
+	};
 	static const struct option longopts[] = {
 	        {"database-url", required_argument, NULL, O_DB},
 	        {"listen", required_argument, NULL, O_LISTEN},
@@ -181,10 +216,14 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"health-ms", required_argument, NULL, O_KNOB + K_HEALTH},
 	        {"statement-timeout-ms", required_argument, NULL, O_KNOB + K_STMT},
 	        {"labels-max", required_argument, NULL, O_KNOB + K_LABELS},
+	        {"tls-cert-key", required_argument, NULL, O_CERT},
+	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
+	        {"insecure-rpc", no_argument, NULL, O_INSECURE},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
 	};
+	char why[256];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -219,6 +258,15 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 			if (set_seed(o, "--illicit-seed", optarg) != 0)
 				return 2;
 			break;
+		case O_CERT:
+			o->tls_cert_key = optarg;
+			break;
+		case O_CLIENT_CA:
+			o->tls_client_ca = optarg;
+			break;
+		case O_INSECURE:
+			o->insecure = 1;
+			break;
 		case O_HELP:
 			srv_opts_usage(stdout);
 			return 1;
@@ -236,5 +284,9 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	}
 	if (o->db_pool == 0)
 		o->db_pool = o->workers < 64 ? o->workers : 64;
+	if (rpc_secret_from_env(&o->secret, why, sizeof(why)) != 0) {
+		fprintf(stderr, "amlrisk-core: %s\n", why);
+		return 2;
+	}
 	return 0;
 }

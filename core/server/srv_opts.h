@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rpc.h"
+
 typedef struct srv_opts {
 	const char *database_url; /* libpq conninfo or URI; "" = libpq's PG* defaults */
 	const char *listen;       /* RPC URL */
@@ -20,6 +22,10 @@ typedef struct srv_opts {
 	int health_ms;            /* database ping period */
 	int statement_timeout_ms; /* readers' statement timeout */
 	size_t labels_max;        /* wallet_labels rows one run may use */
+	const char *tls_cert_key; /* tls+tcp://: the server's certificate and key (PEM) */
+	const char *tls_client_ca; /* tls+tcp://: CA every client certificate must come from */
+	int insecure;              /* serve a non-local address without authentication */
+	rpc_secret secret;         /* RPC_SECRET(_FILE), RPC_SECRET_PREVIOUS; empty = none */
 } srv_opts;
 
 /* Fills o from the environment and argv (borrowed: strings point into them).

@@ -213,8 +213,7 @@ test_batch_calls_fail_alone(void **state)
 {
 	static const uint8_t bad[] = {0x0a, 0x50, 'a', 'b'}; /* field 1, 80 bytes; 2 follow */
 	Rpctest__V1__EchoRequest echo = RPCTEST__V1__ECHO_REQUEST__INIT;
-	Aml__V1__RpcRequest calls[6], nested_inner = AML__V1__RPC_REQUEST__INIT;
-	Aml__V1__RpcRequest *cp[6], *np[1] = {&nested_inner};
+	Aml__V1__RpcCall calls[6], *cp[6];
 	Aml__V1__RpcRequest batch = AML__V1__RPC_REQUEST__INIT;
 	Aml__V1__RpcResponse *r;
 	Rpctest__V1__EchoResponse *out;
@@ -229,7 +228,7 @@ test_batch_calls_fail_alone(void **state)
 	        {"rpctest.v1.TestService/NoSuch", S_UNIMPLEMENTED},
 	        {"rpctest.v1.TestService/Fail", S_NOT_FOUND},
 	        {"rpctest.v1.TestService/Echo", S_INVALID}, /* payload does not decode */
-	        {"", S_INVALID},                            /* a batch inside */
+	        {"", S_INVALID},                            /* no method */
 	        {"rpctest.v1.TestService/Later", S_OK},
 	};
 
@@ -238,24 +237,19 @@ test_batch_calls_fail_alone(void **state)
 	echo.text = "in a batch";
 	assert_true(rpctest__v1__echo_request__get_packed_size(&echo) <= sizeof(payload));
 	size_t plen = rpctest__v1__echo_request__pack(&echo, payload);
-	nested_inner.request_id = 99;
-	nested_inner.method = "rpctest.v1.TestService/Echo";
 	for (int i = 0; i < 6; i++) {
-		aml__v1__rpc_request__init(&calls[i]);
+		aml__v1__rpc_call__init(&calls[i]);
 		calls[i].request_id = 100 + (uint64_t)i;
 		calls[i].method = (char *)want[i].method;
 		calls[i].payload.data = i == 3 ? (uint8_t *)bad : payload;
 		calls[i].payload.len = i == 3 ? sizeof(bad) : plen;
 		cp[i] = &calls[i];
 	}
-	calls[4].n_calls = 1;
-	calls[4].calls = np;
-	batch.request_id = 7;
-	batch.method = "";
+	batch.batch_id = 7;
 	batch.n_calls = 6;
 	batch.calls = cp;
 	r = tsvc_raw_request(bound, &batch);
-	assert_int_equal(r->status, S_OK);
+	assert_int_equal(r->reply->status, S_OK);
 	assert_int_equal(r->n_replies, 6);
 	for (int i = 0; i < 6; i++) {
 		assert_int_equal(r->replies[i]->request_id, 100 + i);
@@ -271,17 +265,18 @@ test_batch_calls_fail_alone(void **state)
 			assert_int_equal(r->replies[i]->payload.len, 0);
 		}
 	}
-	assert_non_null(strstr(r->replies[4]->message, "batch"));
+	assert_non_null(strstr(r->replies[4]->message, "package.Service/Method"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	rpc_server_destroy(srv);
 	tsvc_join_later();
 }
 
-/* Batches the server refuses as a whole. */
+/* Batches the server refuses as a whole: too many calls (counted before a
+ * byte is unpacked), a call and a batch at once; a call holds no calls. */
 static void
 test_batch_refused(void **state)
 {
-	Aml__V1__RpcRequest calls[65], *cp[65];
+	Aml__V1__RpcCall calls[65], *cp[65];
 	Aml__V1__RpcRequest batch = AML__V1__RPC_REQUEST__INIT;
 	Aml__V1__RpcResponse *r;
 	char bound[128];
@@ -290,32 +285,31 @@ test_batch_refused(void **state)
 	(void)state;
 	srv = serve("ipc", NULL, bound, sizeof(bound));
 	for (int i = 0; i < 65; i++) {
-		aml__v1__rpc_request__init(&calls[i]);
+		aml__v1__rpc_call__init(&calls[i]);
 		calls[i].request_id = 1 + (uint64_t)i;
 		calls[i].method = "rpctest.v1.TestService/Echo";
 		cp[i] = &calls[i];
 	}
-	batch.request_id = 5;
-	batch.method = "";
+	batch.batch_id = 5;
 	batch.n_calls = 65;
 	batch.calls = cp;
 	r = tsvc_raw_request(bound, &batch);
-	assert_int_equal(r->status, S_INVALID);
-	assert_non_null(strstr(r->message, "limit of 64"));
+	assert_int_equal(r->reply->status, AML__V1__STATUS_CODE__RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(r->reply->message, "more than 64"));
 	assert_int_equal(r->n_replies, 0);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	/* a batch has no method of its own */
-	batch.method = "rpctest.v1.TestService/Echo";
+	/* a lone call and a batch in one envelope */
+	batch.call = &calls[0];
 	batch.n_calls = 2;
 	r = tsvc_raw_request(bound, &batch);
-	assert_int_equal(r->status, S_INVALID);
-	assert_non_null(strstr(r->message, "no method"));
+	assert_int_equal(r->reply->status, S_INVALID);
+	assert_non_null(strstr(r->reply->message, "one call or a batch"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* 64 calls is fine */
-	batch.method = "";
+	batch.call = NULL;
 	batch.n_calls = 64;
 	r = tsvc_raw_request(bound, &batch);
-	assert_int_equal(r->status, S_OK);
+	assert_int_equal(r->reply->status, S_OK);
 	assert_int_equal(r->n_replies, 64);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	rpc_server_destroy(srv);
@@ -472,8 +466,9 @@ bad_main(void *arg)
 	while (nng_recvmsg(b->sock, &m, 0) == 0) {
 		Aml__V1__RpcRequest *rq = aml__v1__rpc_request__unpack(NULL, nng_msg_len(m),
 		                                                       nng_msg_body(m));
-		Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT, subs[64];
-		Aml__V1__RpcResponse *sp[64];
+		Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
+		Aml__V1__RpcReply top = AML__V1__RPC_REPLY__INIT, subs[64];
+		Aml__V1__RpcReply *sp[64];
 		size_t n;
 
 		assert_non_null(rq);
@@ -481,23 +476,24 @@ bad_main(void *arg)
 		if (b->answered++ == 0) {
 			nng_msleep(300);
 		}
-		resp.request_id = rq->request_id;
-		resp.payload.data = echo;
-		resp.payload.len = elen;
+		resp.reply = &top;
+		top.request_id = rq->call != NULL ? rq->call->request_id : rq->batch_id;
+		top.payload.data = echo;
+		top.payload.len = elen;
 		n = rq->n_calls;
 		for (size_t i = 0; i < n; i++) {
-			aml__v1__rpc_response__init(&subs[i]);
+			aml__v1__rpc_reply__init(&subs[i]);
 			subs[i].request_id = rq->calls[i]->request_id;
 			subs[i].payload.data = echo;
 			subs[i].payload.len = elen;
 			sp[i] = &subs[i];
 		}
 		if (n > 0) {
-			resp.payload.len = 0;
+			top.payload.len = 0;
 			resp.n_replies = b->kind == BAD_COUNT ? n - 1 : n;
 			resp.replies = sp;
 			if (b->kind == BAD_BATCH_ID) {
-				resp.request_id++;
+				top.request_id++;
 			} else if (b->kind == BAD_CALL_ID) {
 				subs[1].request_id++;
 			} else if (b->kind == BAD_CALL_BYTES) {
@@ -590,7 +586,7 @@ test_bad_batch_replies(void **state)
 	bad_batch(BAD_COUNT, 4, "reply holds 3 answers");
 	bad_batch(BAD_BATCH_ID, 4, "reply for request");
 	bad_batch(BAD_CALL_ID, 1, "reply for request");
-	bad_batch(BAD_CALL_BYTES, 1, "not a valid rpctest.v1.EchoResponse");
+	bad_batch(BAD_CALL_BYTES, 1, "reply payload: rpctest.v1.EchoResponse");
 }
 
 /* The queue of coalesced calls is bounded: with two waiting, a third fails

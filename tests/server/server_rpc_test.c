@@ -269,12 +269,15 @@ static Aml__V1__RpcResponse *
 raw_envelope(const char *url, const char *method, const void *payload, size_t plen)
 {
 	Aml__V1__RpcRequest req = AML__V1__RPC_REQUEST__INIT;
-	uint8_t buf[512];
+	Aml__V1__RpcCall call = AML__V1__RPC_CALL__INIT;
+	uint8_t buf[1024];
 
-	req.request_id = 42;
-	req.method = (char *)method;
-	req.payload.data = (uint8_t *)payload;
-	req.payload.len = plen;
+	call.request_id = 42;
+	call.method = (char *)method;
+	call.payload.data = (uint8_t *)payload;
+	call.payload.len = plen;
+	req.call = &call;
+	ts_auth(&req);
 	assert_true(aml__v1__rpc_request__get_packed_size(&req) < sizeof(buf));
 	return raw_call(url, buf, aml__v1__rpc_request__pack(&req, buf));
 }
@@ -359,21 +362,21 @@ test_errors(void **st)
 	/* straight on the socket: garbage, an unknown method and service, a payload
 	 * that does not decode; the server answers each and goes on serving */
 	raw = raw_call(c.rpc_url, GARBAGE, sizeof(GARBAGE));
-	assert_int_equal(raw->status, TS_INVALID);
+	assert_int_equal(raw->reply->status, TS_INVALID);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/Nope", NULL, 0);
-	assert_int_equal(raw->status, TS_UNIMPLEMENTED);
-	assert_int_equal(raw->request_id, 42);
+	assert_int_equal(raw->reply->status, TS_UNIMPLEMENTED);
+	assert_int_equal(raw->reply->request_id, 42);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.NoService/Health", NULL, 0);
-	assert_int_equal(raw->status, TS_UNIMPLEMENTED);
+	assert_int_equal(raw->reply->status, TS_UNIMPLEMENTED);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/GetWalletScore", GARBAGE,
 	                   sizeof(GARBAGE));
-	assert_int_equal(raw->status, TS_INVALID);
+	assert_int_equal(raw->reply->status, TS_INVALID);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/Health", NULL, 0);
-	assert_int_equal(raw->status, TS_OK);
+	assert_int_equal(raw->reply->status, TS_OK);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	aml__v1__health_response__free_unpacked(ts_health(&c), NULL);
 	PQfinish(conn);

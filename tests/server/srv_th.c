@@ -40,6 +40,30 @@ free_port(void)
 	return port;
 }
 
+const char *
+ts_secret(void)
+{
+	static rpc_secret sec;
+	static int loaded;
+	char why[256];
+
+	if (!loaded) {
+		if (rpc_secret_from_env(&sec, why, sizeof(why)) != 0)
+			fail_msg("%s", why);
+		loaded = 1;
+	}
+	return sec.current[0] != '\0' ? sec.current : NULL;
+}
+
+void
+ts_auth(Aml__V1__RpcRequest *req)
+{
+	const char *s = ts_secret();
+
+	req->auth.data = (uint8_t *)s;
+	req->auth.len = s != NULL ? strlen(s) : 0;
+}
+
 void
 ts_core_init(ts_core *c, int tcp)
 {
@@ -56,6 +80,7 @@ ts_core_init(ts_core *c, int tcp)
 		snprintf(c->rpc_url, sizeof(c->rpc_url), "ipc://%s/core.ipc", c->dir);
 	o.timeout_ms = 10000;
 	o.caller = "server-test";
+	o.secret = ts_secret();
 	assert_int_equal(rpc_client_create(&c->client, c->rpc_url, &o), 0);
 }
 

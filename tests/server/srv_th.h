@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "aml/v1/risk_service.pb-c.h"
+#include "aml/v1/rpc.pb-c.h"
 #include "rpc.h"
 
 /* gRPC codes used by the tests */
@@ -49,6 +50,12 @@ int ts_core_stop(ts_core *c, int sig);
 void ts_core_fini(ts_core *c);
 /* Prints the server log (to help a failing test). */
 void ts_core_dump_log(const ts_core *c);
+
+/* The RPC secret the test stack gives every process (RPC_SECRET_FILE or
+ * RPC_SECRET, see rpc.h), or NULL when it gives none. */
+const char *ts_secret(void);
+/* Puts that secret into a hand-made envelope's auth field (borrowed). */
+void ts_auth(Aml__V1__RpcRequest *req);
 
 /* A call on c's client (method short name); msg gets the server's message. */
 int ts_call(ts_core *c, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
