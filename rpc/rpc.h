@@ -2,7 +2,8 @@
  * in the aml.v1.RpcRequest/RpcResponse envelope, dispatched by descriptor name.
  * Many short calls in flight; a few long ones answered later from another thread.
  * Every byte received is hostile until rpc_decode.h has bounded it: decoding a
- * message of n bytes costs at most 16 n + 64 KiB of memory, or it is refused. */
+ * message of n bytes costs a server at most 16 n + 64 KiB of memory (a client
+ * reading its server's replies 64 n + 64 KiB), or it is refused first. */
 #ifndef AMLRISK_RPC_H
 #define AMLRISK_RPC_H
 

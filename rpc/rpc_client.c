@@ -493,7 +493,7 @@ rpc_cli_decode(const Aml__V1__RpcReply *r, uint64_t id, const ProtobufCMethodDes
 	if (m == NULL) {
 		return AML__V1__STATUS_CODE__OK; /* a batch: its replies are decoded one by one */
 	}
-	err = rpc_decode(m->output, r->payload.data, r->payload.len, &rpc_payload_limits, &out, why,
+	err = rpc_decode(m->output, r->payload.data, r->payload.len, &rpc_reply_limits, &out, why,
 	                 sizeof(why));
 	if (err != AMLRISK_OK) {
 		return rpc_cli_error(msg, msglen, AMLRISK_EINTERNAL, "%s: reply payload: %s",

@@ -20,7 +20,8 @@
 #define SCANNED_MEMBER_SIZE 32
 #define FIRST_SLAB          16
 
-const rpc_decode_limits rpc_payload_limits = {16, (size_t)1 << 20, RPC_DECODE_COST_MUL};
+const rpc_decode_limits rpc_request_limits = {16, (size_t)1 << 20, RPC_DECODE_COST_MUL};
+const rpc_decode_limits rpc_reply_limits = {16, (size_t)1 << 20, RPC_DECODE_REPLY_COST_MUL};
 
 static const rpc_decode_limits envelope_limits = {3, RPC_BATCH_MAX, RPC_DECODE_COST_MUL};
 

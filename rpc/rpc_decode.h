@@ -5,13 +5,19 @@
  * and the client call.
  *
  * The cost bound: decoding n bytes allocates at most
- *     RPC_DECODE_COST_MUL * n + RPC_DECODE_COST_BASE
+ *     mul * n + RPC_DECODE_COST_BASE
  * bytes, counted as protobuf-c asks for them plus RPC_DECODE_BLOCK_OVERHEAD per
- * block (malloc's bookkeeping), every block counted even if freed again. A
- * message that would need more is refused by the pre-scan before a byte is
- * allocated (RESOURCE_EXHAUSTED), and the allocator refuses the rest should
- * the pre-scan ever underestimate. The pre-scan itself is one pass over the
- * bytes with recursion no deeper than max_depth and no allocation. */
+ * block (malloc's bookkeeping), every block counted even if freed again; mul is
+ * RPC_DECODE_COST_MUL (16) for what a server accepts (envelopes, request
+ * payloads) and RPC_DECODE_REPLY_COST_MUL (64) for the replies a client
+ * accepts from its server (protobuf-c takes about 70 bytes for an empty
+ * 2-byte element of a repeated message field, so answers made of many tiny
+ * records legitimately reach 40x). A message that would need more is refused
+ * by the pre-scan before a byte is allocated (RESOURCE_EXHAUSTED), and the
+ * allocator refuses the rest should the pre-scan ever underestimate. The
+ * pre-scan itself is one pass over the bytes with recursion no deeper than
+ * max_depth and no allocation: a refused message costs no memory beyond its
+ * own bytes and time linear in them. */
 #ifndef AMLRISK_RPC_DECODE_H
 #define AMLRISK_RPC_DECODE_H
 
@@ -23,6 +29,7 @@
 #include "aml/v1/rpc.pb-c.h"
 
 #define RPC_DECODE_COST_MUL       16
+#define RPC_DECODE_REPLY_COST_MUL 64
 #define RPC_DECODE_COST_BASE      ((size_t)64 << 10)
 #define RPC_DECODE_BLOCK_OVERHEAD 16
 #define RPC_DECODE_DEPTH_MAX      32 /* the largest max_depth accepted */
@@ -41,9 +48,11 @@ typedef struct rpc_decode_limits {
 	size_t cost_mul;     /* budget = cost_mul * len + RPC_DECODE_COST_BASE */
 } rpc_decode_limits;
 
-/* The limits of a method's payload, either direction: depth 16, 1M elements
- * per repeated field, the RPC_DECODE_COST_MUL budget. */
-extern const rpc_decode_limits rpc_payload_limits;
+/* The limits of a method's payload: depth 16, 1M elements per repeated
+ * field, and the RPC_DECODE_COST_MUL budget for a request (server side) or
+ * the RPC_DECODE_REPLY_COST_MUL one for a reply (client side). */
+extern const rpc_decode_limits rpc_request_limits;
+extern const rpc_decode_limits rpc_reply_limits;
 
 /* Checks buf (len bytes) as a message of d against lim without allocating:
  * *cost gets the bytes unpacking it would allocate (as counted above). Returns

@@ -679,7 +679,7 @@ call_run(rpc_call *call)
 		return;
 	}
 	err = rpc_decode(m->input, call->req->payload.data, call->req->payload.len,
-	                 &rpc_payload_limits, &in, why, sizeof(why));
+	                 &rpc_request_limits, &in, why, sizeof(why));
 	if (err != AMLRISK_OK) {
 		atomic_fetch_add(&srv->st_rejected, 1);
 		call_fail(call, err, "payload: %s", why);

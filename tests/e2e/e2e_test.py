@@ -176,15 +176,20 @@ def main():
         check(all(want.get(g[0]) == (g[1], g[2]) for g in got),
               "stored transactions differ from the produced ones")
 
-        # the gateway, once core answers
+        # the gateway, once it is ready: connected to the core (the secret of
+        # RPC_SECRET_FILE, inherited from the stack's environment, accepted)
+        # and the core's graph loaded
         deadline = time.monotonic() + 60
+        ready = None
         while time.monotonic() < deadline:
             try:
-                if http("GET", base + "/openapi.json", timeout=2)[0] == 200:
+                ready = http("GET", base + "/ready", timeout=2)
+                if ready[0] == 200:
                     break
             except OSError:
                 pass
             time.sleep(0.2)
+        check(ready is not None and ready[0] == 200, f"GET /ready never answered 200: {ready}")
         st, rel = http("POST", base + "/reload-graph")
         check(st == 200, f"POST /reload-graph answered {st} {rel}")
         check(rel.get("transactions") == N_TX, f"reload covered {rel.get('transactions')}")

@@ -20,6 +20,7 @@
 
 #include "amlrisk_err.h"
 #include "amlrisk_tx.h"
+#include "rpc.h"
 #include "sql_migrate.h"
 
 int64_t
@@ -429,4 +430,29 @@ th_stop(pid_t pid, int sig, int timeout_ms)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -1;
+}
+
+uint64_t
+th_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+const char *
+th_rpc_secret(void)
+{
+	static rpc_secret sec;
+	static int loaded;
+	char why[256];
+
+	if (!loaded) {
+		if (rpc_secret_from_env(&sec, why, sizeof(why)) != 0)
+			fail_msg("%s", why);
+		loaded = 1;
+	}
+	return sec.current[0] != '\0' ? sec.current : NULL;
 }

@@ -76,4 +76,13 @@ int th_stop(pid_t pid, int sig, int timeout_ms);
 /* Monotonic milliseconds. */
 int64_t th_now_ms(void);
 
+/* The next number of a splitmix64 stream whose state is *s: deterministic
+ * test data from a seed. */
+uint64_t th_rand(uint64_t *s);
+
+/* The RPC secret of the test stack (RPC_SECRET_FILE or RPC_SECRET, which
+ * scripts/stack env exports and every spawned process inherits), or NULL when
+ * none is set. Fails the test when it is set but unreadable. */
+const char *th_rpc_secret(void);
+
 #endif

@@ -19,6 +19,7 @@
 
 atomic_int tsvc_echo_started;
 atomic_int tsvc_echo_running;
+atomic_int tsvc_write_runs;
 
 static atomic_int later_live; /* Later threads not yet finished */
 
@@ -163,6 +164,23 @@ svc_strict(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__Other *in,
 
 	(void)svc;
 	out.name = in->name;
+	closure(&out, cd);
+}
+
+/* A write call: every run is counted and answered with its number. */
+static void
+svc_write(Rpctest__V1__TestService_Service *svc, const Rpctest__V1__EchoRequest *in,
+          Rpctest__V1__EchoResponse_Closure closure, void *cd)
+{
+	Rpctest__V1__EchoResponse out = RPCTEST__V1__ECHO_RESPONSE__INIT;
+	char text[32];
+
+	(void)svc;
+	snprintf(text, sizeof(text), "run %d", atomic_fetch_add(&tsvc_write_runs, 1) + 1);
+	if (in->sleep_ms != 0) {
+		nng_msleep(in->sleep_ms);
+	}
+	out.text = text;
 	closure(&out, cd);
 }
 

@@ -23,6 +23,7 @@
 /* What the handlers saw, for tests to check. */
 extern atomic_int tsvc_echo_started; /* Echo handlers entered */
 extern atomic_int tsvc_echo_running; /* Echo handlers inside their sleep */
+extern atomic_int tsvc_write_runs;   /* Write handlers entered */
 
 /* The service, initialised with the test handlers (Missing left NULL). */
 ProtobufCService *tsvc_service(void);

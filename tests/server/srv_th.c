@@ -40,25 +40,10 @@ free_port(void)
 	return port;
 }
 
-const char *
-ts_secret(void)
-{
-	static rpc_secret sec;
-	static int loaded;
-	char why[256];
-
-	if (!loaded) {
-		if (rpc_secret_from_env(&sec, why, sizeof(why)) != 0)
-			fail_msg("%s", why);
-		loaded = 1;
-	}
-	return sec.current[0] != '\0' ? sec.current : NULL;
-}
-
 void
 ts_auth(Aml__V1__RpcRequest *req)
 {
-	const char *s = ts_secret();
+	const char *s = th_rpc_secret();
 
 	req->auth.data = (uint8_t *)s;
 	req->auth.len = s != NULL ? strlen(s) : 0;
@@ -80,7 +65,7 @@ ts_core_init(ts_core *c, int tcp)
 		snprintf(c->rpc_url, sizeof(c->rpc_url), "ipc://%s/core.ipc", c->dir);
 	o.timeout_ms = 10000;
 	o.caller = "server-test";
-	o.secret = ts_secret();
+	o.secret = th_rpc_secret();
 	assert_int_equal(rpc_client_create(&c->client, c->rpc_url, &o), 0);
 }
 
@@ -412,16 +397,6 @@ ts_load_fixture(PGconn *conn, const char *name)
 	return n;
 }
 
-static uint64_t
-next_rand(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 void
 ts_load_generated(PGconn *conn, const char *prefix, size_t n, unsigned wallets, uint64_t seed)
 {
@@ -431,11 +406,11 @@ ts_load_generated(PGconn *conn, const char *prefix, size_t n, unsigned wallets, 
 	assert_non_null(buf);
 	copy_begin(conn);
 	for (size_t i = 0; i < n; i++) {
-		unsigned s = (unsigned)(next_rand(&seed) % wallets);
-		unsigned r = (unsigned)(next_rand(&seed) % wallets);
+		unsigned s = (unsigned)(th_rand(&seed) % wallets);
+		unsigned r = (unsigned)(th_rand(&seed) % wallets);
 		off += (size_t)snprintf(buf + off, cap - off,
 		                        "%s-%zu\tw%u\tw%u\t%u.25\t2026-01-01 00:00:00+00\t\\N\n",
-		                        prefix, i, s, r, (unsigned)(next_rand(&seed) % 1000));
+		                        prefix, i, s, r, (unsigned)(th_rand(&seed) % 1000));
 		if (off > cap - 256) {
 			assert_int_equal(PQputCopyData(conn, buf, (int)off), 1);
 			off = 0;

@@ -51,10 +51,8 @@ void ts_core_fini(ts_core *c);
 /* Prints the server log (to help a failing test). */
 void ts_core_dump_log(const ts_core *c);
 
-/* The RPC secret the test stack gives every process (RPC_SECRET_FILE or
- * RPC_SECRET, see rpc.h), or NULL when it gives none. */
-const char *ts_secret(void);
-/* Puts that secret into a hand-made envelope's auth field (borrowed). */
+/* Puts the test stack's RPC secret (th_rpc_secret()) into a hand-made
+ * envelope's auth field (borrowed). */
 void ts_auth(Aml__V1__RpcRequest *req);
 
 /* A call on c's client (method short name); msg gets the server's message. */
