@@ -15,41 +15,6 @@
 #include "rpc_decode.h"
 #include "th.h"
 
-/* Writes v as a varint ending at *pos (moving it back). */
-static void
-varint_before(uint8_t *buf, size_t *pos, size_t v)
-{
-	uint8_t tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v != 0);
-	*pos -= n;
-	memcpy(buf + *pos, tmp, n);
-}
-
-/* depth fields of tag tag nested in one another around core (core_len
- * bytes): tag len (tag len (... core)). Caller frees; *len set. */
-static uint8_t *
-nest(uint8_t tag, size_t depth, const uint8_t *core, size_t core_len, size_t *len)
-{
-	size_t cap = core_len + depth * 7 + 16, pos = cap;
-	uint8_t *buf = malloc(cap);
-
-	assert_non_null(buf);
-	pos -= core_len;
-	memcpy(buf + pos, core, core_len);
-	for (size_t i = 0; i < depth; i++) {
-		varint_before(buf, &pos, cap - pos);
-		buf[--pos] = tag;
-	}
-	memmove(buf, buf + pos, cap - pos);
-	*len = cap - pos;
-	return buf;
-}
-
 static const size_t DEPTHS[] = {100, 1000, 20000, 200000};
 
 /* A recursive message nested past the bound is refused without recursing
@@ -64,14 +29,14 @@ test_recursive_depth(void **state)
 
 	(void)state;
 	/* 15 kids inside the outermost Tree: 16 messages, the bound */
-	buf = nest(0x0a, 15, NULL, 0, &len);
+	buf = th_pb_nest(0x0a, 15, NULL, 0, &len);
 	assert_int_equal(rpc_decode(&rpctest__v1__tree__descriptor, buf, len, &rpc_request_limits,
 	                            &m, why, sizeof(why)),
 	                 AMLRISK_OK);
 	protobuf_c_message_free_unpacked(m, NULL);
 	free(buf);
 	for (size_t i = 0; i < sizeof(DEPTHS) / sizeof(DEPTHS[0]); i++) {
-		buf = nest(0x0a, DEPTHS[i], NULL, 0, &len);
+		buf = th_pb_nest(0x0a, DEPTHS[i], NULL, 0, &len);
 		m = NULL;
 		assert_int_equal(rpc_decode(&rpctest__v1__tree__descriptor, buf, len,
 		                            &rpc_request_limits, &m, why, sizeof(why)),
@@ -95,7 +60,7 @@ test_envelope_nested(void **state)
 	(void)state;
 	for (size_t t = 0; t < sizeof(tags); t++) {
 		for (size_t i = 0; i < sizeof(DEPTHS) / sizeof(DEPTHS[0]); i++) {
-			uint8_t *buf = nest(tags[t], DEPTHS[i], NULL, 0, &len);
+			uint8_t *buf = th_pb_nest(tags[t], DEPTHS[i], NULL, 0, &len);
 			int err = rpc_decode_request(buf, len, &r, why, sizeof(why));
 
 			assert_true(err == AMLRISK_EPROTO || err == AMLRISK_ETOOBIG);
@@ -116,7 +81,7 @@ metadata_flood(size_t n, size_t *len)
 		body[2 * i] = 0x22; /* field 4, length-delimited */
 		body[2 * i + 1] = 0x00;
 	}
-	buf = nest(0x0a, 1, body, 2 * n, len);
+	buf = th_pb_nest(0x0a, 1, body, 2 * n, len);
 	free(body);
 	return buf;
 }

@@ -244,27 +244,6 @@ expect(int rc, int code, const char *msg, const char *part)
 		         part != NULL ? part : "");
 }
 
-/* Sends raw bytes on a req socket and decodes the envelope answered. */
-static Aml__V1__RpcResponse *
-raw_call(const char *url, const void *data, size_t len)
-{
-	nng_socket s;
-	void *buf = NULL;
-	size_t blen = 0;
-	Aml__V1__RpcResponse *r;
-
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
-	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
-	assert_int_equal(nng_send(s, (void *)data, len, 0), 0);
-	assert_int_equal(nng_recv(s, &buf, &blen, NNG_FLAG_ALLOC), 0);
-	r = aml__v1__rpc_response__unpack(NULL, blen, buf);
-	assert_non_null(r);
-	nng_free(buf, blen);
-	nng_close(s);
-	return r;
-}
-
 static Aml__V1__RpcResponse *
 raw_envelope(const char *url, const char *method, const void *payload, size_t plen)
 {
@@ -279,7 +258,7 @@ raw_envelope(const char *url, const char *method, const void *payload, size_t pl
 	req.call = &call;
 	ts_auth(&req);
 	assert_true(aml__v1__rpc_request__get_packed_size(&req) < sizeof(buf));
-	return raw_call(url, buf, aml__v1__rpc_request__pack(&req, buf));
+	return ts_raw(url, buf, aml__v1__rpc_request__pack(&req, buf));
 }
 
 static void
@@ -361,7 +340,7 @@ test_errors(void **st)
 	expect(CALL(&c, "WalletGraph", wreq, wr), TS_NOT_FOUND, msg, "nope");
 	/* straight on the socket: garbage, an unknown method and service, a payload
 	 * that does not decode; the server answers each and goes on serving */
-	raw = raw_call(c.rpc_url, GARBAGE, sizeof(GARBAGE));
+	raw = ts_raw(c.rpc_url, GARBAGE, sizeof(GARBAGE));
 	assert_int_equal(raw->reply->status, TS_INVALID);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/Nope", NULL, 0);

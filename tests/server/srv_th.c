@@ -18,13 +18,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "th.h"
 
 #define READY_TIMEOUT_MS 60000
 
-static int
-free_port(void)
+int
+ts_free_port(void)
 {
 	struct sockaddr_in a = {0};
 	socklen_t len = sizeof(a);
@@ -38,6 +40,28 @@ free_port(void)
 	port = ntohs(a.sin_port);
 	close(s);
 	return port;
+}
+
+Aml__V1__RpcResponse *
+ts_raw(const char *url, const void *data, size_t len)
+{
+	nng_socket s;
+	void *buf = NULL;
+	size_t blen = 0;
+	Aml__V1__RpcResponse *r;
+
+	assert_int_equal(nng_req0_open(&s), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE), 0);
+	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
+	assert_int_equal(nng_send(s, (void *)data, len, 0), 0);
+	assert_int_equal(nng_recv(s, &buf, &blen, NNG_FLAG_ALLOC), 0);
+	r = aml__v1__rpc_response__unpack(NULL, blen, buf);
+	assert_non_null(r);
+	assert_non_null(r->reply);
+	nng_free(buf, blen);
+	nng_close(s);
+	return r;
 }
 
 void
@@ -60,7 +84,7 @@ ts_core_init(ts_core *c, int tcp)
 	assert_non_null(mkdtemp(c->dir));
 	snprintf(c->log, sizeof(c->log), "%s/core.log", c->dir);
 	if (tcp)
-		snprintf(c->rpc_url, sizeof(c->rpc_url), "tcp://127.0.0.1:%d", free_port());
+		snprintf(c->rpc_url, sizeof(c->rpc_url), "tcp://127.0.0.1:%d", ts_free_port());
 	else
 		snprintf(c->rpc_url, sizeof(c->rpc_url), "ipc://%s/core.ipc", c->dir);
 	o.timeout_ms = 10000;
