@@ -1,7 +1,7 @@
 # The usual entry points. `make test` and `make demo` set up everything they
 # need (scripts/bootstrap), so a fresh Debian/Ubuntu machine needs nothing else.
 BUILD ?= build
-.PHONY: all build test test-asan test-valgrind demo down bench clean format
+.PHONY: all build test test-asan test-valgrind fuzz fuzz-smoke demo down bench clean format
 
 all: build
 
@@ -19,6 +19,13 @@ test-asan:
 test-valgrind:
 	@AMLRISK_VALGRIND=1 scripts/test
 
+fuzz:
+	@scripts/fuzz
+
+# what CI runs: every corpus replayed, then each harness fuzzed briefly
+fuzz-smoke:
+	@FUZZ_SECONDS=15 scripts/fuzz
+
 demo:
 	@scripts/demo
 
@@ -29,7 +36,7 @@ bench: build
 	@scripts/bench
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "amlrisk_err.h"
+#include "amlrisk_pg.h"
 
 static const char insert_sql[] =
         "INSERT INTO wallet_labels (wallet, label, source) VALUES ($1, $2, $3) "
@@ -35,10 +36,10 @@ sim_labels_store(const sim_gen *g, const char *conninfo, const char *label, cons
 	const sim_member *m;
 	size_t n = sim_gen_members(g, &m);
 	PGresult *res = NULL;
-	PGconn *c = PQconnectdb(conninfo);
-	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-		snprintf(err, errlen, "connecting to PostgreSQL: %s",
-		         c ? PQerrorMessage(c) : "out of memory");
+	PGconn *c = NULL;
+	char msg[256];
+	if (amlrisk_pg_connect(conninfo, "amlrisk-sim", &c, msg, sizeof(msg)) != 0) {
+		snprintf(err, errlen, "connecting to PostgreSQL: %s", msg);
 		goto done;
 	}
 	if ((rv = exec_cmd(c, "BEGIN", "BEGIN", err, errlen)) != AMLRISK_OK)

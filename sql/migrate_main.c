@@ -8,21 +8,23 @@
 
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
+#include "amlrisk_pg.h"
 #include "sql_migrate.h"
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: amlrisk-migrate [--database-url URL] [--help]\n"
-	           "\n"
-	           "Applies the schema migrations this build carries (newest version %d)\n"
-	           "that the database lacks, each in its own transaction, and records them in\n"
-	           "schema_migrations. Re-running is a no-op.\n"
-	           "\n"
-	           "  --database-url URL  libpq connection string (default: $DATABASE_URL)\n"
-	           "  --help              this text\n"
-	           "\n"
-	           "environment: DATABASE_URL, LOG_LEVEL (debug|info|warn|error)\n",
+	fprintf(f,
+	        "usage: amlrisk-migrate [--database-url URL] [--help]\n"
+	        "\n"
+	        "Applies the schema migrations this build carries (newest version %d)\n"
+	        "that the database lacks, each in its own transaction, and records them in\n"
+	        "schema_migrations. Re-running is a no-op.\n"
+	        "\n"
+	        "  --database-url URL  libpq connection string (default: $DATABASE_URL)\n"
+	        "  --help              this text\n"
+	        "\n"
+	        "environment: DATABASE_URL, LOG_LEVEL (debug|info|warn|error)\n",
 	        sql_migrate_latest());
 }
 
@@ -30,9 +32,9 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "database-url", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	        {"database-url", required_argument, NULL, 'd'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *url = getenv("DATABASE_URL");
 	int c;
@@ -55,17 +57,16 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (url == NULL || *url == '\0') {
-		fprintf(stderr, "amlrisk-migrate: no database: set DATABASE_URL or --database-url\n");
+		fprintf(stderr,
+		        "amlrisk-migrate: no database: set DATABASE_URL or --database-url\n");
 		return 2;
 	}
-	PGconn *conn = PQconnectdb(url);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "migrate", "db.connect_failed", "error=\"%s\"",
-		            strtok(PQerrorMessage(conn), "\n"));
-		PQfinish(conn);
+	PGconn *conn = NULL;
+	char err[1024];
+	if (amlrisk_pg_connect(url, "amlrisk-migrate", &conn, err, sizeof(err)) != 0) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "migrate", "db.connect_failed", "error=\"%s\"", err);
 		return 1;
 	}
-	char err[1024];
 	int applied = 0, rv = sql_migrate(conn, &applied, err, sizeof(err));
 	PQfinish(conn);
 	if (rv != AMLRISK_OK) {

@@ -12,6 +12,7 @@
 #include "aml/v1/risk_service.pb-c.h"
 #include "amlrisk_cli.h"
 #include "amlrisk_err.h"
+#include "amlrisk_pg.h"
 #include "sql_migrate.h"
 
 #define TIMEOUT_READ_MS  10000
@@ -620,17 +621,12 @@ cmd_migrate(const ctl_args *a)
 {
 	char err[1024];
 	int applied = 0, rv;
-	PGconn *c;
+	PGconn *c = NULL;
 
 	if (a->database_url == NULL || *a->database_url == '\0')
 		return ctl_usage_error("migrate: set DATABASE_URL or --database-url");
-	c = PQconnectdb(a->database_url);
-	if (PQstatus(c) != CONNECTION_OK) {
-		snprintf(err, sizeof(err), "cannot connect: %s", PQerrorMessage(c));
-		err[strcspn(err, "\n")] = '\0';
-		PQfinish(c);
+	if (amlrisk_pg_connect(a->database_url, "amlctl", &c, err, sizeof(err)) != 0)
 		return ctl_fail(a, "UNAVAILABLE", err);
-	}
 	rv = sql_migrate(c, &applied, err, sizeof(err));
 	PQfinish(c);
 	if (rv != AMLRISK_OK)

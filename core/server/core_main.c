@@ -64,6 +64,7 @@ main(int argc, char **argv)
 	if ((rv = srv_opts_parse(&opts, argc, argv)) != 0)
 		return rv == 1 ? 0 : 2;
 	core_config_default_seed_set(opts.illicit_seed);
+	srv_db_io_timeout_set(opts.db_io_timeout_ms);
 	/* every thread started below inherits the mask; only sigwait() sees these */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);

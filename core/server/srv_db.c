@@ -1,21 +1,29 @@
 /* srv_db.c - connections and query helpers over libpq. The pool is a fixed
  * array guarded by one mutex; a handful of handler threads share it, so a
- * simple scan beats anything clever. Dials happen outside the lock. */
+ * simple scan beats anything clever. Dials happen outside the lock. Every
+ * connection runs in libpq's non-blocking mode and every wait on its socket is
+ * bounded, so a database that stops answering (a silent partition, a frozen
+ * proxy) becomes an error after the I/O timeout instead of a blocked thread. */
 #include "srv_db.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "amlrisk_err.h"
+#include "amlrisk_pg.h"
 #include "srv_time.h"
 
-#define POOL_MAX        64
-#define REDIAL_MS       250 /* a failed dial is answered from memory this long */
-#define CONNECT_TIMEOUT "5" /* seconds: a black-holed host does not hold a worker long */
+#define POOL_MAX  64
+#define REDIAL_MS 250 /* a failed dial is answered from memory this long */
+
+static atomic_int io_timeout_ms = SRV_DB_IO_TIMEOUT_DEFAULT;
 
 typedef struct slot {
 	PGconn *conn;
@@ -33,22 +41,22 @@ struct srv_db {
 	char failed_msg[256];
 };
 
-/* Copies msg into err on one line (libpq ends messages with newlines). */
 static void
 one_line(char *err, size_t errlen, const char *what, const char *msg)
 {
-	size_t n;
+	amlrisk_pg_oneline(err, errlen, what, msg);
+}
 
-	if (errlen == 0)
-		return;
-	snprintf(err, errlen, "%s: %s", what, msg != NULL && *msg != '\0' ? msg : "unknown error");
-	for (char *p = err; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	}
-	n = strlen(err);
-	while (n > 0 && err[n - 1] == ' ')
-		err[--n] = '\0';
+void
+srv_db_io_timeout_set(int ms)
+{
+	atomic_store(&io_timeout_ms, ms > 0 ? ms : SRV_DB_IO_TIMEOUT_DEFAULT);
+}
+
+int
+srv_db_io_timeout(void)
+{
+	return atomic_load(&io_timeout_ms);
 }
 
 void
@@ -66,18 +74,15 @@ srv_db_ok(PGconn *c)
 int
 srv_db_connect(const char *url, int statement_timeout_ms, PGconn **out, char *err, size_t errlen)
 {
-	/* later keywords override what the URL says, so connect_timeout comes first */
-	const char *keys[] = {"connect_timeout", "dbname", "application_name", NULL};
-	const char *vals[] = {CONNECT_TIMEOUT, url, "amlrisk-core", NULL};
-	char sql[64];
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	char sql[64], msg[256];
+	PGconn *c = NULL;
 
-	if (c == NULL) {
-		one_line(err, errlen, "database unavailable", "out of memory");
+	if (amlrisk_pg_connect(url, "amlrisk-core", &c, msg, sizeof(msg)) != 0) {
+		one_line(err, errlen, "database unavailable", msg);
 		return AMLRISK_EDB;
 	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		srv_db_errmsg(c, "database unavailable", err, errlen);
+	if (PQsetnonblocking(c, 1) != 0) {
+		srv_db_errmsg(c, "database", err, errlen);
 		PQfinish(c);
 		return AMLRISK_EDB;
 	}
@@ -198,92 +203,257 @@ srv_db_release(srv_db *db, PGconn *c)
 	pthread_mutex_unlock(&db->mtx);
 }
 
+/* Makes c unusable at once: its socket is shut down under libpq, which then
+ * reads end-of-file and marks the connection bad (the owner redials). */
+static void
+conn_kill(PGconn *c)
+{
+	int fd = PQsocket(c);
+
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	(void)PQconsumeInput(c);
+}
+
+/* Waits up to ms for c's socket to become readable (or writable too when
+ * out). 1 ready, 0 timed out, -1 error. */
+static int
+sock_wait(PGconn *c, bool out, int ms)
+{
+	struct pollfd p = {.fd = PQsocket(c), .events = (short)(POLLIN | (out ? POLLOUT : 0))};
+	int n;
+
+	if (p.fd < 0)
+		return -1;
+	while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		;
+	return n < 0 ? -1 : n;
+}
+
+/* The error of a connection that made no progress for ms: closed, reported. */
+static int
+stalled(PGconn *c, int ms, char *err, size_t errlen)
+{
+	char msg[96];
+
+	conn_kill(c);
+	snprintf(msg, sizeof(msg), "no answer for %d ms; connection closed", ms);
+	one_line(err, errlen, "database unavailable", msg);
+	return AMLRISK_EDB;
+}
+
+/* Waits, at most ms, until c's socket takes more of what libpq holds, and
+ * hands it more; input is consumed meanwhile, as libpq asks in non-blocking
+ * mode. */
+static int
+make_room(PGconn *c, int ms, char *err, size_t errlen)
+{
+	int w = sock_wait(c, true, ms);
+
+	if (w == 0)
+		return stalled(c, ms, err, errlen);
+	if (w < 0 || PQconsumeInput(c) == 0 || PQflush(c) < 0) {
+		srv_db_errmsg(c, "database unavailable", err, errlen);
+		return AMLRISK_EDB;
+	}
+	return AMLRISK_OK;
+}
+
+/* Sends everything libpq holds for c, each stall bounded by ms. */
+static int
+send_all(PGconn *c, int ms, char *err, size_t errlen)
+{
+	int f, rv;
+
+	while ((f = PQflush(c)) == 1) {
+		if ((rv = make_room(c, ms, err, errlen)) != 0)
+			return rv;
+	}
+	if (f < 0) {
+		srv_db_errmsg(c, "database unavailable", err, errlen);
+		return AMLRISK_EDB;
+	}
+	return AMLRISK_OK;
+}
+
+/* The next result of c (NULL when the command is done), each silence
+ * bounded by ms. */
+static int
+next_result(PGconn *c, int ms, PGresult **out, char *err, size_t errlen)
+{
+	int w;
+
+	while (PQisBusy(c)) {
+		if ((w = sock_wait(c, false, ms)) == 0)
+			return stalled(c, ms, err, errlen);
+		if (w < 0 || PQconsumeInput(c) == 0) {
+			srv_db_errmsg(c, "database unavailable", err, errlen);
+			return AMLRISK_EDB;
+		}
+	}
+	*out = PQgetResult(c);
+	return AMLRISK_OK;
+}
+
+/* Collects the results of a command whose data phase is over; the first one
+ * that is not want (if any) decides the error. */
+static int
+finish_command(PGconn *c, int ms, int want, PGresult **out, char *err, size_t errlen)
+{
+	PGresult *r, *keep = NULL;
+	int rv = AMLRISK_OK;
+
+	for (;;) {
+		ExecStatusType st;
+		if ((rv = next_result(c, ms, &r, err, errlen)) != 0) {
+			PQclear(keep);
+			return rv;
+		}
+		if (r == NULL)
+			break;
+		st = PQresultStatus(r);
+		/* the first result decides, unless a later one is an error */
+		if (keep == NULL ||
+		    (st == PGRES_FATAL_ERROR && PQresultStatus(keep) != PGRES_FATAL_ERROR)) {
+			PQclear(keep);
+			keep = r;
+		} else {
+			PQclear(r);
+		}
+		/* a COPY's data phase starts: no further result until it ends */
+		if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+			break;
+	}
+	if (keep == NULL || PQresultStatus(keep) != (ExecStatusType)want) {
+		const char *msg = keep != NULL ? PQresultErrorMessage(keep) : "";
+		one_line(err, errlen, srv_db_ok(c) ? "database" : "database unavailable",
+		         *msg != '\0' ? msg : PQerrorMessage(c));
+		PQclear(keep);
+		return AMLRISK_EDB;
+	}
+	if (out != NULL)
+		*out = keep;
+	else
+		PQclear(keep);
+	return AMLRISK_OK;
+}
+
+int
+srv_db_exec_ms(PGconn *c, const char *sql, int n, const char *const *params, int want,
+               PGresult **out, int io_ms, char *err, size_t errlen)
+{
+	int rv;
+
+	if (io_ms <= 0)
+		io_ms = srv_db_io_timeout();
+	if (!srv_db_ok(c) || PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0) == 0) {
+		srv_db_errmsg(c, "database unavailable", err, errlen);
+		return AMLRISK_EDB;
+	}
+	if ((rv = send_all(c, io_ms, err, errlen)) != 0)
+		return rv;
+	return finish_command(c, io_ms, want, out, err, errlen);
+}
+
 int
 srv_db_exec(PGconn *c, const char *sql, int n, const char *const *params, int want, PGresult **out,
             char *err, size_t errlen)
 {
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-
-	if (r == NULL || PQresultStatus(r) != (ExecStatusType)want) {
-		const char *msg = r != NULL ? PQresultErrorMessage(r) : "";
-		one_line(err, errlen, srv_db_ok(c) ? "database" : "database unavailable",
-		         *msg != '\0' ? msg : PQerrorMessage(c));
-		PQclear(r);
-		return AMLRISK_EDB;
-	}
-	if (out != NULL)
-		*out = r;
-	else
-		PQclear(r);
-	return AMLRISK_OK;
+	return srv_db_exec_ms(c, sql, n, params, want, out, 0, err, errlen);
 }
 
 void
 srv_db_rollback(PGconn *c)
 {
+	char err[64];
+
 	if (srv_db_ok(c) && PQtransactionStatus(c) != PQTRANS_IDLE)
-		PQclear(PQexec(c, "ROLLBACK"));
+		(void)srv_db_exec(c, "ROLLBACK", 0, NULL, PGRES_COMMAND_OK, NULL, err, sizeof(err));
 }
 
-/* Leaves COPY OUT early: asks the server to cancel, then drains. */
-static void
-copy_abandon(PGconn *c)
+int
+srv_db_copy_put(PGconn *c, const char *data, size_t len, char *err, size_t errlen)
 {
-	char errbuf[64];
-	PGcancel *cn = PQgetCancel(c);
-	char *buf;
-	PGresult *r;
+	int ms = srv_db_io_timeout(), q, rv;
 
-	if (cn != NULL) {
-		PQcancel(cn, errbuf, sizeof(errbuf));
-		PQfreeCancel(cn);
+	/* 0: libpq's buffer is full until the socket takes more */
+	while ((q = PQputCopyData(c, data, (int)len)) == 0) {
+		if ((rv = make_room(c, ms, err, errlen)) != 0)
+			return rv;
 	}
-	while (PQgetCopyData(c, &buf, 0) > 0)
-		PQfreemem(buf);
-	while ((r = PQgetResult(c)) != NULL)
-		PQclear(r);
+	if (q < 0) {
+		srv_db_errmsg(c, "database unavailable", err, errlen);
+		return AMLRISK_EDB;
+	}
+	return AMLRISK_OK;
+}
+
+int
+srv_db_copy_end(PGconn *c, const char *errmsg, char *err, size_t errlen)
+{
+	int ms = srv_db_io_timeout(), q, rv;
+
+	while ((q = PQputCopyEnd(c, errmsg)) == 0) {
+		if ((rv = make_room(c, ms, err, errlen)) != 0)
+			return rv;
+	}
+	if (q < 0) {
+		srv_db_errmsg(c, "database unavailable", err, errlen);
+		return AMLRISK_EDB;
+	}
+	if ((rv = send_all(c, ms, err, errlen)) != 0)
+		return rv;
+	return finish_command(c, ms, PGRES_COMMAND_OK, NULL, err, errlen);
 }
 
 int
 srv_db_copy_out(PGconn *c, const char *sql, srv_copy_row_fn fn, void *arg,
                 const atomic_bool *cancel, char *err, size_t errlen)
 {
+	int ms = srv_db_io_timeout(), n, w, rv;
 	srv_copy_parser p;
-	PGresult *r;
 	char *buf;
-	int n, rv = AMLRISK_OK;
 
 	if ((rv = srv_db_exec(c, sql, 0, NULL, PGRES_COPY_OUT, NULL, err, errlen)) != 0)
 		return rv;
 	srv_copy_parser_init(&p);
-	while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
-		rv = srv_copy_parse(&p, buf, (size_t)n, fn, arg);
-		PQfreemem(buf);
-		if (rv == AMLRISK_OK && cancel != NULL && atomic_load(cancel))
-			rv = AMLRISK_ECANCELED;
-		if (rv != AMLRISK_OK) {
-			copy_abandon(c);
-			if (rv == AMLRISK_EPROTO)
-				one_line(err, errlen, "database", "malformed binary COPY data");
-			else if (rv == AMLRISK_ECANCELED)
-				one_line(err, errlen, "load", "cancelled: shutting down");
-			else if (err[0] == '\0')
-				one_line(err, errlen, "load", amlrisk_strerror(rv));
-			return rv;
+	for (;;) {
+		if ((n = PQgetCopyData(c, &buf, 1)) > 0) {
+			rv = srv_copy_parse(&p, buf, (size_t)n, fn, arg);
+			PQfreemem(buf);
+			if (rv == AMLRISK_OK && cancel != NULL && atomic_load(cancel))
+				rv = AMLRISK_ECANCELED;
+			if (rv != AMLRISK_OK)
+				break;
+			continue;
 		}
+		if (n < 0)
+			break;
+		/* nothing complete buffered: wait for more, boundedly */
+		if ((w = sock_wait(c, false, ms)) == 0)
+			return stalled(c, ms, err, errlen);
+		if (w < 0 || PQconsumeInput(c) == 0) {
+			n = -2;
+			break;
+		}
+	}
+	if (rv != AMLRISK_OK) {
+		/* leaving a COPY OUT early: the connection is closed rather than
+		 * cancelled (a cancel request dials the server with no time bound);
+		 * its owner redials */
+		conn_kill(c);
+		if (rv == AMLRISK_EPROTO)
+			one_line(err, errlen, "database", "malformed binary COPY data");
+		else if (rv == AMLRISK_ECANCELED)
+			one_line(err, errlen, "load", "cancelled: shutting down");
+		else if (err[0] == '\0')
+			one_line(err, errlen, "load", amlrisk_strerror(rv));
+		return rv;
 	}
 	if (n == -2) {
 		srv_db_errmsg(c, "database unavailable", err, errlen);
-		copy_abandon(c);
+		conn_kill(c);
 		return AMLRISK_EDB;
 	}
-	while ((r = PQgetResult(c)) != NULL) {
-		if (PQresultStatus(r) != PGRES_COMMAND_OK && rv == AMLRISK_OK) {
-			one_line(err, errlen, srv_db_ok(c) ? "database" : "database unavailable",
-			         PQresultErrorMessage(r));
-			rv = AMLRISK_EDB;
-		}
-		PQclear(r);
-	}
-	return rv;
+	return finish_command(c, ms, PGRES_COMMAND_OK, NULL, err, errlen);
 }

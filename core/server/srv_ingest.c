@@ -1,6 +1,7 @@
 /* srv_ingest.c - the IngestionStatus queries. Totals sum every consumer
  * instance; lag is high_watermark - committed_offset, or -1 while the
- * consumer has not recorded a high watermark. */
+ * consumer has not recorded a high watermark. The row count of transactions
+ * is kept up to a sequence number and extended by the rows above it. */
 #include "srv_ingest.h"
 
 #include <stdio.h>
@@ -23,14 +24,16 @@ i64(const PGresult *r, int row, int col)
 }
 
 int
-srv_ingest_status(PGconn *c, srv_arena *a, Aml__V1__IngestionStatusResponse *resp, char *err,
-                  size_t errlen)
+srv_ingest_status(PGconn *c, srv_state *st, srv_arena *a, Aml__V1__IngestionStatusResponse *resp,
+                  char *err, size_t errlen)
 {
+	/* the rows above the last counted sequence only: a range of the primary
+	 * key, never a scan of the whole table */
 	static const char *TOTALS_SQL =
 	        "SELECT coalesce(sum(consumed), 0), coalesce(sum(inserted), 0),"
 	        " coalesce(sum(duplicates), 0), coalesce(sum(dead_lettered), 0),"
-	        " (SELECT count(*) FROM transactions), (SELECT coalesce(max(seq), 0) FROM "
-	        "transactions),"
+	        " (SELECT count(*) FROM transactions WHERE seq > $1),"
+	        " (SELECT coalesce(max(seq), 0) FROM transactions),"
 	        " coalesce((extract(epoch FROM max(updated_at)) * 1000000)::bigint, 0),"
 	        " (SELECT last_error FROM ingestion_consumers WHERE last_error IS NOT NULL"
 	        "  ORDER BY last_error_at DESC NULLS LAST LIMIT 1)"
@@ -38,19 +41,27 @@ srv_ingest_status(PGconn *c, srv_arena *a, Aml__V1__IngestionStatusResponse *res
 	static const char *PARTS_SQL =
 	        "SELECT topic, partition, committed_offset, high_watermark, consumer_id"
 	        " FROM ingestion_offsets ORDER BY topic, partition LIMIT $1";
-	char lim[16];
-	const char *p[1] = {lim};
+	char lim[16], seqs[24];
+	const char *p[1] = {lim}, *ps[1] = {seqs};
 	PGresult *r = NULL;
+	int64_t seq;
+	uint64_t below;
 	int rv, n;
 
-	if ((rv = srv_db_exec(c, TOTALS_SQL, 0, NULL, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+	/* rows at or below seq were counted before and cannot change */
+	srv_state_tx_count(st, &seq, &below);
+	snprintf(seqs, sizeof(seqs), "%lld", (long long)seq);
+	if ((rv = srv_db_exec(c, TOTALS_SQL, 1, ps, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
 		return rv;
 	resp->consumed = u64(r, 0, 0);
 	resp->inserted = u64(r, 0, 1);
 	resp->duplicates = u64(r, 0, 2);
 	resp->dead_lettered = u64(r, 0, 3);
-	resp->transactions_total = u64(r, 0, 4);
 	resp->max_sequence = i64(r, 0, 5);
+	/* the count was taken in the same snapshot as max(seq): it covers exactly
+	 * the rows up to it (rows commit in sequence order) */
+	resp->transactions_total = below + u64(r, 0, 4);
+	srv_state_set_tx_count(st, resp->max_sequence, resp->transactions_total);
 	resp->updated_at_us = i64(r, 0, 6);
 	resp->last_error = srv_arena_strdup(a, PQgetisnull(r, 0, 7) ? "" : PQgetvalue(r, 0, 7));
 	PQclear(r);

@@ -10,13 +10,14 @@
 
 #include "aml/v1/risk_service.pb-c.h"
 #include "srv_arena.h"
+#include "srv_state.h"
 
 /* At most this many partitions are listed. */
 #define SRV_INGEST_PARTITIONS_MAX 1024
 
-/* Fills resp (initialised by the caller; strings and arrays in a). AMLRISK_EDB,
- * AMLRISK_ENOMEM. */
-int srv_ingest_status(PGconn *c, srv_arena *a, Aml__V1__IngestionStatusResponse *resp, char *err,
-                      size_t errlen);
+/* Fills resp (initialised by the caller; strings and arrays in a), using and
+ * updating st's row count of transactions. AMLRISK_EDB, AMLRISK_ENOMEM. */
+int srv_ingest_status(PGconn *c, srv_state *st, srv_arena *a,
+                      Aml__V1__IngestionStatusResponse *resp, char *err, size_t errlen);
 
 #endif

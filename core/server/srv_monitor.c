@@ -1,5 +1,7 @@
 /* srv_monitor.c - the database health loop: SELECT 1 each period, redial when
- * the connection is gone. One log line per transition (db.up / db.down). */
+ * the connection is gone. One log line per transition (db.up / db.down). A
+ * ping unanswered within a bound counts as down, so Health reports a database
+ * that stopped answering within seconds, not only one that refuses. */
 #include "srv_monitor.h"
 
 #include <pthread.h>
@@ -12,6 +14,8 @@
 #include "srv_db.h"
 #include "srv_time.h"
 
+#define PING_MIN_MS 1000
+
 struct srv_monitor {
 	const char *url;
 	int period_ms;
@@ -21,6 +25,19 @@ struct srv_monitor {
 	pthread_cond_t cv;
 	bool stop;
 };
+
+/* How long a ping may go unanswered before the database counts as down: two
+ * periods, at least PING_MIN_MS (a busy server is not a dead one), at most
+ * the I/O timeout of every other statement. */
+static int
+ping_ms(const srv_monitor *m)
+{
+	int ms = 2 * m->period_ms, io = srv_db_io_timeout();
+
+	if (ms < PING_MIN_MS)
+		ms = PING_MIN_MS;
+	return ms < io ? ms : io;
+}
 
 static void *
 monitor_main(void *arg)
@@ -42,8 +59,8 @@ monitor_main(void *arg)
 		}
 		ok = (c != NULL ||
 		      srv_db_connect(m->url, m->period_ms * 5, &c, err, sizeof(err)) == 0) &&
-		     srv_db_exec(c, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL, err, sizeof(err)) ==
-		             0;
+		     srv_db_exec_ms(c, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL, ping_ms(m), err,
+		                    sizeof(err)) == 0;
 		srv_state_set_db(m->state, ok, err);
 		if (ok && last != 1)
 			amlrisk_log(AMLRISK_LOG_INFO, "core", "db.up", "ok=1");

@@ -41,6 +41,10 @@ srv_opts_usage(FILE *f)
 	        "  --score-threads N       build/score threads, 1..%d [SCORE_THREADS; 2]\n"
 	        "  --health-ms MS          database ping period [HEALTH_MS; 1000]\n"
 	        "  --statement-timeout-ms MS  readers' SQL timeout [STATEMENT_TIMEOUT_MS; 30000]\n"
+	        "  --db-io-timeout-ms MS   a database connection that neither sends nor\n"
+	        "                          receives a byte this long while a statement is\n"
+	        "                          under way is closed as unreachable (a silent\n"
+	        "                          network partition) [DB_IO_TIMEOUT_MS; 15000]\n"
 	        "  --labels-max N          wallet_labels one run may use [LABELS_MAX; %zu]\n"
 	        "  --tls-cert-key FILE     tls+tcp://: certificate and key, PEM "
 	        "[RPC_TLS_CERT_KEY]\n"
@@ -93,6 +97,7 @@ enum {
 	K_THREADS,
 	K_HEALTH,
 	K_STMT,
+	K_DBIO,
 	K_LABELS,
 	K_COUNT
 };
@@ -106,6 +111,7 @@ static const knob KNOBS[K_COUNT] = {
         [K_THREADS] = {"SCORE_THREADS", "--score-threads", 1, CORE_THREADS_MAX},
         [K_HEALTH] = {"HEALTH_MS", "--health-ms", 50, 60000},
         [K_STMT] = {"STATEMENT_TIMEOUT_MS", "--statement-timeout-ms", 100, 3600000},
+        [K_DBIO] = {"DB_IO_TIMEOUT_MS", "--db-io-timeout-ms", 500, 3600000},
         [K_LABELS] = {"LABELS_MAX", "--labels-max", 0, 100000000},
 };
 
@@ -140,6 +146,9 @@ set_knob(srv_opts *o, int k, const char *name, const char *s)
 		break;
 	case K_STMT:
 		o->statement_timeout_ms = (int)v;
+		break;
+	case K_DBIO:
+		o->db_io_timeout_ms = (int)v;
 		break;
 	case K_LABELS:
 		o->labels_max = (size_t)v;
@@ -215,6 +224,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"score-threads", required_argument, NULL, O_KNOB + K_THREADS},
 	        {"health-ms", required_argument, NULL, O_KNOB + K_HEALTH},
 	        {"statement-timeout-ms", required_argument, NULL, O_KNOB + K_STMT},
+	        {"db-io-timeout-ms", required_argument, NULL, O_KNOB + K_DBIO},
 	        {"labels-max", required_argument, NULL, O_KNOB + K_LABELS},
 	        {"tls-cert-key", required_argument, NULL, O_CERT},
 	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
@@ -237,6 +247,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->score_threads = 2;
 	o->health_ms = 1000;
 	o->statement_timeout_ms = 30000;
+	o->db_io_timeout_ms = 15000;
 	o->labels_max = LABELS_MAX_DEFAULT;
 	if (from_env(o) != 0)
 		return 2;

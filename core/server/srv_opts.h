@@ -21,6 +21,7 @@ typedef struct srv_opts {
 	unsigned score_threads;   /* graph build and scoring threads */
 	int health_ms;            /* database ping period */
 	int statement_timeout_ms; /* readers' statement timeout */
+	int db_io_timeout_ms;     /* no progress on a connection this long = unreachable */
 	size_t labels_max;        /* wallet_labels rows one run may use */
 	const char *tls_cert_key; /* tls+tcp://: the server's certificate and key (PEM) */
 	const char *tls_client_ca; /* tls+tcp://: CA every client certificate must come from */

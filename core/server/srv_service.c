@@ -166,6 +166,7 @@ typedef struct runs_arg {
 	size_t n;
 	int64_t next;
 	Aml__V1__IngestionStatusResponse *ingest;
+	srv_state *state;
 } runs_arg;
 
 static int
@@ -189,7 +190,7 @@ db_ingestion(PGconn *c, void *arg, char *err, size_t errlen)
 {
 	runs_arg *r = arg;
 
-	return srv_ingest_status(c, r->a, r->ingest, err, errlen);
+	return srv_ingest_status(c, r->state, r->a, r->ingest, err, errlen);
 }
 
 SRV_HANDLER(list_runs, ListRunsRequest, ListRunsResponse)
@@ -263,7 +264,7 @@ SRV_HANDLER(ingestion_status, IngestionStatusRequest, IngestionStatusResponse)
 	Aml__V1__IngestionStatusResponse resp = AML__V1__INGESTION_STATUS_RESPONSE__INIT;
 	char err[SRV_ERR_MAX] = "";
 	srv_arena a;
-	runs_arg r = {.a = &a, .ingest = &resp};
+	runs_arg r = {.a = &a, .ingest = &resp, .state = ((srv_ctx *)service)->state};
 	int rv;
 
 	(void)input;

@@ -16,6 +16,8 @@ struct srv_state {
 	bool latest_known;
 	bool db_ok;
 	char db_err[256];
+	int64_t tx_seq; /* rows of transactions with seq <= tx_seq: tx_count */
+	uint64_t tx_count;
 };
 
 int
@@ -65,8 +67,33 @@ srv_state_set_graph(srv_state *s, core_graph *g, const srv_graph_info *info)
 	s->graph = g;
 	s->info = *info;
 	s->info.loaded = g != NULL;
+	if (g != NULL && info->watermark > s->tx_seq) {
+		/* a graph covers every row up to its watermark */
+		s->tx_seq = info->watermark;
+		s->tx_count = info->transactions;
+	}
 	pthread_mutex_unlock(&s->mtx);
 	core_graph_unref(old);
+}
+
+void
+srv_state_tx_count(srv_state *s, int64_t *seq, uint64_t *count)
+{
+	pthread_mutex_lock(&s->mtx);
+	*seq = s->tx_seq;
+	*count = s->tx_count;
+	pthread_mutex_unlock(&s->mtx);
+}
+
+void
+srv_state_set_tx_count(srv_state *s, int64_t seq, uint64_t count)
+{
+	pthread_mutex_lock(&s->mtx);
+	if (seq > s->tx_seq) {
+		s->tx_seq = seq;
+		s->tx_count = count;
+	}
+	pthread_mutex_unlock(&s->mtx);
 }
 
 srv_run *

@@ -39,6 +39,13 @@ srv_run *srv_state_latest(srv_state *s, bool *known);
  * of the caller's reference. */
 void srv_state_set_latest(srv_state *s, srv_run *r);
 
+/* The number of rows in transactions with seq <= *seq, as last counted
+ * (0 and 0 before any count). Rows are appended in sequence order and never
+ * change (see sql/migrations), so a count up to a sequence number stays true
+ * and IngestionStatus only counts the rows above it. The graph's load sets it
+ * too. _set keeps the higher sequence. */
+void srv_state_tx_count(srv_state *s, int64_t *seq, uint64_t *count);
+void srv_state_set_tx_count(srv_state *s, int64_t seq, uint64_t count);
 /* Database health as the monitor saw it last (err gets "" when fine). */
 void srv_state_set_db(srv_state *s, bool ok, const char *err);
 bool srv_state_db(srv_state *s, char *err, size_t errlen);

@@ -124,10 +124,8 @@ flush(PGconn *c, srv_copybuf *b, char *err, size_t errlen)
 		snprintf(err, errlen, "store: out of memory");
 		return AMLRISK_ENOMEM;
 	}
-	if (b->len > 0 && PQputCopyData(c, b->data, (int)b->len) != 1) {
-		srv_db_errmsg(c, "database unavailable", err, errlen);
+	if (b->len > 0 && srv_db_copy_put(c, b->data, b->len, err, errlen) != 0)
 		return AMLRISK_EDB;
-	}
 	b->len = 0;
 	return AMLRISK_OK;
 }
@@ -198,7 +196,7 @@ srv_store_rows(PGconn *c, srv_summary *sum, const core_run_result *res, const at
 	                              "exposures_json, in_degree,"
 	                              " out_degree, is_illicit) FROM STDIN";
 	double t0 = srv_mono_s();
-	PGresult *r;
+	char end_err[128];
 	int rv, copy_rv;
 
 	if ((rv = srv_db_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen)) != 0)
@@ -207,19 +205,10 @@ srv_store_rows(PGconn *c, srv_summary *sum, const core_run_result *res, const at
 		goto out;
 	copy_rv = copy_rows(c, sum, res, cancel, err, errlen);
 	/* end the COPY either way: an error message makes the server abort it */
-	if (PQputCopyEnd(c, copy_rv == AMLRISK_OK ? NULL : "abandoned by amlrisk-core") != 1 &&
-	    copy_rv == AMLRISK_OK) {
-		srv_db_errmsg(c, "database unavailable", err, errlen);
-		copy_rv = AMLRISK_EDB;
-	}
-	while ((r = PQgetResult(c)) != NULL) {
-		if (PQresultStatus(r) != PGRES_COMMAND_OK && copy_rv == AMLRISK_OK) {
-			srv_db_errmsg(c, srv_db_ok(c) ? "database" : "database unavailable", err,
-			              errlen);
-			copy_rv = AMLRISK_EDB;
-		}
-		PQclear(r);
-	}
+	if (copy_rv == AMLRISK_OK)
+		copy_rv = srv_db_copy_end(c, NULL, err, errlen);
+	else if (srv_db_ok(c))
+		(void)srv_db_copy_end(c, "abandoned by amlrisk-core", end_err, sizeof(end_err));
 	if ((rv = copy_rv) != 0)
 		goto out;
 	sum->store_s = srv_mono_s() - t0;
