@@ -14,7 +14,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include "amlrisk_err.h"
-#include "rpc_proxy.h"
+#include "th_proxy.h"
 
 enum {
 	S_OK = AML__V1__STATUS_CODE__OK,
@@ -196,7 +196,7 @@ test_dropped_connection(void **state)
 	char url[128], purl[64];
 	rpc_server *srv;
 	rpc_client *c;
-	tproxy *px;
+	th_proxy *px;
 	call_bg b;
 	pthread_t th;
 	rpc_client_stats_t st;
@@ -205,15 +205,15 @@ test_dropped_connection(void **state)
 	atomic_store(&tsvc_write_runs, 0);
 	tsvc_url(url, sizeof(url), "tcp");
 	srv = tsvc_server(url, NULL);
-	px = tproxy_start(rpc_server_port(srv));
-	snprintf(purl, sizeof(purl), "tcp://127.0.0.1:%d", tproxy_port(px));
+	px = th_proxy_start("127.0.0.1", rpc_server_port(srv));
+	snprintf(purl, sizeof(purl), "tcp://127.0.0.1:%d", th_proxy_port(px));
 	c = tsvc_client(purl, 0);
 
 	/* no retries: UNAVAILABLE, "connection lost", run once, never again */
 	b = (call_bg){.c = c, .o = {.timeout_ms = TSVC_WAIT_MS, .once = 1}, .sleep_ms = 400};
 	assert_int_equal(pthread_create(&th, NULL, call_bg_main, &b), 0);
 	wait_for(&tsvc_write_runs, 1);
-	tproxy_cut(px);
+	th_proxy_drop_all(px);
 	pthread_join(th, NULL);
 	assert_int_equal(b.rc, S_UNAVAILABLE);
 	assert_non_null(strstr(b.msg, "lost"));
@@ -231,7 +231,7 @@ test_dropped_connection(void **state)
 	              .sleep_ms = 400};
 	assert_int_equal(pthread_create(&th, NULL, call_bg_main, &b), 0);
 	wait_for(&tsvc_write_runs, 2);
-	tproxy_cut(px);
+	th_proxy_drop_all(px);
 	pthread_join(th, NULL);
 	assert_int_equal(b.rc, S_OK);
 	assert_string_equal(b.text, "run 2");
@@ -239,7 +239,7 @@ test_dropped_connection(void **state)
 	rpc_client_stats(c, &st);
 	assert_int_equal(st.retries, 1);
 	rpc_client_destroy(c);
-	tproxy_stop(px);
+	th_proxy_stop(px);
 	rpc_server_destroy(srv);
 }
 
