@@ -114,11 +114,10 @@ row(const char *what, const uint8_t *buf, size_t len)
 		}
 	}
 	qsort(t, REPEAT, sizeof(t[0]), cmp_double);
-	printf("| %s | %zu | %s | %.2f | %.2f |", what, len, verdict,
+	printf("| %s | %zu | %s | %.1f | %.3g | %.2f |", what, len, verdict, t[REPEAT / 2] * 1e6,
 	       t[REPEAT / 2] * 1e9 / (double)len, (double)bytes / (double)len);
 	qsort(tp, REPEAT, sizeof(tp[0]), cmp_double);
-	printf(" %.2f | %.2f |\n", tp[REPEAT / 2] * 1e9 / (double)len,
-	       (double)pbytes / (double)len);
+	printf(" %.1f | %.2f |\n", tp[REPEAT / 2] * 1e6, (double)pbytes / (double)len);
 }
 
 int
@@ -131,12 +130,13 @@ main(int argc, char **argv)
 	if (argc > 1) {
 		printf("usage: amlrisk-bench-rpc-decode\n"
 		       "  Hostile envelopes through rpc_decode_request() and through protobuf-c's\n"
-		       "  plain unpack: ns per byte (median of %d) and bytes malloc'd per byte.\n",
+		       "  plain unpack: time (median of %d) and bytes malloc'd per byte of "
+		       "input.\n",
 		       REPEAT);
 		return 0;
 	}
-	printf("| input | bytes | rpc_decode | ns/byte | malloc'd/byte | plain unpack ns/byte | "
-	       "plain malloc'd/byte |\n|---|---|---|---|---|---|---|\n");
+	printf("| input | bytes | rpc_decode | us | ns/byte | malloc'd/byte | plain unpack us | "
+	       "plain malloc'd/byte |\n|---|---:|---|---:|---:|---:|---:|---:|\n");
 	buf = flood(0x22, 0x00, ((size_t)4 << 20) / 2 - 8, 1, &len);
 	row("4 MiB of empty metadata entries", buf, len);
 	free(buf);
