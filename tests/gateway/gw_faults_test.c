@@ -128,6 +128,16 @@ test_no_core_fails_fast(void **state)
 	assert_true(r.ms < FAST_MS);
 	assert_non_null(strstr(r.body, "not connected"));
 	gwt_resp_free(&r);
+	/* every one of them counted as failed with no core connected */
+	r = gwt_http(gw_port, "GET", "/metrics", NULL, NULL, 0, 30000);
+	assert_int_equal(r.status, 200);
+	{
+		const char *v = strstr(r.body, "\namlrisk_gateway_rpc_unconnected_total ");
+
+		assert_non_null(v);
+		assert_true(strtoull(v + 39, NULL, 10) >= 3 * PROBES + 1);
+	}
+	gwt_resp_free(&r);
 }
 
 /* Write requests made while the core is down, one answered and one whose
