@@ -54,7 +54,8 @@ static const opt opts[] = {
          "resend a recent /scores/top answer while the core says its run is still the one "
          "asked for; 0 rebuilds every answer (default 1)"},
         {"--long-timeout-ms", "GATEWAY_LONG_TIMEOUT_MS", OPT_INT, OFF(long_timeout_ms), 1, 86400000,
-         "deadline of /reload-graph and /run-score (default 600000)"},
+         "deadline of /reload-graph and /run-score once running on the core; reaching it "
+         "and starting has --rpc-timeout-ms (default 600000)"},
         {"--max-connections", "GATEWAY_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 100000,
          "open connections at most (default 1024)"},
         {"--per-ip-connections", "GATEWAY_PER_IP_CONNECTIONS", OPT_INT, OFF(per_ip_connections), 1,

@@ -59,6 +59,7 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		atomic_fetch_add(&c->pipes, 1);
 	} else if (ev == NNG_PIPE_EV_ADD_POST) {
 		pthread_mutex_lock(&c->conn_mtx);
+		atomic_store(&c->first_err, 0); /* a later loss is "connection lost" */
 		atomic_store(&c->settled, true);
 		pthread_cond_broadcast(&c->conn_cv);
 		pthread_mutex_unlock(&c->conn_mtx);
@@ -78,14 +79,14 @@ dial_main(void *arg)
 	rpc_client *c = arg;
 	int rv = nng_dialer_start(c->dialer, 0);
 
-	if (rv != 0 && rv != NNG_ECLOSED) {
-		(void)nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK);
-	}
 	pthread_mutex_lock(&c->conn_mtx);
 	atomic_store(&c->first_err, rv);
 	atomic_store(&c->settled, true);
 	pthread_cond_broadcast(&c->conn_cv);
 	pthread_mutex_unlock(&c->conn_mtx);
+	if (rv != 0 && rv != NNG_ECLOSED) {
+		(void)nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK);
+	}
 	return NULL;
 }
 

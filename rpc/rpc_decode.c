@@ -218,10 +218,14 @@ static int
 scan_msg(scan *s, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, unsigned depth)
 {
 	const uint8_t *end = p + n;
-	size_t counts[FIELDS_TRACKED + 1] = {0}, members = 0, unknown = 0, cnt;
+	size_t counts[FIELDS_TRACKED + 1], members = 0, unknown = 0, cnt;
 	uint64_t seen = 0, v;
 	int err;
 
+	/* only the counters this message uses: most have a handful of fields */
+	memset(counts, 0,
+	       (d->n_fields < FIELDS_TRACKED ? d->n_fields + 1 : FIELDS_TRACKED + 1) *
+	               sizeof(counts[0]));
 	if (depth > s->lim->max_depth) {
 		return scan_fail(s, AMLRISK_ETOOBIG, "%s: nested deeper than %u messages", d->name,
 		                 s->lim->max_depth);

@@ -77,6 +77,45 @@ flood(uint8_t a, uint8_t b, size_t n, int wrap, size_t *len)
 	return buf;
 }
 
+/* A GetWalletScore call with a 197-byte wallet, caller metadata and a
+ * 64-byte secret, packed as the gateway sends it. */
+static uint8_t *
+typical(size_t *len)
+{
+	static char wallet[198], secret[65];
+	uint8_t payload[256], *buf;
+	Aml__V1__MetadataEntry md = AML__V1__METADATA_ENTRY__INIT, *mdp = &md;
+	Aml__V1__RpcCall call = AML__V1__RPC_CALL__INIT;
+	Aml__V1__RpcRequest env = AML__V1__RPC_REQUEST__INIT;
+	size_t plen;
+
+	memset(wallet, 'w', sizeof(wallet) - 1);
+	memset(secret, 's', sizeof(secret) - 1);
+	/* GetWalletScoreRequest{wallet (field 1)}: tag, length, bytes */
+	payload[0] = 0x0a;
+	payload[1] = 0xc5;
+	payload[2] = 0x01;
+	memcpy(payload + 3, wallet, 197);
+	plen = 200;
+	md.key = "caller";
+	md.value = "amlrisk-gateway";
+	call.request_id = UINT64_MAX / 3;
+	call.method = "aml.v1.RiskService/GetWalletScore";
+	call.timeout_ms = 5000;
+	call.start_timeout_ms = 5000;
+	call.n_metadata = 1;
+	call.metadata = &mdp;
+	call.payload.data = payload;
+	call.payload.len = plen;
+	env.call = &call;
+	env.auth.data = (uint8_t *)secret;
+	env.auth.len = 64;
+	*len = aml__v1__rpc_request__get_packed_size(&env);
+	buf = malloc(*len);
+	aml__v1__rpc_request__pack(&env, buf);
+	return buf;
+}
+
 /* Decodes buf REPEAT times with rpc_decode_request() and with protobuf-c's
  * own unpack; prints the row. */
 static void
@@ -148,6 +187,9 @@ main(int argc, char **argv)
 	free(buf);
 	buf = th_pb_nest(0x32, 200000, NULL, 0, &len);
 	row("the old recursive field nested 200,000 deep", buf, len);
+	free(buf);
+	buf = typical(&len);
+	row("a GetWalletScore call as the gateway sends it (accepted)", buf, len);
 	free(buf);
 	buf = flood(0x22, 0x00, 16, 1, &len); /* the most metadata a call may carry */
 	row("a call with 16 empty metadata entries (accepted)", buf, len);

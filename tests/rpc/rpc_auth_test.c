@@ -30,7 +30,8 @@ enum {
 static rpc_client *
 client(const char *url, const char *secret, const char *cert)
 {
-	rpc_client_opts o = {.caller = "tester", .secret = secret};
+	rpc_client_opts o = {
+	        .caller = "tester", .secret = secret, .start_timeout_ms = TSVC_WAIT_MS};
 	rpc_client *c = NULL;
 
 	if (strncmp(url, "tls", 3) == 0) {

@@ -357,7 +357,7 @@ bigs(size_t n, size_t send, size_t answer, int client_max)
 	rpc_client_stats_t st;
 	big b[8];
 	pthread_t th[8], hth;
-	holder h = {.sleep_ms = 400};
+	holder h = {.sleep_ms = 1500};
 
 	srv = serve("tcp", &so, bound, sizeof(bound));
 	c = tsvc_client(bound, client_max);
@@ -368,6 +368,9 @@ bigs(size_t n, size_t send, size_t answer, int client_max)
 		b[i] = (big){.c = c, .send = send, .answer = answer};
 		assert_int_equal(pthread_create(&th[i], NULL, big_main, &b[i]), 0);
 	}
+	/* all queued while the holder is out (its 1.5 s leave room for a loaded
+	 * machine under valgrind), so they go out as one batch */
+	wait_calls(c, n + 1);
 	for (size_t i = 0; i < n; i++) {
 		pthread_join(th[i], NULL);
 		assert_int_equal(b[i].rc, S_OK);
@@ -449,7 +452,7 @@ typedef struct bad_server {
 	int answered;
 } bad_server;
 
-/* Answers a lone call properly (the first one 300 ms late, so that the
+/* Answers a lone call properly (the first one 1.5 s late, so that the
  * callers behind it queue into one batch) and each batch the bad way. */
 static void *
 bad_main(void *arg)
@@ -474,7 +477,7 @@ bad_main(void *arg)
 		assert_non_null(rq);
 		nng_msg_clear(m);
 		if (b->answered++ == 0) {
-			nng_msleep(300);
+			nng_msleep(1500); /* long enough for four callers under valgrind */
 		}
 		resp.reply = &top;
 		top.request_id = rq->call != NULL ? rq->call->request_id : rq->batch_id;
@@ -597,10 +600,11 @@ test_queue_bound(void **state)
 	char bound[128];
 	rpc_server *srv;
 	rpc_client *c = NULL;
-	rpc_client_opts o = {.caller = "tester", .coalesce_queue = 2};
+	rpc_client_opts o = {
+	        .caller = "tester", .coalesce_queue = 2, .start_timeout_ms = TSVC_WAIT_MS};
 	bad_caller k[5];
 	pthread_t hth, kth[5];
-	holder h = {.sleep_ms = 400};
+	holder h = {.sleep_ms = 1500}; /* out until all five have called, even under valgrind */
 	int ok = 0, full = 0;
 
 	(void)state;
@@ -608,9 +612,10 @@ test_queue_bound(void **state)
 	assert_int_equal(rpc_client_create(&c, bound, &o), AMLRISK_OK);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	for (int i = 0; i < 2000 && atomic_load(&tsvc_echo_running) == 0; i++) {
+	for (int i = 0; i < 5000 && atomic_load(&tsvc_echo_running) == 0; i++) {
 		nng_msleep(2); /* the holder's handler is asleep: the slot is taken */
 	}
+	assert_int_equal(atomic_load(&tsvc_echo_running), 1);
 	for (int i = 0; i < 5; i++) {
 		k[i] = (bad_caller){.c = c};
 		assert_int_equal(pthread_create(&kth[i], NULL, bad_caller_main, &k[i]), 0);

@@ -48,6 +48,7 @@ fixture_new(const char *kind, const rpc_server_opts *so, int client_max)
 	f->srv = tsvc_server(url, so);
 	tsvc_bound_url(f->url, sizeof(f->url), url, f->srv);
 	f->c = tsvc_client(f->url, client_max);
+	tsvc_wait_connected(f->c); /* the tests time calls, not the first connection */
 	return f;
 }
 

@@ -246,6 +246,9 @@ tsvc_client(const char *url, int max_msg)
 
 	o.caller = "tester";
 	o.max_msg = (size_t)max_msg;
+	/* as generous as the calls that should succeed: under valgrind a first
+	 * connection (a TLS handshake above all) can take seconds */
+	o.start_timeout_ms = TSVC_WAIT_MS;
 	if (strncmp(url, "tls", 3) == 0) {
 		o.tls_ca_file = RPCTEST_TLS_DIR "/ca.pem";
 		o.tls_server_name = "localhost";
