@@ -106,6 +106,23 @@ serve(const char *kind, const rpc_server_opts *so, char *bound, size_t len)
 	return srv;
 }
 
+/* Waits until want exchanges have gone out (the holder's call is in the
+ * client's one batch slot, so the calls after it queue). */
+static void
+wait_out(rpc_client *c, unsigned long long want)
+{
+	rpc_client_stats_t st;
+
+	for (int i = 0; i < 2000; i++) {
+		rpc_client_stats(c, &st);
+		if (st.exchanges >= want) {
+			return;
+		}
+		nng_msleep(5);
+	}
+	fail_msg("only %llu exchanges out, expected %llu", st.exchanges, want);
+}
+
 static void
 wait_calls(rpc_client *c, unsigned long long want)
 {
@@ -172,7 +189,7 @@ concurrent(const char *kind)
 	h.c = c;
 	/* the holder's call is out: every caller's first call queues behind it */
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_calls(c, 1);
+	wait_out(c, 1);
 	for (int i = 0; i < THREADS; i++) {
 		k[i] = (caller){.c = c, .id = i};
 		assert_int_equal(pthread_create(&th[i], NULL, caller_main, &k[i]), 0);
@@ -315,64 +332,72 @@ test_batch_refused(void **state)
 	rpc_server_destroy(srv);
 }
 
-typedef struct big {
-	rpc_client *c;
-	size_t send, answer; /* bytes of blob sent, and asked for (0: the echo) */
+/* One asynchronous call's outcome: the callers of the tests below call from
+ * one thread, back to back, so that none can be late on a loaded machine. */
+typedef struct async_out {
+	atomic_int done;
 	int rc;
-	size_t len;
-} big;
+	size_t len; /* an EchoResponse's blob */
+	char msg[256];
+} async_out;
 
-static void *
-big_main(void *p)
+static void
+async_done(void *arg, int grpc, ProtobufCMessage *resp, const char *msg)
 {
-	big *b = p;
-	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
-	ProtobufCMessage *out = NULL;
-	Rpctest__V1__EchoResponse *r;
-	uint8_t *blob = calloc(1, b->send + 1);
+	async_out *o = arg;
 
-	assert_non_null(blob);
-	req.text = "big";
-	req.blob.data = blob;
-	req.blob.len = b->send;
-	req.reply_blob = (uint32_t)b->answer;
-	b->rc = rpc_client_call_coalesced(b->c, &rpctest__v1__test_service__descriptor, "Echo",
-	                                  &req.base, &out, TSVC_WAIT_MS, NULL, 0);
-	r = (Rpctest__V1__EchoResponse *)out;
-	free(blob);
-	b->len = r != NULL ? r->blob.len : 0;
-	tsvc_free(r);
-	return NULL;
+	o->rc = grpc;
+	snprintf(o->msg, sizeof(o->msg), "%s", msg);
+	if (resp != NULL) {
+		o->len = ((Rpctest__V1__EchoResponse *)resp)->blob.len;
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	atomic_store(&o->done, 1);
 }
 
-/* n callers of big_main queue behind a slow call on a server whose limit is
- * 64 kB, through a client whose limit is client_max; each must get its answer. */
+/* Waits for o's outcome (TSVC_WAIT_MS at most); asserts it came. */
+static void
+async_wait(async_out *o)
+{
+	for (int w = 0; w < TSVC_WAIT_MS / 2 && !atomic_load(&o->done); w++) {
+		nng_msleep(2);
+	}
+	assert_true(atomic_load(&o->done));
+}
+
+/* n calls queue behind a slow call on a server whose limit is 64 kB, through
+ * a client whose limit is client_max; each must get its answer. */
 static void
 bigs(size_t n, size_t send, size_t answer, int client_max)
 {
 	rpc_server_opts so = {.max_msg = 64 << 10};
+	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
+	uint8_t *blob = calloc(1, send + 1);
 	char bound[128];
 	rpc_server *srv;
 	rpc_client *c;
 	rpc_client_stats_t st;
-	big b[8];
-	pthread_t th[8], hth;
-	holder h = {.sleep_ms = 1500};
+	async_out b[8];
+	pthread_t hth;
+	holder h = {.sleep_ms = 1000};
 
+	assert_non_null(blob);
 	srv = serve("tcp", &so, bound, sizeof(bound));
 	c = tsvc_client(bound, client_max);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_calls(c, 1);
-	for (size_t i = 0; i < n; i++) {
-		b[i] = (big){.c = c, .send = send, .answer = answer};
-		assert_int_equal(pthread_create(&th[i], NULL, big_main, &b[i]), 0);
+	wait_out(c, 1);
+	req.text = "big";
+	req.blob.data = blob;
+	req.blob.len = send;
+	req.reply_blob = (uint32_t)answer;
+	memset(b, 0, sizeof(b));
+	for (size_t i = 0; i < n; i++) { /* packed before each returns */
+		rpc_client_call_async(c, &rpctest__v1__test_service__descriptor, "Echo", &req.base,
+		                      TSVC_WAIT_MS, async_done, &b[i]);
 	}
-	/* all queued while the holder is out (its 1.5 s leave room for a loaded
-	 * machine under valgrind), so they go out as one batch */
-	wait_calls(c, n + 1);
 	for (size_t i = 0; i < n; i++) {
-		pthread_join(th[i], NULL);
+		async_wait(&b[i]);
 		assert_int_equal(b[i].rc, S_OK);
 		assert_int_equal(b[i].len, answer ? answer : send);
 	}
@@ -381,6 +406,7 @@ bigs(size_t n, size_t send, size_t answer, int client_max)
 	rpc_client_stats(c, &st);
 	assert_true(st.batches >= 1);
 	assert_true(st.retries >= 1);
+	free(blob);
 	rpc_client_destroy(c);
 	rpc_server_destroy(srv);
 }
@@ -452,7 +478,7 @@ typedef struct bad_server {
 	int answered;
 } bad_server;
 
-/* Answers a lone call properly (the first one 1.5 s late, so that the
+/* Answers a lone call properly (the first one 300 ms late, so that the
  * callers behind it queue into one batch) and each batch the bad way. */
 static void *
 bad_main(void *arg)
@@ -477,7 +503,7 @@ bad_main(void *arg)
 		assert_non_null(rq);
 		nng_msg_clear(m);
 		if (b->answered++ == 0) {
-			nng_msleep(1500); /* long enough for four callers under valgrind */
+			nng_msleep(300);
 		}
 		resp.reply = &top;
 		top.request_id = rq->call != NULL ? rq->call->request_id : rq->batch_id;
@@ -520,31 +546,16 @@ bad_main(void *arg)
 	return NULL;
 }
 
-typedef struct bad_caller {
-	rpc_client *c;
-	int rc;
-	char msg[256];
-} bad_caller;
-
-static void *
-bad_caller_main(void *arg)
-{
-	bad_caller *k = arg;
-
-	k->rc = tsvc_call_coalesced(k->c, "Echo", "x", 0, 0, TSVC_WAIT_MS, NULL, k->msg,
-	                            sizeof(k->msg));
-	return NULL;
-}
-
-/* Four callers queue behind a slow lone call into one batch that the server
+/* Four calls queue behind a slow lone call into one batch that the server
  * answers badly: n_bad of them (all four, or the one the bad answer names)
  * get INTERNAL with a message holding need, the others their answer. */
 static void
 bad_batch(bad_kind kind, int n_bad, const char *need)
 {
 	bad_server b = {.kind = kind};
-	bad_caller k[4];
-	pthread_t th, hth, kth[4];
+	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
+	async_out k[4];
+	pthread_t th, hth;
 	char url[128];
 	rpc_client *c;
 	rpc_client_stats_t st;
@@ -558,13 +569,15 @@ bad_batch(bad_kind kind, int n_bad, const char *need)
 	c = tsvc_client(url, 0);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_calls(c, 1);
+	wait_out(c, 1);
+	req.text = "x";
+	memset(k, 0, sizeof(k));
 	for (int i = 0; i < 4; i++) {
-		k[i] = (bad_caller){.c = c};
-		assert_int_equal(pthread_create(&kth[i], NULL, bad_caller_main, &k[i]), 0);
+		rpc_client_call_async(c, &rpctest__v1__test_service__descriptor, "Echo", &req.base,
+		                      TSVC_WAIT_MS, async_done, &k[i]);
 	}
 	for (int i = 0; i < 4; i++) {
-		pthread_join(kth[i], NULL);
+		async_wait(&k[i]);
 		if (k[i].rc != S_OK) {
 			bad++;
 			assert_int_equal(k[i].rc, AML__V1__STATUS_CODE__INTERNAL);
@@ -597,14 +610,15 @@ test_bad_batch_replies(void **state)
 static void
 test_queue_bound(void **state)
 {
+	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
 	char bound[128];
 	rpc_server *srv;
 	rpc_client *c = NULL;
 	rpc_client_opts o = {
 	        .caller = "tester", .coalesce_queue = 2, .start_timeout_ms = TSVC_WAIT_MS};
-	bad_caller k[5];
-	pthread_t hth, kth[5];
-	holder h = {.sleep_ms = 1500}; /* out until all five have called, even under valgrind */
+	async_out k[5];
+	pthread_t hth;
+	holder h = {.sleep_ms = 1000};
 	int ok = 0, full = 0;
 
 	(void)state;
@@ -616,12 +630,14 @@ test_queue_bound(void **state)
 		nng_msleep(2); /* the holder's handler is asleep: the slot is taken */
 	}
 	assert_int_equal(atomic_load(&tsvc_echo_running), 1);
+	req.text = "x";
+	memset(k, 0, sizeof(k));
 	for (int i = 0; i < 5; i++) {
-		k[i] = (bad_caller){.c = c};
-		assert_int_equal(pthread_create(&kth[i], NULL, bad_caller_main, &k[i]), 0);
+		rpc_client_call_async(c, &rpctest__v1__test_service__descriptor, "Echo", &req.base,
+		                      TSVC_WAIT_MS, async_done, &k[i]);
 	}
 	for (int i = 0; i < 5; i++) {
-		pthread_join(kth[i], NULL);
+		async_wait(&k[i]);
 		if (k[i].rc == S_OK) {
 			ok++;
 		} else {
