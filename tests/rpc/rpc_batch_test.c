@@ -5,6 +5,7 @@
 #include "rpc_testsvc.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,36 +107,23 @@ serve(const char *kind, const rpc_server_opts *so, char *bound, size_t len)
 	return srv;
 }
 
-/* Waits until want exchanges have gone out (the holder's call is in the
- * client's one batch slot, so the calls after it queue). */
+/* Waits until the client has made want calls (exchanges false) or sent want
+ * exchanges (true: the holder's call is in the client's one batch slot, so
+ * the calls after it queue). */
 static void
-wait_out(rpc_client *c, unsigned long long want)
+wait_stat(rpc_client *c, bool exchanges, unsigned long long want)
 {
 	rpc_client_stats_t st;
 
 	for (int i = 0; i < 2000; i++) {
 		rpc_client_stats(c, &st);
-		if (st.exchanges >= want) {
+		if ((exchanges ? st.exchanges : st.calls) >= want) {
 			return;
 		}
 		nng_msleep(5);
 	}
-	fail_msg("only %llu exchanges out, expected %llu", st.exchanges, want);
-}
-
-static void
-wait_calls(rpc_client *c, unsigned long long want)
-{
-	rpc_client_stats_t st;
-
-	for (int i = 0; i < 2000; i++) {
-		rpc_client_stats(c, &st);
-		if (st.calls >= want) {
-			return;
-		}
-		nng_msleep(5);
-	}
-	fail_msg("only %llu calls started, expected %llu", st.calls, want);
+	fail_msg("only %llu %s, expected %llu", exchanges ? st.exchanges : st.calls,
+	         exchanges ? "exchanges out" : "calls started", want);
 }
 
 static void
@@ -189,7 +177,7 @@ concurrent(const char *kind)
 	h.c = c;
 	/* the holder's call is out: every caller's first call queues behind it */
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_out(c, 1);
+	wait_stat(c, true, 1);
 	for (int i = 0; i < THREADS; i++) {
 		k[i] = (caller){.c = c, .id = i};
 		assert_int_equal(pthread_create(&th[i], NULL, caller_main, &k[i]), 0);
@@ -386,7 +374,7 @@ bigs(size_t n, size_t send, size_t answer, int client_max)
 	c = tsvc_client(bound, client_max);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_out(c, 1);
+	wait_stat(c, true, 1);
 	req.text = "big";
 	req.blob.data = blob;
 	req.blob.len = send;
@@ -569,7 +557,7 @@ bad_batch(bad_kind kind, int n_bad, const char *need)
 	c = tsvc_client(url, 0);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_out(c, 1);
+	wait_stat(c, true, 1);
 	req.text = "x";
 	memset(k, 0, sizeof(k));
 	for (int i = 0; i < 4; i++) {
@@ -675,7 +663,7 @@ test_batch_without_server(void **state)
 	c = tsvc_client(url, 0);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_calls(c, 1);
+	wait_stat(c, false, 1);
 	for (int i = 0; i < 4; i++) {
 		k[i] = (caller){.c = c, .id = i};
 	}
