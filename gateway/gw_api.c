@@ -66,15 +66,18 @@ reply_rpc_error(gw_reply *rep, int code, const char *msg, int timeout_ms)
 /* Calls method with req and waits; returns the gRPC code. A query (long
  * false) has the query deadline and may share an exchange with other
  * requests' queries (rpc_client_call_coalesced); ReloadGraph and RunScore
- * (long) go alone with the long deadline. On a failure the message (the
+ * (long) go alone as write calls: run at most once, with the long deadline
+ * only once running (until then the query deadline), repeated once with the
+ * same call id if the connection drops mid-call. On a failure the message (the
  * core's, or the client's for local outcomes) is in msg. */
 static int
 call_sync(const gw_app *app, const char *method, const ProtobufCMessage *req,
           ProtobufCMessage **resp, bool long_call, char *msg, size_t msglen)
 {
 	if (long_call) {
-		return rpc_client_call(app->rpc, svc, method, req, resp, app->long_timeout_ms, msg,
-		                       msglen);
+		rpc_call_opts o = {.timeout_ms = app->long_timeout_ms, .once = 1, .retries = 1};
+
+		return rpc_client_call_opts(app->rpc, svc, method, req, resp, &o, msg, msglen);
 	}
 	if (app->coalesce) {
 		return rpc_client_call_coalesced(app->rpc, svc, method, req, resp,

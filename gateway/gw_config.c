@@ -32,6 +32,13 @@ static const opt opts[] = {
          "HOST:PORT to listen on (numeric IPv4; default " GW_LISTEN_DEFAULT ")"},
         {"--rpc-url", "RPC_URL", OPT_STR, OFF(rpc_url), 0, 0,
          "the core's RPC address (default " RPC_DEFAULT_URL ")"},
+        {"--rpc-tls-ca", "RPC_TLS_CA", OPT_STR, OFF(rpc_tls_ca), 0, 0,
+         "tls+tcp:// RPC: the CA that signed the core's certificate"},
+        {"--rpc-tls-cert-key", "RPC_TLS_CERT_KEY", OPT_STR, OFF(rpc_tls_cert_key), 0, 0,
+         "tls+tcp:// RPC: this gateway's certificate and key (PEM), for a core that requires "
+         "client certificates"},
+        {"--rpc-tls-server-name", "RPC_TLS_SERVER_NAME", OPT_STR, OFF(rpc_tls_server_name), 0, 0,
+         "tls+tcp:// RPC: the name the core's certificate must carry (default the URL's host)"},
         {"--token", "AML_API_TOKEN", OPT_STR, OFF(token), 0, 0,
          "when set, POST endpoints need 'Authorization: Bearer <token>'"},
         {"--read-token", "AML_READ_TOKEN", OPT_STR, OFF(read_token), 0, 0,
@@ -51,7 +58,8 @@ static const opt opts[] = {
          "resend a recent /scores/top answer while the core says its run is still the one "
          "asked for; 0 rebuilds every answer (default 1)"},
         {"--long-timeout-ms", "GATEWAY_LONG_TIMEOUT_MS", OPT_INT, OFF(long_timeout_ms), 1, 86400000,
-         "deadline of /reload-graph and /run-score (default 600000)"},
+         "deadline of /reload-graph and /run-score once running on the core; reaching it "
+         "and starting has --rpc-timeout-ms (default 600000)"},
         {"--max-connections", "GATEWAY_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 1, 100000,
          "connections served at once; an eighth more (at least 16) are answered 503 and "
          "closed, beyond that new ones wait in the listen backlog (default 1024)"},
@@ -86,7 +94,10 @@ gw_config_usage(const char *prog)
 		       opts[i].help);
 	}
 	printf("\nother environment: LOG_LEVEL (debug|info|warn|error; info logs one line "
-	       "per request)\nlimits: body %d bytes, URL %d bytes\n",
+	       "per request)\n"
+	       "  RPC_SECRET_FILE (its first line) or RPC_SECRET: the secret sent with every RPC,\n"
+	       "  when the core requires one (see amlrisk-core --help)\n"
+	       "limits: body %d bytes, URL %d bytes\n",
 	       GW_BODY_MAX, GW_URL_MAX);
 }
 

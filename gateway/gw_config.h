@@ -14,6 +14,9 @@ typedef struct gw_config {
 	char host[64];      /* numeric IPv4 address to bind */
 	int port;
 	const char *rpc_url;  /* borrowed from argv/environ */
+	const char *rpc_tls_ca;          /* tls+tcp://: CA of the core's certificate */
+	const char *rpc_tls_cert_key;    /* tls+tcp://: the gateway's certificate and key */
+	const char *rpc_tls_server_name; /* tls+tcp://: name to verify; default the URL's host */
 	const char *token;    /* AML_API_TOKEN, NULL when unset or empty */
 	const char *read_token; /* AML_READ_TOKEN, NULL when unset or empty */
 	const char *docs_dir; /* swagger-ui-dist folder */

@@ -41,6 +41,7 @@ main(int argc, char **argv)
 	gw_static *docs = NULL;
 	gw_server *srv = NULL;
 	rpc_client_opts ropts = {0};
+	static rpc_secret secret;
 	sigset_t sigs;
 	char err[ERR_MAX];
 	int rv, sig = 0, status = 1;
@@ -57,6 +58,10 @@ main(int argc, char **argv)
 		routes_print();
 		return 0;
 	}
+	if (rpc_secret_from_env(&secret, err, sizeof(err)) != AMLRISK_OK) {
+		fprintf(stderr, "amlrisk-gateway: %s\n", err);
+		return 2;
+	}
 	amlrisk_log_init(-1);
 	/* signals are taken by sigwait below; every thread started after this
 	 * inherits the mask, so none of them is interrupted */
@@ -67,12 +72,18 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ropts.timeout_ms = cfg.rpc_timeout_ms;
+	ropts.start_timeout_ms = cfg.rpc_timeout_ms; /* long calls too, until they run */
 	ropts.caller = "amlrisk-gateway";
+	ropts.secret = secret.current[0] != '\0' ? secret.current : NULL;
+	ropts.tls_ca_file = cfg.rpc_tls_ca;
+	ropts.tls_cert_key_file = cfg.rpc_tls_cert_key;
+	ropts.tls_server_name = cfg.rpc_tls_server_name;
 	ropts.coalesce_batches = cfg.rpc_batches;
 	app.coalesce = cfg.rpc_batches > 0;
 	if ((rv = rpc_client_create(&app.rpc, cfg.rpc_url, &ropts)) != AMLRISK_OK) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "gateway", "rpc.client_failed", "url=%s err=%s",
-		            cfg.rpc_url, amlrisk_errname(rv));
+		amlrisk_log(AMLRISK_LOG_ERROR, "gateway", "rpc.client_failed",
+		            "url=%s err=%s msg=\"%s\"", cfg.rpc_url, amlrisk_errname(rv),
+		            amlrisk_strerror(rv));
 		goto out;
 	}
 	if ((rv = gw_metrics_create(&app.metrics)) != AMLRISK_OK ||

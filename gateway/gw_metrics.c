@@ -272,13 +272,20 @@ static void
 render_exchanges(const rpc_client *c, textbuf *tb)
 {
 	static const char *const what[] = {
-	        "calls", "RiskService calls made",
-	        "exchanges", "request/reply exchanges with the core (a batch is one)",
-	        "batches", "exchanges that carried several coalesced calls",
-	        "retries", "calls made again alone because their answer did not fit a batch",
+	        "calls",
+	        "RiskService calls made",
+	        "exchanges",
+	        "request/reply exchanges with the core (a batch is one)",
+	        "batches",
+	        "exchanges that carried several coalesced calls",
+	        "retries",
+	        "calls made again: alone, their answer not fitting a batch, or a write "
+	        "call with its call id after a dropped connection",
+	        "unconnected",
+	        "calls failed at once because no core was connected",
 	};
 	rpc_client_stats_t st = {0};
-	unsigned long long v[4];
+	unsigned long long v[5];
 
 	if (c == NULL) {
 		return;
@@ -288,7 +295,8 @@ render_exchanges(const rpc_client *c, textbuf *tb)
 	v[1] = st.exchanges;
 	v[2] = st.batches;
 	v[3] = st.retries;
-	for (int i = 0; i < 4; i++) {
+	v[4] = st.unconnected;
+	for (int i = 0; i < 5; i++) {
 		tb_printf(tb,
 		          "# HELP amlrisk_gateway_rpc_%s_total %s.\n"
 		          "# TYPE amlrisk_gateway_rpc_%s_total counter\n"

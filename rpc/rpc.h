@@ -1,6 +1,9 @@
 /* rpc.h - gRPC-style RPC over NNG req/rep: protobuf-c services called and served
  * in the aml.v1.RpcRequest/RpcResponse envelope, dispatched by descriptor name.
- * Many short calls in flight; a few long ones answered later from another thread. */
+ * Many short calls in flight; a few long ones answered later from another thread.
+ * Every byte received is hostile until rpc_decode.h has bounded it: decoding a
+ * message of n bytes costs a server at most 16 n + 64 KiB of memory (a client
+ * reading its server's replies 64 n + 64 KiB), or it is refused first. */
 #ifndef AMLRISK_RPC_H
 #define AMLRISK_RPC_H
 
@@ -14,6 +17,10 @@
 typedef struct rpc_server rpc_server;
 typedef struct rpc_client rpc_client;
 
+/* Bytes of a shared secret: at least RPC_SECRET_MIN, at most RPC_SECRET_MAX. */
+#define RPC_SECRET_MIN 16
+#define RPC_SECRET_MAX 256
+
 /* Server options; a zero field (or a NULL opts) takes the default. */
 typedef struct rpc_server_opts {
 	int workers;                   /* handler threads; default 4, at most 256 */
@@ -25,29 +32,72 @@ typedef struct rpc_server_opts {
 	                                * above workers + backlog) */
 	size_t max_msg;                /* largest envelope in either direction; default 4 MiB */
 	const char *tls_cert_key_file; /* tls+tcp:// only: PEM with certificate and key */
+	const char *tls_ca_file;       /* tls+tcp:// only: when set, every client must present a
+	                                * certificate this CA signed (else the handshake fails) */
+	const char *secret;            /* when set, every exchange must carry it (or
+	                                * secret_previous): others are answered UNAUTHENTICATED;
+	                                * RPC_SECRET_MIN..MAX bytes, copied */
+	const char *secret_previous;   /* also accepted, while clients move to a new secret */
+	int insecure;                  /* 1: allow a non-local address (not ipc://, not loopback)
+	                                * with neither a secret nor client certificates */
+	int once_max;                  /* write calls (with a call id) whose answers are kept;
+	                                * default 256, at most 65536 */
 } rpc_server_opts;
 
 /* Client options; a zero field (or a NULL opts) takes the default. */
 typedef struct rpc_client_opts {
 	int timeout_ms;              /* deadline of a call given timeout_ms <= 0; default 5000 */
+	int start_timeout_ms;        /* how long a call may take to reach a connected server and
+	                              * start there (rpc_call_opts.start_ms); default 5000 */
 	size_t max_msg;              /* largest envelope in either direction; default 4 MiB */
 	int reconnect_min_ms;        /* first redial delay after a lost connection; default 10 */
 	int reconnect_max_ms;        /* cap of the doubling redial delay; default 250 */
 	const char *caller;          /* sent as metadata "caller" with every call; NULL = none */
+	const char *secret;          /* sent with every exchange (the server's secret); copied */
 	const char *tls_ca_file;     /* tls+tcp:// only: CA that signed the server */
 	const char *tls_server_name; /* tls+tcp:// only: name to verify; default URL host */
+	const char *tls_cert_key_file; /* tls+tcp:// only: PEM with the client's certificate and
+	                                * key, for servers that require one */
 	int coalesce_batches;        /* batches of coalesced calls out at once; default 1, at most 64 */
 	int coalesce_queue;          /* coalesced calls waiting for a batch, at most; beyond it a call
 	                              * fails RESOURCE_EXHAUSTED at once; default 4096, at most 65536 */
 } rpc_client_opts;
+
+/* Per-call options of rpc_client_call_opts(); a zero field takes the default. */
+typedef struct rpc_call_opts {
+	int timeout_ms; /* the whole call; default the client's timeout_ms */
+	int start_ms;   /* to reach a connected server, be sent and start running there; past
+	                 * it the call fails (UNAVAILABLE or DEADLINE_EXCEEDED) and the server
+	                 * never starts it. Default min(timeout_ms, the client's
+	                 * start_timeout_ms): a long call keeps its long deadline only once it
+	                 * runs */
+	int once;       /* 1: a write call. It carries a fresh call id, and the server runs
+	                 * that id at most once: a repeat waits for the first execution or
+	                 * gets its answer (kept for the server's last once_max write calls,
+	                 * in memory: a restarted server has forgotten them) */
+	int retries;    /* once calls: repeats of the same call id after the connection was
+	                 * lost with the call sent (it may have run), each once a connection
+	                 * is back within start_ms; default 0 */
+} rpc_call_opts;
 
 /* What a client has done since it was created (rpc_client_stats). */
 typedef struct rpc_client_stats_t {
 	unsigned long long calls;     /* rpc_client_call and _coalesced calls made */
 	unsigned long long exchanges; /* NNG request/reply exchanges, batches included */
 	unsigned long long batches;   /* exchanges that carried two calls or more */
-	unsigned long long retries;   /* calls made again alone: no room in a batch reply */
+	unsigned long long retries;   /* calls made again alone: no room in a batch reply, or
+	                               * a write call repeated after a lost connection */
+	unsigned long long unconnected; /* calls failed at once: no server connected */
 } rpc_client_stats_t;
+
+/* What a server has refused or replayed since it started (rpc_server_stats). */
+typedef struct rpc_server_stats_t {
+	unsigned long long exchanges;       /* envelopes received */
+	unsigned long long unauthenticated; /* exchanges answered UNAUTHENTICATED */
+	unsigned long long rejected;        /* envelopes and payloads the decoder refused */
+	unsigned long long late;            /* calls refused DEADLINE_EXCEEDED before starting */
+	unsigned long long replayed;        /* write calls answered from a first execution */
+} rpc_server_stats_t;
 
 /* ---- server ---------------------------------------------------------------
  * Lifecycle: create -> add_service... -> start -> destroy. Each received call is
@@ -70,7 +120,16 @@ typedef struct rpc_client_stats_t {
 /* Creates a server on url (NULL = RPC_DEFAULT_URL; ipc://, tcp://, tls+tcp://)
  * that does not yet listen. *out is written only on success; the caller destroys
  * it with rpc_server_destroy(). Returns AMLRISK_OK, AMLRISK_EINVAL (bad url or
- * option), AMLRISK_EUNIMPL (tls+tcp:// without TLS in NNG), AMLRISK_ENOMEM. */
+ * option, a secret of the wrong length), AMLRISK_EAUTH (url is reachable from
+ * other hosts, rpc_url_is_local() false, and neither a secret nor client
+ * certificates are asked for, without opts->insecure), AMLRISK_EUNIMPL
+ * (tls+tcp:// without TLS in NNG), AMLRISK_ENOMEM.
+ *
+ * Authentication: with a secret, each exchange's auth field is compared in
+ * constant time with the secret and secret_previous; a missing or wrong one
+ * gets UNAUTHENTICATED ("unauthenticated", nothing more) before the envelope is
+ * routed. With tls_ca_file the TLS handshake itself refuses clients without a
+ * certificate from that CA. Both may be combined. */
 int rpc_server_create(rpc_server **out, const char *url, const rpc_server_opts *opts);
 
 /* Registers svc (e.g. an initialised Aml__V1__RiskService_Service's base) under
@@ -80,8 +139,16 @@ int rpc_server_create(rpc_server **out, const char *url, const rpc_server_opts *
 int rpc_server_add_service(rpc_server *srv, ProtobufCService *svc);
 
 /* Binds the address and starts serving. AMLRISK_EBUSY when the address is in
- * use, AMLRISK_EIO and others from the transport, AMLRISK_ESTATE if started. */
+ * use (rpc_strerror() says so), AMLRISK_EIO and others from the transport,
+ * AMLRISK_ESTATE if started. */
 int rpc_server_start(rpc_server *srv);
+
+/* Replaces the accepted secrets (as in rpc_server_opts, copied) while serving;
+ * NULL secret turns authentication off. AMLRISK_EINVAL for a wrong length. */
+int rpc_server_set_secret(rpc_server *srv, const char *secret, const char *previous);
+
+/* Copies srv's counters into *out. Counters only grow; read without a lock. */
+void rpc_server_stats(const rpc_server *srv, rpc_server_stats_t *out);
 
 /* The TCP port bound by a started tcp:// or tls+tcp:// server (useful with port
  * 0); 0 for ipc:// or before start. */
@@ -100,7 +167,9 @@ void rpc_call_fail(void *closure_data, int err, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 /* Milliseconds left before the caller's deadline (0 once passed), or -1 when
- * the caller sent none. Valid until the call is answered. */
+ * the caller sent none. Valid until the call is answered. A call is never
+ * started past its deadline or its start deadline: a worker that picks it up
+ * late answers DEADLINE_EXCEEDED instead. */
 int rpc_call_time_left_ms(const void *closure_data);
 
 /* The value of the caller's metadata entry key, or NULL. The string belongs to
@@ -113,12 +182,20 @@ const char *rpc_call_metadata(const void *closure_data, const char *key);
  * after a clean reply, closed after a failure), so any number of threads may
  * call at once; a mutex is held only to take a context from the pool or put
  * it back. Coalesced calls (rpc_client_call_async, _coalesced) share
- * exchanges through the client's batch slots instead. */
+ * exchanges through the client's batch slots instead.
+ *
+ * The client knows whether a server is connected (NNG pipe events). Until
+ * its first connection attempt has ended, a call waits for it (within its
+ * start deadline); after that, a call made while no server is connected
+ * fails at once with UNAVAILABLE, so a caller never waits on a server that is
+ * down. Requests are never resent by the transport: a call whose connection
+ * is lost after sending fails UNAVAILABLE ("connection lost") unless it is a
+ * write call with retries left (rpc_call_opts). */
 
-/* Creates a client of url (NULL = RPC_DEFAULT_URL). Does not wait for the
- * server: calls made while it is away return UNAVAILABLE at their deadline.
- * *out is written only on success; destroy with rpc_client_destroy(). Returns
- * AMLRISK_OK, AMLRISK_EINVAL, AMLRISK_EUNIMPL (no TLS), AMLRISK_ENOMEM. */
+/* Creates a client of url (NULL = RPC_DEFAULT_URL) and makes its first
+ * connection attempt in the background. *out is written only on success;
+ * destroy with rpc_client_destroy(). Returns AMLRISK_OK, AMLRISK_EINVAL,
+ * AMLRISK_EUNIMPL (no TLS), AMLRISK_ENOMEM. */
 int rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *opts);
 
 /* Calls svc's method (its short name, e.g. "Health", sent as
@@ -131,17 +208,27 @@ int rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *
  * unpacked output, owned by the caller, freed with
  * protobuf_c_message_free_unpacked(*resp, NULL); otherwise *resp is untouched.
  * msg (msglen bytes, may be NULL/0) gets "" on OK, else the server's message or
- * a local one. Local outcomes: UNAVAILABLE (no server within the deadline, or
- * the connection dropped mid-call), DEADLINE_EXCEEDED (sent, no answer in time),
- * INVALID_ARGUMENT (bad arguments, unknown method, wrong request type),
+ * a local one. Local outcomes: UNAVAILABLE (no server connected, none by the
+ * start deadline, or the connection dropped mid-call), DEADLINE_EXCEEDED
+ * (connected but not sent by the start deadline, or sent and no answer in
+ * time), INVALID_ARGUMENT (bad arguments, unknown method, wrong request type),
  * RESOURCE_EXHAUSTED (request over max_msg, no memory), INTERNAL (a reply that
- * does not decode or carries another request id; id 0 is accepted on errors,
- * the server's answer to an envelope it could not read), CANCELLED (client
- * destroyed).
+ * does not decode within the limits of rpc_decode.h or carries another request
+ * id; id 0 is accepted on errors, the server's answer to an envelope it could
+ * not read), CANCELLED (client destroyed).
  * Thread-safe; c must not be destroyed while calls are running. */
 int rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
                     const ProtobufCMessage *req, ProtobufCMessage **resp, int timeout_ms, char *msg,
                     size_t msglen);
+
+/* rpc_client_call() with per-call options (NULL = defaults): start deadline,
+ * write calls run at most once, their retries. */
+int rpc_client_call_opts(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
+                         const ProtobufCMessage *req, ProtobufCMessage **resp,
+                         const rpc_call_opts *o, char *msg, size_t msglen);
+
+/* 1 while a server is connected, else 0 (also before the first attempt ended). */
+int rpc_client_connected(const rpc_client *c);
 
 /* The outcome of an asynchronous call: grpc as rpc_client_call() returns it;
  * resp (NULL unless OK) belongs to the callback, freed with
@@ -184,5 +271,32 @@ void rpc_client_destroy(rpc_client *c);
 
 /* 1 when this NNG offers tls+tcp:// (checked at run time), else 0. */
 int rpc_tls_supported(void);
+
+/* 1 when url cannot be reached from another host: ipc://, inproc://, or a
+ * tcp/tls address on 127.0.0.0/8, ::1 or "localhost". */
+int rpc_url_is_local(const char *url);
+
+/* amlrisk_strerror(err) in the RPC layer's words where they are more precise
+ * (AMLRISK_EBUSY from rpc_server_start: "address already in use"). */
+const char *rpc_strerror(int err);
+
+/* ---- shared secret --------------------------------------------------------
+ * The binaries read it from the environment: RPC_SECRET_FILE names a file
+ * whose first line is the secret and whose optional second line is the
+ * previous one (servers accept both while clients move over; clients send the
+ * first); without a file, RPC_SECRET and RPC_SECRET_PREVIOUS. */
+typedef struct rpc_secret {
+	char current[RPC_SECRET_MAX + 1];  /* "" = none */
+	char previous[RPC_SECRET_MAX + 1]; /* "" = none */
+	char file[512];                    /* the file read, "" when from variables */
+} rpc_secret;
+
+/* Fills *out from the environment as above (all empty when nothing is set).
+ * AMLRISK_EINVAL with a message in why for an unreadable file or a secret of
+ * the wrong length (RPC_SECRET_MIN..RPC_SECRET_MAX bytes, one line). */
+int rpc_secret_from_env(rpc_secret *out, char *why, size_t whylen);
+
+/* Reads path as RPC_SECRET_FILE is read. */
+int rpc_secret_from_file(rpc_secret *out, const char *path, char *why, size_t whylen);
 
 #endif

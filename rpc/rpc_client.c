@@ -2,7 +2,8 @@
  * and the lone call (rpc_client_call): one NNG context per call in flight, so
  * calling threads never wait on each other; the contexts, their aios and the
  * request messages are kept in a small pool and reused instead of made and
- * freed per call. Coalesced and asynchronous calls are in rpc_coalesce.c. */
+ * freed per call. Pipe events tell whether a server is connected, so a call
+ * with none fails at once. Coalesced and asynchronous calls are in rpc_coalesce.c. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aml/v1/rpc.pb-c.h"
 #include "amlrisk_err.h"
@@ -51,11 +53,41 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	rpc_client *c = arg;
 
 	(void)p;
+	/* NNG runs REM_POST for every pipe that had ADD_PRE (not ADD_POST), so
+	 * those two count; ADD_POST, the pipe ready, wakes waiting calls */
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
 		atomic_fetch_add(&c->pipes, 1);
+	} else if (ev == NNG_PIPE_EV_ADD_POST) {
+		pthread_mutex_lock(&c->conn_mtx);
+		atomic_store(&c->first_err, 0); /* a later loss is "connection lost" */
+		atomic_store(&c->settled, true);
+		pthread_cond_broadcast(&c->conn_cv);
+		pthread_mutex_unlock(&c->conn_mtx);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		atomic_fetch_sub(&c->pipes, 1);
 	}
+}
+
+/* The first connection attempt, made synchronously so that its end is known
+ * (a refused or failed handshake as well as a connection); then the dialer
+ * redials in the background. A server that never answers the attempt (a
+ * black hole) keeps this thread until the client is destroyed or the
+ * kernel gives up; calls meanwhile wait for their start deadline only. */
+static void *
+dial_main(void *arg)
+{
+	rpc_client *c = arg;
+	int rv = nng_dialer_start(c->dialer, 0);
+
+	pthread_mutex_lock(&c->conn_mtx);
+	atomic_store(&c->first_err, rv);
+	atomic_store(&c->settled, true);
+	pthread_cond_broadcast(&c->conn_cv);
+	pthread_mutex_unlock(&c->conn_mtx);
+	if (rv != 0 && rv != NNG_ECLOSED) {
+		(void)nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK);
+	}
+	return NULL;
 }
 
 static int
@@ -64,15 +96,17 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 	size_t recv_max;
 	int rv, err;
 
-	if (o->timeout_ms < 0 || o->reconnect_min_ms < 0 || o->reconnect_max_ms < 0 ||
-	    o->coalesce_batches < 0 || o->coalesce_batches > COALESCE_BATCHES_MAX ||
-	    o->coalesce_queue < 0 || o->coalesce_queue > COALESCE_QUEUE_MAX ||
-	    strlen(url) >= sizeof(c->url) ||
-	    (o->caller != NULL && strlen(o->caller) >= sizeof(c->caller))) {
+	if (o->timeout_ms < 0 || o->start_timeout_ms < 0 || o->reconnect_min_ms < 0 ||
+	    o->reconnect_max_ms < 0 || o->coalesce_batches < 0 ||
+	    o->coalesce_batches > COALESCE_BATCHES_MAX || o->coalesce_queue < 0 ||
+	    o->coalesce_queue > COALESCE_QUEUE_MAX || strlen(url) >= sizeof(c->url) ||
+	    (o->caller != NULL && strlen(o->caller) >= sizeof(c->caller)) ||
+	    (o->secret != NULL && strlen(o->secret) > sizeof(c->secret))) {
 		return AMLRISK_EINVAL;
 	}
 	memcpy(c->url, url, strlen(url) + 1);
 	c->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : TIMEOUT_DEFAULT_MS;
+	c->start_ms = o->start_timeout_ms != 0 ? o->start_timeout_ms : START_DEFAULT_MS;
 	c->co_max = o->coalesce_batches != 0 ? o->coalesce_batches : COALESCE_BATCHES_DEFAULT;
 	c->co_queue_max = o->coalesce_queue != 0 ? o->coalesce_queue : COALESCE_QUEUE_DEFAULT;
 	c->max_msg = o->max_msg != 0 ? o->max_msg : RPC_MAX_MSG_DEFAULT;
@@ -87,8 +121,13 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 		c->md[0] = &c->caller_md;
 		c->n_md = 1;
 	}
-	if (rpc_url_is_tls(url) && (err = rpc_tls_config_make(&c->tls, url, NULL, o->tls_ca_file,
-	                                                      o->tls_server_name)) != 0) {
+	if (o->secret != NULL) {
+		c->auth.len = strlen(o->secret);
+		c->auth.data = memcpy(c->secret, o->secret, c->auth.len);
+	}
+	if (rpc_url_is_tls(url) &&
+	    (err = rpc_tls_config_make(&c->tls, 0, url, o->tls_cert_key_file, o->tls_ca_file,
+	                               o->tls_server_name)) != 0) {
 		return err;
 	}
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
@@ -97,10 +136,12 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 	c->sock_open = true;
 	recv_max = c->max_msg + RPC_MSG_SLACK;
 	/* never resend on our own: a request that may have run is not repeated, a
-	 * lost connection ends the call with UNAVAILABLE instead */
+	 * lost connection ends the call with UNAVAILABLE instead (NNG 1.5's req
+	 * then fails the receive with ECONNRESET rather than queueing a resend) */
 	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
 	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, c)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c)) != 0) {
 		return rpc_err_from_nng(rv);
 	}
@@ -122,10 +163,10 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 	if ((err = rpc_co_init(c)) != AMLRISK_OK) {
 		return err;
 	}
-	/* non-blocking: the first dial may fail, the dialer keeps trying */
-	if ((rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
-		return rpc_err_from_nng(rv);
+	if (pthread_create(&c->dial_thread, NULL, dial_main, c) != 0) {
+		return AMLRISK_ENOMEM;
 	}
+	c->dial_started = true;
 	return AMLRISK_OK;
 }
 
@@ -147,11 +188,19 @@ rpc_client_create(rpc_client **out, const char *url, const rpc_client_opts *opts
 	seed = ((uint64_t)nng_random() << 32) | nng_random();
 	atomic_init(&c->next_id, seed);
 	atomic_init(&c->pipes, 0);
+	atomic_init(&c->settled, false);
+	atomic_init(&c->first_err, 0);
 	if (pthread_mutex_init(&c->pool_mtx, NULL) != 0) {
 		free(c);
 		return AMLRISK_ENOMEM;
 	}
 	c->pool_mtx_init = true;
+	if (pthread_mutex_init(&c->conn_mtx, NULL) != 0 ||
+	    pthread_cond_init(&c->conn_cv, NULL) != 0) {
+		rpc_client_destroy(c);
+		return AMLRISK_ENOMEM;
+	}
+	c->conn_init = true;
 	if (pthread_mutex_init(&c->co_mtx, NULL) != 0) {
 		rpc_client_destroy(c);
 		return AMLRISK_ENOMEM;
@@ -251,11 +300,19 @@ rpc_client_destroy(rpc_client *c)
 		pthread_mutex_destroy(&c->co_mtx);
 	}
 	if (c->sock_open) {
-		nng_close(c->sock); /* the dialer goes with it */
+		nng_close(c->sock); /* the dialer goes with it, ending a first attempt */
+	}
+	if (c->dial_started) {
+		pthread_join(c->dial_thread, NULL);
+	}
+	if (c->conn_init) {
+		pthread_cond_destroy(&c->conn_cv);
+		pthread_mutex_destroy(&c->conn_mtx);
 	}
 	if (c->tls != NULL) {
 		nng_tls_config_free(c->tls);
 	}
+	memset(c->secret, 0, sizeof(c->secret));
 	free(c);
 }
 
@@ -303,28 +360,81 @@ rpc_cli_left(nng_time deadline)
 	return now < deadline ? (nng_duration)(deadline - now) : NNG_DURATION_ZERO;
 }
 
-/* Sends out (ownership taken) on ctx and waits for the reply (*in, owned by
- * the caller on OK) until deadline. Returns a gRPC code, msg set on failure. */
+int
+rpc_cli_connected(rpc_client *c, nng_time deadline, bool wait, const char *label, char *msg,
+                  size_t msglen)
+{
+	int err;
+
+	if (atomic_load(&c->pipes) > 0) {
+		return AML__V1__STATUS_CODE__OK;
+	}
+	if (wait || !atomic_load(&c->settled)) {
+		pthread_mutex_lock(&c->conn_mtx);
+		while (atomic_load(&c->pipes) == 0 && (wait || !atomic_load(&c->settled))) {
+			nng_time now = nng_clock();
+			struct timespec ts;
+
+			if (now >= deadline) {
+				break;
+			}
+			/* CLOCK_REALTIME as the condition variable's default clock */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += (time_t)((deadline - now) / 1000);
+			ts.tv_nsec += (long)((deadline - now) % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&c->conn_cv, &c->conn_mtx, &ts);
+		}
+		pthread_mutex_unlock(&c->conn_mtx);
+		if (atomic_load(&c->pipes) > 0) {
+			return AML__V1__STATUS_CODE__OK;
+		}
+	}
+	atomic_fetch_add(&c->unconnected, 1);
+	err = atomic_load(&c->first_err);
+	if (!atomic_load(&c->settled)) {
+		return rpc_cli_error(msg, msglen, AMLRISK_EUNAVAIL,
+		                     "%s: not connected to %s: no answer to the connection attempt",
+		                     label, c->url);
+	}
+	return rpc_cli_error(msg, msglen, AMLRISK_EUNAVAIL, "%s: not connected to %s%s%s", label,
+	                     c->url, err != 0 ? ": " : " (connection lost; redialling)",
+	                     err != 0 ? nng_strerror(err) : "");
+}
+
+int
+rpc_client_connected(const rpc_client *c)
+{
+	return c != NULL && atomic_load(&c->pipes) > 0;
+}
+
+/* Sends out (ownership taken) on ctx by cr's start deadline and waits for the
+ * reply (*in, owned by the caller on OK) until its deadline. Returns a gRPC
+ * code, msg set on failure; cr->lost when the call was sent and the
+ * connection then went. */
 static int
-call_exchange(rpc_client *c, nng_ctx ctx, nng_aio *aio, nng_msg *out, nng_msg **in,
-              nng_time deadline, int timeout_ms, const char *label, char *msg, size_t msglen)
+call_exchange(rpc_client *c, call_req *cr, nng_ctx ctx, nng_aio *aio, nng_msg *out, nng_msg **in)
 {
 	int rv;
 
 	nng_aio_set_msg(aio, out);
-	nng_aio_set_timeout(aio, rpc_cli_left(deadline));
+	nng_aio_set_timeout(aio, rpc_cli_left(cr->start_deadline));
 	nng_ctx_send(ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0) {
 		nng_msg_free(nng_aio_get_msg(aio)); /* a failed send leaves it with us */
 		nng_aio_set_msg(aio, NULL);
-		return rpc_cli_send_error(c, rv, label, timeout_ms, msg, msglen);
+		return rpc_cli_send_error(c, rv, cr->full, cr->start_ms, cr->msg, cr->msglen);
 	}
-	nng_aio_set_timeout(aio, rpc_cli_left(deadline));
+	nng_aio_set_timeout(aio, rpc_cli_left(cr->deadline));
 	nng_ctx_recv(ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0) {
-		return rpc_cli_recv_error(c, rv, label, timeout_ms, msg, msglen);
+		cr->lost = rv == NNG_ECONNRESET;
+		return rpc_cli_recv_error(c, rv, cr->full, cr->timeout_ms, cr->msg, cr->msglen);
 	}
 	*in = nng_aio_get_msg(aio);
 	nng_aio_set_msg(aio, NULL);
@@ -356,21 +466,21 @@ request_pack(nng_msg **out, call_slot *s, const ProtobufCMessage *env, size_t n)
 	return AMLRISK_OK;
 }
 
-/* Checks reply r for request id and decodes it: on OK unpacks the payload as
- * m's output into *resp. Returns a gRPC code, msg set otherwise. */
 int
-rpc_cli_decode(const Aml__V1__RpcResponse *r, uint64_t id, const ProtobufCMethodDescriptor *m,
-             const char *method, ProtobufCMessage **resp, char *msg, size_t msglen)
+rpc_cli_decode(const Aml__V1__RpcReply *r, uint64_t id, const ProtobufCMethodDescriptor *m,
+               const char *method, ProtobufCMessage **resp, char *msg, size_t msglen)
 {
-	ProtobufCMessage *out;
-	int grpc;
+	ProtobufCMessage *out = NULL;
+	char why[256];
+	int grpc, err;
 
-	/* id 0 is a server that could not read our envelope (oversize, malformed):
-	 * NNG matched the reply to this call already, so its status stands */
+	/* id 0 is a server that could not read our envelope (oversize, malformed,
+	 * unauthenticated): NNG matched the reply to this call already, so its
+	 * status stands */
 	if (r->request_id != id && (r->request_id != 0 || r->status == AML__V1__STATUS_CODE__OK)) {
 		return rpc_cli_error(msg, msglen, AMLRISK_EINTERNAL,
-		                  "%s: reply for request %llu, expected %llu", method,
-		                  (unsigned long long)r->request_id, (unsigned long long)id);
+		                     "%s: reply for request %llu, expected %llu", method,
+		                     (unsigned long long)r->request_id, (unsigned long long)id);
 	}
 	if (r->status != AML__V1__STATUS_CODE__OK) {
 		grpc = (r->status > 0 && r->status <= GRPC_MAX) ? (int)r->status
@@ -384,77 +494,120 @@ rpc_cli_decode(const Aml__V1__RpcResponse *r, uint64_t id, const ProtobufCMethod
 	if (m == NULL) {
 		return AML__V1__STATUS_CODE__OK; /* a batch: its replies are decoded one by one */
 	}
-	if ((out = protobuf_c_message_unpack(m->output, NULL, r->payload.len, r->payload.data)) ==
-	    NULL) {
-		return rpc_cli_error(msg, msglen, AMLRISK_EINTERNAL,
-		                  "%s: reply payload is not a valid %s", method, m->output->name);
+	err = rpc_decode(m->output, r->payload.data, r->payload.len, &rpc_reply_limits, &out, why,
+	                 sizeof(why));
+	if (err != AMLRISK_OK) {
+		return rpc_cli_error(msg, msglen, AMLRISK_EINTERNAL, "%s: reply payload: %s",
+		                     method, why);
 	}
 	*resp = out;
 	return AML__V1__STATUS_CODE__OK;
 }
 
-/* Unpacks reply envelope in (borrowed) into *r (the caller's to free on OK).
- * Returns a gRPC code, msg set otherwise. */
 int
 rpc_cli_unpack(nng_msg *in, Aml__V1__RpcResponse **r, const char *method, char *msg, size_t msglen)
 {
-	*r = (Aml__V1__RpcResponse *)protobuf_c_message_unpack(
-	        &aml__v1__rpc_response__descriptor, NULL, nng_msg_len(in), nng_msg_body(in));
-	if (*r == NULL) {
-		return rpc_cli_error(msg, msglen, AMLRISK_EINTERNAL, "%s: malformed reply envelope",
-		                  method);
+	char why[256];
+
+	if (rpc_decode_response(nng_msg_body(in), nng_msg_len(in), r, why, sizeof(why)) !=
+	    AMLRISK_OK) {
+		return rpc_cli_error(msg, msglen, AMLRISK_EINTERNAL,
+		                     "%s: malformed reply envelope: %s", method, why);
 	}
 	return AML__V1__STATUS_CODE__OK;
 }
 
-/* Checks the arguments and builds cr's envelope. Returns OK or a gRPC code
- * with cr->msg set. */
-int
-rpc_cli_prepare(rpc_client *c, call_req *cr, const ProtobufCServiceDescriptor *svc, const char *method,
-            const ProtobufCMessage *req, int timeout_ms)
+void
+rpc_cli_envelope(const rpc_client *c, Aml__V1__RpcRequest *env)
 {
+	env->auth = c->auth;
+}
+
+void
+rpc_cli_timeouts(call_req *cr)
+{
+	nng_duration left = rpc_cli_left(cr->deadline), start = rpc_cli_left(cr->start_deadline);
+
+	/* what is left, never 0 (that would mean none) */
+	cr->call.timeout_ms = left > 0 ? (uint32_t)left : 1;
+	cr->call.start_timeout_ms = start > 0 ? (uint32_t)start : 1;
+}
+
+/* A fresh call id for a write call (random: unique across clients and runs). */
+static void
+call_id_make(call_req *cr)
+{
+	for (size_t i = 0; i < CALL_ID_LEN; i += 4) {
+		uint32_t r = nng_random();
+
+		memcpy(cr->call_id + i, &r, 4);
+	}
+	cr->call.call_id.data = cr->call_id;
+	cr->call.call_id.len = CALL_ID_LEN;
+}
+
+int
+rpc_cli_prepare(rpc_client *c, call_req *cr, const ProtobufCServiceDescriptor *svc,
+                const char *method, const ProtobufCMessage *req, const rpc_call_opts *o)
+{
+	Aml__V1__RpcRequest env = AML__V1__RPC_REQUEST__INIT;
+	nng_time now;
 	int err, n;
 
 	if ((cr->m = protobuf_c_service_descriptor_get_method_by_name(svc, method)) == NULL) {
 		return rpc_cli_error(cr->msg, cr->msglen, AMLRISK_EINVAL, "%s has no method %.64s",
-		                  svc->name, method);
+		                     svc->name, method);
 	}
 	if (req->descriptor != cr->m->input) {
 		return rpc_cli_error(cr->msg, cr->msglen, AMLRISK_EINVAL, "%s/%s takes %s, not %s",
-		                  svc->name, cr->m->name, cr->m->input->name, req->descriptor->name);
+		                     svc->name, cr->m->name, cr->m->input->name,
+		                     req->descriptor->name);
 	}
 	n = snprintf(cr->full, sizeof(cr->full), "%s/%s", svc->name, cr->m->name);
 	if (n < 0 || (size_t)n >= sizeof(cr->full)) {
 		return rpc_cli_error(cr->msg, cr->msglen, AMLRISK_EINVAL, "method name too long");
 	}
-	cr->timeout_ms = timeout_ms > 0 ? timeout_ms : c->timeout_ms;
-	cr->deadline = nng_clock() + (nng_time)cr->timeout_ms;
+	cr->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : c->timeout_ms;
+	cr->start_ms = o->start_ms > 0 ? o->start_ms : c->start_ms;
+	if (cr->start_ms > cr->timeout_ms) {
+		cr->start_ms = cr->timeout_ms;
+	}
+	now = nng_clock();
+	cr->deadline = now + (nng_time)cr->timeout_ms;
+	cr->start_deadline = now + (nng_time)cr->start_ms;
 	if ((err = rpc_packed_make(&cr->payload, req, cr->stack, sizeof(cr->stack), c->max_msg)) !=
 	    0) {
 		return rpc_cli_error(cr->msg, cr->msglen, err, "%s: request: %s", cr->full,
-		                  amlrisk_strerror(err));
+		                     amlrisk_strerror(err));
 	}
-	aml__v1__rpc_request__init(&cr->env);
-	cr->env.request_id = rpc_cli_next_id(c);
-	cr->env.method = cr->full;
-	cr->env.timeout_ms = (uint32_t)cr->timeout_ms;
-	cr->env.n_metadata = c->n_md;
-	cr->env.metadata = c->md;
-	cr->env.payload = cr->payload.bin;
-	cr->size = protobuf_c_message_get_packed_size(&cr->env.base);
+	aml__v1__rpc_call__init(&cr->call);
+	cr->call.request_id = rpc_cli_next_id(c);
+	cr->call.method = cr->full;
+	cr->call.timeout_ms = (uint32_t)cr->timeout_ms;
+	cr->call.start_timeout_ms = (uint32_t)cr->start_ms;
+	cr->call.n_metadata = c->n_md;
+	cr->call.metadata = c->md;
+	cr->call.payload = cr->payload.bin;
+	if (o->once) {
+		call_id_make(cr);
+	}
+	env.call = &cr->call;
+	rpc_cli_envelope(c, &env);
+	cr->size = protobuf_c_message_get_packed_size(&env.base);
 	if (cr->size > c->max_msg) {
 		return rpc_cli_error(cr->msg, cr->msglen, AMLRISK_ETOOBIG,
-		                  "%s: request of %zu bytes: %s", cr->full, cr->size,
-		                  amlrisk_strerror(AMLRISK_ETOOBIG));
+		                     "%s: request of %zu bytes: %s", cr->full, cr->size,
+		                     amlrisk_strerror(AMLRISK_ETOOBIG));
 	}
 	return AML__V1__STATUS_CODE__OK;
 }
 
-/* Sends cr's envelope alone and waits for its reply; decodes it into
+/* Sends cr's call alone and waits for its reply; decodes it into
  * *cr->resp. Returns a gRPC code, cr->msg set otherwise. */
 static int
 call_alone(rpc_client *c, call_req *cr)
 {
+	Aml__V1__RpcRequest env = AML__V1__RPC_REQUEST__INIT;
 	Aml__V1__RpcResponse *r = NULL;
 	nng_msg *out = NULL, *in = NULL;
 	call_slot *slot = NULL;
@@ -466,19 +619,27 @@ call_alone(rpc_client *c, call_req *cr)
 		return rpc_cli_error(cr->msg, cr->msglen, rpc_err_from_nng(rv), "%s: %s", cr->full,
 		                     nng_strerror(rv));
 	}
-	if ((err = request_pack(&out, slot, &cr->env.base, cr->size)) != 0) {
+	env.call = &cr->call;
+	rpc_cli_envelope(c, &env);
+	rpc_cli_timeouts(cr); /* time may have passed waiting for a connection */
+	cr->size = protobuf_c_message_get_packed_size(&env.base);
+	if (cr->size > c->max_msg) {
+		err = AMLRISK_ETOOBIG;
+	} else {
+		err = request_pack(&out, slot, &env.base, cr->size);
+	}
+	if (err != 0) {
 		grpc = rpc_cli_error(cr->msg, cr->msglen, err, "%s: request of %zu bytes: %s",
 		                     cr->full, cr->size, amlrisk_strerror(err));
 		goto out;
 	}
-	grpc = call_exchange(c, slot->ctx, slot->aio, out, &in, cr->deadline, cr->timeout_ms,
-	                     cr->full, cr->msg, cr->msglen);
+	grpc = call_exchange(c, cr, slot->ctx, slot->aio, out, &in);
 	slot_idle = grpc == AML__V1__STATUS_CODE__OK;
 	if (grpc == AML__V1__STATUS_CODE__OK &&
 	    (grpc = rpc_cli_unpack(in, &r, cr->full, cr->msg, cr->msglen)) ==
 	            AML__V1__STATUS_CODE__OK) {
-		grpc = rpc_cli_decode(r, cr->env.request_id, cr->m, cr->full, cr->resp, cr->msg,
-		                      cr->msglen);
+		grpc = rpc_cli_decode(r->reply, cr->call.request_id, cr->m, cr->full, cr->resp,
+		                      cr->msg, cr->msglen);
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 	}
 	if (in != NULL && nng_msg_len(in) <= SPARE_MAX) {
@@ -494,12 +655,13 @@ out:
 }
 
 int
-rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
-                const ProtobufCMessage *req, ProtobufCMessage **resp, int timeout_ms, char *msg,
-                size_t msglen)
+rpc_client_call_opts(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
+                     const ProtobufCMessage *req, ProtobufCMessage **resp, const rpc_call_opts *o,
+                     char *msg, size_t msglen)
 {
+	static const rpc_call_opts defaults = {0};
 	call_req cr;
-	int grpc;
+	int grpc, retries;
 
 	if (msg != NULL && msglen > 0) {
 		msg[0] = '\0';
@@ -507,15 +669,46 @@ rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char
 	if (c == NULL || svc == NULL || method == NULL || req == NULL || resp == NULL) {
 		return rpc_cli_error(msg, msglen, AMLRISK_EINVAL, "rpc_client_call: missing argument");
 	}
+	if (o == NULL) {
+		o = &defaults;
+	}
+	retries = o->once && o->retries > 0 ? o->retries : 0;
 	rpc_cli_req_init(&cr, msg, msglen);
 	cr.resp = resp;
 	atomic_fetch_add(&c->calls, 1);
-	if ((grpc = rpc_cli_prepare(c, &cr, svc, method, req, timeout_ms)) ==
-	    AML__V1__STATUS_CODE__OK) {
-		grpc = call_alone(c, &cr);
+	if ((grpc = rpc_cli_prepare(c, &cr, svc, method, req, o)) != AML__V1__STATUS_CODE__OK) {
+		goto out;
 	}
+	grpc = rpc_cli_connected(c, cr.start_deadline, false, cr.full, msg, msglen);
+	while (grpc == AML__V1__STATUS_CODE__OK) {
+		grpc = call_alone(c, &cr);
+		if (!(grpc == AML__V1__STATUS_CODE__UNAVAILABLE && cr.lost && retries-- > 0)) {
+			break;
+		}
+		/* the call may have run: the same call id again, once a connection
+		 * is back, and the server answers it from that first execution */
+		atomic_fetch_add(&c->retries, 1);
+		cr.lost = false;
+		cr.start_deadline = nng_clock() + (nng_time)cr.start_ms;
+		if (cr.start_deadline > cr.deadline) {
+			cr.start_deadline = cr.deadline;
+		}
+		cr.call.request_id = rpc_cli_next_id(c);
+		grpc = rpc_cli_connected(c, cr.start_deadline, true, cr.full, msg, msglen);
+	}
+out:
 	rpc_packed_release(&cr.payload);
 	return grpc;
+}
+
+int
+rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
+                const ProtobufCMessage *req, ProtobufCMessage **resp, int timeout_ms, char *msg,
+                size_t msglen)
+{
+	rpc_call_opts o = {.timeout_ms = timeout_ms};
+
+	return rpc_client_call_opts(c, svc, method, req, resp, &o, msg, msglen);
 }
 
 void
@@ -534,4 +727,5 @@ rpc_client_stats(const rpc_client *c, rpc_client_stats_t *out)
 	out->exchanges = atomic_load(&c->exchanges);
 	out->batches = atomic_load(&c->batches);
 	out->retries = atomic_load(&c->retries);
+	out->unconnected = atomic_load(&c->unconnected);
 }

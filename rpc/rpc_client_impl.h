@@ -14,6 +14,8 @@
 #include "rpc_impl.h"
 
 #define TIMEOUT_DEFAULT_MS       5000
+#define START_DEFAULT_MS         5000
+#define CALL_ID_LEN              16
 #define RECONNECT_MIN_DEFAULT_MS 10
 #define RECONNECT_MAX_DEFAULT_MS 250
 #define URL_MAX                  256
@@ -50,7 +52,20 @@ struct rpc_client {
 	int timeout_ms;
 	char url[URL_MAX];
 	atomic_uint_fast64_t next_id;
-	atomic_int pipes; /* connections up or being added, from pipe events */
+	int start_ms; /* start_timeout_ms */
+	/* the connection: pipes counts connections up (pipe events); settled is
+	 * set once the first attempt ended (first_err its NNG error, 0 = it
+	 * connected); conn_cv is signalled on both */
+	atomic_int pipes;
+	atomic_bool settled;
+	atomic_int first_err;
+	pthread_mutex_t conn_mtx;
+	pthread_cond_t conn_cv;
+	bool conn_init;
+	pthread_t dial_thread; /* makes the first attempt, then starts redialling */
+	bool dial_started;
+	uint8_t secret[RPC_SECRET_MAX];
+	ProtobufCBinaryData auth; /* secret, sent with every exchange; empty = none */
 	char caller[CALLER_MAX];
 	Aml__V1__MetadataEntry caller_md;
 	Aml__V1__MetadataEntry *md[1];
@@ -66,20 +81,22 @@ struct rpc_client {
 	int co_len, co_queue_max; /* calls queued, and at most */
 	struct batch_slot *co_free;
 	int co_max;
-	atomic_uint_fast64_t calls, exchanges, batches, retries;
+	atomic_uint_fast64_t calls, exchanges, batches, retries, unconnected;
 };
 
 /* One call: its envelope with the packed payload, and where its outcome goes.
  * On the caller's stack for rpc_client_call(); on the heap, owned by the
  * queue and then its batch, for coalesced calls. */
 typedef struct call_req {
-	Aml__V1__RpcRequest env;
+	Aml__V1__RpcCall call;
 	const ProtobufCMethodDescriptor *m;
 	char full[RPC_METHOD_MAX];
 	rpc_packed payload;
-	size_t size; /* of the packed envelope */
-	int timeout_ms;
-	nng_time deadline;
+	size_t size; /* of the packed envelope, the call alone in it */
+	int timeout_ms, start_ms;
+	nng_time deadline, start_deadline;
+	uint8_t call_id[CALL_ID_LEN]; /* a write call's (call.call_id points here) */
+	bool lost;                    /* sent, then the connection went */
 	ProtobufCMessage **resp; /* the unpacked output goes here on OK */
 	char *msg;               /* the outcome's message (msglen bytes; may be NULL) */
 	size_t msglen;
@@ -105,10 +122,23 @@ uint64_t rpc_cli_next_id(rpc_client *c);
 /* Zeroes cr (but its payload buffer) and points its message at msg. */
 void rpc_cli_req_init(call_req *cr, char *msg, size_t msglen);
 
-/* Checks the arguments and builds cr's envelope and payload (released with
- * rpc_packed_release(&cr->payload)). Returns OK or a gRPC code, cr->msg set. */
+/* Checks the arguments and builds cr's call and payload (released with
+ * rpc_packed_release(&cr->payload)) with o's options (never NULL). Returns OK
+ * or a gRPC code, cr->msg set. */
 int rpc_cli_prepare(rpc_client *c, call_req *cr, const ProtobufCServiceDescriptor *svc,
-                    const char *method, const ProtobufCMessage *req, int timeout_ms);
+                    const char *method, const ProtobufCMessage *req, const rpc_call_opts *o);
+
+/* Sets the time left of cr's deadlines into its call, as sent now. */
+void rpc_cli_timeouts(call_req *cr);
+
+/* An envelope around call (or the calls of a batch) with c's auth. */
+void rpc_cli_envelope(const rpc_client *c, Aml__V1__RpcRequest *env);
+
+/* OK when a server is connected; else waits for one until deadline when
+ * wait is true or the first connection attempt has not ended, then fails
+ * UNAVAILABLE (counted), msg set. */
+int rpc_cli_connected(rpc_client *c, nng_time deadline, bool wait, const char *label, char *msg,
+                      size_t msglen);
 
 /* Unpacks reply envelope in (borrowed) into *r (the caller's to free on OK).
  * Returns a gRPC code, msg set otherwise. */
@@ -117,10 +147,11 @@ int rpc_cli_unpack(nng_msg *in, Aml__V1__RpcResponse **r, const char *label, cha
 
 /* Checks reply r for request id and, m non-NULL, unpacks its payload as m's
  * output into *resp. Returns a gRPC code, msg set otherwise. */
-int rpc_cli_decode(const Aml__V1__RpcResponse *r, uint64_t id, const ProtobufCMethodDescriptor *m,
+int rpc_cli_decode(const Aml__V1__RpcReply *r, uint64_t id, const ProtobufCMethodDescriptor *m,
                    const char *label, ProtobufCMessage **resp, char *msg, size_t msglen);
 
-/* The gRPC code and message of a failed send or receive (NNG error rv). */
+/* The gRPC code and message of a failed send or receive (NNG error rv);
+ * timeout_ms is the send's (start) or the receive's deadline. */
 int rpc_cli_send_error(rpc_client *c, int rv, const char *label, int timeout_ms, char *msg,
                        size_t msglen);
 int rpc_cli_recv_error(rpc_client *c, int rv, const char *label, int timeout_ms, char *msg,

@@ -25,9 +25,11 @@ typedef struct batch_slot {
 	bool receiving; /* the send is done, the reply is awaited */
 	call_req *members[RPC_BATCH_MAX];
 	size_t n;
-	uint64_t id;       /* the exchange's request id */
-	nng_time deadline; /* the latest of the members' */
-	int timeout_ms;    /* that member's, for messages */
+	uint64_t id;             /* the exchange's request id */
+	nng_time deadline;       /* the latest of the members' */
+	nng_time start_deadline; /* the latest of the members' start deadlines */
+	int timeout_ms;          /* that member's, for messages */
+	int start_ms;
 	char label[RPC_METHOD_MAX];
 	struct batch_slot *next; /* in c->co_free */
 } batch_slot;
@@ -79,45 +81,42 @@ static int
 slot_send(batch_slot *s, char *msg, size_t msglen)
 {
 	rpc_client *c = s->c;
-	Aml__V1__RpcRequest batch = AML__V1__RPC_REQUEST__INIT, *env = &s->members[0]->env;
-	Aml__V1__RpcRequest *calls[RPC_BATCH_MAX];
+	Aml__V1__RpcRequest env = AML__V1__RPC_REQUEST__INIT;
+	Aml__V1__RpcCall *calls[RPC_BATCH_MAX];
 	nng_msg *out = NULL;
 	int err, rv;
 
-	s->deadline = 0;
+	s->deadline = s->start_deadline = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		call_req *cr = s->members[i];
-		nng_duration left = rpc_cli_left(cr->deadline);
 
-		/* the server's deadline is what is left of the call's, not its whole
-		 * timeout: some of it went by in the queue (0 would mean none) */
-		cr->env.timeout_ms = left > 0 ? (uint32_t)left : 1;
-		calls[i] = &cr->env;
+		/* the server's deadlines are what is left of the call's, not its
+		 * whole timeout: some of it went by in the queue */
+		rpc_cli_timeouts(cr);
+		calls[i] = &cr->call;
 		if (cr->deadline > s->deadline) { /* the batch waits for its latest */
 			s->deadline = cr->deadline;
 			s->timeout_ms = cr->timeout_ms;
 		}
-	}
-	if (s->n > 1) {
-		batch.request_id = rpc_cli_next_id(c);
-		batch.method = "";
-		batch.timeout_ms = calls[0]->timeout_ms;
-		for (size_t i = 1; i < s->n; i++) {
-			if (calls[i]->timeout_ms > batch.timeout_ms) {
-				batch.timeout_ms = calls[i]->timeout_ms;
-			}
+		if (cr->start_deadline > s->start_deadline) {
+			s->start_deadline = cr->start_deadline;
+			s->start_ms = cr->start_ms;
 		}
-		batch.n_calls = s->n;
-		batch.calls = calls;
-		env = &batch;
+	}
+	rpc_cli_envelope(c, &env);
+	if (s->n > 1) {
+		env.batch_id = s->id = rpc_cli_next_id(c);
+		env.n_calls = s->n;
+		env.calls = calls;
 		snprintf(s->label, sizeof(s->label), "batch of %zu calls", s->n);
 		atomic_fetch_add(&c->batches, 1);
 	} else {
+		env.call = calls[0];
+		s->id = calls[0]->request_id;
 		snprintf(s->label, sizeof(s->label), "%s", s->members[0]->full);
 	}
-	s->id = env->request_id;
 	atomic_fetch_add(&c->exchanges, 1);
-	if ((err = rpc_msg_pack(&out, &env->base, c->max_msg)) != AMLRISK_OK) {
+	if ((err = rpc_msg_pack(&out, &env.base, c->max_msg)) != AMLRISK_OK) {
 		return rpc_cli_error(msg, msglen, err, "%s: request: %s", s->label,
 		                     amlrisk_strerror(err));
 	}
@@ -131,7 +130,7 @@ slot_send(batch_slot *s, char *msg, size_t msglen)
 	}
 	s->receiving = false;
 	nng_aio_set_msg(s->aio, out);
-	nng_aio_set_timeout(s->aio, rpc_cli_left(s->deadline));
+	nng_aio_set_timeout(s->aio, rpc_cli_left(s->start_deadline));
 	nng_ctx_send(s->ctx, s->aio);
 	return AML__V1__STATUS_CODE__OK;
 }
@@ -150,7 +149,7 @@ slot_settle(batch_slot *s, int grpc, const char *msg, const Aml__V1__RpcResponse
 	size_t i, nf = 0;
 
 	if (grpc == AML__V1__STATUS_CODE__OK && s->n > 1) {
-		grpc = rpc_cli_decode(r, s->id, NULL, s->label, NULL, why, sizeof(why));
+		grpc = rpc_cli_decode(r->reply, s->id, NULL, s->label, NULL, why, sizeof(why));
 		if (grpc == AML__V1__STATUS_CODE__OK && r->n_replies != s->n) {
 			grpc = rpc_cli_error(why, sizeof(why), AMLRISK_EINTERNAL,
 			                     "%s: reply holds %zu answers", s->label, r->n_replies);
@@ -164,9 +163,9 @@ slot_settle(batch_slot *s, int grpc, const char *msg, const Aml__V1__RpcResponse
 			cr->grpc = grpc;
 			snprintf(cr->msgbuf, sizeof(cr->msgbuf), "%s", msg);
 		} else {
-			cr->grpc = rpc_cli_decode(s->n > 1 ? r->replies[i] : r, cr->env.request_id,
-			                          cr->m, cr->full, cr->resp, cr->msgbuf,
-			                          sizeof(cr->msgbuf));
+			cr->grpc = rpc_cli_decode(s->n > 1 ? r->replies[i] : r->reply,
+			                          cr->call.request_id, cr->m, cr->full, cr->resp,
+			                          cr->msgbuf, sizeof(cr->msgbuf));
 		}
 		if (s->n > 1 && cr->grpc == AML__V1__STATUS_CODE__RESOURCE_EXHAUSTED) {
 			/* too big to share a batch, or a full backlog: once more, alone */
@@ -251,7 +250,8 @@ slot_cb(void *arg)
 		if (!s->receiving) {
 			nng_msg_free(nng_aio_get_msg(s->aio)); /* a failed send leaves it with us */
 			nng_aio_set_msg(s->aio, NULL);
-			grpc = rpc_cli_send_error(s->c, rv, s->label, s->timeout_ms, msg, sizeof(msg));
+			grpc = rpc_cli_send_error(s->c, rv, s->label, s->start_ms, msg,
+			                          sizeof(msg));
 		} else {
 			grpc = rpc_cli_recv_error(s->c, rv, s->label, s->timeout_ms, msg, sizeof(msg));
 		}
@@ -317,6 +317,7 @@ rpc_client_call_async(rpc_client *c, const ProtobufCServiceDescriptor *svc, cons
                       const ProtobufCMessage *req, int timeout_ms, rpc_done_fn done, void *arg)
 {
 	call_req *cr = malloc(sizeof(*cr));
+	rpc_call_opts o = {.timeout_ms = timeout_ms};
 	batch_slot *s = NULL;
 
 	if (cr == NULL) {
@@ -334,8 +335,12 @@ rpc_client_call_async(rpc_client *c, const ProtobufCServiceDescriptor *svc, cons
 		return;
 	}
 	atomic_fetch_add(&c->calls, 1);
-	if ((cr->grpc = rpc_cli_prepare(c, cr, svc, method, req, timeout_ms)) !=
-	    AML__V1__STATUS_CODE__OK) {
+	if ((cr->grpc = rpc_cli_prepare(c, cr, svc, method, req, &o)) != AML__V1__STATUS_CODE__OK ||
+	    /* no server: fail at once, unless the first attempt is still under way
+	     * (then the send waits for it, by the start deadline) */
+	    (atomic_load(&c->settled) &&
+	     (cr->grpc = rpc_cli_connected(c, 0, false, cr->full, cr->msgbuf,
+	                                   sizeof(cr->msgbuf))) != AML__V1__STATUS_CODE__OK)) {
 		call_finish(cr);
 		return;
 	}

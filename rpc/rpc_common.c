@@ -3,6 +3,7 @@
  * or twice per call; the stack buffer keeps small payloads off the heap. */
 #include "rpc_impl.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,34 +90,34 @@ url_host(const char *url, char *buf, size_t len)
 }
 
 int
-rpc_tls_config_make(nng_tls_config **out, const char *url, const char *cert_key, const char *ca,
-                    const char *server_name)
+rpc_tls_config_make(nng_tls_config **out, int server, const char *url, const char *cert_key,
+                    const char *ca, const char *server_name)
 {
 	nng_tls_config *cfg = NULL;
 	char host[256];
-	int server = cert_key != NULL;
-	int rv, err;
+	int rv = 0, err;
 
-	if (!server && ca == NULL) {
-		return AMLRISK_EINVAL; /* a client without a CA could not verify */
+	if (server ? cert_key == NULL : ca == NULL) {
+		return AMLRISK_EINVAL; /* a server needs its key, a client a CA to verify */
 	}
 	rv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT);
 	if (rv != 0) {
 		return rpc_err_from_nng(rv);
 	}
-	if (server) {
+	if (cert_key != NULL) {
 		rv = nng_tls_config_cert_key_file(cfg, cert_key, NULL);
-	} else {
-		if (server_name == NULL) {
-			if ((err = url_host(url, host, sizeof(host))) != AMLRISK_OK) {
-				goto fail;
-			}
-			server_name = host;
+	}
+	if (rv == 0 && !server && server_name == NULL) {
+		if ((err = url_host(url, host, sizeof(host))) != AMLRISK_OK) {
+			goto fail;
 		}
-		if ((rv = nng_tls_config_ca_file(cfg, ca)) == 0 &&
-		    (rv = nng_tls_config_server_name(cfg, server_name)) == 0) {
-			rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
-		}
+		server_name = host;
+	}
+	if (rv == 0 && ca != NULL && (rv = nng_tls_config_ca_file(cfg, ca)) == 0) {
+		rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+	}
+	if (rv == 0 && !server) {
+		rv = nng_tls_config_server_name(cfg, server_name);
 	}
 	if (rv != 0) {
 		/* unreadable or invalid certificate files are the caller's input */
@@ -140,6 +141,31 @@ rpc_tls_supported(void)
 	}
 	nng_tls_config_free(cfg);
 	return 1;
+}
+
+int
+rpc_url_is_local(const char *url)
+{
+	struct in_addr v4;
+	char host[256];
+
+	if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "inproc://", 9) == 0) {
+		return 1;
+	}
+	if ((strncmp(url, "tcp", 3) != 0 && strncmp(url, "tls+tcp", 7) != 0) ||
+	    url_host(url, host, sizeof(host)) != AMLRISK_OK) {
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, &v4) == 1) {
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	}
+	return strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+}
+
+const char *
+rpc_strerror(int err)
+{
+	return err == AMLRISK_EBUSY ? "address already in use" : amlrisk_strerror(err);
 }
 
 int

@@ -11,16 +11,14 @@
 #include <nng/supplemental/util/platform.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "rpc_decode.h"
+
 #define RPC_MAX_MSG_DEFAULT ((size_t)4 << 20)
 #define RPC_MAX_MSG_MIN     ((size_t)1024)
 #define RPC_MAX_MSG_MAX     ((size_t)64 << 20)
 /* NNG drops a connection whose message passes max_msg + this; between max_msg
  * and that the receiver still answers RESOURCE_EXHAUSTED. */
 #define RPC_MSG_SLACK ((size_t)64 << 10)
-/* "package.Service/Method" */
-#define RPC_METHOD_MAX 256
-/* Calls in one batch (rpc.proto), at most. */
-#define RPC_BATCH_MAX 64
 /* Payloads up to this size are packed on the stack. */
 #define RPC_STACK_PAYLOAD 1024
 
@@ -30,11 +28,21 @@ int rpc_err_from_nng(int nng_rv);
 /* 1 when url names the TLS transport (tls+tcp://, tls+tcp4://, tls+tcp6://). */
 int rpc_url_is_tls(const char *url);
 
-/* Builds the TLS configuration of a listener (cert_key set, ca unused) or a
- * dialer (ca and server_name set; server_name NULL = url's host). *out is
- * written on success and freed by the caller with nng_tls_config_free(). */
-int rpc_tls_config_make(nng_tls_config **out, const char *url, const char *cert_key, const char *ca,
-                        const char *server_name);
+/* Builds the TLS configuration of a listener (server: cert_key required; ca,
+ * when set, makes client certificates required) or a dialer (ca required;
+ * cert_key, when set, is the client's certificate; server_name NULL = url's
+ * host). *out is written on success and freed by the caller with
+ * nng_tls_config_free(). */
+int rpc_tls_config_make(nng_tls_config **out, int server, const char *url, const char *cert_key,
+                        const char *ca, const char *server_name);
+
+/* AMLRISK_OK when s (named name in the message) can be a secret: one line of
+ * RPC_SECRET_MIN..RPC_SECRET_MAX bytes; else AMLRISK_EINVAL with why set. */
+int rpc_secret_check(const char *s, const char *name, char *why, size_t whylen);
+
+/* 1 when got (len bytes) equals secret (a non-empty string), compared in
+ * time that depends on the secret's length only. */
+int rpc_secret_equal(const uint8_t *got, size_t len, const char *secret);
 
 /* A message packed to bytes: data points at the caller's stack buffer when it
  * fitted, else at heap memory that rpc_packed_release() frees. */

@@ -1,118 +1,28 @@
 /* rpc_server.c - the RPC server: a fixed set of NNG rep contexts, each a small
  * aio state machine, feeding a bounded backlog served by a fixed worker pool.
  * Tuned for many short calls in flight; long ones are answered later by their owner.
- * A batch (several calls in one exchange, see rpc.proto) takes one context and
- * one worker, which runs its calls in order; the last answer sends the reply. */
-#include <limits.h>
+ * This file holds the contexts, the backlog, the workers and the server's
+ * lifecycle; what happens to one call, from its bytes to its answer, is in
+ * rpc_call.c. */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "aml/v1/rpc.pb-c.h"
 #include "amlrisk_err.h"
-#include "rpc.h"
-#include "rpc_impl.h"
+#include "rpc_server_impl.h"
 
 #include <nng/protocol/reqrep0/rep.h>
 
-#define MAX_SERVICES     16
 #define WORKERS_DEFAULT  4
 #define WORKERS_MAX      256
 #define CONTEXTS_DEFAULT 128
 #define CONTEXTS_MAX     4096
 #define BACKLOG_DEFAULT  64
 #define BACKLOG_MAX      65536
-#define SEND_TIMEOUT_MS  10000 /* a peer that stops reading loses its reply */
-#define BACKOFF_MS       10    /* pause after a failed receive (out of memory) */
-#define FAIL_MSG_MAX     512
-
-/* The lifecycle of one context; changed only under call->mtx. */
-typedef enum call_state {
-	CALL_IDLE,    /* not receiving: before start, or the server is closing */
-	CALL_RECV,    /* a receive is pending on the context */
-	CALL_BACKOFF, /* a receive failed; sleeping before the next */
-	CALL_BUSY,    /* a request is queued, running, or waiting to be answered */
-	CALL_SEND,    /* the reply is being sent */
-} call_state;
-
-/* One rep context and the call it is serving; the closure data handlers see.
- * A call of a batch is one too, without a context of its own: parent is the
- * batch, req points into the batch's request, and its answer goes to the
- * batch's replies. */
-typedef struct rpc_call {
-	rpc_server *srv;
-	struct rpc_call *parent; /* a call of a batch: the batch; else NULL */
-	size_t index;            /* a call of a batch: its place in it */
-	/* a batch, set while CALL_BUSY: its calls and their answers (owned) */
-	struct rpc_call *subs;
-	Aml__V1__RpcResponse **replies;
-	size_t n_subs;
-	atomic_size_t pending; /* calls of the batch not answered yet */
-	nng_ctx ctx;
-	nng_aio *aio;
-	pthread_mutex_t mtx;
-	call_state state;
-	/* the call being served, set while CALL_BUSY */
-	Aml__V1__RpcRequest *req; /* owned; freed when answered */
-	ProtobufCService *svc;
-	const ProtobufCMethodDescriptor *method;
-	unsigned method_index;
-	nng_time deadline; /* 0 = the caller sent none */
-	char fail_msg[FAIL_MSG_MAX];
-} rpc_call;
-
-struct rpc_server {
-	nng_socket sock;
-	bool sock_open;
-	nng_listener listener;
-	nng_tls_config *tls;
-	int n_workers_opt, backlog;
-	size_t max_msg;
-	ProtobufCService *services[MAX_SERVICES];
-	int n_services;
-	rpc_call *calls;
-	int n_calls; /* fully initialised entries of calls */
-	bool started;
-	int port;
-	atomic_bool closing;
-	atomic_int in_send; /* threads inside nng_ctx_send(), see rpc_server_destroy */
-
-	pthread_mutex_t mtx; /* guards n_idle, for destroy's wait */
-	pthread_cond_t idle_cv;
-	int n_idle;
-
-	pthread_mutex_t q_mtx; /* the backlog: a ring of calls waiting for a worker */
-	pthread_cond_t q_cv;
-	rpc_call **queue;
-	int q_head, q_len;
-	bool q_stop;
-	pthread_t *workers;
-	int n_workers;
-};
-
-static void call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage *out);
-static void batch_answer(rpc_call *batch);
-
-static void
-call_failv(rpc_call *call, int err, const char *fmt, va_list ap)
-{
-	vsnprintf(call->fail_msg, sizeof(call->fail_msg), fmt, ap);
-	call_reply(call, amlrisk_err_to_grpc(err), call->fail_msg, NULL);
-}
-
-static void __attribute__((format(printf, 3, 4)))
-call_fail(rpc_call *call, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	call_failv(call, err, fmt, ap);
-	va_end(ap);
-}
+#define ONCE_DEFAULT     256
+#define ONCE_MAX         65536
 
 static void
 server_idle_add(rpc_server *srv)
@@ -123,10 +33,8 @@ server_idle_add(rpc_server *srv)
 	pthread_mutex_unlock(&srv->mtx);
 }
 
-/* Moves a context whose exchange is over to next (CALL_RECV or CALL_BACKOFF)
- * and starts that operation, or to CALL_IDLE when the server is closing. */
-static void
-call_arm(rpc_call *call, call_state next)
+void
+rpc_srv_arm(rpc_call *call, call_state next)
 {
 	rpc_server *srv = call->srv;
 	bool closing;
@@ -149,268 +57,16 @@ call_arm(rpc_call *call, call_state next)
 	}
 }
 
-static void
-call_set_state(rpc_call *call, call_state st)
+void
+rpc_srv_set_state(rpc_call *call, call_state st)
 {
 	pthread_mutex_lock(&call->mtx);
 	call->state = st;
 	pthread_mutex_unlock(&call->mtx);
 }
 
-/* Frees a batch's calls and answers (after its reply is packed). */
-static void
-batch_free(rpc_call *call)
-{
-	for (size_t i = 0; call->replies != NULL && i < call->n_subs; i++) {
-		free(call->replies[i]);
-	}
-	free(call->replies);
-	free(call->subs);
-	call->replies = NULL;
-	call->subs = NULL;
-	call->n_subs = 0;
-}
-
-/* Sends resp (borrowed) on call's context: packs it (a reply over the size
- * limit goes as RESOURCE_EXHAUSTED without payload), frees the request and a
- * batch's parts, then sends; the context then goes back to receiving. */
-static void
-call_send(rpc_call *call, Aml__V1__RpcResponse *resp)
-{
-	rpc_server *srv = call->srv;
-	nng_msg *msg = NULL;
-	int err;
-
-	if ((err = rpc_msg_pack(&msg, &resp->base, srv->max_msg)) == AMLRISK_ETOOBIG) {
-		resp->payload.data = NULL;
-		resp->payload.len = 0;
-		resp->n_replies = 0;
-		resp->status = (Aml__V1__StatusCode)amlrisk_err_to_grpc(err);
-		resp->message = "response over the message size limit";
-		err = rpc_msg_pack(&msg, &resp->base, srv->max_msg);
-	}
-	batch_free(call);
-	if (call->req != NULL) {
-		protobuf_c_message_free_unpacked(&call->req->base, NULL);
-		call->req = NULL;
-	}
-	if (err != AMLRISK_OK) {
-		/* no memory even for the status: drop it, the caller's deadline ends it */
-		call_arm(call, CALL_RECV);
-		return;
-	}
-	call_set_state(call, CALL_SEND);
-	nng_aio_set_msg(call->aio, msg);
-	nng_aio_set_timeout(call->aio, SEND_TIMEOUT_MS);
-	atomic_fetch_add(&srv->in_send, 1);
-	nng_ctx_send(call->ctx, call->aio);
-	atomic_fetch_sub(&srv->in_send, 1);
-}
-
-/* Keeps the answer of a call of a batch (a copy of resp in one allocation;
- * NULL when out of memory, answered INTERNAL by the batch); the last answer
- * sends the batch's reply. */
-static void
-sub_answer(rpc_call *sub, const Aml__V1__RpcResponse *resp)
-{
-	rpc_call *batch = sub->parent;
-	size_t mlen = strlen(resp->message);
-	Aml__V1__RpcResponse *r = malloc(sizeof(*r) + mlen + 1 + resp->payload.len);
-
-	if (r != NULL) {
-		aml__v1__rpc_response__init(r);
-		r->request_id = resp->request_id;
-		r->status = resp->status;
-		r->message = memcpy((char *)(r + 1), resp->message, mlen + 1);
-		r->payload.len = resp->payload.len;
-		r->payload.data = (uint8_t *)(r + 1) + mlen + 1;
-		if (resp->payload.len > 0) {
-			memcpy(r->payload.data, resp->payload.data, resp->payload.len);
-		}
-	}
-	batch->replies[sub->index] = r;
-	/* the batch is answered once, by the thread of its last answer */
-	if (atomic_fetch_sub(&batch->pending, 1) == 1) {
-		batch_answer(batch);
-	}
-}
-
-/* Answers call with status grpc and message (borrowed; may be the call's own
- * fail_msg); out (borrowed, NULL unless OK) becomes the payload. */
-static void
-call_reply(rpc_call *call, int grpc, const char *message, const ProtobufCMessage *out)
-{
-	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
-	uint8_t stack[RPC_STACK_PAYLOAD];
-	rpc_packed payload = {{0, NULL}, NULL};
-	char why[160];
-	int err;
-
-	resp.request_id = call->req != NULL ? call->req->request_id : 0;
-	if (out != NULL) {
-		err = rpc_packed_make(&payload, out, stack, sizeof(stack), call->srv->max_msg);
-		if (err != AMLRISK_OK) {
-			snprintf(why, sizeof(why), "response %s: %s", out->descriptor->name,
-			         amlrisk_strerror(err));
-			grpc = amlrisk_err_to_grpc(err);
-			message = why;
-		} else {
-			resp.payload = payload.bin;
-		}
-	}
-	resp.status = (Aml__V1__StatusCode)grpc;
-	resp.message = (char *)(message != NULL ? message : "");
-	if (call->parent != NULL) {
-		sub_answer(call, &resp);
-	} else {
-		call_send(call, &resp);
-	}
-	rpc_packed_release(&payload);
-}
-
-/* Sends a batch's reply once every call of it is answered. Answers that would
- * take the reply over the size limit lose their payload, last first, and say
- * RESOURCE_EXHAUSTED: the caller makes those calls again on their own. */
-static void
-batch_answer(rpc_call *batch)
-{
-	static const char no_room[] = "answer does not fit in the batch reply: call alone";
-	Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
-	Aml__V1__RpcResponse nomem = AML__V1__RPC_RESPONSE__INIT; /* id 0: see rpc.h */
-	Aml__V1__RpcResponse *list[RPC_BATCH_MAX];
-	size_t i, n = batch->n_subs;
-
-	nomem.status = AML__V1__STATUS_CODE__INTERNAL;
-	nomem.message = "out of memory for the answer";
-	for (i = 0; i < n; i++) {
-		list[i] = batch->replies[i] != NULL ? batch->replies[i] : &nomem;
-	}
-	resp.request_id = batch->req->request_id;
-	resp.status = AML__V1__STATUS_CODE__OK;
-	resp.message = "";
-	resp.n_replies = n;
-	resp.replies = list;
-	for (i = n; i-- > 0 && protobuf_c_message_get_packed_size(&resp.base) > batch->srv->max_msg;) {
-		if (list[i]->payload.len > 0) {
-			list[i]->payload.len = 0;
-			list[i]->status = AML__V1__STATUS_CODE__RESOURCE_EXHAUSTED;
-			list[i]->message = (char *)no_room;
-		}
-	}
-	call_send(batch, &resp);
-}
-
-/* The closure handed to every handler: packs and sends out, or INTERNAL when
- * the handler gave nothing or a message of the wrong type. */
-static void
-call_closure(const ProtobufCMessage *out, void *closure_data)
-{
-	rpc_call *call = closure_data;
-
-	if (out == NULL) {
-		call_fail(call, AMLRISK_EINTERNAL, "%s: handler answered without a result",
-		          call->method->name);
-	} else if (out->descriptor != call->method->output) {
-		call_fail(call, AMLRISK_EINTERNAL, "%s: handler answered %s, expected %s",
-		          call->method->name, out->descriptor->name, call->method->output->name);
-	} else {
-		call_reply(call, AML__V1__STATUS_CODE__OK, NULL, out);
-	}
-}
-
-void
-rpc_call_fail(void *closure_data, int err, const char *fmt, ...)
-{
-	rpc_call *call = closure_data;
-	va_list ap;
-
-	if (err == AMLRISK_OK) {
-		call_fail(call, AMLRISK_EINTERNAL, "%s: failed with no error code",
-		          call->method->name);
-		return;
-	}
-	va_start(ap, fmt);
-	call_failv(call, err, fmt, ap);
-	va_end(ap);
-}
-
-int
-rpc_call_time_left_ms(const void *closure_data)
-{
-	const rpc_call *call = closure_data;
-	nng_time now;
-
-	if (call->deadline == 0) {
-		return -1;
-	}
-	now = nng_clock();
-	if (now >= call->deadline) {
-		return 0;
-	}
-	return (call->deadline - now > INT_MAX) ? INT_MAX : (int)(call->deadline - now);
-}
-
-const char *
-rpc_call_metadata(const void *closure_data, const char *key)
-{
-	const rpc_call *call = closure_data;
-	size_t i;
-
-	for (i = 0; call->req != NULL && i < call->req->n_metadata; i++) {
-		if (strcmp(call->req->metadata[i]->key, key) == 0) {
-			return call->req->metadata[i]->value;
-		}
-	}
-	return NULL;
-}
-
-/* Finds the service and method named by "package.Service/Method"; answers the
- * call itself (INVALID_ARGUMENT, UNIMPLEMENTED) and returns false when none. */
-static bool
-call_route(rpc_call *call)
-{
-	typedef void (*generic_handler)(void);
-	rpc_server *srv = call->srv;
-	const char *full = call->req->method;
-	const char *slash = strrchr(full, '/');
-	const ProtobufCServiceDescriptor *d = NULL;
-	const ProtobufCMethodDescriptor *m = NULL;
-	ProtobufCService *svc = NULL;
-	size_t n;
-	int i;
-
-	if (slash == NULL || slash == full || slash[1] == '\0' || strlen(full) >= RPC_METHOD_MAX) {
-		call_fail(call, AMLRISK_EINVAL,
-		          "method \"%.64s\" is not \"package.Service/Method\"", full);
-		return false;
-	}
-	n = (size_t)(slash - full);
-	for (i = 0; i < srv->n_services && svc == NULL; i++) {
-		d = srv->services[i]->descriptor;
-		if (strlen(d->name) == n && memcmp(d->name, full, n) == 0) {
-			svc = srv->services[i];
-		}
-	}
-	if (svc == NULL ||
-	    (m = protobuf_c_service_descriptor_get_method_by_name(d, slash + 1)) == NULL) {
-		call_fail(call, AMLRISK_EUNIMPL, "unknown method %s", full);
-		return false;
-	}
-	call->svc = svc;
-	call->method = m;
-	call->method_index = (unsigned)(m - d->methods);
-	/* a generated service struct holds one handler pointer per method after its
-	 * base, which is how protobuf-c's own invoke finds them; NULL = not there */
-	if (svc->invoke == protobuf_c_service_invoke_internal &&
-	    ((const generic_handler *)(svc + 1))[call->method_index] == NULL) {
-		call_fail(call, AMLRISK_EUNIMPL, "method %s is not implemented", full);
-		return false;
-	}
-	return true;
-}
-
-static bool
-queue_push(rpc_server *srv, rpc_call *call)
+bool
+rpc_srv_queue_push(rpc_server *srv, rpc_call *call)
 {
 	bool ok;
 
@@ -423,138 +79,6 @@ queue_push(rpc_server *srv, rpc_call *call)
 	}
 	pthread_mutex_unlock(&srv->q_mtx);
 	return ok;
-}
-
-/* Sets up a batch's calls (answering the batch itself when it is malformed or
- * memory is short); true when it is ready to queue. */
-static bool
-batch_start(rpc_call *call)
-{
-	Aml__V1__RpcRequest *req = call->req;
-	nng_time now = nng_clock();
-	size_t i, n = req->n_calls;
-
-	if (req->method[0] != '\0') {
-		call_fail(call, AMLRISK_EINVAL, "a batch (a call with calls) has no method of its own");
-		return false;
-	}
-	if (n > RPC_BATCH_MAX) {
-		call_fail(call, AMLRISK_EINVAL, "batch of %zu calls over the limit of %d", n,
-		          RPC_BATCH_MAX);
-		return false;
-	}
-	if ((call->subs = calloc(n, sizeof(*call->subs))) == NULL ||
-	    (call->replies = calloc(n, sizeof(*call->replies))) == NULL) {
-		call_fail(call, AMLRISK_ENOMEM, "no memory for a batch of %zu calls", n);
-		return false;
-	}
-	call->n_subs = n;
-	atomic_init(&call->pending, n);
-	for (i = 0; i < n; i++) {
-		rpc_call *sub = &call->subs[i];
-		sub->srv = call->srv;
-		sub->parent = call;
-		sub->index = i;
-		sub->req = req->calls[i];
-		sub->deadline = sub->req->timeout_ms != 0 ? now + sub->req->timeout_ms : 0;
-	}
-	return true;
-}
-
-/* A request arrived on call's context (takes ownership of msg): checks and
- * routes it in NNG's callback, then queues it for a worker. */
-static void
-call_start(rpc_call *call, nng_msg *msg)
-{
-	rpc_server *srv = call->srv;
-	size_t len = nng_msg_len(msg);
-	Aml__V1__RpcRequest *req;
-
-	call_set_state(call, CALL_BUSY);
-	call->req = NULL;
-	call->method = NULL;
-	call->deadline = 0;
-	if (len > srv->max_msg) {
-		nng_msg_free(msg);
-		call_fail(call, AMLRISK_ETOOBIG, "request of %zu bytes over the %zu-byte limit",
-		          len, srv->max_msg);
-		return;
-	}
-	req = (Aml__V1__RpcRequest *)protobuf_c_message_unpack(&aml__v1__rpc_request__descriptor,
-	                                                       NULL, len, nng_msg_body(msg));
-	nng_msg_free(msg);
-	if (req == NULL) {
-		call_fail(call, AMLRISK_EPROTO, "malformed envelope: not an aml.v1.RpcRequest");
-		return;
-	}
-	call->req = req;
-	if (atomic_load(&srv->closing)) {
-		call_fail(call, AMLRISK_EUNAVAIL, "server shutting down");
-		return;
-	}
-	if (req->n_calls > 0 ? !batch_start(call) : !call_route(call)) {
-		return;
-	}
-	if (req->timeout_ms != 0) {
-		call->deadline = nng_clock() + req->timeout_ms;
-	}
-	if (!queue_push(srv, call)) {
-		call_fail(call, AMLRISK_EFULL, "server busy: backlog of %d calls full",
-		          srv->backlog);
-	}
-}
-
-/* Runs a queued call on a worker: refuses it when late or shutting down,
- * unpacks the payload, invokes the handler, frees the input afterwards. A
- * batch runs its calls in order. */
-static void
-call_run(rpc_call *call)
-{
-	ProtobufCService *svc;
-	const ProtobufCMethodDescriptor *m;
-	unsigned index;
-	ProtobufCMessage *in;
-
-	if (call->subs != NULL) {
-		rpc_call *subs = call->subs;
-		/* the last call's answer may send the batch's reply and free subs:
-		 * nothing of the batch is read after the last call starts */
-		for (size_t i = 0, n = call->n_subs; i < n; i++) {
-			call_run(&subs[i]);
-		}
-		return;
-	}
-	if (call->parent != NULL) {
-		if (call->req->n_calls > 0) {
-			call_fail(call, AMLRISK_EINVAL, "a batch cannot hold a batch");
-			return;
-		}
-		if (!call_route(call)) {
-			return;
-		}
-	}
-	svc = call->svc;
-	m = call->method;
-	index = call->method_index;
-	if (atomic_load(&call->srv->closing)) {
-		call_fail(call, AMLRISK_EUNAVAIL, "server shutting down");
-		return;
-	}
-	if (call->deadline != 0 && nng_clock() >= call->deadline) {
-		call_fail(call, AMLRISK_ETIMEDOUT, "deadline of %u ms passed before %s ran",
-		          call->req->timeout_ms, m->name);
-		return;
-	}
-	in = protobuf_c_message_unpack(m->input, NULL, call->req->payload.len,
-	                               call->req->payload.data);
-	if (in == NULL) {
-		call_fail(call, AMLRISK_EPROTO, "payload is not a valid %s", m->input->name);
-		return;
-	}
-	/* the handler may answer (and the context move on) before invoke returns:
-	 * nothing of call is touched after this line */
-	svc->invoke(svc, index, in, call_closure, call);
-	protobuf_c_message_free_unpacked(in, NULL);
 }
 
 static void *
@@ -576,7 +100,7 @@ worker_main(void *arg)
 		srv->q_head = (srv->q_head + 1) % srv->backlog;
 		srv->q_len--;
 		pthread_mutex_unlock(&srv->q_mtx);
-		call_run(call);
+		rpc_srv_call_run(call);
 	}
 }
 
@@ -596,22 +120,22 @@ call_cb(void *arg)
 	case CALL_RECV:
 		if (rv != 0) {
 			/* cancelled by destroy (goes idle), or a transient failure */
-			call_arm(call, CALL_BACKOFF);
+			rpc_srv_arm(call, CALL_BACKOFF);
 			return;
 		}
 		msg = nng_aio_get_msg(call->aio);
 		nng_aio_set_msg(call->aio, NULL);
-		call_start(call, msg);
+		rpc_srv_call_start(call, msg);
 		return;
 	case CALL_BACKOFF:
-		call_arm(call, CALL_RECV);
+		rpc_srv_arm(call, CALL_RECV);
 		return;
 	case CALL_SEND:
 		if (rv != 0) {
 			nng_msg_free(nng_aio_get_msg(call->aio));
 			nng_aio_set_msg(call->aio, NULL);
 		}
-		call_arm(call, CALL_RECV);
+		rpc_srv_arm(call, CALL_RECV);
 		return;
 	case CALL_IDLE:
 	case CALL_BUSY:
@@ -653,14 +177,40 @@ opt_int(int v, int def, int max, int *out)
 	return AMLRISK_OK;
 }
 
+/* Copies the accepted secrets into srv (cur NULL or "": none). */
+static int
+secrets_set(rpc_server *srv, const char *cur, const char *prev)
+{
+	bool on = cur != NULL && cur[0] != '\0';
+
+	if ((on && rpc_secret_check(cur, "secret", NULL, 0) != AMLRISK_OK) ||
+	    (prev != NULL && prev[0] != '\0' &&
+	     (!on || rpc_secret_check(prev, "previous secret", NULL, 0) != AMLRISK_OK))) {
+		return AMLRISK_EINVAL;
+	}
+	pthread_mutex_lock(&srv->secret_mtx);
+	memset(srv->secrets, 0, sizeof(srv->secrets));
+	if (on) {
+		memcpy(srv->secrets[0], cur, strlen(cur) + 1);
+		if (prev != NULL) {
+			memcpy(srv->secrets[1], prev, strlen(prev) + 1);
+		}
+	}
+	atomic_store(&srv->auth, on);
+	pthread_mutex_unlock(&srv->secret_mtx);
+	return AMLRISK_OK;
+}
+
 static int
 server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 {
-	int contexts, err, rv, i;
+	int contexts, once_max, err, rv, i;
 
 	if ((err = opt_int(o->workers, WORKERS_DEFAULT, WORKERS_MAX, &srv->n_workers_opt)) != 0 ||
 	    (err = opt_int(o->contexts, CONTEXTS_DEFAULT, CONTEXTS_MAX, &contexts)) != 0 ||
-	    (err = opt_int(o->backlog, BACKLOG_DEFAULT, BACKLOG_MAX, &srv->backlog)) != 0) {
+	    (err = opt_int(o->backlog, BACKLOG_DEFAULT, BACKLOG_MAX, &srv->backlog)) != 0 ||
+	    (err = opt_int(o->once_max, ONCE_DEFAULT, ONCE_MAX, &once_max)) != 0 ||
+	    (err = secrets_set(srv, o->secret, o->secret_previous)) != 0) {
 		return err;
 	}
 	srv->max_msg = o->max_msg == 0 ? RPC_MAX_MSG_DEFAULT : o->max_msg;
@@ -669,14 +219,13 @@ server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 	}
 	if ((srv->queue = calloc((size_t)srv->backlog, sizeof(*srv->queue))) == NULL ||
 	    (srv->calls = calloc((size_t)contexts, sizeof(*srv->calls))) == NULL ||
-	    (srv->workers = calloc((size_t)srv->n_workers_opt, sizeof(*srv->workers))) == NULL) {
+	    (srv->workers = calloc((size_t)srv->n_workers_opt, sizeof(*srv->workers))) == NULL ||
+	    rpc_once_create(&srv->once, once_max) != AMLRISK_OK) {
 		return AMLRISK_ENOMEM;
 	}
 	if (rpc_url_is_tls(url)) {
-		if (o->tls_cert_key_file == NULL) {
-			return AMLRISK_EINVAL;
-		}
-		err = rpc_tls_config_make(&srv->tls, url, o->tls_cert_key_file, NULL, NULL);
+		err = rpc_tls_config_make(&srv->tls, 1, url, o->tls_cert_key_file, o->tls_ca_file,
+		                          NULL);
 		if (err != AMLRISK_OK) {
 			return err;
 		}
@@ -691,6 +240,11 @@ server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 	}
 	if ((rv = nng_listener_create(&srv->listener, srv->sock, url)) != 0) {
 		return rv == NNG_ENOTSUP ? AMLRISK_EINVAL : rpc_err_from_nng(rv);
+	}
+	/* an address other hosts reach needs a secret or client certificates */
+	if (!o->insecure && !rpc_url_is_local(url) && !atomic_load(&srv->auth) &&
+	    !(rpc_url_is_tls(url) && o->tls_ca_file != NULL)) {
+		return AMLRISK_EAUTH;
 	}
 	if (srv->tls != NULL &&
 	    (rv = nng_listener_set_ptr(srv->listener, NNG_OPT_TLS_CONFIG, srv->tls)) != 0) {
@@ -724,6 +278,7 @@ rpc_server_create(rpc_server **out, const char *url, const rpc_server_opts *opts
 	pthread_cond_init(&srv->idle_cv, NULL);
 	pthread_mutex_init(&srv->q_mtx, NULL);
 	pthread_cond_init(&srv->q_cv, NULL);
+	pthread_mutex_init(&srv->secret_mtx, NULL);
 	atomic_init(&srv->closing, false);
 	atomic_init(&srv->in_send, 0);
 	if ((err = server_setup(srv, url != NULL ? url : RPC_DEFAULT_URL,
@@ -747,7 +302,7 @@ rpc_server_add_service(rpc_server *srv, ProtobufCService *svc)
 	if (srv->started) {
 		return AMLRISK_ESTATE;
 	}
-	if (srv->n_services == MAX_SERVICES) {
+	if (srv->n_services == RPC_SERVICES_MAX) {
 		return AMLRISK_EFULL;
 	}
 	for (i = 0; i < srv->n_services; i++) {
@@ -805,12 +360,28 @@ rpc_server_start(rpc_server *srv)
 	srv->n_idle = 0;
 	pthread_mutex_unlock(&srv->mtx);
 	for (i = 0; i < srv->n_calls; i++) {
-		call_arm(&srv->calls[i], CALL_RECV);
+		rpc_srv_arm(&srv->calls[i], CALL_RECV);
 	}
 	return AMLRISK_OK;
 fail:
 	workers_stop(srv);
 	return err;
+}
+
+int
+rpc_server_set_secret(rpc_server *srv, const char *secret, const char *previous)
+{
+	return srv != NULL ? secrets_set(srv, secret, previous) : AMLRISK_EINVAL;
+}
+
+void
+rpc_server_stats(const rpc_server *srv, rpc_server_stats_t *out)
+{
+	out->exchanges = atomic_load(&srv->st_exchanges);
+	out->unauthenticated = atomic_load(&srv->st_unauth);
+	out->rejected = atomic_load(&srv->st_rejected);
+	out->late = atomic_load(&srv->st_late);
+	out->replayed = atomic_load(&srv->st_replayed);
 }
 
 int
@@ -862,6 +433,9 @@ rpc_server_destroy(rpc_server *srv)
 	free(srv->calls);
 	free(srv->queue);
 	free(srv->workers);
+	rpc_once_destroy(srv->once);
+	memset(srv->secrets, 0, sizeof(srv->secrets));
+	pthread_mutex_destroy(&srv->secret_mtx);
 	pthread_cond_destroy(&srv->q_cv);
 	pthread_mutex_destroy(&srv->q_mtx);
 	pthread_cond_destroy(&srv->idle_cv);

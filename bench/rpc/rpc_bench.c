@@ -483,6 +483,9 @@ req_make(const char *method, const opts *o, const char *wallet)
 	return req;
 }
 
+/* The secret of RPC_SECRET(_FILE), sent and (in-process) required; NULL = none. */
+static const char *bench_secret;
+
 /* Envelope sizes of one call of method with req: what the bare run sends and
  * gets back. Makes one call to learn the response. */
 static int
@@ -491,6 +494,8 @@ envelope_sizes(rpc_client *c, const char *method, const ProtobufCMessage *req, s
 {
 	Aml__V1__RpcRequest env = AML__V1__RPC_REQUEST__INIT;
 	Aml__V1__RpcResponse renv = AML__V1__RPC_RESPONSE__INIT;
+	Aml__V1__RpcCall call = AML__V1__RPC_CALL__INIT;
+	Aml__V1__RpcReply reply = AML__V1__RPC_REPLY__INIT;
 	ProtobufCMessage *resp = NULL;
 	uint8_t *buf;
 	char full[256], msg[256];
@@ -502,19 +507,23 @@ envelope_sizes(rpc_client *c, const char *method, const ProtobufCMessage *req, s
 		return -1;
 	}
 	snprintf(full, sizeof(full), "%s/%s", aml__v1__risk_service__descriptor.name, method);
-	env.request_id = UINT64_MAX / 3; /* a random id takes about 9 bytes */
-	env.method = full;
-	env.timeout_ms = CALL_TIMEOUT_MS;
-	env.payload.len = protobuf_c_message_get_packed_size(req);
-	renv.request_id = env.request_id;
-	renv.payload.len = protobuf_c_message_get_packed_size(resp);
+	call.request_id = UINT64_MAX / 3; /* a random id takes about 9 bytes */
+	call.method = full;
+	call.timeout_ms = CALL_TIMEOUT_MS;
+	call.start_timeout_ms = CALL_TIMEOUT_MS;
+	call.payload.len = protobuf_c_message_get_packed_size(req);
+	env.call = &call;
+	env.auth.len = bench_secret != NULL ? strlen(bench_secret) : 0;
+	reply.request_id = call.request_id;
+	reply.payload.len = protobuf_c_message_get_packed_size(resp);
+	renv.reply = &reply;
 	/* sizes only depend on lengths: a zeroed buffer of the largest stands in */
-	buf = calloc(1, env.payload.len + renv.payload.len + 1);
+	buf = calloc(1, call.payload.len + reply.payload.len + env.auth.len + 1);
 	if (buf == NULL) {
 		protobuf_c_message_free_unpacked(resp, NULL);
 		return -1;
 	}
-	env.payload.data = renv.payload.data = buf;
+	call.payload.data = reply.payload.data = env.auth.data = buf;
 	*req_len = protobuf_c_message_get_packed_size(&env.base);
 	*resp_len = protobuf_c_message_get_packed_size(&renv.base);
 	free(buf);
@@ -559,7 +568,7 @@ result_median(result *rs, int n, result *out)
 static int
 run_against(const opts *o, const char *label, const char *url, const char *echo_url, echo_srv *echo)
 {
-	rpc_client_opts co = {.caller = "rpc_bench"};
+	rpc_client_opts co = {.caller = "rpc_bench", .secret = bench_secret};
 	char wallet[WALLET_LEN + 1];
 	rpc_client *c = NULL;
 	ProtobufCMessage *req;
@@ -626,7 +635,7 @@ out:
 static int
 run_transport(const opts *o, const char *kind)
 {
-	rpc_server_opts so = {.workers = o->workers};
+	rpc_server_opts so = {.workers = o->workers, .secret = bench_secret};
 	char url[128], echo_url[128], rurl[128];
 	rpc_server *srv = NULL;
 	echo_srv *echo;
@@ -674,7 +683,7 @@ run_transport(const opts *o, const char *kind)
 static int
 serve(const opts *o)
 {
-	rpc_server_opts so = {.workers = o->workers};
+	rpc_server_opts so = {.workers = o->workers, .secret = bench_secret};
 	rpc_server *srv = NULL;
 	sigset_t set;
 	int rv, sig;
@@ -733,14 +742,24 @@ usage(FILE *f)
 	        "  --transport LIST  ipc,tcp (default both; with --url, the URL's own is used)\n"
 	        "  --seconds S       measured time of each run (default 2)\n"
 	        "  --repeat N        runs per figure, the median is printed (default 3)\n"
-	        "  --workers N       worker threads of the in-process server (default 4)\n");
+	        "  --workers N       worker threads of the in-process server (default 4)\n"
+	        "Environment: RPC_SECRET_FILE or RPC_SECRET, sent with every call (and\n"
+	        "required by the in-process server).\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	opts o = {.seconds = 2, .repeat = 3};
+	static rpc_secret sec;
+	char why[256];
 	int i, rv = 0;
+
+	if (rpc_secret_from_env(&sec, why, sizeof(why)) != 0) {
+		fprintf(stderr, "rpc_bench: %s\n", why);
+		return 2;
+	}
+	bench_secret = sec.current[0] != '\0' ? sec.current : NULL;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

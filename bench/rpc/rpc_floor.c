@@ -82,7 +82,8 @@ usage(FILE *f)
 	        "  N coalesced GetWalletScore calls (random wallets w0000000..) kept out\n"
 	        "  against a running core, B batches out at once (the gateway's\n"
 	        "  --rpc-batches, default 1); prints calls/s, calls per exchange and CPU us per\n"
-	        "  call of this process and of PID (the server).\n");
+	        "  call of this process and of PID (the server). RPC_SECRET_FILE or\n"
+	        "  RPC_SECRET: the secret sent with every call.\n");
 }
 
 int
@@ -92,6 +93,8 @@ main(int argc, char **argv)
 	int64_t wallets = 1000000, inflight = 32, server = 0, batches = 1;
 	double seconds = 5, t0, c0, s0, el;
 	rpc_client_opts o = {0};
+	static rpc_secret sec;
+	char why[256];
 	rpc_client_stats_t st0, st1;
 	rpc_client *c = NULL;
 	unsigned seed = 42;
@@ -132,8 +135,13 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (rpc_secret_from_env(&sec, why, sizeof(why)) != 0) {
+		fprintf(stderr, "amlrisk-bench-rpc-floor: %s\n", why);
+		return 2;
+	}
 	sem_init(&done_sem, 0, 0);
 	o.caller = "bench-rpc-floor";
+	o.secret = sec.current[0] != '\0' ? sec.current : NULL;
 	o.coalesce_batches = (int)batches;
 	if (rpc_client_create(&c, url, &o) != 0) {
 		fprintf(stderr, "amlrisk-bench-rpc-floor: cannot open %s\n", url);

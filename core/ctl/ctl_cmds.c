@@ -36,18 +36,30 @@ ctl_call(const ctl_args *a, const char *method, const ProtobufCMessage *req,
          ProtobufCMessage **resp, int default_timeout_ms)
 {
 	rpc_client_opts o = {0};
+	/* the write calls run at most once, and once more with the same call id
+	 * should the connection drop while they run */
+	rpc_call_opts co = {.once = strcmp(method, "ReloadGraph") == 0 ||
+	                            strcmp(method, "RunScore") == 0,
+	                    .retries = 1};
 	rpc_client *c = NULL;
+	rpc_secret secret;
 	char msg[1024];
 	int rv;
 
+	if (rpc_secret_from_env(&secret, msg, sizeof(msg)) != 0)
+		return ctl_fail(a, "EINVAL", msg);
 	o.caller = "amlctl";
 	o.timeout_ms = a->timeout_ms > 0 ? a->timeout_ms : default_timeout_ms;
+	o.secret = secret.current[0] != '\0' ? secret.current : NULL;
+	o.tls_ca_file = getenv("RPC_TLS_CA");
+	o.tls_cert_key_file = getenv("RPC_TLS_CERT_KEY");
+	o.tls_server_name = getenv("RPC_TLS_SERVER_NAME");
 	if ((rv = rpc_client_create(&c, a->url, &o)) != 0) {
 		snprintf(msg, sizeof(msg), "cannot use %s: %s", a->url, amlrisk_strerror(rv));
 		return ctl_fail(a, amlrisk_errname(rv), msg);
 	}
-	rv = rpc_client_call(c, &aml__v1__risk_service__descriptor, method, req, resp, 0, msg,
-	                     sizeof(msg));
+	rv = rpc_client_call_opts(c, &aml__v1__risk_service__descriptor, method, req, resp, &co,
+	                          msg, sizeof(msg));
 	rpc_client_destroy(c);
 	if (rv != 0)
 		return ctl_fail(a, amlrisk_grpc_name(rv), msg);
@@ -178,6 +190,13 @@ cmd_health(const ctl_args *a)
 			ctl_kv("latest run", "none");
 		ctl_kv("version", "%s", r->version);
 		ctl_kv("uptime", "%.1f s", r->uptime_seconds);
+		if (r->rpc != NULL)
+			ctl_kv("rpc refused",
+			       "%llu unauthenticated, %llu malformed or too big, "
+			       "%llu late",
+			       (unsigned long long)r->rpc->unauthenticated,
+			       (unsigned long long)r->rpc->rejected,
+			       (unsigned long long)r->rpc->late);
 	}
 	aml__v1__health_response__free_unpacked(r, NULL);
 	return 0;

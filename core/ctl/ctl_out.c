@@ -2,6 +2,7 @@
  * the field descriptors (so --json follows the .proto with no per-command
  * code), and aligned text tables. Outputs are small (<= 1000 rows). */
 #include "ctl.h"
+#include "rpc_decode.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,29 +61,6 @@ field_value(const ProtobufCFieldDescriptor *f, const void *p)
 	return json_null();
 }
 
-static size_t
-elem_size(const ProtobufCFieldDescriptor *f)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	default:
-		return 4;
-	}
-}
-
 json_t *
 ctl_json_from_msg(const ProtobufCMessage *m)
 {
@@ -98,7 +76,8 @@ ctl_json_from_msg(const ProtobufCMessage *m)
 			const char *arr = *(char *const *)(base + f->offset);
 			v = json_array();
 			for (size_t k = 0; v != NULL && k < n; k++)
-				json_array_append_new(v, field_value(f, arr + k * elem_size(f)));
+				json_array_append_new(
+				        v, field_value(f, arr + k * rpc_decode_elt_size(f->type)));
 		} else {
 			v = field_value(f, base + f->offset);
 		}

@@ -12,11 +12,37 @@
 #include "rpc.h"
 #include "srv_ctx.h"
 #include "srv_monitor.h"
+#include "srv_rpcwatch.h"
 #include "srv_time.h"
 
 #ifndef AMLRISK_VERSION
 #define AMLRISK_VERSION "0.0.0"
 #endif
+
+/* How the RPC server authenticates its callers, for the start-up line. */
+static const char *
+auth_mode(const srv_opts *o)
+{
+	int secret = o->secret.current[0] != '\0', certs = o->tls_client_ca != NULL;
+
+	if (secret && certs)
+		return "secret+client-cert";
+	if (secret || certs)
+		return secret ? "secret" : "client-cert";
+	return "none";
+}
+
+/* Waits for SIGTERM/SIGINT, looking at the RPC server once a second. */
+static int
+serve(const sigset_t *sigs, srv_rpcwatch *watch)
+{
+	const struct timespec tick = {1, 0};
+	int sig;
+
+	while ((sig = sigtimedwait(sigs, NULL, &tick)) < 0)
+		srv_rpcwatch_tick(watch);
+	return sig;
+}
 
 int
 main(int argc, char **argv)
@@ -29,6 +55,7 @@ main(int argc, char **argv)
 	srv_writer *writer = NULL;
 	rpc_server *srv = NULL;
 	rpc_server_opts ropts = {0};
+	srv_rpcwatch watch;
 	srv_writer_conf wconf;
 	sigset_t sigs;
 	int rv, sig = 0, status = 1;
@@ -67,20 +94,40 @@ main(int argc, char **argv)
 	ropts.contexts = opts.contexts;
 	ropts.backlog = opts.backlog;
 	ropts.max_msg = opts.max_msg;
-	if ((rv = rpc_server_create(&srv, opts.listen, &ropts)) != 0 ||
-	    (rv = rpc_server_add_service(srv, &ctx.svc.base)) != 0 ||
+	ropts.tls_cert_key_file = opts.tls_cert_key;
+	ropts.tls_ca_file = opts.tls_client_ca;
+	ropts.insecure = opts.insecure;
+	ropts.secret = opts.secret.current[0] != '\0' ? opts.secret.current : NULL;
+	ropts.secret_previous = opts.secret.previous[0] != '\0' ? opts.secret.previous : NULL;
+	if ((rv = rpc_server_create(&srv, opts.listen, &ropts)) == AMLRISK_EAUTH) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.listen_refused",
+		            "listen=%s error=\"other hosts can reach this address and no "
+		            "authentication is set\" hint=\"set RPC_SECRET_FILE or RPC_SECRET, or "
+		            "listen on tls+tcp:// with RPC_TLS_CLIENT_CA; RPC_INSECURE=1 to serve "
+		            "anyone\"",
+		            opts.listen);
+		goto out;
+	}
+	ctx.rpc = srv;
+	if (rv != 0 || (rv = rpc_server_add_service(srv, &ctx.svc.base)) != 0 ||
 	    (rv = rpc_server_start(srv)) != 0) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.listen_failed",
-		            "listen=%s error=\"%s\"", opts.listen, amlrisk_strerror(rv));
+		            "listen=%s error=\"%s\"", opts.listen, rpc_strerror(rv));
 		goto out;
 	}
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "server.started",
-	            "version=%s listen=%s workers=%d db_pool=%d score_threads=%u illicit_seed=%llu"
-	            " scoring_model=%s",
-	            AMLRISK_VERSION, opts.listen, opts.workers, opts.db_pool, opts.score_threads,
-	            (unsigned long long)opts.illicit_seed, core_model_name(opts.scoring_model));
-	if (sigwait(&sigs, &sig) != 0)
-		sig = 0;
+	            "version=%s listen=%s auth=%s workers=%d db_pool=%d score_threads=%u "
+	            "illicit_seed=%llu scoring_model=%s",
+	            AMLRISK_VERSION, opts.listen, auth_mode(&opts), opts.workers, opts.db_pool,
+	            opts.score_threads, (unsigned long long)opts.illicit_seed,
+	            core_model_name(opts.scoring_model));
+	if (opts.insecure && !rpc_url_is_local(opts.listen) &&
+	    strcmp(auth_mode(&opts), "none") == 0)
+		amlrisk_log(AMLRISK_LOG_WARN, "core", "server.insecure",
+		            "listen=%s hint=\"anyone who reaches this address can run and reload\"",
+		            opts.listen);
+	srv_rpcwatch_init(&watch, srv, &opts.secret);
+	sig = serve(&sigs, &watch);
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "server.stopping", "signal=%s",
 	            sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = 0;

@@ -13,6 +13,7 @@
 #include "srv_opts.h"
 #include "srv_state.h"
 #include "srv_writer.h"
+#include "rpc.h"
 
 /* Bounds of the read calls. */
 #define SRV_TOP_DEFAULT             10
@@ -36,6 +37,7 @@ typedef struct srv_ctx {
 	srv_state *state;
 	srv_db *db;
 	srv_writer *writer;
+	rpc_server *rpc;  /* the server answering, for its counters in Health; may be NULL */
 	double started_s; /* monotonic */
 } srv_ctx;
 

@@ -32,7 +32,8 @@ srv_opts_usage(FILE *f)
 	        "\n"
 	        "options (environment variable and default in brackets):\n"
 	        "  --database-url URL      libpq conninfo or URI [DATABASE_URL; libpq PG* vars]\n"
-	        "  --listen URL            RPC address, ipc:// or tcp:// [RPC_LISTEN; %s]\n"
+	        "  --listen URL            RPC address, ipc://, tcp:// or tls+tcp:// [RPC_LISTEN;\n"
+	        "                          %s]\n"
 	        "  --illicit-seed N        default illicit_seed of a run [ILLICIT_SEED; 42]\n"
 	        "  --scoring-model M       model of a RunScore without a body or without a\n"
 	        "                          \"model\" key: %s or %s\n"
@@ -50,8 +51,21 @@ srv_opts_usage(FILE *f)
 	        "                          under way is closed as unreachable (a silent\n"
 	        "                          network partition) [DB_IO_TIMEOUT_MS; 300000]\n"
 	        "  --labels-max N          wallet_labels one run may use [LABELS_MAX; %zu]\n"
+	        "  --tls-cert-key FILE     tls+tcp://: certificate and key, PEM "
+	        "[RPC_TLS_CERT_KEY]\n"
+	        "  --tls-client-ca FILE    tls+tcp://: every client needs a certificate from this\n"
+	        "                          CA [RPC_TLS_CLIENT_CA]\n"
+	        "  --insecure-rpc          serve a non-local address with no authentication\n"
+	        "                          [RPC_INSECURE=1]\n"
 	        "  --help, --version\n"
 	        "\n"
+	        "Authentication: every call must carry the shared secret when one is set:\n"
+	        "RPC_SECRET_FILE (line 1 the secret, an optional line 2 the previous one, also\n"
+	        "accepted while clients move over; re-read within a second when the file\n"
+	        "changes) or RPC_SECRET and RPC_SECRET_PREVIOUS; 16 to 256 bytes. Others get\n"
+	        "UNAUTHENTICATED, counted in Health. A --listen address other hosts can reach\n"
+	        "(not ipc://, not loopback) needs a secret or --tls-client-ca, or\n"
+	        "--insecure-rpc.\n"
 	        "Other environment: LOG_LEVEL (debug|info|warn|error).\n"
 	        "At start-up the server marks interrupted ('running') runs failed, loads the\n"
 	        "latest completed run from PostgreSQL, then loads the graph in the background.\n"
@@ -179,6 +193,17 @@ from_env(srv_opts *o)
 		o->database_url = v;
 	if ((v = getenv("RPC_LISTEN")) != NULL && *v != '\0')
 		o->listen = v;
+	if ((v = getenv("RPC_TLS_CERT_KEY")) != NULL && *v != '\0')
+		o->tls_cert_key = v;
+	if ((v = getenv("RPC_TLS_CLIENT_CA")) != NULL && *v != '\0')
+		o->tls_client_ca = v;
+	if ((v = getenv("RPC_INSECURE")) != NULL && *v != '\0') {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+			fprintf(stderr, "amlrisk-core: RPC_INSECURE: '%s' is not 0 or 1\n", v);
+			return -1;
+		}
+		o->insecure = v[0] == '1';
+	}
 	if ((v = getenv("ILLICIT_SEED")) != NULL && *v != '\0' &&
 	    set_seed(o, "ILLICIT_SEED", v) != 0)
 		return -1;
@@ -196,7 +221,18 @@ from_env(srv_opts *o)
 int
 srv_opts_parse(srv_opts *o, int argc, char **argv)
 {
-	enum { O_DB = 1000, O_LISTEN, O_SEED, O_MODEL, O_HELP, O_VERSION, O_KNOB };
+	enum {
+		O_DB = 1000,
+		O_LISTEN,
+		O_SEED,
+		O_MODEL,
+		O_CERT,
+		O_CLIENT_CA,
+		O_INSECURE,
+		O_HELP,
+		O_VERSION,
+		O_KNOB
+	};
 	static const struct option longopts[] = {
 	        {"database-url", required_argument, NULL, O_DB},
 	        {"listen", required_argument, NULL, O_LISTEN},
@@ -212,10 +248,14 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"statement-timeout-ms", required_argument, NULL, O_KNOB + K_STMT},
 	        {"db-io-timeout-ms", required_argument, NULL, O_KNOB + K_DBIO},
 	        {"labels-max", required_argument, NULL, O_KNOB + K_LABELS},
+	        {"tls-cert-key", required_argument, NULL, O_CERT},
+	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
+	        {"insecure-rpc", no_argument, NULL, O_INSECURE},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
 	};
+	char why[256];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -256,6 +296,15 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 			if (set_model(o, "--scoring-model", optarg) != 0)
 				return 2;
 			break;
+		case O_CERT:
+			o->tls_cert_key = optarg;
+			break;
+		case O_CLIENT_CA:
+			o->tls_client_ca = optarg;
+			break;
+		case O_INSECURE:
+			o->insecure = 1;
+			break;
 		case O_HELP:
 			srv_opts_usage(stdout);
 			return 1;
@@ -273,5 +322,9 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	}
 	if (o->db_pool == 0)
 		o->db_pool = o->workers < 64 ? o->workers : 64;
+	if (rpc_secret_from_env(&o->secret, why, sizeof(why)) != 0) {
+		fprintf(stderr, "amlrisk-core: %s\n", why);
+		return 2;
+	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "core_engine.h"
+#include "rpc.h"
 
 typedef struct srv_opts {
 	const char *database_url; /* libpq conninfo or URI; "" = libpq's PG* defaults */
@@ -24,6 +25,10 @@ typedef struct srv_opts {
 	int statement_timeout_ms; /* readers' statement timeout */
 	int db_io_timeout_ms;     /* no progress on a connection this long = unreachable */
 	size_t labels_max;        /* wallet_labels rows one run may use */
+	const char *tls_cert_key; /* tls+tcp://: the server's certificate and key (PEM) */
+	const char *tls_client_ca; /* tls+tcp://: CA every client certificate must come from */
+	int insecure;              /* serve a non-local address without authentication */
+	rpc_secret secret;         /* RPC_SECRET(_FILE), RPC_SECRET_PREVIOUS; empty = none */
 } srv_opts;
 
 /* Fills o from the environment and argv (borrowed: strings point into them).

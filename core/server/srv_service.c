@@ -77,6 +77,8 @@ SRV_HANDLER(health, HealthRequest, HealthResponse)
 	srv_graph_info info;
 	core_graph *g = srv_state_graph(ctx->state, &info);
 	srv_run *latest = srv_state_latest(ctx->state, NULL);
+	Aml__V1__RpcServerStats rpc = AML__V1__RPC_SERVER_STATS__INIT;
+	rpc_server_stats_t st;
 	srv_arena a;
 
 	(void)input;
@@ -90,6 +92,15 @@ SRV_HANDLER(health, HealthRequest, HealthResponse)
 		resp.latest_run = srv_msg_run(&a, srv_run_summary(latest));
 	resp.version = AMLRISK_VERSION;
 	resp.uptime_seconds = srv_mono_s() - ctx->started_s;
+	if (ctx->rpc != NULL) {
+		rpc_server_stats(ctx->rpc, &st);
+		rpc.exchanges = st.exchanges;
+		rpc.unauthenticated = st.unauthenticated;
+		rpc.rejected = st.rejected;
+		rpc.late = st.late;
+		rpc.replayed = st.replayed;
+		resp.rpc = &rpc;
+	}
 	if (srv_arena_failed(&a))
 		rpc_call_fail(closure_data, AMLRISK_ENOMEM, "health: out of memory");
 	else

@@ -27,7 +27,8 @@ def check(cond, what):
 
 
 out = subprocess.run(["docker-compose", "-f", os.path.join(SRC, "docker-compose.yml"), "config"],
-                     capture_output=True, text=True, cwd=SRC, env=dict(os.environ, POSTGRES_PASSWORD="x"))
+                     capture_output=True, text=True, cwd=SRC, env=dict(os.environ, POSTGRES_PASSWORD="x",
+                                                  AML_RPC_SECRET="s" * 32))
 check(out.returncode == 0, f"docker-compose config: {out.stderr.strip()}")
 compose = yaml.safe_load(out.stdout)
 services = compose["services"]
@@ -93,6 +94,23 @@ for name in ("core", "consumer"):
 check(services["gateway"]["depends_on"]["core"]["condition"] == "service_healthy",
       "the gateway does not wait for a healthy core")
 check("pgdata" in compose.get("volumes", {}), "no named volume for PostgreSQL")
+# the RPC port: on an internal network only, never published, and authenticated
+nets = compose.get("networks", {})
+core_env, gw_env = services["core"]["environment"], services["gateway"]["environment"]
+check(nets.get("rpc", {}).get("internal") is True, "no internal network for RPC")
+check("rpc" in (services["core"].get("networks") or {}), "core is not on the rpc network")
+check("rpc" in (services["gateway"].get("networks") or {}), "gateway is not on the rpc network")
+check(not any("57100" in str(p) for s in services.values() for p in s.get("ports", [])),
+      "the RPC port is published")
+check("0.0.0.0" not in str(core_env.get("RPC_LISTEN")), "core listens for RPC on every network")
+check(core_env.get("RPC_SECRET") and core_env.get("RPC_SECRET") == gw_env.get("RPC_SECRET"),
+      "core and gateway do not share an RPC secret")
+unset = subprocess.run(["docker-compose", "-f", os.path.join(SRC, "docker-compose.yml"), "config"],
+                       capture_output=True, text=True, cwd=SRC,
+                       env={k: v for k, v in dict(os.environ, POSTGRES_PASSWORD="x").items()
+                            if k != "AML_RPC_SECRET"})
+check(unset.returncode != 0 and "AML_RPC_SECRET" in unset.stderr,
+      "compose starts without an RPC secret")
 check(any("8000" in str(p) for p in services["gateway"].get("ports", [])), "gateway port 8000")
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

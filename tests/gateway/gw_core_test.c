@@ -65,34 +65,17 @@ db_load(void)
 static void
 core_start(void)
 {
-	char env_db[600], env_rpc[96];
-	char *env[] = {env_db, env_rpc, NULL};
-	char *argv[] = {"amlrisk-core", NULL};
-
-	snprintf(env_db, sizeof(env_db), "DATABASE_URL=%s", db_url);
-	snprintf(env_rpc, sizeof(env_rpc), "RPC_LISTEN=%s", rpc_url);
-	core_pid = th_spawn("amlrisk-core", argv, env, core_log);
+	core_pid = gwt_core_start(db_url, rpc_url, core_log);
 }
 
 /* Polls target until it answers want (or fails the test after READY_MS). */
 static void
 wait_status(const char *target, int want)
 {
-	int64_t end = th_now_ms() + READY_MS;
-	int last = 0;
+	char logs[600];
 
-	while (th_now_ms() < end) {
-		gwt_resp r = gwt_http(gw_port, "GET", target, NULL, NULL, 0, 30000);
-
-		last = r.status;
-		gwt_resp_free(&r);
-		if (last == want) {
-			return;
-		}
-		usleep(100000);
-	}
-	fail_msg("%s: still %d after %d ms (want %d); see %s and %s", target, last, READY_MS, want,
-	         core_log, gw_log);
+	snprintf(logs, sizeof(logs), "%s and %s", core_log, gw_log);
+	gwt_wait_status(gw_port, target, want, READY_MS, logs);
 }
 
 static int
@@ -104,9 +87,8 @@ setup(void **state)
 	th_db_create(db_url, sizeof(db_url), 1);
 	db_load();
 	snprintf(rpc_url, sizeof(rpc_url), "tcp://127.0.0.1:%d", gwt_free_port());
-	snprintf(core_log, sizeof(core_log), "%s/gw_core_test.core.%d.log", gwt_log_dir(),
-	         (int)getpid());
-	snprintf(gw_log, sizeof(gw_log), "%s/gw_core_test.gw.%d.log", gwt_log_dir(), (int)getpid());
+	gwt_log_path(core_log, sizeof(core_log), "gw_core_test", "core");
+	gwt_log_path(gw_log, sizeof(gw_log), "gw_core_test", "gw");
 	core_start();
 	gw_port = gwt_free_port();
 	gw_pid = gwt_gateway_start(gw_port, rpc_url, env, gw_log);
@@ -118,13 +100,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	if (gw_pid > 0) {
-		th_stop(gw_pid, SIGTERM, 10000);
-	}
-	if (core_pid > 0) {
-		th_stop(core_pid, SIGTERM, 30000);
-	}
-	th_db_drop(db_url);
+	gwt_teardown(gw_pid, core_pid, db_url);
 	return 0;
 }
 

@@ -325,7 +325,9 @@ static Aml__V1__RiskService_Service fake_service = AML__V1__RISK_SERVICE__INIT(f
 static void
 fake_start(void)
 {
-	assert_int_equal(rpc_server_create(&fake, fake_url, NULL), AMLRISK_OK);
+	rpc_server_opts o = {.secret = th_rpc_secret()}; /* the gateway's, from the stack */
+
+	assert_int_equal(rpc_server_create(&fake, fake_url, &o), AMLRISK_OK);
 	assert_int_equal(rpc_server_add_service(fake, &fake_service.base), AMLRISK_OK);
 	assert_int_equal(rpc_server_start(fake), AMLRISK_OK);
 }

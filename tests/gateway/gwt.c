@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,4 +299,54 @@ gwt_gateway_start(int port, const char *rpc_url, char *const env[], const char *
 	fail_msg("amlrisk-gateway did not listen on %d within %d ms; see %s", port,
 	         START_TIMEOUT_MS, logpath);
 	return -1;
+}
+
+void
+gwt_log_path(char *buf, size_t len, const char *test, const char *what)
+{
+	snprintf(buf, len, "%s/%s.%s.%d.log", gwt_log_dir(), test, what, (int)getpid());
+}
+
+void
+gwt_teardown(pid_t gw_pid, pid_t core_pid, const char *db_url)
+{
+	if (gw_pid > 0) {
+		th_stop(gw_pid, SIGTERM, 10000);
+	}
+	if (core_pid > 0) {
+		th_stop(core_pid, SIGTERM, 30000);
+	}
+	th_db_drop(db_url);
+}
+
+pid_t
+gwt_core_start(const char *db_url, const char *rpc_url, const char *logpath)
+{
+	char env_db[600], env_rpc[300];
+	char *env[] = {env_db, env_rpc, NULL};
+	char *argv[] = {"amlrisk-core", NULL};
+
+	snprintf(env_db, sizeof(env_db), "DATABASE_URL=%s", db_url);
+	snprintf(env_rpc, sizeof(env_rpc), "RPC_LISTEN=%s", rpc_url);
+	return th_spawn("amlrisk-core", argv, env, logpath);
+}
+
+void
+gwt_wait_status(int port, const char *target, int want, int timeout_ms, const char *logs)
+{
+	int64_t end = th_now_ms() + timeout_ms;
+	int last = 0;
+
+	while (th_now_ms() < end) {
+		gwt_resp r = gwt_http(port, "GET", target, NULL, NULL, 0, 30000);
+
+		last = r.status;
+		gwt_resp_free(&r);
+		if (last == want) {
+			return;
+		}
+		usleep(50000);
+	}
+	fail_msg("%s: still %d after %d ms (want %d); see %s", target, last, timeout_ms, want,
+	         logs);
 }

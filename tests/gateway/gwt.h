@@ -67,4 +67,18 @@ double gwt_metric(int port, const char *name);
  * GET /openapi.json answers 200. Returns the pid (stop with th_stop). */
 pid_t gwt_gateway_start(int port, const char *rpc_url, char *const env[], const char *logpath);
 
+/* The log path of process what of test: <gwt_log_dir()>/<test>.<what>.<pid>.log */
+void gwt_log_path(char *buf, size_t len, const char *test, const char *what);
+
+/* Stops the gateway and the core (pids <= 0 are skipped), drops db_url. */
+void gwt_teardown(pid_t gw_pid, pid_t core_pid, const char *db_url);
+
+/* Starts build/bin/amlrisk-core on db_url and rpc_url (extra environment
+ * inherited), logging to logpath; does not wait. Returns the pid. */
+pid_t gwt_core_start(const char *db_url, const char *rpc_url, const char *logpath);
+
+/* Polls GET target on the gateway at port until it answers want; fails the
+ * test after timeout_ms, naming the logs (a free text) to read. */
+void gwt_wait_status(int port, const char *target, int want, int timeout_ms, const char *logs);
+
 #endif

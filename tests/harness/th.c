@@ -20,6 +20,7 @@
 
 #include "amlrisk_err.h"
 #include "amlrisk_tx.h"
+#include "rpc.h"
 #include "sql_migrate.h"
 
 int64_t
@@ -429,4 +430,63 @@ th_stop(pid_t pid, int sig, int timeout_ms)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -1;
+}
+
+uint64_t
+th_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Writes v as a varint ending at *pos (moving it back). */
+static void
+varint_before(uint8_t *buf, size_t *pos, size_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	*pos -= n;
+	memcpy(buf + *pos, tmp, n);
+}
+
+uint8_t *
+th_pb_nest(uint8_t tag, size_t depth, const uint8_t *core, size_t core_len, size_t *len)
+{
+	size_t cap = core_len + depth * 7 + 16, pos = cap;
+	uint8_t *buf = malloc(cap);
+
+	assert_non_null(buf);
+	pos -= core_len;
+	if (core_len > 0)
+		memcpy(buf + pos, core, core_len);
+	for (size_t i = 0; i < depth; i++) {
+		varint_before(buf, &pos, cap - pos);
+		buf[--pos] = tag;
+	}
+	memmove(buf, buf + pos, cap - pos);
+	*len = cap - pos;
+	return buf;
+}
+
+const char *
+th_rpc_secret(void)
+{
+	static rpc_secret sec;
+	static int loaded;
+	char why[256];
+
+	if (!loaded) {
+		if (rpc_secret_from_env(&sec, why, sizeof(why)) != 0)
+			fail_msg("%s", why);
+		loaded = 1;
+	}
+	return sec.current[0] != '\0' ? sec.current : NULL;
 }

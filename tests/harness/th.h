@@ -76,4 +76,18 @@ int th_stop(pid_t pid, int sig, int timeout_ms);
 /* Monotonic milliseconds. */
 int64_t th_now_ms(void);
 
+/* The next number of a splitmix64 stream whose state is *s: deterministic
+ * test data from a seed. */
+uint64_t th_rand(uint64_t *s);
+
+/* Protobuf bytes of depth fields of tag tag nested in one another around core
+ * (core_len bytes, may be NULL/0): tag len (tag len (... core)), hostile
+ * nesting for decoder tests. *len set; the caller frees the result. */
+uint8_t *th_pb_nest(uint8_t tag, size_t depth, const uint8_t *core, size_t core_len, size_t *len);
+
+/* The RPC secret of the test stack (RPC_SECRET_FILE or RPC_SECRET, which
+ * scripts/stack env exports and every spawned process inherits), or NULL when
+ * none is set. Fails the test when it is set but unreadable. */
+const char *th_rpc_secret(void);
+
 #endif

@@ -5,6 +5,7 @@
 #include "rpc_testsvc.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,19 +107,23 @@ serve(const char *kind, const rpc_server_opts *so, char *bound, size_t len)
 	return srv;
 }
 
+/* Waits until the client has made want calls (exchanges false) or sent want
+ * exchanges (true: the holder's call is in the client's one batch slot, so
+ * the calls after it queue). */
 static void
-wait_calls(rpc_client *c, unsigned long long want)
+wait_stat(rpc_client *c, bool exchanges, unsigned long long want)
 {
 	rpc_client_stats_t st;
 
 	for (int i = 0; i < 2000; i++) {
 		rpc_client_stats(c, &st);
-		if (st.calls >= want) {
+		if ((exchanges ? st.exchanges : st.calls) >= want) {
 			return;
 		}
 		nng_msleep(5);
 	}
-	fail_msg("only %llu calls started, expected %llu", st.calls, want);
+	fail_msg("only %llu %s, expected %llu", exchanges ? st.exchanges : st.calls,
+	         exchanges ? "exchanges out" : "calls started", want);
 }
 
 static void
@@ -172,7 +177,7 @@ concurrent(const char *kind)
 	h.c = c;
 	/* the holder's call is out: every caller's first call queues behind it */
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_calls(c, 1);
+	wait_stat(c, true, 1);
 	for (int i = 0; i < THREADS; i++) {
 		k[i] = (caller){.c = c, .id = i};
 		assert_int_equal(pthread_create(&th[i], NULL, caller_main, &k[i]), 0);
@@ -213,8 +218,7 @@ test_batch_calls_fail_alone(void **state)
 {
 	static const uint8_t bad[] = {0x0a, 0x50, 'a', 'b'}; /* field 1, 80 bytes; 2 follow */
 	Rpctest__V1__EchoRequest echo = RPCTEST__V1__ECHO_REQUEST__INIT;
-	Aml__V1__RpcRequest calls[6], nested_inner = AML__V1__RPC_REQUEST__INIT;
-	Aml__V1__RpcRequest *cp[6], *np[1] = {&nested_inner};
+	Aml__V1__RpcCall calls[6], *cp[6];
 	Aml__V1__RpcRequest batch = AML__V1__RPC_REQUEST__INIT;
 	Aml__V1__RpcResponse *r;
 	Rpctest__V1__EchoResponse *out;
@@ -229,7 +233,7 @@ test_batch_calls_fail_alone(void **state)
 	        {"rpctest.v1.TestService/NoSuch", S_UNIMPLEMENTED},
 	        {"rpctest.v1.TestService/Fail", S_NOT_FOUND},
 	        {"rpctest.v1.TestService/Echo", S_INVALID}, /* payload does not decode */
-	        {"", S_INVALID},                            /* a batch inside */
+	        {"", S_INVALID},                            /* no method */
 	        {"rpctest.v1.TestService/Later", S_OK},
 	};
 
@@ -238,24 +242,19 @@ test_batch_calls_fail_alone(void **state)
 	echo.text = "in a batch";
 	assert_true(rpctest__v1__echo_request__get_packed_size(&echo) <= sizeof(payload));
 	size_t plen = rpctest__v1__echo_request__pack(&echo, payload);
-	nested_inner.request_id = 99;
-	nested_inner.method = "rpctest.v1.TestService/Echo";
 	for (int i = 0; i < 6; i++) {
-		aml__v1__rpc_request__init(&calls[i]);
+		aml__v1__rpc_call__init(&calls[i]);
 		calls[i].request_id = 100 + (uint64_t)i;
 		calls[i].method = (char *)want[i].method;
 		calls[i].payload.data = i == 3 ? (uint8_t *)bad : payload;
 		calls[i].payload.len = i == 3 ? sizeof(bad) : plen;
 		cp[i] = &calls[i];
 	}
-	calls[4].n_calls = 1;
-	calls[4].calls = np;
-	batch.request_id = 7;
-	batch.method = "";
+	batch.batch_id = 7;
 	batch.n_calls = 6;
 	batch.calls = cp;
 	r = tsvc_raw_request(bound, &batch);
-	assert_int_equal(r->status, S_OK);
+	assert_int_equal(r->reply->status, S_OK);
 	assert_int_equal(r->n_replies, 6);
 	for (int i = 0; i < 6; i++) {
 		assert_int_equal(r->replies[i]->request_id, 100 + i);
@@ -271,17 +270,18 @@ test_batch_calls_fail_alone(void **state)
 			assert_int_equal(r->replies[i]->payload.len, 0);
 		}
 	}
-	assert_non_null(strstr(r->replies[4]->message, "batch"));
+	assert_non_null(strstr(r->replies[4]->message, "package.Service/Method"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	rpc_server_destroy(srv);
 	tsvc_join_later();
 }
 
-/* Batches the server refuses as a whole. */
+/* Batches the server refuses as a whole: too many calls (counted before a
+ * byte is unpacked), a call and a batch at once; a call holds no calls. */
 static void
 test_batch_refused(void **state)
 {
-	Aml__V1__RpcRequest calls[65], *cp[65];
+	Aml__V1__RpcCall calls[65], *cp[65];
 	Aml__V1__RpcRequest batch = AML__V1__RPC_REQUEST__INIT;
 	Aml__V1__RpcResponse *r;
 	char bound[128];
@@ -290,92 +290,102 @@ test_batch_refused(void **state)
 	(void)state;
 	srv = serve("ipc", NULL, bound, sizeof(bound));
 	for (int i = 0; i < 65; i++) {
-		aml__v1__rpc_request__init(&calls[i]);
+		aml__v1__rpc_call__init(&calls[i]);
 		calls[i].request_id = 1 + (uint64_t)i;
 		calls[i].method = "rpctest.v1.TestService/Echo";
 		cp[i] = &calls[i];
 	}
-	batch.request_id = 5;
-	batch.method = "";
+	batch.batch_id = 5;
 	batch.n_calls = 65;
 	batch.calls = cp;
 	r = tsvc_raw_request(bound, &batch);
-	assert_int_equal(r->status, S_INVALID);
-	assert_non_null(strstr(r->message, "limit of 64"));
+	assert_int_equal(r->reply->status, AML__V1__STATUS_CODE__RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(r->reply->message, "more than 64"));
 	assert_int_equal(r->n_replies, 0);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	/* a batch has no method of its own */
-	batch.method = "rpctest.v1.TestService/Echo";
+	/* a lone call and a batch in one envelope */
+	batch.call = &calls[0];
 	batch.n_calls = 2;
 	r = tsvc_raw_request(bound, &batch);
-	assert_int_equal(r->status, S_INVALID);
-	assert_non_null(strstr(r->message, "no method"));
+	assert_int_equal(r->reply->status, S_INVALID);
+	assert_non_null(strstr(r->reply->message, "one call or a batch"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* 64 calls is fine */
-	batch.method = "";
+	batch.call = NULL;
 	batch.n_calls = 64;
 	r = tsvc_raw_request(bound, &batch);
-	assert_int_equal(r->status, S_OK);
+	assert_int_equal(r->reply->status, S_OK);
 	assert_int_equal(r->n_replies, 64);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	rpc_server_destroy(srv);
 }
 
-typedef struct big {
-	rpc_client *c;
-	size_t send, answer; /* bytes of blob sent, and asked for (0: the echo) */
+/* One asynchronous call's outcome: the callers of the tests below call from
+ * one thread, back to back, so that none can be late on a loaded machine. */
+typedef struct async_out {
+	atomic_int done;
 	int rc;
-	size_t len;
-} big;
+	size_t len; /* an EchoResponse's blob */
+	char msg[256];
+} async_out;
 
-static void *
-big_main(void *p)
+static void
+async_done(void *arg, int grpc, ProtobufCMessage *resp, const char *msg)
 {
-	big *b = p;
-	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
-	ProtobufCMessage *out = NULL;
-	Rpctest__V1__EchoResponse *r;
-	uint8_t *blob = calloc(1, b->send + 1);
+	async_out *o = arg;
 
-	assert_non_null(blob);
-	req.text = "big";
-	req.blob.data = blob;
-	req.blob.len = b->send;
-	req.reply_blob = (uint32_t)b->answer;
-	b->rc = rpc_client_call_coalesced(b->c, &rpctest__v1__test_service__descriptor, "Echo",
-	                                  &req.base, &out, TSVC_WAIT_MS, NULL, 0);
-	r = (Rpctest__V1__EchoResponse *)out;
-	free(blob);
-	b->len = r != NULL ? r->blob.len : 0;
-	tsvc_free(r);
-	return NULL;
+	o->rc = grpc;
+	snprintf(o->msg, sizeof(o->msg), "%s", msg);
+	if (resp != NULL) {
+		o->len = ((Rpctest__V1__EchoResponse *)resp)->blob.len;
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	atomic_store(&o->done, 1);
 }
 
-/* n callers of big_main queue behind a slow call on a server whose limit is
- * 64 kB, through a client whose limit is client_max; each must get its answer. */
+/* Waits for o's outcome (TSVC_WAIT_MS at most); asserts it came. */
+static void
+async_wait(async_out *o)
+{
+	for (int w = 0; w < TSVC_WAIT_MS / 2 && !atomic_load(&o->done); w++) {
+		nng_msleep(2);
+	}
+	assert_true(atomic_load(&o->done));
+}
+
+/* n calls queue behind a slow call on a server whose limit is 64 kB, through
+ * a client whose limit is client_max; each must get its answer. */
 static void
 bigs(size_t n, size_t send, size_t answer, int client_max)
 {
 	rpc_server_opts so = {.max_msg = 64 << 10};
+	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
+	uint8_t *blob = calloc(1, send + 1);
 	char bound[128];
 	rpc_server *srv;
 	rpc_client *c;
 	rpc_client_stats_t st;
-	big b[8];
-	pthread_t th[8], hth;
-	holder h = {.sleep_ms = 400};
+	async_out b[8];
+	pthread_t hth;
+	holder h = {.sleep_ms = 1000};
 
+	assert_non_null(blob);
 	srv = serve("tcp", &so, bound, sizeof(bound));
 	c = tsvc_client(bound, client_max);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_calls(c, 1);
-	for (size_t i = 0; i < n; i++) {
-		b[i] = (big){.c = c, .send = send, .answer = answer};
-		assert_int_equal(pthread_create(&th[i], NULL, big_main, &b[i]), 0);
+	wait_stat(c, true, 1);
+	req.text = "big";
+	req.blob.data = blob;
+	req.blob.len = send;
+	req.reply_blob = (uint32_t)answer;
+	memset(b, 0, sizeof(b));
+	for (size_t i = 0; i < n; i++) { /* packed before each returns */
+		rpc_client_call_async(c, &rpctest__v1__test_service__descriptor, "Echo", &req.base,
+		                      TSVC_WAIT_MS, async_done, &b[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
-		pthread_join(th[i], NULL);
+		async_wait(&b[i]);
 		assert_int_equal(b[i].rc, S_OK);
 		assert_int_equal(b[i].len, answer ? answer : send);
 	}
@@ -384,6 +394,7 @@ bigs(size_t n, size_t send, size_t answer, int client_max)
 	rpc_client_stats(c, &st);
 	assert_true(st.batches >= 1);
 	assert_true(st.retries >= 1);
+	free(blob);
 	rpc_client_destroy(c);
 	rpc_server_destroy(srv);
 }
@@ -472,8 +483,9 @@ bad_main(void *arg)
 	while (nng_recvmsg(b->sock, &m, 0) == 0) {
 		Aml__V1__RpcRequest *rq = aml__v1__rpc_request__unpack(NULL, nng_msg_len(m),
 		                                                       nng_msg_body(m));
-		Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT, subs[64];
-		Aml__V1__RpcResponse *sp[64];
+		Aml__V1__RpcResponse resp = AML__V1__RPC_RESPONSE__INIT;
+		Aml__V1__RpcReply top = AML__V1__RPC_REPLY__INIT, subs[64];
+		Aml__V1__RpcReply *sp[64];
 		size_t n;
 
 		assert_non_null(rq);
@@ -481,23 +493,24 @@ bad_main(void *arg)
 		if (b->answered++ == 0) {
 			nng_msleep(300);
 		}
-		resp.request_id = rq->request_id;
-		resp.payload.data = echo;
-		resp.payload.len = elen;
+		resp.reply = &top;
+		top.request_id = rq->call != NULL ? rq->call->request_id : rq->batch_id;
+		top.payload.data = echo;
+		top.payload.len = elen;
 		n = rq->n_calls;
 		for (size_t i = 0; i < n; i++) {
-			aml__v1__rpc_response__init(&subs[i]);
+			aml__v1__rpc_reply__init(&subs[i]);
 			subs[i].request_id = rq->calls[i]->request_id;
 			subs[i].payload.data = echo;
 			subs[i].payload.len = elen;
 			sp[i] = &subs[i];
 		}
 		if (n > 0) {
-			resp.payload.len = 0;
+			top.payload.len = 0;
 			resp.n_replies = b->kind == BAD_COUNT ? n - 1 : n;
 			resp.replies = sp;
 			if (b->kind == BAD_BATCH_ID) {
-				resp.request_id++;
+				top.request_id++;
 			} else if (b->kind == BAD_CALL_ID) {
 				subs[1].request_id++;
 			} else if (b->kind == BAD_CALL_BYTES) {
@@ -521,31 +534,16 @@ bad_main(void *arg)
 	return NULL;
 }
 
-typedef struct bad_caller {
-	rpc_client *c;
-	int rc;
-	char msg[256];
-} bad_caller;
-
-static void *
-bad_caller_main(void *arg)
-{
-	bad_caller *k = arg;
-
-	k->rc = tsvc_call_coalesced(k->c, "Echo", "x", 0, 0, TSVC_WAIT_MS, NULL, k->msg,
-	                            sizeof(k->msg));
-	return NULL;
-}
-
-/* Four callers queue behind a slow lone call into one batch that the server
+/* Four calls queue behind a slow lone call into one batch that the server
  * answers badly: n_bad of them (all four, or the one the bad answer names)
  * get INTERNAL with a message holding need, the others their answer. */
 static void
 bad_batch(bad_kind kind, int n_bad, const char *need)
 {
 	bad_server b = {.kind = kind};
-	bad_caller k[4];
-	pthread_t th, hth, kth[4];
+	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
+	async_out k[4];
+	pthread_t th, hth;
 	char url[128];
 	rpc_client *c;
 	rpc_client_stats_t st;
@@ -559,13 +557,15 @@ bad_batch(bad_kind kind, int n_bad, const char *need)
 	c = tsvc_client(url, 0);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_calls(c, 1);
+	wait_stat(c, true, 1);
+	req.text = "x";
+	memset(k, 0, sizeof(k));
 	for (int i = 0; i < 4; i++) {
-		k[i] = (bad_caller){.c = c};
-		assert_int_equal(pthread_create(&kth[i], NULL, bad_caller_main, &k[i]), 0);
+		rpc_client_call_async(c, &rpctest__v1__test_service__descriptor, "Echo", &req.base,
+		                      TSVC_WAIT_MS, async_done, &k[i]);
 	}
 	for (int i = 0; i < 4; i++) {
-		pthread_join(kth[i], NULL);
+		async_wait(&k[i]);
 		if (k[i].rc != S_OK) {
 			bad++;
 			assert_int_equal(k[i].rc, AML__V1__STATUS_CODE__INTERNAL);
@@ -590,7 +590,7 @@ test_bad_batch_replies(void **state)
 	bad_batch(BAD_COUNT, 4, "reply holds 3 answers");
 	bad_batch(BAD_BATCH_ID, 4, "reply for request");
 	bad_batch(BAD_CALL_ID, 1, "reply for request");
-	bad_batch(BAD_CALL_BYTES, 1, "not a valid rpctest.v1.EchoResponse");
+	bad_batch(BAD_CALL_BYTES, 1, "reply payload: rpctest.v1.EchoResponse");
 }
 
 /* The queue of coalesced calls is bounded: with two waiting, a third fails
@@ -598,13 +598,15 @@ test_bad_batch_replies(void **state)
 static void
 test_queue_bound(void **state)
 {
+	Rpctest__V1__EchoRequest req = RPCTEST__V1__ECHO_REQUEST__INIT;
 	char bound[128];
 	rpc_server *srv;
 	rpc_client *c = NULL;
-	rpc_client_opts o = {.caller = "tester", .coalesce_queue = 2};
-	bad_caller k[5];
-	pthread_t hth, kth[5];
-	holder h = {.sleep_ms = 400};
+	rpc_client_opts o = {
+	        .caller = "tester", .coalesce_queue = 2, .start_timeout_ms = TSVC_WAIT_MS};
+	async_out k[5];
+	pthread_t hth;
+	holder h = {.sleep_ms = 1000};
 	int ok = 0, full = 0;
 
 	(void)state;
@@ -612,15 +614,18 @@ test_queue_bound(void **state)
 	assert_int_equal(rpc_client_create(&c, bound, &o), AMLRISK_OK);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	for (int i = 0; i < 2000 && atomic_load(&tsvc_echo_running) == 0; i++) {
+	for (int i = 0; i < 5000 && atomic_load(&tsvc_echo_running) == 0; i++) {
 		nng_msleep(2); /* the holder's handler is asleep: the slot is taken */
 	}
+	assert_int_equal(atomic_load(&tsvc_echo_running), 1);
+	req.text = "x";
+	memset(k, 0, sizeof(k));
 	for (int i = 0; i < 5; i++) {
-		k[i] = (bad_caller){.c = c};
-		assert_int_equal(pthread_create(&kth[i], NULL, bad_caller_main, &k[i]), 0);
+		rpc_client_call_async(c, &rpctest__v1__test_service__descriptor, "Echo", &req.base,
+		                      TSVC_WAIT_MS, async_done, &k[i]);
 	}
 	for (int i = 0; i < 5; i++) {
-		pthread_join(kth[i], NULL);
+		async_wait(&k[i]);
 		if (k[i].rc == S_OK) {
 			ok++;
 		} else {
@@ -658,7 +663,7 @@ test_batch_without_server(void **state)
 	c = tsvc_client(url, 0);
 	h.c = c;
 	assert_int_equal(pthread_create(&hth, NULL, holder_main, &h), 0);
-	wait_calls(c, 1);
+	wait_stat(c, false, 1);
 	for (int i = 0; i < 4; i++) {
 		k[i] = (caller){.c = c, .id = i};
 	}

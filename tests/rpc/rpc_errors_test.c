@@ -48,6 +48,7 @@ fixture_new(const char *kind, const rpc_server_opts *so, int client_max)
 	f->srv = tsvc_server(url, so);
 	tsvc_bound_url(f->url, sizeof(f->url), url, f->srv);
 	f->c = tsvc_client(f->url, client_max);
+	tsvc_wait_connected(f->c); /* the tests time calls, not the first connection */
 	return f;
 }
 
@@ -134,8 +135,8 @@ test_deadline_passed_in_backlog(void **state)
 	req.text = "late";
 	r = tsvc_raw_envelope(f->url, 77, ECHO, 100, payload,
 	                      rpctest__v1__echo_request__pack(&req, payload));
-	assert_int_equal(r->status, S_DEADLINE);
-	assert_non_null(strstr(r->message, "deadline"));
+	assert_int_equal(r->reply->status, S_DEADLINE);
+	assert_non_null(strstr(r->reply->message, "deadline"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	pthread_join(th, NULL);
 	assert_int_equal(slow.rc, S_OK);
@@ -163,11 +164,11 @@ test_unknown_method(void **state)
 	assert_non_null(strstr(msg, "aml.v1.RiskService/Health"));
 	/* a method the service does not have, straight on the wire */
 	r = tsvc_raw_envelope(f->url, 5, "rpctest.v1.TestService/Nope", 0, NULL, 0);
-	assert_int_equal(r->status, S_UNIMPLEMENTED);
+	assert_int_equal(r->reply->status, S_UNIMPLEMENTED);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* not "Service/Method" at all */
 	r = tsvc_raw_envelope(f->url, 6, "Echo", 0, NULL, 0);
-	assert_int_equal(r->status, S_INVALID);
+	assert_int_equal(r->reply->status, S_INVALID);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* declared in the .proto, left NULL in the service struct */
 	assert_int_equal(
@@ -230,14 +231,14 @@ test_malformed_envelope(void **state)
 	(void)state;
 	assert_int_equal(tsvc_raw(f->url, junk, sizeof(junk), 5000, &r), 0);
 	assert_non_null(r);
-	assert_int_equal(r->status, S_INVALID);
-	assert_int_equal(r->request_id, 0);
-	assert_non_null(strstr(r->message, "malformed envelope"));
+	assert_int_equal(r->reply->status, S_INVALID);
+	assert_int_equal(r->reply->request_id, 0);
+	assert_non_null(strstr(r->reply->message, "malformed envelope"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* an empty message decodes as an envelope without a method */
 	assert_int_equal(tsvc_raw(f->url, "", 0, 5000, &r), 0);
 	assert_non_null(r);
-	assert_int_equal(r->status, S_INVALID);
+	assert_int_equal(r->reply->status, S_INVALID);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	fixture_free(f);
 }
@@ -274,11 +275,11 @@ test_payload_does_not_decode(void **state)
 
 	(void)state;
 	r = tsvc_raw_envelope(f->url, 9, ECHO, 0, bad, sizeof(bad));
-	assert_int_equal(r->status, S_INVALID);
-	assert_non_null(strstr(r->message, "rpctest.v1.EchoRequest"));
+	assert_int_equal(r->reply->status, S_INVALID);
+	assert_non_null(strstr(r->reply->message, "rpctest.v1.EchoRequest"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	r = tsvc_raw_envelope(f->url, 10, "rpctest.v1.TestService/Strict", 0, bad, sizeof(bad));
-	assert_int_equal(r->status, S_INVALID);
+	assert_int_equal(r->reply->status, S_INVALID);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	fixture_free(f);
 }

@@ -23,6 +23,7 @@
 /* What the handlers saw, for tests to check. */
 extern atomic_int tsvc_echo_started; /* Echo handlers entered */
 extern atomic_int tsvc_echo_running; /* Echo handlers inside their sleep */
+extern atomic_int tsvc_write_runs;   /* Write handlers entered */
 
 /* The service, initialised with the test handlers (Missing left NULL). */
 ProtobufCService *tsvc_service(void);
@@ -39,6 +40,9 @@ void tsvc_bound_url(char *buf, size_t len, const char *url, const rpc_server *sr
 rpc_server *tsvc_server(const char *url, const rpc_server_opts *opts);
 /* Creates a client with caller "tester" (and the test CA for tls); asserts. */
 rpc_client *tsvc_client(const char *url, int max_msg);
+
+/* Waits (up to TSVC_WAIT_MS) until c is connected to a server; asserts it is. */
+void tsvc_wait_connected(rpc_client *c);
 
 /* Calls method of TestService with an EchoRequest{text, blob of blob_len 'x',
  * sleep_ms}. Returns the gRPC code; *out (may be NULL to discard) is the reply
@@ -58,13 +62,13 @@ void tsvc_free(Rpctest__V1__EchoResponse *r);
  * with protobuf_c_message_free_unpacked(). */
 int tsvc_raw(const char *url, const void *buf, size_t len, int timeout_ms,
              Aml__V1__RpcResponse **reply);
-/* Packs an RpcRequest{id, method, timeout_ms, payload} and sends it with
- * tsvc_raw(); asserts a reply came and returns it. */
+/* Packs an RpcRequest{call {id, method, timeout_ms, payload}} and sends it
+ * with tsvc_raw(); asserts a reply came and returns it. */
 Aml__V1__RpcResponse *tsvc_raw_envelope(const char *url, uint64_t id, const char *method,
                                         uint32_t timeout_ms, const void *payload, size_t len);
 
 /* Packs req (a batch, say) and sends it with tsvc_raw(); asserts a reply came
- * carrying req's id and returns it. */
+ * carrying req's id (or 0, the answer to an unreadable envelope) and returns it. */
 Aml__V1__RpcResponse *tsvc_raw_request(const char *url, const Aml__V1__RpcRequest *req);
 
 /* Milliseconds of a monotonic clock. */

@@ -236,39 +236,21 @@ expect(int rc, int code, const char *msg, const char *part)
 		         part != NULL ? part : "");
 }
 
-/* Sends raw bytes on a req socket and decodes the envelope answered. */
-static Aml__V1__RpcResponse *
-raw_call(const char *url, const void *data, size_t len)
-{
-	nng_socket s;
-	void *buf = NULL;
-	size_t blen = 0;
-	Aml__V1__RpcResponse *r;
-
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
-	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
-	assert_int_equal(nng_send(s, (void *)data, len, 0), 0);
-	assert_int_equal(nng_recv(s, &buf, &blen, NNG_FLAG_ALLOC), 0);
-	r = aml__v1__rpc_response__unpack(NULL, blen, buf);
-	assert_non_null(r);
-	nng_free(buf, blen);
-	nng_close(s);
-	return r;
-}
-
 static Aml__V1__RpcResponse *
 raw_envelope(const char *url, const char *method, const void *payload, size_t plen)
 {
 	Aml__V1__RpcRequest req = AML__V1__RPC_REQUEST__INIT;
-	uint8_t buf[512];
+	Aml__V1__RpcCall call = AML__V1__RPC_CALL__INIT;
+	uint8_t buf[1024];
 
-	req.request_id = 42;
-	req.method = (char *)method;
-	req.payload.data = (uint8_t *)payload;
-	req.payload.len = plen;
+	call.request_id = 42;
+	call.method = (char *)method;
+	call.payload.data = (uint8_t *)payload;
+	call.payload.len = plen;
+	req.call = &call;
+	ts_auth(&req);
 	assert_true(aml__v1__rpc_request__get_packed_size(&req) < sizeof(buf));
-	return raw_call(url, buf, aml__v1__rpc_request__pack(&req, buf));
+	return ts_raw(url, buf, aml__v1__rpc_request__pack(&req, buf));
 }
 
 static void
@@ -350,22 +332,22 @@ test_errors(void **st)
 	expect(CALL(&c, "WalletGraph", wreq, wr), TS_NOT_FOUND, msg, "nope");
 	/* straight on the socket: garbage, an unknown method and service, a payload
 	 * that does not decode; the server answers each and goes on serving */
-	raw = raw_call(c.rpc_url, GARBAGE, sizeof(GARBAGE));
-	assert_int_equal(raw->status, TS_INVALID);
+	raw = ts_raw(c.rpc_url, GARBAGE, sizeof(GARBAGE));
+	assert_int_equal(raw->reply->status, TS_INVALID);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/Nope", NULL, 0);
-	assert_int_equal(raw->status, TS_UNIMPLEMENTED);
-	assert_int_equal(raw->request_id, 42);
+	assert_int_equal(raw->reply->status, TS_UNIMPLEMENTED);
+	assert_int_equal(raw->reply->request_id, 42);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.NoService/Health", NULL, 0);
-	assert_int_equal(raw->status, TS_UNIMPLEMENTED);
+	assert_int_equal(raw->reply->status, TS_UNIMPLEMENTED);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/GetWalletScore", GARBAGE,
 	                   sizeof(GARBAGE));
-	assert_int_equal(raw->status, TS_INVALID);
+	assert_int_equal(raw->reply->status, TS_INVALID);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	raw = raw_envelope(c.rpc_url, "aml.v1.RiskService/Health", NULL, 0);
-	assert_int_equal(raw->status, TS_OK);
+	assert_int_equal(raw->reply->status, TS_OK);
 	aml__v1__rpc_response__free_unpacked(raw, NULL);
 	aml__v1__health_response__free_unpacked(ts_health(&c), NULL);
 	PQfinish(conn);
@@ -447,7 +429,8 @@ test_reads_during_writes(void **st)
 	aml__v1__run_score_response__free_unpacked(ts_score(&c, NULL), NULL);
 	o->c = &c;
 	assert_int_equal(pthread_create(&ot, NULL, observer_main, o), 0);
-	usleep(100000);
+	for (int64_t end = th_now_ms() + 10000; o->n == 0 && th_now_ms() < end;)
+		usleep(1000); /* the observer's first answer, however loaded the machine */
 	before_reload = o->n;
 	aml__v1__reload_graph_response__free_unpacked(ts_reload(&c), NULL);
 	before_run = o->n;
@@ -459,7 +442,10 @@ test_reads_during_writes(void **st)
 	expect(CALL(&c, "ReloadGraph", rreq, rr), TS_ABORTED, msg, "already running");
 	aborted = 1;
 	ts_bg_join(&bg);
-	assert_int_equal(bg.rc, TS_OK);
+	if (bg.rc != TS_OK) {
+		ts_core_dump_log(&c);
+		fail_msg("the background RunScore: status %d: %s", bg.rc, bg.msg);
+	}
 	assert_int_equal(bg.run_id, 2);
 	usleep(100000);
 	atomic_store(&o->stop, true);

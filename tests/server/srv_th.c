@@ -18,13 +18,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "th.h"
 
 #define READY_TIMEOUT_MS 60000
 
-static int
-free_port(void)
+int
+ts_free_port(void)
 {
 	struct sockaddr_in a = {0};
 	socklen_t len = sizeof(a);
@@ -40,6 +42,37 @@ free_port(void)
 	return port;
 }
 
+Aml__V1__RpcResponse *
+ts_raw(const char *url, const void *data, size_t len)
+{
+	nng_socket s;
+	void *buf = NULL;
+	size_t blen = 0;
+	Aml__V1__RpcResponse *r;
+
+	assert_int_equal(nng_req0_open(&s), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE), 0);
+	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
+	assert_int_equal(nng_send(s, (void *)data, len, 0), 0);
+	assert_int_equal(nng_recv(s, &buf, &blen, NNG_FLAG_ALLOC), 0);
+	r = aml__v1__rpc_response__unpack(NULL, blen, buf);
+	assert_non_null(r);
+	assert_non_null(r->reply);
+	nng_free(buf, blen);
+	nng_close(s);
+	return r;
+}
+
+void
+ts_auth(Aml__V1__RpcRequest *req)
+{
+	const char *s = th_rpc_secret();
+
+	req->auth.data = (uint8_t *)s;
+	req->auth.len = s != NULL ? strlen(s) : 0;
+}
+
 void
 ts_core_init(ts_core *c, int tcp)
 {
@@ -51,11 +84,12 @@ ts_core_init(ts_core *c, int tcp)
 	assert_non_null(mkdtemp(c->dir));
 	snprintf(c->log, sizeof(c->log), "%s/core.log", c->dir);
 	if (tcp)
-		snprintf(c->rpc_url, sizeof(c->rpc_url), "tcp://127.0.0.1:%d", free_port());
+		snprintf(c->rpc_url, sizeof(c->rpc_url), "tcp://127.0.0.1:%d", ts_free_port());
 	else
 		snprintf(c->rpc_url, sizeof(c->rpc_url), "ipc://%s/core.ipc", c->dir);
 	o.timeout_ms = 10000;
 	o.caller = "server-test";
+	o.secret = th_rpc_secret();
 	assert_int_equal(rpc_client_create(&c->client, c->rpc_url, &o), 0);
 }
 
@@ -407,16 +441,6 @@ ts_load_fixture(PGconn *conn, const char *name)
 	return n;
 }
 
-static uint64_t
-next_rand(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 void
 ts_load_generated(PGconn *conn, const char *prefix, size_t n, unsigned wallets, uint64_t seed)
 {
@@ -426,11 +450,11 @@ ts_load_generated(PGconn *conn, const char *prefix, size_t n, unsigned wallets, 
 	assert_non_null(buf);
 	copy_begin(conn);
 	for (size_t i = 0; i < n; i++) {
-		unsigned s = (unsigned)(next_rand(&seed) % wallets);
-		unsigned r = (unsigned)(next_rand(&seed) % wallets);
+		unsigned s = (unsigned)(th_rand(&seed) % wallets);
+		unsigned r = (unsigned)(th_rand(&seed) % wallets);
 		off += (size_t)snprintf(buf + off, cap - off,
 		                        "%s-%zu\tw%u\tw%u\t%u.25\t2026-01-01 00:00:00+00\t\\N\n",
-		                        prefix, i, s, r, (unsigned)(next_rand(&seed) % 1000));
+		                        prefix, i, s, r, (unsigned)(th_rand(&seed) % 1000));
 		if (off > cap - 256) {
 			assert_int_equal(PQputCopyData(conn, buf, (int)off), 1);
 			off = 0;

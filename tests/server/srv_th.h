@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "aml/v1/risk_service.pb-c.h"
+#include "aml/v1/rpc.pb-c.h"
 #include "rpc.h"
 
 /* gRPC codes used by the tests */
@@ -37,6 +38,9 @@ typedef struct ts_core {
 	rpc_client *client;
 } ts_core;
 
+/* A TCP port free on 127.0.0.1 right now. */
+int ts_free_port(void);
+
 /* A fresh migrated database and an address: ipc:// in a temp dir, or tcp://
  * on a free loopback port when tcp is non-zero. Starts nothing. */
 void ts_core_init(ts_core *c, int tcp);
@@ -56,6 +60,15 @@ int ts_core_stop(ts_core *c, int sig);
 void ts_core_fini(ts_core *c);
 /* Prints the server log (to help a failing test). */
 void ts_core_dump_log(const ts_core *c);
+
+/* Sends len raw bytes to url on a fresh req socket and returns the envelope
+ * answered (asserts one came within 10 s and decodes); the caller frees it
+ * with aml__v1__rpc_response__free_unpacked(). */
+Aml__V1__RpcResponse *ts_raw(const char *url, const void *data, size_t len);
+
+/* Puts the test stack's RPC secret (th_rpc_secret()) into a hand-made
+ * envelope's auth field (borrowed). */
+void ts_auth(Aml__V1__RpcRequest *req);
 
 /* A call on c's client (method short name); msg gets the server's message. */
 int ts_call(ts_core *c, const char *method, const ProtobufCMessage *req, ProtobufCMessage **resp,
