@@ -16,14 +16,14 @@
 
 /* ---- configuration (cons_config.c) ---- */
 
-#define CONS_KAFKA_OPTS_MAX 32     /* --kafka-opt entries */
-#define CONS_BATCH_ROWS_MAX 100000 /* upper bound of --batch-size */
-#define CONS_MSG_MAX (8u << 20)    /* largest Kafka message accepted (broker cap) */
+#define CONS_KAFKA_OPTS_MAX 32         /* --kafka-opt entries */
+#define CONS_BATCH_ROWS_MAX 100000     /* upper bound of --batch-size */
+#define CONS_MSG_MAX        (8u << 20) /* largest Kafka message accepted (broker cap) */
 
 typedef struct cons_config {
 	char database_url[1024];
 	char bootstrap[512];
-	char topic[250];     /* Kafka topic names are at most 249 characters */
+	char topic[250]; /* Kafka topic names are at most 249 characters */
 	char group[250];
 	char dlq_topic[256];
 	char consumer_id[128];
@@ -43,19 +43,13 @@ typedef struct cons_config {
 /* Fills *out from the environment, then argv (flags override the environment).
  * Returns AMLRISK_OK; AMLRISK_EINVAL with a message in err for a bad or
  * out-of-range value; sets *help when --help was given (out is then partial). */
-int cons_config_load(cons_config *out, int argc, char **argv, int *help, char *err,
-                     size_t errlen);
+int cons_config_load(cons_config *out, int argc, char **argv, int *help, char *err, size_t errlen);
 /* Prints the --help text to f. */
 void cons_config_usage(FILE *f);
 
-/* ---- codec (cons_codec.c) ---- */
+/* ---- codec (cons_codec.c): binary COPY tuples ---- */
 
-/* Decodes and validates one message value. On AMLRISK_OK, *out is the message
- * (caller frees with aml__v1__transaction__free_unpacked(*out, NULL)). Otherwise
- * returns AMLRISK_ETOOBIG, AMLRISK_EPROTO or AMLRISK_EINVAL with the dead-letter
- * reason in why ("sender: too long"). Borrows buf. */
-int cons_codec_decode(const void *buf, size_t len, Aml__V1__Transaction **out, char *why,
-                      size_t whylen);
+/* Messages are decoded and validated by amlrisk_tx_decode() (common/). */
 
 /* Encodes decimal string dec (already valid: digits[.digits]) as a PostgreSQL
  * binary numeric into out (cap bytes). Returns the length, or 0 if it does not fit. */
@@ -89,26 +83,26 @@ typedef struct cons_batch cons_batch;
 /* Per source partition of a batch: the offsets it covers. */
 typedef struct cons_part {
 	int32_t partition;
-	int64_t first;    /* first offset in the batch */
-	int64_t next;     /* last offset + 1: what is committed after the batch */
-	int64_t hwm;      /* high watermark seen when the batch was written, -1 unknown */
-	int rows;         /* valid messages */
-	int dead;         /* dead letters */
+	int64_t first; /* first offset in the batch */
+	int64_t next;  /* last offset + 1: what is committed after the batch */
+	int64_t hwm;   /* high watermark seen when the batch was written, -1 unknown */
+	int rows;      /* valid messages */
+	int dead;      /* dead letters */
 } cons_part;
 
 /* A dead letter: a copy of the source message and why it was rejected. */
 typedef struct cons_dlq {
-	uint64_t id;            /* unique per process: delivery reports find it by id */
+	uint64_t id; /* unique per process: delivery reports find it by id */
 	int32_t partition;
 	int64_t offset;
-	void *value;            /* owned copy of the original bytes */
+	void *value; /* owned copy of the original bytes */
 	size_t value_len;
-	void *key;              /* owned copy of the original key, may be NULL */
+	void *key; /* owned copy of the original key, may be NULL */
 	size_t key_len;
 	rd_kafka_headers_t *headers; /* owned copy of the original headers, may be NULL */
 	char reason[160];
-	int status;             /* CONS_DLQ_* */
-	int too_large;          /* the broker refused it whole: resend truncated */
+	int status;    /* CONS_DLQ_* */
+	int too_large; /* the broker refused it whole: resend truncated */
 } cons_dlq;
 
 enum { CONS_DLQ_NEW = 0, CONS_DLQ_SENT, CONS_DLQ_DELIVERED, CONS_DLQ_FAILED };
@@ -172,10 +166,10 @@ typedef struct cons_db_state {
 	const char *consumer_id;
 	const char *group;
 	const char *topic;
-	int64_t started_us;      /* process start, Unix microseconds */
-	int64_t consumed;        /* messages of the batch */
+	int64_t started_us; /* process start, Unix microseconds */
+	int64_t consumed;   /* messages of the batch */
 	int64_t dead_lettered;
-	const char *last_error;  /* NULL: unchanged */
+	const char *last_error; /* NULL: unchanged */
 	int64_t last_error_us;
 } cons_db_state;
 
@@ -191,11 +185,11 @@ void cons_db_destroy(cons_db *db);
  * the ingestion state; COMMIT. Borrows everything. On AMLRISK_OK *inserted is
  * the number of new rows (the rest were duplicates). On AMLRISK_EDB nothing
  * was written; err holds the reason and the connection is dropped if it broke. */
-int cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, int64_t *inserted,
-                  char *err, size_t errlen);
+int cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, int64_t *inserted, char *err,
+                  size_t errlen);
 /* Idle refresh: high watermarks of parts (n) and updated_at. */
-int cons_db_refresh(cons_db *db, const cons_db_state *st, const cons_part *parts, int n,
-                    char *err, size_t errlen);
+int cons_db_refresh(cons_db *db, const cons_db_state *st, const cons_part *parts, int n, char *err,
+                    size_t errlen);
 
 /* ---- the worker (cons_worker.c) ---- */
 

@@ -9,10 +9,11 @@
 
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
+#include "amlrisk_tx.h"
 #include "cons.h"
 
-#define DLQ_TRUNCATE 65536 /* a dead letter the broker refuses whole is resent cut to this */
-#define DLQ_WAIT_MS 5000   /* per flush attempt: wait this long for dead-letter reports */
+#define DLQ_TRUNCATE    65536 /* a dead letter the broker refuses whole is resent cut to this */
+#define DLQ_WAIT_MS     5000  /* per flush attempt: wait this long for dead-letter reports */
 #define COMMIT_RETRY_MS 1000
 
 /* Per partition: the offset after the last stored row, and the offset the
@@ -135,8 +136,8 @@ dlq_produce(worker *w, cons_dlq *d)
 	char part[16], off[24], trunc[24];
 	rd_kafka_resp_err_t err;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		rd_kafka_headers_t *h =
-		    d->headers != NULL ? rd_kafka_headers_copy(d->headers) : rd_kafka_headers_new(6);
+		rd_kafka_headers_t *h = d->headers != NULL ? rd_kafka_headers_copy(d->headers)
+		                                           : rd_kafka_headers_new(6);
 		if (h == NULL)
 			return AMLRISK_ENOMEM;
 		size_t vlen = d->value_len;
@@ -153,12 +154,12 @@ dlq_produce(worker *w, cons_dlq *d)
 			vlen = DLQ_TRUNCATE;
 		}
 		for (int spins = 0;; spins++) {
-			err = rd_kafka_producev(w->dlq, RD_KAFKA_V_TOPIC(w->cfg->dlq_topic),
-			                        RD_KAFKA_V_KEY(d->key, d->key_len),
-			                        RD_KAFKA_V_VALUE(d->value, vlen),
-			                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			                        RD_KAFKA_V_HEADERS(h),
-			                        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)d->id), RD_KAFKA_V_END);
+			err = rd_kafka_producev(
+			        w->dlq, RD_KAFKA_V_TOPIC(w->cfg->dlq_topic),
+			        RD_KAFKA_V_KEY(d->key, d->key_len),
+			        RD_KAFKA_V_VALUE(d->value, vlen),
+			        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+			        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)d->id), RD_KAFKA_V_END);
 			if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || spins >= 100)
 				break;
 			rd_kafka_poll(w->dlq, 50);
@@ -228,7 +229,7 @@ offs_stored(worker *w, int32_t partition, int64_t next)
 			w->offs_cap = cap;
 		}
 		o = &w->offs[w->noffs++];
-		*o = (part_off){ .partition = partition, .stored = next, .committed = -1 };
+		*o = (part_off){.partition = partition, .stored = next, .committed = -1};
 	}
 	if (next > o->stored)
 		o->stored = next;
@@ -267,8 +268,7 @@ offs_outstanding(const worker *w)
 
 /* The result of an asynchronous commit (served from w->commitq). */
 static void
-on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
-          void *opaque)
+on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l, void *opaque)
 {
 	(void)rk;
 	worker *w = opaque;
@@ -277,7 +277,8 @@ on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list
 		w->commits_inflight--;
 	for (int i = 0; l != NULL && i < l->cnt; i++) {
 		part_off *o = offs_get(w, l->elems[i].partition);
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			if (o != NULL && l->elems[i].offset > o->committed)
 				o->committed = l->elems[i].offset;
 		} else {
@@ -308,7 +309,7 @@ commit_offsets(worker *w, int async, const rd_kafka_topic_partition_list_t *only
 		if (w->offs[i].committed < w->offs[i].stored &&
 		    (only == NULL || in_list(only, w->cfg->topic, w->offs[i].partition)))
 			rd_kafka_topic_partition_list_add(l, w->cfg->topic, w->offs[i].partition)
-			    ->offset = w->offs[i].stored;
+			        ->offset = w->offs[i].stored;
 	if (l->cnt == 0) {
 		rd_kafka_topic_partition_list_destroy(l);
 		return AMLRISK_OK;
@@ -353,8 +354,9 @@ set_paused(worker *w, int pause)
 		else
 			rd_kafka_resume_partitions(w->rk, l);
 	}
-	amlrisk_log(AMLRISK_LOG_INFO, "consumer", pause ? "consumption.paused" : "consumption.resumed",
-	            "partitions=%d", l != NULL ? l->cnt : 0);
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer",
+	            pause ? "consumption.paused" : "consumption.resumed", "partitions=%d",
+	            l != NULL ? l->cnt : 0);
 	if (l != NULL)
 		rd_kafka_topic_partition_list_destroy(l);
 	w->paused = pause;
@@ -371,8 +373,8 @@ seek_back(worker *w, int32_t partition, int64_t offset)
 	rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, l, 5000);
 	if (e != NULL) {
 		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.seek_failed",
-		            "partition=%" PRId32 " offset=%" PRId64 " error=\"%s\"", partition, offset,
-		            rd_kafka_error_string(e));
+		            "partition=%" PRId32 " offset=%" PRId64 " error=\"%s\"", partition,
+		            offset, rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 	}
 	rd_kafka_topic_partition_list_destroy(l);
@@ -387,21 +389,21 @@ fill_watermarks(worker *w, cons_part *p, int n)
 		int64_t lo, hi;
 		p[i].hwm = rd_kafka_get_watermark_offsets(w->rk, w->cfg->topic, p[i].partition, &lo,
 		                                          &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-		                   hi >= 0
-		               ? hi
-		               : -1;
+		                           hi >= 0
+		                   ? hi
+		                   : -1;
 	}
 }
 
 static cons_db_state
 db_state(worker *w)
 {
-	return (cons_db_state){ .consumer_id = w->cfg->consumer_id,
-		                .group = w->cfg->group,
-		                .topic = w->cfg->topic,
-		                .started_us = w->started_us,
-		                .last_error = w->error_unsaved ? w->last_error : NULL,
-		                .last_error_us = w->last_error_us };
+	return (cons_db_state){.consumer_id = w->cfg->consumer_id,
+	                       .group = w->cfg->group,
+	                       .topic = w->cfg->topic,
+	                       .started_us = w->started_us,
+	                       .last_error = w->error_unsaved ? w->last_error : NULL,
+	                       .last_error_us = w->last_error_us};
 }
 
 /* Drives the batch to COMMITTED and back to FILLING: database transaction,
@@ -575,8 +577,8 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 		re = rd_kafka_assign(rk, NULL);
 	}
 	if (e != NULL) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "rebalance.assign_failed", "error=\"%s\"",
-		            rd_kafka_error_string(e));
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "rebalance.assign_failed",
+		            "error=\"%s\"", rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 	} else if (re != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "rebalance.assign_failed", "error=%s",
@@ -593,11 +595,12 @@ handle_message(worker *w, rd_kafka_message_t *m)
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "partition.eof",
-			            "partition=%" PRId32 " offset=%" PRId64 " batch=%d", m->partition,
-			            m->offset, cons_batch_messages(w->batch));
+			            "partition=%" PRId32 " offset=%" PRId64 " batch=%d",
+			            m->partition, m->offset, cons_batch_messages(w->batch));
 		else {
-			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.consume_error", "error=%s msg=\"%s\"",
-			            rd_kafka_err2name(m->err), rd_kafka_message_errstr(m));
+			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.consume_error",
+			            "error=%s msg=\"%s\"", rd_kafka_err2name(m->err),
+			            rd_kafka_message_errstr(m));
 			record_error(w, "kafka", rd_kafka_message_errstr(m));
 		}
 		rd_kafka_message_destroy(m);
@@ -605,7 +608,7 @@ handle_message(worker *w, rd_kafka_message_t *m)
 	}
 	Aml__V1__Transaction *tx = NULL;
 	char why[160];
-	int bad = cons_codec_decode(m->payload, m->len, &tx, why, sizeof(why));
+	int bad = amlrisk_tx_decode(m->payload, m->len, &tx, NULL, why, sizeof(why));
 	for (int tries = 0; tries < 2; tries++) {
 		int rv;
 		cons_dlq *d = NULL;
@@ -617,13 +620,14 @@ handle_message(worker *w, rd_kafka_message_t *m)
 			rd_kafka_headers_t *h = NULL;
 			if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
 				h = NULL;
-			rv = cons_batch_add_dlq(w->batch, m->partition, m->offset, m->payload, m->len,
-			                        m->key, m->key_len, h, why, &d);
+			rv = cons_batch_add_dlq(w->batch, m->partition, m->offset, m->payload,
+			                        m->len, m->key, m->key_len, h, why, &d);
 		}
 		if (rv == AMLRISK_OK) {
 			if (d != NULL) {
 				amlrisk_log(AMLRISK_LOG_WARN, "consumer", "message.dead_lettered",
-				            "partition=%" PRId32 " offset=%" PRId64 " bytes=%zu reason=\"%s\"",
+				            "partition=%" PRId32 " offset=%" PRId64
+				            " bytes=%zu reason=\"%s\"",
 				            m->partition, m->offset, m->len, why);
 				dlq_produce(w, d); /* a failure is retried when the batch flushes */
 			}
@@ -657,8 +661,8 @@ refresh_state(worker *w)
 		fill_watermarks(w, p, l->cnt);
 		cons_db_state st = db_state(w);
 		if (cons_db_refresh(w->db, &st, p, l->cnt, err, sizeof(err)) != 0)
-			amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "db.refresh_failed", "error=\"%s\"",
-			            err);
+			amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "db.refresh_failed",
+			            "error=\"%s\"", err);
 	}
 	free(p);
 	rd_kafka_topic_partition_list_destroy(l);
@@ -713,7 +717,8 @@ make_consumer(worker *w)
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_log_cb(conf, on_log);
 	if ((w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))) == NULL) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.create_failed", "error=\"%s\"", err);
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.create_failed", "error=\"%s\"",
+		            err);
 		goto fail;
 	}
 	conf = NULL; /* owned by w->rk now */
@@ -766,7 +771,8 @@ make_producer(worker *w)
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_log_cb(conf, on_log);
 	if ((w->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) == NULL) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.create_failed", "error=\"%s\"", err);
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.create_failed", "error=\"%s\"",
+		            err);
 		rd_kafka_conf_destroy(conf);
 		return AMLRISK_EKAFKA;
 	}
@@ -781,9 +787,11 @@ static void
 ensure_dlq_topic(worker *w)
 {
 	char err[256];
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(w->cfg->dlq_topic, -1, -1, err, sizeof(err));
+	rd_kafka_NewTopic_t *nt =
+	        rd_kafka_NewTopic_new(w->cfg->dlq_topic, -1, -1, err, sizeof(err));
 	rd_kafka_queue_t *q = rd_kafka_queue_new(w->dlq);
-	rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(w->dlq, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_t *ao =
+	        rd_kafka_AdminOptions_new(w->dlq, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	rd_kafka_event_t *ev = NULL;
 	const char *problem = NULL;
 	if (nt == NULL || q == NULL || ao == NULL) {
@@ -802,7 +810,7 @@ ensure_dlq_topic(worker *w)
 	}
 	size_t n = 0;
 	const rd_kafka_topic_result_t **res =
-	    rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+	        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
 	if (n == 1 && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
 	    rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
 		problem = rd_kafka_topic_result_error_string(res[0]);
@@ -857,7 +865,8 @@ loop(worker *w)
 				continue;
 			}
 			int64_t wait = w->next_retry_ms - now;
-			rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, wait > 100 ? 100 : (int)wait);
+			rd_kafka_message_t *m =
+			        rd_kafka_consumer_poll(w->rk, wait > 100 ? 100 : (int)wait);
 			if (m != NULL)
 				handle_message(w, m);
 			continue;
@@ -866,7 +875,8 @@ loop(worker *w)
 		int64_t timeout = started == 0 ? 200 : started + c->batch_ms - now;
 		if (timeout > 200)
 			timeout = 200;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, timeout < 0 ? 0 : (int)timeout);
+		rd_kafka_message_t *m =
+		        rd_kafka_consumer_poll(w->rk, timeout < 0 ? 0 : (int)timeout);
 		if (m != NULL)
 			handle_message(w, m);
 		now = mono_ms();

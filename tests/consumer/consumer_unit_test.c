@@ -1,6 +1,7 @@
 /* consumer_unit_test.c - the consumer's modules without services: config
- * bounds and precedence, the codec (decode reasons, binary numeric and COPY
- * tuples), and the batch (bounds, dropping revoked partitions, lifecycle). */
+ * bounds and precedence, the codec (binary numeric and COPY tuples; decoding
+ * is tested with common/ in proto_test), and the batch (bounds, dropping
+ * revoked partitions, lifecycle). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,13 +17,21 @@
 
 /* ---- config ---- */
 
-static const char *env_names[] = { "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC",
-	                           "KAFKA_GROUP_ID", "KAFKA_DLQ_TOPIC", "CONSUMER_ID",
-	                           "KAFKA_AUTO_OFFSET_RESET", "CONSUMER_BATCH_SIZE",
-	                           "CONSUMER_BATCH_MS", "CONSUMER_BATCH_BYTES",
-	                           "CONSUMER_RETRY_MIN_MS", "CONSUMER_RETRY_MAX_MS",
-	                           "KAFKA_SESSION_TIMEOUT_MS", "CONSUMER_SHUTDOWN_TIMEOUT_MS",
-	                           "CONSUMER_STATE_INTERVAL_MS" };
+static const char *env_names[] = {"DATABASE_URL",
+                                  "KAFKA_BOOTSTRAP_SERVERS",
+                                  "KAFKA_TOPIC",
+                                  "KAFKA_GROUP_ID",
+                                  "KAFKA_DLQ_TOPIC",
+                                  "CONSUMER_ID",
+                                  "KAFKA_AUTO_OFFSET_RESET",
+                                  "CONSUMER_BATCH_SIZE",
+                                  "CONSUMER_BATCH_MS",
+                                  "CONSUMER_BATCH_BYTES",
+                                  "CONSUMER_RETRY_MIN_MS",
+                                  "CONSUMER_RETRY_MAX_MS",
+                                  "KAFKA_SESSION_TIMEOUT_MS",
+                                  "CONSUMER_SHUTDOWN_TIMEOUT_MS",
+                                  "CONSUMER_STATE_INTERVAL_MS"};
 
 static int
 clear_env(void **state)
@@ -63,7 +72,7 @@ test_config_defaults_and_precedence(void **state)
 	/* environment, then flags over it */
 	setenv("KAFKA_TOPIC", "tx2", 1);
 	setenv("CONSUMER_BATCH_SIZE", "100", 1);
-	const char *a1[] = { "--batch-size", "7", "--kafka-opt", "fetch.wait.max.ms=10", NULL };
+	const char *a1[] = {"--batch-size", "7", "--kafka-opt", "fetch.wait.max.ms=10", NULL};
 	assert_int_equal(load(&c, &help, err, a1), AMLRISK_OK);
 	assert_string_equal(c.topic, "tx2");
 	assert_string_equal(c.dlq_topic, "tx2.dlq");
@@ -71,7 +80,7 @@ test_config_defaults_and_precedence(void **state)
 	assert_int_equal(c.n_kafka_opts, 1);
 	assert_string_equal(c.kafka_opts[0][0], "fetch.wait.max.ms");
 	assert_string_equal(c.kafka_opts[0][1], "10");
-	const char *a2[] = { "--help", NULL };
+	const char *a2[] = {"--help", NULL};
 	assert_int_equal(load(&c, &help, err, a2), AMLRISK_OK);
 	assert_int_equal(help, 1);
 }
@@ -88,22 +97,22 @@ test_config_rejects(void **state)
 	assert_non_null(strstr(err, "DATABASE_URL"));
 	setenv("DATABASE_URL", "postgresql://x@h/db", 1);
 	const char *bad[][4] = {
-		{ "--batch-size", "0", NULL },
-		{ "--batch-size", "100001", NULL },
-		{ "--batch-ms", "ten", NULL },
-		{ "--batch-bytes", "1000", NULL },
-		{ "--session-timeout-ms", "100", NULL },
-		{ "--retry-min-ms", "2000", "--retry-max-ms", "1000" },
-		{ "--offset-reset", "middle", NULL },
-		{ "--dlq-topic", "transactions", NULL },
-		{ "--kafka-opt", "novalue", NULL },
-		{ "--kafka-opt", "enable.auto.commit=true", NULL },
-		{ "--no-such-flag", NULL },
-		{ "stray", NULL },
-		{ "--topic", "", NULL },
+	        {"--batch-size", "0", NULL},
+	        {"--batch-size", "100001", NULL},
+	        {"--batch-ms", "ten", NULL},
+	        {"--batch-bytes", "1000", NULL},
+	        {"--session-timeout-ms", "100", NULL},
+	        {"--retry-min-ms", "2000", "--retry-max-ms", "1000"},
+	        {"--offset-reset", "middle", NULL},
+	        {"--dlq-topic", "transactions", NULL},
+	        {"--kafka-opt", "novalue", NULL},
+	        {"--kafka-opt", "enable.auto.commit=true", NULL},
+	        {"--no-such-flag", NULL},
+	        {"stray", NULL},
+	        {"--topic", "", NULL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *a[5] = { bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL };
+		const char *a[5] = {bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL};
 		err[0] = '\0';
 		if (load(&c, &help, err, a) != AMLRISK_EINVAL)
 			fail_msg("case %zu (%s) accepted", i, bad[i][0]);
@@ -152,21 +161,15 @@ test_codec_numeric(void **state)
 	(void)state;
 	expect_numeric("0", 0, 0, 0, NULL);
 	expect_numeric("0.000", 0, 0, 3, NULL);
-	expect_numeric("12.5", 2, 0, 1, (int[]){ 12, 5000 });
-	expect_numeric("0.0001", 1, -1, 4, (int[]){ 1 });
-	expect_numeric("0.00000001", 1, -2, 8, (int[]){ 1 });
-	expect_numeric("10000", 1, 1, 0, (int[]){ 1 });
-	expect_numeric("007", 1, 0, 0, (int[]){ 7 });
+	expect_numeric("12.5", 2, 0, 1, (int[]){12, 5000});
+	expect_numeric("0.0001", 1, -1, 4, (int[]){1});
+	expect_numeric("0.00000001", 1, -2, 8, (int[]){1});
+	expect_numeric("10000", 1, 1, 0, (int[]){1});
+	expect_numeric("007", 1, 0, 0, (int[]){7});
 	expect_numeric("12345678901234567890.123456789012345678", 10, 4, 18,
-	               (int[]){ 1234, 5678, 9012, 3456, 7890, 1234, 5678, 9012, 3456, 7800 });
+	               (int[]){1234, 5678, 9012, 3456, 7890, 1234, 5678, 9012, 3456, 7800});
 	uint8_t small[8];
 	assert_int_equal(cons_codec_numeric(small, sizeof(small), "1"), 0);
-}
-
-static size_t
-pack(const Aml__V1__Transaction *tx, uint8_t *buf)
-{
-	return aml__v1__transaction__pack(tx, buf);
 }
 
 static Aml__V1__Transaction
@@ -180,56 +183,6 @@ valid_tx(void)
 	t.timestamp_us = INT64_C(1767225600000000);
 	t.asset = "BTC";
 	return t;
-}
-
-static void
-expect_reject(const uint8_t *buf, size_t len, int code, const char *why)
-{
-	Aml__V1__Transaction *tx = NULL;
-	char w[160];
-	assert_int_equal(cons_codec_decode(buf, len, &tx, w, sizeof(w)), code);
-	assert_null(tx);
-	assert_string_equal(w, why);
-}
-
-static void
-test_codec_decode(void **state)
-{
-	(void)state;
-	uint8_t buf[8192];
-	char why[160];
-	Aml__V1__Transaction t = valid_tx(), *out = NULL;
-	size_t n = pack(&t, buf);
-	assert_int_equal(cons_codec_decode(buf, n, &out, why, sizeof(why)), AMLRISK_OK);
-	assert_string_equal(out->tx_id, "t-1");
-	aml__v1__transaction__free_unpacked(out, NULL);
-
-	expect_reject(buf, n / 2, AMLRISK_EPROTO, "message: not a decodable aml.v1.Transaction");
-	expect_reject((const uint8_t *)"", 0, AMLRISK_EINVAL, "tx_id: empty");
-	memset(buf, 'a', sizeof(buf));
-	expect_reject(buf, 4097, AMLRISK_ETOOBIG, "message: too large (4097 bytes, at most 4096)");
-
-	t = valid_tx();
-	t.amount = "-2";
-	n = pack(&t, buf);
-	expect_reject(buf, n, AMLRISK_EINVAL, "amount: not a non-negative decimal");
-	t.amount = "123456789012345678901.5"; /* 21 integer digits */
-	n = pack(&t, buf);
-	expect_reject(buf, n, AMLRISK_EINVAL,
-	              "amount: out of range for numeric(38,18) (at most 20 integer and 18 fractional digits)");
-	t.amount = "000000012345678901234567890"; /* leading zeros do not count */
-	n = pack(&t, buf);
-	assert_int_equal(cons_codec_decode(buf, n, &out, why, sizeof(why)), AMLRISK_OK);
-	aml__v1__transaction__free_unpacked(out, NULL);
-
-	/* a NUL inside a string would be cut silently by a C string */
-	t = valid_tx();
-	t.sender = "alice-x";
-	n = pack(&t, buf);
-	uint8_t *p = memmem(buf, n, "alice-x", 7);
-	assert_non_null(p);
-	p[5] = '\0';
-	expect_reject(buf, n, AMLRISK_EPROTO, "sender: embedded NUL");
 }
 
 static void
@@ -308,7 +261,7 @@ test_batch_bounds_and_parts(void **state)
 	assert_int_equal(p[1].next, 104);
 
 	/* dropping partition 1 leaves exactly partition 3's tuples */
-	int32_t drop[] = { 1 };
+	int32_t drop[] = {1};
 	cons_batch_drop_partitions(b, drop, 1);
 	assert_int_equal(cons_batch_rows(b), 4);
 	assert_int_equal(cons_batch_messages(b), 4);
@@ -388,7 +341,7 @@ test_batch_dlq_and_lifecycle(void **state)
 	assert_int_equal(d->id, 2);
 	/* dropped after a revoke: back to FILLING is allowed once empty */
 	assert_int_equal(cons_batch_set_state(b, CONS_BATCH_FLUSHING), AMLRISK_OK);
-	int32_t drop[] = { 2 };
+	int32_t drop[] = {2};
 	cons_batch_drop_partitions(b, drop, 1);
 	assert_int_equal(cons_batch_set_state(b, CONS_BATCH_FILLING), AMLRISK_OK);
 	assert_string_equal(cons_batch_state_name(CONS_BATCH_FLUSHING), "flushing");
@@ -399,13 +352,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_config_defaults_and_precedence, clear_env),
-		cmocka_unit_test_setup(test_config_rejects, clear_env),
-		cmocka_unit_test(test_codec_numeric),
-		cmocka_unit_test(test_codec_decode),
-		cmocka_unit_test(test_codec_row),
-		cmocka_unit_test(test_batch_bounds_and_parts),
-		cmocka_unit_test(test_batch_dlq_and_lifecycle),
+	        cmocka_unit_test_setup(test_config_defaults_and_precedence, clear_env),
+	        cmocka_unit_test_setup(test_config_rejects, clear_env),
+	        cmocka_unit_test(test_codec_numeric),
+	        cmocka_unit_test(test_codec_row),
+	        cmocka_unit_test(test_batch_bounds_and_parts),
+	        cmocka_unit_test(test_batch_dlq_and_lifecycle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
