@@ -193,10 +193,14 @@ int cons_db_refresh(cons_db *db, const cons_db_state *st, const cons_part *parts
 
 /* ---- the worker (cons_worker.c) ---- */
 
+#define CONS_EXIT_FENCED 3 /* exit status: another instance has our CONSUMER_ID */
+
 /* Runs the consumer until *stop becomes non-zero (SIGTERM/SIGINT), then
  * flushes, commits and closes. Returns the process exit status: 0 when every
  * stored batch was committed, 1 when shutdown had to give up on a batch (its
- * offsets stay uncommitted, so it is re-read), 2 when start-up failed. */
+ * offsets stay uncommitted, so it is re-read) or Kafka failed fatally, 2 when
+ * start-up failed, CONS_EXIT_FENCED when another process joined the group
+ * with the same CONSUMER_ID (static membership) and took our place. */
 int cons_worker_run(const cons_config *cfg, volatile sig_atomic_t *stop);
 
 #endif

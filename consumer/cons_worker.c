@@ -34,6 +34,7 @@ typedef struct worker {
 	int cooperative; /* incremental rebalance protocol */
 	int paused;      /* consumption paused while a batch waits to be written */
 	int giving_up;   /* shutdown deadline passed: drop, do not write */
+	int fatal;       /* librdkafka failed fatally: the exit status, 0 while not */
 	int backoff_ms;
 	int64_t next_retry_ms;
 	/* per partition: stored offsets and what Kafka confirmed */
@@ -696,6 +697,9 @@ make_consumer(worker *w)
 		return AMLRISK_ENOMEM;
 	if (conf_set(conf, "bootstrap.servers", c->bootstrap) != 0 ||
 	    conf_set(conf, "group.id", c->group) != 0 ||
+	    /* static membership: a restart within the session timeout gets
+	     * its partitions back at once, without a rebalance */
+	    conf_set(conf, "group.instance.id", c->consumer_id) != 0 ||
 	    conf_set(conf, "client.id", "amlrisk-consumer") != 0 ||
 	    conf_set(conf, "enable.auto.commit", "false") != 0 ||
 	    conf_set(conf, "enable.auto.offset.store", "false") != 0 ||
@@ -833,25 +837,39 @@ end:
 
 /* ---- the loop ---- */
 
+/* Non-zero once librdkafka has failed fatally (logged once): 1, or
+ * CONS_EXIT_FENCED when another process joined with our CONSUMER_ID. */
 static int
 fatal_error(worker *w)
 {
 	char err[512];
 	rd_kafka_resp_err_t e;
-	if ((e = rd_kafka_fatal_error(w->dlq, err, sizeof(err))) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    (e = rd_kafka_fatal_error(w->rk, err, sizeof(err))) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	if (w->fatal != 0)
+		return w->fatal;
+	if ((e = rd_kafka_fatal_error(w->dlq, err, sizeof(err))) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    (e = rd_kafka_fatal_error(w->rk, err, sizeof(err))) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	if (e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID) {
+		amlrisk_log(
+		        AMLRISK_LOG_ERROR, "consumer", "kafka.fenced",
+		        "consumer_id=%s group=%s reason=\"another consumer joined the group with "
+		        "the same CONSUMER_ID (group.instance.id) and took this one's place: "
+		        "give each instance its own CONSUMER_ID\" detail=\"%s\"",
+		        w->cfg->consumer_id, w->cfg->group, err);
+		w->fatal = CONS_EXIT_FENCED;
+	} else {
 		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.fatal", "error=%s reason=\"%s\"",
 		            rd_kafka_err2name(e), err);
-		return 1;
+		w->fatal = 1;
 	}
-	return 0;
+	return w->fatal;
 }
 
 static void
 loop(worker *w)
 {
 	const cons_config *c = w->cfg;
-	while (!*w->stop) {
+	while (!*w->stop && !fatal_error(w)) {
 		int64_t now = mono_ms();
 		rd_kafka_poll(w->dlq, 0);
 		/* paused only while a batch waits to be written (a rebalance may
@@ -891,8 +909,6 @@ loop(worker *w)
 			w->last_state_ms = now;
 			refresh_state(w);
 		}
-		if (m == NULL && fatal_error(w))
-			break;
 	}
 }
 
@@ -953,7 +969,7 @@ cons_worker_run(const cons_config *cfg, volatile sig_atomic_t *stop)
 	loop(&w);
 	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "shutdown.begin", "messages=%d",
 	            cons_batch_messages(w.batch));
-	status = fatal_error(&w) ? 1 : drain(&w);
+	status = fatal_error(&w) != 0 ? fatal_error(&w) : drain(&w);
 	rd_kafka_consumer_close(w.rk);
 	if (rd_kafka_flush(w.dlq, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		status = status == 0 ? 1 : status;

@@ -49,7 +49,7 @@ test_broker_stopped_mid_stream(void **state)
 	Aml__V1__Transaction **ptrs;
 	ct_case_setup(&k, "brokerdown", PARTS);
 	ct_txs_make(6000000, N, &txs, &ptrs);
-	const char *extra[] = { "--batch-size", "500", NULL };
+	const char *extra[] = {"--batch-size", "500", NULL};
 	pid_t pid = ct_consumer_start(k.url, k.topic, k.group, "c-brokerdown", extra, k.log);
 	ct_feeder f;
 	ct_feed_start(&f, k.topic, ptrs, N / 2, 5000);
@@ -71,17 +71,14 @@ test_broker_stopped_mid_stream(void **state)
 	assert_true(ct_alive(pid));
 	ct_assert_rows(c, ptrs, N);
 	ct_stop_committed(pid, c, k.group, k.topic, PARTS);
-	PQfinish(c);
-	free(ptrs);
-	free(txs);
-	ct_case_done(&k);
+	ct_case_end(&k, c, txs, ptrs);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_broker_stopped_mid_stream, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_broker_stopped_mid_stream, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

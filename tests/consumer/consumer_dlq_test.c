@@ -139,7 +139,8 @@ build_cases(void)
 		add(buf, n, "receiver: embedded NUL");
 	}
 	add_bad("amount", "123456789012345678901", 0,
-	        "amount: out of range for numeric(38,18) (at most 20 integer and 18 fractional digits)");
+	        "amount: out of range for numeric(38,18) (at most 20 integer and 18 fractional "
+	        "digits)");
 	add_bad("timestamp_us", NULL, INT64_C(946684800000000), /* year 2000 */
 	        "timestamp_us: implausible (before 2009 or after 2099)");
 	add_valid(4);
@@ -190,7 +191,8 @@ test_dead_letters(void **state)
 	int ng = 0;
 	for (int i = 0; i < ncases; i++)
 		if (cases[i].reason == NULL)
-			good[ng++] = aml__v1__transaction__unpack(NULL, cases[i].len, cases[i].value);
+			good[ng++] =
+			        aml__v1__transaction__unpack(NULL, cases[i].len, cases[i].value);
 	ct_assert_rows(c, good, (size_t)ng);
 	for (int i = 0; i < ng; i++)
 		aml__v1__transaction__free_unpacked(good[i], NULL);
@@ -206,7 +208,8 @@ test_dead_letters(void **state)
 		char key[16];
 		snprintf(key, sizeof(key), "k-%d", i);
 		if (strcmp(m[j].reason, cases[i].reason) != 0)
-			fail_msg("offset %d: reason \"%s\", want \"%s\"", i, m[j].reason, cases[i].reason);
+			fail_msg("offset %d: reason \"%s\", want \"%s\"", i, m[j].reason,
+			         cases[i].reason);
 		assert_string_equal(m[j].src_topic, k.topic);
 		assert_int_equal(m[j].src_partition, 0);
 		assert_int_equal(m[j].src_offset, i);
@@ -236,7 +239,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dead_letters),
+	        cmocka_unit_test(test_dead_letters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,7 @@ test_kill9_then_restart(void **state)
 	Aml__V1__Transaction **ptrs;
 	ct_case_setup(&k, "kill9", PARTS);
 	ct_txs_make(2000000, N, &txs, &ptrs);
-	const char *extra[] = { "--batch-size", "500", NULL };
+	const char *extra[] = {"--batch-size", "500", NULL};
 
 	ct_feeder f;
 	ct_feed_start(&f, k.topic, ptrs, 40000, 20000);
@@ -59,10 +59,7 @@ test_kill9_then_restart(void **state)
 	ct_assert_rows(c, ptrs, N);
 	ct_stop_committed(pid, c, k.group, k.topic, PARTS);
 	assert_int_equal(th_db_int(c, "SELECT inserted FROM ingestion_consumers"), N);
-	PQfinish(c);
-	free(ptrs);
-	free(txs);
-	ct_case_done(&k);
+	ct_case_end(&k, c, txs, ptrs);
 }
 
 /* Two consumers of one group on four partitions, A killed half-way; strategy
@@ -78,7 +75,7 @@ two_consumers_one_killed(const char *strategy, int first)
 	snprintf(opt, sizeof(opt), "partition.assignment.strategy=%s", strategy);
 	ct_case_setup(&k, "pair", PARTS);
 	ct_txs_make(first, N, &txs, &ptrs);
-	const char *extra[] = { "--batch-size", "1000", "--kafka-opt", opt, NULL };
+	const char *extra[] = {"--batch-size", "1000", "--kafka-opt", opt, NULL};
 	char log_b[600];
 	snprintf(log_b, sizeof(log_b), "%s.b", k.log);
 
@@ -94,8 +91,8 @@ two_consumers_one_killed(const char *strategy, int first)
 	while (th_db_int(c, "SELECT count(*) FROM transactions") < N / 2 && th_now_ms() < end)
 		usleep(20000);
 	/* the work was shared */
-	assert_int_equal(th_db_int(c, "SELECT count(*) FROM ingestion_consumers WHERE consumed > 0"),
-	                 2);
+	assert_int_equal(
+	        th_db_int(c, "SELECT count(*) FROM ingestion_consumers WHERE consumed > 0"), 2);
 	assert_killed(a);
 	int64_t at_kill = th_db_int(c, "SELECT count(*) FROM transactions");
 	print_message("killed one of two at %lld rows\n", (long long)at_kill);
@@ -106,10 +103,7 @@ two_consumers_one_killed(const char *strategy, int first)
 	ct_assert_rows(c, ptrs, N);
 	ct_stop_committed(b, c, k.group, k.topic, PARTS);
 	assert_int_equal(th_db_int(c, "SELECT sum(inserted) FROM ingestion_consumers"), N);
-	PQfinish(c);
-	free(ptrs);
-	free(txs);
-	ct_case_done(&k);
+	ct_case_end(&k, c, txs, ptrs);
 }
 
 static void
@@ -142,7 +136,7 @@ test_sigterm_flushes_held_batch(void **state)
 	ct_producer_close(p);
 
 	/* a batch that would only be written a minute from now */
-	const char *extra[] = { "--batch-ms", "60000", NULL };
+	const char *extra[] = {"--batch-ms", "60000", NULL};
 	pid_t pid = ct_consumer_start(k.url, k.topic, k.group, "c-sigterm", extra, k.log);
 	assert_true(ct_wait_log(k.log, "partition.eof partition=0 offset=3000 batch=3000", 30000));
 	PGconn *c = th_db_connect(k.url);
@@ -150,20 +144,17 @@ test_sigterm_flushes_held_batch(void **state)
 	ct_stop_committed(pid, c, k.group, k.topic, PARTS);
 	assert_int_equal(th_db_int(c, "SELECT count(*) FROM transactions"), N);
 	ct_assert_rows(c, ptrs, N);
-	PQfinish(c);
-	free(ptrs);
-	free(txs);
-	ct_case_done(&k);
+	ct_case_end(&k, c, txs, ptrs);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sigterm_flushes_held_batch),
-		cmocka_unit_test(test_kill9_then_restart),
-		cmocka_unit_test(test_two_consumers_one_killed),
-		cmocka_unit_test(test_two_cooperative_consumers_one_killed),
+	        cmocka_unit_test(test_sigterm_flushes_held_batch),
+	        cmocka_unit_test(test_kill9_then_restart),
+	        cmocka_unit_test(test_two_consumers_one_killed),
+	        cmocka_unit_test(test_two_cooperative_consumers_one_killed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

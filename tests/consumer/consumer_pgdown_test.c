@@ -54,7 +54,7 @@ test_postgres_stopped_mid_stream(void **state)
 	enum { N = 30000, PARTS = 2 };
 	char url[256], topic[128], group[128], log[512];
 	snprintf(url, sizeof(url), "postgresql://amlrisk@127.0.0.1:%d/amlrisk", stk.pg_port);
-	char *margv[] = { "amlrisk-migrate", "--database-url", url, NULL };
+	char *margv[] = {"amlrisk-migrate", "--database-url", url, NULL};
 	snprintf(log, sizeof(log), "%s/migrate.log", stk.var);
 	int st = th_stop(th_spawn("amlrisk-migrate", margv, NULL, log), 0, 60000);
 	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -67,7 +67,7 @@ test_postgres_stopped_mid_stream(void **state)
 	Aml__V1__Transaction **ptrs;
 	ct_txs_make(5000000, N, &txs, &ptrs);
 
-	const char *extra[] = { "--batch-size", "500", "--retry-max-ms", "1000", NULL };
+	const char *extra[] = {"--batch-size", "500", "--retry-max-ms", "1000", NULL};
 	pid_t pid = ct_consumer_start(url, topic, group, "c-pgdown", extra, log);
 	ct_feeder f;
 	ct_feed_start(&f, topic, ptrs, N, 5000);
@@ -100,9 +100,10 @@ test_postgres_stopped_mid_stream(void **state)
 	assert_true(ct_wait_log(log, "consumption.resumed", 1000));
 	ct_assert_rows(c, ptrs, N);
 	/* the outage is on record for IngestionStatus */
-	assert_int_equal(th_db_int(c, "SELECT count(*) FROM ingestion_consumers "
-	                              "WHERE last_error LIKE 'database:%' AND last_error_at IS NOT NULL"),
-	                 2);
+	assert_int_equal(
+	        th_db_int(c, "SELECT count(*) FROM ingestion_consumers "
+	                     "WHERE last_error LIKE 'database:%' AND last_error_at IS NOT NULL"),
+	        2);
 	st = th_stop(pid_b, SIGTERM, 30000);
 	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ct_stop_committed(pid, c, group, topic, PARTS);
@@ -115,7 +116,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_postgres_stopped_mid_stream, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_postgres_stopped_mid_stream, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

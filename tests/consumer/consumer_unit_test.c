@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -68,7 +69,11 @@ test_config_defaults_and_precedence(void **state)
 	assert_string_equal(c.dlq_topic, "transactions.dlq");
 	assert_int_equal(c.batch_rows, 20000);
 	assert_int_equal(c.batch_ms, 200);
-	assert_true(c.consumer_id[0] != '\0');
+	/* the default id is stable across restarts of this instance: the host's
+	 * name, not hostname-pid (it is the static group.instance.id) */
+	char host[256];
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	assert_string_equal(c.consumer_id, host);
 	/* environment, then flags over it */
 	setenv("KAFKA_TOPIC", "tx2", 1);
 	setenv("CONSUMER_BATCH_SIZE", "100", 1);
@@ -110,6 +115,9 @@ test_config_rejects(void **state)
 	        {"--no-such-flag", NULL},
 	        {"stray", NULL},
 	        {"--topic", "", NULL},
+	        {"--consumer-id", "two words", NULL},
+	        {"--consumer-id", "w\xc3\xa4llet", NULL},
+	        {"--kafka-opt", "group.instance.id=x", NULL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *a[5] = {bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL};

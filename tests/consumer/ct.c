@@ -24,12 +24,13 @@
 void
 ct_tx_make(ct_tx *t, int i)
 {
-	static const char *assets[] = { "", "BTC", "USDT", "ETH" };
+	static const char *assets[] = {"", "BTC", "USDT", "ETH"};
 	memset(t, 0, sizeof(*t));
 	Aml__V1__Transaction init = AML__V1__TRANSACTION__INIT;
 	t->tx = init;
 	snprintf(t->id, sizeof(t->id), "ct-%08d", i);
-	int s = (int)(((unsigned)i * 7919u) % 997u), r = (int)(((unsigned)i * 104729u + 13u) % 991u);
+	int s = (int)(((unsigned)i * 7919u) % 997u),
+	    r = (int)(((unsigned)i * 104729u + 13u) % 991u);
 	if (s % 50 == 0) /* a 200-byte wallet id */
 		snprintf(t->sender, sizeof(t->sender), "%0200d", s);
 	else if (s % 7 == 0) /* non-ASCII */
@@ -88,6 +89,16 @@ ct_case_done(ct_case *k)
 	th_db_drop(k->url);
 }
 
+void
+ct_case_end(ct_case *k, PGconn *c, ct_tx *txs, Aml__V1__Transaction **ptrs)
+{
+	if (c != NULL)
+		PQfinish(c);
+	free(ptrs);
+	free(txs);
+	ct_case_done(k);
+}
+
 static th_delivery delivered;
 
 rd_kafka_t *
@@ -114,7 +125,8 @@ ct_produce(rd_kafka_t *p, const char *topic, int32_t partition, const void *key,
 {
 	rd_kafka_resp_err_t e;
 	while ((e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-	                              RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
+	                              RD_KAFKA_V_KEY(key, keylen),
+	                              RD_KAFKA_V_VALUE((void *)value, len),
 	                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
 	       RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		rd_kafka_poll(p, 20);
@@ -204,7 +216,7 @@ ct_consumer_start(const char *url, const char *topic, const char *group, const c
 	for (int i = 0; extra != NULL && extra[i] != NULL && n < 46; i++)
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
-	static char *env[] = { "LOG_LEVEL=debug", NULL };
+	static char *env[] = {"LOG_LEVEL=debug", NULL};
 	return th_spawn("amlrisk-consumer", argv, env, log);
 }
 
@@ -275,10 +287,12 @@ void
 ct_log_path(char *out, size_t outlen, const char *name)
 {
 	char dir[512];
-	snprintf(dir, sizeof(dir), "%s/consumer-tests", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/consumer-tests",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		fail_msg("cannot create %s: %s", dir, strerror(errno));
-	snprintf(out, outlen, "%s/%s.%d.%lld.log", dir, name, (int)getpid(), (long long)th_now_ms());
+	snprintf(out, outlen, "%s/%s.%d.%lld.log", dir, name, (int)getpid(),
+	         (long long)th_now_ms());
 	unlink(out);
 }
 
@@ -313,9 +327,10 @@ ct_assert_rows(PGconn *c, Aml__V1__Transaction *const *txs, size_t n)
 	assert_non_null(sorted);
 	memcpy(sorted, txs, n * sizeof(*sorted));
 	qsort(sorted, n, sizeof(*sorted), cmp_tx);
-	PGresult *r = PQexec(c, "SELECT tx_id, sender, receiver, amount::text,"
-	                        " (extract(epoch FROM \"timestamp\") * 1000000)::bigint,"
-	                        " asset IS NULL, coalesce(asset, '') FROM transactions ORDER BY tx_id");
+	PGresult *r =
+	        PQexec(c, "SELECT tx_id, sender, receiver, amount::text,"
+	                  " (extract(epoch FROM \"timestamp\") * 1000000)::bigint,"
+	                  " asset IS NULL, coalesce(asset, '') FROM transactions ORDER BY tx_id");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		fail_msg("select: %s", PQerrorMessage(c));
 	assert_int_equal((size_t)PQntuples(r), n);
@@ -330,7 +345,8 @@ ct_assert_rows(PGconn *c, Aml__V1__Transaction *const *txs, size_t n)
 		canon(want, sizeof(want), t->amount);
 		canon(got, sizeof(got), PQgetvalue(r, row, 3));
 		if (strcmp(want, got) != 0)
-			fail_msg("%s: amount %s, want %s", t->tx_id, PQgetvalue(r, row, 3), t->amount);
+			fail_msg("%s: amount %s, want %s", t->tx_id, PQgetvalue(r, row, 3),
+			         t->amount);
 		if (strtoll(PQgetvalue(r, row, 4), NULL, 10) != t->timestamp_us)
 			fail_msg("%s: timestamp %s, want %" PRId64, t->tx_id, PQgetvalue(r, row, 4),
 			         t->timestamp_us);
@@ -373,7 +389,8 @@ ct_high_watermarks(const char *topic, int n, int64_t *out)
 	rd_kafka_t *rk = plain_consumer("ct-watermarks");
 	for (int i = 0; i < n; i++) {
 		int64_t lo, hi;
-		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 20000);
+		rd_kafka_resp_err_t e =
+		        rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 20000);
 		if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 			fail_msg("watermarks: %s", rd_kafka_err2str(e));
 		out[i] = hi;
@@ -502,11 +519,12 @@ static int
 free_port_pair(void)
 {
 	for (int tries = 0; tries < 50; tries++) {
-		int fds[2] = { -1, -1 }, port = 0, ok = 1;
+		int fds[2] = {-1, -1}, port = 0, ok = 1;
 		for (int i = 0; i < 2 && ok; i++) {
-			struct sockaddr_in a = { .sin_family = AF_INET,
-				                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				                 .sin_port = htons((uint16_t)(i == 0 ? 0 : port + 1)) };
+			struct sockaddr_in a = {.sin_family = AF_INET,
+			                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+			                        .sin_port =
+			                                htons((uint16_t)(i == 0 ? 0 : port + 1))};
 			socklen_t len = sizeof(a);
 			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 			ok = fds[i] >= 0 && bind(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0 &&
@@ -547,10 +565,11 @@ int
 ct_stack_run(const ct_stack *s, const char *what)
 {
 	char cmd[1536];
-	snprintf(cmd, sizeof(cmd),
-	         "AMLRISK_VAR='%s' AMLRISK_PG_PORT=%d AMLRISK_KAFKA_PORT=%d AMLRISK_KAFKA_HEAP=256m "
-	         "'%s/scripts/stack' %s >>'%s/stack.log' 2>&1",
-	         s->var, s->pg_port, s->kafka_port, th_env("AMLRISK_SOURCE_DIR"), what, s->var);
+	snprintf(
+	        cmd, sizeof(cmd),
+	        "AMLRISK_VAR='%s' AMLRISK_PG_PORT=%d AMLRISK_KAFKA_PORT=%d AMLRISK_KAFKA_HEAP=256m "
+	        "'%s/scripts/stack' %s >>'%s/stack.log' 2>&1",
+	        s->var, s->pg_port, s->kafka_port, th_env("AMLRISK_SOURCE_DIR"), what, s->var);
 	return system(cmd);
 }
 

@@ -36,13 +36,16 @@ typedef struct ct_case {
 void ct_case_setup(ct_case *k, const char *name, int partitions);
 /* Drops the case's database. */
 void ct_case_done(ct_case *k);
+/* The end of a case: closes c (may be NULL), frees txs and ptrs (from
+ * ct_txs_make, may be NULL) and drops the case's database. */
+void ct_case_end(ct_case *k, PGconn *c, ct_tx *txs, Aml__V1__Transaction **ptrs);
 
 /* A producer (idempotent, acks=all, 8 MiB messages). Caller destroys with
  * ct_producer_close(), which flushes and asserts every delivery succeeded. */
 rd_kafka_t *ct_producer(void);
 /* Produces value (copied) with key to topic; partition -1 = by key. */
-void ct_produce(rd_kafka_t *p, const char *topic, int32_t partition, const void *key,
-                size_t keylen, const void *value, size_t len);
+void ct_produce(rd_kafka_t *p, const char *topic, int32_t partition, const void *key, size_t keylen,
+                const void *value, size_t len);
 /* Packs tx and produces it keyed by sender. */
 void ct_produce_tx(rd_kafka_t *p, const char *topic, const Aml__V1__Transaction *tx);
 void ct_producer_close(rd_kafka_t *p);
