@@ -43,14 +43,18 @@ typedef struct worker {
 	rd_kafka_queue_t *commitq; /* results of asynchronous commits */
 	int commits_inflight;
 	int64_t next_commit_ms;
-	/* the last error, written with the next batch */
+	/* the last error, written with the next batch or idle refresh, and
+	 * cleared once what it was about works again */
 	char last_error[256];
-	int64_t last_error_us;
-	int error_unsaved;
+	int err_kind;          /* ERR_*, ERR_NONE once cleared */
+	int64_t last_error_us; /* when it happened */
+	int error_unsaved;     /* last_error (or its clearing) not yet in the database */
+	int pause_failing;     /* a pause or resume failed: logged once until one works */
 	int64_t started_us;
 	int64_t last_state_ms;
 	/* totals for the log */
-	int64_t total_rows, total_inserted, total_dead, batches;
+	int64_t total_rows, total_inserted, total_dead, total_conflicts, batches;
+	cons_db_counts counts; /* what the batch being flushed added, once stored */
 } worker;
 
 static int64_t
@@ -69,15 +73,34 @@ wall_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Remembers an error for ingestion_consumers.last_error (IngestionStatus). */
+/* What the last error is about: what must work again to clear it. */
+enum { ERR_NONE = 0, ERR_KAFKA, ERR_COMMIT, ERR_DLQ, ERR_DB };
+#define ERR_BIT(k) (1u << (k))
+
+/* Remembers an error (kind ERR_*) for ingestion_consumers.last_error
+ * (IngestionStatus): "what: msg". */
 static void
-record_error(worker *w, const char *what, const char *msg)
+record_error(worker *w, int kind, const char *what, const char *msg)
 {
 	int n = snprintf(w->last_error, sizeof(w->last_error), "%s: ", what);
 	if (n > 0 && (size_t)n < sizeof(w->last_error))
 		snprintf(w->last_error + n, sizeof(w->last_error) - (size_t)n, "%.*s",
 		         (int)(sizeof(w->last_error) - (size_t)n - 1), msg);
+	w->err_kind = kind;
 	w->last_error_us = wall_us();
+	w->error_unsaved = 1;
+}
+
+/* What the last error was about has just worked (kinds: ERR_BIT()s): the
+ * error is cleared, in ingestion_consumers too (its time stays). */
+static void
+clear_error(worker *w, unsigned kinds)
+{
+	if (w->err_kind == ERR_NONE || (kinds & ERR_BIT(w->err_kind)) == 0)
+		return;
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "error.cleared", "was=\"%s\"", w->last_error);
+	w->last_error[0] = '\0';
+	w->err_kind = ERR_NONE;
 	w->error_unsaved = 1;
 }
 
@@ -103,7 +126,7 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	worker *w = opaque;
 	amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.error", "client=%s error=%s reason=\"%s\"",
 	            rd_kafka_name(rk), rd_kafka_err2name(err), reason);
-	record_error(w, "kafka", reason);
+	record_error(w, ERR_KAFKA, "kafka", reason);
 }
 
 static void
@@ -124,7 +147,7 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	amlrisk_log(AMLRISK_LOG_WARN, "consumer", "dlq.delivery_failed",
 	            "partition=%" PRId32 " offset=%" PRId64 " error=%s", d->partition, d->offset,
 	            rd_kafka_err2name(m->err));
-	record_error(w, "dead-letter delivery", rd_kafka_err2str(m->err));
+	record_error(w, ERR_DLQ, "dead-letter delivery", rd_kafka_err2str(m->err));
 }
 
 /* ---- dead letters ---- */
@@ -175,7 +198,7 @@ dlq_produce(worker *w, cons_dlq *d)
 		d->too_large = 1;
 	}
 	d->status = CONS_DLQ_FAILED;
-	record_error(w, "dead-letter produce", rd_kafka_err2str(err));
+	record_error(w, ERR_DLQ, "dead-letter produce", rd_kafka_err2str(err));
 	return AMLRISK_EKAFKA;
 }
 
@@ -194,10 +217,13 @@ dlq_settle(worker *w, int timeout_ms)
 			if (d[i].status != CONS_DLQ_DELIVERED)
 				waiting++;
 		}
-		if (waiting == 0)
+		if (waiting == 0) {
+			if (n > 0)
+				clear_error(w, ERR_BIT(ERR_DLQ));
 			return AMLRISK_OK;
+		}
 		if (mono_ms() >= end) {
-			record_error(w, "dead-letter delivery", "not confirmed in time");
+			record_error(w, ERR_DLQ, "dead-letter delivery", "not confirmed in time");
 			return AMLRISK_ETIMEDOUT;
 		}
 		rd_kafka_poll(w->dlq, 50);
@@ -291,8 +317,11 @@ on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list
 	if (failed > 0 || err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.commit_failed",
 		            "partitions=%d error=%s will=retry", failed, rd_kafka_err2name(err));
-		record_error(w, "offset commit", rd_kafka_err2str(err));
+		record_error(w, ERR_COMMIT, "offset commit", rd_kafka_err2str(err));
 		w->next_commit_ms = mono_ms() + COMMIT_RETRY_MS;
+	} else {
+		/* the group coordinator answered: Kafka works again */
+		clear_error(w, ERR_BIT(ERR_COMMIT) | ERR_BIT(ERR_KAFKA));
 	}
 }
 
@@ -334,33 +363,69 @@ commit_offsets(worker *w, int async, const rd_kafka_topic_partition_list_t *only
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.commit_failed",
 		            "partitions=%d error=%s will=retry", n, rd_kafka_err2name(err));
-		record_error(w, "offset commit", rd_kafka_err2str(err));
+		record_error(w, ERR_COMMIT, "offset commit", rd_kafka_err2str(err));
 		w->next_commit_ms = mono_ms() + COMMIT_RETRY_MS;
 		return AMLRISK_EKAFKA;
 	}
+	if (!async)
+		clear_error(w, ERR_BIT(ERR_COMMIT) | ERR_BIT(ERR_KAFKA));
 	return AMLRISK_OK;
 }
 
 /* ---- pause / resume ---- */
 
+/* Pauses or resumes the partitions of l. librdkafka answers per partition
+ * (the call itself returns NO_ERROR): every one must have worked. A failure
+ * is logged (once until one works again) and recorded. Returns AMLRISK_OK or
+ * AMLRISK_EKAFKA. */
+static int
+pause_resume(worker *w, rd_kafka_topic_partition_list_t *l, int pause)
+{
+	rd_kafka_resp_err_t e =
+	        pause ? rd_kafka_pause_partitions(w->rk, l) : rd_kafka_resume_partitions(w->rk, l);
+	int32_t part = -1;
+	for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
+		if ((e = l->elems[i].err) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			part = l->elems[i].partition;
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		w->pause_failing = 0;
+		return AMLRISK_OK;
+	}
+	if (!w->pause_failing)
+		amlrisk_log(AMLRISK_LOG_WARN, "consumer",
+		            pause ? "consumption.pause_failed" : "consumption.resume_failed",
+		            "partition=%" PRId32 " error=%s will=retry", part,
+		            rd_kafka_err2name(e));
+	w->pause_failing = 1;
+	record_error(w, ERR_KAFKA, pause ? "pause" : "resume", rd_kafka_err2str(e));
+	return AMLRISK_EKAFKA;
+}
+
+/* Pauses or resumes the whole assignment. w->paused follows only when it
+ * worked, so a failed resume is tried again by the loop (a partition left
+ * paused would never be read again); a failed pause is harmless (a message
+ * that arrives while a batch waits is put back with seek_back()). */
 static void
 set_paused(worker *w, int pause)
 {
 	if (w->paused == pause)
 		return;
 	rd_kafka_topic_partition_list_t *l = NULL;
-	if (rd_kafka_assignment(w->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l != NULL) {
-		if (pause)
-			rd_kafka_pause_partitions(w->rk, l);
-		else
-			rd_kafka_resume_partitions(w->rk, l);
+	rd_kafka_resp_err_t e = rd_kafka_assignment(w->rk, &l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR || l == NULL) {
+		if (!w->pause_failing)
+			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.assignment_failed",
+			            "error=%s will=retry", rd_kafka_err2name(e));
+		w->pause_failing = 1;
+		return;
 	}
-	amlrisk_log(AMLRISK_LOG_INFO, "consumer",
-	            pause ? "consumption.paused" : "consumption.resumed", "partitions=%d",
-	            l != NULL ? l->cnt : 0);
-	if (l != NULL)
-		rd_kafka_topic_partition_list_destroy(l);
-	w->paused = pause;
+	if (pause_resume(w, l, pause) == AMLRISK_OK) {
+		amlrisk_log(AMLRISK_LOG_INFO, "consumer",
+		            pause ? "consumption.paused" : "consumption.resumed", "partitions=%d",
+		            l->cnt);
+		w->paused = pause;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* Puts partition back to offset so a message we could not take is read again. */
@@ -396,6 +461,8 @@ fill_watermarks(worker *w, cons_part *p, int n)
 	}
 }
 
+/* This consumer's row for the next write: the last error (or "" once it was
+ * cleared) only when the database has not seen it yet. */
 static cons_db_state
 db_state(worker *w)
 {
@@ -407,6 +474,44 @@ db_state(worker *w)
 	                       .last_error_us = w->last_error_us};
 }
 
+/* Turns the conflicting duplicates the last write found into dead letters
+ * (reason "conflicting_duplicate", what differs and the stored version in
+ * dlq.conflict.* and dlq.stored.* headers), each logged as a warning. All or
+ * none: on failure they are taken out again and AMLRISK_ENOMEM returned. */
+static int
+dead_letter_conflicts(worker *w)
+{
+	int n = cons_db_conflicts(w->db);
+	for (int i = 0; i < n; i++) {
+		cons_db_conflict c;
+		cons_db_conflict_get(w->db, i, &c);
+		rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+		cons_dlq *d = NULL;
+		int rv = AMLRISK_ENOMEM;
+		if (h != NULL) {
+			rd_kafka_header_add(h, "dlq.conflict.fields", -1, c.fields, -1);
+			rd_kafka_header_add(h, "dlq.stored.seq", -1, c.seq, -1);
+			rd_kafka_header_add(h, "dlq.stored.sender", -1, c.sender, -1);
+			rd_kafka_header_add(h, "dlq.stored.receiver", -1, c.receiver, -1);
+			rd_kafka_header_add(h, "dlq.stored.amount", -1, c.amount, -1);
+			rd_kafka_header_add(h, "dlq.stored.timestamp_us", -1, c.timestamp_us, -1);
+			rd_kafka_header_add(h, "dlq.stored.asset", -1,
+			                    c.asset != NULL ? c.asset : "", -1);
+			rv = cons_batch_add_conflict(w->batch, c.row, CONS_REASON_CONFLICT, h, &d);
+			rd_kafka_headers_destroy(h);
+		}
+		if (rv != AMLRISK_OK) {
+			cons_batch_drop_conflicts(w->batch);
+			return rv;
+		}
+		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "message.conflicting_duplicate",
+		            "partition=%" PRId32 " offset=%" PRId64
+		            " tx_id=%s differs=%s stored_seq=%s",
+		            d->partition, d->offset, c.tx_id, c.fields, c.seq);
+	}
+	return AMLRISK_OK;
+}
+
 /* Drives the batch to COMMITTED and back to FILLING: database transaction,
  * dead letters confirmed, offsets committed. Returns AMLRISK_OK when the batch
  * is done (or empty); otherwise the batch stays FLUSHING, keeping what was
@@ -416,7 +521,7 @@ flush(worker *w)
 {
 	cons_batch *b = w->batch;
 	int rv, nparts, rows = cons_batch_rows(b);
-	int64_t t0 = mono_ms(), inserted = 0;
+	int64_t t0 = mono_ms();
 	char err[512];
 	if (cons_batch_state_get(b) == CONS_BATCH_FILLING) {
 		if (cons_batch_messages(b) == 0)
@@ -427,22 +532,28 @@ flush(worker *w)
 	cons_part *parts = cons_batch_parts(b, &nparts);
 	int dead = cons_batch_messages(b) - rows;
 	if (!cons_batch_stored(b)) {
+		/* a database error passes the moment this write succeeds: say so
+		 * in the same transaction (if it fails, the error is back) */
+		clear_error(w, ERR_BIT(ERR_DB));
 		cons_db_state st = db_state(w);
-		st.consumed = cons_batch_messages(b);
-		st.dead_lettered = dead;
 		fill_watermarks(w, parts, nparts);
-		if ((rv = cons_db_write(w->db, b, &st, &inserted, err, sizeof(err))) != 0) {
+		if ((rv = cons_db_write(w->db, b, &st, &w->counts, err, sizeof(err))) != 0) {
 			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "db.write_failed",
 			            "rows=%d error=\"%s\"", rows, err);
-			record_error(w, "database", err);
+			record_error(w, ERR_DB, "database", err);
 			return rv;
 		}
 		if (st.last_error != NULL)
 			w->error_unsaved = 0;
+		/* before the batch counts as stored, so a failure here writes it
+		 * again (harmless: it is all duplicates, counted once) */
+		if ((rv = dead_letter_conflicts(w)) != 0)
+			return rv;
 		cons_batch_set_stored(b);
 		w->total_rows += rows;
-		w->total_inserted += inserted;
-		w->total_dead += dead;
+		w->total_inserted += w->counts.inserted;
+		w->total_dead += w->counts.dead_lettered;
+		w->total_conflicts += w->counts.conflicts;
 	}
 	if ((rv = dlq_settle(w, DLQ_WAIT_MS)) != 0) {
 		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "dlq.unconfirmed", "dead=%d", dead);
@@ -464,10 +575,11 @@ flush(worker *w)
 		return rv;
 	w->batches++;
 	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "batch.committed",
-	            "rows=%d inserted=%" PRId64 " duplicates=%" PRId64 " dead=%d partitions=%d "
-	            "ms=%" PRId64 " lag=%" PRId64 " uncommitted=%d",
-	            rows, inserted, (int64_t)rows - inserted, dead, nparts, mono_ms() - t0, lag,
-	            offs_outstanding(w));
+	            "rows=%d inserted=%" PRId64 " duplicates=%" PRId64 " dead=%" PRId64
+	            " conflicts=%" PRId64 " partitions=%d ms=%" PRId64 " lag=%" PRId64
+	            " uncommitted=%d",
+	            rows, w->counts.inserted, w->counts.duplicates, w->counts.dead_lettered,
+	            w->counts.conflicts, nparts, mono_ms() - t0, lag, offs_outstanding(w));
 	return cons_batch_set_state(b, CONS_BATCH_FILLING);
 }
 
@@ -562,10 +674,15 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 		/* set the new partitions' pause state explicitly: librdkafka keeps
 		 * a partition's pause across unassign and assign, so a partition
 		 * paused before a rebalance would otherwise come back paused */
-		if (w->paused && cons_batch_state_get(w->batch) == CONS_BATCH_FLUSHING)
-			rd_kafka_pause_partitions(rk, parts);
-		else
-			rd_kafka_resume_partitions(rk, parts);
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(parts);
+		if (l == NULL)
+			w->paused = 1; /* the loop resumes the whole assignment */
+		else if (w->paused && cons_batch_state_get(w->batch) == CONS_BATCH_FLUSHING)
+			pause_resume(w, l, 1);
+		else if (pause_resume(w, l, 0) != AMLRISK_OK)
+			w->paused = 1; /* the loop resumes the whole assignment again */
+		if (l != NULL)
+			rd_kafka_topic_partition_list_destroy(l);
 	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
 		on_revoke(w, parts);
 		if (w->cooperative)
@@ -602,7 +719,7 @@ handle_message(worker *w, rd_kafka_message_t *m)
 			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.consume_error",
 			            "error=%s msg=\"%s\"", rd_kafka_err2name(m->err),
 			            rd_kafka_message_errstr(m));
-			record_error(w, "kafka", rd_kafka_message_errstr(m));
+			record_error(w, ERR_KAFKA, "kafka", rd_kafka_message_errstr(m));
 		}
 		rd_kafka_message_destroy(m);
 		return;
@@ -610,20 +727,19 @@ handle_message(worker *w, rd_kafka_message_t *m)
 	Aml__V1__Transaction *tx = NULL;
 	char why[160];
 	int bad = amlrisk_tx_decode(m->payload, m->len, &tx, NULL, why, sizeof(why));
+	rd_kafka_headers_t *h = NULL;
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		h = NULL;
+	cons_src src = {m->payload, m->len, m->key, m->key_len, h};
 	for (int tries = 0; tries < 2; tries++) {
 		int rv;
 		cons_dlq *d = NULL;
 		if (cons_batch_state_get(w->batch) != CONS_BATCH_FILLING)
 			rv = AMLRISK_ESTATE;
 		else if (bad == AMLRISK_OK)
-			rv = cons_batch_add_row(w->batch, m->partition, m->offset, tx);
-		else {
-			rd_kafka_headers_t *h = NULL;
-			if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
-				h = NULL;
-			rv = cons_batch_add_dlq(w->batch, m->partition, m->offset, m->payload,
-			                        m->len, m->key, m->key_len, h, why, &d);
-		}
+			rv = cons_batch_add_row(w->batch, m->partition, m->offset, tx, &src);
+		else
+			rv = cons_batch_add_dlq(w->batch, m->partition, m->offset, &src, why, &d);
 		if (rv == AMLRISK_OK) {
 			if (d != NULL) {
 				amlrisk_log(AMLRISK_LOG_WARN, "consumer", "message.dead_lettered",

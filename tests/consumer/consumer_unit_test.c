@@ -234,12 +234,30 @@ test_codec_row(void **state)
 
 /* ---- batch ---- */
 
+/* A message's source: value "v<partition>.<offset>", key "k<offset>". */
+typedef struct src_buf {
+	char value[32], key[32];
+	cons_src src;
+} src_buf;
+
+static const cons_src *
+src_of(src_buf *s, int32_t part, int64_t offset, const rd_kafka_headers_t *h)
+{
+	snprintf(s->value, sizeof(s->value), "v%d.%lld", (int)part, (long long)offset);
+	snprintf(s->key, sizeof(s->key), "k%lld", (long long)offset);
+	s->src = (cons_src){s->value, strlen(s->value), s->key, strlen(s->key), h};
+	return &s->src;
+}
+
 static void
 add_rows(cons_batch *b, int32_t part, int64_t first, int n)
 {
 	Aml__V1__Transaction t = valid_tx();
+	src_buf sb;
 	for (int i = 0; i < n; i++)
-		assert_int_equal(cons_batch_add_row(b, part, first + i, &t), AMLRISK_OK);
+		assert_int_equal(cons_batch_add_row(b, part, first + i, &t,
+		                                    src_of(&sb, part, first + i, NULL)),
+		                 AMLRISK_OK);
 }
 
 static void
@@ -251,13 +269,14 @@ test_batch_bounds_and_parts(void **state)
 	assert_int_equal(cons_batch_create(&b, 10, 1 << 20), AMLRISK_OK);
 	add_rows(b, 3, 100, 4);
 	add_rows(b, 1, 7, 3);
-	assert_int_equal(cons_batch_add_dlq(b, 1, 10, "xx", 2, "k", 1, NULL, "bad", NULL),
+	src_buf sb;
+	assert_int_equal(cons_batch_add_dlq(b, 1, 10, src_of(&sb, 1, 10, NULL), "bad", NULL),
 	                 AMLRISK_OK);
 	add_rows(b, 1, 11, 2);
 	assert_int_equal(cons_batch_messages(b), 10);
 	assert_true(cons_batch_full(b));
 	Aml__V1__Transaction t = valid_tx();
-	assert_int_equal(cons_batch_add_row(b, 1, 13, &t), AMLRISK_EFULL);
+	assert_int_equal(cons_batch_add_row(b, 1, 13, &t, src_of(&sb, 1, 13, NULL)), AMLRISK_EFULL);
 	cons_part *p = cons_batch_parts(b, &n);
 	assert_int_equal(n, 2);
 	assert_int_equal(p[0].partition, 1);
@@ -285,12 +304,20 @@ test_batch_bounds_and_parts(void **state)
 	assert_int_equal(len, 4 * one);
 	for (int i = 0; i < 4; i++)
 		assert_memory_equal(d + (size_t)i * one, row, one);
+	/* and their sources: row i is what arrived at 3/100+i */
+	for (int i = 0; i < 4; i++) {
+		int32_t part;
+		int64_t off;
+		cons_batch_row_at(b, i, &part, &off);
+		assert_int_equal(part, 3);
+		assert_int_equal(off, 100 + i);
+	}
 	cons_batch_destroy(b);
 
 	/* the byte bound: rows stop fitting before max_bytes is passed */
 	assert_int_equal(cons_batch_create(&b, 100000, 1 << 20), AMLRISK_OK);
 	int added = 0;
-	while (cons_batch_add_row(b, 0, added, &t) == AMLRISK_OK)
+	while (cons_batch_add_row(b, 0, added, &t, src_of(&sb, 0, added, NULL)) == AMLRISK_OK)
 		added++;
 	assert_true(cons_batch_bytes(b) <= 1 << 20);
 	assert_true(added > 1000);
@@ -313,12 +340,13 @@ test_batch_dlq_and_lifecycle(void **state)
 	size_t big = 2 << 20;
 	char *v = calloc(1, big);
 	assert_non_null(v);
-	assert_int_equal(cons_batch_add_dlq(b, 0, 5, v, big, NULL, 0, h, "too large", &d),
-	                 AMLRISK_OK);
+	cons_src big_src = {v, big, NULL, 0, h};
+	assert_int_equal(cons_batch_add_dlq(b, 0, 5, &big_src, "too large", &d), AMLRISK_OK);
 	assert_int_equal(d->id, 1);
 	assert_null(d->key);
 	assert_non_null(d->headers);
-	assert_int_equal(cons_batch_add_dlq(b, 0, 6, "x", 1, NULL, 0, NULL, "r", NULL),
+	src_buf sb;
+	assert_int_equal(cons_batch_add_dlq(b, 0, 6, src_of(&sb, 0, 6, NULL), "r", NULL),
 	                 AMLRISK_EFULL);
 	assert_true(cons_batch_full(b));
 	assert_ptr_equal(cons_batch_dlq_find(b, 1), d);
@@ -330,7 +358,7 @@ test_batch_dlq_and_lifecycle(void **state)
 	assert_int_equal(cons_batch_set_state(b, CONS_BATCH_COMMITTED), AMLRISK_ESTATE);
 	assert_int_equal(cons_batch_set_state(b, CONS_BATCH_FLUSHING), AMLRISK_OK);
 	Aml__V1__Transaction t = valid_tx();
-	assert_int_equal(cons_batch_add_row(b, 0, 7, &t), AMLRISK_ESTATE);
+	assert_int_equal(cons_batch_add_row(b, 0, 7, &t, src_of(&sb, 0, 7, NULL)), AMLRISK_ESTATE);
 	/* not empty: cannot go back to filling without being written */
 	assert_int_equal(cons_batch_set_state(b, CONS_BATCH_FILLING), AMLRISK_ESTATE);
 	assert_int_equal(cons_batch_stored(b), 0);
@@ -345,7 +373,7 @@ test_batch_dlq_and_lifecycle(void **state)
 	cons_batch_dlqs(b, &n);
 	assert_int_equal(n, 0);
 	/* ids keep increasing across batches */
-	assert_int_equal(cons_batch_add_dlq(b, 2, 9, "x", 1, "k", 1, NULL, "r", &d), AMLRISK_OK);
+	assert_int_equal(cons_batch_add_dlq(b, 2, 9, src_of(&sb, 2, 9, NULL), "r", &d), AMLRISK_OK);
 	assert_int_equal(d->id, 2);
 	/* dropped after a revoke: back to FILLING is allowed once empty */
 	assert_int_equal(cons_batch_set_state(b, CONS_BATCH_FLUSHING), AMLRISK_OK);
@@ -353,6 +381,82 @@ test_batch_dlq_and_lifecycle(void **state)
 	cons_batch_drop_partitions(b, drop, 1);
 	assert_int_equal(cons_batch_set_state(b, CONS_BATCH_FILLING), AMLRISK_OK);
 	assert_string_equal(cons_batch_state_name(CONS_BATCH_FLUSHING), "flushing");
+	cons_batch_destroy(b);
+}
+
+/* A row the database finds a conflicting duplicate becomes a dead letter
+ * from its kept source (value, key, headers, plus the stored version's),
+ * stays a row, and is not counted as a message twice. */
+static void
+test_batch_conflicts(void **state)
+{
+	(void)state;
+	cons_batch *b;
+	cons_dlq *d;
+	int n;
+	src_buf sb;
+	Aml__V1__Transaction t = valid_tx();
+	rd_kafka_headers_t *h = rd_kafka_headers_new(2), *extra = rd_kafka_headers_new(2);
+	rd_kafka_header_add(h, "trace", -1, "abc", -1);
+	rd_kafka_header_add(extra, "dlq.stored.seq", -1, "42", -1);
+	assert_int_equal(cons_batch_create(&b, 100, 1 << 20), AMLRISK_OK);
+	add_rows(b, 0, 10, 3);
+	assert_int_equal(cons_batch_add_row(b, 1, 20, &t, src_of(&sb, 1, 20, h)), AMLRISK_OK);
+	add_rows(b, 2, 30, 2);
+	/* keyless */
+	cons_src nokey = {"plain", 5, NULL, 0, NULL};
+	assert_int_equal(cons_batch_add_row(b, 2, 32, &t, &nokey), AMLRISK_OK);
+	assert_int_equal(cons_batch_add_dlq(b, 0, 13, src_of(&sb, 0, 13, NULL), "bad", NULL),
+	                 AMLRISK_OK);
+	/* only while flushing, before stored */
+	assert_int_equal(cons_batch_add_conflict(b, 3, CONS_REASON_CONFLICT, extra, &d),
+	                 AMLRISK_ESTATE);
+	assert_int_equal(cons_batch_set_state(b, CONS_BATCH_FLUSHING), AMLRISK_OK);
+	assert_int_equal(cons_batch_add_conflict(b, 7, CONS_REASON_CONFLICT, extra, &d),
+	                 AMLRISK_EINVAL);
+	assert_int_equal(cons_batch_add_conflict(b, 3, CONS_REASON_CONFLICT, extra, &d),
+	                 AMLRISK_OK);
+	assert_int_equal(d->conflict, 1);
+	assert_int_equal(d->partition, 1);
+	assert_int_equal(d->offset, 20);
+	assert_int_equal(d->value_len, strlen("v1.20"));
+	assert_memory_equal(d->value, "v1.20", d->value_len);
+	assert_int_equal(d->key_len, strlen("k20"));
+	assert_memory_equal(d->key, "k20", d->key_len);
+	assert_string_equal(d->reason, CONS_REASON_CONFLICT);
+	const void *v;
+	size_t vlen;
+	assert_int_equal(rd_kafka_header_get_last(d->headers, "trace", &v, &vlen), 0);
+	assert_memory_equal(v, "abc", 3);
+	assert_int_equal(rd_kafka_header_get_last(d->headers, "dlq.stored.seq", &v, &vlen), 0);
+	assert_memory_equal(v, "42", 2);
+	assert_int_equal(cons_batch_add_conflict(b, 6, CONS_REASON_CONFLICT, NULL, &d), AMLRISK_OK);
+	assert_null(d->key);
+	assert_int_equal(d->value_len, 5);
+	assert_memory_equal(d->value, "plain", 5);
+	assert_int_equal(cons_batch_messages(b), 8); /* 7 rows, 1 invalid */
+	cons_batch_dlqs(b, &n);
+	assert_int_equal(n, 3);
+	/* all or none: taken out again, the invalid one stays */
+	cons_batch_drop_conflicts(b);
+	d = cons_batch_dlqs(b, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].conflict, 0);
+	assert_int_equal(cons_batch_add_conflict(b, 4, CONS_REASON_CONFLICT, NULL, &d), AMLRISK_OK);
+	assert_memory_equal(d->value, "v2.30", 5);
+	/* a revoke drops partition 1: the rows after it keep their sources */
+	int32_t drop[] = {1};
+	cons_batch_drop_partitions(b, drop, 1);
+	assert_int_equal(cons_batch_rows(b), 6);
+	assert_int_equal(cons_batch_add_conflict(b, 4, CONS_REASON_CONFLICT, NULL, &d), AMLRISK_OK);
+	assert_int_equal(d->offset, 31);
+	assert_memory_equal(d->value, "v2.31", 5);
+	assert_memory_equal(d->key, "k31", 3);
+	cons_batch_set_stored(b);
+	assert_int_equal(cons_batch_add_conflict(b, 0, CONS_REASON_CONFLICT, NULL, &d),
+	                 AMLRISK_ESTATE);
+	rd_kafka_headers_destroy(h);
+	rd_kafka_headers_destroy(extra);
 	cons_batch_destroy(b);
 }
 
@@ -366,6 +470,7 @@ main(void)
 	        cmocka_unit_test(test_codec_row),
 	        cmocka_unit_test(test_batch_bounds_and_parts),
 	        cmocka_unit_test(test_batch_dlq_and_lifecycle),
+	        cmocka_unit_test(test_batch_conflicts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

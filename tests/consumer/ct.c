@@ -194,9 +194,10 @@ ct_alive(pid_t pid)
 	return waitpid(pid, &st, WNOHANG) == 0;
 }
 
-pid_t
-ct_consumer_start(const char *url, const char *topic, const char *group, const char *id,
-                  const char *const *extra, const char *log)
+/* Starts prog (under AMLRISK_BIN) as the consumer, with env (may be NULL). */
+static pid_t
+consumer_spawn(const char *prog, char **env, const char *url, const char *topic, const char *group,
+               const char *id, const char *const *extra, const char *log)
 {
 	char *argv[48];
 	int n = 0;
@@ -216,8 +217,27 @@ ct_consumer_start(const char *url, const char *topic, const char *group, const c
 	for (int i = 0; extra != NULL && extra[i] != NULL && n < 46; i++)
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
+	return th_spawn(prog, argv, env, log);
+}
+
+pid_t
+ct_consumer_start(const char *url, const char *topic, const char *group, const char *id,
+                  const char *const *extra, const char *log)
+{
 	static char *env[] = {"LOG_LEVEL=debug", NULL};
-	return th_spawn("amlrisk-consumer", argv, env, log);
+	return consumer_spawn("amlrisk-consumer", env, url, topic, group, id, extra, log);
+}
+
+pid_t
+ct_consumer_start_faulty(const char *faults, const char *url, const char *topic, const char *group,
+                         const char *id, const char *const *extra, const char *log)
+{
+	static char fenv[256];
+	snprintf(fenv, sizeof(fenv), "AMLRISK_FAULTS=%s", faults);
+	char *env[] = {"LOG_LEVEL=debug", fenv, NULL};
+	/* built beside the tests, never installed */
+	return consumer_spawn("../tests/amlrisk-consumer-faults", env, url, topic, group, id, extra,
+	                      log);
 }
 
 int64_t
@@ -259,6 +279,40 @@ ct_wait_log(const char *path, const char *needle, int timeout_ms)
 	}
 	free(buf);
 	return found;
+}
+
+/* Occurrences of needle in the file at path (0 if it cannot be read). */
+static int
+count_in_file(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	int n = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		for (const char *p = line; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+			n++;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+int
+ct_wait_log_count(const char *path, const char *needle, int n, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms;
+	int got;
+	while ((got = count_in_file(path, needle)) < n && th_now_ms() < end)
+		usleep(50000);
+	return got;
+}
+
+int64_t
+ct_wait_int(PGconn *c, const char *sql, int64_t want, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms, v;
+	while ((v = th_db_int(c, sql)) != want && th_now_ms() < end)
+		usleep(50000);
+	return v;
 }
 
 int
@@ -413,8 +467,8 @@ typedef struct msg_vec {
 	size_t cnt, cap;
 } msg_vec;
 
-/* Copies one message (value, key, partition, offset, dlq.* headers) into the
- * vector arg; every message counts. */
+/* Copies one message (value, key, partition, offset, headers) into the
+ * vector arg. */
 static int
 keep_msg(const rd_kafka_message_t *m, void *arg)
 {
@@ -447,22 +501,53 @@ keep_msg(const rd_kafka_message_t *m, void *arg)
 	c->src_partition = num[0] ? strtoll(num, NULL, 10) : -1;
 	header_str(h, "dlq.offset", num, sizeof(num));
 	c->src_offset = num[0] ? strtoll(num, NULL, 10) : -1;
+	if (h != NULL)
+		assert_non_null(c->headers = rd_kafka_headers_copy(h));
 	return 1;
 }
 
+void
+ct_msg_header(const ct_msg *m, const char *name, char *out, size_t cap)
+{
+	header_str(m->headers, name, out, cap);
+}
+
 size_t
-ct_read_topic(const char *topic, int n, size_t want, int timeout_ms, ct_msg **out)
+ct_read_topic(const char *topic, int n, int timeout_ms, ct_msg **out)
 {
 	rd_kafka_t *rk = plain_consumer("ct-reader");
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
-	for (int i = 0; i < n; i++)
-		rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-	rd_kafka_topic_partition_list_destroy(l);
-	msg_vec mv = {NULL, 0, want + 16};
+	msg_vec mv = {NULL, 0, 16};
 	mv.v = calloc(mv.cap, sizeof(*mv.v));
 	assert_non_null(mv.v);
-	th_kafka_consume(rk, want, timeout_ms, 2000, keep_msg, &mv);
+	int64_t end = th_now_ms() + timeout_ms;
+	/* one partition at a time, from its low to its high watermark */
+	for (int i = 0; i < n; i++) {
+		int64_t lo, hi;
+		rd_kafka_resp_err_t e =
+		        rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 20000);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+			fail_msg("watermarks of %s: %s", topic, rd_kafka_err2str(e));
+		if (hi <= lo)
+			continue;
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(l, topic, i)->offset = lo;
+		assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+		rd_kafka_topic_partition_list_destroy(l);
+		int64_t next = lo;
+		while (next < hi && th_now_ms() < end) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+			if (m == NULL)
+				continue;
+			if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+				keep_msg(m, &mv);
+				next = m->offset + 1;
+			}
+			rd_kafka_message_destroy(m);
+		}
+		if (next < hi)
+			fail_msg("%s/%d: read up to offset %lld of %lld in time", topic, i,
+			         (long long)next, (long long)hi);
+	}
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	*out = mv.v;
@@ -475,6 +560,8 @@ ct_msgs_free(ct_msg *m, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(m[i].value);
 		free(m[i].key);
+		if (m[i].headers != NULL)
+			rd_kafka_headers_destroy(m[i].headers);
 	}
 	free(m);
 }
