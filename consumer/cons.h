@@ -194,7 +194,8 @@ typedef struct cons_db_state {
 	const char *topic;
 	int64_t started_us;     /* process start, Unix microseconds */
 	const char *last_error; /* NULL: unchanged; "": cleared (the condition passed) */
-	int64_t last_error_us;  /* when last_error happened (a non-empty one) */
+	int64_t last_error_us;  /* when the last error happened, also with "" (an
+	                         * outage stays on record); 0: never */
 } cons_db_state;
 
 /* What writing a batch added to the counters. Messages at offsets the group

@@ -85,7 +85,8 @@ static const char *SQL_COUNTED =
 
 /* This consumer's row, the counters added. $1 id $2 group $3 topic
  * $4 consumed $5 inserted $6 duplicates $7 dead $8 conflicts $9 last_error
- * (NULL: keep, '': clear) $10 last_error_at $11 started_at */
+ * (NULL: keep, '': clear) $10 when the last error happened (NULL: keep; kept
+ * when it is cleared: an outage stays on record) $11 started_at */
 #define SQL_CONSUMER_UPSERT                                                                        \
 	"INSERT INTO ingestion_consumers AS c (consumer_id, group_id, topic, consumed, inserted,"  \
 	" duplicates, dead_lettered, conflicts, last_error, last_error_at, started_at, "           \
@@ -99,8 +100,7 @@ static const char *SQL_COUNTED =
 	" dead_lettered = c.dead_lettered + EXCLUDED.dead_lettered,"                               \
 	" conflicts = c.conflicts + EXCLUDED.conflicts,"                                           \
 	" last_error = CASE WHEN $9::text IS NULL THEN c.last_error ELSE EXCLUDED.last_error END," \
-	" last_error_at = CASE WHEN coalesce($9::text, '') = '' THEN c.last_error_at"              \
-	"                 ELSE EXCLUDED.last_error_at END,"                                        \
+	" last_error_at = COALESCE(EXCLUDED.last_error_at, c.last_error_at),"                      \
 	" started_at = EXCLUDED.started_at, updated_at = now()"
 static const char *SQL_CONSUMER = SQL_CONSUMER_UPSERT;
 
@@ -490,17 +490,13 @@ consumer_params(const cons_db_state *st, const cons_db_counts *c, char num[7][96
 		snprintf(num[i], sizeof(num[i]), "%" PRId64, v[i]);
 	iso_us(num[5], sizeof(num[5]), st->last_error_us);
 	iso_us(num[6], sizeof(num[6]), st->started_us);
-	const char *q[11] = {st->consumer_id,
-	                     st->group,
-	                     st->topic,
-	                     num[0],
-	                     num[1],
-	                     num[2],
-	                     num[3],
-	                     num[4],
-	                     st->last_error,
-	                     st->last_error != NULL && st->last_error[0] != '\0' ? num[5] : NULL,
-	                     num[6]};
+	const char *q[11] = {
+	        st->consumer_id, st->group,
+	        st->topic,       num[0],
+	        num[1],          num[2],
+	        num[3],          num[4],
+	        st->last_error,  st->last_error != NULL && st->last_error_us > 0 ? num[5] : NULL,
+	        num[6]};
 	memcpy(p, q, sizeof(q));
 }
 

@@ -533,9 +533,11 @@ flush(worker *w)
 	int dead = cons_batch_messages(b) - rows;
 	if (!cons_batch_stored(b)) {
 		/* a database error passes the moment this write succeeds: say so
-		 * in the same transaction (if it fails, the error is back) */
-		clear_error(w, ERR_BIT(ERR_DB));
+		 * in the same transaction */
+		int db_err = w->err_kind == ERR_DB;
 		cons_db_state st = db_state(w);
+		if (db_err)
+			st.last_error = "";
 		fill_watermarks(w, parts, nparts);
 		if ((rv = cons_db_write(w->db, b, &st, &w->counts, err, sizeof(err))) != 0) {
 			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "db.write_failed",
@@ -543,6 +545,8 @@ flush(worker *w)
 			record_error(w, ERR_DB, "database", err);
 			return rv;
 		}
+		if (db_err)
+			clear_error(w, ERR_BIT(ERR_DB));
 		if (st.last_error != NULL)
 			w->error_unsaved = 0;
 		/* before the batch counts as stored, so a failure here writes it
@@ -763,7 +767,37 @@ done:
 	rd_kafka_message_destroy(m);
 }
 
-/* Idle: refresh high watermarks (lag) of the assigned partitions. */
+/* Idle, with a Kafka error on record: asks the group coordinator for the
+ * committed offsets of the assignment l (or, with none, any broker for
+ * metadata), at most 2 s. An answer means the condition has passed. */
+static void
+probe_kafka(worker *w, const rd_kafka_topic_partition_list_t *l)
+{
+	rd_kafka_resp_err_t e;
+	if (l->cnt > 0) {
+		rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_copy(l);
+		if (q == NULL)
+			return;
+		e = rd_kafka_committed(w->rk, q, 2000);
+		for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < q->cnt; i++)
+			e = q->elems[i].err;
+		rd_kafka_topic_partition_list_destroy(q);
+	} else {
+		const struct rd_kafka_metadata *md = NULL;
+		e = rd_kafka_metadata(w->rk, 0, NULL, &md, 2000);
+		if (md != NULL)
+			rd_kafka_metadata_destroy(md);
+	}
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+		clear_error(w, ERR_BIT(ERR_KAFKA) | ERR_BIT(ERR_COMMIT));
+	else
+		amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "kafka.probe_failed", "error=%s",
+		            rd_kafka_err2name(e));
+}
+
+/* Idle: a Kafka error on record is checked again, then the high watermarks
+ * (lag) of the assigned partitions and this consumer's row (with its last
+ * error, or its clearing) are written. */
 static void
 refresh_state(worker *w)
 {
@@ -771,8 +805,10 @@ refresh_state(worker *w)
 	char err[512];
 	if (rd_kafka_assignment(w->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || l == NULL)
 		return;
+	if ((w->err_kind == ERR_KAFKA || w->err_kind == ERR_COMMIT) && offs_outstanding(w) == 0)
+		probe_kafka(w, l);
 	cons_part *p = calloc((size_t)l->cnt + 1, sizeof(*p));
-	if (p != NULL && l->cnt > 0) {
+	if (p != NULL) {
 		for (int i = 0; i < l->cnt; i++)
 			p[i].partition = l->elems[i].partition;
 		fill_watermarks(w, p, l->cnt);
@@ -780,6 +816,8 @@ refresh_state(worker *w)
 		if (cons_db_refresh(w->db, &st, p, l->cnt, err, sizeof(err)) != 0)
 			amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "db.refresh_failed",
 			            "error=\"%s\"", err);
+		else if (st.last_error != NULL)
+			w->error_unsaved = 0;
 	}
 	free(p);
 	rd_kafka_topic_partition_list_destroy(l);

@@ -252,6 +252,15 @@ ct_wait_rows(PGconn *c, int64_t want, int timeout_ms)
 	}
 }
 
+int64_t
+ct_wait_rows_min(PGconn *c, int64_t min, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms, n;
+	while ((n = th_db_int(c, "SELECT count(*) FROM transactions")) < min && th_now_ms() < end)
+		usleep(20000);
+	return n;
+}
+
 int
 ct_wait_log(const char *path, const char *needle, int timeout_ms)
 {

@@ -77,6 +77,9 @@ pid_t ct_consumer_start_faulty(const char *faults, const char *url, const char *
 /* Polls SELECT count(*) FROM transactions until it is want or timeout_ms pass;
  * returns the last count. */
 int64_t ct_wait_rows(PGconn *c, int64_t want, int timeout_ms);
+/* Polls SELECT count(*) FROM transactions until it is at least min or
+ * timeout_ms pass; returns the last count. */
+int64_t ct_wait_rows_min(PGconn *c, int64_t min, int timeout_ms);
 /* Polls the sum of ingestion_consumers.consumed until it reaches want or
  * timeout_ms pass; returns the last sum. */
 int64_t ct_wait_consumed(PGconn *c, int64_t want, int timeout_ms);
