@@ -22,96 +22,98 @@ enum { N = 3000, PARTS = 2 };
 
 static const char *extra[] = {"--batch-size", "1000", "--retry-min-ms", "50", NULL};
 
-/* Produces txs[from, to) and waits for the table to hold `to` rows. */
+/* One case: a fresh database and topic, N transactions from first, and the
+ * fault-injecting consumer with faults running against them. */
+typedef struct fcase {
+	ct_case k;
+	ct_tx *txs;
+	Aml__V1__Transaction **ptrs;
+	PGconn *c;
+	pid_t pid;
+} fcase;
+
 static void
-feed(ct_case *k, PGconn *c, Aml__V1__Transaction **txs, int from, int to)
+fcase_start(fcase *f, const char *name, int first, const char *faults)
+{
+	char id[64];
+	snprintf(id, sizeof(id), "c-%s", name);
+	ct_case_setup(&f->k, name, PARTS);
+	ct_txs_make(first, N, &f->txs, &f->ptrs);
+	f->pid = ct_consumer_start_faulty(faults, f->k.url, f->k.topic, f->k.group, id, extra,
+	                                  f->k.log);
+	f->c = th_db_connect(f->k.url);
+}
+
+/* Produces transactions [from, to) and waits for the table to hold `to` rows. */
+static void
+fcase_feed(fcase *f, int from, int to)
 {
 	rd_kafka_t *p = ct_producer();
 	for (int i = from; i < to; i++)
-		ct_produce_tx(p, k->topic, txs[i]);
+		ct_produce_tx(p, f->k.topic, f->ptrs[i]);
 	ct_producer_close(p);
-	assert_int_equal(ct_wait_rows(c, to, 60000), to);
+	assert_int_equal(ct_wait_rows(f->c, to, 60000), to);
 }
 
-/* Every counter of the one consumer exactly as if nothing had happened. */
+/* The end of every case: all N stored as sent, the consumer stops with its
+ * offsets committed, and every counter is as if nothing had happened. */
 static void
-assert_counted_once(PGconn *c, int64_t n)
+fcase_end(fcase *f)
 {
-	assert_int_equal(th_db_int(c, "SELECT consumed FROM ingestion_consumers"), n);
-	assert_int_equal(th_db_int(c, "SELECT inserted FROM ingestion_consumers"), n);
-	assert_int_equal(th_db_int(c, "SELECT duplicates FROM ingestion_consumers"), 0);
-	assert_int_equal(th_db_int(c, "SELECT dead_lettered FROM ingestion_consumers"), 0);
-	assert_int_equal(th_db_int(c, "SELECT conflicts FROM ingestion_consumers"), 0);
+	ct_assert_rows(f->c, f->ptrs, N);
+	ct_stop_committed(f->pid, f->c, f->k.group, f->k.topic, PARTS);
+	static const char *zero[] = {"duplicates", "dead_lettered", "conflicts"};
+	assert_int_equal(th_db_int(f->c, "SELECT consumed FROM ingestion_consumers"), N);
+	assert_int_equal(th_db_int(f->c, "SELECT inserted FROM ingestion_consumers"), N);
+	for (int i = 0; i < 3; i++) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "SELECT %s FROM ingestion_consumers", zero[i]);
+		assert_int_equal(th_db_int(f->c, sql), 0);
+	}
+	ct_case_end(&f->k, f->c, f->txs, f->ptrs);
 }
 
 static void
 test_copy_abandoned_with_an_error(void **state)
 {
 	(void)state;
-	ct_case k;
-	ct_tx *txs;
-	Aml__V1__Transaction **ptrs;
-	ct_case_setup(&k, "copyfail", PARTS);
-	ct_txs_make(8000000, N, &txs, &ptrs);
-	pid_t pid = ct_consumer_start_faulty("copy_fail=1", k.url, k.topic, k.group, "c-copyfail",
-	                                     extra, k.log);
-	PGconn *c = th_db_connect(k.url);
-	feed(&k, c, ptrs, 0, N);
+	fcase f;
+	fcase_start(&f, "copyfail", 8000000, "copy_fail=1");
+	fcase_feed(&f, 0, N);
 	/* the server was told why (PQputCopyEnd with a message) and says so back */
-	assert_true(ct_wait_log(k.log, "fault: copy_fail fires", 1000));
+	assert_true(ct_wait_log(f.k.log, "fault: copy_fail fires", 1000));
 	assert_true(ct_wait_log(
-	        k.log, "COPY from stdin failed: amlrisk-consumer abandoned the batch", 1000));
-	ct_assert_rows(c, ptrs, N);
-	ct_stop_committed(pid, c, k.group, k.topic, PARTS);
-	assert_counted_once(c, N);
-	ct_case_end(&k, c, txs, ptrs);
+	        f.k.log, "COPY from stdin failed: amlrisk-consumer abandoned the batch", 1000));
+	fcase_end(&f);
 }
 
 static void
 test_commit_outcome_lost_counts_once(void **state)
 {
 	(void)state;
-	ct_case k;
-	ct_tx *txs;
-	Aml__V1__Transaction **ptrs;
-	ct_case_setup(&k, "commitlost", PARTS);
-	ct_txs_make(8100000, N, &txs, &ptrs);
-	pid_t pid = ct_consumer_start_faulty("commit_lost=2", k.url, k.topic, k.group,
-	                                     "c-commitlost", extra, k.log);
-	PGconn *c = th_db_connect(k.url);
-	feed(&k, c, ptrs, 0, N);
+	fcase f;
+	fcase_start(&f, "commitlost", 8100000, "commit_lost=2");
+	fcase_feed(&f, 0, N);
 	/* both faults fired, and the batches were written again */
-	assert_int_equal(ct_wait_log_count(k.log, "fault: commit_lost fires", 2, 30000), 2);
-	assert_true(ct_wait_log_count(k.log, "db.write_failed", 2, 1000) >= 2);
-	ct_assert_rows(c, ptrs, N);
-	ct_stop_committed(pid, c, k.group, k.topic, PARTS);
-	assert_counted_once(c, N);
-	ct_case_end(&k, c, txs, ptrs);
+	assert_int_equal(ct_wait_log_count(f.k.log, "fault: commit_lost fires", 2, 30000), 2);
+	assert_true(ct_wait_log_count(f.k.log, "db.write_failed", 2, 1000) >= 2);
+	fcase_end(&f);
 }
 
 static void
 test_failed_resume_is_retried(void **state)
 {
 	(void)state;
-	ct_case k;
-	ct_tx *txs;
-	Aml__V1__Transaction **ptrs;
-	ct_case_setup(&k, "resumefail", PARTS);
-	ct_txs_make(8200000, N, &txs, &ptrs);
+	fcase f;
 	/* the first batch fails (consumption pauses), the resume after its
 	 * retry fails too */
-	pid_t pid = ct_consumer_start_faulty("copy_fail=1,resume_fail=1", k.url, k.topic, k.group,
-	                                     "c-resumefail", extra, k.log);
-	PGconn *c = th_db_connect(k.url);
-	feed(&k, c, ptrs, 0, N / 2);
-	assert_true(ct_wait_log(k.log, "consumption.resume_failed", 10000));
+	fcase_start(&f, "resumefail", 8200000, "copy_fail=1,resume_fail=1");
+	fcase_feed(&f, 0, N / 2);
+	assert_true(ct_wait_log(f.k.log, "consumption.resume_failed", 10000));
 	/* still consuming: what comes next is stored */
-	feed(&k, c, ptrs, N / 2, N);
-	assert_true(ct_wait_log(k.log, "consumption.resumed", 1000));
-	ct_assert_rows(c, ptrs, N);
-	ct_stop_committed(pid, c, k.group, k.topic, PARTS);
-	assert_counted_once(c, N);
-	ct_case_end(&k, c, txs, ptrs);
+	fcase_feed(&f, N / 2, N);
+	assert_true(ct_wait_log(f.k.log, "consumption.resumed", 1000));
+	fcase_end(&f);
 }
 
 int
