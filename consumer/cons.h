@@ -227,14 +227,15 @@ void cons_db_destroy(cons_db *db);
 /* Writes the batch in one transaction holding transactions_append_lock()
  * from its first row to COMMIT: COPY straight into transactions under a
  * savepoint; if a tx_id is already stored (a replay), COPY into the session's
- * staging table, INSERT ... ON CONFLICT (tx_id) DO NOTHING, and one query for
- * the staged rows whose stored version differs (conflicting duplicates,
- * nothing stored changes); then the counters (only offsets the group has not
- * counted yet), offsets and ingestion state; COMMIT. Borrows everything. On
- * AMLRISK_OK *counts holds what was added and cons_db_conflicts() lists the
- * conflicts. On AMLRISK_EDB nothing was written (or, after a COMMIT whose
- * outcome was lost, all of it: writing the batch again is then harmless); err
- * holds the reason and the connection is dropped if it broke. */
+ * staging table and one statement that looks each tx_id up once, inserts the
+ * new ones (the first version of each, in batch order) and returns the staged
+ * rows whose stored version differs (conflicting duplicates: nothing stored
+ * changes); then the counters (only offsets the group has not counted yet),
+ * offsets and ingestion state; COMMIT. Borrows everything. On AMLRISK_OK
+ * *counts holds what was added and cons_db_conflicts() lists the conflicts.
+ * On AMLRISK_EDB nothing was written (or, after a COMMIT whose outcome was
+ * lost, all of it: writing the batch again is then harmless); err holds the
+ * reason and the connection is dropped if it broke. */
 int cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, cons_db_counts *counts,
                   char *err, size_t errlen);
 /* The conflicts of the last successful cons_db_write(): how many, and the i-th. */

@@ -17,7 +17,8 @@ struct cons_db {
 	char *url;           /* owned */
 	PGconn *conn;        /* NULL while disconnected */
 	int dups_seen;       /* the last batch had duplicates: a replay, go straight to staging */
-	PGresult *conflicts; /* of the last successful write, NULL when none */
+	PGresult *conflicts; /* of the last successful write (row 0: counts), NULL when none */
+	int64_t first_ord;   /* its staged rows' first ord: row i is ord - first_ord */
 };
 
 /* Per session: bounded waits (a batch that cannot get the append lock or
@@ -52,31 +53,49 @@ static const char *SQL_COPY_DIRECT =
         " FROM STDIN (FORMAT binary)";
 
 /* The staging path (replays): COPY into the session's staging table before
- * taking the lock, then one INSERT ... ON CONFLICT DO NOTHING under it, in
- * the batch's order (within a batch the first version of a tx_id wins). */
+ * taking the lock, then under it one statement. Each staged row looks its
+ * tx_id up once, an index probe forced by LIMIT 1 in a LATERAL subquery (a
+ * join would let the planner hash the whole table: the staging table has no
+ * statistics). The rows whose tx_id is not stored are inserted, the first
+ * version of each in batch order (plain INSERT: every writer holds the append
+ * lock, and a race would only fail the batch, which is then retried). The
+ * answer: a first row (-1) holding the batch's first ord and the number
+ * inserted, then the staged rows whose stored version (stored before, or by
+ * an earlier row of the batch) differs: ord, tx_id, what differs, the stored
+ * version's key fields. An identical replay costs its probe and is not kept. */
 static const char *SQL_COPY_STAGE =
         "COPY cons_stage (tx_id, sender, receiver, amount, ts, asset) FROM STDIN (FORMAT binary)";
-static const char *SQL_INSERT =
-        "INSERT INTO transactions (tx_id, sender, receiver, amount, \"timestamp\", asset)"
-        " SELECT tx_id, sender, receiver, amount, ts, asset FROM cons_stage ORDER BY ord"
-        " ON CONFLICT (tx_id) DO NOTHING";
-/* Then, in the same transaction and in one query, the staged rows whose
- * stored version (stored before, or by an earlier row of the batch) differs:
- * the batch row, what differs, and the stored version's key fields. */
-static const char *SQL_CONFLICTS =
-        "SELECT s.ord - m.base, t.tx_id,"
-        " concat_ws(',', CASE WHEN t.sender IS DISTINCT FROM s.sender THEN 'sender' END,"
-        "  CASE WHEN t.receiver IS DISTINCT FROM s.receiver THEN 'receiver' END,"
-        "  CASE WHEN t.amount IS DISTINCT FROM s.amount THEN 'amount' END,"
-        "  CASE WHEN t.\"timestamp\" IS DISTINCT FROM s.ts THEN 'timestamp_us' END,"
-        "  CASE WHEN t.asset IS DISTINCT FROM s.asset THEN 'asset' END),"
-        " t.seq, t.sender, t.receiver, trim_scale(t.amount)::text,"
-        " (extract(epoch FROM t.\"timestamp\") * 1000000)::bigint, t.asset"
-        " FROM cons_stage s CROSS JOIN (SELECT min(ord) AS base FROM cons_stage) m"
-        " JOIN transactions t ON t.tx_id = s.tx_id"
-        " WHERE (t.sender, t.receiver, t.amount, t.\"timestamp\", t.asset)"
-        "  IS DISTINCT FROM (s.sender, s.receiver, s.amount, s.ts, s.asset)"
-        " ORDER BY s.ord";
+static const char *SQL_STAGE_WRITE =
+        "WITH p AS MATERIALIZED (SELECT s.ord, s.tx_id, s.sender, s.receiver, s.amount, s.ts,"
+        "  s.asset, t.seq AS t_seq, t.sender AS t_sender, t.receiver AS t_receiver,"
+        "  t.amount AS t_amount, t.ts AS t_ts, t.asset AS t_asset"
+        "  FROM cons_stage s LEFT JOIN LATERAL (SELECT seq, sender, receiver, amount,"
+        "   \"timestamp\" AS ts, asset FROM transactions WHERE transactions.tx_id = s.tx_id"
+        "   LIMIT 1) t ON true"
+        "  WHERE t.seq IS NULL OR (t.sender, t.receiver, t.amount, t.ts, t.asset)"
+        "   IS DISTINCT FROM (s.sender, s.receiver, s.amount, s.ts, s.asset)),"
+        " ins AS (INSERT INTO transactions (tx_id, sender, receiver, amount, \"timestamp\", asset)"
+        "  SELECT tx_id, sender, receiver, amount, ts, asset FROM (SELECT DISTINCT ON (tx_id) *"
+        "   FROM p WHERE t_seq IS NULL ORDER BY tx_id, ord) n ORDER BY ord"
+        "  RETURNING seq, tx_id, sender, receiver, amount, \"timestamp\" AS ts, asset),"
+        " v AS (SELECT ord, tx_id, sender, receiver, amount, ts, asset, t_seq, t_sender,"
+        "  t_receiver, t_amount, t_ts, t_asset FROM p WHERE t_seq IS NOT NULL"
+        "  UNION ALL SELECT p.ord, p.tx_id, p.sender, p.receiver, p.amount, p.ts, p.asset, i.seq,"
+        "  i.sender, i.receiver, i.amount, i.ts, i.asset FROM p JOIN ins i ON i.tx_id = p.tx_id"
+        "  WHERE p.t_seq IS NULL)"
+        " SELECT -1 AS row, (SELECT min(ord) FROM cons_stage)::text, NULL,"
+        "  (SELECT count(*) FROM ins)::text, NULL, NULL, NULL, NULL, NULL"
+        " UNION ALL SELECT v.ord, v.tx_id,"
+        "  concat_ws(',', CASE WHEN v.t_sender IS DISTINCT FROM v.sender THEN 'sender' END,"
+        "   CASE WHEN v.t_receiver IS DISTINCT FROM v.receiver THEN 'receiver' END,"
+        "   CASE WHEN v.t_amount IS DISTINCT FROM v.amount THEN 'amount' END,"
+        "   CASE WHEN v.t_ts IS DISTINCT FROM v.ts THEN 'timestamp_us' END,"
+        "   CASE WHEN v.t_asset IS DISTINCT FROM v.asset THEN 'asset' END),"
+        "  v.t_seq::text, v.t_sender, v.t_receiver, trim_scale(v.t_amount)::text,"
+        "  ((extract(epoch FROM v.t_ts) * 1000000)::bigint)::text, v.t_asset"
+        "  FROM v WHERE (v.t_sender, v.t_receiver, v.t_amount, v.t_ts, v.t_asset)"
+        "   IS DISTINCT FROM (v.sender, v.receiver, v.amount, v.ts, v.asset)"
+        " ORDER BY 1";
 
 /* $1 group $2 topic $3 partitions: what the group has counted already */
 static const char *SQL_COUNTED =
@@ -376,12 +395,18 @@ insert_rows(cons_db *db, cons_batch *b, const cons_db_state *st, const char *arr
 		    (rv = read_counted(db, st, parts, nparts, arr_parts, from, err, errlen)) != 0)
 			return rv;
 	}
-	if ((rv = exec(db, "insert", SQL_INSERT, 0, NULL, PGRES_COMMAND_OK, &r, err, errlen)) != 0)
+	if ((rv = exec(db, "insert", SQL_STAGE_WRITE, 0, NULL, PGRES_TUPLES_OK, &r, err, errlen)) !=
+	    0)
 		return rv;
-	*ins = strtoll(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	return exec(db, "conflicts", SQL_CONFLICTS, 0, NULL, PGRES_TUPLES_OK, &db->conflicts, err,
-	            errlen);
+	if (PQntuples(r) < 1 || strcmp(PQgetvalue(r, 0, 0), "-1") != 0) {
+		PQclear(r);
+		snprintf(err, errlen, "insert: unexpected answer");
+		return AMLRISK_EDB;
+	}
+	db->first_ord = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	*ins = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	db->conflicts = r;
+	return AMLRISK_OK;
 }
 
 /* The index in parts (sorted) of partition p; parts holds it. */
@@ -419,11 +444,11 @@ count_batch(cons_db *db, cons_batch *b, const int64_t *from, int64_t ins, cons_d
 	for (int i = 0; i < ndlq; i++)
 		invalid += !d[i].conflict &&
 		           d[i].offset >= from[part_index(parts, nparts, d[i].partition)];
-	for (int i = 0; db->conflicts != NULL && i < PQntuples(db->conflicts); i++) {
-		int row = (int)strtol(PQgetvalue(db->conflicts, i, 0), NULL, 10);
+	for (int i = 1; db->conflicts != NULL && i < PQntuples(db->conflicts); i++) {
+		int64_t row = strtoll(PQgetvalue(db->conflicts, i, 0), NULL, 10) - db->first_ord;
 		if (row < 0 || row >= cons_batch_rows(b))
 			continue;
-		cons_batch_row_at(b, row, &part, &off);
+		cons_batch_row_at(b, (int)row, &part, &off);
 		conflicts += off >= from[part_index(parts, nparts, part)];
 	}
 	c->consumed = rows + invalid;
@@ -586,14 +611,15 @@ end:
 int
 cons_db_conflicts(const cons_db *db)
 {
-	return db->conflicts != NULL ? PQntuples(db->conflicts) : 0;
+	return db->conflicts != NULL ? PQntuples(db->conflicts) - 1 : 0; /* row 0: the count */
 }
 
 void
 cons_db_conflict_get(const cons_db *db, int i, cons_db_conflict *out)
 {
 	const PGresult *r = db->conflicts;
-	out->row = (int)strtol(PQgetvalue(r, i, 0), NULL, 10);
+	i++; /* after the count */
+	out->row = (int)(strtoll(PQgetvalue(r, i, 0), NULL, 10) - db->first_ord);
 	out->tx_id = PQgetvalue(r, i, 1);
 	out->fields = PQgetvalue(r, i, 2);
 	out->seq = PQgetvalue(r, i, 3);
