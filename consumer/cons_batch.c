@@ -5,9 +5,9 @@
  * bytes; its lifecycle changes in one function. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "amlrisk_buf.h"
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
 #include "amlrisk_tx.h"
@@ -51,14 +51,6 @@ struct cons_batch {
 	int64_t started_ms;
 	int stored;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 cons_batch_create(cons_batch **out, int max_rows, size_t max_bytes)
@@ -209,7 +201,7 @@ note(cons_batch *b, cons_part *pp, int64_t offset)
 	if (offset + 1 > pp->next)
 		pp->next = offset + 1;
 	if (b->started_ms == 0)
-		b->started_ms = now_ms();
+		b->started_ms = amlrisk_now_ms();
 }
 
 size_t

@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
 #include "cons.h"
@@ -173,14 +174,6 @@ cons_db_destroy(cons_db *db)
 		PQfinish(db->conn);
 	free(db->url);
 	free(db);
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The first line of the connection's error message into err. */
@@ -530,7 +523,7 @@ cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, cons_db_count
               char *err, size_t errlen)
 {
 	int rv, nparts, in_tx = 0;
-	int64_t ins = 0, t0 = mono_ms(), *from = NULL;
+	int64_t ins = 0, t0 = amlrisk_now_ms(), *from = NULL;
 	const char *path = "none";
 	char *arr[3] = {NULL, NULL, NULL};
 	cons_part *parts = cons_batch_parts(b, &nparts);
@@ -569,7 +562,7 @@ cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, cons_db_count
 			goto end;
 		db->dups_seen = ins < cons_batch_rows(b);
 	}
-	int64_t t_insert = mono_ms();
+	int64_t t_insert = amlrisk_now_ms();
 	cons_db_counts c;
 	count_batch(db, b, from, ins, &c);
 	char num[7][96];
@@ -581,12 +574,12 @@ cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, cons_db_count
 	if ((rv = exec(db, "state", SQL_BATCH_STATE, 14, p, PGRES_TUPLES_OK, NULL, err, errlen)) !=
 	    0)
 		goto end;
-	int64_t t_state = mono_ms();
+	int64_t t_state = amlrisk_now_ms();
 	rv = exec(db, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen);
 	in_tx = 0; /* a failed COMMIT has rolled back, or its outcome is unknown */
 	if (rv == AMLRISK_OK) {
 		*counts = c;
-		int64_t t_end = mono_ms();
+		int64_t t_end = amlrisk_now_ms();
 		amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "db.batch",
 		            "rows=%d path=%s conflicts=%d insert_ms=%" PRId64 " state_ms=%" PRId64
 		            " commit_ms=%" PRId64,
