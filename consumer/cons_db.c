@@ -26,11 +26,15 @@ struct cons_db {
  * finish in time fails and is retried, while the loop keeps serving Kafka),
  * and the staging table: no indexes, not WAL-logged, emptied at every commit
  * (temporary tables belong to the session); ord numbers its rows in COPY
- * order, which is the batch's. */
+ * order, which is the batch's. No JIT (below). */
 static const char *SQL_SETUP =
         "SET lock_timeout = '30s';"
         "SET statement_timeout = '120s';"
         "SET temp_buffers = '64MB';"
+        /* the staging statement is estimated costly (the staging table has
+         * no statistics) and would be JIT-compiled for every batch: 35 ms
+         * of a 40 ms statement on 20,000 replayed rows */
+        "SET jit = off;"
         "CREATE TEMP TABLE IF NOT EXISTS cons_stage ("
         " tx_id text, sender text, receiver text, amount numeric(38, 18),"
         " ts timestamptz, asset text, ord bigint GENERATED ALWAYS AS IDENTITY)"

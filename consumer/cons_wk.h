@@ -35,6 +35,7 @@ typedef struct worker {
 	int paused;      /* consumption paused while a batch waits to be written */
 	int giving_up;   /* shutdown deadline passed: drop, do not write */
 	int fatal;       /* librdkafka failed fatally: the exit status, 0 while not */
+	int resubscribe; /* given another topic's partitions: rejoin from the loop */
 	int backoff_ms;
 	int64_t next_retry_ms;
 	/* per partition: stored offsets and what Kafka confirmed */

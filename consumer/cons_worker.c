@@ -248,6 +248,21 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 	w->cooperative = proto != NULL && strcmp(proto, "COOPERATIVE") == 0;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		log_parts("rebalance.assigned", parts, w->paused ? "paused=1" : "paused=0");
+		/* a static member that rejoins a group the broker reloaded is
+		 * handed its previous assignment as it was, even when it now
+		 * subscribes to another topic: take only our topic's partitions
+		 * and rejoin with the subscription (from the loop) */
+		char foreign[256] = "";
+		for (int i = parts->cnt - 1; i >= 0; i--)
+			if (strcmp(parts->elems[i].topic, w->cfg->topic) != 0) {
+				snprintf(foreign, sizeof(foreign), "%s", parts->elems[i].topic);
+				rd_kafka_topic_partition_list_del_by_idx(parts, i);
+			}
+		if (foreign[0] != '\0') {
+			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "rebalance.foreign_topic",
+			            "topic=%s subscribed=%s will=rejoin", foreign, w->cfg->topic);
+			w->resubscribe = 1;
+		}
 		if (w->cooperative)
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -416,6 +431,24 @@ cons_wk_conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
 	return AMLRISK_OK;
 }
 
+/* Subscribes to the topic (again: a rejoin with the subscription). */
+static int
+subscribe(worker *w)
+{
+	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+	if (sub == NULL)
+		return AMLRISK_ENOMEM;
+	rd_kafka_topic_partition_list_add(sub, w->cfg->topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, sub);
+	rd_kafka_topic_partition_list_destroy(sub);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.subscribe_failed", "error=%s",
+		            rd_kafka_err2name(e));
+		return AMLRISK_EKAFKA;
+	}
+	return AMLRISK_OK;
+}
+
 static int
 make_consumer(worker *w)
 {
@@ -423,7 +456,6 @@ make_consumer(worker *w)
 	char err[512], sto[16], hb[16];
 	int rv = AMLRISK_EINVAL;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *sub = NULL;
 	snprintf(sto, sizeof(sto), "%d", c->session_timeout_ms);
 	snprintf(hb, sizeof(hb), "%d", c->session_timeout_ms / 4);
 	if (conf == NULL)
@@ -464,24 +496,10 @@ make_consumer(worker *w)
 		rv = AMLRISK_ENOMEM;
 		goto fail;
 	}
-	if ((sub = rd_kafka_topic_partition_list_new(1)) == NULL) {
-		rv = AMLRISK_ENOMEM;
-		goto fail;
-	}
-	rd_kafka_topic_partition_list_add(sub, c->topic, RD_KAFKA_PARTITION_UA);
-	rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, sub);
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.subscribe_failed", "error=%s",
-		            rd_kafka_err2name(e));
-		rv = AMLRISK_EKAFKA;
-		goto fail;
-	}
-	rv = AMLRISK_OK;
+	rv = subscribe(w);
 fail:
 	if (conf != NULL)
 		rd_kafka_conf_destroy(conf);
-	if (sub != NULL)
-		rd_kafka_topic_partition_list_destroy(sub);
 	return rv;
 }
 
@@ -521,6 +539,13 @@ loop(worker *w)
 	const cons_config *c = w->cfg;
 	while (!*w->stop && !fatal_error(w)) {
 		int64_t now = amlrisk_now_ms();
+		if (w->resubscribe) {
+			/* leave the stale assignment, then join with our topic */
+			w->resubscribe = 0;
+			rd_kafka_unsubscribe(w->rk);
+			if (subscribe(w) != AMLRISK_OK)
+				w->resubscribe = 1;
+		}
 		rd_kafka_poll(w->dlq, 0);
 		/* paused only while a batch waits to be written (a rebalance may
 		 * have written or dropped it) */

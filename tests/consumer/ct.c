@@ -600,13 +600,20 @@ ct_stop_committed(pid_t pid, PGconn *c, const char *group, const char *topic, in
 	ct_committed(group, topic, parts, committed);
 	ct_high_watermarks(topic, parts, hwm);
 	for (int p = 0; p < parts; p++) {
-		char sql[256];
+		char part[16];
 		if (hwm[p] == 0)
 			continue;
 		assert_int_equal(committed[p], hwm[p]);
-		snprintf(sql, sizeof(sql),
-		         "SELECT committed_offset FROM ingestion_offsets WHERE partition = %d", p);
-		assert_int_equal(th_db_int(c, sql), hwm[p]);
+		snprintf(part, sizeof(part), "%d", p);
+		const char *params[2] = {topic, part};
+		PGresult *r = PQexecParams(c,
+		                           "SELECT committed_offset FROM ingestion_offsets"
+		                           " WHERE topic = $1 AND partition = $2::int",
+		                           2, NULL, params, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		assert_int_equal(PQntuples(r), 1);
+		assert_int_equal(strtoll(PQgetvalue(r, 0, 0), NULL, 10), hwm[p]);
+		PQclear(r);
 	}
 }
 
