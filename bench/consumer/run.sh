@@ -4,10 +4,10 @@
 # table, next to psql \copy of the same rows into the same schema and a
 # row-at-a-time INSERT loop, REPS times each, interleaved; prints medians.
 # With AMLRISK_BENCH_BASE_BIN=/path/to/another/amlrisk-consumer (an earlier
-# build), each round also runs that one (one instance), and both replay the
-# topic into the table already holding it (every message a duplicate: the
-# staging path with its conflict check), so a change is measured against
-# its baseline in the same run.
+# build), each round also runs that one (one instance; which of the two goes
+# first alternates between rounds), and each replays the topic into the table
+# it filled (every message a duplicate: the staging path with its conflict
+# check), so a change is measured against its baseline in the same run.
 # Runs its own private stack (var/bench-consumer, ports 55452/59112) unless
 # AMLRISK_BENCH_REUSE=1 and the environment already points at one.
 set -euo pipefail
@@ -84,28 +84,26 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	copy=$(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}')
 	dropdb_ bench_copy
 
-	url=$(newdb bench_c1)
-	r=$(consumers "$url" "bench.g1.$$.$rep" 1)
-	c1=$(echo "$r" | rate_of)
-	echo "bench: rep $rep one consumer: $r" >&2
-	c0=- replay=- replay_base=-
-	if [ -n "$BASE_BIN" ]; then
-		# the table holds the topic: every message is an identical replay
-		r=$(consumers "$url" "bench.r1.$$.$rep" 1 "" replay)
-		replay=$(echo "$r" | rate_of)
-		echo "bench: rep $rep replay: $r" >&2
-		r=$(consumers "$url" "bench.r0.$$.$rep" 1 "$BASE_BIN" replay-base)
-		replay_base=$(echo "$r" | rate_of)
-		echo "bench: rep $rep replay, baseline build: $r" >&2
+	# this build and the baseline build (when given) one after the other,
+	# the first one alternating between rounds; each then replays the topic
+	# into the table it filled (every message an identical duplicate)
+	c1=- c0=- replay=- replay_base=-
+	if [ -n "$BASE_BIN" ] && [ $((rep % 2)) = 0 ]; then order="base this"; else order="this base"; fi
+	for which in $order; do
+		[ "$which" = base ] && [ -z "$BASE_BIN" ] && continue
+		bin=$BIN/amlrisk-consumer
+		[ "$which" = base ] && bin=$BASE_BIN
+		url=$(newdb bench_c1)
+		r=$(consumers "$url" "bench.g1.$which.$$.$rep" 1 "$bin")
+		echo "bench: rep $rep one consumer ($which build): $r" >&2
+		if [ "$which" = base ]; then c0=$(echo "$r" | rate_of); else c1=$(echo "$r" | rate_of); fi
+		if [ -n "$BASE_BIN" ]; then
+			r=$(consumers "$url" "bench.r1.$which.$$.$rep" 1 "$bin" "replay-$which")
+			echo "bench: rep $rep replay ($which build): $r" >&2
+			if [ "$which" = base ]; then replay_base=$(echo "$r" | rate_of); else replay=$(echo "$r" | rate_of); fi
+		fi
 		dropdb_ bench_c1
-		url=$(newdb bench_c0)
-		r=$(consumers "$url" "bench.g0.$$.$rep" 1 "$BASE_BIN")
-		c0=$(echo "$r" | rate_of)
-		echo "bench: rep $rep one consumer, baseline build: $r" >&2
-		dropdb_ bench_c0
-	else
-		dropdb_ bench_c1
-	fi
+	done
 
 	url=$(newdb bench_c2)
 	r=$(consumers "$url" "bench.g2.$$.$rep" 2)
@@ -137,13 +135,13 @@ cat <<TABLE
 TABLE
 if [ -n "$BASE_BIN" ]; then
 	# the replays against each other, within each round
-	rrat() { awk '{printf "%.0f\n", 100 * $9 / $10}' "$OUT/results.txt" | median; }
+	rrat() { awk -v a="$1" -v b="$2" '{printf "%.0f\n", 100 * $a / $b}' "$OUT/results.txt" | median; }
 	cat <<TABLE
 | amlrisk-consumer, 1 instance, baseline build ($BASE_BIN) | $(col 8) | $(pct "$(rcol 8)") |
 | replay of the $N stored rows (all duplicates), 1 instance | $(col 9) | $(pct "$(rcol 9)") |
 | the same replay, baseline build | $(col 10) | $(pct "$(rcol 10)") |
 
-replay, this build vs the baseline build (median of per-round ratios): $(pct "$(rrat)")
+this build vs the baseline build, median of per-round ratios: one consumer $(pct "$(rrat 3 8)"), replay $(pct "$(rrat 9 10)")
 TABLE
 fi
 cat <<TABLE
