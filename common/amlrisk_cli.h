@@ -32,6 +32,8 @@ int amlrisk_usage_error(const char *head, const char *tail, const char *fmt, ...
 
 /* Seconds on CLOCK_MONOTONIC, for measuring durations. */
 double amlrisk_now_s(void);
+/* Milliseconds on CLOCK_MONOTONIC, for deadlines and backoff. */
+int64_t amlrisk_now_ms(void);
 
 /* CPU seconds (user + system) this process has used so far, all threads. */
 double amlrisk_cpu_s(void);

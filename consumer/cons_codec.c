@@ -1,7 +1,6 @@
-/* cons_codec.c - one Kafka message in, one binary COPY tuple out: bound the
- * size, reject what protobuf-c cannot represent (NUL inside a string), decode,
- * validate with amlrisk_tx_validate(), and encode numeric and timestamptz in
- * PostgreSQL's binary format so the server parses no text. */
+/* cons_codec.c - one decoded message (amlrisk_tx_decode()) in, one binary COPY
+ * tuple out: numeric and timestamptz in PostgreSQL's binary format so the
+ * server parses no text. */
 #include <string.h>
 
 #include "amlrisk_err.h"
@@ -9,104 +8,12 @@
 #include "cons.h"
 
 /* PGCOPY signature, flags, header extension length */
-const uint8_t cons_copy_header[19] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0,
-	                               0,   0,   0,   0,   0,   0,   0,    0 };
-const uint8_t cons_copy_trailer[2] = { 0xff, 0xff };
+const uint8_t cons_copy_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n',
+                                      0,   0,   0,   0,   0,   0,   0,    0,    0};
+const uint8_t cons_copy_trailer[2] = {0xff, 0xff};
 
-/* numeric(38,18) holds at most 38 - 18 integer digits */
 /* microseconds from the Unix epoch to PostgreSQL's (2000-01-01) */
 #define PG_EPOCH_US INT64_C(946684800000000)
-
-static int
-read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t r = 0;
-	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-		uint8_t c = *(*p)++;
-		r |= (uint64_t)(c & 0x7f) << shift;
-		if ((c & 0x80) == 0) {
-			*v = r;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* Walks the top-level fields of an encoded message. Returns the number of the
- * first length-delimited field holding a NUL byte, 0 if none, -1 if the
- * encoding is malformed (left for the decoder to reject). */
-static int
-nul_field(const uint8_t *p, size_t len)
-{
-	const uint8_t *end = p + len;
-	while (p < end) {
-		uint64_t key, n;
-		if (read_varint(&p, end, &key) != 0)
-			return -1;
-		switch (key & 7) {
-		case 0:
-			if (read_varint(&p, end, &n) != 0)
-				return -1;
-			break;
-		case 1:
-			if (end - p < 8)
-				return -1;
-			p += 8;
-			break;
-		case 5:
-			if (end - p < 4)
-				return -1;
-			p += 4;
-			break;
-		case 2:
-			if (read_varint(&p, end, &n) != 0 || n > (uint64_t)(end - p))
-				return -1;
-			if (memchr(p, 0, (size_t)n) != NULL)
-				return (int)(key >> 3);
-			p += n;
-			break;
-		default:
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static const char *
-field_name(int f)
-{
-	static const char *names[] = { "field", "tx_id", "sender", "receiver", "amount",
-		                       "timestamp_us", "asset" };
-	return f > 0 && f < 7 ? names[f] : "field";
-}
-
-int
-cons_codec_decode(const void *buf, size_t len, Aml__V1__Transaction **out, char *why,
-                  size_t whylen)
-{
-	if (len > AMLRISK_TX_MSG_MAX) {
-		snprintf(why, whylen, "message: too large (%zu bytes, at most %d)", len,
-		         AMLRISK_TX_MSG_MAX);
-		return AMLRISK_ETOOBIG;
-	}
-	int f = len > 0 ? nul_field(buf, len) : 0;
-	if (f > 0) {
-		snprintf(why, whylen, "%s: embedded NUL", field_name(f));
-		return AMLRISK_EPROTO;
-	}
-	Aml__V1__Transaction *tx =
-	    aml__v1__transaction__unpack(NULL, len, len > 0 ? buf : (const uint8_t *)"");
-	if (tx == NULL) {
-		snprintf(why, whylen, "message: not a decodable aml.v1.Transaction");
-		return AMLRISK_EPROTO;
-	}
-	if (amlrisk_tx_validate(tx, why, whylen) != AMLRISK_OK) {
-		aml__v1__transaction__free_unpacked(tx, NULL);
-		return AMLRISK_EINVAL;
-	}
-	*out = tx;
-	return AMLRISK_OK;
-}
 
 static uint8_t *
 put16(uint8_t *p, uint16_t v)

@@ -9,55 +9,9 @@
 
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
-#include "cons.h"
-
-#define DLQ_TRUNCATE 65536 /* a dead letter the broker refuses whole is resent cut to this */
-#define DLQ_WAIT_MS 5000   /* per flush attempt: wait this long for dead-letter reports */
-#define COMMIT_RETRY_MS 1000
-
-/* Per partition: the offset after the last stored row, and the offset the
- * broker confirmed as committed (-1 none). Committed never passes stored. */
-typedef struct part_off {
-	int32_t partition;
-	int64_t stored;
-	int64_t committed;
-} part_off;
-
-typedef struct worker {
-	const cons_config *cfg; /* borrowed */
-	volatile sig_atomic_t *stop;
-	rd_kafka_t *rk;  /* the group consumer */
-	rd_kafka_t *dlq; /* the dead-letter producer */
-	cons_batch *batch;
-	cons_db *db;
-	int cooperative; /* incremental rebalance protocol */
-	int paused;      /* consumption paused while a batch waits to be written */
-	int giving_up;   /* shutdown deadline passed: drop, do not write */
-	int backoff_ms;
-	int64_t next_retry_ms;
-	/* per partition: stored offsets and what Kafka confirmed */
-	part_off *offs;
-	int noffs, offs_cap;
-	rd_kafka_queue_t *commitq; /* results of asynchronous commits */
-	int commits_inflight;
-	int64_t next_commit_ms;
-	/* the last error, written with the next batch */
-	char last_error[256];
-	int64_t last_error_us;
-	int error_unsaved;
-	int64_t started_us;
-	int64_t last_state_ms;
-	/* totals for the log */
-	int64_t total_rows, total_inserted, total_dead, batches;
-} worker;
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "amlrisk_cli.h"
+#include "amlrisk_tx.h"
+#include "cons_wk.h"
 
 static int64_t
 wall_us(void)
@@ -67,341 +21,71 @@ wall_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Remembers an error for ingestion_consumers.last_error (IngestionStatus). */
-static void
-record_error(worker *w, const char *what, const char *msg)
+/* Remembers an error (kind ERR_*) for ingestion_consumers.last_error
+ * (IngestionStatus): "what: msg". */
+void
+cons_wk_error(worker *w, int kind, const char *what, const char *msg)
 {
 	int n = snprintf(w->last_error, sizeof(w->last_error), "%s: ", what);
 	if (n > 0 && (size_t)n < sizeof(w->last_error))
 		snprintf(w->last_error + n, sizeof(w->last_error) - (size_t)n, "%.*s",
 		         (int)(sizeof(w->last_error) - (size_t)n - 1), msg);
+	w->err_kind = kind;
 	w->last_error_us = wall_us();
+	w->error_unsaved = 1;
+}
+
+/* What the last error was about has just worked (kinds: ERR_BIT()s): the
+ * error is cleared, in ingestion_consumers too (its time stays). */
+void
+cons_wk_clear(worker *w, unsigned kinds)
+{
+	if (w->err_kind == ERR_NONE || (kinds & ERR_BIT(w->err_kind)) == 0)
+		return;
+	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "error.cleared", "was=\"%s\"", w->last_error);
+	w->last_error[0] = '\0';
+	w->err_kind = ERR_NONE;
 	w->error_unsaved = 1;
 }
 
 /* ---- librdkafka callbacks ---- */
 
-static void
-on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+void
+cons_wk_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
 	amlrisk_log_level l = level <= 3   ? AMLRISK_LOG_ERROR
 	                      : level <= 5 ? AMLRISK_LOG_WARN
 	                      : level <= 6 ? AMLRISK_LOG_INFO
 	                                   : AMLRISK_LOG_DEBUG;
-	/* connection failures also reach on_error: one line per event */
+	/* connection failures also reach cons_wk_on_error: one line per event */
 	if (strcmp(fac, "FAIL") == 0)
 		l = AMLRISK_LOG_DEBUG;
 	amlrisk_log(l, "consumer", "rdkafka.log", "fac=%s msg=\"%s\"", fac, buf);
 }
 
-static void
-on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+void
+cons_wk_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	worker *w = opaque;
 	amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.error", "client=%s error=%s reason=\"%s\"",
 	            rd_kafka_name(rk), rd_kafka_err2name(err), reason);
-	record_error(w, "kafka", reason);
-}
-
-static void
-on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-	(void)rk;
-	worker *w = opaque;
-	cons_dlq *d = cons_batch_dlq_find(w->batch, (uint64_t)(uintptr_t)m->_private);
-	if (d == NULL)
-		return; /* its batch was dropped in a rebalance */
-	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		d->status = CONS_DLQ_DELIVERED;
-		return;
-	}
-	d->status = CONS_DLQ_FAILED;
-	if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
-		d->too_large = 1;
-	amlrisk_log(AMLRISK_LOG_WARN, "consumer", "dlq.delivery_failed",
-	            "partition=%" PRId32 " offset=%" PRId64 " error=%s", d->partition, d->offset,
-	            rd_kafka_err2name(m->err));
-	record_error(w, "dead-letter delivery", rd_kafka_err2str(m->err));
-}
-
-/* ---- dead letters ---- */
-
-/* Produces d to the dead-letter topic: original key and bytes, original
- * headers plus dlq.reason, dlq.topic, dlq.partition, dlq.offset, dlq.consumer. */
-static int
-dlq_produce(worker *w, cons_dlq *d)
-{
-	char part[16], off[24], trunc[24];
-	rd_kafka_resp_err_t err;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		rd_kafka_headers_t *h =
-		    d->headers != NULL ? rd_kafka_headers_copy(d->headers) : rd_kafka_headers_new(6);
-		if (h == NULL)
-			return AMLRISK_ENOMEM;
-		size_t vlen = d->value_len;
-		snprintf(part, sizeof(part), "%" PRId32, d->partition);
-		snprintf(off, sizeof(off), "%" PRId64, d->offset);
-		rd_kafka_header_add(h, "dlq.reason", -1, d->reason, -1);
-		rd_kafka_header_add(h, "dlq.topic", -1, w->cfg->topic, -1);
-		rd_kafka_header_add(h, "dlq.partition", -1, part, -1);
-		rd_kafka_header_add(h, "dlq.offset", -1, off, -1);
-		rd_kafka_header_add(h, "dlq.consumer", -1, w->cfg->consumer_id, -1);
-		if (d->too_large && vlen > DLQ_TRUNCATE) {
-			snprintf(trunc, sizeof(trunc), "%zu", vlen);
-			rd_kafka_header_add(h, "dlq.truncated_from", -1, trunc, -1);
-			vlen = DLQ_TRUNCATE;
-		}
-		for (int spins = 0;; spins++) {
-			err = rd_kafka_producev(w->dlq, RD_KAFKA_V_TOPIC(w->cfg->dlq_topic),
-			                        RD_KAFKA_V_KEY(d->key, d->key_len),
-			                        RD_KAFKA_V_VALUE(d->value, vlen),
-			                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			                        RD_KAFKA_V_HEADERS(h),
-			                        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)d->id), RD_KAFKA_V_END);
-			if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || spins >= 100)
-				break;
-			rd_kafka_poll(w->dlq, 50);
-		}
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			d->status = CONS_DLQ_SENT;
-			return AMLRISK_OK;
-		}
-		rd_kafka_headers_destroy(h); /* not taken on failure */
-		if (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || d->too_large)
-			break;
-		d->too_large = 1;
-	}
-	d->status = CONS_DLQ_FAILED;
-	record_error(w, "dead-letter produce", rd_kafka_err2str(err));
-	return AMLRISK_EKAFKA;
-}
-
-/* Sends the batch's dead letters not yet in flight, then serves delivery
- * reports until every one is delivered or timeout_ms passes. */
-static int
-dlq_settle(worker *w, int timeout_ms)
-{
-	int64_t end = mono_ms() + timeout_ms;
-	for (;;) {
-		int n, waiting = 0;
-		cons_dlq *d = cons_batch_dlqs(w->batch, &n);
-		for (int i = 0; i < n; i++) {
-			if (d[i].status == CONS_DLQ_NEW || d[i].status == CONS_DLQ_FAILED)
-				dlq_produce(w, &d[i]);
-			if (d[i].status != CONS_DLQ_DELIVERED)
-				waiting++;
-		}
-		if (waiting == 0)
-			return AMLRISK_OK;
-		if (mono_ms() >= end) {
-			record_error(w, "dead-letter delivery", "not confirmed in time");
-			return AMLRISK_ETIMEDOUT;
-		}
-		rd_kafka_poll(w->dlq, 50);
-	}
-}
-
-/* ---- Kafka offsets ---- */
-
-static part_off *
-offs_get(worker *w, int32_t partition)
-{
-	for (int i = 0; i < w->noffs; i++)
-		if (w->offs[i].partition == partition)
-			return &w->offs[i];
-	return NULL;
-}
-
-/* Records that rows of partition below next are stored. */
-static int
-offs_stored(worker *w, int32_t partition, int64_t next)
-{
-	part_off *o = offs_get(w, partition);
-	if (o == NULL) {
-		if (w->noffs == w->offs_cap) {
-			int cap = w->offs_cap == 0 ? 16 : w->offs_cap * 2;
-			part_off *p = realloc(w->offs, (size_t)cap * sizeof(*p));
-			if (p == NULL)
-				return AMLRISK_ENOMEM;
-			w->offs = p;
-			w->offs_cap = cap;
-		}
-		o = &w->offs[w->noffs++];
-		*o = (part_off){ .partition = partition, .stored = next, .committed = -1 };
-	}
-	if (next > o->stored)
-		o->stored = next;
-	return AMLRISK_OK;
-}
-
-static int
-in_list(const rd_kafka_topic_partition_list_t *l, const char *topic, int32_t partition)
-{
-	for (int j = 0; l != NULL && j < l->cnt; j++)
-		if (l->elems[j].partition == partition && strcmp(l->elems[j].topic, topic) == 0)
-			return 1;
-	return 0;
-}
-
-/* Forgets the partitions of l (revoked): a later owner commits them. */
-static void
-offs_forget(worker *w, const rd_kafka_topic_partition_list_t *l)
-{
-	int kept = 0;
-	for (int i = 0; i < w->noffs; i++)
-		if (!in_list(l, w->cfg->topic, w->offs[i].partition))
-			w->offs[kept++] = w->offs[i];
-	w->noffs = kept;
-}
-
-/* Partitions stored but not confirmed committed. */
-static int
-offs_outstanding(const worker *w)
-{
-	int n = 0;
-	for (int i = 0; i < w->noffs; i++)
-		n += w->offs[i].committed < w->offs[i].stored;
-	return n;
-}
-
-/* The result of an asynchronous commit (served from w->commitq). */
-static void
-on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
-          void *opaque)
-{
-	(void)rk;
-	worker *w = opaque;
-	int failed = 0;
-	if (w->commits_inflight > 0)
-		w->commits_inflight--;
-	for (int i = 0; l != NULL && i < l->cnt; i++) {
-		part_off *o = offs_get(w, l->elems[i].partition);
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			if (o != NULL && l->elems[i].offset > o->committed)
-				o->committed = l->elems[i].offset;
-		} else {
-			failed++;
-			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-				err = l->elems[i].err;
-		}
-	}
-	if (failed > 0 || err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.commit_failed",
-		            "partitions=%d error=%s will=retry", failed, rd_kafka_err2name(err));
-		record_error(w, "offset commit", rd_kafka_err2str(err));
-		w->next_commit_ms = mono_ms() + COMMIT_RETRY_MS;
-	}
-}
-
-/* Commits the stored offsets not yet confirmed (of the partitions in only,
- * or all when NULL): exactly what was written, never beyond. Asynchronous
- * commits report through on_commit; a synchronous one returns the outcome. */
-static int
-commit_offsets(worker *w, int async, const rd_kafka_topic_partition_list_t *only)
-{
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(w->noffs + 1);
-	rd_kafka_resp_err_t err;
-	if (l == NULL)
-		return AMLRISK_ENOMEM;
-	for (int i = 0; i < w->noffs; i++)
-		if (w->offs[i].committed < w->offs[i].stored &&
-		    (only == NULL || in_list(only, w->cfg->topic, w->offs[i].partition)))
-			rd_kafka_topic_partition_list_add(l, w->cfg->topic, w->offs[i].partition)
-			    ->offset = w->offs[i].stored;
-	if (l->cnt == 0) {
-		rd_kafka_topic_partition_list_destroy(l);
-		return AMLRISK_OK;
-	}
-	if (async) {
-		err = rd_kafka_commit_queue(w->rk, l, w->commitq, on_commit, w);
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			w->commits_inflight++;
-	} else {
-		err = rd_kafka_commit(w->rk, l, 0);
-		for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
-			err = l->elems[i].err;
-		for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++) {
-			part_off *o = offs_get(w, l->elems[i].partition);
-			if (o != NULL && l->elems[i].offset > o->committed)
-				o->committed = l->elems[i].offset;
-		}
-	}
-	int n = l->cnt;
-	rd_kafka_topic_partition_list_destroy(l);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.commit_failed",
-		            "partitions=%d error=%s will=retry", n, rd_kafka_err2name(err));
-		record_error(w, "offset commit", rd_kafka_err2str(err));
-		w->next_commit_ms = mono_ms() + COMMIT_RETRY_MS;
-		return AMLRISK_EKAFKA;
-	}
-	return AMLRISK_OK;
-}
-
-/* ---- pause / resume ---- */
-
-static void
-set_paused(worker *w, int pause)
-{
-	if (w->paused == pause)
-		return;
-	rd_kafka_topic_partition_list_t *l = NULL;
-	if (rd_kafka_assignment(w->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l != NULL) {
-		if (pause)
-			rd_kafka_pause_partitions(w->rk, l);
-		else
-			rd_kafka_resume_partitions(w->rk, l);
-	}
-	amlrisk_log(AMLRISK_LOG_INFO, "consumer", pause ? "consumption.paused" : "consumption.resumed",
-	            "partitions=%d", l != NULL ? l->cnt : 0);
-	if (l != NULL)
-		rd_kafka_topic_partition_list_destroy(l);
-	w->paused = pause;
-}
-
-/* Puts partition back to offset so a message we could not take is read again. */
-static void
-seek_back(worker *w, int32_t partition, int64_t offset)
-{
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	if (l == NULL)
-		return;
-	rd_kafka_topic_partition_list_add(l, w->cfg->topic, partition)->offset = offset;
-	rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, l, 5000);
-	if (e != NULL) {
-		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.seek_failed",
-		            "partition=%" PRId32 " offset=%" PRId64 " error=\"%s\"", partition, offset,
-		            rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
-	}
-	rd_kafka_topic_partition_list_destroy(l);
+	cons_wk_error(w, ERR_KAFKA, "kafka", reason);
 }
 
 /* ---- the batch ---- */
 
-static void
-fill_watermarks(worker *w, cons_part *p, int n)
-{
-	for (int i = 0; i < n; i++) {
-		int64_t lo, hi;
-		p[i].hwm = rd_kafka_get_watermark_offsets(w->rk, w->cfg->topic, p[i].partition, &lo,
-		                                          &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-		                   hi >= 0
-		               ? hi
-		               : -1;
-	}
-}
-
+/* This consumer's row for the next write: the last error (or "" once it was
+ * cleared) only when the database has not seen it yet. */
 static cons_db_state
 db_state(worker *w)
 {
-	return (cons_db_state){ .consumer_id = w->cfg->consumer_id,
-		                .group = w->cfg->group,
-		                .topic = w->cfg->topic,
-		                .started_us = w->started_us,
-		                .last_error = w->error_unsaved ? w->last_error : NULL,
-		                .last_error_us = w->last_error_us };
+	return (cons_db_state){.consumer_id = w->cfg->consumer_id,
+	                       .group = w->cfg->group,
+	                       .topic = w->cfg->topic,
+	                       .started_us = w->started_us,
+	                       .last_error = w->error_unsaved ? w->last_error : NULL,
+	                       .last_error_us = w->last_error_us};
 }
 
 /* Drives the batch to COMMITTED and back to FILLING: database transaction,
@@ -413,7 +97,7 @@ flush(worker *w)
 {
 	cons_batch *b = w->batch;
 	int rv, nparts, rows = cons_batch_rows(b);
-	int64_t t0 = mono_ms(), inserted = 0;
+	int64_t t0 = amlrisk_now_ms();
 	char err[512];
 	if (cons_batch_state_get(b) == CONS_BATCH_FILLING) {
 		if (cons_batch_messages(b) == 0)
@@ -424,30 +108,40 @@ flush(worker *w)
 	cons_part *parts = cons_batch_parts(b, &nparts);
 	int dead = cons_batch_messages(b) - rows;
 	if (!cons_batch_stored(b)) {
+		/* a database error passes the moment this write succeeds: say so
+		 * in the same transaction */
+		int db_err = w->err_kind == ERR_DB;
 		cons_db_state st = db_state(w);
-		st.consumed = cons_batch_messages(b);
-		st.dead_lettered = dead;
-		fill_watermarks(w, parts, nparts);
-		if ((rv = cons_db_write(w->db, b, &st, &inserted, err, sizeof(err))) != 0) {
+		if (db_err)
+			st.last_error = "";
+		cons_kafka_watermarks(w, parts, nparts);
+		if ((rv = cons_db_write(w->db, b, &st, &w->counts, err, sizeof(err))) != 0) {
 			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "db.write_failed",
 			            "rows=%d error=\"%s\"", rows, err);
-			record_error(w, "database", err);
+			cons_wk_error(w, ERR_DB, "database", err);
 			return rv;
 		}
+		if (db_err)
+			cons_wk_clear(w, ERR_BIT(ERR_DB));
 		if (st.last_error != NULL)
 			w->error_unsaved = 0;
+		/* before the batch counts as stored, so a failure here writes it
+		 * again (harmless: it is all duplicates, counted once) */
+		if ((rv = cons_dlq_conflicts(w)) != 0)
+			return rv;
 		cons_batch_set_stored(b);
 		w->total_rows += rows;
-		w->total_inserted += inserted;
-		w->total_dead += dead;
+		w->total_inserted += w->counts.inserted;
+		w->total_dead += w->counts.dead_lettered;
+		w->total_conflicts += w->counts.conflicts;
 	}
-	if ((rv = dlq_settle(w, DLQ_WAIT_MS)) != 0) {
+	if ((rv = cons_dlq_settle(w, DLQ_WAIT_MS)) != 0) {
 		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "dlq.unconfirmed", "dead=%d", dead);
 		return rv;
 	}
 	int64_t lag = 0;
 	for (int i = 0; i < nparts; i++) {
-		if ((rv = offs_stored(w, parts[i].partition, parts[i].next)) != 0)
+		if ((rv = cons_offs_stored(w, parts[i].partition, parts[i].next)) != 0)
 			return rv;
 		if (parts[i].hwm >= parts[i].next)
 			lag += parts[i].hwm - parts[i].next;
@@ -456,15 +150,17 @@ flush(worker *w)
 	 * the loop commits what is outstanding once the broker answered (a
 	 * failure is retried; a later commit carries earlier offsets too) */
 	if (w->commits_inflight == 0)
-		commit_offsets(w, 1, NULL);
+		cons_offs_commit(w, 1, NULL);
 	if ((rv = cons_batch_set_state(b, CONS_BATCH_COMMITTED)) != 0)
 		return rv;
 	w->batches++;
 	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "batch.committed",
-	            "rows=%d inserted=%" PRId64 " duplicates=%" PRId64 " dead=%d partitions=%d "
-	            "ms=%" PRId64 " lag=%" PRId64 " uncommitted=%d",
-	            rows, inserted, (int64_t)rows - inserted, dead, nparts, mono_ms() - t0, lag,
-	            offs_outstanding(w));
+	            "rows=%d inserted=%" PRId64 " duplicates=%" PRId64 " dead=%" PRId64
+	            " conflicts=%" PRId64 " partitions=%d ms=%" PRId64 " lag=%" PRId64
+	            " uncommitted=%d",
+	            rows, w->counts.inserted, w->counts.duplicates, w->counts.dead_lettered,
+	            w->counts.conflicts, nparts, amlrisk_now_ms() - t0, lag,
+	            cons_offs_outstanding(w));
 	return cons_batch_set_state(b, CONS_BATCH_FILLING);
 }
 
@@ -476,14 +172,14 @@ attempt(worker *w)
 	int rv = flush(w);
 	if (rv == AMLRISK_OK) {
 		w->backoff_ms = 0;
-		set_paused(w, 0);
+		cons_kafka_set_paused(w, 0);
 		return rv;
 	}
 	w->backoff_ms = w->backoff_ms == 0 ? w->cfg->retry_min_ms : w->backoff_ms * 2;
 	if (w->backoff_ms > w->cfg->retry_max_ms)
 		w->backoff_ms = w->cfg->retry_max_ms;
-	w->next_retry_ms = mono_ms() + w->backoff_ms;
-	set_paused(w, 1);
+	w->next_retry_ms = amlrisk_now_ms() + w->backoff_ms;
+	cons_kafka_set_paused(w, 1);
 	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "batch.retry", "in_ms=%d messages=%d error=%s",
 	            w->backoff_ms, cons_batch_messages(w->batch), amlrisk_errname(rv));
 	return rv;
@@ -534,10 +230,10 @@ on_revoke(worker *w, rd_kafka_topic_partition_list_t *parts)
 	/* nothing held back any more: resume while the partitions are still
 	 * assigned, so none keeps a stale pause into its next assignment */
 	if (cons_batch_state_get(w->batch) == CONS_BATCH_FILLING)
-		set_paused(w, 0);
+		cons_kafka_set_paused(w, 0);
 	if (!lost)
-		commit_offsets(w, 0, parts);
-	offs_forget(w, parts);
+		cons_offs_commit(w, 0, parts);
+	cons_offs_forget(w, parts);
 }
 
 static void
@@ -552,6 +248,21 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 	w->cooperative = proto != NULL && strcmp(proto, "COOPERATIVE") == 0;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		log_parts("rebalance.assigned", parts, w->paused ? "paused=1" : "paused=0");
+		/* a static member that rejoins a group the broker reloaded is
+		 * handed its previous assignment as it was, even when it now
+		 * subscribes to another topic: take only our topic's partitions
+		 * and rejoin with the subscription (from the loop) */
+		char foreign[256] = "";
+		for (int i = parts->cnt - 1; i >= 0; i--)
+			if (strcmp(parts->elems[i].topic, w->cfg->topic) != 0) {
+				snprintf(foreign, sizeof(foreign), "%s", parts->elems[i].topic);
+				rd_kafka_topic_partition_list_del_by_idx(parts, i);
+			}
+		if (foreign[0] != '\0') {
+			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "rebalance.foreign_topic",
+			            "topic=%s subscribed=%s will=rejoin", foreign, w->cfg->topic);
+			w->resubscribe = 1;
+		}
 		if (w->cooperative)
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -559,10 +270,15 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 		/* set the new partitions' pause state explicitly: librdkafka keeps
 		 * a partition's pause across unassign and assign, so a partition
 		 * paused before a rebalance would otherwise come back paused */
-		if (w->paused && cons_batch_state_get(w->batch) == CONS_BATCH_FLUSHING)
-			rd_kafka_pause_partitions(rk, parts);
-		else
-			rd_kafka_resume_partitions(rk, parts);
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(parts);
+		if (l == NULL)
+			w->paused = 1; /* the loop resumes the whole assignment */
+		else if (w->paused && cons_batch_state_get(w->batch) == CONS_BATCH_FLUSHING)
+			cons_kafka_pause(w, l, 1);
+		else if (cons_kafka_pause(w, l, 0) != AMLRISK_OK)
+			w->paused = 1; /* the loop resumes the whole assignment again */
+		if (l != NULL)
+			rd_kafka_topic_partition_list_destroy(l);
 	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
 		on_revoke(w, parts);
 		if (w->cooperative)
@@ -575,8 +291,8 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 		re = rd_kafka_assign(rk, NULL);
 	}
 	if (e != NULL) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "rebalance.assign_failed", "error=\"%s\"",
-		            rd_kafka_error_string(e));
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "rebalance.assign_failed",
+		            "error=\"%s\"", rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 	} else if (re != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "rebalance.assign_failed", "error=%s",
@@ -593,39 +309,41 @@ handle_message(worker *w, rd_kafka_message_t *m)
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "partition.eof",
-			            "partition=%" PRId32 " offset=%" PRId64 " batch=%d", m->partition,
-			            m->offset, cons_batch_messages(w->batch));
+			            "partition=%" PRId32 " offset=%" PRId64 " batch=%d",
+			            m->partition, m->offset, cons_batch_messages(w->batch));
 		else {
-			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.consume_error", "error=%s msg=\"%s\"",
-			            rd_kafka_err2name(m->err), rd_kafka_message_errstr(m));
-			record_error(w, "kafka", rd_kafka_message_errstr(m));
+			amlrisk_log(AMLRISK_LOG_WARN, "consumer", "kafka.consume_error",
+			            "error=%s msg=\"%s\"", rd_kafka_err2name(m->err),
+			            rd_kafka_message_errstr(m));
+			cons_wk_error(w, ERR_KAFKA, "kafka", rd_kafka_message_errstr(m));
 		}
 		rd_kafka_message_destroy(m);
 		return;
 	}
 	Aml__V1__Transaction *tx = NULL;
 	char why[160];
-	int bad = cons_codec_decode(m->payload, m->len, &tx, why, sizeof(why));
+	int bad = amlrisk_tx_decode(m->payload, m->len, &tx, NULL, why, sizeof(why));
+	rd_kafka_headers_t *h = NULL;
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		h = NULL;
+	cons_src src = {m->payload, m->len, m->key, m->key_len, h};
 	for (int tries = 0; tries < 2; tries++) {
 		int rv;
 		cons_dlq *d = NULL;
 		if (cons_batch_state_get(w->batch) != CONS_BATCH_FILLING)
 			rv = AMLRISK_ESTATE;
 		else if (bad == AMLRISK_OK)
-			rv = cons_batch_add_row(w->batch, m->partition, m->offset, tx);
-		else {
-			rd_kafka_headers_t *h = NULL;
-			if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
-				h = NULL;
-			rv = cons_batch_add_dlq(w->batch, m->partition, m->offset, m->payload, m->len,
-			                        m->key, m->key_len, h, why, &d);
-		}
+			rv = cons_batch_add_row(w->batch, m->partition, m->offset, tx, &src);
+		else
+			rv = cons_batch_add_dlq(w->batch, m->partition, m->offset, &src, why, &d);
 		if (rv == AMLRISK_OK) {
 			if (d != NULL) {
 				amlrisk_log(AMLRISK_LOG_WARN, "consumer", "message.dead_lettered",
-				            "partition=%" PRId32 " offset=%" PRId64 " bytes=%zu reason=\"%s\"",
+				            "partition=%" PRId32 " offset=%" PRId64
+				            " bytes=%zu reason=\"%s\"",
 				            m->partition, m->offset, m->len, why);
-				dlq_produce(w, d); /* a failure is retried when the batch flushes */
+				cons_dlq_produce(
+				        w, d); /* a failure is retried when the batch flushes */
 			}
 			goto done;
 		}
@@ -635,14 +353,44 @@ handle_message(worker *w, rd_kafka_message_t *m)
 		break;
 	}
 	/* could not take it: read it again once the batch is written */
-	seek_back(w, m->partition, m->offset);
+	cons_kafka_seek_back(w, m->partition, m->offset);
 done:
 	if (tx != NULL)
 		aml__v1__transaction__free_unpacked(tx, NULL);
 	rd_kafka_message_destroy(m);
 }
 
-/* Idle: refresh high watermarks (lag) of the assigned partitions. */
+/* Idle, with a Kafka error on record: asks the group coordinator for the
+ * committed offsets of the assignment l (or, with none, any broker for
+ * metadata), at most 2 s. An answer means the condition has passed. */
+static void
+probe_kafka(worker *w, const rd_kafka_topic_partition_list_t *l)
+{
+	rd_kafka_resp_err_t e;
+	if (l->cnt > 0) {
+		rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_copy(l);
+		if (q == NULL)
+			return;
+		e = rd_kafka_committed(w->rk, q, 2000);
+		for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < q->cnt; i++)
+			e = q->elems[i].err;
+		rd_kafka_topic_partition_list_destroy(q);
+	} else {
+		const struct rd_kafka_metadata *md = NULL;
+		e = rd_kafka_metadata(w->rk, 0, NULL, &md, 2000);
+		if (md != NULL)
+			rd_kafka_metadata_destroy(md);
+	}
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+		cons_wk_clear(w, ERR_BIT(ERR_KAFKA) | ERR_BIT(ERR_COMMIT));
+	else
+		amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "kafka.probe_failed", "error=%s",
+		            rd_kafka_err2name(e));
+}
+
+/* Idle: a Kafka error on record is checked again, then the high watermarks
+ * (lag) of the assigned partitions and this consumer's row (with its last
+ * error, or its clearing) are written. */
 static void
 refresh_state(worker *w)
 {
@@ -650,15 +398,20 @@ refresh_state(worker *w)
 	char err[512];
 	if (rd_kafka_assignment(w->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || l == NULL)
 		return;
+	if ((w->err_kind == ERR_KAFKA || w->err_kind == ERR_COMMIT) &&
+	    cons_offs_outstanding(w) == 0)
+		probe_kafka(w, l);
 	cons_part *p = calloc((size_t)l->cnt + 1, sizeof(*p));
-	if (p != NULL && l->cnt > 0) {
+	if (p != NULL) {
 		for (int i = 0; i < l->cnt; i++)
 			p[i].partition = l->elems[i].partition;
-		fill_watermarks(w, p, l->cnt);
+		cons_kafka_watermarks(w, p, l->cnt);
 		cons_db_state st = db_state(w);
 		if (cons_db_refresh(w->db, &st, p, l->cnt, err, sizeof(err)) != 0)
-			amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "db.refresh_failed", "error=\"%s\"",
-			            err);
+			amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "db.refresh_failed",
+			            "error=\"%s\"", err);
+		else if (st.last_error != NULL)
+			w->error_unsaved = 0;
 	}
 	free(p);
 	rd_kafka_topic_partition_list_destroy(l);
@@ -666,14 +419,32 @@ refresh_state(worker *w)
 
 /* ---- set-up ---- */
 
-static int
-conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
+int
+cons_wk_conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
 {
 	char err[256];
 	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "config.kafka_invalid",
 		            "key=%s value=\"%s\" error=\"%s\"", k, v, err);
 		return AMLRISK_EINVAL;
+	}
+	return AMLRISK_OK;
+}
+
+/* Subscribes to the topic (again: a rejoin with the subscription). */
+static int
+subscribe(worker *w)
+{
+	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+	if (sub == NULL)
+		return AMLRISK_ENOMEM;
+	rd_kafka_topic_partition_list_add(sub, w->cfg->topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, sub);
+	rd_kafka_topic_partition_list_destroy(sub);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.subscribe_failed", "error=%s",
+		            rd_kafka_err2name(e));
+		return AMLRISK_EKAFKA;
 	}
 	return AMLRISK_OK;
 }
@@ -685,35 +456,38 @@ make_consumer(worker *w)
 	char err[512], sto[16], hb[16];
 	int rv = AMLRISK_EINVAL;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *sub = NULL;
 	snprintf(sto, sizeof(sto), "%d", c->session_timeout_ms);
 	snprintf(hb, sizeof(hb), "%d", c->session_timeout_ms / 4);
 	if (conf == NULL)
 		return AMLRISK_ENOMEM;
-	if (conf_set(conf, "bootstrap.servers", c->bootstrap) != 0 ||
-	    conf_set(conf, "group.id", c->group) != 0 ||
-	    conf_set(conf, "client.id", "amlrisk-consumer") != 0 ||
-	    conf_set(conf, "enable.auto.commit", "false") != 0 ||
-	    conf_set(conf, "enable.auto.offset.store", "false") != 0 ||
-	    conf_set(conf, "auto.offset.reset", c->offset_reset) != 0 ||
-	    conf_set(conf, "session.timeout.ms", sto) != 0 ||
-	    conf_set(conf, "heartbeat.interval.ms", hb) != 0 ||
-	    conf_set(conf, "enable.partition.eof", "true") != 0 ||
-	    conf_set(conf, "queued.max.messages.kbytes", "32768") != 0 ||
+	if (cons_wk_conf_set(conf, "bootstrap.servers", c->bootstrap) != 0 ||
+	    cons_wk_conf_set(conf, "group.id", c->group) != 0 ||
+	    /* static membership: a restart within the session timeout gets
+	     * its partitions back at once, without a rebalance */
+	    cons_wk_conf_set(conf, "group.instance.id", c->consumer_id) != 0 ||
+	    cons_wk_conf_set(conf, "client.id", "amlrisk-consumer") != 0 ||
+	    cons_wk_conf_set(conf, "enable.auto.commit", "false") != 0 ||
+	    cons_wk_conf_set(conf, "enable.auto.offset.store", "false") != 0 ||
+	    cons_wk_conf_set(conf, "auto.offset.reset", c->offset_reset) != 0 ||
+	    cons_wk_conf_set(conf, "session.timeout.ms", sto) != 0 ||
+	    cons_wk_conf_set(conf, "heartbeat.interval.ms", hb) != 0 ||
+	    cons_wk_conf_set(conf, "enable.partition.eof", "true") != 0 ||
+	    cons_wk_conf_set(conf, "queued.max.messages.kbytes", "32768") != 0 ||
 	    /* larger, more frequent fetches: a batch written in ~20 ms must find
 	     * the next one already fetched (the defaults left ~200 ms gaps) */
-	    conf_set(conf, "fetch.message.max.bytes", "4194304") != 0 ||
-	    conf_set(conf, "fetch.wait.max.ms", "100") != 0)
+	    cons_wk_conf_set(conf, "fetch.message.max.bytes", "4194304") != 0 ||
+	    cons_wk_conf_set(conf, "fetch.wait.max.ms", "100") != 0)
 		goto fail;
 	for (int i = 0; i < c->n_kafka_opts; i++)
-		if (conf_set(conf, c->kafka_opts[i][0], c->kafka_opts[i][1]) != 0)
+		if (cons_wk_conf_set(conf, c->kafka_opts[i][0], c->kafka_opts[i][1]) != 0)
 			goto fail;
 	rd_kafka_conf_set_opaque(conf, w);
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_error_cb(conf, cons_wk_on_error);
+	rd_kafka_conf_set_log_cb(conf, cons_wk_on_log);
 	if ((w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))) == NULL) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.create_failed", "error=\"%s\"", err);
+		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.create_failed", "error=\"%s\"",
+		            err);
 		goto fail;
 	}
 	conf = NULL; /* owned by w->rk now */
@@ -722,134 +496,61 @@ make_consumer(worker *w)
 		rv = AMLRISK_ENOMEM;
 		goto fail;
 	}
-	if ((sub = rd_kafka_topic_partition_list_new(1)) == NULL) {
-		rv = AMLRISK_ENOMEM;
-		goto fail;
-	}
-	rd_kafka_topic_partition_list_add(sub, c->topic, RD_KAFKA_PARTITION_UA);
-	rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, sub);
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.subscribe_failed", "error=%s",
-		            rd_kafka_err2name(e));
-		rv = AMLRISK_EKAFKA;
-		goto fail;
-	}
-	rv = AMLRISK_OK;
+	rv = subscribe(w);
 fail:
 	if (conf != NULL)
 		rd_kafka_conf_destroy(conf);
-	if (sub != NULL)
-		rd_kafka_topic_partition_list_destroy(sub);
 	return rv;
-}
-
-static int
-make_producer(worker *w)
-{
-	const cons_config *c = w->cfg;
-	char err[512], max[24];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	if (conf == NULL)
-		return AMLRISK_ENOMEM;
-	snprintf(max, sizeof(max), "%u", CONS_MSG_MAX + 65536);
-	if (conf_set(conf, "bootstrap.servers", c->bootstrap) != 0 ||
-	    conf_set(conf, "client.id", "amlrisk-consumer-dlq") != 0 ||
-	    conf_set(conf, "enable.idempotence", "true") != 0 ||
-	    conf_set(conf, "acks", "all") != 0 || conf_set(conf, "linger.ms", "5") != 0 ||
-	    conf_set(conf, "message.max.bytes", max) != 0 ||
-	    conf_set(conf, "message.timeout.ms", "30000") != 0) {
-		rd_kafka_conf_destroy(conf);
-		return AMLRISK_EINVAL;
-	}
-	rd_kafka_conf_set_opaque(conf, w);
-	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
-	if ((w->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) == NULL) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.create_failed", "error=\"%s\"", err);
-		rd_kafka_conf_destroy(conf);
-		return AMLRISK_EKAFKA;
-	}
-	return AMLRISK_OK;
-}
-
-/* Creates the dead-letter topic if it does not exist (broker's default
- * partitions and replication), so dead letters do not depend on the broker
- * auto-creating topics. Best effort: a broker that is down now is logged and
- * the topic is tried again by every produce. */
-static void
-ensure_dlq_topic(worker *w)
-{
-	char err[256];
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(w->cfg->dlq_topic, -1, -1, err, sizeof(err));
-	rd_kafka_queue_t *q = rd_kafka_queue_new(w->dlq);
-	rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(w->dlq, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-	rd_kafka_event_t *ev = NULL;
-	const char *problem = NULL;
-	if (nt == NULL || q == NULL || ao == NULL) {
-		problem = nt == NULL ? err : "out of memory";
-		goto end;
-	}
-	rd_kafka_AdminOptions_set_request_timeout(ao, 10000, err, sizeof(err));
-	rd_kafka_CreateTopics(w->dlq, &nt, 1, ao, q);
-	if ((ev = rd_kafka_queue_poll(q, 15000)) == NULL) {
-		problem = "timed out";
-		goto end;
-	}
-	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		problem = rd_kafka_event_error_string(ev);
-		goto end;
-	}
-	size_t n = 0;
-	const rd_kafka_topic_result_t **res =
-	    rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-	if (n == 1 && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-		problem = rd_kafka_topic_result_error_string(res[0]);
-	else if (n == 1 && rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR)
-		amlrisk_log(AMLRISK_LOG_INFO, "consumer", "dlq.topic_created", "topic=%s",
-		            w->cfg->dlq_topic);
-end:
-	if (problem != NULL)
-		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "dlq.topic_unchecked",
-		            "topic=%s error=\"%s\"", w->cfg->dlq_topic, problem);
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
-	if (ao != NULL)
-		rd_kafka_AdminOptions_destroy(ao);
-	if (q != NULL)
-		rd_kafka_queue_destroy(q);
-	if (nt != NULL)
-		rd_kafka_NewTopic_destroy(nt);
 }
 
 /* ---- the loop ---- */
 
+/* Non-zero once librdkafka has failed fatally (logged once): 1, or
+ * CONS_EXIT_FENCED when another process joined with our CONSUMER_ID. */
 static int
 fatal_error(worker *w)
 {
 	char err[512];
 	rd_kafka_resp_err_t e;
-	if ((e = rd_kafka_fatal_error(w->dlq, err, sizeof(err))) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    (e = rd_kafka_fatal_error(w->rk, err, sizeof(err))) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	if (w->fatal != 0)
+		return w->fatal;
+	if ((e = rd_kafka_fatal_error(w->dlq, err, sizeof(err))) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    (e = rd_kafka_fatal_error(w->rk, err, sizeof(err))) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	if (e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID) {
+		amlrisk_log(
+		        AMLRISK_LOG_ERROR, "consumer", "kafka.fenced",
+		        "consumer_id=%s group=%s reason=\"another consumer joined the group with "
+		        "the same CONSUMER_ID (group.instance.id) and took this one's place: "
+		        "give each instance its own CONSUMER_ID\" detail=\"%s\"",
+		        w->cfg->consumer_id, w->cfg->group, err);
+		w->fatal = CONS_EXIT_FENCED;
+	} else {
 		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "kafka.fatal", "error=%s reason=\"%s\"",
 		            rd_kafka_err2name(e), err);
-		return 1;
+		w->fatal = 1;
 	}
-	return 0;
+	return w->fatal;
 }
 
 static void
 loop(worker *w)
 {
 	const cons_config *c = w->cfg;
-	while (!*w->stop) {
-		int64_t now = mono_ms();
+	while (!*w->stop && !fatal_error(w)) {
+		int64_t now = amlrisk_now_ms();
+		if (w->resubscribe) {
+			/* leave the stale assignment, then join with our topic */
+			w->resubscribe = 0;
+			rd_kafka_unsubscribe(w->rk);
+			if (subscribe(w) != AMLRISK_OK)
+				w->resubscribe = 1;
+		}
 		rd_kafka_poll(w->dlq, 0);
 		/* paused only while a batch waits to be written (a rebalance may
 		 * have written or dropped it) */
 		if (w->paused && cons_batch_state_get(w->batch) == CONS_BATCH_FILLING)
-			set_paused(w, 0);
+			cons_kafka_set_paused(w, 0);
 		if (cons_batch_state_get(w->batch) == CONS_BATCH_FLUSHING) {
 			/* waiting to retry: keep serving the group (rebalances, liveness) */
 			if (now >= w->next_retry_ms) {
@@ -857,7 +558,8 @@ loop(worker *w)
 				continue;
 			}
 			int64_t wait = w->next_retry_ms - now;
-			rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, wait > 100 ? 100 : (int)wait);
+			rd_kafka_message_t *m =
+			        rd_kafka_consumer_poll(w->rk, wait > 100 ? 100 : (int)wait);
 			if (m != NULL)
 				handle_message(w, m);
 			continue;
@@ -866,23 +568,23 @@ loop(worker *w)
 		int64_t timeout = started == 0 ? 200 : started + c->batch_ms - now;
 		if (timeout > 200)
 			timeout = 200;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, timeout < 0 ? 0 : (int)timeout);
+		rd_kafka_message_t *m =
+		        rd_kafka_consumer_poll(w->rk, timeout < 0 ? 0 : (int)timeout);
 		if (m != NULL)
 			handle_message(w, m);
-		now = mono_ms();
+		now = amlrisk_now_ms();
 		started = cons_batch_started_ms(w->batch);
 		if (cons_batch_state_get(w->batch) == CONS_BATCH_FILLING && started != 0 &&
 		    (cons_batch_full(w->batch) || now - started >= c->batch_ms))
 			attempt(w);
 		rd_kafka_queue_poll_callback(w->commitq, 0);
-		if (w->commits_inflight == 0 && now >= w->next_commit_ms && offs_outstanding(w) > 0)
-			commit_offsets(w, 1, NULL);
+		if (w->commits_inflight == 0 && now >= w->next_commit_ms &&
+		    cons_offs_outstanding(w) > 0)
+			cons_offs_commit(w, 1, NULL);
 		if (started == 0 && now - w->last_state_ms >= c->state_interval_ms) {
 			w->last_state_ms = now;
 			refresh_state(w);
 		}
-		if (m == NULL && fatal_error(w))
-			break;
 	}
 }
 
@@ -890,12 +592,12 @@ loop(worker *w)
 static int
 drain(worker *w)
 {
-	int64_t deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
+	int64_t deadline = amlrisk_now_ms() + w->cfg->shutdown_timeout_ms;
 	for (;;) {
 		if (cons_batch_messages(w->batch) == 0 ||
-		    (mono_ms() >= w->next_retry_ms && attempt(w) == AMLRISK_OK))
+		    (amlrisk_now_ms() >= w->next_retry_ms && attempt(w) == AMLRISK_OK))
 			break;
-		if (mono_ms() >= deadline) {
+		if (amlrisk_now_ms() >= deadline) {
 			amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "shutdown.gave_up",
 			            "messages=%d reason=\"%s\"", cons_batch_messages(w->batch),
 			            w->last_error);
@@ -907,12 +609,13 @@ drain(worker *w)
 			handle_message(w, m);
 	}
 	/* let asynchronous commits land, then commit what is left, synchronously */
-	for (int64_t end = mono_ms() + 5000; w->commits_inflight > 0 && mono_ms() < end;)
+	for (int64_t end = amlrisk_now_ms() + 5000;
+	     w->commits_inflight > 0 && amlrisk_now_ms() < end;)
 		rd_kafka_queue_poll_callback(w->commitq, 100);
-	if (commit_offsets(w, 0, NULL) != AMLRISK_OK) {
+	if (cons_offs_commit(w, 0, NULL) != AMLRISK_OK) {
 		/* one more try: the coordinator may just have moved */
 		rd_kafka_poll(w->dlq, 500);
-		if (commit_offsets(w, 0, NULL) != AMLRISK_OK)
+		if (cons_offs_commit(w, 0, NULL) != AMLRISK_OK)
 			return 1;
 	}
 	return 0;
@@ -928,13 +631,13 @@ cons_worker_run(const cons_config *cfg, volatile sig_atomic_t *stop)
 	w.stop = stop;
 	w.started_us = wall_us();
 	if ((rv = cons_batch_create(&w.batch, cfg->batch_rows, cfg->batch_bytes)) != 0 ||
-	    (rv = cons_db_create(&w.db, cfg->database_url)) != 0 || (rv = make_producer(&w)) != 0 ||
-	    (rv = make_consumer(&w)) != 0) {
+	    (rv = cons_db_create(&w.db, cfg->database_url)) != 0 ||
+	    (rv = cons_dlq_producer_create(&w)) != 0 || (rv = make_consumer(&w)) != 0) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "start.failed", "error=%s",
 		            amlrisk_errname(rv));
 		goto end;
 	}
-	ensure_dlq_topic(&w);
+	cons_dlq_topic_ensure(&w);
 	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "started",
 	            "consumer_id=%s group=%s topic=%s dlq=%s batch_size=%d batch_ms=%d "
 	            "batch_bytes=%zu librdkafka=%s",
@@ -943,7 +646,7 @@ cons_worker_run(const cons_config *cfg, volatile sig_atomic_t *stop)
 	loop(&w);
 	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "shutdown.begin", "messages=%d",
 	            cons_batch_messages(w.batch));
-	status = fatal_error(&w) ? 1 : drain(&w);
+	status = fatal_error(&w) != 0 ? fatal_error(&w) : drain(&w);
 	rd_kafka_consumer_close(w.rk);
 	if (rd_kafka_flush(w.dlq, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		status = status == 0 ? 1 : status;

@@ -32,7 +32,7 @@ typedef struct btx {
 static void
 make(btx *t, int i)
 {
-	static const char *assets[] = { "", "BTC", "ETH", "USDT" };
+	static const char *assets[] = {"", "BTC", "ETH", "USDT"};
 	uint64_t x = (uint64_t)i * 0x9e3779b97f4a7c15u;
 	x ^= x >> 29;
 	unsigned s = (unsigned)(x % 1000), r = (unsigned)((x >> 20) % 100000);
@@ -128,7 +128,8 @@ gen(const char *brokers, const char *topic, int parts, int n, const char *csv)
 		m.asset = t.asset;
 		size_t len = aml__v1__transaction__pack(&m, buf);
 		rd_kafka_resp_err_t e;
-		while ((e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(t.s, strlen(t.s)),
+		while ((e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
+		                              RD_KAFKA_V_KEY(t.s, strlen(t.s)),
 		                              RD_KAFKA_V_VALUE(buf, len),
 		                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		                              RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -147,10 +148,12 @@ gen(const char *brokers, const char *topic, int parts, int n, const char *csv)
 	return rv;
 }
 
+/* The first column of sql's one row as an integer, with parameter p1 (may
+ * be NULL when sql has none); -1 on error. */
 static int64_t
-query_int(PGconn *c, const char *sql)
+query_int(PGconn *c, const char *sql, const char *p1)
 {
-	PGresult *r = PQexec(c, sql);
+	PGresult *r = PQexecParams(c, sql, p1 != NULL, NULL, &p1, NULL, NULL, 0);
 	int64_t v = -1;
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -158,10 +161,11 @@ query_int(PGconn *c, const char *sql)
 	return v;
 }
 
-/* wait: polls the consumers' inserted count until n; prints the sustained
- * rate between the first stored batch and the last. */
+/* wait: polls the consumers' inserted count (or, with consumer, the messages
+ * that one consumed, as when it replays a topic already stored) until n;
+ * prints the sustained rate between the first stored batch and the last. */
 static int
-wait_rows(const char *url, int64_t n, int timeout_s)
+wait_rows(const char *url, int64_t n, int timeout_s, const char *consumer)
 {
 	PGconn *c = PQconnectdb(url);
 	if (PQstatus(c) != CONNECTION_OK) {
@@ -171,7 +175,14 @@ wait_rows(const char *url, int64_t n, int timeout_s)
 	}
 	int64_t t0 = now_ms(), first_ms = -1, first_rows = 0, v = 0;
 	while (now_ms() - t0 < (int64_t)timeout_s * 1000) {
-		v = query_int(c, "SELECT coalesce(sum(inserted), 0) FROM ingestion_consumers");
+		v = consumer != NULL ? query_int(c,
+		                                 "SELECT coalesce(sum(consumed), 0) FROM"
+		                                 " ingestion_consumers WHERE consumer_id = $1",
+		                                 consumer)
+		                     : query_int(c,
+		                                 "SELECT coalesce(sum(inserted), 0) FROM"
+		                                 " ingestion_consumers",
+		                                 NULL);
 		if (v > 0 && first_ms < 0) {
 			first_ms = now_ms();
 			first_rows = v;
@@ -187,9 +198,8 @@ wait_rows(const char *url, int64_t n, int timeout_s)
 		return 1;
 	}
 	double s = (double)(end - first_ms) / 1000.0;
-	printf("rows=%" PRId64 " seconds=%.3f rows_per_s=%.0f total_seconds=%.3f\n",
-	       n - first_rows, s, s > 0 ? (double)(n - first_rows) / s : 0.0,
-	       (double)(end - t0) / 1000.0);
+	printf("rows=%" PRId64 " seconds=%.3f rows_per_s=%.0f total_seconds=%.3f\n", n - first_rows,
+	       s, s > 0 ? (double)(n - first_rows) / s : 0.0, (double)(end - t0) / 1000.0);
 	return 0;
 }
 
@@ -215,12 +225,13 @@ insert_loop(const char *url, const char *csv, int n)
 				v[i] = "";
 		}
 		(void)save;
-		const char *p[6] = { v[0], v[1], v[2], v[3], v[4], v[5][0] ? v[5] : NULL };
+		const char *p[6] = {v[0], v[1], v[2], v[3], v[4], v[5][0] ? v[5] : NULL};
 		PGresult *r = PQexecParams(
-		    c,
-		    "INSERT INTO transactions (tx_id, sender, receiver, amount, \"timestamp\", asset)"
-		    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tx_id) DO NOTHING",
-		    6, NULL, p, NULL, NULL, 0);
+		        c,
+		        "INSERT INTO transactions (tx_id, sender, receiver, amount, \"timestamp\", "
+		        "asset)"
+		        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tx_id) DO NOTHING",
+		        6, NULL, p, NULL, NULL, 0);
 		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 		PQclear(r);
 		if (!ok) {
@@ -243,7 +254,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: cons-bench gen --brokers B --topic T --partitions P --n N --csv FILE\n"
-	           "       cons-bench wait --database-url URL --n N [--timeout S]\n"
+	           "       cons-bench wait --database-url URL --n N [--timeout S] [--consumer ID]\n"
 	           "       cons-bench insert-loop --database-url URL --csv FILE --n N\n");
 }
 
@@ -251,13 +262,18 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "brokers", required_argument, NULL, 'b' }, { "topic", required_argument, NULL, 't' },
-		{ "partitions", required_argument, NULL, 'p' }, { "n", required_argument, NULL, 'n' },
-		{ "csv", required_argument, NULL, 'c' }, { "database-url", required_argument, NULL, 'd' },
-		{ "timeout", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	        {"brokers", required_argument, NULL, 'b'},
+	        {"topic", required_argument, NULL, 't'},
+	        {"partitions", required_argument, NULL, 'p'},
+	        {"n", required_argument, NULL, 'n'},
+	        {"csv", required_argument, NULL, 'c'},
+	        {"database-url", required_argument, NULL, 'd'},
+	        {"timeout", required_argument, NULL, 'T'},
+	        {"consumer", required_argument, NULL, 'C'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
-	const char *brokers = NULL, *topic = NULL, *csv = NULL, *url = NULL;
+	const char *brokers = NULL, *topic = NULL, *csv = NULL, *url = NULL, *consumer = NULL;
 	int parts = 4, n = 0, timeout = 600, o;
 	if (argc < 2) {
 		usage(stderr);
@@ -267,21 +283,42 @@ main(int argc, char **argv)
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'b': brokers = optarg; break;
-		case 't': topic = optarg; break;
-		case 'p': parts = atoi(optarg); break;
-		case 'n': n = atoi(optarg); break;
-		case 'c': csv = optarg; break;
-		case 'd': url = optarg; break;
-		case 'T': timeout = atoi(optarg); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'b':
+			brokers = optarg;
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		case 'p':
+			parts = atoi(optarg);
+			break;
+		case 'n':
+			n = atoi(optarg);
+			break;
+		case 'c':
+			csv = optarg;
+			break;
+		case 'd':
+			url = optarg;
+			break;
+		case 'T':
+			timeout = atoi(optarg);
+			break;
+		case 'C':
+			consumer = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (strcmp(cmd, "gen") == 0 && brokers && topic && csv && n > 0 && parts > 0)
 		return gen(brokers, topic, parts, n, csv);
 	if (strcmp(cmd, "wait") == 0 && url && n > 0)
-		return wait_rows(url, n, timeout);
+		return wait_rows(url, n, timeout, consumer);
 	if (strcmp(cmd, "insert-loop") == 0 && url && csv && n > 0)
 		return insert_loop(url, csv, n);
 	usage(stderr);

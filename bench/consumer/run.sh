@@ -3,6 +3,11 @@
 # (one and two consumers) from a topic holding N transactions into an empty
 # table, next to psql \copy of the same rows into the same schema and a
 # row-at-a-time INSERT loop, REPS times each, interleaved; prints medians.
+# With AMLRISK_BENCH_BASE_BIN=/path/to/another/amlrisk-consumer (an earlier
+# build), each round also runs that one (one instance; which of the two goes
+# first alternates between rounds), and each replays the topic into the table
+# it filled (every message a duplicate: the staging path with its conflict
+# check), so a change is measured against its baseline in the same run.
 # Runs its own private stack (var/bench-consumer, ports 55452/59112) unless
 # AMLRISK_BENCH_REUSE=1 and the environment already points at one.
 set -euo pipefail
@@ -13,6 +18,7 @@ REPS=${2:-3}
 N_INSERT=${AMLRISK_BENCH_INSERT_ROWS:-20000}
 BUILD=${AMLRISK_BUILD_DIR:-build}
 BIN=$ROOT/$BUILD/bin
+BASE_BIN=${AMLRISK_BENCH_BASE_BIN:-}
 
 cmake -S . -B "$BUILD" -G Ninja >/dev/null
 ninja -C "$BUILD" -j2 amlrisk-consumer amlrisk-migrate cons-bench >/dev/null
@@ -46,16 +52,22 @@ dropdb_() { psql -d postgres -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev
 rate_of() { sed -n 's/.*rows_per_s=\([0-9]*\).*/\1/p'; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
-# runs K consumers of group $2 into db url $1 until N rows; prints the rate
+# runs K consumers (binary $4, default ours) of group $2 into db url $1 until
+# N rows are stored; or, with a consumer id prefix $5, until that one consumer
+# has consumed N messages (a replay); prints the rate
 consumers() {
-	local url=$1 group=$2 k=$3 pids=() i r
+	local url=$1 group=$2 k=$3 bin=${4:-$BIN/amlrisk-consumer} id=${5:-bench} pids=() i r
 	for ((i = 0; i < k; i++)); do
-		"$BIN/amlrisk-consumer" --database-url "$url" --bootstrap-servers "$KAFKA_BOOTSTRAP_SERVERS" \
-			--topic "$TOPIC" --group "$group" --consumer-id "bench-$i" \
+		"$bin" --database-url "$url" --bootstrap-servers "$KAFKA_BOOTSTRAP_SERVERS" \
+			--topic "$TOPIC" --group "$group" --consumer-id "$id-$i" \
 			${AMLRISK_BENCH_CONSUMER_FLAGS:-} 2>>"$OUT/consumer.log" &
 		pids+=($!)
 	done
-	r=$("$BIN/cons-bench" wait --database-url "$url" --n "$N" --timeout 900)
+	if [ -n "${5:-}" ]; then
+		r=$("$BIN/cons-bench" wait --database-url "$url" --n "$N" --timeout 900 --consumer "$id-0")
+	else
+		r=$("$BIN/cons-bench" wait --database-url "$url" --n "$N" --timeout 900)
+	fi
 	kill -TERM "${pids[@]}"
 	wait "${pids[@]}" || true
 	echo "$r"
@@ -72,11 +84,26 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	copy=$(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}')
 	dropdb_ bench_copy
 
-	url=$(newdb bench_c1)
-	r=$(consumers "$url" "bench.g1.$$.$rep" 1)
-	c1=$(echo "$r" | rate_of)
-	echo "bench: rep $rep one consumer: $r" >&2
-	dropdb_ bench_c1
+	# this build and the baseline build (when given) one after the other,
+	# the first one alternating between rounds; each then replays the topic
+	# into the table it filled (every message an identical duplicate)
+	c1=- c0=- replay=- replay_base=-
+	if [ -n "$BASE_BIN" ] && [ $((rep % 2)) = 0 ]; then order="base this"; else order="this base"; fi
+	for which in $order; do
+		[ "$which" = base ] && [ -z "$BASE_BIN" ] && continue
+		bin=$BIN/amlrisk-consumer
+		[ "$which" = base ] && bin=$BASE_BIN
+		url=$(newdb bench_c1)
+		r=$(consumers "$url" "bench.g1.$which.$$.$rep" 1 "$bin")
+		echo "bench: rep $rep one consumer ($which build): $r" >&2
+		if [ "$which" = base ]; then c0=$(echo "$r" | rate_of); else c1=$(echo "$r" | rate_of); fi
+		if [ -n "$BASE_BIN" ]; then
+			r=$(consumers "$url" "bench.r1.$which.$$.$rep" 1 "$bin" "replay-$which")
+			echo "bench: rep $rep replay ($which build): $r" >&2
+			if [ "$which" = base ]; then replay_base=$(echo "$r" | rate_of); else replay=$(echo "$r" | rate_of); fi
+		fi
+		dropdb_ bench_c1
+	done
 
 	url=$(newdb bench_c2)
 	r=$(consumers "$url" "bench.g2.$$.$rep" 2)
@@ -89,8 +116,9 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	ins=$(echo "$r" | rate_of)
 	dropdb_ bench_ins
 	# the machine is shared: its load before and after each round goes with the figures
-	echo "$rep $copy $c1 $c2 $ins $l0 $(load)" >>"$OUT/results.txt"
-	echo "bench: rep $rep (copy c1 c2 insert load0 load1): $(tail -n 1 "$OUT/results.txt")" >&2
+	echo "$rep $copy $c1 $c2 $ins $l0 $(load) $c0 $replay $replay_base" >>"$OUT/results.txt"
+	echo "bench: rep $rep (copy c1 c2 insert load0 load1 base replay replay_base):" \
+		"$(tail -n 1 "$OUT/results.txt")" >&2
 done
 
 col() { awk -v c="$1" '{print $c}' "$OUT/results.txt" | median; }
@@ -104,7 +132,20 @@ cat <<TABLE
 | amlrisk-consumer, 1 instance | $(col 3) | $(pct "$(rcol 3)") |
 | amlrisk-consumer, 2 instances, one group | $(col 4) | $(pct "$(rcol 4)") |
 | row-at-a-time INSERT, autocommit ($N_INSERT rows) | $(col 5) | $(pct "$(rcol 5)") |
+TABLE
+if [ -n "$BASE_BIN" ]; then
+	# the replays against each other, within each round
+	rrat() { awk -v a="$1" -v b="$2" '{printf "%.0f\n", 100 * $a / $b}' "$OUT/results.txt" | median; }
+	cat <<TABLE
+| amlrisk-consumer, 1 instance, baseline build ($BASE_BIN) | $(col 8) | $(pct "$(rcol 8)") |
+| replay of the $N stored rows (all duplicates), 1 instance | $(col 9) | $(pct "$(rcol 9)") |
+| the same replay, baseline build | $(col 10) | $(pct "$(rcol 10)") |
 
-rounds (rep copy consumer1 consumer2 insert load-before load-after):
+this build vs the baseline build, median of per-round ratios: one consumer $(pct "$(rrat 3 8)"), replay $(pct "$(rrat 9 10)")
+TABLE
+fi
+cat <<TABLE
+
+rounds (rep copy consumer1 consumer2 insert load-before load-after base replay replay-base):
 $(cat "$OUT/results.txt")
 TABLE

@@ -47,13 +47,11 @@ test_100k_exact(void **state)
 	assert_int_equal(th_db_int(c, "SELECT duplicates FROM ingestion_consumers"), 0);
 	assert_int_equal(th_db_int(c, "SELECT dead_lettered FROM ingestion_consumers"), 0);
 	ct_stop_committed(pid, c, k.group, k.topic, PARTS);
-	assert_int_equal(th_db_int(c, "SELECT count(*) FROM ingestion_offsets "
-	                              "WHERE high_watermark IS NULL OR high_watermark < committed_offset"),
-	                 0);
-	PQfinish(c);
-	free(ptrs);
-	free(txs);
-	ct_case_done(&k);
+	assert_int_equal(
+	        th_db_int(c, "SELECT count(*) FROM ingestion_offsets "
+	                     "WHERE high_watermark IS NULL OR high_watermark < committed_offset"),
+	        0);
+	ct_case_end(&k, c, txs, ptrs);
 }
 
 static void
@@ -73,7 +71,7 @@ test_produced_twice(void **state)
 	ct_producer_close(p);
 
 	/* small batches, so the copies land in different batches too */
-	const char *extra[] = { "--batch-size", "1500", NULL };
+	const char *extra[] = {"--batch-size", "1500", NULL};
 	pid_t pid = ct_consumer_start(k.url, k.topic, k.group, "c-twice", extra, k.log);
 	PGconn *c = th_db_connect(k.url);
 	assert_int_equal(ct_wait_consumed(c, 2 * N, 120000), 2 * N);
@@ -90,10 +88,7 @@ test_produced_twice(void **state)
 	assert_int_equal(ct_wait_consumed(c, 4 * N, 120000), 4 * N);
 	assert_int_equal(th_db_int(c, "SELECT count(*) FROM transactions"), N);
 	ct_stop_committed(pid, c, group2, k.topic, PARTS);
-	PQfinish(c);
-	free(ptrs);
-	free(txs);
-	ct_case_done(&k);
+	ct_case_end(&k, c, txs, ptrs);
 }
 
 /* Produces fixture name, consumes it, and checks the table holds its first
@@ -140,10 +135,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_100k_exact),
-		cmocka_unit_test(test_produced_twice),
-		cmocka_unit_test(test_fixture_mixed),
-		cmocka_unit_test(test_fixture_replay),
+	        cmocka_unit_test(test_100k_exact),
+	        cmocka_unit_test(test_produced_twice),
+	        cmocka_unit_test(test_fixture_mixed),
+	        cmocka_unit_test(test_fixture_replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,12 +24,13 @@
 void
 ct_tx_make(ct_tx *t, int i)
 {
-	static const char *assets[] = { "", "BTC", "USDT", "ETH" };
+	static const char *assets[] = {"", "BTC", "USDT", "ETH"};
 	memset(t, 0, sizeof(*t));
 	Aml__V1__Transaction init = AML__V1__TRANSACTION__INIT;
 	t->tx = init;
 	snprintf(t->id, sizeof(t->id), "ct-%08d", i);
-	int s = (int)(((unsigned)i * 7919u) % 997u), r = (int)(((unsigned)i * 104729u + 13u) % 991u);
+	int s = (int)(((unsigned)i * 7919u) % 997u),
+	    r = (int)(((unsigned)i * 104729u + 13u) % 991u);
 	if (s % 50 == 0) /* a 200-byte wallet id */
 		snprintf(t->sender, sizeof(t->sender), "%0200d", s);
 	else if (s % 7 == 0) /* non-ASCII */
@@ -88,6 +89,16 @@ ct_case_done(ct_case *k)
 	th_db_drop(k->url);
 }
 
+void
+ct_case_end(ct_case *k, PGconn *c, ct_tx *txs, Aml__V1__Transaction **ptrs)
+{
+	if (c != NULL)
+		PQfinish(c);
+	free(ptrs);
+	free(txs);
+	ct_case_done(k);
+}
+
 static th_delivery delivered;
 
 rd_kafka_t *
@@ -114,7 +125,8 @@ ct_produce(rd_kafka_t *p, const char *topic, int32_t partition, const void *key,
 {
 	rd_kafka_resp_err_t e;
 	while ((e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-	                              RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
+	                              RD_KAFKA_V_KEY(key, keylen),
+	                              RD_KAFKA_V_VALUE((void *)value, len),
 	                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
 	       RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		rd_kafka_poll(p, 20);
@@ -182,9 +194,10 @@ ct_alive(pid_t pid)
 	return waitpid(pid, &st, WNOHANG) == 0;
 }
 
-pid_t
-ct_consumer_start(const char *url, const char *topic, const char *group, const char *id,
-                  const char *const *extra, const char *log)
+/* Starts prog (under AMLRISK_BIN) as the consumer, with env (may be NULL). */
+static pid_t
+consumer_spawn(const char *prog, char **env, const char *url, const char *topic, const char *group,
+               const char *id, const char *const *extra, const char *log)
 {
 	char *argv[48];
 	int n = 0;
@@ -204,8 +217,27 @@ ct_consumer_start(const char *url, const char *topic, const char *group, const c
 	for (int i = 0; extra != NULL && extra[i] != NULL && n < 46; i++)
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
-	static char *env[] = { "LOG_LEVEL=debug", NULL };
-	return th_spawn("amlrisk-consumer", argv, env, log);
+	return th_spawn(prog, argv, env, log);
+}
+
+pid_t
+ct_consumer_start(const char *url, const char *topic, const char *group, const char *id,
+                  const char *const *extra, const char *log)
+{
+	static char *env[] = {"LOG_LEVEL=debug", NULL};
+	return consumer_spawn("amlrisk-consumer", env, url, topic, group, id, extra, log);
+}
+
+pid_t
+ct_consumer_start_faulty(const char *faults, const char *url, const char *topic, const char *group,
+                         const char *id, const char *const *extra, const char *log)
+{
+	static char fenv[256];
+	snprintf(fenv, sizeof(fenv), "AMLRISK_FAULTS=%s", faults);
+	char *env[] = {"LOG_LEVEL=debug", fenv, NULL};
+	/* built beside the tests, never installed */
+	return consumer_spawn("../tests/amlrisk-consumer-faults", env, url, topic, group, id, extra,
+	                      log);
 }
 
 int64_t
@@ -218,6 +250,15 @@ ct_wait_rows(PGconn *c, int64_t want, int timeout_ms)
 			return n;
 		usleep(100000);
 	}
+}
+
+int64_t
+ct_wait_rows_min(PGconn *c, int64_t min, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms, n;
+	while ((n = th_db_int(c, "SELECT count(*) FROM transactions")) < min && th_now_ms() < end)
+		usleep(20000);
+	return n;
 }
 
 int
@@ -249,6 +290,40 @@ ct_wait_log(const char *path, const char *needle, int timeout_ms)
 	return found;
 }
 
+/* Occurrences of needle in the file at path (0 if it cannot be read). */
+static int
+count_in_file(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	int n = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		for (const char *p = line; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+			n++;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+int
+ct_wait_log_count(const char *path, const char *needle, int n, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms;
+	int got;
+	while ((got = count_in_file(path, needle)) < n && th_now_ms() < end)
+		usleep(50000);
+	return got;
+}
+
+int64_t
+ct_wait_int(PGconn *c, const char *sql, int64_t want, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms, v;
+	while ((v = th_db_int(c, sql)) != want && th_now_ms() < end)
+		usleep(50000);
+	return v;
+}
+
 int
 ct_wait_assigned(const char *path, int timeout_ms)
 {
@@ -275,10 +350,12 @@ void
 ct_log_path(char *out, size_t outlen, const char *name)
 {
 	char dir[512];
-	snprintf(dir, sizeof(dir), "%s/consumer-tests", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/consumer-tests",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		fail_msg("cannot create %s: %s", dir, strerror(errno));
-	snprintf(out, outlen, "%s/%s.%d.%lld.log", dir, name, (int)getpid(), (long long)th_now_ms());
+	snprintf(out, outlen, "%s/%s.%d.%lld.log", dir, name, (int)getpid(),
+	         (long long)th_now_ms());
 	unlink(out);
 }
 
@@ -313,9 +390,10 @@ ct_assert_rows(PGconn *c, Aml__V1__Transaction *const *txs, size_t n)
 	assert_non_null(sorted);
 	memcpy(sorted, txs, n * sizeof(*sorted));
 	qsort(sorted, n, sizeof(*sorted), cmp_tx);
-	PGresult *r = PQexec(c, "SELECT tx_id, sender, receiver, amount::text,"
-	                        " (extract(epoch FROM \"timestamp\") * 1000000)::bigint,"
-	                        " asset IS NULL, coalesce(asset, '') FROM transactions ORDER BY tx_id");
+	PGresult *r =
+	        PQexec(c, "SELECT tx_id, sender, receiver, amount::text,"
+	                  " (extract(epoch FROM \"timestamp\") * 1000000)::bigint,"
+	                  " asset IS NULL, coalesce(asset, '') FROM transactions ORDER BY tx_id");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		fail_msg("select: %s", PQerrorMessage(c));
 	assert_int_equal((size_t)PQntuples(r), n);
@@ -330,7 +408,8 @@ ct_assert_rows(PGconn *c, Aml__V1__Transaction *const *txs, size_t n)
 		canon(want, sizeof(want), t->amount);
 		canon(got, sizeof(got), PQgetvalue(r, row, 3));
 		if (strcmp(want, got) != 0)
-			fail_msg("%s: amount %s, want %s", t->tx_id, PQgetvalue(r, row, 3), t->amount);
+			fail_msg("%s: amount %s, want %s", t->tx_id, PQgetvalue(r, row, 3),
+			         t->amount);
 		if (strtoll(PQgetvalue(r, row, 4), NULL, 10) != t->timestamp_us)
 			fail_msg("%s: timestamp %s, want %" PRId64, t->tx_id, PQgetvalue(r, row, 4),
 			         t->timestamp_us);
@@ -373,7 +452,8 @@ ct_high_watermarks(const char *topic, int n, int64_t *out)
 	rd_kafka_t *rk = plain_consumer("ct-watermarks");
 	for (int i = 0; i < n; i++) {
 		int64_t lo, hi;
-		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 20000);
+		rd_kafka_resp_err_t e =
+		        rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 20000);
 		if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 			fail_msg("watermarks: %s", rd_kafka_err2str(e));
 		out[i] = hi;
@@ -396,8 +476,8 @@ typedef struct msg_vec {
 	size_t cnt, cap;
 } msg_vec;
 
-/* Copies one message (value, key, partition, offset, dlq.* headers) into the
- * vector arg; every message counts. */
+/* Copies one message (value, key, partition, offset, headers) into the
+ * vector arg. */
 static int
 keep_msg(const rd_kafka_message_t *m, void *arg)
 {
@@ -430,22 +510,53 @@ keep_msg(const rd_kafka_message_t *m, void *arg)
 	c->src_partition = num[0] ? strtoll(num, NULL, 10) : -1;
 	header_str(h, "dlq.offset", num, sizeof(num));
 	c->src_offset = num[0] ? strtoll(num, NULL, 10) : -1;
+	if (h != NULL)
+		assert_non_null(c->headers = rd_kafka_headers_copy(h));
 	return 1;
 }
 
+void
+ct_msg_header(const ct_msg *m, const char *name, char *out, size_t cap)
+{
+	header_str(m->headers, name, out, cap);
+}
+
 size_t
-ct_read_topic(const char *topic, int n, size_t want, int timeout_ms, ct_msg **out)
+ct_read_topic(const char *topic, int n, int timeout_ms, ct_msg **out)
 {
 	rd_kafka_t *rk = plain_consumer("ct-reader");
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
-	for (int i = 0; i < n; i++)
-		rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
-	rd_kafka_topic_partition_list_destroy(l);
-	msg_vec mv = {NULL, 0, want + 16};
+	msg_vec mv = {NULL, 0, 16};
 	mv.v = calloc(mv.cap, sizeof(*mv.v));
 	assert_non_null(mv.v);
-	th_kafka_consume(rk, want, timeout_ms, 2000, keep_msg, &mv);
+	int64_t end = th_now_ms() + timeout_ms;
+	/* one partition at a time, from its low to its high watermark */
+	for (int i = 0; i < n; i++) {
+		int64_t lo, hi;
+		rd_kafka_resp_err_t e =
+		        rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 20000);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+			fail_msg("watermarks of %s: %s", topic, rd_kafka_err2str(e));
+		if (hi <= lo)
+			continue;
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(l, topic, i)->offset = lo;
+		assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+		rd_kafka_topic_partition_list_destroy(l);
+		int64_t next = lo;
+		while (next < hi && th_now_ms() < end) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+			if (m == NULL)
+				continue;
+			if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+				keep_msg(m, &mv);
+				next = m->offset + 1;
+			}
+			rd_kafka_message_destroy(m);
+		}
+		if (next < hi)
+			fail_msg("%s/%d: read up to offset %lld of %lld in time", topic, i,
+			         (long long)next, (long long)hi);
+	}
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	*out = mv.v;
@@ -458,6 +569,8 @@ ct_msgs_free(ct_msg *m, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(m[i].value);
 		free(m[i].key);
+		if (m[i].headers != NULL)
+			rd_kafka_headers_destroy(m[i].headers);
 	}
 	free(m);
 }
@@ -487,13 +600,20 @@ ct_stop_committed(pid_t pid, PGconn *c, const char *group, const char *topic, in
 	ct_committed(group, topic, parts, committed);
 	ct_high_watermarks(topic, parts, hwm);
 	for (int p = 0; p < parts; p++) {
-		char sql[256];
+		char part[16];
 		if (hwm[p] == 0)
 			continue;
 		assert_int_equal(committed[p], hwm[p]);
-		snprintf(sql, sizeof(sql),
-		         "SELECT committed_offset FROM ingestion_offsets WHERE partition = %d", p);
-		assert_int_equal(th_db_int(c, sql), hwm[p]);
+		snprintf(part, sizeof(part), "%d", p);
+		const char *params[2] = {topic, part};
+		PGresult *r = PQexecParams(c,
+		                           "SELECT committed_offset FROM ingestion_offsets"
+		                           " WHERE topic = $1 AND partition = $2::int",
+		                           2, NULL, params, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		assert_int_equal(PQntuples(r), 1);
+		assert_int_equal(strtoll(PQgetvalue(r, 0, 0), NULL, 10), hwm[p]);
+		PQclear(r);
 	}
 }
 
@@ -502,11 +622,12 @@ static int
 free_port_pair(void)
 {
 	for (int tries = 0; tries < 50; tries++) {
-		int fds[2] = { -1, -1 }, port = 0, ok = 1;
+		int fds[2] = {-1, -1}, port = 0, ok = 1;
 		for (int i = 0; i < 2 && ok; i++) {
-			struct sockaddr_in a = { .sin_family = AF_INET,
-				                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				                 .sin_port = htons((uint16_t)(i == 0 ? 0 : port + 1)) };
+			struct sockaddr_in a = {.sin_family = AF_INET,
+			                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+			                        .sin_port =
+			                                htons((uint16_t)(i == 0 ? 0 : port + 1))};
 			socklen_t len = sizeof(a);
 			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 			ok = fds[i] >= 0 && bind(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0 &&
@@ -547,10 +668,11 @@ int
 ct_stack_run(const ct_stack *s, const char *what)
 {
 	char cmd[1536];
-	snprintf(cmd, sizeof(cmd),
-	         "AMLRISK_VAR='%s' AMLRISK_PG_PORT=%d AMLRISK_KAFKA_PORT=%d AMLRISK_KAFKA_HEAP=256m "
-	         "'%s/scripts/stack' %s >>'%s/stack.log' 2>&1",
-	         s->var, s->pg_port, s->kafka_port, th_env("AMLRISK_SOURCE_DIR"), what, s->var);
+	snprintf(
+	        cmd, sizeof(cmd),
+	        "AMLRISK_VAR='%s' AMLRISK_PG_PORT=%d AMLRISK_KAFKA_PORT=%d AMLRISK_KAFKA_HEAP=256m "
+	        "'%s/scripts/stack' %s >>'%s/stack.log' 2>&1",
+	        s->var, s->pg_port, s->kafka_port, th_env("AMLRISK_SOURCE_DIR"), what, s->var);
 	return system(cmd);
 }
 

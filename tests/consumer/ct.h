@@ -36,13 +36,16 @@ typedef struct ct_case {
 void ct_case_setup(ct_case *k, const char *name, int partitions);
 /* Drops the case's database. */
 void ct_case_done(ct_case *k);
+/* The end of a case: closes c (may be NULL), frees txs and ptrs (from
+ * ct_txs_make, may be NULL) and drops the case's database. */
+void ct_case_end(ct_case *k, PGconn *c, ct_tx *txs, Aml__V1__Transaction **ptrs);
 
 /* A producer (idempotent, acks=all, 8 MiB messages). Caller destroys with
  * ct_producer_close(), which flushes and asserts every delivery succeeded. */
 rd_kafka_t *ct_producer(void);
 /* Produces value (copied) with key to topic; partition -1 = by key. */
-void ct_produce(rd_kafka_t *p, const char *topic, int32_t partition, const void *key,
-                size_t keylen, const void *value, size_t len);
+void ct_produce(rd_kafka_t *p, const char *topic, int32_t partition, const void *key, size_t keylen,
+                const void *value, size_t len);
 /* Packs tx and produces it keyed by sender. */
 void ct_produce_tx(rd_kafka_t *p, const char *topic, const Aml__V1__Transaction *tx);
 void ct_producer_close(rd_kafka_t *p);
@@ -65,10 +68,18 @@ int ct_alive(pid_t pid);
  * NULL-terminated extra flags (may be NULL); output appended to log. */
 pid_t ct_consumer_start(const char *url, const char *topic, const char *group, const char *id,
                         const char *const *extra, const char *log);
+/* The same with the fault-injecting build (amlrisk-consumer-faults, see
+ * cons_faults.c) and AMLRISK_FAULTS=faults. */
+pid_t ct_consumer_start_faulty(const char *faults, const char *url, const char *topic,
+                               const char *group, const char *id, const char *const *extra,
+                               const char *log);
 
 /* Polls SELECT count(*) FROM transactions until it is want or timeout_ms pass;
  * returns the last count. */
 int64_t ct_wait_rows(PGconn *c, int64_t want, int timeout_ms);
+/* Polls SELECT count(*) FROM transactions until it is at least min or
+ * timeout_ms pass; returns the last count. */
+int64_t ct_wait_rows_min(PGconn *c, int64_t min, int timeout_ms);
 /* Polls the sum of ingestion_consumers.consumed until it reaches want or
  * timeout_ms pass; returns the last sum. */
 int64_t ct_wait_consumed(PGconn *c, int64_t want, int timeout_ms);
@@ -78,6 +89,12 @@ int64_t ct_wait_consumed(PGconn *c, int64_t want, int timeout_ms);
 void ct_stop_committed(pid_t pid, PGconn *c, const char *group, const char *topic, int parts);
 /* Waits until the file at path contains needle; returns 1 if it did. */
 int ct_wait_log(const char *path, const char *needle, int timeout_ms);
+/* Waits until the file at path contains needle at least n times; returns the
+ * last count seen. */
+int ct_wait_log_count(const char *path, const char *needle, int n, int timeout_ms);
+/* Polls the query's first column (an integer) on c until it equals want or
+ * timeout_ms pass; returns the last value. */
+int64_t ct_wait_int(PGconn *c, const char *sql, int64_t want, int timeout_ms);
 /* Waits until the consumer log at path shows an assignment of at least one
  * partition; returns 1 if it did. */
 int ct_wait_assigned(const char *path, int timeout_ms);
@@ -119,12 +136,17 @@ typedef struct ct_msg {
 	int64_t offset;
 	char reason[256], src_topic[256];
 	int64_t src_partition, src_offset; /* from the dlq.* headers, -1 if absent */
+	rd_kafka_headers_t *headers;       /* all of them (owned), NULL if none */
 } ct_msg;
 
-/* Reads every message of topic (all n partitions) from the beginning until
- * want arrived and no more come within 2 s, or timeout_ms. Returns the count;
- * *out is freed with ct_msgs_free(). */
-size_t ct_read_topic(const char *topic, int n, size_t want, int timeout_ms, ct_msg **out);
+/* Reads every message of topic (all n partitions) from the beginning up to
+ * the high watermarks it has now, in partition order, within timeout_ms.
+ * Whoever produced them must be done (for a consumer's dead letters: it
+ * exited after committing, which it does only once they are delivered).
+ * Returns the count; *out is freed with ct_msgs_free(). */
+size_t ct_read_topic(const char *topic, int n, int timeout_ms, ct_msg **out);
+/* The value of header name of m as a string in out ("" if absent). */
+void ct_msg_header(const ct_msg *m, const char *name, char *out, size_t cap);
 void ct_msgs_free(ct_msg *m, size_t n);
 
 #endif
