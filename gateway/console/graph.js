@@ -31,6 +31,35 @@ const STYLE = [
   { selector: 'edge.walkonly', style: { 'line-style': 'dashed', width: 2 } },
 ];
 
+// The edges of a neighbourhood worth drawing: every edge of the centre, for
+// every other wallet its heaviest edge towards a wallet nearer the centre (so
+// each is linked), then the heaviest of the rest up to max. A neighbourhood
+// of 100 wallets has hundreds of edges; all of them at once is a hairball.
+function readableEdges(g, max) {
+  const dist = new Map(g.nodes.map((n) => [n.wallet, n.distance]));
+  const order = g.edges.map((e, i) => i).sort((x, y) => (g.edges[y].total_amount || 0) - (g.edges[x].total_amount || 0));
+  const keep = new Set();
+  const link = new Map();
+  for (const i of order) {
+    const e = g.edges[i];
+    if (e.sender === g.center || e.receiver === g.center) {
+      keep.add(i);
+      continue;
+    }
+    for (const [a, b] of [[e.sender, e.receiver], [e.receiver, e.sender]]) {
+      if (dist.get(b) < dist.get(a) && !link.has(a)) link.set(a, i);
+    }
+  }
+  for (const i of link.values()) keep.add(i);
+  for (const i of order) {
+    if (keep.size >= max) break;
+    keep.add(i);
+  }
+  return [...keep].map((i) => g.edges[i]);
+}
+
+const short = (w) => (w.length > 14 ? w.slice(0, 12) + '…' : w);
+
 export class WalletGraph {
   // el: the container; centre: the wallet; model: the run's model (colour scale).
   constructor(el, centre, model, onOpen) {
@@ -38,11 +67,15 @@ export class WalletGraph {
     this.centre = centre;
     this.model = model;
     this.onOpen = onOpen;
+    this.graphs = []; // every GET /graph/wallet answer merged in
+    this.walkList = [];
+    this.sourceList = [];
+    this.every = false; // draw every edge, not the readable subset
     this.truncated = false;
     this.maxScore = 0;
     this.tip = h('div', { class: 'tip', role: 'tooltip', hidden: true });
     el.appendChild(this.tip);
-    this.cy = cytoscape({ container: el, style: STYLE, wheelSensitivity: 0.3, minZoom: 0.1, maxZoom: 4 });
+    this.cy = cytoscape({ container: el, style: STYLE, minZoom: 0.1, maxZoom: 4 });
     window.amlrisk = Object.assign(window.amlrisk || {}, { graph: this });
     this.cy.on('tap', 'node', (ev) => {
       if (ev.originalEvent && ev.originalEvent.shiftKey) this.expand(ev.target.id());
@@ -65,59 +98,75 @@ export class WalletGraph {
 
   // Merges a GET /graph/wallet answer into the view.
   add(g) {
+    this.graphs.push(g);
     this.truncated = this.truncated || g.truncated;
     for (const n of g.nodes) this.maxScore = Math.max(this.maxScore, n.risk_score || 0);
-    const els = [];
     for (const n of g.nodes) {
+      const data = { score: n.risk_score, illicit: n.is_illicit, indeg: n.in_degree, outdeg: n.out_degree, known: true };
+      if (g.center === this.centre) data.dist = n.distance; /* hops from this page's wallet */
       const have = this.cy.getElementById(n.wallet);
       if (have.nonempty()) {
         have.removeClass('outside');
-        have.data(Object.assign(have.data(), { score: n.risk_score, indeg: n.in_degree, outdeg: n.out_degree, illicit: n.is_illicit, known: true }));
+        if (n.is_illicit) have.addClass('illicit');
+        have.data(Object.assign(have.data(), data));
         continue;
       }
-      els.push({ group: 'nodes', data: {
-        id: n.wallet, short: n.wallet.length > 14 ? n.wallet.slice(0, 12) + '…' : n.wallet,
-        score: n.risk_score, illicit: n.is_illicit, indeg: n.in_degree, outdeg: n.out_degree, known: true,
-        size: n.wallet === this.centre ? 34 : 22, dist: g.center === this.centre ? n.distance : 9,
-      }, classes: (n.is_illicit ? 'illicit ' : '') + (n.wallet === this.centre ? 'centre' : '') });
+      this.cy.add({ group: 'nodes', data: Object.assign({ id: n.wallet, short: short(n.wallet), size: n.wallet === this.centre ? 34 : 22 }, data),
+        classes: (n.is_illicit ? 'illicit ' : '') + (n.wallet === this.centre ? 'centre' : '') });
     }
-    const maxAmt = Math.max(1, ...g.edges.map((e) => e.total_amount || 0), ...this.cy.edges().map((e) => e.data('amount') || 0));
-    for (const e of g.edges) {
-      const id = e.sender + '\u2192' + e.receiver;
-      const have = this.cy.getElementById(id);
-      if (have.nonempty()) {
-        have.data('amount', e.total_amount);
-        have.data('count', e.tx_count);
-        have.removeClass('walkonly');
-        continue;
-      }
-      els.push({ group: 'edges', data: { id, source: e.sender, target: e.receiver, amount: e.total_amount, count: e.tx_count, w: 1 } });
-    }
-    this.cy.add(els);
-    this.restyle(maxAmt);
+    this.drawEdges();
   }
 
-  restyle(maxAmt) {
-    const top = Math.log1p(maxAmt || 1);
+  // (Re)draws the edges of every answer merged in, then the walks over them.
+  drawEdges() {
+    this.cy.edges().remove();
+    const els = [];
+    const seen = new Set();
+    for (const g of this.graphs) {
+      for (const e of this.every ? g.edges : readableEdges(g, 2 * g.nodes.length)) {
+        const id = e.sender + '\u2192' + e.receiver;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        els.push({ group: 'edges', data: { id, source: e.sender, target: e.receiver, amount: e.total_amount, count: e.tx_count, w: 1 } });
+      }
+    }
+    this.cy.add(els);
+    this.drawWalks();
+    this.restyle();
+  }
+
+  // Edges of the answers merged in: drawn, and in all.
+  edgeCounts() {
+    const all = new Set();
+    for (const g of this.graphs) for (const e of g.edges) all.add(e.sender + '\u2192' + e.receiver);
+    return { drawn: this.cy.edges().filter((e) => e.data('amount') !== undefined).length, all: all.size };
+  }
+
+  restyle() {
+    const amounts = this.cy.edges().map((e) => e.data('amount') || 0);
+    const top = Math.log1p(Math.max(1, ...amounts));
     this.cy.edges().forEach((e) => {
       if (e.data('amount') !== undefined) e.data('w', 1 + 7 * Math.log1p(e.data('amount') || 0) / top);
     });
-    this.cy.nodes().forEach((n) => n.data('colour', riskColour(this.scale(n.data('score') || 0))));
+    this.cy.nodes().forEach((n) => n.data('colour', n.data('known') === false ? '#eeeeee' : riskColour(this.scale(n.data('score') || 0))));
   }
 
   // Draws the contributors' walks (arrays of wallets, in the money's direction)
   // and marks their sources; wallets of a walk outside the view are added.
   walks(walks, sources) {
-    const els = [];
-    for (const walk of walks) {
+    this.walkList = walks;
+    this.sourceList = sources;
+    this.drawWalks();
+    this.restyle();
+  }
+
+  drawWalks() {
+    for (const walk of this.walkList) {
       for (const w of walk) {
-        if (this.cy.getElementById(w).empty() && !els.some((x) => x.data.id === w)) {
-          els.push({ group: 'nodes', data: { id: w, short: w.length > 14 ? w.slice(0, 12) + '…' : w, size: 22, colour: '#eee', known: false }, classes: 'outside' });
+        if (this.cy.getElementById(w).empty()) {
+          this.cy.add({ group: 'nodes', data: { id: w, short: short(w), size: 22, known: false }, classes: 'outside' });
         }
       }
-    }
-    this.cy.add(els);
-    for (const walk of walks) {
       for (let i = 0; i + 1 < walk.length; i++) {
         const id = walk[i] + '\u2192' + walk[i + 1];
         let e = this.cy.getElementById(id);
@@ -125,7 +174,7 @@ export class WalletGraph {
         e.addClass('walk');
       }
     }
-    for (const s of sources) {
+    for (const s of this.sourceList) {
       const n = this.cy.getElementById(s);
       n.addClass('source');
       if (n.data('known') === false) n.addClass('illicit');
@@ -133,11 +182,11 @@ export class WalletGraph {
   }
 
   layout() {
-    const centre = this.centre;
+    // force-directed (cytoscape's own cose): hubs and their clusters spread
+    // apart, the centre kept near the middle
     this.cy.layout({
-      name: 'concentric', animate: false, minNodeSpacing: 18,
-      concentric: (n) => (n.id() === centre ? 100 : n.hasClass('outside') ? 1 : 100 - (n.data('dist') || 0) * 10 - (n.degree() > 3 ? 0 : 1)),
-      levelWidth: () => 1,
+      name: 'cose', animate: false, randomize: false, nodeDimensionsIncludeLabels: true,
+      idealEdgeLength: () => 80, nodeRepulsion: () => 9000, numIter: 600, padding: 24,
     }).run();
     this.cy.fit(undefined, 24);
   }

@@ -88,6 +88,10 @@ function explainWalks(ex) {
   return { walks, sources };
 }
 
+// Edges asked for: enough that every wallet kept keeps its links (hubs make
+// dense neighbourhoods), within the core's bound of 10000.
+const edgeLimit = (nodes) => Math.min(10000, nodes * 50);
+
 async function graphSection(section, wallet, model, ex, ctx, opts) {
   const controls = h('form', { class: 'toolbar', id: 'graph-controls' },
     h('label', { for: 'g-hops' }, 'Hops'),
@@ -99,17 +103,27 @@ async function graphSection(section, wallet, model, ex, ctx, opts) {
   const info = h('div', { id: 'graph-info' });
   const list = h('div', { id: 'graph-list' });
   section.append(controls, graphLegend(model), info, box, list);
-  const g = await api('/graph/wallet/' + seg(wallet) + qs({ hops: opts.hops, node_limit: opts.nodes, edge_limit: opts.nodes * 5 }));
+  const g = await api('/graph/wallet/' + seg(wallet) + qs({ hops: opts.hops, node_limit: opts.nodes, edge_limit: edgeLimit(opts.nodes) }));
   if (!ctx.isCurrent()) return null;
   const view = new WalletGraph(box, wallet, model, (w) => ctx.go('#/wallet/' + encodeURIComponent(w)));
   view.add(g);
   const wk = ex ? explainWalks(ex) : { walks: [], sources: [] };
   view.walks(wk.walks, wk.sources);
   view.layout();
+  const every = h('input', { type: 'checkbox', id: 'g-every' });
+  every.addEventListener('change', () => {
+    view.every = every.checked;
+    view.drawEdges();
+    view.layout();
+    describe();
+  });
   const describe = () => {
+    const c = view.edgeCounts();
     clear(info).append(
-      g.truncated ? note(`This neighbourhood is larger than the limits asked (${opts.nodes} nodes, ${opts.nodes * 5} edges within ${opts.hops} hops): the closest, illicit and riskiest wallets are shown. Raise the limits or expand a node.`, 'warn') : null,
-      h('p', { class: 'muted' }, `${fmtInt(view.cy.nodes().length)} wallets and ${fmtInt(view.cy.edges().length)} edges shown. Click a wallet to open it; right-click or Shift+click to expand it; hover for amounts; scroll to zoom, drag to pan.`));
+      g.truncated ? note(`This neighbourhood is larger than the API's limits asked here (${opts.nodes} wallets, ${edgeLimit(opts.nodes)} edges within ${opts.hops} hops): the closest, illicit and riskiest wallets are kept. Raise "Nodes at most", or expand a wallet.`, 'warn') : null,
+      h('p', { class: 'muted' }, `${fmtInt(view.cy.nodes().length)} wallets; ${fmtInt(c.drawn)} of their ${fmtInt(c.all)} edges drawn` +
+        (view.every ? '. ' : ' (every edge of this wallet, for each other wallet its heaviest link towards this one, then the heaviest others). '),
+        h('label', {}, every, ' draw every edge'), '. Click a wallet to open it; right-click or Shift+click to expand it; hover for amounts and counts; scroll to zoom, drag to pan.'));
     const sel = h('select', { id: 'g-node', 'aria-label': 'a wallet of the graph' }, view.nodes().map((n) => h('option', { value: n.id }, `${n.id} · score ${fmtScore(n.score)}${n.illicit ? ' · illicit' : ''}${n.known === false ? ' · on a walk' : ''}`)));
     const illicit = view.nodes().filter((n) => n.illicit || view.cy.getElementById(n.id).hasClass('illicit'));
     clear(list).append(h('div', { class: 'toolbar' }, h('label', { for: 'g-node' }, 'Wallet in view'), sel,
@@ -153,7 +167,7 @@ export async function render(main, route, ctx) {
     }
     throw e;
   }
-  main.querySelector('h1').append(' ', illicitBadge(s.is_illicit));
+  if (s.is_illicit) main.querySelector('h1').append(' ', illicitBadge(true));
   const [runInfo, hist, ex] = await Promise.all([
     api('/runs/' + s.run_id).catch(() => null),
     api('/scores/' + seg(wallet) + '/history' + qs({ limit: 50 })).catch((e) => e),
