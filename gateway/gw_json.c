@@ -282,6 +282,17 @@ gw_json_run_score(const Aml__V1__RunScoreResponse *r)
 	                 json_num(r->elapsed_seconds), "run", gw_json_run_summary(s));
 }
 
+/* A positive id (a run, a rank) or null for 0: "none". */
+static void
+jw_id(gw_jw *w, int64_t v)
+{
+	if (v > 0) {
+		gw_jw_int(w, v);
+	} else {
+		gw_jw_null(w);
+	}
+}
+
 void
 gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r, int compare)
 {
@@ -301,12 +312,10 @@ gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r, int compar
 	gw_jw_int(&w, (int64_t)r->total);
 	if (compare) {
 		gw_jw_key(&w, "compare_run_id");
+		jw_id(&w, ranked ? r->compare_run_id : 0);
 		if (ranked) {
-			gw_jw_int(&w, r->compare_run_id);
 			gw_jw_key(&w, "compare_rank_cap");
 			gw_jw_int(&w, (int64_t)r->compare_rank_cap);
-		} else {
-			gw_jw_null(&w);
 		}
 	}
 	gw_jw_key(&w, "scores");
@@ -316,11 +325,7 @@ gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r, int compar
 		jw_score(&w, r->scores[i], 0, 0);
 		if (ranked) {
 			gw_jw_key(&w, "compare_rank");
-			if (r->compare_ranks[i] > 0) {
-				gw_jw_int(&w, (int64_t)r->compare_ranks[i]);
-			} else {
-				gw_jw_null(&w);
-			}
+			jw_id(&w, (int64_t)r->compare_ranks[i]);
 		}
 		gw_jw_obj_end(&w);
 	}
@@ -342,11 +347,7 @@ gw_json_history_reply(gw_reply *rep, const Aml__V1__WalletHistoryResponse *r)
 	gw_jw_key(&w, "found");
 	gw_jw_int(&w, r->found);
 	gw_jw_key(&w, "next_before_run_id");
-	if (r->next_before_run_id > 0) {
-		gw_jw_int(&w, r->next_before_run_id);
-	} else {
-		gw_jw_null(&w);
-	}
+	jw_id(&w, r->next_before_run_id);
 	gw_jw_key(&w, "entries");
 	gw_jw_arr(&w);
 	for (i = 0; i < r->n_entries; i++) {

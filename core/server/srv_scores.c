@@ -129,7 +129,8 @@ top_compare(srv_ctx *ctx, const Aml__V1__TopScoresRequest *in, const char *model
 			                     ? (uint64_t)rank + 1
 			                     : 0;
 		}
-		s.cap = srv_run_count(latest);
+		if (srv_run_count(latest) > s.cap)
+			s.cap = srv_run_count(latest); /* every rank exact */
 	} else {
 		rv = srv_with_db(ctx, closure_data, db_ranks, &s, err, sizeof(err));
 	}
