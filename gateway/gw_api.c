@@ -31,6 +31,12 @@
 #define EDGE_LIMIT_MAX     50000
 #define EDGE_LIMIT_DEFAULT 600
 #define SOURCES_MAX        1000
+#define TOP_OFFSET_MAX     100000
+#define HISTORY_LIMIT_MAX  500
+#define HISTORY_DEFAULT    50
+#define DIST_BINS_MAX      1000
+#define DIST_BINS_DEFAULT  40
+#define COMPARE_TEXT_MAX   24
 
 static const ProtobufCServiceDescriptor *const svc = &aml__v1__risk_service__descriptor;
 
@@ -38,8 +44,8 @@ static const ProtobufCServiceDescriptor *const svc = &aml__v1__risk_service__des
 static void
 count_error(const gw_app *app, const char *method, int code)
 {
-	const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(svc,
-	                                                                                       method);
+	const ProtobufCMethodDescriptor *md =
+	        protobuf_c_service_descriptor_get_method_by_name(svc, method);
 
 	gw_metrics_rpc_error(app->metrics, md != NULL ? (int)(md - svc->methods) : -1, code);
 }
@@ -95,6 +101,8 @@ typedef struct answer_ctx {
 	uint32_t n;        /* /scores/top: rows asked for */
 	int64_t asked;     /* /scores/top: run_id asked for (0 = the latest) */
 	gw_topbody *held;  /* /scores/top: the cached answer the call named, or NULL */
+	int compare;       /* /scores/top: ranks in another run were asked for */
+	int cacheable;     /* /scores/top: a first page without ranks, kept in the cache */
 } answer_ctx;
 
 /* Turns a query's OK answer (borrowed) into the reply. */
@@ -134,7 +142,8 @@ query_done(void *arg, int code, ProtobufCMessage *resp, const char *msg)
 	pending *p = arg;
 	gw_reply rep = {0};
 
-	query_finish(&p->ax, &rep, p->method, p->answer, code, resp, msg, p->ax.app->rpc_timeout_ms);
+	query_finish(&p->ax, &rep, p->method, p->answer, code, resp, msg,
+	             p->ax.app->rpc_timeout_ms);
 	p->resume(p->conn, &rep);
 	free(p);
 }
@@ -159,7 +168,8 @@ query_ax(const gw_request *rq, gw_reply *rep, const char *method, const Protobuf
 		*p = (pending){method, *ax, answer, rq->resume, rq->conn};
 		rq->suspend(rq->conn); /* before the call: its answer may come at once */
 		rep->deferred = 1;
-		rpc_client_call_async(app->rpc, svc, method, req, app->rpc_timeout_ms, query_done, p);
+		rpc_client_call_async(app->rpc, svc, method, req, app->rpc_timeout_ms, query_done,
+		                      p);
 		return;
 	}
 	code = call_sync(app, method, req, &resp, long_call, msg, sizeof(msg));
@@ -190,6 +200,7 @@ ANSWER_JSON(answer_runs, Aml__V1__ListRunsResponse, gw_json_runs)
 ANSWER_JSON(answer_ingestion, Aml__V1__IngestionStatusResponse, gw_json_ingestion)
 ANSWER_JSON(answer_reload, Aml__V1__ReloadGraphResponse, gw_json_reload)
 ANSWER_JSON(answer_run_score, Aml__V1__RunScoreResponse, gw_json_run_score)
+ANSWER_JSON(answer_distribution, Aml__V1__ScoreDistributionResponse, gw_json_distribution)
 
 /* GetWalletScore's answer, written by the streaming writer. */
 static void
@@ -209,8 +220,9 @@ answer_top(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
 
 	if (r->unchanged) {
 		if (ax->held == NULL || gw_topbody_run(ax->held) != r->run_id) {
-			gw_reply_error(rep, 502, "the core answered 'unchanged' for run %lld, which "
-			                         "this gateway did not name",
+			gw_reply_error(rep, 502,
+			               "the core answered 'unchanged' for run %lld, which "
+			               "this gateway did not name",
 			               (long long)r->run_id);
 			return;
 		}
@@ -219,8 +231,8 @@ answer_top(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
 		rep->hdr_value = "hit";
 		return;
 	}
-	gw_json_top_reply(rep, r);
-	if (cache != NULL && rep->status == 200) {
+	gw_json_top_reply(rep, r, ax->compare);
+	if (cache != NULL && rep->status == 200 && ax->cacheable) {
 		gw_topcache_put(cache, ax->n, ax->asked, r->run_id, rep->body, rep->len);
 	}
 }
@@ -367,25 +379,56 @@ gw_api_run_score(const gw_request *rq, gw_reply *rep)
 	free(overrides);
 }
 
+/* The optional compare parameter of /scores/top: "previous" (the previous
+ * run of the same model) or a run id. Sets req; -1 with the 422 in rep. */
+static int
+query_compare(const gw_request *rq, gw_reply *rep, Aml__V1__TopScoresRequest *req, int *asked)
+{
+	char text[COMPARE_TEXT_MAX], why[WHY_MAX];
+	int rv = gw_param_get(rq->query, "compare", text, sizeof(text));
+
+	*asked = 0;
+	if (rv == AMLRISK_ENOTFOUND) {
+		return 0;
+	}
+	if (rv == AMLRISK_OK && strcmp(text, "previous") == 0) {
+		req->compare_previous = true;
+		*asked = 1;
+		return 0;
+	}
+	if (rv == AMLRISK_OK && gw_param_run_id(text, strlen(text), &req->compare_run_id, why,
+	                                        sizeof(why)) == AMLRISK_OK) {
+		*asked = 1;
+		return 0;
+	}
+	gw_reply_error(rep, 422, "compare: must be \"previous\" or a run id (a positive integer)");
+	return -1;
+}
+
 void
 gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
 	answer_ctx ax = {.app = rq->app, .param = rq->param};
 	char probe[2];
-	int64_t n;
+	int64_t n, offset;
 	const char *name = gw_param_get(rq->query, "n", probe, sizeof(probe)) != AMLRISK_ENOTFOUND
 	                           ? "n"
 	                           : "limit";
 
 	if (query_int(rq, rep, name, 1, TOP_N_MAX, TOP_N_DEFAULT, &n) != 0 ||
-	    query_run_id(rq, rep, &req.run_id) != 0) {
+	    query_run_id(rq, rep, &req.run_id) != 0 ||
+	    query_int(rq, rep, "offset", 0, TOP_OFFSET_MAX, 0, &offset) != 0 ||
+	    query_compare(rq, rep, &req, &ax.compare) != 0) {
 		return;
 	}
 	req.n = (uint32_t)n;
+	req.offset = (uint32_t)offset;
 	ax.n = req.n;
 	ax.asked = req.run_id;
-	if (rq->app->topcache != NULL &&
+	/* only first pages without ranks are kept: the dashboards' poll */
+	ax.cacheable = req.offset == 0 && !ax.compare;
+	if (ax.cacheable && rq->app->topcache != NULL &&
 	    (ax.held = gw_topcache_get(rq->app->topcache, ax.n, ax.asked)) != NULL) {
 		req.known_run_id = gw_topbody_run(ax.held);
 	}
@@ -465,4 +508,41 @@ gw_api_ingestion_status(const gw_request *rq, gw_reply *rep)
 	Aml__V1__IngestionStatusRequest req = AML__V1__INGESTION_STATUS_REQUEST__INIT;
 
 	query(rq, rep, "IngestionStatus", &req.base, answer_ingestion, false);
+}
+
+/* WalletHistory's answer, written by the streaming writer. */
+static void
+answer_history(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
+{
+	(void)ax;
+	gw_json_history_reply(rep, (const Aml__V1__WalletHistoryResponse *)resp);
+}
+
+void
+gw_api_wallet_history(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__WalletHistoryRequest req = AML__V1__WALLET_HISTORY_REQUEST__INIT;
+	int64_t limit;
+
+	if (query_int(rq, rep, "limit", 1, HISTORY_LIMIT_MAX, HISTORY_DEFAULT, &limit) != 0 ||
+	    query_int(rq, rep, "before_run_id", 1, INT64_MAX, 0, &req.before_run_id) != 0) {
+		return;
+	}
+	req.wallet = (char *)rq->param;
+	req.limit = (uint32_t)limit;
+	query(rq, rep, "WalletHistory", &req.base, answer_history, false);
+}
+
+void
+gw_api_distribution(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__ScoreDistributionRequest req = AML__V1__SCORE_DISTRIBUTION_REQUEST__INIT;
+	int64_t bins;
+
+	if (query_int(rq, rep, "bins", 1, DIST_BINS_MAX, DIST_BINS_DEFAULT, &bins) != 0) {
+		return;
+	}
+	req.run_id = strtoll(rq->param, NULL, 10); /* validated by the server */
+	req.bins = (uint32_t)bins;
+	query(rq, rep, "ScoreDistribution", &req.base, answer_distribution, false);
 }

@@ -16,5 +16,7 @@ void gw_api_wallet_graph(const gw_request *rq, gw_reply *rep);
 void gw_api_list_runs(const gw_request *rq, gw_reply *rep);
 void gw_api_get_run(const gw_request *rq, gw_reply *rep);
 void gw_api_ingestion_status(const gw_request *rq, gw_reply *rep);
+void gw_api_wallet_history(const gw_request *rq, gw_reply *rep);
+void gw_api_distribution(const gw_request *rq, gw_reply *rep);
 
 #endif

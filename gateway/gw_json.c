@@ -282,9 +282,21 @@ gw_json_run_score(const Aml__V1__RunScoreResponse *r)
 	                 json_num(r->elapsed_seconds), "run", gw_json_run_summary(s));
 }
 
-void
-gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r)
+/* A positive id (a run, a rank) or null for 0: "none". */
+static void
+jw_id(gw_jw *w, int64_t v)
 {
+	if (v > 0) {
+		gw_jw_int(w, v);
+	} else {
+		gw_jw_null(w);
+	}
+}
+
+void
+gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r, int compare)
+{
+	int ranked = compare && r->compare_run_id > 0 && r->n_compare_ranks == r->n_scores;
 	gw_jw w;
 	size_t i;
 
@@ -294,16 +306,99 @@ gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r)
 	gw_jw_int(&w, r->run_id);
 	gw_jw_key(&w, "n");
 	gw_jw_int(&w, (int64_t)r->n_scores);
+	gw_jw_key(&w, "offset");
+	gw_jw_int(&w, r->offset);
+	gw_jw_key(&w, "total");
+	gw_jw_int(&w, (int64_t)r->total);
+	if (compare) {
+		gw_jw_key(&w, "compare_run_id");
+		jw_id(&w, ranked ? r->compare_run_id : 0);
+		if (ranked) {
+			gw_jw_key(&w, "compare_rank_cap");
+			gw_jw_int(&w, (int64_t)r->compare_rank_cap);
+		}
+	}
 	gw_jw_key(&w, "scores");
 	gw_jw_arr(&w);
 	for (i = 0; i < r->n_scores; i++) {
 		gw_jw_obj(&w);
 		jw_score(&w, r->scores[i], 0, 0);
+		if (ranked) {
+			gw_jw_key(&w, "compare_rank");
+			jw_id(&w, (int64_t)r->compare_ranks[i]);
+		}
 		gw_jw_obj_end(&w);
 	}
 	gw_jw_arr_end(&w);
 	gw_jw_obj_end(&w);
 	gw_jw_reply(&w, rep, 200);
+}
+
+void
+gw_json_history_reply(gw_reply *rep, const Aml__V1__WalletHistoryResponse *r)
+{
+	gw_jw w;
+	size_t i;
+
+	gw_jw_init(&w);
+	gw_jw_obj(&w);
+	gw_jw_key(&w, "wallet");
+	gw_jw_str(&w, r->wallet);
+	gw_jw_key(&w, "found");
+	gw_jw_int(&w, r->found);
+	gw_jw_key(&w, "next_before_run_id");
+	jw_id(&w, r->next_before_run_id);
+	gw_jw_key(&w, "entries");
+	gw_jw_arr(&w);
+	for (i = 0; i < r->n_entries; i++) {
+		json_t *run = gw_json_run_summary(r->entries[i]->run);
+
+		gw_jw_obj(&w);
+		gw_jw_key(&w, "run");
+		if (run == NULL) {
+			w.failed = 1;
+		} else {
+			gw_jw_json(&w, run);
+			json_decref(run);
+		}
+		gw_jw_key(&w, "score");
+		if (r->entries[i]->score != NULL) {
+			gw_jw_obj(&w);
+			jw_score(&w, r->entries[i]->score, 0, 1);
+			gw_jw_obj_end(&w);
+		} else {
+			gw_jw_null(&w);
+		}
+		gw_jw_obj_end(&w);
+	}
+	gw_jw_arr_end(&w);
+	gw_jw_obj_end(&w);
+	gw_jw_reply(&w, rep, 200);
+}
+
+json_t *
+gw_json_distribution(const Aml__V1__ScoreDistributionResponse *r)
+{
+	json_t *bins = json_array();
+	size_t i;
+
+	for (i = 0; bins != NULL && i < r->n_counts; i++) {
+		/* the last bin ends at max exactly, not at bins x width */
+		double hi = i + 1 == r->n_counts ? r->max : r->width * (double)(i + 1);
+
+		if (json_array_append_new(bins, json_pack("{s:o, s:o, s:I}", "lo",
+		                                          json_num(r->width * (double)i), "hi",
+		                                          json_num(hi), "count",
+		                                          (json_int_t)r->counts[i])) != 0) {
+			json_decref(bins);
+			bins = NULL;
+		}
+	}
+	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "run_id",
+	                 (json_int_t)r->run_id, "model", r->model, "wallets",
+	                 (json_int_t)r->wallets, "zero", (json_int_t)r->zero, "illicit",
+	                 (json_int_t)r->illicit, "nonfinite", (json_int_t)r->nonfinite, "max",
+	                 json_num(r->max), "width", json_num(r->width), "bins", bins);
 }
 
 void

@@ -30,11 +30,19 @@ json_t *gw_json_reload(const Aml__V1__ReloadGraphResponse *r);
 json_t *gw_json_run_score(const Aml__V1__RunScoreResponse *r);
 /* The two hottest answers, written straight into rep (200, or 500 when the
  * text cannot be built) by the streaming writer of gw_jw.h. */
-void gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r);
+/* /scores/top: run_id, n, offset, total and the rows; with compare (ranks
+ * were asked for) also compare_run_id (null when there was no run to compare
+ * with), compare_rank_cap and each row's compare_rank (null: not in that run). */
+void gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r, int compare);
+/* /scores/{wallet}/history: per run its summary and the wallet's row (with
+ * per-hop values) or null. */
+void gw_json_history_reply(gw_reply *rep, const Aml__V1__WalletHistoryResponse *r);
 void gw_json_wallet_reply(gw_reply *rep, const Aml__V1__GetWalletScoreResponse *r);
 json_t *gw_json_explain(const Aml__V1__ExplainWalletResponse *r);
 json_t *gw_json_graph(const Aml__V1__WalletGraphResponse *r);
 json_t *gw_json_runs(const Aml__V1__ListRunsResponse *r);
 json_t *gw_json_ingestion(const Aml__V1__IngestionStatusResponse *r);
+/* /runs/{run_id}/distribution: counts and bins [{lo, hi, count}]. */
+json_t *gw_json_distribution(const Aml__V1__ScoreDistributionResponse *r);
 
 #endif

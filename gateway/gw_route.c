@@ -1,10 +1,11 @@
-/* gw_route.c - the gateway's routing table and its matcher. Fifteen routes of at
- * most three segments: a linear scan segment by segment is a few hundred
+/* gw_route.c - the gateway's routing table and its matcher. Some twenty routes
+ * of at most three segments: a linear scan segment by segment is a few hundred
  * nanoseconds, less than building any index would save. */
 #include <stdio.h>
 #include <string.h>
 
 #include "gw_api.h"
+#include "gw_console.h"
 #include "gw_metrics.h"
 #include "gw_route.h"
 #include "gw_static.h"
@@ -12,7 +13,9 @@
 /* Order matters where templates overlap: literal routes come before the
  * parameterised one they shadow (/scores/top before /scores/{wallet}).
  * Health, readiness, metrics (counters, no wallet or run data) and the API
- * document stay open whatever tokens are set: probes and scrapers need them. */
+ * document stay open whatever tokens are set: probes and scrapers need them;
+ * so do the landing page and the console's files (no data: the console asks
+ * for the token and sends it with each API call). */
 static const gw_route routes[] = {
         {"GET", "/health", GW_PARAM_NONE, GW_AUTH_NONE, gw_api_health},
         {"GET", "/ready", GW_PARAM_NONE, GW_AUTH_NONE, gw_api_ready},
@@ -20,15 +23,21 @@ static const gw_route routes[] = {
         {"POST", "/run-score", GW_PARAM_NONE, GW_AUTH_WRITE, gw_api_run_score},
         {"GET", "/scores/top", GW_PARAM_NONE, GW_AUTH_READ, gw_api_top_scores},
         {"GET", "/scores/explain/{wallet}", GW_PARAM_WALLET, GW_AUTH_READ, gw_api_explain},
+        {"GET", "/scores/{wallet}/history", GW_PARAM_WALLET, GW_AUTH_READ, gw_api_wallet_history},
         {"GET", "/scores/{wallet}", GW_PARAM_WALLET, GW_AUTH_READ, gw_api_wallet_score},
         {"GET", "/graph/wallet/{wallet}", GW_PARAM_WALLET, GW_AUTH_READ, gw_api_wallet_graph},
         {"GET", "/runs", GW_PARAM_NONE, GW_AUTH_READ, gw_api_list_runs},
         {"GET", "/runs/{run_id}", GW_PARAM_RUN_ID, GW_AUTH_READ, gw_api_get_run},
+        {"GET", "/runs/{run_id}/distribution", GW_PARAM_RUN_ID, GW_AUTH_READ, gw_api_distribution},
         {"GET", "/ingestion/status", GW_PARAM_NONE, GW_AUTH_READ, gw_api_ingestion_status},
         {"GET", "/metrics", GW_PARAM_NONE, GW_AUTH_NONE, gw_metrics_handle},
         {"GET", "/openapi.json", GW_PARAM_NONE, GW_AUTH_NONE, gw_static_openapi},
         {"GET", "/docs", GW_PARAM_NONE, GW_AUTH_NONE, gw_static_docs},
         {"GET", "/docs/{asset}", GW_PARAM_ASSET, GW_AUTH_NONE, gw_static_asset},
+        {"GET", "/", GW_PARAM_NONE, GW_AUTH_NONE, gw_console_home},
+        {"GET", "/ui", GW_PARAM_NONE, GW_AUTH_NONE, gw_console_index},
+        {"GET", "/ui/", GW_PARAM_NONE, GW_AUTH_NONE, gw_console_index},
+        {"GET", "/ui/{asset}", GW_PARAM_ASSET, GW_AUTH_NONE, gw_console_asset},
 };
 
 #define N_ROUTES ((int)(sizeof(routes) / sizeof(routes[0])))

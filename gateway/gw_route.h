@@ -14,7 +14,7 @@ typedef enum gw_param_kind {
 	GW_PARAM_NONE = 0,
 	GW_PARAM_WALLET, /* percent-decoded, amlrisk_tx_check_id */
 	GW_PARAM_RUN_ID, /* decimal int64 >= 1 */
-	GW_PARAM_ASSET,  /* a file name of the Swagger UI assets */
+	GW_PARAM_ASSET,  /* a file name of the Swagger UI assets or of the console */
 } gw_param_kind;
 
 typedef struct gw_route {

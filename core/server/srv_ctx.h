@@ -1,5 +1,6 @@
 /* srv_ctx.h - the core server's context as the RiskService handlers see it,
- * and the handlers themselves (srv_service.c, srv_scores.c, srv_views.c).
+ * and the handlers themselves (srv_service.c, srv_scores.c, srv_views.c,
+ * srv_history.c, srv_dist.c).
  * The service struct comes first, so a handler's service pointer is the ctx. */
 #ifndef SRV_CTX_H
 #define SRV_CTX_H
@@ -18,6 +19,11 @@
 /* Bounds of the read calls. */
 #define SRV_TOP_DEFAULT             10
 #define SRV_TOP_MAX                 1000
+#define SRV_TOP_OFFSET_MAX          100000
+#define SRV_HISTORY_DEFAULT         50
+#define SRV_HISTORY_MAX             500
+#define SRV_DIST_BINS_DEFAULT       40
+#define SRV_DIST_BINS_MAX           1000
 #define SRV_RUNS_DEFAULT            20
 #define SRV_RUNS_MAX                100
 #define SRV_EXPLAIN_SOURCES_DEFAULT 10
@@ -68,5 +74,7 @@ SRV_HANDLER(wallet_graph, WalletGraphRequest, WalletGraphResponse);
 SRV_HANDLER(list_runs, ListRunsRequest, ListRunsResponse);
 SRV_HANDLER(get_run, GetRunRequest, GetRunResponse);
 SRV_HANDLER(ingestion_status, IngestionStatusRequest, IngestionStatusResponse);
+SRV_HANDLER(score_distribution, ScoreDistributionRequest, ScoreDistributionResponse);
+SRV_HANDLER(wallet_history, WalletHistoryRequest, WalletHistoryResponse);
 
 #endif

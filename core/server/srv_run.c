@@ -384,3 +384,15 @@ srv_run_at(const srv_run *r, uint32_t rank, core_wallet_score *out)
 	else
 		table_row(&r->t, &r->cfg, rank, out);
 }
+
+int
+srv_run_rank(const srv_run *r, const char *wallet, size_t len, uint32_t *rank)
+{
+	core_wallet_score ws;
+
+	if (srv_run_find(r, wallet, len, &ws) != AMLRISK_OK)
+		return AMLRISK_ENOTFOUND;
+	/* a table row's id is its position; an engine row's id is the wallet's */
+	*rank = r->res != NULL ? core_run_result_rank(r->res, ws.id) : ws.id;
+	return AMLRISK_OK;
+}

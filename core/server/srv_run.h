@@ -72,5 +72,8 @@ uint32_t srv_run_count(const srv_run *r);
 int srv_run_find(const srv_run *r, const char *wallet, size_t len, core_wallet_score *out);
 /* The row at position rank (< count) of the top order. out borrows from r. */
 void srv_run_at(const srv_run *r, uint32_t rank, core_wallet_score *out);
+/* The wallet's position in the top order (0 = riskiest) into *rank:
+ * AMLRISK_OK or AMLRISK_ENOTFOUND. O(1). */
+int srv_run_rank(const srv_run *r, const char *wallet, size_t len, uint32_t *rank);
 
 #endif

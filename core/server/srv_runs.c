@@ -11,18 +11,6 @@
 #include "amlrisk_err.h"
 #include "srv_db.h"
 
-#define SUMMARY_COLS                                                                               \
-	"id, status, (extract(epoch FROM created_at) * 1000000)::bigint,"                          \
-	" coalesce((extract(epoch FROM completed_at) * 1000000)::bigint, 0), model,"               \
-	" config_json::text, tx_source::text, watermark, transaction_count, wallet_count,"         \
-	" illicit_count, coalesce(load_ms, 0), coalesce(score_ms, 0), coalesce(store_ms, 0),"      \
-	" coalesce(error, '')"
-
-/* hop rows fill exposures and exposures_json, flow rows the last four */
-#define SCORE_COLS                                                                                 \
-	"wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit,"        \
-	" received_exposure, sent_exposure, received_hops::text, sent_hops::text"
-
 static int64_t
 col_i64(const PGresult *r, int row, int col)
 {
@@ -63,27 +51,27 @@ canonical_config(srv_arena *a, const char *model, const char *stored)
 	return srv_arena_strdup(a, buf);
 }
 
-/* Fills out from row of r (SUMMARY_COLS), strings copied into a. */
-static int
-summary_row(const PGresult *r, int row, srv_arena *a, srv_summary *out)
+int
+srv_runs_summary_row(const PGresult *r, int row, int b, srv_arena *a, srv_summary *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->id = col_i64(r, row, 0);
-	if (srv_run_status_parse(PQgetvalue(r, row, 1), &out->status) != 0)
+	out->id = col_i64(r, row, b);
+	if (srv_run_status_parse(PQgetvalue(r, row, b + 1), &out->status) != 0)
 		out->status = SRV_RUN_FAILED;
-	out->created_us = col_i64(r, row, 2);
-	out->completed_us = col_i64(r, row, 3);
-	out->model = srv_arena_strdup(a, PQgetvalue(r, row, 4));
-	out->config_json = canonical_config(a, PQgetvalue(r, row, 4), PQgetvalue(r, row, 5));
-	out->tx_source = srv_arena_strdup(a, PQgetvalue(r, row, 6));
-	out->watermark = col_i64(r, row, 7);
-	out->transactions = (uint64_t)col_i64(r, row, 8);
-	out->wallets = (uint64_t)col_i64(r, row, 9);
-	out->illicit = (uint64_t)col_i64(r, row, 10);
-	out->load_s = col_f64(r, row, 11) / 1000.0;
-	out->score_s = col_f64(r, row, 12) / 1000.0;
-	out->store_s = col_f64(r, row, 13) / 1000.0;
-	out->error = srv_arena_strdup(a, PQgetvalue(r, row, 14));
+	out->created_us = col_i64(r, row, b + 2);
+	out->completed_us = col_i64(r, row, b + 3);
+	out->model = srv_arena_strdup(a, PQgetvalue(r, row, b + 4));
+	out->config_json =
+	        canonical_config(a, PQgetvalue(r, row, b + 4), PQgetvalue(r, row, b + 5));
+	out->tx_source = srv_arena_strdup(a, PQgetvalue(r, row, b + 6));
+	out->watermark = col_i64(r, row, b + 7);
+	out->transactions = (uint64_t)col_i64(r, row, b + 8);
+	out->wallets = (uint64_t)col_i64(r, row, b + 9);
+	out->illicit = (uint64_t)col_i64(r, row, b + 10);
+	out->load_s = col_f64(r, row, b + 11) / 1000.0;
+	out->score_s = col_f64(r, row, b + 12) / 1000.0;
+	out->store_s = col_f64(r, row, b + 13) / 1000.0;
+	out->error = srv_arena_strdup(a, PQgetvalue(r, row, b + 14));
 	out->labels_json = "";
 	return srv_arena_failed(a) ? AMLRISK_ENOMEM : AMLRISK_OK;
 }
@@ -101,7 +89,7 @@ summary_one(PGconn *c, const char *sql, int n, const char *const *p, srv_arena *
 	if (PQntuples(r) == 0)
 		rv = AMLRISK_ENOTFOUND;
 	else
-		rv = summary_row(r, 0, a, out);
+		rv = srv_runs_summary_row(r, 0, 0, a, out);
 	PQclear(r);
 	return rv;
 }
@@ -114,8 +102,8 @@ srv_runs_get(PGconn *c, int64_t id, srv_arena *a, srv_summary *out, char *err, s
 	int rv;
 
 	snprintf(v, sizeof(v), "%lld", (long long)id);
-	rv = summary_one(c, "SELECT " SUMMARY_COLS " FROM scoring_runs WHERE id = $1", 1, p, a, out,
-	                 err, errlen);
+	rv = summary_one(c, "SELECT " SRV_RUNS_SUMMARY_SQL " FROM scoring_runs WHERE id = $1", 1, p,
+	                 a, out, err, errlen);
 	if (rv == AMLRISK_ENOTFOUND)
 		snprintf(err, errlen, "run %lld not found", (long long)id);
 	return rv;
@@ -125,7 +113,8 @@ int
 srv_runs_latest(PGconn *c, srv_arena *a, srv_summary *out, char *err, size_t errlen)
 {
 	int rv = summary_one(c,
-	                     "SELECT " SUMMARY_COLS " FROM scoring_runs WHERE status = 'completed'"
+	                     "SELECT " SRV_RUNS_SUMMARY_SQL
+	                     " FROM scoring_runs WHERE status = 'completed'"
 	                     " ORDER BY id DESC LIMIT 1",
 	                     0, NULL, a, out, err, errlen);
 
@@ -147,7 +136,7 @@ srv_runs_list(PGconn *c, int64_t before, uint32_t limit, srv_arena *a, srv_summa
 	snprintf(v[0], sizeof(v[0]), "%lld", (long long)before);
 	snprintf(v[1], sizeof(v[1]), "%u", limit + 1); /* one more: is there a next page? */
 	if ((rv = srv_db_exec(c,
-	                      "SELECT " SUMMARY_COLS " FROM scoring_runs"
+	                      "SELECT " SRV_RUNS_SUMMARY_SQL " FROM scoring_runs"
 	                      " WHERE $1::bigint <= 0 OR id < $1::bigint ORDER BY id DESC LIMIT $2",
 	                      2, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
 		return rv;
@@ -160,7 +149,7 @@ srv_runs_list(PGconn *c, int64_t before, uint32_t limit, srv_arena *a, srv_summa
 	if ((s = srv_arena_calloc(a, (size_t)rows + 1, sizeof(*s))) == NULL)
 		rv = AMLRISK_ENOMEM;
 	for (int i = 0; rv == AMLRISK_OK && i < rows; i++)
-		rv = summary_row(r, i, a, &s[i]);
+		rv = srv_runs_summary_row(r, i, 0, a, &s[i]);
 	PQclear(r);
 	if (rv != AMLRISK_OK) {
 		snprintf(err, errlen, "list runs: out of memory");
@@ -340,9 +329,9 @@ srv_f64_array_parse(const char *text, size_t len, unsigned max, double *out, uns
 
 /* ---- scores of stored runs --------------------------------------------- */
 
-/* The status of run id: AMLRISK_OK when completed, else ENOTFOUND/ESTATE. */
-static int
-run_completed(PGconn *c, int64_t id, char *err, size_t errlen)
+int
+srv_runs_completed(PGconn *c, int64_t id, srv_arena *a, uint64_t *wallets, const char **model,
+                   char *err, size_t errlen)
 {
 	char v[24];
 	const char *p[1] = {v};
@@ -350,8 +339,9 @@ run_completed(PGconn *c, int64_t id, char *err, size_t errlen)
 	int rv;
 
 	snprintf(v, sizeof(v), "%lld", (long long)id);
-	if ((rv = srv_db_exec(c, "SELECT status FROM scoring_runs WHERE id = $1", 1, p,
-	                      PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+	if ((rv = srv_db_exec(c,
+	                      "SELECT status, wallet_count, model FROM scoring_runs WHERE id = $1",
+	                      1, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
 		return rv;
 	if (PQntuples(r) == 0) {
 		snprintf(err, errlen, "run %lld not found", (long long)id);
@@ -360,38 +350,43 @@ run_completed(PGconn *c, int64_t id, char *err, size_t errlen)
 		snprintf(err, errlen, "run %lld is %s: it has no scores", (long long)id,
 		         PQgetvalue(r, 0, 0));
 		rv = AMLRISK_ESTATE;
+	} else {
+		if (wallets != NULL)
+			*wallets = (uint64_t)col_i64(r, 0, 1);
+		if (model != NULL && (*model = srv_arena_strdup(a, PQgetvalue(r, 0, 2))) == NULL)
+			rv = AMLRISK_ENOMEM;
 	}
 	PQclear(r);
 	return rv;
 }
 
-/* The per-hop columns of row i of r (SCORE_COLS) into out: a hop row's
+/* The per-hop columns of row i of r (SRV_RUNS_SCORE_SQL) into out: a hop row's
  * counts and weights, or a flow row's exposures and R_k, S_k, in a. */
 static int
-score_hops(const PGresult *r, int i, srv_arena *a, srv_score_row *out)
+score_hops(const PGresult *r, int i, int b, srv_arena *a, srv_score_row *out)
 {
 	unsigned n, ns;
 
-	if (PQgetisnull(r, i, 3)) { /* flow_exposure/v1 */
+	if (PQgetisnull(r, i, b + 3)) { /* flow_exposure/v1 */
 		double *rec = srv_arena_calloc(a, CORE_FLOW_HOPS_MAX, sizeof(*rec));
 		double *snt = srv_arena_calloc(a, CORE_FLOW_HOPS_MAX, sizeof(*snt));
-		const char *rt = PQgetvalue(r, i, 9), *st = PQgetvalue(r, i, 10);
+		const char *rt = PQgetvalue(r, i, b + 9), *st = PQgetvalue(r, i, b + 10);
 		if (rec == NULL || snt == NULL)
 			return AMLRISK_ENOMEM;
-		if (PQgetisnull(r, i, 7) || PQgetisnull(r, i, 8) ||
+		if (PQgetisnull(r, i, b + 7) || PQgetisnull(r, i, b + 8) ||
 		    srv_f64_array_parse(rt, strlen(rt), CORE_FLOW_HOPS_MAX, rec, &n) != 0 ||
 		    srv_f64_array_parse(st, strlen(st), CORE_FLOW_HOPS_MAX, snt, &ns) != 0 ||
 		    n == 0 || ns != n)
 			return AMLRISK_EPROTO;
 		out->ws.model = CORE_MODEL_FLOW;
-		out->ws.received_exposure = col_f64(r, i, 7);
-		out->ws.sent_exposure = col_f64(r, i, 8);
+		out->ws.received_exposure = col_f64(r, i, b + 7);
+		out->ws.sent_exposure = col_f64(r, i, b + 8);
 		out->ws.received = rec;
 		out->ws.sent = snt;
 		out->ws.hops = n;
 	} else {
 		uint32_t *counts = srv_arena_calloc(a, CORE_HOPS_MAX + 1, sizeof(*counts));
-		const char *json = PQgetvalue(r, i, 3);
+		const char *json = PQgetvalue(r, i, b + 3);
 		if (counts == NULL)
 			return AMLRISK_ENOMEM;
 		if (srv_exposures_parse(json, strlen(json), CORE_HOPS_MAX + 1, counts, out->weights,
@@ -399,23 +394,23 @@ score_hops(const PGresult *r, int i, srv_arena *a, srv_score_row *out)
 		    n == 0)
 			return AMLRISK_EPROTO;
 		out->ws.model = CORE_MODEL_HOP;
-		out->ws.exposures = (uint32_t)col_i64(r, i, 2);
+		out->ws.exposures = (uint32_t)col_i64(r, i, b + 2);
 		out->ws.hops = n - 1;
 		out->ws.counts = counts;
 	}
 	return AMLRISK_OK;
 }
 
-/* Row i of r (SCORE_COLS) into out, strings and per-hop values in a. */
-static int
-score_row(const PGresult *r, int i, srv_arena *a, srv_score_row *out, char *err, size_t errlen)
+int
+srv_runs_score_row(const PGresult *r, int i, int b, srv_arena *a, srv_score_row *out, char *err,
+                   size_t errlen)
 {
 	int rv;
 
 	memset(out, 0, sizeof(*out));
-	out->ws.wallet_len = (size_t)PQgetlength(r, i, 0);
-	out->ws.wallet = srv_arena_strndup(a, PQgetvalue(r, i, 0), out->ws.wallet_len);
-	if (out->ws.wallet == NULL || (rv = score_hops(r, i, a, out)) == AMLRISK_ENOMEM) {
+	out->ws.wallet_len = (size_t)PQgetlength(r, i, b);
+	out->ws.wallet = srv_arena_strndup(a, PQgetvalue(r, i, b), out->ws.wallet_len);
+	if (out->ws.wallet == NULL || (rv = score_hops(r, i, b, a, out)) == AMLRISK_ENOMEM) {
 		snprintf(err, errlen, "scores: out of memory");
 		return AMLRISK_ENOMEM;
 	}
@@ -424,38 +419,39 @@ score_row(const PGresult *r, int i, srv_arena *a, srv_score_row *out, char *err,
 		         out->ws.wallet);
 		return rv;
 	}
-	out->ws.risk_score = col_f64(r, i, 1);
-	out->ws.in_degree = (uint32_t)col_i64(r, i, 4);
-	out->ws.out_degree = (uint32_t)col_i64(r, i, 5);
-	out->ws.is_illicit = PQgetvalue(r, i, 6)[0] == 't';
+	out->ws.risk_score = col_f64(r, i, b + 1);
+	out->ws.in_degree = (uint32_t)col_i64(r, i, b + 4);
+	out->ws.out_degree = (uint32_t)col_i64(r, i, b + 5);
+	out->ws.is_illicit = PQgetvalue(r, i, b + 6)[0] == 't';
 	return AMLRISK_OK;
 }
 
 int
-srv_runs_top(PGconn *c, int64_t id, uint32_t n, srv_arena *a, srv_score_row **rows, size_t *count,
-             char *err, size_t errlen)
+srv_runs_top(PGconn *c, int64_t id, uint32_t offset, uint32_t n, srv_arena *a, srv_score_row **rows,
+             size_t *count, uint64_t *total, char *err, size_t errlen)
 {
-	char v[2][24];
-	const char *p[2] = {v[0], v[1]};
+	char v[3][24];
+	const char *p[3] = {v[0], v[1], v[2]};
 	PGresult *r = NULL;
 	srv_score_row *out;
 	int rv;
 
-	if ((rv = run_completed(c, id, err, errlen)) != 0)
+	if ((rv = srv_runs_completed(c, id, a, total, NULL, err, errlen)) != 0)
 		return rv;
 	snprintf(v[0], sizeof(v[0]), "%lld", (long long)id);
 	snprintf(v[1], sizeof(v[1]), "%u", n);
+	snprintf(v[2], sizeof(v[2]), "%u", offset);
 	if ((rv = srv_db_exec(c,
-	                      "SELECT " SCORE_COLS " FROM risk_scores WHERE run_id = $1"
-	                      " ORDER BY risk_score DESC, wallet LIMIT $2",
-	                      2, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+	                      "SELECT " SRV_RUNS_SCORE_SQL " FROM risk_scores WHERE run_id = $1"
+	                      " ORDER BY risk_score DESC, wallet LIMIT $2 OFFSET $3",
+	                      3, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
 		return rv;
 	if ((out = srv_arena_calloc(a, (size_t)PQntuples(r) + 1, sizeof(*out))) == NULL) {
 		snprintf(err, errlen, "scores: out of memory");
 		rv = AMLRISK_ENOMEM;
 	}
 	for (int i = 0; rv == AMLRISK_OK && i < PQntuples(r); i++)
-		rv = score_row(r, i, a, &out[i], err, errlen);
+		rv = srv_runs_score_row(r, i, 0, a, &out[i], err, errlen);
 	if (rv == AMLRISK_OK) {
 		*rows = out;
 		*count = (size_t)PQntuples(r);
@@ -473,18 +469,19 @@ srv_runs_wallet(PGconn *c, int64_t id, const char *wallet, srv_arena *a, srv_sco
 	PGresult *r = NULL;
 	int rv;
 
-	if ((rv = run_completed(c, id, err, errlen)) != 0)
+	if ((rv = srv_runs_completed(c, id, a, NULL, NULL, err, errlen)) != 0)
 		return rv;
 	snprintf(v, sizeof(v), "%lld", (long long)id);
-	if ((rv = srv_db_exec(
-	             c, "SELECT " SCORE_COLS " FROM risk_scores WHERE run_id = $1 AND wallet = $2",
-	             2, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+	if ((rv = srv_db_exec(c,
+	                      "SELECT " SRV_RUNS_SCORE_SQL
+	                      " FROM risk_scores WHERE run_id = $1 AND wallet = $2",
+	                      2, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
 		return rv;
 	if (PQntuples(r) == 0) {
 		snprintf(err, errlen, "wallet %.200s not in run %lld", wallet, (long long)id);
 		rv = AMLRISK_ENOTFOUND;
 	} else {
-		rv = score_row(r, 0, a, row, err, errlen);
+		rv = srv_runs_score_row(r, 0, 0, a, row, err, errlen);
 	}
 	PQclear(r);
 	return rv;

@@ -40,14 +40,44 @@ int srv_runs_list(PGconn *c, int64_t before, uint32_t limit, srv_arena *a, srv_s
 /* The labels JSON array stored with run id; *json malloc()ed. */
 int srv_runs_labels(PGconn *c, int64_t id, char **json, char *err, size_t errlen);
 
-/* The first n rows of run id in top order. AMLRISK_ENOTFOUND (no such run),
- * AMLRISK_ESTATE (the run is not completed: no rows are visible), AMLRISK_EDB. */
-int srv_runs_top(PGconn *c, int64_t id, uint32_t n, srv_arena *a, srv_score_row **rows,
-                 size_t *count, char *err, size_t errlen);
+/* Whether run id is completed: AMLRISK_OK, AMLRISK_ENOTFOUND, AMLRISK_ESTATE
+ * (not completed: it has no scores), AMLRISK_EDB, each with err set. On OK
+ * *wallets gets its row count and *model its model (in a); either may be NULL. */
+int srv_runs_completed(PGconn *c, int64_t id, srv_arena *a, uint64_t *wallets, const char **model,
+                       char *err, size_t errlen);
+/* n rows of run id in top order from position offset; *total gets the run's
+ * wallet count. AMLRISK_ENOTFOUND (no such run), AMLRISK_ESTATE (the run is
+ * not completed: no rows are visible), AMLRISK_EDB. */
+int srv_runs_top(PGconn *c, int64_t id, uint32_t offset, uint32_t n, srv_arena *a,
+                 srv_score_row **rows, size_t *count, uint64_t *total, char *err, size_t errlen);
 /* One wallet of run id. AMLRISK_ENOTFOUND naming the run or the wallet,
  * AMLRISK_ESTATE, AMLRISK_EDB. */
 int srv_runs_wallet(PGconn *c, int64_t id, const char *wallet, srv_arena *a, srv_score_row *row,
                     char *err, size_t errlen);
+
+/* The columns of a run summary (of scoring_runs, 15 columns) and of a score
+ * row (of risk_scores, 11 columns; a hop row fills exposures and
+ * exposures_json, a flow row the last four). No name is in both tables. */
+#define SRV_RUNS_SUMMARY_SQL                                                                       \
+	"id, status, (extract(epoch FROM created_at) * 1000000)::bigint,"                          \
+	" coalesce((extract(epoch FROM completed_at) * 1000000)::bigint, 0), model,"               \
+	" config_json::text, tx_source::text, watermark, transaction_count, wallet_count,"         \
+	" illicit_count, coalesce(load_ms, 0), coalesce(score_ms, 0), coalesce(store_ms, 0),"      \
+	" coalesce(error, '')"
+
+/* hop rows fill exposures and exposures_json, flow rows the last four */
+#define SRV_RUNS_SCORE_SQL                                                                         \
+	"wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit,"        \
+	" received_exposure, sent_exposure, received_hops::text, sent_hops::text"
+#define SRV_RUNS_SUMMARY_NCOLS 15
+#define SRV_RUNS_SCORE_NCOLS   11
+
+/* Row i of r into out: the summary (SRV_RUNS_SUMMARY_SQL) or a score row
+ * (SRV_RUNS_SCORE_SQL, either model), read from column b on; strings and
+ * per-hop values in a. For queries that select these beside other columns. */
+int srv_runs_summary_row(const PGresult *r, int i, int b, srv_arena *a, srv_summary *out);
+int srv_runs_score_row(const PGresult *r, int i, int b, srv_arena *a, srv_score_row *out, char *err,
+                       size_t errlen);
 
 /* Every row of completed run sum, of either model (read with binary COPY in
  * top order), as a table-backed srv_run with summary sum. *out holds one

@@ -490,6 +490,69 @@ test_flow(void **state)
 	json_decref(j);
 }
 
+/* The console's reads through HTTP, after test_flow (the latest run is its
+ * flow run, the first run a hop run): a page of the top list, ranks in the
+ * first run, the latest run's histogram, a wallet's history. */
+static void
+test_console_reads(void **state)
+{
+	static const int64_t want_counts[4] = {1, 3, 0, 1}; /* 0.25 | 0.5 x3 | | 2 */
+	char target[128];
+	json_t *j, *rows, *e;
+	int64_t latest, sum = 0;
+
+	(void)state;
+	j = gwt_get_json(gw_port, "/scores/top?n=2&offset=1", 200);
+	latest = json_integer_value(json_object_get(j, "run_id"));
+	assert_int_equal(json_integer_value(json_object_get(j, "offset")), 1);
+	assert_int_equal(json_integer_value(json_object_get(j, "total")), 5);
+	rows = json_object_get(j, "scores");
+	assert_int_equal(json_array_size(rows), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "wallet")),
+	                    "B"); /* A, then B, C, E tied at 0.5 */
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/top?compare=previous", 200);
+	assert_true(json_is_null(json_object_get(j, "compare_run_id"))); /* the first flow run */
+	json_decref(j);
+	snprintf(target, sizeof(target), "/scores/top?n=5&compare=%lld", (long long)first_run);
+	j = gwt_get_json(gw_port, target, 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "compare_run_id")), first_run);
+	rows = json_object_get(j, "scores");
+	/* first_run's order: A, E, B, C, D */
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_array_get(rows, 0), "compare_rank")), 1);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_array_get(rows, 3), "compare_rank")), 2);
+	json_decref(j);
+	snprintf(target, sizeof(target), "/runs/%lld/distribution?bins=4", (long long)latest);
+	j = gwt_get_json(gw_port, target, 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "wallets")), 5);
+	assert_string_equal(json_string_value(json_object_get(j, "model")), "flow_exposure/v1");
+	rows = json_object_get(j, "bins");
+	for (size_t i = 0; i < 4; i++) {
+		json_t *b = json_array_get(rows, i);
+
+		assert_int_equal(json_integer_value(json_object_get(b, "count")), want_counts[i]);
+		sum += json_integer_value(json_object_get(b, "count"));
+	}
+	assert_int_equal(sum, 5);
+	json_decref(j);
+	json_decref(gwt_get_json(gw_port, "/runs/987654321/distribution", 404));
+	j = gwt_get_json(gw_port, "/scores/C/history?limit=2", 200);
+	e = json_object_get(j, "entries");
+	assert_int_equal(json_array_size(e), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "found")), 2);
+	assert_int_equal(json_integer_value(json_object_get(
+	                         json_object_get(json_array_get(e, 0), "run"), "run_id")),
+	                 latest);
+	assert_close(num(json_object_get(json_array_get(e, 0), "score"), "risk_score"), 0.5);
+	assert_true(json_is_integer(json_object_get(j, "next_before_run_id")));
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/nobody/history", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "found")), 0);
+	json_decref(j);
+}
+
 /* GET /scores/top?n=7 once (no run_id: the latest); asserts its run and
  * whether the gateway sent its kept copy, returns the body (caller frees). */
 static char *
@@ -555,7 +618,8 @@ test_schemathesis(void **state)
 	(void)state;
 	snprintf(cmd, sizeof(cmd),
 	         "'%s/var/gw-venv/bin/schemathesis' run 'http://127.0.0.1:%d/openapi.json' "
-	         "--checks not_a_server_error,response_schema_conformance --max-examples %s --seed 42 --workers 1 "
+	         "--checks not_a_server_error,response_schema_conformance --max-examples %s --seed "
+	         "42 --workers 1 "
 	         "--request-timeout 30 -H 'Authorization: Bearer %s' --no-color >> '%s' 2>&1",
 	         src, gw_port, getenv("GW_FUZZ_EXAMPLES") ? getenv("GW_FUZZ_EXAMPLES") : "25",
 	         TOKEN, gw_log);
@@ -658,6 +722,7 @@ main(void)
 	        cmocka_unit_test(test_top_cache),
 	        cmocka_unit_test(test_other_config_and_runs),
 	        cmocka_unit_test(test_flow),
+	        cmocka_unit_test(test_console_reads),
 	        cmocka_unit_test(test_uint64_seed),
 	        cmocka_unit_test(test_schemathesis),
 	        cmocka_unit_test(test_core_down_and_back),

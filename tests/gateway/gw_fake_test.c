@@ -127,6 +127,17 @@ fake_top_scores(Aml__V1__RiskService_Service *svc, const Aml__V1__TopScoresReque
 	}
 	r.n_scores = i;
 	r.scores = ptrs;
+	r.offset = in->offset;
+	r.total = 5;
+	if (in->compare_previous || in->compare_run_id != 0) {
+		/* row 0 was 2nd, row 1 absent, the others beyond the cap */
+		static uint64_t ranks[5] = {2, 0, 1001, 1001, 1001};
+
+		r.compare_run_id = in->compare_previous ? 6 : in->compare_run_id;
+		r.compare_ranks = ranks;
+		r.n_compare_ranks = i;
+		r.compare_rank_cap = 1000;
+	}
 	closure(&r, cd);
 }
 
@@ -320,6 +331,67 @@ fake_ingestion_status(Aml__V1__RiskService_Service *svc, const Aml__V1__Ingestio
 	closure(&r, cd);
 }
 
+static void
+fake_score_distribution(Aml__V1__RiskService_Service *svc,
+                        const Aml__V1__ScoreDistributionRequest *in,
+                        Aml__V1__ScoreDistributionResponse_Closure closure, void *cd)
+{
+	Aml__V1__ScoreDistributionResponse r = AML__V1__SCORE_DISTRIBUTION_RESPONSE__INIT;
+	uint64_t counts[1000] = {0};
+
+	(void)svc;
+	if (in->run_id == 404) {
+		rpc_call_fail(cd, AMLRISK_ENOTFOUND, "run 404 not found");
+		return;
+	}
+	counts[0] = 6;
+	counts[in->bins - 1] += 4;
+	r.run_id = in->run_id;
+	r.model = "hop_exposure/v1";
+	r.wallets = 10;
+	r.zero = 6;
+	r.illicit = 1;
+	r.max = 2.0;
+	r.width = 2.0 / in->bins;
+	r.counts = counts;
+	r.n_counts = in->bins;
+	closure(&r, cd);
+}
+
+static void
+fake_wallet_history(Aml__V1__RiskService_Service *svc, const Aml__V1__WalletHistoryRequest *in,
+                    Aml__V1__WalletHistoryResponse_Closure closure, void *cd)
+{
+	Aml__V1__WalletHistoryResponse r = AML__V1__WALLET_HISTORY_RESPONSE__INIT;
+	Aml__V1__WalletHistoryEntry e[2] = {AML__V1__WALLET_HISTORY_ENTRY__INIT,
+	                                    AML__V1__WALLET_HISTORY_ENTRY__INIT};
+	Aml__V1__WalletHistoryEntry *ep[2] = {&e[0], &e[1]};
+	Aml__V1__RunSummary runs[2];
+	Aml__V1__WalletScore w = AML__V1__WALLET_SCORE__INIT;
+	Aml__V1__HopCount hc = AML__V1__HOP_COUNT__INIT, *hcp[1] = {&hc};
+
+	(void)svc;
+	if (forced(in->wallet, cd)) {
+		return;
+	}
+	w.wallet = in->wallet;
+	w.risk_score = 0.5;
+	w.exposures = 1;
+	w.n_hops = 1;
+	w.hops = hcp;
+	hc.weight = 1.0;
+	hc.illicit_count = 1;
+	e[0].run = summary_make(&runs[0], 7);
+	e[0].score = &w;
+	e[1].run = summary_make(&runs[1], 6); /* the wallet is not in run 6 */
+	r.wallet = in->wallet;
+	r.entries = ep;
+	r.n_entries = in->limit < 2 ? in->limit : 2;
+	r.found = 1;
+	r.next_before_run_id = in->before_run_id; /* echoed */
+	closure(&r, cd);
+}
+
 static Aml__V1__RiskService_Service fake_service = AML__V1__RISK_SERVICE__INIT(fake_);
 
 static void
@@ -449,6 +521,157 @@ test_top_scores(void **state)
 	get_error("/scores/top?n=", 422);
 	get_error("/scores/top?n=5&run_id=-1", 422);
 	get_error("/scores/top?limit=99999999999999999999", 422);
+}
+
+/* A row's compare_rank: the integer, or -1 for null. */
+static int64_t
+compare_rank(json_t *rows, size_t i)
+{
+	json_t *v = json_object_get(json_array_get(rows, i), "compare_rank");
+
+	assert_non_null(v);
+	return json_is_null(v) ? -1 : json_integer_value(v);
+}
+
+/* Paging and ranks in another run: passed to the core, answered in the JSON,
+ * never served from the kept copies; bad values refused before any RPC. */
+static void
+test_top_paging_compare(void **state)
+{
+	json_t *j, *rows;
+	gwt_resp a;
+	char hdr[16];
+
+	(void)state;
+	j = gwt_get_json(gw_port, "/scores/top?n=3&offset=2", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "offset")), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "total")), 5);
+	assert_null(json_object_get(j, "compare_run_id"));
+	assert_null(
+	        json_object_get(json_array_get(json_object_get(j, "scores"), 0), "compare_rank"));
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/top?n=3&compare=previous", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "compare_run_id")), 6);
+	assert_int_equal(json_integer_value(json_object_get(j, "compare_rank_cap")), 1000);
+	rows = json_object_get(j, "scores");
+	assert_int_equal(compare_rank(rows, 0), 2);
+	assert_int_equal(compare_rank(rows, 1), -1);
+	assert_int_equal(compare_rank(rows, 2), 1001);
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/top?n=2&run_id=9&compare=5", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "compare_run_id")), 5);
+	json_decref(j);
+	for (int i = 0; i < 2; i++) { /* asked twice: never the kept copy */
+		a = gwt_http(gw_port, "GET", "/scores/top?n=3&compare=previous", NULL, NULL, 0,
+		             10000);
+		assert_int_equal(a.status, 200);
+		assert_null(gwt_header(&a, "X-Amlrisk-Cache", hdr, sizeof(hdr)));
+		gwt_resp_free(&a);
+		a = gwt_http(gw_port, "GET", "/scores/top?n=3&offset=1", NULL, NULL, 0, 10000);
+		assert_int_equal(a.status, 200);
+		assert_null(gwt_header(&a, "X-Amlrisk-Cache", hdr, sizeof(hdr)));
+		gwt_resp_free(&a);
+	}
+	get_error("/scores/top?compare=bogus", 422);
+	get_error("/scores/top?compare=0", 422);
+	get_error("/scores/top?compare=-3", 422);
+	get_error("/scores/top?compare=", 422);
+	get_error("/scores/top?offset=100001", 422);
+	get_error("/scores/top?offset=-1", 422);
+}
+
+/* GET /runs/{run_id}/distribution and GET /scores/{wallet}/history: their
+ * bounds, their JSON, the core's errors. */
+static void
+test_distribution_history(void **state)
+{
+	json_t *j, *bins, *e;
+
+	(void)state;
+	j = gwt_get_json(gw_port, "/runs/7/distribution?bins=4", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
+	assert_int_equal(json_integer_value(json_object_get(j, "wallets")), 10);
+	assert_int_equal(json_integer_value(json_object_get(j, "zero")), 6);
+	bins = json_object_get(j, "bins");
+	assert_int_equal(json_array_size(bins), 4);
+	assert_true(json_number_value(json_object_get(json_array_get(bins, 1), "lo")) == 0.5);
+	assert_true(json_number_value(json_object_get(json_array_get(bins, 3), "hi")) == 2.0);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(bins, 3), "count")), 4);
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/runs/7/distribution", 200); /* default: 40 bins */
+	assert_int_equal(json_array_size(json_object_get(j, "bins")), 40);
+	json_decref(j);
+	get_error("/runs/7/distribution?bins=0", 422);
+	get_error("/runs/7/distribution?bins=1001", 422);
+	get_error("/runs/0/distribution", 422);
+	get_error("/runs/404/distribution", 404);
+
+	j = gwt_get_json(gw_port, "/scores/W%201/history?limit=5&before_run_id=9", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "wallet")), "W 1");
+	assert_int_equal(json_integer_value(json_object_get(j, "found")), 1);
+	assert_int_equal(json_integer_value(json_object_get(j, "next_before_run_id")), 9);
+	e = json_object_get(j, "entries");
+	assert_int_equal(json_array_size(e), 2);
+	assert_int_equal(json_integer_value(json_object_get(
+	                         json_object_get(json_array_get(e, 0), "run"), "run_id")),
+	                 7);
+	assert_true(json_number_value(json_object_get(
+	                    json_object_get(json_array_get(e, 0), "score"), "risk_score")) == 0.5);
+	assert_int_equal(json_array_size(json_object_get(
+	                         json_object_get(json_array_get(e, 0), "score"), "hops")),
+	                 1);
+	assert_true(json_is_null(json_object_get(json_array_get(e, 1), "score")));
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/A/history", 200);
+	assert_true(json_is_null(json_object_get(j, "next_before_run_id")));
+	json_decref(j);
+	get_error("/scores/A/history?limit=0", 422);
+	get_error("/scores/A/history?limit=501", 422);
+	get_error("/scores/A/history?before_run_id=0", 422);
+	get_error("/scores/missing/history", 404);
+	get_error("/scores/unavail/history", 503);
+	get_error("/scores/%FF/history", 422);
+}
+
+/* The landing page and the console: embedded, open, typed by extension. */
+static void
+test_console_files(void **state)
+{
+	gwt_resp r;
+	char hdr[64];
+
+	(void)state;
+	r = gwt_http(gw_port, "GET", "/", NULL, NULL, 0, 10000);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "href=\"/ui/\""));
+	assert_string_equal(gwt_header(&r, "Content-Type", hdr, sizeof(hdr)),
+	                    "text/html; charset=utf-8");
+	gwt_resp_free(&r);
+	for (int i = 0; i < 2; i++) { /* with and without the slash */
+		r = gwt_http(gw_port, "GET", i ? "/ui" : "/ui/", NULL, NULL, 0, 10000);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "/ui/app.js"));
+		assert_non_null(strstr(r.body, "/ui/cytoscape.min.js"));
+		gwt_resp_free(&r);
+	}
+	r = gwt_http(gw_port, "GET", "/ui/cytoscape.min.js", NULL, NULL, 0, 10000);
+	assert_int_equal(r.status, 200);
+	assert_true(r.body_len > 100000);
+	assert_string_equal(gwt_header(&r, "Content-Type", hdr, sizeof(hdr)),
+	                    "text/javascript; charset=utf-8");
+	gwt_resp_free(&r);
+	r = gwt_http(gw_port, "GET", "/ui/console.css", NULL, NULL, 0, 10000);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(gwt_header(&r, "Content-Type", hdr, sizeof(hdr)),
+	                    "text/css; charset=utf-8");
+	assert_string_equal(gwt_header(&r, "Cache-Control", hdr, sizeof(hdr)), "no-cache");
+	gwt_resp_free(&r);
+	get_error("/ui/nope.js", 404);
+	get_error("/ui/%2e%2e%2fopenapi.json", 404);
+	get_error("/ui/../openapi.json", 404);
+	r = gwt_http(gw_port, "POST", "/ui/", NULL, NULL, 0, 10000);
+	gwt_assert_error(&r, 405);
+	gwt_resp_free(&r);
 }
 
 static void
@@ -732,7 +955,35 @@ test_methods_and_limits(void **state)
 	free(url);
 }
 
-/* Reads from fd until want answers ("HTTP/1.1 " status lines) are in, or 10 s. */
+/* The answers in buf (len bytes) that are whole: headers and Content-Length
+ * bytes of body each. */
+static int
+answers_whole(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	int n = 0;
+
+	while (p < end) {
+		const char *hdr_end = strstr(p, "\r\n\r\n"), *cl = strcasestr(p, "Content-Length:");
+		size_t body = 0;
+
+		if (hdr_end == NULL) {
+			break;
+		}
+		if (cl != NULL && cl < hdr_end) {
+			body = strtoul(cl + 15, NULL, 10);
+		}
+		if ((size_t)(end - (hdr_end + 4)) < body) {
+			break;
+		}
+		p = hdr_end + 4 + body;
+		n++;
+	}
+	return n;
+}
+
+/* Reads from fd until want whole answers are in (bodies too, so the next
+ * read starts at the next answer), or 10 s. */
 static void
 read_answers(int fd, char *buf, size_t cap, int want)
 {
@@ -741,13 +992,9 @@ read_answers(int fd, char *buf, size_t cap, int want)
 
 	buf[0] = '\0';
 	while (th_now_ms() - t0 < 10000) {
-		int seen = 0;
 		ssize_t n;
 
-		for (const char *p = buf; (p = strstr(p, "HTTP/1.1 ")) != NULL; p++) {
-			seen++;
-		}
-		if (seen >= want) {
+		if (answers_whole(buf, len) >= want) {
 			return;
 		}
 		n = recv(fd, buf + len, cap - 1 - len, 0);
@@ -792,7 +1039,8 @@ test_keep_alive(void **state)
 	assert_non_null(buf);
 	assert_true(fd >= 0);
 	for (size_t i = 0; i < 5; i++) {
-		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", targets[i]);
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+		         targets[i]);
 		assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
 		read_answers(fd, buf, 1 << 20, 1);
 		assert_true(strncmp(buf, status[i], strlen(status[i])) == 0);
@@ -924,11 +1172,17 @@ test_read_token(void **state)
 {
 	static char *env[] = {"AML_API_TOKEN=w-token", "AML_READ_TOKEN=r-token", NULL};
 	static char *env_read_only[] = {"AML_READ_TOKEN=r-token", NULL};
-	static const char *const queries[] = {"/scores/top",      "/scores/B", "/scores/explain/B",
-	                                      "/graph/wallet/B",  "/runs",     "/runs/5",
-	                                      "/ingestion/status"};
+	static const char *const queries[] = {"/scores/top",
+	                                      "/scores/B",
+	                                      "/scores/explain/B",
+	                                      "/graph/wallet/B",
+	                                      "/runs",
+	                                      "/runs/5",
+	                                      "/ingestion/status",
+	                                      "/scores/B/history",
+	                                      "/runs/5/distribution"};
 	static const char *const open[] = {"/health", "/ready", "/metrics", "/openapi.json",
-	                                   "/docs"};
+	                                   "/docs",   "/",      "/ui/",     "/ui/app.js"};
 	int port = gwt_free_port();
 	char log[256];
 	gwt_resp r;
@@ -1265,11 +1519,13 @@ test_many_ready_connections(void **state)
 		int64_t deadline = th_now_ms() + 10000;
 
 		for (int i = 0; i < MANY_CONNS; i++) {
-			assert_int_equal(write(fds[i], req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+			assert_int_equal(write(fds[i], req, sizeof(req) - 1),
+			                 (ssize_t)sizeof(req) - 1);
 		}
 		for (int i = 0; i < MANY_CONNS; i++) {
 			if (!read_answer(fds[i], buf, sizeof(buf), deadline)) {
-				fail_msg("round %d: connection %d not answered within 10 s", round, i);
+				fail_msg("round %d: connection %d not answered within 10 s", round,
+				         i);
 			}
 			assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
 		}
@@ -1320,6 +1576,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_health_ready),
 	        cmocka_unit_test(test_top_scores),
+	        cmocka_unit_test(test_top_paging_compare),
+	        cmocka_unit_test(test_distribution_history),
+	        cmocka_unit_test(test_console_files),
 	        cmocka_unit_test(test_wallet_score),
 	        cmocka_unit_test(test_deadline),
 	        cmocka_unit_test(test_explain_graph),
