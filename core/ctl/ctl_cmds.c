@@ -557,7 +557,12 @@ print_explain_flow(const Aml__V1__ExplainWalletResponse *r)
 		              fmt6(ww, sizeof(ww), c->walk_weight), walk);
 	}
 	ctl_table_print(t);
-	printf("others: %s%s%s\n", fmt6(num, sizeof(num), r->others),
+	/* the table shows 6 digits: a rest below the spec's 1e-9 of the score
+	 * is the rounding of the sum, not a contributor left out (--json has it) */
+	double others = r->others;
+	if (r->score != NULL && fabs(others) <= 1e-9 * fabs(r->score->risk_score))
+		others = 0;
+	printf("others: %s%s%s\n", fmt6(num, sizeof(num), others),
 	       r->truncated ? " (more contributors than listed)" : "",
 	       r->capped ? " (tracing stopped at the server's work bound)" : "");
 }

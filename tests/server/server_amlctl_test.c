@@ -266,10 +266,10 @@ test_ctl_flow(void **st)
 	CTL(&c, o, "wallet", "E");
 	expect_ok(o, "model           flow_exposure/v1");
 	expect_ok(o, "risk_score      0.0\n");
-	expect_ok(o, "received        0\n");
+	expect_ok(o, "received        0.0\n");
 	expect_ok(o, "sent            0.08290155440414508\n");
 	expect_ok(o, "HOP  RECEIVED                 SENT");
-	expect_ok(o, "  2         0  0.08290155440414508");
+	expect_ok(o, "  2       0.0  0.08290155440414508");
 	assert_null(strstr(o->out, "exposures"));
 	CTL(&c, o, "--json", "wallet", "A");
 	expect_ok(o, NULL);
