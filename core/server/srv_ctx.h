@@ -76,5 +76,6 @@ SRV_HANDLER(get_run, GetRunRequest, GetRunResponse);
 SRV_HANDLER(ingestion_status, IngestionStatusRequest, IngestionStatusResponse);
 SRV_HANDLER(score_distribution, ScoreDistributionRequest, ScoreDistributionResponse);
 SRV_HANDLER(wallet_history, WalletHistoryRequest, WalletHistoryResponse);
+SRV_HANDLER(list_alerts, ListAlertsRequest, ListAlertsResponse);
 
 #endif

@@ -392,6 +392,16 @@ fake_wallet_history(Aml__V1__RiskService_Service *svc, const Aml__V1__WalletHist
 	closure(&r, cd);
 }
 
+static void
+fake_list_alerts(Aml__V1__RiskService_Service *svc, const Aml__V1__ListAlertsRequest *in,
+                 Aml__V1__ListAlertsResponse_Closure closure, void *cd)
+{
+	(void)svc;
+	(void)in;
+	(void)closure;
+	rpc_call_fail(cd, AMLRISK_EUNIMPL, "ListAlerts: not faked yet");
+}
+
 static Aml__V1__RiskService_Service fake_service = AML__V1__RISK_SERVICE__INIT(fake_);
 
 static void
