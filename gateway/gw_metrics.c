@@ -279,8 +279,8 @@ render_exchanges(const rpc_client *c, textbuf *tb)
 	        "batches",
 	        "exchanges that carried several coalesced calls",
 	        "retries",
-	        "calls made again: alone, their answer not fitting a batch, or a write "
-	        "call with its call id after a dropped connection",
+	        ("calls made again: alone, their answer not fitting a batch, or a write "
+	         "call with its call id after a dropped connection"),
 	        "unconnected",
 	        "calls failed at once because no core was connected",
 	};
