@@ -95,6 +95,67 @@ size_t core_graph_out_edges(const core_graph *g, uint32_t id, const uint32_t **d
 /* The senders of id's in-edges, sorted. Borrowed from g. */
 size_t core_graph_in_edges(const core_graph *g, uint32_t id, const uint32_t **src);
 
+/* ------------------------------------------------------------ appending --- */
+
+/* Incremental graph (issue 14). A graph is immutable; appending a batch makes
+ * a NEW version and leaves the old one untouched, so a reader that holds a
+ * reference to a version (scoring, explain, neighbourhood on any thread) sees
+ * it whole for as long as it holds it, never a half-applied batch.
+ *
+ * Ids are stable along a chain of appends: every wallet of g keeps its id in
+ * the new version, and new wallets get ids g's count, count + 1, ... in order
+ * of first appearance in the batch (sender before receiver). A graph built from
+ * scratch from the same transactions may number wallets differently; compare
+ * by wallet bytes. Per-edge amounts are summed in transaction order, as the
+ * builder does, so degrees, tx counts and amounts equal a from-scratch build.
+ *
+ * Layout: the new version is one compacted CSR (the old rows merged with the
+ * batch's, O(wallets + edges + batch log batch) work, no delta to compact
+ * later): memory per edge is the engine's usual bound; while an old version is
+ * still referenced both are held (at most 2x during an append). */
+
+/* Appends the n transactions txs (borrowed for the call) to g, making a new
+ * version. All or nothing: every row is checked first; a bad row (empty or
+ * over-long wallet, negative or non-finite amount) gives AMLRISK_EINVAL with
+ * its index in *bad_row (may be NULL) and nothing is made. AMLRISK_ETOOBIG
+ * past CORE_WALLETS_MAX wallets or 2^32-1 edges/transactions, AMLRISK_ENOMEM.
+ * g is borrowed (not consumed, not changed); on success *out holds one new
+ * reference (core_graph_unref()). n == 0 gives a new version equal to g.
+ * The watermark (stats.max_seq) becomes the highest seq of g and the batch.
+ * threads: as for core_graph_builder_finish(). Thread-safe against readers
+ * of g; appends to one chain are meant to come from one writer at a time. */
+int core_graph_append(core_graph **out, core_graph *g, const core_tx *txs, size_t n,
+                      unsigned threads, size_t *bad_row);
+
+/* Whether b is g or a version appended from g (directly or through others):
+ * then ids 0 .. core_graph_wallet_count(g) - 1 name the same wallets in b. */
+bool core_graph_descends(const core_graph *b, const core_graph *g);
+
+/* The published current version of a live graph: a single writer appends
+ * (or swaps in a rebuilt graph), any number of readers acquire the current
+ * version. Publication is a pointer swap under a short lock, with reference
+ * counts; readers never block on an append in progress (it is built aside). */
+typedef struct core_live_graph core_live_graph;
+
+/* Creates the holder with g as its first version (takes its own reference on
+ * g; g may be NULL: no version yet). Destroy with core_live_graph_destroy(). */
+int core_live_graph_create(core_live_graph **out, core_graph *g);
+/* Drops the holder's reference on its current version; NULL is a no-op. */
+void core_live_graph_destroy(core_live_graph *lv);
+/* The current version with a new reference for the caller (unref it when
+ * done), or NULL when there is none. Any thread. */
+core_graph *core_live_graph_acquire(core_live_graph *lv);
+/* Appends txs to the current version (core_graph_append()) and publishes the
+ * result; on error the current version stays. AMLRISK_ESTATE without a
+ * version. If out is not NULL it receives a new reference on the published
+ * version. One writer at a time (serialised by the holder: a second caller
+ * waits). */
+int core_live_graph_append(core_live_graph *lv, const core_tx *txs, size_t n, unsigned threads,
+                           size_t *bad_row, core_graph **out);
+/* Publishes g (e.g. a full reload) in place of the current version; takes
+ * its own reference on g. */
+void core_live_graph_publish(core_live_graph *lv, core_graph *g);
+
 /* --------------------------------------------------------------- labels --- */
 
 /* A set of wallets labelled illicit (wallet_labels), owned by the caller. */
@@ -259,6 +320,26 @@ int core_run_result_find(const core_run_result *r, const char *wallet, size_t le
 const uint32_t *core_run_result_order(const core_run_result *r);
 /* The position of id in that order (0 = riskiest). */
 uint32_t core_run_result_rank(const core_run_result *r, uint32_t id);
+
+/* Live alerts support: the wallets whose score changed between prev and cur,
+ * two runs of the same model over versions of one chain
+ * (core_graph_descends(cur graph, prev graph)). A wallet of cur counts as
+ * changed when it is new (id >= prev's count; previous score 0, previous
+ * rank UINT32_MAX) or its risk_score differs in bits. O(wallets). */
+typedef struct core_score_change {
+	uint32_t id;        /* in cur's graph (and prev's, unless new) */
+	double prev_score;  /* 0 for a new wallet */
+	double score;       /* in cur */
+	uint32_t prev_rank; /* in prev's top order; UINT32_MAX when new */
+	uint32_t rank;      /* in cur's top order */
+} core_score_change;
+
+/* Fills *out (a malloc'ed array the caller frees with free(); NULL when
+ * *count is 0) with the changed wallets in id order. AMLRISK_EINVAL when cur
+ * does not descend from prev's graph or the models differ, AMLRISK_ENOMEM.
+ * Borrows prev and cur. */
+int core_run_result_changes(const core_run_result *prev, const core_run_result *cur,
+                            core_score_change **out, size_t *count);
 
 /* -------------------------------------------------------------- explain --- */
 
