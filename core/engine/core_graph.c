@@ -830,11 +830,8 @@ core_graph_builder_finish(core_graph **out, core_graph_builder *b, unsigned thre
 	if ((rv = graph_build_in(g, par)) != 0)
 		goto fail;
 	core_intern_shrink(&g->ids);
-	g->stats.wallets = g->n;
-	g->stats.edges = g->m;
-	g->stats.bytes = sizeof *g + core_intern_bytes(&g->ids) +
-	                 2 * ((size_t)g->n + 1) * sizeof(uint32_t) +
-	                 (size_t)g->m * (3 * sizeof(uint32_t) + sizeof(double));
+	core_graph_stats_finish(g);
+	g->lineage = core_graph_lineage_next();
 	core_graph_builder_destroy(b);
 	*out = g;
 	return AMLRISK_OK;
@@ -842,6 +839,23 @@ fail:
 	core_graph_builder_destroy(b);
 	core_graph_destroy(g);
 	return rv;
+}
+
+void
+core_graph_stats_finish(core_graph *g)
+{
+	g->stats.wallets = g->n;
+	g->stats.edges = g->m;
+	g->stats.bytes = sizeof *g + core_intern_bytes(&g->ids) +
+	                 2 * ((size_t)g->n + 1) * sizeof(uint32_t) +
+	                 (size_t)g->m * (3 * sizeof(uint32_t) + sizeof(double));
+}
+
+uint64_t
+core_graph_lineage_next(void)
+{
+	static _Atomic uint64_t next = 1;
+	return atomic_fetch_add(&next, 1);
 }
 
 core_graph *

@@ -53,6 +53,9 @@ int core_intern_find(const core_intern *t, const char *s, size_t len, uint32_t *
  * merged remain for the caller to free. */
 int core_intern_merge(core_intern *out, core_intern *parts, unsigned shard_bits,
                       const uint32_t *perm);
+/* Initialises out as a growable copy of src (merged or not) with room for
+ * extra more ids; the ids stay. AMLRISK_ENOMEM leaves out empty. */
+int core_intern_copy(core_intern *out, const core_intern *src, size_t extra);
 /* Frees growth slack once no more ids are added. */
 void core_intern_shrink(core_intern *t);
 size_t core_intern_bytes(const core_intern *t);
@@ -89,7 +92,14 @@ struct core_graph {
 	uint32_t *in_off;    /* n + 1 */
 	uint32_t *in_src;    /* m, sorted within a row */
 	core_graph_stats stats;
+	uint64_t lineage; /* the build this version was appended from (its own for a build) */
+	uint64_t version; /* appends since that build */
 };
+
+/* A fresh lineage number for a graph built from scratch. */
+uint64_t core_graph_lineage_next(void);
+/* Fills g->stats' wallets, edges and bytes from its arrays. */
+void core_graph_stats_finish(core_graph *g);
 
 /* The bytewise order of wallets a and b of g (<0, 0, >0; a prefix first). */
 int core_graph_wallet_cmp(const core_graph *g, uint32_t a, uint32_t b);

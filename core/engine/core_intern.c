@@ -214,6 +214,36 @@ table_room(core_intern *t, size_t extra)
 }
 
 int
+core_intern_copy(core_intern *out, const core_intern *src, size_t extra)
+{
+	int rv;
+	if ((rv = core_intern_init(out, (size_t)src->count + extra)) != 0)
+		return rv;
+	if (core_mem_ensure((void **)&out->arena, &out->arena_cap, src->arena_len, 1) != 0 ||
+	    core_mem_ensure((void **)&out->off, &out->id_cap, (size_t)src->count + 1,
+	                    sizeof(uint64_t)) != 0) {
+		core_intern_fini(out);
+		return AMLRISK_ENOMEM;
+	}
+	memcpy(out->arena, src->arena, src->arena_len);
+	memcpy(out->off, src->off, (size_t)src->count * sizeof(uint64_t));
+	out->arena_len = src->arena_len;
+	out->count = src->count;
+	/* one table, whatever src's regions: every id rehashed into it */
+	for (uint32_t id = 0; id < src->count; id++) {
+		const char *e = out->arena + out->off[id];
+		uint32_t l;
+		memcpy(&l, e + 4, 4);
+		uint64_t h = core_intern_hash(e + CORE_INTERN_HEAD, l);
+		size_t j = h & out->mask;
+		while (out->slots[j] != 0)
+			j = (j + 1) & out->mask;
+		out->slots[j] = (uint64_t)out->off[id] << TAG_BITS | tag_of(h);
+	}
+	return AMLRISK_OK;
+}
+
+int
 core_intern_put(core_intern *t, const char *s, size_t len, uint32_t *id, bool *added)
 {
 	int rv;
