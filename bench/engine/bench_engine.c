@@ -37,6 +37,7 @@ typedef struct opts {
 	size_t baseline_max; /* per-wallet BFS only up to this many transactions */
 	unsigned baseline_sample;
 	uint64_t seed;
+	bool append; /* only the append benchmark (issue 14) */
 } opts;
 
 static uint64_t
@@ -113,14 +114,15 @@ dataset_free(dataset *d)
 	free(d->amount);
 }
 
+/* Builds the graph of rows [0, txs) of d. */
 static int
-graph_build(core_graph **g, const dataset *d, unsigned threads)
+graph_build_rows(core_graph **g, const dataset *d, size_t txs, unsigned threads)
 {
 	int rv;
 	core_graph_builder *b;
 	if ((rv = core_graph_builder_create(&b, 0)) != 0)
 		return rv;
-	for (size_t i = 0; i < d->txs; i++) {
+	for (size_t i = 0; i < txs; i++) {
 		const char *row = d->rows + i * 2 * ID_LEN;
 		if ((rv = core_graph_builder_add(b, row, ID_LEN, row + ID_LEN, ID_LEN,
 		                                 d->amount[i])) != 0) {
@@ -129,6 +131,20 @@ graph_build(core_graph **g, const dataset *d, unsigned threads)
 		}
 	}
 	return core_graph_builder_finish(g, b, threads);
+}
+
+static int
+graph_build(core_graph **g, const dataset *d, unsigned threads)
+{
+	return graph_build_rows(g, d, d->txs, threads);
+}
+
+static double
+wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static double
@@ -441,17 +457,91 @@ bench_explain(const dataset *d, const core_config *cfg, const opts *o)
 	core_graph_unref(g);
 }
 
+/* Seconds to score g with cfg (-1 on error). */
+static double
+score_time(core_graph *g, const core_config *cfg, unsigned threads)
+{
+	core_run_result *res;
+	double t0 = wall_now();
+	if (core_score_run(&res, g, cfg, NULL, threads, NULL, 0) != 0)
+		return -1;
+	double t = wall_now() - t0;
+	core_run_result_unref(res);
+	return t;
+}
+
+/* Issue 14: the last `batch` rows of d appended to a graph of the others
+ * (core_graph_append) against a full rebuild of all d's rows, each then
+ * scored with hop's and flow's defaults (cfgs[0], cfgs[1]); reps interleaved,
+ * medians. */
+static void
+bench_append(const dataset *d, size_t batch, const core_config *cfgs, const opts *o)
+{
+	double app[REPS_MAX], app_hop[REPS_MAX], app_flow[REPS_MAX], reb[REPS_MAX],
+	        reb_hop[REPS_MAX], reb_flow[REPS_MAX];
+	core_graph *base = NULL;
+	core_tx *rows = calloc(batch, sizeof *rows);
+	size_t from = d->txs - batch, bytes_app = 0, bytes_reb = 0;
+	uint64_t edges = 0;
+	if (rows == NULL || batch > d->txs || graph_build_rows(&base, d, from, o->threads) != 0) {
+		fprintf(stderr, "bench: cannot build the base graph\n");
+		free(rows);
+		return;
+	}
+	for (size_t i = 0; i < batch; i++) {
+		const char *r = d->rows + (from + i) * 2 * ID_LEN;
+		rows[i] = (core_tx){r, ID_LEN,      r + ID_LEN, ID_LEN, d->amount[from + i],
+		                    0, from + i + 1};
+	}
+	for (int k = 0; k < o->reps; k++) {
+		core_graph *g = NULL, *full = NULL;
+		core_graph_stats st;
+		double t0 = wall_now();
+		if (core_graph_append(&g, base, rows, batch, o->threads, NULL) != 0)
+			break;
+		app[k] = wall_now() - t0;
+		app_hop[k] = score_time(g, &cfgs[0], o->threads);
+		app_flow[k] = score_time(g, &cfgs[1], o->threads);
+		core_graph_stats_get(g, &st);
+		bytes_app = st.bytes;
+		edges = st.edges;
+		core_graph_unref(g);
+		t0 = wall_now();
+		if (graph_build(&full, d, o->threads) != 0)
+			break;
+		reb[k] = wall_now() - t0;
+		reb_hop[k] = score_time(full, &cfgs[0], o->threads);
+		reb_flow[k] = score_time(full, &cfgs[1], o->threads);
+		core_graph_stats_get(full, &st);
+		bytes_reb = st.bytes;
+		core_graph_unref(full);
+	}
+	double a = median(app, o->reps), ah = median(app_hop, o->reps),
+	       af = median(app_flow, o->reps), r = median(reb, o->reps),
+	       rh = median(reb_hop, o->reps), rf = median(reb_flow, o->reps);
+	printf("| %zu | %zu | %.1f | %.1f | %.1f | %.3f | %.3f | %.3f | %.0fx | %.2fx | %.2fx | "
+	       "%.1f / %.1f |\n",
+	       d->txs, batch, a * 1e3, (a + ah) * 1e3, (a + af) * 1e3, r, r + rh, r + rf, r / a,
+	       (r + rh) / (a + ah), (r + rf) / (a + af), (double)bytes_app / (double)edges,
+	       (double)bytes_reb / (double)edges);
+	core_graph_unref(base);
+	free(rows);
+}
+
 static void
 usage(void)
 {
 	fputs("usage: bench_engine [--tx N]... [--reps R] [--threads T] [--alpha A]\n"
 	      "                    [--baseline-max N] [--baseline-sample S] [--seed S]\n"
+	      "                    [--append 1]\n"
 	      "Builds and scores generated heavy-tailed graphs (wallets = N/10) with\n"
 	      "hop_exposure/v1's defaults, with direction=in, 3 hops, and with\n"
 	      "flow_exposure/v1's defaults (illicit ratio 0.05, as hop's); prints markdown\n"
 	      "tables of medians (the configs' runs interleaved) and flow / hop ratios.\n"
 	      "Defaults: --tx 100000 --tx 1000000 --tx 10000000 --reps 5 --threads 2\n"
-	      "--alpha 0.6 --baseline-max 1000000 --baseline-sample 10000 --seed 1\n",
+	      "--alpha 0.6 --baseline-max 1000000 --baseline-sample 10000 --seed 1\n"
+	      "--append 1: instead, batches of 1k and 10k rows appended to each graph\n"
+	      "(core_graph_append) and scored, against a full rebuild and scoring.\n",
 	      stderr);
 }
 
@@ -485,6 +575,8 @@ main(int argc, char **argv)
 			o.baseline_sample = (unsigned)atoi(v);
 		else if (strcmp(a, "--seed") == 0)
 			o.seed = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--append") == 0)
+			o.append = atoi(v) != 0;
 		else {
 			usage();
 			return 2;
@@ -515,6 +607,24 @@ main(int argc, char **argv)
 	core_config_defaults_model(&cfgs[C_FLOW], CORE_MODEL_FLOW);
 	cfgs[C_FLOW].illicit_ratio = cfgs[C_DEF].illicit_ratio;
 	double ratio[SIZES_MAX];
+	if (o.append) {
+		core_config both[2] = {cfgs[C_DEF], cfgs[C_FLOW]};
+		printf("append: threads=%u alpha=%.2f reps=%d (median)\n\n| tx | batch | "
+		       "append ms | + hop score ms | + flow score ms | rebuild s | + hop score s | "
+		       "+ flow score s | rebuild / append | with hop score | with flow score | "
+		       "graph B/edge appended / rebuilt |\n"
+		       "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+		       o.threads, o.alpha, o.reps);
+		for (int i = 0; i < o.nsizes; i++) {
+			dataset d;
+			if (dataset_make(&d, o.sizes[i], o.alpha, o.seed) != 0)
+				return 1;
+			bench_append(&d, 1000, both, &o);
+			bench_append(&d, 10000, both, &o);
+			dataset_free(&d);
+		}
+		return 0;
+	}
 
 	printf("engine: threads=%u alpha=%.2f reps=%d (median; 3 at >= 5M tx)\n\n", o.threads,
 	       o.alpha, o.reps);
