@@ -128,7 +128,9 @@ int core_graph_append(core_graph **out, core_graph *g, const core_tx *txs, size_
                       unsigned threads, size_t *bad_row);
 
 /* Whether b is g or a version appended from g (directly or through others):
- * then ids 0 .. core_graph_wallet_count(g) - 1 name the same wallets in b. */
+ * then ids 0 .. core_graph_wallet_count(g) - 1 name the same wallets in b.
+ * Meant for one chain (one writer, as core_live_graph keeps): two versions
+ * appended separately to the same graph are not told apart. */
 bool core_graph_descends(const core_graph *b, const core_graph *g);
 
 /* The published current version of a live graph: a single writer appends
