@@ -399,3 +399,32 @@ core_run_result_changes(const core_run_result *prev, const core_run_result *cur,
 	*count = k;
 	return AMLRISK_OK;
 }
+
+int
+core_run_result_top_entered(const core_run_result *prev, const core_run_result *cur, uint32_t n,
+                            uint32_t **out, size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	if (prev->cfg.model != cur->cfg.model || !core_graph_descends(cur->g, prev->g))
+		return AMLRISK_EINVAL;
+	uint32_t top = n < cur->n ? n : cur->n;
+	if (top == 0)
+		return AMLRISK_OK;
+	uint32_t *ids = malloc((size_t)top * sizeof *ids);
+	if (ids == NULL)
+		return AMLRISK_ENOMEM;
+	size_t k = 0;
+	for (uint32_t i = 0; i < top; i++) {
+		uint32_t id = cur->order[i];
+		if (id >= prev->n || prev->rank[id] >= n)
+			ids[k++] = id;
+	}
+	if (k == 0) {
+		free(ids);
+		ids = NULL;
+	}
+	*out = ids;
+	*count = k;
+	return AMLRISK_OK;
+}

@@ -342,6 +342,13 @@ typedef struct core_score_change {
  * Borrows prev and cur. */
 int core_run_result_changes(const core_run_result *prev, const core_run_result *cur,
                             core_score_change **out, size_t *count);
+/* The wallets of cur's top n (ids of cur, in top order) that were not in
+ * prev's top n (new wallets included): the "entered the top N" rule. A wallet
+ * can enter without its own score changing, so this reads both orders' first n
+ * entries, O(n). *out is malloc'ed (caller frees; NULL when *count is 0).
+ * AMLRISK_EINVAL as core_run_result_changes(), AMLRISK_ENOMEM. */
+int core_run_result_top_entered(const core_run_result *prev, const core_run_result *cur, uint32_t n,
+                                uint32_t **out, size_t *count);
 
 /* -------------------------------------------------------------- explain --- */
 

@@ -149,6 +149,20 @@ check_same_scores(core_graph *a, core_graph *s, const core_config *c, const core
 		}
 		assert_int_equal(k, nch);
 		free(ch);
+		/* entered the top 5: in cur's first 5, not in prev's */
+		uint32_t *ent;
+		size_t nent, e = 0;
+		assert_int_equal(core_run_result_top_entered(prev, ra, 5, &ent, &nent), AMLRISK_OK);
+		const uint32_t *order = core_run_result_order(ra);
+		for (uint32_t i = 0; i < n && i < 5; i++) {
+			uint32_t v = order[i];
+			if (v >= pn || core_run_result_rank(prev, v) >= 5) {
+				assert_true(e < nent);
+				assert_int_equal(ent[e++], v);
+			}
+		}
+		assert_int_equal(e, nent);
+		free(ent);
 	}
 	core_run_result_unref(ra);
 	core_run_result_unref(rs);
