@@ -12,6 +12,7 @@
 #include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
+#include "amlrisk_pg.h"
 #include "cons.h"
 
 struct cons_db {
@@ -28,6 +29,7 @@ struct cons_db {
  * (temporary tables belong to the session); ord numbers its rows in COPY
  * order, which is the batch's. No JIT (below). */
 static const char *SQL_SETUP =
+        "SET client_encoding = 'UTF8';"
         "SET lock_timeout = '30s';"
         "SET statement_timeout = '120s';"
         "SET temp_buffers = '64MB';"
@@ -209,28 +211,11 @@ ensure_connected(cons_db *db, char *err, size_t errlen)
 {
 	if (db->conn != NULL)
 		return AMLRISK_OK;
-	/* the URL comes last so its own settings win; keepalives and the TCP
-	 * user timeout notice a server gone mid-statement or a partition */
-	const char *keys[] = {"connect_timeout",
-	                      "fallback_application_name",
-	                      "client_encoding",
-	                      "keepalives_idle",
-	                      "keepalives_interval",
-	                      "keepalives_count",
-	                      "tcp_user_timeout",
-	                      "dbname",
-	                      NULL};
-	const char *vals[] = {"5", "amlrisk-consumer", "UTF8", "30", "10", "3", "60000", db->url,
-	                      NULL};
-	db->conn = PQconnectdbParams(keys, vals, 1);
-	if (db->conn == NULL) {
-		snprintf(err, errlen, "connect: out of memory");
-		return AMLRISK_EDB;
-	}
-	if (PQstatus(db->conn) != CONNECTION_OK) {
-		conn_error(db, "connect", err, errlen);
-		PQfinish(db->conn);
-		db->conn = NULL;
+	/* the shared dial (keepalives, tcp_user_timeout, connect timeout);
+	 * client_encoding is set by SQL_SETUP */
+	char why[256];
+	if (amlrisk_pg_connect(db->url, "amlrisk-consumer", &db->conn, why, sizeof why) != 0) {
+		snprintf(err, errlen, "connect: %s", why);
 		return AMLRISK_EDB;
 	}
 	PGresult *r = PQexec(db->conn, SQL_SETUP);

@@ -452,7 +452,7 @@ enc_contributor(const void *item)
 }
 
 /* What explain adds to the score row: hop_exposure/v1: normaliser, config,
- * hops (per hop count, weight, contribution, sources); flow_exposure/v1:
+ * hops (per hop count, weight, contribution, sources), capped; flow_exposure/v1:
  * config, contributors (with their heaviest walks), others, capped,
  * truncated (the row itself carries the per-hop R_k, S_k). */
 static json_t *
@@ -466,9 +466,10 @@ explain_extra(const Aml__V1__ExplainWalletResponse *r, int flow)
 		                 "others", json_num(r->others), "capped", r->capped, "truncated",
 		                 r->truncated);
 	}
-	return json_pack("{s:o, s:o, s:o}", "normaliser", json_num(r->normaliser), "config",
+	return json_pack("{s:o, s:o, s:o, s:b}", "normaliser", json_num(r->normaliser), "config",
 	                 json_embedded(r->config_json), "hops",
-	                 json_list((void *const *)r->hops, r->n_hops, enc_explain_hop));
+	                 json_list((void *const *)r->hops, r->n_hops, enc_explain_hop), "capped",
+	                 r->capped);
 }
 
 json_t *
@@ -520,9 +521,9 @@ enc_edge(const void *item)
 json_t *
 gw_json_graph(const Aml__V1__WalletGraphResponse *r)
 {
-	return json_pack("{s:s, s:I, s:b, s:o, s:o}", "center", r->center, "run_id",
-	                 (json_int_t)r->run_id, "truncated", r->truncated, "nodes",
-	                 json_list((void *const *)r->nodes, r->n_nodes, enc_node), "edges",
+	return json_pack("{s:s, s:I, s:b, s:b, s:o, s:o}", "center", r->center, "run_id",
+	                 (json_int_t)r->run_id, "truncated", r->truncated, "capped", r->capped,
+	                 "nodes", json_list((void *const *)r->nodes, r->n_nodes, enc_node), "edges",
 	                 json_list((void *const *)r->edges, r->n_edges, enc_edge));
 }
 

@@ -38,6 +38,7 @@ typedef struct opts {
 	unsigned baseline_sample;
 	uint64_t seed;
 	bool append; /* only the append benchmark (issue 14) */
+	bool hub_only; /* --hub 1: only the hub request table */
 } opts;
 
 static uint64_t
@@ -528,12 +529,105 @@ bench_append(const dataset *d, size_t batch, const core_config *cfgs, const opts
 	free(rows);
 }
 
+/* One hub request: explain (hop config c) or, with c NULL, the neighbourhood
+ * of hops / nodes / edges, with work bound wmax; returns wall ms, sets the
+ * arcs examined and whether the bound was hit. */
+static double
+hub_once(core_graph *g, const core_run_result *res, const char *w, size_t len, bool expl,
+         unsigned hops, size_t nodes, uint64_t wmax, uint64_t *work, bool *capped)
+{
+	double t0 = amlrisk_now_s();
+	if (expl) {
+		core_explain *e = NULL;
+		core_explain_params p = {10, 300, wmax};
+		if (core_explain_build(&e, res, w, len, &p) != 0)
+			exit(1);
+		*work = core_explain_work(e);
+		*capped = core_explain_capped(e);
+		core_explain_destroy(e);
+	} else {
+		core_neigh *n = NULL;
+		if (core_neigh_build(&n, g, res, w, len, hops, nodes, 10000, wmax, NULL, 0) != 0)
+			exit(1);
+		*work = core_neigh_work(n);
+		*capped = core_neigh_capped(n);
+		core_neigh_destroy(n);
+	}
+	return (amlrisk_now_s() - t0) * 1e3;
+}
+
+/* The worst-case view requests: the wallet of most arcs, explained under hop
+ * configs of 2 and 6 hops (direction any) and its neighbourhood at the
+ * server's defaults (2 hops, 200 nodes) and limits (6 hops, 2000 nodes),
+ * each without a work bound and with the default one, interleaved rep by
+ * rep; prints medians, arcs examined and whether the bound was hit. */
+static void
+bench_hub(const dataset *d, const opts *o)
+{
+	core_graph *g = NULL;
+	core_run_result *res[2] = {NULL, NULL};
+	core_config cfg[2];
+	char err[256];
+	core_config_defaults_model(&cfg[0], CORE_MODEL_HOP);
+	cfg[1] = cfg[0];
+	cfg[1].hops = 6;
+	for (unsigned k = 3; k <= 6; k++)
+		cfg[1].hop_weights[k] = 0.1;
+	if (graph_build(&g, d, o->threads) != 0 ||
+	    core_score_run(&res[0], g, &cfg[0], NULL, o->threads, err, sizeof err) != 0 ||
+	    core_score_run(&res[1], g, &cfg[1], NULL, o->threads, err, sizeof err) != 0) {
+		fprintf(stderr, "bench: hub setup failed\n");
+		exit(1);
+	}
+	uint32_t n = core_graph_wallet_count(g), hub = 0, best = 0;
+	for (uint32_t v = 0; v < n; v++) {
+		uint32_t deg = core_graph_in_degree(g, v) + core_graph_out_degree(g, v);
+		if (deg > best) {
+			best = deg;
+			hub = v;
+		}
+	}
+	size_t len;
+	const char *w = core_graph_wallet(g, hub, &len);
+	static const struct {
+		const char *what;
+		bool expl;
+		int cfg;
+		unsigned hops;
+		size_t nodes;
+	} req[] = {{"explain, hop defaults (2 hops)", true, 0, 2, 0},
+	           {"explain, 6 hops", true, 1, 6, 0},
+	           {"graph, 2 hops, 200 nodes", false, 0, 2, 200},
+	           {"graph, 6 hops, 2000 nodes", false, 0, 6, 2000}};
+	for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
+		double ms[2][REPS_MAX];
+		uint64_t work[2] = {0, 0};
+		bool capped[2] = {false, false};
+		uint64_t bound[2] = {UINT64_MAX, req[i].expl ? CORE_EXPLAIN_WORK_DEFAULT
+		                                             : CORE_NEIGH_WORK_DEFAULT};
+		for (int r = 0; r < o->reps; r++)
+			for (int b = 0; b < 2; b++)
+				ms[b][r] = hub_once(g, res[req[i].cfg], w, len, req[i].expl,
+				                    req[i].hops, req[i].nodes, bound[b], &work[b],
+				                    &capped[b]);
+		double m0 = median(ms[0], o->reps), m1 = median(ms[1], o->reps);
+		printf("| %zu | %u | %s | %.1f | %llu | %.1f | %llu | %s | %.2fx |\n", d->txs, best,
+		       req[i].what, m0, (unsigned long long)work[0], m1,
+		       (unsigned long long)work[1], capped[1] ? "yes" : "no",
+		       m0 > 0 ? m1 / m0 : 0.0);
+	}
+	fflush(stdout);
+	core_run_result_unref(res[0]);
+	core_run_result_unref(res[1]);
+	core_graph_unref(g);
+}
+
 static void
 usage(void)
 {
 	fputs("usage: bench_engine [--tx N]... [--reps R] [--threads T] [--alpha A]\n"
 	      "                    [--baseline-max N] [--baseline-sample S] [--seed S]\n"
-	      "                    [--append 1]\n"
+	      "                    [--append 1] [--hub 1]\n"
 	      "Builds and scores generated heavy-tailed graphs (wallets = N/10) with\n"
 	      "hop_exposure/v1's defaults, with direction=in, 3 hops, and with\n"
 	      "flow_exposure/v1's defaults (illicit ratio 0.05, as hop's); prints markdown\n"
@@ -541,7 +635,9 @@ usage(void)
 	      "Defaults: --tx 100000 --tx 1000000 --tx 10000000 --reps 5 --threads 2\n"
 	      "--alpha 0.6 --baseline-max 1000000 --baseline-sample 10000 --seed 1\n"
 	      "--append 1: instead, batches of 1k and 10k rows appended to each graph\n"
-	      "(core_graph_append) and scored, against a full rebuild and scoring.\n",
+	      "(core_graph_append) and scored, against a full rebuild and scoring.\n"
+	      "--hub 1: only the worst-case explain / graph requests on the busiest wallet,\n"
+	      "without and with the default work bound\n",
 	      stderr);
 }
 
@@ -577,6 +673,8 @@ main(int argc, char **argv)
 			o.seed = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--append") == 0)
 			o.append = atoi(v) != 0;
+		else if (strcmp(a, "--hub") == 0)
+			o.hub_only = atoi(v) != 0;
 		else {
 			usage();
 			return 2;
@@ -625,6 +723,22 @@ main(int argc, char **argv)
 		}
 		return 0;
 	}
+
+	printf("view requests on the busiest wallet, without and with the default work "
+	       "bound (%u arcs), medians of %d:\n\n| tx | hub arcs | request | unbounded ms | "
+	       "arcs examined | bounded ms | arcs examined | capped | bounded / unbounded |\n"
+	       "|---|---|---|---|---|---|---|---|---|\n",
+	       (unsigned)CORE_EXPLAIN_WORK_DEFAULT, o.reps);
+	for (int i = 0; i < o.nsizes; i++) {
+		dataset d;
+		if (dataset_make(&d, o.sizes[i], o.alpha, o.seed) != 0)
+			return 1;
+		bench_hub(&d, &o);
+		dataset_free(&d);
+	}
+	if (o.hub_only)
+		return 0;
+	printf("\n");
 
 	printf("engine: threads=%u alpha=%.2f reps=%d (median; 3 at >= 5M tx)\n\n", o.threads,
 	       o.alpha, o.reps);

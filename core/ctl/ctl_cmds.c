@@ -517,6 +517,9 @@ print_explain_hop(const Aml__V1__ExplainWalletResponse *r)
 		              fmt6(con, sizeof(con), h->contribution), l);
 	}
 	ctl_table_print(t);
+	if (r->capped)
+		printf("capped: the search stopped at the server's work bound; the counts are"
+		       " those reached\n");
 	for (size_t k = 0; k < r->n_hops; k++) {
 		for (size_t i = 0; i < r->hops[k]->n_sources; i++) {
 			const Aml__V1__ExplainSource *s = r->hops[k]->sources[i];
@@ -619,7 +622,9 @@ cmd_graph(const ctl_args *a)
 		ctl_table *tn = ctl_table_create(6, HN), *te = ctl_table_create(4, HE);
 		printf("center %s, run %lld, %zu nodes, %zu edges%s\n", r->center,
 		       (long long)r->run_id, r->n_nodes, r->n_edges,
-		       r->truncated ? " (truncated by the limits)" : "");
+		       r->capped      ? " (search stopped at the server's work bound)"
+		       : r->truncated ? " (truncated by the limits)"
+		                      : "");
 		for (size_t i = 0; i < r->n_nodes; i++) {
 			const Aml__V1__GraphNode *n = r->nodes[i];
 			char d[16], sc[32], in[16], out[16];

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "amlrisk_err.h"
+#include "amlrisk_fmt.h"
 #include "core_impl.h"
 
 #define KEY_MAX   64  /* longer keys are unknown anyway; reported truncated */
@@ -851,42 +852,36 @@ core_config_parse(core_config *out, const char *json, size_t len, char *err, siz
 
 /* ------------------------------------------------------------- writing --- */
 
-/* The shortest %g form that reads back as v, with ".0" when it looks like an
- * integer, so readers see a double. */
+/* The shortest text that reads back as v; -0 is written 0.0, as the reader
+ * makes it (the canonical config has no negative zero). */
 static void
-format_double(char *buf, size_t cap, double v)
+format_number(char num[AMLRISK_FMT_DOUBLE_MAX], double v)
 {
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, cap, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	if (strpbrk(buf, ".eE") == NULL && strlen(buf) + 2 < cap)
-		strcat(buf, ".0");
+	amlrisk_fmt_double(num, AMLRISK_FMT_DOUBLE_MAX, v == 0.0 ? 0.0 : v);
 }
 
 int
 core_config_to_json(const core_config *c, char *buf, size_t buflen, size_t *outlen)
 {
-	char tmp[CORE_CONFIG_JSON_MAX], num[40];
+	char tmp[CORE_CONFIG_JSON_MAX], num[AMLRISK_FMT_DOUBLE_MAX];
 	size_t n = 0;
 	if (core_config_validate(c, NULL, 0) != 0)
 		return AMLRISK_EINVAL;
-	format_double(num, sizeof num, c->illicit_ratio);
+	format_number(num, c->illicit_ratio);
 	n += (size_t)snprintf(tmp + n, sizeof tmp - n,
 	                      "{\"model\":\"%s\",\"illicit_ratio\":%s,\"illicit_seed\":%llu,"
 	                      "\"use_labels\":%s,",
 	                      model_names[c->model], num, (unsigned long long)c->illicit_seed,
 	                      c->use_labels ? "true" : "false");
 	if (c->model == CORE_MODEL_FLOW) {
-		format_double(num, sizeof num, c->smoothing);
+		format_number(num, c->smoothing);
 		n += (size_t)snprintf(tmp + n, sizeof tmp - n,
 		                      "\"hops\":%u,\"side\":\"%s\",\"smoothing\":%s}", c->hops,
 		                      side_names[c->side], num);
 	} else {
 		n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\"hop_weights\":[");
 		for (unsigned k = 0; k <= c->hops; k++) {
-			format_double(num, sizeof num, c->hop_weights[k]);
+			format_number(num, c->hop_weights[k]);
 			n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%s%s", k ? "," : "", num);
 		}
 		n += (size_t)snprintf(

@@ -358,8 +358,9 @@ typedef struct core_explain_params {
 	uint32_t sources_per_hop; /* hop: illicit wallets listed per hop; 0 = 10 */
 	uint32_t sources_max;     /* hop: over all hops; 0 = 100; at most 10000;
 	                           * flow: contributors listed; 0 = 10; at most 10000 */
-	uint64_t work_max;        /* flow: walk steps (edges examined over all hops)
-	                           * the explain may spend; 0 = CORE_EXPLAIN_WORK_DEFAULT */
+	uint64_t work_max;        /* flow: walk steps (edges examined over all hops),
+	                           * hop: arcs its BFS examines, the explain may
+	                           * spend; 0 = CORE_EXPLAIN_WORK_DEFAULT */
 } core_explain_params;
 
 #define CORE_EXPLAIN_WORK_DEFAULT 4000000u
@@ -437,15 +438,21 @@ unsigned core_explain_flow_hops(const core_explain *e, const double **received,
 size_t core_explain_contribs(const core_explain *e, const core_explain_contrib **contribs);
 /* The score minus the listed contributions (>= 0 up to rounding). */
 double core_explain_others(const core_explain *e);
-/* True when the work bound stopped the tracing: then the contributions are
- * those of the walks traced, and the others line holds the rest. */
+/* True when the work bound stopped the tracing. flow: the contributions are
+ * those of the walks traced, and the others line holds the rest. hop: the
+ * BFS stopped before a node whose arcs would pass the bound; the per-hop
+ * counts and sources are those reached (lower bounds; truncated is set),
+ * the score is the run's. */
 bool core_explain_capped(const core_explain *e);
+/* Arcs (hop) or walk steps (flow) the explain examined: at most work_max. */
+uint64_t core_explain_work(const core_explain *e);
 
 /* --------------------------------------------------------- neighbourhood --- */
 
-#define CORE_NEIGH_HOPS_MAX  6
-#define CORE_NEIGH_NODES_MAX 100000
-#define CORE_NEIGH_EDGES_MAX 1000000
+#define CORE_NEIGH_HOPS_MAX     6
+#define CORE_NEIGH_NODES_MAX    100000
+#define CORE_NEIGH_EDGES_MAX    1000000
+#define CORE_NEIGH_WORK_DEFAULT 4000000u /* arcs examined per request */
 
 typedef struct core_neigh core_neigh;
 
@@ -468,17 +475,24 @@ typedef struct core_neigh_edge {
  * illicit, then riskiest, then wallet ascending (node 0 is the centre), and at
  * most edge_limit (0..CORE_NEIGH_EDGES_MAX) edges among them, those between the
  * most relevant nodes first. r may be NULL (no scores); if given, its graph must
- * be g. Holds its own reference on g. AMLRISK_ENOTFOUND, AMLRISK_EINVAL naming
+ * be g. At most work_max arcs are examined (0 = CORE_NEIGH_WORK_DEFAULT): a
+ * node whose arcs would pass it is not expanded, the edges of the nodes
+ * examined so far are kept, and core_neigh_capped() says so (truncated too).
+ * Holds its own reference on g. AMLRISK_ENOTFOUND, AMLRISK_EINVAL naming
  * the bad parameter, AMLRISK_ENOMEM. */
 int core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r, const char *wallet,
-                     size_t len, unsigned hops, size_t node_limit, size_t edge_limit, char *err,
-                     size_t errlen);
+                     size_t len, unsigned hops, size_t node_limit, size_t edge_limit,
+                     uint64_t work_max, char *err, size_t errlen);
 void core_neigh_destroy(core_neigh *n);
 const core_graph *core_neigh_graph(const core_neigh *n);
 size_t core_neigh_nodes(const core_neigh *n, const core_neigh_node **nodes);
 size_t core_neigh_edges(const core_neigh *n, const core_neigh_edge **edges);
 /* True when a limit dropped nodes or edges within the hops. */
 bool core_neigh_truncated(const core_neigh *n);
+/* True when the work bound stopped the search or the edge collection. */
+bool core_neigh_capped(const core_neigh *n);
+/* Arcs examined (at most work_max). */
+uint64_t core_neigh_work(const core_neigh *n);
 
 /* ----------------------------------------------------------------- hash --- */
 

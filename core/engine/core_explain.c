@@ -25,8 +25,24 @@ typedef struct bfs {
 	uint32_t *list;   /* reached nodes */
 	size_t len, cap;
 	size_t level[CORE_HOPS_MAX + 2];
-	unsigned depth; /* levels filled: level[0 .. depth+1] valid */
+	unsigned depth;    /* levels filled: level[0 .. depth+1] valid */
+	uint64_t work;     /* arcs examined (the per-request bound counts these) */
+	uint64_t work_max; /* 0: no bound */
+	bool capped;       /* the bound stopped a walk before its end */
 } bfs;
+
+/* Whether examining need more arcs stays within b's bound; if not, marks b
+ * capped. Counts them when they fit. */
+static bool
+bfs_spend(bfs *b, size_t need)
+{
+	if (b->work_max != 0 && b->work + need > b->work_max) {
+		b->capped = true;
+		return false;
+	}
+	b->work += need;
+	return true;
+}
 
 static int
 bfs_init(bfs *b, uint32_t n)
@@ -74,7 +90,9 @@ bfs_push(bfs *b, uint32_t v, uint32_t parent, unsigned d)
 }
 
 /* Expands the BFS from start by whole levels until depth maxd, or until
- * stop_at nodes are reached (0: no limit), whichever is first. */
+ * stop_at nodes are reached (0: no limit), whichever is first; a node whose
+ * arcs would pass b->work_max is not expanded and ends the walk (b->capped):
+ * the last level is then partial. */
 static int
 bfs_run(bfs *b, const core_graph *g, uint32_t start, walk w, unsigned maxd, size_t stop_at)
 {
@@ -99,6 +117,8 @@ bfs_run(bfs *b, const core_graph *g, uint32_t start, walk w, unsigned maxd, size
 					cnt = core_graph_in_edges(g, u, &nb);
 				else
 					continue;
+				if (!bfs_spend(b, cnt))
+					goto capped;
 				for (size_t e = 0; e < cnt; e++)
 					if (b->dist[nb[e]] == 0 &&
 					    (rv = bfs_push(b, nb[e], u, d)) != 0)
@@ -109,17 +129,25 @@ bfs_run(bfs *b, const core_graph *g, uint32_t start, walk w, unsigned maxd, size
 		b->depth = d;
 		if (b->level[d + 1] == b->level[d])
 			break;
+		continue;
+	capped:
+		b->level[d + 1] = b->len;
+		b->depth = d;
+		break;
 	}
 	return AMLRISK_OK;
 }
 
-/* Whether an undirected BFS that stopped early had nodes left to reach. */
+/* Whether an undirected BFS that stopped early had nodes left to reach (true
+ * when the work bound stops the search). */
 static bool
-bfs_has_more(const bfs *b, const core_graph *g)
+bfs_has_more(bfs *b, const core_graph *g)
 {
 	for (size_t i = b->level[b->depth]; i < b->level[b->depth + 1]; i++) {
 		const uint32_t *nb;
 		size_t cnt = core_graph_out_edges(g, b->list[i], &nb, NULL, NULL);
+		if (!bfs_spend(b, cnt + core_graph_in_degree(g, b->list[i])))
+			return true;
 		for (size_t e = 0; e < cnt; e++)
 			if (b->dist[nb[e]] == 0)
 				return true;
@@ -254,9 +282,21 @@ core_explain_build(core_explain **out, const core_run_result *r, const char *wal
 	}
 	size_t plen = 0;
 	uint32_t sum = 0;
+	uint64_t work_max =
+	        params && params->work_max ? params->work_max : CORE_EXPLAIN_WORK_DEFAULT;
 	rv = AMLRISK_OK;
-	for (int i = 0; i < nb && rv == 0; i++)
+	for (int i = 0; i < nb && rv == 0; i++) {
+		/* the walks share one bound */
+		b[i].work_max = work_max - (i > 0 ? b[i - 1].work : 0);
 		rv = bfs_run(&b[i], r->g, v, walks[i], c->hops, 0);
+		e->work += b[i].work;
+		if (b[i].capped) {
+			e->capped = true;
+			break;
+		}
+	}
+	/* capped: a walk not run lists nothing (depth 0), the partial level of
+	 * the one stopped counts what it reached */
 	for (unsigned k = 0; k <= c->hops && rv == 0; k++) {
 		core_explain_hop *h = &e->hops[k];
 		h->hop = k;
@@ -289,6 +329,8 @@ core_explain_build(core_explain **out, const core_run_result *r, const char *wal
 		h->count = c->count == CORE_COUNT_WITHIN ? sum : h->exact;
 		h->contribution = h->weight * h->count / e->norm;
 	}
+	if (e->capped)
+		e->truncated = true;
 	for (int i = 0; i < nb; i++)
 		bfs_fini(&b[i]);
 	if (rv != 0)
@@ -356,6 +398,12 @@ core_explain_truncated(const core_explain *e)
 	return e->truncated;
 }
 
+uint64_t
+core_explain_work(const core_explain *e)
+{
+	return e->work;
+}
+
 /* ------------------------------------------------------- neighbourhood --- */
 
 struct core_neigh {
@@ -365,6 +413,8 @@ struct core_neigh {
 	core_neigh_edge *edges;
 	size_t nedges;
 	bool truncated;
+	bool capped;
+	uint64_t work;
 };
 
 void
@@ -416,8 +466,8 @@ neigh_fail(char *err, size_t errlen, const char *msg)
 
 int
 core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r, const char *wallet,
-                 size_t len, unsigned hops, size_t node_limit, size_t edge_limit, char *err,
-                 size_t errlen)
+                 size_t len, unsigned hops, size_t node_limit, size_t edge_limit, uint64_t work_max,
+                 char *err, size_t errlen)
 {
 	int rv;
 	uint32_t c;
@@ -439,6 +489,7 @@ core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r, cons
 	n->g = core_graph_ref(g);
 	if ((rv = bfs_init(&b, g->n)) != 0)
 		goto out;
+	b.work_max = work_max != 0 ? work_max : CORE_NEIGH_WORK_DEFAULT;
 	/* whole levels until the limit is reached: deeper nodes could not be kept */
 	if ((rv = bfs_run(&b, g, c, WALK_ANY, hops, node_limit)) != 0)
 		goto out;
@@ -481,6 +532,8 @@ core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r, cons
 		const uint32_t *dst, *txs;
 		const double *amt;
 		size_t cnt = core_graph_out_edges(g, u, &dst, &txs, &amt);
+		if (!bfs_spend(&b, cnt))
+			break; /* the edges among the nodes kept so far */
 		for (size_t e = 0; e < cnt; e++) {
 			if (!b.dist[dst[e]])
 				continue;
@@ -500,6 +553,10 @@ core_neigh_build(core_neigh **out, core_graph *g, const core_run_result *r, cons
 	qsort(n->edges, ecount, sizeof *n->edges, edge_cmp);
 	n->nedges = ecount < edge_limit ? ecount : edge_limit;
 	if (ecount > edge_limit)
+		n->truncated = true;
+	n->capped = b.capped;
+	n->work = b.work;
+	if (n->capped)
 		n->truncated = true;
 	rv = AMLRISK_OK;
 out:
@@ -537,4 +594,16 @@ bool
 core_neigh_truncated(const core_neigh *n)
 {
 	return n->truncated;
+}
+
+bool
+core_neigh_capped(const core_neigh *n)
+{
+	return n->capped;
+}
+
+uint64_t
+core_neigh_work(const core_neigh *n)
+{
+	return n->work;
 }

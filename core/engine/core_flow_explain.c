@@ -394,6 +394,7 @@ core_flow_explain_fill(core_explain *e, const core_run_result *r, uint32_t v,
 			if ((rv = trace_step(&t[i], &tr)) != 0)
 				goto out;
 	e->capped = tr.capped;
+	e->work = tr.work;
 	rv = explain_list(e, t, nt, max);
 out:
 	for (int i = 0; i < nt; i++)

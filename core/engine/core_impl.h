@@ -160,6 +160,7 @@ struct core_explain {
 	uint32_t *walks; /* the contributors' walks back to back */
 	double others;
 	bool capped;
+	uint64_t work; /* arcs or walk steps examined */
 };
 
 /* Fills e's flow part for wallet v of r (core_flow_explain.c). e->g, model,

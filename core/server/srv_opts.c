@@ -51,6 +51,11 @@ srv_opts_usage(FILE *f)
 	        "                          under way is closed as unreachable (a silent\n"
 	        "                          network partition) [DB_IO_TIMEOUT_MS; 300000]\n"
 	        "  --labels-max N          wallet_labels one run may use [LABELS_MAX; %zu]\n"
+	        "  --explain-work-max N    arcs or walk steps one ExplainWallet may examine,\n"
+	        "                          1000..4e9; past it the answer says capped\n"
+	        "                          [EXPLAIN_WORK_MAX; %u]\n"
+	        "  --graph-work-max N      arcs one WalletGraph may examine, 1000..4e9; past it\n"
+	        "                          the answer says capped [GRAPH_WORK_MAX; %u]\n"
 	        "  --tls-cert-key FILE     tls+tcp://: certificate and key, PEM "
 	        "[RPC_TLS_CERT_KEY]\n"
 	        "  --tls-client-ca FILE    tls+tcp://: every client needs a certificate from this\n"
@@ -71,7 +76,8 @@ srv_opts_usage(FILE *f)
 	        "latest completed run from PostgreSQL, then loads the graph in the background.\n"
 	        "SIGTERM/SIGINT: stops taking calls, cancels a run being stored, exits 0.\n",
 	        RPC_DEFAULT_URL, CORE_MODEL_HOP_NAME, CORE_MODEL_FLOW_NAME, CORE_MODEL_HOP_NAME,
-	        CORE_THREADS_MAX, LABELS_MAX_DEFAULT);
+	        CORE_THREADS_MAX, LABELS_MAX_DEFAULT, CORE_EXPLAIN_WORK_DEFAULT,
+	        CORE_NEIGH_WORK_DEFAULT);
 }
 
 /* Strict decimal in [lo, hi]. */
@@ -105,6 +111,8 @@ enum {
 	K_STMT,
 	K_DBIO,
 	K_LABELS,
+	K_EXPLAIN_WORK,
+	K_GRAPH_WORK,
 	K_COUNT
 };
 
@@ -119,6 +127,8 @@ static const knob KNOBS[K_COUNT] = {
         [K_STMT] = {"STATEMENT_TIMEOUT_MS", "--statement-timeout-ms", 100, 3600000},
         [K_DBIO] = {"DB_IO_TIMEOUT_MS", "--db-io-timeout-ms", 500, 3600000},
         [K_LABELS] = {"LABELS_MAX", "--labels-max", 0, 100000000},
+        [K_EXPLAIN_WORK] = {"EXPLAIN_WORK_MAX", "--explain-work-max", 1000, 4000000000LL},
+        [K_GRAPH_WORK] = {"GRAPH_WORK_MAX", "--graph-work-max", 1000, 4000000000LL},
 };
 
 static int
@@ -158,6 +168,12 @@ set_knob(srv_opts *o, int k, const char *name, const char *s)
 		break;
 	case K_LABELS:
 		o->labels_max = (size_t)v;
+		break;
+	case K_EXPLAIN_WORK:
+		o->explain_work_max = (uint64_t)v;
+		break;
+	case K_GRAPH_WORK:
+		o->graph_work_max = (uint64_t)v;
 		break;
 	}
 	return 0;
@@ -248,6 +264,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"statement-timeout-ms", required_argument, NULL, O_KNOB + K_STMT},
 	        {"db-io-timeout-ms", required_argument, NULL, O_KNOB + K_DBIO},
 	        {"labels-max", required_argument, NULL, O_KNOB + K_LABELS},
+	        {"explain-work-max", required_argument, NULL, O_KNOB + K_EXPLAIN_WORK},
+	        {"graph-work-max", required_argument, NULL, O_KNOB + K_GRAPH_WORK},
 	        {"tls-cert-key", required_argument, NULL, O_CERT},
 	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
 	        {"insecure-rpc", no_argument, NULL, O_INSECURE},
@@ -272,6 +290,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->statement_timeout_ms = 30000;
 	o->db_io_timeout_ms = SRV_DB_IO_TIMEOUT_DEFAULT;
 	o->labels_max = LABELS_MAX_DEFAULT;
+	o->explain_work_max = CORE_EXPLAIN_WORK_DEFAULT;
+	o->graph_work_max = CORE_NEIGH_WORK_DEFAULT;
 	if (from_env(o) != 0)
 		return 2;
 	optind = 1;

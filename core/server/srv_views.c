@@ -32,6 +32,7 @@ explain_hops(srv_arena *a, const core_explain *e, Aml__V1__ExplainWalletResponse
 	size_t nh = core_explain_hops(e, &hops);
 
 	core_explain_sources(e, &src);
+	resp->capped = core_explain_capped(e);
 	resp->hops = srv_arena_calloc(a, nh + 1, sizeof(*resp->hops));
 	for (size_t k = 0; resp->hops != NULL && k < nh; k++) {
 		Aml__V1__ExplainHop *h = srv_arena_alloc(a, sizeof(*h));
@@ -140,7 +141,7 @@ SRV_HANDLER(explain_wallet, ExplainWalletRequest, ExplainWalletResponse)
 	/* hop: over all hops; flow: the contributors listed */
 	params.sources_max = srv_run_config(run)->model == CORE_MODEL_FLOW ? params.sources_per_hop
 	                                                                   : SRV_EXPLAIN_TOTAL_MAX;
-	params.work_max = 0; /* flow: the engine's default bound, CORE_EXPLAIN_WORK_DEFAULT */
+	params.work_max = ctx->opts->explain_work_max; /* EXPLAIN_WORK_MAX */
 	rv = core_explain_build(&e, srv_run_result(run), input->wallet, strlen(input->wallet),
 	                        &params);
 	if (rv != AMLRISK_OK) {
@@ -244,6 +245,7 @@ graph_fill(srv_arena *a, const core_neigh *n, const srv_run *run, bool engine_sc
 	}
 	resp->n_edges = ne;
 	resp->truncated = core_neigh_truncated(n);
+	resp->capped = core_neigh_capped(n);
 }
 
 SRV_HANDLER(wallet_graph, WalletGraphRequest, WalletGraphResponse)
@@ -279,7 +281,7 @@ SRV_HANDLER(wallet_graph, WalletGraphRequest, WalletGraphResponse)
 		goto out;
 	}
 	if ((rv = core_neigh_build(&n, g, res, input->wallet, strlen(input->wallet), hops, nodes,
-	                           edges, err, sizeof(err))) != 0) {
+	                           edges, ctx->opts->graph_work_max, err, sizeof(err))) != 0) {
 		if (rv == AMLRISK_ENOTFOUND)
 			rpc_call_fail(closure_data, rv, "wallet %.200s not in the graph",
 			              input->wallet);

@@ -2,6 +2,7 @@
  * validation errors that name the key (the other model's keys among them),
  * malformed JSON, the "model" key anywhere, merging across models, uint64 seeds
  * past 2^63, and the canonical JSON reading back to the same config. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -605,6 +606,73 @@ test_flow_name_parsers(void **state)
 	assert_string_equal(core_side_name((core_side)3), "?");
 }
 
+/* The stored config writes each weight as the shortest text that reads back
+ * bit-exact (100.0, not 1e+02; 2^60 in its 16 digits; 5e-324; -0 as 0.0). */
+static void
+test_json_numbers_exact_and_shortest(void **state)
+{
+	(void)state;
+	static const struct {
+		double v;
+		const char *text;
+	} cases[] = {
+	        {100.0, "100.0"},
+	        {0.1, "0.1"},
+	        {0x1p-1074, "5e-324"},
+	        {0x1p60, "1.152921504606847e+18"},
+	        {1e21, "1e+21"},
+	        {DBL_MAX, "1.7976931348623157e+308"},
+	        {0.0, "0.0"},
+	        {0x1p-1022, "2.2250738585072014e-308"},
+	        {1e15, "1000000000000000.0"},
+	        {1e16, "1e+16"},
+	};
+	char json[CORE_CONFIG_JSON_MAX], want[64];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		core_config c, back;
+		char err[256];
+		core_config_defaults_model(&c, CORE_MODEL_HOP);
+		c.hops = 1;
+		c.hop_weights[0] = cases[i].v;
+		c.hop_weights[1] = cases[i].v;
+		assert_int_equal(core_config_to_json(&c, json, sizeof json, NULL), AMLRISK_OK);
+		snprintf(want, sizeof want, "\"hop_weights\":[%s,%s]", cases[i].text,
+		         cases[i].text);
+		if (strstr(json, want) == NULL)
+			fail_msg("%g: %s has no %s", cases[i].v, json, want);
+		assert_int_equal(parse(&back, json, err, sizeof err), AMLRISK_OK);
+		assert_memory_equal(&back.hop_weights[0], &cases[i].v, sizeof(double));
+		assert_memory_equal(&back.hop_weights[1], &cases[i].v, sizeof(double));
+	}
+	/* negative zero: the reader makes it 0 ("no -0"), the writer too, so the
+	 * stored text reads back as the canonical +0 */
+	core_config z, zback;
+	char zerr[256];
+	const double pz = 0.0;
+	core_config_defaults_model(&z, CORE_MODEL_HOP);
+	z.hops = 1;
+	z.hop_weights[1] = -0.0;
+	assert_int_equal(core_config_to_json(&z, json, sizeof json, NULL), AMLRISK_OK);
+	assert_non_null(strstr(json, "\"hop_weights\":[1.0,0.0]"));
+	assert_int_equal(parse(&zback, json, zerr, sizeof zerr), AMLRISK_OK);
+	assert_memory_equal(&zback.hop_weights[1], &pz, sizeof(double));
+	assert_int_equal(parse(&zback, "{\"hop_weights\":[1,-0.0]}", zerr, sizeof zerr),
+	                 AMLRISK_OK);
+	assert_memory_equal(&zback.hop_weights[1], &pz, sizeof(double));
+	/* illicit_ratio and smoothing go through the same writer */
+	core_config c, back;
+	char err[256];
+	core_config_defaults_model(&c, CORE_MODEL_FLOW);
+	c.illicit_ratio = 0x1p-1074;
+	c.smoothing = 100.0;
+	assert_int_equal(core_config_to_json(&c, json, sizeof json, NULL), AMLRISK_OK);
+	assert_non_null(strstr(json, "\"illicit_ratio\":5e-324,"));
+	assert_non_null(strstr(json, "\"smoothing\":100.0}"));
+	assert_int_equal(parse(&back, json, err, sizeof err), AMLRISK_OK);
+	assert_memory_equal(&back.illicit_ratio, &c.illicit_ratio, sizeof(double));
+	assert_memory_equal(&back.smoothing, &c.smoothing, sizeof(double));
+}
+
 int
 main(void)
 {
@@ -624,6 +692,7 @@ main(void)
 	        cmocka_unit_test(test_flow_merge),
 	        cmocka_unit_test(test_flow_round_trip),
 	        cmocka_unit_test(test_flow_name_parsers),
+	        cmocka_unit_test(test_json_numbers_exact_and_shortest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -233,7 +233,8 @@ neigh(core_graph *g, const core_run_result *r, const char *w, unsigned hops, siz
 {
 	core_neigh *n = NULL;
 	char err[128];
-	if (core_neigh_build(&n, g, r, w, strlen(w), hops, nl, el, err, sizeof err) != AMLRISK_OK)
+	if (core_neigh_build(&n, g, r, w, strlen(w), hops, nl, el, 0, err, sizeof err) !=
+	    AMLRISK_OK)
 		fail_msg("core_neigh_build: %s", err);
 	return n;
 }
@@ -314,15 +315,16 @@ test_neigh_spec(void **state)
 		core_neigh *x = NULL;
 		char err[128] = "";
 		assert_int_equal(core_neigh_build(&x, g, r, "A", 1, bad[i].hops, bad[i].nl,
-		                                  bad[i].el, err, sizeof err),
+		                                  bad[i].el, 0, err, sizeof err),
 		                 AMLRISK_EINVAL);
 		assert_non_null(strstr(err, bad[i].want));
 		assert_null(x);
 	}
 	core_neigh *x = NULL;
-	assert_int_equal(core_neigh_build(&x, g, r, "Q", 1, 1, 10, 10, NULL, 0), AMLRISK_ENOTFOUND);
+	assert_int_equal(core_neigh_build(&x, g, r, "Q", 1, 1, 10, 10, 0, NULL, 0),
+	                 AMLRISK_ENOTFOUND);
 	core_graph *other = tu_graph_pairs(spec_pairs);
-	assert_int_equal(core_neigh_build(&x, other, r, "A", 1, 1, 10, 10, NULL, 0),
+	assert_int_equal(core_neigh_build(&x, other, r, "A", 1, 1, 10, 10, 0, NULL, 0),
 	                 AMLRISK_EINVAL);
 	core_graph_unref(other);
 	core_run_result_unref(r);
@@ -417,14 +419,93 @@ test_neigh_random(void **state)
 	}
 }
 
+/* A hub with spokes fanned out to a second ring, 2 * spokes + 1 wallets. */
+static core_graph *
+hub_graph(unsigned spokes)
+{
+	tu_txs t = {0};
+	char a[32], b[32];
+	for (unsigned i = 0; i < spokes; i++) {
+		int la = snprintf(a, sizeof a, "s%u", i), lb = snprintf(b, sizeof b, "t%u", i);
+		tu_txs_add(&t, "H", 1, a, (size_t)la, 1.0);
+		tu_txs_add(&t, a, (size_t)la, b, (size_t)lb, 1.0);
+	}
+	core_graph *g = tu_graph(&t);
+	tu_txs_free(&t);
+	return g;
+}
+
+/* The hub's explain and neighbourhood stop at the work bound, examine no more
+ * arcs than it allows and say so; under the bound nothing changes. */
+static void
+test_work_bound(void **state)
+{
+	(void)state;
+	core_graph *g = hub_graph(3000);
+	core_config c;
+	core_config_defaults(&c);
+	c.illicit_ratio = 0.3;
+	core_run_result *r = run_labels(g, &c, NULL);
+	core_explain *full = NULL, *cut = NULL;
+	core_explain_params p = {10, 100, 0};
+	assert_int_equal(core_explain_build(&full, r, "H", 1, &p), AMLRISK_OK);
+	assert_false(core_explain_capped(full));
+	/* 3000 arcs of the hub, 2 of each spoke */
+	assert_int_equal(core_explain_work(full), 9000);
+	p.work_max = 4000;
+	assert_int_equal(core_explain_build(&cut, r, "H", 1, &p), AMLRISK_OK);
+	assert_true(core_explain_capped(cut));
+	assert_true(core_explain_truncated(cut));
+	assert_true(core_explain_work(cut) <= 4000);
+	assert_true(core_explain_work(cut) >= 3000);
+	const core_explain_hop *hf, *hc;
+	core_explain_hops(full, &hf);
+	core_explain_hops(cut, &hc);
+	assert_int_equal(hc[1].exact, hf[1].exact); /* the hub's level is whole */
+	assert_true(hc[2].exact <= hf[2].exact);
+	assert_true(hc[2].exact < hf[2].exact || hf[2].exact == 0);
+	assert_true(core_explain_score(cut) == core_explain_score(full));
+	core_explain_destroy(full);
+	core_explain_destroy(cut);
+	/* flow explain reports its steps under the same bound */
+	core_config_defaults_model(&c, CORE_MODEL_FLOW);
+	c.illicit_ratio = 0.3;
+	core_run_result *rf = run_labels(g, &c, NULL);
+	p.work_max = 1000;
+	assert_int_equal(core_explain_build(&cut, rf, "H", 1, &p), AMLRISK_OK);
+	assert_true(core_explain_work(cut) <= 1000);
+	core_explain_destroy(cut);
+	core_run_result_unref(rf);
+
+	core_neigh *n = NULL;
+	char err[128];
+	assert_int_equal(core_neigh_build(&n, g, r, "H", 1, 2, 100000, 100000, 0, err, sizeof err),
+	                 AMLRISK_OK);
+	assert_false(core_neigh_capped(n));
+	assert_false(core_neigh_truncated(n));
+	const core_neigh_node *nodes;
+	assert_int_equal(core_neigh_nodes(n, &nodes), 6001);
+	core_neigh_destroy(n);
+	assert_int_equal(
+	        core_neigh_build(&n, g, r, "H", 1, 2, 100000, 100000, 5000, err, sizeof err),
+	        AMLRISK_OK);
+	assert_true(core_neigh_capped(n));
+	assert_true(core_neigh_truncated(n));
+	assert_true(core_neigh_work(n) <= 5000);
+	size_t nn = core_neigh_nodes(n, &nodes);
+	assert_true(nn > 3000 && nn < 6001);
+	core_neigh_destroy(n);
+	core_run_result_unref(r);
+	core_graph_unref(g);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_explain_spec),
-	        cmocka_unit_test(test_explain_random),
-	        cmocka_unit_test(test_neigh_spec),
-	        cmocka_unit_test(test_neigh_random),
+	        cmocka_unit_test(test_explain_spec), cmocka_unit_test(test_explain_random),
+	        cmocka_unit_test(test_neigh_spec),   cmocka_unit_test(test_neigh_random),
+	        cmocka_unit_test(test_work_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

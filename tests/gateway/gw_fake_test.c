@@ -225,6 +225,7 @@ fake_explain_wallet(Aml__V1__RiskService_Service *svc, const Aml__V1__ExplainWal
 	hop.sources = srcs;
 	hop.truncated = in->max_sources_per_hop == 1;
 	r.run_id = 7;
+	r.capped = in->max_sources_per_hop == 1; /* the work bound's flag, echoed */
 	r.score = &s;
 	r.config_json = "{\"hop_weights\":[1.0,0.6,0.3]}";
 	r.normaliser = 1.0;
@@ -256,6 +257,8 @@ fake_wallet_graph(Aml__V1__RiskService_Service *svc, const Aml__V1__WalletGraphR
 	e.total_amount = (double)in->edge_limit;
 	r.center = in->wallet;
 	r.run_id = 7;
+	r.capped = in->hops == 3; /* the work bound's flag, echoed */
+	r.truncated = r.capped;
 	r.n_nodes = 2;
 	r.nodes = np;
 	r.n_edges = 1;
@@ -761,6 +764,7 @@ test_explain_graph(void **state)
 	assert_true(json_is_object(json_object_get(j, "config")));
 	hop = json_array_get(json_object_get(j, "hops"), 0);
 	assert_true(json_is_true(json_object_get(hop, "truncated")));
+	assert_true(json_is_true(json_object_get(j, "capped")));
 	assert_string_equal(
 	        json_string_value(json_array_get(
 	                json_object_get(json_array_get(json_object_get(hop, "sources"), 0), "path"),
@@ -777,8 +781,12 @@ test_explain_graph(void **state)
 	assert_int_equal(json_integer_value(json_object_get(
 	                         json_array_get(json_object_get(j, "edges"), 0), "tx_count")),
 	                 100);
+	assert_true(json_is_false(json_object_get(j, "capped")));
+	assert_true(json_is_false(json_object_get(j, "truncated")));
 	json_decref(j);
 	j = gwt_get_json(gw_port, "/graph/wallet/B?hops=3&node_limit=10&edge_limit=20", 200);
+	assert_true(json_is_true(json_object_get(j, "capped")));
+	assert_true(json_is_true(json_object_get(j, "truncated")));
 	assert_int_equal(json_integer_value(json_object_get(
 	                         json_array_get(json_object_get(j, "nodes"), 1), "distance")),
 	                 3);

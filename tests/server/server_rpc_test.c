@@ -859,6 +859,77 @@ test_scoring_model_default(void **st)
 	ts_core_fini(&c);
 }
 
+/* EXPLAIN_WORK_MAX and GRAPH_WORK_MAX: a hub of 1500 spokes (each with a
+ * wallet behind it) explained and drawn under a bound of 1000 arcs says
+ * capped; a wallet at the rim, under the bound, does not; a bound out of
+ * range stops start-up. */
+static void
+test_work_bounds(void **st)
+{
+	ts_core c;
+	PGconn *conn;
+	PGresult *res;
+	char msg[512];
+	Aml__V1__ExplainWalletRequest ereq = AML__V1__EXPLAIN_WALLET_REQUEST__INIT;
+	Aml__V1__ExplainWalletResponse *er = NULL;
+	Aml__V1__WalletGraphRequest wreq = AML__V1__WALLET_GRAPH_REQUEST__INIT;
+	Aml__V1__WalletGraphResponse *wr = NULL;
+	char line[512];
+	int status, seen = 0;
+	pid_t pid;
+	FILE *f;
+
+	(void)st;
+	ts_core_init(&c, 0);
+	conn = th_db_connect(c.db_url);
+	res = PQexec(conn,
+	             "INSERT INTO transactions (tx_id, sender, receiver, amount, \"timestamp\")"
+	             " SELECT 'h' || i, 'H', 's' || i, 1, now() FROM generate_series(1, 1500) i"
+	             " UNION ALL SELECT 'r' || i, 's' || i, 't' || i, 1, now()"
+	             " FROM generate_series(1, 1500) i");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	ts_core_start(&c, (char *const[]){"EXPLAIN_WORK_MAX=1000", "GRAPH_WORK_MAX=1000", NULL});
+	aml__v1__run_score_response__free_unpacked(ts_score(&c, "{\"illicit_ratio\":0.5}"), NULL);
+	ereq.wallet = "H";
+	assert_int_equal(CALL(&c, "ExplainWallet", ereq, er), TS_OK);
+	assert_true(er->capped);
+	assert_true(er->n_hops == 3 && er->hops[1]->exact_count == 0);
+	aml__v1__explain_wallet_response__free_unpacked(er, NULL);
+	ereq.wallet = "t7";
+	assert_int_equal(CALL(&c, "ExplainWallet", ereq, er), TS_OK);
+	assert_false(er->capped);
+	aml__v1__explain_wallet_response__free_unpacked(er, NULL);
+	wreq.wallet = "H";
+	wreq.hops = 2;
+	wreq.node_limit = 2000;
+	assert_int_equal(CALL(&c, "WalletGraph", wreq, wr), TS_OK);
+	assert_true(wr->capped);
+	assert_true(wr->truncated);
+	assert_int_equal(wr->n_nodes, 1); /* the hub's 1500 arcs pass the bound */
+	aml__v1__wallet_graph_response__free_unpacked(wr, NULL);
+	wreq.wallet = "t7";
+	assert_int_equal(CALL(&c, "WalletGraph", wreq, wr), TS_OK);
+	assert_false(wr->capped);
+	assert_false(wr->truncated);
+	assert_int_equal(wr->n_nodes, 3);
+	aml__v1__wallet_graph_response__free_unpacked(wr, NULL);
+	assert_int_equal(ts_core_stop(&c, SIGTERM), 0);
+	/* below the range: exit 2 naming it */
+	pid = th_spawn("amlrisk-core", NULL,
+	               (char *const[]){"GRAPH_WORK_MAX=999", "DATABASE_URL=x", NULL}, c.log);
+	status = th_stop(pid, 0, 10000);
+	assert_true(status != -1 && WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	assert_non_null(f = fopen(c.log, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		seen |= strstr(line, "GRAPH_WORK_MAX: '999' is not an integer in [1000,") != NULL;
+	fclose(f);
+	assert_true(seen);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
 int
 main(void)
 {
@@ -871,6 +942,7 @@ main(void)
 	        cmocka_unit_test(test_reads_during_writes),
 	        cmocka_unit_test(test_client_reconnects),
 	        cmocka_unit_test(test_database_away),
+	        cmocka_unit_test(test_work_bounds),
 	};
 	int rv = cmocka_run_group_tests(tests, NULL, NULL);
 
