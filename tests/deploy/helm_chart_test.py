@@ -191,7 +191,11 @@ p = helm("lint", "--strict", CHART, "-f", vals)
 check(p.returncode == 0, "lint of the custom values")
 
 # 5. bad values are refused by name
-for s, msg in (("consumer.kind=DaemonSet", "consumer.kind must be"),
+# (values.schema.json refuses wrong types, unknown keys and a second core)
+for s, msg in (("consumer.kind=DaemonSet", "at '/consumer/kind': value must be one of"),
+               ("core.replicas=2", "at '/core/replicas': maximum: got 2, want 1"),
+               ("databse.url=typo", "additional properties 'databse' not allowed"),
+               ("gateway.readinessProbe.path=ready", "at '/gateway/readinessProbe/path'"),
                ("secrets.rpcSecret=short", "16 to 256 bytes")):
     p = helm("template", "rel", CHART, "--set", "database.url=" + URL, "--set", s, ok=False)
     check(p.returncode != 0 and msg in p.stderr, f"{s} refused with '{msg}'")
