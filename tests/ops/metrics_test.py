@@ -21,8 +21,10 @@ import sys
 import tempfile
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../scripts"))
+import promlocal  # noqa: E402  scripts/promlocal.py: the demo's Prometheus
 
 BIN = os.environ.get("AMLRISK_BIN") or sys.exit("AMLRISK_BIN is not set: run through make test")
 SRC = os.environ.get("AMLRISK_SOURCE_DIR") or sys.exit("AMLRISK_SOURCE_DIR is not set")
@@ -119,36 +121,17 @@ def exits_with(argv, env, needle, what):
           f"{what}: status {p.returncode}, stderr {p.stderr.strip()[-300:]!r}, want {needle!r}")
 
 
-def dashboard_exprs():
-    d = json.load(open(os.path.join(SRC, "deploy/grafana/dashboards/amlrisk.json")))
-    exprs = [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
-    check(len(exprs) >= 8, f"the dashboard has {len(exprs)} queries")
-    return exprs
-
-
-def local_prometheus(work, targets):
-    """Debian's prometheus on a free port with deploy/prometheus/prometheus.yml
-    pointed at targets ({job: host:port}) and a private data dir."""
-    cfg = open(os.path.join(SRC, "deploy/prometheus/prometheus.yml")).read()
-    cfg = cfg.replace("scrape_interval: 5s", "scrape_interval: 1s")
-    for job, addr in targets.items():
-        cfg = re.sub(r'(job_name: %s\n\s+static_configs:\n\s+- targets: \[)"[^"]+"' % re.escape(job),
-                     r'\g<1>"%s"' % addr, cfg)
+def start_prometheus(work, targets):
+    """Debian's prometheus on a free port, configured by scripts/promlocal.py
+    as `make demo` does, with a private data dir under work."""
     path = os.path.join(work, "prometheus.yml")
-    open(path, "w").write(cfg)
+    open(path, "w").write(promlocal.config(targets))
     port = free_port()
     log = open(os.path.join(work, "prometheus.log"), "ab")
     p = subprocess.Popen(["prometheus", "--config.file", path, "--storage.tsdb.path",
                           os.path.join(work, "prom-data"), "--web.listen-address",
                           f"127.0.0.1:{port}"], stdout=log, stderr=log)
     return p, f"http://127.0.0.1:{port}"
-
-
-def prom_query(base, expr):
-    st, body = get(base + "/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
-    if st != 200:
-        return None
-    return json.loads(body)["data"]["result"]
 
 
 def main():
@@ -264,27 +247,23 @@ def main():
         exposed = set()
         for text in (get(cons_m)[1], get(core_m)[1], get(gw + "/metrics")[1]):
             exposed |= {n for n, _ in parse(text)}
-        exprs = dashboard_exprs()
+        exprs = promlocal.exprs()
+        check(len(exprs) >= 8, f"the dashboard has {len(exprs)} queries")
         for e in exprs:
             for name in set(re.findall(r"\bamlrisk_[a-z_]+", e)):
                 check(name in exposed, f"dashboard query names {name}, which no service exposes")
         if shutil.which("prometheus") is None:
             check(False, "prometheus is not installed (scripts/bootstrap)")
         else:
-            prom, base = local_prometheus(work, {
+            prom, base = start_prometheus(work, {
                 "amlrisk-gateway": f"127.0.0.1:{http_port}",
                 "amlrisk-consumer": f"127.0.0.1:{cons_port}",
                 "amlrisk-core": f"127.0.0.1:{core_port}"})
             procs.append(prom)
             # rates need two scrapes after the events: keep some traffic going
-            def all_answer():
-                get(gw + "/scores/top?n=5")
-                return all(prom_query(base, e) for e in exprs)
-            if not wait_for(all_answer, 60, "some dashboard queries returned no data"):
-                for e in exprs:
-                    if not prom_query(base, e):
-                        print(f"  no data: {e}", flush=True)
-            up = prom_query(base, "up") or []
+            missing = promlocal.empty(base, lambda: get(gw + "/scores/top?n=5"), 90)
+            check(not missing, f"dashboard queries with no data: {missing}")
+            up = promlocal.query(base, "up") or []
             check(len(up) == 3 and all(r["value"][1] == "1" for r in up), f"targets up: {up}")
         check(consumer.poll() is None and core.poll() is None, "a service exited")
     finally:
