@@ -1,6 +1,7 @@
 /* amlrisk_metrics.c - fixed arrays of atomic values per family and series: no
  * lock and no allocation once a series exists (creation takes the family's
  * lock once). Rendering walks them into an amlrisk_buf. */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "amlrisk_err.h"
+#include "amlrisk_fmt.h"
 #include "amlrisk_metrics.h"
 
 const double amlrisk_metrics_latency_bounds[] = {
@@ -310,27 +312,24 @@ add_escaped(amlrisk_buf *out, const char *s, int quote)
 	}
 }
 
+/* Integral values as integers, the others as the shortest round-trip text;
+ * NaN and infinities as the exposition format spells them. */
 static void
-add_double_text(amlrisk_buf *out, double v)
+add_value(amlrisk_buf *out, double v)
 {
-	char tmp[64];
-	int n;
+	char tmp[AMLRISK_FMT_DOUBLE_MAX];
+	size_t n;
 
-	if (v != v) {
+	if (isnan(v)) {
 		add_str(out, "NaN");
-		return;
-	}
-	if (v > 1.7976931348623157e308) {
-		add_str(out, "+Inf");
-		return;
-	}
-	if (v < -1.7976931348623157e308) {
-		add_str(out, "-Inf");
-		return;
-	}
-	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
-	if (n > 0 && (size_t)n < sizeof(tmp)) {
-		amlrisk_buf_add(out, tmp, (size_t)n);
+	} else if (isinf(v)) {
+		add_str(out, v > 0 ? "+Inf" : "-Inf");
+	} else if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+		n = (size_t)snprintf(tmp, sizeof(tmp), "%.0f", v);
+		amlrisk_buf_add(out, tmp, n);
+	} else {
+		n = amlrisk_fmt_double(tmp, sizeof(tmp), v);
+		amlrisk_buf_add(out, tmp, n);
 	}
 }
 
@@ -370,16 +369,50 @@ amlrisk_metrics_write_sample(amlrisk_buf *out, const char *name, const char *con
 		amlrisk_buf_add(out, "}", 1);
 	}
 	amlrisk_buf_add(out, " ", 1);
-	add_double_text(out, value);
+	add_value(out, value);
 	amlrisk_buf_add(out, "\n", 1);
+}
+
+void
+amlrisk_metrics_write_histogram(amlrisk_buf *out, const char *name, const char *const *label_pairs,
+                                const double *bounds, int nbounds, const uint64_t *buckets,
+                                uint64_t count, double sum)
+{
+	const char *pairs[2 * AMLRISK_METRICS_PAIRS_MAX + 1] = {NULL};
+	char sname[160], le[AMLRISK_FMT_DOUBLE_MAX];
+	uint64_t cum = 0;
+	int i, k = 0;
+
+	while (label_pairs != NULL && label_pairs[k] != NULL && label_pairs[k + 1] != NULL &&
+	       k < 2 * (AMLRISK_METRICS_PAIRS_MAX - 1)) {
+		pairs[k] = label_pairs[k];
+		pairs[k + 1] = label_pairs[k + 1];
+		k += 2;
+	}
+	snprintf(sname, sizeof(sname), "%s_bucket", name);
+	pairs[k] = "le";
+	pairs[k + 1] = le;
+	for (i = 0; i < nbounds; i++) {
+		cum += buckets[i];
+		amlrisk_fmt_double(le, sizeof(le), bounds[i]);
+		amlrisk_metrics_write_sample(out, sname, pairs, (double)cum);
+	}
+	/* counters are read one by one while others add: +Inf never below a bucket */
+	count = count > cum ? count : cum;
+	snprintf(le, sizeof(le), "+Inf");
+	amlrisk_metrics_write_sample(out, sname, pairs, (double)count);
+	pairs[k] = NULL;
+	snprintf(sname, sizeof(sname), "%s_sum", name);
+	amlrisk_metrics_write_sample(out, sname, pairs, sum);
+	snprintf(sname, sizeof(sname), "%s_count", name);
+	amlrisk_metrics_write_sample(out, sname, pairs, (double)count);
 }
 
 static void
 render_series(const amlrisk_metric *m, const amlrisk_series *s, amlrisk_buf *out)
 {
-	const char *pairs[7] = {NULL};
-	char name[160], le[64];
-	uint64_t cum = 0;
+	const char *pairs[2 * AMLRISK_METRICS_PAIRS_MAX + 1] = {NULL};
+	uint64_t b[AMLRISK_METRICS_BUCKETS_MAX];
 	int i, k = 0;
 
 	for (i = 0; i < m->nlabels; i++) {
@@ -390,26 +423,12 @@ render_series(const amlrisk_metric *m, const amlrisk_series *s, amlrisk_buf *out
 		amlrisk_metrics_write_sample(out, m->name, pairs, amlrisk_series_value(s));
 		return;
 	}
-	snprintf(name, sizeof(name), "%s_bucket", m->name);
-	pairs[k] = "le";
-	pairs[k + 1] = le;
 	for (i = 0; i < m->nbounds; i++) {
-		cum += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
-		snprintf(le, sizeof(le), "%.17g", m->bounds[i]);
-		amlrisk_metrics_write_sample(out, name, pairs, (double)cum);
+		b[i] = atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
 	}
-	/* the count is read after the buckets: +Inf never falls below a bucket */
-	cum = atomic_load_explicit(&s->bits, memory_order_relaxed) > cum
-	              ? atomic_load_explicit(&s->bits, memory_order_relaxed)
-	              : cum;
-	snprintf(le, sizeof(le), "+Inf");
-	amlrisk_metrics_write_sample(out, name, pairs, (double)cum);
-	pairs[k] = NULL;
-	snprintf(name, sizeof(name), "%s_sum", m->name);
-	amlrisk_metrics_write_sample(out, name, pairs,
-	                             u2d(atomic_load_explicit(&s->sum, memory_order_relaxed)));
-	snprintf(name, sizeof(name), "%s_count", m->name);
-	amlrisk_metrics_write_sample(out, name, pairs, (double)cum);
+	amlrisk_metrics_write_histogram(out, m->name, pairs, m->bounds, m->nbounds, b,
+	                                atomic_load_explicit(&s->bits, memory_order_relaxed),
+	                                u2d(atomic_load_explicit(&s->sum, memory_order_relaxed)));
 }
 
 void

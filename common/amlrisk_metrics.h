@@ -13,6 +13,7 @@
 #define AMLRISK_METRICS_SERIES_MAX   64 /* label-value sets per family (then "other") */
 #define AMLRISK_METRICS_BUCKETS_MAX  24 /* histogram upper bounds (+Inf implied) */
 #define AMLRISK_METRICS_LABEL_MAX    64 /* bytes of a label value (longer: cut) */
+#define AMLRISK_METRICS_PAIRS_MAX    4  /* labels of one sample written (le included) */
 
 typedef struct amlrisk_metrics amlrisk_metrics; /* a registry */
 typedef struct amlrisk_metric amlrisk_metric;   /* a family, owned by its registry */
@@ -67,6 +68,13 @@ void amlrisk_metrics_render(amlrisk_metrics *r, amlrisk_buf *out);
  * (the gateway's fixed arrays). */
 void amlrisk_metrics_write_sample(amlrisk_buf *out, const char *name,
                                   const char *const *label_pairs, double value);
+/* A histogram's _bucket (cumulative, le added to label_pairs), _sum and
+ * _count lines; buckets[0..nbounds) are per-bucket (not cumulative) counts
+ * of bounds' buckets, count all observations (+Inf), sum their total. */
+void amlrisk_metrics_write_histogram(amlrisk_buf *out, const char *name,
+                                     const char *const *label_pairs, const double *bounds,
+                                     int nbounds, const uint64_t *buckets, uint64_t count,
+                                     double sum);
 /* "# HELP name help\n# TYPE name type\n". */
 void amlrisk_metrics_write_header(amlrisk_buf *out, const char *name, const char *help,
                                   amlrisk_metric_type type);
