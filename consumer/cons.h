@@ -34,8 +34,9 @@ typedef struct cons_config {
 	int retry_min_ms;      /* database retry backoff: first wait ... */
 	int retry_max_ms;      /* ... doubling up to this cap */
 	int session_timeout_ms;
-	int shutdown_timeout_ms; /* on SIGTERM: how long to keep retrying the last batch */
-	int state_interval_ms;   /* idle refresh of ingestion_offsets.high_watermark */
+	int shutdown_timeout_ms;  /* on SIGTERM: how long to keep retrying the last batch */
+	int state_interval_ms;    /* idle refresh of ingestion_offsets.high_watermark */
+	char metrics_listen[256]; /* host:port of GET /metrics, "" off */
 	int n_kafka_opts;
 	char kafka_opts[CONS_KAFKA_OPTS_MAX][2][256]; /* extra librdkafka key, value */
 } cons_config;

@@ -10,6 +10,7 @@
 
 #include "amlrisk_cli.h"
 #include "amlrisk_err.h"
+#include "amlrisk_metrics_http.h"
 #include "cons.h"
 
 /* One numeric setting: flag, environment name, bounds. */
@@ -94,6 +95,8 @@ cons_config_usage(FILE *f)
 	        "  --kafka-opt KEY=VALUE     extra librdkafka consumer property, repeatable (at\n"
 	        "                            most %d), e.g. partition.assignment.strategy=\n"
 	        "                            cooperative-sticky\n"
+	        "  --metrics-listen HOST:PORT  serve Prometheus GET /metrics there (off by\n"
+	        "                            default)                    [METRICS_LISTEN]\n"
 	        "  --help                    this text\n"
 	        "\n"
 	        "Other environment: LOG_LEVEL (debug|info|warn|error).\n"
@@ -190,6 +193,8 @@ static const str_opt str_opts[] = {
          sizeof(((cons_config *)0)->consumer_id)},
         {"offset-reset", "KAFKA_AUTO_OFFSET_RESET", offsetof(cons_config, offset_reset),
          sizeof(((cons_config *)0)->offset_reset)},
+        {"metrics-listen", "METRICS_LISTEN", offsetof(cons_config, metrics_listen),
+         sizeof(((cons_config *)0)->metrics_listen)},
 };
 #define N_STR ((int)(sizeof(str_opts) / sizeof(str_opts[0])))
 
@@ -275,6 +280,9 @@ cons_config_load(cons_config *out, int argc, char **argv, int *help, char *err, 
 		snprintf(err, errlen, "offset-reset: expected earliest or latest");
 		return AMLRISK_EINVAL;
 	}
+	if (c.metrics_listen[0] != '\0' &&
+	    amlrisk_metrics_http_check(c.metrics_listen, err, errlen) != AMLRISK_OK)
+		return AMLRISK_EINVAL;
 	if (c.retry_min_ms > c.retry_max_ms) {
 		snprintf(err, errlen, "retry-min-ms (%d) is above retry-max-ms (%d)",
 		         c.retry_min_ms, c.retry_max_ms);

@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "cons.h"
+#include "cons_metrics.h"
 
 #define DLQ_TRUNCATE    65536 /* a dead letter the broker refuses whole is resent cut to this */
 #define DLQ_WAIT_MS     5000  /* per flush attempt: wait this long for dead-letter reports */
@@ -31,11 +32,12 @@ typedef struct worker {
 	rd_kafka_t *dlq; /* the dead-letter producer */
 	cons_batch *batch;
 	cons_db *db;
-	int cooperative; /* incremental rebalance protocol */
-	int paused;      /* consumption paused while a batch waits to be written */
-	int giving_up;   /* shutdown deadline passed: drop, do not write */
-	int fatal;       /* librdkafka failed fatally: the exit status, 0 while not */
-	int resubscribe; /* given another topic's partitions: rejoin from the loop */
+	cons_metrics *metrics; /* NULL: metrics off */
+	int cooperative;       /* incremental rebalance protocol */
+	int paused;            /* consumption paused while a batch waits to be written */
+	int giving_up;         /* shutdown deadline passed: drop, do not write */
+	int fatal;             /* librdkafka failed fatally: the exit status, 0 while not */
+	int resubscribe;       /* given another topic's partitions: rejoin from the loop */
 	int backoff_ms;
 	int64_t next_retry_ms;
 	/* per partition: stored offsets and what Kafka confirmed */

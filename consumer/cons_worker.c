@@ -121,8 +121,10 @@ flush(worker *w)
 			cons_wk_error(w, ERR_DB, "database", err);
 			return rv;
 		}
-		if (db_err)
+		if (db_err) {
 			cons_wk_clear(w, ERR_BIT(ERR_DB));
+			cons_metrics_db_reconnect(w->metrics);
+		}
 		if (st.last_error != NULL)
 			w->error_unsaved = 0;
 		/* before the batch counts as stored, so a failure here writes it
@@ -134,6 +136,7 @@ flush(worker *w)
 		w->total_inserted += w->counts.inserted;
 		w->total_dead += w->counts.dead_lettered;
 		w->total_conflicts += w->counts.conflicts;
+		cons_metrics_dead(w->metrics, CONS_REASON_CONFLICT, w->counts.conflicts);
 	}
 	if ((rv = cons_dlq_settle(w, DLQ_WAIT_MS)) != 0) {
 		amlrisk_log(AMLRISK_LOG_WARN, "consumer", "dlq.unconfirmed", "dead=%d", dead);
@@ -143,8 +146,11 @@ flush(worker *w)
 	for (int i = 0; i < nparts; i++) {
 		if ((rv = cons_offs_stored(w, parts[i].partition, parts[i].next)) != 0)
 			return rv;
-		if (parts[i].hwm >= parts[i].next)
+		if (parts[i].hwm >= parts[i].next) {
 			lag += parts[i].hwm - parts[i].next;
+			cons_metrics_lag(w->metrics, parts[i].partition,
+			                 parts[i].hwm - parts[i].next);
+		}
 	}
 	/* asynchronous, at most one in flight: the next batch fills meanwhile;
 	 * the loop commits what is outstanding once the broker answered (a
@@ -154,6 +160,8 @@ flush(worker *w)
 	if ((rv = cons_batch_set_state(b, CONS_BATCH_COMMITTED)) != 0)
 		return rv;
 	w->batches++;
+	cons_metrics_batch(w->metrics, rows + dead, w->counts.inserted,
+	                   (double)(amlrisk_now_ms() - t0) / 1e3);
 	amlrisk_log(AMLRISK_LOG_INFO, "consumer", "batch.committed",
 	            "rows=%d inserted=%" PRId64 " duplicates=%" PRId64 " dead=%" PRId64
 	            " conflicts=%" PRId64 " partitions=%d ms=%" PRId64 " lag=%" PRId64
@@ -342,6 +350,7 @@ handle_message(worker *w, rd_kafka_message_t *m)
 				            "partition=%" PRId32 " offset=%" PRId64
 				            " bytes=%zu reason=\"%s\"",
 				            m->partition, m->offset, m->len, why);
+				cons_metrics_dead(w->metrics, why, 1);
 				cons_dlq_produce(
 				        w, d); /* a failure is retried when the batch flushes */
 			}
@@ -381,9 +390,11 @@ probe_kafka(worker *w, const rd_kafka_topic_partition_list_t *l)
 		if (md != NULL)
 			rd_kafka_metadata_destroy(md);
 	}
-	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (w->err_kind == ERR_KAFKA)
+			cons_metrics_broker_reconnect(w->metrics);
 		cons_wk_clear(w, ERR_BIT(ERR_KAFKA) | ERR_BIT(ERR_COMMIT));
-	else
+	} else
 		amlrisk_log(AMLRISK_LOG_DEBUG, "consumer", "kafka.probe_failed", "error=%s",
 		            rd_kafka_err2name(e));
 }
@@ -630,6 +641,16 @@ cons_worker_run(const cons_config *cfg, volatile sig_atomic_t *stop)
 	w.cfg = cfg;
 	w.stop = stop;
 	w.started_us = wall_us();
+	if (cfg->metrics_listen[0] != '\0') {
+		char err[512];
+		if (cons_metrics_create(&w.metrics, cfg->metrics_listen, err, sizeof(err)) !=
+		    AMLRISK_OK) {
+			amlrisk_log(AMLRISK_LOG_ERROR, "consumer", "start.failed", "error=\"%s\"",
+			            err);
+			fprintf(stderr, "amlrisk-consumer: %s\n", err);
+			return 2;
+		}
+	}
 	if ((rv = cons_batch_create(&w.batch, cfg->batch_rows, cfg->batch_bytes)) != 0 ||
 	    (rv = cons_db_create(&w.db, cfg->database_url)) != 0 ||
 	    (rv = cons_dlq_producer_create(&w)) != 0 || (rv = make_consumer(&w)) != 0) {
@@ -664,5 +685,6 @@ end:
 	cons_db_destroy(w.db);
 	cons_batch_destroy(w.batch);
 	free(w.offs);
+	cons_metrics_destroy(w.metrics);
 	return status;
 }

@@ -1,7 +1,7 @@
 /* gw_metrics.c - fixed arrays of atomic counters indexed by route, status class
- * and latency bucket: no lock and no allocation on the request path. Rendering
- * (a scrape every few seconds) walks them once into a bounded text buffer. */
-#include <stdarg.h>
+ * and latency bucket: no lock, no label lookup and no allocation on the request
+ * path. Rendering (a scrape every few seconds) walks them once through the
+ * shared exposition writer (common/amlrisk_metrics) into a bounded buffer. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 
 #include "aml/v1/risk_service.pb-c.h"
 #include "amlrisk_err.h"
+#include "amlrisk_metrics.h"
 #include "gw_metrics.h"
 #include "gw_route.h"
 
@@ -23,10 +24,9 @@ static const int statuses[] = {200, 400, 401, 404, 405, 409, 413,
                                414, 422, 499, 500, 501, 503, 504};
 #define N_STATUS ((int)(sizeof(statuses) / sizeof(statuses[0])))
 
-/* Upper bounds of the latency buckets, seconds (+Inf is the count). */
-static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                 0.25,   0.5,   1,      2.5,   5,    10,    30};
-#define N_BUCKET ((int)(sizeof(buckets) / sizeof(buckets[0])))
+/* The latency buckets: the shared ones (amlrisk_metrics_latency_bounds). */
+#define N_BUCKET 15
+#define buckets  amlrisk_metrics_latency_bounds
 
 struct gw_metrics {
 	int nroutes; /* routes of the table; slot nroutes is "unmatched" */
@@ -46,7 +46,7 @@ gw_metrics_create(gw_metrics **out)
 {
 	gw_metrics *m;
 
-	if (gw_route_count() > ROUTES_MAX ||
+	if (gw_route_count() > ROUTES_MAX || amlrisk_metrics_latency_nbounds != N_BUCKET ||
 	    aml__v1__risk_service__descriptor.n_methods > METHODS_MAX) {
 		return AMLRISK_EINVAL;
 	}
@@ -137,172 +137,141 @@ gw_metrics_conn_open(gw_metrics *m, int delta)
 	atomic_fetch_add_explicit(&m->conns_open, delta, memory_order_relaxed);
 }
 
-/* A bounded text buffer; a write that does not fit sets overflow. */
-typedef struct textbuf {
-	char *buf;
-	size_t len, cap;
-	int overflow;
-} textbuf;
-
-static void __attribute__((format(printf, 2, 3))) tb_printf(textbuf *tb, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (tb->overflow) {
-		return;
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(tb->buf + tb->len, tb->cap - tb->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= tb->cap - tb->len) {
-		tb->overflow = 1;
-		return;
-	}
-	tb->len += (size_t)n;
-}
-
 static void
-route_labels(const gw_metrics *m, int r, const char **method, const char **path)
+route_labels(const gw_metrics *m, int r, const char **pairs)
 {
 	const gw_route *rt = gw_route_at(r);
 
-	*method = r < m->nroutes ? rt->method : "";
-	*path = r < m->nroutes ? rt->path : "unmatched";
+	pairs[0] = "method";
+	pairs[1] = r < m->nroutes ? rt->method : "";
+	pairs[2] = "route";
+	pairs[3] = r < m->nroutes ? rt->path : "unmatched";
+	pairs[4] = NULL;
+}
+
+static uint64_t
+load(const atomic_uint_fast64_t *a)
+{
+	return atomic_load_explicit(a, memory_order_relaxed);
 }
 
 static void
-render_requests(const gw_metrics *m, textbuf *tb)
+render_requests(const gw_metrics *m, amlrisk_buf *b)
 {
+	const char *pairs[7];
+	char code[8];
 	int r, s;
 
-	tb_printf(tb, "# HELP amlrisk_gateway_requests_total HTTP requests answered, by route "
-	              "and status.\n# TYPE amlrisk_gateway_requests_total counter\n");
+	amlrisk_metrics_write_header(b, "amlrisk_gateway_requests_total",
+	                             "HTTP requests answered, by route and status.",
+	                             AMLRISK_COUNTER);
 	for (r = 0; r <= m->nroutes; r++) {
-		const char *method, *path;
-
-		route_labels(m, r, &method, &path);
+		route_labels(m, r, pairs);
+		pairs[4] = "status";
+		pairs[5] = code;
+		pairs[6] = NULL;
 		for (s = 0; s <= N_STATUS; s++) {
-			uint64_t v = atomic_load_explicit(&m->requests[r][s], memory_order_relaxed);
-			char code[8];
+			uint64_t v = load(&m->requests[r][s]);
 
 			if (v == 0) {
 				continue;
 			}
-			snprintf(code, sizeof(code), "%d", s < N_STATUS ? statuses[s] : 0);
-			tb_printf(tb,
-			          "amlrisk_gateway_requests_total{method=\"%s\",route=\"%s\","
-			          "status=\"%s\"} %llu\n",
-			          method, path, s < N_STATUS ? code : "other",
-			          (unsigned long long)v);
+			if (s < N_STATUS) {
+				snprintf(code, sizeof(code), "%d", statuses[s]);
+			} else {
+				snprintf(code, sizeof(code), "other");
+			}
+			amlrisk_metrics_write_sample(b, "amlrisk_gateway_requests_total", pairs,
+			                             (double)v);
 		}
 	}
 }
 
 static void
-render_latency(const gw_metrics *m, textbuf *tb)
+render_latency(const gw_metrics *m, amlrisk_buf *b)
 {
-	int r, b;
+	const char *pairs[5];
+	uint64_t counts[N_BUCKET];
+	int r, i;
 
-	tb_printf(tb, "# HELP amlrisk_gateway_request_duration_seconds Time from the request "
-	              "line to the answer being queued.\n"
-	              "# TYPE amlrisk_gateway_request_duration_seconds histogram\n");
+	amlrisk_metrics_write_header(b, "amlrisk_gateway_request_duration_seconds",
+	                             "Time from the request line to the answer being queued.",
+	                             AMLRISK_HISTOGRAM);
 	for (r = 0; r <= m->nroutes; r++) {
-		uint64_t cum = 0,
-		         count = atomic_load_explicit(&m->hist_count[r], memory_order_relaxed);
-		const char *method, *path;
+		uint64_t count = load(&m->hist_count[r]);
 
 		if (count == 0) {
 			continue;
 		}
-		route_labels(m, r, &method, &path);
-		for (b = 0; b < N_BUCKET; b++) {
-			cum += atomic_load_explicit(&m->hist[r][b], memory_order_relaxed);
-			tb_printf(tb,
-			          "amlrisk_gateway_request_duration_seconds_bucket{method=\"%s\","
-			          "route=\"%s\",le=\"%g\"} %llu\n",
-			          method, path, buckets[b], (unsigned long long)cum);
+		route_labels(m, r, pairs);
+		for (i = 0; i < N_BUCKET; i++) {
+			counts[i] = load(&m->hist[r][i]);
 		}
-		tb_printf(
-		        tb,
-		        "amlrisk_gateway_request_duration_seconds_bucket{method=\"%s\",route=\"%"
-		        "s\","
-		        "le=\"+Inf\"} %llu\n"
-		        "amlrisk_gateway_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} "
-		        "%.6f\n"
-		        "amlrisk_gateway_request_duration_seconds_count{method=\"%s\",route=\"%s\"}"
-		        " "
-		        "%llu\n",
-		        method, path, (unsigned long long)count, method, path,
-		        (double)atomic_load_explicit(&m->hist_sum_us[r], memory_order_relaxed) /
-		                1e6,
-		        method, path, (unsigned long long)count);
+		amlrisk_metrics_write_histogram(b, "amlrisk_gateway_request_duration_seconds",
+		                                pairs, buckets, N_BUCKET, counts, count,
+		                                (double)load(&m->hist_sum_us[r]) / 1e6);
 	}
 }
 
 static void
-render_rpc(const gw_metrics *m, textbuf *tb)
+render_rpc(const gw_metrics *m, amlrisk_buf *b)
 {
 	const ProtobufCServiceDescriptor *d = &aml__v1__risk_service__descriptor;
+	const char *pairs[5] = {"method", NULL, "code", NULL, NULL};
 	unsigned i;
 	int c;
 
-	tb_printf(tb, "# HELP amlrisk_gateway_rpc_errors_total RiskService calls that did not "
-	              "return OK, by method and gRPC code.\n"
-	              "# TYPE amlrisk_gateway_rpc_errors_total counter\n");
+	amlrisk_metrics_write_header(b, "amlrisk_gateway_rpc_errors_total",
+	                             "RiskService calls that did not return OK, by method and "
+	                             "gRPC code.",
+	                             AMLRISK_COUNTER);
 	for (i = 0; i < d->n_methods; i++) {
 		for (c = 0; c <= GRPC_CODES; c++) {
-			uint64_t v =
-			        atomic_load_explicit(&m->rpc_errors[i][c], memory_order_relaxed);
+			uint64_t v = load(&m->rpc_errors[i][c]);
 
 			if (v != 0) {
-				tb_printf(tb,
-				          "amlrisk_gateway_rpc_errors_total{method=\"%s\",code=\"%"
-				          "s\"} "
-				          "%llu\n",
-				          d->methods[i].name, amlrisk_grpc_name(c),
-				          (unsigned long long)v);
+				pairs[1] = d->methods[i].name;
+				pairs[3] = amlrisk_grpc_name(c);
+				amlrisk_metrics_write_sample(b, "amlrisk_gateway_rpc_errors_total",
+				                             pairs, (double)v);
 			}
 		}
 	}
 }
 
+/* One counter without labels, with its header. */
+static void
+write_one(amlrisk_buf *b, const char *name, const char *help, amlrisk_metric_type t, double v)
+{
+	amlrisk_metrics_write_header(b, name, help, t);
+	amlrisk_metrics_write_sample(b, name, NULL, v);
+}
+
 /* The RPC client's own counters: how many calls shared an exchange. */
 static void
-render_exchanges(const rpc_client *c, textbuf *tb)
+render_exchanges(const rpc_client *c, amlrisk_buf *b)
 {
-	static const char *const what[] = {
-	        "calls",
-	        "RiskService calls made",
-	        "exchanges",
-	        "request/reply exchanges with the core (a batch is one)",
-	        "batches",
-	        "exchanges that carried several coalesced calls",
-	        "retries",
-	        ("calls made again: alone, their answer not fitting a batch, or a write "
-	         "call with its call id after a dropped connection"),
-	        "unconnected",
-	        "calls failed at once because no core was connected",
-	};
 	rpc_client_stats_t st = {0};
-	unsigned long long v[5];
 
 	if (c == NULL) {
 		return;
 	}
 	rpc_client_stats(c, &st);
-	v[0] = st.calls;
-	v[1] = st.exchanges;
-	v[2] = st.batches;
-	v[3] = st.retries;
-	v[4] = st.unconnected;
-	for (int i = 0; i < 5; i++) {
-		tb_printf(tb,
-		          "# HELP amlrisk_gateway_rpc_%s_total %s.\n"
-		          "# TYPE amlrisk_gateway_rpc_%s_total counter\n"
-		          "amlrisk_gateway_rpc_%s_total %llu\n",
-		          what[2 * i], what[2 * i + 1], what[2 * i], what[2 * i], v[i]);
-	}
+	write_one(b, "amlrisk_gateway_rpc_calls_total", "RiskService calls made.", AMLRISK_COUNTER,
+	          (double)st.calls);
+	write_one(b, "amlrisk_gateway_rpc_exchanges_total",
+	          "request/reply exchanges with the core (a batch is one).", AMLRISK_COUNTER,
+	          (double)st.exchanges);
+	write_one(b, "amlrisk_gateway_rpc_batches_total",
+	          "exchanges that carried several coalesced calls.", AMLRISK_COUNTER,
+	          (double)st.batches);
+	write_one(b, "amlrisk_gateway_rpc_retries_total",
+	          "calls made again: alone, their answer not fitting a batch, or a write call "
+	          "with its call id after a dropped connection.",
+	          AMLRISK_COUNTER, (double)st.retries);
+	write_one(b, "amlrisk_gateway_rpc_unconnected_total",
+	          "calls failed at once because no core was connected.", AMLRISK_COUNTER,
+	          (double)st.unconnected);
 }
 
 const char *
@@ -319,35 +288,17 @@ gw_metrics_conn_reason(gw_conn_event e)
 	return e >= 0 && e < GW_CONN_EVENTS ? reason[e] : "other";
 }
 
-/* Connections open, refused and cut, every reason always shown. */
+/* The connection events first..last, every reason always shown. */
 static void
-render_connections(const gw_metrics *m, textbuf *tb)
+render_events(const gw_metrics *m, amlrisk_buf *b, const char *name, const char *help,
+              gw_conn_event first, gw_conn_event last)
 {
-	tb_printf(tb,
-	          "# HELP amlrisk_gateway_connections_open Client connections open.\n"
-	          "# TYPE amlrisk_gateway_connections_open gauge\n"
-	          "amlrisk_gateway_connections_open %d\n"
-	          "# HELP amlrisk_gateway_connections_refused_total Connections opened past a "
-	          "limit: their request answered 503 and the connection closed (per_address, "
-	          "total), or closed unanswered past the per-address headroom "
-	          "(per_address_hard).\n"
-	          "# TYPE amlrisk_gateway_connections_refused_total counter\n",
-	          atomic_load_explicit(&m->conns_open, memory_order_relaxed));
-	for (int e = GW_CONN_REFUSED_ADDRESS; e <= GW_CONN_DROPPED_ADDRESS; e++) {
-		tb_printf(tb, "amlrisk_gateway_connections_refused_total{reason=\"%s\"} %llu\n",
-		          gw_metrics_conn_reason((gw_conn_event)e),
-		          (unsigned long long)atomic_load_explicit(&m->conn_events[e],
-		                                                   memory_order_relaxed));
-	}
-	tb_printf(tb, "# HELP amlrisk_gateway_connections_cut_total Connections closed because a "
-	              "request was not whole in time: the first within the header timeout, a "
-	              "later one within the idle timeout.\n"
-	              "# TYPE amlrisk_gateway_connections_cut_total counter\n");
-	for (int e = GW_CONN_CUT_FIRST; e <= GW_CONN_CUT_NEXT; e++) {
-		tb_printf(tb, "amlrisk_gateway_connections_cut_total{reason=\"%s\"} %llu\n",
-		          gw_metrics_conn_reason((gw_conn_event)e),
-		          (unsigned long long)atomic_load_explicit(&m->conn_events[e],
-		                                                   memory_order_relaxed));
+	const char *pairs[3] = {"reason", NULL, NULL};
+
+	amlrisk_metrics_write_header(b, name, help, AMLRISK_COUNTER);
+	for (int e = first; e <= (int)last; e++) {
+		pairs[1] = gw_metrics_conn_reason((gw_conn_event)e);
+		amlrisk_metrics_write_sample(b, name, pairs, (double)load(&m->conn_events[e]));
 	}
 }
 
@@ -355,31 +306,35 @@ void
 gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 {
 	const gw_metrics *m = rq->app->metrics;
-	textbuf tb = {0};
+	amlrisk_buf b;
 
-	if ((tb.buf = malloc(RENDER_MAX)) == NULL) {
-		gw_reply_error(rep, 503, "out of memory");
+	amlrisk_buf_init(&b, RENDER_MAX);
+	render_requests(m, &b);
+	render_latency(m, &b);
+	render_rpc(m, &b);
+	render_exchanges(rq->app->rpc, &b);
+	write_one(&b, "amlrisk_gateway_connections_open", "Client connections open.", AMLRISK_GAUGE,
+	          atomic_load_explicit(&m->conns_open, memory_order_relaxed));
+	render_events(m, &b, "amlrisk_gateway_connections_refused_total",
+	              "Connections opened past a limit: their request answered 503 and the "
+	              "connection closed (per_address, total), or closed unanswered past the "
+	              "per-address headroom (per_address_hard).",
+	              GW_CONN_REFUSED_ADDRESS, GW_CONN_DROPPED_ADDRESS);
+	render_events(m, &b, "amlrisk_gateway_connections_cut_total",
+	              "Connections closed because a request was not whole in time: the first "
+	              "within the header timeout, a later one within the idle timeout.",
+	              GW_CONN_CUT_FIRST, GW_CONN_CUT_NEXT);
+	write_one(&b, "amlrisk_gateway_requests_in_flight",
+	          "Requests received and not yet answered.", AMLRISK_GAUGE,
+	          atomic_load_explicit(&m->in_flight, memory_order_relaxed));
+	write_one(&b, "amlrisk_gateway_requests_aborted_total",
+	          "Connections closed before an answer.", AMLRISK_COUNTER,
+	          (double)load(&m->aborted));
+	if (b.failed) {
+		amlrisk_buf_free(&b);
+		gw_reply_error(rep, 500, "metrics exposition over %d bytes (or out of memory)",
+		               RENDER_MAX);
 		return;
 	}
-	tb.cap = RENDER_MAX;
-	render_requests(m, &tb);
-	render_latency(m, &tb);
-	render_rpc(m, &tb);
-	render_exchanges(rq->app->rpc, &tb);
-	render_connections(m, &tb);
-	tb_printf(&tb,
-	          "# HELP amlrisk_gateway_requests_in_flight Requests received and not yet "
-	          "answered.\n# TYPE amlrisk_gateway_requests_in_flight gauge\n"
-	          "amlrisk_gateway_requests_in_flight %d\n"
-	          "# HELP amlrisk_gateway_requests_aborted_total Connections closed before an "
-	          "answer.\n# TYPE amlrisk_gateway_requests_aborted_total counter\n"
-	          "amlrisk_gateway_requests_aborted_total %llu\n",
-	          atomic_load_explicit(&m->in_flight, memory_order_relaxed),
-	          (unsigned long long)atomic_load_explicit(&m->aborted, memory_order_relaxed));
-	if (tb.overflow) {
-		free(tb.buf);
-		gw_reply_error(rep, 500, "metrics exposition over %d bytes", RENDER_MAX);
-		return;
-	}
-	gw_reply_owned(rep, 200, "text/plain; version=0.0.4; charset=utf-8", tb.buf, tb.len);
+	gw_reply_owned(rep, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 }

@@ -42,25 +42,30 @@ typedef struct rpc_server_opts {
 	                                * with neither a secret nor client certificates */
 	int once_max;                  /* write calls (with a call id) whose answers are kept;
 	                                * default 256, at most 65536 */
+	/* when set, called on the answering thread once per call of a known method
+	 * with its index in the service, the status sent and the seconds since the
+	 * call was routed (metrics); must be quick and thread-safe */
+	void (*observe)(void *arg, unsigned method_index, int grpc, double seconds);
+	void *observe_arg;
 } rpc_server_opts;
 
 /* Client options; a zero field (or a NULL opts) takes the default. */
 typedef struct rpc_client_opts {
-	int timeout_ms;              /* deadline of a call given timeout_ms <= 0; default 5000 */
-	int start_timeout_ms;        /* how long a call may take to reach a connected server and
-	                              * start there (rpc_call_opts.start_ms); default 5000 */
-	size_t max_msg;              /* largest envelope in either direction; default 4 MiB */
-	int reconnect_min_ms;        /* first redial delay after a lost connection; default 10 */
-	int reconnect_max_ms;        /* cap of the doubling redial delay; default 250 */
-	const char *caller;          /* sent as metadata "caller" with every call; NULL = none */
-	const char *secret;          /* sent with every exchange (the server's secret); copied */
-	const char *tls_ca_file;     /* tls+tcp:// only: CA that signed the server */
-	const char *tls_server_name; /* tls+tcp:// only: name to verify; default URL host */
+	int timeout_ms;                /* deadline of a call given timeout_ms <= 0; default 5000 */
+	int start_timeout_ms;          /* how long a call may take to reach a connected server and
+	                                * start there (rpc_call_opts.start_ms); default 5000 */
+	size_t max_msg;                /* largest envelope in either direction; default 4 MiB */
+	int reconnect_min_ms;          /* first redial delay after a lost connection; default 10 */
+	int reconnect_max_ms;          /* cap of the doubling redial delay; default 250 */
+	const char *caller;            /* sent as metadata "caller" with every call; NULL = none */
+	const char *secret;            /* sent with every exchange (the server's secret); copied */
+	const char *tls_ca_file;       /* tls+tcp:// only: CA that signed the server */
+	const char *tls_server_name;   /* tls+tcp:// only: name to verify; default URL host */
 	const char *tls_cert_key_file; /* tls+tcp:// only: PEM with the client's certificate and
 	                                * key, for servers that require one */
-	int coalesce_batches;        /* batches of coalesced calls out at once; default 1, at most 64 */
-	int coalesce_queue;          /* coalesced calls waiting for a batch, at most; beyond it a call
-	                              * fails RESOURCE_EXHAUSTED at once; default 4096, at most 65536 */
+	int coalesce_batches; /* batches of coalesced calls out at once; default 1, at most 64 */
+	int coalesce_queue;   /* coalesced calls waiting for a batch, at most; beyond it a call
+	                       * fails RESOURCE_EXHAUSTED at once; default 4096, at most 65536 */
 } rpc_client_opts;
 
 /* Per-call options of rpc_client_call_opts(); a zero field takes the default. */
@@ -82,11 +87,11 @@ typedef struct rpc_call_opts {
 
 /* What a client has done since it was created (rpc_client_stats). */
 typedef struct rpc_client_stats_t {
-	unsigned long long calls;     /* rpc_client_call and _coalesced calls made */
-	unsigned long long exchanges; /* NNG request/reply exchanges, batches included */
-	unsigned long long batches;   /* exchanges that carried two calls or more */
-	unsigned long long retries;   /* calls made again alone: no room in a batch reply, or
-	                               * a write call repeated after a lost connection */
+	unsigned long long calls;       /* rpc_client_call and _coalesced calls made */
+	unsigned long long exchanges;   /* NNG request/reply exchanges, batches included */
+	unsigned long long batches;     /* exchanges that carried two calls or more */
+	unsigned long long retries;     /* calls made again alone: no room in a batch reply, or
+	                                 * a write call repeated after a lost connection */
 	unsigned long long unconnected; /* calls failed at once: no server connected */
 } rpc_client_stats_t;
 
@@ -253,9 +258,9 @@ typedef void (*rpc_done_fn)(void *arg, int grpc, ProtobufCMessage *resp, const c
  * batch over the server's limit, a full backlog) is made once more alone:
  * coalesced calls should be safe to repeat, as reads are. c must not be
  * destroyed before every done has run. */
-void rpc_client_call_async(rpc_client *c, const ProtobufCServiceDescriptor *svc,
-                           const char *method, const ProtobufCMessage *req, int timeout_ms,
-                           rpc_done_fn done, void *arg);
+void rpc_client_call_async(rpc_client *c, const ProtobufCServiceDescriptor *svc, const char *method,
+                           const ProtobufCMessage *req, int timeout_ms, rpc_done_fn done,
+                           void *arg);
 
 /* rpc_client_call() through rpc_client_call_async(): the same arguments and
  * results, the call coalesced with other threads' calls. */

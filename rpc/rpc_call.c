@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "rpc_server_impl.h"
 
@@ -139,6 +140,10 @@ call_reply_bin(rpc_call *call, int grpc, const char *message, const ProtobufCBin
 	void *waiters[RPC_ONCE_WAITERS];
 	size_t i, nw = 0;
 
+	if (call->srv->observe != NULL && call->method != NULL) {
+		call->srv->observe(call->srv->observe_arg, call->method_index, grpc,
+		                   amlrisk_now_s() - call->routed_s);
+	}
 	r.request_id = call_request_id(call);
 	r.status = (Aml__V1__StatusCode)grpc;
 	r.message = (char *)(message != NULL ? message : "");
@@ -318,6 +323,7 @@ call_route(rpc_call *call)
 	call->svc = svc;
 	call->method = m;
 	call->method_index = (unsigned)(m - d->methods);
+	call->routed_s = amlrisk_now_s();
 	/* a generated service struct holds one handler pointer per method after its
 	 * base, which is how protobuf-c's own invoke finds them; NULL = not there */
 	if (svc->invoke == protobuf_c_service_invoke_internal &&

@@ -213,6 +213,8 @@ server_setup(rpc_server *srv, const char *url, const rpc_server_opts *o)
 	    (err = secrets_set(srv, o->secret, o->secret_previous)) != 0) {
 		return err;
 	}
+	srv->observe = o->observe;
+	srv->observe_arg = o->observe_arg;
 	srv->max_msg = o->max_msg == 0 ? RPC_MAX_MSG_DEFAULT : o->max_msg;
 	if (srv->max_msg < RPC_MAX_MSG_MIN || srv->max_msg > RPC_MAX_MSG_MAX) {
 		return AMLRISK_EINVAL;

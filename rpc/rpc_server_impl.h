@@ -53,6 +53,7 @@ typedef struct rpc_call {
 	ProtobufCService *svc;
 	const ProtobufCMethodDescriptor *method;
 	unsigned method_index;
+	double routed_s;         /* monotonic seconds when the method was found */
 	nng_time deadline;       /* 0 = the caller sent none */
 	nng_time start_deadline; /* not started by then: refused; 0 = none */
 	rpc_once_entry *once;    /* a write call's first execution: its answer is kept */
@@ -91,6 +92,8 @@ struct rpc_server {
 	pthread_mutex_t secret_mtx;          /* guards secrets, replaced while serving */
 	char secrets[2][RPC_SECRET_MAX + 1]; /* current, previous; "" = none */
 	atomic_bool auth;                    /* secrets[0] is set */
+	void (*observe)(void *arg, unsigned method_index, int grpc, double seconds);
+	void *observe_arg;
 	atomic_ullong st_exchanges, st_unauth, st_rejected, st_late, st_replayed;
 };
 

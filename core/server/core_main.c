@@ -53,6 +53,8 @@ main(int argc, char **argv)
 	srv_db *db = NULL;
 	srv_monitor *mon = NULL;
 	srv_writer *writer = NULL;
+	srv_metrics *metrics = NULL;
+	char merr[256];
 	rpc_server *srv = NULL;
 	rpc_server_opts ropts = {0};
 	srv_rpcwatch watch;
@@ -76,9 +78,21 @@ main(int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = &opts;
 	ctx.started_s = srv_mono_s();
-	wconf = (srv_writer_conf){opts.database_url, opts.score_threads, opts.labels_max};
-	if ((rv = srv_state_create(&state)) != 0 ||
-	    (rv = srv_db_create(&db, opts.database_url, opts.db_pool, opts.statement_timeout_ms)) !=
+	wconf = (srv_writer_conf){opts.database_url, opts.score_threads, opts.labels_max, NULL};
+	if ((rv = srv_state_create(&state)) != 0) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.init_failed", "error=\"%s\"",
+		            amlrisk_strerror(rv));
+		goto out;
+	}
+	if (opts.metrics_listen != NULL &&
+	    srv_metrics_create(&metrics, opts.metrics_listen, state, merr, sizeof(merr)) != 0) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.init_failed", "error=\"%s\"", merr);
+		fprintf(stderr, "amlrisk-core: %s\n", merr);
+		status = 2;
+		goto out;
+	}
+	wconf.metrics = metrics;
+	if ((rv = srv_db_create(&db, opts.database_url, opts.db_pool, opts.statement_timeout_ms)) !=
 	            0 ||
 	    (rv = srv_monitor_create(&mon, opts.database_url, opts.health_ms, state)) != 0 ||
 	    (rv = srv_writer_create(&writer, &wconf, state)) != 0) {
@@ -97,6 +111,8 @@ main(int argc, char **argv)
 	ropts.tls_cert_key_file = opts.tls_cert_key;
 	ropts.tls_ca_file = opts.tls_client_ca;
 	ropts.insecure = opts.insecure;
+	ropts.observe = metrics != NULL ? srv_metrics_rpc : NULL;
+	ropts.observe_arg = metrics;
 	ropts.secret = opts.secret.current[0] != '\0' ? opts.secret.current : NULL;
 	ropts.secret_previous = opts.secret.previous[0] != '\0' ? opts.secret.previous : NULL;
 	if ((rv = rpc_server_create(&srv, opts.listen, &ropts)) == AMLRISK_EAUTH) {
@@ -140,6 +156,7 @@ out:
 	srv_writer_destroy(writer);
 	srv_monitor_destroy(mon);
 	srv_db_destroy(db);
+	srv_metrics_destroy(metrics); /* before the state its scrapes read */
 	srv_state_destroy(state);
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "server.stopped", "status=%d", status);
 	return status;

@@ -12,6 +12,7 @@
 
 #include "amlrisk_cli.h"
 #include "amlrisk_err.h"
+#include "amlrisk_metrics_http.h"
 #include "core_engine.h"
 #include "rpc.h"
 
@@ -62,6 +63,8 @@ srv_opts_usage(FILE *f)
 	        "                          CA [RPC_TLS_CLIENT_CA]\n"
 	        "  --insecure-rpc          serve a non-local address with no authentication\n"
 	        "                          [RPC_INSECURE=1]\n"
+	        "  --metrics-listen HOST:PORT  serve Prometheus GET /metrics there (off by\n"
+	        "                          default) [METRICS_LISTEN]\n"
 	        "  --help, --version\n"
 	        "\n"
 	        "Authentication: every call must carry the shared secret when one is set:\n"
@@ -220,6 +223,8 @@ from_env(srv_opts *o)
 		}
 		o->insecure = v[0] == '1';
 	}
+	if ((v = getenv("METRICS_LISTEN")) != NULL && *v != '\0')
+		o->metrics_listen = v;
 	if ((v = getenv("ILLICIT_SEED")) != NULL && *v != '\0' &&
 	    set_seed(o, "ILLICIT_SEED", v) != 0)
 		return -1;
@@ -245,6 +250,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		O_CERT,
 		O_CLIENT_CA,
 		O_INSECURE,
+		O_METRICS,
 		O_HELP,
 		O_VERSION,
 		O_KNOB
@@ -269,6 +275,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"tls-cert-key", required_argument, NULL, O_CERT},
 	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
 	        {"insecure-rpc", no_argument, NULL, O_INSECURE},
+	        {"metrics-listen", required_argument, NULL, O_METRICS},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
@@ -325,6 +332,9 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		case O_INSECURE:
 			o->insecure = 1;
 			break;
+		case O_METRICS:
+			o->metrics_listen = optarg;
+			break;
 		case O_HELP:
 			srv_opts_usage(stdout);
 			return 1;
@@ -338,6 +348,11 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	}
 	if (optind != argc) {
 		fprintf(stderr, "amlrisk-core: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (o->metrics_listen != NULL &&
+	    amlrisk_metrics_http_check(o->metrics_listen, why, sizeof(why)) != AMLRISK_OK) {
+		fprintf(stderr, "amlrisk-core: %s\n", why);
 		return 2;
 	}
 	if (o->db_pool == 0)

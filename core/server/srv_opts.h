@@ -31,6 +31,7 @@ typedef struct srv_opts {
 	const char *tls_client_ca; /* tls+tcp://: CA every client certificate must come from */
 	int insecure;              /* serve a non-local address without authentication */
 	rpc_secret secret;         /* RPC_SECRET(_FILE), RPC_SECRET_PREVIOUS; empty = none */
+	const char *metrics_listen; /* host:port of GET /metrics; NULL = off */
 } srv_opts;
 
 /* Fills o from the environment and argv (borrowed: strings point into them).

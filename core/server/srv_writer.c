@@ -379,6 +379,8 @@ job_score(srv_writer *w, const srv_job *job)
 		goto out;
 	}
 	srv_state_set_latest(w->state, srv_run_ref(run));
+	srv_metrics_run(w->conf.metrics, core_model_name(job->cfg.model), "completed", sum.load_s,
+	                sum.score_s, sum.store_s);
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "run.completed",
 	            "run_id=%lld wallets=%llu illicit=%llu load_seconds=%.3f score_seconds=%.3f"
 	            " store_seconds=%.3f",
@@ -395,6 +397,8 @@ job_score(srv_writer *w, const srv_job *job)
 	job->score_done(&resp, job->closure_data);
 out:
 	if (rv != AMLRISK_OK) {
+		srv_metrics_run(w->conf.metrics, core_model_name(job->cfg.model), "failed", -1, -1,
+		                -1);
 		if (sum.id != 0 && strncmp(err, "run ", 4) != 0) {
 			char msg[ERR_MAX + 32];
 			snprintf(msg, sizeof(msg), "run %lld failed: %s", (long long)sum.id, err);

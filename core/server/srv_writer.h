@@ -9,6 +9,7 @@
 
 #include "aml/v1/risk_service.pb-c.h"
 #include "core_engine.h"
+#include "srv_metrics.h"
 #include "srv_state.h"
 
 typedef enum srv_job_kind {
@@ -30,6 +31,7 @@ typedef struct srv_writer_conf {
 	const char *database_url; /* borrowed; outlives the writer */
 	unsigned threads;         /* graph build and scoring */
 	size_t labels_max;
+	srv_metrics *metrics; /* borrowed; NULL: metrics off */
 } srv_writer_conf;
 
 typedef struct srv_writer srv_writer;

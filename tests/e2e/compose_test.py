@@ -112,5 +112,18 @@ unset = subprocess.run(["docker-compose", "-f", os.path.join(SRC, "docker-compos
 check(unset.returncode != 0 and "AML_RPC_SECRET" in unset.stderr,
       "compose starts without an RPC secret")
 check(any("8000" in str(p) for p in services["gateway"].get("ports", [])), "gateway port 8000")
+# monitoring (issue 17): pinned images, Prometheus scrapes each service on the
+# port its METRICS_LISTEN (or the gateway's HTTP_LISTEN) names
+for name in ("prometheus", "grafana"):
+    img = services.get(name, {}).get("image", "")
+    check(re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+", img) is not None, f"{name} image not pinned: {img!r}")
+prom = yaml.safe_load(open(os.path.join(SRC, "deploy/prometheus/prometheus.yml")))
+targets = {t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+for name, key in (("core", "METRICS_LISTEN"), ("consumer", "METRICS_LISTEN"), ("gateway", "HTTP_LISTEN")):
+    port = str(services[name]["environment"].get(key, "")).rsplit(":", 1)[-1]
+    check(f"{name}:{port}" in targets, f"Prometheus does not scrape {name}:{port} ({targets})")
+mounts = " ".join(str(v) for v in services["grafana"].get("volumes", []))
+check("deploy/grafana/dashboards" in mounts and "deploy/grafana/provisioning" in mounts,
+      "Grafana does not mount the provisioned dashboard")
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
