@@ -286,10 +286,11 @@ core_explain_build(core_explain **out, const core_run_result *r, const char *wal
 	        params && params->work_max ? params->work_max : CORE_EXPLAIN_WORK_DEFAULT;
 	rv = AMLRISK_OK;
 	for (int i = 0; i < nb && rv == 0; i++) {
-		/* the walks share one bound */
-		b[i].work_max = work_max - (i > 0 ? b[i - 1].work : 0);
+		/* the walks share one bound: each counts on from the last */
+		b[i].work = e->work;
+		b[i].work_max = work_max;
 		rv = bfs_run(&b[i], r->g, v, walks[i], c->hops, 0);
-		e->work += b[i].work;
+		e->work = b[i].work;
 		if (b[i].capped) {
 			e->capped = true;
 			break;
