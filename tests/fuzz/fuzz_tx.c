@@ -1,7 +1,10 @@
 /* fuzz_tx.c - aml.v1.Transaction as it arrives from outside: one Kafka message
- * body (unpacked and validated, as the consumer does), and a length-delimited
- * stream of them (fixtures, amlrisk-sim and amlrisk-score files). */
+ * body through the consumer's bounded decoder (amlrisk_tx_decode: bounds,
+ * unpack, validation; a message it accepts must also pass amlrisk_tx_validate,
+ * else abort), the plain unpack path, and a length-delimited stream of them
+ * (fixtures, amlrisk-sim and amlrisk-score files). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "amlrisk_err.h"
 #include "amlrisk_tx.h"
@@ -14,9 +17,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	Aml__V1__Transaction *tx;
 	char why[256];
+	size_t heap;
 	FILE *f;
 
-	if ((tx = aml__v1__transaction__unpack(NULL, size, data)) != NULL) {
+	if (amlrisk_tx_decode(data, size, &tx, &heap, why, sizeof(why)) == AMLRISK_OK) {
+		if (amlrisk_tx_validate(tx, why, sizeof(why)) != AMLRISK_OK)
+			abort();
+		aml__v1__transaction__free_unpacked(tx, NULL);
+	}
+	if (amlrisk_tx_unpack(data, size, &tx, &heap, why, sizeof(why)) == AMLRISK_OK) {
 		(void)amlrisk_tx_validate(tx, why, sizeof(why));
 		aml__v1__transaction__free_unpacked(tx, NULL);
 	}
