@@ -1,13 +1,17 @@
 /* retention_schema_test.c - migration 005 against a real PostgreSQL: runs of
  * both models stored before it read the same from their own partitions, new
  * runs get a partition when stored, and risk_runs_prune drops a run's
- * partition or names why it may not (pinned, running, latest, in use). */
+ * partition or names why it may not (pinned, running, latest, in use);
+ * amlctl runs prune/pin/unpin on it, and its bad options. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -147,11 +151,95 @@ test_005_partitions_and_prune(void **st)
 	th_db_drop(url);
 }
 
+/* Runs amlctl with argv (NULL-terminated) against url; returns its exit
+ * status, its output (stdout and stderr) in out. */
+static int
+amlctl(const char *url, const char *const *argv, char *out, size_t outlen)
+{
+	char env0[1100], log[] = "/tmp/amlrisk-retention-XXXXXX";
+	char *env[] = {env0, NULL};
+	int fd = mkstemp(log);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(env0, sizeof(env0), "DATABASE_URL=%s", url);
+	pid_t pid = th_spawn("amlctl", (char *const *)argv, env, log);
+	int st = th_stop(pid, 0, 30000);
+	FILE *f = fopen(log, "r");
+	assert_non_null(f);
+	size_t n = fread(out, 1, outlen - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	unlink(log);
+	assert_true(st >= 0 && WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* amlctl: bad options exit 2 naming the value, pin/unpin, prune by count
+ * and by age keeps the latest and the pinned run and says why. */
+static void
+test_amlctl_prune_pin(void **st)
+{
+	(void)st;
+	char url[1024], out[4096];
+	th_db_create(url, sizeof(url), 1);
+	PGconn *c = th_db_connect(url);
+	exec_ok(c, "INSERT INTO scoring_runs (model, config_json, tx_source, watermark, status,"
+	           " created_at) SELECT 'hop_exposure/v1', '{}', '{}', 1, 'completed',"
+	           " now() - interval '10 days' FROM generate_series(1, 4)");
+	exec_ok(c, "INSERT INTO risk_scores (run_id, wallet, risk_score, exposures, exposures_json,"
+	           " in_degree, out_degree, is_illicit) SELECT r, 'w', 0, 0, '[]', 0, 0, false"
+	           " FROM generate_series(1, 4) r");
+	static const struct {
+		const char *argv[6];
+		const char *says;
+	} BAD[] = {
+	        {{"amlctl", "runs", "prune", "--older-than", "7x", NULL}, "'7x' is not a duration"},
+	        {{"amlctl", "runs", "prune", "--older-than", "d", NULL}, "'d' is not a duration"},
+	        {{"amlctl", "runs", "prune", "--older-than", "0h", NULL}, "'0h' is not a duration"},
+	        {{"amlctl", "runs", "prune", "--keep", "-1", NULL}, "'-1' is not a count"},
+	        {{"amlctl", "runs", "prune", "--keep", "2x", NULL}, "'2x' is not a count"},
+	        {{"amlctl", "runs", "prune", NULL}, "give --keep N and/or --older-than"},
+	        {{"amlctl", "runs", "pin", "abc", NULL}, "'abc' is not a positive integer"},
+	        {{"amlctl", "runs", "--keep", "1", NULL}, "runs does not take --keep"},
+	        {{"amlctl", "runs", "drop", "1", NULL}, "unknown subcommand"},
+	};
+	for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++) {
+		assert_int_equal(amlctl(url, BAD[i].argv, out, sizeof(out)), 2);
+		if (strstr(out, BAD[i].says) == NULL)
+			fail_msg("case %zu: '%s' does not say '%s'", i, out, BAD[i].says);
+	}
+	assert_int_equal(th_db_int(c, "SELECT count(*) FROM scoring_runs"), 4);
+	const char *pin[] = {"amlctl", "runs", "pin", "1", NULL};
+	assert_int_equal(amlctl(url, pin, out, sizeof(out)), 0);
+	const char *pin99[] = {"amlctl", "runs", "pin", "99", NULL};
+	assert_int_equal(amlctl(url, pin99, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "no such run"));
+	const char *keep[] = {"amlctl", "runs", "prune", "--keep", "3", NULL};
+	assert_int_equal(amlctl(url, keep, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "kept run 1: pinned"));
+	assert_int_equal(th_db_int(c, "SELECT count(*) FROM scoring_runs"), 4);
+	const char *unpin[] = {"amlctl", "runs", "unpin", "1", NULL};
+	assert_int_equal(amlctl(url, unpin, out, sizeof(out)), 0);
+	const char *age[] = {"amlctl", "runs", "prune", "--older-than", "7d", NULL};
+	assert_int_equal(amlctl(url, age, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "pruned run 1"));
+	assert_non_null(strstr(out, "pruned run 3"));
+	assert_non_null(strstr(out, "kept run 4: latest completed run of hop_exposure/v1"));
+	assert_int_equal(th_db_int(c, "SELECT count(*) FROM scoring_runs"), 1);
+	assert_int_equal(th_db_int(c, "SELECT count(*) FROM pg_class WHERE relname LIKE"
+	                              " 'risk\\_scores\\_r%' AND relkind = 'r'"),
+	                 1);
+	assert_int_equal(th_db_int(c, "SELECT count(*) FROM risk_scores"), 1);
+	PQfinish(c);
+	th_db_drop(url);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_005_partitions_and_prune),
+	        cmocka_unit_test(test_amlctl_prune_pin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
