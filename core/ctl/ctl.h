@@ -31,7 +31,11 @@ typedef struct ctl_args {
 	const char *model, *side, *smoothing; /* score: flow_exposure/v1 (and --hops) */
 	bool no_degree_normalize, no_labels;
 	const char *database_url;
+	const char *keep, *older_than; /* runs prune */
 } ctl_args;
+
+/* amlctl runs prune|pin|unpin (ctl_retain.c); returns the exit status. */
+int ctl_runs_retention(const ctl_args *a);
 
 /* Runs a command; returns the exit status (0 ok, 1 error, 2 usage). */
 int ctl_run(const ctl_args *a);

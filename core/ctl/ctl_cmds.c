@@ -824,6 +824,8 @@ stray_option(const ctl_args *a, const command *cmd)
 	        {"model", a->model != NULL},
 	        {"side", a->side != NULL},
 	        {"smoothing", a->smoothing != NULL},
+	        {"keep", a->keep != NULL},
+	        {"older-than", a->older_than != NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
@@ -854,6 +856,8 @@ ctl_run(const ctl_args *a)
 		const char *stray;
 		if (strcmp(a->cmd, c->name) != 0)
 			continue;
+		if (strcmp(c->name, "runs") == 0 && a->n_operands > 0)
+			return ctl_runs_retention(a);
 		if (a->n_operands != c->operands)
 			return ctl_usage_error("%s takes %d argument(s), %d given", c->name,
 			                       c->operands, a->n_operands);

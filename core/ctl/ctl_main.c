@@ -40,6 +40,10 @@ usage(FILE *f)
 	        "  graph W [--hops H] [--node-limit N] [--edge-limit E]\n"
 	        "                                 W's neighbourhood (latest run)\n"
 	        "  runs [--limit N] [--before ID] stored runs, newest first (paged)\n"
+	        "  runs prune [--keep N] [--older-than 7d|12h|30m|45s] [--database-url URL]\n"
+	        "                                 drop old runs' scores (never pinned, running,\n"
+	        "                                 in-use or a model's latest completed run)\n"
+	        "  runs pin ID | runs unpin ID    keep a run from pruning (DATABASE_URL)\n"
 	        "  run ID                         one run's summary\n"
 	        "  ingestion                      the consumer's progress\n"
 	        "  migrate [--database-url URL]   apply the SQL migrations (DATABASE_URL)\n"
@@ -102,6 +106,8 @@ main(int argc, char **argv)
 		O_SIDE,
 		O_SMOOTHING,
 		O_DBURL,
+		O_KEEP,
+		O_OLDER,
 		O_HELP,
 		O_VERSION
 	};
@@ -128,6 +134,8 @@ main(int argc, char **argv)
 	        {"side", required_argument, NULL, O_SIDE},
 	        {"smoothing", required_argument, NULL, O_SMOOTHING},
 	        {"database-url", required_argument, NULL, O_DBURL},
+	        {"keep", required_argument, NULL, O_KEEP},
+	        {"older-than", required_argument, NULL, O_OLDER},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
@@ -214,6 +222,12 @@ main(int argc, char **argv)
 			break;
 		case O_DBURL:
 			a.database_url = optarg;
+			break;
+		case O_KEEP:
+			a.keep = optarg;
+			break;
+		case O_OLDER:
+			a.older_than = optarg;
 			break;
 		case 'h':
 		case O_HELP:
