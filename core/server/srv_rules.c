@@ -51,8 +51,7 @@ parse_rule(const char *s, const char *end, srv_rule *r, char *err, size_t errlen
 	double v;
 	if ((size_t)len > strlen(TH) && strncmp(s, TH, strlen(TH)) == 0) {
 		if (parse_double(s + strlen(TH), end, &v) != AMLRISK_OK || v <= 0.0) {
-			snprintf(err, errlen,
-			         "ALERT_RULES: '%.*s': the threshold must be a number > 0", len, s);
+			snprintf(err, errlen, "'%.*s': the threshold must be a number > 0", len, s);
 			return AMLRISK_EINVAL;
 		}
 		char num[AMLRISK_FMT_DOUBLE_MAX];
@@ -71,8 +70,8 @@ parse_rule(const char *s, const char *end, srv_rule *r, char *err, size_t errlen
 			n = n * 10 + (unsigned long)(*p - '0');
 		}
 		if (!ok || n < 1 || n > SRV_RULE_TOP_MAX) {
-			snprintf(err, errlen, "ALERT_RULES: '%.*s': N of top<=N must be 1..%d", len,
-			         s, SRV_RULE_TOP_MAX);
+			snprintf(err, errlen, "'%.*s': N of top<=N must be 1..%d", len, s,
+			         SRV_RULE_TOP_MAX);
 			return AMLRISK_EINVAL;
 		}
 		r->kind = SRV_RULE_TOP;
@@ -80,8 +79,7 @@ parse_rule(const char *s, const char *end, srv_rule *r, char *err, size_t errlen
 		snprintf(r->name, sizeof(r->name), "%s%lu", TOP, n);
 		return AMLRISK_OK;
 	}
-	snprintf(err, errlen,
-	         "ALERT_RULES: '%.*s' is not a rule (threshold>=SCORE or top<=N, comma-separated)",
+	snprintf(err, errlen, "'%.*s' is not a rule (threshold>=SCORE or top<=N, comma-separated)",
 	         len > 80 ? 80 : len, s);
 	return AMLRISK_EINVAL;
 }
@@ -101,12 +99,11 @@ srv_rules_parse(srv_rules *out, const char *spec, double margin, char *err, size
 		while (b > a && isspace((unsigned char)b[-1]))
 			b--;
 		if (a == b) {
-			snprintf(err, errlen,
-			         "ALERT_RULES: an empty rule (two commas, or one at an end)");
+			snprintf(err, errlen, "an empty rule (two commas, or one at an end)");
 			return AMLRISK_EINVAL;
 		}
 		if (rs.n == SRV_RULES_MAX) {
-			snprintf(err, errlen, "ALERT_RULES: more than %d rules", SRV_RULES_MAX);
+			snprintf(err, errlen, "more than %d rules", SRV_RULES_MAX);
 			return AMLRISK_EINVAL;
 		}
 		srv_rule *r = &rs.rule[rs.n];
@@ -114,14 +111,13 @@ srv_rules_parse(srv_rules *out, const char *spec, double margin, char *err, size
 			return AMLRISK_EINVAL;
 		for (int i = 0; i < rs.n; i++)
 			if (strcmp(rs.rule[i].name, r->name) == 0) {
-				snprintf(err, errlen, "ALERT_RULES: '%s' is given twice", r->name);
+				snprintf(err, errlen, "'%s' is given twice", r->name);
 				return AMLRISK_EINVAL;
 			}
 		rs.n++;
 		s = *end == ',' ? end + 1 : end;
 		if (*end == ',' && *s == '\0') {
-			snprintf(err, errlen,
-			         "ALERT_RULES: an empty rule (two commas, or one at an end)");
+			snprintf(err, errlen, "an empty rule (two commas, or one at an end)");
 			return AMLRISK_EINVAL;
 		}
 	}

@@ -2,7 +2,8 @@
  * risk_alerts outbox read newest first in pages (before_id), oldest first
  * after a cursor (after_id), filtered by wallet, rule and time, each answer
  * checked against a count made in the database; the payload decoded with its
- * row's id; and every bad argument refused. */
+ * row's id; and every bad argument refused. A rule that does not parse or a
+ * live config invalid for its model stops the core at start, named. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <nng/nng.h>
@@ -221,11 +223,51 @@ test_list_alerts(void **st)
 	ts_core_fini(&c);
 }
 
+/* The core exits 2 at start with a message for a bad rule or live config,
+ * and serves with good ones. */
+static void
+test_bad_live_config(void **st)
+{
+	ts_core c;
+	char db[1100], listen_env[300], log[256];
+	static const struct {
+		const char *live, *rules, *says;
+	} bad[] = {
+	        {"LIVE_SCORING_CONFIG={}", "ALERT_RULES=threshold>=half",
+	         "ALERT_RULES: 'threshold>=half': the threshold must be a number > 0"},
+	        {"LIVE_SCORING_CONFIG={}", "ALERT_RULES=top<=10,rank<=3",
+	         "ALERT_RULES: 'rank<=3' is not a rule"},
+	        {"LIVE_SCORING_CONFIG={\"model\": \"flow_exposure/v1\", \"hop_weights\": [1]}",
+	         "ALERT_RULES=top<=10", "LIVE_SCORING_CONFIG: hop_weights"},
+	        {"LIVE_SCORING_CONFIG={\"hops\": 99, \"model\": \"flow_exposure/v1\"}",
+	         "ALERT_RULES=", "LIVE_SCORING_CONFIG: hops"},
+	        {"LIVE_SCORING_CONFIG=", "ALERT_RULES=top<=10", "set LIVE_SCORING_CONFIG"},
+	};
+	pid_t pid;
+	(void)st;
+	ts_core_init(&c, 0);
+	snprintf(db, sizeof(db), "DATABASE_URL=%s", c.db_url);
+	snprintf(listen_env, sizeof(listen_env), "RPC_LISTEN=%s", c.rpc_url);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *env[] = {db, listen_env, (char *)bad[i].live, (char *)bad[i].rules, NULL};
+		snprintf(log, sizeof(log), "%s/bad%zu.log", c.dir, i);
+		int status = ts_core_run(env, log, 30000, &pid);
+		assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2);
+		if (!ts_file_has(log, bad[i].says, 1))
+			fail_msg("case %zu: the log does not say '%s'", i, bad[i].says);
+	}
+	char *good[] = {"LIVE_SCORING_CONFIG={\"model\": \"flow_exposure/v1\"}",
+	                "ALERT_RULES=threshold>=0.5,top<=100", "ALERT_REARM_MARGIN=0.1", NULL};
+	ts_core_start(&c, good);
+	ts_core_fini(&c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_list_alerts),
+	        cmocka_unit_test(test_bad_live_config),
 	};
 	int rv = cmocka_run_group_tests(tests, NULL, NULL);
 
