@@ -66,6 +66,8 @@ srv_opts_usage(FILE *f)
 	        "  --alert-rearm-margin M  a fired rule re-arms once the score is below\n"
 	        "                          threshold - M, or the rank above N + ceil(M*N);\n"
 	        "                          0 <= M < 1 [ALERT_REARM_MARGIN; 0.05]\n"
+	        "  alerts are published by the outbox relay to ALERTS_TOPIC [risk.alerts] on\n"
+	        "  KAFKA_BOOTSTRAP_SERVERS (with a live view; unset = kept in risk_alerts)\n"
 	        "  --help, --version\n"
 	        "\n"
 	        "Authentication: every call must carry the shared secret when one is set:\n"
@@ -270,6 +272,10 @@ from_env(srv_opts *o, live_raw *live)
 		live->rules = v;
 	if ((v = getenv("ALERT_REARM_MARGIN")) != NULL && *v != '\0')
 		live->margin = v;
+	if ((v = getenv("KAFKA_BOOTSTRAP_SERVERS")) != NULL && *v != '\0')
+		o->kafka = v;
+	if ((v = getenv("ALERTS_TOPIC")) != NULL && *v != '\0')
+		o->alerts_topic = v;
 	for (int k = 0; k < K_COUNT; k++) {
 		if ((v = getenv(KNOBS[k].env)) != NULL && *v != '\0' &&
 		    set_knob(o, k, KNOBS[k].env, v) != 0)
@@ -341,6 +347,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->statement_timeout_ms = 30000;
 	o->db_io_timeout_ms = SRV_DB_IO_TIMEOUT_DEFAULT;
 	o->labels_max = LABELS_MAX_DEFAULT;
+	o->alerts_topic = "risk.alerts";
 	if (from_env(o, &live) != 0)
 		return 2;
 	optind = 1;

@@ -33,6 +33,8 @@ typedef struct srv_opts {
 	int live_on;               /* LIVE_SCORING_CONFIG set: keep a live view */
 	core_config live;          /* its effective config (valid) when live_on */
 	srv_rules rules;           /* ALERT_RULES, ALERT_REARM_MARGIN (n = 0: none) */
+	const char *kafka;         /* KAFKA_BOOTSTRAP_SERVERS: alert relay; NULL = none */
+	const char *alerts_topic;  /* ALERTS_TOPIC */
 } srv_opts;
 
 /* Fills o from the environment and argv (borrowed: strings point into them).
