@@ -302,6 +302,25 @@ wait_published(PGconn *conn, int timeout_ms)
 	return left;
 }
 
+/* Reads topic from the start: alerts 1..RELAY_ALERTS each exactly once,
+ * keyed by their wallet, nothing else. */
+static void
+expect_each_once(const char *topic)
+{
+	seen s = {.bad = 0};
+	char group[160];
+	snprintf(group, sizeof(group), "%s.check", topic);
+	rd_kafka_t *rk = th_kafka_subscribe(topic, group);
+	size_t got = th_kafka_consume(rk, RELAY_ALERTS, 60000, 1000, count_alert, &s);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	assert_int_equal(s.bad, 0);
+	for (int id = 1; id <= RELAY_ALERTS; id++)
+		if (s.count[id] != 1)
+			fail_msg("alert %d arrived %d times", id, s.count[id]);
+	assert_int_equal(got, RELAY_ALERTS);
+}
+
 /* The relay delivers a batch, the core is killed (-9, injected) before it
  * marks it; after a restart the tails show the batch delivered: it is marked,
  * not sent again, and later alerts follow. Each id arrives exactly once. */
@@ -342,18 +361,7 @@ test_relay_exactly_once(void **st)
 	assert_int_equal(th_db_int(conn, "SELECT max(id) FROM risk_alerts"), RELAY_ALERTS);
 	assert_true(ts_file_has(c.log, "relay.recovered", 1));
 
-	seen s = {.bad = 0};
-	char group[160];
-	snprintf(group, sizeof(group), "%s.check", topic);
-	rd_kafka_t *rk = th_kafka_subscribe(topic, group);
-	size_t got = th_kafka_consume(rk, RELAY_ALERTS, 30000, 1000, count_alert, &s);
-	rd_kafka_consumer_close(rk);
-	rd_kafka_destroy(rk);
-	assert_int_equal(s.bad, 0);
-	for (int id = 1; id <= RELAY_ALERTS; id++)
-		if (s.count[id] != 1)
-			fail_msg("alert %d arrived %d times", id, s.count[id]);
-	assert_int_equal(got, RELAY_ALERTS);
+	expect_each_once(topic);
 	PQfinish(conn);
 	ts_core_fini(&c);
 }
@@ -392,18 +400,7 @@ test_relay_broker_down(void **st)
 	assert_int_equal(ct_stack_run(&stk, "start-kafka"), 0);
 	assert_int_equal(wait_published(conn, 120000), 0);
 
-	seen s = {.bad = 0};
-	char group[160];
-	snprintf(group, sizeof(group), "%s.check", topic);
-	rd_kafka_t *rk = th_kafka_subscribe(topic, group);
-	size_t got = th_kafka_consume(rk, RELAY_ALERTS, 60000, 1000, count_alert, &s);
-	rd_kafka_consumer_close(rk);
-	rd_kafka_destroy(rk);
-	assert_int_equal(s.bad, 0);
-	for (int id = 1; id <= RELAY_ALERTS; id++)
-		if (s.count[id] != 1)
-			fail_msg("alert %d arrived %d times", id, s.count[id]);
-	assert_int_equal(got, RELAY_ALERTS);
+	expect_each_once(topic);
 	PQfinish(conn);
 	ts_core_fini(&c);
 	ct_stack_cleanup(&stk);
