@@ -9,6 +9,7 @@
 
 #include "core_engine.h"
 #include "rpc.h"
+#include "srv_rules.h"
 
 typedef struct srv_opts {
 	const char *database_url;  /* libpq conninfo or URI; "" = libpq's PG* defaults */
@@ -32,6 +33,11 @@ typedef struct srv_opts {
 	int insecure;              /* serve a non-local address without authentication */
 	rpc_secret secret;         /* RPC_SECRET(_FILE), RPC_SECRET_PREVIOUS; empty = none */
 	const char *metrics_listen; /* host:port of GET /metrics; NULL = off */
+	int live_on;               /* LIVE_SCORING_CONFIG set: keep a live view */
+	core_config live;          /* its effective config (valid) when live_on */
+	srv_rules rules;           /* ALERT_RULES, ALERT_REARM_MARGIN (n = 0: none) */
+	const char *kafka;         /* KAFKA_BOOTSTRAP_SERVERS: alert relay; NULL = none */
+	const char *alerts_topic;  /* ALERTS_TOPIC */
 } srv_opts;
 
 /* Fills o from the environment and argv (borrowed: strings point into them).
