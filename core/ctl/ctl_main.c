@@ -33,8 +33,10 @@ usage(FILE *f)
 	        "        [--count within|exact] [--no-degree-normalize]\n"
 	        "        flow_exposure/v1: [--hops K] [--side both|received|sent]\n"
 	        "        [--smoothing X]             or   [--config-json JSON]\n"
-	        "  top [-n N] [--run ID]          the riskiest wallets (N <= 1000, default 10)\n"
-	        "  wallet W [--run ID]            one wallet's score and per-hop values\n"
+	        "  top [-n N] [--run ID | --live] the riskiest wallets (N <= 1000, default 10) of\n"
+	        "                                 a run, or of the live view (its watermark "
+	        "shown)\n"
+	        "  wallet W [--run ID | --live]   one wallet's score and per-hop values\n"
 	        "  explain W [--sources N]        why W scores what it does (latest run): per hop\n"
 	        "                                 sources, or the N largest contributors (flow)\n"
 	        "  graph W [--hops H] [--node-limit N] [--edge-limit E]\n"
@@ -42,6 +44,9 @@ usage(FILE *f)
 	        "  runs [--limit N] [--before ID] stored runs, newest first (paged)\n"
 	        "  run ID                         one run's summary\n"
 	        "  ingestion                      the consumer's progress\n"
+	        "  alerts [--wallet W] [--rule R] [--limit N] [--before ID] [--follow]\n"
+	        "                                 risk alerts of the live view, newest first;\n"
+	        "                                 --follow: then each new one (Ctrl-C ends)\n"
 	        "  migrate [--database-url URL]   apply the SQL migrations (DATABASE_URL)\n"
 	        "\n"
 	        "options:\n"
@@ -102,6 +107,10 @@ main(int argc, char **argv)
 		O_SIDE,
 		O_SMOOTHING,
 		O_DBURL,
+		O_LIVE,
+		O_WALLET,
+		O_RULE,
+		O_FOLLOW,
 		O_HELP,
 		O_VERSION
 	};
@@ -128,6 +137,10 @@ main(int argc, char **argv)
 	        {"side", required_argument, NULL, O_SIDE},
 	        {"smoothing", required_argument, NULL, O_SMOOTHING},
 	        {"database-url", required_argument, NULL, O_DBURL},
+	        {"live", no_argument, NULL, O_LIVE},
+	        {"wallet", required_argument, NULL, O_WALLET},
+	        {"rule", required_argument, NULL, O_RULE},
+	        {"follow", no_argument, NULL, O_FOLLOW},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
@@ -216,6 +229,18 @@ main(int argc, char **argv)
 			a.database_url = optarg;
 			break;
 		case 'h':
+		case O_LIVE:
+			a.live = true;
+			break;
+		case O_WALLET:
+			a.wallet = optarg;
+			break;
+		case O_RULE:
+			a.rule = optarg;
+			break;
+		case O_FOLLOW:
+			a.follow = true;
+			break;
 		case O_HELP:
 			usage(stdout);
 			return 0;

@@ -1160,6 +1160,150 @@ test_alerts_stream_slow(void **state)
 	sse_close(&fast);
 }
 
+/* ---- amlctl against the fake core ------------------------------------------ */
+
+/* Reads the whole file path into out (cap bytes, NUL-terminated). */
+static void
+slurp(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(out, 1, cap - 1, f);
+		fclose(f);
+	}
+	out[n] = '\0';
+}
+
+/* Runs amlctl with argv against the fake core; its output into out; returns
+ * its exit status (asserts it exits within 20 s). */
+static int
+amlctl(char *const argv[], char *out, size_t cap, const char *log)
+{
+	char url[96];
+	char *env[] = {url, NULL};
+	int64_t end = th_now_ms() + 20000;
+	pid_t pid;
+	int st;
+
+	snprintf(url, sizeof(url), "RPC_URL=%s", fake_url);
+	unlink(log);
+	pid = th_spawn("amlctl", argv, env, log);
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		assert_true(th_now_ms() < end);
+		usleep(10 * 1000);
+	}
+	slurp(log, out, cap);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Alert i was created at 14:13:(20 + i) (ALERT_T0): its row is found by that
+ * time. amlctl top --live / wallet W --live (the watermark shown, --run with it a
+ * usage error, a core without live scoring an error), amlctl alerts (filters,
+ * paging hint, --json) and alerts --follow (new alerts as they come, SIGINT
+ * ends it with 0). */
+static void
+test_amlctl_live_alerts(void **state)
+{
+	char out[65536], log[300], url[96];
+	char *env[] = {url, NULL};
+	int64_t end;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.amlctl.%d.log", gwt_log_dir(), (int)getpid());
+	snprintf(url, sizeof(url), "RPC_URL=%s", fake_url);
+	atomic_store(&live_on, 1);
+	assert_int_equal(amlctl((char *[]){"amlctl", "top", "--live", "-n", "3", NULL}, out,
+	                        sizeof(out), log),
+	                 0);
+	assert_non_null(strstr(out, "live (hop_exposure/v1)"));
+	assert_non_null(strstr(out, "120 (updated 2025-11-25T14:21:03"));
+	assert_non_null(strstr(out, "lag"));
+	assert_non_null(strstr(out, "10 rows, 0.250 s"));
+	assert_null(strstr(out, "run 7"));
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "wallet", "B", "--live", NULL}, out, sizeof(out), log),
+	        0);
+	assert_non_null(strstr(out, "watermark"));
+	assert_non_null(strstr(out, "risk_score"));
+	assert_int_equal(amlctl((char *[]){"amlctl", "--json", "wallet", "B", "--live", NULL}, out,
+	                        sizeof(out), log),
+	                 0);
+	assert_non_null(strstr(out, "\"graph_watermark\": 125"));
+	assert_int_equal(amlctl((char *[]){"amlctl", "top", "--live", "--run", "3", NULL}, out,
+	                        sizeof(out), log),
+	                 2);
+	assert_non_null(strstr(out, "drop --run"));
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "runs", "--live", NULL}, out, sizeof(out), log), 2);
+	atomic_store(&live_ignored, 1);
+	assert_int_equal(amlctl((char *[]){"amlctl", "top", "--live", NULL}, out, sizeof(out), log),
+	                 1);
+	assert_non_null(strstr(out, "live view"));
+	atomic_store(&live_ignored, 0);
+	atomic_store(&live_on, 0);
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "wallet", "B", "--live", NULL}, out, sizeof(out), log),
+	        1);
+	assert_non_null(strstr(out, "FAILED_PRECONDITION"));
+	/* alerts */
+	atomic_store(&alerts_n, 12);
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "alerts", "--limit", "5", NULL}, out, sizeof(out), log),
+	        0);
+	assert_true(strstr(out, "14:13:32.") != NULL && strstr(out, "14:13:28.") != NULL);
+	assert_null(strstr(out, "14:13:27."));
+	assert_non_null(strstr(out, "more: amlctl alerts --before 8"));
+	assert_int_equal(amlctl((char *[]){"amlctl", "alerts", "--wallet", "W1", "--rule",
+	                                   "threshold>=0.5", NULL},
+	                        out, sizeof(out), log),
+	                 0);
+	assert_true(strstr(out, "14:13:27.") != NULL && strstr(out, "14:13:21.") != NULL);
+	assert_null(strstr(out, "14:13:24."));
+	assert_int_equal(amlctl((char *[]){"amlctl", "--json", "alerts", "--limit", "1", NULL}, out,
+	                        sizeof(out), log),
+	                 0);
+	assert_non_null(strstr(out, "\"alert_id\": 12"));
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "alerts", "--limit", "x", NULL}, out, sizeof(out), log),
+	        2);
+	assert_int_equal(amlctl((char *[]){"amlctl", "alerts", "--follow", "--before", "3", NULL},
+	                        out, sizeof(out), log),
+	                 2);
+	atomic_store(&alerts_off, 1);
+	assert_int_equal(amlctl((char *[]){"amlctl", "alerts", NULL}, out, sizeof(out), log), 1);
+	assert_non_null(strstr(out, "UNIMPLEMENTED"));
+	atomic_store(&alerts_off, 0);
+	/* --follow: the latest page, then each new alert once */
+	unlink(log);
+	pid = th_spawn("amlctl", (char *[]){"amlctl", "alerts", "--follow", "--limit", "3", NULL},
+	               env, log);
+	end = th_now_ms() + 20000;
+	for (slurp(log, out, sizeof(out)); strstr(out, "14:13:32.") == NULL;
+	     slurp(log, out, sizeof(out))) {
+		assert_true(th_now_ms() < end);
+		usleep(20 * 1000);
+	}
+	assert_true(strstr(out, "14:13:30.") != NULL &&
+	            strstr(out, "14:13:30.") < strstr(out, "14:13:32."));
+	atomic_store(&alerts_n, 14);
+	for (; strstr(out, "14:13:34.") == NULL; slurp(log, out, sizeof(out))) {
+		assert_true(th_now_ms() < end);
+		usleep(20 * 1000);
+	}
+	assert_true(strstr(out, "14:13:33.") != NULL &&
+	            strstr(out, "14:13:33.") < strstr(out, "14:13:34."));
+	st = th_stop(pid, SIGINT, 5000);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	slurp(log, out, sizeof(out));
+	assert_null(strstr(strstr(out, "14:13:33.") + 1, "14:13:33.")); /* once */
+	unlink(log);
+}
+
 static void
 test_deadline(void **state)
 {
@@ -2016,6 +2160,7 @@ main(void)
 	        cmocka_unit_test(test_alerts),
 	        cmocka_unit_test(test_alerts_stream),
 	        cmocka_unit_test(test_alerts_stream_slow),
+	        cmocka_unit_test(test_amlctl_live_alerts),
 	        cmocka_unit_test(test_deadline),
 	        cmocka_unit_test(test_explain_graph),
 	        cmocka_unit_test(test_runs_ingestion),
