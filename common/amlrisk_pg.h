@@ -15,6 +15,10 @@
 #define AMLRISK_PG_KEEPALIVE_COUNT   3     /* keepalives_count */
 #define AMLRISK_PG_USER_TIMEOUT_MS   15000 /* tcp_user_timeout: unacknowledged data */
 
+/* The channel the consumer NOTIFYs in each batch's transaction that inserted
+ * rows (payload: the new high-water ingest seq) and the core LISTENs on. */
+#define AMLRISK_PG_INGEST_CHANNEL "amlrisk_ingest"
+
 /* Dials url (a URI or conninfo string; borrowed) as application app with the
  * settings above placed before the URL, so that anything the URL sets itself
  * overrides them. On success *out is a connected PGconn the caller

@@ -12,6 +12,7 @@
 #include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "amlrisk_log.h"
+#include "amlrisk_pg.h"
 #include "cons.h"
 
 struct cons_db {
@@ -131,7 +132,10 @@ static const char *SQL_CONSUMER = SQL_CONSUMER_UPSERT;
 /* A batch's state in one statement: the consumer's row ($1..$11 as above),
  * then with $12 partitions, $13 next offsets, $14 high watermarks (NULL
  * unknown): ingestion_offsets (the stored offset only moves forward: rows
- * below it are written) and the group's counted offsets. */
+ * below it are written) and the group's counted offsets; and when the batch
+ * inserted rows ($16 > 0), NOTIFY $15 with the new high-water seq (taken
+ * under the append lock, so it is this batch's last row), delivered by
+ * PostgreSQL at COMMIT and never for a rolled back batch. */
 static const char *SQL_BATCH_STATE =
         "WITH c AS (" SQL_CONSUMER_UPSERT " RETURNING 1),"
         " o AS (INSERT INTO ingestion_offsets AS o (topic, partition, consumer_id,"
@@ -146,7 +150,9 @@ static const char *SQL_BATCH_STATE =
         "  SELECT $2, $3, p, n FROM unnest($12::int[], $13::bigint[]) AS u(p, n)"
         "  ON CONFLICT (group_id, topic, partition)"
         "  DO UPDATE SET next_offset = GREATEST(k.next_offset, EXCLUDED.next_offset) RETURNING 1)"
-        " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM o), (SELECT count(*) FROM k)";
+        " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM o), (SELECT count(*) FROM k),"
+        "  (SELECT count(*) FROM (SELECT pg_notify($15, max(seq)::text) FROM transactions"
+        "   HAVING $16::bigint > 0) n)";
 
 /* $1 topic $2 partitions $3 high watermarks: the idle refresh of lag */
 static const char *SQL_REFRESH =
@@ -569,13 +575,16 @@ cons_db_write(cons_db *db, cons_batch *b, const cons_db_state *st, cons_db_count
 	int64_t t_insert = amlrisk_now_ms();
 	cons_db_counts c;
 	count_batch(db, b, from, ins, &c);
-	char num[7][96];
-	const char *p[14];
+	char num[7][96], inserted[24];
+	const char *p[16];
 	consumer_params(st, &c, num, p);
 	p[11] = arr[0];
 	p[12] = arr[1];
 	p[13] = arr[2];
-	if ((rv = exec(db, "state", SQL_BATCH_STATE, 14, p, PGRES_TUPLES_OK, NULL, err, errlen)) !=
+	p[14] = AMLRISK_PG_INGEST_CHANNEL;
+	snprintf(inserted, sizeof(inserted), "%" PRId64, ins);
+	p[15] = inserted;
+	if ((rv = exec(db, "state", SQL_BATCH_STATE, 16, p, PGRES_TUPLES_OK, NULL, err, errlen)) !=
 	    0)
 		goto end;
 	int64_t t_state = amlrisk_now_ms();

@@ -12,6 +12,7 @@
 #include "rpc.h"
 #include "srv_ctx.h"
 #include "srv_monitor.h"
+#include "srv_relay.h"
 #include "srv_rpcwatch.h"
 #include "srv_time.h"
 
@@ -52,6 +53,7 @@ main(int argc, char **argv)
 	srv_state *state = NULL;
 	srv_db *db = NULL;
 	srv_monitor *mon = NULL;
+	srv_relay *relay = NULL;
 	srv_writer *writer = NULL;
 	rpc_server *srv = NULL;
 	rpc_server_opts ropts = {0};
@@ -81,7 +83,10 @@ main(int argc, char **argv)
 	    (rv = srv_db_create(&db, opts.database_url, opts.db_pool, opts.statement_timeout_ms)) !=
 	            0 ||
 	    (rv = srv_monitor_create(&mon, opts.database_url, opts.health_ms, state)) != 0 ||
-	    (rv = srv_writer_create(&writer, &wconf, state)) != 0) {
+	    (rv = srv_writer_create(&writer, &wconf, state)) != 0 ||
+	    (opts.live_on && opts.kafka != NULL &&
+	     (rv = srv_relay_create(&relay, opts.database_url, opts.kafka, opts.alerts_topic)) !=
+	             0)) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.init_failed", "error=\"%s\"",
 		            amlrisk_strerror(rv));
 		goto out;
@@ -138,6 +143,7 @@ out:
 		srv_writer_stop(writer);
 	rpc_server_destroy(srv);
 	srv_writer_destroy(writer);
+	srv_relay_destroy(relay);
 	srv_monitor_destroy(mon);
 	srv_db_destroy(db);
 	srv_state_destroy(state);

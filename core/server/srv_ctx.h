@@ -22,6 +22,9 @@
 #define SRV_TOP_OFFSET_MAX          100000
 #define SRV_HISTORY_DEFAULT         50
 #define SRV_HISTORY_MAX             500
+#define SRV_ALERTS_DEFAULT          50
+#define SRV_ALERTS_MAX              1000
+#define SRV_ALERT_RULE_MAX          128
 #define SRV_DIST_BINS_DEFAULT       40
 #define SRV_DIST_BINS_MAX           1000
 #define SRV_RUNS_DEFAULT            20

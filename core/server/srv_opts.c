@@ -57,6 +57,17 @@ srv_opts_usage(FILE *f)
 	        "                          CA [RPC_TLS_CLIENT_CA]\n"
 	        "  --insecure-rpc          serve a non-local address with no authentication\n"
 	        "                          [RPC_INSECURE=1]\n"
+	        "  --live-scoring-config J keep a live view scored with the JSON config J of\n"
+	        "                          either model (\"model\" key; the scoring model's\n"
+	        "                          defaults under the keys given) [LIVE_SCORING_CONFIG;\n"
+	        "                          unset = no live view]\n"
+	        "  --alert-rules R         alert rules of the live view, comma-separated:\n"
+	        "                          threshold>=SCORE, top<=N (at most %d) [ALERT_RULES]\n"
+	        "  --alert-rearm-margin M  a fired rule re-arms once the score is below\n"
+	        "                          threshold - M, or the rank above N + ceil(M*N);\n"
+	        "                          0 <= M < 1 [ALERT_REARM_MARGIN; 0.05]\n"
+	        "  alerts are published by the outbox relay to ALERTS_TOPIC [risk.alerts] on\n"
+	        "  KAFKA_BOOTSTRAP_SERVERS (with a live view; unset = kept in risk_alerts)\n"
 	        "  --help, --version\n"
 	        "\n"
 	        "Authentication: every call must carry the shared secret when one is set:\n"
@@ -71,7 +82,7 @@ srv_opts_usage(FILE *f)
 	        "latest completed run from PostgreSQL, then loads the graph in the background.\n"
 	        "SIGTERM/SIGINT: stops taking calls, cancels a run being stored, exits 0.\n",
 	        RPC_DEFAULT_URL, CORE_MODEL_HOP_NAME, CORE_MODEL_FLOW_NAME, CORE_MODEL_HOP_NAME,
-	        CORE_THREADS_MAX, LABELS_MAX_DEFAULT);
+	        CORE_THREADS_MAX, LABELS_MAX_DEFAULT, SRV_RULES_MAX);
 }
 
 /* Strict decimal in [lo, hi]. */
@@ -184,8 +195,53 @@ set_model(srv_opts *o, const char *name, const char *s)
 	return 0;
 }
 
+/* The live view's settings as given, checked together once all are read. */
+typedef struct live_raw {
+	const char *config, *config_name; /* NULL = unset */
+	const char *rules, *rules_name;
+	const char *margin, *margin_name;
+} live_raw;
+
+/* Validates the live view's settings into o; messages name the variable or
+ * flag and what is wrong. */
 static int
-from_env(srv_opts *o)
+set_live(srv_opts *o, const live_raw *r)
+{
+	char err[512];
+	double margin = SRV_REARM_MARGIN_DEFAULT;
+
+	if (r->config != NULL) {
+		core_config base;
+		core_config_defaults_model(&base, o->scoring_model);
+		base.illicit_seed = o->illicit_seed;
+		if (core_config_merge(&o->live, &base, r->config, strlen(r->config), err,
+		                      sizeof(err)) != 0) {
+			fprintf(stderr, "amlrisk-core: %s: %s\n", r->config_name, err);
+			return -1;
+		}
+		o->live_on = 1;
+	}
+	if (r->margin != NULL && srv_rules_margin_parse(r->margin, &margin) != 0) {
+		fprintf(stderr, "amlrisk-core: %s: '%s' is not a number in [0, 1)\n",
+		        r->margin_name, r->margin);
+		return -1;
+	}
+	if (srv_rules_parse(&o->rules, r->rules, margin, err, sizeof(err)) != 0) {
+		fprintf(stderr, "amlrisk-core: %s: %s\n", r->rules_name, err);
+		return -1;
+	}
+	if (o->rules.n > 0 && !o->live_on) {
+		fprintf(stderr,
+		        "amlrisk-core: %s: alerts fire on the live view: set LIVE_SCORING_CONFIG "
+		        "(or --live-scoring-config) too\n",
+		        r->rules_name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+from_env(srv_opts *o, live_raw *live)
 {
 	const char *v;
 
@@ -210,6 +266,16 @@ from_env(srv_opts *o)
 	if ((v = getenv("SCORING_MODEL")) != NULL && *v != '\0' &&
 	    set_model(o, "SCORING_MODEL", v) != 0)
 		return -1;
+	if ((v = getenv("LIVE_SCORING_CONFIG")) != NULL && *v != '\0')
+		live->config = v;
+	if ((v = getenv("ALERT_RULES")) != NULL && *v != '\0')
+		live->rules = v;
+	if ((v = getenv("ALERT_REARM_MARGIN")) != NULL && *v != '\0')
+		live->margin = v;
+	if ((v = getenv("KAFKA_BOOTSTRAP_SERVERS")) != NULL && *v != '\0')
+		o->kafka = v;
+	if ((v = getenv("ALERTS_TOPIC")) != NULL && *v != '\0')
+		o->alerts_topic = v;
 	for (int k = 0; k < K_COUNT; k++) {
 		if ((v = getenv(KNOBS[k].env)) != NULL && *v != '\0' &&
 		    set_knob(o, k, KNOBS[k].env, v) != 0)
@@ -229,6 +295,9 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		O_CERT,
 		O_CLIENT_CA,
 		O_INSECURE,
+		O_LIVE,
+		O_RULES,
+		O_MARGIN,
 		O_HELP,
 		O_VERSION,
 		O_KNOB
@@ -251,12 +320,18 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"tls-cert-key", required_argument, NULL, O_CERT},
 	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
 	        {"insecure-rpc", no_argument, NULL, O_INSECURE},
+	        {"live-scoring-config", required_argument, NULL, O_LIVE},
+	        {"alert-rules", required_argument, NULL, O_RULES},
+	        {"alert-rearm-margin", required_argument, NULL, O_MARGIN},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
 	};
 	char why[256];
 	int c;
+	live_raw live = {.config_name = "LIVE_SCORING_CONFIG",
+	                 .rules_name = "ALERT_RULES",
+	                 .margin_name = "ALERT_REARM_MARGIN"};
 
 	memset(o, 0, sizeof(*o));
 	o->database_url = "";
@@ -272,7 +347,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->statement_timeout_ms = 30000;
 	o->db_io_timeout_ms = SRV_DB_IO_TIMEOUT_DEFAULT;
 	o->labels_max = LABELS_MAX_DEFAULT;
-	if (from_env(o) != 0)
+	o->alerts_topic = "risk.alerts";
+	if (from_env(o, &live) != 0)
 		return 2;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -305,6 +381,18 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		case O_INSECURE:
 			o->insecure = 1;
 			break;
+		case O_LIVE:
+			live.config = optarg;
+			live.config_name = "--live-scoring-config";
+			break;
+		case O_RULES:
+			live.rules = optarg;
+			live.rules_name = "--alert-rules";
+			break;
+		case O_MARGIN:
+			live.margin = optarg;
+			live.margin_name = "--alert-rearm-margin";
+			break;
 		case O_HELP:
 			srv_opts_usage(stdout);
 			return 1;
@@ -320,6 +408,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		fprintf(stderr, "amlrisk-core: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (set_live(o, &live) != 0)
+		return 2;
 	if (o->db_pool == 0)
 		o->db_pool = o->workers < 64 ? o->workers : 64;
 	if (rpc_secret_from_env(&o->secret, why, sizeof(why)) != 0) {

@@ -1,7 +1,8 @@
 /* consumer_ingest_test.c - amlrisk-consumer against the real broker and
  * database: 100k messages become exactly 100k rows equal field by field; the
  * same messages twice are stored once; the shared fixtures are stored as they
- * are; SIGTERM exits 0 with the Kafka offsets committed. */
+ * are; SIGTERM exits 0 with the Kafka offsets committed; each committed batch
+ * NOTIFYs amlrisk_ingest with its high-water seq. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
 
+#include "amlrisk_pg.h"
 #include "ct.h"
 #include "th.h"
 
@@ -91,6 +94,74 @@ test_produced_twice(void **state)
 	ct_case_end(&k, c, txs, ptrs);
 }
 
+/* Waits up to timeout_ms for notifications on c; each payload must be a seq
+ * above *last (batches commit in seq order), which becomes *last. Returns
+ * the number received. */
+static int
+drain_notifies(PGconn *c, int64_t *last, int timeout_ms)
+{
+	int n = 0;
+	int64_t deadline = th_now_ms() + timeout_ms;
+	while (th_now_ms() < deadline) {
+		fd_set fds;
+		struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+		FD_ZERO(&fds);
+		FD_SET(PQsocket(c), &fds);
+		select(PQsocket(c) + 1, &fds, NULL, NULL, &tv);
+		assert_int_equal(PQconsumeInput(c), 1);
+		PGnotify *nt;
+		while ((nt = PQnotifies(c)) != NULL) {
+			assert_string_equal(nt->relname, AMLRISK_PG_INGEST_CHANNEL);
+			int64_t seq = strtoll(nt->extra, NULL, 10);
+			assert_true(seq > *last);
+			*last = seq;
+			n++;
+			PQfreemem(nt);
+		}
+		if (n > 0)
+			return n;
+	}
+	return n;
+}
+
+/* Every batch that inserts rows NOTIFYs amlrisk_ingest in its transaction
+ * with the new high-water seq: a listener sees increasing seqs ending at the
+ * table's max(seq), at least one per batch of the small batch size. */
+static void
+test_notify(void **state)
+{
+	(void)state;
+	enum { N = 6000, PARTS = 2 };
+	ct_case k;
+	ct_tx *txs;
+	Aml__V1__Transaction **ptrs;
+	ct_case_setup(&k, "notify", PARTS);
+	ct_txs_make(900000, N, &txs, &ptrs);
+	PGconn *l = th_db_connect(k.url);
+	PQclear(PQexec(l, "LISTEN " AMLRISK_PG_INGEST_CHANNEL));
+	rd_kafka_t *p = ct_producer();
+	for (int i = 0; i < N; i++)
+		ct_produce_tx(p, k.topic, ptrs[i]);
+	ct_producer_close(p);
+
+	const char *extra[] = {"--batch-size", "1000", NULL};
+	pid_t pid = ct_consumer_start(k.url, k.topic, k.group, "c-notify", extra, k.log);
+	PGconn *c = th_db_connect(k.url);
+	assert_int_equal(ct_wait_rows(c, N, 120000), N);
+	int64_t max = th_db_int(c, "SELECT max(seq) FROM transactions"), last = 0;
+	int got = 0;
+	while (last < max) {
+		int n = drain_notifies(l, &last, 30000);
+		assert_true(n > 0); /* the last batch's notification arrives */
+		got += n;
+	}
+	assert_int_equal(last, max);
+	assert_true(got >= N / 1000);
+	ct_stop_committed(pid, c, k.group, k.topic, PARTS);
+	PQfinish(l);
+	ct_case_end(&k, c, txs, ptrs);
+}
+
 /* Produces fixture name, consumes it, and checks the table holds its first
  * `distinct` records. */
 static void
@@ -135,9 +206,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_100k_exact),
-	        cmocka_unit_test(test_produced_twice),
-	        cmocka_unit_test(test_fixture_mixed),
+	        cmocka_unit_test(test_100k_exact),     cmocka_unit_test(test_produced_twice),
+	        cmocka_unit_test(test_notify),         cmocka_unit_test(test_fixture_mixed),
 	        cmocka_unit_test(test_fixture_replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,27 +29,6 @@
 #define OTHER_SECRET "a-secret-the-core-does-not-know"
 #define NEW_SECRET   "the-rotated-secret-0123456789"
 
-/* Whether the file at path contains text; retried until timeout_ms passes. */
-static int
-file_has(const char *path, const char *text, int timeout_ms)
-{
-	int64_t end = th_now_ms() + timeout_ms;
-	char buf[65536];
-
-	do {
-		FILE *f = fopen(path, "r");
-		size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-		if (f != NULL)
-			fclose(f);
-		buf[n] = '\0';
-		if (strstr(buf, text) != NULL)
-			return 1;
-		usleep(20000);
-	} while (th_now_ms() < end);
-	return 0;
-}
-
 /* The core's peak resident memory (VmHWM), in KiB. */
 static long
 peak_kib(pid_t pid)
@@ -105,7 +84,7 @@ test_nested_envelopes(void **st)
 	assert_true(h->rpc->rejected >= 16);
 	aml__v1__health_response__free_unpacked(h, NULL);
 	assert_int_equal(kill(c.pid, 0), 0);
-	assert_true(file_has(c.log, "rpc.rejected", 5000));
+	assert_true(ts_file_has(c.log, "rpc.rejected", 5000));
 	ts_core_fini(&c);
 }
 
@@ -190,8 +169,8 @@ test_unauthenticated(void **st)
 	h = ts_health(&c);
 	assert_int_equal(h->rpc->unauthenticated, 2);
 	aml__v1__health_response__free_unpacked(h, NULL);
-	assert_true(file_has(c.log, "rpc.unauthenticated calls=2 total=2", 5000));
-	assert_true(file_has(c.log, "auth=secret", 1));
+	assert_true(ts_file_has(c.log, "rpc.unauthenticated calls=2 total=2", 5000));
+	assert_true(ts_file_has(c.log, "auth=secret", 1));
 	ts_core_fini(&c);
 }
 
@@ -242,33 +221,14 @@ test_secret_rotation(void **st)
 	r = health_raw(c.rpc_url, NEW_SECRET);
 	assert_int_equal(r->reply->status, TS_OK);
 	aml__v1__rpc_response__free_unpacked(r, NULL);
-	assert_true(file_has(c.log, "rpc.secret_reloaded", 1000));
+	assert_true(ts_file_has(c.log, "rpc.secret_reloaded", 1000));
 	/* a broken file keeps the secret in use */
 	write_file(path, "short\n");
-	assert_true(file_has(c.log, "rpc.secret_reload_failed", 10000));
+	assert_true(ts_file_has(c.log, "rpc.secret_reload_failed", 10000));
 	r = health_raw(c.rpc_url, NEW_SECRET);
 	assert_int_equal(r->reply->status, TS_OK);
 	aml__v1__rpc_response__free_unpacked(r, NULL);
 	ts_core_fini(&c);
-}
-
-/* Starts amlrisk-core with env (NULL-terminated) and returns its exit status
- * when it ends within timeout_ms, or -1 (it is then left running in *pid). */
-static int
-core_run(char *const env[], const char *log, int timeout_ms, pid_t *pid)
-{
-	int64_t end = th_now_ms() + timeout_ms;
-	int status;
-
-	*pid = th_spawn("amlrisk-core", NULL, env, log);
-	while (th_now_ms() < end) {
-		if (waitpid(*pid, &status, WNOHANG) == *pid) {
-			*pid = 0;
-			return status;
-		}
-		usleep(20000);
-	}
-	return -1;
 }
 
 /* An address other hosts reach needs authentication (or RPC_INSECURE=1); a
@@ -291,12 +251,12 @@ test_listen_policy(void **st)
 	snprintf(db, sizeof(db), "DATABASE_URL=%s", c.db_url);
 	snprintf(log, sizeof(log), "%s/policy.log", c.dir);
 	snprintf(listen_env, sizeof(listen_env), "RPC_LISTEN=tcp://0.0.0.0:%d", ts_free_port());
-	status = core_run(open_env, log, 30000, &pid);
+	status = ts_core_run(open_env, log, 30000, &pid);
 	assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0);
-	assert_true(file_has(log, "server.listen_refused", 1));
-	assert_true(file_has(log, "RPC_INSECURE=1", 1));
-	assert_int_equal(core_run(insecure_env, log, 1000, &pid), -1); /* it serves */
-	assert_true(file_has(log, "server.insecure", 10000));
+	assert_true(ts_file_has(log, "server.listen_refused", 1));
+	assert_true(ts_file_has(log, "RPC_INSECURE=1", 1));
+	assert_int_equal(ts_core_run(insecure_env, log, 1000, &pid), -1); /* it serves */
+	assert_true(ts_file_has(log, "server.insecure", 10000));
 	assert_true(WIFEXITED(th_stop(pid, SIGTERM, 30000)));
 	/* a port someone holds */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -306,9 +266,9 @@ test_listen_policy(void **st)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
 	snprintf(listen_env, sizeof(listen_env), "RPC_LISTEN=tcp://127.0.0.1:%d",
 	         ntohs(a.sin_port));
-	status = core_run(open_env, log, 30000, &pid);
+	status = ts_core_run(open_env, log, 30000, &pid);
 	assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0);
-	assert_true(file_has(log, "error=\"address already in use\"", 1));
+	assert_true(ts_file_has(log, "error=\"address already in use\"", 1));
 	close(fd);
 	ts_core_fini(&c);
 }
@@ -347,8 +307,8 @@ test_amlctl_without_core(void **st)
 	assert_int_equal(amlctl(reload, NULL, log, &ms), 1);
 	print_message("amlctl reload with no core: exit 1 after %lld ms\n", (long long)ms);
 	assert_true(ms < 5000);
-	assert_true(file_has(log, "UNAVAILABLE", 1));
-	assert_true(file_has(log, "not connected", 1));
+	assert_true(ts_file_has(log, "UNAVAILABLE", 1));
+	assert_true(ts_file_has(log, "not connected", 1));
 	assert_int_equal(amlctl(health, NULL, log, &ms), 1);
 	assert_true(ms < 5000);
 	unlink(log);
@@ -381,14 +341,14 @@ test_tls_client_certificates(void **st)
 	snprintf(ctl_cert, sizeof(ctl_cert), "RPC_TLS_CERT_KEY=%s/client.pem", dir);
 	snprintf(log, sizeof(log), "%s/tls-core.log", c.dir);
 	snprintf(ctl_log, sizeof(ctl_log), "%s/tls-ctl.log", c.dir);
-	assert_int_equal(core_run(core_env, log, 500, &pid), -1);
+	assert_int_equal(ts_core_run(core_env, log, 500, &pid), -1);
 	for (end = th_now_ms() + 60000; th_now_ms() < end; usleep(100000))
 		if (amlctl(health, with_cert, ctl_log, NULL) == 0)
 			break;
 	assert_int_equal(amlctl(health, with_cert, ctl_log, NULL), 0);
-	assert_true(file_has(log, "auth=secret+client-cert", 1));
+	assert_true(ts_file_has(log, "auth=secret+client-cert", 1));
 	assert_int_equal(amlctl(health, without, ctl_log, NULL), 1);
-	assert_true(file_has(ctl_log, "UNAVAILABLE", 1));
+	assert_true(ts_file_has(ctl_log, "UNAVAILABLE", 1));
 	assert_true(WIFEXITED(th_stop(pid, SIGTERM, 30000)));
 	ts_core_fini(&c);
 }

@@ -16,6 +16,8 @@
 #include "amlrisk_err.h"
 #include "srv_arena.h"
 #include "srv_copy.h"
+#include "srv_opts.h"
+#include "srv_rules.h"
 #include "srv_run.h"
 #include "srv_runs.h"
 #include "srv_store.h"
@@ -489,6 +491,157 @@ test_arena(void **st)
 	assert_true(srv_run_status_name(SRV_RUN_FAILED)[0] == 'f');
 }
 
+/* ALERT_RULES: canonical names, blanks, every kind of bad rule named. */
+static void
+test_rules_parse(void **st)
+{
+	srv_rules r;
+	char err[256];
+	(void)st;
+	assert_int_equal(srv_rules_parse(&r, "", 0.05, err, sizeof(err)), AMLRISK_OK);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(srv_rules_parse(&r, " threshold>=0.50 , top<=100", 0.1, err, sizeof(err)),
+	                 AMLRISK_OK);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.rule[0].kind, SRV_RULE_THRESHOLD);
+	assert_true(r.rule[0].threshold == 0.5);
+	assert_string_equal(r.rule[0].name, "threshold>=0.5");
+	assert_int_equal(r.rule[1].kind, SRV_RULE_TOP);
+	assert_int_equal(r.rule[1].top, 100);
+	assert_string_equal(r.rule[1].name, "top<=100");
+	assert_true(r.margin == 0.1);
+	static const struct {
+		const char *spec, *says;
+	} bad[] = {
+	        {"threshold>0.5", "is not a rule"},
+	        {"threshold>=", "is not a rule"},
+	        {"threshold>=abc", "must be a number > 0"},
+	        {"threshold>=-1", "must be a number > 0"},
+	        {"threshold>=0", "must be a number > 0"},
+	        {"threshold>=nan", "must be a number > 0"},
+	        {"threshold>=1e999", "must be a number > 0"},
+	        {"top<=0", "must be 1..100000"},
+	        {"top<=100001", "must be 1..100000"},
+	        {"top<=1x", "must be 1..100000"},
+	        {"top<=10,,threshold>=1", "an empty rule"},
+	        {"top<=10,", "an empty rule"},
+	        {"top<=10,top<=10", "given twice"},
+	        {"threshold>=0.5,threshold>=.5", "given twice"},
+	        {"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "is not a rule"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		r.n = 7;
+		assert_int_equal(srv_rules_parse(&r, bad[i].spec, 0.05, err, sizeof(err)),
+		                 AMLRISK_EINVAL);
+		assert_int_equal(r.n, 7); /* untouched */
+		if (strstr(err, bad[i].says) == NULL)
+			fail_msg("'%s': '%s' does not say '%s'", bad[i].spec, err, bad[i].says);
+	}
+	char many[256] = "";
+	for (int i = 1; i <= SRV_RULES_MAX + 1; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%stop<=%d",
+		         i > 1 ? "," : "", i);
+	assert_int_equal(srv_rules_parse(&r, many, 0.05, err, sizeof(err)), AMLRISK_EINVAL);
+	assert_non_null(strstr(err, "more than 16 rules"));
+	double m = -1;
+	assert_int_equal(srv_rules_margin_parse("0.2", &m), AMLRISK_OK);
+	assert_true(m == 0.2);
+	assert_int_equal(srv_rules_margin_parse("1", &m), AMLRISK_EINVAL);
+	assert_int_equal(srv_rules_margin_parse("-0.1", &m), AMLRISK_EINVAL);
+	assert_int_equal(srv_rules_margin_parse("", &m), AMLRISK_EINVAL);
+	assert_true(m == 0.2);
+}
+
+/* One alert per crossing: no repeat while above, re-armed below the margin. */
+static void
+test_rules_step(void **st)
+{
+	srv_rules r;
+	char err[256];
+	bool armed = true;
+	(void)st;
+	assert_int_equal(srv_rules_parse(&r, "threshold>=0.5,top<=10", 0.1, err, sizeof(err)),
+	                 AMLRISK_OK);
+	const srv_rule *th = &r.rule[0], *top = &r.rule[1];
+	static const struct {
+		double score;
+		bool fires, armed;
+	} seq[] = {
+	        {0.2, false, true},  {0.5, true, false},
+	        {0.9, false, false}, {0.45, false, false}, /* below threshold, within the margin */
+	        {0.6, false, false}, {0.39, false, true},
+	        {0.41, false, true}, {0.55, true, false},
+	};
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		assert_int_equal(srv_rule_step(th, r.margin, seq[i].score, 0, &armed),
+		                 seq[i].fires);
+		assert_int_equal(armed, seq[i].armed);
+	}
+	/* top<=10 with margin 0.1: re-armed above rank 11 or unranked */
+	static const struct {
+		uint64_t rank;
+		bool fires, armed;
+	} ranks[] = {
+	        {0, false, true},   {12, false, true}, {10, true, false}, {1, false, false},
+	        {11, false, false}, {9, false, false}, {12, false, true}, {3, true, false},
+	        {0, false, true},   {10, true, false},
+	};
+	armed = true;
+	for (size_t i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++) {
+		assert_int_equal(srv_rule_step(top, r.margin, 1.0, ranks[i].rank, &armed),
+		                 ranks[i].fires);
+		assert_int_equal(armed, ranks[i].armed);
+	}
+}
+
+/* LIVE_SCORING_CONFIG and the alert settings through srv_opts_parse: a valid
+ * config of either model, a bad one, rules without a live view. */
+static void
+test_live_opts(void **st)
+{
+	srv_opts o;
+	char a0[] = "amlrisk-core", f1[] = "--live-scoring-config",
+	     v1[] = "{\"model\": \"flow_exposure/v1\", \"hops\": 3}";
+	char *argv[] = {a0, f1, v1, NULL};
+	(void)st;
+	unsetenv("LIVE_SCORING_CONFIG");
+	unsetenv("ALERT_RULES");
+	unsetenv("ALERT_REARM_MARGIN");
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 0);
+	assert_int_equal(o.live_on, 0);
+	assert_int_equal(o.rules.n, 0);
+	assert_int_equal(srv_opts_parse(&o, 3, argv), 0);
+	assert_int_equal(o.live_on, 1);
+	assert_int_equal(o.live.model, CORE_MODEL_FLOW);
+	assert_int_equal(o.live.hops, 3);
+	setenv("LIVE_SCORING_CONFIG", "{\"hop_weights\": [1, 0.5]}", 1);
+	setenv("ALERT_RULES", "threshold>=0.3", 1);
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 0);
+	assert_int_equal(o.live.model, CORE_MODEL_HOP);
+	assert_int_equal(o.live.hops, 1);
+	assert_int_equal(o.rules.n, 1);
+	assert_true(o.rules.margin == SRV_REARM_MARGIN_DEFAULT);
+	setenv("ALERT_REARM_MARGIN", "0.2", 1);
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 0);
+	assert_true(o.rules.margin == 0.2);
+	/* the model's config is checked: a flow key in a hop config */
+	setenv("LIVE_SCORING_CONFIG", "{\"model\": \"hop_exposure/v1\", \"smoothing\": 1}", 1);
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 2);
+	setenv("LIVE_SCORING_CONFIG", "{\"hop_weights\": [1, 0.5]", 1); /* malformed */
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 2);
+	unsetenv("LIVE_SCORING_CONFIG");
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 2); /* rules need a live view */
+	assert_int_equal(srv_opts_parse(&o, 3, argv), 0); /* the flag gives one */
+	setenv("ALERT_RULES", "threshold>=x", 1);
+	assert_int_equal(srv_opts_parse(&o, 3, argv), 2);
+	setenv("ALERT_RULES", "top<=5", 1);
+	setenv("ALERT_REARM_MARGIN", "2", 1);
+	assert_int_equal(srv_opts_parse(&o, 3, argv), 2);
+	unsetenv("ALERT_RULES");
+	unsetenv("ALERT_REARM_MARGIN");
+}
+
 int
 main(void)
 {
@@ -497,6 +650,8 @@ main(void)
 	        cmocka_unit_test(test_f64_arrays),     cmocka_unit_test(test_copy_text),
 	        cmocka_unit_test(test_exposures_json), cmocka_unit_test(test_run_table),
 	        cmocka_unit_test(test_run_table_flow), cmocka_unit_test(test_arena),
+	        cmocka_unit_test(test_rules_parse),    cmocka_unit_test(test_rules_step),
+	        cmocka_unit_test(test_live_opts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

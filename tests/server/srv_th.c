@@ -549,3 +549,40 @@ ts_expect_flow(const Aml__V1__WalletScore *w, const ts_flow_row *e)
 		         w != NULL ? w->n_flow_hops : 0, e->wallet, e->score, e->received, e->sent,
 		         e->in, e->out);
 }
+
+int
+ts_core_run(char *const env[], const char *log, int timeout_ms, pid_t *pid)
+{
+	int64_t end = th_now_ms() + timeout_ms;
+	int status;
+
+	*pid = th_spawn("amlrisk-core", NULL, env, log);
+	while (th_now_ms() < end) {
+		if (waitpid(*pid, &status, WNOHANG) == *pid) {
+			*pid = 0;
+			return status;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+int
+ts_file_has(const char *path, const char *text, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms;
+	char buf[65536];
+
+	do {
+		FILE *f = fopen(path, "r");
+		size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f != NULL)
+			fclose(f);
+		buf[n] = '\0';
+		if (strstr(buf, text) != NULL)
+			return 1;
+		usleep(20000);
+	} while (th_now_ms() < end);
+	return 0;
+}

@@ -58,6 +58,11 @@ PGconn *ts_core_fixture(ts_core *c, int tcp, const char *fixture, const char *il
 int ts_core_stop(ts_core *c, int sig);
 /* Stops the server if running, drops the database, removes the temp dir. */
 void ts_core_fini(ts_core *c);
+/* Starts amlrisk-core with env (NULL-terminated) and returns its exit status
+ * when it ends within timeout_ms, or -1 (it is then left running in *pid). */
+int ts_core_run(char *const env[], const char *log, int timeout_ms, pid_t *pid);
+/* Whether the file at path contains text; retried until timeout_ms passes. */
+int ts_file_has(const char *path, const char *text, int timeout_ms);
 /* Prints the server log (to help a failing test). */
 void ts_core_dump_log(const ts_core *c);
 
