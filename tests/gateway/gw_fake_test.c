@@ -978,106 +978,13 @@ test_alerts(void **state)
 	atomic_store(&alerts_off, 0);
 }
 
-/* ---- /alerts/stream clients ----------------------------------------------- */
-
-typedef struct sse_client {
-	int fd;
-	char *buf; /* all bytes read so far, NUL-terminated */
-	size_t len, cap;
-	int eof;
-} sse_client;
-
-/* Opens GET /alerts/stream (HTTP/1.0: no chunks between the events) with extra
- * headers (lines ending "\r\n", or ""); rcvbuf > 0 shrinks the socket's
- * receive buffer first (a client that reads slowly). */
-static void
-sse_open(sse_client *c, const char *headers, int rcvbuf)
-{
-	struct sockaddr_in sa = {0};
-	char req[256];
-	int n;
-
-	memset(c, 0, sizeof(*c));
-	c->fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(c->fd >= 0);
-	if (rcvbuf > 0) {
-		assert_int_equal(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)),
-		                 0);
-	}
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)gw_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	n = snprintf(req, sizeof(req), "GET /alerts/stream HTTP/1.0\r\nHost: x\r\n%s\r\n", headers);
-	assert_int_equal(write(c->fd, req, (size_t)n), n);
-}
-
-/* Reads until needle is in what came (1), the server closes or timeout_ms
- * passes (0). */
-static int
-sse_wait(sse_client *c, const char *needle, int timeout_ms)
-{
-	int64_t end = th_now_ms() + timeout_ms;
-
-	for (;;) {
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
-		int left = (int)(end - th_now_ms());
-		ssize_t n;
-
-		if (c->buf != NULL && strstr(c->buf, needle) != NULL) {
-			return 1;
-		}
-		if (c->eof || left <= 0 || poll(&p, 1, left) <= 0) {
-			return 0;
-		}
-		if (c->cap - c->len < 65537) {
-			c->cap = c->cap * 2 + 131072;
-			c->buf = realloc(c->buf, c->cap);
-			assert_non_null(c->buf);
-		}
-		n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
-		if (n <= 0) {
-			c->eof = 1;
-			n = 0;
-		}
-		c->len += (size_t)n;
-		c->buf[c->len] = '\0';
-	}
-}
-
-static void
-sse_close(sse_client *c)
-{
-	close(c->fd);
-	free(c->buf);
-	memset(c, 0, sizeof(*c));
-}
-
-/* Opens streams until one is answered 200 (the gateway releases closed
- * subscribers at their next heartbeat): a stream open within timeout_ms. */
-static void
-sse_open_ok(sse_client *c, const char *headers, int timeout_ms)
-{
-	int64_t end = th_now_ms() + timeout_ms;
-
-	for (;;) {
-		sse_open(c, headers, 0);
-		if (sse_wait(c, "\r\n\r\n", 5000) && strncmp(c->buf + 8, " 200 ", 5) == 0) {
-			return;
-		}
-		sse_close(c);
-		assert_true(th_now_ms() < end);
-		usleep(50 * 1000);
-	}
-}
-
 /* /alerts/stream: new alerts after the newest stored, each once, id = alert_id;
  * Last-Event-ID resumes (backlog from the core); heartbeats; a bad
  * Last-Event-ID 422; no live scoring 409; GATEWAY_SSE_MAX (3) + 1 is 503. */
 static void
 test_alerts_stream(void **state)
 {
-	sse_client a, b, c, d;
+	gwt_sse a, b, c, d;
 	char *p13, *p14;
 
 	(void)state;
@@ -1092,43 +999,43 @@ test_alerts_stream(void **state)
 		gwt_resp_free(&r);
 	}
 	atomic_store(&alerts_n, 12);
-	sse_open_ok(&a, "", 10000);
-	assert_true(sse_wait(&a, ": connected\n\n", 5000));
+	gwt_sse_open_ok(gw_port, &a, "", 10000);
+	assert_true(gwt_sse_wait(&a, ": connected\n\n", 5000));
 	assert_non_null(strstr(a.buf, "Content-Type: text/event-stream"));
 	atomic_store(&alerts_n, 14);
-	assert_true(sse_wait(&a, "id: 14\nevent: alert\ndata: {", 10000));
+	assert_true(gwt_sse_wait(&a, "id: 14\nevent: alert\ndata: {", 10000));
 	p13 = strstr(a.buf, "id: 13\nevent: alert\ndata: {\"alert_id\":13");
 	p14 = strstr(a.buf, "id: 14\n");
 	assert_true(p13 != NULL && p13 < p14);
 	assert_null(strstr(a.buf, "id: 12\n")); /* stored before it came: not sent */
 	/* resume after 10: 11..14 from the core, in order, then live */
-	sse_open_ok(&b, "Last-Event-ID: 10\r\n", 10000);
-	assert_true(sse_wait(&b, "id: 14\n", 10000));
+	gwt_sse_open_ok(gw_port, &b, "Last-Event-ID: 10\r\n", 10000);
+	assert_true(gwt_sse_wait(&b, "id: 14\n", 10000));
 	assert_null(strstr(b.buf, "id: 10\n"));
 	assert_true(strstr(b.buf, "id: 11\n") < strstr(b.buf, "id: 12\n"));
 	assert_true(strstr(b.buf, "id: 12\n") < strstr(b.buf, "id: 13\n"));
 	atomic_store(&alerts_n, 15);
-	assert_true(sse_wait(&a, "id: 15\n", 10000));
-	assert_true(sse_wait(&b, "id: 15\n", 10000));
+	assert_true(gwt_sse_wait(&a, "id: 15\n", 10000));
+	assert_true(gwt_sse_wait(&b, "id: 15\n", 10000));
 	assert_null(strstr(strstr(a.buf, "id: 15\n") + 1, "id: 15\n")); /* once */
-	assert_true(sse_wait(&a, ": heartbeat\n\n", 10000));
+	assert_true(gwt_sse_wait(&a, ": heartbeat\n\n", 10000));
 	/* the third is served, the fourth refused */
-	sse_open_ok(&c, "", 10000);
-	sse_open(&d, "", 0);
-	assert_true(sse_wait(&d, "\r\n\r\n", 5000));
+	gwt_sse_open_ok(gw_port, &c, "", 10000);
+	gwt_sse_open(gw_port, &d, "", 0);
+	assert_true(gwt_sse_wait(&d, "\r\n\r\n", 5000));
 	assert_int_equal(strncmp(d.buf + 8, " 503 ", 5), 0);
-	assert_true(sse_wait(&d, "GATEWAY_SSE_MAX", 5000));
-	sse_close(&d);
-	sse_close(&a);
-	sse_close(&b);
-	sse_close(&c);
+	assert_true(gwt_sse_wait(&d, "GATEWAY_SSE_MAX", 5000));
+	gwt_sse_close(&d);
+	gwt_sse_close(&a);
+	gwt_sse_close(&b);
+	gwt_sse_close(&c);
 	/* closed ones are released: a stream opens again */
-	sse_open_ok(&a, "", 10000);
-	sse_open_ok(&b, "", 10000);
-	sse_open_ok(&c, "", 10000);
-	sse_close(&a);
-	sse_close(&b);
-	sse_close(&c);
+	gwt_sse_open_ok(gw_port, &a, "", 10000);
+	gwt_sse_open_ok(gw_port, &b, "", 10000);
+	gwt_sse_open_ok(gw_port, &c, "", 10000);
+	gwt_sse_close(&a);
+	gwt_sse_close(&b);
+	gwt_sse_close(&c);
 }
 
 /* A subscriber that stops reading is dropped once its buffer is full, with an
@@ -1136,28 +1043,29 @@ test_alerts_stream(void **state)
 static void
 test_alerts_stream_slow(void **state)
 {
-	sse_client slow, fast;
+	gwt_sse slow, fast;
 	int64_t end;
 
 	(void)state;
 	atomic_store(&alerts_n, 100);
-	sse_open_ok(&fast, "", 10000);
-	sse_open(&slow, "", 4096);
-	assert_true(sse_wait(&slow, ": connected\n\n", 10000));
+	gwt_sse_open_ok(gw_port, &fast, "", 10000);
+	gwt_sse_open(gw_port, &slow, "", 4096);
+	assert_true(gwt_sse_wait(&slow, ": connected\n\n", 10000));
 	/* megabytes of alerts: the kernel's buffers fill, then the gateway's */
 	atomic_store(&alerts_n, 60000);
-	assert_true(sse_wait(&fast, "id: 60000\n", 60000));
+	assert_true(gwt_sse_wait(&fast, "id: 60000\n", 60000));
 	end = th_now_ms() + 60000;
 	/* the slow one now reads all it was sent: the close event ends it */
-	assert_true(sse_wait(&slow, "event: close\ndata: {\"reason\":\"slow subscriber", 60000));
-	assert_true(sse_wait(&slow, "Last-Event-ID", 5000));
+	assert_true(
+	        gwt_sse_wait(&slow, "event: close\ndata: {\"reason\":\"slow subscriber", 60000));
+	assert_true(gwt_sse_wait(&slow, "Last-Event-ID", 5000));
 	while (!slow.eof && th_now_ms() < end) {
-		sse_wait(&slow, "never-there", 1000);
+		gwt_sse_wait(&slow, "never-there", 1000);
 	}
 	assert_true(slow.eof);
 	assert_null(strstr(slow.buf, "id: 60000\n"));
-	sse_close(&slow);
-	sse_close(&fast);
+	gwt_sse_close(&slow);
+	gwt_sse_close(&fast);
 }
 
 /* ---- amlctl against the fake core ------------------------------------------ */
