@@ -210,11 +210,20 @@ query(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMe
 ANSWER_JSON(answer_explain, Aml__V1__ExplainWalletResponse, gw_json_explain)
 ANSWER_JSON(answer_graph, Aml__V1__WalletGraphResponse, gw_json_graph)
 ANSWER_JSON(answer_runs, Aml__V1__ListRunsResponse, gw_json_runs)
-ANSWER_JSON(answer_ingestion, Aml__V1__IngestionStatusResponse, gw_json_ingestion)
 ANSWER_JSON(answer_reload, Aml__V1__ReloadGraphResponse, gw_json_reload)
 ANSWER_JSON(answer_run_score, Aml__V1__RunScoreResponse, gw_json_run_score)
 ANSWER_JSON(answer_distribution, Aml__V1__ScoreDistributionResponse, gw_json_distribution)
 ANSWER_JSON(answer_alerts, Aml__V1__ListAlertsResponse, gw_json_alerts)
+
+/* IngestionStatus' answer; its live view goes to the metrics too. */
+static void
+answer_ingestion(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
+{
+	const Aml__V1__IngestionStatusResponse *r = (const Aml__V1__IngestionStatusResponse *)resp;
+
+	gw_metrics_live(ax->app->metrics, r->live);
+	gw_json_reply(rep, 200, gw_json_ingestion(r));
+}
 
 /* GetWalletScore's answer, written by the streaming writer. */
 static void
@@ -226,6 +235,7 @@ answer_wallet(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
 		gw_reply_error(rep, 409, "%s: the core answered from a run", GW_LIVE_OFF);
 		return;
 	}
+	gw_metrics_live(ax->app->metrics, r->live);
 	gw_json_wallet_reply(rep, r);
 }
 
@@ -241,6 +251,7 @@ answer_top(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
 		gw_reply_error(rep, 409, "%s: the core answered from a run", GW_LIVE_OFF);
 		return;
 	}
+	gw_metrics_live(ax->app->metrics, r->live);
 	if (r->unchanged) {
 		if (ax->held == NULL || gw_topbody_run(ax->held) != r->run_id) {
 			gw_reply_error(rep, 502,
@@ -314,6 +325,7 @@ health_get(const gw_request *rq, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s", tmp);
 		return NULL;
 	}
+	gw_metrics_live(rq->app->metrics, resp->live);
 	return resp;
 }
 

@@ -11,6 +11,7 @@
 #include "aml/v1/risk_service.pb-c.h"
 #include "amlrisk_err.h"
 #include "gw_metrics.h"
+#include "gw_sse.h"
 #include "gw_route.h"
 
 #define ROUTES_MAX  32
@@ -22,6 +23,15 @@
 static const int statuses[] = {200, 400, 401, 404, 405, 409, 413,
                                414, 422, 499, 500, 501, 503, 504};
 #define N_STATUS ((int)(sizeof(statuses) / sizeof(statuses[0])))
+
+/* The live view's integer gauges, in LiveInfo order of gw_metrics_live(). */
+#define LIVE_GAUGES 4
+static const char *const live_names[LIVE_GAUGES][2] = {
+        {"amlrisk_live_watermark", "ingest seq the core's live scores reflect"},
+        {"amlrisk_live_graph_watermark", "ingest seq the core's in-memory graph holds"},
+        {"amlrisk_live_newest_sequence", "newest committed transactions.seq the core knows of"},
+        {"amlrisk_live_lag_rows", "committed rows not yet in the live view"},
+};
 
 /* Upper bounds of the latency buckets, seconds (+Inf is the count). */
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -39,6 +49,10 @@ struct gw_metrics {
 	atomic_int in_flight;
 	atomic_uint_fast64_t conn_events[GW_CONN_EVENTS];
 	atomic_int conns_open;
+	/* the core's live view as last seen in an answer (0 = never) */
+	atomic_int live_seen;
+	atomic_int_fast64_t live[LIVE_GAUGES];
+	atomic_uint_fast64_t live_lag_bits; /* lag_seconds, a double's bits */
 };
 
 int
@@ -352,6 +366,62 @@ render_connections(const gw_metrics *m, textbuf *tb)
 }
 
 void
+gw_metrics_live(gw_metrics *m, const Aml__V1__LiveInfo *l)
+{
+	int64_t v[LIVE_GAUGES];
+	uint64_t bits;
+	int i;
+
+	if (m == NULL || l == NULL || !l->enabled) {
+		return;
+	}
+	v[0] = l->watermark;
+	v[1] = l->graph_watermark;
+	v[2] = l->newest_sequence;
+	v[3] = (int64_t)l->lag_rows;
+	for (i = 0; i < LIVE_GAUGES; i++) {
+		atomic_store_explicit(&m->live[i], v[i], memory_order_relaxed);
+	}
+	memcpy(&bits, &l->lag_seconds, sizeof(bits));
+	atomic_store_explicit(&m->live_lag_bits, bits, memory_order_relaxed);
+	atomic_store_explicit(&m->live_seen, 1, memory_order_relaxed);
+}
+
+/* The live view's gauges, once one was seen; and the alert streams. */
+static void
+render_live(const gw_metrics *m, const gw_app *app, textbuf *tb)
+{
+	uint64_t bits;
+	double lag;
+	int i;
+
+	if (app->sse != NULL) {
+		tb_printf(tb,
+		          "# HELP amlrisk_gateway_sse_subscribers /alerts/stream subscribers now.\n"
+		          "# TYPE amlrisk_gateway_sse_subscribers gauge\n"
+		          "amlrisk_gateway_sse_subscribers %d\n",
+		          gw_sse_hub_subscribers(app->sse));
+	}
+	if (!atomic_load_explicit(&m->live_seen, memory_order_relaxed)) {
+		return;
+	}
+	for (i = 0; i < LIVE_GAUGES; i++) {
+		tb_printf(tb,
+		          "# HELP %s The core's live view: %s (as of the last answer that "
+		          "carried it).\n# TYPE %s gauge\n%s %lld\n",
+		          live_names[i][0], live_names[i][1], live_names[i][0], live_names[i][0],
+		          (long long)atomic_load_explicit(&m->live[i], memory_order_relaxed));
+	}
+	bits = atomic_load_explicit(&m->live_lag_bits, memory_order_relaxed);
+	memcpy(&lag, &bits, sizeof(lag));
+	tb_printf(tb,
+	          "# HELP amlrisk_live_lag_seconds The core's live view: age of the oldest "
+	          "committed row not in it (as of the last answer that carried it).\n"
+	          "# TYPE amlrisk_live_lag_seconds gauge\namlrisk_live_lag_seconds %.6f\n",
+	          lag);
+}
+
+void
 gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 {
 	const gw_metrics *m = rq->app->metrics;
@@ -367,6 +437,7 @@ gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 	render_rpc(m, &tb);
 	render_exchanges(rq->app->rpc, &tb);
 	render_connections(m, &tb);
+	render_live(m, rq->app, &tb);
 	tb_printf(&tb,
 	          "# HELP amlrisk_gateway_requests_in_flight Requests received and not yet "
 	          "answered.\n# TYPE amlrisk_gateway_requests_in_flight gauge\n"

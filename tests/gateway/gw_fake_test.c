@@ -889,6 +889,11 @@ test_live_view(void **state)
 	j = gwt_get_json(gw_port, "/health", 200);
 	l = json_object_get(j, "live");
 	assert_int_equal(json_integer_value(json_object_get(l, "watermark")), 120);
+	/* and the metrics have it, as of that answer */
+	assert_true(gwt_metric(gw_port, "amlrisk_live_watermark") == 120);
+	assert_true(gwt_metric(gw_port, "amlrisk_live_graph_watermark") == 125);
+	assert_true(gwt_metric(gw_port, "amlrisk_live_lag_rows") == 10);
+	assert_true(gwt_metric(gw_port, "amlrisk_live_lag_seconds") == 0.25);
 	assert_true(json_real_value(json_object_get(l, "lag_seconds")) == 0.25);
 	json_decref(j);
 	get_error("/scores/top?view=now", 422);
@@ -1019,6 +1024,7 @@ test_alerts_stream(void **state)
 	assert_true(gwt_sse_wait(&b, "id: 15\n", 10000));
 	assert_null(strstr(strstr(a.buf, "id: 15\n") + 1, "id: 15\n")); /* once */
 	assert_true(gwt_sse_wait(&a, ": heartbeat\n\n", 10000));
+	assert_true(gwt_metric(gw_port, "amlrisk_gateway_sse_subscribers") == 2);
 	/* the third is served, the fourth refused */
 	gwt_sse_open_ok(gw_port, &c, "", 10000);
 	gwt_sse_open(gw_port, &d, "", 0);

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,14 +261,23 @@ double
 gwt_metric(int port, const char *name)
 {
 	gwt_resp r = gwt_http(port, "GET", "/metrics", NULL, NULL, 0, 10000);
-	const char *at;
+	const char *at = r.body;
+	size_t len = strlen(name);
 	double v;
 
 	assert_int_equal(r.status, 200);
-	if ((at = strstr(r.body, name)) == NULL) {
+	/* the sample line: name at a line's start, then a space or its labels
+	 * (not the # HELP and # TYPE lines) */
+	bool whole = len > 0 && (name[len - 1] == ' ' || name[len - 1] == '}');
+
+	while ((at = strstr(at, name)) != NULL &&
+	       ((at != r.body && at[-1] != '\n') || (!whole && at[len] != ' ' && at[len] != '{'))) {
+		at += len;
+	}
+	if (at == NULL) {
 		fail_msg("no %s in /metrics", name);
 	}
-	v = strtod(at + strlen(name), NULL);
+	v = strtod(at + len, NULL);
 	gwt_resp_free(&r);
 	return v;
 }
