@@ -12,6 +12,7 @@
 typedef struct gw_metrics gw_metrics;
 typedef struct gw_static gw_static;
 typedef struct gw_topcache gw_topcache;
+typedef struct gw_sse_hub gw_sse_hub;
 
 /* What every handler may use; built once in main, read-only while serving. */
 typedef struct gw_app {
@@ -22,6 +23,7 @@ typedef struct gw_app {
 	int long_timeout_ms;   /* deadline of ReloadGraph and RunScore */
 	int coalesce;          /* query RPCs go through rpc_client_call_coalesced() */
 	gw_topcache *topcache; /* recent /scores/top answers (thread-safe), or NULL */
+	gw_sse_hub *sse;       /* /alerts/stream subscribers and poller (thread-safe) */
 } gw_app;
 
 struct gw_reply;
@@ -42,7 +44,8 @@ typedef struct gw_request {
 	const char *query; /* raw query string after '?' (still percent-encoded), or "" */
 	const char *body;  /* request body (not NUL-terminated), body_len bytes */
 	size_t body_len;
-	gw_suspend_fn suspend; /* NULL: the handler answers before it returns */
+	const char *last_event_id; /* the Last-Event-ID header, or NULL */
+	gw_suspend_fn suspend;     /* NULL: the handler answers before it returns */
 	gw_resume_fn resume;
 	void *conn;
 } gw_request;
@@ -59,6 +62,8 @@ typedef struct gw_reply {
 	const char *hdr_name, *hdr_value; /* one more header (Allow, WWW-Authenticate)
 	                                   * or NULL; borrowed until the reply is sent */
 	int deferred; /* the handler suspended the request: the reply comes by resume */
+	struct gw_sse_sub *stream; /* an event stream (gw_sse.h) instead of body: the
+	                            * server sends it with gw_sse_read */
 } gw_reply;
 
 typedef void (*gw_handler)(const gw_request *rq, gw_reply *rep);

@@ -10,14 +10,16 @@
 #include "aml/v1/risk_service.pb-c.h"
 #include "aml/v1/rpc.pb-c.h"
 #include "amlrisk_err.h"
+#include "amlrisk_tx.h"
 #include "gw_api.h"
 #include "gw_json.h"
 #include "gw_metrics.h"
 #include "gw_param.h"
 #include "gw_topcache.h"
 
-#define MSG_MAX 512
-#define WHY_MAX 160
+#define MSG_MAX     512
+#define GW_LIVE_OFF "live scoring is off on the core (no LIVE_SCORING_CONFIG, or a core without it)"
+#define WHY_MAX     160
 
 /* Bounds of the query parameters (documented in openapi.json). */
 #define TOP_N_MAX          1000
@@ -37,6 +39,10 @@
 #define DIST_BINS_MAX      1000
 #define DIST_BINS_DEFAULT  40
 #define COMPARE_TEXT_MAX   24
+#define VIEW_TEXT_MAX      8
+#define ALERTS_LIMIT_MAX   1000
+#define ALERTS_DEFAULT     50
+#define RULE_TEXT_MAX      64
 
 static const ProtobufCServiceDescriptor *const svc = &aml__v1__risk_service__descriptor;
 
@@ -103,6 +109,7 @@ typedef struct answer_ctx {
 	gw_topbody *held;  /* /scores/top: the cached answer the call named, or NULL */
 	int compare;       /* /scores/top: ranks in another run were asked for */
 	int cacheable;     /* /scores/top: a first page without ranks, kept in the cache */
+	int live;          /* a read of the live view or of alerts: needs live scoring */
 } answer_ctx;
 
 /* Turns a query's OK answer (borrowed) into the reply. */
@@ -127,6 +134,12 @@ query_finish(const answer_ctx *ax, gw_reply *rep, const char *method, answer_fn 
 	if (code == 0) {
 		answer(resp, ax, rep);
 		protobuf_c_message_free_unpacked(resp, NULL);
+	} else if (ax->live && (code == AML__V1__STATUS_CODE__UNIMPLEMENTED ||
+	                        code == AML__V1__STATUS_CODE__FAILED_PRECONDITION)) {
+		/* a core without live scoring (or one older than it): the caller's
+		 * precondition, not a server fault */
+		count_error(ax->app, method, code);
+		gw_reply_error(rep, 409, "%s: %s", GW_LIVE_OFF, msg);
 	} else {
 		count_error(ax->app, method, code);
 		reply_rpc_error(rep, code, msg, timeout_ms);
@@ -197,17 +210,33 @@ query(const gw_request *rq, gw_reply *rep, const char *method, const ProtobufCMe
 ANSWER_JSON(answer_explain, Aml__V1__ExplainWalletResponse, gw_json_explain)
 ANSWER_JSON(answer_graph, Aml__V1__WalletGraphResponse, gw_json_graph)
 ANSWER_JSON(answer_runs, Aml__V1__ListRunsResponse, gw_json_runs)
-ANSWER_JSON(answer_ingestion, Aml__V1__IngestionStatusResponse, gw_json_ingestion)
 ANSWER_JSON(answer_reload, Aml__V1__ReloadGraphResponse, gw_json_reload)
 ANSWER_JSON(answer_run_score, Aml__V1__RunScoreResponse, gw_json_run_score)
 ANSWER_JSON(answer_distribution, Aml__V1__ScoreDistributionResponse, gw_json_distribution)
+ANSWER_JSON(answer_alerts, Aml__V1__ListAlertsResponse, gw_json_alerts)
+
+/* IngestionStatus' answer; its live view goes to the metrics too. */
+static void
+answer_ingestion(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
+{
+	const Aml__V1__IngestionStatusResponse *r = (const Aml__V1__IngestionStatusResponse *)resp;
+
+	gw_metrics_live(ax->app->metrics, r->live);
+	gw_json_reply(rep, 200, gw_json_ingestion(r));
+}
 
 /* GetWalletScore's answer, written by the streaming writer. */
 static void
 answer_wallet(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
 {
-	(void)ax;
-	gw_json_wallet_reply(rep, (const Aml__V1__GetWalletScoreResponse *)resp);
+	const Aml__V1__GetWalletScoreResponse *r = (const Aml__V1__GetWalletScoreResponse *)resp;
+
+	if (ax->live && r->live == NULL) {
+		gw_reply_error(rep, 409, "%s: the core answered from a run", GW_LIVE_OFF);
+		return;
+	}
+	gw_metrics_live(ax->app->metrics, r->live);
+	gw_json_wallet_reply(rep, r);
 }
 
 /* TopScores' answer: the cached copy when the core says the run it came from
@@ -218,6 +247,11 @@ answer_top(const ProtobufCMessage *resp, const answer_ctx *ax, gw_reply *rep)
 	const Aml__V1__TopScoresResponse *r = (const Aml__V1__TopScoresResponse *)resp;
 	gw_topcache *cache = ax->app->topcache;
 
+	if (ax->live && r->live == NULL) {
+		gw_reply_error(rep, 409, "%s: the core answered from a run", GW_LIVE_OFF);
+		return;
+	}
+	gw_metrics_live(ax->app->metrics, r->live);
 	if (r->unchanged) {
 		if (ax->held == NULL || gw_topbody_run(ax->held) != r->run_id) {
 			gw_reply_error(rep, 502,
@@ -291,6 +325,7 @@ health_get(const gw_request *rq, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s", tmp);
 		return NULL;
 	}
+	gw_metrics_live(rq->app->metrics, resp->live);
 	return resp;
 }
 
@@ -405,6 +440,33 @@ query_compare(const gw_request *rq, gw_reply *rep, Aml__V1__TopScoresRequest *re
 	return -1;
 }
 
+/* The optional view parameter: "run" (the default: the latest completed run or
+ * run_id) or "live" (the core's live view; then no run_id, and has_run says
+ * whether one was given). Sets *out; -1 with the 422 in rep. */
+static int
+query_view(const gw_request *rq, gw_reply *rep, int has_run, Aml__V1__ScoreView *out)
+{
+	char text[VIEW_TEXT_MAX];
+	int rv = gw_param_get(rq->query, "view", text, sizeof(text));
+
+	*out = AML__V1__SCORE_VIEW__SCORE_VIEW_RUN;
+	if (rv == AMLRISK_ENOTFOUND || (rv == AMLRISK_OK && strcmp(text, "run") == 0)) {
+		return 0;
+	}
+	if (rv != AMLRISK_OK || strcmp(text, "live") != 0) {
+		gw_reply_error(rep, 422, "view: must be \"run\" or \"live\"");
+		return -1;
+	}
+	if (has_run) {
+		gw_reply_error(rep, 422,
+		               "view=live reads the live view, which has no run: drop run_id "
+		               "(and compare)");
+		return -1;
+	}
+	*out = AML__V1__SCORE_VIEW__SCORE_VIEW_LIVE;
+	return 0;
+}
+
 void
 gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 {
@@ -419,15 +481,18 @@ gw_api_top_scores(const gw_request *rq, gw_reply *rep)
 	if (query_int(rq, rep, name, 1, TOP_N_MAX, TOP_N_DEFAULT, &n) != 0 ||
 	    query_run_id(rq, rep, &req.run_id) != 0 ||
 	    query_int(rq, rep, "offset", 0, TOP_OFFSET_MAX, 0, &offset) != 0 ||
-	    query_compare(rq, rep, &req, &ax.compare) != 0) {
+	    query_compare(rq, rep, &req, &ax.compare) != 0 ||
+	    query_view(rq, rep, req.run_id != 0 || ax.compare, &req.view) != 0) {
 		return;
 	}
 	req.n = (uint32_t)n;
 	req.offset = (uint32_t)offset;
 	ax.n = req.n;
 	ax.asked = req.run_id;
-	/* only first pages without ranks are kept: the dashboards' poll */
-	ax.cacheable = req.offset == 0 && !ax.compare;
+	/* only first pages of runs without ranks are kept: the dashboards' poll;
+	 * the live view changes with every batch */
+	ax.live = req.view == AML__V1__SCORE_VIEW__SCORE_VIEW_LIVE;
+	ax.cacheable = req.offset == 0 && !ax.compare && !ax.live;
 	if (ax.cacheable && rq->app->topcache != NULL &&
 	    (ax.held = gw_topcache_get(rq->app->topcache, ax.n, ax.asked)) != NULL) {
 		req.known_run_id = gw_topbody_run(ax.held);
@@ -439,12 +504,15 @@ void
 gw_api_wallet_score(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__GetWalletScoreRequest req = AML__V1__GET_WALLET_SCORE_REQUEST__INIT;
+	answer_ctx ax = {.app = rq->app, .param = rq->param};
 
-	if (query_run_id(rq, rep, &req.run_id) != 0) {
+	if (query_run_id(rq, rep, &req.run_id) != 0 ||
+	    query_view(rq, rep, req.run_id != 0, &req.view) != 0) {
 		return;
 	}
 	req.wallet = (char *)rq->param;
-	query(rq, rep, "GetWalletScore", &req.base, answer_wallet, false);
+	ax.live = req.view == AML__V1__SCORE_VIEW__SCORE_VIEW_LIVE;
+	query_ax(rq, rep, "GetWalletScore", &req.base, answer_wallet, false, &ax);
 }
 
 void
@@ -545,4 +613,79 @@ gw_api_distribution(const gw_request *rq, gw_reply *rep)
 	req.run_id = strtoll(rq->param, NULL, 10); /* validated by the server */
 	req.bins = (uint32_t)bins;
 	query(rq, rep, "ScoreDistribution", &req.base, answer_distribution, false);
+}
+
+/* An optional text filter of /alerts into out (cap bytes, "" when absent);
+ * wallet ids are checked as the consumer checks them. -1 with the 422. */
+static int
+query_filter(const gw_request *rq, gw_reply *rep, const char *name, char *out, size_t cap,
+             int wallet)
+{
+	int rv = gw_param_get(rq->query, name, out, cap);
+	const char *why = NULL;
+
+	if (rv == AMLRISK_ENOTFOUND) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (rv != AMLRISK_OK || out[0] == '\0' ||
+	    (wallet && amlrisk_tx_check_id(out, strlen(out), cap - 1, &why) != 0)) {
+		gw_reply_error(rep, 422, "%s: must be %s of at most %zu bytes", name,
+		               wallet ? "a wallet id (UTF-8, no control characters)"
+		                      : "a non-empty rule name",
+		               cap - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* The filters and page of GET /alerts into req (its strings in wallet and
+ * rule); -1 with the 422 in rep. */
+static int
+alerts_request(const gw_request *rq, gw_reply *rep, Aml__V1__ListAlertsRequest *req, char *wallet,
+               size_t wallet_cap, char *rule, size_t rule_cap)
+{
+	char why[WHY_MAX];
+	int64_t limit;
+
+	if (query_int(rq, rep, "limit", 1, ALERTS_LIMIT_MAX, ALERTS_DEFAULT, &limit) != 0) {
+		return -1;
+	}
+	if (gw_param_int(rq->query, "cursor", 1, INT64_MAX, 0, &req->before_id, why, sizeof(why)) !=
+	    AMLRISK_OK) {
+		gw_reply_error(rep, 422,
+		               "cursor: must be the next_cursor of a previous page "
+		               "(a positive integer)");
+		return -1;
+	}
+	if (gw_param_time(rq->query, "since", &req->since_us, why, sizeof(why)) != AMLRISK_OK ||
+	    gw_param_time(rq->query, "until", &req->until_us, why, sizeof(why)) != AMLRISK_OK) {
+		gw_reply_error(rep, 422, "%s", why);
+		return -1;
+	}
+	if (req->since_us != 0 && req->until_us != 0 && req->until_us <= req->since_us) {
+		gw_reply_error(rep, 422, "until: must be after since");
+		return -1;
+	}
+	if (query_filter(rq, rep, "wallet", wallet, wallet_cap, 1) != 0 ||
+	    query_filter(rq, rep, "rule", rule, rule_cap, 0) != 0) {
+		return -1;
+	}
+	req->limit = (uint32_t)limit;
+	req->wallet = wallet;
+	req->rule = rule;
+	return 0;
+}
+
+void
+gw_api_alerts(const gw_request *rq, gw_reply *rep)
+{
+	Aml__V1__ListAlertsRequest req = AML__V1__LIST_ALERTS_REQUEST__INIT;
+	const answer_ctx ax = {.app = rq->app, .live = 1};
+	char wallet[AMLRISK_WALLET_MAX + 1], rule[RULE_TEXT_MAX + 1];
+
+	if (alerts_request(rq, rep, &req, wallet, sizeof(wallet), rule, sizeof(rule)) != 0) {
+		return;
+	}
+	query_ax(rq, rep, "ListAlerts", &req.base, answer_alerts, false, &ax);
 }

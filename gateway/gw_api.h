@@ -18,5 +18,8 @@ void gw_api_get_run(const gw_request *rq, gw_reply *rep);
 void gw_api_ingestion_status(const gw_request *rq, gw_reply *rep);
 void gw_api_wallet_history(const gw_request *rq, gw_reply *rep);
 void gw_api_distribution(const gw_request *rq, gw_reply *rep);
+/* GET /alerts: ListAlerts newest first, paged by cursor (next_cursor), filters
+ * wallet, rule, since and until (RFC 3339). */
+void gw_api_alerts(const gw_request *rq, gw_reply *rep);
 
 #endif

@@ -74,6 +74,19 @@ static const opt opts[] = {
         {"--header-timeout", "GATEWAY_HEADER_TIMEOUT_S", OPT_INT, OFF(header_timeout_s), 1, 3600,
          "seconds a new connection has to send its whole first request, however it "
          "trickles (slowloris; default 10)"},
+        {"--sse-max", "GATEWAY_SSE_MAX", OPT_INT, OFF(sse_max), 1, 10000,
+         "/alerts/stream subscribers at once; one more is answered 503 (default 64)"},
+        {"--sse-buffer", "GATEWAY_SSE_BUFFER", OPT_INT, OFF(sse_buffer), 1024, 64 * 1024 * 1024,
+         "bytes of events held for one /alerts/stream subscriber (plus one page of at "
+         "most 1000 alerts); while one is full the stream waits for it (default 262144)"},
+        {"--sse-slow-ms", "GATEWAY_SSE_SLOW_MS", OPT_INT, OFF(sse_slow_ms), 100, 600000,
+         "an /alerts/stream subscriber whose buffer stays full this long is sent an event "
+         "'close' and dropped (default 5000)"},
+        {"--sse-poll-ms", "GATEWAY_SSE_POLL_MS", OPT_INT, OFF(sse_poll_ms), 10, 60000,
+         "how often the one poller asks the core for new alerts while anyone listens "
+         "(default 250)"},
+        {"--sse-heartbeat-ms", "GATEWAY_SSE_HEARTBEAT_MS", OPT_INT, OFF(sse_heartbeat_ms), 100,
+         600000, "period of the heartbeat comment on every alert stream (default 15000)"},
         {"--list-routes", NULL, OPT_FLAG, OFF(list_routes), 0, 0,
          "print 'METHOD PATH ACCESS' (open, read or write) of every route and exit"},
         {"--help", NULL, OPT_FLAG, OFF(help), 0, 0, "print this text and exit"},
@@ -159,6 +172,11 @@ gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->per_ip_connections = 256;
 	cfg->conn_timeout_s = 30;
 	cfg->header_timeout_s = 10;
+	cfg->sse_max = 64;
+	cfg->sse_buffer = 262144;
+	cfg->sse_slow_ms = 5000;
+	cfg->sse_poll_ms = 250;
+	cfg->sse_heartbeat_ms = 15000;
 	cfg->listen = GW_LISTEN_DEFAULT;
 	for (i = 0; i < N_OPTS; i++) {
 		const char *v = opts[i].env != NULL ? getenv(opts[i].env) : NULL;

@@ -135,6 +135,54 @@ gw_json_run_summary(const Aml__V1__RunSummary *r)
 	                 "error", json_opt(r->error));
 }
 
+json_t *
+gw_json_live(const Aml__V1__LiveInfo *l)
+{
+	if (l == NULL) {
+		return json_null();
+	}
+	return json_pack("{s:b, s:o, s:o, s:I, s:o, s:I, s:I, s:I, s:o, s:b, s:I}", "enabled",
+	                 l->enabled, "model", json_opt(l->model), "config",
+	                 json_embedded(l->config_json), "watermark", (json_int_t)l->watermark,
+	                 "updated_at", gw_json_time(l->updated_at_us), "graph_watermark",
+	                 (json_int_t)l->graph_watermark, "newest_sequence",
+	                 (json_int_t)l->newest_sequence, "lag_rows", (json_int_t)l->lag_rows,
+	                 "lag_seconds", json_num(l->lag_seconds), "current", l->current,
+	                 "alerts_pending", (json_int_t)l->alerts_pending);
+}
+
+/* Adds "live" to obj (a new reference, released on failure) when the core sent
+ * one: the core's live view, as /health and /ingestion/status show it. */
+static json_t *
+with_live(json_t *obj, const Aml__V1__LiveInfo *l)
+{
+	if (obj != NULL && l != NULL && json_object_set_new(obj, "live", gw_json_live(l)) != 0) {
+		json_decref(obj);
+		obj = NULL;
+	}
+	return obj;
+}
+
+/* The head of a live answer into the object open in w: "view":"live", the
+ * watermark the scores reflect and the live view's state. */
+static void
+jw_live(gw_jw *w, const Aml__V1__LiveInfo *l)
+{
+	json_t *info = gw_json_live(l);
+
+	gw_jw_key(w, "view");
+	gw_jw_str(w, "live");
+	gw_jw_key(w, "watermark");
+	gw_jw_int(w, l->watermark);
+	gw_jw_key(w, "live");
+	if (info == NULL) {
+		w->failed = 1;
+	} else {
+		gw_jw_json(w, info);
+		json_decref(info);
+	}
+}
+
 static json_t *
 enc_run(const void *item)
 {
@@ -234,12 +282,14 @@ gw_json_health(const Aml__V1__HealthResponse *h, int healthy, const char *detail
 		                 "ok", "core", "unavailable", "database", "unknown", "graph",
 		                 "latest_run", "detail", detail);
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "status",
-	                 healthy ? "ok" : "degraded", "gateway", "ok", "core", h->status,
-	                 "database", h->database_ok ? "ok" : "error", "database_error",
-	                 json_opt(h->database_error), "graph", gw_json_graph_info(h->graph),
-	                 "latest_run", gw_json_run_summary(h->latest_run), "core_version",
-	                 h->version, "core_uptime_seconds", json_num(h->uptime_seconds));
+	return with_live(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "status",
+	                           healthy ? "ok" : "degraded", "gateway", "ok", "core", h->status,
+	                           "database", h->database_ok ? "ok" : "error", "database_error",
+	                           json_opt(h->database_error), "graph",
+	                           gw_json_graph_info(h->graph), "latest_run",
+	                           gw_json_run_summary(h->latest_run), "core_version", h->version,
+	                           "core_uptime_seconds", json_num(h->uptime_seconds)),
+	                 h->live);
 }
 
 json_t *
@@ -302,8 +352,12 @@ gw_json_top_reply(gw_reply *rep, const Aml__V1__TopScoresResponse *r, int compar
 
 	gw_jw_init(&w);
 	gw_jw_obj(&w);
-	gw_jw_key(&w, "run_id");
-	gw_jw_int(&w, r->run_id);
+	if (r->live != NULL) {
+		jw_live(&w, r->live);
+	} else {
+		gw_jw_key(&w, "run_id");
+		gw_jw_int(&w, r->run_id);
+	}
 	gw_jw_key(&w, "n");
 	gw_jw_int(&w, (int64_t)r->n_scores);
 	gw_jw_key(&w, "offset");
@@ -409,6 +463,9 @@ gw_json_wallet_reply(gw_reply *rep, const Aml__V1__GetWalletScoreResponse *r)
 	gw_jw_init(&w);
 	gw_jw_obj(&w);
 	jw_score(&w, r->score, r->run_id, 1);
+	if (r->live != NULL) {
+		jw_live(&w, r->live);
+	}
 	gw_jw_obj_end(&w);
 	gw_jw_reply(&w, rep, 200);
 }
@@ -550,11 +607,54 @@ enc_partition(const void *item)
 json_t *
 gw_json_ingestion(const Aml__V1__IngestionStatusResponse *r)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "consumed",
-	                 (json_int_t)r->consumed, "inserted", (json_int_t)r->inserted, "duplicates",
-	                 (json_int_t)r->duplicates, "dead_lettered", (json_int_t)r->dead_lettered,
-	                 "transactions_total", (json_int_t)r->transactions_total, "max_sequence",
-	                 (json_int_t)r->max_sequence, "last_error", json_opt(r->last_error),
-	                 "updated_at", gw_json_time(r->updated_at_us), "partitions",
-	                 json_list((void *const *)r->partitions, r->n_partitions, enc_partition));
+	return with_live(
+	        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "consumed",
+	                  (json_int_t)r->consumed, "inserted", (json_int_t)r->inserted,
+	                  "duplicates", (json_int_t)r->duplicates, "dead_lettered",
+	                  (json_int_t)r->dead_lettered, "transactions_total",
+	                  (json_int_t)r->transactions_total, "max_sequence",
+	                  (json_int_t)r->max_sequence, "last_error", json_opt(r->last_error),
+	                  "updated_at", gw_json_time(r->updated_at_us), "partitions",
+	                  json_list((void *const *)r->partitions, r->n_partitions, enc_partition)),
+	        r->live);
+}
+
+static json_t *
+enc_alert_contributor(const void *item)
+{
+	const Aml__V1__AlertContributor *c = item;
+
+	return json_pack("{s:s, s:s, s:I, s:o}", "wallet", c->wallet, "side", c->side, "hops",
+	                 (json_int_t)c->hops, "contribution", json_num(c->contribution));
+}
+
+json_t *
+gw_json_alert(const Aml__V1__RiskAlert *a)
+{
+	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:s, s:I, s:o, s:I, s:o}", "alert_id",
+	                 (json_int_t)a->alert_id, "wallet", a->wallet, "model", a->model, "score",
+	                 json_num(a->score), "previous_score", json_num(a->previous_score), "rule",
+	                 a->rule, "watermark", (json_int_t)a->watermark, "created_at",
+	                 gw_json_time(a->created_at_us), "rank", (json_int_t)a->rank,
+	                 "contributors",
+	                 json_list((void *const *)a->contributors, a->n_contributors,
+	                           enc_alert_contributor));
+}
+
+static json_t *
+enc_alert(const void *item)
+{
+	return gw_json_alert(item);
+}
+
+json_t *
+gw_json_alerts(const Aml__V1__ListAlertsResponse *r)
+{
+	char cursor[24];
+
+	snprintf(cursor, sizeof(cursor), "%lld", (long long)r->next_before_id);
+	return json_pack("{s:o, s:o, s:I}", "alerts",
+	                 json_list((void *const *)r->alerts, r->n_alerts, enc_alert), "next_cursor",
+	                 r->next_before_id > 0 ? json_string(cursor) : json_null(), "last_id",
+	                 (json_int_t)r->last_id);
 }

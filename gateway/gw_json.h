@@ -19,6 +19,16 @@ json_t *gw_json_time(int64_t us);
 
 json_t *gw_json_graph_info(const Aml__V1__GraphInfo *g);
 json_t *gw_json_run_summary(const Aml__V1__RunSummary *r);
+/* The core's live view (LiveInfo): enabled, model, config, watermark, updated_at,
+ * graph_watermark, newest_sequence, lag_rows, lag_seconds, current,
+ * alerts_pending; null for NULL. /health and /ingestion/status carry it as
+ * "live" when the core sends one; live answers of /scores/top and
+ * /scores/{wallet} (view=live) carry "view":"live", "watermark" and it. */
+json_t *gw_json_live(const Aml__V1__LiveInfo *l);
+/* A RiskAlert as GET /alerts and /alerts/stream send it. */
+json_t *gw_json_alert(const Aml__V1__RiskAlert *a);
+/* GET /alerts: {"alerts": [...], "next_cursor": "<id>" or null, "last_id"}. */
+json_t *gw_json_alerts(const Aml__V1__ListAlertsResponse *r);
 
 /* GET /health from the core's answer, or with h NULL (core unreachable) the
  * "down" document carrying detail. */

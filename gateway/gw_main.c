@@ -14,6 +14,7 @@
 #include "gw_route.h"
 #include "gw_server.h"
 #include "gw_static.h"
+#include "gw_sse.h"
 #include "gw_topcache.h"
 
 #define ERR_MAX 256
@@ -41,6 +42,7 @@ main(int argc, char **argv)
 	gw_static *docs = NULL;
 	gw_server *srv = NULL;
 	rpc_client_opts ropts = {0};
+	gw_sse_opts sse_opts = {0};
 	static rpc_secret secret;
 	sigset_t sigs;
 	char err[ERR_MAX];
@@ -101,6 +103,16 @@ main(int argc, char **argv)
 	app.docs = docs;
 	app.rpc_timeout_ms = cfg.rpc_timeout_ms;
 	app.long_timeout_ms = cfg.long_timeout_ms;
+	sse_opts.max_subs = cfg.sse_max;
+	sse_opts.buf_max = (size_t)cfg.sse_buffer;
+	sse_opts.slow_ms = cfg.sse_slow_ms;
+	sse_opts.poll_ms = cfg.sse_poll_ms;
+	sse_opts.heartbeat_ms = cfg.sse_heartbeat_ms;
+	if ((rv = gw_sse_hub_create(&app.sse, &app, &sse_opts)) != AMLRISK_OK) {
+		amlrisk_log(AMLRISK_LOG_ERROR, "gateway", "start.failed", "err=%s",
+		            amlrisk_errname(rv));
+		goto out;
+	}
 	if ((rv = gw_server_start(&srv, &app, &cfg, err, sizeof(err))) != AMLRISK_OK) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "gateway", "http.start_failed", "err=%s msg=\"%s\"",
 		            amlrisk_errname(rv), err);
@@ -122,7 +134,9 @@ main(int argc, char **argv)
 	amlrisk_log(AMLRISK_LOG_INFO, "gateway", "stopping", "signal=%d", sig);
 	status = 0;
 out:
+	gw_sse_hub_shutdown(app.sse); /* the streams end before the server waits for them */
 	gw_server_stop(srv);
+	gw_sse_hub_destroy(app.sse);
 	gw_static_destroy(docs);
 	gw_metrics_destroy(app.metrics);
 	gw_topcache_destroy(app.topcache);

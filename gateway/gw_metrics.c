@@ -12,6 +12,7 @@
 #include "amlrisk_err.h"
 #include "amlrisk_metrics.h"
 #include "gw_metrics.h"
+#include "gw_sse.h"
 #include "gw_route.h"
 
 #define ROUTES_MAX  32
@@ -28,6 +29,15 @@ static const int statuses[] = {200, 400, 401, 404, 405, 409, 413,
 #define N_BUCKET 15
 #define buckets  amlrisk_metrics_latency_bounds
 
+/* The live view's integer gauges, in LiveInfo order of gw_metrics_live(). */
+#define LIVE_GAUGES 4
+static const char *const live_names[LIVE_GAUGES][2] = {
+        {"amlrisk_live_watermark", "ingest seq the core's live scores reflect"},
+        {"amlrisk_live_graph_watermark", "ingest seq the core's in-memory graph holds"},
+        {"amlrisk_live_newest_sequence", "newest committed transactions.seq the core knows of"},
+        {"amlrisk_live_lag_rows", "committed rows not yet in the live view"},
+};
+
 struct gw_metrics {
 	int nroutes; /* routes of the table; slot nroutes is "unmatched" */
 	atomic_uint_fast64_t requests[ROUTES_MAX + 1][N_STATUS + 1];
@@ -39,6 +49,10 @@ struct gw_metrics {
 	atomic_int in_flight;
 	atomic_uint_fast64_t conn_events[GW_CONN_EVENTS];
 	atomic_int conns_open;
+	/* the core's live view as last seen in an answer (0 = never) */
+	atomic_int live_seen;
+	atomic_int_fast64_t live[LIVE_GAUGES];
+	atomic_uint_fast64_t live_lag_bits; /* lag_seconds, a double's bits */
 };
 
 int
@@ -303,6 +317,56 @@ render_events(const gw_metrics *m, amlrisk_buf *b, const char *name, const char 
 }
 
 void
+gw_metrics_live(gw_metrics *m, const Aml__V1__LiveInfo *l)
+{
+	int64_t v[LIVE_GAUGES];
+	uint64_t bits;
+	int i;
+
+	if (m == NULL || l == NULL || !l->enabled) {
+		return;
+	}
+	v[0] = l->watermark;
+	v[1] = l->graph_watermark;
+	v[2] = l->newest_sequence;
+	v[3] = (int64_t)l->lag_rows;
+	for (i = 0; i < LIVE_GAUGES; i++) {
+		atomic_store_explicit(&m->live[i], v[i], memory_order_relaxed);
+	}
+	memcpy(&bits, &l->lag_seconds, sizeof(bits));
+	atomic_store_explicit(&m->live_lag_bits, bits, memory_order_relaxed);
+	atomic_store_explicit(&m->live_seen, 1, memory_order_relaxed);
+}
+
+/* The live view's gauges, once one was seen; and the alert streams. */
+static void
+render_live(const gw_metrics *m, const gw_app *app, amlrisk_buf *b)
+{
+	char help[160];
+	uint64_t bits;
+	double lag;
+
+	if (app->sse != NULL)
+		write_one(b, "amlrisk_gateway_sse_subscribers", "/alerts/stream subscribers now.",
+		          AMLRISK_GAUGE, gw_sse_hub_subscribers(app->sse));
+	if (!atomic_load_explicit(&m->live_seen, memory_order_relaxed))
+		return;
+	for (int i = 0; i < LIVE_GAUGES; i++) {
+		snprintf(help, sizeof(help),
+		         "The core's live view: %s (as of the last answer that carried it).",
+		         live_names[i][1]);
+		write_one(b, live_names[i][0], help, AMLRISK_GAUGE,
+		          (double)atomic_load_explicit(&m->live[i], memory_order_relaxed));
+	}
+	bits = atomic_load_explicit(&m->live_lag_bits, memory_order_relaxed);
+	memcpy(&lag, &bits, sizeof(lag));
+	write_one(b, "amlrisk_live_lag_seconds",
+	          "The core's live view: age of the oldest committed row not in it (as of the "
+	          "last answer that carried it).",
+	          AMLRISK_GAUGE, lag);
+}
+
+void
 gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 {
 	const gw_metrics *m = rq->app->metrics;
@@ -324,6 +388,7 @@ gw_metrics_handle(const gw_request *rq, gw_reply *rep)
 	              "Connections closed because a request was not whole in time: the first "
 	              "within the header timeout, a later one within the idle timeout.",
 	              GW_CONN_CUT_FIRST, GW_CONN_CUT_NEXT);
+	render_live(m, rq->app, &b);
 	write_one(&b, "amlrisk_gateway_requests_in_flight",
 	          "Requests received and not yet answered.", AMLRISK_GAUGE,
 	          atomic_load_explicit(&m->in_flight, memory_order_relaxed));

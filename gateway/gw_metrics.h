@@ -5,6 +5,7 @@
 #ifndef GW_METRICS_H
 #define GW_METRICS_H
 
+#include "aml/v1/risk_service.pb-c.h"
 #include "gw.h"
 
 /* Creates the counters for the routing table's routes (plus one "unmatched"
@@ -42,5 +43,11 @@ void gw_metrics_conn_open(gw_metrics *m, int delta);
 
 /* GET /metrics: the text exposition format 0.0.4. */
 void gw_metrics_handle(const gw_request *rq, gw_reply *rep);
+
+/* Records the core's live view l (borrowed; NULL or not enabled: ignored) as
+ * the amlrisk_live_* gauges of /metrics: called with each answer that carries
+ * one (/health, /ready, /ingestion/status, view=live reads), so the gauges are
+ * as of the last such answer. Thread-safe. */
+void gw_metrics_live(gw_metrics *m, const Aml__V1__LiveInfo *l);
 
 #endif

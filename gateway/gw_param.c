@@ -3,7 +3,9 @@
  * limit (8 KiB) with at most GW_QUERY_PARAMS_MAX parameters, checked once per
  * request, so a linear scan of the query per parameter is cheaper than
  * building a map. */
+#define _DEFAULT_SOURCE /* timegm */
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,4 +220,57 @@ gw_param_run_id(const char *seg, size_t len, int64_t *out, char *why, size_t why
 	}
 	*out = id;
 	return AMLRISK_OK;
+}
+
+#define TIME_TEXT_MAX 40
+
+int
+gw_param_time(const char *query, const char *name, int64_t *out, char *why, size_t whylen)
+{
+	char text[TIME_TEXT_MAX], frac[8] = "";
+	struct tm tm = {0};
+	int consumed = 0, rv, fl = 0, i;
+	int64_t us = 0;
+	time_t secs;
+
+	*out = 0;
+	if ((rv = gw_param_get(query, name, text, sizeof(text))) == AMLRISK_ENOTFOUND) {
+		return AMLRISK_OK;
+	}
+	if (rv == AMLRISK_OK &&
+	    sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) == 6 &&
+	    consumed == 19) {
+		const char *p = text + consumed;
+
+		if (*p == '.') {
+			for (p++; *p >= '0' && *p <= '9'; p++) {
+				if (fl < 6) {
+					frac[fl++] = *p;
+				}
+			}
+			if (fl == 0) {
+				p = "bad";
+			}
+		}
+		for (i = 0; i < 6; i++) {
+			us = us * 10 + (i < fl ? frac[i] - '0' : 0);
+		}
+		if (strcmp(p, "Z") == 0 && tm.tm_year >= 1970 && tm.tm_mon >= 1 &&
+		    tm.tm_mon <= 12 && tm.tm_mday >= 1 && tm.tm_mday <= 31 && tm.tm_hour <= 23 &&
+		    tm.tm_min <= 59 && tm.tm_sec <= 60) {
+			tm.tm_year -= 1900;
+			tm.tm_mon -= 1;
+			secs = timegm(&tm);
+			if (secs >= 0) {
+				*out = (int64_t)secs * 1000000 + us;
+				return AMLRISK_OK;
+			}
+		}
+	}
+	snprintf(why, whylen,
+	         "%s: must be an RFC 3339 UTC time such as 2026-12-04T12:30:00Z (fraction "
+	         "optional)",
+	         name);
+	return AMLRISK_EINVAL;
 }

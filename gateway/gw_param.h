@@ -48,4 +48,10 @@ int gw_param_wallet(const char *seg, size_t len, char *out, size_t cap, char *wh
  * the reason in why. */
 int gw_param_run_id(const char *seg, size_t len, int64_t *out, char *why, size_t whylen);
 
+/* Reads the time parameter name of query into *out as Unix microseconds: 0
+ * when absent, else an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SS[.fraction]Z"
+ * from 1970 on. Returns AMLRISK_OK or AMLRISK_EINVAL with a message naming
+ * the parameter in why. */
+int gw_param_time(const char *query, const char *name, int64_t *out, char *why, size_t whylen);
+
 #endif

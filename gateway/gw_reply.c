@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "gw.h"
+#include "gw_sse.h"
 
 #define DETAIL_MAX 512
 
@@ -20,6 +21,9 @@ gw_reply_clear(gw_reply *rep)
 {
 	if (!rep->is_static) {
 		free(rep->body);
+	}
+	if (rep->stream != NULL) {
+		gw_sse_release(rep->stream);
 	}
 	memset(rep, 0, sizeof(*rep));
 }

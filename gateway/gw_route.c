@@ -8,6 +8,7 @@
 #include "gw_console.h"
 #include "gw_metrics.h"
 #include "gw_route.h"
+#include "gw_sse.h"
 #include "gw_static.h"
 
 /* Order matters where templates overlap: literal routes come before the
@@ -29,6 +30,8 @@ static const gw_route routes[] = {
         {"GET", "/runs", GW_PARAM_NONE, GW_AUTH_READ, gw_api_list_runs},
         {"GET", "/runs/{run_id}", GW_PARAM_RUN_ID, GW_AUTH_READ, gw_api_get_run},
         {"GET", "/runs/{run_id}/distribution", GW_PARAM_RUN_ID, GW_AUTH_READ, gw_api_distribution},
+        {"GET", "/alerts", GW_PARAM_NONE, GW_AUTH_READ, gw_api_alerts},
+        {"GET", "/alerts/stream", GW_PARAM_NONE, GW_AUTH_READ, gw_sse_handle},
         {"GET", "/ingestion/status", GW_PARAM_NONE, GW_AUTH_READ, gw_api_ingestion_status},
         {"GET", "/metrics", GW_PARAM_NONE, GW_AUTH_NONE, gw_metrics_handle},
         {"GET", "/openapi.json", GW_PARAM_NONE, GW_AUTH_NONE, gw_static_openapi},

@@ -28,12 +28,16 @@
 #include "gw_pool.h"
 #include "gw_route.h"
 #include "gw_server.h"
+#include "gw_sse.h"
 #include "gw_target.h"
 
-#define MEMORY_LIMIT   (32 * 1024) /* per connection: request line, headers, read buffer (MHD zeroes it per request) */
+#define MEMORY_LIMIT                                                                               \
+	(32 * 1024) /* per connection: request line, headers, read buffer (MHD zeroes it per       \
+	               request) */
 #define LISTEN_BACKLOG 1024
 #define LOG_PATH_MAX   200 /* bytes of the path quoted in the access log */
 #define WHY_MAX        160
+#define SSE_BLOCK      4096 /* bytes of an event stream handed to MHD at a time */
 
 struct gw_server {
 	struct MHD_Daemon *mhd;
@@ -67,14 +71,13 @@ typedef struct request {
 	int uri_too_long;
 	char *body; /* owned, at most GW_BODY_MAX bytes */
 	size_t body_len;
-	gw_target target;      /* route, decoded path parameter, query */
-	gw_reply early;        /* a refusal decided on the headers, sent on the last call */
+	gw_target target; /* route, decoded path parameter, query */
+	gw_reply early;   /* a refusal decided on the headers, sent on the last call */
 	int has_early;
 	gw_reply later; /* the reply of a suspended request, set by rq_resume */
 	gw_conn *cn;    /* the connection's record (limits, deadline), or NULL */
 	int close;      /* answer with Connection: close */
 } request;
-
 
 static int64_t
 now_us(void)
@@ -169,9 +172,18 @@ reply_send(struct MHD_Connection *conn, request *r, gw_reply *rep)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(rep->len, rep->body,
-	                                       rep->is_static ? MHD_RESPMEM_PERSISTENT
-	                                                      : MHD_RESPMEM_MUST_FREE);
+	if (rep->stream != NULL) { /* an event stream: read from its buffer as it fills */
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, gw_sse_read,
+		                                         rep->stream, gw_sse_release);
+		if (resp != NULL) {
+			gw_sse_attach(rep->stream, conn);
+			rep->stream = NULL; /* MHD releases it with the response */
+		}
+	} else {
+		resp = MHD_create_response_from_buffer(rep->len, rep->body,
+		                                       rep->is_static ? MHD_RESPMEM_PERSISTENT
+		                                                      : MHD_RESPMEM_MUST_FREE);
+	}
 	if (resp == NULL) {
 		gw_reply_clear(rep);
 		return MHD_NO;
@@ -313,6 +325,8 @@ dispatch(gw_server *s, request *r, gw_reply *rep)
 	        .query = r->target.query,
 	        .body = r->body,
 	        .body_len = r->body_len,
+	        .last_event_id =
+	                MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID"),
 	        .suspend = rq_suspend,
 	        .resume = rq_resume,
 	        .conn = r,
@@ -526,7 +540,8 @@ gw_server_stop(gw_server *s)
 		 * before MHD may stop; idle keep-alive connections are just closed */
 		lsock = MHD_quiesce_daemon(s->mhd);
 		end = now_us() + 1000 * (2 * (int64_t)s->app->rpc_timeout_ms + 5000);
-		while ((atomic_load(&s->suspended) > 0 || gw_metrics_in_flight(s->app->metrics) > 0) &&
+		while ((atomic_load(&s->suspended) > 0 ||
+		        gw_metrics_in_flight(s->app->metrics) > 0) &&
 		       now_us() < end) {
 			usleep(1000);
 		}

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "aml/v1/risk_service.pb-c.h"
 #include "rpc.h"
 
 #define CTL_ARGS_MAX  4
@@ -30,6 +31,8 @@ typedef struct ctl_args {
 	const char *hop_weights, *direction, *count, *illicit_ratio, *illicit_seed, *config_json;
 	const char *model, *side, *smoothing; /* score: flow_exposure/v1 (and --hops) */
 	bool no_degree_normalize, no_labels;
+	bool live, follow;         /* top/wallet --live; alerts --follow */
+	const char *wallet, *rule; /* alerts filters */
 	const char *database_url;
 	const char *keep, *older_than; /* runs prune */
 } ctl_args;
@@ -49,6 +52,23 @@ int ctl_call(const ctl_args *a, const char *method, const ProtobufCMessage *req,
  * {"error":{...}} object on stdout. Returns 1. */
 int ctl_fail(const ctl_args *a, const char *code, const char *msg);
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Option name's value s (NULL: not given, *out = 0) as an integer in
+ * [0, UINT32_MAX] or [0, INT64_MAX]; 2 after the usage error. */
+int ctl_opt_u32(const char *name, const char *s, uint32_t *out);
+int ctl_opt_i64(const char *name, const char *s, int64_t *out);
+
+/* ---- the live view and alerts (ctl_live.c) ---- */
+
+#define CTL_LIVE_OFF "the core has no live view (LIVE_SCORING_CONFIG unset, or a core without it)"
+
+/* --live as the request's view; 2 after the usage error when given with --run. */
+int ctl_live_view(const ctl_args *a, Aml__V1__ScoreView *view);
+/* The live view's lines (model, watermark, graph watermark, lag); nothing for
+ * NULL. */
+void ctl_print_live(const Aml__V1__LiveInfo *l);
+/* amlctl alerts [--wallet W] [--rule R] [--limit N] [--before ID] [--follow] */
+int ctl_cmd_alerts(const ctl_args *a);
 
 /* ---- output ---- */
 

@@ -79,8 +79,8 @@ num_arg(const char *name, const char *s, long long lo, long long hi, long long *
 	return 0;
 }
 
-static int
-opt_u32(const char *name, const char *s, uint32_t *out)
+int
+ctl_opt_u32(const char *name, const char *s, uint32_t *out)
 {
 	long long v = 0;
 
@@ -90,8 +90,8 @@ opt_u32(const char *name, const char *s, uint32_t *out)
 	return 0;
 }
 
-static int
-opt_i64(const char *name, const char *s, int64_t *out)
+int
+ctl_opt_i64(const char *name, const char *s, int64_t *out)
 {
 	long long v = 0;
 
@@ -384,7 +384,8 @@ print_top(const Aml__V1__TopScoresResponse *r)
 	bool flow = r->n_scores > 0 && is_flow(r->scores[0]);
 	ctl_table *t = ctl_table_create(8, flow ? HF : HH);
 
-	printf("run %lld%s\n", (long long)r->run_id, flow ? " (flow_exposure/v1)" : "");
+	if (r->live == NULL)
+		printf("run %lld%s\n", (long long)r->run_id, flow ? " (flow_exposure/v1)" : "");
 	for (size_t i = 0; i < r->n_scores; i++) {
 		const Aml__V1__WalletScore *w = r->scores[i];
 		char rank[24], sc[32], ex[24], in[16], out[16], cs[256], re[32], se[32];
@@ -412,14 +413,21 @@ cmd_top(const ctl_args *a)
 	Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
 	Aml__V1__TopScoresResponse *r = NULL;
 
-	if (opt_u32("-n", a->n, &req.n) != 0 || opt_i64("--run", a->run, &req.run_id) != 0)
+	if (ctl_opt_u32("-n", a->n, &req.n) != 0 ||
+	    ctl_opt_i64("--run", a->run, &req.run_id) != 0 || ctl_live_view(a, &req.view) != 0)
 		return 2;
 	if (ctl_call(a, "TopScores", &req.base, (ProtobufCMessage **)&r, TIMEOUT_READ_MS) != 0)
 		return 1;
-	if (a->json)
+	if (a->live && r->live == NULL) {
+		aml__v1__top_scores_response__free_unpacked(r, NULL);
+		return ctl_fail(a, "FAILED_PRECONDITION", CTL_LIVE_OFF);
+	}
+	if (a->json) {
 		print_json(&r->base);
-	else
+	} else {
+		ctl_print_live(r->live);
 		print_top(r);
+	}
 	aml__v1__top_scores_response__free_unpacked(r, NULL);
 	return 0;
 }
@@ -478,13 +486,21 @@ cmd_wallet(const ctl_args *a)
 	Aml__V1__GetWalletScoreRequest req = AML__V1__GET_WALLET_SCORE_REQUEST__INIT;
 	Aml__V1__GetWalletScoreResponse *r = NULL;
 
-	if (opt_i64("--run", a->run, &req.run_id) != 0)
+	if (ctl_opt_i64("--run", a->run, &req.run_id) != 0 || ctl_live_view(a, &req.view) != 0)
 		return 2;
 	req.wallet = (char *)a->operand[0];
 	if (ctl_call(a, "GetWalletScore", &req.base, (ProtobufCMessage **)&r, TIMEOUT_READ_MS) != 0)
 		return 1;
+	if (a->live && r->live == NULL) {
+		aml__v1__get_wallet_score_response__free_unpacked(r, NULL);
+		return ctl_fail(a, "FAILED_PRECONDITION", CTL_LIVE_OFF);
+	}
 	if (a->json) {
 		print_json(&r->base);
+	} else if (r->live != NULL) {
+		ctl_print_live(r->live);
+		if (r->score != NULL)
+			print_wallet(r->score);
 	} else {
 		ctl_kv("run", "%lld", (long long)r->run_id);
 		if (r->score != NULL)
@@ -577,7 +593,7 @@ cmd_explain(const ctl_args *a)
 	Aml__V1__ExplainWalletResponse *r = NULL;
 	char num[40];
 
-	if (opt_u32("--sources", a->sources, &req.max_sources_per_hop) != 0)
+	if (ctl_opt_u32("--sources", a->sources, &req.max_sources_per_hop) != 0)
 		return 2;
 	req.wallet = (char *)a->operand[0];
 	if (ctl_call(a, "ExplainWallet", &req.base, (ProtobufCMessage **)&r, TIMEOUT_READ_MS) != 0)
@@ -609,9 +625,9 @@ cmd_graph(const ctl_args *a)
 	Aml__V1__WalletGraphRequest req = AML__V1__WALLET_GRAPH_REQUEST__INIT;
 	Aml__V1__WalletGraphResponse *r = NULL;
 
-	if (opt_u32("--hops", a->hops, &req.hops) != 0 ||
-	    opt_u32("--node-limit", a->node_limit, &req.node_limit) != 0 ||
-	    opt_u32("--edge-limit", a->edge_limit, &req.edge_limit) != 0)
+	if (ctl_opt_u32("--hops", a->hops, &req.hops) != 0 ||
+	    ctl_opt_u32("--node-limit", a->node_limit, &req.node_limit) != 0 ||
+	    ctl_opt_u32("--edge-limit", a->edge_limit, &req.edge_limit) != 0)
 		return 2;
 	req.wallet = (char *)a->operand[0];
 	if (ctl_call(a, "WalletGraph", &req.base, (ProtobufCMessage **)&r, TIMEOUT_READ_MS) != 0)
@@ -658,8 +674,8 @@ cmd_runs(const ctl_args *a)
 	Aml__V1__ListRunsRequest req = AML__V1__LIST_RUNS_REQUEST__INIT;
 	Aml__V1__ListRunsResponse *r = NULL;
 
-	if (opt_u32("--limit", a->limit, &req.limit) != 0 ||
-	    opt_i64("--before", a->before, &req.before_id) != 0)
+	if (ctl_opt_u32("--limit", a->limit, &req.limit) != 0 ||
+	    ctl_opt_i64("--before", a->before, &req.before_id) != 0)
 		return 2;
 	if (ctl_call(a, "ListRuns", &req.base, (ProtobufCMessage **)&r, TIMEOUT_READ_MS) != 0)
 		return 1;
@@ -695,7 +711,7 @@ cmd_run(const ctl_args *a)
 	Aml__V1__GetRunRequest req = AML__V1__GET_RUN_REQUEST__INIT;
 	Aml__V1__GetRunResponse *r = NULL;
 
-	if (opt_i64("run ID", a->operand[0], &req.run_id) != 0)
+	if (ctl_opt_i64("run ID", a->operand[0], &req.run_id) != 0)
 		return 2;
 	if (ctl_call(a, "GetRun", &req.base, (ProtobufCMessage **)&r, TIMEOUT_READ_MS) != 0)
 		return 1;
@@ -787,13 +803,14 @@ static const command COMMANDS[] = {
          "model hop-weights direction count illicit-ratio illicit-seed config-json"
          " no-degree-normalize no-labels hops side smoothing",
          cmd_score},
-        {"top", 0, "n run", cmd_top},
-        {"wallet", 1, "run", cmd_wallet},
+        {"top", 0, "n run live", cmd_top},
+        {"wallet", 1, "run live", cmd_wallet},
         {"explain", 1, "sources", cmd_explain},
         {"graph", 1, "hops node-limit edge-limit", cmd_graph},
         {"runs", 0, "limit before", cmd_runs},
         {"run", 1, "", cmd_run},
         {"ingestion", 0, "", cmd_ingestion},
+        {"alerts", 0, "wallet rule limit before follow", ctl_cmd_alerts},
         {"migrate", 0, "database-url", cmd_migrate},
 };
 
@@ -826,6 +843,10 @@ stray_option(const ctl_args *a, const command *cmd)
 	        {"smoothing", a->smoothing != NULL},
 	        {"keep", a->keep != NULL},
 	        {"older-than", a->older_than != NULL},
+	        {"live", a->live},
+	        {"wallet", a->wallet != NULL},
+	        {"rule", a->rule != NULL},
+	        {"follow", a->follow},
 	};
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {

@@ -33,8 +33,10 @@ usage(FILE *f)
 	        "        [--count within|exact] [--no-degree-normalize]\n"
 	        "        flow_exposure/v1: [--hops K] [--side both|received|sent]\n"
 	        "        [--smoothing X]             or   [--config-json JSON]\n"
-	        "  top [-n N] [--run ID]          the riskiest wallets (N <= 1000, default 10)\n"
-	        "  wallet W [--run ID]            one wallet's score and per-hop values\n"
+	        "  top [-n N] [--run ID | --live] the riskiest wallets (N <= 1000, default 10) of\n"
+	        "                                 a run, or of the live view (its watermark "
+	        "shown)\n"
+	        "  wallet W [--run ID | --live]   one wallet's score and per-hop values\n"
 	        "  explain W [--sources N]        why W scores what it does (latest run): per hop\n"
 	        "                                 sources, or the N largest contributors (flow)\n"
 	        "  graph W [--hops H] [--node-limit N] [--edge-limit E]\n"
@@ -46,6 +48,9 @@ usage(FILE *f)
 	        "  runs pin ID | runs unpin ID    keep a run from pruning (DATABASE_URL)\n"
 	        "  run ID                         one run's summary\n"
 	        "  ingestion                      the consumer's progress\n"
+	        "  alerts [--wallet W] [--rule R] [--limit N] [--before ID] [--follow]\n"
+	        "                                 risk alerts of the live view, newest first;\n"
+	        "                                 --follow: then each new one (Ctrl-C ends)\n"
 	        "  migrate [--database-url URL]   apply the SQL migrations (DATABASE_URL)\n"
 	        "\n"
 	        "options:\n"
@@ -108,6 +113,10 @@ main(int argc, char **argv)
 		O_DBURL,
 		O_KEEP,
 		O_OLDER,
+		O_LIVE,
+		O_WALLET,
+		O_RULE,
+		O_FOLLOW,
 		O_HELP,
 		O_VERSION
 	};
@@ -136,6 +145,10 @@ main(int argc, char **argv)
 	        {"database-url", required_argument, NULL, O_DBURL},
 	        {"keep", required_argument, NULL, O_KEEP},
 	        {"older-than", required_argument, NULL, O_OLDER},
+	        {"live", no_argument, NULL, O_LIVE},
+	        {"wallet", required_argument, NULL, O_WALLET},
+	        {"rule", required_argument, NULL, O_RULE},
+	        {"follow", no_argument, NULL, O_FOLLOW},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
@@ -228,6 +241,18 @@ main(int argc, char **argv)
 			break;
 		case O_OLDER:
 			a.older_than = optarg;
+			break;
+		case O_LIVE:
+			a.live = true;
+			break;
+		case O_WALLET:
+			a.wallet = optarg;
+			break;
+		case O_RULE:
+			a.rule = optarg;
+			break;
+		case O_FOLLOW:
+			a.follow = true;
 			break;
 		case 'h':
 		case O_HELP:

@@ -85,12 +85,13 @@ export async function health() {
 }
 
 // Server-sent events over fetch (EventSource cannot send a token): calls
-// onEvent(name, data) per event until the stream ends or signal aborts.
+// onEvent(name, data, id) per event until the stream ends or signal aborts;
+// extra headers (e.g. Last-Event-ID to resume) go with the request.
 // Resolves when the stream closes; rejects with ApiError on a bad answer.
-export async function stream(path, onEvent, signal) {
+export async function stream(path, onEvent, signal, extra) {
   let resp;
   try {
-    resp = await fetch(path, { headers: headers({ Accept: 'text/event-stream' }), signal });
+    resp = await fetch(path, { headers: headers(Object.assign({ Accept: 'text/event-stream' }, extra || {})), signal });
   } catch (e) {
     if (e.name === 'AbortError') return;
     throw new ApiError(0, 'the gateway did not answer', path);
@@ -105,6 +106,7 @@ export async function stream(path, onEvent, signal) {
   let buf = '';
   let name = 'message';
   let data = [];
+  let id = null;
   for (;;) {
     let chunk;
     try {
@@ -119,13 +121,16 @@ export async function stream(path, onEvent, signal) {
       const line = buf.slice(0, nl).replace(/\r$/, '');
       buf = buf.slice(nl + 1);
       if (line === '') {
-        if (data.length) onEvent(name, data.join('\n'));
+        if (data.length) onEvent(name, data.join('\n'), id);
         name = 'message';
         data = [];
+        id = null;
       } else if (line.startsWith('data:')) {
         data.push(line.slice(5).replace(/^ /, ''));
       } else if (line.startsWith('event:')) {
         name = line.slice(6).trim();
+      } else if (line.startsWith('id:')) {
+        id = line.slice(3).trim();
       }
     }
   }

@@ -93,10 +93,15 @@ export async function render(main, route, ctx) {
       out.append(errorBox(e, `Run ${runParam}`), note('Choose another run above.'));
       return null;
     }
+    if (e instanceof ApiError && e.status === 409 && runParam === 'live') {
+      out.append(h('div', { id: 'lb-live-off' }, note(`The live view is not available: ${e.message}. Choose a run above.`, 'muted')));
+      return null;
+    }
     throw e;
   }
+  const isLive = runParam === 'live';
   const rows = top.scores.map((r, i) => Object.assign({ _rank: offset + i + 1 }, r));
-  const flow = rows.some(isFlow) || (completed.find((r) => r.run_id === top.run_id) || {}).model === 'flow_exposure/v1';
+  const flow = rows.some(isFlow) || (isLive ? (top.live || {}).model : (completed.find((r) => r.run_id === top.run_id) || {}).model) === 'flow_exposure/v1';
   const pages = Math.max(1, Math.ceil((top.total || 0) / size));
   const cmp = top.compare_run_id;
   find.addEventListener('submit', async (ev) => {
@@ -104,8 +109,9 @@ export async function render(main, route, ctx) {
     const w = find.elements.w.value.trim();
     clear(found);
     try {
-      const s = await api('/scores/' + seg(w) + qs({ run_id: top.run_id }));
-      found.append(note(h('span', {}, walletLink(w, top.run_id), ` in run #${top.run_id}: risk score ${fmtScore(s.risk_score)}`, s.is_illicit ? ' (illicit)' : '')));
+      const s = await api('/scores/' + seg(w) + qs(isLive ? { view: 'live' } : { run_id: top.run_id }));
+      const where = isLive ? ` in the live view (watermark ${fmtInt(s.watermark)})` : ` in run #${top.run_id}`;
+      found.append(note(h('span', {}, walletLink(w, isLive ? undefined : top.run_id), `${where}: risk score ${fmtScore(s.risk_score)}`, s.is_illicit ? ' (illicit)' : '')));
     } catch (e) {
       found.append(errorBox(e, `Wallet ${w}`));
     }
@@ -123,7 +129,7 @@ export async function render(main, route, ctx) {
     };
     const cols = [
       { label: 'rank', head: sortHead('rank', '#'), num: true, cell: (r) => fmtInt(r._rank) },
-      { label: 'wallet', cell: (r) => [walletLink(r.wallet, top.run_id), ' ', illicitBadge(r.is_illicit)] },
+      { label: 'wallet', cell: (r) => [walletLink(r.wallet, isLive ? undefined : top.run_id), ' ', illicitBadge(r.is_illicit)] },
       { label: 'score', head: sortHead('score', 'risk score'), num: true, cell: (r) => fmtScore(r.risk_score) },
       ...(flow ? [
         { label: 'received', head: sortHead('received', 'received'), num: true, cell: (r) => fmtShare(r.received_exposure) },
@@ -135,8 +141,11 @@ export async function render(main, route, ctx) {
     ];
     clear(out).append(
       h('p', { class: 'muted', id: 'lb-summary' },
-        `Run #${top.run_id} (${flow ? 'flow_exposure/v1' : 'hop_exposure/v1'}): wallets ${fmtInt(offset + 1)}–${fmtInt(offset + rows.length)} of ${fmtInt(top.total)}. `,
-        cmp ? `Rank change against run #${cmp}, the previous run of the same model. ` : 'No earlier run of this model to compare ranks with. ',
+        isLive ? `The live view (${flow ? 'flow_exposure/v1' : 'hop_exposure/v1'}) at watermark ${fmtInt(top.watermark)}${top.live && !top.live.current ? ` (${fmtInt(top.live.lag_rows)} rows behind ingestion)` : ''}: `
+          : `Run #${top.run_id} (${flow ? 'flow_exposure/v1' : 'hop_exposure/v1'}): `,
+        `wallets ${fmtInt(offset + 1)}–${fmtInt(offset + rows.length)} of ${fmtInt(top.total)}. `,
+        isLive ? 'The live view follows ingestion; reload the page for its newest state. '
+          : cmp ? `Rank change against run #${cmp}, the previous run of the same model. ` : 'No earlier run of this model to compare ranks with. ',
         'Sorting and the filter apply to the rows loaded on this page; the ranks are the run\'s.'),
       shown.length ? table(cols, shown, { class: 'leaderboard', rowClass: (r) => (r.is_illicit ? 'illicit' : null) })
         : note(rows.length ? 'No wallet on this page matches the filter.' : 'This page is past the end of the run.'),

@@ -59,16 +59,27 @@ function ingestionCard(ing, err) {
   ]));
 }
 
-// Real-time scoring (issue 14) reports its live view in /health as "live"; a
-// gateway without it has no such member.
+// Real-time scoring (issue 14) reports its live view in /health as "live"
+// (LiveInfo); a core without it sends none. The card says how fresh the live
+// view is: its watermark against the graph's and the newest committed row.
 function liveCard(hl) {
   const live = hl.live;
   if (!live || live.enabled === false) {
-    return card('Real-time scoring', note('Real-time scoring is not enabled on this deployment: scores change when a run is made (Run scoring below).', 'muted'));
+    return card('Real-time scoring', h('div', { id: 'live-off' }, note('Real-time scoring is not enabled on this deployment (no LIVE_SCORING_CONFIG on the core): scores change when a run is made (Run scoring below).', 'muted')));
   }
-  const pairs = Object.entries(live).filter(([, v]) => v === null || typeof v !== 'object')
-    .map(([k, v]) => [k.replace(/_/g, ' '), typeof v === 'number' ? fmtInt(v) : String(v)]);
-  return card('Real-time scoring', note('The live view follows ingestion.', 'ok'), facts(pairs));
+  const lag = live.current ? 'current' : `${fmtInt(live.lag_rows)} rows, ${(live.lag_seconds ?? 0).toFixed(3)} s behind`;
+  return card('Real-time scoring', h('div', { id: 'live-card' },
+    note(live.current ? 'The live view is current with ingestion.' : 'The live view is catching up with ingestion.', live.current ? 'ok' : 'warn'),
+    facts([
+      ['model', modelName(live.model)],
+      ['live watermark', fmtInt(live.watermark)],
+      ['graph watermark', fmtInt(live.graph_watermark)],
+      ['newest committed', fmtInt(live.newest_sequence)],
+      ['freshness', lag],
+      ['updated', fmtTime(live.updated_at)],
+      ['alerts not yet published', fmtInt(live.alerts_pending)],
+    ]),
+    h('p', {}, h('a', { href: '#/leaderboard?run=live' }, 'the live leaderboard'), ' · ', h('a', { href: '#/alerts' }, 'alerts'))));
 }
 
 function actionsCard(refresh) {

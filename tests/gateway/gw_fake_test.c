@@ -3,6 +3,7 @@
  * forced through the wallet id (missing -> NOT_FOUND, slow -> deadline, ...),
  * limits, auth, metrics, the access log, core down/up, clean SIGTERM. */
 #include <math.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +36,11 @@ static atomic_int ingestion_calls;
 /* ---- the fake RiskService ------------------------------------------------ */
 
 static Aml__V1__GraphInfo graph = AML__V1__GRAPH_INFO__INIT;
+/* The live view the fake reports; in /health and /ingestion/status only while
+ * live_on (the other tests compare their exact text). */
+static Aml__V1__LiveInfo live = AML__V1__LIVE_INFO__INIT;
+static atomic_int live_on;
+static atomic_int live_ignored; /* answer view=live from the run, as a core before issue 14 */
 
 static void
 fake_health(Aml__V1__RiskService_Service *svc, const Aml__V1__HealthRequest *in,
@@ -49,6 +55,7 @@ fake_health(Aml__V1__RiskService_Service *svc, const Aml__V1__HealthRequest *in,
 	r.graph = &graph;
 	r.version = "fake";
 	r.uptime_seconds = 1.5;
+	r.live = atomic_load(&live_on) ? &live : NULL;
 	closure(&r, cd);
 }
 
@@ -118,6 +125,16 @@ fake_top_scores(Aml__V1__RiskService_Service *svc, const Aml__V1__TopScoresReque
 		ptrs[i] = &rows[i];
 	}
 	r.run_id = in->run_id != 0 ? in->run_id : 7;
+	if (in->view == AML__V1__SCORE_VIEW__SCORE_VIEW_LIVE && !atomic_load(&live_ignored)) {
+		if (!atomic_load(&live_on)) {
+			rpc_call_fail(cd, AMLRISK_ESTATE,
+			              "live scoring is off (LIVE_SCORING_CONFIG)");
+			return;
+		}
+		assert_true(in->run_id == 0 && in->known_run_id == 0 && in->compare_run_id == 0);
+		r.run_id = 0;
+		r.live = &live;
+	}
 	/* as the core: the caller's copy is current when it names this run; run
 	 * 4242 claims so whatever the caller holds (a broken core) */
 	if ((in->known_run_id != 0 && in->known_run_id == r.run_id) || in->run_id == 4242) {
@@ -192,6 +209,15 @@ fake_get_wallet_score(Aml__V1__RiskService_Service *svc, const Aml__V1__GetWalle
 	s.n_hops = 2;
 	s.hops = hp;
 	r.run_id = in->run_id != 0 ? in->run_id : 7;
+	if (in->view == AML__V1__SCORE_VIEW__SCORE_VIEW_LIVE && !atomic_load(&live_ignored)) {
+		if (!atomic_load(&live_on)) {
+			rpc_call_fail(cd, AMLRISK_ESTATE,
+			              "live scoring is off (LIVE_SCORING_CONFIG)");
+			return;
+		}
+		r.run_id = 0;
+		r.live = &live;
+	}
 	r.score = &s;
 	closure(&r, cd);
 }
@@ -395,14 +421,84 @@ fake_wallet_history(Aml__V1__RiskService_Service *svc, const Aml__V1__WalletHist
 	closure(&r, cd);
 }
 
+/* The fake's alerts: ids 1..alerts_n, alert i on wallet "W<i % 3>" with rule
+ * "threshold>=0.5" (odd i) or "top<=10" (even i), created at ALERT_T0 + i s. */
+#define ALERT_T0 INT64_C(1764080000000000)
+static atomic_int alerts_n;
+static atomic_int alerts_off; /* answer UNIMPLEMENTED, as a core without live scoring */
+static const char *const alert_wallets[3] = {"W0", "W1", "W2"};
+
+static const char *
+alert_rule(int i)
+{
+	return i % 2 ? "threshold>=0.5" : "top<=10";
+}
+
+static int
+alert_matches(const Aml__V1__ListAlertsRequest *in, int i)
+{
+	int64_t t = ALERT_T0 + (int64_t)i * 1000000;
+
+	return (in->wallet[0] == '\0' || strcmp(in->wallet, alert_wallets[i % 3]) == 0) &&
+	       (in->rule[0] == '\0' || strcmp(in->rule, alert_rule(i)) == 0) &&
+	       (in->since_us == 0 || t >= in->since_us) && (in->until_us == 0 || t < in->until_us);
+}
+
 static void
 fake_list_alerts(Aml__V1__RiskService_Service *svc, const Aml__V1__ListAlertsRequest *in,
                  Aml__V1__ListAlertsResponse_Closure closure, void *cd)
 {
+	Aml__V1__ListAlertsResponse r = AML__V1__LIST_ALERTS_RESPONSE__INIT;
+	Aml__V1__AlertContributor c = AML__V1__ALERT_CONTRIBUTOR__INIT;
+	Aml__V1__AlertContributor *cp[1] = {&c};
+	int n = atomic_load(&alerts_n), i, step, limit = in->limit != 0 ? (int)in->limit : 50;
+	Aml__V1__RiskAlert *a, **ap;
+	size_t k = 0;
+
 	(void)svc;
-	(void)in;
-	(void)closure;
-	rpc_call_fail(cd, AMLRISK_EUNIMPL, "ListAlerts: not faked yet");
+	if (atomic_load(&alerts_off)) {
+		rpc_call_fail(cd, AMLRISK_EUNIMPL, "ListAlerts: live scoring is off");
+		return;
+	}
+	assert_true(limit >= 1 && limit <= 1000);
+	a = calloc((size_t)limit, sizeof(*a));
+	ap = calloc((size_t)limit, sizeof(*ap));
+	assert_true(a != NULL && ap != NULL);
+	c.wallet = "X";
+	c.side = "received";
+	c.hops = 1;
+	c.contribution = 0.5;
+	/* after_id: oldest first from it; else newest first below before_id */
+	i = in->after_id > 0    ? (int)in->after_id + 1
+	    : in->before_id > 0 ? (int)in->before_id - 1
+	                        : n;
+	step = in->after_id > 0 ? 1 : -1;
+	for (; i >= 1 && i <= n && (int)k < limit; i += step) {
+		if (!alert_matches(in, i)) {
+			continue;
+		}
+		aml__v1__risk_alert__init(&a[k]);
+		a[k].alert_id = i;
+		a[k].wallet = (char *)alert_wallets[i % 3];
+		a[k].model = "hop_exposure/v1";
+		a[k].score = 0.75;
+		a[k].previous_score = 0.25;
+		a[k].rule = (char *)alert_rule(i);
+		a[k].watermark = 100 + i;
+		a[k].created_at_us = ALERT_T0 + (int64_t)i * 1000000;
+		a[k].rank = 3;
+		a[k].n_contributors = 1;
+		a[k].contributors = cp;
+		ap[k] = &a[k];
+		k++;
+	}
+	r.n_alerts = k;
+	r.alerts = ap;
+	r.next_before_id = step < 0 && (int)k == limit && i >= 1 ? i + 1 : 0;
+	r.last_id = n;
+	closure(&r, cd);
+	free(ap);
+	free(a);
 }
 
 static Aml__V1__RiskService_Service fake_service = AML__V1__RISK_SERVICE__INIT(fake_);
@@ -429,8 +525,15 @@ fake_stop(void)
 static int
 setup(void **state)
 {
-	static char *env[] = {"AML_API_TOKEN=" TOKEN, "GATEWAY_RPC_TIMEOUT_MS=1000",
-	                      "GATEWAY_LONG_TIMEOUT_MS=3000", "LOG_LEVEL=info", NULL};
+	static char *env[] = {"AML_API_TOKEN=" TOKEN,
+	                      "GATEWAY_RPC_TIMEOUT_MS=1000",
+	                      "GATEWAY_SSE_MAX=3",
+	                      "GATEWAY_SSE_BUFFER=65536",
+	                      "GATEWAY_SSE_HEARTBEAT_MS=300",
+	                      "GATEWAY_SSE_SLOW_MS=1000",
+	                      "GATEWAY_LONG_TIMEOUT_MS=3000",
+	                      "LOG_LEVEL=info",
+	                      NULL};
 
 	(void)state;
 	graph.loaded = 1;
@@ -439,6 +542,15 @@ setup(void **state)
 	graph.transactions = 6;
 	graph.watermark = 6;
 	graph.loaded_at_us = INT64_C(1764080463123456);
+	live.enabled = 1;
+	live.model = "hop_exposure/v1";
+	live.config_json = "{\"max_hops\":3}";
+	live.watermark = 120;
+	live.updated_at_us = INT64_C(1764080463123456);
+	live.graph_watermark = 125;
+	live.newest_sequence = 130;
+	live.lag_rows = 10;
+	live.lag_seconds = 0.25;
 	snprintf(fake_url, sizeof(fake_url), "tcp://127.0.0.1:%d", gwt_free_port());
 	fake_start();
 	snprintf(gw_log, sizeof(gw_log), "%s/gw_fake_test.%d.log", gwt_log_dir(), (int)getpid());
@@ -739,6 +851,374 @@ test_wallet_score(void **state)
 	j = gwt_get_json(gw_port, big, 200);
 	assert_int_equal(strlen(json_string_value(json_object_get(j, "wallet"))), 256);
 	json_decref(j);
+}
+
+/* view=live of /scores/top and /scores/{wallet}: the watermark and live state
+ * in the answer; bad views and view=live with a run refused before the core;
+ * a core without live scoring answers 409; /health, /ingestion/status carry
+ * the live view. */
+static void
+test_live_view(void **state)
+{
+	json_t *j, *l;
+
+	(void)state;
+	atomic_store(&live_on, 1);
+	j = gwt_get_json(gw_port, "/scores/top?view=live&n=3", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "view")), "live");
+	assert_int_equal(json_integer_value(json_object_get(j, "watermark")), 120);
+	assert_null(json_object_get(j, "run_id"));
+	l = json_object_get(j, "live");
+	assert_int_equal(json_integer_value(json_object_get(l, "graph_watermark")), 125);
+	assert_int_equal(json_integer_value(json_object_get(l, "lag_rows")), 10);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_object_get(l, "config"), "max_hops")), 3);
+	assert_int_equal(json_array_size(json_object_get(j, "scores")), 3);
+	json_decref(j);
+	/* a second live read is never the run's cached answer */
+	j = gwt_get_json(gw_port, "/scores/top?view=live&n=3", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "view")), "live");
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/scores/B?view=live", 200);
+	assert_string_equal(json_string_value(json_object_get(j, "view")), "live");
+	assert_int_equal(json_integer_value(json_object_get(j, "watermark")), 120);
+	assert_null(json_object_get(j, "run_id"));
+	json_decref(j);
+	/* view=run is the default: unchanged answers */
+	j = gwt_get_json(gw_port, "/scores/B?view=run", 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);
+	assert_null(json_object_get(j, "view"));
+	json_decref(j);
+	j = gwt_get_json(gw_port, "/health", 200);
+	l = json_object_get(j, "live");
+	assert_int_equal(json_integer_value(json_object_get(l, "watermark")), 120);
+	/* and the metrics have it, as of that answer */
+	assert_true(gwt_metric(gw_port, "amlrisk_live_watermark") == 120);
+	assert_true(gwt_metric(gw_port, "amlrisk_live_graph_watermark") == 125);
+	assert_true(gwt_metric(gw_port, "amlrisk_live_lag_rows") == 10);
+	assert_true(gwt_metric(gw_port, "amlrisk_live_lag_seconds") == 0.25);
+	assert_true(json_real_value(json_object_get(l, "lag_seconds")) == 0.25);
+	json_decref(j);
+	get_error("/scores/top?view=now", 422);
+	get_error("/scores/top?view=", 422);
+	get_error("/scores/top?view=live&run_id=3", 422);
+	get_error("/scores/top?view=live&compare=previous", 422);
+	get_error("/scores/B?view=LIVE", 422);
+	get_error("/scores/B?view=live&run_id=2", 422);
+	atomic_store(&live_on, 0);
+	get_error("/scores/top?view=live", 409);
+	get_error("/scores/B?view=live", 409);
+	/* a core that ignores view answers from its run: never passed off as live */
+	atomic_store(&live_ignored, 1);
+	get_error("/scores/top?view=live", 409);
+	get_error("/scores/B?view=live", 409);
+	atomic_store(&live_ignored, 0);
+	j = gwt_get_json(gw_port, "/health", 200);
+	assert_null(json_object_get(j, "live"));
+	json_decref(j);
+}
+
+/* GET /alerts: newest first, paged by next_cursor to the end, filters, bad
+ * input 422, a core without live scoring 409. */
+static void
+test_alerts(void **state)
+{
+	json_t *j, *arr;
+	char target[128];
+	const char *cursor;
+	int seen = 0, expect = 12;
+
+	(void)state;
+	atomic_store(&alerts_n, 12);
+	j = gwt_get_json(gw_port, "/alerts?limit=5", 200);
+	for (;;) {
+		size_t i;
+
+		arr = json_object_get(j, "alerts");
+		assert_int_equal(json_integer_value(json_object_get(j, "last_id")), 12);
+		for (i = 0; i < json_array_size(arr); i++) {
+			json_t *a = json_array_get(arr, i);
+
+			assert_int_equal(json_integer_value(json_object_get(a, "alert_id")),
+			                 expect--);
+			seen++;
+		}
+		cursor = json_string_value(json_object_get(j, "next_cursor"));
+		if (cursor == NULL) {
+			break;
+		}
+		snprintf(target, sizeof(target), "/alerts?limit=5&cursor=%s", cursor);
+		json_decref(j);
+		j = gwt_get_json(gw_port, target, 200);
+	}
+	json_decref(j);
+	assert_int_equal(seen, 12);
+	j = gwt_get_json(gw_port, "/alerts?wallet=W1&rule=threshold%3E%3D0.5", 200);
+	arr = json_object_get(j, "alerts");
+	assert_int_equal(json_array_size(arr), 2); /* 7 and 1 */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "wallet")),
+	                    "W1");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(arr, 0), "created_at")),
+	        "2025-11-25T14:13:27.000000Z");
+	assert_string_equal(
+	        json_string_value(json_object_get(
+	                json_array_get(json_object_get(json_array_get(arr, 0), "contributors"), 0),
+	                "side")),
+	        "received");
+	json_decref(j);
+	/* since 14:13:25 until 14:13:28: alerts 5, 6, 7 */
+	j = gwt_get_json(gw_port,
+	                 "/alerts?since=2025-11-25T14:13:25Z&until=2025-11-25T14:13:28.000Z", 200);
+	assert_int_equal(json_array_size(json_object_get(j, "alerts")), 3);
+	json_decref(j);
+	get_error("/alerts?cursor=abc", 422);
+	get_error("/alerts?cursor=0", 422);
+	get_error("/alerts?limit=0", 422);
+	get_error("/alerts?limit=1001", 422);
+	get_error("/alerts?since=yesterday", 422);
+	get_error("/alerts?since=2025-11-25T14:13:25", 422);
+	get_error("/alerts?since=2025-11-25T14:13:25Z&until=2025-11-25T14:13:25Z", 422);
+	get_error("/alerts?wallet=a%09b", 422);
+	get_error("/alerts?rule=", 422);
+	atomic_store(&alerts_off, 1);
+	get_error("/alerts", 409);
+	atomic_store(&alerts_off, 0);
+}
+
+/* /alerts/stream: new alerts after the newest stored, each once, id = alert_id;
+ * Last-Event-ID resumes (backlog from the core); heartbeats; a bad
+ * Last-Event-ID 422; no live scoring 409; GATEWAY_SSE_MAX (3) + 1 is 503. */
+static void
+test_alerts_stream(void **state)
+{
+	gwt_sse a, b, c, d;
+	char *p13, *p14;
+
+	(void)state;
+	atomic_store(&alerts_off, 1);
+	get_error("/alerts/stream", 409);
+	atomic_store(&alerts_off, 0);
+	{
+		gwt_resp r = gwt_http(gw_port, "GET", "/alerts/stream", "Last-Event-ID: x1\r\n",
+		                      NULL, 0, 10000);
+
+		gwt_assert_error(&r, 422);
+		gwt_resp_free(&r);
+	}
+	atomic_store(&alerts_n, 12);
+	gwt_sse_open_ok(gw_port, &a, "", 10000);
+	assert_true(gwt_sse_wait(&a, ": connected\n\n", 5000));
+	assert_non_null(strstr(a.buf, "Content-Type: text/event-stream"));
+	atomic_store(&alerts_n, 14);
+	assert_true(gwt_sse_wait(&a, "id: 14\nevent: alert\ndata: {", 10000));
+	p13 = strstr(a.buf, "id: 13\nevent: alert\ndata: {\"alert_id\":13");
+	p14 = strstr(a.buf, "id: 14\n");
+	assert_true(p13 != NULL && p13 < p14);
+	assert_null(strstr(a.buf, "id: 12\n")); /* stored before it came: not sent */
+	/* resume after 10: 11..14 from the core, in order, then live */
+	gwt_sse_open_ok(gw_port, &b, "Last-Event-ID: 10\r\n", 10000);
+	assert_true(gwt_sse_wait(&b, "id: 14\n", 10000));
+	assert_null(strstr(b.buf, "id: 10\n"));
+	assert_true(strstr(b.buf, "id: 11\n") < strstr(b.buf, "id: 12\n"));
+	assert_true(strstr(b.buf, "id: 12\n") < strstr(b.buf, "id: 13\n"));
+	atomic_store(&alerts_n, 15);
+	assert_true(gwt_sse_wait(&a, "id: 15\n", 10000));
+	assert_true(gwt_sse_wait(&b, "id: 15\n", 10000));
+	assert_null(strstr(strstr(a.buf, "id: 15\n") + 1, "id: 15\n")); /* once */
+	assert_true(gwt_sse_wait(&a, ": heartbeat\n\n", 10000));
+	assert_true(gwt_metric(gw_port, "amlrisk_gateway_sse_subscribers") == 2);
+	/* the third is served, the fourth refused */
+	gwt_sse_open_ok(gw_port, &c, "", 10000);
+	gwt_sse_open(gw_port, &d, "", 0);
+	assert_true(gwt_sse_wait(&d, "\r\n\r\n", 5000));
+	assert_int_equal(strncmp(d.buf + 8, " 503 ", 5), 0);
+	assert_true(gwt_sse_wait(&d, "GATEWAY_SSE_MAX", 5000));
+	gwt_sse_close(&d);
+	gwt_sse_close(&a);
+	gwt_sse_close(&b);
+	gwt_sse_close(&c);
+	/* closed ones are released: a stream opens again */
+	gwt_sse_open_ok(gw_port, &a, "", 10000);
+	gwt_sse_open_ok(gw_port, &b, "", 10000);
+	gwt_sse_open_ok(gw_port, &c, "", 10000);
+	gwt_sse_close(&a);
+	gwt_sse_close(&b);
+	gwt_sse_close(&c);
+}
+
+/* A subscriber that stops reading is dropped once its buffer is full, with an
+ * event "close" saying why and where to resume; the others go on. */
+static void
+test_alerts_stream_slow(void **state)
+{
+	gwt_sse slow, fast;
+	int64_t end;
+
+	(void)state;
+	atomic_store(&alerts_n, 100);
+	gwt_sse_open_ok(gw_port, &fast, "", 10000);
+	gwt_sse_open(gw_port, &slow, "", 4096);
+	assert_true(gwt_sse_wait(&slow, ": connected\n\n", 10000));
+	/* megabytes of alerts: the kernel's buffers fill, then the gateway's */
+	atomic_store(&alerts_n, 60000);
+	assert_true(gwt_sse_wait(&fast, "id: 60000\n", 60000));
+	end = th_now_ms() + 60000;
+	/* the slow one now reads all it was sent: the close event ends it */
+	assert_true(
+	        gwt_sse_wait(&slow, "event: close\ndata: {\"reason\":\"slow subscriber", 60000));
+	assert_true(gwt_sse_wait(&slow, "Last-Event-ID", 5000));
+	while (!slow.eof && th_now_ms() < end) {
+		gwt_sse_wait(&slow, "never-there", 1000);
+	}
+	assert_true(slow.eof);
+	assert_null(strstr(slow.buf, "id: 60000\n"));
+	gwt_sse_close(&slow);
+	gwt_sse_close(&fast);
+}
+
+/* ---- amlctl against the fake core ------------------------------------------ */
+
+/* Reads the whole file path into out (cap bytes, NUL-terminated). */
+static void
+slurp(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(out, 1, cap - 1, f);
+		fclose(f);
+	}
+	out[n] = '\0';
+}
+
+/* Runs amlctl with argv against the fake core; its output into out; returns
+ * its exit status (asserts it exits within 20 s). */
+static int
+amlctl(char *const argv[], char *out, size_t cap, const char *log)
+{
+	char url[96];
+	char *env[] = {url, NULL};
+	int64_t end = th_now_ms() + 20000;
+	pid_t pid;
+	int st;
+
+	snprintf(url, sizeof(url), "RPC_URL=%s", fake_url);
+	unlink(log);
+	pid = th_spawn("amlctl", argv, env, log);
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		assert_true(th_now_ms() < end);
+		usleep(10 * 1000);
+	}
+	slurp(log, out, cap);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Alert i was created at 14:13:(20 + i) (ALERT_T0): its row is found by that
+ * time. amlctl top --live / wallet W --live (the watermark shown, --run with it a
+ * usage error, a core without live scoring an error), amlctl alerts (filters,
+ * paging hint, --json) and alerts --follow (new alerts as they come, SIGINT
+ * ends it with 0). */
+static void
+test_amlctl_live_alerts(void **state)
+{
+	char out[65536], log[300], url[96];
+	char *env[] = {url, NULL};
+	int64_t end;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/gw_fake_test.amlctl.%d.log", gwt_log_dir(), (int)getpid());
+	snprintf(url, sizeof(url), "RPC_URL=%s", fake_url);
+	atomic_store(&live_on, 1);
+	assert_int_equal(amlctl((char *[]){"amlctl", "top", "--live", "-n", "3", NULL}, out,
+	                        sizeof(out), log),
+	                 0);
+	assert_non_null(strstr(out, "live (hop_exposure/v1)"));
+	assert_non_null(strstr(out, "120 (updated 2025-11-25T14:21:03"));
+	assert_non_null(strstr(out, "lag"));
+	assert_non_null(strstr(out, "10 rows, 0.250 s"));
+	assert_null(strstr(out, "run 7"));
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "wallet", "B", "--live", NULL}, out, sizeof(out), log),
+	        0);
+	assert_non_null(strstr(out, "watermark"));
+	assert_non_null(strstr(out, "risk_score"));
+	assert_int_equal(amlctl((char *[]){"amlctl", "--json", "wallet", "B", "--live", NULL}, out,
+	                        sizeof(out), log),
+	                 0);
+	assert_non_null(strstr(out, "\"graph_watermark\": 125"));
+	assert_int_equal(amlctl((char *[]){"amlctl", "top", "--live", "--run", "3", NULL}, out,
+	                        sizeof(out), log),
+	                 2);
+	assert_non_null(strstr(out, "drop --run"));
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "runs", "--live", NULL}, out, sizeof(out), log), 2);
+	atomic_store(&live_ignored, 1);
+	assert_int_equal(amlctl((char *[]){"amlctl", "top", "--live", NULL}, out, sizeof(out), log),
+	                 1);
+	assert_non_null(strstr(out, "live view"));
+	atomic_store(&live_ignored, 0);
+	atomic_store(&live_on, 0);
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "wallet", "B", "--live", NULL}, out, sizeof(out), log),
+	        1);
+	assert_non_null(strstr(out, "FAILED_PRECONDITION"));
+	/* alerts */
+	atomic_store(&alerts_n, 12);
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "alerts", "--limit", "5", NULL}, out, sizeof(out), log),
+	        0);
+	assert_true(strstr(out, "14:13:32.") != NULL && strstr(out, "14:13:28.") != NULL);
+	assert_null(strstr(out, "14:13:27."));
+	assert_non_null(strstr(out, "more: amlctl alerts --before 8"));
+	assert_int_equal(amlctl((char *[]){"amlctl", "alerts", "--wallet", "W1", "--rule",
+	                                   "threshold>=0.5", NULL},
+	                        out, sizeof(out), log),
+	                 0);
+	assert_true(strstr(out, "14:13:27.") != NULL && strstr(out, "14:13:21.") != NULL);
+	assert_null(strstr(out, "14:13:24."));
+	assert_int_equal(amlctl((char *[]){"amlctl", "--json", "alerts", "--limit", "1", NULL}, out,
+	                        sizeof(out), log),
+	                 0);
+	assert_non_null(strstr(out, "\"alert_id\": 12"));
+	assert_int_equal(
+	        amlctl((char *[]){"amlctl", "alerts", "--limit", "x", NULL}, out, sizeof(out), log),
+	        2);
+	assert_int_equal(amlctl((char *[]){"amlctl", "alerts", "--follow", "--before", "3", NULL},
+	                        out, sizeof(out), log),
+	                 2);
+	atomic_store(&alerts_off, 1);
+	assert_int_equal(amlctl((char *[]){"amlctl", "alerts", NULL}, out, sizeof(out), log), 1);
+	assert_non_null(strstr(out, "UNIMPLEMENTED"));
+	atomic_store(&alerts_off, 0);
+	/* --follow: the latest page, then each new alert once */
+	unlink(log);
+	pid = th_spawn("amlctl", (char *[]){"amlctl", "alerts", "--follow", "--limit", "3", NULL},
+	               env, log);
+	end = th_now_ms() + 20000;
+	for (slurp(log, out, sizeof(out)); strstr(out, "14:13:32.") == NULL;
+	     slurp(log, out, sizeof(out))) {
+		assert_true(th_now_ms() < end);
+		usleep(20 * 1000);
+	}
+	assert_true(strstr(out, "14:13:30.") != NULL &&
+	            strstr(out, "14:13:30.") < strstr(out, "14:13:32."));
+	atomic_store(&alerts_n, 14);
+	for (; strstr(out, "14:13:34.") == NULL; slurp(log, out, sizeof(out))) {
+		assert_true(th_now_ms() < end);
+		usleep(20 * 1000);
+	}
+	assert_true(strstr(out, "14:13:33.") != NULL &&
+	            strstr(out, "14:13:33.") < strstr(out, "14:13:34."));
+	st = th_stop(pid, SIGINT, 5000);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	slurp(log, out, sizeof(out));
+	assert_null(strstr(strstr(out, "14:13:33.") + 1, "14:13:33.")); /* once */
+	unlink(log);
 }
 
 static void
@@ -1598,6 +2078,11 @@ main(void)
 	        cmocka_unit_test(test_distribution_history),
 	        cmocka_unit_test(test_console_files),
 	        cmocka_unit_test(test_wallet_score),
+	        cmocka_unit_test(test_live_view),
+	        cmocka_unit_test(test_alerts),
+	        cmocka_unit_test(test_alerts_stream),
+	        cmocka_unit_test(test_alerts_stream_slow),
+	        cmocka_unit_test(test_amlctl_live_alerts),
 	        cmocka_unit_test(test_deadline),
 	        cmocka_unit_test(test_explain_graph),
 	        cmocka_unit_test(test_runs_ingestion),

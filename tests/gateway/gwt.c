@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,14 +261,23 @@ double
 gwt_metric(int port, const char *name)
 {
 	gwt_resp r = gwt_http(port, "GET", "/metrics", NULL, NULL, 0, 10000);
-	const char *at;
+	const char *at = r.body;
+	size_t len = strlen(name);
 	double v;
 
 	assert_int_equal(r.status, 200);
-	if ((at = strstr(r.body, name)) == NULL) {
+	/* the sample line: name at a line's start, then a space or its labels
+	 * (not the # HELP and # TYPE lines) */
+	bool whole = len > 0 && (name[len - 1] == ' ' || name[len - 1] == '}');
+
+	while ((at = strstr(at, name)) != NULL &&
+	       ((at != r.body && at[-1] != '\n') || (!whole && at[len] != ' ' && at[len] != '{'))) {
+		at += len;
+	}
+	if (at == NULL) {
 		fail_msg("no %s in /metrics", name);
 	}
-	v = strtod(at + strlen(name), NULL);
+	v = strtod(at + len, NULL);
 	gwt_resp_free(&r);
 	return v;
 }
@@ -349,4 +359,81 @@ gwt_wait_status(int port, const char *target, int want, int timeout_ms, const ch
 	}
 	fail_msg("%s: still %d after %d ms (want %d); see %s", target, last, timeout_ms, want,
 	         logs);
+}
+
+void
+gwt_sse_open(int port, gwt_sse *c, const char *headers, int rcvbuf)
+{
+	struct sockaddr_in sa = {0};
+	char req[256];
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(c->fd >= 0);
+	if (rcvbuf > 0) {
+		assert_int_equal(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)),
+		                 0);
+	}
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n = snprintf(req, sizeof(req), "GET /alerts/stream HTTP/1.0\r\nHost: x\r\n%s\r\n", headers);
+	assert_int_equal(write(c->fd, req, (size_t)n), n);
+}
+
+int
+gwt_sse_wait(gwt_sse *c, const char *needle, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int left = (int)(end - th_now_ms());
+		ssize_t n;
+
+		if (c->buf != NULL && strstr(c->buf, needle) != NULL) {
+			return 1;
+		}
+		if (c->eof || left <= 0 || poll(&p, 1, left) <= 0) {
+			return 0;
+		}
+		if (c->cap - c->len < 65537) {
+			c->cap = c->cap * 2 + 131072;
+			c->buf = realloc(c->buf, c->cap);
+			assert_non_null(c->buf);
+		}
+		n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
+		if (n <= 0) {
+			c->eof = 1;
+			n = 0;
+		}
+		c->len += (size_t)n;
+		c->buf[c->len] = '\0';
+	}
+}
+
+void
+gwt_sse_close(gwt_sse *c)
+{
+	close(c->fd);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+gwt_sse_open_ok(int port, gwt_sse *c, const char *headers, int timeout_ms)
+{
+	int64_t end = th_now_ms() + timeout_ms;
+
+	for (;;) {
+		gwt_sse_open(port, c, headers, 0);
+		if (gwt_sse_wait(c, "\r\n\r\n", 5000) && strncmp(c->buf + 8, " 200 ", 5) == 0) {
+			return;
+		}
+		gwt_sse_close(c);
+		assert_true(th_now_ms() < end);
+		usleep(50 * 1000);
+	}
 }

@@ -81,4 +81,24 @@ pid_t gwt_core_start(const char *db_url, const char *rpc_url, const char *logpat
  * test after timeout_ms, naming the logs (a free text) to read. */
 void gwt_wait_status(int port, const char *target, int want, int timeout_ms, const char *logs);
 
+/* A client of GET /alerts/stream: all bytes read so far (NUL-terminated). */
+typedef struct gwt_sse {
+	int fd;
+	char *buf;
+	size_t len, cap;
+	int eof;
+} gwt_sse;
+
+/* Opens GET /alerts/stream on port (HTTP/1.0: no chunks between the events)
+ * with extra header lines (each ending "\r\n", or ""); rcvbuf > 0 shrinks the
+ * socket's receive buffer first (a client that reads slowly). */
+void gwt_sse_open(int port, gwt_sse *c, const char *headers, int rcvbuf);
+/* Reads until needle is in what came (1), or the server closes or timeout_ms
+ * passes (0). */
+int gwt_sse_wait(gwt_sse *c, const char *needle, int timeout_ms);
+void gwt_sse_close(gwt_sse *c);
+/* Opens streams until one is answered 200 (a gateway releases closed
+ * subscribers at their next heartbeat), asserting one is within timeout_ms. */
+void gwt_sse_open_ok(int port, gwt_sse *c, const char *headers, int timeout_ms);
+
 #endif
