@@ -242,13 +242,15 @@ async function run() {
     await shot(page, '07-runs');
 
     // ---- alerts: not enabled here, said from the API's answer
-    // (the core answers ListAlerts UNIMPLEMENTED: the gateway says 409)
+    // (the core serves ListAlerts from risk_alerts; none stored here): the
+    // table's empty state and the live stream connected
     step = 'alerts';
     allowed = ['404', '409']; // 404 for the bad input below
     await go(page, '#/alerts');
-    await page.waitForSelector('#alerts-off');
-    assert.match(await page.locator('#alerts-off').innerText(), /not enabled on this deployment[\s\S]*answered 409/);
-    await shot(page, '08-alerts-off');
+    await page.waitForSelector('#alerts-table');
+    assert.match(await page.locator('#alerts-table').innerText(), /No alert yet/);
+    await page.waitForSelector('#alerts-state:has-text("live: new alerts appear")');
+    await shot(page, '08-alerts');
 
     // ---- the live leaderboard asked for on a core without live scoring: said, not blank
     step = 'leaderboard-live-off';

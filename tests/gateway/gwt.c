@@ -266,12 +266,13 @@ gwt_metric(int port, const char *name)
 	double v;
 
 	assert_int_equal(r.status, 200);
-	/* the sample line: name at a line's start, then a space or its labels
-	 * (not the # HELP and # TYPE lines) */
+	/* the sample line: name at a line's start (or given with its "\n"), then
+	 * a space or its labels (not the # HELP and # TYPE lines) */
 	bool whole = len > 0 && (name[len - 1] == ' ' || name[len - 1] == '}');
 
 	while ((at = strstr(at, name)) != NULL &&
-	       ((at != r.body && at[-1] != '\n') || (!whole && at[len] != ' ' && at[len] != '{'))) {
+	       ((name[0] != '\n' && at != r.body && at[-1] != '\n') ||
+	        (!whole && at[len] != ' ' && at[len] != '{'))) {
 		at += len;
 	}
 	if (at == NULL) {
