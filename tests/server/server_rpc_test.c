@@ -908,11 +908,17 @@ test_work_bounds(void **st)
 	assert_true(wr->truncated);
 	assert_int_equal(wr->n_nodes, 1); /* the hub's 1500 arcs pass the bound */
 	aml__v1__wallet_graph_response__free_unpacked(wr, NULL);
+	/* 2 hops from the rim reach the hub, whose 1500 out-arcs the edge
+	 * collection would read: capped too; 1 hop stays under the bound */
 	wreq.wallet = "t7";
+	assert_int_equal(CALL(&c, "WalletGraph", wreq, wr), TS_OK);
+	assert_true(wr->capped);
+	aml__v1__wallet_graph_response__free_unpacked(wr, NULL);
+	wreq.hops = 1;
 	assert_int_equal(CALL(&c, "WalletGraph", wreq, wr), TS_OK);
 	assert_false(wr->capped);
 	assert_false(wr->truncated);
-	assert_int_equal(wr->n_nodes, 3);
+	assert_int_equal(wr->n_nodes, 2);
 	aml__v1__wallet_graph_response__free_unpacked(wr, NULL);
 	assert_int_equal(ts_core_stop(&c, SIGTERM), 0);
 	/* below the range: exit 2 naming it */
