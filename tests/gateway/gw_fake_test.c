@@ -1047,6 +1047,20 @@ test_alerts_stream(void **state)
 	gwt_sse_close(&c);
 }
 
+/* Waits until the gateway has released every stream (a closed one is let go
+ * when the gateway next writes to it or polls it, not at once). */
+static void
+sse_wait_released(void)
+{
+	int64_t end = th_now_ms() + 20000;
+
+	while (gwt_metric(gw_port, "amlrisk_gateway_sse_subscribers") != 0) {
+		if (th_now_ms() > end)
+			fail_msg("streams closed by the client still held after 20 s");
+		usleep(50 * 1000);
+	}
+}
+
 /* A subscriber that stops reading is dropped once its buffer is full, with an
  * event "close" saying why and where to resume; the others go on. */
 static void
@@ -1056,6 +1070,7 @@ test_alerts_stream_slow(void **state)
 	int64_t end;
 
 	(void)state;
+	sse_wait_released(); /* the test before's streams: the limit is 3 */
 	atomic_store(&alerts_n, 100);
 	gwt_sse_open_ok(gw_port, &fast, "", 10000);
 	gwt_sse_open(gw_port, &slow, "", 4096);
@@ -1075,6 +1090,7 @@ test_alerts_stream_slow(void **state)
 	assert_null(strstr(slow.buf, "id: 60000\n"));
 	gwt_sse_close(&slow);
 	gwt_sse_close(&fast);
+	sse_wait_released(); /* before the next test counts requests in flight */
 }
 
 /* ---- amlctl against the fake core ------------------------------------------ */
