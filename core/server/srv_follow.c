@@ -146,11 +146,14 @@ check(srv_follow *f, int64_t view_wm, char *err, size_t errlen)
 	int rv;
 
 	snprintf(wm, sizeof(wm), "%lld", (long long)(view_wm < 0 ? 0 : view_wm));
+	/* alerts not yet published: the outbox's partial index, a few rows */
 	if ((rv = srv_db_exec(f->conn,
-	                      "SELECT coalesce(max(seq), 0), count(*) FROM transactions"
-	                      " WHERE seq > $1::bigint",
+	                      "SELECT coalesce(max(seq), 0), count(*),"
+	                      " (SELECT count(*) FROM risk_alerts WHERE NOT published)"
+	                      " FROM transactions WHERE seq > $1::bigint",
 	                      1, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
 		return rv;
+	f->info.alerts_pending = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
 	newest = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	if (newest < view_wm)
 		newest = view_wm; /* no row above it */

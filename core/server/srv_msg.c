@@ -145,6 +145,7 @@ srv_msg_live(srv_arena *a, const srv_live_info *li, int64_t graph_watermark, int
 	                         ? (double)(now_us - li->behind_since_us) / 1e6
 	                         : 0;
 	m->current = li->watermark >= 0 && li->watermark >= li->newest;
+	m->alerts_pending = li->alerts_pending;
 	return m->model != NULL && m->config_json != NULL ? m : NULL;
 }
 
