@@ -372,6 +372,23 @@ test_missed_notice_polled(void **st)
 	ts_load_generated(conn, "silent-", 77, WALLETS, 4); /* no NOTIFY */
 	wait_live(&c, max_seq(conn));
 	check_live_equals_run(&c);
+	/* IngestionStatus carries the same LiveInfo */
+	{
+		Aml__V1__IngestionStatusRequest req = AML__V1__INGESTION_STATUS_REQUEST__INIT;
+		Aml__V1__IngestionStatusResponse *r = NULL;
+		char msg[256];
+		assert_int_equal(ts_call(&c, "IngestionStatus", &req.base, (ProtobufCMessage **)&r,
+		                         10000, msg, sizeof(msg)),
+		                 TS_OK);
+		assert_non_null(r->live);
+		assert_int_equal(r->live->watermark, r->max_sequence);
+		assert_int_equal(r->live->graph_watermark, r->max_sequence);
+		assert_true(r->live->current);
+		assert_int_equal(r->live->lag_rows, 0);
+		assert_string_equal(r->live->model, "hop_exposure/v1");
+		assert_non_null(strstr(r->live->config_json, "\"hop_weights\""));
+		aml__v1__ingestion_status_response__free_unpacked(r, NULL);
+	}
 	ts_core_fini(&c);
 	PQfinish(conn);
 }
