@@ -320,7 +320,7 @@ round_run(srv_follow *f, bool *again, bool *no_graph, char *err, size_t errlen)
 	if (f->live != NULL) {
 		if ((rv = live_round(f, g, &info, err, errlen)) != 0)
 			goto out;
-	} else {
+	} else if (f->info.watermark != info.watermark) {
 		f->info.watermark = info.watermark;
 		f->info.updated_at_us = srv_unix_us();
 		notices_cover(f, info.watermark);
