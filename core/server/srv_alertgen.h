@@ -43,4 +43,18 @@ int srv_alertgen_commit(srv_alertgen *ag, PGconn *c, const core_run_result *prev
                         const core_run_result *cur, int64_t watermark, uint32_t *fired, char *err,
                         size_t errlen);
 
+/* Counters since create (for logs and metrics). */
+typedef struct srv_alertgen_stats {
+	uint64_t commits;  /* updates committed */
+	uint64_t failures; /* updates rolled back */
+	uint64_t alerts;   /* alerts written */
+	uint64_t baseline; /* wallets disarmed silently by a rule's first view */
+	uint64_t rearmed;  /* wallets re-armed */
+	uint64_t deferred; /* crossings left for a later update by the bounds */
+	size_t disarmed;   /* disarmed (rule, wallet) pairs held now */
+} srv_alertgen_stats;
+
+/* Copies the counters into *out; call from the thread that commits. */
+void srv_alertgen_stats_get(const srv_alertgen *ag, srv_alertgen_stats *out);
+
 #endif
