@@ -373,6 +373,35 @@ expect_contributors(const Aml__V1__RiskAlert *x, const core_run_result *cur)
 	core_explain_destroy(e);
 }
 
+/* One test's database, live model (FLOW1, X illicit), view and generator. */
+typedef struct fx {
+	db d;
+	live l;
+	view v;
+	srv_alertgen *ag;
+} fx;
+
+/* A fresh database, a generator of rules that finds no stored state, and
+ * the view of the graph of spec (not committed yet). */
+static void
+fx_start(fx *f, const char *rules, double margin, const char *spec)
+{
+	db_init(&f->d);
+	live_init(&f->l, FLOW1, "X");
+	f->ag = gen(&f->l, rules, margin);
+	assert_int_equal(load(f->ag, &f->d), -1);
+	view_start(&f->v, &f->l, spec);
+}
+
+static void
+fx_end(fx *f)
+{
+	srv_alertgen_destroy(f->ag);
+	view_fini(&f->v);
+	core_labels_destroy(f->l.labels);
+	db_fini(&f->d);
+}
+
 /* ----------------------------------------------------------------- tests --- */
 
 #define TH "threshold>=0.5"
@@ -384,23 +413,20 @@ expect_contributors(const Aml__V1__RiskAlert *x, const core_run_result *cur)
 static void
 test_threshold_hysteresis(void **st)
 {
-	db d;
-	live l;
-	view v;
+	fx f;
 	Aml__V1__RiskAlert *a[16];
 	size_t n;
 	(void)st;
-	db_init(&d);
-	live_init(&l, FLOW1, "X");
-	srv_alertgen *ag = gen(&l, TH, 0.1);
-	assert_int_equal(load(ag, &d), -1);
-	view_start(&v, &l, "X>V:1 Y>V:9 Y>Z:3");
+	fx_start(&f, TH, 0.1, "X>V:1 Y>V:9 Y>Z:3");
+	db *d = &f.d;
+	view *v = &f.v;
+	srv_alertgen *ag = f.ag;
 	/* the first view: a baseline, no alert */
-	assert_int_equal(commit(ag, &d, NULL, v.cur, v.wm), 0);
-	assert_int_equal(count(&d, "SELECT count(*) FROM risk_alerts"), 0);
-	assert_int_equal(armed(&d, TH, "X"), 0);
-	assert_int_equal(armed(&d, TH, ""), 1); /* the rule's mark */
-	assert_int_equal(armed(&d, TH, "V"), -1);
+	assert_int_equal(commit(ag, d, NULL, v->cur, v->wm), 0);
+	assert_int_equal(count(d, "SELECT count(*) FROM risk_alerts"), 0);
+	assert_int_equal(armed(d, TH, "X"), 0);
+	assert_int_equal(armed(d, TH, ""), 1); /* the rule's mark */
+	assert_int_equal(armed(d, TH, "V"), -1);
 
 	static const struct {
 		const char *batch;
@@ -412,35 +438,33 @@ test_threshold_hysteresis(void **st)
 	};
 	int64_t last = 0;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		view_step(&v, steps[i].batch);
-		assert_int_equal(commit(ag, &d, v.prev, v.cur, v.wm), steps[i].alerts);
-		n = alerts_after(&d, last, a, 16);
+		view_step(v, steps[i].batch);
+		assert_int_equal(commit(ag, d, v->prev, v->cur, v->wm), steps[i].alerts);
+		n = alerts_after(d, last, a, 16);
 		assert_int_equal(n, steps[i].alerts);
 		if (n == 1) {
 			const Aml__V1__RiskAlert *x =
-			        expect_alert(a, n, TH, "V", v.prev, v.cur, v.wm);
-			expect_contributors(x, v.cur);
+			        expect_alert(a, n, TH, "V", v->prev, v->cur, v->wm);
+			expect_contributors(x, v->cur);
 			assert_int_equal(x->n_contributors, 1);
 			assert_string_equal(x->contributors[0]->wallet, "X");
 			assert_string_equal(x->contributors[0]->side, "received");
 			last = x->alert_id;
 		}
 		free_alerts(a, n);
-		assert_int_equal(armed(&d, TH, "V"), steps[i].v_armed);
+		assert_int_equal(armed(d, TH, "V"), steps[i].v_armed);
 	}
-	assert_true(score_of(v.cur, "V") > 0.6);
-	assert_int_equal(count(&d, "SELECT count(*) FROM risk_alerts"), 2);
-	assert_int_equal(count(&d, "SELECT count(*) FROM risk_alerts WHERE wallet = 'X'"), 0);
+	assert_true(score_of(v->cur, "V") > 0.6);
+	assert_int_equal(count(d, "SELECT count(*) FROM risk_alerts"), 2);
+	assert_int_equal(count(d, "SELECT count(*) FROM risk_alerts WHERE wallet = 'X'"), 0);
 	srv_alertgen_stats s;
 	srv_alertgen_stats_get(ag, &s);
 	assert_int_equal(s.alerts, 2);
 	assert_int_equal(s.baseline, 1);
 	assert_int_equal(s.rearmed, 1);
 	assert_int_equal(s.disarmed, 2); /* X and V */
-	srv_alertgen_destroy(ag);
-	view_fini(&v);
-	core_labels_destroy(l.labels);
-	db_fini(&d);
+	f.ag = ag;
+	fx_end(&f);
 }
 
 /* top<=2 with margin 0.5 (re-armed past rank 3): C enters (A pushed to 3
@@ -449,52 +473,47 @@ test_threshold_hysteresis(void **st)
 static void
 test_top_enter(void **st)
 {
-	db d;
-	live l;
-	view v;
+	fx f;
 	Aml__V1__RiskAlert *a[16];
 	static const char *TOP = "top<=2";
 	(void)st;
-	db_init(&d);
-	live_init(&l, FLOW1, "X");
-	srv_alertgen *ag = gen(&l, TOP, 0.5);
-	assert_int_equal(load(ag, &d), -1);
-	view_start(&v, &l, "X>A:9 Y>A:1 X>B:5 Y>B:5 X>C:1 Y>C:9 X>D:1 Y>D:99");
-	assert_int_equal(commit(ag, &d, NULL, v.cur, v.wm), 0);
-	assert_int_equal(armed(&d, TOP, "X"), 0);
-	assert_int_equal(armed(&d, TOP, "A"), 0);
+	fx_start(&f, TOP, 0.5, "X>A:9 Y>A:1 X>B:5 Y>B:5 X>C:1 Y>C:9 X>D:1 Y>D:99");
+	db *d = &f.d;
+	view *v = &f.v;
+	srv_alertgen *ag = f.ag;
+	assert_int_equal(commit(ag, d, NULL, v->cur, v->wm), 0);
+	assert_int_equal(armed(d, TOP, "X"), 0);
+	assert_int_equal(armed(d, TOP, "A"), 0);
 
 	static const struct {
 		const char *batch, *enters;
 	} steps[] = {{"X>C:100", "C"}, {"X>B:100", "B"}, {"X>A:1000", "A"}};
 	int64_t last = 0;
 	for (size_t i = 0; i < 3; i++) {
-		view_step(&v, steps[i].batch);
-		assert_int_equal(commit(ag, &d, v.prev, v.cur, v.wm), 1);
-		size_t n = alerts_after(&d, last, a, 16);
+		view_step(v, steps[i].batch);
+		assert_int_equal(commit(ag, d, v->prev, v->cur, v->wm), 1);
+		size_t n = alerts_after(d, last, a, 16);
 		assert_int_equal(n, 1);
 		const Aml__V1__RiskAlert *x =
-		        expect_alert(a, n, TOP, steps[i].enters, v.prev, v.cur, v.wm);
+		        expect_alert(a, n, TOP, steps[i].enters, v->prev, v->cur, v->wm);
 		assert_int_equal(x->rank, 2);
-		expect_contributors(x, v.cur);
+		expect_contributors(x, v->cur);
 		last = x->alert_id;
 		free_alerts(a, n);
 		if (i == 0) /* A at rank 3 = 2 + ceil(0.5 * 2): still disarmed */
-			assert_int_equal(armed(&d, TOP, "A"), 0);
+			assert_int_equal(armed(d, TOP, "A"), 0);
 		if (i == 1) { /* A at rank 4 re-armed; C at 3 not */
-			assert_true(score_of(v.cur, "A") == score_of(v.prev, "A"));
-			assert_int_equal(armed(&d, TOP, "A"), 1);
-			assert_int_equal(armed(&d, TOP, "C"), 0);
+			assert_true(score_of(v->cur, "A") == score_of(v->prev, "A"));
+			assert_int_equal(armed(d, TOP, "A"), 1);
+			assert_int_equal(armed(d, TOP, "C"), 0);
 		}
 	}
-	assert_int_equal(armed(&d, TOP, "C"), 1); /* rank 4 now */
+	assert_int_equal(armed(d, TOP, "C"), 1); /* rank 4 now */
 	/* nothing moves: nothing fires */
-	view_step(&v, "Y>Q:1");
-	assert_int_equal(commit(ag, &d, v.prev, v.cur, v.wm), 0);
-	srv_alertgen_destroy(ag);
-	view_fini(&v);
-	core_labels_destroy(l.labels);
-	db_fini(&d);
+	view_step(v, "Y>Q:1");
+	assert_int_equal(commit(ag, d, v->prev, v->cur, v->wm), 0);
+	f.ag = ag;
+	fx_end(&f);
 }
 
 /* A new generator loads the stored state and continues from a fully
@@ -504,50 +523,47 @@ test_top_enter(void **st)
 static void
 test_restart(void **st)
 {
-	db d;
-	live l;
-	view v;
+	fx f;
 	Aml__V1__RiskAlert *a[16];
 	static const char *ALL = "X>V:1 Y>V:9 X>U:9 Y>U:1 X>V:20";
 	(void)st;
-	db_init(&d);
-	live_init(&l, FLOW1, "X");
-	srv_alertgen *ag = gen(&l, TH, 0.1);
-	assert_int_equal(load(ag, &d), -1);
-	view_start(&v, &l, "X>V:1 Y>V:9 X>U:9 Y>U:1");
-	assert_int_equal(commit(ag, &d, NULL, v.cur, v.wm), 0); /* U: baseline */
-	view_step(&v, "X>V:20");
-	assert_int_equal(commit(ag, &d, v.prev, v.cur, v.wm), 1); /* V */
-	int64_t wm = v.wm;
+	fx_start(&f, TH, 0.1, "X>V:1 Y>V:9 X>U:9 Y>U:1");
+	db *d = &f.d;
+	view *v = &f.v;
+	srv_alertgen *ag = f.ag;
+	assert_int_equal(commit(ag, d, NULL, v->cur, v->wm), 0); /* U: baseline */
+	view_step(v, "X>V:20");
+	assert_int_equal(commit(ag, d, v->prev, v->cur, v->wm), 1); /* V */
+	int64_t wm = v->wm;
 	srv_alertgen_destroy(ag);
-	view_fini(&v);
+	view_fini(v);
 
 	/* restart: the same state, a graph rebuilt from every transaction plus
 	 * the batches of the gap (W crosses, U falls to 9/109) */
-	ag = gen(&l, TH, 0.1);
-	assert_int_equal(load(ag, &d), wm);
+	ag = gen(&f.l, TH, 0.1);
+	assert_int_equal(load(ag, d), wm);
 	char spec[256];
 	snprintf(spec, sizeof(spec), "%s X>W:5 Y>W:1 Y>U:99", ALL);
-	memset(&v, 0, sizeof(v));
-	v.l = &l;
-	v.g = graph_of(spec);
-	v.cur = score(&l, v.g);
-	v.wm = wm + 2;
-	assert_int_equal(commit(ag, &d, NULL, v.cur, v.wm), 1);
-	size_t n = alerts_after(&d, 1, a, 16);
+	memset(v, 0, sizeof(*v));
+	v->l = &f.l;
+	v->g = graph_of(spec);
+	v->cur = score(&f.l, v->g);
+	v->wm = wm + 2;
+	assert_int_equal(commit(ag, d, NULL, v->cur, v->wm), 1);
+	size_t n = alerts_after(d, 1, a, 16);
 	assert_int_equal(n, 1);
-	expect_alert(a, n, TH, "W", NULL, v.cur, v.wm);
+	expect_alert(a, n, TH, "W", NULL, v->cur, v->wm);
 	free_alerts(a, n);
-	assert_int_equal(armed(&d, TH, "U"), 1);
-	assert_int_equal(armed(&d, TH, "V"), 0);
+	assert_int_equal(armed(d, TH, "U"), 1);
+	assert_int_equal(armed(d, TH, "V"), 0);
 	/* and on from there: U back above alerts, V and W stay quiet */
-	view_step(&v, "X>U:500 X>V:5 X>W:5");
-	assert_int_equal(commit(ag, &d, v.prev, v.cur, v.wm), 1);
-	n = alerts_after(&d, 2, a, 16);
-	expect_alert(a, n, TH, "U", v.prev, v.cur, v.wm);
+	view_step(v, "X>U:500 X>V:5 X>W:5");
+	assert_int_equal(commit(ag, d, v->prev, v->cur, v->wm), 1);
+	n = alerts_after(d, 2, a, 16);
+	expect_alert(a, n, TH, "U", v->prev, v->cur, v->wm);
 	free_alerts(a, n);
-	assert_int_equal(count(&d, "SELECT count(*) FROM risk_alerts"), 3);
-	assert_int_equal(count(&d, "SELECT count(DISTINCT wallet) FROM risk_alerts"), 3);
+	assert_int_equal(count(d, "SELECT count(*) FROM risk_alerts"), 3);
+	assert_int_equal(count(d, "SELECT count(DISTINCT wallet) FROM risk_alerts"), 3);
 
 	/* a generator with another config discards the stored state: silent again */
 	srv_alertgen_destroy(ag);
@@ -557,16 +573,14 @@ test_restart(void **st)
 	          " \"smoothing\": 0, \"use_labels\": true, \"illicit_ratio\": 0}",
 	          "X");
 	ag = gen(&l2, TH, 0.1);
-	assert_int_equal(load(ag, &d), -1);
-	core_run_result *r2 = score(&l2, v.g);
-	assert_int_equal(commit(ag, &d, NULL, r2, v.wm), 0);
-	assert_int_equal(count(&d, "SELECT count(*) FROM alert_state WHERE armed"), 1); /* mark */
+	assert_int_equal(load(ag, d), -1);
+	core_run_result *r2 = score(&l2, v->g);
+	assert_int_equal(commit(ag, d, NULL, r2, v->wm), 0);
+	assert_int_equal(count(d, "SELECT count(*) FROM alert_state WHERE armed"), 1); /* mark */
 	core_run_result_unref(r2);
-	srv_alertgen_destroy(ag);
-	view_fini(&v);
-	core_labels_destroy(l.labels);
 	core_labels_destroy(l2.labels);
-	db_fini(&d);
+	f.ag = ag;
+	fx_end(&f);
 }
 
 static void
@@ -584,53 +598,50 @@ snapshot(db *d, int64_t out[3])
 static void
 test_failed_commit(void **st)
 {
-	db d;
-	live l;
-	view v;
+	fx f;
 	int64_t before[3], after[3];
 	uint32_t fired = 7;
 	char err[256];
 	Aml__V1__RiskAlert *a[4];
 	(void)st;
-	db_init(&d);
-	live_init(&l, FLOW1, "X");
-	srv_alertgen *ag = gen(&l, TH, 0.1);
-	assert_int_equal(load(ag, &d), -1);
-	view_start(&v, &l, "X>V:1 Y>V:9");
-	assert_int_equal(commit(ag, &d, NULL, v.cur, v.wm), 0);
-	view_step(&v, "X>V:20"); /* V crosses */
-	snapshot(&d, before);
+	fx_start(&f, TH, 0.1, "X>V:1 Y>V:9");
+	db *d = &f.d;
+	view *v = &f.v;
+	srv_alertgen *ag = f.ag;
+	assert_int_equal(commit(ag, d, NULL, v->cur, v->wm), 0);
+	view_step(v, "X>V:20"); /* V crosses */
+	snapshot(d, before);
 
 	/* the session is killed before the update */
 	char pid[64];
-	snprintf(pid, sizeof(pid), "SELECT pg_terminate_backend(%d)::int", PQbackendPID(d.c));
-	assert_int_equal(count(&d, pid), 1);
+	snprintf(pid, sizeof(pid), "SELECT pg_terminate_backend(%d)::int", PQbackendPID(d->c));
+	assert_int_equal(count(d, pid), 1);
 	assert_int_equal(
-	        srv_alertgen_commit(ag, d.c, v.prev, v.cur, v.wm, &fired, err, sizeof(err)),
+	        srv_alertgen_commit(ag, d->c, v->prev, v->cur, v->wm, &fired, err, sizeof(err)),
 	        AMLRISK_EDB);
 	assert_int_equal(fired, 7);
-	snapshot(&d, after);
+	snapshot(d, after);
 	assert_memory_equal(before, after, sizeof(before));
-	PQfinish(d.c);
-	d.c = connect_srv(d.url);
+	PQfinish(d->c);
+	d->c = connect_srv(d->url);
 
 	/* the update fails after its alert rows went in */
-	PGresult *r =
-	        PQexec(d.look, "CREATE TABLE fail_live (x int);"
-	                       " INSERT INTO fail_live VALUES (1);"
-	                       " CREATE FUNCTION fail_live() RETURNS trigger LANGUAGE plpgsql AS $$"
-	                       " BEGIN IF EXISTS (SELECT 1 FROM fail_live) AND"
-	                       " (SELECT count(*) FROM risk_alerts) > 0 THEN"
-	                       " RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;"
-	                       " CREATE TRIGGER fail_live BEFORE INSERT OR UPDATE ON live_state"
-	                       " FOR EACH ROW EXECUTE FUNCTION fail_live()");
+	PGresult *r = PQexec(d->look,
+	                     "CREATE TABLE fail_live (x int);"
+	                     " INSERT INTO fail_live VALUES (1);"
+	                     " CREATE FUNCTION fail_live() RETURNS trigger LANGUAGE plpgsql AS $$"
+	                     " BEGIN IF EXISTS (SELECT 1 FROM fail_live) AND"
+	                     " (SELECT count(*) FROM risk_alerts) > 0 THEN"
+	                     " RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;"
+	                     " CREATE TRIGGER fail_live BEFORE INSERT OR UPDATE ON live_state"
+	                     " FOR EACH ROW EXECUTE FUNCTION fail_live()");
 	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
 	assert_int_equal(
-	        srv_alertgen_commit(ag, d.c, v.prev, v.cur, v.wm, &fired, err, sizeof(err)),
+	        srv_alertgen_commit(ag, d->c, v->prev, v->cur, v->wm, &fired, err, sizeof(err)),
 	        AMLRISK_EDB);
 	assert_non_null(strstr(err, "injected failure"));
-	snapshot(&d, after);
+	snapshot(d, after);
 	assert_memory_equal(before, after, sizeof(before));
 	srv_alertgen_stats s;
 	srv_alertgen_stats_get(ag, &s);
@@ -639,20 +650,283 @@ test_failed_commit(void **st)
 
 	/* the database is back: the retry (after a reload of the stored state,
 	 * as the follower does) writes the alert once; the next update none */
-	PQclear(PQexec(d.look, "DELETE FROM fail_live"));
-	assert_int_equal(load(ag, &d), v.wm - 1);
-	assert_int_equal(commit(ag, &d, v.prev, v.cur, v.wm), 1);
-	size_t n = alerts_after(&d, 0, a, 4);
+	PQclear(PQexec(d->look, "DELETE FROM fail_live"));
+	assert_int_equal(load(ag, d), v->wm - 1);
+	assert_int_equal(commit(ag, d, v->prev, v->cur, v->wm), 1);
+	size_t n = alerts_after(d, 0, a, 4);
 	assert_int_equal(n, 1);
-	expect_alert(a, n, TH, "V", v.prev, v.cur, v.wm);
+	expect_alert(a, n, TH, "V", v->prev, v->cur, v->wm);
 	free_alerts(a, n);
-	view_step(&v, "X>V:5");
-	assert_int_equal(commit(ag, &d, v.prev, v.cur, v.wm), 0);
-	assert_int_equal(count(&d, "SELECT count(*) FROM risk_alerts"), 1);
+	view_step(v, "X>V:5");
+	assert_int_equal(commit(ag, d, v->prev, v->cur, v->wm), 0);
+	assert_int_equal(count(d, "SELECT count(*) FROM risk_alerts"), 1);
+	f.ag = ag;
+	fx_end(&f);
+}
+
+/* Five wallets cross at once under ALERTS_PER_UPDATE_MAX 2: the riskiest two
+ * now, two more at the next update, the last after; each exactly once.
+ * Under a state bound of 3 pairs (X, then two), the third waits until a
+ * disarmed wallet re-arms (its room counts in the same update). */
+static void
+test_bounds(void **st)
+{
+	fx f;
+	Aml__V1__RiskAlert *a[8];
+	static const char *CROSS = "X>A:100 X>B:50 X>C:30 X>D:20 X>E:15";
+	static const char *ORDER[5] = {"A", "B", "C", "D", "E"};
+	(void)st;
+	fx_start(&f, TH, 0.1, "X>A:1 Y>A:9 X>B:1 Y>B:9 X>C:1 Y>C:9 X>D:1 Y>D:9 X>E:1 Y>E:9");
+	srv_alertgen_destroy(f.ag);
+	srv_rules rs;
+	char err[128];
+	assert_int_equal(srv_rules_parse(&rs, TH, 0.1, err, sizeof(err)), AMLRISK_OK);
+	rs.per_update_max = 2;
+	assert_int_equal(srv_alertgen_create(&f.ag, &rs, CORE_MODEL_FLOW_NAME, f.l.cfg_json),
+	                 AMLRISK_OK);
+	assert_int_equal(load(f.ag, &f.d), -1);
+	assert_int_equal(commit(f.ag, &f.d, NULL, f.v.cur, f.v.wm), 0);
+	view_step(&f.v, CROSS);
+	static const uint32_t per[4] = {2, 2, 1, 0};
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(commit(f.ag, &f.d, f.v.prev, f.v.cur, f.v.wm), per[i]);
+		view_step(&f.v, ""); /* an empty batch: a new version, nothing moves */
+	}
+	size_t n = alerts_after(&f.d, 0, a, 8);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(a[i]->wallet, ORDER[i]);
+	free_alerts(a, n);
+	srv_alertgen_stats s;
+	srv_alertgen_stats_get(f.ag, &s);
+	assert_int_equal(s.deferred, 3 + 1);
+	assert_int_equal(s.alerts, 5);
+	fx_end(&f);
+
+	/* the state bound */
+	fx_start(&f, TH, 0.1, "X>A:1 Y>A:9 X>B:1 Y>B:9 X>C:1 Y>C:9 X>D:1 Y>D:9 X>E:1 Y>E:9");
+	srv_alertgen_destroy(f.ag);
+	rs.per_update_max = 0;
+	rs.state_max = 3;
+	assert_int_equal(srv_alertgen_create(&f.ag, &rs, CORE_MODEL_FLOW_NAME, f.l.cfg_json),
+	                 AMLRISK_OK);
+	assert_int_equal(commit(f.ag, &f.d, NULL, f.v.cur, f.v.wm), 0); /* X */
+	view_step(&f.v, CROSS);
+	assert_int_equal(commit(f.ag, &f.d, f.v.prev, f.v.cur, f.v.wm), 2); /* A, B */
+	view_step(&f.v, "");
+	assert_int_equal(commit(f.ag, &f.d, f.v.prev, f.v.cur, f.v.wm), 0); /* full */
+	view_step(&f.v, "Y>A:1000"); /* A re-arms: room for C in the same update */
+	assert_int_equal(commit(f.ag, &f.d, f.v.prev, f.v.cur, f.v.wm), 1);
+	view_step(&f.v, "");
+	assert_int_equal(commit(f.ag, &f.d, f.v.prev, f.v.cur, f.v.wm), 0);
+	n = alerts_after(&f.d, 0, a, 8);
+	assert_int_equal(n, 3);
+	assert_string_equal(a[2]->wallet, "C");
+	free_alerts(a, n);
+	assert_int_equal(count(&f.d, "SELECT count(*) FROM alert_state WHERE NOT armed"), 3);
+	fx_end(&f);
+}
+
+/* ------------------------------------------------- randomised reference --- */
+
+#define REF_MAX 256
+
+/* The hysteresis done plainly: every wallet of every view stepped through
+ * srv_rule_step (the pure, unit-tested step), keyed by wallet bytes. */
+typedef struct ref {
+	char name[REF_MAX][64];
+	bool armed[REF_MAX][2];
+	size_t n;
+} ref;
+
+static size_t
+ref_slot(ref *r, const char *w)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->name[i], w) == 0)
+			return i;
+	assert_true(r->n < REF_MAX && strlen(w) < 64);
+	snprintf(r->name[r->n], 64, "%s", w);
+	r->armed[r->n][0] = r->armed[r->n][1] = true;
+	return r->n++;
+}
+
+/* Steps every wallet of cur; fires[k] gets "rule\twallet" of each alert
+ * expected (none on the first view). Returns the count. */
+static size_t
+ref_step(ref *r, const srv_rules *rs, const core_run_result *cur, bool first, char (*fires)[96],
+         size_t max)
+{
+	size_t n = 0;
+	for (uint32_t id = 0; id < core_run_result_count(cur); id++) {
+		core_wallet_score ws;
+		core_run_result_get(cur, id, &ws);
+		size_t k = ref_slot(r, ws.wallet);
+		uint64_t rank = ws.risk_score > 0.0 ? core_run_result_rank(cur, id) + 1 : 0;
+		for (int i = 0; i < rs->n; i++)
+			if (srv_rule_step(&rs->rule[i], rs->margin, ws.risk_score, rank,
+			                  &r->armed[k][i]) &&
+			    !first) {
+				assert_true(n < max);
+				snprintf(fires[n++], 96, "%s\t%s", rs->rule[i].name, ws.wallet);
+			}
+	}
+	return n;
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The "rule\twallet" rows of sql, sorted, into out. */
+static size_t
+rows_of(db *d, const char *sql, char (*out)[96], size_t max)
+{
+	PGresult *res = PQexec(d->look, sql);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	size_t n = (size_t)PQntuples(res);
+	assert_true(n <= max);
+	for (size_t i = 0; i < n; i++)
+		snprintf(out[i], 96, "%s\t%s", PQgetvalue(res, (int)i, 0),
+		         PQgetvalue(res, (int)i, 1));
+	PQclear(res);
+	qsort(out, n, sizeof(*out), str_cmp);
+	return n;
+}
+
+/* The fixture's transactions random60.pb appended in random batches to a
+ * graph of its first 80; after each commit the alerts written and the
+ * disarmed pairs stored equal the plain reference's. Midway the generator
+ * restarts from the stored state on a graph rebuilt from scratch. */
+static void
+random_run(const char *cfg_json, uint64_t seed)
+{
+	static char want[REF_MAX * 2][96], got[REF_MAX * 2][96];
+	Aml__V1__Transaction **fx_tx = NULL;
+	size_t ntx = th_fixture_load("random60.pb", &fx_tx), done = 80, batches = 0;
+	core_tx *txs = calloc(ntx, sizeof(*txs));
+	db d;
+	live l;
+	ref *r = calloc(1, sizeof(*r));
+	char rules[96], err[256];
+	uint64_t rng = seed;
+	assert_non_null(txs);
+	assert_non_null(r);
+	for (size_t i = 0; i < ntx; i++)
+		txs[i] = (core_tx){.sender = fx_tx[i]->sender,
+		                   .sender_len = strlen(fx_tx[i]->sender),
+		                   .receiver = fx_tx[i]->receiver,
+		                   .receiver_len = strlen(fx_tx[i]->receiver),
+		                   .amount = strtod(fx_tx[i]->amount, NULL),
+		                   .seq = i + 1};
+	db_init(&d);
+	live_init(&l, cfg_json, NULL);
+	core_graph *g = NULL;
+	core_graph_builder *gb = NULL;
+	assert_int_equal(core_graph_builder_create(&gb, done), AMLRISK_OK);
+	for (size_t i = 0; i < done; i++)
+		assert_int_equal(core_graph_builder_add_tx(gb, &txs[i]), AMLRISK_OK);
+	assert_int_equal(core_graph_builder_finish(&g, gb, 1), AMLRISK_OK);
+	core_run_result *prev = NULL, *cur = score(&l, g);
+	/* a threshold a quarter down the base's order, a margin of a quarter of it */
+	core_wallet_score q;
+	core_run_result_get(cur, core_run_result_order(cur)[15], &q);
+	double th = q.risk_score;
+	assert_true(th > 0.0);
+	snprintf(rules, sizeof(rules), "threshold>=%.6g,top<=5", th);
+	srv_rules rs;
+	assert_int_equal(srv_rules_parse(&rs, rules, th / 4, err, sizeof(err)), AMLRISK_OK);
+	srv_alertgen *ag = NULL;
+	assert_int_equal(srv_alertgen_create(&ag, &rs, core_model_name(l.cfg.model), l.cfg_json),
+	                 AMLRISK_OK);
+	assert_int_equal(load(ag, &d), -1);
+	int64_t last_id = 0, fired_total = 0;
+	for (bool first = true;; first = false) {
+		uint32_t fired = commit(ag, &d, prev, cur, (int64_t)done);
+		size_t nw = ref_step(r, &rs, cur, first, want, REF_MAX * 2);
+		char sql[160];
+		snprintf(sql, sizeof(sql), "SELECT rule, wallet FROM risk_alerts WHERE id > %lld",
+		         (long long)last_id);
+		size_t ng = rows_of(&d, sql, got, REF_MAX * 2);
+		qsort(want, nw, sizeof(*want), str_cmp);
+		assert_int_equal(ng, nw);
+		assert_int_equal(fired, nw);
+		for (size_t i = 0; i < nw; i++)
+			assert_string_equal(got[i], want[i]);
+		fired_total += (int64_t)nw;
+		last_id = count(&d, "SELECT coalesce(max(id), 0) FROM risk_alerts");
+		/* the stored disarmed pairs are the reference's */
+		ng = rows_of(&d, "SELECT rule, wallet FROM alert_state WHERE NOT armed", got,
+		             REF_MAX * 2);
+		nw = 0;
+		for (size_t k = 0; k < r->n; k++)
+			for (int i = 0; i < rs.n; i++)
+				if (!r->armed[k][i])
+					snprintf(want[nw++], 96, "%s\t%s", rs.rule[i].name,
+					         r->name[k]);
+		qsort(want, nw, sizeof(*want), str_cmp);
+		assert_int_equal(ng, nw);
+		for (size_t i = 0; i < nw; i++)
+			assert_string_equal(got[i], want[i]);
+		if (done == ntx)
+			break;
+		size_t take = 1 + th_rand(&rng) % 16;
+		take = take > ntx - done ? ntx - done : take;
+		core_run_result_unref(prev);
+		prev = cur;
+		if (++batches == 6) {
+			/* restart: a new generator, the graph rebuilt, no prev */
+			srv_alertgen_destroy(ag);
+			assert_int_equal(srv_alertgen_create(&ag, &rs, core_model_name(l.cfg.model),
+			                                     l.cfg_json),
+			                 AMLRISK_OK);
+			assert_int_equal(load(ag, &d), (int64_t)done);
+			core_graph_unref(g);
+			assert_int_equal(core_graph_builder_create(&gb, done + take), AMLRISK_OK);
+			for (size_t i = 0; i < done + take; i++)
+				assert_int_equal(core_graph_builder_add_tx(gb, &txs[i]),
+				                 AMLRISK_OK);
+			assert_int_equal(core_graph_builder_finish(&g, gb, 1), AMLRISK_OK);
+			core_run_result_unref(prev);
+			prev = NULL;
+		} else {
+			core_graph *g2 = NULL;
+			assert_int_equal(core_graph_append(&g2, g, txs + done, take, 1, NULL),
+			                 AMLRISK_OK);
+			core_graph_unref(g);
+			g = g2;
+		}
+		done += take;
+		cur = score(&l, g);
+	}
+	print_message("random run %s: %zu batches, %lld alerts\n", cfg_json, batches,
+	              (long long)fired_total);
+	assert_true(fired_total > 0);
 	srv_alertgen_destroy(ag);
-	view_fini(&v);
+	core_run_result_unref(prev);
+	core_run_result_unref(cur);
+	core_graph_unref(g);
 	core_labels_destroy(l.labels);
 	db_fini(&d);
+	free(txs);
+	free(r);
+	th_fixture_free(fx_tx, ntx);
+}
+
+static void
+test_random_reference(void **st)
+{
+	(void)st;
+	random_run("{\"model\": \"flow_exposure/v1\", \"illicit_ratio\": 0.1}", 7);
+	random_run("{\"model\": \"flow_exposure/v1\", \"illicit_ratio\": 0.1, \"hops\": 2,"
+	           " \"side\": \"received\"}",
+	           11);
+	random_run("{\"model\": \"hop_exposure/v1\", \"illicit_ratio\": 0.1}", 13);
+	random_run("{\"model\": \"hop_exposure/v1\", \"illicit_ratio\": 0.1, \"direction\": \"in\","
+	           " \"degree_normalize\": false}",
+	           17);
 }
 
 int
@@ -663,6 +937,8 @@ main(void)
 	        cmocka_unit_test(test_top_enter),
 	        cmocka_unit_test(test_restart),
 	        cmocka_unit_test(test_failed_commit),
+	        cmocka_unit_test(test_bounds),
+	        cmocka_unit_test(test_random_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
