@@ -138,7 +138,10 @@ srv_alertgen_load(srv_alertgen *ag, PGconn *c, int64_t *watermark, char *err, si
 	for (int r = 0; r < ag->rules.n; r++) {
 		srv_alertset_clear(ag->set[r]);
 		ag->established[r] = false;
-		ag->backlog[r] = false;
+		/* the stored state may be newer than the last result this process
+		 * committed (a COMMIT whose outcome was unknown): the next update
+		 * scans cur instead of trusting the changes since that result */
+		ag->backlog[r] = true;
 	}
 	/* the loaded entries have no ids yet: found again at the next commit */
 	core_graph_unref(ag->ids_graph);

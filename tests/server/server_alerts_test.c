@@ -249,6 +249,10 @@ test_bad_live_config(void **st)
 	        {"LIVE_SCORING_CONFIG={\"hops\": 99, \"model\": \"flow_exposure/v1\"}",
 	         "ALERT_RULES=", "LIVE_SCORING_CONFIG: hops"},
 	        {"LIVE_SCORING_CONFIG=", "ALERT_RULES=top<=10", "set LIVE_SCORING_CONFIG"},
+	        {"LIVE_SCORING_CONFIG={}", "ALERTS_PER_UPDATE_MAX=0",
+	         "ALERTS_PER_UPDATE_MAX: '0' is not an integer in [1, 100000]"},
+	        {"LIVE_SCORING_CONFIG={}", "ALERT_STATE_MAX=10",
+	         "ALERT_STATE_MAX: '10' is not an integer in [1000, 100000000]"},
 	};
 	pid_t pid;
 	(void)st;
