@@ -207,7 +207,8 @@ bound_and_build(srv_alertplan *pl, const ctx *x, int64_t watermark)
 	for (int r = 0; r < ag->rules.n; r++)
 		held += srv_alertset_count(ag->set[r]) - pl->nrearm[r];
 	room = held < ag->rules.state_max ? ag->rules.state_max - held : 0;
-	qsort(pl->fire, pl->nfire, sizeof(*pl->fire), fire_cmp);
+	if (pl->nfire > 1)
+		qsort(pl->fire, pl->nfire, sizeof(*pl->fire), fire_cmp);
 	for (size_t i = 0; i < pl->nfire; i++) {
 		srv_alertplan_fire *f = &pl->fire[i];
 		if (room == 0 || (!f->silent && alerts_left == 0)) {
