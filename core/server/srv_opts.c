@@ -76,7 +76,7 @@ srv_opts_usage(FILE *f)
 	        "                          0 <= M < 1 [ALERT_REARM_MARGIN; 0.05]\n"
 	        "  --alerts-per-update-max N  alerts one live update writes, 1..100000; the\n"
 	        "                          rest (riskiest first) follow in later updates\n"
-	        "                          [ALERTS_PER_UPDATE_MAX; 1000]\n"
+	        "                          [ALERTS_PER_UPDATE_MAX; 100]\n"
 	        "  --alert-state-max N     fired (disarmed) rule/wallet pairs held, all rules,\n"
 	        "                          1000..1e8; past it crossings wait\n"
 	        "                          [ALERT_STATE_MAX; 1000000]\n"

@@ -13,7 +13,7 @@
 #define SRV_RULE_NAME_MAX             64
 #define SRV_RULE_TOP_MAX              100000
 #define SRV_REARM_MARGIN_DEFAULT      0.05
-#define SRV_ALERTS_PER_UPDATE_DEFAULT 1000    /* alerts one live update writes */
+#define SRV_ALERTS_PER_UPDATE_DEFAULT 100     /* alerts one live update writes */
 #define SRV_ALERT_STATE_DEFAULT       1000000 /* disarmed (rule, wallet) pairs kept */
 
 typedef enum srv_rule_kind {
