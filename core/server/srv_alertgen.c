@@ -342,6 +342,9 @@ apply(srv_alertgen *ag, srv_alertplan *pl, const core_run_result *cur)
 	}
 	core_run_result_unref(ag->last);
 	ag->last = core_run_result_ref((core_run_result *)cur);
+	/* the ids just added are cur's: valid on its descendants */
+	core_graph_unref(ag->ids_graph);
+	ag->ids_graph = core_graph_ref(core_run_result_graph(cur));
 	ag->reset = false;
 	ag->purge = false;
 	ag->stats.commits++;

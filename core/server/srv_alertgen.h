@@ -38,7 +38,10 @@ int srv_alertgen_load(srv_alertgen *ag, PGconn *c, int64_t *watermark, char *err
  * number of alerts written and the in-memory state advances; on error the
  * transaction is rolled back, nothing changes, and the caller retries the
  * same update (with a later cur) once the database is back: AMLRISK_EDB,
- * AMLRISK_ENOMEM, with err. */
+ * AMLRISK_ENOMEM, with err. The generator keeps a reference to the last
+ * result it committed and compares cur with that one (prev only says what
+ * the caller saw), so a retry after a failure never skips an update; when
+ * cur's graph was not appended from it (a full reload) the rules scan cur. */
 int srv_alertgen_commit(srv_alertgen *ag, PGconn *c, const core_run_result *prev,
                         const core_run_result *cur, int64_t watermark, uint32_t *fired, char *err,
                         size_t errlen);
