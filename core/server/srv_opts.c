@@ -69,6 +69,10 @@ srv_opts_usage(FILE *f)
 	        "                          either model (\"model\" key; the scoring model's\n"
 	        "                          defaults under the keys given) [LIVE_SCORING_CONFIG;\n"
 	        "                          unset = no live view]\n"
+	        "  --live-poll-ms MS       the core follows ingestion: it LISTENs to the\n"
+	        "                          consumer's NOTIFY and also looks for new\n"
+	        "                          transactions this often, 50..60000 (a missed\n"
+	        "                          notice, a lost connection) [LIVE_POLL_MS; 1000]\n"
 	        "  --alert-rules R         alert rules of the live view, comma-separated:\n"
 	        "                          threshold>=SCORE, top<=N (at most %d) [ALERT_RULES]\n"
 	        "  --alert-rearm-margin M  a fired rule re-arms once the score is below\n"
@@ -135,6 +139,7 @@ enum {
 	K_GRAPH_WORK,
 	K_ALERTS_UPDATE,
 	K_ALERT_STATE,
+	K_LIVE_POLL,
 	K_COUNT
 };
 
@@ -153,6 +158,7 @@ static const knob KNOBS[K_COUNT] = {
         [K_GRAPH_WORK] = {"GRAPH_WORK_MAX", "--graph-work-max", 1000, 4000000000LL},
         [K_ALERTS_UPDATE] = {"ALERTS_PER_UPDATE_MAX", "--alerts-per-update-max", 1, 100000},
         [K_ALERT_STATE] = {"ALERT_STATE_MAX", "--alert-state-max", 1000, 100000000},
+        [K_LIVE_POLL] = {"LIVE_POLL_MS", "--live-poll-ms", 50, 60000},
 };
 
 static int
@@ -204,6 +210,9 @@ set_knob(srv_opts *o, int k, const char *name, const char *s)
 		break;
 	case K_ALERT_STATE:
 		o->alert_state_max = (uint32_t)v;
+		break;
+	case K_LIVE_POLL:
+		o->live_poll_ms = (int)v;
 		break;
 	}
 	return 0;
@@ -361,6 +370,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"graph-work-max", required_argument, NULL, O_KNOB + K_GRAPH_WORK},
 	        {"alerts-per-update-max", required_argument, NULL, O_KNOB + K_ALERTS_UPDATE},
 	        {"alert-state-max", required_argument, NULL, O_KNOB + K_ALERT_STATE},
+	        {"live-poll-ms", required_argument, NULL, O_KNOB + K_LIVE_POLL},
 	        {"tls-cert-key", required_argument, NULL, O_CERT},
 	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
 	        {"insecure-rpc", no_argument, NULL, O_INSECURE},
@@ -397,6 +407,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->alerts_topic = "risk.alerts";
 	o->alerts_per_update_max = SRV_ALERTS_PER_UPDATE_DEFAULT;
 	o->alert_state_max = SRV_ALERT_STATE_DEFAULT;
+	o->live_poll_ms = 1000;
 	if (from_env(o, &live) != 0)
 		return 2;
 	optind = 1;

@@ -35,6 +35,7 @@ typedef struct srv_opts {
 	const char *metrics_listen;     /* host:port of GET /metrics; NULL = off */
 	int live_on;                    /* LIVE_SCORING_CONFIG set: keep a live view */
 	core_config live;               /* its effective config (valid) when live_on */
+	int live_poll_ms;               /* follower: look for new transactions this often */
 	srv_rules rules;                /* ALERT_RULES, ALERT_REARM_MARGIN (n = 0: none) */
 	const char *kafka;              /* KAFKA_BOOTSTRAP_SERVERS: alert relay; NULL = none */
 	const char *alerts_topic;       /* ALERTS_TOPIC */
