@@ -71,20 +71,22 @@ score_of(const core_run_result *r, uint32_t id)
 	return ws.risk_score;
 }
 
-/* A candidate of rule r: added unless the wallet is disarmed already. */
+/* A candidate of rule r: added unless the wallet is disarmed already or is
+ * itself illicit (a labelled or seeded source: known, its score is 1 or 2
+ * by definition, an alert about it is noise). */
 static int
 candidate(srv_alertplan *pl, const ctx *x, int r, uint32_t id, bool silent)
 {
-	size_t len;
-	const char *w = core_graph_wallet(core_run_result_graph(x->cur), id, &len);
+	core_wallet_score ws;
 
-	if (srv_alertset_find(x->ag->set[r], w, len) >= 0)
+	core_run_result_get(x->cur, id, &ws);
+	if (ws.is_illicit || srv_alertset_find(x->ag->set[r], ws.wallet, ws.wallet_len) >= 0)
 		return AMLRISK_OK;
 	if (grow((void **)&pl->fire, &pl->capfire, pl->nfire + 1, sizeof(*pl->fire)) != 0)
 		return AMLRISK_ENOMEM;
 	pl->fire[pl->nfire++] = (srv_alertplan_fire){.rule = r,
 	                                             .id = id,
-	                                             .score = score_of(x->cur, id),
+	                                             .score = ws.risk_score,
 	                                             .prev = prev_score(x, id),
 	                                             .silent = silent};
 	return AMLRISK_OK;

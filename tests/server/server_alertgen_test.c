@@ -408,8 +408,8 @@ fx_end(fx *f)
 
 /* V's score goes 0.1 -> 0.7 (alert) -> 0.775 -> 0.477 (below, not by the
  * margin 0.1) -> 0.547 (no alert: not re-armed) -> 0.328 (re-armed) ->
- * 0.627 (the second alert). X (illicit, score 1) is above from the first
- * view: disarmed silently, never alerted. */
+ * 0.627 (the second alert). X (illicit, score 1) is a source: never
+ * alerted, never in the state. */
 static void
 test_threshold_hysteresis(void **st)
 {
@@ -424,8 +424,8 @@ test_threshold_hysteresis(void **st)
 	/* the first view: a baseline, no alert */
 	assert_int_equal(commit(ag, d, NULL, v->cur, v->wm), 0);
 	assert_int_equal(count(d, "SELECT count(*) FROM risk_alerts"), 0);
-	assert_int_equal(armed(d, TH, "X"), 0);
-	assert_int_equal(armed(d, TH, ""), 1); /* the rule's mark */
+	assert_int_equal(armed(d, TH, "X"), -1); /* illicit itself: never alerted */
+	assert_int_equal(armed(d, TH, ""), 1);   /* the rule's mark */
 	assert_int_equal(armed(d, TH, "V"), -1);
 
 	static const struct {
@@ -460,9 +460,9 @@ test_threshold_hysteresis(void **st)
 	srv_alertgen_stats s;
 	srv_alertgen_stats_get(ag, &s);
 	assert_int_equal(s.alerts, 2);
-	assert_int_equal(s.baseline, 1);
+	assert_int_equal(s.baseline, 0);
 	assert_int_equal(s.rearmed, 1);
-	assert_int_equal(s.disarmed, 2); /* X and V */
+	assert_int_equal(s.disarmed, 1); /* V */
 	f.ag = ag;
 	fx_end(&f);
 }
@@ -482,7 +482,7 @@ test_top_enter(void **st)
 	view *v = &f.v;
 	srv_alertgen *ag = f.ag;
 	assert_int_equal(commit(ag, d, NULL, v->cur, v->wm), 0);
-	assert_int_equal(armed(d, TOP, "X"), 0);
+	assert_int_equal(armed(d, TOP, "X"), -1); /* illicit: ranked, never alerted */
 	assert_int_equal(armed(d, TOP, "A"), 0);
 
 	static const struct {
@@ -666,7 +666,7 @@ test_failed_commit(void **st)
 
 /* Five wallets cross at once under ALERTS_PER_UPDATE_MAX 2: the riskiest two
  * now, two more at the next update, the last after; each exactly once.
- * Under a state bound of 3 pairs (X, then two), the third waits until a
+ * Under a state bound of 2 pairs, the third waits until a
  * disarmed wallet re-arms (its room counts in the same update). */
 static void
 test_bounds(void **st)
@@ -707,10 +707,10 @@ test_bounds(void **st)
 	fx_start(&f, TH, 0.1, "X>A:1 Y>A:9 X>B:1 Y>B:9 X>C:1 Y>C:9 X>D:1 Y>D:9 X>E:1 Y>E:9");
 	srv_alertgen_destroy(f.ag);
 	rs.per_update_max = 0;
-	rs.state_max = 3;
+	rs.state_max = 2;
 	assert_int_equal(srv_alertgen_create(&f.ag, &rs, CORE_MODEL_FLOW_NAME, f.l.cfg_json),
 	                 AMLRISK_OK);
-	assert_int_equal(commit(f.ag, &f.d, NULL, f.v.cur, f.v.wm), 0); /* X */
+	assert_int_equal(commit(f.ag, &f.d, NULL, f.v.cur, f.v.wm), 0);
 	view_step(&f.v, CROSS);
 	assert_int_equal(commit(f.ag, &f.d, f.v.prev, f.v.cur, f.v.wm), 2); /* A, B */
 	view_step(&f.v, "");
@@ -723,7 +723,7 @@ test_bounds(void **st)
 	assert_int_equal(n, 3);
 	assert_string_equal(a[2]->wallet, "C");
 	free_alerts(a, n);
-	assert_int_equal(count(&f.d, "SELECT count(*) FROM alert_state WHERE NOT armed"), 3);
+	assert_int_equal(count(&f.d, "SELECT count(*) FROM alert_state WHERE NOT armed"), 2);
 	fx_end(&f);
 }
 
@@ -762,6 +762,8 @@ ref_step(ref *r, const srv_rules *rs, const core_run_result *cur, bool first, ch
 		core_wallet_score ws;
 		core_run_result_get(cur, id, &ws);
 		size_t k = ref_slot(r, ws.wallet);
+		if (ws.is_illicit) /* a source itself never alerts */
+			continue;
 		uint64_t rank = ws.risk_score > 0.0 ? core_run_result_rank(cur, id) + 1 : 0;
 		for (int i = 0; i < rs->n; i++)
 			if (srv_rule_step(&rs->rule[i], rs->margin, ws.risk_score, rank,
