@@ -5,9 +5,9 @@
  * watermark, for both models and several configs, also across a
  * ReloadGraph; rows inserted without a notice are caught by the poll; with
  * the database partitioned the view keeps its last good watermark and
- * catches up afterwards; live_state records the watermark; a restart
- * resumes; bad settings stop the core at start; view = LIVE is refused
- * clearly when it cannot be answered. */
+ * catches up afterwards, the batches that waited coalesced into one round; live_state records the
+ * watermark; a restart resumes; bad settings stop the core at start; view = LIVE is refused clearly
+ * when it cannot be answered. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -301,8 +301,13 @@ test_missed_notice_polled(void **st)
 static void
 test_database_down_during_update(void **st)
 {
-	char *env[] = {"LIVE_SCORING_CONFIG={\"model\": \"flow_exposure/v1\"}", "LIVE_POLL_MS=200",
-	               "DB_IO_TIMEOUT_MS=2000", "HEALTH_MS=200", NULL};
+	char *env[] = {"LIVE_SCORING_CONFIG={\"model\": \"flow_exposure/v1\"}",
+	               "LIVE_POLL_MS=200",
+	               "DB_IO_TIMEOUT_MS=2000",
+	               "HEALTH_MS=200",
+	               "LOG_LEVEL=debug",
+	               NULL};
+	char line[128];
 	Aml__V1__TopScoresResponse *t;
 	th_proxy *px;
 	ts_core c;
@@ -321,7 +326,10 @@ test_database_down_during_update(void **st)
 
 	th_proxy_freeze(px, true);
 	wait_health(&c, database_ok_is, 0, "database_ok ==");
-	insert_notified(conn, "during-", 60, 6); /* straight to the database */
+	/* three batches straight to the database, each notified */
+	insert_notified(conn, "during-a-", 60, 6);
+	insert_notified(conn, "during-b-", 25, 16);
+	insert_notified(conn, "during-c-", 40, 26);
 	/* the view answers from memory at its last good watermark */
 	t = top_live(&c, 5, TS_OK);
 	assert_int_equal(t->live->watermark, good);
@@ -338,6 +346,14 @@ test_database_down_during_update(void **st)
 	wait_health(&c, database_ok_is, 1, "database_ok ==");
 	wait_live(&c, max_seq(conn));
 	assert_int_equal(stored_live_wm(conn), max_seq(conn));
+	/* coalesced: the three waiting batches were appended in one round, and
+	 * that round re-scored once */
+	snprintf(line, sizeof(line), "follow.appended rows=125 watermark=%lld",
+	         (long long)max_seq(conn));
+	assert_true(ts_file_has(c.log, line, 1));
+	snprintf(line, sizeof(line), "live.updated model=flow_exposure/v1 watermark=%lld",
+	         (long long)max_seq(conn));
+	assert_true(ts_file_has(c.log, line, 1));
 	check_live_equals_run(&c);
 	ts_core_fini(&c);
 	th_proxy_stop(px);
