@@ -251,15 +251,16 @@ def median(xs):
 
 # ---- one model ------------------------------------------------------------------
 
-def metrics(base):
-    """The core-related lines of the gateway's and core's /metrics, as a dict."""
-    h = Http(base)
-    st, text = h.req("GET", "/metrics")
+def metrics(*bases):
+    """The live view's and follower's samples of these /metrics, as a dict."""
     out = {}
-    if st == 200 and isinstance(text, str):
+    for base in bases:
+        st, text = Http(base).req("GET", "/metrics")
+        if st != 200 or not isinstance(text, str):
+            continue
         for line in text.splitlines():
             m = re.match(r"^([a-z_]+)(\{[^}]*\})?\s+([-0-9.e+]+)$", line)
-            if m and ("live" in m.group(1) or "append" in m.group(1) or "follow" in m.group(1)):
+            if m and re.search(r"live|append|follow|graph|alert", m.group(1)):
                 out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
     return out
 
@@ -271,8 +272,8 @@ def run_model(model, files, results):
     url = DB_BASE.rsplit("/", 1)[0] + "/" + db
     work = os.path.join(OUT, short)
     os.makedirs(work, exist_ok=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    port, mport = free_port(), free_port()
+    base, core_metrics = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{mport}"
     topic = f"rt.bench.{short}.{os.getpid()}"
     live_cfg = json.dumps({"model": model})
     env = dict(os.environ, DATABASE_URL=url, RPC_LISTEN=f"ipc://{work}/core.ipc", RPC_URL=f"ipc://{work}/core.ipc",
@@ -282,9 +283,10 @@ def run_model(model, files, results):
         env.pop(k, None)
     procs = {}
 
-    def spawn(name, *args):
+    def spawn(name, *args, extra=None):
         logf = open(os.path.join(work, name + ".log"), "ab")
-        procs[name] = subprocess.Popen([os.path.join(BIN, name), *args], env=env, stdout=logf, stderr=logf)
+        procs[name] = subprocess.Popen([os.path.join(BIN, name), *args], env=dict(env, **(extra or {})),
+                                       stdout=logf, stderr=logf)
         return procs[name]
 
     psql(admin, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", f"CREATE DATABASE {db}")
@@ -301,7 +303,7 @@ def run_model(model, files, results):
         # the broker makes the topic (4 partitions) on this first message, before the consumer subscribes
         subprocess.run([os.path.join(BIN, "amlrisk-sim"), "--publish", "--topic", topic, "--wallets", str(WALLETS),
                         "--transactions", "1", "--no-typologies", "--seed", "999", "--quiet"], env=env, check=True)
-        spawn("amlrisk-core")
+        spawn("amlrisk-core", extra={"METRICS_LISTEN": f"127.0.0.1:{mport}"})  # the consumer reads it too
         spawn("amlrisk-gateway")
         spawn("amlrisk-consumer", "--topic", topic, "--group", topic, "--consumer-id", f"rt-{short}")
         h = Http(base)
@@ -336,7 +338,7 @@ def run_model(model, files, results):
                     os.unlink(plog)
                 a0 = int(psql(url, "SELECT coalesce(max(id), 0) FROM risk_alerts"))
                 rows0 = int(psql(url, "SELECT count(*) FROM transactions"))
-                m0 = metrics(base)
+                m0 = metrics(base, core_metrics)
                 l0 = loadavg()
                 cpu0 = {k: tree_cpu(p) for k, p in pids.items()}
                 cpu0["postgres"], cpu0["kafka"] = tree_cpu(pg), tree_cpu(kafka_pid())
@@ -364,7 +366,7 @@ def run_model(model, files, results):
                 cpu1["postgres"], cpu1["kafka"] = tree_cpu(pg), tree_cpu(kafka_pid())
                 self1 = os.times()
                 l1 = loadavg()
-                m1 = metrics(base)
+                m1 = metrics(base, core_metrics)
                 a1 = int(psql(url, "SELECT coalesce(max(id), 0) FROM risk_alerts"))
                 fresh = [(seen - sent) / 1000.0 for _w, sent, seen, _wm in poller.results]  # ms
                 cpu = {k: (cpu1[k] - cpu0[k]) / total_s for k in cpu0}
@@ -376,7 +378,8 @@ def run_model(model, files, results):
                      "poll_errors": poller.errors[:5],
                      "p50_ms": pct(fresh, 50), "p99_ms": pct(fresh, 99), "max_ms": max(fresh) if fresh else None,
                      "alerts": a1 - a0, "alerts_per_s": (a1 - a0) / send_s,
-                     "cpu": {k: round(v, 3) for k, v in cpu.items()}, "load_before": l0, "load_after": l1,
+                     "cpu": {k: round(v, 3) for k, v in cpu.items()},
+                     "core_cpu_s": round(cpu1["core"] - cpu0["core"], 3), "load_before": l0, "load_after": l1,
                      "metrics_delta": {k: m1[k] - m0.get(k, 0) for k in m1}}
                 results.append(r)
                 print("RESULT " + json.dumps(r), flush=True)
@@ -428,13 +431,23 @@ def report(results):
     print("CPU columns: CPU-seconds per second of wall time (1.00 = one core busy) from the first send until the live "
           "view had caught up.")
     print()
-    print("| model | full POST /reload-graph: wall s (median) | core CPU-s | runs |")
-    print("|---|---:|---:|---|")
+    print(f"Incremental append against a full reload of the same {TXS}-row graph (same run). The stream's "
+          "core CPU covers everything the core did for it: reading the new rows, appending them, bringing the "
+          "live view up to date, alerts, and answering the probes' reads.")
+    print()
+    print("| model | full POST /reload-graph: wall s (median; each) | its core CPU-s | core CPU us per row, reload "
+          "| core CPU us per streamed row (rate: value) |")
+    print("|---|---:|---:|---:|---|")
     for r in results:
-        if "reloads" in r:
-            rl = r["reloads"]
-            print(f"| {r['model']} | {median([x['elapsed'] for x in rl]):.2f} | {median([x['core_cpu'] for x in rl]):.2f} | "
-                  + ", ".join(f"{x['elapsed']:.2f}" for x in rl) + " |")
+        if "reloads" not in r:
+            continue
+        rl = r["reloads"]
+        streams = [x for x in results if x.get("model") == r["model"] and "rate" in x]
+        per_row = ", ".join(f"{rate}/s: {median([x['core_cpu_s'] / x['sent'] * 1e6 for x in streams if x['rate'] == rate]):.2f}"
+                            for rate in RATES if any(x["rate"] == rate for x in streams))
+        print(f"| {r['model']} | {median([x['elapsed'] for x in rl]):.2f} ("
+              + ", ".join(f"{x['elapsed']:.2f}" for x in rl) + f") | {median([x['core_cpu'] for x in rl]):.2f} | "
+              f"{median([x['core_cpu'] for x in rl]) / TXS * 1e6:.2f} | {per_row} |")
 
 
 def main():
