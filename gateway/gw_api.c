@@ -353,6 +353,11 @@ gw_api_ready(const gw_request *rq, gw_reply *rep)
 		snprintf(msg, sizeof(msg), "database not answering: %s", h->database_error);
 	} else if (h != NULL && (h->graph == NULL || !h->graph->loaded)) {
 		snprintf(msg, sizeof(msg), "no graph loaded (POST /reload-graph)");
+	} else if (h != NULL && h->live != NULL && h->live->enabled && !h->live->current) {
+		snprintf(msg, sizeof(msg),
+		         "live view not current: at watermark %lld, newest committed %lld"
+		         " (start-up or catching up)",
+		         (long long)h->live->watermark, (long long)h->live->newest_sequence);
 	} else if (h != NULL) {
 		ready = 1;
 	}

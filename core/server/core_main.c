@@ -11,6 +11,7 @@
 #include "core_engine.h"
 #include "rpc.h"
 #include "srv_ctx.h"
+#include "srv_follow.h"
 #include "srv_monitor.h"
 #include "srv_relay.h"
 #include "srv_rpcwatch.h"
@@ -55,6 +56,7 @@ main(int argc, char **argv)
 	srv_monitor *mon = NULL;
 	srv_relay *relay = NULL;
 	srv_writer *writer = NULL;
+	srv_follow *follow = NULL;
 	srv_metrics *metrics = NULL;
 	char merr[256];
 	rpc_server *srv = NULL;
@@ -100,7 +102,8 @@ main(int argc, char **argv)
 	    (rv = srv_writer_create(&writer, &wconf, state)) != 0 ||
 	    (opts.live_on && opts.kafka != NULL &&
 	     (rv = srv_relay_create(&relay, opts.database_url, opts.kafka, opts.alerts_topic)) !=
-	             0)) {
+	             0) ||
+	    (rv = srv_follow_create(&follow, &opts, state, relay, metrics)) != 0) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.init_failed", "error=\"%s\"",
 		            amlrisk_strerror(rv));
 		goto out;
@@ -159,6 +162,7 @@ out:
 		srv_writer_stop(writer);
 	rpc_server_destroy(srv);
 	srv_writer_destroy(writer);
+	srv_follow_destroy(follow); /* before the relay it kicks */
 	srv_relay_destroy(relay);
 	srv_monitor_destroy(mon);
 	srv_db_destroy(db);

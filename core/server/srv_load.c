@@ -5,6 +5,7 @@
 #include "srv_load.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,25 @@ typedef struct tx_sink {
 	size_t errlen;
 } tx_sink;
 
-/* One row: sender text, receiver text, amount float8, seq int8. */
+/* One transactions row of the two COPYs below (sender text, receiver text,
+ * amount float8, seq int8) into *tx, borrowing the row's bytes. */
+static int
+tx_decode(const srv_copy_field *f, int n, core_tx *tx, char *err, size_t errlen)
+{
+	if (n != 4 || f[0].len < 0 || f[1].len < 0 || f[2].len != 8 || f[3].len != 8) {
+		snprintf(err, errlen, "load: unexpected transactions row shape");
+		return AMLRISK_EPROTO;
+	}
+	tx->sender = f[0].data;
+	tx->sender_len = (size_t)f[0].len;
+	tx->receiver = f[1].data;
+	tx->receiver_len = (size_t)f[1].len;
+	tx->amount = srv_copy_f64(f[2].data);
+	tx->timestamp_us = 0;
+	tx->seq = (uint64_t)srv_copy_i64(f[3].data);
+	return AMLRISK_OK;
+}
+
 static int
 tx_row(void *arg, const srv_copy_field *f, int n)
 {
@@ -30,17 +49,8 @@ tx_row(void *arg, const srv_copy_field *f, int n)
 	core_tx tx;
 	int rv;
 
-	if (n != 4 || f[0].len < 0 || f[1].len < 0 || f[2].len != 8 || f[3].len != 8) {
-		snprintf(s->err, s->errlen, "load: unexpected transactions row shape");
-		return AMLRISK_EPROTO;
-	}
-	tx.sender = f[0].data;
-	tx.sender_len = (size_t)f[0].len;
-	tx.receiver = f[1].data;
-	tx.receiver_len = (size_t)f[1].len;
-	tx.amount = srv_copy_f64(f[2].data);
-	tx.timestamp_us = 0;
-	tx.seq = (uint64_t)srv_copy_i64(f[3].data);
+	if ((rv = tx_decode(f, n, &tx, s->err, s->errlen)) != AMLRISK_OK)
+		return rv;
 	if ((rv = core_graph_builder_add_tx(s->b, &tx)) != AMLRISK_OK) {
 		snprintf(s->err, s->errlen, "load: transaction seq %llu: %s",
 		         (unsigned long long)tx.seq, amlrisk_strerror(rv));
@@ -115,6 +125,107 @@ out:
 	core_graph_builder_destroy(b);
 	srv_db_rollback(c);
 	return rv;
+}
+
+void
+srv_txbatch_init(srv_txbatch *b)
+{
+	memset(b, 0, sizeof(*b));
+	amlrisk_buf_init(&b->bytes, 0);
+}
+
+void
+srv_txbatch_free(srv_txbatch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->tx);
+	amlrisk_buf_free(&b->bytes);
+	srv_txbatch_init(b);
+}
+
+typedef struct batch_sink {
+	srv_txbatch *b;
+	char *err;
+	size_t errlen;
+} batch_sink;
+
+/* Keeps a row with its wallet bytes copied into the batch; the pointers are
+ * offsets into b->bytes until batch_resolve() (the buffer moves as it grows). */
+static int
+batch_row(void *arg, const srv_copy_field *f, int n)
+{
+	batch_sink *s = arg;
+	srv_txbatch *b = s->b;
+	core_tx tx;
+	int rv;
+
+	if ((rv = tx_decode(f, n, &tx, s->err, s->errlen)) != AMLRISK_OK)
+		return rv;
+	if (b->n == b->cap) {
+		size_t cap = b->cap == 0 ? 1024 : b->cap * 2;
+		core_tx *t = realloc(b->tx, cap * sizeof(*t));
+		if (t == NULL) {
+			snprintf(s->err, s->errlen, "follow: out of memory");
+			return AMLRISK_ENOMEM;
+		}
+		b->tx = t;
+		b->cap = cap;
+	}
+	b->tx[b->n] = tx;
+	b->tx[b->n].sender = (const char *)(uintptr_t)b->bytes.len;
+	amlrisk_buf_add(&b->bytes, tx.sender, tx.sender_len);
+	b->tx[b->n].receiver = (const char *)(uintptr_t)b->bytes.len;
+	amlrisk_buf_add(&b->bytes, tx.receiver, tx.receiver_len);
+	if (b->bytes.failed) {
+		snprintf(s->err, s->errlen, "follow: out of memory");
+		return AMLRISK_ENOMEM;
+	}
+	b->n++;
+	b->last_seq = (int64_t)tx.seq;
+	return AMLRISK_OK;
+}
+
+static void
+batch_resolve(srv_txbatch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		b->tx[i].sender = b->bytes.data + (uintptr_t)b->tx[i].sender;
+		b->tx[i].receiver = b->bytes.data + (uintptr_t)b->tx[i].receiver;
+	}
+}
+
+int
+srv_load_after(PGconn *c, int64_t after, size_t max_rows, const atomic_bool *cancel, srv_txbatch *b,
+               char *err, size_t errlen)
+{
+	static const char *COPY_SQL =
+	        "COPY (SELECT sender, receiver, amount::float8, seq FROM transactions"
+	        " WHERE seq > current_setting('amlrisk.after')::bigint ORDER BY seq"
+	        " LIMIT current_setting('amlrisk.rows')::bigint) TO STDOUT (FORMAT binary)";
+	char a[24], r[24];
+	const char *p[2] = {a, r};
+	batch_sink sink = {b, err, errlen};
+	int rv;
+
+	srv_txbatch_free(b);
+	err[0] = '\0';
+	snprintf(a, sizeof(a), "%lld", (long long)after);
+	snprintf(r, sizeof(r), "%zu", max_rows);
+	if ((rv = srv_db_exec(c, "BEGIN READ ONLY", 0, NULL, PGRES_COMMAND_OK, NULL, err,
+	                      errlen)) != 0 ||
+	    (rv = srv_db_exec(c,
+	                      "SELECT set_config('amlrisk.after', $1, true),"
+	                      " set_config('amlrisk.rows', $2, true)",
+	                      2, p, PGRES_TUPLES_OK, NULL, err, errlen)) != 0 ||
+	    (rv = srv_db_copy_out(c, COPY_SQL, batch_row, &sink, cancel, err, errlen)) != 0 ||
+	    (rv = srv_db_exec(c, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen)) != 0) {
+		srv_db_rollback(c);
+		srv_txbatch_free(b);
+		return rv;
+	}
+	batch_resolve(b);
+	return AMLRISK_OK;
 }
 
 typedef struct label_sink {

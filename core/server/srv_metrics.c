@@ -9,6 +9,7 @@
 #include "amlrisk_metrics.h"
 #include "amlrisk_metrics_http.h"
 #include "srv_metrics.h"
+#include "srv_time.h"
 
 #define RPC_METHODS_MAX 32
 
@@ -19,25 +20,38 @@ struct srv_metrics {
 	amlrisk_metric *rpc_secs, *rpc_errors, *runs, *load, *score, *store, *live_lag;
 	amlrisk_series *rpc_ok[RPC_METHODS_MAX]; /* per method, looked up once */
 	amlrisk_series *wallets, *edges, *transactions, *graph_loaded;
+	amlrisk_series *graph_wm, *live_wm, *lag_rows; /* the follower (issue 14) */
 };
 
 static const double run_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                     5,    10,   30,  60,   120, 300, 600};
 #define N_RUN_BOUNDS ((int)(sizeof(run_bounds) / sizeof(run_bounds[0])))
 
-/* Graph sizes, at every scrape. */
+/* Graph sizes and the follower's watermarks and lag, at every scrape. */
 static void
 collect(void *arg)
 {
 	srv_metrics *m = arg;
 	srv_graph_info info = {0};
+	srv_live_info li;
 	core_graph *g = srv_state_graph(m->state, &info);
+	srv_run *live = srv_state_live(m->state, &li);
+	int64_t now = srv_unix_us();
 
 	core_graph_unref(g);
+	srv_run_unref(live);
 	amlrisk_series_set(m->graph_loaded, g != NULL ? 1 : 0);
 	amlrisk_series_set(m->wallets, (double)info.wallets);
 	amlrisk_series_set(m->edges, (double)info.edges);
 	amlrisk_series_set(m->transactions, (double)info.transactions);
+	amlrisk_series_set(m->graph_wm, g != NULL ? (double)info.watermark : -1);
+	amlrisk_series_set(m->live_wm, (double)li.watermark);
+	amlrisk_series_set(m->lag_rows, (double)li.lag_rows);
+	if (li.enabled)
+		srv_metrics_live_lag(m, li.model,
+		                     li.behind_since_us > 0 && now > li.behind_since_us
+		                             ? (double)(now - li.behind_since_us) / 1e6
+		                             : 0);
 }
 
 static int
@@ -57,7 +71,7 @@ families(srv_metrics *m)
 	static const char *const model[] = {"model", NULL};
 	static const char *const model_status[] = {"model", "status", NULL};
 	const ProtobufCServiceDescriptor *d = &aml__v1__risk_service__descriptor;
-	amlrisk_metric *f[4];
+	amlrisk_metric *f[7];
 	unsigned i;
 	int rv;
 
@@ -93,13 +107,26 @@ families(srv_metrics *m)
 	              "Distinct sender-receiver edges in the graph in memory.", NULL, &f[2])) !=
 	            0 ||
 	    (rv = add(m, AMLRISK_GAUGE, "amlrisk_core_graph_transactions",
-	              "Transactions the graph in memory was built from.", NULL, &f[3])) != 0) {
+	              "Transactions the graph in memory was built from.", NULL, &f[3])) != 0 ||
+	    (rv = add(m, AMLRISK_GAUGE, "amlrisk_core_graph_watermark",
+	              "Highest ingest sequence number in the graph in memory (-1: no graph).", NULL,
+	              &f[4])) != 0 ||
+	    (rv = add(m, AMLRISK_GAUGE, "amlrisk_core_live_watermark",
+	              "Ingest sequence number the live view reflects (the graph's without live "
+	              "scoring; -1: none yet).",
+	              NULL, &f[5])) != 0 ||
+	    (rv = add(m, AMLRISK_GAUGE, "amlrisk_core_live_lag_rows",
+	              "Committed transactions not yet in the live view, as last counted.", NULL,
+	              &f[6])) != 0) {
 		return rv;
 	}
 	m->graph_loaded = amlrisk_metric_series(f[0], NULL, NULL);
 	m->wallets = amlrisk_metric_series(f[1], NULL, NULL);
 	m->edges = amlrisk_metric_series(f[2], NULL, NULL);
 	m->transactions = amlrisk_metric_series(f[3], NULL, NULL);
+	m->graph_wm = amlrisk_metric_series(f[4], NULL, NULL);
+	m->live_wm = amlrisk_metric_series(f[5], NULL, NULL);
+	m->lag_rows = amlrisk_metric_series(f[6], NULL, NULL);
 	for (i = 0; i < d->n_methods && i < RPC_METHODS_MAX; i++) {
 		m->rpc_ok[i] = amlrisk_metric_series(m->rpc_secs, d->methods[i].name, NULL);
 	}

@@ -29,8 +29,8 @@ void srv_metrics_run(srv_metrics *m, const char *model, const char *status, doub
                      double score_s, double store_s);
 
 /* Live view (issue 14): seconds between the newest transaction stored and the
- * live scores covering it, per model. Not called yet: the family appears with
- * its first value. */
+ * live scores covering it, per model. Set at each scrape from the state (the
+ * follower's bookkeeping); the family appears with its first value. */
 void srv_metrics_live_lag(srv_metrics *m, const char *model, double seconds);
 
 #endif

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "srv_time.h"
+
 static char *
 str(srv_arena *a, const char *s)
 {
@@ -121,4 +123,44 @@ srv_msg_graph(srv_arena *a, const srv_graph_info *g)
 	m->loaded_at_us = g->loaded_at_us;
 	m->load_seconds = g->load_s;
 	return m;
+}
+
+Aml__V1__LiveInfo *
+srv_msg_live(srv_arena *a, const srv_live_info *li, int64_t graph_watermark, int64_t now_us)
+{
+	Aml__V1__LiveInfo *m = srv_arena_alloc(a, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	aml__v1__live_info__init(m);
+	m->enabled = li->enabled;
+	m->model = srv_arena_strdup(a, li->model != NULL ? li->model : "");
+	m->config_json = srv_arena_strdup(a, li->enabled ? li->config_json : "");
+	m->watermark = li->watermark;
+	m->updated_at_us = li->updated_at_us;
+	m->graph_watermark = graph_watermark;
+	m->newest_sequence = li->newest;
+	m->lag_rows = li->lag_rows;
+	m->lag_seconds = li->behind_since_us > 0 && now_us > li->behind_since_us
+	                         ? (double)(now_us - li->behind_since_us) / 1e6
+	                         : 0;
+	m->current = li->watermark >= 0 && li->watermark >= li->newest;
+	m->alerts_pending = li->alerts_pending;
+	return m->model != NULL && m->config_json != NULL ? m : NULL;
+}
+
+Aml__V1__LiveInfo *
+srv_msg_live_state(srv_arena *a, srv_state *st, srv_run **run)
+{
+	srv_live_info li;
+	srv_graph_info gi;
+	srv_run *r = srv_state_live(st, &li);
+	core_graph *g = srv_state_graph(st, &gi);
+
+	core_graph_unref(g); /* only its watermark */
+	if (run != NULL)
+		*run = r;
+	else
+		srv_run_unref(r);
+	return srv_msg_live(a, &li, g != NULL ? gi.watermark : -1, srv_unix_us());
 }

@@ -69,6 +69,10 @@ srv_opts_usage(FILE *f)
 	        "                          either model (\"model\" key; the scoring model's\n"
 	        "                          defaults under the keys given) [LIVE_SCORING_CONFIG;\n"
 	        "                          unset = no live view]\n"
+	        "  --live-poll-ms MS       the core follows ingestion: it LISTENs to the\n"
+	        "                          consumer's NOTIFY and also looks for new\n"
+	        "                          transactions this often, 50..60000 (a missed\n"
+	        "                          notice, a lost connection) [LIVE_POLL_MS; 1000]\n"
 	        "  --alert-rules R         alert rules of the live view, comma-separated:\n"
 	        "                          threshold>=SCORE, top<=N (at most %d) [ALERT_RULES]\n"
 	        "  --alert-rearm-margin M  a fired rule re-arms once the score is below\n"
@@ -127,6 +131,7 @@ enum {
 	K_LABELS,
 	K_EXPLAIN_WORK,
 	K_GRAPH_WORK,
+	K_LIVE_POLL,
 	K_COUNT
 };
 
@@ -143,6 +148,7 @@ static const knob KNOBS[K_COUNT] = {
         [K_LABELS] = {"LABELS_MAX", "--labels-max", 0, 100000000},
         [K_EXPLAIN_WORK] = {"EXPLAIN_WORK_MAX", "--explain-work-max", 1000, 4000000000LL},
         [K_GRAPH_WORK] = {"GRAPH_WORK_MAX", "--graph-work-max", 1000, 4000000000LL},
+        [K_LIVE_POLL] = {"LIVE_POLL_MS", "--live-poll-ms", 50, 60000},
 };
 
 static int
@@ -188,6 +194,9 @@ set_knob(srv_opts *o, int k, const char *name, const char *s)
 		break;
 	case K_GRAPH_WORK:
 		o->graph_work_max = (uint64_t)v;
+		break;
+	case K_LIVE_POLL:
+		o->live_poll_ms = (int)v;
 		break;
 	}
 	return 0;
@@ -341,6 +350,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"labels-max", required_argument, NULL, O_KNOB + K_LABELS},
 	        {"explain-work-max", required_argument, NULL, O_KNOB + K_EXPLAIN_WORK},
 	        {"graph-work-max", required_argument, NULL, O_KNOB + K_GRAPH_WORK},
+	        {"live-poll-ms", required_argument, NULL, O_KNOB + K_LIVE_POLL},
 	        {"tls-cert-key", required_argument, NULL, O_CERT},
 	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
 	        {"insecure-rpc", no_argument, NULL, O_INSECURE},
@@ -375,6 +385,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->explain_work_max = CORE_EXPLAIN_WORK_DEFAULT;
 	o->graph_work_max = CORE_NEIGH_WORK_DEFAULT;
 	o->alerts_topic = "risk.alerts";
+	o->live_poll_ms = 1000;
 	if (from_env(o, &live) != 0)
 		return 2;
 	optind = 1;

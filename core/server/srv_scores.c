@@ -2,7 +2,8 @@
  * answered from memory (no database round trip); an explicit older run id is
  * read from risk_scores through its index. TopScores pages (offset) and ranks
  * its rows in another run on request: from memory when that run is the
- * latest, else counted in PostgreSQL (srv_compare.h). */
+ * latest, else counted in PostgreSQL (srv_compare.h). view = LIVE reads the
+ * live view (issue 14) from memory and names its watermark (LiveInfo). */
 #include "srv_ctx.h"
 
 #include <stdio.h>
@@ -41,6 +42,39 @@ latest_for(srv_ctx *ctx, int64_t run_id, int *rv, char *err, size_t errlen)
 	}
 	srv_run_unref(latest);
 	return NULL;
+}
+
+/* The live view for a view = LIVE read (a new reference) with its LiveInfo
+ * in *live; NULL with the call answered when the request also names a run
+ * (run_args) or there is no live view to read. */
+static srv_run *
+live_for(srv_ctx *ctx, bool run_args, srv_arena *a, Aml__V1__LiveInfo **live, void *closure_data)
+{
+	srv_run *run = NULL;
+
+	if (run_args) {
+		rpc_call_fail(
+		        closure_data, AMLRISK_EINVAL,
+		        "view LIVE reads the live view, not a stored run: run_id, known_run_id"
+		        " and compare_run_id must be 0 and compare_previous false");
+		return NULL;
+	}
+	if (!ctx->opts->live_on) {
+		rpc_call_fail(closure_data, AMLRISK_ESTATE,
+		              "live scoring is off: the core runs without LIVE_SCORING_CONFIG"
+		              " (--live-scoring-config)");
+		return NULL;
+	}
+	if ((*live = srv_msg_live_state(a, ctx->state, &run)) == NULL) {
+		rpc_call_fail(closure_data, AMLRISK_ENOMEM, "live view: out of memory");
+		srv_run_unref(run);
+		return NULL;
+	}
+	if (run == NULL)
+		rpc_call_fail(closure_data, AMLRISK_ESTATE,
+		              "the live view is not built yet (start-up in progress or the database"
+		              " unavailable); try again shortly");
+	return run;
 }
 
 typedef struct scores_arg {
@@ -169,7 +203,7 @@ SRV_HANDLER(top_scores, TopScoresRequest, TopScoresResponse)
 	srv_arena a;
 	scores_arg s = {.a = &a, .id = input->run_id, .offset = input->offset};
 	srv_run *run;
-	int rv;
+	int rv = AMLRISK_OK;
 
 	if (n > SRV_TOP_MAX) {
 		rpc_call_fail(closure_data, AMLRISK_EINVAL, "n: at most %d", SRV_TOP_MAX);
@@ -182,7 +216,17 @@ SRV_HANDLER(top_scores, TopScoresRequest, TopScoresResponse)
 	}
 	srv_arena_init(&a, 0);
 	resp.offset = input->offset;
-	if ((run = latest_for(ctx, input->run_id, &rv, err, sizeof(err))) != NULL) {
+	if (input->view == AML__V1__SCORE_VIEW__SCORE_VIEW_LIVE) {
+		run = live_for(ctx,
+		               input->run_id != 0 || input->known_run_id != 0 ||
+		                       input->compare_run_id != 0 || input->compare_previous,
+		               &a, &resp.live, closure_data);
+		if (run == NULL)
+			goto out;
+	} else {
+		run = latest_for(ctx, input->run_id, &rv, err, sizeof(err));
+	}
+	if (run != NULL) {
 		uint32_t count = srv_run_count(run);
 		resp.run_id = srv_run_summary(run)->id;
 		resp.total = count;
@@ -237,20 +281,31 @@ SRV_HANDLER(get_wallet_score, GetWalletScoreRequest, GetWalletScoreResponse)
 	srv_arena a;
 	scores_arg s = {.a = &a, .id = input->run_id, .wallet = input->wallet};
 	srv_run *run = NULL;
-	int rv;
+	int rv = AMLRISK_OK;
 
 	if (srv_wallet_check(input->wallet, err, sizeof(err)) != 0) {
 		rpc_call_fail(closure_data, AMLRISK_EINVAL, "%s", err);
 		return;
 	}
 	srv_arena_init(&a, 0);
-	if ((run = latest_for(ctx, input->run_id, &rv, err, sizeof(err))) != NULL) {
+	if (input->view == AML__V1__SCORE_VIEW__SCORE_VIEW_LIVE) {
+		if ((run = live_for(ctx, input->run_id != 0, &a, &resp.live, closure_data)) == NULL)
+			goto out;
+	} else {
+		run = latest_for(ctx, input->run_id, &rv, err, sizeof(err));
+	}
+	if (run != NULL) {
 		core_wallet_score ws;
 		resp.run_id = srv_run_summary(run)->id;
 		if (srv_run_find(run, input->wallet, strlen(input->wallet), &ws) != AMLRISK_OK) {
-			rpc_call_fail(closure_data, AMLRISK_ENOTFOUND,
-			              "wallet %.200s not in run %lld", input->wallet,
-			              (long long)resp.run_id);
+			if (resp.live != NULL)
+				rpc_call_fail(closure_data, AMLRISK_ENOTFOUND,
+				              "wallet %.200s not in the live view (watermark %lld)",
+				              input->wallet, (long long)resp.live->watermark);
+			else
+				rpc_call_fail(closure_data, AMLRISK_ENOTFOUND,
+				              "wallet %.200s not in run %lld", input->wallet,
+				              (long long)resp.run_id);
 			goto out;
 		}
 		resp.score = srv_msg_wallet(&a, &ws, srv_run_config(run)->hop_weights);

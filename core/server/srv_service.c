@@ -90,6 +90,7 @@ SRV_HANDLER(health, HealthRequest, HealthResponse)
 	resp.graph = srv_msg_graph(&a, &info);
 	if (latest != NULL)
 		resp.latest_run = srv_msg_run(&a, srv_run_summary(latest));
+	resp.live = srv_msg_live_state(&a, ctx->state, NULL);
 	resp.version = AMLRISK_VERSION;
 	resp.uptime_seconds = srv_mono_s() - ctx->started_s;
 	if (ctx->rpc != NULL) {
@@ -272,6 +273,8 @@ SRV_HANDLER(ingestion_status, IngestionStatusRequest, IngestionStatusResponse)
 	if ((rv = srv_with_db((srv_ctx *)service, closure_data, db_ingestion, &r, err,
 	                      sizeof(err))) != 0)
 		rpc_call_fail(closure_data, rv, "%s", err);
+	else if ((resp.live = srv_msg_live_state(&a, r.state, NULL)) == NULL)
+		rpc_call_fail(closure_data, AMLRISK_ENOMEM, "ingestion status: out of memory");
 	else
 		closure(&resp, closure_data);
 	srv_arena_free(&a);

@@ -16,6 +16,8 @@ struct srv_state {
 	bool latest_known;
 	bool db_ok;
 	char db_err[256];
+	srv_run *live; /* one reference */
+	srv_live_info live_info;
 	int64_t tx_seq; /* rows of transactions with seq <= tx_seq: tx_count */
 	uint64_t tx_count;
 };
@@ -29,6 +31,7 @@ srv_state_create(srv_state **out)
 		return AMLRISK_ENOMEM;
 	pthread_mutex_init(&s->mtx, NULL);
 	snprintf(s->db_err, sizeof(s->db_err), "not checked yet");
+	s->live_info.watermark = -1;
 	*out = s;
 	return AMLRISK_OK;
 }
@@ -40,6 +43,7 @@ srv_state_destroy(srv_state *s)
 		return;
 	core_graph_unref(s->graph);
 	srv_run_unref(s->latest);
+	srv_run_unref(s->live);
 	pthread_mutex_destroy(&s->mtx);
 	free(s);
 }
@@ -57,13 +61,12 @@ srv_state_graph(srv_state *s, srv_graph_info *info)
 	return g;
 }
 
-void
-srv_state_set_graph(srv_state *s, core_graph *g, const srv_graph_info *info)
+/* Swaps in g under the lock; returns the old graph to unref outside it. */
+static core_graph *
+swap_graph_locked(srv_state *s, core_graph *g, const srv_graph_info *info)
 {
-	core_graph *old;
+	core_graph *old = s->graph;
 
-	pthread_mutex_lock(&s->mtx);
-	old = s->graph;
 	s->graph = g;
 	s->info = *info;
 	s->info.loaded = g != NULL;
@@ -72,8 +75,64 @@ srv_state_set_graph(srv_state *s, core_graph *g, const srv_graph_info *info)
 		s->tx_seq = info->watermark;
 		s->tx_count = info->transactions;
 	}
+	return old;
+}
+
+void
+srv_state_set_graph(srv_state *s, core_graph *g, const srv_graph_info *info)
+{
+	core_graph *old;
+
+	pthread_mutex_lock(&s->mtx);
+	old = swap_graph_locked(s, g, info);
 	pthread_mutex_unlock(&s->mtx);
 	core_graph_unref(old);
+}
+
+bool
+srv_state_advance_graph(srv_state *s, const core_graph *expected, core_graph *g,
+                        const srv_graph_info *info)
+{
+	core_graph *old = NULL;
+	bool same;
+
+	/* only the writer and the follower set graphs: a ReloadGraph in between
+	 * makes the follower start again from the reloaded graph */
+	pthread_mutex_lock(&s->mtx);
+	same = s->graph == expected;
+	if (same)
+		old = swap_graph_locked(s, g, info);
+	pthread_mutex_unlock(&s->mtx);
+	core_graph_unref(old);
+	return same;
+}
+
+srv_run *
+srv_state_live(srv_state *s, srv_live_info *info)
+{
+	srv_run *r;
+
+	pthread_mutex_lock(&s->mtx);
+	r = srv_run_ref(s->live);
+	if (info != NULL)
+		*info = s->live_info;
+	pthread_mutex_unlock(&s->mtx);
+	return r;
+}
+
+void
+srv_state_set_live(srv_state *s, srv_run *r, const srv_live_info *info)
+{
+	srv_run *old = NULL;
+
+	pthread_mutex_lock(&s->mtx);
+	if (r != NULL) {
+		old = s->live;
+		s->live = r;
+	}
+	s->live_info = *info;
+	pthread_mutex_unlock(&s->mtx);
+	srv_run_unref(old);
 }
 
 void

@@ -884,6 +884,17 @@ test_live_view(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "watermark")), 120);
 	assert_null(json_object_get(j, "run_id"));
 	json_decref(j);
+	/* /ready waits for the live view to be current (watermark 120 < 130) */
+	j = gwt_get_json(gw_port, "/ready", 503);
+	assert_true(json_is_false(json_object_get(j, "ready")));
+	assert_non_null(
+	        strstr(json_string_value(json_object_get(j, "detail")), "live view not current"));
+	json_decref(j);
+	live.current = 1;
+	j = gwt_get_json(gw_port, "/ready", 200);
+	assert_true(json_is_true(json_object_get(j, "ready")));
+	json_decref(j);
+	live.current = 0;
 	/* view=run is the default: unchanged answers */
 	j = gwt_get_json(gw_port, "/scores/B?view=run", 200);
 	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 7);

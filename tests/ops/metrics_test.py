@@ -168,7 +168,8 @@ def main():
         # metrics off by default: nothing listens until asked
         consumer = spawn("amlrisk-consumer", "--consumer-id", "metrics",
                          extra={"METRICS_LISTEN": f"127.0.0.1:{cons_port}"})
-        core = spawn("amlrisk-core", "--metrics-listen", f"127.0.0.1:{core_port}")
+        core = spawn("amlrisk-core", "--metrics-listen", f"127.0.0.1:{core_port}",
+                     "--live-scoring-config", "{}")
         spawn("amlrisk-gateway")
         wait_for(lambda: get(cons_m)[0] == 200, 30, "the consumer's /metrics never answered")
         wait_for(lambda: get(core_m)[0] == 200, 30, "the core's /metrics never answered")
@@ -240,6 +241,16 @@ def main():
               "GetWalletScore NOT_FOUND not counted")
         check(any(dict(ls).get("model") == model for n, ls in c if n == "amlrisk_core_runs_total"),
               f"runs not labelled with model {model}")
+        # the follower: graph and live watermarks at the newest row, no lag
+        newest = int(psql(url, "SELECT coalesce(max(seq), 0) FROM transactions").strip())
+
+        def live_caught_up():
+            m = parse(get(core_m)[1])
+            return (value(m, "amlrisk_core_graph_watermark") == newest
+                    and value(m, "amlrisk_core_live_watermark") == newest
+                    and value(m, "amlrisk_core_live_lag_rows") == 0
+                    and value(m, "amlrisk_core_live_lag_seconds", model="hop_exposure/v1") == 0)
+        wait_for(live_caught_up, 60, "the core's live metrics never showed it caught up")
         promtool_metrics("core", get(core_m)[1])
         promtool_metrics("gateway", get(gw + "/metrics")[1])
 

@@ -22,36 +22,6 @@
 #define FREEZE_DEADLINE_MS 20000 /* generous: the core is set to notice in ~3 s */
 
 /* The port of conninfo url. */
-static int
-url_port(const char *url)
-{
-	char *err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &err);
-	int port = 5432;
-
-	assert_non_null(opts);
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		if (strcmp(o->keyword, "port") == 0 && o->val != NULL && *o->val != '\0')
-			port = atoi(o->val);
-	}
-	PQconninfoFree(opts);
-	return port;
-}
-
-/* Starts c's core with its database reached through px (later conninfo
- * keywords win, so host and port are replaced). */
-static void
-start_through(ts_core *c, th_proxy *px, char *const env[])
-{
-	char direct[sizeof(c->db_url)];
-
-	memcpy(direct, c->db_url, sizeof(direct));
-	snprintf(c->db_url, sizeof(c->db_url), "%s host='127.0.0.1' port='%d'", direct,
-	         th_proxy_port(px));
-	ts_core_start(c, env);
-	memcpy(c->db_url, direct, sizeof(direct));
-}
-
 /* Health's database_ok, or -1 when Health itself fails. */
 static int
 db_ok(ts_core *c)
@@ -106,8 +76,8 @@ test_database_goes_silent(void **state)
 	ts_core_init(&c, 0);
 	conn = th_db_connect(c.db_url);
 	ts_load_fixture(conn, "random60.pb");
-	px = th_proxy_start("127.0.0.1", url_port(c.db_url));
-	start_through(&c, px, env);
+	px = th_proxy_start("127.0.0.1", ts_url_port(c.db_url));
+	ts_core_start_via(&c, th_proxy_port(px), env);
 	run = ts_score(&c, NULL);
 	top = ts_top(&c, 1, 0);
 	assert_int_equal(top->n_scores, 1);

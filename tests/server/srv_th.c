@@ -586,3 +586,54 @@ ts_file_has(const char *path, const char *text, int timeout_ms)
 	} while (th_now_ms() < end);
 	return 0;
 }
+
+int
+ts_url_port(const char *url)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &err);
+	int port = 5432;
+
+	assert_non_null(opts);
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "port") == 0 && o->val != NULL && *o->val != '\0')
+			port = atoi(o->val);
+	}
+	PQconninfoFree(opts);
+	return port;
+}
+
+void
+ts_core_start_via(ts_core *c, int port, char *const env[])
+{
+	char direct[sizeof(c->db_url)];
+
+	memcpy(direct, c->db_url, sizeof(direct));
+	snprintf(c->db_url, sizeof(c->db_url), "%.960s host='127.0.0.1' port='%d'", direct, port);
+	ts_core_start(c, env);
+	memcpy(c->db_url, direct, sizeof(direct));
+}
+
+void
+ts_core_start_refused(ts_core *c, char *const env[], const char *says)
+{
+	char db[sizeof(c->db_url) + 16], listen_env[sizeof(c->rpc_url) + 16],
+	        log[sizeof(c->dir) + 32];
+	char *all[16] = {db, listen_env};
+	static unsigned seq;
+	size_t n = 2;
+	pid_t pid;
+	int status;
+
+	snprintf(db, sizeof(db), "DATABASE_URL=%s", c->db_url);
+	snprintf(listen_env, sizeof(listen_env), "RPC_LISTEN=%s", c->rpc_url);
+	for (size_t i = 0; env != NULL && env[i] != NULL && n < 15; i++)
+		all[n++] = env[i];
+	all[n] = NULL;
+	snprintf(log, sizeof(log), "%s/refused%u.log", c->dir, seq++);
+	status = ts_core_run(all, log, 30000, &pid);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 2)
+		fail_msg("the core did not exit 2 at start (status %d)", status);
+	if (!ts_file_has(log, says, 1))
+		fail_msg("the core's start-up error does not say '%s'", says);
+}

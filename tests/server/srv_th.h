@@ -54,6 +54,16 @@ void ts_core_start_args(ts_core *c, char *const argv[], char *const env[]);
  * Returns a connection to the database (the caller PQfinish()es). */
 PGconn *ts_core_fixture(ts_core *c, int tcp, const char *fixture, const char *illicit,
                         char *const env[]);
+/* The port of a libpq URL or conninfo (5432 when it names none). */
+int ts_url_port(const char *url);
+/* ts_core_start() with the core's database reached on 127.0.0.1:port (a
+ * th_proxy in front of it; later conninfo keywords win); c->db_url stays the
+ * direct one. */
+void ts_core_start_via(ts_core *c, int port, char *const env[]);
+/* Starts amlrisk-core on c's database and address with env (extra "K=V"
+ * entries, NULL-terminated) and fails the test unless it exits 2 at start
+ * with says in its log. */
+void ts_core_start_refused(ts_core *c, char *const env[], const char *says);
 /* Sends sig and waits; returns the exit status (as waitpid) or -1. */
 int ts_core_stop(ts_core *c, int sig);
 /* Stops the server if running, drops the database, removes the temp dir. */
