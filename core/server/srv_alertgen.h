@@ -38,9 +38,26 @@ int srv_alertgen_load(srv_alertgen *ag, PGconn *c, int64_t *watermark, char *err
  * number of alerts written and the in-memory state advances; on error the
  * transaction is rolled back, nothing changes, and the caller retries the
  * same update (with a later cur) once the database is back: AMLRISK_EDB,
- * AMLRISK_ENOMEM, with err. */
+ * AMLRISK_ENOMEM, with err. The generator keeps a reference to the last
+ * result it committed and compares cur with that one (prev only says what
+ * the caller saw), so a retry after a failure never skips an update; when
+ * cur's graph was not appended from it (a full reload) the rules scan cur. */
 int srv_alertgen_commit(srv_alertgen *ag, PGconn *c, const core_run_result *prev,
                         const core_run_result *cur, int64_t watermark, uint32_t *fired, char *err,
                         size_t errlen);
+
+/* Counters since create (for logs and metrics). */
+typedef struct srv_alertgen_stats {
+	uint64_t commits;  /* updates committed */
+	uint64_t failures; /* updates rolled back */
+	uint64_t alerts;   /* alerts written */
+	uint64_t baseline; /* wallets disarmed silently by a rule's first view */
+	uint64_t rearmed;  /* wallets re-armed */
+	uint64_t deferred; /* crossings left for a later update by the bounds */
+	size_t disarmed;   /* disarmed (rule, wallet) pairs held now */
+} srv_alertgen_stats;
+
+/* Copies the counters into *out; call from the thread that commits. */
+void srv_alertgen_stats_get(const srv_alertgen *ag, srv_alertgen_stats *out);
 
 #endif

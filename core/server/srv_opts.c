@@ -78,6 +78,12 @@ srv_opts_usage(FILE *f)
 	        "  --alert-rearm-margin M  a fired rule re-arms once the score is below\n"
 	        "                          threshold - M, or the rank above N + ceil(M*N);\n"
 	        "                          0 <= M < 1 [ALERT_REARM_MARGIN; 0.05]\n"
+	        "  --alerts-per-update-max N  alerts one live update writes, 1..100000; the\n"
+	        "                          rest (riskiest first) follow in later updates\n"
+	        "                          [ALERTS_PER_UPDATE_MAX; 100]\n"
+	        "  --alert-state-max N     fired (disarmed) rule/wallet pairs held, all rules,\n"
+	        "                          1000..1e8; past it crossings wait\n"
+	        "                          [ALERT_STATE_MAX; 1000000]\n"
 	        "  alerts are published by the outbox relay to ALERTS_TOPIC [risk.alerts] on\n"
 	        "  KAFKA_BOOTSTRAP_SERVERS (with a live view; unset = kept in risk_alerts)\n"
 	        "  --help, --version\n"
@@ -131,6 +137,8 @@ enum {
 	K_LABELS,
 	K_EXPLAIN_WORK,
 	K_GRAPH_WORK,
+	K_ALERTS_UPDATE,
+	K_ALERT_STATE,
 	K_LIVE_POLL,
 	K_COUNT
 };
@@ -148,6 +156,8 @@ static const knob KNOBS[K_COUNT] = {
         [K_LABELS] = {"LABELS_MAX", "--labels-max", 0, 100000000},
         [K_EXPLAIN_WORK] = {"EXPLAIN_WORK_MAX", "--explain-work-max", 1000, 4000000000LL},
         [K_GRAPH_WORK] = {"GRAPH_WORK_MAX", "--graph-work-max", 1000, 4000000000LL},
+        [K_ALERTS_UPDATE] = {"ALERTS_PER_UPDATE_MAX", "--alerts-per-update-max", 1, 100000},
+        [K_ALERT_STATE] = {"ALERT_STATE_MAX", "--alert-state-max", 1000, 100000000},
         [K_LIVE_POLL] = {"LIVE_POLL_MS", "--live-poll-ms", 50, 60000},
 };
 
@@ -194,6 +204,12 @@ set_knob(srv_opts *o, int k, const char *name, const char *s)
 		break;
 	case K_GRAPH_WORK:
 		o->graph_work_max = (uint64_t)v;
+		break;
+	case K_ALERTS_UPDATE:
+		o->alerts_per_update_max = (uint32_t)v;
+		break;
+	case K_ALERT_STATE:
+		o->alert_state_max = (uint32_t)v;
 		break;
 	case K_LIVE_POLL:
 		o->live_poll_ms = (int)v;
@@ -258,6 +274,8 @@ set_live(srv_opts *o, const live_raw *r)
 		fprintf(stderr, "amlrisk-core: %s: %s\n", r->rules_name, err);
 		return -1;
 	}
+	o->rules.per_update_max = o->alerts_per_update_max;
+	o->rules.state_max = o->alert_state_max;
 	if (o->rules.n > 0 && !o->live_on) {
 		fprintf(stderr,
 		        "amlrisk-core: %s: alerts fire on the live view: set LIVE_SCORING_CONFIG "
@@ -350,6 +368,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"labels-max", required_argument, NULL, O_KNOB + K_LABELS},
 	        {"explain-work-max", required_argument, NULL, O_KNOB + K_EXPLAIN_WORK},
 	        {"graph-work-max", required_argument, NULL, O_KNOB + K_GRAPH_WORK},
+	        {"alerts-per-update-max", required_argument, NULL, O_KNOB + K_ALERTS_UPDATE},
+	        {"alert-state-max", required_argument, NULL, O_KNOB + K_ALERT_STATE},
 	        {"live-poll-ms", required_argument, NULL, O_KNOB + K_LIVE_POLL},
 	        {"tls-cert-key", required_argument, NULL, O_CERT},
 	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
@@ -385,6 +405,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->explain_work_max = CORE_EXPLAIN_WORK_DEFAULT;
 	o->graph_work_max = CORE_NEIGH_WORK_DEFAULT;
 	o->alerts_topic = "risk.alerts";
+	o->alerts_per_update_max = SRV_ALERTS_PER_UPDATE_DEFAULT;
+	o->alert_state_max = SRV_ALERT_STATE_DEFAULT;
 	o->live_poll_ms = 1000;
 	if (from_env(o, &live) != 0)
 		return 2;

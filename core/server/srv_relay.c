@@ -44,7 +44,8 @@ struct srv_relay {
 	rd_kafka_topic_t *rkt;
 	int32_t parts;
 	int recovered;
-	atomic_int failed; /* deliveries of the batch that failed */
+	atomic_int failed;            /* deliveries of the batch that failed */
+	atomic_uint_fast64_t skipped; /* rows that could never be published */
 };
 
 static const char *SQL_PENDING = "SELECT id, wallet, payload FROM risk_alerts WHERE NOT published"
@@ -296,7 +297,9 @@ recover(srv_relay *r)
 	return AMLRISK_OK;
 }
 
-/* Produces alert row i of res (payload with its id); 0 or an error. */
+/* Produces alert row i of res (payload with its id); 0, AMLRISK_EPROTO for
+ * a payload that is not a RiskAlert or packs above RELAY_MSG_MAX (it can
+ * never be published), or an error worth a retry. */
 static int
 produce_row(srv_relay *r, const PGresult *res, int i, int64_t id)
 {
@@ -306,15 +309,16 @@ produce_row(srv_relay *r, const PGresult *res, int i, int64_t id)
 	const char *wallet = PQgetvalue(res, i, 1);
 	int rv = AMLRISK_OK;
 	PQfreemem(raw);
-	if (a == NULL) {
-		amlrisk_log(AMLRISK_LOG_ERROR, "core", "relay.bad_payload", "alert_id=%" PRId64,
-		            id);
-		return AMLRISK_EINVAL;
-	}
+	if (raw == NULL)
+		return AMLRISK_ENOMEM;
+	if (a == NULL)
+		return AMLRISK_EPROTO;
 	a->alert_id = id;
 	size_t n = aml__v1__risk_alert__get_packed_size(a);
 	uint8_t *buf = n <= RELAY_MSG_MAX ? malloc(n + 1) : NULL;
-	if (buf == NULL)
+	if (n > RELAY_MSG_MAX)
+		rv = AMLRISK_EPROTO;
+	else if (buf == NULL)
 		rv = AMLRISK_ENOMEM;
 	else {
 		aml__v1__risk_alert__pack(a, buf);
@@ -348,7 +352,18 @@ publish_batch(srv_relay *r, int *n)
 	atomic_store(&r->failed, 0);
 	for (int i = 0; rv == AMLRISK_OK && i < rows; i++) {
 		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		if ((rv = produce_row(r, res, i, id)) == AMLRISK_OK)
+		if ((rv = produce_row(r, res, i, id)) == AMLRISK_EPROTO) {
+			/* never publishable: marked with the batch, so one bad row
+			 * cannot hold up the outbox; the row stays for inspection */
+			atomic_fetch_add(&r->skipped, 1);
+			amlrisk_log(AMLRISK_LOG_ERROR, "core", "relay.bad_payload",
+			            "alert_id=%" PRId64 " skipped=%" PRIu64
+			            " (not an aml.v1.RiskAlert, or over %zu bytes: marked published"
+			            " without sending)",
+			            id, (uint64_t)atomic_load(&r->skipped), RELAY_MSG_MAX);
+			rv = AMLRISK_OK;
+		}
+		if (rv == AMLRISK_OK)
 			array_add(arr, sizeof(arr), &len, id);
 	}
 	PQclear(res);
@@ -434,6 +449,12 @@ srv_relay_create(srv_relay **out, const char *db_url, const char *brokers, const
 	}
 	*out = r;
 	return AMLRISK_OK;
+}
+
+uint64_t
+srv_relay_skipped(srv_relay *r)
+{
+	return (uint64_t)atomic_load(&r->skipped);
 }
 
 void

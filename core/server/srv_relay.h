@@ -7,6 +7,8 @@
 #ifndef SRV_RELAY_H
 #define SRV_RELAY_H
 
+#include <stdint.h>
+
 typedef struct srv_relay srv_relay;
 
 /* Starts the relay: db_url (libpq), brokers (bootstrap.servers) and topic
@@ -14,6 +16,10 @@ typedef struct srv_relay srv_relay;
  * or an error code. Set AMLRISK_RELAY_FAULT=kill_after_delivery (tests) to
  * SIGKILL the process after a batch is delivered and before it is marked. */
 int srv_relay_create(srv_relay **out, const char *db_url, const char *brokers, const char *topic);
+/* Rows skipped since start: a payload that is not an aml.v1.RiskAlert (or
+ * packs above 1 MiB) is logged (relay.bad_payload, ERROR) and marked
+ * published without being sent, so it never blocks the outbox. */
+uint64_t srv_relay_skipped(srv_relay *r);
 /* Wakes the relay: new alerts were committed. */
 void srv_relay_kick(srv_relay *r);
 /* Stops the thread (a batch being delivered is abandoned, unmarked: the next

@@ -9,10 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SRV_RULES_MAX            16
-#define SRV_RULE_NAME_MAX        64
-#define SRV_RULE_TOP_MAX         100000
-#define SRV_REARM_MARGIN_DEFAULT 0.05
+#define SRV_RULES_MAX                 16
+#define SRV_RULE_NAME_MAX             64
+#define SRV_RULE_TOP_MAX              100000
+#define SRV_REARM_MARGIN_DEFAULT      0.05
+#define SRV_ALERTS_PER_UPDATE_DEFAULT 100     /* alerts one live update writes */
+#define SRV_ALERT_STATE_DEFAULT       1000000 /* disarmed (rule, wallet) pairs kept */
 
 typedef enum srv_rule_kind {
 	SRV_RULE_THRESHOLD, /* live score >= threshold */
@@ -30,6 +32,9 @@ typedef struct srv_rules {
 	int n;
 	srv_rule rule[SRV_RULES_MAX];
 	double margin; /* >= 0: hysteresis (below) */
+	/* bounds of the alert generator (srv_alertgen.h); 0 = the defaults above */
+	uint32_t per_update_max; /* ALERTS_PER_UPDATE_MAX: alerts written per update */
+	uint32_t state_max;      /* ALERT_STATE_MAX: disarmed pairs held, all rules */
 } srv_rules;
 
 /* Parses spec (borrowed; comma-separated rules, blanks around items allowed,

@@ -6,7 +6,8 @@
  * live config invalid for its model stops the core at start, named. The
  * outbox relay publishes every alert to Kafka exactly once, keyed by wallet,
  * across a kill -9 between delivery and marking, and across a broker outage
- * (a private broker stopped while alerts are due and started again). */
+ * (a private broker stopped while alerts are due and started again); a
+ * payload that cannot be decoded is skipped, never blocking the rest. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -248,6 +249,10 @@ test_bad_live_config(void **st)
 	        {"LIVE_SCORING_CONFIG={\"hops\": 99, \"model\": \"flow_exposure/v1\"}",
 	         "ALERT_RULES=", "LIVE_SCORING_CONFIG: hops"},
 	        {"LIVE_SCORING_CONFIG=", "ALERT_RULES=top<=10", "set LIVE_SCORING_CONFIG"},
+	        {"LIVE_SCORING_CONFIG={}", "ALERTS_PER_UPDATE_MAX=0",
+	         "ALERTS_PER_UPDATE_MAX: '0' is not an integer in [1, 100000]"},
+	        {"LIVE_SCORING_CONFIG={}", "ALERT_STATE_MAX=10",
+	         "ALERT_STATE_MAX: '10' is not an integer in [1000, 100000000]"},
 	};
 	pid_t pid;
 	(void)st;
@@ -302,23 +307,44 @@ wait_published(PGconn *conn, int timeout_ms)
 	return left;
 }
 
-/* Reads topic from the start: alerts 1..RELAY_ALERTS each exactly once,
- * keyed by their wallet, nothing else. */
+/* Reads topic from the start: alerts 1..RELAY_ALERTS each exactly once
+ * except skip (0: none), which never, keyed by their wallet, nothing else. */
 static void
-expect_each_once(const char *topic)
+expect_all_but(const char *topic, int skip)
 {
 	seen s = {.bad = 0};
 	char group[160];
 	snprintf(group, sizeof(group), "%s.check", topic);
 	rd_kafka_t *rk = th_kafka_subscribe(topic, group);
-	size_t got = th_kafka_consume(rk, RELAY_ALERTS, 60000, 1000, count_alert, &s);
+	size_t want = RELAY_ALERTS - (skip > 0);
+	size_t got = th_kafka_consume(rk, want, 60000, 1000, count_alert, &s);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	assert_int_equal(s.bad, 0);
 	for (int id = 1; id <= RELAY_ALERTS; id++)
-		if (s.count[id] != 1)
+		if (s.count[id] != (id != skip))
 			fail_msg("alert %d arrived %d times", id, s.count[id]);
-	assert_int_equal(got, RELAY_ALERTS);
+	assert_int_equal(got, want);
+}
+
+static void
+expect_each_once(const char *topic)
+{
+	expect_all_but(topic, 0);
+}
+
+/* A core's database (not started) and a fresh topic of parts partitions
+ * named after prefix; topic_env gets "ALERTS_TOPIC=<it>" (160 bytes).
+ * Returns a connection to the database (the caller PQfinish()es). */
+static PGconn *
+relay_setup(ts_core *c, const char *prefix, int parts, char *topic, char *topic_env)
+{
+	ts_core_init(c, 0);
+	PGconn *conn = th_db_connect(c->db_url);
+	th_topic_name(topic, 128, prefix);
+	th_topic_create(topic, parts);
+	snprintf(topic_env, 160, "ALERTS_TOPIC=%s", topic);
+	return conn;
 }
 
 /* The relay delivers a batch, the core is killed (-9, injected) before it
@@ -330,11 +356,7 @@ test_relay_exactly_once(void **st)
 	ts_core c;
 	char topic[128], topic_env[160];
 	(void)st;
-	ts_core_init(&c, 0);
-	PGconn *conn = th_db_connect(c.db_url);
-	th_topic_name(topic, sizeof(topic), "alerts");
-	th_topic_create(topic, 3);
-	snprintf(topic_env, sizeof(topic_env), "ALERTS_TOPIC=%s", topic);
+	PGconn *conn = relay_setup(&c, "alerts", 3, topic, topic_env);
 	char *faulty[] = {"LIVE_SCORING_CONFIG={}", "ALERT_RULES=top<=10", topic_env,
 	                  "AMLRISK_RELAY_FAULT=kill_after_delivery", NULL};
 	char *env[] = {"LIVE_SCORING_CONFIG={}", "ALERT_RULES=top<=10", topic_env, NULL};
@@ -381,11 +403,7 @@ test_relay_broker_down(void **st)
 	assert_int_equal(ct_stack_run(&stk, "start-kafka"), 0);
 	snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", stk.kafka_port);
 	setenv("KAFKA_BOOTSTRAP_SERVERS", brokers, 1); /* the core and the helpers */
-	ts_core_init(&c, 0);
-	PGconn *conn = th_db_connect(c.db_url);
-	th_topic_name(topic, sizeof(topic), "alerts-down");
-	th_topic_create(topic, 2);
-	snprintf(topic_env, sizeof(topic_env), "ALERTS_TOPIC=%s", topic);
+	PGconn *conn = relay_setup(&c, "alerts-down", 2, topic, topic_env);
 	char *env[] = {"LIVE_SCORING_CONFIG={}", "ALERT_RULES=top<=10", topic_env, NULL};
 	ts_core_start(&c, env);
 	for (int i = 0; i < RELAY_ALERTS / 3; i++)
@@ -407,14 +425,38 @@ test_relay_broker_down(void **st)
 	setenv("KAFKA_BOOTSTRAP_SERVERS", saved, 1);
 }
 
+/* A row whose payload is not a RiskAlert is skipped (logged, marked) and
+ * never blocks the rows after it: every other alert arrives exactly once. */
+static void
+test_relay_bad_payload(void **st)
+{
+	ts_core c;
+	char topic[128], topic_env[160];
+	(void)st;
+	PGconn *conn = relay_setup(&c, "alerts-bad", 2, topic, topic_env);
+	char *env[] = {"LIVE_SCORING_CONFIG={}", "ALERT_RULES=top<=10", topic_env, NULL};
+	for (int i = 0; i < RELAY_ALERTS / 2; i++)
+		insert_alert(conn, i);
+	/* id RELAY_ALERTS / 2 + 1: bytes that do not decode */
+	ts_exec(conn, "INSERT INTO risk_alerts (wallet, rule, payload)"
+	              " VALUES ('w9', 'top<=10', '\\xffffffff'::bytea)");
+	for (int i = RELAY_ALERTS / 2 + 1; i < RELAY_ALERTS; i++)
+		insert_alert(conn, i);
+	ts_core_start(&c, env);
+	assert_int_equal(wait_published(conn, 30000), 0);
+	assert_true(ts_file_has(c.log, "relay.bad_payload alert_id=31 skipped=1", 1));
+	expect_all_but(topic, RELAY_ALERTS / 2 + 1);
+	PQfinish(conn);
+	ts_core_fini(&c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_list_alerts),
-	        cmocka_unit_test(test_bad_live_config),
-	        cmocka_unit_test(test_relay_exactly_once),
-	        cmocka_unit_test(test_relay_broker_down),
+	        cmocka_unit_test(test_list_alerts),        cmocka_unit_test(test_bad_live_config),
+	        cmocka_unit_test(test_relay_exactly_once), cmocka_unit_test(test_relay_broker_down),
+	        cmocka_unit_test(test_relay_bad_payload),
 	};
 	int rv = cmocka_run_group_tests(tests, NULL, NULL);
 

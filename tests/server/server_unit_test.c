@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "amlrisk_err.h"
+#include "srv_alertset.h"
 #include "srv_arena.h"
 #include "srv_copy.h"
 #include "srv_opts.h"
@@ -625,6 +626,17 @@ test_live_opts(void **st)
 	setenv("ALERT_REARM_MARGIN", "0.2", 1);
 	assert_int_equal(srv_opts_parse(&o, 1, argv), 0);
 	assert_true(o.rules.margin == 0.2);
+	assert_int_equal(o.rules.per_update_max, SRV_ALERTS_PER_UPDATE_DEFAULT);
+	assert_int_equal(o.rules.state_max, SRV_ALERT_STATE_DEFAULT);
+	setenv("ALERTS_PER_UPDATE_MAX", "7", 1);
+	setenv("ALERT_STATE_MAX", "5000", 1);
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 0);
+	assert_int_equal(o.rules.per_update_max, 7);
+	assert_int_equal(o.rules.state_max, 5000);
+	setenv("ALERTS_PER_UPDATE_MAX", "100001", 1);
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 2);
+	unsetenv("ALERTS_PER_UPDATE_MAX");
+	unsetenv("ALERT_STATE_MAX");
 	/* the model's config is checked: a flow key in a hop config */
 	setenv("LIVE_SCORING_CONFIG", "{\"model\": \"hop_exposure/v1\", \"smoothing\": 1}", 1);
 	assert_int_equal(srv_opts_parse(&o, 1, argv), 2);
@@ -642,6 +654,58 @@ test_live_opts(void **st)
 	unsetenv("ALERT_REARM_MARGIN");
 }
 
+/* ---- the disarmed set of a rule ---- */
+
+/* Random adds and removes against a plain array: find agrees for present
+ * and absent wallets, indexes stay dense, reserve makes room ahead. */
+static void
+test_alertset(void **st)
+{
+	enum { N = 600 };
+	static bool in[N];
+	srv_alertset *s = NULL;
+	uint64_t rng = 99;
+	(void)st;
+	memset(in, 0, sizeof(in));
+	assert_int_equal(srv_alertset_create(&s), AMLRISK_OK);
+	assert_int_equal(srv_alertset_find(s, "w1", 2), -1);
+	for (int step = 0; step < 20000; step++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		unsigned k = (unsigned)(rng >> 33) % N;
+		char w[16];
+		int len = snprintf(w, sizeof(w), "w%u", k);
+		long at = srv_alertset_find(s, w, (size_t)len);
+		assert_int_equal(at >= 0, in[k]);
+		if (at >= 0) {
+			srv_alertset_entry *e = srv_alertset_at(s, (size_t)at);
+			assert_memory_equal(e->wallet, w, (size_t)len);
+			assert_int_equal(e->id, k);
+			srv_alertset_remove(s, (size_t)at);
+			in[k] = false;
+		} else {
+			assert_int_equal(srv_alertset_reserve(s, 1), AMLRISK_OK);
+			srv_alertset_add(s, strdup(w), (size_t)len, k, k / 10.0);
+			in[k] = true;
+		}
+		if (step % 997 == 0) { /* every member is found at its index */
+			size_t n = 0;
+			for (unsigned j = 0; j < N; j++)
+				n += in[j];
+			assert_int_equal(srv_alertset_count(s), n);
+			for (size_t i = 0; i < n; i++) {
+				srv_alertset_entry *e = srv_alertset_at(s, i);
+				assert_int_equal(srv_alertset_find(s, e->wallet, e->len), (long)i);
+				assert_true(e->score == e->id / 10.0);
+			}
+		}
+	}
+	srv_alertset_clear(s);
+	assert_int_equal(srv_alertset_count(s), 0);
+	assert_int_equal(srv_alertset_find(s, "w1", 2), -1);
+	srv_alertset_destroy(s);
+	srv_alertset_destroy(NULL);
+}
+
 int
 main(void)
 {
@@ -651,7 +715,7 @@ main(void)
 	        cmocka_unit_test(test_exposures_json), cmocka_unit_test(test_run_table),
 	        cmocka_unit_test(test_run_table_flow), cmocka_unit_test(test_arena),
 	        cmocka_unit_test(test_rules_parse),    cmocka_unit_test(test_rules_step),
-	        cmocka_unit_test(test_live_opts),
+	        cmocka_unit_test(test_live_opts),      cmocka_unit_test(test_alertset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
