@@ -303,7 +303,10 @@ def run_model(model, files, results):
         # the broker makes the topic (4 partitions) on this first message, before the consumer subscribes
         subprocess.run([os.path.join(BIN, "amlrisk-sim"), "--publish", "--topic", topic, "--wallets", str(WALLETS),
                         "--transactions", "1", "--no-typologies", "--seed", "999", "--quiet"], env=env, check=True)
-        spawn("amlrisk-core", extra={"METRICS_LISTEN": f"127.0.0.1:{mport}"})  # the consumer reads it too
+        # METRICS_LISTEN for the core only (the consumer reads it too); debug
+        # for the follower's per-round "follow.appended" lines (rows, seconds)
+        spawn("amlrisk-core", extra={"METRICS_LISTEN": f"127.0.0.1:{mport}", "LOG_LEVEL": "debug"})
+        core_log = os.path.join(work, "amlrisk-core.log")
         spawn("amlrisk-gateway")
         spawn("amlrisk-consumer", "--topic", topic, "--group", topic, "--consumer-id", f"rt-{short}")
         h = Http(base)
@@ -339,6 +342,7 @@ def run_model(model, files, results):
                 a0 = int(psql(url, "SELECT coalesce(max(id), 0) FROM risk_alerts"))
                 rows0 = int(psql(url, "SELECT count(*) FROM transactions"))
                 m0 = metrics(base, core_metrics)
+                log_at = os.path.getsize(core_log)
                 l0 = loadavg()
                 cpu0 = {k: tree_cpu(p) for k, p in pids.items()}
                 cpu0["postgres"], cpu0["kafka"] = tree_cpu(pg), tree_cpu(kafka_pid())
@@ -369,6 +373,7 @@ def run_model(model, files, results):
                 m1 = metrics(base, core_metrics)
                 a1 = int(psql(url, "SELECT coalesce(max(id), 0) FROM risk_alerts"))
                 fresh = [(seen - sent) / 1000.0 for _w, sent, seen, _wm in poller.results]  # ms
+                rounds = appended_rounds(core_log, log_at)
                 cpu = {k: (cpu1[k] - cpu0[k]) / total_s for k in cpu0}
                 cpu["sim"] = (ru.ru_utime + ru.ru_stime) / total_s
                 cpu["client"] = (self1.user + self1.system - self0.user - self0.system) / total_s
@@ -379,7 +384,10 @@ def run_model(model, files, results):
                      "p50_ms": pct(fresh, 50), "p99_ms": pct(fresh, 99), "max_ms": max(fresh) if fresh else None,
                      "alerts": a1 - a0, "alerts_per_s": (a1 - a0) / send_s,
                      "cpu": {k: round(v, 3) for k, v in cpu.items()},
-                     "core_cpu_s": round(cpu1["core"] - cpu0["core"], 3), "load_before": l0, "load_after": l1,
+                     "core_cpu_s": round(cpu1["core"] - cpu0["core"], 3),
+                     "rounds": len(rounds), "round_rows_median": median([x[0] for x in rounds]),
+                     "append_s_median": median([x[1] for x in rounds]),
+                     "append_us_per_row": (sum(x[1] for x in rounds) / max(1, sum(x[0] for x in rounds))) * 1e6, "load_before": l0, "load_after": l1,
                      "metrics_delta": {k: m1[k] - m0.get(k, 0) for k in m1}}
                 results.append(r)
                 print("RESULT " + json.dumps(r), flush=True)
@@ -398,6 +406,19 @@ def run_model(model, files, results):
                 p.kill()
                 p.wait()
         psql(admin, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def appended_rounds(path, offset):
+    """(rows, seconds) of each follower round logged after offset: reading the
+    new rows and appending them to a new graph version (not the re-score)."""
+    out = []
+    with open(path, errors="replace") as f:
+        f.seek(offset)
+        for line in f:
+            m = re.search(r"follow\.appended rows=(\d+) .*seconds=([0-9.]+)", line)
+            if m:
+                out.append((int(m.group(1)), float(m.group(2))))
+    return out
 
 
 def free_port():
@@ -436,8 +457,9 @@ def report(results):
           "live view up to date, alerts, and answering the probes' reads.")
     print()
     print("| model | full POST /reload-graph: wall s (median; each) | its core CPU-s | core CPU us per row, reload "
-          "| core CPU us per streamed row (rate: value) |")
-    print("|---|---:|---:|---:|---|")
+          "| core CPU us per streamed row (rate: value) | follower rounds: median rows, median append s, "
+          "append us per row (rate: values) |")
+    print("|---|---:|---:|---:|---|---|")
     for r in results:
         if "reloads" not in r:
             continue
@@ -447,7 +469,11 @@ def report(results):
                             for rate in RATES if any(x["rate"] == rate for x in streams))
         print(f"| {r['model']} | {median([x['elapsed'] for x in rl]):.2f} ("
               + ", ".join(f"{x['elapsed']:.2f}" for x in rl) + f") | {median([x['core_cpu'] for x in rl]):.2f} | "
-              f"{median([x['core_cpu'] for x in rl]) / TXS * 1e6:.2f} | {per_row} |")
+              f"{median([x['core_cpu'] for x in rl]) / TXS * 1e6:.2f} | {per_row} | "
+              + ", ".join(f"{rate}/s: {median([x.get('round_rows_median', float('nan')) for x in streams if x['rate'] == rate]):.0f} rows, "
+                          f"{median([x.get('append_s_median', float('nan')) for x in streams if x['rate'] == rate]):.3f} s, "
+                          f"{median([x.get('append_us_per_row', float('nan')) for x in streams if x['rate'] == rate]):.2f} us"
+                          for rate in RATES if any(x["rate"] == rate for x in streams)) + " |")
 
 
 def main():
