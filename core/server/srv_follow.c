@@ -32,7 +32,8 @@
 #define NOTICES_MAX  64      /* notices not yet covered by the view */
 #define RETRY_MIN_MS 250
 #define RETRY_MAX_MS 10000
-#define NO_GRAPH_MS  50 /* the writer's start-up load is awaited this often */
+#define NO_GRAPH_MS  50   /* the writer's start-up load is awaited this often */
+#define CHECK_MIN_MS 5000 /* the per-round count waits at least this on a silent database */
 
 /* A notice of rows up to seq first seen at us (Unix microseconds). */
 typedef struct notice {
@@ -134,6 +135,19 @@ drain_notices(srv_follow *f)
 	}
 }
 
+/* How long the per-round count may wait on a silent database: it runs
+ * while the follower is otherwise idle, so a partition found here (the
+ * common case) is found quickly and never holds up shutdown for long. */
+static int
+check_ms(const srv_follow *f)
+{
+	int ms = 2 * f->opts->live_poll_ms, io = srv_db_io_timeout();
+
+	if (ms < CHECK_MIN_MS)
+		ms = CHECK_MIN_MS;
+	return ms < io ? ms : io;
+}
+
 /* Counts the committed rows above the view's watermark (a range of the
  * primary key) and notes the newest. */
 static int
@@ -147,11 +161,11 @@ check(srv_follow *f, int64_t view_wm, char *err, size_t errlen)
 
 	snprintf(wm, sizeof(wm), "%lld", (long long)(view_wm < 0 ? 0 : view_wm));
 	/* alerts not yet published: the outbox's partial index, a few rows */
-	if ((rv = srv_db_exec(f->conn,
-	                      "SELECT coalesce(max(seq), 0), count(*),"
-	                      " (SELECT count(*) FROM risk_alerts WHERE NOT published)"
-	                      " FROM transactions WHERE seq > $1::bigint",
-	                      1, p, PGRES_TUPLES_OK, &r, err, errlen)) != 0)
+	if ((rv = srv_db_exec_ms(f->conn,
+	                         "SELECT coalesce(max(seq), 0), count(*),"
+	                         " (SELECT count(*) FROM risk_alerts WHERE NOT published)"
+	                         " FROM transactions WHERE seq > $1::bigint",
+	                         1, p, PGRES_TUPLES_OK, &r, check_ms(f), err, errlen)) != 0)
 		return rv;
 	f->info.alerts_pending = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
 	newest = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -254,10 +268,11 @@ live_round(srv_follow *f, core_graph *g, const srv_graph_info *info, char *err, 
 		return AMLRISK_OK;
 	if ((rv = srv_live_update(f->live, f->conn, g, info, &run, &fired, err, errlen)) != 0)
 		return rv;
-	if (f->info.watermark < 0)
-		amlrisk_log(AMLRISK_LOG_INFO, "core", "live.built",
-		            "model=%s watermark=%lld wallets=%u", f->info.model,
-		            (long long)info->watermark, srv_run_count(run));
+	amlrisk_log(f->info.watermark < 0 ? AMLRISK_LOG_INFO : AMLRISK_LOG_DEBUG, "core",
+	            f->info.watermark < 0 ? "live.built" : "live.updated",
+	            "model=%s watermark=%lld wallets=%u alerts=%u score_seconds=%.3f",
+	            f->info.model, (long long)info->watermark, srv_run_count(run), fired,
+	            srv_run_summary(run)->score_s);
 	f->info.watermark = info->watermark;
 	f->info.updated_at_us = srv_unix_us();
 	f->info.alerts_fired += fired;

@@ -1,7 +1,9 @@
-/* srv_state.h - what every handler reads and only the writer replaces: the
- * current graph, the latest completed run, and the database health the monitor
- * last saw. Swaps happen under a mutex held for a few instructions; readers
- * leave with their own reference and never block the writer. */
+/* srv_state.h - what every handler reads and only the background threads
+ * replace: the current graph (the writer's loads, the follower's appends),
+ * the latest completed run (writer), the live view (follower) and the
+ * database health the monitor last saw. Swaps happen under a mutex held for a
+ * few instructions; readers leave with their own reference and never block
+ * a writer. */
 #ifndef SRV_STATE_H
 #define SRV_STATE_H
 

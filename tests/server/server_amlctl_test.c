@@ -1,7 +1,7 @@
 /* server_amlctl_test.c - the operator CLI against a real amlrisk-core: aligned tables
  * for people, JSON for scripts, for either model, the server's status and
  * message on stderr with a non-zero exit on any error, usage errors (exit 2),
- * and migrate. */
+ * top/wallet --live on a core keeping a live view, and migrate. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -308,6 +308,67 @@ test_ctl_flow(void **st)
 	ts_core_fini(&c);
 }
 
+/* amlctl --json top --live: the live view's watermark when it is current
+ * (0 while it is not, or the call fails). */
+static int64_t
+live_current_wm(ts_core *c, ctl_out *o)
+{
+	json_t *j, *l;
+	int64_t wm = 0;
+
+	CTL(c, o, "--json", "top", "--live", "-n", "3");
+	if (o->status != 0)
+		return 0;
+	j = out_json(o);
+	l = json_object_get(j, "live");
+	if (json_is_true(json_object_get(l, "current")))
+		wm = json_integer_value(json_object_get(l, "watermark"));
+	json_decref(j);
+	return wm;
+}
+
+/* amlctl top --live / wallet --live against a core keeping a live view: the
+ * view named with the watermark it reflects, and rows inserted later shown
+ * without any reload or run. */
+static void
+test_ctl_live(void **st)
+{
+	char *env[] = {"LIVE_SCORING_CONFIG={}", "LIVE_POLL_MS=100", NULL};
+	static ctl_out o;
+	ts_core c;
+	PGconn *conn;
+	int64_t t0, want;
+
+	(void)st;
+	conn = ts_core_fixture(&c, 0, "spec-example.pb", "A", env);
+	want = th_db_int(conn, "SELECT max(seq) FROM transactions");
+	for (t0 = th_now_ms(); live_current_wm(&c, &o) != want;) {
+		if (th_now_ms() - t0 > 60000)
+			fail_msg("amlctl top --live never showed watermark %lld current: %s %s",
+			         (long long)want, o.out, o.err);
+		usleep(50000);
+	}
+	CTL(&c, &o, "top", "--live", "-n", "3");
+	expect_ok(&o, "live (hop_exposure/v1)");
+	expect_ok(&o, "(current)");
+	ts_exec(conn, "INSERT INTO transactions (tx_id, sender, receiver, amount, \"timestamp\")"
+	              " VALUES ('ctl-live-1', 'A', 'newcomer', 5, now())");
+	want = th_db_int(conn, "SELECT max(seq) FROM transactions");
+	for (t0 = th_now_ms(); live_current_wm(&c, &o) != want;) {
+		if (th_now_ms() - t0 > 60000)
+			fail_msg("the live view did not reach %lld: %s %s", (long long)want, o.out,
+			         o.err);
+		usleep(50000);
+	}
+	CTL(&c, &o, "wallet", "newcomer", "--live");
+	expect_ok(&o, "live (hop_exposure/v1)");
+	expect_ok(&o, "newcomer");
+	CTL(&c, &o, "wallet", "newcomer"); /* no run yet: the run view has none */
+	assert_int_not_equal(o.status, 0);
+	ts_core_fini(&c);
+	PQfinish(conn);
+}
+
 static void
 test_migrate(void **st)
 {
@@ -360,6 +421,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_ctl),
 	        cmocka_unit_test(test_ctl_flow),
+	        cmocka_unit_test(test_ctl_live),
 	        cmocka_unit_test(test_migrate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -597,7 +597,8 @@ test_rules_step(void **st)
 }
 
 /* LIVE_SCORING_CONFIG and the alert settings through srv_opts_parse: a valid
- * config of either model, a bad one, rules without a live view. */
+ * config of either model, a bad one, rules without a live view; LIVE_POLL_MS
+ * bounds. */
 static void
 test_live_opts(void **st)
 {
@@ -652,6 +653,21 @@ test_live_opts(void **st)
 	assert_int_equal(srv_opts_parse(&o, 3, argv), 2);
 	unsetenv("ALERT_RULES");
 	unsetenv("ALERT_REARM_MARGIN");
+	/* the follower's poll period: 1000 by default, 50..60000, flag over env */
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 0);
+	assert_int_equal(o.live_poll_ms, 1000);
+	setenv("LIVE_POLL_MS", "49", 1);
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 2);
+	setenv("LIVE_POLL_MS", "60001", 1);
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 2);
+	setenv("LIVE_POLL_MS", "60000", 1);
+	assert_int_equal(srv_opts_parse(&o, 1, argv), 0);
+	assert_int_equal(o.live_poll_ms, 60000);
+	char f2[] = "--live-poll-ms", v2[] = "50";
+	char *argv2[] = {a0, f2, v2, NULL};
+	assert_int_equal(srv_opts_parse(&o, 3, argv2), 0);
+	assert_int_equal(o.live_poll_ms, 50);
+	unsetenv("LIVE_POLL_MS");
 }
 
 /* ---- the disarmed set of a rule ---- */
