@@ -276,6 +276,9 @@ live_round(srv_follow *f, core_graph *g, const srv_graph_info *info, char *err, 
 	f->info.watermark = info->watermark;
 	f->info.updated_at_us = srv_unix_us();
 	f->info.alerts_fired += fired;
+	srv_alertgen_stats st;
+	srv_live_alert_stats(f->live, &st);
+	f->info.alerts_waits = st.deferred;
 	notices_cover(f, f->info.watermark);
 	publish_info(f, run);
 	if (f->relay != NULL && fired > 0)

@@ -68,6 +68,12 @@ srv_live_config_json(const srv_live *lv)
 	return lv->cfg_json;
 }
 
+void
+srv_live_alert_stats(const srv_live *lv, srv_alertgen_stats *out)
+{
+	srv_alertgen_stats_get(lv->ag, out);
+}
+
 int
 srv_live_load(srv_live *lv, PGconn *c, int64_t *watermark, char *err, size_t errlen)
 {

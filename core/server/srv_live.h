@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "core_engine.h"
+#include "srv_alertgen.h"
 #include "srv_rules.h"
 #include "srv_run.h"
 #include "srv_state.h"
@@ -49,5 +50,8 @@ bool srv_live_stale(const srv_live *lv, const core_graph *g);
  * again. AMLRISK_EDB, AMLRISK_ENOMEM, AMLRISK_ETOOBIG (labels) with err. */
 int srv_live_update(srv_live *lv, PGconn *c, core_graph *g, const srv_graph_info *info,
                     srv_run **out, uint32_t *fired, char *err, size_t errlen);
+
+/* The alert generator's counters (srv_alertgen_stats_get). */
+void srv_live_alert_stats(const srv_live *lv, srv_alertgen_stats *out);
 
 #endif

@@ -21,11 +21,21 @@ struct srv_metrics {
 	amlrisk_series *rpc_ok[RPC_METHODS_MAX]; /* per method, looked up once */
 	amlrisk_series *wallets, *edges, *transactions, *graph_loaded;
 	amlrisk_series *graph_wm, *live_wm, *lag_rows; /* the follower (issue 14) */
+	amlrisk_series *alerts, *alerts_deferred;
 };
 
 static const double run_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                     5,    10,   30,  60,   120, 300, 600};
 #define N_RUN_BOUNDS ((int)(sizeof(run_bounds) / sizeof(run_bounds[0])))
+
+/* Brings counter s up to v, a total kept elsewhere (scrapes are serial). */
+static void
+counter_to(amlrisk_series *s, uint64_t v)
+{
+	double now = amlrisk_series_value(s);
+	if ((double)v > now)
+		amlrisk_series_add(s, (int64_t)((double)v - now));
+}
 
 /* Graph sizes and the follower's watermarks and lag, at every scrape. */
 static void
@@ -47,6 +57,8 @@ collect(void *arg)
 	amlrisk_series_set(m->graph_wm, g != NULL ? (double)info.watermark : -1);
 	amlrisk_series_set(m->live_wm, (double)li.watermark);
 	amlrisk_series_set(m->lag_rows, (double)li.lag_rows);
+	counter_to(m->alerts, li.alerts_fired);
+	counter_to(m->alerts_deferred, li.alerts_waits);
 	if (li.enabled)
 		srv_metrics_live_lag(m, li.model,
 		                     li.behind_since_us > 0 && now > li.behind_since_us
@@ -71,7 +83,7 @@ families(srv_metrics *m)
 	static const char *const model[] = {"model", NULL};
 	static const char *const model_status[] = {"model", "status", NULL};
 	const ProtobufCServiceDescriptor *d = &aml__v1__risk_service__descriptor;
-	amlrisk_metric *f[7];
+	amlrisk_metric *f[9];
 	unsigned i;
 	int rv;
 
@@ -117,7 +129,13 @@ families(srv_metrics *m)
 	              NULL, &f[5])) != 0 ||
 	    (rv = add(m, AMLRISK_GAUGE, "amlrisk_core_live_lag_rows",
 	              "Committed transactions not yet in the live view, as last counted.", NULL,
-	              &f[6])) != 0) {
+	              &f[6])) != 0 ||
+	    (rv = add(m, AMLRISK_COUNTER, "amlrisk_core_alerts_total",
+	              "Risk alerts the live updates wrote since start.", NULL, &f[7])) != 0 ||
+	    (rv = add(m, AMLRISK_COUNTER, "amlrisk_core_alerts_deferred_total",
+	              "Rule crossings left to a later live update by ALERTS_PER_UPDATE_MAX or "
+	              "ALERT_STATE_MAX (counted at each update that defers them).",
+	              NULL, &f[8])) != 0) {
 		return rv;
 	}
 	m->graph_loaded = amlrisk_metric_series(f[0], NULL, NULL);
@@ -127,6 +145,8 @@ families(srv_metrics *m)
 	m->graph_wm = amlrisk_metric_series(f[4], NULL, NULL);
 	m->live_wm = amlrisk_metric_series(f[5], NULL, NULL);
 	m->lag_rows = amlrisk_metric_series(f[6], NULL, NULL);
+	m->alerts = amlrisk_metric_series(f[7], NULL, NULL);
+	m->alerts_deferred = amlrisk_metric_series(f[8], NULL, NULL);
 	for (i = 0; i < d->n_methods && i < RPC_METHODS_MAX; i++) {
 		m->rpc_ok[i] = amlrisk_metric_series(m->rpc_secs, d->methods[i].name, NULL);
 	}

@@ -36,6 +36,7 @@ typedef struct srv_live_info {
 	int64_t behind_since_us; /* Unix us of the oldest notice of rows not yet in
 	                          * the view; 0 when current */
 	uint64_t alerts_fired;   /* alerts the live updates wrote since start */
+	uint64_t alerts_waits;   /* crossings the bounds deferred to later updates */
 	uint64_t alerts_pending; /* risk_alerts not yet published, as last counted */
 } srv_live_info;
 

@@ -42,7 +42,8 @@ typedef struct e2e {
 	char main_kafka[256];  /* the shared stack's broker: transactions */
 	char alerts_kafka[64]; /* host:port of the private one */
 	char tx_topic[128], alerts_topic[128], group[192];
-	char env_topic[160], env_kafka[96];
+	char env_topic[160], env_kafka[96], env_metrics[64];
+	int metrics_port; /* the core's /metrics */
 	pid_t consumer, gw;
 	int gw_port;
 	rd_kafka_t *prod;
@@ -101,6 +102,7 @@ start_core(e2e *e, int faulty)
 	               "ALERT_RULES=" RULE,
 	               e->env_topic,
 	               e->env_kafka,
+	               e->env_metrics,
 	               faulty ? "AMLRISK_RELAY_FAULT=kill_after_delivery" : NULL,
 	               NULL};
 	ts_core_start(&e->c, env);
@@ -116,6 +118,9 @@ e2e_start(e2e *e)
 	assert_int_equal(ct_stack_run(&e->stk, "start-kafka"), 0);
 	snprintf(e->alerts_kafka, sizeof(e->alerts_kafka), "127.0.0.1:%d", e->stk.kafka_port);
 	snprintf(e->env_kafka, sizeof(e->env_kafka), "KAFKA_BOOTSTRAP_SERVERS=%s", e->alerts_kafka);
+	e->metrics_port = gwt_free_port();
+	snprintf(e->env_metrics, sizeof(e->env_metrics), "METRICS_LISTEN=127.0.0.1:%d",
+	         e->metrics_port);
 	ts_core_init(&e->c, 0);
 	e->conn = th_db_connect(e->c.db_url);
 	ts_label(e->conn, "X");
@@ -303,6 +308,9 @@ test_alerts_end_to_end(void **st)
 	j = gwt_get_json(e.gw_port, "/alerts", 200);
 	assert_int_equal(json_array_size(json_object_get(j, "alerts")), 3);
 	json_decref(j);
+	/* the core since its last start wrote U's alert; nothing was deferred */
+	assert_true(gwt_metric(e.metrics_port, "\namlrisk_core_alerts_total ") == 1);
+	assert_true(gwt_metric(e.metrics_port, "\namlrisk_core_alerts_deferred_total ") == 0);
 	e2e_end(&e);
 }
 
