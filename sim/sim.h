@@ -170,6 +170,22 @@ uint64_t sim_reader_number(const sim_reader *r);
 /* Bytes consumed from f so far. */
 uint64_t sim_reader_bytes(const sim_reader *r);
 
+/* ---- pacing ------------------------------------------------------------------ */
+
+/* A fixed-rate schedule: message n (0-based) is due n / rate seconds after
+ * sim_pace_start(); rate 0 means no pacing. Plain values, no resources. */
+typedef struct sim_pace {
+	double rate; /* messages per second; 0 = as fast as possible */
+	double t0;   /* when message 0 was due, seconds on the caller's clock */
+} sim_pace;
+
+void sim_pace_start(sim_pace *p, double rate, double now);
+/* Seconds to wait at time now before message n may be sent; 0 when it is due
+ * (or overdue: the schedule is kept, not restarted). */
+double sim_pace_wait_s(const sim_pace *p, uint64_t n, double now);
+/* Sleeps seconds (<= 0: returns at once); a signal ends the sleep early. */
+void sim_pace_sleep(double seconds);
+
 /* ---- Kafka producer ----------------------------------------------------------- */
 
 typedef struct sim_pub_opts {

@@ -111,6 +111,16 @@ static const char usage_text[] =
         "  --timeout-ms N        message.timeout.ms: undelivered by then = failed\n"
         "                        (default 120000)\n"
         "  -X KEY=VALUE          any other librdkafka property (repeatable)\n"
+        "  --rate N              send at most N messages a second, on a fixed schedule\n"
+        "                        (message n is due n/N s after the first; a late one is\n"
+        "                        followed at once by the next until caught up);\n"
+        "                        default: as fast as the producer goes\n"
+        "  --probe-every K       generated data only: every K-th transaction goes to a\n"
+        "                        fresh receiver probe-<seed>-<n> (n its 0-based number),\n"
+        "                        a wallet no other transaction names; needs --probe-log\n"
+        "  --probe-log FILE      one line per probe as it is handed to the producer:\n"
+        "                        \"<wallet> <tx_id> <unix time, microseconds>\", flushed\n"
+        "                        at once (benchmarks measure freshness from it)\n"
         "\n"
         "Other:\n"
         "  --quiet               no progress bar and no summary line\n"
@@ -167,6 +177,9 @@ enum flag_id {
 	F_QUEUE,
 	F_TIMEOUT,
 	F_X,
+	F_RATE,
+	F_PROBE_EVERY,
+	F_PROBE_LOG,
 	F_QUIET,
 	F_HELP,
 	F_VERSION,
@@ -219,6 +232,9 @@ static const struct flag {
         [F_QUEUE] = {"--queue-max", 1, K_PUB},
         [F_TIMEOUT] = {"--timeout-ms", 1, K_PUB},
         [F_X] = {"-X", 1, K_PUB},
+        [F_RATE] = {"--rate", 1, K_PUB},
+        [F_PROBE_EVERY] = {"--probe-every", 1, K_PUB},
+        [F_PROBE_LOG] = {"--probe-log", 1, K_PUB},
         [F_QUIET] = {"--quiet", 0, K_ANY},
         [F_HELP] = {"--help", 0, K_ANY},
         [F_VERSION] = {"--version", 0, K_ANY},
@@ -231,7 +247,9 @@ typedef struct cli {
 	double days;
 	int64_t start_us;
 	sim_format format;
-	const char *out, *truth, *labels_out, *in, *database_url;
+	const char *out, *truth, *labels_out, *in, *database_url, *probe_log;
+	double rate;          /* --rate, messages/s; 0 = unpaced */
+	uint64_t probe_every; /* --probe-every; 0 = no probes */
 	int publish, label_sources, no_validate, quiet;
 	const char *conf[CONF_MAX];
 	size_t nconf;
@@ -378,6 +396,17 @@ apply(cli *c, int id, const char *v)
 		return parse_int(name, v, 1, 2147483647, &c->pub.queue_max);
 	case F_TIMEOUT:
 		return parse_int(name, v, 1, 2147483647, &c->pub.timeout_ms);
+	case F_RATE:
+		if (amlrisk_parse_double(&c->rate, v, 0, 1e9) != AMLRISK_OK || c->rate == 0)
+			return usage_error("%s: expected messages per second > 0 and <= 1e9, "
+			                   "got \"%s\"",
+			                   name, v);
+		return 0;
+	case F_PROBE_EVERY:
+		return parse_u64(name, v, 1, UINT64_MAX, &c->probe_every);
+	case F_PROBE_LOG:
+		c->probe_log = v;
+		return 0;
 	case F_X:
 		if (c->nconf == CONF_MAX)
 			return usage_error("-X: at most %d", CONF_MAX);
@@ -487,6 +516,10 @@ parse_args(cli *c, int argc, char **argv, int *done)
 			        flags[f].name);
 		return usage_error("%s: not used in this mode", flags[f].name);
 	}
+	if (c->in && c->given[F_PROBE_EVERY])
+		return usage_error("--probe-every: not with --in (probes are generated)");
+	if (c->given[F_PROBE_EVERY] != c->given[F_PROBE_LOG])
+		return usage_error("--probe-every and --probe-log go together");
 	if (c->format == SIM_FORMAT_AUTO && !c->in && c->given[F_FORMAT])
 		return usage_error("--format: auto only with --in");
 	if (!c->in)
@@ -604,33 +637,85 @@ finish_publish(cli *c, sim_pub *p, progress *pr, uint64_t total, int bad)
 	return failed > 0 || stop_flag || bad > 0 ? 1 : 0;
 }
 
+/* --rate: waits until message n is due on pace's schedule, serving delivery
+ * reports first so the wait does not hold them up. */
+static void
+pace_wait(const sim_pace *pace, sim_pub *p, uint64_t n)
+{
+	double w = sim_pace_wait_s(pace, n, amlrisk_now_s());
+	if (w <= 0)
+		return;
+	sim_pub_poll(p);
+	sim_pace_sleep(sim_pace_wait_s(pace, n, amlrisk_now_s()));
+}
+
+static int64_t
+unix_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int
 run_publish_gen(cli *c, sim_gen *g)
 {
-	char err[512];
+	char err[512], probe[64];
 	sim_pub *p = NULL;
+	FILE *plog = NULL;
 	Aml__V1__Transaction tx;
 	progress pr;
-	int rv;
+	sim_pace pace;
+	int rv = AMLRISK_OK, status = 1;
+	if (c->probe_log != NULL && (plog = fopen(c->probe_log, "w")) == NULL) {
+		fprintf(stderr, "amlrisk-sim: --probe-log %s: %s\n", c->probe_log, strerror(errno));
+		return 1;
+	}
 	if ((rv = sim_pub_create(&p, &c->pub, err, sizeof(err))) != AMLRISK_OK) {
 		fprintf(stderr, "amlrisk-sim: %s\n", err);
-		return rv == AMLRISK_EINVAL ? EXIT_USAGE : 1;
+		status = rv == AMLRISK_EINVAL ? EXIT_USAGE : 1;
+		goto done;
 	}
 	uint64_t total = sim_gen_total(g), n = 0;
 	progress_init(&pr, c->quiet, "messages");
+	sim_pace_start(&pace, c->rate, amlrisk_now_s());
 	while (!stop_flag && sim_gen_next(g, &tx) == AMLRISK_OK) {
+		int64_t sent_us = 0;
+		int is_probe = c->probe_every && n % c->probe_every == c->probe_every - 1;
+		if (c->rate > 0)
+			pace_wait(&pace, p, n);
+		if (is_probe) {
+			snprintf(probe, sizeof(probe), "probe-%llu-%llu",
+			         (unsigned long long)c->gen.seed, (unsigned long long)n);
+			tx.receiver = probe;
+			sent_us = unix_us();
+		}
 		if ((rv = sim_pub_send(p, &tx, err, sizeof(err))) != AMLRISK_OK) {
 			if (rv != AMLRISK_ECANCELED)
 				fprintf(stderr, "amlrisk-sim: publishing %s: %s\n", tx.tx_id, err);
 			break;
 		}
+		if (is_probe &&
+		    (fprintf(plog, "%s %s %lld\n", probe, tx.tx_id, (long long)sent_us) < 0 ||
+		     fflush(plog) != 0)) {
+			fprintf(stderr, "amlrisk-sim: writing --probe-log %s: %s\n", c->probe_log,
+			        strerror(errno));
+			rv = AMLRISK_EIO;
+			break;
+		}
 		if ((++n & 1023) == 0)
 			progress_show(&pr, n, total, (double)n / (double)total, p, 0);
 	}
-	int status = finish_publish(c, p, &pr, total, 0);
+	status = finish_publish(c, p, &pr, total, 0);
 	if (rv != AMLRISK_OK && rv != AMLRISK_ECANCELED)
 		status = 1;
+done:
 	sim_pub_destroy(p);
+	if (plog != NULL && fclose(plog) != 0 && status == 0) {
+		fprintf(stderr, "amlrisk-sim: closing --probe-log %s: %s\n", c->probe_log,
+		        strerror(errno));
+		status = 1;
+	}
 	return status;
 }
 
@@ -667,6 +752,8 @@ run_publish_file(cli *c)
 		goto done;
 	}
 	progress_init(&pr, c->quiet, "messages");
+	sim_pace pace;
+	sim_pace_start(&pace, c->rate, amlrisk_now_s());
 	Aml__V1__Transaction *tx;
 	int fatal = 0;
 	while (!stop_flag) {
@@ -681,6 +768,8 @@ run_publish_file(cli *c)
 				rv = AMLRISK_EINVAL;
 			}
 		}
+		if (rv == AMLRISK_OK && c->rate > 0)
+			pace_wait(&pace, p, n);
 		if (rv == AMLRISK_OK &&
 		    (rv = sim_pub_send(p, tx, err, sizeof(err))) != AMLRISK_OK) {
 			if (rv == AMLRISK_ECANCELED)

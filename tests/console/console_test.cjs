@@ -8,83 +8,43 @@
 // run, the core down) gets a clear message. Screenshots go to CONSOLE_OUT.
 'use strict';
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
+const lib = require('./console_lib.cjs');
 
-const env = (k) => {
-  if (!process.env[k]) throw new Error(k + ' is not set: run through console_test.py');
-  return process.env[k];
-};
+const { env, go, mainText } = lib;
 const BASE = env('CONSOLE_BASE');
 const OUT = env('CONSOLE_OUT');
 const WALLET = env('CONSOLE_WALLET');
 const SOURCES = env('CONSOLE_SOURCES').split(',');
 const FLOW_RUN = env('CONSOLE_FLOW_RUN');
 const HOP_RUN = env('CONSOLE_HOP_RUN');
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 
-const outside = []; // requests to anywhere but the gateway
-const jsErrors = []; // uncaught exceptions and console.error calls
-let allowed = []; // "Failed to load resource" statuses the current step expects
-let step = 'start';
-
-function watch(page) {
-  page.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(BASE + '/') && !u.startsWith('data:')) outside.push(`${step}: ${u}`);
-  });
-  page.on('pageerror', (e) => jsErrors.push(`${step}: uncaught ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const t = m.text();
-    const expected = allowed.some((s) => t.includes(`status of ${s}`));
-    if (!expected) jsErrors.push(`${step}: console.error ${t}`);
-  });
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(OUT, name + '.png'), fullPage: true });
-}
-
-async function go(page, hash) {
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  await page.waitForFunction(() => document.getElementById('main').getAttribute('aria-busy') === 'false'
-    && document.getElementById('main').dataset.page !== undefined, null, { timeout: 30000 });
-}
-
-// The text of the page's main element.
-const mainText = (page) => page.locator('#main').innerText();
+// the current step, the error statuses it expects, what went wrong
+const st = { step: 'start', allowed: [], outside: [], jsErrors: [] };
+const shot = (page, name) => lib.shot(page, OUT, name);
 
 async function run() {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'amlrisk-console-profile-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium', args: FLAGS, headless: true, viewport: { width: 1280, height: 900 },
-  });
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(30000);
-  watch(page);
+  const { page, done } = await lib.launch();
+  lib.watch(page, BASE, st);
   try {
     // ---- the landing page links the console
-    step = 'home';
+    st.step = 'home';
     await page.goto(BASE + '/');
     assert.equal(await page.locator('a[href="/ui/"]').count(), 1, 'the landing page links /ui/');
 
     // ---- the token: asked once (reads need it), then sent with every call
-    step = 'token';
-    allowed = ['401'];
+    st.step = 'token';
+    st.allowed = ['401'];
     await page.click('a[href="/ui/"]');
     await page.waitForSelector('#token-dialog[open]');
     await shot(page, '00-token');
     await page.fill('#token-input', env('CONSOLE_WRITE_TOKEN'));
     await page.click('#token-form button[value="save"]');
     await page.waitForSelector('#overview-status .cards');
-    allowed = [];
+    st.allowed = [];
 
     // ---- overview
-    step = 'overview';
+    st.step = 'overview';
     let text = await mainText(page);
     for (const want of ['Latest run', `#${FLOW_RUN}`, 'flow_exposure/v1', 'Graph in memory', 'Ingestion',
       'Real-time scoring is not enabled on this deployment', 'Score distribution of run']) {
@@ -95,7 +55,7 @@ async function run() {
     await shot(page, '01-overview');
 
     // ---- actions: a reload and a flow run with other hops, progress then result
-    step = 'actions';
+    st.step = 'actions';
     await page.click('#reload-graph');
     await page.waitForSelector('.msg.ok:has-text("Graph reloaded")', { timeout: 60000 });
     await page.selectOption('#run-model', 'flow_exposure/v1');
@@ -109,15 +69,15 @@ async function run() {
     await page.waitForFunction((r) => document.querySelector('#overview-status').innerText.includes('#' + r), newRun);
     await shot(page, '02-overview-after-run');
     // a bad override: the core's 422 is shown, not swallowed
-    allowed = ['422'];
+    st.allowed = ['422'];
     await page.fill('#run-overrides', '{"hops": 40}');
     await page.click('#run-score');
     await page.waitForSelector('.msg.error:has-text("refused")');
     assert.match(await page.locator('.msg.error').first().innerText(), /hops/);
-    allowed = [];
+    st.allowed = [];
 
     // ---- leaderboard of the new run: paged, ranked against the previous flow run
-    step = 'leaderboard';
+    st.step = 'leaderboard';
     await go(page, '#/leaderboard');
     await page.waitForSelector('table.leaderboard');
     let rows = page.locator('table.leaderboard tbody tr');
@@ -150,7 +110,7 @@ async function run() {
     await shot(page, '04-leaderboard-hop');
 
     // ---- the planted launderer: its source among the contributors and in the graph
-    step = 'wallet';
+    st.step = 'wallet';
     await go(page, '#/wallet/' + encodeURIComponent(WALLET));
     await page.waitForSelector('#explain table.contributors');
     await page.waitForSelector('#graph-illicit');
@@ -215,7 +175,7 @@ async function run() {
     assert.equal(await page.locator('#wallet-id').innerText(), other.id);
 
     // ---- a hop run's wallet page: counts per hop and shortest paths
-    step = 'wallet-hop';
+    st.step = 'wallet-hop';
     await go(page, '#/wallet/' + encodeURIComponent(WALLET) + '?run=' + HOP_RUN);
     await page.waitForSelector('#wallet-score');
     text = await mainText(page);
@@ -224,7 +184,7 @@ async function run() {
     await shot(page, '06-wallet-hop-run');
 
     // ---- runs: the list and a comparison
-    step = 'runs';
+    st.step = 'runs';
     await go(page, '#/runs');
     await page.waitForSelector('table.runs');
     assert.ok(await page.locator('table.runs tbody tr').count() >= 3);
@@ -244,8 +204,8 @@ async function run() {
     // ---- alerts: not enabled here, said from the API's answer
     // (the core serves ListAlerts from risk_alerts; none stored here): the
     // table's empty state and the live stream connected
-    step = 'alerts';
-    allowed = ['404', '409']; // 404 for the bad input below
+    st.step = 'alerts';
+    st.allowed = ['404', '409']; // 404 for the bad input below
     await go(page, '#/alerts');
     await page.waitForSelector('#alerts-table');
     assert.match(await page.locator('#alerts-table').innerText(), /No alert yet/);
@@ -253,13 +213,13 @@ async function run() {
     await shot(page, '08-alerts');
 
     // ---- the live leaderboard asked for on a core without live scoring: said, not blank
-    step = 'leaderboard-live-off';
+    st.step = 'leaderboard-live-off';
     await go(page, '#/leaderboard?run=live');
     await page.waitForSelector('#lb-live-off');
     assert.match(await page.locator('#lb-live-off').innerText(), /live view is not available[\s\S]*live scoring is off/);
 
     // ---- bad input: an unknown wallet, a run that does not exist
-    step = 'bad-input';
+    st.step = 'bad-input';
     await go(page, '#/wallet/no-such-wallet');
     await page.waitForSelector('#not-found');
     assert.match(await page.locator('#not-found').innerText(), /Unknown wallet no-such-wallet/);
@@ -271,10 +231,10 @@ async function run() {
     await page.waitForSelector('.msg.error');
     assert.match(await mainText(page), /Run 987654[\s\S]*run 987654 not found/);
     await shot(page, '10-missing-run');
-    allowed = [];
+    st.allowed = [];
 
     // ---- keyboard: the navigation and the search box are reachable with Tab
-    step = 'keyboard';
+    st.step = 'keyboard';
     await go(page, '#/');
     await page.waitForSelector('#overview-status .cards');
     const reached = new Set();
@@ -295,8 +255,8 @@ async function run() {
     await page.screenshot({ path: path.join(OUT, '11-wallet-laptop.png') });
 
     // ---- the core down: a clear message, not a blank page
-    step = 'core-down';
-    allowed = ['503'];
+    st.step = 'core-down';
+    st.allowed = ['503'];
     process.kill(+env('CONSOLE_CORE_PID'), 'SIGTERM');
     await page.waitForFunction(async (b) => (await fetch(b + '/health')).status === 503, BASE, { polling: 200, timeout: 60000 });
     await go(page, '#/');
@@ -307,22 +267,21 @@ async function run() {
     assert.match(await mainText(page), /The core server is down or unreachable/);
     await page.waitForFunction(() => /core down/.test(document.getElementById('core-status').innerText), null, { timeout: 15000 });
     await shot(page, '12-core-down');
-    allowed = [];
+    st.allowed = [];
 
-    assert.deepEqual(outside, [], 'requests outside the gateway');
-    assert.deepEqual(jsErrors, [], 'JavaScript errors');
+    assert.deepEqual(st.outside, [], 'requests outside the gateway');
+    assert.deepEqual(st.jsErrors, [], 'JavaScript errors');
     console.log(`console_test: every page checked; screenshots in ${OUT}`);
     console.log('1 passed, 0 failed');
   } catch (e) {
     await shot(page, 'failure').catch(() => {});
-    console.error(`console_test: failed at step "${step}": ${e.stack || e}`);
-    if (outside.length) console.error('requests outside the gateway:', outside);
-    if (jsErrors.length) console.error('JavaScript errors:', jsErrors);
+    console.error(`console_test: failed at step "${st.step}": ${e.stack || e}`);
+    if (st.outside.length) console.error('requests outside the gateway:', st.outside);
+    if (st.jsErrors.length) console.error('JavaScript errors:', st.jsErrors);
     console.log('0 passed, 1 failed');
     process.exitCode = 1;
   } finally {
-    await ctx.close();
-    fs.rmSync(profile, { recursive: true, force: true });
+    await done();
   }
 }
 

@@ -85,28 +85,31 @@ def launderer(base, truth, labels, run_id):
     raise AssertionError("no planted mule or sink with a labelled source in the flow top 20")
 
 
-def main():
-    work = tempfile.mkdtemp(prefix="amlrisk-console-")
-    shutil.rmtree(OUT, ignore_errors=True)
-    os.makedirs(OUT)
-    db = f"console_{os.getpid()}_{random.randrange(1 << 30):08x}"
-    admin = DB_BASE.rsplit("/", 1)[0] + "/postgres"
-    url = DB_BASE.rsplit("/", 1)[0] + "/" + db
-    rpc = f"tcp://127.0.0.1:{free_port()}"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, DATABASE_URL=url, RPC_LISTEN=rpc, RPC_URL=rpc, HTTP_LISTEN=f"127.0.0.1:{port}",
-               AML_API_TOKEN=WRITE_TOKEN, AML_READ_TOKEN=READ_TOKEN, LOG_LEVEL="warn")
-    procs = {}
+class Platform:
+    """A fresh database holding N_TX simulated transactions (planted
+    typologies, their sources labelled) and the services started on it with
+    spawn(), all with both tokens set; extra_env is added to their environment.
+    stop() stops them and drops the database, printing the logs' tails when
+    failed. Attributes: work, url, base, env, procs, truth, labels."""
 
-    def spawn(name, *args):
-        log = open(os.path.join(work, name + ".log"), "ab")
-        procs[name] = subprocess.Popen([os.path.join(BIN, name), *args], env=env, stdout=log, stderr=log)
-        return procs[name]
+    def __init__(self, prefix, extra_env=None):
+        self.work = tempfile.mkdtemp(prefix=f"amlrisk-{prefix}-")
+        self.db = f"{prefix}_{os.getpid()}_{random.randrange(1 << 30):08x}"
+        self.admin = DB_BASE.rsplit("/", 1)[0] + "/postgres"
+        self.url = DB_BASE.rsplit("/", 1)[0] + "/" + self.db
+        rpc = f"tcp://127.0.0.1:{free_port()}"
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.env = dict(os.environ, DATABASE_URL=self.url, RPC_LISTEN=rpc, RPC_URL=rpc,
+                        HTTP_LISTEN=f"127.0.0.1:{port}", AML_API_TOKEN=WRITE_TOKEN, AML_READ_TOKEN=READ_TOKEN,
+                        LOG_LEVEL="warn")
+        self.env.update(extra_env or {})
+        self.procs = {}
+        psql(self.admin, f"CREATE DATABASE {self.db}")
 
-    psql(admin, f"CREATE DATABASE {db}")
-    status = 1
-    try:
+    def load(self):
+        """Migrates and stores the simulated transactions and labels."""
+        work, url, env = self.work, self.url, self.env
         subprocess.run([os.path.join(BIN, "amlrisk-migrate"), "--database-url", url], env=env,
                        check=True, capture_output=True)
         tx, truth_path, labels_path = (os.path.join(work, f) for f in ("tx.csv", "truth.csv", "labels.txt"))
@@ -119,12 +122,45 @@ def main():
              "CREATE TEMP TABLE l (wallet text)", f"\\copy l FROM '{labels_path}'",
              "INSERT INTO wallet_labels (wallet, label, source) SELECT wallet, 'illicit', 'sim' FROM l", "COMMIT")
         with open(truth_path, newline="") as f:
-            truth = list(csv.DictReader(f))
+            self.truth = list(csv.DictReader(f))
         with open(labels_path) as f:
-            labels = set(f.read().split())
+            self.labels = set(f.read().split())
 
-        spawn("amlrisk-core")
-        spawn("amlrisk-gateway")
+    def spawn(self, name, *args):
+        log = open(os.path.join(self.work, name + ".log"), "ab")
+        self.procs[name] = subprocess.Popen([os.path.join(BIN, name), *args], env=self.env, stdout=log, stderr=log)
+        return self.procs[name]
+
+    def stop(self, failed):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        psql(self.admin, f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)")
+        if failed:
+            for name in self.procs:
+                print(f"--- {name}.log (tail)")
+                with open(os.path.join(self.work, name + ".log"), errors="replace") as f:
+                    print("".join(f.readlines()[-20:]))
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def main():
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT)
+    pf = Platform("console")
+    base, procs = pf.base, pf.procs
+    status = 1
+    try:
+        pf.load()
+        truth, labels = pf.truth, pf.labels
+        pf.spawn("amlrisk-core")
+        pf.spawn("amlrisk-gateway")
         wait_for(lambda: http("GET", base + "/ready")[0] == 200, 60, "GET /ready never answered 200")
         st, hop = http("POST", base + "/run-score")
         assert st == 200, f"hop run: {st} {hop}"
@@ -147,22 +183,7 @@ def main():
         status = r.returncode
         print(f"screenshots: {OUT}", flush=True)
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        psql(admin, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        if status != 0:
-            for name in procs:
-                print(f"--- {name}.log (tail)")
-                with open(os.path.join(work, name + ".log"), errors="replace") as f:
-                    print("".join(f.readlines()[-20:]))
-        shutil.rmtree(work, ignore_errors=True)
+        pf.stop(status != 0)
     return status
 
 

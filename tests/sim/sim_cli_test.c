@@ -61,6 +61,9 @@ test_help(void **state)
 	                      "--queue-max",
 	                      "--timeout-ms",
 	                      "-X",
+	                      "--rate",
+	                      "--probe-every",
+	                      "--probe-log",
 	                      "--quiet",
 	                      "--version",
 	                      "KAFKA_BOOTSTRAP_SERVERS",
@@ -79,7 +82,7 @@ test_bad_flags(void **state)
 {
 	(void)state;
 	static const struct {
-		const char *args[6];
+		const char *args[8];
 		const char *msg;
 	} cases[] = {
 	        {{"--bogus", NULL}, "unknown flag --bogus"},
@@ -110,6 +113,14 @@ test_bad_flags(void **state)
 	        {{"--publish", "--compression", "brotli", NULL}, "--compression"},
 	        {{"--publish", "--linger-ms", "-1", NULL}, "--linger-ms"},
 	        {{"--publish", "-X", "novalue", NULL}, "-X"},
+	        {{"--publish", "--rate", "0", NULL}, "--rate"},
+	        {{"--publish", "--rate", "fast", NULL}, "--rate"},
+	        {{"--rate", "100", NULL}, "--rate: only with --publish"},
+	        {{"--publish", "--probe-every", "0", "--probe-log", "p", NULL}, "--probe-every"},
+	        {{"--publish", "--probe-every", "10", NULL}, "go together"},
+	        {{"--publish", "--probe-log", "p", NULL}, "go together"},
+	        {{"--publish", "--in", "f", "--probe-every", "5", "--probe-log", "p", NULL},
+	         "--probe-every: not with --in"},
 	        {{"--publish", "-Xno.such.property=1", NULL}, "no.such.property"},
 	        {{"--no-validate", NULL}, "--no-validate: only with --publish --in"},
 	        {{"--database-url", "x", NULL}, "--database-url"},

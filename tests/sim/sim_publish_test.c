@@ -1,7 +1,9 @@
 /* sim_publish_test.c - amlrisk-sim against the real services: generated and
  * file transactions published to a fresh topic come back exactly once, keyed by
  * sender and in per-sender order; bad input lines are reported by number and
- * skipped; --label-sources fills wallet_labels of a fresh database. */
+ * skipped; --label-sources fills wallet_labels of a fresh database; --rate
+ * with --probe-every sends every K-th transaction to a fresh receiver, logged
+ * with its send time, never ahead of the schedule. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
@@ -86,6 +89,18 @@ tx_index(const char *id, uint64_t seed)
 	return strtoull(id + n, NULL, 10);
 }
 
+/* The transactions amlrisk-sim generates with these options (the others
+ * default); *o is filled with them. Caller frees. */
+static tu_tx *
+generated(sim_gen_opts *o, uint64_t wallets, uint64_t transactions, uint64_t seed, size_t *n)
+{
+	sim_gen_opts_default(o);
+	o->wallets = wallets;
+	o->transactions = transactions;
+	o->seed = seed;
+	return tu_gen_all(o, n);
+}
+
 static void
 test_publish_generated(void **state)
 {
@@ -101,12 +116,8 @@ test_publish_generated(void **state)
 	free(err);
 
 	sim_gen_opts o;
-	sim_gen_opts_default(&o);
-	o.wallets = 2000;
-	o.transactions = 20000;
-	o.seed = 99;
 	size_t n, m;
-	tu_tx *want = tu_gen_all(&o, &n);
+	tu_tx *want = generated(&o, 2000, 20000, 99, &n);
 	got *v = consume(topic, n, &m);
 	assert_int_equal(m, n);
 	char *seen = calloc(n, 1);
@@ -133,6 +144,72 @@ test_publish_generated(void **state)
 	}
 	free(last);
 	free(part);
+	free(seen);
+	free(v);
+	free(want);
+}
+
+/* --rate 20000 --probe-every 100: 3000 messages, the 30 probes logged in
+ * order with their send times, each the generated transaction but for its
+ * fresh receiver, the others untouched; no probe sent ahead of its due time. */
+static void
+test_publish_paced_probes(void **state)
+{
+	(void)state;
+	char topic[128], plog[512], *err = NULL;
+	th_topic_name(topic, sizeof(topic), "sim.probe");
+	th_topic_create(topic, 2);
+	tu_path(plog, sizeof(plog), "probes.log");
+	const char *args[] = {"--publish", "--topic",        topic,   "--wallets",
+	                      "500",       "--transactions", "3000",  "--seed",
+	                      "7",         "--rate",         "20000", "--probe-every",
+	                      "100",       "--probe-log",    plog,    NULL};
+	const char *env[] = {"LOG_LEVEL=warn", NULL};
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts); /* the probe log's clock */
+	long long start_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (tu_run(args, env, NULL, &err, 180) != 0)
+		fail_msg("amlrisk-sim: %s", err);
+	free(err);
+
+	sim_gen_opts o;
+	size_t n, m;
+	tu_tx *want = generated(&o, 500, 3000, 7, &n);
+	assert_int_equal(n, 3000);
+	char *log = tu_slurp(plog, NULL), *save = NULL;
+	size_t probes = 0;
+	long long prev_us = start_us;
+	for (char *line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char wallet[64], txid[64], expect[64];
+		long long us;
+		assert_int_equal(sscanf(line, "%63s %63s %lld", wallet, txid, &us), 3);
+		size_t k = 100 * probes + 99; /* every 100th, 0-based */
+		snprintf(expect, sizeof(expect), "probe-7-%zu", k);
+		assert_string_equal(wallet, expect);
+		assert_string_equal(txid, want[k].tx_id);
+		/* message k is due k / 20000 s after message 0, which is not sent
+		 * before the process started: no probe goes ahead of that (1 ms for
+		 * the wall clock against the schedule's monotonic one). A late
+		 * probe's successors may follow it closer than 5 ms (catching up). */
+		assert_true(us - start_us >= (long long)k * 50 - 1000);
+		assert_true(us >= prev_us);
+		prev_us = us;
+		snprintf(want[k].receiver, sizeof(want[k].receiver), "%s", wallet);
+		probes++;
+	}
+	free(log);
+	assert_int_equal(probes, 30);
+	got *v = consume(topic, n, &m);
+	assert_int_equal(m, n);
+	char *seen = calloc(n, 1);
+	assert_non_null(seen);
+	for (size_t i = 0; i < m; i++) {
+		size_t k = tx_index(v[i].tx.tx_id, o.seed);
+		assert_true(k < n);
+		assert_false(seen[k]);
+		seen[k] = 1;
+		tu_assert_tx_equal(&v[i].tx, &want[k]); /* probes with their fresh receiver */
+	}
 	free(seen);
 	free(v);
 	free(want);
@@ -376,6 +453,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_publish_generated),
+	        cmocka_unit_test(test_publish_paced_probes),
 	        cmocka_unit_test(test_publish_files_every_format),
 	        cmocka_unit_test(test_publish_file_bad_lines),
 	        cmocka_unit_test(test_label_sources),
