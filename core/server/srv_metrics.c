@@ -17,6 +17,7 @@ struct srv_metrics {
 	amlrisk_metrics_http *http;
 	srv_state *state; /* borrowed */
 	amlrisk_metric *rpc_secs, *rpc_errors, *runs, *load, *score, *store, *live_lag;
+	amlrisk_series *pruned, *prune_errors;
 	amlrisk_series *rpc_ok[RPC_METHODS_MAX]; /* per method, looked up once */
 	amlrisk_series *wallets, *edges, *transactions, *graph_loaded;
 };
@@ -57,7 +58,7 @@ families(srv_metrics *m)
 	static const char *const model[] = {"model", NULL};
 	static const char *const model_status[] = {"model", "status", NULL};
 	const ProtobufCServiceDescriptor *d = &aml__v1__risk_service__descriptor;
-	amlrisk_metric *f[4];
+	amlrisk_metric *f[6];
 	unsigned i;
 	int rv;
 
@@ -93,13 +94,21 @@ families(srv_metrics *m)
 	              "Distinct sender-receiver edges in the graph in memory.", NULL, &f[2])) !=
 	            0 ||
 	    (rv = add(m, AMLRISK_GAUGE, "amlrisk_core_graph_transactions",
-	              "Transactions the graph in memory was built from.", NULL, &f[3])) != 0) {
+	              "Transactions the graph in memory was built from.", NULL, &f[3])) != 0 ||
+	    (rv = add(m, AMLRISK_COUNTER, "amlrisk_core_runs_pruned_total",
+	              "Runs dropped by the retention policy (RUN_RETENTION_KEEP, "
+	              "RUN_RETENTION_OLDER_THAN).",
+	              NULL, &f[4])) != 0 ||
+	    (rv = add(m, AMLRISK_COUNTER, "amlrisk_core_retention_errors_total",
+	              "Retention passes stopped by a database error.", NULL, &f[5])) != 0) {
 		return rv;
 	}
 	m->graph_loaded = amlrisk_metric_series(f[0], NULL, NULL);
 	m->wallets = amlrisk_metric_series(f[1], NULL, NULL);
 	m->edges = amlrisk_metric_series(f[2], NULL, NULL);
 	m->transactions = amlrisk_metric_series(f[3], NULL, NULL);
+	m->pruned = amlrisk_metric_series(f[4], NULL, NULL);
+	m->prune_errors = amlrisk_metric_series(f[5], NULL, NULL);
 	for (i = 0; i < d->n_methods && i < RPC_METHODS_MAX; i++) {
 		m->rpc_ok[i] = amlrisk_metric_series(m->rpc_secs, d->methods[i].name, NULL);
 	}
@@ -171,6 +180,15 @@ srv_metrics_run(srv_metrics *m, const char *model, const char *status, double lo
 		amlrisk_series_observe(amlrisk_metric_series(m->score, model, NULL), score_s);
 	if (store_s >= 0)
 		amlrisk_series_observe(amlrisk_metric_series(m->store, model, NULL), store_s);
+}
+
+void
+srv_metrics_pruned(srv_metrics *m, int pruned, int failed)
+{
+	if (m == NULL)
+		return;
+	amlrisk_series_add(m->pruned, pruned);
+	amlrisk_series_add(m->prune_errors, failed ? 1 : 0);
 }
 
 void

@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,12 @@ srv_opts_usage(FILE *f)
 	        "  --alert-rearm-margin M  a fired rule re-arms once the score is below\n"
 	        "                          threshold - M, or the rank above N + ceil(M*N);\n"
 	        "                          0 <= M < 1 [ALERT_REARM_MARGIN; 0.05]\n"
+	        "  --run-retention-keep N  after each completed run, prune the runs beyond the\n"
+	        "                          newest N, 0..1e9 [RUN_RETENTION_KEEP; unset = off]\n"
+	        "  --run-retention-older-than D  ... and/or those created more than D ago:\n"
+	        "                          7d, 12h, 30m, 45s [RUN_RETENTION_OLDER_THAN; unset =\n"
+	        "                          off]; never the latest completed run of a model, a\n"
+	        "                          pinned run (amlctl runs pin) or a run being read\n"
 	        "  alerts are published by the outbox relay to ALERTS_TOPIC [risk.alerts] on\n"
 	        "  KAFKA_BOOTSTRAP_SERVERS (with a live view; unset = kept in risk_alerts)\n"
 	        "  --help, --version\n"
@@ -214,6 +221,59 @@ set_model(srv_opts *o, const char *name, const char *s)
 	return 0;
 }
 
+/* RUN_RETENTION_KEEP / --run-retention-keep. */
+static int
+set_retain_keep(srv_opts *o, const char *name, const char *s)
+{
+	if (amlrisk_retain_parse_keep(s, &o->retain.keep) != AMLRISK_OK) {
+		fprintf(stderr,
+		        "amlrisk-core: %s: '%s' is not a count of runs in [0, 1000000000]\n", name,
+		        s);
+		return -1;
+	}
+	return 0;
+}
+
+/* RUN_RETENTION_OLDER_THAN / --run-retention-older-than. */
+static int
+set_retain_age(srv_opts *o, const char *name, const char *s)
+{
+	if (amlrisk_retain_parse_duration(s, o->retain.older_than, sizeof(o->retain.older_than)) !=
+	    AMLRISK_OK) {
+		fprintf(stderr,
+		        "amlrisk-core: %s: '%s' is not a duration like 7d, 12h, 30m or 45s (a "
+		        "positive integer and one unit)\n",
+		        name, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* A RUN_RETENTION_* variable the core does not know is a typo that would
+ * silently leave storage growing: refused. */
+static int
+check_retain_env(void)
+{
+	extern char **environ;
+	static const char *const KNOWN[] = {"RUN_RETENTION_KEEP", "RUN_RETENTION_OLDER_THAN"};
+	static const char PREFIX[] = "RUN_RETENTION_";
+
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		size_t n = strcspn(*e, "=");
+		bool known = strncmp(*e, PREFIX, sizeof(PREFIX) - 1) != 0;
+		for (size_t i = 0; !known && i < sizeof(KNOWN) / sizeof(KNOWN[0]); i++)
+			known = n == strlen(KNOWN[i]) && strncmp(*e, KNOWN[i], n) == 0;
+		if (!known) {
+			fprintf(stderr,
+			        "amlrisk-core: %.*s: unknown retention setting (known: "
+			        "RUN_RETENTION_KEEP, RUN_RETENTION_OLDER_THAN)\n",
+			        (int)(n < 64 ? n : 64), *e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The live view's settings as given, checked together once all are read. */
 typedef struct live_raw {
 	const char *config, *config_name; /* NULL = unset */
@@ -297,6 +357,14 @@ from_env(srv_opts *o, live_raw *live)
 		o->kafka = v;
 	if ((v = getenv("ALERTS_TOPIC")) != NULL && *v != '\0')
 		o->alerts_topic = v;
+	if (check_retain_env() != 0)
+		return -1;
+	if ((v = getenv("RUN_RETENTION_KEEP")) != NULL && *v != '\0' &&
+	    set_retain_keep(o, "RUN_RETENTION_KEEP", v) != 0)
+		return -1;
+	if ((v = getenv("RUN_RETENTION_OLDER_THAN")) != NULL && *v != '\0' &&
+	    set_retain_age(o, "RUN_RETENTION_OLDER_THAN", v) != 0)
+		return -1;
 	for (int k = 0; k < K_COUNT; k++) {
 		if ((v = getenv(KNOBS[k].env)) != NULL && *v != '\0' &&
 		    set_knob(o, k, KNOBS[k].env, v) != 0)
@@ -320,6 +388,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		O_LIVE,
 		O_RULES,
 		O_MARGIN,
+		O_KEEP,
+		O_AGE,
 		O_HELP,
 		O_VERSION,
 		O_KNOB
@@ -348,6 +418,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"live-scoring-config", required_argument, NULL, O_LIVE},
 	        {"alert-rules", required_argument, NULL, O_RULES},
 	        {"alert-rearm-margin", required_argument, NULL, O_MARGIN},
+	        {"run-retention-keep", required_argument, NULL, O_KEEP},
+	        {"run-retention-older-than", required_argument, NULL, O_AGE},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
@@ -375,6 +447,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->explain_work_max = CORE_EXPLAIN_WORK_DEFAULT;
 	o->graph_work_max = CORE_NEIGH_WORK_DEFAULT;
 	o->alerts_topic = "risk.alerts";
+	o->retain.keep = -1;
 	if (from_env(o, &live) != 0)
 		return 2;
 	optind = 1;
@@ -422,6 +495,14 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		case O_MARGIN:
 			live.margin = optarg;
 			live.margin_name = "--alert-rearm-margin";
+			break;
+		case O_KEEP:
+			if (set_retain_keep(o, "--run-retention-keep", optarg) != 0)
+				return 2;
+			break;
+		case O_AGE:
+			if (set_retain_age(o, "--run-retention-older-than", optarg) != 0)
+				return 2;
 			break;
 		case O_HELP:
 			srv_opts_usage(stdout);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "amlrisk_retain.h"
 #include "core_engine.h"
 #include "rpc.h"
 #include "srv_rules.h"
@@ -38,6 +39,7 @@ typedef struct srv_opts {
 	srv_rules rules;           /* ALERT_RULES, ALERT_REARM_MARGIN (n = 0: none) */
 	const char *kafka;         /* KAFKA_BOOTSTRAP_SERVERS: alert relay; NULL = none */
 	const char *alerts_topic;  /* ALERTS_TOPIC */
+	amlrisk_retain retain;     /* RUN_RETENTION_KEEP, _OLDER_THAN; no rule = off */
 } srv_opts;
 
 /* Fills o from the environment and argv (borrowed: strings point into them).
