@@ -43,10 +43,15 @@ amlrisk_retain_parse_duration(const char *s, char *out, size_t outlen)
 	if (amlrisk_parse_u64(&v, digits, 1, RETAIN_VALUE_MAX) != AMLRISK_OK)
 		return AMLRISK_EINVAL;
 	for (size_t i = 0; i < sizeof(UNITS) / sizeof(UNITS[0]); i++) {
-		if (s[n - 1] == UNITS[i].suffix) {
-			int w = snprintf(out, outlen, "%" PRIu64 " %s", v, UNITS[i].unit);
-			return w > 0 && (size_t)w < outlen ? AMLRISK_OK : AMLRISK_EINVAL;
-		}
+		char text[AMLRISK_RETAIN_INTERVAL_MAX];
+		int w;
+		if (s[n - 1] != UNITS[i].suffix)
+			continue;
+		w = snprintf(text, sizeof(text), "%" PRIu64 " %s", v, UNITS[i].unit);
+		if (w <= 0 || (size_t)w >= outlen)
+			return AMLRISK_EINVAL;
+		memcpy(out, text, (size_t)w + 1);
+		return AMLRISK_OK;
 	}
 	return AMLRISK_EINVAL;
 }
