@@ -7,7 +7,6 @@
 
 #include <getopt.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +15,7 @@
 #include "amlrisk_metrics_http.h"
 #include "core_engine.h"
 #include "rpc.h"
+#include "srv_retain.h"
 
 #ifndef AMLRISK_VERSION
 #define AMLRISK_VERSION "0.0.0"
@@ -221,59 +221,6 @@ set_model(srv_opts *o, const char *name, const char *s)
 	return 0;
 }
 
-/* RUN_RETENTION_KEEP / --run-retention-keep. */
-static int
-set_retain_keep(srv_opts *o, const char *name, const char *s)
-{
-	if (amlrisk_retain_parse_keep(s, &o->retain.keep) != AMLRISK_OK) {
-		fprintf(stderr,
-		        "amlrisk-core: %s: '%s' is not a count of runs in [0, 1000000000]\n", name,
-		        s);
-		return -1;
-	}
-	return 0;
-}
-
-/* RUN_RETENTION_OLDER_THAN / --run-retention-older-than. */
-static int
-set_retain_age(srv_opts *o, const char *name, const char *s)
-{
-	if (amlrisk_retain_parse_duration(s, o->retain.older_than, sizeof(o->retain.older_than)) !=
-	    AMLRISK_OK) {
-		fprintf(stderr,
-		        "amlrisk-core: %s: '%s' is not a duration like 7d, 12h, 30m or 45s (a "
-		        "positive integer and one unit)\n",
-		        name, s);
-		return -1;
-	}
-	return 0;
-}
-
-/* A RUN_RETENTION_* variable the core does not know is a typo that would
- * silently leave storage growing: refused. */
-static int
-check_retain_env(void)
-{
-	extern char **environ;
-	static const char *const KNOWN[] = {"RUN_RETENTION_KEEP", "RUN_RETENTION_OLDER_THAN"};
-	static const char PREFIX[] = "RUN_RETENTION_";
-
-	for (char **e = environ; e != NULL && *e != NULL; e++) {
-		size_t n = strcspn(*e, "=");
-		bool known = strncmp(*e, PREFIX, sizeof(PREFIX) - 1) != 0;
-		for (size_t i = 0; !known && i < sizeof(KNOWN) / sizeof(KNOWN[0]); i++)
-			known = n == strlen(KNOWN[i]) && strncmp(*e, KNOWN[i], n) == 0;
-		if (!known) {
-			fprintf(stderr,
-			        "amlrisk-core: %.*s: unknown retention setting (known: "
-			        "RUN_RETENTION_KEEP, RUN_RETENTION_OLDER_THAN)\n",
-			        (int)(n < 64 ? n : 64), *e);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* The live view's settings as given, checked together once all are read. */
 typedef struct live_raw {
 	const char *config, *config_name; /* NULL = unset */
@@ -357,13 +304,7 @@ from_env(srv_opts *o, live_raw *live)
 		o->kafka = v;
 	if ((v = getenv("ALERTS_TOPIC")) != NULL && *v != '\0')
 		o->alerts_topic = v;
-	if (check_retain_env() != 0)
-		return -1;
-	if ((v = getenv("RUN_RETENTION_KEEP")) != NULL && *v != '\0' &&
-	    set_retain_keep(o, "RUN_RETENTION_KEEP", v) != 0)
-		return -1;
-	if ((v = getenv("RUN_RETENTION_OLDER_THAN")) != NULL && *v != '\0' &&
-	    set_retain_age(o, "RUN_RETENTION_OLDER_THAN", v) != 0)
+	if (srv_retain_from_env(&o->retain) != 0)
 		return -1;
 	for (int k = 0; k < K_COUNT; k++) {
 		if ((v = getenv(KNOBS[k].env)) != NULL && *v != '\0' &&
@@ -497,11 +438,11 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 			live.margin_name = "--alert-rearm-margin";
 			break;
 		case O_KEEP:
-			if (set_retain_keep(o, "--run-retention-keep", optarg) != 0)
+			if (srv_retain_set_keep(&o->retain, "--run-retention-keep", optarg) != 0)
 				return 2;
 			break;
 		case O_AGE:
-			if (set_retain_age(o, "--run-retention-older-than", optarg) != 0)
+			if (srv_retain_set_age(&o->retain, "--run-retention-older-than", optarg) != 0)
 				return 2;
 			break;
 		case O_HELP:
