@@ -206,6 +206,10 @@ def main():
               "GetWalletScore NOT_FOUND not counted")
         check(any(dict(ls).get("model") == model for n, ls in c if n == "amlrisk_core_runs_total"),
               f"runs not labelled with model {model}")
+        # retention off here: its families are exposed (promtool sees them) at 0;
+        # server_retain_test counts real prunes
+        check(value(c, "amlrisk_core_runs_pruned_total") == 0, "runs pruned with retention off")
+        check(value(c, "amlrisk_core_retention_errors_total") == 0, "retention errors")
         promtool_metrics("core", get(core_m)[1])
         promtool_metrics("gateway", get(gw + "/metrics")[1])
 

@@ -150,7 +150,8 @@ test_keep_policy(void **st)
 
 	snprintf(metrics_env, sizeof(metrics_env), "METRICS_LISTEN=127.0.0.1:%d", port);
 	PGconn *conn = ts_core_fixture(&c, 0, "spec-example.pb", "A", env);
-	assert_true(ts_file_has(c.log, "retention.policy enabled=1 keep=2 older_than=\"\"", 1));
+	assert_true(ts_file_has(c.log, "retention.policy enabled=1 keep=2 older_than=\"\"",
+	                        DEADLINE_MS));
 	assert_int_equal(score(&c, "{}"), 1);
 	assert_int_equal(amlctl(&c, pin1, out, sizeof(out)), 0);
 	assert_int_equal(score(&c, FLOW), 2);
@@ -160,7 +161,7 @@ test_keep_policy(void **st)
 	assert_true(ts_file_has(c.log,
 	                        "run_id=2 reason=\"latest completed run of flow_exposure/v1\"",
 	                        DEADLINE_MS));
-	assert_true(ts_file_has(c.log, "run_id=1 reason=\"pinned\"", 1));
+	assert_true(ts_file_has(c.log, "run_id=1 reason=\"pinned\"", DEADLINE_MS));
 	assert_int_equal(th_db_int(conn, "SELECT count(*) FROM scoring_runs"), 4);
 	/* another session reads run 3 in a transaction it keeps open: a new run
 	 * is still stored (006: its partition is attached, not created under
@@ -184,8 +185,8 @@ test_keep_policy(void **st)
 	                                 " ('risk_scores_r3', 'risk_scores_r4')"),
 	                 0);
 	assert_int_equal(th_db_int(conn, "SELECT count(DISTINCT run_id) FROM risk_scores"), 4);
-	assert_true(ts_file_has(c.log, "core run.pruned run_id=3\n", 1));
-	assert_true(ts_file_has(c.log, "core run.pruned run_id=4\n", 1));
+	assert_true(ts_file_has(c.log, "core run.pruned run_id=3\n", DEADLINE_MS));
+	assert_true(ts_file_has(c.log, "core run.pruned run_id=4\n", DEADLINE_MS));
 	assert_true(ts_file_has(c.log, "pruned=2 kept=2", DEADLINE_MS));
 	int64_t end = th_now_ms() + DEADLINE_MS;
 	while (metric(port, "amlrisk_core_runs_pruned_total") != 2 && th_now_ms() < end)
