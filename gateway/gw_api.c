@@ -375,43 +375,21 @@ gw_api_reload_graph(const gw_request *rq, gw_reply *rep)
 	query(rq, rep, "ReloadGraph", &req.base, answer_reload, true);
 }
 
-/* The POST /run-score body goes to the core as it came: the core reads it with
- * its exact reader (illicit_seed is a uint64, which no Jansson integer holds)
- * and answers INVALID_ARGUMENT (422) naming the key, or the byte where the
- * JSON breaks. A blank body means the defaults (""). Only what the RPC field (a
- * C string) cannot carry is refused here: a NUL byte. The size is bounded by
- * the server (GW_BODY_MAX, the core's own limit). Returns the text (malloc'd)
- * or NULL with rep set. */
-static char *
-overrides_text(const gw_request *rq, gw_reply *rep)
-{
-	const char *nul = rq->body_len > 0 ? memchr(rq->body, '\0', rq->body_len) : NULL;
-	char *text;
-	size_t i;
-
-	if (nul != NULL) {
-		gw_reply_error(rep, 422,
-		               "body: NUL byte at byte %zu (expected a JSON object of "
-		               "config overrides)",
-		               (size_t)(nul - rq->body));
-		return NULL;
-	}
-	for (i = 0; i < rq->body_len && strchr(" \t\r\n", rq->body[i]) != NULL; i++) {
-	}
-	text = i == rq->body_len ? strdup("") : strndup(rq->body, rq->body_len);
-	if (text == NULL) {
-		gw_reply_error(rep, 503, "out of memory");
-	}
-	return text;
-}
-
 void
 gw_api_run_score(const gw_request *rq, gw_reply *rep)
 {
 	Aml__V1__RunScoreRequest req = AML__V1__RUN_SCORE_REQUEST__INIT;
-	char *overrides;
+	char *overrides, why[WHY_MAX];
+	int rv;
 
-	if ((overrides = overrides_text(rq, rep)) == NULL) {
+	/* the body goes to the core as it came: the core reads it with its exact
+	 * reader (illicit_seed is a uint64, which no Jansson integer holds) and
+	 * answers INVALID_ARGUMENT (422) naming the key, or the byte where the
+	 * JSON breaks; the server bounds its size (GW_BODY_MAX, the core's own
+	 * limit) */
+	if ((rv = gw_param_overrides(rq->body, rq->body_len, &overrides, why, sizeof(why))) !=
+	    AMLRISK_OK) {
+		gw_reply_error(rep, rv == AMLRISK_ENOMEM ? 503 : 422, "%s", why);
 		return;
 	}
 	req.config_overrides_json = overrides;

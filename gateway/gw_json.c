@@ -123,7 +123,7 @@ gw_json_run_summary(const Aml__V1__RunSummary *r)
 		return json_null();
 	}
 	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o, "
-	                 "s:o, s:o}",
+	                 "s:o, s:o, s:b}",
 	                 "run_id", (json_int_t)r->run_id, "status", r->status, "model", r->model,
 	                 "created_at", gw_json_time(r->created_at_us), "completed_at",
 	                 gw_json_time(r->completed_at_us), "config", json_embedded(r->config_json),
@@ -132,7 +132,7 @@ gw_json_run_summary(const Aml__V1__RunSummary *r)
 	                 "wallets", (json_int_t)r->wallets, "illicit", (json_int_t)r->illicit,
 	                 "load_seconds", json_num(r->load_seconds), "score_seconds",
 	                 json_num(r->score_seconds), "store_seconds", json_num(r->store_seconds),
-	                 "error", json_opt(r->error));
+	                 "error", json_opt(r->error), "pinned", r->pinned);
 }
 
 json_t *

@@ -274,3 +274,27 @@ gw_param_time(const char *query, const char *name, int64_t *out, char *why, size
 	         name);
 	return AMLRISK_EINVAL;
 }
+
+int
+gw_param_overrides(const char *body, size_t len, char **out, char *why, size_t whylen)
+{
+	const char *nul = len > 0 ? memchr(body, '\0', len) : NULL;
+	char *text;
+	size_t i;
+
+	if (nul != NULL) {
+		snprintf(why, whylen,
+		         "body: NUL byte at byte %zu (expected a JSON object of config overrides)",
+		         (size_t)(nul - body));
+		return AMLRISK_EINVAL;
+	}
+	for (i = 0; i < len && strchr(" \t\r\n", body[i]) != NULL; i++) {
+	}
+	text = i == len ? strdup("") : strndup(body, len);
+	if (text == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return AMLRISK_ENOMEM;
+	}
+	*out = text;
+	return AMLRISK_OK;
+}

@@ -54,4 +54,12 @@ int gw_param_run_id(const char *seg, size_t len, int64_t *out, char *why, size_t
  * the parameter in why. */
 int gw_param_time(const char *query, const char *name, int64_t *out, char *why, size_t whylen);
 
+/* The POST /run-score body (len bytes, not NUL-terminated) as the text the
+ * core's RunScore reads (its exact JSON reader judges the rest): the body as
+ * sent, or "" (the defaults) when it is blank. A NUL byte, which the RPC field
+ * (a C string) cannot carry, is refused. Returns AMLRISK_OK with *out a
+ * malloc()ed string the caller frees, AMLRISK_EINVAL with the byte offset of
+ * the NUL in why, or AMLRISK_ENOMEM. */
+int gw_param_overrides(const char *body, size_t len, char **out, char *why, size_t whylen);
+
 #endif

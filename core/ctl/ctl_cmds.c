@@ -145,6 +145,7 @@ print_run(const Aml__V1__RunSummary *r)
 	ctl_kv("illicit", "%llu", (unsigned long long)r->illicit);
 	ctl_kv("seconds", "load %.3f, score %.3f, store %.3f", r->load_seconds, r->score_seconds,
 	       r->store_seconds);
+	ctl_kv("pinned", "%s", r->pinned ? "yes (never pruned)" : "no");
 	if (r->error != NULL && *r->error != '\0')
 		ctl_kv("error", "%s", r->error);
 }
@@ -670,7 +671,7 @@ cmd_runs(const ctl_args *a)
 {
 	static const char *const H[] = {"#ID",      "STATUS",   "MODEL",      "CREATED",
 	                                "#WALLETS", "#ILLICIT", "#WATERMARK", "#LOAD_S",
-	                                "#SCORE_S", "#STORE_S", "ERROR"};
+	                                "#SCORE_S", "#STORE_S", "PINNED",     "ERROR"};
 	Aml__V1__ListRunsRequest req = AML__V1__LIST_RUNS_REQUEST__INIT;
 	Aml__V1__ListRunsResponse *r = NULL;
 
@@ -682,7 +683,7 @@ cmd_runs(const ctl_args *a)
 	if (a->json) {
 		print_json(&r->base);
 	} else {
-		ctl_table *t = ctl_table_create(11, H);
+		ctl_table *t = ctl_table_create(12, H);
 		for (size_t i = 0; i < r->n_runs; i++) {
 			const Aml__V1__RunSummary *s = r->runs[i];
 			char id[24], cr[40], w[24], il[24], wm[24], l[24], sc[24], st[24];
@@ -695,7 +696,7 @@ cmd_runs(const ctl_args *a)
 			snprintf(st, sizeof(st), "%.3f", s->store_seconds);
 			ctl_table_row(t, id, s->status, s->model,
 			              ctl_time(cr, sizeof(cr), s->created_at_us), w, il, wm, l, sc,
-			              st, s->error);
+			              st, s->pinned ? "yes" : "", s->error);
 		}
 		ctl_table_print(t);
 		if (r->next_before_id != 0)

@@ -14,6 +14,7 @@
 #include "srv_follow.h"
 #include "srv_monitor.h"
 #include "srv_relay.h"
+#include "srv_retain.h"
 #include "srv_rpcwatch.h"
 #include "srv_time.h"
 
@@ -82,7 +83,8 @@ main(int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = &opts;
 	ctx.started_s = srv_mono_s();
-	wconf = (srv_writer_conf){opts.database_url, opts.score_threads, opts.labels_max, NULL};
+	wconf = (srv_writer_conf){opts.database_url, opts.score_threads, opts.labels_max, NULL,
+	                          &opts.retain};
 	if ((rv = srv_state_create(&state)) != 0) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.init_failed", "error=\"%s\"",
 		            amlrisk_strerror(rv));
@@ -150,6 +152,7 @@ main(int argc, char **argv)
 		amlrisk_log(AMLRISK_LOG_WARN, "core", "server.insecure",
 		            "listen=%s hint=\"anyone who reaches this address can run and reload\"",
 		            opts.listen);
+	srv_retain_log_policy(&opts.retain);
 	srv_rpcwatch_init(&watch, srv, &opts.secret);
 	sig = serve(&sigs, &watch);
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "server.stopping", "signal=%s",

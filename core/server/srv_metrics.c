@@ -18,6 +18,7 @@ struct srv_metrics {
 	amlrisk_metrics_http *http;
 	srv_state *state; /* borrowed */
 	amlrisk_metric *rpc_secs, *rpc_errors, *runs, *load, *score, *store, *live_lag;
+	amlrisk_series *pruned, *prune_errors;
 	amlrisk_series *rpc_ok[RPC_METHODS_MAX]; /* per method, looked up once */
 	amlrisk_series *wallets, *edges, *transactions, *graph_loaded;
 	amlrisk_series *graph_wm, *live_wm, *lag_rows; /* the follower (issue 14) */
@@ -83,7 +84,7 @@ families(srv_metrics *m)
 	static const char *const model[] = {"model", NULL};
 	static const char *const model_status[] = {"model", "status", NULL};
 	const ProtobufCServiceDescriptor *d = &aml__v1__risk_service__descriptor;
-	amlrisk_metric *f[9];
+	amlrisk_metric *f[11];
 	unsigned i;
 	int rv;
 
@@ -135,7 +136,13 @@ families(srv_metrics *m)
 	    (rv = add(m, AMLRISK_COUNTER, "amlrisk_core_alerts_deferred_total",
 	              "Rule crossings left to a later live update by ALERTS_PER_UPDATE_MAX or "
 	              "ALERT_STATE_MAX (counted at each update that defers them).",
-	              NULL, &f[8])) != 0) {
+	              NULL, &f[8])) != 0 ||
+	    (rv = add(m, AMLRISK_COUNTER, "amlrisk_core_runs_pruned_total",
+	              "Runs dropped by the retention policy (RUN_RETENTION_KEEP, "
+	              "RUN_RETENTION_OLDER_THAN).",
+	              NULL, &f[9])) != 0 ||
+	    (rv = add(m, AMLRISK_COUNTER, "amlrisk_core_retention_errors_total",
+	              "Retention passes stopped by a database error.", NULL, &f[10])) != 0) {
 		return rv;
 	}
 	m->graph_loaded = amlrisk_metric_series(f[0], NULL, NULL);
@@ -147,6 +154,8 @@ families(srv_metrics *m)
 	m->lag_rows = amlrisk_metric_series(f[6], NULL, NULL);
 	m->alerts = amlrisk_metric_series(f[7], NULL, NULL);
 	m->alerts_deferred = amlrisk_metric_series(f[8], NULL, NULL);
+	m->pruned = amlrisk_metric_series(f[9], NULL, NULL);
+	m->prune_errors = amlrisk_metric_series(f[10], NULL, NULL);
 	for (i = 0; i < d->n_methods && i < RPC_METHODS_MAX; i++) {
 		m->rpc_ok[i] = amlrisk_metric_series(m->rpc_secs, d->methods[i].name, NULL);
 	}
@@ -218,6 +227,15 @@ srv_metrics_run(srv_metrics *m, const char *model, const char *status, double lo
 		amlrisk_series_observe(amlrisk_metric_series(m->score, model, NULL), score_s);
 	if (store_s >= 0)
 		amlrisk_series_observe(amlrisk_metric_series(m->store, model, NULL), store_s);
+}
+
+void
+srv_metrics_pruned(srv_metrics *m, int pruned, int failed)
+{
+	if (m == NULL)
+		return;
+	amlrisk_series_add(m->pruned, pruned);
+	amlrisk_series_add(m->prune_errors, failed ? 1 : 0);
 }
 
 void

@@ -28,6 +28,10 @@ void srv_metrics_rpc(void *arg, unsigned method_index, int grpc, double seconds)
 void srv_metrics_run(srv_metrics *m, const char *model, const char *status, double load_s,
                      double score_s, double store_s);
 
+/* A retention pass dropped pruned runs; failed: it stopped on a database
+ * error. */
+void srv_metrics_pruned(srv_metrics *m, int pruned, int failed);
+
 /* Live view (issue 14): seconds between the newest transaction stored and the
  * live scores covering it, per model. Set at each scrape from the state (the
  * follower's bookkeeping); the family appears with its first value. */

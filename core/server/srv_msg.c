@@ -104,6 +104,7 @@ srv_msg_run(srv_arena *a, const srv_summary *s)
 	m->score_seconds = s->score_s;
 	m->store_seconds = s->store_s;
 	m->error = str(a, s->error);
+	m->pinned = s->pinned;
 	return srv_arena_failed(a) ? NULL : m;
 }
 

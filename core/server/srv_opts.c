@@ -15,6 +15,7 @@
 #include "amlrisk_metrics_http.h"
 #include "core_engine.h"
 #include "rpc.h"
+#include "srv_retain.h"
 
 #ifndef AMLRISK_VERSION
 #define AMLRISK_VERSION "0.0.0"
@@ -84,6 +85,12 @@ srv_opts_usage(FILE *f)
 	        "  --alert-state-max N     fired (disarmed) rule/wallet pairs held, all rules,\n"
 	        "                          1000..1e8; past it crossings wait\n"
 	        "                          [ALERT_STATE_MAX; 1000000]\n"
+	        "  --run-retention-keep N  after each completed run, prune the runs beyond the\n"
+	        "                          newest N, 0..1e9 [RUN_RETENTION_KEEP; unset = off]\n"
+	        "  --run-retention-older-than D  ... and/or those created more than D ago:\n"
+	        "                          7d, 12h, 30m, 45s [RUN_RETENTION_OLDER_THAN; unset =\n"
+	        "                          off]; never the latest completed run of a model, a\n"
+	        "                          pinned run (amlctl runs pin) or a run being read\n"
 	        "  alerts are published by the outbox relay to ALERTS_TOPIC [risk.alerts] on\n"
 	        "  KAFKA_BOOTSTRAP_SERVERS (with a live view; unset = kept in risk_alerts)\n"
 	        "  --help, --version\n"
@@ -324,6 +331,8 @@ from_env(srv_opts *o, live_raw *live)
 		o->kafka = v;
 	if ((v = getenv("ALERTS_TOPIC")) != NULL && *v != '\0')
 		o->alerts_topic = v;
+	if (srv_retain_from_env(&o->retain) != 0)
+		return -1;
 	for (int k = 0; k < K_COUNT; k++) {
 		if ((v = getenv(KNOBS[k].env)) != NULL && *v != '\0' &&
 		    set_knob(o, k, KNOBS[k].env, v) != 0)
@@ -347,6 +356,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		O_LIVE,
 		O_RULES,
 		O_MARGIN,
+		O_KEEP,
+		O_AGE,
 		O_HELP,
 		O_VERSION,
 		O_KNOB
@@ -378,6 +389,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"live-scoring-config", required_argument, NULL, O_LIVE},
 	        {"alert-rules", required_argument, NULL, O_RULES},
 	        {"alert-rearm-margin", required_argument, NULL, O_MARGIN},
+	        {"run-retention-keep", required_argument, NULL, O_KEEP},
+	        {"run-retention-older-than", required_argument, NULL, O_AGE},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
@@ -408,6 +421,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->alerts_per_update_max = SRV_ALERTS_PER_UPDATE_DEFAULT;
 	o->alert_state_max = SRV_ALERT_STATE_DEFAULT;
 	o->live_poll_ms = 1000;
+	o->retain.keep = -1;
 	if (from_env(o, &live) != 0)
 		return 2;
 	optind = 1;
@@ -455,6 +469,14 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		case O_MARGIN:
 			live.margin = optarg;
 			live.margin_name = "--alert-rearm-margin";
+			break;
+		case O_KEEP:
+			if (srv_retain_set_keep(&o->retain, "--run-retention-keep", optarg) != 0)
+				return 2;
+			break;
+		case O_AGE:
+			if (srv_retain_set_age(&o->retain, "--run-retention-older-than", optarg) != 0)
+				return 2;
 			break;
 		case O_HELP:
 			srv_opts_usage(stdout);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "amlrisk_retain.h"
 #include "core_engine.h"
 #include "rpc.h"
 #include "srv_rules.h"
@@ -41,6 +42,7 @@ typedef struct srv_opts {
 	const char *alerts_topic;       /* ALERTS_TOPIC */
 	uint32_t alerts_per_update_max; /* ALERTS_PER_UPDATE_MAX (copied into rules) */
 	uint32_t alert_state_max;       /* ALERT_STATE_MAX (copied into rules) */
+	amlrisk_retain retain;          /* RUN_RETENTION_KEEP, _OLDER_THAN; no rule = off */
 } srv_opts;
 
 /* Fills o from the environment and argv (borrowed: strings point into them).

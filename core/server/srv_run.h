@@ -34,6 +34,7 @@ typedef struct srv_summary {
 	int64_t watermark;
 	uint64_t transactions, wallets, illicit;
 	double load_s, score_s, store_s;
+	bool pinned; /* scoring_runs.pinned: never pruned */
 } srv_summary;
 
 typedef struct srv_run srv_run;

@@ -72,6 +72,7 @@ srv_runs_summary_row(const PGresult *r, int row, int b, srv_arena *a, srv_summar
 	out->score_s = col_f64(r, row, b + 12) / 1000.0;
 	out->store_s = col_f64(r, row, b + 13) / 1000.0;
 	out->error = srv_arena_strdup(a, PQgetvalue(r, row, b + 14));
+	out->pinned = PQgetvalue(r, row, b + 15)[0] == 't';
 	out->labels_json = "";
 	return srv_arena_failed(a) ? AMLRISK_ENOMEM : AMLRISK_OK;
 }

@@ -63,13 +63,13 @@ int srv_runs_wallet(PGconn *c, int64_t id, const char *wallet, srv_arena *a, srv
 	" coalesce((extract(epoch FROM completed_at) * 1000000)::bigint, 0), model,"               \
 	" config_json::text, tx_source::text, watermark, transaction_count, wallet_count,"         \
 	" illicit_count, coalesce(load_ms, 0), coalesce(score_ms, 0), coalesce(store_ms, 0),"      \
-	" coalesce(error, '')"
+	" coalesce(error, ''), pinned"
 
 /* hop rows fill exposures and exposures_json, flow rows the last four */
 #define SRV_RUNS_SCORE_SQL                                                                         \
 	"wallet, risk_score, exposures, exposures_json, in_degree, out_degree, is_illicit,"        \
 	" received_exposure, sent_exposure, received_hops::text, sent_hops::text"
-#define SRV_RUNS_SUMMARY_NCOLS 15
+#define SRV_RUNS_SUMMARY_NCOLS 16
 #define SRV_RUNS_SCORE_NCOLS   11
 
 /* Row i of r into out: the summary (SRV_RUNS_SUMMARY_SQL) or a score row

@@ -242,14 +242,17 @@ SRV_HANDLER(get_run, GetRunRequest, GetRunResponse)
 		return;
 	}
 	srv_arena_init(&a, 0);
-	latest = srv_state_latest(ctx->state, NULL);
-	if (latest != NULL && srv_run_summary(latest)->id == r.id) {
+	/* the database first, for what may change after a run is stored (pinned);
+	 * the latest run from memory while the database is away */
+	if ((rv = srv_with_db(ctx, closure_data, db_get_run, &r, err, sizeof(err))) == 0) {
+		resp.run = srv_msg_run(&a, &r.one);
+	} else if (rv != AMLRISK_ENOTFOUND &&
+	           (latest = srv_state_latest(ctx->state, NULL)) != NULL &&
+	           srv_run_summary(latest)->id == r.id) {
 		resp.run = srv_msg_run(&a, srv_run_summary(latest));
-	} else if ((rv = srv_with_db(ctx, closure_data, db_get_run, &r, err, sizeof(err))) != 0) {
+	} else {
 		rpc_call_fail(closure_data, rv, "%s", err);
 		goto out;
-	} else {
-		resp.run = srv_msg_run(&a, &r.one);
 	}
 	if (resp.run == NULL)
 		rpc_call_fail(closure_data, AMLRISK_ENOMEM, "get run: out of memory");

@@ -20,6 +20,7 @@
 #include "srv_db.h"
 #include "srv_load.h"
 #include "srv_msg.h"
+#include "srv_retain.h"
 #include "srv_runs.h"
 #include "srv_store.h"
 #include "srv_time.h"
@@ -395,6 +396,7 @@ job_score(srv_writer *w, const srv_job *job)
 	resp.elapsed_seconds = srv_mono_s() - t0;
 	job_release(w);
 	job->score_done(&resp, job->closure_data);
+	srv_retain_apply(w->conf.retain, w->conn, w->conf.metrics); /* after the answer */
 out:
 	if (rv != AMLRISK_OK) {
 		srv_metrics_run(w->conf.metrics, core_model_name(job->cfg.model), "failed", -1, -1,

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "aml/v1/risk_service.pb-c.h"
+#include "amlrisk_retain.h"
 #include "core_engine.h"
 #include "srv_metrics.h"
 #include "srv_state.h"
@@ -31,7 +32,8 @@ typedef struct srv_writer_conf {
 	const char *database_url; /* borrowed; outlives the writer */
 	unsigned threads;         /* graph build and scoring */
 	size_t labels_max;
-	srv_metrics *metrics; /* borrowed; NULL: metrics off */
+	srv_metrics *metrics;         /* borrowed; NULL: metrics off */
+	const amlrisk_retain *retain; /* borrowed; NULL or no rule: no retention */
 } srv_writer_conf;
 
 typedef struct srv_writer srv_writer;

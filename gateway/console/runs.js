@@ -1,8 +1,13 @@
 // runs.js - the Runs page: every stored run with its config and timings (paged
-// with before_id), and a comparison of two runs: the wallets that entered or
+// with before_id, pinned runs marked), and a comparison of two runs: the wallets that entered or
 // left the top N, and the biggest rank moves (GET /scores/top with compare=).
 import { api, qs } from './api.js';
 import { h, table, fmtInt, fmtSecs, fmtScore, walletLink, errorBox, note, modelName } from './ui.js';
+
+// A pinned run (amlctl runs pin ID) is never pruned by retention: marked.
+function pinMark(r) {
+  return r.pinned ? h('span', { class: 'pin', title: 'pinned: never pruned', 'aria-label': 'pinned' }, '📌 ') : null;
+}
 
 function compareForm(completed, p, ctx) {
   const pick = (name, sel) => h('select', { id: 'cmp-' + name, name, 'aria-label': name === 'a' ? 'earlier run' : 'later run' },
@@ -89,7 +94,7 @@ export async function render(main, route, ctx) {
   }
 
   const cols = [
-    { label: 'run', num: true, cell: (r) => (r.status === 'completed' ? h('a', { href: '#/leaderboard?run=' + r.run_id }, '#' + r.run_id) : '#' + r.run_id) },
+    { label: 'run', num: true, cell: (r) => [pinMark(r), r.status === 'completed' ? h('a', { href: '#/leaderboard?run=' + r.run_id }, '#' + r.run_id) : '#' + r.run_id] },
     { label: 'status', cell: (r) => h('span', { class: 'status ' + r.status }, r.status, r.error ? ': ' + r.error : '') },
     { label: 'model', cell: (r) => modelName(r.model) },
     { label: 'completed', cell: (r) => (r.completed_at || r.created_at || '').slice(0, 19).replace('T', ' ') },

@@ -190,6 +190,10 @@ async function run() {
     assert.ok(await page.locator('table.runs tbody tr').count() >= 3);
     text = await mainText(page);
     assert.ok(text.includes('flow_exposure/v1') && text.includes('hop_exposure/v1'));
+    // the pinned hop run (and it alone) carries the pin marker
+    const pinned = await page.locator('table.runs tbody tr:has(.pin)').allInnerTexts();
+    assert.equal(pinned.length, 1, 'one pinned run: ' + pinned);
+    assert.ok(pinned[0].includes('#' + HOP_RUN), 'the pinned run is the hop run: ' + pinned[0]);
     await page.selectOption('#cmp-a', FLOW_RUN);
     await page.selectOption('#cmp-b', String(newRun));
     await page.fill('#cmp-n', '50');

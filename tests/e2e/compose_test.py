@@ -12,19 +12,12 @@ import sys
 
 import yaml  # python3-yaml, a dependency of Debian's docker-compose
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../pylib"))
+import amltest  # noqa: E402  tests/pylib/amltest.py
+from amltest import check  # noqa: E402
+
 SRC = os.environ.get("AMLRISK_SOURCE_DIR") or sys.exit("AMLRISK_SOURCE_DIR is not set")
 BIN = os.environ.get("AMLRISK_BIN") or sys.exit("AMLRISK_BIN is not set")
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
-
 
 out = subprocess.run(["docker-compose", "-f", os.path.join(SRC, "docker-compose.yml"), "config"],
                      capture_output=True, text=True, cwd=SRC, env=dict(os.environ, POSTGRES_PASSWORD="x",
@@ -125,5 +118,4 @@ for name, key in (("core", "METRICS_LISTEN"), ("consumer", "METRICS_LISTEN"), ("
 mounts = " ".join(str(v) for v in services["grafana"].get("volumes", []))
 check("deploy/grafana/dashboards" in mounts and "deploy/grafana/provisioning" in mounts,
       "Grafana does not mount the provisioned dashboard")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(amltest.summary())

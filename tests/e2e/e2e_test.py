@@ -16,17 +16,18 @@ import json
 import math
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections import defaultdict, deque
 
-from flow_ref import close as flow_close
-from flow_ref import flow_scores
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../pylib"))
+import amltest  # noqa: E402  tests/pylib/amltest.py: check(), psql, free_port, wait_for
+from amltest import check, free_port, psql, wait_for  # noqa: E402
+from flow_ref import close as flow_close  # noqa: E402
+from flow_ref import flow_scores  # noqa: E402
 
 BIN = os.environ.get("AMLRISK_BIN") or sys.exit("AMLRISK_BIN is not set: run through make test")
 DB_BASE = os.environ.get("DATABASE_URL") or sys.exit("DATABASE_URL is not set: run through make test")
@@ -35,27 +36,6 @@ N_TX = int(os.environ.get("E2E_TX", "20000"))
 N_WALLETS = int(os.environ.get("E2E_WALLETS", "2000"))
 SEED = 20261125
 M64 = (1 << 64) - 1
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def psql(url, sql):
-    return subprocess.run(["psql", "-Atq", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
-                          check=True, capture_output=True, text=True).stdout
 
 
 def http(method, url, timeout=600, body=None):
@@ -67,21 +47,6 @@ def http(method, url, timeout=600, body=None):
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
-
-
-def wait_for(cond, seconds, what):
-    """Polls cond (a connection refused counts as not yet) until it holds;
-    a failed check when the deadline passes first."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if cond():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    check(False, what)
-    return False
 
 
 # ---- the spec, independently -------------------------------------------------
@@ -362,10 +327,9 @@ def main():
                 p.kill()
                 check(False, f"{p.args[0]} ignored SIGTERM")
         psql(admin, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        if failed:
+        if amltest.failed:
             print(f"logs kept in {work}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return amltest.summary()
 
 
 if __name__ == "__main__":

@@ -230,6 +230,13 @@ test_amlctl_prune_pin(void **st)
 	                              " 'risk\\_scores\\_r%' AND relkind = 'r'"),
 	                 1);
 	assert_int_equal(th_db_int(c, "SELECT count(*) FROM risk_scores"), 1);
+	/* --json: one object per candidate, the run id a number */
+	const char *json[] = {"amlctl", "--json", "runs", "prune", "--keep", "0", NULL};
+	assert_int_equal(amlctl(url, json, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "\"run_id\": 4"));
+	assert_non_null(strstr(out, "\"pruned\": false"));
+	assert_non_null(
+	        strstr(out, "\"kept_because\": \"latest completed run of hop_exposure/v1\""));
 	PQfinish(c);
 	th_db_drop(url);
 }

@@ -314,6 +314,7 @@ fake_list_runs(Aml__V1__RiskService_Service *svc, const Aml__V1__ListRunsRequest
 	        *rp[2] = {summary_make(&runs[0], 7), summary_make(&runs[1], 6)};
 
 	(void)svc;
+	runs[1].pinned = 1; /* run 6 */
 	r.n_runs = in->limit < 2 ? in->limit : 2;
 	r.runs = rp;
 	r.next_before_id = in->limit < 2 ? 7 : 0;
@@ -333,6 +334,7 @@ fake_get_run(Aml__V1__RiskService_Service *svc, const Aml__V1__GetRunRequest *in
 		return;
 	}
 	r.run = summary_make(&run, in->run_id);
+	run.pinned = in->run_id == 5;
 	closure(&r, cd);
 }
 
@@ -1313,6 +1315,10 @@ test_runs_ingestion(void **state)
 	(void)state;
 	j = gwt_get_json(gw_port, "/runs", 200);
 	assert_int_equal(json_array_size(json_object_get(j, "runs")), 2);
+	assert_true(json_is_false(
+	        json_object_get(json_array_get(json_object_get(j, "runs"), 0), "pinned")));
+	assert_true(json_is_true(
+	        json_object_get(json_array_get(json_object_get(j, "runs"), 1), "pinned")));
 	assert_true(json_is_null(json_object_get(j, "next_before_id")));
 	json_decref(j);
 	j = gwt_get_json(gw_port, "/runs?limit=1", 200);
@@ -1321,6 +1327,7 @@ test_runs_ingestion(void **state)
 	get_error("/runs?limit=0", 422);
 	j = gwt_get_json(gw_port, "/runs/5", 200);
 	assert_int_equal(json_integer_value(json_object_get(j, "run_id")), 5);
+	assert_true(json_is_true(json_object_get(j, "pinned")));
 	assert_string_equal(json_string_value(json_object_get(j, "completed_at")),
 	                    "2025-11-25T14:21:04.000000Z");
 	json_decref(j);
