@@ -89,13 +89,10 @@ call_sync(const gw_app *app, const char *method, const ProtobufCMessage *req,
 	if (long_call) {
 		rpc_call_opts o = {.timeout_ms = app->long_timeout_ms, .once = 1, .retries = 1};
 
-		return rpc_client_call_opts(app->rpc, svc, method, req, resp, &o, msg, msglen);
+		return rpc_multi_write(app->rpc, svc, method, req, resp, &o, msg, msglen);
 	}
-	if (app->coalesce) {
-		return rpc_client_call_coalesced(app->rpc, svc, method, req, resp,
-		                                 app->rpc_timeout_ms, msg, msglen);
-	}
-	return rpc_client_call(app->rpc, svc, method, req, resp, app->rpc_timeout_ms, msg, msglen);
+	return rpc_multi_read(app->rpc, svc, method, req, resp, app->rpc_timeout_ms, app->coalesce,
+	                      msg, msglen);
 }
 
 /* What an answer needs besides the core's message: the request's path
@@ -181,8 +178,8 @@ query_ax(const gw_request *rq, gw_reply *rep, const char *method, const Protobuf
 		*p = (pending){method, *ax, answer, rq->resume, rq->conn};
 		rq->suspend(rq->conn); /* before the call: its answer may come at once */
 		rep->deferred = 1;
-		rpc_client_call_async(app->rpc, svc, method, req, app->rpc_timeout_ms, query_done,
-		                      p);
+		rpc_multi_read_async(app->rpc, svc, method, req, app->rpc_timeout_ms, query_done,
+		                     p);
 		return;
 	}
 	code = call_sync(app, method, req, &resp, long_call, msg, sizeof(msg));
