@@ -65,6 +65,15 @@ reply_rpc_error(gw_reply *rep, int code, const char *msg, int timeout_ms)
 	case AML__V1__STATUS_CODE__UNAVAILABLE:
 		gw_reply_error(rep, amlrisk_grpc_to_http(code), "core unavailable: %s", msg);
 		break;
+	case AML__V1__STATUS_CODE__FAILED_PRECONDITION:
+		if (strstr(msg, RPC_NOT_WRITER) != NULL) {
+			/* every instance was asked: none is the writer (one is being elected) */
+			gw_reply_error(rep, 503, "no core instance took the write: %s", msg);
+			break;
+		}
+		gw_reply_error(rep, amlrisk_grpc_to_http(code), "%s",
+		               msg[0] != '\0' ? msg : amlrisk_grpc_name(code));
+		break;
 	case AML__V1__STATUS_CODE__DEADLINE_EXCEEDED:
 		gw_reply_error(rep, amlrisk_grpc_to_http(code),
 		               "core did not answer within %d ms: %s", timeout_ms, msg);

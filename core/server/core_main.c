@@ -109,8 +109,11 @@ main(int argc, char **argv)
 	ctx.started_s = srv_mono_s();
 	lconf = (srv_leader_conf){opts.database_url, opts.instance_id, opts.election_key,
 	                          opts.election_poll_ms};
-	wconf = (srv_writer_conf){
-	        opts.database_url, opts.score_threads, opts.labels_max, NULL, NULL, opts.follow_ms};
+	wconf = (srv_writer_conf){.database_url = opts.database_url,
+	                          .threads = opts.score_threads,
+	                          .labels_max = opts.labels_max,
+	                          .follow_ms = opts.follow_ms,
+	                          .elect_poll_ms = opts.election_poll_ms};
 	if ((rv = srv_state_create(&state)) != 0 ||
 	    (rv = srv_leader_create(&leader, &lconf)) != 0) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.init_failed", "error=\"%s\"",

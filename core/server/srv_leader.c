@@ -16,7 +16,8 @@
 #include "srv_db.h"
 #include "srv_time.h"
 
-#define ERR_MAX 256
+#define ERR_MAX        256
+#define SETTLE_TICK_MS 50
 /* the advisory lock of this key, granted, in this database: the single
  * bigint form keeps its high half in classid, its low half in objid */
 #define LOCK_WHERE                                                                                 \
@@ -41,7 +42,8 @@ struct srv_leader {
 	bool started;
 	pthread_mutex_t mtx; /* guards what follows */
 	pthread_cond_t cv;
-	bool stop, settled;
+	bool stop, settled, kicked;
+	unsigned long attempts; /* election steps done */
 	char writer[SRV_LEADER_ID_MAX + 1];
 };
 
@@ -192,12 +194,12 @@ leader_main(void *arg)
 			session_lost(l, err);
 		srv_deadline(&ts, l->conf.poll_ms);
 		pthread_mutex_lock(&l->mtx);
-		if (!l->settled) {
-			l->settled = true;
-			pthread_cond_broadcast(&l->cv);
-		}
-		if (!l->stop)
+		l->settled = true;
+		l->attempts++;
+		pthread_cond_broadcast(&l->cv);
+		if (!l->stop && !l->kicked)
 			pthread_cond_timedwait(&l->cv, &l->mtx, &ts);
+		l->kicked = false;
 	}
 	pthread_mutex_unlock(&l->mtx);
 	atomic_store(&l->pid, 0);
@@ -288,6 +290,28 @@ srv_leader_wait(srv_leader *l, int ms)
 	pthread_mutex_lock(&l->mtx);
 	while (!l->settled && !l->stop && pthread_cond_timedwait(&l->cv, &l->mtx, &ts) == 0)
 		;
+	pthread_mutex_unlock(&l->mtx);
+	return srv_leader_role(l);
+}
+
+srv_role
+srv_leader_settle(srv_leader *l, int ms)
+{
+	int64_t end = srv_mono_ms() + ms;
+	unsigned long target;
+
+	if (l == NULL)
+		return SRV_ROLE_WRITER;
+	pthread_mutex_lock(&l->mtx);
+	target = l->attempts + 2; /* one may be under way since before the call */
+	while (!l->stop && srv_mono_ms() < end &&
+	       (l->attempts < target || atomic_load(&l->role) == SRV_ROLE_ELECTING)) {
+		struct timespec ts;
+		l->kicked = true;
+		pthread_cond_broadcast(&l->cv);
+		srv_deadline(&ts, SETTLE_TICK_MS);
+		pthread_cond_timedwait(&l->cv, &l->mtx, &ts);
+	}
 	pthread_mutex_unlock(&l->mtx);
 	return srv_leader_role(l);
 }

@@ -53,6 +53,11 @@ bool srv_leader_is_writer(const srv_leader *l);
 const char *srv_role_name(srv_role r);
 /* Waits up to ms for the first election attempt to end; returns the role. */
 srv_role srv_leader_wait(srv_leader *l, int ms);
+/* Asks the election thread for a step now (and again until one ends with a
+ * role other than ELECTING), waiting up to ms: after a database restart ended
+ * the lock session, the writer gets its lock back before it writes. Returns
+ * the role. */
+srv_role srv_leader_settle(srv_leader *l, int ms);
 /* This instance's id, and the writer's as last seen ("" unknown) into buf. */
 const char *srv_leader_instance(const srv_leader *l);
 void srv_leader_writer_id(srv_leader *l, char *buf, size_t len);

@@ -288,13 +288,13 @@ set_live(srv_opts *o, const live_raw *r)
 	return 0;
 }
 
-/* The instance id given (NULL or "": "<host>-<pid>", cut to the bound). */
+/* The instance id given (NULL: "<host>-<pid>", the host cut to 48 bytes). */
 static int
 set_instance(srv_opts *o, const char *id, const char *name)
 {
 	char host[256] = "core";
 
-	if (id != NULL && *id != '\0') {
+	if (id != NULL) {
 		if (!srv_leader_id_valid(id)) {
 			fprintf(stderr,
 			        "amlrisk-core: %s: '%s' is not an instance id (1 to %d of "
@@ -420,6 +420,8 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	                 .margin_name = "ALERT_REARM_MARGIN"};
 
 	memset(o, 0, sizeof(*o));
+	if (instance != NULL && *instance == '\0')
+		instance = NULL; /* an empty variable is an unset one, as everywhere */
 	o->database_url = "";
 	o->listen = RPC_DEFAULT_URL;
 	o->illicit_seed = 42;

@@ -30,6 +30,7 @@
 #define RETRY_MAX_MS        10000
 #define TX_SOURCE_MAX       160
 #define STARTUP_ELECTION_MS 5000 /* start-up waits this long for the first election */
+#define ELECT_WAIT_MIN_MS   1000 /* + 4 polls: a write waits for a lost lock to come back */
 
 struct srv_writer {
 	srv_writer_conf conf;
@@ -312,6 +313,36 @@ startup(srv_writer *w, char *err, size_t errlen)
 	return AMLRISK_OK;
 }
 
+/* Whether this instance may write now. A role lost with the lock session (a
+ * database restart ends every session) is given a moment to come back
+ * (srv_leader_settle); with fence, the lock is also checked in pg_locks on the
+ * writer's connection (the election thread may not have noticed a loss yet).
+ * AMLRISK_ESTATE with the refusal, AMLRISK_EDB; err set. */
+static int
+writer_check(srv_writer *w, bool fence, char *err, size_t errlen)
+{
+	srv_leader *l = w->conf.leader;
+	int wait_ms = 4 * w->conf.elect_poll_ms + ELECT_WAIT_MIN_MS;
+	int rv = AMLRISK_OK;
+
+	if (l == NULL)
+		return AMLRISK_OK;
+	if (srv_leader_role(l) == SRV_ROLE_ELECTING)
+		srv_leader_settle(l, wait_ms);
+	if (srv_leader_is_writer(l) && fence &&
+	    ((rv = conn_get(w, err, errlen)) != 0 ||
+	     (rv = srv_leader_fence(l, w->conn, err, errlen)) == AMLRISK_ESTATE) &&
+	    rv == AMLRISK_ESTATE && srv_leader_settle(l, wait_ms) == SRV_ROLE_WRITER)
+		rv = srv_leader_fence(l, w->conn, err, errlen);
+	if (rv != AMLRISK_OK)
+		return rv;
+	if (!srv_leader_is_writer(l)) {
+		srv_leader_refusal(l, err, errlen);
+		return AMLRISK_ESTATE;
+	}
+	return AMLRISK_OK;
+}
+
 /* Frees the job slot. Called right before a job is answered, so a caller that
  * sends its next RunScore the moment it has the answer is not refused. */
 static void
@@ -425,11 +456,8 @@ job_score(srv_writer *w, const srv_job *job)
 		snprintf(err, sizeof(err), "run config: %s", amlrisk_strerror(rv));
 		goto out;
 	}
-	if (!srv_leader_is_writer(w->conf.leader)) {
-		srv_leader_refusal(w->conf.leader, err, sizeof(err));
-		rv = AMLRISK_ESTATE;
+	if ((rv = writer_check(w, true, err, sizeof(err))) != 0)
 		goto out;
-	}
 	if ((rv = conn_get(w, err, sizeof(err))) != 0 ||
 	    (rv = srv_store_transition(w->conn, &sum, SRV_RUN_RUNNING, NULL, NULL, err,
 	                               sizeof(err))) != 0)
@@ -499,8 +527,7 @@ job_run(srv_writer *w, const srv_job *job, const char *startup_err)
 		job_fail(w, job, AMLRISK_ECANCELED, "the core server is shutting down");
 		return;
 	}
-	if (!srv_leader_is_writer(w->conf.leader)) {
-		srv_leader_refusal(w->conf.leader, msg, sizeof(msg));
+	if (writer_check(w, false, msg, sizeof(msg)) != 0) {
 		job_fail(w, job, AMLRISK_ESTATE, msg);
 		return;
 	}

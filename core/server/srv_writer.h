@@ -35,6 +35,7 @@ typedef struct srv_writer_conf {
 	srv_metrics *metrics; /* borrowed; NULL: metrics off */
 	srv_leader *leader;   /* borrowed; the election (NULL: always the writer) */
 	int follow_ms;        /* a reader looks for a newer completed run this often */
+	int elect_poll_ms;    /* the election's poll period */
 } srv_writer_conf;
 
 typedef struct srv_writer srv_writer;
