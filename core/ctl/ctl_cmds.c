@@ -196,6 +196,9 @@ cmd_health(const ctl_args *a)
 			ctl_kv("latest run", "none");
 		ctl_kv("version", "%s", r->version);
 		ctl_kv("uptime", "%.1f s", r->uptime_seconds);
+		if (r->role[0] != '\0')
+			ctl_kv("instance", "%s, %s (writer: %s)", r->instance_id, r->role,
+			       r->writer_id[0] != '\0' ? r->writer_id : "unknown");
 		if (r->rpc != NULL)
 			ctl_kv("rpc refused",
 			       "%llu unauthenticated, %llu malformed or too big, "
