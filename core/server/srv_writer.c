@@ -532,9 +532,15 @@ job_run(srv_writer *w, const srv_job *job, const char *startup_err)
 		return;
 	}
 	if (!w->recovered || !w->latest_done) {
-		snprintf(msg, sizeof(msg), "start-up is not complete: %s", startup_err);
-		job_fail(w, job, AMLRISK_EUNAVAIL, msg);
-		return;
+		/* elected a moment ago (the lock back after a database restart, say):
+		 * the writer's start-up steps come first, once more now */
+		char err[ERR_MAX];
+		snprintf(err, sizeof(err), "%s", startup_err);
+		if (startup(w, err, sizeof(err)) != 0) {
+			snprintf(msg, sizeof(msg), "start-up is not complete: %s", err);
+			job_fail(w, job, AMLRISK_EUNAVAIL, msg);
+			return;
+		}
 	}
 	if (job->kind == SRV_JOB_RELOAD)
 		job_reload(w, job);
