@@ -37,7 +37,10 @@ struct srv_leader {
 	PGconn *conn; /* election thread only */
 	int old_pid;  /* the backend of a lock session lost from our side */
 	atomic_int role;
-	atomic_int pid; /* the lock session's backend while writer, else 0 */
+	/* while writer: the lock session's backend pid (low 32 bits) and how many
+	 * times the lock was taken (high bits); else 0 */
+	atomic_llong term;
+	long long taken;
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t mtx; /* guards what follows */
@@ -45,6 +48,7 @@ struct srv_leader {
 	bool stop, settled, kicked;
 	unsigned long attempts; /* election steps done */
 	char writer[SRV_LEADER_ID_MAX + 1];
+	char error[ERR_MAX]; /* why the last step failed ("" when it did not) */
 };
 
 bool
@@ -96,8 +100,8 @@ static void
 session_lost(srv_leader *l, const char *err)
 {
 	if (atomic_load(&l->role) == SRV_ROLE_WRITER)
-		l->old_pid = atomic_load(&l->pid);
-	atomic_store(&l->pid, 0);
+		l->old_pid = (int)(atomic_load(&l->term) & 0xffffffff);
+	atomic_store(&l->term, 0);
 	PQfinish(l->conn);
 	l->conn = NULL;
 	set_role(l, SRV_ROLE_ELECTING, err);
@@ -143,7 +147,8 @@ try_lock(srv_leader *l, int io_ms, char *err, size_t errlen)
 		return rv;
 	if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
 		PQclear(r);
-		atomic_store(&l->pid, PQbackendPID(l->conn));
+		l->taken++;
+		atomic_store(&l->term, (l->taken << 32) | (long long)PQbackendPID(l->conn));
 		set_writer(l, l->conf.instance_id);
 		set_role(l, SRV_ROLE_WRITER, "took the election lock");
 		return AMLRISK_OK;
@@ -194,6 +199,7 @@ leader_main(void *arg)
 			session_lost(l, err);
 		srv_deadline(&ts, l->conf.poll_ms);
 		pthread_mutex_lock(&l->mtx);
+		snprintf(l->error, sizeof(l->error), "%s", rv != AMLRISK_OK ? err : "");
 		l->settled = true;
 		l->attempts++;
 		pthread_cond_broadcast(&l->cv);
@@ -202,7 +208,7 @@ leader_main(void *arg)
 		l->kicked = false;
 	}
 	pthread_mutex_unlock(&l->mtx);
-	atomic_store(&l->pid, 0);
+	atomic_store(&l->term, 0);
 	set_role(l, SRV_ROLE_READER, "stopping");
 	PQfinish(l->conn); /* ends the session: the lock goes with it */
 	l->conn = NULL;
@@ -220,7 +226,7 @@ srv_leader_create(srv_leader **out, const srv_leader_conf *conf)
 	snprintf(l->app_name, sizeof(l->app_name), "amlrisk-core/%s", conf->instance_id);
 	snprintf(l->key, sizeof(l->key), "%lld", (long long)conf->lock_key);
 	atomic_init(&l->role, SRV_ROLE_ELECTING);
-	atomic_init(&l->pid, 0);
+	atomic_init(&l->term, 0);
 	pthread_mutex_init(&l->mtx, NULL);
 	pthread_cond_init(&l->cv, NULL);
 	*out = l;
@@ -334,34 +340,55 @@ srv_leader_writer_id(srv_leader *l, char *buf, size_t len)
 	pthread_mutex_unlock(&l->mtx);
 }
 
-void
+int
 srv_leader_refusal(srv_leader *l, char *buf, size_t len)
 {
-	char id[SRV_LEADER_ID_MAX + 1];
+	char id[SRV_LEADER_ID_MAX + 1], error[ERR_MAX];
 
+	if (l == NULL) {
+		snprintf(buf, len, "%s", "");
+		return AMLRISK_OK;
+	}
 	srv_leader_writer_id(l, id, sizeof(id));
-	if (id[0] != '\0' && srv_leader_role(l) == SRV_ROLE_READER)
-		snprintf(buf, len, RPC_NOT_WRITER "; the writer is %s", id);
-	else
-		snprintf(buf, len, RPC_NOT_WRITER "; no writer is elected yet: try again");
+	pthread_mutex_lock(&l->mtx);
+	snprintf(error, sizeof(error), "%s", l->error);
+	pthread_mutex_unlock(&l->mtx);
+	if (srv_leader_role(l) == SRV_ROLE_READER) {
+		snprintf(buf, len, RPC_NOT_WRITER "; the writer is %s",
+		         id[0] != '\0' ? id : "unknown (it holds the lock, unnamed)");
+		return AMLRISK_ESTATE;
+	}
+	if (error[0] != '\0') {
+		snprintf(buf, len, RPC_NOT_WRITER "; no writer can be elected: %s", error);
+		return AMLRISK_EUNAVAIL;
+	}
+	snprintf(buf, len, RPC_NOT_WRITER "; no writer is elected yet: try again");
+	return AMLRISK_EUNAVAIL;
+}
+
+long long
+srv_leader_term(const srv_leader *l)
+{
+	return l != NULL ? atomic_load(&l->term) : 0;
 }
 
 int
-srv_leader_fence(srv_leader *l, PGconn *c, char *err, size_t errlen)
+srv_leader_fence(const srv_fence *f, PGconn *c, char *err, size_t errlen)
 {
 	const char *p[2];
 	char pid[16];
 	PGresult *r = NULL;
 	int rv, held;
 
-	if (l == NULL)
+	if (f == NULL || f->leader == NULL)
 		return AMLRISK_OK;
-	if (atomic_load(&l->pid) == 0) {
-		snprintf(err, errlen, "%s: this instance lost the election", RPC_NOT_WRITER);
+	if (f->term == 0 || srv_leader_term(f->leader) != f->term) {
+		snprintf(err, errlen, "%s: this instance lost the election lock it held",
+		         RPC_NOT_WRITER);
 		return AMLRISK_ESTATE;
 	}
-	snprintf(pid, sizeof(pid), "%d", atomic_load(&l->pid));
-	p[0] = l->key;
+	snprintf(pid, sizeof(pid), "%d", (int)(f->term & 0xffffffff));
+	p[0] = f->leader->key;
 	p[1] = pid;
 	if ((rv = srv_db_exec(
 	             c, "SELECT count(*) FROM pg_locks l WHERE" LOCK_WHERE " AND l.pid = $2::int",

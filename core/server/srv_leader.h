@@ -61,14 +61,28 @@ srv_role srv_leader_settle(srv_leader *l, int ms);
 /* This instance's id, and the writer's as last seen ("" unknown) into buf. */
 const char *srv_leader_instance(const srv_leader *l);
 void srv_leader_writer_id(srv_leader *l, char *buf, size_t len);
-/* The refusal of a write on a non-writer into buf: "not the writer; the
- * writer is <id>" (or that none is known). */
-void srv_leader_refusal(srv_leader *l, char *buf, size_t len);
+/* The refusal of a write on a non-writer into buf and its error:
+ * AMLRISK_ESTATE "not the writer; the writer is <id>" on a reader,
+ * AMLRISK_EUNAVAIL "not the writer; no writer can be elected: <why>" (the
+ * database unreachable, say) or "...elected yet" while electing. */
+int srv_leader_refusal(srv_leader *l, char *buf, size_t len);
 
-/* Fencing: inside c's open transaction, checks that this instance's lock
- * session still holds the lock (pg_locks). AMLRISK_OK, AMLRISK_ESTATE (lost:
- * the caller rolls back), AMLRISK_EDB; err set. NULL l: AMLRISK_OK. */
-int srv_leader_fence(srv_leader *l, PGconn *c, char *err, size_t errlen);
+/* The writer's term while this instance is the writer, else 0: the lock
+ * session's backend pid and a count of the times the lock was taken (a lock
+ * lost and taken again is another term). */
+long long srv_leader_term(const srv_leader *l);
+
+/* A write's fence: the term it began in (leader NULL: no election). */
+typedef struct srv_fence {
+	srv_leader *leader;
+	long long term;
+} srv_fence;
+
+/* Checks, on c (inside the caller's open transaction, or not), that the
+ * lock is still held by the session of f's term (pg_locks). AMLRISK_OK,
+ * AMLRISK_ESTATE (lost, or lost and taken again since: the caller rolls
+ * back), AMLRISK_EDB; err set. NULL f or f->leader: AMLRISK_OK. */
+int srv_leader_fence(const srv_fence *f, PGconn *c, char *err, size_t errlen);
 
 /* Checks an instance id: 1..SRV_LEADER_ID_MAX of [A-Za-z0-9._:-]. */
 bool srv_leader_id_valid(const char *id);

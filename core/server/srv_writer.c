@@ -54,6 +54,7 @@ struct srv_writer {
 	int retry_ms;
 	long long retry_at_ms;
 	long long follow_at_ms; /* a reader's next look for a newer completed run */
+	bool follow_failing;    /* its last look failed (logged once, not each time) */
 };
 
 /* The writer's connection, redialled when lost. */
@@ -316,30 +317,35 @@ startup(srv_writer *w, char *err, size_t errlen)
 /* Whether this instance may write now. A role lost with the lock session (a
  * database restart ends every session) is given a moment to come back
  * (srv_leader_settle); with fence, the lock is also checked in pg_locks on the
- * writer's connection (the election thread may not have noticed a loss yet).
- * AMLRISK_ESTATE with the refusal, AMLRISK_EDB; err set. */
+ * writer's connection (the election thread may not have noticed a loss yet)
+ * and *fence gets the term the write begins in.
+ * AMLRISK_ESTATE (a reader) or AMLRISK_EUNAVAIL (no writer elected) with the
+ * refusal (srv_leader_refusal), AMLRISK_EDB; err set. */
 static int
-writer_check(srv_writer *w, bool fence, char *err, size_t errlen)
+writer_check(srv_writer *w, srv_fence *fence, char *err, size_t errlen)
 {
 	srv_leader *l = w->conf.leader;
-	int wait_ms = 4 * w->conf.elect_poll_ms + ELECT_WAIT_MIN_MS;
-	int rv = AMLRISK_OK;
+	int wait_ms = 4 * w->conf.elect_poll_ms + ELECT_WAIT_MIN_MS, rv;
 
 	if (l == NULL)
 		return AMLRISK_OK;
 	if (srv_leader_role(l) == SRV_ROLE_ELECTING)
 		srv_leader_settle(l, wait_ms);
-	if (srv_leader_is_writer(l) && fence &&
-	    ((rv = conn_get(w, err, errlen)) != 0 ||
-	     (rv = srv_leader_fence(l, w->conn, err, errlen)) == AMLRISK_ESTATE) &&
-	    rv == AMLRISK_ESTATE && srv_leader_settle(l, wait_ms) == SRV_ROLE_WRITER)
-		rv = srv_leader_fence(l, w->conn, err, errlen);
-	if (rv != AMLRISK_OK)
-		return rv;
-	if (!srv_leader_is_writer(l)) {
-		srv_leader_refusal(l, err, errlen);
-		return AMLRISK_ESTATE;
+	if (srv_leader_is_writer(l) && fence != NULL) {
+		if ((rv = conn_get(w, err, errlen)) != 0)
+			return rv;
+		*fence = (srv_fence){l, srv_leader_term(l)};
+		rv = srv_leader_fence(fence, w->conn, err, errlen);
+		/* the lock gone but the election thread not yet aware: give it its moment */
+		if (rv == AMLRISK_ESTATE && srv_leader_settle(l, wait_ms) == SRV_ROLE_WRITER) {
+			*fence = (srv_fence){l, srv_leader_term(l)};
+			rv = srv_leader_fence(fence, w->conn, err, errlen);
+		}
+		if (rv != AMLRISK_OK)
+			return rv;
 	}
+	if (!srv_leader_is_writer(l))
+		return srv_leader_refusal(l, err, errlen);
 	return AMLRISK_OK;
 }
 
@@ -431,6 +437,7 @@ job_score(srv_writer *w, const srv_job *job)
 	srv_run *run = NULL;
 	srv_graph_info info;
 	srv_summary sum = {0};
+	srv_fence fence = {0};
 	srv_arena a;
 	double t0 = srv_mono_s();
 	int rv;
@@ -456,7 +463,7 @@ job_score(srv_writer *w, const srv_job *job)
 		snprintf(err, sizeof(err), "run config: %s", amlrisk_strerror(rv));
 		goto out;
 	}
-	if ((rv = writer_check(w, true, err, sizeof(err))) != 0)
+	if ((rv = writer_check(w, &fence, err, sizeof(err))) != 0)
 		goto out;
 	if ((rv = conn_get(w, err, sizeof(err))) != 0 ||
 	    (rv = srv_store_transition(w->conn, &sum, SRV_RUN_RUNNING, NULL, NULL, err,
@@ -466,8 +473,7 @@ job_score(srv_writer *w, const srv_job *job)
 	            "run_id=%lld wallets=%llu illicit=%llu watermark=%lld score_seconds=%.3f",
 	            (long long)sum.id, (unsigned long long)sum.wallets,
 	            (unsigned long long)sum.illicit, (long long)sum.watermark, sum.score_s);
-	if ((rv = srv_store_rows(w->conn, &sum, res, &w->cancel, w->conf.leader, err,
-	                         sizeof(err))) != 0) {
+	if ((rv = srv_store_rows(w->conn, &sum, res, &w->cancel, &fence, err, sizeof(err))) != 0) {
 		/* best effort: if the database is gone, the next job's recover() does it */
 		if (sum.status == SRV_RUN_RUNNING && conn_get(w, ferr, sizeof(ferr)) == 0)
 			srv_store_transition(w->conn, &sum, SRV_RUN_FAILED, err, NULL, ferr,
@@ -522,13 +528,14 @@ static void
 job_run(srv_writer *w, const srv_job *job, const char *startup_err)
 {
 	char msg[ERR_MAX + 64];
+	int rv;
 
 	if (atomic_load(&w->cancel)) {
 		job_fail(w, job, AMLRISK_ECANCELED, "the core server is shutting down");
 		return;
 	}
-	if (writer_check(w, false, msg, sizeof(msg)) != 0) {
-		job_fail(w, job, AMLRISK_ESTATE, msg);
+	if ((rv = writer_check(w, NULL, msg, sizeof(msg))) != 0) {
+		job_fail(w, job, rv, msg);
 		return;
 	}
 	if (!w->recovered || !w->latest_done) {
@@ -602,10 +609,12 @@ writer_main(void *arg)
 		if (changed)
 			role_changed(w);
 		if (follow_due) {
+			bool failed;
 			w->follow_at_ms = srv_mono_ms() + w->conf.follow_ms;
-			if (follow(w, err, sizeof(err)) != 0)
+			if ((failed = follow(w, err, sizeof(err)) != 0) && !w->follow_failing)
 				amlrisk_log(AMLRISK_LOG_WARN, "core", "follow.failed",
-				            "error=\"%s\"", err);
+				            "error=\"%s\" effect=\"retried every FOLLOW_MS\"", err);
+			w->follow_failing = failed;
 		}
 		if (atomic_load(&w->starting) && startup(w, err, sizeof(err)) != 0) {
 			w->retry_ms = w->retry_ms == 0

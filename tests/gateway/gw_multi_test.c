@@ -1,6 +1,7 @@
 /* gw_multi_test.c - several amlrisk-core instances on one database (issue 17):
  * exactly one writer, readers that follow its runs and refuse writes; the
- * writer killed with SIGKILL in the middle of storing a run (another takes
+ * writer's lock session ended while it stores a run (the run is fenced out:
+ * refused, failed, never completed); the writer killed with SIGKILL in the middle of storing a run (another takes
  * over, the half-written run is failed and never the latest, a new run
  * succeeds); a reader killed under read load through one gateway (no failed
  * request beyond the ones in flight, each a clear 503); writes sent to a
@@ -279,6 +280,65 @@ test_one_writer(void **st)
 	cluster_stop(conn);
 }
 
+/* Polls until run id has status, failing the test after ELECT_MS. */
+static void
+wait_status(PGconn *conn, int64_t id, const char *status)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM scoring_runs WHERE id = %lld AND status = '%s'",
+	         (long long)id, status);
+	for (int64_t end = th_now_ms() + ELECT_MS; th_db_int(conn, sql) != 1; usleep(20000)) {
+		if (th_now_ms() > end) {
+			dump_logs();
+			fail_msg("run %lld not %s", (long long)id, status);
+		}
+	}
+}
+
+/* Split brain, fenced: the writer's lock session is ended while it stores a
+ * run, its completing UPDATE held back (a table lock) until the session is
+ * gone. The run must not complete, whoever holds the lock by then (the same
+ * instance on a new session is a new term). */
+static void
+lock_lost_mid_store(PGconn *conn, int w)
+{
+	PGconn *hold = th_db_connect(cores[0].db_url);
+	int64_t running, lockpid;
+	char sql[128];
+	ts_bg bg;
+
+	ts_bg_score(&bg, &cores[w], "{\"illicit_ratio\":0.03}");
+	if (ts_wait_storing(conn, 120000) <= 0) {
+		dump_logs();
+		fail_msg("the run was never seen storing");
+	}
+	ts_exec(hold, "BEGIN");
+	ts_exec(hold, "LOCK TABLE scoring_runs IN EXCLUSIVE MODE");
+	running = th_db_int(conn, "SELECT max(id) FROM scoring_runs WHERE status = 'running'");
+	assert_true(running > 0);
+	lockpid = th_db_int(conn, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+	                          " AND database = (SELECT oid FROM pg_database"
+	                          " WHERE datname = current_database())");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)", (long long)lockpid);
+	ts_exec(conn, sql);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %lld",
+	         (long long)lockpid);
+	for (int64_t end = th_now_ms() + ELECT_MS; th_db_int(conn, sql) != 0; usleep(5000))
+		if (th_now_ms() > end)
+			fail_msg("backend %lld not gone", (long long)lockpid);
+	ts_exec(hold, "COMMIT");
+	PQfinish(hold);
+	ts_bg_join(&bg);
+	if (bg.rc != TS_PRECONDITION || strstr(bg.msg, "not the writer") == NULL) {
+		dump_logs();
+		fail_msg("a run whose writer lost its lock answered %d: %s", bg.rc, bg.msg);
+	}
+	wait_status(conn, running, "failed");
+	print_message("lock lost mid-store: run %lld refused (%s)\n", (long long)running, bg.msg);
+}
+
 static void
 test_writer_killed_mid_run(void **st)
 {
@@ -289,6 +349,9 @@ test_writer_killed_mid_run(void **st)
 	char urls[sizeof(list)];
 
 	(void)st;
+	wait_followed(multi_score(list));
+	lock_lost_mid_store(conn, w);
+	w = wait_writer();
 	wait_followed(multi_score(list));
 	ts_bg_score(&bg, &cores[w], "{\"illicit_ratio\":0.02}");
 	if (ts_wait_storing(conn, 120000) <= 0) {
@@ -307,19 +370,14 @@ test_writer_killed_mid_run(void **st)
 	              IDS[w2], (long long)(th_now_ms() - t0));
 	assert_int_not_equal(w2, w);
 	/* the new writer marked the half-written run failed; it never was the latest */
-	for (int64_t end = th_now_ms() + ELECT_MS;;) {
+	wait_status(conn, running, "failed");
+	{
 		char sql[160];
 		snprintf(sql, sizeof(sql),
-		         "SELECT count(*) FROM scoring_runs WHERE id = %lld AND status = 'failed'"
-		         " AND error LIKE 'interrupted%%'",
+		         "SELECT count(*) FROM scoring_runs WHERE id = %lld AND error LIKE "
+		         "'interrupted%%'",
 		         (long long)running);
-		if (th_db_int(conn, sql) == 1)
-			break;
-		if (th_now_ms() > end) {
-			dump_logs();
-			fail_msg("run %lld not marked failed", (long long)running);
-		}
-		usleep(20000);
+		assert_int_equal(th_db_int(conn, sql), 1);
 	}
 	latest = th_db_int(conn, "SELECT max(id) FROM scoring_runs WHERE status = 'completed'");
 	assert_true(latest < running);
