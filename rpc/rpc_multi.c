@@ -235,9 +235,9 @@ rpc_multi_read(rpc_multi *m, const ProtobufCServiceDescriptor *svc, const char *
 	unsigned start = atomic_fetch_add(&m->next, 1), tried = 0;
 	int rc = AML__V1__STATUS_CODE__UNAVAILABLE, i;
 
-	while ((i = pick(m, start, &tried)) >= 0) {
+	for (int attempt = 0; (i = pick(m, start, &tried)) >= 0; attempt++) {
 		int left = (int)(end - now_ms());
-		if (left <= 0 && tried != (1u << i))
+		if (left <= 0 && attempt > 0)
 			break; /* the deadline went on an earlier server: its answer stands */
 		if (left <= 0)
 			left = 1;
