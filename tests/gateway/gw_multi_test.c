@@ -1,12 +1,13 @@
 /* gw_multi_test.c - several amlrisk-core instances on one database (issue 17):
  * exactly one writer, readers that follow its runs and refuse writes; the
  * writer's lock session ended while it stores a run (the run is fenced out:
- * refused, failed, never completed); the writer killed with SIGKILL in the middle of storing a run (another takes
- * over, the half-written run is failed and never the latest, a new run
- * succeeds); a reader killed under read load through one gateway (no failed
- * request beyond the ones in flight, each a clear 503); writes sent to a
- * reader reach the writer (gateway, amlctl, rpc_multi); bad settings stop
- * each process at start. Real PostgreSQL, real processes. */
+ * refused, failed, never completed); the writer killed with SIGKILL in the
+ * middle of storing a run (another takes over, the half-written run is failed
+ * and never the latest, a new run succeeds); a reader killed under read load
+ * through one gateway (no failed request beyond the ones in flight, each a
+ * clear 503); writes sent to a reader reach the writer (gateway, amlctl,
+ * rpc_multi); bad settings stop each process at start. Real PostgreSQL, real
+ * processes. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
