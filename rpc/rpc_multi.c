@@ -136,14 +136,19 @@ rpc_multi_create(rpc_multi **out, const char *list, const rpc_client_opts *opts,
                  size_t whylen)
 {
 	rpc_multi *m = calloc(1, sizeof(*m));
+	rpc_client_opts o = opts != NULL ? *opts : (rpc_client_opts){0};
 	int rv;
 
 	if (m == NULL)
 		return AMLRISK_ENOMEM;
 	if ((rv = split(list, m->url, &m->n, why, whylen)) != AMLRISK_OK)
 		goto fail;
+	/* a request handed to a server that has just gone waits for a new
+	 * connection: with others to try, not for long */
+	if (m->n > 1 && o.send_timeout_ms == 0)
+		o.send_timeout_ms = RPC_MULTI_SEND_MS;
 	for (int i = 0; i < m->n; i++) {
-		if ((rv = rpc_client_create(&m->c[i], m->url[i], opts)) != AMLRISK_OK) {
+		if ((rv = rpc_client_create(&m->c[i], m->url[i], &o)) != AMLRISK_OK) {
 			snprintf(why, whylen, "%s: %s", m->url[i], amlrisk_strerror(rv));
 			goto fail;
 		}

@@ -16,6 +16,9 @@
 /* how long a write keeps trying the servers while none accepts it (a writer
  * being elected), within its own deadline */
 #define RPC_MULTI_WRITER_WAIT_MS 10000
+/* with several servers, a request waits at most this long to be sent to one
+ * (rpc_client_opts.send_timeout_ms) before the next one is tried */
+#define RPC_MULTI_SEND_MS 1000
 
 typedef struct rpc_multi rpc_multi;
 
