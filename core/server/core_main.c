@@ -195,9 +195,11 @@ out:
 	if (writer != NULL)
 		srv_writer_stop(writer);
 	rpc_server_destroy(srv);
-	/* the lock goes (the relay stops with it) before the writer it tells */
-	srv_leader_destroy(leader);
+	/* the lock goes (the relay stops with it) while the writer it tells is
+	 * there; the writer thread reads the role until it is joined */
+	srv_leader_stop(leader);
 	srv_writer_destroy(writer);
+	srv_leader_destroy(leader);
 	srv_relay_destroy(relay.relay);
 	srv_monitor_destroy(mon);
 	srv_db_destroy(db);

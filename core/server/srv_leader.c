@@ -256,17 +256,24 @@ srv_leader_start(srv_leader *l)
 }
 
 void
+srv_leader_stop(srv_leader *l)
+{
+	if (l == NULL || !l->started)
+		return;
+	pthread_mutex_lock(&l->mtx);
+	l->stop = true;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mtx);
+	pthread_join(l->thread, NULL);
+	l->started = false;
+}
+
+void
 srv_leader_destroy(srv_leader *l)
 {
 	if (l == NULL)
 		return;
-	if (l->started) {
-		pthread_mutex_lock(&l->mtx);
-		l->stop = true;
-		pthread_cond_broadcast(&l->cv);
-		pthread_mutex_unlock(&l->mtx);
-		pthread_join(l->thread, NULL);
-	}
+	srv_leader_stop(l);
 	PQfinish(l->conn);
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mtx);

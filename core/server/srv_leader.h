@@ -43,8 +43,12 @@ int srv_leader_create(srv_leader **out, const srv_leader_conf *conf);
 int srv_leader_listen(srv_leader *l, srv_leader_fn fn, void *arg);
 /* Starts the election thread. AMLRISK_ENOMEM. */
 int srv_leader_start(srv_leader *l);
-/* Stops the thread (a writer's listeners hear READER first) and closes the
- * lock session, which releases the lock. NULL is a no-op. */
+/* Stops the election thread (a writer's listeners hear READER) and closes the
+ * lock session, which releases the lock; the role stays READER and every
+ * query above still answers, so threads that read it may finish first.
+ * Idempotent; NULL is a no-op. */
+void srv_leader_stop(srv_leader *l);
+/* Stops (if not yet) and frees. NULL is a no-op. */
 void srv_leader_destroy(srv_leader *l);
 
 /* The current role; NULL (no election: a single core) is always the writer. */
