@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "rpc.h"
+#include "rpc_multi.h"
 
 typedef struct gw_metrics gw_metrics;
 typedef struct gw_static gw_static;
@@ -16,7 +17,7 @@ typedef struct gw_sse_hub gw_sse_hub;
 
 /* What every handler may use; built once in main, read-only while serving. */
 typedef struct gw_app {
-	rpc_client *rpc;       /* thread-safe; one shared connection to the core */
+	rpc_multi *rpc;        /* thread-safe; a connection to each core instance */
 	gw_metrics *metrics;   /* counters, updated with atomics */
 	const gw_static *docs; /* OpenAPI document and Swagger UI assets */
 	int rpc_timeout_ms;    /* deadline of a query RPC */

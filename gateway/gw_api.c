@@ -65,6 +65,15 @@ reply_rpc_error(gw_reply *rep, int code, const char *msg, int timeout_ms)
 	case AML__V1__STATUS_CODE__UNAVAILABLE:
 		gw_reply_error(rep, amlrisk_grpc_to_http(code), "core unavailable: %s", msg);
 		break;
+	case AML__V1__STATUS_CODE__FAILED_PRECONDITION:
+		if (strstr(msg, RPC_NOT_WRITER) != NULL) {
+			/* every instance was asked: none is the writer (one is being elected) */
+			gw_reply_error(rep, 503, "no core instance took the write: %s", msg);
+			break;
+		}
+		gw_reply_error(rep, amlrisk_grpc_to_http(code), "%s",
+		               msg[0] != '\0' ? msg : amlrisk_grpc_name(code));
+		break;
 	case AML__V1__STATUS_CODE__DEADLINE_EXCEEDED:
 		gw_reply_error(rep, amlrisk_grpc_to_http(code),
 		               "core did not answer within %d ms: %s", timeout_ms, msg);
@@ -89,13 +98,10 @@ call_sync(const gw_app *app, const char *method, const ProtobufCMessage *req,
 	if (long_call) {
 		rpc_call_opts o = {.timeout_ms = app->long_timeout_ms, .once = 1, .retries = 1};
 
-		return rpc_client_call_opts(app->rpc, svc, method, req, resp, &o, msg, msglen);
+		return rpc_multi_write(app->rpc, svc, method, req, resp, &o, msg, msglen);
 	}
-	if (app->coalesce) {
-		return rpc_client_call_coalesced(app->rpc, svc, method, req, resp,
-		                                 app->rpc_timeout_ms, msg, msglen);
-	}
-	return rpc_client_call(app->rpc, svc, method, req, resp, app->rpc_timeout_ms, msg, msglen);
+	return rpc_multi_read(app->rpc, svc, method, req, resp, app->rpc_timeout_ms, app->coalesce,
+	                      msg, msglen);
 }
 
 /* What an answer needs besides the core's message: the request's path
@@ -181,8 +187,8 @@ query_ax(const gw_request *rq, gw_reply *rep, const char *method, const Protobuf
 		*p = (pending){method, *ax, answer, rq->resume, rq->conn};
 		rq->suspend(rq->conn); /* before the call: its answer may come at once */
 		rep->deferred = 1;
-		rpc_client_call_async(app->rpc, svc, method, req, app->rpc_timeout_ms, query_done,
-		                      p);
+		rpc_multi_read_async(app->rpc, svc, method, req, app->rpc_timeout_ms, query_done,
+		                     p);
 		return;
 	}
 	code = call_sync(app, method, req, &resp, long_call, msg, sizeof(msg));

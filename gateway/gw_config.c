@@ -8,6 +8,7 @@
 #include "amlrisk_err.h"
 #include "gw_config.h"
 #include "rpc.h"
+#include "rpc_multi.h"
 
 #ifndef GW_DOCS_DIR_DEFAULT
 #define GW_DOCS_DIR_DEFAULT "gateway/node_modules/swagger-ui-dist"
@@ -31,7 +32,8 @@ static const opt opts[] = {
         {"--listen", "HTTP_LISTEN", OPT_STR, OFF(listen), 0, 0,
          "HOST:PORT to listen on (numeric IPv4; default " GW_LISTEN_DEFAULT ")"},
         {"--rpc-url", "RPC_URL", OPT_STR, OFF(rpc_url), 0, 0,
-         "the core's RPC address (default " RPC_DEFAULT_URL ")"},
+         "the core's RPC address, or several instances' comma-separated (reads spread "
+         "over them, writes go to the elected writer; default " RPC_DEFAULT_URL ")"},
         {"--rpc-tls-ca", "RPC_TLS_CA", OPT_STR, OFF(rpc_tls_ca), 0, 0,
          "tls+tcp:// RPC: the CA that signed the core's certificate"},
         {"--rpc-tls-cert-key", "RPC_TLS_CERT_KEY", OPT_STR, OFF(rpc_tls_cert_key), 0, 0,
@@ -157,6 +159,7 @@ listen_split(gw_config *cfg, const char *text, char *err, size_t errlen)
 int
 gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
+	char why[256];
 	size_t i;
 	int a, rv;
 
@@ -213,6 +216,10 @@ gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	}
 	if (cfg->rpc_url == NULL) {
 		cfg->rpc_url = RPC_DEFAULT_URL;
+	}
+	if (rpc_multi_check(cfg->rpc_url, why, sizeof(why)) != AMLRISK_OK) {
+		snprintf(err, errlen, "RPC_URL (--rpc-url): %s", why);
+		return AMLRISK_EINVAL;
 	}
 	if (cfg->docs_dir == NULL) {
 		cfg->docs_dir = GW_DOCS_DIR_DEFAULT;

@@ -282,13 +282,16 @@ gw_json_health(const Aml__V1__HealthResponse *h, int healthy, const char *detail
 		                 "ok", "core", "unavailable", "database", "unknown", "graph",
 		                 "latest_run", "detail", detail);
 	}
-	return with_live(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "status",
-	                           healthy ? "ok" : "degraded", "gateway", "ok", "core", h->status,
-	                           "database", h->database_ok ? "ok" : "error", "database_error",
-	                           json_opt(h->database_error), "graph",
+	return with_live(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:s, s:s, s:o}",
+	                           "status", healthy ? "ok" : "degraded", "gateway", "ok", "core",
+	                           h->status, "database", h->database_ok ? "ok" : "error",
+	                           "database_error", json_opt(h->database_error), "graph",
 	                           gw_json_graph_info(h->graph), "latest_run",
 	                           gw_json_run_summary(h->latest_run), "core_version", h->version,
-	                           "core_uptime_seconds", json_num(h->uptime_seconds)),
+	                           "core_uptime_seconds", json_num(h->uptime_seconds),
+	                           "core_instance", h->instance_id, "core_role",
+	                           h->role[0] != '\0' ? h->role : "writer", "core_writer",
+	                           json_opt(h->writer_id)),
 	                 h->live);
 }
 

@@ -82,10 +82,10 @@ main(int argc, char **argv)
 	ropts.tls_server_name = cfg.rpc_tls_server_name;
 	ropts.coalesce_batches = cfg.rpc_batches;
 	app.coalesce = cfg.rpc_batches > 0;
-	if ((rv = rpc_client_create(&app.rpc, cfg.rpc_url, &ropts)) != AMLRISK_OK) {
+	if ((rv = rpc_multi_create(&app.rpc, cfg.rpc_url, &ropts, err, sizeof(err))) !=
+	    AMLRISK_OK) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "gateway", "rpc.client_failed",
-		            "url=%s err=%s msg=\"%s\"", cfg.rpc_url, amlrisk_errname(rv),
-		            amlrisk_strerror(rv));
+		            "url=%s err=%s msg=\"%s\"", cfg.rpc_url, amlrisk_errname(rv), err);
 		goto out;
 	}
 	if ((rv = gw_metrics_create(&app.metrics)) != AMLRISK_OK ||
@@ -140,7 +140,7 @@ out:
 	gw_static_destroy(docs);
 	gw_metrics_destroy(app.metrics);
 	gw_topcache_destroy(app.topcache);
-	rpc_client_destroy(app.rpc);
+	rpc_multi_destroy(app.rpc);
 	if (status == 0) {
 		amlrisk_log(AMLRISK_LOG_INFO, "gateway", "stopped", "signal=%d", sig);
 	}

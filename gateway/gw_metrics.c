@@ -263,14 +263,14 @@ write_one(amlrisk_buf *b, const char *name, const char *help, amlrisk_metric_typ
 
 /* The RPC client's own counters: how many calls shared an exchange. */
 static void
-render_exchanges(const rpc_client *c, amlrisk_buf *b)
+render_exchanges(const rpc_multi *c, amlrisk_buf *b)
 {
 	rpc_client_stats_t st = {0};
 
 	if (c == NULL) {
 		return;
 	}
-	rpc_client_stats(c, &st);
+	rpc_multi_stats(c, &st);
 	write_one(b, "amlrisk_gateway_rpc_calls_total", "RiskService calls made.", AMLRISK_COUNTER,
 	          (double)st.calls);
 	write_one(b, "amlrisk_gateway_rpc_exchanges_total",

@@ -212,8 +212,8 @@ list_alerts(gw_sse_hub *h, int64_t after, uint32_t limit, Aml__V1__ListAlertsRes
 	req.after_id = after;
 	req.limit = limit;
 	*out = NULL;
-	return rpc_client_call(h->app->rpc, svc, "ListAlerts", &req.base, (ProtobufCMessage **)out,
-	                       h->app->rpc_timeout_ms, msg, msglen);
+	return rpc_multi_read(h->app->rpc, svc, "ListAlerts", &req.base, (ProtobufCMessage **)out,
+	                      h->app->rpc_timeout_ms, 0, msg, msglen);
 }
 
 /* Offers the alerts of r to one subscriber (only) or to all. Under mu. */

@@ -63,6 +63,11 @@ typedef struct rpc_client_opts {
 	const char *tls_server_name;   /* tls+tcp:// only: name to verify; default URL host */
 	const char *tls_cert_key_file; /* tls+tcp:// only: PEM with the client's certificate and
 	                                * key, for servers that require one */
+	int send_timeout_ms;  /* how long a request may wait to be handed to a connection, at
+	                       * most; default (0) its start deadline. A connection that has
+	                       * just gone can still count as connected for a moment: a
+	                       * request sent then waits for a new one, so a caller that has
+	                       * other servers to try (rpc_multi) sets this short */
 	int coalesce_batches; /* batches of coalesced calls out at once; default 1, at most 64 */
 	int coalesce_queue;   /* coalesced calls waiting for a batch, at most; beyond it a call
 	                       * fails RESOURCE_EXHAUSTED at once; default 4096, at most 65536 */

@@ -96,8 +96,8 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 	size_t recv_max;
 	int rv, err;
 
-	if (o->timeout_ms < 0 || o->start_timeout_ms < 0 || o->reconnect_min_ms < 0 ||
-	    o->reconnect_max_ms < 0 || o->coalesce_batches < 0 ||
+	if (o->timeout_ms < 0 || o->start_timeout_ms < 0 || o->send_timeout_ms < 0 ||
+	    o->reconnect_min_ms < 0 || o->reconnect_max_ms < 0 || o->coalesce_batches < 0 ||
 	    o->coalesce_batches > COALESCE_BATCHES_MAX || o->coalesce_queue < 0 ||
 	    o->coalesce_queue > COALESCE_QUEUE_MAX || strlen(url) >= sizeof(c->url) ||
 	    (o->caller != NULL && strlen(o->caller) >= sizeof(c->caller)) ||
@@ -107,6 +107,7 @@ client_setup(rpc_client *c, const char *url, const rpc_client_opts *o)
 	memcpy(c->url, url, strlen(url) + 1);
 	c->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : TIMEOUT_DEFAULT_MS;
 	c->start_ms = o->start_timeout_ms != 0 ? o->start_timeout_ms : START_DEFAULT_MS;
+	c->send_ms = o->send_timeout_ms;
 	c->co_max = o->coalesce_batches != 0 ? o->coalesce_batches : COALESCE_BATCHES_DEFAULT;
 	c->co_queue_max = o->coalesce_queue != 0 ? o->coalesce_queue : COALESCE_QUEUE_DEFAULT;
 	c->max_msg = o->max_msg != 0 ? o->max_msg : RPC_MAX_MSG_DEFAULT;
@@ -360,6 +361,21 @@ rpc_cli_left(nng_time deadline)
 	return now < deadline ? (nng_duration)(deadline - now) : NNG_DURATION_ZERO;
 }
 
+nng_duration
+rpc_cli_send_left(const rpc_client *c, nng_time start_deadline, int start_ms, int *ms)
+{
+	nng_duration left = rpc_cli_left(start_deadline);
+	int bound = start_ms;
+
+	if (c->send_ms > 0 && c->send_ms < left) {
+		left = c->send_ms;
+		bound = c->send_ms;
+	}
+	if (ms != NULL)
+		*ms = bound;
+	return left;
+}
+
 int
 rpc_cli_connected(rpc_client *c, nng_time deadline, bool wait, const char *label, char *msg,
                   size_t msglen)
@@ -418,16 +434,16 @@ rpc_client_connected(const rpc_client *c)
 static int
 call_exchange(rpc_client *c, call_req *cr, nng_ctx ctx, nng_aio *aio, nng_msg *out, nng_msg **in)
 {
-	int rv;
+	int rv, send_ms;
 
 	nng_aio_set_msg(aio, out);
-	nng_aio_set_timeout(aio, rpc_cli_left(cr->start_deadline));
+	nng_aio_set_timeout(aio, rpc_cli_send_left(c, cr->start_deadline, cr->start_ms, &send_ms));
 	nng_ctx_send(ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0) {
 		nng_msg_free(nng_aio_get_msg(aio)); /* a failed send leaves it with us */
 		nng_aio_set_msg(aio, NULL);
-		return rpc_cli_send_error(c, rv, cr->full, cr->start_ms, cr->msg, cr->msglen);
+		return rpc_cli_send_error(c, rv, cr->full, send_ms, cr->msg, cr->msglen);
 	}
 	nng_aio_set_timeout(aio, rpc_cli_left(cr->deadline));
 	nng_ctx_recv(ctx, aio);

@@ -53,6 +53,7 @@ struct rpc_client {
 	char url[URL_MAX];
 	atomic_uint_fast64_t next_id;
 	int start_ms; /* start_timeout_ms */
+	int send_ms;  /* send_timeout_ms; 0 = by the start deadline only */
 	/* the connection: pipes counts connections up (pipe events); settled is
 	 * set once the first attempt ended (first_err its NNG error, 0 = it
 	 * connected); conn_cv is signalled on both */
@@ -159,6 +160,9 @@ int rpc_cli_recv_error(rpc_client *c, int rv, const char *label, int timeout_ms,
 
 /* Time left before deadline, as an NNG timeout (zero once passed). */
 nng_duration rpc_cli_left(nng_time deadline);
+/* How long a send may wait: until start_deadline, and at most c's send_ms.
+ * *ms (may be NULL) gets the bound in milliseconds for the failure's message. */
+nng_duration rpc_cli_send_left(const rpc_client *c, nng_time start_deadline, int start_ms, int *ms);
 
 /* The coalescing part's set-up (after the socket is open) and teardown. */
 int rpc_co_init(rpc_client *c);

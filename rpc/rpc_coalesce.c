@@ -30,6 +30,7 @@ typedef struct batch_slot {
 	nng_time start_deadline; /* the latest of the members' start deadlines */
 	int timeout_ms;          /* that member's, for messages */
 	int start_ms;
+	int send_ms; /* what the send may wait (start_ms, or less: rpc_cli_send_left) */
 	char label[RPC_METHOD_MAX];
 	struct batch_slot *next; /* in c->co_free */
 } batch_slot;
@@ -130,7 +131,8 @@ slot_send(batch_slot *s, char *msg, size_t msglen)
 	}
 	s->receiving = false;
 	nng_aio_set_msg(s->aio, out);
-	nng_aio_set_timeout(s->aio, rpc_cli_left(s->start_deadline));
+	nng_aio_set_timeout(s->aio,
+	                    rpc_cli_send_left(c, s->start_deadline, s->start_ms, &s->send_ms));
 	nng_ctx_send(s->ctx, s->aio);
 	return AML__V1__STATUS_CODE__OK;
 }
@@ -250,7 +252,7 @@ slot_cb(void *arg)
 		if (!s->receiving) {
 			nng_msg_free(nng_aio_get_msg(s->aio)); /* a failed send leaves it with us */
 			nng_aio_set_msg(s->aio, NULL);
-			grpc = rpc_cli_send_error(s->c, rv, s->label, s->start_ms, msg,
+			grpc = rpc_cli_send_error(s->c, rv, s->label, s->send_ms, msg,
 			                          sizeof(msg));
 		} else {
 			grpc = rpc_cli_recv_error(s->c, rv, s->label, s->timeout_ms, msg, sizeof(msg));

@@ -3,6 +3,7 @@
 #include "ctl.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "amlrisk_cli.h"
 #include "amlrisk_err.h"
 #include "amlrisk_pg.h"
+#include "rpc_multi.h"
 #include "sql_migrate.h"
 
 #define TIMEOUT_READ_MS  10000
@@ -37,13 +39,13 @@ ctl_call(const ctl_args *a, const char *method, const ProtobufCMessage *req,
 {
 	rpc_client_opts o = {0};
 	/* the write calls run at most once, and once more with the same call id
-	 * should the connection drop while they run */
-	rpc_call_opts co = {.once = strcmp(method, "ReloadGraph") == 0 ||
-	                            strcmp(method, "RunScore") == 0,
-	                    .retries = 1};
-	rpc_client *c = NULL;
+	 * should the connection drop while they run; with several cores they go
+	 * to the writer */
+	bool write = strcmp(method, "ReloadGraph") == 0 || strcmp(method, "RunScore") == 0;
+	rpc_call_opts co = {.once = write, .retries = 1};
+	rpc_multi *m = NULL;
 	rpc_secret secret;
-	char msg[1024];
+	char msg[1024], why[512];
 	int rv;
 
 	if (rpc_secret_from_env(&secret, msg, sizeof(msg)) != 0)
@@ -54,13 +56,17 @@ ctl_call(const ctl_args *a, const char *method, const ProtobufCMessage *req,
 	o.tls_ca_file = getenv("RPC_TLS_CA");
 	o.tls_cert_key_file = getenv("RPC_TLS_CERT_KEY");
 	o.tls_server_name = getenv("RPC_TLS_SERVER_NAME");
-	if ((rv = rpc_client_create(&c, a->url, &o)) != 0) {
-		snprintf(msg, sizeof(msg), "cannot use %s: %s", a->url, amlrisk_strerror(rv));
+	if ((rv = rpc_multi_create(&m, a->url, &o, why, sizeof(why))) != 0) {
+		snprintf(msg, sizeof(msg), "--url / RPC_URL: %s", why);
 		return ctl_fail(a, amlrisk_errname(rv), msg);
 	}
-	rv = rpc_client_call_opts(c, &aml__v1__risk_service__descriptor, method, req, resp, &co,
-	                          msg, sizeof(msg));
-	rpc_client_destroy(c);
+	if (write)
+		rv = rpc_multi_write(m, &aml__v1__risk_service__descriptor, method, req, resp, &co,
+		                     msg, sizeof(msg));
+	else
+		rv = rpc_multi_read(m, &aml__v1__risk_service__descriptor, method, req, resp,
+		                    o.timeout_ms, 0, msg, sizeof(msg));
+	rpc_multi_destroy(m);
 	if (rv != 0)
 		return ctl_fail(a, amlrisk_grpc_name(rv), msg);
 	return 0;
@@ -191,6 +197,9 @@ cmd_health(const ctl_args *a)
 			ctl_kv("latest run", "none");
 		ctl_kv("version", "%s", r->version);
 		ctl_kv("uptime", "%.1f s", r->uptime_seconds);
+		if (r->role[0] != '\0')
+			ctl_kv("instance", "%s, %s (writer: %s)", r->instance_id, r->role,
+			       r->writer_id[0] != '\0' ? r->writer_id : "unknown");
 		if (r->rpc != NULL)
 			ctl_kv("rpc refused",
 			       "%llu unauthenticated, %llu malformed or too big, "

@@ -1,6 +1,7 @@
 /* core_main.c - amlrisk-core: wires options, the database pool, the health
  * monitor, the writer and the RiskService handlers to an RPC server, then
  * waits for SIGTERM/SIGINT and shuts down in dependency order. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "rpc.h"
 #include "srv_ctx.h"
 #include "srv_follow.h"
+#include "srv_leader.h"
 #include "srv_monitor.h"
 #include "srv_relay.h"
 #include "srv_retain.h"
@@ -35,6 +37,47 @@ auth_mode(const srv_opts *o)
 	return "none";
 }
 
+/* The outbox relay runs on the writer only: started when this instance is
+ * elected, stopped (in flight deliveries waited for) when it is not. The
+ * follower kicks it after a live update wrote alerts; the lock keeps a kick
+ * off a relay being stopped. */
+typedef struct relay_role {
+	const srv_opts *opts;
+	pthread_mutex_t lock;
+	srv_relay *relay; /* under lock: the election thread's, then main's */
+} relay_role;
+
+static void
+relay_on_role(void *arg, srv_role role)
+{
+	relay_role *r = arg;
+	int rv;
+
+	pthread_mutex_lock(&r->lock);
+	if (role == SRV_ROLE_WRITER && r->relay == NULL &&
+	    (rv = srv_relay_create(&r->relay, r->opts->database_url, r->opts->kafka,
+	                           r->opts->alerts_topic)) != 0)
+		amlrisk_log(AMLRISK_LOG_ERROR, "core", "relay.start_failed", "error=\"%s\"",
+		            amlrisk_strerror(rv));
+	if (role != SRV_ROLE_WRITER && r->relay != NULL) {
+		srv_relay_destroy(r->relay);
+		r->relay = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The follower's kick (srv_follow_kick_fn): wakes the relay when it runs. */
+static void
+relay_kick(void *arg)
+{
+	relay_role *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->relay != NULL)
+		srv_relay_kick(r->relay);
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* Waits for SIGTERM/SIGINT, looking at the RPC server once a second. */
 static int
 serve(const sigset_t *sigs, srv_rpcwatch *watch)
@@ -55,7 +98,9 @@ main(int argc, char **argv)
 	srv_state *state = NULL;
 	srv_db *db = NULL;
 	srv_monitor *mon = NULL;
-	srv_relay *relay = NULL;
+	relay_role relay = {&opts, PTHREAD_MUTEX_INITIALIZER, NULL};
+	srv_leader *leader = NULL;
+	srv_leader_conf lconf;
 	srv_writer *writer = NULL;
 	srv_follow *follow = NULL;
 	srv_metrics *metrics = NULL;
@@ -83,9 +128,16 @@ main(int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = &opts;
 	ctx.started_s = srv_mono_s();
-	wconf = (srv_writer_conf){opts.database_url, opts.score_threads, opts.labels_max, NULL,
-	                          &opts.retain};
-	if ((rv = srv_state_create(&state)) != 0) {
+	lconf = (srv_leader_conf){opts.database_url, opts.instance_id, opts.election_key,
+	                          opts.election_poll_ms};
+	wconf = (srv_writer_conf){.database_url = opts.database_url,
+	                          .threads = opts.score_threads,
+	                          .labels_max = opts.labels_max,
+	                          .follow_ms = opts.follow_ms,
+	                          .elect_poll_ms = opts.election_poll_ms,
+	                          .retain = &opts.retain};
+	if ((rv = srv_state_create(&state)) != 0 ||
+	    (rv = srv_leader_create(&leader, &lconf)) != 0) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.init_failed", "error=\"%s\"",
 		            amlrisk_strerror(rv));
 		goto out;
@@ -98,14 +150,17 @@ main(int argc, char **argv)
 		goto out;
 	}
 	wconf.metrics = metrics;
+	wconf.leader = leader;
 	if ((rv = srv_db_create(&db, opts.database_url, opts.db_pool, opts.statement_timeout_ms)) !=
 	            0 ||
 	    (rv = srv_monitor_create(&mon, opts.database_url, opts.health_ms, state)) != 0 ||
 	    (rv = srv_writer_create(&writer, &wconf, state)) != 0 ||
+	    (rv = srv_leader_listen(leader, srv_writer_on_role, writer)) != 0 ||
 	    (opts.live_on && opts.kafka != NULL &&
-	     (rv = srv_relay_create(&relay, opts.database_url, opts.kafka, opts.alerts_topic)) !=
-	             0) ||
-	    (rv = srv_follow_create(&follow, &opts, state, relay, metrics)) != 0) {
+	     (rv = srv_leader_listen(leader, relay_on_role, &relay)) != 0) ||
+	    (rv = srv_follow_create(&follow, &opts, state, leader, relay_kick, &relay, metrics)) !=
+	            0 ||
+	    (rv = srv_leader_start(leader)) != 0) {
 		amlrisk_log(AMLRISK_LOG_ERROR, "core", "server.init_failed", "error=\"%s\"",
 		            amlrisk_strerror(rv));
 		goto out;
@@ -113,6 +168,7 @@ main(int argc, char **argv)
 	ctx.state = state;
 	ctx.db = db;
 	ctx.writer = writer;
+	ctx.leader = leader;
 	srv_service_init(&ctx);
 	ropts.workers = opts.workers;
 	ropts.contexts = opts.contexts;
@@ -143,10 +199,10 @@ main(int argc, char **argv)
 	}
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "server.started",
 	            "version=%s listen=%s auth=%s workers=%d db_pool=%d score_threads=%u "
-	            "illicit_seed=%llu scoring_model=%s",
+	            "illicit_seed=%llu scoring_model=%s instance=%s",
 	            AMLRISK_VERSION, opts.listen, auth_mode(&opts), opts.workers, opts.db_pool,
 	            opts.score_threads, (unsigned long long)opts.illicit_seed,
-	            core_model_name(opts.scoring_model));
+	            core_model_name(opts.scoring_model), opts.instance_id);
 	if (opts.insecure && !rpc_url_is_local(opts.listen) &&
 	    strcmp(auth_mode(&opts), "none") == 0)
 		amlrisk_log(AMLRISK_LOG_WARN, "core", "server.insecure",
@@ -164,9 +220,13 @@ out:
 	if (writer != NULL)
 		srv_writer_stop(writer);
 	rpc_server_destroy(srv);
+	/* the lock goes (the relay stops with it) while the writer it tells is
+	 * there; the writer thread and the follower read the role until joined */
+	srv_leader_stop(leader);
 	srv_writer_destroy(writer);
 	srv_follow_destroy(follow); /* before the relay it kicks */
-	srv_relay_destroy(relay);
+	srv_leader_destroy(leader);
+	srv_relay_destroy(relay.relay);
 	srv_monitor_destroy(mon);
 	srv_db_destroy(db);
 	srv_metrics_destroy(metrics); /* before the state its scrapes read */

@@ -46,8 +46,9 @@ typedef struct srv_ctx {
 	srv_state *state;
 	srv_db *db;
 	srv_writer *writer;
-	rpc_server *rpc;  /* the server answering, for its counters in Health; may be NULL */
-	double started_s; /* monotonic */
+	srv_leader *leader; /* the election; NULL: always the writer */
+	rpc_server *rpc;    /* the server answering, for its counters in Health; may be NULL */
+	double started_s;   /* monotonic */
 } srv_ctx;
 
 /* Fills ctx->svc with the handlers; the other fields are the caller's. */

@@ -42,7 +42,9 @@ typedef struct notice {
 
 struct srv_follow {
 	const srv_opts *opts;
-	srv_relay *relay;     /* may be NULL */
+	srv_leader *leader;      /* may be NULL: always the writer */
+	srv_follow_kick_fn kick; /* may be NULL */
+	void *kick_arg;
 	srv_metrics *metrics; /* may be NULL */
 	srv_state *state;
 	srv_live *live; /* NULL: no live view */
@@ -259,14 +261,23 @@ live_round(srv_follow *f, core_graph *g, const srv_graph_info *info, char *err, 
 	srv_run *run = NULL;
 	uint32_t fired = 0;
 	int64_t wm;
+	srv_role role = srv_leader_role(f->leader);
+	bool record = role == SRV_ROLE_WRITER;
 	int rv;
 
-	if (srv_live_needs_load(f->live) &&
+	if (role == SRV_ROLE_ELECTING) {
+		/* the lock session is away (the database, say): the view waits at its
+		 * last good watermark rather than run ahead of what is recorded */
+		snprintf(err, errlen, "live: no writer elected yet");
+		return AMLRISK_EUNAVAIL;
+	}
+	if (record && srv_live_needs_load(f->live) &&
 	    (rv = srv_live_load(f->live, f->conn, &wm, err, errlen)) != 0)
 		return rv;
-	if (!srv_live_stale(f->live, g))
+	if (!srv_live_stale(f->live, g, record))
 		return AMLRISK_OK;
-	if ((rv = srv_live_update(f->live, f->conn, g, info, &run, &fired, err, errlen)) != 0)
+	if ((rv = srv_live_update(f->live, f->conn, g, info, record, &run, &fired, err, errlen)) !=
+	    0)
 		return rv;
 	amlrisk_log(f->info.watermark < 0 ? AMLRISK_LOG_INFO : AMLRISK_LOG_DEBUG, "core",
 	            f->info.watermark < 0 ? "live.built" : "live.updated",
@@ -281,8 +292,8 @@ live_round(srv_follow *f, core_graph *g, const srv_graph_info *info, char *err, 
 	f->info.alerts_waits = st.deferred;
 	notices_cover(f, f->info.watermark);
 	publish_info(f, run);
-	if (f->relay != NULL && fired > 0)
-		srv_relay_kick(f->relay);
+	if (f->kick != NULL && fired > 0)
+		f->kick(f->kick_arg);
 	return AMLRISK_OK;
 }
 
@@ -398,8 +409,8 @@ follow_main(void *arg)
 }
 
 int
-srv_follow_create(srv_follow **out, const srv_opts *o, srv_state *state, srv_relay *relay,
-                  srv_metrics *metrics)
+srv_follow_create(srv_follow **out, const srv_opts *o, srv_state *state, srv_leader *leader,
+                  srv_follow_kick_fn kick, void *kick_arg, srv_metrics *metrics)
 {
 	srv_follow *f = calloc(1, sizeof(*f));
 	int rv = AMLRISK_ENOMEM;
@@ -408,7 +419,9 @@ srv_follow_create(srv_follow **out, const srv_opts *o, srv_state *state, srv_rel
 		return AMLRISK_ENOMEM;
 	f->opts = o;
 	f->state = state;
-	f->relay = relay;
+	f->leader = leader;
+	f->kick = kick;
+	f->kick_arg = kick_arg;
 	f->metrics = metrics;
 	f->wake[0] = f->wake[1] = -1;
 	atomic_init(&f->stop, false);

@@ -21,6 +21,7 @@ struct srv_live {
 	bool loaded;              /* alert state read since start or the last failure */
 	core_run_result *last;    /* committed (one reference); NULL before the first */
 	core_run_result *pending; /* scored, not committed yet (one reference) */
+	bool unrecorded;          /* last was published by a non-writer, not committed */
 };
 
 int
@@ -90,9 +91,10 @@ srv_live_needs_load(const srv_live *lv)
 }
 
 bool
-srv_live_stale(const srv_live *lv, const core_graph *g)
+srv_live_stale(const srv_live *lv, const core_graph *g, bool record)
 {
-	return lv->last == NULL || core_run_result_graph(lv->last) != g;
+	return lv->last == NULL || core_run_result_graph(lv->last) != g ||
+	       (record && lv->unrecorded);
 }
 
 /* The run readers see: the result with a summary naming the live view. */
@@ -118,8 +120,8 @@ make_run(const srv_live *lv, core_run_result *res, const srv_graph_info *info, s
 }
 
 int
-srv_live_update(srv_live *lv, PGconn *c, core_graph *g, const srv_graph_info *info, srv_run **out,
-                uint32_t *fired, char *err, size_t errlen)
+srv_live_update(srv_live *lv, PGconn *c, core_graph *g, const srv_graph_info *info, bool record,
+                srv_run **out, uint32_t *fired, char *err, size_t errlen)
 {
 	core_labels *labels = NULL;
 	char *labels_json = NULL;
@@ -132,6 +134,8 @@ srv_live_update(srv_live *lv, PGconn *c, core_graph *g, const srv_graph_info *in
 		core_run_result_unref(lv->pending);
 		lv->pending = NULL;
 	}
+	if (lv->pending == NULL && lv->last != NULL && core_run_result_graph(lv->last) == g)
+		lv->pending = core_run_result_ref(lv->last); /* a reader's view, now recorded */
 	if (lv->pending == NULL) {
 		if (lv->cfg.use_labels && (rv = srv_load_labels(c, lv->labels_max, &labels,
 		                                                &labels_json, err, errlen)) != 0)
@@ -148,11 +152,16 @@ srv_live_update(srv_live *lv, PGconn *c, core_graph *g, const srv_graph_info *in
 		snprintf(err, errlen, "live: %s", amlrisk_strerror(rv));
 		goto out;
 	}
-	if ((rv = srv_alertgen_commit(lv->ag, c, prev, lv->pending, info->watermark, fired, err,
-	                              errlen)) != 0) {
+	if (!record) {
+		/* not the writer: the view is served, the writer records and alerts;
+		 * the stored state is read again before this instance records */
+		lv->loaded = false;
+	} else if ((rv = srv_alertgen_commit(lv->ag, c, prev, lv->pending, info->watermark, fired,
+	                                     err, errlen)) != 0) {
 		lv->loaded = false;
 		goto out;
 	}
+	lv->unrecorded = !record;
 	core_run_result_unref(lv->last);
 	lv->last = lv->pending;
 	lv->pending = NULL;

@@ -39,16 +39,20 @@ int srv_live_load(srv_live *lv, PGconn *c, int64_t *watermark, char *err, size_t
 /* Whether the stored state must be read before the next update. */
 bool srv_live_needs_load(const srv_live *lv);
 
-/* true when the last committed live result is not of version g. */
-bool srv_live_stale(const srv_live *lv, const core_graph *g);
+/* true when the last live result is not of version g, or (record) when it
+ * was published without being committed (this instance was not the writer). */
+bool srv_live_stale(const srv_live *lv, const core_graph *g, bool record);
 
 /* Scores g (borrowed; described by info) with the live config and, when it
- * uses labels, the labels read now on c; commits the update on c; on success
+ * uses labels, the labels read now on c; when record (this instance is the
+ * writer of several cores, or the only one) commits the update on c (a
+ * reader publishes its view without writing alerts or the live watermark,
+ * and reads the stored state again before it records); on success
  * *out gets a new run (id 0, one reference for the caller) of the result and
  * *fired the alerts written. On failure nothing is published and the last
  * good result stays; a database failure marks the stored state to be read
  * again. AMLRISK_EDB, AMLRISK_ENOMEM, AMLRISK_ETOOBIG (labels) with err. */
-int srv_live_update(srv_live *lv, PGconn *c, core_graph *g, const srv_graph_info *info,
+int srv_live_update(srv_live *lv, PGconn *c, core_graph *g, const srv_graph_info *info, bool record,
                     srv_run **out, uint32_t *fired, char *err, size_t errlen);
 
 /* The alert generator's counters (srv_alertgen_stats_get). */

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "amlrisk_cli.h"
 #include "amlrisk_err.h"
@@ -91,6 +92,16 @@ srv_opts_usage(FILE *f)
 	        "                          7d, 12h, 30m, 45s [RUN_RETENTION_OLDER_THAN; unset =\n"
 	        "                          off]; never the latest completed run of a model, a\n"
 	        "                          pinned run (amlctl runs pin) or a run being read\n"
+	        "  --instance-id ID        this instance's name in Health and in a refused\n"
+	        "                          write's message [CORE_INSTANCE_ID; <host>-<pid>]\n"
+	        "  --election-lock-key K   several cores on one database elect their one\n"
+	        "                          writer with pg_try_advisory_lock(K)\n"
+	        "                          [ELECTION_LOCK_KEY; %lld]\n"
+	        "  --election-poll-ms MS   a reader retries the lock, the writer checks its\n"
+	        "                          lock session, this often, 100..10000\n"
+	        "                          [ELECTION_POLL_MS; %d]\n"
+	        "  --follow-ms MS          a reader looks for a newer completed run this\n"
+	        "                          often, 100..600000 [FOLLOW_MS; 1000]\n"
 	        "  alerts are published by the outbox relay to ALERTS_TOPIC [risk.alerts] on\n"
 	        "  KAFKA_BOOTSTRAP_SERVERS (with a live view; unset = kept in risk_alerts)\n"
 	        "  --help, --version\n"
@@ -103,12 +114,15 @@ srv_opts_usage(FILE *f)
 	        "(not ipc://, not loopback) needs a secret or --tls-client-ca, or\n"
 	        "--insecure-rpc.\n"
 	        "Other environment: LOG_LEVEL (debug|info|warn|error).\n"
-	        "At start-up the server marks interrupted ('running') runs failed, loads the\n"
-	        "latest completed run from PostgreSQL, then loads the graph in the background.\n"
+	        "At start-up the server takes part in the writer election; the writer marks\n"
+	        "interrupted ('running') runs failed; every instance loads the latest completed\n"
+	        "run from PostgreSQL, then the graph in the background. Readers follow newer\n"
+	        "runs and refuse ReloadGraph/RunScore (FAILED_PRECONDITION, not the writer).\n"
 	        "SIGTERM/SIGINT: stops taking calls, cancels a run being stored, exits 0.\n",
 	        RPC_DEFAULT_URL, CORE_MODEL_HOP_NAME, CORE_MODEL_FLOW_NAME, CORE_MODEL_HOP_NAME,
 	        CORE_THREADS_MAX, LABELS_MAX_DEFAULT, CORE_EXPLAIN_WORK_DEFAULT,
-	        CORE_NEIGH_WORK_DEFAULT, SRV_RULES_MAX);
+	        CORE_NEIGH_WORK_DEFAULT, SRV_RULES_MAX, (long long)SRV_LEADER_KEY_DEFAULT,
+	        SRV_LEADER_POLL_DEFAULT);
 }
 
 /* Strict decimal in [lo, hi]. */
@@ -147,6 +161,9 @@ enum {
 	K_ALERTS_UPDATE,
 	K_ALERT_STATE,
 	K_LIVE_POLL,
+	K_ELECT_POLL,
+	K_ELECT_KEY,
+	K_FOLLOW,
 	K_COUNT
 };
 
@@ -166,6 +183,9 @@ static const knob KNOBS[K_COUNT] = {
         [K_ALERTS_UPDATE] = {"ALERTS_PER_UPDATE_MAX", "--alerts-per-update-max", 1, 100000},
         [K_ALERT_STATE] = {"ALERT_STATE_MAX", "--alert-state-max", 1000, 100000000},
         [K_LIVE_POLL] = {"LIVE_POLL_MS", "--live-poll-ms", 50, 60000},
+        [K_ELECT_POLL] = {"ELECTION_POLL_MS", "--election-poll-ms", 100, 10000},
+        [K_ELECT_KEY] = {"ELECTION_LOCK_KEY", "--election-lock-key", INT64_MIN + 1, INT64_MAX},
+        [K_FOLLOW] = {"FOLLOW_MS", "--follow-ms", 100, 600000},
 };
 
 static int
@@ -220,6 +240,15 @@ set_knob(srv_opts *o, int k, const char *name, const char *s)
 		break;
 	case K_LIVE_POLL:
 		o->live_poll_ms = (int)v;
+		break;
+	case K_ELECT_POLL:
+		o->election_poll_ms = (int)v;
+		break;
+	case K_ELECT_KEY:
+		o->election_key = v;
+		break;
+	case K_FOLLOW:
+		o->follow_ms = (int)v;
 		break;
 	}
 	return 0;
@@ -293,6 +322,32 @@ set_live(srv_opts *o, const live_raw *r)
 	return 0;
 }
 
+/* The instance id given (NULL: "<host>-<pid>", the host cut to 48 bytes). */
+static int
+set_instance(srv_opts *o, const char *id, const char *name)
+{
+	char host[256] = "core";
+
+	if (id != NULL) {
+		if (!srv_leader_id_valid(id)) {
+			fprintf(stderr,
+			        "amlrisk-core: %s: '%s' is not an instance id (1 to %d of "
+			        "A-Z a-z 0-9 . _ : -)\n",
+			        name, id, SRV_LEADER_ID_MAX);
+			return -1;
+		}
+		snprintf(o->instance_id, sizeof(o->instance_id), "%s", id);
+		return 0;
+	}
+	(void)gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	for (char *p = host; *p != '\0'; p++)
+		if (!srv_leader_id_valid((char[]){*p, '\0'}))
+			*p = '_';
+	snprintf(o->instance_id, sizeof(o->instance_id), "%.48s-%ld", host, (long)getpid());
+	return 0;
+}
+
 static int
 from_env(srv_opts *o, live_raw *live)
 {
@@ -358,6 +413,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		O_MARGIN,
 		O_KEEP,
 		O_AGE,
+		O_INSTANCE,
 		O_HELP,
 		O_VERSION,
 		O_KNOB
@@ -382,6 +438,10 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {"alerts-per-update-max", required_argument, NULL, O_KNOB + K_ALERTS_UPDATE},
 	        {"alert-state-max", required_argument, NULL, O_KNOB + K_ALERT_STATE},
 	        {"live-poll-ms", required_argument, NULL, O_KNOB + K_LIVE_POLL},
+	        {"election-poll-ms", required_argument, NULL, O_KNOB + K_ELECT_POLL},
+	        {"election-lock-key", required_argument, NULL, O_KNOB + K_ELECT_KEY},
+	        {"follow-ms", required_argument, NULL, O_KNOB + K_FOLLOW},
+	        {"instance-id", required_argument, NULL, O_INSTANCE},
 	        {"tls-cert-key", required_argument, NULL, O_CERT},
 	        {"tls-client-ca", required_argument, NULL, O_CLIENT_CA},
 	        {"insecure-rpc", no_argument, NULL, O_INSECURE},
@@ -396,12 +456,15 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	        {NULL, 0, NULL, 0},
 	};
 	char why[256];
+	const char *instance = getenv("CORE_INSTANCE_ID"), *instance_name = "CORE_INSTANCE_ID";
 	int c;
 	live_raw live = {.config_name = "LIVE_SCORING_CONFIG",
 	                 .rules_name = "ALERT_RULES",
 	                 .margin_name = "ALERT_REARM_MARGIN"};
 
 	memset(o, 0, sizeof(*o));
+	if (instance != NULL && *instance == '\0')
+		instance = NULL; /* an empty variable is an unset one, as everywhere */
 	o->database_url = "";
 	o->listen = RPC_DEFAULT_URL;
 	o->illicit_seed = 42;
@@ -422,6 +485,9 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 	o->alert_state_max = SRV_ALERT_STATE_DEFAULT;
 	o->live_poll_ms = 1000;
 	o->retain.keep = -1;
+	o->election_key = SRV_LEADER_KEY_DEFAULT;
+	o->election_poll_ms = SRV_LEADER_POLL_DEFAULT;
+	o->follow_ms = 1000;
 	if (from_env(o, &live) != 0)
 		return 2;
 	optind = 1;
@@ -478,6 +544,10 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 			if (srv_retain_set_age(&o->retain, "--run-retention-older-than", optarg) != 0)
 				return 2;
 			break;
+		case O_INSTANCE:
+			instance = optarg;
+			instance_name = "--instance-id";
+			break;
 		case O_HELP:
 			srv_opts_usage(stdout);
 			return 1;
@@ -498,7 +568,7 @@ srv_opts_parse(srv_opts *o, int argc, char **argv)
 		fprintf(stderr, "amlrisk-core: %s\n", why);
 		return 2;
 	}
-	if (set_live(o, &live) != 0)
+	if (set_live(o, &live) != 0 || set_instance(o, instance, instance_name) != 0)
 		return 2;
 	if (o->db_pool == 0)
 		o->db_pool = o->workers < 64 ? o->workers : 64;

@@ -10,6 +10,7 @@
 #include "amlrisk_retain.h"
 #include "core_engine.h"
 #include "rpc.h"
+#include "srv_leader.h"
 #include "srv_rules.h"
 
 typedef struct srv_opts {
@@ -43,6 +44,10 @@ typedef struct srv_opts {
 	uint32_t alerts_per_update_max; /* ALERTS_PER_UPDATE_MAX (copied into rules) */
 	uint32_t alert_state_max;       /* ALERT_STATE_MAX (copied into rules) */
 	amlrisk_retain retain;          /* RUN_RETENTION_KEEP, _OLDER_THAN; no rule = off */
+	char instance_id[SRV_LEADER_ID_MAX + 1]; /* CORE_INSTANCE_ID; default host-pid */
+	int64_t election_key;                    /* ELECTION_LOCK_KEY: the advisory lock's key */
+	int election_poll_ms;                    /* ELECTION_POLL_MS */
+	int follow_ms;                           /* FOLLOW_MS: a reader's look for a newer run */
 } srv_opts;
 
 /* Fills o from the environment and argv (borrowed: strings point into them).

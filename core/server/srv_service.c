@@ -73,7 +73,7 @@ SRV_HANDLER(health, HealthRequest, HealthResponse)
 {
 	srv_ctx *ctx = (srv_ctx *)service;
 	Aml__V1__HealthResponse resp = AML__V1__HEALTH_RESPONSE__INIT;
-	char dberr[256];
+	char dberr[256], writer[SRV_LEADER_ID_MAX + 1];
 	srv_graph_info info;
 	core_graph *g = srv_state_graph(ctx->state, &info);
 	srv_run *latest = srv_state_latest(ctx->state, NULL);
@@ -92,6 +92,10 @@ SRV_HANDLER(health, HealthRequest, HealthResponse)
 		resp.latest_run = srv_msg_run(&a, srv_run_summary(latest));
 	resp.live = srv_msg_live_state(&a, ctx->state, NULL);
 	resp.version = AMLRISK_VERSION;
+	resp.instance_id = (char *)srv_leader_instance(ctx->leader);
+	resp.role = (char *)srv_role_name(srv_leader_role(ctx->leader));
+	srv_leader_writer_id(ctx->leader, writer, sizeof(writer));
+	resp.writer_id = writer;
 	resp.uptime_seconds = srv_mono_s() - ctx->started_s;
 	if (ctx->rpc != NULL) {
 		rpc_server_stats(ctx->rpc, &st);
@@ -116,7 +120,11 @@ submit(srv_ctx *ctx, const srv_job *job, const char *what)
 {
 	int rv = srv_writer_submit(ctx->writer, job);
 
-	if (rv == AMLRISK_EBUSY)
+	if (rv == AMLRISK_ESTATE) {
+		char why[SRV_ERR_MAX];
+		srv_leader_refusal(ctx->leader, why, sizeof(why));
+		rpc_call_fail(job->closure_data, rv, "%s refused: %s", what, why);
+	} else if (rv == AMLRISK_EBUSY)
 		rpc_call_fail(
 		        job->closure_data, rv,
 		        "%s refused: a ReloadGraph or RunScore is already running (one writer at"

@@ -244,7 +244,7 @@ out:
 
 int
 srv_store_rows(PGconn *c, srv_summary *sum, const core_run_result *res, const atomic_bool *cancel,
-               char *err, size_t errlen)
+               const srv_fence *fence, char *err, size_t errlen)
 {
 	static const char *COPY_HOP = "COPY risk_scores (run_id, wallet, risk_score, exposures,"
 	                              " exposures_json, in_degree, out_degree, is_illicit)"
@@ -272,7 +272,11 @@ srv_store_rows(PGconn *c, srv_summary *sum, const core_run_result *res, const at
 	if ((rv = copy_rv) != 0)
 		goto out;
 	sum->store_s = srv_mono_s() - t0;
-	if ((rv = srv_store_transition(c, sum, SRV_RUN_COMPLETED, NULL, NULL, err, errlen)) != 0)
+	/* the fence before the update says why clearly; after it (the row now
+	 * locked, so a new writer's recovery waits on it) it closes the window */
+	if ((rv = srv_leader_fence(fence, c, err, errlen)) != 0 ||
+	    (rv = srv_store_transition(c, sum, SRV_RUN_COMPLETED, NULL, NULL, err, errlen)) != 0 ||
+	    (rv = srv_leader_fence(fence, c, err, errlen)) != 0)
 		goto out;
 	if ((rv = srv_db_exec(c, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, errlen)) != 0) {
 		/* the outcome is unknown when the connection died during COMMIT; a

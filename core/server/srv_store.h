@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "core_engine.h"
+#include "srv_leader.h"
 #include "srv_run.h"
 
 /* Moves a run to state to, the one function that changes scoring_runs.status:
@@ -28,10 +29,12 @@ int srv_store_transition(PGconn *c, srv_summary *sum, srv_run_status to, const c
 /* Stores every wallet of res as risk_scores rows of run sum->id with COPY and
  * completes the run in the same transaction. Stops with AMLRISK_ECANCELED when
  * *cancel becomes true. On failure nothing of it is visible (the caller marks
- * the run failed). Sets sum->store_s and, on success, status/completed_us.
- * AMLRISK_EDB, AMLRISK_ENOMEM, AMLRISK_ECANCELED. */
+ * the run failed). With fence, the completing transaction commits only if this
+ * instance still holds the election lock of the term the run began in
+ * (srv_leader_fence: AMLRISK_ESTATE otherwise). Sets sum->store_s and, on success,
+ * status/completed_us. AMLRISK_EDB, AMLRISK_ENOMEM, AMLRISK_ECANCELED. */
 int srv_store_rows(PGconn *c, srv_summary *sum, const core_run_result *res,
-                   const atomic_bool *cancel, char *err, size_t errlen);
+                   const atomic_bool *cancel, const srv_fence *fence, char *err, size_t errlen);
 
 /* The exposures_json text of one wallet into buf: [{"hop":k,"weight":w_k,
  * "illicit_count":c_k},...]. Returns the length, or 0 when buf is too small. */

@@ -5,6 +5,7 @@
 #include "srv_writer.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,10 +26,12 @@
 #include "srv_store.h"
 #include "srv_time.h"
 
-#define ERR_MAX       512
-#define RETRY_MIN_MS  500
-#define RETRY_MAX_MS  10000
-#define TX_SOURCE_MAX 160
+#define ERR_MAX             512
+#define RETRY_MIN_MS        500
+#define RETRY_MAX_MS        10000
+#define TX_SOURCE_MAX       160
+#define STARTUP_ELECTION_MS 5000 /* start-up waits this long for the first election */
+#define ELECT_WAIT_MIN_MS   1000 /* + 4 polls: a write waits for a lost lock to come back */
 
 struct srv_writer {
 	srv_writer_conf conf;
@@ -43,6 +46,7 @@ struct srv_writer {
 	bool has_job;     /* job is queued */
 	bool running_job; /* a job is being run */
 	bool stopping;
+	bool role_changed; /* the election changed this instance's role */
 	atomic_bool cancel;
 
 	/* start-up progress (writer thread), and its retry schedule */
@@ -50,6 +54,8 @@ struct srv_writer {
 	bool recovered, latest_done, attach_done;
 	int retry_ms;
 	long long retry_at_ms;
+	long long follow_at_ms; /* a reader's next look for a newer completed run */
+	bool follow_failing;    /* its last look failed (logged once, not each time) */
 };
 
 /* The writer's connection, redialled when lost. */
@@ -143,6 +149,69 @@ out:
 	return rv;
 }
 
+/* Makes g (a reference is taken) the graph in memory when it is newer: a
+ * reader following the writer's runs has no other way to see new transactions. */
+static void
+keep_newer_graph(srv_writer *w, core_graph *g, const srv_graph_info *info)
+{
+	srv_graph_info cur;
+	core_graph *have = srv_state_graph(w->state, &cur);
+
+	if (have == NULL || cur.watermark < info->watermark)
+		srv_state_set_graph(w->state, core_graph_ref(g), info);
+	core_graph_unref(have);
+}
+
+/* A reader's step: when the newest completed run is not the one in memory,
+ * start-up's run steps are done again for it (its rows, then its rebuild). */
+static int
+follow(srv_writer *w, char *err, size_t errlen)
+{
+	srv_arena a;
+	srv_summary sum;
+	bool known;
+	srv_run *cur = srv_state_latest(w->state, &known);
+	int64_t have = cur != NULL ? srv_run_summary(cur)->id : 0, newest = 0;
+	int rv;
+
+	srv_run_unref(cur);
+	srv_arena_init(&a, 0);
+	if ((rv = conn_get(w, err, errlen)) == 0 &&
+	    (rv = srv_runs_latest(w->conn, &a, &sum, err, errlen)) == 0)
+		newest = sum.id;
+	srv_arena_free(&a);
+	if (rv != AMLRISK_OK && rv != AMLRISK_ENOTFOUND)
+		return rv;
+	if (known && newest != have) {
+		amlrisk_log(AMLRISK_LOG_INFO, "core", "follow.newer_run", "run_id=%lld had=%lld",
+		            (long long)newest, (long long)have);
+		w->latest_done = w->attach_done = false;
+		w->retry_ms = 0;
+		w->retry_at_ms = srv_mono_ms();
+		atomic_store(&w->starting, 1);
+	}
+	return AMLRISK_OK;
+}
+
+/* On the writer thread after the election changed the role: a new writer
+ * marks the runs its predecessor left running failed and loads the latest
+ * completed run if it is newer than the one followed; one that lost the lock
+ * will have to do the same should it win again. */
+static void
+role_changed(srv_writer *w)
+{
+	char err[ERR_MAX];
+
+	w->recovered = false;
+	if (srv_leader_is_writer(w->conf.leader)) {
+		w->retry_ms = 0;
+		w->retry_at_ms = srv_mono_ms();
+		atomic_store(&w->starting, 1);
+		if (follow(w, err, sizeof(err)) != 0)
+			amlrisk_log(AMLRISK_LOG_WARN, "core", "follow.failed", "error=\"%s\"", err);
+	}
+}
+
 /* Start-up step: rescore the latest run from its stored config, labels and
  * watermark, so ExplainWallet and WalletGraph have the engine's result (the
  * spec makes the stored results reproducible this way). */
@@ -168,6 +237,7 @@ latest_attach(srv_writer *w, char *err, size_t errlen)
 		g = NULL;
 		if ((rv = load_graph(w, sum->watermark, "latest_run", &g, &info, err, errlen)) != 0)
 			goto out;
+		keep_newer_graph(w, g, &info);
 	}
 	if (srv_run_config(latest)->use_labels &&
 	    ((rv = conn_get(w, err, errlen)) != 0 ||
@@ -217,7 +287,8 @@ startup(srv_writer *w, char *err, size_t errlen)
 	core_graph *g;
 	int rv;
 
-	if (!w->recovered) {
+	if (!w->recovered && srv_leader_is_writer(w->conf.leader)) {
+		/* a reader never marks runs: they may be the writer's, in progress */
 		if ((rv = recover(w, err, errlen)) != 0)
 			return rv;
 		w->recovered = true;
@@ -241,6 +312,41 @@ startup(srv_writer *w, char *err, size_t errlen)
 	}
 	atomic_store(&w->starting, 0);
 	amlrisk_log(AMLRISK_LOG_INFO, "core", "startup.done", "ok=1");
+	return AMLRISK_OK;
+}
+
+/* Whether this instance may write now. A role lost with the lock session (a
+ * database restart ends every session) is given a moment to come back
+ * (srv_leader_settle); with fence, the lock is also checked in pg_locks on the
+ * writer's connection (the election thread may not have noticed a loss yet)
+ * and *fence gets the term the write begins in.
+ * AMLRISK_ESTATE (a reader) or AMLRISK_EUNAVAIL (no writer elected) with the
+ * refusal (srv_leader_refusal), AMLRISK_EDB; err set. */
+static int
+writer_check(srv_writer *w, srv_fence *fence, char *err, size_t errlen)
+{
+	srv_leader *l = w->conf.leader;
+	int wait_ms = 4 * w->conf.elect_poll_ms + ELECT_WAIT_MIN_MS, rv;
+
+	if (l == NULL)
+		return AMLRISK_OK;
+	if (srv_leader_role(l) == SRV_ROLE_ELECTING)
+		srv_leader_settle(l, wait_ms);
+	if (srv_leader_is_writer(l) && fence != NULL) {
+		if ((rv = conn_get(w, err, errlen)) != 0)
+			return rv;
+		*fence = (srv_fence){l, srv_leader_term(l)};
+		rv = srv_leader_fence(fence, w->conn, err, errlen);
+		/* the lock gone but the election thread not yet aware: give it its moment */
+		if (rv == AMLRISK_ESTATE && srv_leader_settle(l, wait_ms) == SRV_ROLE_WRITER) {
+			*fence = (srv_fence){l, srv_leader_term(l)};
+			rv = srv_leader_fence(fence, w->conn, err, errlen);
+		}
+		if (rv != AMLRISK_OK)
+			return rv;
+	}
+	if (!srv_leader_is_writer(l))
+		return srv_leader_refusal(l, err, errlen);
 	return AMLRISK_OK;
 }
 
@@ -332,6 +438,7 @@ job_score(srv_writer *w, const srv_job *job)
 	srv_run *run = NULL;
 	srv_graph_info info;
 	srv_summary sum = {0};
+	srv_fence fence = {0};
 	srv_arena a;
 	double t0 = srv_mono_s();
 	int rv;
@@ -357,6 +464,8 @@ job_score(srv_writer *w, const srv_job *job)
 		snprintf(err, sizeof(err), "run config: %s", amlrisk_strerror(rv));
 		goto out;
 	}
+	if ((rv = writer_check(w, &fence, err, sizeof(err))) != 0)
+		goto out;
 	if ((rv = conn_get(w, err, sizeof(err))) != 0 ||
 	    (rv = srv_store_transition(w->conn, &sum, SRV_RUN_RUNNING, NULL, NULL, err,
 	                               sizeof(err))) != 0)
@@ -365,7 +474,7 @@ job_score(srv_writer *w, const srv_job *job)
 	            "run_id=%lld wallets=%llu illicit=%llu watermark=%lld score_seconds=%.3f",
 	            (long long)sum.id, (unsigned long long)sum.wallets,
 	            (unsigned long long)sum.illicit, (long long)sum.watermark, sum.score_s);
-	if ((rv = srv_store_rows(w->conn, &sum, res, &w->cancel, err, sizeof(err))) != 0) {
+	if ((rv = srv_store_rows(w->conn, &sum, res, &w->cancel, &fence, err, sizeof(err))) != 0) {
 		/* best effort: if the database is gone, the next job's recover() does it */
 		if (sum.status == SRV_RUN_RUNNING && conn_get(w, ferr, sizeof(ferr)) == 0)
 			srv_store_transition(w->conn, &sum, SRV_RUN_FAILED, err, NULL, ferr,
@@ -421,15 +530,26 @@ static void
 job_run(srv_writer *w, const srv_job *job, const char *startup_err)
 {
 	char msg[ERR_MAX + 64];
+	int rv;
 
 	if (atomic_load(&w->cancel)) {
 		job_fail(w, job, AMLRISK_ECANCELED, "the core server is shutting down");
 		return;
 	}
-	if (!w->recovered || !w->latest_done) {
-		snprintf(msg, sizeof(msg), "start-up is not complete: %s", startup_err);
-		job_fail(w, job, AMLRISK_EUNAVAIL, msg);
+	if ((rv = writer_check(w, NULL, msg, sizeof(msg))) != 0) {
+		job_fail(w, job, rv, msg);
 		return;
+	}
+	if (!w->recovered || !w->latest_done) {
+		/* elected a moment ago (the lock back after a database restart, say):
+		 * the writer's start-up steps come first, once more now */
+		char err[ERR_MAX];
+		snprintf(err, sizeof(err), "%s", startup_err);
+		if (startup(w, err, sizeof(err)) != 0) {
+			snprintf(msg, sizeof(msg), "start-up is not complete: %s", err);
+			job_fail(w, job, AMLRISK_EUNAVAIL, msg);
+			return;
+		}
 	}
 	if (job->kind == SRV_JOB_RELOAD)
 		job_reload(w, job);
@@ -443,25 +563,37 @@ writer_main(void *arg)
 	srv_writer *w = arg;
 	char err[ERR_MAX];
 
+	/* start-up marks interrupted runs failed only as the writer: know the role first */
+	srv_leader_wait(w->conf.leader, STARTUP_ELECTION_MS);
 	for (;;) {
 		srv_job job;
-		bool have = false, stop;
+		bool have = false, stop, changed, follow_due = false;
 		pthread_mutex_lock(&w->mtx);
 		for (;;) {
-			bool due = atomic_load(&w->starting) && srv_mono_ms() >= w->retry_at_ms;
+			long long now = srv_mono_ms(), wake = LLONG_MAX;
 			struct timespec ts;
-			long long wait;
-			if (w->stopping || w->has_job || due)
+			if (w->stopping || w->has_job || w->role_changed)
 				break;
-			if (!atomic_load(&w->starting)) {
+			if (atomic_load(&w->starting)) {
+				if (now >= w->retry_at_ms)
+					break;
+				wake = w->retry_at_ms;
+			} else if (w->conf.leader != NULL &&
+			           !srv_leader_is_writer(w->conf.leader)) {
+				if ((follow_due = now >= w->follow_at_ms))
+					break;
+				wake = w->follow_at_ms;
+			}
+			if (wake == LLONG_MAX) {
 				pthread_cond_wait(&w->cv, &w->mtx);
 				continue;
 			}
-			wait = w->retry_at_ms - srv_mono_ms();
-			srv_deadline(&ts, wait);
+			srv_deadline(&ts, wake - now);
 			pthread_cond_timedwait(&w->cv, &w->mtx, &ts);
 		}
 		stop = w->stopping;
+		changed = w->role_changed;
+		w->role_changed = false;
 		if (w->has_job) {
 			job = w->job;
 			have = true;
@@ -476,6 +608,16 @@ writer_main(void *arg)
 			break;
 		}
 		snprintf(err, sizeof(err), "database not reached yet");
+		if (changed)
+			role_changed(w);
+		if (follow_due) {
+			bool failed;
+			w->follow_at_ms = srv_mono_ms() + w->conf.follow_ms;
+			if ((failed = follow(w, err, sizeof(err)) != 0) && !w->follow_failing)
+				amlrisk_log(AMLRISK_LOG_WARN, "core", "follow.failed",
+				            "error=\"%s\" effect=\"retried every FOLLOW_MS\"", err);
+			w->follow_failing = failed;
+		}
 		if (atomic_load(&w->starting) && startup(w, err, sizeof(err)) != 0) {
 			w->retry_ms = w->retry_ms == 0
 			                      ? RETRY_MIN_MS
@@ -523,6 +665,8 @@ srv_writer_submit(srv_writer *w, const srv_job *job)
 	pthread_mutex_lock(&w->mtx);
 	if (w->stopping)
 		rv = AMLRISK_ECANCELED;
+	else if (srv_leader_role(w->conf.leader) == SRV_ROLE_READER)
+		rv = AMLRISK_ESTATE;
 	else if (w->has_job || w->running_job)
 		rv = AMLRISK_EBUSY;
 	else {
@@ -557,6 +701,18 @@ srv_writer_destroy(srv_writer *w)
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mtx);
 	free(w);
+}
+
+void
+srv_writer_on_role(void *arg, srv_role role)
+{
+	srv_writer *w = arg;
+
+	(void)role;
+	pthread_mutex_lock(&w->mtx);
+	w->role_changed = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mtx);
 }
 
 int

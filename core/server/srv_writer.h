@@ -10,6 +10,7 @@
 #include "aml/v1/risk_service.pb-c.h"
 #include "amlrisk_retain.h"
 #include "core_engine.h"
+#include "srv_leader.h"
 #include "srv_metrics.h"
 #include "srv_state.h"
 
@@ -32,7 +33,10 @@ typedef struct srv_writer_conf {
 	const char *database_url; /* borrowed; outlives the writer */
 	unsigned threads;         /* graph build and scoring */
 	size_t labels_max;
-	srv_metrics *metrics;         /* borrowed; NULL: metrics off */
+	srv_metrics *metrics; /* borrowed; NULL: metrics off */
+	srv_leader *leader;   /* borrowed; the election (NULL: always the writer) */
+	int follow_ms;        /* a reader looks for a newer completed run this often */
+	int elect_poll_ms;    /* the election's poll period */
 	const amlrisk_retain *retain; /* borrowed; NULL or no rule: no retention */
 } srv_writer_conf;
 
@@ -41,7 +45,8 @@ typedef struct srv_writer srv_writer;
 /* Starts the writer thread, which begins with start-up work. Borrows state. */
 int srv_writer_create(srv_writer **out, const srv_writer_conf *conf, srv_state *state);
 
-/* Queues job. AMLRISK_EBUSY when a ReloadGraph or RunScore is already running
+/* Queues job. AMLRISK_ESTATE when another instance is the writer;
+ * AMLRISK_EBUSY when a ReloadGraph or RunScore is already running
  * or queued (start-up work does not count: a job waits for it), AMLRISK_ECANCELED
  * when stopping. On success the writer owns the answer; on failure the caller
  * still does. */
@@ -53,6 +58,12 @@ int srv_writer_submit(srv_writer *w, const srv_job *job);
 void srv_writer_stop(srv_writer *w);
 /* Stops (if not yet) and joins the thread, then frees. NULL is a no-op. */
 void srv_writer_destroy(srv_writer *w);
+
+/* srv_leader_fn: the election changed the role (arg is the writer). A new
+ * writer marks runs left running failed and loads the newest completed run
+ * before its first job; a reader follows completed runs (every follow_ms) and
+ * refuses ReloadGraph and RunScore with AMLRISK_ESTATE "not the writer; ...". */
+void srv_writer_on_role(void *arg, srv_role role);
 
 /* 1 while start-up work is still to do (or being retried). */
 int srv_writer_starting(srv_writer *w);

@@ -167,7 +167,7 @@ def main():
         st, flow = http("POST", base + "/run-score", {"model": "flow_exposure/v1"})
         assert st == 200, f"flow run: {st} {flow}"
         # the hop run pinned, as `amlctl runs pin` does: the runs page marks it
-        psql(url, f"UPDATE scoring_runs SET pinned = true WHERE id = {int(hop['run_id'])}")
+        psql(pf.url, f"UPDATE scoring_runs SET pinned = true WHERE id = {int(hop['run_id'])}")
         wallet, sources, where = launderer(base, truth, labels, flow["run_id"])
         print(f"planted {where[2]} {wallet} of {where[0]} #{where[1]}, labelled source(s) {sources}", flush=True)
 

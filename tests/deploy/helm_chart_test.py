@@ -88,17 +88,29 @@ check(p.returncode != 0 and "set database.url (DATABASE_URL)" in p.stderr,
 objs, docs = render("database.url=" + URL)
 kinds = sorted({k for k, _ in objs})
 print("default render:", kinds)
-check(kinds == ["ConfigMap", "Deployment", "Job", "Secret", "Service"], f"default kinds {kinds}")
+check(kinds == ["ConfigMap", "Deployment", "Job", "Secret", "Service", "StatefulSet"],
+      f"default kinds {kinds}")
 check(not any(k == "ServiceMonitor" for k, _ in objs), "no ServiceMonitor by default")
-core = objs[("Deployment", "rel-amlrisk-core")]
+core = objs[("StatefulSet", "rel-amlrisk-core")]
 cons = objs[("Deployment", "rel-amlrisk-consumer")]
 gw = objs[("Deployment", "rel-amlrisk-gateway")]
 job = objs[("Job", "rel-amlrisk-migrate")]
 sec = objs[("Secret", "rel-amlrisk-secrets")]
 cm = objs[("ConfigMap", "rel-amlrisk-config")]["data"]
 
-check(core["spec"]["replicas"] == 1, "core: 1 replica by default")
-check(core["spec"]["strategy"]["type"] == "Recreate", "core: Recreate (never two at once)")
+check(core["spec"]["replicas"] == 2, "core: 2 instances by default (one elected writer)")
+check(core["spec"]["serviceName"] == "rel-amlrisk-core-peers", "core: governing Service")
+check(core["spec"]["podManagementPolicy"] == "Parallel", "core: instances start together")
+peers = objs[("Service", "rel-amlrisk-core-peers")]["spec"]
+check(peers["clusterIP"] == "None" and peers["publishNotReadyAddresses"] is True,
+      "core peers: headless, names published before ready")
+check(objs[("Service", "rel-amlrisk-core")]["spec"]["type"] == "ClusterIP",
+      "core: one Service address for amlctl")
+cenv = env_of(container(core))
+check(cenv["CORE_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name",
+      "core: CORE_INSTANCE_ID from the pod name")
+check(cenv["ELECTION_POLL_MS"]["value"] == "500" and cenv["FOLLOW_MS"]["value"] == "1000",
+      "core: election settings")
 check(cons["spec"]["replicas"] == 4, "consumer replicas = kafka.partitions (4)")
 ce = env_of(container(cons))
 check(ce["CONSUMER_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name",
@@ -111,7 +123,8 @@ check(g["readinessProbe"]["timeoutSeconds"] == 1, "gateway readiness timeout 1 s
 check(g["readinessProbe"]["httpGet"]["port"] == "http" and g["ports"][0]["containerPort"] == 8000,
       "gateway probes its http port 8000")
 check(cm["HTTP_LISTEN"] == "0.0.0.0:8000", "gateway listens on every address")
-check(cm["RPC_URL"] == "tcp://rel-amlrisk-core:57100", "gateway reaches the core Service")
+check(cm["RPC_URL"] == "tcp://rel-amlrisk-core-0.rel-amlrisk-core-peers:57100,"
+      "tcp://rel-amlrisk-core-1.rel-amlrisk-core-peers:57100", "gateway lists every core instance")
 check(cm["RPC_LISTEN"] == "tcp://0.0.0.0:57100", "core listens on its pod address")
 check(cm["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092" and cm["SCORING_MODEL"] == "hop_exposure/v1",
       "ConfigMap defaults")
@@ -171,7 +184,7 @@ gw = objs[("Deployment", "rel-amlrisk-gateway")]
 check(gw["spec"]["replicas"] == 3, "gateway replicas")
 check(gw["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"] == "my-secrets",
       "gateway uses existingSecret")
-core = objs[("Deployment", "rel-amlrisk-core")]
+core = objs[("StatefulSet", "rel-amlrisk-core")]
 ce = env_of(container(core))
 check(ce["METRICS_LISTEN"]["value"] == "0.0.0.0:9101", "core metrics port on")
 check(ce["RUN_RETENTION_KEEP"]["value"] == "5", "core extraEnv")
@@ -191,14 +204,25 @@ p = helm("lint", "--strict", CHART, "-f", vals)
 check(p.returncode == 0, "lint of the custom values")
 
 # 5. bad values are refused by name
-# (values.schema.json refuses wrong types, unknown keys and a second core)
+# (values.schema.json refuses wrong types, unknown keys, no core or more than a
+# gateway can list, a bad election setting)
 for s, msg in (("consumer.kind=DaemonSet", "at '/consumer/kind': value must be one of"),
-               ("core.replicas=2", "at '/core/replicas': maximum: got 2, want 1"),
+               ("core.replicas=17", "at '/core/replicas': maximum: got 17, want 16"),
+               ("core.replicas=0", "at '/core/replicas': minimum: got 0, want 1"),
+               ("core.electionPollMs=5", "at '/core/electionPollMs': minimum: got 5, want 100"),
                ("databse.url=typo", "additional properties 'databse' not allowed"),
                ("gateway.readinessProbe.path=ready", "at '/gateway/readinessProbe/path'"),
                ("secrets.rpcSecret=short", "16 to 256 bytes")):
     p = helm("template", "rel", CHART, "--set", "database.url=" + URL, "--set", s, ok=False)
     check(p.returncode != 0 and msg in p.stderr, f"{s} refused with '{msg}'")
+
+# 5b. several cores: the gateway lists each, every one schema-valid
+objs3, docs3 = render("database.url=" + URL, "core.replicas=3")
+urls = objs3[("ConfigMap", "rel-amlrisk-config")]["data"]["RPC_URL"].split(",")
+check(urls == [f"tcp://rel-amlrisk-core-{i}.rel-amlrisk-core-peers:57100" for i in range(3)],
+      f"three core URLs: {urls}")
+check(objs3[("StatefulSet", "rel-amlrisk-core")]["spec"]["replicas"] == 3, "core.replicas=3")
+n_default += schema_check(docs3, "three cores")
 
 # 6. the schema check itself catches a wrong manifest (it can fail)
 bad = dict(gw)

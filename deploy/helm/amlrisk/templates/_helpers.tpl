@@ -30,8 +30,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-secrets" (include "amlrisk.fullname" .)) .Values.secrets.existingSecret -}}
 {{- end -}}
 
+{{/* every core instance, comma-separated (the gateway spreads reads over
+     them and sends writes to the elected writer) */}}
 {{- define "amlrisk.coreUrl" -}}
-{{ printf "tcp://%s-core:%d" (include "amlrisk.fullname" .) (int .Values.core.rpcPort) }}
+{{- $full := include "amlrisk.fullname" . -}}
+{{- $urls := list -}}
+{{- range $i := until (int .Values.core.replicas) -}}
+{{- $urls = append $urls (printf "tcp://%s-core-%d.%s-core-peers:%d" $full $i $full (int $.Values.core.rpcPort)) -}}
+{{- end -}}
+{{ join "," $urls }}
 {{- end -}}
 
 {{/* DATABASE_URL from the Secret */}}
