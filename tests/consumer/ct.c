@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -645,6 +646,42 @@ free_port_pair(void)
 	return -1;
 }
 
+/* Stacks not cleaned up yet, by value: a failed assertion leaves its test
+ * function (cmocka longjmps) before the test's own ct_stack_cleanup, so the
+ * process stops them at exit instead of leaking a broker or a cluster. */
+#define LIVE_STACKS_MAX 8
+static ct_stack live_stacks[LIVE_STACKS_MAX];
+
+static void
+live_stacks_cleanup(void)
+{
+	for (int i = 0; i < LIVE_STACKS_MAX; i++) {
+		ct_stack s = live_stacks[i];
+
+		live_stacks[i].var[0] = '\0';
+		if (s.var[0] != '\0')
+			ct_stack_cleanup(&s);
+	}
+}
+
+static void
+live_stacks_track(const ct_stack *s, bool add)
+{
+	static bool registered;
+
+	if (!registered)
+		registered = atexit(live_stacks_cleanup) == 0;
+	for (int i = 0; i < LIVE_STACKS_MAX; i++) {
+		if (add ? live_stacks[i].var[0] == '\0' : strcmp(live_stacks[i].var, s->var) == 0) {
+			if (add)
+				live_stacks[i] = *s;
+			else
+				live_stacks[i].var[0] = '\0';
+			return;
+		}
+	}
+}
+
 int
 ct_stack_init(ct_stack *s)
 {
@@ -661,6 +698,7 @@ ct_stack_init(ct_stack *s)
 	if (v == NULL || access(lib, R_OK) != 0)
 		snprintf(lib, sizeof(lib), "%s/var/kafka-lib", th_env("AMLRISK_SOURCE_DIR"));
 	snprintf(link, sizeof(link), "%s/kafka-lib", s->var);
+	live_stacks_track(s, true);
 	return symlink(lib, link);
 }
 
@@ -682,6 +720,7 @@ ct_stack_cleanup(ct_stack *s)
 	char cmd[512];
 	if (s->var[0] == '\0')
 		return 0;
+	live_stacks_track(s, false);
 	ct_stack_run(s, "stop-kafka");
 	ct_stack_run(s, "stop-pg");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->var);

@@ -118,7 +118,8 @@ typedef struct ct_stack {
 	char var[256];
 	int pg_port, kafka_port; /* kafka_port + 1 is its controller */
 } ct_stack;
-/* Makes the directory (with a link to the Kafka jars) and picks the ports. */
+/* Makes the directory (with a link to the Kafka jars) and picks the ports.
+ * A stack not cleaned up by its test (a failed assertion) is at exit. */
 int ct_stack_init(ct_stack *s);
 /* Runs `scripts/stack what` (start-pg, stop-pg, start-kafka, stop-kafka) for
  * s; returns its exit status. */
