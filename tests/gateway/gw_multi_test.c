@@ -6,7 +6,9 @@
  * and never the latest, a new run succeeds); a reader killed under read load
  * through one gateway (no failed request beyond the ones in flight, each a
  * clear 503); writes sent to a reader reach the writer (gateway, amlctl,
- * rpc_multi); bad settings stop each process at start. Real PostgreSQL, real
+ * rpc_multi); the live view on every instance with alerts recorded once, by
+ * the writer alone, also across a writer killed while a wallet crosses the
+ * threshold; bad settings stop each process at start. Real PostgreSQL, real
  * processes. */
 #include <pthread.h>
 #include <signal.h>
@@ -28,12 +30,15 @@
 #define ELECT_MS   20000 /* bound of an election (the poll is 200 ms here) */
 #define FOLLOW_MAX 60000 /* bound of a reader's catching up (it rescores the run) */
 #define LOADERS    4
+#define LIVE_KEY   "7170417" /* the election lock key of the live test */
+#define LIVE_RULE  "threshold>=0.5"
 
 static ts_core cores[N];
 static int alive[N];
 static char list[N * 300];
 
 static const char *const IDS[N] = {"core-a", "core-b", "core-c"};
+static bool live_on; /* the cores run the live view with alerts (cluster_run) */
 
 /* cores[i] on cores[0]'s database with its own tcp address, not started. */
 static void
@@ -56,22 +61,44 @@ static void
 core_start(int i)
 {
 	static char id[N][64];
-	char *env[] = {id[i], "ELECTION_POLL_MS=200", "FOLLOW_MS=200", NULL};
+	/* flow_exposure/v1, one hop, received side, X labelled illicit: a
+	 * wallet's score is what X sent it / all it got */
+	char *env[] = {
+	        id[i],
+	        "ELECTION_POLL_MS=200",
+	        "FOLLOW_MS=200",
+	        live_on ? "LIVE_SCORING_CONFIG={\"model\": \"flow_exposure/v1\", \"hops\": 1,"
+	                  " \"side\": \"received\", \"smoothing\": 0,"
+	                  " \"use_labels\": true, \"illicit_ratio\": 0}"
+	                : NULL,
+	        "ALERT_RULES=" LIVE_RULE,
+	        "LIVE_POLL_MS=100",
+	        "ELECTION_LOCK_KEY=" LIVE_KEY,
+	        NULL};
 
 	snprintf(id[i], sizeof(id[i]), "CORE_INSTANCE_ID=%s", IDS[i]);
 	ts_core_start(&cores[i], env);
 	alive[i] = 1;
 }
 
-/* Three cores on one fresh database holding n generated transactions. */
+/* One fresh database holding n generated transactions; starts nothing. */
 static PGconn *
-cluster_start(size_t n, unsigned wallets)
+cluster_db(size_t n, unsigned wallets)
 {
 	PGconn *conn;
 
 	ts_core_init(&cores[0], 1);
 	conn = th_db_connect(cores[0].db_url);
 	ts_load_generated(conn, "m", n, wallets, 17);
+	return conn;
+}
+
+/* Starts the three cores on cluster_db()'s database, with the live view and
+ * alerts when live. */
+static void
+cluster_run(bool live)
+{
+	live_on = live;
 	for (int i = 1; i < N; i++)
 		peer_init(i);
 	list[0] = '\0';
@@ -80,6 +107,15 @@ cluster_start(size_t n, unsigned wallets)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
 		         cores[i].rpc_url);
 	}
+}
+
+/* Three cores on one fresh database holding n generated transactions. */
+static PGconn *
+cluster_start(size_t n, unsigned wallets)
+{
+	PGconn *conn = cluster_db(n, wallets);
+
+	cluster_run(false);
 	return conn;
 }
 
@@ -517,6 +553,212 @@ test_reader_killed_under_load(void **st)
 	cluster_stop(conn);
 }
 
+/* Polls until sql (one integer) gives want, failing the test after FOLLOW_MAX. */
+static void
+wait_int(PGconn *conn, const char *sql, int64_t want)
+{
+	int64_t end = th_now_ms() + FOLLOW_MAX, have;
+
+	while ((have = th_db_int(conn, sql)) != want) {
+		if (th_now_ms() > end) {
+			dump_logs();
+			fail_msg("%s gives %lld, not %lld", sql, (long long)have, (long long)want);
+		}
+		usleep(20000);
+	}
+}
+
+/* Commits the "S>R:amount" items of spec (blank-separated) the way the
+ * consumer does: under the append lock, with a NOTIFY of the new high-water
+ * seq in the same transaction. Returns that seq. */
+static int64_t
+append_notified(PGconn *conn, const char *spec)
+{
+	static int next;
+	const char *p = spec;
+	int used = 0;
+
+	ts_exec(conn, "BEGIN");
+	ts_exec(conn, "SELECT transactions_append_lock()");
+	while (*p != '\0') {
+		char s[16], r[16], amt[24], id[32];
+		const char *vals[4] = {id, s, r, amt};
+		PGresult *res;
+		if (sscanf(p, " %15[^>]>%15[^:]:%23s%n", s, r, amt, &used) != 3)
+			fail_msg("bad spec at '%s'", p);
+		snprintf(id, sizeof(id), "live-%d", next++);
+		res = PQexecParams(conn,
+		                   "INSERT INTO transactions (tx_id, sender, receiver, amount,"
+		                   " \"timestamp\") VALUES ($1, $2, $3, $4::numeric, now())",
+		                   4, NULL, vals, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			fail_msg("insert: %s", PQerrorMessage(conn));
+		PQclear(res);
+		for (p += used; *p == ' '; p++)
+			;
+	}
+	ts_exec(conn, "SELECT pg_notify('amlrisk_ingest', max(seq)::text) FROM transactions");
+	ts_exec(conn, "COMMIT");
+	return th_db_int(conn, "SELECT max(seq) FROM transactions");
+}
+
+/* Fails the test unless core i's live top r shows wallet at or above 0.5. */
+static void
+expect_alerting(const Aml__V1__TopScoresResponse *r, int i, const char *wallet)
+{
+	for (size_t k = 0; k < r->n_scores; k++) {
+		if (strcmp(r->scores[k]->wallet, wallet) != 0)
+			continue;
+		if (r->scores[k]->risk_score < 0.5)
+			fail_msg("%s: %s at %g in the live view", IDS[i], wallet,
+			         r->scores[k]->risk_score);
+		return;
+	}
+	fail_msg("%s: %s not in the live top", IDS[i], wallet);
+}
+
+/* Waits until every live core's live view (TopScores view=LIVE) is current
+ * at watermark wm; each then shows wallet (may be NULL) at or above 0.5. */
+static void
+wait_live_all(int64_t wm, const char *wallet)
+{
+	int64_t end = th_now_ms() + FOLLOW_MAX;
+
+	for (int i = 0; i < N; i++) {
+		for (;;) {
+			Aml__V1__TopScoresRequest req = AML__V1__TOP_SCORES_REQUEST__INIT;
+			Aml__V1__TopScoresResponse *r = NULL;
+			int64_t have = -1, done = 0;
+			char msg[256];
+			if (!alive[i])
+				break;
+			req.n = 10;
+			req.view = AML__V1__SCORE_VIEW__SCORE_VIEW_LIVE;
+			if (ts_call(&cores[i], "TopScores", &req.base, (ProtobufCMessage **)&r,
+			            10000, msg, sizeof(msg)) == TS_OK) {
+				have = r->live != NULL ? r->live->watermark : -1;
+				done = have == wm && r->live->current;
+				if (done && wallet != NULL)
+					expect_alerting(r, i, wallet);
+				aml__v1__top_scores_response__free_unpacked(r, NULL);
+			}
+			if (done)
+				break;
+			if (th_now_ms() > end) {
+				dump_logs();
+				fail_msg("%s: live view at %lld, not current at %lld", IDS[i],
+				         (long long)have, (long long)wm);
+			}
+			usleep(20000);
+		}
+	}
+}
+
+#define LIVE_WM "SELECT coalesce(max(watermark), -1) FROM live_state"
+
+/* The stored alerts of LIVE_RULE for wallet (a test's constant), or of all
+ * wallets when wallet is NULL. */
+static int64_t
+alerts_of(PGconn *conn, const char *wallet)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM risk_alerts WHERE rule = '%s'%s%s%s",
+	         LIVE_RULE, wallet != NULL ? " AND wallet = '" : "", wallet != NULL ? wallet : "",
+	         wallet != NULL ? "'" : "");
+	return th_db_int(conn, sql);
+}
+
+/* Waits until live_state records watermark wm; then one alert is stored for
+ * wallet (unless NULL) and total in all. */
+static void
+recorded(PGconn *conn, int64_t wm, const char *wallet, int64_t total)
+{
+	wait_int(conn, LIVE_WM, wm);
+	if (wallet != NULL)
+		assert_int_equal(alerts_of(conn, wallet), 1);
+	assert_int_equal(alerts_of(conn, NULL), total);
+}
+
+/* spec appended: every live view serves wallet above the threshold, the
+ * writer records it with one alert for wallet, total in all. Returns the
+ * new watermark. */
+static int64_t
+cross(PGconn *conn, const char *spec, const char *wallet, int64_t total)
+{
+	int64_t wm = append_notified(conn, spec);
+
+	wait_live_all(wm, wallet);
+	recorded(conn, wm, wallet, total);
+	return wm;
+}
+
+/* The live view on three instances: every one serves it, only the writer
+ * records it (one alert per crossing, not one per instance, and live_state).
+ * Then the writer is killed with SIGKILL while the test holds the next turn of
+ * the election lock (queued behind the writer's), W crosses the threshold and
+ * both readers serve it unrecorded; once the lock is let go a new writer reads
+ * the stored state and records its view: W alerts once, V not again, and
+ * live_state advances; a later crossing (U) alerts once under the new writer. */
+static void
+test_live_one_recorder(void **st)
+{
+	PGconn *conn = cluster_db(200, 50), *hold;
+	PGresult *res;
+	int64_t wm, before;
+	int w, w2;
+	char sql[200];
+
+	(void)st;
+	/* the first view (silent): X (illicit) at 1, V, W and U at 0.1 */
+	ts_label(conn, "X");
+	wm = append_notified(conn, "X>V:1 Y>V:9 X>W:1 Y>W:9 X>U:1 Y>U:9");
+	cluster_run(true);
+	w = wait_writer();
+	wait_live_all(wm, NULL);
+	recorded(conn, wm, NULL, 0);
+
+	/* V crosses 0.5 (21/30): every view shows it, one alert, written by the writer */
+	wm = cross(conn, "X>V:20", "V", 1);
+
+	/* the test queues for the election lock behind the writer, then kills it */
+	hold = th_db_connect(cores[0].db_url);
+	ts_exec(hold, "SET statement_timeout = 60000");
+	assert_int_equal(PQsendQuery(hold, "SELECT pg_advisory_lock(" LIVE_KEY ")"), 1);
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+	         " AND pid = %d",
+	         PQbackendPID(hold));
+	wait_int(conn, sql, 1);
+	assert_true(WIFSIGNALED(ts_core_stop(&cores[w], SIGKILL)));
+	alive[w] = 0;
+	res = PQgetResult(hold);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("pg_advisory_lock: %s", PQerrorMessage(hold));
+	PQclear(res);
+	assert_null(PQgetResult(hold));
+
+	/* no writer: W crosses (21/30) and the readers serve it, recording nothing */
+	before = wm;
+	wm = append_notified(conn, "X>W:20");
+	wait_live_all(wm, "W");
+	assert_int_equal(th_db_int(conn, LIVE_WM), before);
+	assert_int_equal(alerts_of(conn, NULL), 1);
+
+	/* the lock let go: a new writer records its view from the stored state */
+	PQfinish(hold);
+	w2 = wait_writer();
+	assert_int_not_equal(w2, w);
+	recorded(conn, wm, "W", 2);
+	assert_int_equal(alerts_of(conn, "V"), 1);
+
+	/* the new writer alerts a later crossing once, nothing again for V or W */
+	cross(conn, "X>U:20 Y>Z:1", "U", 3);
+	print_message("live on %d instances: 3 alerts, each once; %s took over from %s\n", N,
+	              IDS[w2], IDS[w]);
+	cluster_stop(conn);
+}
+
 /* A process that must stop at start with status 2 and say why. */
 static void
 refused(const char *prog, char *const argv[], char *const env[], int want, const char *says)
@@ -577,6 +819,7 @@ main(void)
 	        cmocka_unit_test(test_one_writer),
 	        cmocka_unit_test(test_writer_killed_mid_run),
 	        cmocka_unit_test(test_reader_killed_under_load),
+	        cmocka_unit_test(test_live_one_recorder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
