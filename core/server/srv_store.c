@@ -197,6 +197,16 @@ flow_row(srv_copybuf *b, int64_t run_id, const core_wallet_score *ws)
 	srv_copybin_bool(b, ws->is_illicit);
 }
 
+/* Whether shutdown asked the store to stop (err says so). */
+static bool
+cancelled(const atomic_bool *cancel, char *err, size_t errlen)
+{
+	if (cancel == NULL || !atomic_load(cancel))
+		return false;
+	snprintf(err, errlen, "store: cancelled: shutting down");
+	return true;
+}
+
 /* Streams the rows into an open COPY FROM STDIN (text for a hop run, binary
  * for a flow run). */
 static int
@@ -227,8 +237,7 @@ copy_rows(PGconn *c, const srv_summary *sum, const core_run_result *res, const a
 		if (b.len >= CHUNK || b.failed) {
 			if ((rv = flush(c, &b, err, errlen)) != 0)
 				goto out;
-			if (cancel != NULL && atomic_load(cancel)) {
-				snprintf(err, errlen, "store: cancelled: shutting down");
+			if (cancelled(cancel, err, errlen)) {
 				rv = AMLRISK_ECANCELED;
 				goto out;
 			}
@@ -271,6 +280,13 @@ srv_store_rows(PGconn *c, srv_summary *sum, const core_run_result *res, const at
 		(void)srv_db_copy_end(c, "abandoned by amlrisk-core", end_err, sizeof(end_err));
 	if ((rv = copy_rv) != 0)
 		goto out;
+	/* the server may still have been taking the rows in when shutdown came
+	 * (the client's last chunk was sent long before): not committed yet, the
+	 * run is abandoned like one stopped mid-COPY */
+	if (cancelled(cancel, err, errlen)) {
+		rv = AMLRISK_ECANCELED;
+		goto out;
+	}
 	sum->store_s = srv_mono_s() - t0;
 	/* the fence before the update says why clearly; after it (the row now
 	 * locked, so a new writer's recovery waits on it) it closes the window */
