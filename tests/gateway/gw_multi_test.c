@@ -40,7 +40,8 @@ static char list[N * 300];
 static const char *const IDS[N] = {"core-a", "core-b", "core-c"};
 static bool live_on; /* the cores run the live view with alerts (cluster_run) */
 
-/* cores[i] on cores[0]'s database with its own tcp address, not started. */
+/* cores[i] on cores[0]'s database with its own ipc address (no port to race
+ * for with the tests running beside), not started. */
 static void
 peer_init(int i)
 {
@@ -52,7 +53,7 @@ peer_init(int i)
 	snprintf(c->dir, sizeof(c->dir), "/tmp/amlmulti.XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
 	snprintf(c->log, sizeof(c->log), "%s/core.log", c->dir);
-	snprintf(c->rpc_url, sizeof(c->rpc_url), "tcp://127.0.0.1:%d", ts_free_port());
+	snprintf(c->rpc_url, sizeof(c->rpc_url), "ipc://%s/core.ipc", c->dir);
 	o.secret = th_rpc_secret();
 	assert_int_equal(rpc_client_create(&c->client, c->rpc_url, &o), 0);
 }
@@ -132,6 +133,7 @@ cluster_stop(PGconn *conn)
 			ts_core_stop(&cores[i], SIGTERM);
 		rpc_client_destroy(cores[i].client);
 		unlink(cores[i].log);
+		unlink(cores[i].rpc_url + strlen("ipc://"));
 		rmdir(cores[i].dir);
 	}
 }
