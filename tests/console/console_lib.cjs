@@ -6,6 +6,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const assert = require('node:assert/strict');
 const { chromium } = require('playwright-core');
 
 const env = (k) => {
@@ -61,4 +62,29 @@ async function go(page, hash) {
 // The text of the page's main element.
 const mainText = (page) => page.locator('#main').innerText();
 
-module.exports = { env, launch, watch, shot, go, mainText };
+// Runs steps(page) in a fresh watched browser (st as for watch()) and
+// reports as the CTest wrappers read it: "1 passed" once the steps are done
+// with no request outside base and no JavaScript error, else the failing
+// step, a screenshot "failure" under out and "1 failed" (exit code 1).
+async function check(name, what, base, out, st, steps) {
+  const { page, done } = await launch();
+  watch(page, base, st);
+  try {
+    await steps(page);
+    assert.deepEqual(st.outside, [], 'requests outside the gateway');
+    assert.deepEqual(st.jsErrors, [], 'JavaScript errors');
+    console.log(`${name}: ${what}; screenshots in ${out}`);
+    console.log('1 passed, 0 failed');
+  } catch (e) {
+    await shot(page, out, 'failure').catch(() => {});
+    console.error(`${name}: failed at step "${st.step}": ${e.stack || e}`);
+    if (st.outside.length) console.error('requests outside the gateway:', st.outside);
+    if (st.jsErrors.length) console.error('JavaScript errors:', st.jsErrors);
+    console.log('0 passed, 1 failed');
+    process.exitCode = 1;
+  } finally {
+    await done();
+  }
+}
+
+module.exports = { env, launch, watch, shot, go, mainText, check };

@@ -40,9 +40,7 @@ async function liveField(page, label) {
 }
 
 async function run() {
-  const { page, done } = await lib.launch();
-  lib.watch(page, BASE, st);
-  try {
+  await lib.check('console_live_test', 'live pages checked', BASE, OUT, st, async (page) => {
     // ---- the token, as in console_test
     st.step = 'token';
     st.allowed = ['401'];
@@ -122,21 +120,7 @@ async function run() {
     const listedWallets = await page.locator('#alerts-table tbody tr td:nth-child(2)').allInnerTexts();
     assert.deepEqual(listedWallets.map((w) => w.trim()), after.alerts.map((x) => x.wallet), 'the page lists GET /alerts');
     await shot(page, '06-alerts-listed');
-
-    assert.deepEqual(st.outside, [], 'requests outside the gateway');
-    assert.deepEqual(st.jsErrors, [], 'JavaScript errors');
-    console.log(`console_live_test: live pages checked; screenshots in ${OUT}`);
-    console.log('1 passed, 0 failed');
-  } catch (e) {
-    await shot(page, 'failure').catch(() => {});
-    console.error(`console_live_test: failed at step "${st.step}": ${e.stack || e}`);
-    if (st.outside.length) console.error('requests outside the gateway:', st.outside);
-    if (st.jsErrors.length) console.error('JavaScript errors:', st.jsErrors);
-    console.log('0 passed, 1 failed');
-    process.exitCode = 1;
-  } finally {
-    await done();
-  }
+  });
 }
 
 run();
