@@ -23,6 +23,7 @@
 
 #include "th.h"
 
+#define REDIAL_MS        15000
 #define READY_TIMEOUT_MS 60000
 
 int
@@ -73,11 +74,23 @@ ts_auth(Aml__V1__RpcRequest *req)
 	req->auth.len = s != NULL ? strlen(s) : 0;
 }
 
-void
-ts_core_init(ts_core *c, int tcp)
+/* c's RPC client to c->rpc_url (replacing one it had). */
+static void
+client_open(ts_core *c)
 {
 	rpc_client_opts o = {0};
 
+	rpc_client_destroy(c->client);
+	c->client = NULL;
+	o.timeout_ms = 10000;
+	o.caller = "server-test";
+	o.secret = th_rpc_secret();
+	assert_int_equal(rpc_client_create(&c->client, c->rpc_url, &o), 0);
+}
+
+void
+ts_core_init(ts_core *c, int tcp)
+{
 	memset(c, 0, sizeof(*c));
 	th_db_create(c->db_url, sizeof(c->db_url), 1);
 	snprintf(c->dir, sizeof(c->dir), "/tmp/amlsrv.XXXXXX");
@@ -87,10 +100,7 @@ ts_core_init(ts_core *c, int tcp)
 		snprintf(c->rpc_url, sizeof(c->rpc_url), "tcp://127.0.0.1:%d", ts_free_port());
 	else
 		snprintf(c->rpc_url, sizeof(c->rpc_url), "ipc://%s/core.ipc", c->dir);
-	o.timeout_ms = 10000;
-	o.caller = "server-test";
-	o.secret = th_rpc_secret();
-	assert_int_equal(rpc_client_create(&c->client, c->rpc_url, &o), 0);
+	client_open(c);
 }
 
 void
@@ -130,6 +140,7 @@ ts_core_start_args(ts_core *c, char *const argv[], char *const env[])
 		full[n++] = env[i];
 	full[n] = NULL;
 	c->pid = th_spawn("amlrisk-core", argv, full, c->log);
+	int64_t redial = th_now_ms() + REDIAL_MS;
 	for (;;) {
 		Aml__V1__HealthRequest req = AML__V1__HEALTH_REQUEST__INIT;
 		Aml__V1__HealthResponse *r = NULL;
@@ -150,6 +161,16 @@ ts_core_start_args(ts_core *c, char *const argv[], char *const env[])
 		if (th_now_ms() > end) {
 			ts_core_dump_log(c);
 			fail_msg("amlrisk-core not ready within %d ms", READY_TIMEOUT_MS);
+		}
+		if (redial != 0 && th_now_ms() > redial) {
+			/* seen under ASan in CI: after two kill -9 restarts on one ipc
+			 * path within 0.3 s, the test's client never reached the new
+			 * core although it served (known issue, see the closing note);
+			 * a fresh client, once, separates that from a core not ready */
+			fprintf(stderr, "ts_core_start: not ready after %d ms: a new client\n",
+			        REDIAL_MS);
+			client_open(c);
+			redial = 0;
 		}
 		usleep(20000);
 	}
